@@ -1,0 +1,281 @@
+// madsim._core: the thin ring between Python and the header-only core. It
+// checks dtype, shape, contiguity and writability of every array (TypeError /
+// ValueError, never a crash), releases the GIL, and runs. Users never import
+// it: python/madsim/_backend.py is its only importer.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../cpu/launch.hpp"
+#include "../cpu/philox_rate.hpp"
+#include "../madsim/models/gaussian1d.hpp"
+#include "../madsim/samplers.hpp"
+
+namespace py = pybind11;
+using namespace madsim;
+
+namespace {
+
+// Checks `a` and returns its data. shape entries of -1 match any extent.
+template <class T>
+T* checked(const py::array& a, const char* name, std::vector<int64_t> shape, bool writable) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(name) + ": expected dtype " +
+                         std::string(py::str(py::dtype::of<T>())) + ", got " +
+                         std::string(py::str(a.dtype())));
+  if (a.ndim() != (py::ssize_t)shape.size())
+    throw py::value_error(std::string(name) + ": expected " + std::to_string(shape.size()) +
+                          " dimensions, got " + std::to_string(a.ndim()));
+  for (size_t k = 0; k < shape.size(); ++k)
+    if (shape[k] >= 0 && a.shape(k) != shape[k])
+      throw py::value_error(std::string(name) + ": axis " + std::to_string(k) + " has length " +
+                            std::to_string(a.shape(k)) + ", expected " + std::to_string(shape[k]));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + ": must be C-contiguous");
+  if (writable && !a.writeable()) throw py::value_error(std::string(name) + ": must be writable");
+  return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+py::array_t<uint32_t> philox_py(const py::array& ctr, const py::array& key) {
+  const uint32_t* c = checked<uint32_t>(ctr, "ctr", {-1, 4}, false);
+  const uint32_t* k = checked<uint32_t>(key, "key", {2}, false);
+  const py::ssize_t n = ctr.shape(0);
+  py::array_t<uint32_t> out({n, (py::ssize_t)4});
+  uint32_t* o = out.mutable_data();
+  const u32x2 kk = {{k[0], k[1]}};
+  for (py::ssize_t i = 0; i < n; ++i) {
+    const u32x4 in = {{c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]}};
+    const u32x4 r = philox4x32_10(in, kk);
+    for (int j = 0; j < 4; ++j) o[4 * i + j] = r.v[j];
+  }
+  return out;
+}
+
+Stream stream_of(uint64_t seed, uint32_t replica, uint32_t generation, uint32_t tag, uint32_t site) {
+  if (site > SITE_MAX) throw py::value_error("site must be < 2**24, got " + std::to_string(site));
+  if (tag > 0xFF) throw py::value_error("tag must be < 256, got " + std::to_string(tag));
+  return make_stream(seed_key(seed), replica, generation, tag, site);
+}
+
+py::array_t<uint32_t> stream_blocks(uint64_t seed, uint32_t replica, uint32_t generation,
+                                    uint32_t tag, uint32_t site, uint32_t block_begin,
+                                    int64_t count) {
+  const Stream s = stream_of(seed, replica, generation, tag, site);
+  if (count < 0 || (uint64_t)block_begin + (uint64_t)count > (1ull << 32))
+    throw py::value_error("block_begin + count must lie in [0, 2**32]");
+  py::array_t<uint32_t> out({(py::ssize_t)count, (py::ssize_t)4});
+  uint32_t* o = out.mutable_data();
+  for (int64_t i = 0; i < count; ++i) {
+    const u32x4 r = s.block(block_begin + (uint32_t)i);
+    for (int j = 0; j < 4; ++j) o[4 * i + j] = r.v[j];
+  }
+  return out;
+}
+
+// Applies a scalar transform elementwise to a 1-D array of In.
+template <class In, class F>
+py::array_t<double> map1(const py::array& a, const char* name, F f) {
+  const In* x = checked<In>(a, name, {-1}, false);
+  py::array_t<double> out(a.shape(0));
+  double* o = out.mutable_data();
+  for (py::ssize_t i = 0; i < a.shape(0); ++i) o[i] = f(x[i]);
+  return out;
+}
+
+py::array_t<double> uniform52_py(const py::array& lo, const py::array& hi) {
+  const uint32_t* l = checked<uint32_t>(lo, "lo", {-1}, false);
+  const uint32_t* h = checked<uint32_t>(hi, "hi", {lo.shape(0)}, false);
+  py::array_t<double> out(lo.shape(0));
+  double* o = out.mutable_data();
+  for (py::ssize_t i = 0; i < lo.shape(0); ++i) o[i] = uniform52(l[i], h[i]);
+  return out;
+}
+
+py::tuple normal_pair_py(const py::array& ur, const py::array& ua) {
+  const double* r = checked<double>(ur, "u_radius", {-1}, false);
+  const double* a = checked<double>(ua, "u_angle", {ur.shape(0)}, false);
+  py::array_t<double> c(ur.shape(0)), s(ur.shape(0));
+  double *co = c.mutable_data(), *so = s.mutable_data();
+  for (py::ssize_t i = 0; i < ur.shape(0); ++i) normal_pair(r[i], a[i], co[i], so[i]);
+  return py::make_tuple(c, s);
+}
+
+py::array_t<double> normals_py(uint64_t seed, uint32_t replica, uint32_t generation, uint32_t tag,
+                               uint32_t site, int64_t count) {
+  const Stream s = stream_of(seed, replica, generation, tag, site);
+  if (count < 0 || count > (int64_t)1 << 33) throw py::value_error("count must lie in [0, 2**33]");
+  py::array_t<double> out(count);
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    for (int64_t i = 0; i < count; i += 2) {
+      double a, b;
+      normals_of_block(s.block((uint32_t)(i >> 1)), a, b);
+      o[i] = a;
+      if (i + 1 < count) o[i + 1] = b;
+    }
+  }
+  return out;
+}
+
+py::tuple gamma_py(double alpha, uint64_t seed, const py::array& replicas, uint32_t generation,
+                   uint32_t tag, uint32_t site) {
+  if (!(alpha > 0.0) || !std::isfinite(alpha)) throw py::value_error("alpha must be finite and > 0");
+  const uint32_t* rep = checked<uint32_t>(replicas, "replicas", {-1}, false);
+  stream_of(seed, 0, generation, tag, site);  // validates tag and site
+  const py::ssize_t n = replicas.shape(0);
+  py::array_t<double> val(n), spare(n);
+  py::array_t<uint32_t> tries(n);
+  double *v = val.mutable_data(), *sp = spare.mutable_data();
+  uint32_t* tr = tries.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    const u32x2 key = seed_key(seed);
+    for (py::ssize_t i = 0; i < n; ++i)
+      v[i] = gamma_mt(alpha, make_stream(key, rep[i], generation, tag, site), sp[i], tr[i]);
+  }
+  return py::make_tuple(val, spare, tries);
+}
+
+py::tuple binomial_py(double n, double p, uint64_t seed, const py::array& replicas,
+                      uint32_t generation, uint32_t tag, uint32_t site) {
+  if (!(n >= 0.0) || n > 9007199254740992.0 || n != std::floor(n))
+    throw py::value_error("n must be an integer in [0, 2**53]");
+  if (!(p >= 0.0 && p <= 1.0)) throw py::value_error("p must lie in [0, 1]");
+  const uint32_t* rep = checked<uint32_t>(replicas, "replicas", {-1}, false);
+  stream_of(seed, 0, generation, tag, site);
+  const py::ssize_t m = replicas.shape(0);
+  py::array_t<double> val(m);
+  py::array_t<uint32_t> tries(m);
+  double* v = val.mutable_data();
+  uint32_t* tr = tries.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    const u32x2 key = seed_key(seed);
+    for (py::ssize_t i = 0; i < m; ++i)
+      v[i] = binomial(n, p, make_stream(key, rep[i], generation, tag, site), tr[i]);
+  }
+  return py::make_tuple(val, tries);
+}
+
+// One advance binding per family; the template keeps them one line each.
+template <class M>
+void advance_py(const typename M::Params& p, const py::array& state, const py::array& replica_ids,
+                uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
+                int64_t rec_offset, const py::array& records, const py::array& detectors,
+                const py::array& first, int threads) {
+  const int64_t S = M::state_size(p), O = M::observe_size(p);
+  double* st = checked<double>(state, "state", {-1, S}, true);
+  const int64_t R = state.shape(0);
+  const uint32_t* ids = checked<uint32_t>(replica_ids, "replica_ids", {R}, false);
+  const uint32_t* rg = checked<uint32_t>(rec_gens, "rec_gens", {-1}, false);
+  double* rec = checked<double>(records, "records", {R, -1, O}, true);
+  const double* dt = checked<double>(detectors, "detectors", {-1, 3}, false);
+  const int64_t D = detectors.shape(0);
+  int64_t* fp = checked<int64_t>(first, "first", {R, D}, true);
+  if (gen_end < gen_begin) throw py::value_error("gen_end must be >= gen_begin");
+  if (gen_end == 0xFFFFFFFFu) throw py::value_error("gen_end must be < 2**32 - 1");
+  const int64_t n_rec = rec_gens.shape(0), total = records.shape(1);
+  if (rec_offset < 0 || rec_offset + n_rec > total)
+    throw py::value_error("rec_offset + len(rec_gens) exceeds the record axis");
+  for (int64_t k = 0; k < n_rec; ++k) {
+    const bool in_chunk = rg[k] > gen_begin || (gen_begin == 0 && rg[k] == 0);
+    if (!in_chunk || rg[k] > gen_end || (k > 0 && rg[k] <= rg[k - 1]))
+      throw py::value_error("rec_gens must be ascending and inside the chunk");
+  }
+  std::vector<Detector> det(D);
+  for (int64_t j = 0; j < D; ++j) {
+    const double m = dt[3 * j];
+    if (!(m >= 0 && m < O && m == std::floor(m)))
+      throw py::value_error("detector metric index out of range");
+    det[j] = Detector{(int32_t)m, dt[3 * j + 1] != 0.0, dt[3 * j + 2]};
+  }
+  if (threads < 1) throw py::value_error("threads must be >= 1");
+  cpu::Chunk c{seed, gen_begin, gen_end, rg, n_rec, rec_offset, total, det.data(), (int32_t)D};
+  py::gil_scoped_release nogil;
+  cpu::advance<M>(p, c, st, ids, R, rec, fp, threads);
+}
+
+py::dict build_info() {
+  py::dict d;
+  d["rng"] = "philox4x32-10";
+  d["rng_layout_version"] = RNG_LAYOUT_VERSION;
+#if defined(__clang__)
+  d["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  d["compiler"] = std::string("gcc ") + __VERSION__;
+#else
+  d["compiler"] = "unknown";
+#endif
+#ifdef MADSIM_BUILD_FLAGS
+  d["flags"] = MADSIM_BUILD_FLAGS;
+#endif
+  d["cuda"] = false;
+  d["hardware_threads"] = std::thread::hardware_concurrency();
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "madsim compiled core (internal: use the madsim package)";
+  m.attr("RNG_LAYOUT_VERSION") = RNG_LAYOUT_VERSION;
+  m.attr("TAG_SAMPLES") = (uint32_t)TAG_SAMPLES;
+  m.attr("TAG_SCATTER") = (uint32_t)TAG_SCATTER;
+  m.attr("TAG_REAL") = (uint32_t)TAG_REAL;
+  m.attr("TAG_FILTER") = (uint32_t)TAG_FILTER;
+  m.attr("TAG_TEST") = (uint32_t)TAG_TEST;
+
+  m.def("build_info", &build_info);
+  m.def(
+      "philox_seconds",
+      [](uint64_t blocks, int threads) {
+        if (threads < 1) throw py::value_error("threads must be >= 1");
+        py::gil_scoped_release nogil;
+        return cpu::philox_seconds(blocks, threads);
+      },
+      py::arg("blocks_per_thread"), py::arg("threads"),
+      "Seconds for each of `threads` threads to generate `blocks_per_thread` Philox blocks.");
+  m.def("philox4x32_10", &philox_py, py::arg("ctr"), py::arg("key"));
+  m.def("stream_blocks", &stream_blocks, py::arg("seed"), py::arg("replica"), py::arg("generation"),
+        py::arg("tag"), py::arg("site"), py::arg("block_begin"), py::arg("count"));
+  m.def("uniform52", &uniform52_py, py::arg("lo"), py::arg("hi"));
+  m.def("uniform32", [](const py::array& w) { return map1<uint32_t>(w, "words", uniform32); }, py::arg("words"));
+  m.def("normal_pair", &normal_pair_py, py::arg("u_radius"), py::arg("u_angle"));
+  m.def("log_factorial", [](const py::array& k) {
+          return map1<double>(k, "k", [](double x) {
+            if (!(x >= 0.0) || x != std::floor(x)) throw py::value_error("k must be integers >= 0");
+            return log_factorial(x);
+          });
+        }, py::arg("k"));
+  m.def("normals", &normals_py, py::arg("seed"), py::arg("replica"), py::arg("generation"),
+        py::arg("tag"), py::arg("site"), py::arg("count"));
+  m.def("gamma", &gamma_py, py::arg("alpha"), py::arg("seed"), py::arg("replicas"),
+        py::arg("generation"), py::arg("tag"), py::arg("site"));
+  m.def("binomial", &binomial_py, py::arg("n"), py::arg("p"), py::arg("seed"), py::arg("replicas"),
+        py::arg("generation"), py::arg("tag"), py::arg("site"));
+
+  py::class_<Gaussian1D::Params>(m, "Gaussian1DParams")
+      .def(py::init([](double n, double tau, int32_t estimator, int32_t path) {
+             if (!(n >= 2.0 && n <= 4294967296.0 && n == std::floor(n)))
+               throw py::value_error("n must be an integer in [2, 2**32]");
+             if (!(tau >= 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and >= 0");
+             if (estimator != Gaussian1D::MLE && estimator != Gaussian1D::UNBIASED)
+               throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
+             if (path != Gaussian1D::EXACT && path != Gaussian1D::SAMPLES)
+               throw py::value_error("path must be 0 (exact) or 1 (samples)");
+             return Gaussian1D::Params{n, tau, estimator, path};
+           }),
+           py::arg("n"), py::arg("tau"), py::arg("estimator"), py::arg("path"))
+      .def_readonly("n", &Gaussian1D::Params::n)
+      .def_readonly("tau", &Gaussian1D::Params::tau)
+      .def_readonly("estimator", &Gaussian1D::Params::estimator)
+      .def_readonly("path", &Gaussian1D::Params::path);
+  m.def("advance_gaussian1d", &advance_py<Gaussian1D>, py::arg("params"), py::arg("state"),
+        py::arg("replica_ids"), py::arg("seed"), py::arg("gen_begin"), py::arg("gen_end"),
+        py::arg("rec_gens"), py::arg("rec_offset"), py::arg("records"), py::arg("detectors"),
+        py::arg("first"), py::arg("threads"));
+}

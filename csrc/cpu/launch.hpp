@@ -1,0 +1,50 @@
+// CPU launcher: maps replicas onto threads and nothing else. Replicas are
+// split into contiguous blocks, one per thread; each replica runs the whole
+// chunk of generations with its state row hot in cache. Every replica is a
+// pure function of (seed, replica id, generations), so the split cannot
+// change a number.
+#pragma once
+#include <algorithm>
+#include <thread>
+#include <vector>
+#include "../madsim/driver.hpp"
+
+namespace madsim::cpu {
+
+struct Chunk {
+  uint64_t seed;
+  uint32_t gen_begin, gen_end;
+  const uint32_t* rec_gens;  // [n_rec] generations recorded in this chunk
+  int64_t n_rec;
+  int64_t rec_offset;        // index of rec_gens[0] in the run's record axis
+  int64_t rec_total;         // length of the run's record axis
+  const Detector* det;       // [n_det]
+  int32_t n_det;
+};
+
+// state [R, S], replica_ids [R], records [R, rec_total, O], first [R, n_det]
+template <class M>
+void advance(const typename M::Params& p, const Chunk& c, double* state,
+             const uint32_t* replica_ids, int64_t R, double* records, int64_t* first,
+             int threads) {
+  const int64_t S = M::state_size(p), O = M::observe_size(p);
+  const u32x2 key = seed_key(c.seed);
+  auto run = [&](int64_t lo, int64_t hi) {
+    std::vector<double> obs(O > 0 ? O : 1);
+    for (int64_t i = lo; i < hi; ++i) {
+      advance_replica<M>(p, state + i * S, key, replica_ids[i], c.gen_begin, c.gen_end,
+                         c.rec_gens, c.n_rec, records + (i * c.rec_total + c.rec_offset) * O,
+                         c.det, c.n_det, first + i * c.n_det, obs.data());
+    }
+  };
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, R));
+  if (nt == 1) {
+    run(0, R);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t k = 0; k < nt; ++k) pool.emplace_back(run, R * k / nt, R * (k + 1) / nt);
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace madsim::cpu

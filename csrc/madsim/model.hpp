@@ -1,0 +1,30 @@
+// What a family provides so the one driver (driver.hpp) and both launchers can
+// run it. A family is a struct M with static members:
+//
+//   struct Params;   plain old data (no pointers): copied by value to threads
+//                    and, later, to the device
+//   int state_size(const Params&)     doubles of per-replica state
+//   int observe_size(const Params&)   doubles written by observe
+//   void step(const Params&, double* state, u32x2 key, uint32_t replica, uint32_t t)
+//                    one generation: turns the model of generation t-1 into
+//                    the model of generation t, drawing only from streams
+//                    with counter generation t
+//   void observe(const Params&, const double* state, double* out)
+//                    what is recorded and what collapse detectors look at
+//
+// State is one flat float64 row per replica, [R, state_size], laid out as
+//   [ model parameters | loop state ]
+// where the model parameters are, by family,
+//   1-D Gaussian   mean, var                                    (2)
+//   d-dim Gaussian mean[d], Cholesky factor of cov[d*(d+1)/2]   (d + d(d+1)/2)
+//   categorical    probabilities[K]                             (K)
+//   mixture        weights[k], means[k, d], cov factors[k, ...]
+//   regression     weights[d], noise variance                   (d + 1)
+// and the loop state holds what a loop keeps between generations: the fixed
+// real set's sufficient statistics (augment), the accumulated pool's
+// (accumulate). The row survives between calls, so runs chunk, resume and
+// extend. Records are [R, n_records, observe_size]; detectors read observe's
+// output on every generation.
+#pragma once
+#include "hd.hpp"
+#include "stream.hpp"

@@ -1,0 +1,85 @@
+// 1-D Gaussian refit on its own samples (the replace loop; THEORY.md section 1).
+// State [mean, var]; generation t draws n points from N(mean, tau^2 var) and
+// refits by MLE (divide the scatter by n) or the unbiased estimator (n - 1).
+#pragma once
+#include <math.h>
+#include "../model.hpp"
+#include "../moments.hpp"
+#include "../samplers.hpp"
+
+namespace madsim {
+
+struct Gaussian1D {
+  enum Path : int32_t { EXACT = 0, SAMPLES = 1 };
+  enum Estimator : int32_t { MLE = 0, UNBIASED = 1 };
+
+  struct Params {
+    double n;            // samples per generation, >= 2
+    double tau;          // temperature: synthetic spread = tau * sigma
+    int32_t estimator;   // Estimator
+    int32_t path;        // Path
+  };
+
+  MADSIM_HD static int state_size(const Params&) { return 2; }
+  MADSIM_HD static int observe_size(const Params&) { return 2; }
+
+  // Exact path: (mean, scatter) of n draws from N(mu, s^2) in law, cost O(1)
+  // in n: mean = mu + s Z / sqrt(n), scatter = s^2 chi^2_{n-1}, independent
+  // (Cochran). Z is the spare normal of the chi-square's first try.
+  MADSIM_HD static Moments1 draw_exact(double n, double mu, double s, const Stream& st) {
+    double z;
+    uint32_t tries;
+    const double chi2 = chisquare(n - 1.0, st, z, tries);
+    Moments1 m = {n, mu + s * z / sqrt(n), s * s * chi2};
+    return m;
+  }
+
+  // Samples path: draw the n normals (normal i of the stream, see
+  // normals_of_block) and reduce them. Sums run on z - z_0 (shifted data) so
+  // a tiny spread among nearly equal samples keeps its relative precision;
+  // the fit is affine-equivariant, so reducing standardised draws and scaling
+  // by (mu, s) equals fitting the samples mu + s z.
+  MADSIM_HD static Moments1 draw_samples(double n, double mu, double s, const Stream& st) {
+    const uint64_t count = (uint64_t)n;
+    double z0 = 0.0, s1 = 0.0, s2 = 0.0;
+    for (uint64_t i = 0; i < count; i += 2) {
+      double a, b;
+      normals_of_block(st.block((uint32_t)(i >> 1)), a, b);
+      if (i == 0) z0 = a;
+      const double da = a - z0;
+      s1 += da;
+      s2 += da * da;
+      if (i + 1 < count) {
+        const double db = b - z0;
+        s1 += db;
+        s2 += db * db;
+      }
+    }
+    const double shift_mean = s1 / n;
+    Moments1 m = {n, mu + s * (z0 + shift_mean), s * s * (s2 - s1 * shift_mean)};
+    return m;
+  }
+
+  MADSIM_HD static void fit(const Params& p, Moments1 m, double* state) {
+    state[0] = m.mean;
+    state[1] = m.scatter / (p.estimator == MLE ? m.count : m.count - 1.0);
+  }
+
+  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica, uint32_t t) {
+    const double s = p.tau * sqrt(state[1]);
+    Moments1 m;
+    if (p.path == EXACT) {
+      m = draw_exact(p.n, state[0], s, make_stream(key, replica, t, TAG_SCATTER, 0));
+    } else {
+      m = draw_samples(p.n, state[0], s, make_stream(key, replica, t, TAG_SAMPLES, 0));
+    }
+    fit(p, m, state);
+  }
+
+  MADSIM_HD static void observe(const Params&, const double* state, double* out) {
+    out[0] = state[0];
+    out[1] = state[1];
+  }
+};
+
+}  // namespace madsim

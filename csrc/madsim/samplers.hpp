@@ -1,0 +1,112 @@
+// Samplers built on the transforms. Each rejection sampler owns its stream:
+// try i uses block i, so the number of rejections never shifts another draw.
+#pragma once
+#include "stream.hpp"
+#include "transforms.hpp"
+
+namespace madsim {
+
+// Standard normals of a stream, two per block: normal 2b is the cosine and
+// 2b+1 the sine of Box-Muller on block b, radius from words (0,1), angle from
+// words (2,3), both uniform52.
+MADSIM_HD void normals_of_block(u32x4 w, double& z0, double& z1) {
+  normal_pair(uniform52(w.v[0], w.v[1]), uniform52(w.v[2], w.v[3]), z0, z1);
+}
+
+// Gamma(alpha, 1) by Marsaglia & Tsang (ACM TOMS 26(3), 2000), alpha > 0.
+// Try i uses block i of `s`: its normal is the Box-Muller cosine of radius
+// uniform52(w0,w1) and angle uniform32(w2); its acceptance uniform is
+// uniform32(w3). The sine of try 0 is independent of the returned variate
+// (the variate is a function of the cosines and acceptance uniforms only) and
+// is handed out in `spare_normal`, so one block usually buys a chi-square and
+// a normal. alpha < 1 uses Gamma(alpha+1) U^(1/alpha) with U = uniform52 of
+// words (0,1) of block BLOCK_MAX. `tries` returns the blocks used.
+MADSIM_HD double gamma_mt(double alpha, const Stream& s, double& spare_normal, uint32_t& tries) {
+  const double boosted = alpha < 1.0 ? alpha + 1.0 : alpha;
+  const double d = boosted - 1.0 / 3.0;
+  const double c = 1.0 / sqrt(9.0 * d);
+  double result = 0.0;
+  for (uint32_t i = 0; i < BLOCK_MAX; ++i) {
+    const u32x4 w = s.block(i);
+    double x, spare;
+    normal_pair(uniform52(w.v[0], w.v[1]), uniform32(w.v[2]), x, spare);
+    if (i == 0) spare_normal = spare;
+    double v = 1.0 + c * x;
+    if (v <= 0.0) continue;
+    v = v * v * v;
+    const double u = uniform32(w.v[3]);
+    const double x2 = x * x;
+    // Squeeze first (no log); then the exact test.
+    if (u < 1.0 - 0.0331 * x2 * x2 || log(u) < 0.5 * x2 + d * (1.0 - v + log(v))) {
+      result = d * v;
+      tries = i + 1;
+      break;
+    }
+  }
+  if (alpha < 1.0) {
+    const u32x4 w = s.block(BLOCK_MAX);
+    result *= exp(log(uniform52(w.v[0], w.v[1])) / alpha);
+  }
+  return result;
+}
+
+// Chi-square with k > 0 degrees of freedom = 2 Gamma(k/2).
+MADSIM_HD double chisquare(double k, const Stream& s, double& spare_normal, uint32_t& tries) {
+  return 2.0 * gamma_mt(0.5 * k, s, spare_normal, tries);
+}
+
+// Binomial(n, p), exact. With m = min(p, 1-p) (the result mirrored when
+// p > 1/2): n m < 10 -> inversion by sequential search on uniform52 of words
+// (0,1) of block 0 (one try, expected n m + 1 steps); otherwise BTRS, the
+// transformed rejection with squeeze of Hormann (J. Stat. Comput. Simul. 46,
+// 1993), try i on block i: u = uniform52(w0,w1) - 1/2, v = uniform52(w2,w3).
+// Cost O(1) in n. n up to 2^53.
+MADSIM_HD double binomial(double n, double p, const Stream& s, uint32_t& tries) {
+  tries = 0;
+  if (n <= 0.0 || p <= 0.0) return 0.0;
+  if (p >= 1.0) return n;
+  const bool flip = p > 0.5;
+  const double pp = flip ? 1.0 - p : p;
+  const double q = 1.0 - pp;
+  double k = 0.0;
+  if (n * pp < 10.0) {
+    const u32x4 w = s.block(0);
+    double u = uniform52(w.v[0], w.v[1]);
+    const double ratio = pp / q;
+    double prob = exp(n * log1p(-pp));  // P(K = 0)
+    tries = 1;
+    while (u > prob && k < n) {
+      u -= prob;
+      k += 1.0;
+      prob *= ratio * (n - k + 1.0) / k;
+    }
+  } else {
+    const double spq = sqrt(n * pp * q);
+    const double b = 1.15 + 2.53 * spq;
+    const double a = -0.0873 + 0.0248 * b + 0.01 * pp;
+    const double c = n * pp + 0.5;
+    const double v_r = 0.92 - 4.2 / b;
+    const double alpha = (2.83 + 5.1 / b) * spq;
+    const double lpq = log(pp / q);
+    const double m = floor((n + 1.0) * pp);
+    const double h = log_factorial(m) + log_factorial(n - m);
+    for (uint32_t i = 0; i < BLOCK_MAX; ++i) {
+      const u32x4 w = s.block(i);
+      const double u = uniform52(w.v[0], w.v[1]) - 0.5;
+      double v = uniform52(w.v[2], w.v[3]);
+      const double us = 0.5 - fabs(u);
+      const double kk = floor((2.0 * a / us + b) * u + c);
+      if (kk < 0.0 || kk > n) continue;
+      if (us >= 0.07 && v <= v_r) { k = kk; tries = i + 1; break; }
+      v = log(v * alpha / (a / (us * us) + b));
+      if (v <= h - log_factorial(kk) - log_factorial(n - kk) + (kk - m) * lpq) {
+        k = kk;
+        tries = i + 1;
+        break;
+      }
+    }
+  }
+  return flip ? n - k : k;
+}
+
+}  // namespace madsim

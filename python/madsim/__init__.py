@@ -1,0 +1,19 @@
+"""madsim: fast, tested Monte Carlo of model collapse (Model Autophagy Disorder).
+
+    import madsim as ms
+    cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=100), path="exact")
+    ds = ms.simulate(cfg, replicas=10_000, generations=1_000, seed=1, record=ms.every(10))
+"""
+
+__version__ = "0.1.0"
+
+from . import rng, theory
+from ._backend import RNG_LAYOUT_VERSION, build_info, has_cuda
+from .config import Config, Gaussian, Replace
+from .record import every, logspace
+from .simulate import FirstPassage, RunInterrupted, simulate
+
+__all__ = [
+    "Config", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Replace", "RunInterrupted",
+    "build_info", "every", "has_cuda", "logspace", "rng", "simulate", "theory", "__version__",
+]

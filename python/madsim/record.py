@@ -1,0 +1,63 @@
+"""Which generations a run records.
+
+Generation 0 is the truth; generation t is the model after t fits. Every spec
+resolves to a sorted array of distinct generations in [0, generations];
+``every`` and ``logspace`` always include the first and the last generation so
+a record spans the run, an explicit list records exactly what it names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as check
+
+
+@dataclass(frozen=True)
+class every:
+    """Every k-th generation: 0, k, 2k, ... and the last one."""
+
+    k: int = 1
+
+    def __post_init__(self):
+        check.integer("every.k", self.k, 1)
+
+    def resolve(self, generations: int) -> np.ndarray:
+        gens = np.arange(0, generations + 1, self.k, dtype=np.int64)
+        return np.union1d(gens, [generations])
+
+
+@dataclass(frozen=True)
+class logspace:
+    """About ``num`` generations spaced evenly in log(t), plus 0 and the last."""
+
+    num: int = 50
+
+    def __post_init__(self):
+        check.integer("logspace.num", self.num, 1)
+
+    def resolve(self, generations: int) -> np.ndarray:
+        if generations == 0:
+            return np.zeros(1, dtype=np.int64)
+        gens = np.round(np.geomspace(1, generations, self.num)).astype(np.int64)
+        return np.union1d(np.union1d(gens, [0]), [generations])
+
+
+def resolve(record, generations: int) -> np.ndarray:
+    """Turns a record spec into generations: None (about 1000, evenly), an
+    ``every``/``logspace``, or an explicit sequence of generations."""
+    if record is None:
+        return every(max(1, -(-generations // 1000))).resolve(generations)
+    if isinstance(record, (every, logspace)):
+        return record.resolve(generations)
+    if isinstance(record, (str, bytes)) or not hasattr(record, "__iter__"):
+        raise TypeError(
+            "record must be madsim.every(k), madsim.logspace(num) or a sequence of "
+            f"generations; got {record!r}"
+        )
+    gens = [check.integer("record[]", g, 0, generations) for g in record]
+    if not gens:
+        raise ValueError("record must name at least one generation; got an empty sequence")
+    return np.unique(np.asarray(gens, dtype=np.int64))

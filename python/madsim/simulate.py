@@ -1,0 +1,234 @@
+"""The run driver: chunks of generations through the compiled kernel.
+
+Python loops over chunks; each chunk runs in C++ with the GIL released, so a
+Ctrl-C between chunks stops the run and returns every completed generation.
+Chunk sizes adapt to take about ``CHUNK_SECONDS`` each; they never change a
+number (each draw is addressed by seed, replica, generation and stream).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import xarray as xr
+
+from . import _validate as check
+from . import record as recmod
+from ._backend import RNG_LAYOUT_VERSION, build_info
+from .config import Config
+from .kernels import kernel_for
+
+CHUNK_SECONDS = 0.25  # target wall time per chunk: Ctrl-C answers within about this
+MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value reserved
+BACKENDS = ("cpu",)
+
+
+class RunInterrupted(UserWarning):
+    """Issued when Ctrl-C stops a run; the returned Dataset holds what finished."""
+
+
+@dataclass(frozen=True)
+class FirstPassage:
+    """A collapse detector: the first generation at which ``metric`` is
+    ``<= below`` (or ``>= above``). Checked on every generation inside the
+    kernel, not only recorded ones; -1 when not reached (censored)."""
+
+    metric: str
+    below: float | None = None
+    above: float | None = None
+    name: str | None = None
+
+    def __post_init__(self):
+        if (self.below is None) == (self.above is None):
+            raise ValueError(
+                f"FirstPassage({self.metric!r}) needs exactly one of below= or above=; "
+                f"got below={self.below!r}, above={self.above!r}"
+            )
+        if self.below is not None:
+            check.real("FirstPassage.below", self.below)
+        else:
+            check.real("FirstPassage.above", self.above)
+
+    @property
+    def label(self) -> str:
+        if self.name is not None:
+            return self.name
+        return f"first_{self.metric}_{'below' if self.below is not None else 'above'}"
+
+
+def _replica_ids(replicas) -> np.ndarray:
+    if isinstance(replicas, (str, bytes)) or not (
+        hasattr(replicas, "__iter__") or isinstance(replicas, (int, np.integer))
+    ):
+        raise TypeError(
+            f"replicas must be a positive integer or a sequence of replica ids; got {replicas!r}"
+        )
+    if not hasattr(replicas, "__iter__"):
+        r = check.integer("replicas", replicas, 1, 2**32)
+        return np.arange(r, dtype=np.uint32)
+    ids = [check.integer("replicas[]", i, 0, 2**32 - 1) for i in replicas]
+    if not ids:
+        raise ValueError("replicas must name at least one replica id; got an empty sequence")
+    if len(set(ids)) != len(ids):
+        raise ValueError("replicas must not repeat a replica id")
+    return np.asarray(ids, dtype=np.uint32)
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return os.cpu_count() or 1
+    return check.integer("threads", threads, 1, 4096)
+
+
+def simulate(
+    cfg: Config,
+    replicas: int | Sequence[int] = 1000,
+    generations: int = 100,
+    seed: int = 0,
+    record=None,
+    detect: Sequence[FirstPassage] = (),
+    threads: int | None = None,
+    chunk: int | None = None,
+    progress: bool | None = None,
+    backend: str = "cpu",
+) -> xr.Dataset:
+    """Runs ``generations`` fits of ``cfg`` for each replica.
+
+    replicas: a count R (ids 0..R-1) or a sequence of replica ids; replica k
+        gives the same numbers whichever others run beside it.
+    generations: number of fits; generation 0 is the truth.
+    seed: the Philox key, an integer in [0, 2**64).
+    record: ``every(k)``, ``logspace(num)``, a list of generations, or None
+        (about 1000 evenly spaced).
+    detect: ``FirstPassage`` detectors, checked on every generation.
+    threads: CPU threads (default: all cores); never changes a number.
+    chunk: generations per kernel call (default: adaptive, ~0.25 s each);
+        never changes a number.
+    progress: a tqdm bar; None shows it only on an interactive terminal.
+
+    Returns an xarray.Dataset with dims (replica, generation); see the README.
+    """
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a madsim.Config; got {cfg!r}")
+    check.choice("backend", backend, BACKENDS)
+    ids = _replica_ids(replicas)
+    generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
+    seed = check.integer("seed", seed, 0, 2**64 - 1)
+    rec_gens = recmod.resolve(record, generations)
+    threads = _threads(threads)
+    if chunk is not None:
+        chunk = check.integer("chunk", chunk, 1)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None; got {progress!r}")
+
+    kern = kernel_for(cfg)
+    detect = list(detect)
+    det = np.zeros((len(detect), 3), dtype=np.float64)
+    labels = []
+    for j, d in enumerate(detect):
+        if not isinstance(d, FirstPassage):
+            raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
+        if d.metric not in kern.observed:
+            raise ValueError(
+                f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
+                f"got {d.metric!r}"
+            )
+        below = d.below is not None
+        det[j] = (kern.observed.index(d.metric), 1.0 if below else 0.0, d.below if below else d.above)
+        labels.append(d.label)
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"detect: labels must be distinct; got {labels}")
+
+    R = ids.size
+    state = np.ascontiguousarray(np.broadcast_to(kern.initial_state, (R, kern.initial_state.size)))
+    records = np.full((R, rec_gens.size, kern.observe_size), np.nan, dtype=np.float64)
+    first = np.full((R, len(detect)), -1, dtype=np.int64)
+    rec_u32 = rec_gens.astype(np.uint32)
+
+    t0 = time.perf_counter()
+    done = 0          # generations completed and safely in `records`
+    interrupted = False
+    bar = _progress_bar(progress, generations)
+    try:
+        step = chunk or 1
+        gen = 0
+        while True:
+            end = min(generations, gen + step)
+            lo = np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right")
+            hi = np.searchsorted(rec_gens, end, side="right")
+            tc = time.perf_counter()
+            kern.advance(kern.params, state, ids, seed, gen, end, rec_u32[lo:hi], int(lo),
+                         records, det, first, threads)
+            per_gen = (time.perf_counter() - tc) / max(1, end - gen)
+            if bar is not None:
+                bar.update(end - gen)
+            gen = done = end
+            if gen >= generations:
+                break
+            if chunk is None:  # aim for CHUNK_SECONDS per call, growing at most 2x
+                step = int(min(max(1.0, CHUNK_SECONDS / max(per_gen, 1e-12)), 2 * step))
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(
+            f"run interrupted after {done} of {generations} generations; "
+            "returning the completed generations",
+            RunInterrupted,
+            stacklevel=2,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+
+    keep = rec_gens <= done
+    records = records[:, keep, :]
+    ds = xr.Dataset(
+        {
+            name: (("replica", "generation"), records[:, :, k], {"long_name": kern.units[name]})
+            for k, name in enumerate(kern.observed)
+        },
+        coords={"replica": ids.astype(np.int64), "generation": rec_gens[keep]},
+    )
+    for j, label in enumerate(labels):
+        d = detect[j]
+        rule = f"{d.metric} <= {d.below}" if d.below is not None else f"{d.metric} >= {d.above}"
+        ds[label] = (("replica",), first[:, j], {
+            "long_name": f"first generation with {rule}",
+            "censored": f"-1: not reached by generation {done}",
+        })
+    ds.attrs.update(
+        madsim_version=_version(),
+        config=cfg.to_json(),
+        seed=str(seed),  # netCDF has no uint64 attribute
+        generations=generations,
+        generations_completed=done,
+        interrupted=int(interrupted),
+        backend=backend,
+        threads=threads,
+        rng="philox4x32-10",
+        rng_layout_version=RNG_LAYOUT_VERSION,
+        build_info=json.dumps(build_info(), sort_keys=True),
+        wall_time_s=wall,
+    )
+    return ds
+
+
+def _progress_bar(progress, total):
+    if progress is False:
+        return None
+    from tqdm.auto import tqdm
+
+    # disable=None: tqdm shows itself only on a terminal (quiet in CI and pipes)
+    return tqdm(total=total, unit="gen", disable=None if progress is None else False, leave=False)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
