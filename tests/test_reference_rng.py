@@ -224,6 +224,7 @@ def test_gamma_matches_core_tries_exactly(alpha, seed, ids, generation, tag, sit
 @example(n=100, p=0.95, seed=1, ids=[0, 1, 2, 3], generation=1, tag=4, site=0)  # inversion, mirrored
 @example(n=0, p=0.5, seed=1, ids=[0, 1, 2, 3], generation=1, tag=4, site=0)
 @example(n=7, p=1.0, seed=1, ids=[0, 1, 2, 3], generation=1, tag=4, site=0)
+@example(n=1, p=2.225073858507203e-309, seed=0, ids=[0, 1, 2, 3], generation=0, tag=1, site=0)  # subnormal p
 def test_binomial_matches_core_exactly(n, p, seed, ids, generation, tag, site):
     ids = np.array(ids, np.uint32)
     want_v, want_tr = rng.binomial(n, p, seed, ids, generation, tag, site)

@@ -11,7 +11,7 @@ from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, build_info, has_cuda
 from .config import Config, Gaussian, Replace
 from .record import every, logspace
-from .simulate import FirstPassage, RunInterrupted, simulate
+from .driver import FirstPassage, RunInterrupted, simulate
 
 __all__ = [
     "Config", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Replace", "RunInterrupted",

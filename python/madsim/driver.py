@@ -146,7 +146,7 @@ def simulate(
         raise ValueError(f"detect: labels must be distinct; got {labels}")
 
     R = ids.size
-    state = np.ascontiguousarray(np.broadcast_to(kern.initial_state, (R, kern.initial_state.size)))
+    state = np.tile(kern.initial_state, (R, 1))  # [R, S], writable, C-contiguous
     records = np.full((R, rec_gens.size, kern.observe_size), np.nan, dtype=np.float64)
     first = np.full((R, len(detect)), -1, dtype=np.int64)
     rec_u32 = rec_gens.astype(np.uint32)

@@ -1,0 +1,121 @@
+"""1-D Gaussian refit on its own samples (the replace loop), in JAX.
+
+Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D. State [mean, var];
+generation t draws n points from N(mean, tau^2 var) and refits by MLE (divide
+the scatter by n) or the unbiased estimator (n - 1).
+
+Functions work on one replica (scalars); vmap them over replicas. ``path``
+must be a Python int (it picks the code path); on the samples path ``n`` must
+be a Python int too (it fixes the number of blocks drawn), so jit with them
+static. tau, estimator and, on the exact path, n may be traced.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from .philox import TAG_SAMPLES, TAG_SCATTER, Stream, block, make_stream
+from .samplers import chisquare, normals_of_block
+
+# Mirrors Gaussian1D::Estimator and Gaussian1D::Path
+MLE, UNBIASED = 0, 1
+EXACT, SAMPLES = 0, 1
+
+
+class Params(NamedTuple):
+    """Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::Params."""
+
+    n: float          # samples per generation, >= 2 (a Python int on the samples path)
+    tau: float        # temperature: synthetic spread = tau * sigma
+    estimator: int    # 0 = mle, 1 = unbiased
+    path: int         # 0 = exact, 1 = samples
+
+
+class Moments1(NamedTuple):
+    """Mirrors csrc/madsim/moments.hpp::Moments1."""
+
+    count: jnp.ndarray    # number of points
+    mean: jnp.ndarray     # their mean
+    scatter: jnp.ndarray  # sum of squared deviations from `mean`
+
+
+def state_size(p: Params) -> int:
+    """Mirrors Gaussian1D::state_size."""
+    return 2
+
+
+def observe_size(p: Params) -> int:
+    """Mirrors Gaussian1D::observe_size."""
+    return 2
+
+
+def draw_exact(n, mu, s, st: Stream) -> Moments1:
+    """(mean, scatter) of n draws from N(mu, s^2) in law, O(1) in n:
+    mean = mu + s Z / sqrt(n), scatter = s^2 chi^2_{n-1}, Z the spare normal of
+    the chi-square's first try. Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::draw_exact.
+    """
+    n = jnp.asarray(n, jnp.float64)
+    chi2, z, _ = chisquare(n - 1.0, st)
+    return Moments1(n, mu + s * z / jnp.sqrt(n), s * s * chi2)
+
+
+def draw_samples(n: int, mu, s, st: Stream) -> Moments1:
+    """Draws the n normals of the stream (two per block, all ceil(n/2) blocks at
+    once, the last sine masked when n is odd) and reduces them on z - z_0.
+    Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::draw_samples; the
+    sums run in XLA's order, not the C++'s sequential one.
+    """
+    count = int(n)
+    if count != n or count < 1:
+        raise ValueError(f"draw_samples: n must be a static positive integer; got {n!r}")
+    nb = (count + 1) // 2
+    w = block(st, jnp.arange(nb, dtype=jnp.uint32))  # [nb, 4]
+    a, b = normals_of_block(w)                       # [nb] each: normals 2i, 2i+1
+    z0 = a[0]
+    da = a - z0
+    db = b - z0
+    if count % 2:  # normal n (the last sine) is not one of the n
+        db = jnp.where(jnp.arange(nb) < nb - 1, db, 0.0)
+    s1 = jnp.sum(da) + jnp.sum(db)
+    s2 = jnp.sum(da * da) + jnp.sum(db * db)
+    nf = float(count)
+    shift_mean = s1 / nf
+    return Moments1(jnp.asarray(nf), mu + s * (z0 + shift_mean), s * s * (s2 - s1 * shift_mean))
+
+
+def fit(p: Params, m: Moments1):
+    """New state [mean, scatter / (count or count - 1)].
+
+    Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::fit (returns the row).
+    """
+    denom = jnp.where(jnp.asarray(p.estimator) == MLE, m.count, m.count - 1.0)
+    return jnp.stack([jnp.asarray(m.mean, jnp.float64), m.scatter / denom])
+
+
+def step(p: Params, state, key, replica, t):
+    """One generation: the model of generation t-1 (state [2]) -> generation t.
+
+    Exact path: stream (replica, t, TAG_SCATTER, site 0); samples path:
+    stream (replica, t, TAG_SAMPLES, site 0). Returns the new state [2].
+    Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::step.
+    """
+    state = jnp.asarray(state, jnp.float64)
+    s = p.tau * jnp.sqrt(state[1])
+    if p.path == EXACT:
+        m = draw_exact(p.n, state[0], s, make_stream(key, replica, t, TAG_SCATTER, 0))
+    elif p.path == SAMPLES:
+        m = draw_samples(p.n, state[0], s, make_stream(key, replica, t, TAG_SAMPLES, 0))
+    else:
+        raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
+    return fit(p, m)
+
+
+def observe(p: Params, state):
+    """What records and detectors see: [mean, var].
+
+    Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::observe.
+    """
+    state = jnp.asarray(state, jnp.float64)
+    return state[..., :2]
