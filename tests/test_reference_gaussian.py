@@ -118,9 +118,10 @@ def assert_step_agrees(case: S.GaussianCase):
         tol = STEP_TOLERANCES[field]
         for r in np.nonzero(~(err <= tol))[0]:
             k = 0 if field.endswith("mean") else 1
-            kern = (kern_state if field.startswith("state") else kern_records[:, 0])[r, k]
+            kern = float((kern_state if field.startswith("state") else kern_records[:, 0])[r, k])
             raise AssertionError(
-                f"{field}: kernel {kern!r} reference {ref_state[r, k]!r} (error {err[r]:.3g} > {tol}) "
+                f"{field}: kernel {kern!r} reference {float(ref_state[r, k])!r} "
+                f"(error {err[r]:.3g} > {tol}) "
                 f"at seed={case.seed} replica={case.replica_ids[r]} generation={case.t} "
                 f"(n={case.n} tau={case.tau!r} estimator={case.estimator} path={case.path} "
                 f"state=[{case.mean!r}, {case.var!r}])")
@@ -134,6 +135,16 @@ def assert_step_agrees(case: S.GaussianCase):
 @given(data=st.data())
 def test_step_matches_kernel(path, estimator, data):
     assert_step_agrees(data.draw(S.gaussian_cases(path=path, estimator=estimator), label="case"))
+
+
+def test_step_every_n_bucket_path_and_estimator():
+    """Every bucket, whatever the draws above happened to pick."""
+    for n in S.N_BUCKETS:
+        for path in (gaussian.EXACT, gaussian.SAMPLES):
+            for estimator in (gaussian.MLE, gaussian.UNBIASED):
+                assert_step_agrees(S.GaussianCase(
+                    n=n, tau=0.9, estimator=estimator, path=path, seed=0x5EED + n,
+                    replica_ids=(3, 1, 4, 1_000_000), t=n + 1, mean=-2.5, var=0.3))
 
 
 def test_step_at_generation_one_and_the_last_generation():

@@ -1,8 +1,10 @@
 """The reference launcher: ``advance`` with exactly the contract of
 ``madsim._core.advance_gaussian1d``.
 
-Mirrors csrc/bindings/module.cpp::advance_py (argument checks, in the same
-order, with the same exception types and messages) and
+Mirrors csrc/bindings/module.cpp::advance_py (argument checks in the same
+order with the same exception types, ValueError messages word for word;
+where pybind11 cannot convert an argument to its C type this raises its own
+TypeError) and
 csrc/madsim/driver.hpp::advance_replica (which generations are stepped,
 recorded and watched). Generations run as a ``lax.scan`` (in pieces of at
 most ``PIECE`` generations, each padded to a power of two so a run of any
@@ -10,6 +12,9 @@ length compiles a handful of times), replicas as a ``vmap``. Results are
 written back into the caller's numpy arrays, as the C++ does.
 
 ``threads`` is checked (>= 1) and ignored: XLA picks its own parallelism.
+Results agree with the kernel to the tolerances of
+tests/test_reference_gaussian.py, except once a state goes subnormal (XLA
+flushes it to zero; see madsim.reference.gaussian).
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ Functions work on one replica (scalars); vmap them over replicas. ``path``
 must be a Python int (it picks the code path); on the samples path ``n`` must
 be a Python int too (it fixes the number of blocks drawn), so jit with them
 static. tau, estimator and, on the exact path, n may be traced.
+
+Where the twins part: XLA on CPU treats subnormal doubles as zero (inputs and
+results, |x| < 2.2e-308) and the C++ keeps gradual underflow. A state whose
+mean or var is subnormal, or a collapse run long enough for var to sink below
+2.2e-308 (typically ~360 generations at n = 2 with the MLE), is flushed to 0 here
+and not in the kernel. The differential tests draw no subnormal states.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ def draw_samples(n: int, mu, s, st: Stream) -> Moments1:
     """Draws the n normals of the stream (two per block, all ceil(n/2) blocks at
     once, the last sine masked when n is odd) and reduces them on z - z_0.
     Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::draw_samples; the
-    sums run in XLA's order, not the C++'s sequential one.
+    sums run in XLA's order, not the C++'s sequential one. Memory is O(n) per
+    replica (the C++ streams them in O(1)): meant for test-sized n.
     """
     count = int(n)
     if count != n or count < 1:
