@@ -20,7 +20,7 @@ CFG = ms.Config(loop=ms.Replace(n=5))
     (lambda: ms.Replace(n="10"), TypeError, ["Replace.n", "'10'"]),
     (lambda: ms.Gaussian(var=0.0), ValueError, ["Gaussian.var", "> 0"]),
     (lambda: ms.Gaussian(mean=math.nan), ValueError, ["Gaussian.mean", "finite", "nan"]),
-    (lambda: ms.Gaussian(dim=3), ValueError, ["Gaussian.dim", "3"]),
+    (lambda: ms.Gaussian(dim=0), ValueError, ["Gaussian.dim", "0"]),
     (lambda: ms.Config(temperature=-1.0), ValueError, ["Config.temperature", "> 0", "-1.0"]),
     (lambda: ms.Config(temperature=math.nan), ValueError, ["Config.temperature", "nan"]),
     (lambda: ms.Config(temperature=math.inf), ValueError, ["Config.temperature", "inf"]),

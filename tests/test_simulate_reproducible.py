@@ -88,8 +88,8 @@ def test_interrupt_returns_completed_generations(monkeypatch):
 
     real = sim.kernel_for
 
-    def interrupting(cfg):
-        kern = real(cfg)
+    def interrupting(*args, **kwargs):
+        kern = real(*args, **kwargs)
         calls = {"n": 0}
 
         def advance(*args):

@@ -6,12 +6,14 @@
 #include <pybind11/pybind11.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../cpu/launch.hpp"
 #include "../cpu/philox_rate.hpp"
 #include "../madsim/models/gaussian1d.hpp"
+#include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/samplers.hpp"
 
 namespace py = pybind11;
@@ -106,7 +108,8 @@ py::tuple normal_pair_py(const py::array& ur, const py::array& ua) {
 py::array_t<double> normals_py(uint64_t seed, uint32_t replica, uint32_t generation, uint32_t tag,
                                uint32_t site, int64_t count) {
   const Stream s = stream_of(seed, replica, generation, tag, site);
-  if (count < 0 || count > (int64_t)1 << 33) throw py::value_error("count must lie in [0, 2**33]");
+  if (count < 0 || count > ((int64_t)1 << 33) - 2)
+    throw py::value_error("count must lie in [0, 2**33 - 2] (the last block is reserved)");
   py::array_t<double> out(count);
   double* o = out.mutable_data();
   {
@@ -179,7 +182,7 @@ void advance_py(const typename M::Params& p, const py::array& state, const py::a
   if (gen_end < gen_begin) throw py::value_error("gen_end must be >= gen_begin");
   if (gen_end == 0xFFFFFFFFu) throw py::value_error("gen_end must be < 2**32 - 1");
   const int64_t n_rec = rec_gens.shape(0), total = records.shape(1);
-  if (rec_offset < 0 || rec_offset + n_rec > total)
+  if (rec_offset < 0 || rec_offset > total - n_rec)
     throw py::value_error("rec_offset + len(rec_gens) exceeds the record axis");
   for (int64_t k = 0; k < n_rec; ++k) {
     const bool in_chunk = rg[k] > gen_begin || (gen_begin == 0 && rg[k] == 0);
@@ -193,10 +196,66 @@ void advance_py(const typename M::Params& p, const py::array& state, const py::a
       throw py::value_error("detector metric index out of range");
     det[j] = Detector{(int32_t)m, dt[3 * j + 1] != 0.0, dt[3 * j + 2]};
   }
-  if (threads < 1) throw py::value_error("threads must be >= 1");
+  if (threads < 1 || threads > 4096) throw py::value_error("threads must lie in [1, 4096]");
   cpu::Chunk c{seed, gen_begin, gen_end, rg, n_rec, rec_offset, total, det.data(), (int32_t)D};
   py::gil_scoped_release nogil;
   cpu::advance<M>(p, c, st, ids, R, rec, fp, threads);
+}
+
+// GaussianLoop::Params points at the truth and the count schedule; the holder
+// owns them (Python keeps the holder alive for the whole call).
+struct GaussianLoopHolder {
+  GaussianLoop::Params p;
+  std::vector<double> truth, counts;
+};
+
+std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
+    int32_t d, int32_t loop, int32_t estimator, int32_t path, double tau, double trunc,
+    double weight, double tpr, double fpr, double real_fixed, int64_t subsample_n,
+    int64_t pool_cap, const py::array& truth, const py::array& counts) {
+  if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
+  if (loop < GaussianLoop::REPLACE || loop > GaussianLoop::SUBSAMPLE)
+    throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
+  if (estimator != GaussianLoop::MLE && estimator != GaussianLoop::UNBIASED)
+    throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
+  if (path != GaussianLoop::EXACT && path != GaussianLoop::SAMPLES)
+    throw py::value_error("path must be 0 (exact) or 1 (samples)");
+  if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
+  if (!(trunc >= 0.0 && std::isfinite(trunc))) throw py::value_error("trunc must be finite and >= 0");
+  if (trunc > 0.0 && path != GaussianLoop::SAMPLES) throw py::value_error("trunc needs the samples path");
+  if (!(weight <= 1.0) || !(weight >= 0.0 || weight == -1.0))
+    throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
+  if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
+    throw py::value_error("tpr and fpr must lie in [0, 1]");
+  if (!(real_fixed >= 0.0 && real_fixed <= 1099511627776.0 && real_fixed == std::floor(real_fixed)))
+    throw py::value_error("real_fixed must be an integer in [0, 2**40]");
+  if (loop == GaussianLoop::SUBSAMPLE) {
+    if (path != GaussianLoop::SAMPLES) throw py::value_error("subsample needs the samples path");
+    if (subsample_n < 1) throw py::value_error("subsample_n must be >= 1");
+    if (pool_cap < 0 || pool_cap > ((int64_t)1 << 36) / (d + 1))
+      throw py::value_error("pool_cap must lie in [0, 2**36 / (d + 1)]");
+  } else {
+    subsample_n = 0;
+    pool_cap = 0;
+  }
+  const int64_t T = tri_size(d);
+  const double* tr = checked<double>(truth, "truth", {d + T}, false);
+  const double* ct = checked<double>(counts, "counts", {-1, 2}, false);
+  auto h = std::make_unique<GaussianLoopHolder>();
+  h->truth.assign(tr, tr + d + T);
+  h->counts.assign(ct, ct + 2 * counts.shape(0));
+  for (double c : h->counts)
+    if (!(c >= 0.0 && c <= 1099511627776.0 && c == std::floor(c)))
+      throw py::value_error("counts must be integers in [0, 2**40]");
+  for (double x : h->truth)
+    if (!std::isfinite(x)) throw py::value_error("truth must be finite");
+  for (int i = 0; i < d; ++i)
+    if (!(h->truth[d + tri(i, i)] > 0.0))
+      throw py::value_error("truth: the Cholesky factor needs a positive diagonal");
+  h->p = GaussianLoop::Params{d, loop, estimator, path, tau, trunc, weight, tpr, fpr, real_fixed,
+                              subsample_n, pool_cap, h->truth.data(), h->counts.data(),
+                              (int64_t)counts.shape(0)};
+  return h;
 }
 
 py::dict build_info() {
@@ -227,6 +286,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("TAG_SCATTER") = (uint32_t)TAG_SCATTER;
   m.attr("TAG_REAL") = (uint32_t)TAG_REAL;
   m.attr("TAG_FILTER") = (uint32_t)TAG_FILTER;
+  m.attr("TAG_SUBSET") = (uint32_t)TAG_SUBSET;
   m.attr("TAG_TEST") = (uint32_t)TAG_TEST;
 
   m.def("build_info", &build_info);
@@ -274,6 +334,28 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("tau", &Gaussian1D::Params::tau)
       .def_readonly("estimator", &Gaussian1D::Params::estimator)
       .def_readonly("path", &Gaussian1D::Params::path);
+  py::class_<GaussianLoopHolder>(m, "GaussianLoopParams")
+      .def(py::init(&make_gaussian_loop), py::arg("d"), py::arg("loop"), py::arg("estimator"),
+           py::arg("path"), py::arg("tau"), py::arg("trunc"), py::arg("weight"), py::arg("tpr"),
+           py::arg("fpr"), py::arg("real_fixed"), py::arg("subsample_n"), py::arg("pool_cap"),
+           py::arg("truth"), py::arg("counts"))
+      .def_property_readonly("state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
+      .def_property_readonly("observe_size", [](const GaussianLoopHolder& h) { return GaussianLoop::observe_size(h.p); })
+      .def_property_readonly("n_counts", [](const GaussianLoopHolder& h) { return h.p.n_counts; });
+  m.def(
+      "advance_gaussian_loop",
+      [](const GaussianLoopHolder& h, const py::array& state, const py::array& replica_ids,
+         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
+         int64_t rec_offset, const py::array& records, const py::array& detectors,
+         const py::array& first, int threads) {
+        if ((int64_t)gen_end > h.p.n_counts)
+          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
+        advance_py<GaussianLoop>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                                 rec_offset, records, detectors, first, threads);
+      },
+      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"));
   m.def("advance_gaussian1d", &advance_py<Gaussian1D>, py::arg("params"), py::arg("state"),
         py::arg("replica_ids"), py::arg("seed"), py::arg("gen_begin"), py::arg("gen_end"),
         py::arg("rec_gens"), py::arg("rec_offset"), py::arg("records"), py::arg("detectors"),

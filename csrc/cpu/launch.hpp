@@ -31,10 +31,11 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
   const u32x2 key = seed_key(c.seed);
   auto run = [&](int64_t lo, int64_t hi) {
     std::vector<double> obs(O > 0 ? O : 1);
+    std::vector<double> scratch(M::scratch_size(p) + 1);
     for (int64_t i = lo; i < hi; ++i) {
       advance_replica<M>(p, state + i * S, key, replica_ids[i], c.gen_begin, c.gen_end,
                          c.rec_gens, c.n_rec, records + (i * c.rec_total + c.rec_offset) * O,
-                         c.det, c.n_det, first + i * c.n_det, obs.data());
+                         c.det, c.n_det, first + i * c.n_det, obs.data(), scratch.data());
     }
   };
   const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, R));

@@ -26,12 +26,14 @@ MADSIM_HD bool detector_fires(const Detector& d, double value) {
 //   rec_out   [n_rec, O]    this replica's record rows for those generations
 //   first     [n_det]       in/out first-passage generations
 //   obs       [O]           scratch
+//   scratch   [scratch_size] scratch for step
+// When gen_begin == 0 the state row is (re)initialised by M::init first.
 template <class M>
 MADSIM_HD void advance_replica(const typename M::Params& p, double* state, u32x2 key,
                                uint32_t replica, uint32_t gen_begin, uint32_t gen_end,
                                const uint32_t* rec_gens, int64_t n_rec, double* rec_out,
                                const Detector* det, int32_t n_det, int64_t* first,
-                               double* obs) {
+                               double* obs, double* scratch) {
   const int o_size = M::observe_size(p);
   int64_t r = 0;
   bool watching = false;
@@ -54,9 +56,12 @@ MADSIM_HD void advance_replica(const typename M::Params& p, double* state, u32x2
       }
     }
   };
-  if (gen_begin == 0) look(0);
+  if (gen_begin == 0) {
+    M::init(p, state, key, replica, scratch);
+    look(0);
+  }
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
-    M::step(p, state, key, replica, (uint32_t)t);
+    M::step(p, state, key, replica, (uint32_t)t, scratch);
     look((uint32_t)t);
   }
 }

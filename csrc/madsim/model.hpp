@@ -3,9 +3,14 @@
 //
 //   struct Params;   plain old data (no pointers): copied by value to threads
 //                    and, later, to the device
-//   int state_size(const Params&)     doubles of per-replica state
-//   int observe_size(const Params&)   doubles written by observe
-//   void step(const Params&, double* state, u32x2 key, uint32_t replica, uint32_t t)
+//   int64_t state_size(const Params&)   doubles of per-replica state
+//   int observe_size(const Params&)     doubles written by observe
+//   int64_t scratch_size(const Params&) doubles of per-thread scratch for step
+//   void init(const Params&, double* state, u32x2 key, uint32_t replica, double* scratch)
+//                    generation 0: writes the whole state row (the truth and
+//                    any set-up draws, at counter generation 0)
+//   void step(const Params&, double* state, u32x2 key, uint32_t replica, uint32_t t,
+//             double* scratch)
 //                    one generation: turns the model of generation t-1 into
 //                    the model of generation t, drawing only from streams
 //                    with counter generation t
@@ -18,6 +23,7 @@
 //   1-D Gaussian   mean, var                                    (2)
 //   d-dim Gaussian mean[d], Cholesky factor of cov[d*(d+1)/2]   (d + d(d+1)/2)
 //   categorical    probabilities[K]                             (K)
+//                  (models/gaussian_loop.hpp; 1-D: mean, var in gaussian1d.hpp)
 //   mixture        weights[k], means[k, d], cov factors[k, ...]
 //   regression     weights[d], noise variance                   (d + 1)
 // and the loop state holds what a loop keeps between generations: the fixed

@@ -75,7 +75,9 @@ MADSIM_HD double binomial(double n, double p, const Stream& s, uint32_t& tries) 
     const double ratio = pp / q;
     double prob = exp(n * log1p(-pp));  // P(K = 0)
     tries = 1;
-    while (u > prob && k < n) {
+    // prob < 1e-300: the tail left is below any u the search can still hold
+    // (rounding residue); stop instead of walking toward n.
+    while (u > prob && k < n && prob >= 1e-300) {
       u -= prob;
       k += 1.0;
       prob *= ratio * (n - k + 1.0) / k;

@@ -16,7 +16,8 @@
 // rejection never shifts another draw.
 //
 // Any change to this layout, the tags, or how a model consumes its streams
-// bumps RNG_LAYOUT_VERSION, which every result records.
+// bumps RNG_LAYOUT_VERSION, which every result records. Adding a tag or a
+// family (new streams, no existing number changes) does not.
 #pragma once
 #include "philox.hpp"
 
@@ -30,6 +31,7 @@ enum Tag : uint32_t {
                     // normal of try 0 drives the fitted mean
   TAG_REAL = 3,     // real data (fixed sets at generation 0, fresh ones later)
   TAG_FILTER = 4,   // provenance filter decisions (binomial tries)
+  TAG_SUBSET = 5,   // which pooled points a subsampling fit picks
   TAG_TEST = 255,   // free for tests and the Python rng module
 };
 

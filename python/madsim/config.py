@@ -1,88 +1,403 @@
 """Configuration objects: what is simulated, validated on construction.
 
 A ``Config`` is a family (what is fit), a loop (what each generation trains
-on), an estimator, the sampling bias and the path (``exact``: draw sufficient
-statistics; ``samples``: draw every sample). Each object validates itself, so
-a bad value fails where it is written, with a message naming it.
+on), an estimator, the sampling bias (temperature, truncation), the
+mitigations (weighting, provenance filter) and the path (``exact``: draw
+sufficient statistics; ``samples``: draw every sample). Each object validates
+itself, so a bad value fails where it is written, with a message naming it.
+
+Conventions (THEORY.md section 0): generation 0 is the truth, and it is also
+the first generative model: generation 1 trains on draws from the truth made
+by the same sampler (temperature, truncation, filter) as every later
+generation. "Real" data is what a loop adds from the truth on purpose (the
+fixed set of ``Augment``, the fresh points of ``Fresh``/``Accumulate``).
+
+Counts that may change with the generation (a *schedule*) accept an int (the
+same every generation), a sequence (entry t-1 is generation t's count; it must
+cover every generation run) or a callable ``f(t) -> int`` for t = 1, 2, ...
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
+from typing import Callable, Sequence, Union
+
+import numpy as np
 
 from . import _validate as check
 
 ESTIMATORS = ("mle", "unbiased")
 PATHS = ("exact", "samples")
+MAX_COUNT = 2**40  # points per part per generation (exact path; the samples path draws them)
 
+Schedule = Union[int, Sequence[int], Callable[[int], int]]
+
+
+def _schedule(name: str, value, lo: int):
+    """Normalises a schedule: int stays int, a sequence becomes a tuple of ints,
+    a callable is kept (checked when evaluated)."""
+    if callable(value):
+        return value
+    if isinstance(value, (str, bytes)) or isinstance(value, (float, bool)):
+        return check.integer(name, value, lo, MAX_COUNT)  # raises TypeError naming it
+    if hasattr(value, "__iter__"):
+        vals = tuple(value)
+        if not vals:
+            raise ValueError(f"{name} must be an integer, a non-empty sequence or a callable; got []")
+        return tuple(check.integer(f"{name}[{i}]", v, lo, MAX_COUNT) for i, v in enumerate(vals))
+    return check.integer(name, value, lo, MAX_COUNT)
+
+
+def schedule_values(name: str, value: Schedule, generations: int, lo: int = 0) -> np.ndarray:
+    """The counts of generations 1..generations as float64 [generations]."""
+    if isinstance(value, int):
+        return np.full(generations, float(value))
+    if isinstance(value, tuple):
+        if len(value) < generations:
+            raise ValueError(
+                f"{name} lists {len(value)} generations but the run has {generations}; "
+                "give one count per generation")
+        return np.asarray(value[:generations], dtype=np.float64)
+    out = np.empty(generations)
+    for t in range(1, generations + 1):
+        out[t - 1] = check.integer(f"{name}({t})", value(t), lo, MAX_COUNT)
+    return out
+
+
+def _schedule_min(value: Schedule) -> int | None:
+    """Smallest count a schedule can give (None for a callable: known only at run time)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, tuple):
+        return min(value)
+    return None
+
+
+def _schedule_json(value: Schedule):
+    if callable(value):
+        return {"callable": getattr(value, "__qualname__", repr(value))}
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _is_const(value: Schedule) -> bool:
+    return isinstance(value, int)
+
+
+# ---------------------------------------------------------------- families
 
 @dataclass(frozen=True)
 class Gaussian:
-    """Gaussian family; the truth (generation 0) is N(mean, var).
+    """Gaussian family; the truth (generation 0) is N(mean, cov).
 
-    Only ``dim=1`` is implemented so far; d-dimensional Gaussians with full
-    covariance are planned.
+    dim: the dimension d. mean: a number (every coordinate) or a length-d
+    sequence. var: the variance of every coordinate (cov = var * I) unless
+    ``cov``, a d x d symmetric positive definite matrix, is given.
     """
 
     dim: int = 1
-    mean: float = 0.0
+    mean: float | tuple = 0.0
     var: float = 1.0
+    cov: tuple | None = None
 
     def __post_init__(self):
-        check.integer("Gaussian.dim", self.dim, 1)
-        if self.dim != 1:
-            raise ValueError(
-                f"Gaussian.dim must be 1 in this version of madsim; got {self.dim} "
-                "(d-dimensional Gaussians are not implemented yet)"
-            )
-        check.real("Gaussian.mean", self.mean)
+        d = check.integer("Gaussian.dim", self.dim, 1, 256)
+        if isinstance(self.mean, (list, tuple, np.ndarray)):
+            m = tuple(check.real(f"Gaussian.mean[{i}]", v) for i, v in enumerate(self.mean))
+            if len(m) != d:
+                raise ValueError(f"Gaussian.mean must have dim = {d} entries; got {len(m)}")
+            object.__setattr__(self, "mean", m)
+        else:
+            check.real("Gaussian.mean", self.mean)
         check.real("Gaussian.var", self.var, 0.0, None, lo_open=True)
+        if self.cov is not None:
+            if self.var != 1.0:
+                raise ValueError("Gaussian: give either var (cov = var * I) or cov, not both")
+            try:
+                c = np.array(self.cov, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"Gaussian.cov must be a {d} x {d} matrix of numbers; got {self.cov!r}") from None
+            if c.shape != (d, d):
+                raise ValueError(f"Gaussian.cov must be {d} x {d} (dim = {d}); got shape {c.shape}")
+            if not np.all(np.isfinite(c)):
+                raise ValueError("Gaussian.cov must be finite")
+            if not np.array_equal(c, c.T):
+                raise ValueError("Gaussian.cov must be symmetric")
+            try:
+                np.linalg.cholesky(c)
+            except np.linalg.LinAlgError:
+                w = np.linalg.eigvalsh(c)
+                raise ValueError(
+                    f"Gaussian.cov must be positive definite; its smallest eigenvalue is {w[0]:.6g}"
+                ) from None
+            object.__setattr__(self, "cov", tuple(tuple(float(x) for x in row) for row in c))
 
+    @property
+    def mean_vector(self) -> np.ndarray:
+        if isinstance(self.mean, tuple):
+            return np.array(self.mean, dtype=np.float64)
+        return np.full(self.dim, float(self.mean))
+
+    @property
+    def cov_matrix(self) -> np.ndarray:
+        if self.cov is not None:
+            return np.array(self.cov, dtype=np.float64)
+        return self.var * np.eye(self.dim)
+
+
+# ---------------------------------------------------------------- loops
 
 @dataclass(frozen=True)
 class Replace:
-    """Fully synthetic loop: generation t fits on n samples of model t-1."""
+    """Fully synthetic loop: generation t fits on n_t samples of model t-1.
+    ``n`` is a schedule (growing sample sizes: a list or a function of t)."""
 
-    n: int = 100
+    n: Schedule = 100
 
     def __post_init__(self):
-        check.integer("Replace.n", self.n, 2, 2**32)
+        object.__setattr__(self, "n", _schedule("Replace.n", self.n, 2))
+
+    def counts(self, generations: int):
+        """(real, synthetic) added per generation, each [generations]."""
+        return np.zeros(generations), schedule_values("Replace.n", self.n, generations, 2)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Synthetic augmentation: one fixed real set of ``real`` points (drawn
+    once per replica, at generation 0) plus ``synthetic`` fresh draws of model
+    t-1 each generation (a schedule)."""
+
+    real: int = 10
+    synthetic: Schedule = 10
+
+    def __post_init__(self):
+        check.integer("Augment.real", self.real, 0, MAX_COUNT)
+        object.__setattr__(self, "synthetic", _schedule("Augment.synthetic", self.synthetic, 0))
+        if self.real == 0 and _schedule_min(self.synthetic) == 0 and _is_const(self.synthetic):
+            raise ValueError("Augment: real = synthetic = 0 leaves nothing to train on")
+
+    def counts(self, generations: int):
+        return (np.zeros(generations),
+                schedule_values("Augment.synthetic", self.synthetic, generations))
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """Fresh data: ``real`` new points from the truth plus ``synthetic`` draws
+    of model t-1 each generation (both schedules)."""
+
+    real: Schedule = 10
+    synthetic: Schedule = 10
+
+    def __post_init__(self):
+        object.__setattr__(self, "real", _schedule("Fresh.real", self.real, 0))
+        object.__setattr__(self, "synthetic", _schedule("Fresh.synthetic", self.synthetic, 0))
+        if _is_const(self.real) and _is_const(self.synthetic) and self.real + self.synthetic == 0:
+            raise ValueError("Fresh: real = synthetic = 0 leaves nothing to train on")
+
+    def counts(self, generations: int):
+        return (schedule_values("Fresh.real", self.real, generations),
+                schedule_values("Fresh.synthetic", self.synthetic, generations))
+
+
+@dataclass(frozen=True)
+class Accumulate:
+    """Accumulate: every point ever drawn is kept. Generation t adds
+    ``synthetic`` draws of model t-1 (and ``real`` fresh points from the
+    truth) to the pool and refits on all of it. The exact path keeps only the
+    pool's sufficient statistics: memory O(1) in t."""
+
+    synthetic: Schedule = 100
+    real: Schedule = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "synthetic", _schedule("Accumulate.synthetic", self.synthetic, 0))
+        object.__setattr__(self, "real", _schedule("Accumulate.real", self.real, 0))
+
+    def counts(self, generations: int):
+        return (schedule_values("Accumulate.real", self.real, generations),
+                schedule_values("Accumulate.synthetic", self.synthetic, generations))
+
+
+@dataclass(frozen=True)
+class AccumulateSubsample:
+    """Accumulate-subsample (Kazdan et al.): the pool grows as in
+    ``Accumulate``; generation t fits on ``n`` points drawn from it without
+    replacement (all of it while it holds fewer). Samples path only: the pool
+    is kept point by point, so memory grows as replicas x pool size x dim."""
+
+    n: int = 100
+    synthetic: Schedule = 100
+    real: Schedule = 0
+
+    def __post_init__(self):
+        check.integer("AccumulateSubsample.n", self.n, 2, 2**20)
+        object.__setattr__(self, "synthetic",
+                           _schedule("AccumulateSubsample.synthetic", self.synthetic, 0))
+        object.__setattr__(self, "real", _schedule("AccumulateSubsample.real", self.real, 0))
+
+    def counts(self, generations: int):
+        return (schedule_values("AccumulateSubsample.real", self.real, generations),
+                schedule_values("AccumulateSubsample.synthetic", self.synthetic, generations))
+
+
+# ---------------------------------------------------------------- knobs
+
+@dataclass(frozen=True)
+class Filter:
+    """Provenance filter / watermark detector: each synthetic point is caught
+    and dropped with probability ``tpr``, each real point wrongly dropped with
+    probability ``fpr``, independently of its value. A fixed real set
+    (``Augment``) is screened once, when it is drawn (a detector's verdict on a
+    fixed point does not change)."""
+
+    tpr: float = 0.0
+    fpr: float = 0.0
+
+    def __post_init__(self):
+        check.real("Filter.tpr", self.tpr, 0.0, 1.0)
+        check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
 FAMILIES = (Gaussian,)
-LOOPS = (Replace,)
+LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 
 @dataclass(frozen=True)
 class Config:
+    """What to simulate.
+
+    estimator: "mle" (divide scatter by the count) or "unbiased" (count - 1).
+    temperature: synthetic draws come from N(mu, tau^2 Sigma) (tau > 0).
+    truncation: None, or k > 0: synthetic draws are kept only within k
+        standard deviations (Mahalanobis radius k for d > 1); exactly the
+        requested number is accepted. Samples path only.
+    weight: None (pooled fit over all points), a number w in [0, 1] or
+        "optimal" (Fresh with constant counts; THEORY.md 4c): the fit is
+        w * (fit on the real part) + (1 - w) * (fit on the synthetic part).
+    filter: None or a Filter(tpr, fpr).
+    path: "exact" (draw sufficient statistics, cost independent of the
+        counts) or "samples" (draw every point).
+    """
+
     family: Gaussian = field(default_factory=Gaussian)
-    loop: Replace = field(default_factory=Replace)
+    loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
     path: str = "exact"
+    truncation: float | None = None
+    weight: float | str | None = None
+    filter: Filter | None = None
 
     def __post_init__(self):
         if not isinstance(self.family, FAMILIES):
             raise TypeError(
                 f"Config.family must be one of {', '.join(c.__name__ for c in FAMILIES)}; "
-                f"got {self.family!r}"
-            )
+                f"got {self.family!r}")
         if not isinstance(self.loop, LOOPS):
             raise TypeError(
                 f"Config.loop must be one of {', '.join(c.__name__ for c in LOOPS)}; "
-                f"got {self.loop!r}"
-            )
+                f"got {self.loop!r}")
         check.choice("Config.estimator", self.estimator, ESTIMATORS)
         check.real("Config.temperature", self.temperature, 0.0, None, lo_open=True)
         check.choice("Config.path", self.path, PATHS)
+        if self.filter is not None and not isinstance(self.filter, Filter):
+            raise TypeError(f"Config.filter must be None or a madsim.Filter; got {self.filter!r}")
+        self._check_truncation()
+        self._check_weight()
+        self._check_points()
+
+    # -- cross-field checks, each naming the fields involved
+
+    def _check_truncation(self):
+        if self.truncation is None:
+            return
+        k = check.real("Config.truncation", self.truncation, 0.0, None, lo_open=True)
+        if self.path == "exact":
+            raise ValueError(
+                "Config.truncation needs path='samples': the exact path draws sufficient "
+                "statistics of Gaussian samples and truncated samples have no such law")
+        from scipy.stats import chi2
+        accept = float(chi2.cdf(k * k, self.family.dim))
+        if accept < 1e-6:
+            raise ValueError(
+                f"Config.truncation = {k} keeps a fraction {accept:.3g} of draws in dim "
+                f"{self.family.dim}; rejection sampling would not finish (need >= 1e-6)")
+
+    def _check_weight(self):
+        w = self.weight
+        if w is None:
+            return
+        loop = self.loop
+        if not isinstance(loop, (Fresh, Augment)):
+            raise ValueError(
+                f"Config.weight needs a loop with a real and a synthetic part (Fresh or Augment); "
+                f"got {type(loop).__name__}")
+        if isinstance(w, str):
+            if w != "optimal":
+                raise ValueError(f"Config.weight must be a number in [0, 1], 'optimal' or None; got {w!r}")
+            if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):
+                raise ValueError(
+                    "Config.weight='optimal' is the w* of THEORY.md 4c: it needs Fresh with constant "
+                    "real and synthetic counts")
+        else:
+            check.real("Config.weight", w, 0.0, 1.0)
+        d = self.family.dim
+        real_min = loop.real if isinstance(loop, Augment) else _schedule_min(loop.real)
+        syn_min = _schedule_min(loop.synthetic)
+        for part, lo in (("real", real_min), ("synthetic", syn_min)):
+            if lo is not None and lo < d + 1:
+                raise ValueError(
+                    f"Config.weight fits the real and synthetic parts separately: each needs at "
+                    f"least dim + 1 = {d + 1} points; {type(loop).__name__}.{part} can be {lo}")
+
+    def _check_points(self):
+        """Every fit needs dim + 1 points that can survive the filter."""
+        loop, d = self.loop, self.family.dim
+        tpr = self.filter.tpr if self.filter else 0.0
+        fpr = self.filter.fpr if self.filter else 0.0
+        if isinstance(loop, AccumulateSubsample) and self.path == "exact":
+            raise ValueError(
+                "AccumulateSubsample needs path='samples': a random subset of the pool is not a "
+                "function of the pool's sufficient statistics")
+        if isinstance(loop, Replace):
+            real, syn = 0, _schedule_min(loop.n)
+        elif isinstance(loop, Augment):
+            real, syn = loop.real, _schedule_min(loop.synthetic)
+        elif isinstance(loop, Fresh):
+            real, syn = _schedule_min(loop.real), _schedule_min(loop.synthetic)
+        else:  # accumulating loops: generation 1 alone must be fittable
+            real, syn = _first(loop.real), _first(loop.synthetic)
+        if real is None or syn is None:
+            return  # a callable schedule: checked per generation when evaluated
+        if isinstance(loop, AccumulateSubsample) and loop.n < d + 1:
+            raise ValueError(
+                f"AccumulateSubsample.n = {loop.n} must be >= dim + 1 = {d + 1}")
+        usable = (real if fpr < 1.0 else 0) + (syn if tpr < 1.0 else 0)
+        if usable < d + 1:
+            what = ""
+            if self.filter is not None:
+                what = f" after Filter(tpr={tpr}, fpr={fpr})"
+            raise ValueError(
+                f"{type(loop).__name__}: a fit needs at least dim + 1 = {d + 1} points{what}; "
+                f"this loop gives {real} real + {syn} synthetic (min over generations), of which "
+                f"at most {usable} can survive")
+
+    # -- (de)serialisation
 
     def to_dict(self) -> dict:
-        """A plain dict (JSON-able) with the class name of each part."""
+        """A plain dict (JSON-able) with the class name of each part.
+        Callable schedules are recorded by name (they cannot be rebuilt)."""
 
         def part(obj):
-            return {"type": type(obj).__name__, **dataclasses.asdict(obj)}
+            out = {"type": type(obj).__name__}
+            for f in dataclasses.fields(obj):
+                v = getattr(obj, f.name)
+                out[f.name] = _schedule_json(v) if (callable(v) or isinstance(v, tuple)) else v
+            return out
 
         return {
             "family": part(self.family),
@@ -90,6 +405,9 @@ class Config:
             "estimator": self.estimator,
             "temperature": self.temperature,
             "path": self.path,
+            "truncation": self.truncation,
+            "weight": self.weight,
+            "filter": None if self.filter is None else part(self.filter),
         }
 
     def to_json(self) -> str:
@@ -102,13 +420,49 @@ class Config:
             kind = spec.pop("type", None)
             for c in classes:
                 if c.__name__ == kind:
+                    for k, v in spec.items():
+                        if isinstance(v, dict) and "callable" in v:
+                            raise ValueError(
+                                f"{what}.{k} was the callable {v['callable']!r}, which a saved "
+                                "config cannot rebuild; pass it again")
                     return c(**spec)
             names = ", ".join(c.__name__ for c in classes)
             raise ValueError(f"{what} type must be one of {names}; got {kind!r}")
 
         d = dict(d)
+        filt = d.pop("filter", None)
         return cls(
             family=build(d.pop("family"), FAMILIES, "family"),
             loop=build(d.pop("loop"), LOOPS, "loop"),
+            filter=None if filt is None else build(filt, (Filter,), "filter"),
             **d,
         )
+
+    # -- derived quantities used by the kernels and theory
+
+    @property
+    def optimal_weight(self) -> float:
+        """w* of THEORY.md 4c for Fresh(real=n, synthetic=m): the root of
+        w^2 + c w - c = 0 with c = n/m (He, Xu, Cheng, JRSS-B; arXiv 2502.18049)."""
+        loop = self.loop
+        if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):
+            raise ValueError("optimal_weight needs Fresh with constant real and synthetic counts")
+        if loop.synthetic == 0:
+            return 1.0
+        c = loop.real / loop.synthetic
+        return (math.sqrt(c * c + 4.0 * c) - c) / 2.0
+
+    @property
+    def weight_value(self) -> float | None:
+        """The weight as a number (``optimal`` resolved), or None for a pooled fit."""
+        if self.weight is None:
+            return None
+        return self.optimal_weight if self.weight == "optimal" else float(self.weight)
+
+
+def _first(value: Schedule) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, tuple):
+        return value[0]
+    return None

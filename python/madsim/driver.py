@@ -127,7 +127,7 @@ def simulate(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
 
-    kern = kernel_for(cfg)
+    kern = kernel_for(cfg, generations, int(ids.size))
     detect = list(detect)
     det = np.zeros((len(detect), 3), dtype=np.float64)
     labels = []
@@ -140,7 +140,7 @@ def simulate(
                 f"got {d.metric!r}"
             )
         below = d.below is not None
-        det[j] = (kern.observed.index(d.metric), 1.0 if below else 0.0, d.below if below else d.above)
+        det[j] = (kern.columns[d.metric], 1.0 if below else 0.0, d.below if below else d.above)
         labels.append(d.label)
     if len(set(labels)) != len(labels):
         raise ValueError(f"detect: labels must be distinct; got {labels}")
@@ -188,13 +188,18 @@ def simulate(
 
     keep = rec_gens <= done
     records = records[:, keep, :]
-    ds = xr.Dataset(
-        {
-            name: (("replica", "generation"), records[:, :, k], {"long_name": kern.units[name]})
-            for k, name in enumerate(kern.observed)
-        },
-        coords={"replica": ids.astype(np.int64), "generation": rec_gens[keep]},
-    )
+    variables = {}
+    for name, (index, dims) in kern.arrays.items():
+        variables[name] = (("replica", "generation") + dims, records[:, :, index],
+                           {"long_name": kern.units[name]})
+    for name, k in kern.columns.items():
+        variables[name] = (("replica", "generation"), records[:, :, k], {"long_name": kern.units[name]})
+    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[keep]})
+    if kern.counts is not None:
+        ds.attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
+            float(kern.counts[0, 0]) if done else 0.0)
+        ds.attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
+            float(kern.counts[0, 1]) if done else 0.0)
     for j, label in enumerate(labels):
         d = detect[j]
         rule = f"{d.metric} <= {d.below}" if d.below is not None else f"{d.metric} >= {d.above}"
@@ -210,6 +215,7 @@ def simulate(
         generations_completed=done,
         interrupted=int(interrupted),
         backend=backend,
+        kernel=kern.name,
         threads=threads,
         rng="philox4x32-10",
         rng_layout_version=RNG_LAYOUT_VERSION,
@@ -217,6 +223,10 @@ def simulate(
         wall_time_s=wall,
     )
     return ds
+
+
+def _varies(col: np.ndarray) -> bool:
+    return col.size > 0 and bool(np.any(col != col[0]))
 
 
 def _progress_bar(progress, total):

@@ -3,35 +3,58 @@ initial state row, and the names of what ``observe`` writes.
 
 This is the one table to extend when a family or loop is added; ``simulate``
 itself knows no family.
+
+Two Gaussian kernels exist: ``Gaussian1D`` (the 1-D replace loop with a
+constant n and no knob beyond temperature: the fast special case, one
+chi-square per generation) and ``GaussianLoop`` (any dimension, every loop
+and knob). They consume different streams, so the same seed gives different
+(equally valid) replicas; which one ran is in ``attrs["kernel"]``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ._backend import core
-from .config import Config, Gaussian, Replace
+from .config import (Accumulate, AccumulateSubsample, Augment, Config, Fresh, Gaussian,
+                     Replace)
+
+LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
+MEMORY_FRACTION = 0.5  # refuse runs whose state would take more of the RAM than this
 
 
 @dataclass(frozen=True)
 class Kernel:
+    name: str                      # which compiled family runs
     params: object                 # the family's _core params struct
     advance: Callable              # _core.advance_<family>
-    initial_state: np.ndarray      # [S] the truth, generation 0
-    observed: tuple[str, ...]      # names of observe()'s outputs, in order
-    units: dict                    # observed name -> description for attrs
+    initial_state: np.ndarray      # [S] the state row before generation 0 (init may rewrite it)
+    observed: tuple[str, ...]      # names of observe()'s scalar outputs (detectors use them)
+    columns: dict                  # name -> column of observe()'s output
+    units: dict                    # name -> description for attrs
+    arrays: dict = field(default_factory=dict)  # name -> (index array, dims) for vectors/matrices
+    counts: np.ndarray | None = None  # [G, 2] (real, synthetic) per generation, when scheduled
 
     @property
     def observe_size(self) -> int:
-        return len(self.observed)
+        return int(max(list(self.columns.values()) +
+                       [int(ix.max()) for ix, _ in self.arrays.values()]) + 1)
 
 
-def kernel_for(cfg: Config) -> Kernel:
+def uses_gaussian1d(cfg: Config) -> bool:
+    """True when the fast 1-D kernel runs ``cfg`` (same law as GaussianLoop at d = 1)."""
+    return (isinstance(cfg.family, Gaussian) and cfg.family.dim == 1
+            and isinstance(cfg.loop, Replace) and isinstance(cfg.loop.n, int)
+            and cfg.truncation is None and cfg.filter is None and cfg.weight is None)
+
+
+def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1) -> Kernel:
     fam, loop = cfg.family, cfg.loop
-    if isinstance(fam, Gaussian) and fam.dim == 1 and isinstance(loop, Replace):
+    if uses_gaussian1d(cfg):
         params = core.Gaussian1DParams(
             n=float(loop.n),
             tau=float(cfg.temperature),
@@ -39,10 +62,120 @@ def kernel_for(cfg: Config) -> Kernel:
             path=0 if cfg.path == "exact" else 1,
         )
         return Kernel(
+            name="gaussian1d",
             params=params,
             advance=core.advance_gaussian1d,
             initial_state=np.array([fam.mean, fam.var], dtype=np.float64),
             observed=("mean", "var"),
+            columns={"mean": 0, "var": 1},
             units={"mean": "fitted mean mu_t", "var": "fitted variance sigma_t^2"},
         )
+    if isinstance(fam, Gaussian):
+        return _gaussian_loop(cfg, generations, replicas)
     raise ValueError(f"no kernel for family {fam!r} with loop {loop!r}")  # pragma: no cover
+
+
+def gaussian_counts(cfg: Config, generations: int) -> np.ndarray:
+    """[G, 2] real and synthetic points added at generations 1..G (before the filter)."""
+    real, syn = cfg.loop.counts(generations)
+    counts = np.ascontiguousarray(np.stack([real, syn], axis=1), dtype=np.float64)
+    return counts.reshape(generations, 2)
+
+
+def _gaussian_loop(cfg: Config, generations: int, replicas: int) -> Kernel:
+    fam, loop = cfg.family, cfg.loop
+    d = fam.dim
+    counts = gaussian_counts(cfg, generations)
+    _check_counts(cfg, counts)
+    L0 = np.linalg.cholesky(fam.cov_matrix)
+    rows, cols = np.tril_indices(d)
+    truth = np.concatenate([fam.mean_vector, L0[rows, cols]]).astype(np.float64)
+    pool_cap = int(counts.sum()) + 1 if isinstance(loop, AccumulateSubsample) else 0
+    params = core.GaussianLoopParams(
+        d=d, loop=LOOP_CODES[type(loop)], estimator=0 if cfg.estimator == "mle" else 1,
+        path=0 if cfg.path == "exact" else 1, tau=float(cfg.temperature),
+        trunc=float(cfg.truncation or 0.0),
+        weight=-1.0 if cfg.weight is None else cfg.weight_value,
+        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
+        pool_cap=pool_cap, truth=truth, counts=counts)
+    _check_memory(cfg, params.state_size, replicas, pool_cap)
+
+    T = d * (d + 1) // 2
+    base = d + T
+    units = {
+        "trace": "trace of the fitted covariance, tr Sigma_t",
+        "logdet": "log-determinant of the fitted covariance, ln det Sigma_t",
+        "mean_sq": "squared distance of the fitted mean to the truth's, |mu_t - mu_0|^2",
+        "points_real": "real points the generation's fit had (after the filter)",
+        "points_synthetic": "synthetic points the generation's fit had (after the filter)",
+        "skipped": "fits skipped so far for too few points (the model was kept)",
+    }
+    tail = ("trace", "logdet", "mean_sq", "points_real", "points_synthetic", "skipped")
+    columns = {name: base + k for k, name in enumerate(tail)}
+    arrays = {}
+    if d == 1:
+        columns = {"mean": 0, "var": 1, **columns}
+        del columns["trace"]
+        units.update(mean="fitted mean mu_t", var="fitted variance sigma_t^2")
+        del units["trace"]
+    else:
+        idx = np.empty((d, d), dtype=np.int64)
+        for i in range(d):
+            for j in range(i + 1):
+                idx[i, j] = idx[j, i] = d + i * (i + 1) // 2 + j
+        arrays = {"mean": (np.arange(d), ("dim",)), "cov": (idx, ("dim", "dim2"))}
+        units.update(mean="fitted mean mu_t", cov="fitted covariance Sigma_t")
+    return Kernel(
+        name="gaussian_loop",
+        params=params,
+        advance=core.advance_gaussian_loop,
+        initial_state=np.zeros(params.state_size, dtype=np.float64),
+        observed=tuple(columns),
+        columns=columns,
+        units=units,
+        arrays=arrays,
+        counts=counts,
+    )
+
+
+def _check_counts(cfg: Config, counts: np.ndarray):
+    """Per-generation checks a callable or list schedule defers to run time."""
+    loop, d = cfg.loop, cfg.family.dim
+    tpr = cfg.filter.tpr if cfg.filter else 0.0
+    fpr = cfg.filter.fpr if cfg.filter else 0.0
+    if isinstance(loop, (Replace, Fresh)):
+        usable = counts[:, 0] * (fpr < 1.0) + counts[:, 1] * (tpr < 1.0)
+        bad = np.nonzero(usable < d + 1)[0]
+        if bad.size:
+            t = int(bad[0]) + 1
+            raise ValueError(
+                f"{type(loop).__name__}: generation {t} has {int(counts[t - 1, 0])} real + "
+                f"{int(counts[t - 1, 1])} synthetic points; a fit needs at least dim + 1 = {d + 1} "
+                "that can survive the filter")
+    if cfg.weight is not None:
+        real_col = 0 if isinstance(loop, Fresh) else None
+        if real_col is not None and counts[:, 0].min() < d + 1:
+            raise ValueError(f"Config.weight: Fresh.real must be >= dim + 1 = {d + 1} every generation")
+        if counts[:, 1].min() < d + 1:
+            raise ValueError(
+                f"Config.weight: {type(loop).__name__}.synthetic must be >= dim + 1 = {d + 1} "
+                "every generation")
+
+
+def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
+    need = 8.0 * state_size * replicas
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return
+    if need > MEMORY_FRACTION * ram:
+        extra = ""
+        if pool_cap:
+            extra = (f" (AccumulateSubsample keeps every point: {pool_cap - 1} points x "
+                     f"{cfg.family.dim + 1} doubles per replica)")
+        raise MemoryError(
+            f"the run's state needs {need / 2**30:.2f} GiB for {replicas} replicas{extra}, more than "
+            f"{MEMORY_FRACTION:.0%} of this machine's {ram / 2**30:.1f} GiB; run fewer replicas or "
+            "generations per call")

@@ -20,8 +20,11 @@ struct Gaussian1D {
     int32_t path;        // Path
   };
 
-  MADSIM_HD static int state_size(const Params&) { return 2; }
+  MADSIM_HD static int64_t state_size(const Params&) { return 2; }
   MADSIM_HD static int observe_size(const Params&) { return 2; }
+  MADSIM_HD static int64_t scratch_size(const Params&) { return 0; }
+  // The state row [mean, var] of generation 0 comes from the caller (any truth).
+  MADSIM_HD static void init(const Params&, double*, u32x2, uint32_t, double*) {}
 
   // Exact path: (mean, scatter) of n draws from N(mu, s^2) in law, cost O(1)
   // in n: mean = mu + s Z / sqrt(n), scatter = s^2 chi^2_{n-1}, independent
@@ -65,7 +68,8 @@ struct Gaussian1D {
     state[1] = m.scatter / (p.estimator == MLE ? m.count : m.count - 1.0);
   }
 
-  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica, uint32_t t) {
+  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica, uint32_t t,
+                            double* = nullptr) {
     const double s = p.tau * sqrt(state[1]);
     Moments1 m;
     if (p.path == EXACT) {

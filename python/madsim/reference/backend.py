@@ -156,7 +156,7 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
     if gen_end == _U32_MAX:
         raise ValueError("gen_end must be < 2**32 - 1")
     n_rec, total = rec_gens.shape[0], records.shape[1]
-    if rec_offset < 0 or rec_offset + n_rec > total:
+    if rec_offset < 0 or rec_offset > total - n_rec:
         raise ValueError("rec_offset + len(rec_gens) exceeds the record axis")
     rg = rec_gens.astype(np.int64)
     in_chunk = (rg > gen_begin) | ((gen_begin == 0) & (rg == 0))
@@ -165,8 +165,8 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
     metric = detectors[:, 0]
     if not np.all((metric >= 0) & (metric < O) & (metric == np.floor(metric))):
         raise ValueError("detector metric index out of range")
-    if threads < 1:
-        raise ValueError("threads must be >= 1")
+    if threads < 1 or threads > 4096:
+        raise ValueError("threads must lie in [1, 4096]")
 
     # The looks of advance_replica, in order: t0 (= 0 only when the chunk starts
     # there), then every stepped generation up to gen_end.

@@ -119,7 +119,7 @@ def binomial(n, p, s: Stream):
     prob0 = jnp.exp(n * jnp.log1p(-pp))  # P(K = 0)
 
     def inv_go(u, prob, k):
-        return inversion & (u > prob) & (k < n)
+        return inversion & (u > prob) & (k < n) & (prob >= 1e-300)
 
     def inv_cond(carry):
         u, prob, k = carry

@@ -1,0 +1,396 @@
+// d-dimensional Gaussian under every training loop and knob (THEORY.md
+// sections 1-5, 7): replace, augment (fixed real set), fresh real data,
+// accumulate, accumulate-subsample; temperature, truncation, the He-Xu-Cheng
+// weighting and a provenance filter. Any d >= 1; the 1-D replace loop without
+// knobs also has the faster Gaussian1D.
+//
+// Generation t (model t-1 -> model t) trains on
+//   a real part       m_t points of the truth (Fresh, Accumulate*), or the
+//                     fixed real set drawn at generation 0 (Augment)
+//   a synthetic part  k_t draws of model t-1 from N(mu, tau^2 Sigma),
+//                     optionally truncated to the Mahalanobis ball of radius k
+// after the filter drops each synthetic point with probability tpr and each
+// real point with fpr (binomial survivors: the filter ignores values, so the
+// survivors are iid draws of the same law). The fit is the pooled MLE /
+// unbiased estimate, or w * real-part fit + (1 - w) * synthetic-part fit.
+// A generation with too few points (< d + 1 pooled, or per part when
+// weighted) keeps model t-1 and counts a skipped fit: never a NaN.
+//
+// Streams (stream.hpp) at counter generation t (0 for the fixed real set):
+//   exact part, tag T (TAG_SCATTER synthetic, TAG_REAL real):
+//     site 0       the mean's d normals
+//     site 1       Bartlett's below-diagonal normals, row by row; when the
+//                  part has fewer than d + 1 points, the d x (c-1) normals
+//                  of the (singular) Wishart factor, row by row
+//     site 2 + i   the chi-square of Bartlett's i-th diagonal (own tries)
+//   samples part, tag TAG_SAMPLES (synthetic) or TAG_REAL (real), site 0:
+//     consecutive normals, d per draw (truncation: d per try)
+//   TAG_FILTER site 0 / 1: synthetic / real survivors (binomial)
+//   TAG_SUBSET site 0, block j: the j-th pick of the subsample (Floyd)
+#pragma once
+#include <math.h>
+#include "../linalg.hpp"
+#include "../model.hpp"
+#include "../moments.hpp"
+#include "../samplers.hpp"
+
+namespace madsim {
+
+// Normal i of a stream in order (normals_of_block), two per Philox block.
+struct NormalSeq {
+  Stream st;
+  uint64_t i;
+  double spare;
+  MADSIM_HD double next() {
+    double z;
+    if (i & 1) {
+      z = spare;
+    } else {
+      normals_of_block(st.block((uint32_t)(i >> 1)), z, spare);
+    }
+    ++i;
+    return z;
+  }
+};
+
+MADSIM_HD NormalSeq normal_seq(const Stream& s) {
+  NormalSeq q;
+  q.st = s;
+  q.i = 0;
+  q.spare = 0.0;
+  return q;
+}
+
+struct GaussianLoop {
+  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
+  enum Path : int32_t { EXACT = 0, SAMPLES = 1 };
+  enum Estimator : int32_t { MLE = 0, UNBIASED = 1 };
+
+  struct Params {
+    int32_t d, loop, estimator, path;
+    double tau;            // temperature: synthetic spread tau * Sigma^(1/2)
+    double trunc;          // 0: none; else keep synthetic draws with |z| <= trunc
+    double weight;         // < 0: pooled fit; else w in [0, 1]
+    double tpr, fpr;       // filter: drop probability of synthetic / real points
+    double real_fixed;     // Augment: size of the fixed real set
+    int64_t subsample_n;   // AccumulateSubsample: points per fit
+    int64_t pool_cap;      // AccumulateSubsample: points the pool can hold
+    const double* truth;   // [d + d(d+1)/2]: mu0, then Sigma0's Cholesky factor (packed)
+    const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    int64_t n_counts;
+  };
+
+  // State row: [mu d | L packed T | last real, last synthetic, skipped | loop]
+  // with loop = Augment: the fixed real set's moments; Accumulate: the pool's
+  // real count, synthetic count and moments; AccumulateSubsample: size, then
+  // pool_cap points of [x d | 1 if real].
+  MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
+  MADSIM_HD static int counts_at(const Params& p) { return p.d + T(p); }
+  MADSIM_HD static int loop_at(const Params& p) { return p.d + T(p) + 3; }
+  MADSIM_HD static int64_t loop_size(const Params& p) {
+    if (p.loop == AUGMENT) return moments_size(p.d);
+    if (p.loop == ACCUMULATE) return 2 + moments_size(p.d);
+    if (p.loop == SUBSAMPLE) return 1 + p.pool_cap * (p.d + 1);
+    return 0;
+  }
+  MADSIM_HD static int64_t state_size(const Params& p) { return loop_at(p) + loop_size(p); }
+  // observe: [mu d | Sigma packed T | trace, logdet, mean_sq, points_real,
+  //           points_synthetic, skipped]
+  MADSIM_HD static int observe_size(const Params& p) { return p.d + T(p) + 6; }
+  MADSIM_HD static int64_t scratch_size(const Params& p) {
+    const int d = p.d;
+    return 3 * moments_size(d) + 2 * d * d + 4 * d + T(p) + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
+  }
+
+  // Moments of c draws of N(mu, s^2 L L') into m, exact in law: mean =
+  // mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I)
+  // (Bartlett when c - 1 >= d). F, Y: d x d scratch.
+  MADSIM_HD static void draw_exact(int d, double c, const double* mu, const double* L, double s,
+                                   u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag,
+                                   double* m, double* F, double* Y) {
+    moments_clear(m, d);
+    if (c <= 0.0) return;
+    m[0] = c;
+    NormalSeq zs = normal_seq(make_stream(key, replica, gen, tag, 0));
+    for (int i = 0; i < d; ++i) F[i] = zs.next();  // F row 0 as scratch for z
+    tri_mul_vec(L, F, Y, d);
+    for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * Y[i] / sqrt(c);
+    const double nu = c - 1.0;
+    if (nu <= 0.0) return;
+    NormalSeq off = normal_seq(make_stream(key, replica, gen, tag, 1));
+    int q;
+    if (nu >= d) {  // Bartlett: F lower, F_ii^2 ~ chi2(nu - i), F_ij ~ N(0,1) below
+      q = d;
+      for (int i = 0; i < d; ++i)
+        for (int j = 0; j < d; ++j) F[i * d + j] = j < i ? off.next() : 0.0;
+      for (int i = 0; i < d; ++i) {
+        double spare;
+        uint32_t tries;
+        F[i * d + i] = sqrt(chisquare(nu - i, make_stream(key, replica, gen, tag, 2 + i), spare, tries));
+      }
+    } else {  // fewer points than dimensions: F = the d x (c-1) normals themselves
+      q = (int)nu;
+      for (int i = 0; i < d; ++i)
+        for (int j = 0; j < q; ++j) F[i * d + j] = off.next();
+    }
+    tri_mul_dense(L, F, Y, d, q);
+    outer_packed(Y, m + 1 + d, d, q, s * s);
+  }
+
+  // Moments of c draws (truncated to |z| <= trunc when trunc > 0) from the
+  // consecutive normals of `st`, reduced on z - z_0 in standard coordinates and
+  // mapped by the affine fit equivariance: mean = mu + s L zbar, scatter =
+  // s^2 L S_z L'. w: 4d + T + d*d scratch.
+  MADSIM_HD static void draw_samples(int d, double c, const double* mu, const double* L, double s,
+                                     double trunc, const Stream& st, double* m, double* w) {
+    moments_clear(m, d);
+    if (c <= 0.0) return;
+    double *z = w, *z0 = w + d, *s1 = w + 2 * d, *tmp = w + 3 * d, *sz = w + 4 * d;
+    double* T2 = sz + tri_size(d);
+    for (int i = 0; i < d; ++i) s1[i] = 0.0;
+    for (int k = 0; k < tri_size(d); ++k) sz[k] = 0.0;
+    NormalSeq zs = normal_seq(st);
+    const uint64_t want = (uint64_t)c;
+    const uint64_t max_normals = 2ull * BLOCK_MAX - (uint64_t)d;
+    uint64_t got = 0;
+    while (got < want && zs.i <= max_normals) {
+      double r2 = 0.0;
+      for (int i = 0; i < d; ++i) {
+        z[i] = zs.next();
+        r2 += z[i] * z[i];
+      }
+      if (trunc > 0.0 && r2 > trunc * trunc) continue;
+      if (got == 0)
+        for (int i = 0; i < d; ++i) z0[i] = z[i];
+      for (int i = 0, k = 0; i < d; ++i) {
+        const double di = z[i] - z0[i];
+        s1[i] += di;
+        for (int j = 0; j <= i; ++j, ++k) sz[k] += di * (z[j] - z0[j]);
+      }
+      ++got;
+    }
+    const double n = (double)got;
+    m[0] = n;
+    for (int i = 0, k = 0; i < d; ++i)
+      for (int j = 0; j <= i; ++j, ++k) sz[k] -= s1[i] * s1[j] / n;
+    for (int i = 0; i < d; ++i) tmp[i] = z0[i] + s1[i] / n;
+    tri_mul_vec(L, tmp, z, d);
+    for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * z[i];
+    congruence_packed(L, sz, T2, m + 1 + d, d, s * s);
+  }
+
+  // One part of generation t's data (real or synthetic) into m.
+  MADSIM_HD static void draw_part(const Params& p, bool real, double c, const double* mu,
+                                  const double* L, u32x2 key, uint32_t replica, uint32_t gen,
+                                  double* m, double* w) {
+    const int d = p.d;
+    const double s = real ? 1.0 : p.tau;
+    if (p.path == EXACT) {
+      draw_exact(d, c, mu, L, s, key, replica, gen, real ? TAG_REAL : TAG_SCATTER, m, w, w + d * d);
+    } else {
+      draw_samples(d, c, mu, L, s, real ? 0.0 : p.trunc,
+                   make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0), m, w);
+    }
+  }
+
+  // Points that survive the filter: Binomial(c, 1 - drop).
+  MADSIM_HD static double survivors(double c, double drop, u32x2 key, uint32_t replica,
+                                    uint32_t gen, uint32_t site) {
+    if (drop <= 0.0 || c <= 0.0) return c;
+    uint32_t tries;
+    return binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site), tries);
+  }
+
+  MADSIM_HD static double divisor(const Params& p, double count) {
+    return p.estimator == MLE ? count : count - 1.0;
+  }
+
+  // Fits model t from the real and synthetic moments; false (model kept) when
+  // there are too few points.
+  MADSIM_HD static bool fit(const Params& p, const double* real, const double* syn, double* state,
+                            double* pooled) {
+    const int d = p.d, Tn = T(p);
+    double* mu = state;
+    double* L = state + d;
+    if (p.weight < 0.0) {
+      for (int i = 0; i < moments_size(d); ++i) pooled[i] = real[i];
+      moments_pool(pooled, syn, d);
+      if (pooled[0] < d + 1.0) return false;
+      const double div = divisor(p, pooled[0]);
+      for (int i = 0; i < d; ++i) mu[i] = pooled[1 + i];
+      for (int k = 0; k < Tn; ++k) L[k] = pooled[1 + d + k] / div;
+    } else {
+      if (real[0] < d + 1.0 || syn[0] < d + 1.0) return false;
+      const double w = p.weight, dr = divisor(p, real[0]), ds = divisor(p, syn[0]);
+      for (int i = 0; i < d; ++i) mu[i] = w * real[1 + i] + (1.0 - w) * syn[1 + i];
+      for (int k = 0; k < Tn; ++k)
+        L[k] = w * (real[1 + d + k] / dr) + (1.0 - w) * (syn[1 + d + k] / ds);
+    }
+    cholesky_packed(L, d);
+    return true;
+  }
+
+  // Generation 0: the truth, and the loop's set-up draws (the fixed real set).
+  MADSIM_HD static void init(const Params& p, double* state, u32x2 key, uint32_t replica,
+                             double* scratch) {
+    const int d = p.d, Tn = T(p);
+    const int64_t S = state_size(p);
+    for (int64_t i = 0; i < S; ++i) state[i] = 0.0;
+    for (int i = 0; i < d + Tn; ++i) state[i] = p.truth[i];
+    if (p.loop == AUGMENT) {
+      const double c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1);
+      draw_part(p, true, c, p.truth, p.truth + d, key, replica, 0, state + loop_at(p), scratch);
+    }
+  }
+
+  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
+                             uint32_t t, double* scratch) {
+    const int d = p.d;
+    const int ms = moments_size(d);
+    double *real = scratch, *syn = scratch + ms, *pooled = scratch + 2 * ms, *w = scratch + 3 * ms;
+    const double* truth = p.truth;
+    const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
+    const double k = survivors(k_t, p.tpr, key, replica, t, 0);
+    const double m = p.loop == AUGMENT ? 0.0 : survivors(m_t, p.fpr, key, replica, t, 1);
+    double* cnt = state + counts_at(p);
+    double* lp = state + loop_at(p);
+    bool ok;
+    if (p.loop == SUBSAMPLE) {
+      ok = step_subsample(p, state, key, replica, t, m, k, scratch);
+    } else {
+      // Synthetic draws come from model t-1, so draw them before the fit.
+      draw_part(p, false, k, state, state + d, key, replica, t, syn, w);
+      if (p.loop == AUGMENT) {
+        for (int i = 0; i < ms; ++i) real[i] = lp[i];
+      } else {
+        draw_part(p, true, m, truth, truth + d, key, replica, t, real, w);
+      }
+      if (p.loop == ACCUMULATE) {
+        lp[0] += real[0];
+        lp[1] += syn[0];
+        moments_pool(lp + 2, real, d);
+        moments_pool(lp + 2, syn, d);
+        moments_clear(syn, d);
+        ok = fit(p, lp + 2, syn, state, pooled);
+        cnt[0] = lp[0];
+        cnt[1] = lp[1];
+      } else {
+        ok = fit(p, real, syn, state, pooled);
+        cnt[0] = real[0];
+        cnt[1] = syn[0];
+      }
+    }
+    if (!ok) cnt[2] += 1.0;
+  }
+
+  // Accumulate-subsample: append generation t's points to the pool, fit on
+  // n of them drawn without replacement (Floyd's algorithm, O(n^2) lookups).
+  MADSIM_HD static bool step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
+                                       uint32_t t, double m, double k, double* scratch) {
+    const int d = p.d;
+    const int ms = moments_size(d);
+    double* lp = state + loop_at(p);
+    double* pts = lp + 1;
+    double* cnt = state + counts_at(p);
+    double *mom = scratch, *w = scratch + 3 * ms;
+    double* z = w;
+    double* pick = w + 4 * d + T(p) + 2 * d * d;
+    int64_t size = (int64_t)lp[0];
+    // Synthetic first (from model t-1, before anything changes), then real.
+    for (int part = 0; part < 2; ++part) {
+      const bool real = part == 1;
+      const double want = real ? m : k;
+      const double* mu = real ? p.truth : state;
+      const double* L = real ? p.truth + d : state + d;
+      const double s = real ? 1.0 : p.tau;
+      const double trunc = real ? 0.0 : p.trunc;
+      NormalSeq zs = normal_seq(make_stream(key, replica, t, real ? TAG_REAL : TAG_SAMPLES, 0));
+      for (double got = 0.0; got < want && size < p.pool_cap;) {
+        double r2 = 0.0;
+        for (int i = 0; i < d; ++i) {
+          z[d + i] = zs.next();
+          r2 += z[d + i] * z[d + i];
+        }
+        if (trunc > 0.0 && r2 > trunc * trunc) continue;
+        double* x = pts + size * (d + 1);
+        tri_mul_vec(L, z + d, x, d);
+        for (int i = 0; i < d; ++i) x[i] = mu[i] + s * x[i];
+        x[d] = real ? 1.0 : 0.0;
+        ++size;
+        got += 1.0;
+      }
+    }
+    lp[0] = (double)size;
+    const int64_t n = size < p.subsample_n ? size : p.subsample_n;
+    // Floyd: for j = size-n .. size-1 pick r uniform in [0, j]; take j if r is taken.
+    for (int64_t j = size - n, c = 0; j < size; ++j, ++c) {
+      const u32x4 b = make_stream(key, replica, t, TAG_SUBSET, 0).block((uint32_t)c);
+      double r = floor(uniform52(b.v[0], b.v[1]) * (double)(j + 1));
+      if (r > (double)j) r = (double)j;
+      for (int64_t q = 0; q < c; ++q)
+        if (pick[q] == r) {
+          r = (double)j;
+          break;
+        }
+      pick[c] = r;
+    }
+    // Moments of the picked points, shifted by the first.
+    double* mean = mom + 1;
+    double* sc = mom + 1 + d;
+    double* x0 = w + 2 * d;
+    moments_clear(mom, d);
+    double n_real = 0.0;
+    for (int64_t c = 0; c < n; ++c) {
+      const double* x = pts + (int64_t)pick[c] * (d + 1);
+      if (c == 0)
+        for (int i = 0; i < d; ++i) x0[i] = x[i];
+      n_real += x[d];
+      for (int i = 0, kk = 0; i < d; ++i) {
+        const double di = x[i] - x0[i];
+        mean[i] += di;
+        for (int jj = 0; jj <= i; ++jj, ++kk) sc[kk] += di * (x[jj] - x0[jj]);
+      }
+    }
+    const double nn = (double)n;
+    mom[0] = nn;
+    if (n > 0) {
+      for (int i = 0, kk = 0; i < d; ++i)
+        for (int jj = 0; jj <= i; ++jj, ++kk) sc[kk] -= mean[i] * mean[jj] / nn;
+      for (int i = 0; i < d; ++i) mean[i] = x0[i] + mean[i] / nn;
+    }
+    cnt[0] = n_real;
+    cnt[1] = nn - n_real;
+    double* empty = scratch + ms;
+    moments_clear(empty, d);
+    return fit(p, mom, empty, state, scratch + 2 * ms);
+  }
+
+  MADSIM_HD static void observe(const Params& p, const double* state, double* out) {
+    const int d = p.d, Tn = T(p);
+    const double* mu = state;
+    const double* L = state + d;
+    double trace = 0.0, logdet = 0.0, msq = 0.0;
+    for (int i = 0; i < d; ++i) {
+      out[i] = mu[i];
+      const double dm = mu[i] - p.truth[i];
+      msq += dm * dm;
+      logdet += 2.0 * log(L[tri(i, i)]);
+      for (int j = 0; j <= i; ++j) {
+        double v = 0.0;
+        for (int k = 0; k <= j; ++k) v += L[tri(i, k)] * L[tri(j, k)];
+        out[d + tri(i, j)] = v;
+      }
+      trace += out[d + tri(i, i)];
+    }
+    double* o = out + d + Tn;
+    const double* cnt = state + counts_at(p);
+    o[0] = trace;
+    o[1] = logdet;
+    o[2] = msq;
+    o[3] = cnt[0];
+    o[4] = cnt[1];
+    o[5] = cnt[2];
+  }
+};
+
+}  // namespace madsim
