@@ -113,3 +113,98 @@ def jax_program(kind: str, n: int, R: int, G: int, seed: int = 0):
     compiled = jax.jit(run_all).lower(key).compile()
     compile_s = time.perf_counter() - t0
     return (lambda: jax.block_until_ready(compiled(key))), compile_s
+
+
+# ---------------------------------------------------------------- d-dim replace, fresh data
+#
+# The same conventions as madsim's GaussianLoop kernel (MLE, temperature 1,
+# pooled fit): the state is (mu, L) with Sigma = L L' (L lower, the Cholesky
+# factor), or (mu, var) in 1-D. Each returns its final state, which
+# benchmarks/run.py checks against the closed-form law.
+
+
+def numpy_samples_nd(d: int, n: int, R: int, G: int, seed: int = 0):
+    """d-dim replace loop, all samples, vectorised over replicas: an (R, n, d)
+    array per generation, x_i = mu + L z_i, refit by the sample mean and the
+    scatter / n, then a batched Cholesky (np.linalg.cholesky on R d x d).
+    Batched matmul beats np.einsum several-fold here, so it is used."""
+    rng = np.random.default_rng(seed)
+    mu = np.zeros((R, d))
+    L = np.tile(np.eye(d), (R, 1, 1))
+    for _ in range(G):
+        x = rng.standard_normal((R, n, d))
+        x = x @ L.transpose(0, 2, 1)  # rows x_i' = z_i' L'
+        x += mu[:, None, :]
+        mu = x.mean(axis=1)
+        x -= mu[:, None, :]
+        S = x.transpose(0, 2, 1) @ x
+        S /= n
+        L = np.linalg.cholesky(S)
+    return mu, L
+
+
+def numpy_suffstats_nd(d: int, n: int, R: int, G: int, seed: int = 0):
+    """d-dim replace loop on sufficient statistics (Bartlett), vectorised over
+    replicas: the mean is mu + L z / sqrt(n) and the scatter is L A A' L' with
+    A lower, A_ii = sqrt(chi2(n-1-i)), A_ij ~ N(0, 1) below the diagonal
+    (Wishart_d(n-1, I) = A A'). L A is lower with a positive diagonal, so it
+    is the scatter's Cholesky factor itself: the refit L <- L A / sqrt(n) needs
+    no factorisation. Needs n - 1 >= d."""
+    if n - 1 < d:
+        raise ValueError(f"Bartlett needs n - 1 >= d; got n = {n}, d = {d}")
+    rng = np.random.default_rng(seed)
+    mu = np.zeros((R, d))
+    L = np.tile(np.eye(d), (R, 1, 1))
+    rows, cols = np.tril_indices(d, -1)
+    below = rows * d + cols          # flat indices: a 2-D fancy assignment is ~2x faster
+    diag = np.arange(d) * (d + 1)
+    df = (n - 1 - np.arange(d)).astype(np.float64)[:, None]
+    root_n = math.sqrt(n)
+    A = np.zeros((R, d, d))
+    A_flat = A.reshape(R, d * d)     # a view of A
+    for _ in range(G):
+        z = rng.standard_normal((R, d, 1))
+        mu = mu + (L @ z)[:, :, 0] / root_n  # this generation's L, before the refit
+        A_flat[:, below] = rng.standard_normal((R, below.size))
+        A_flat[:, diag] = np.sqrt(rng.chisquare(df, (d, R))).T
+        L = L @ A
+        L /= root_n
+    return mu, L
+
+
+def numpy_fresh_samples(real: int, synthetic: int, R: int, G: int, seed: int = 0):
+    """1-D fresh-data loop, all samples: each generation fits (pooled MLE) on
+    `real` new draws of the truth N(0, 1) and `synthetic` draws of the
+    previous model N(mu, var); an (R, real + synthetic) array per generation."""
+    rng = np.random.default_rng(seed)
+    mu = np.zeros(R)
+    var = np.ones(R)
+    for _ in range(G):
+        x = rng.standard_normal((R, real + synthetic))
+        syn = x[:, real:]
+        syn *= np.sqrt(var)[:, None]
+        syn += mu[:, None]
+        mu = x.mean(axis=1)
+        var = x.var(axis=1)
+    return mu, var
+
+
+def numpy_fresh_suffstats(real: int, synthetic: int, R: int, G: int, seed: int = 0):
+    """1-D fresh-data loop on sufficient statistics: each part's mean and
+    scatter (normal and chi-square, as in numpy_suffstats), pooled exactly
+    (Chan et al.: scatter_r + scatter_s + (mean_s - mean_r)^2 m k / (m + k))."""
+    if real < 2 or synthetic < 2:
+        raise ValueError("each part needs >= 2 points for a chi-square scatter")
+    rng = np.random.default_rng(seed)
+    mu = np.zeros(R)
+    var = np.ones(R)
+    m, k = float(real), float(synthetic)
+    N = m + k
+    for _ in range(G):
+        mean_r = rng.standard_normal(R) / math.sqrt(m)
+        scat_r = rng.chisquare(real - 1, R)
+        mean_s = mu + np.sqrt(var) * rng.standard_normal(R) / math.sqrt(k)
+        scat_s = var * rng.chisquare(synthetic - 1, R)
+        mu = (m * mean_r + k * mean_s) / N
+        var = (scat_r + scat_s + (mean_s - mean_r) ** 2 * (m * k / N)) / N
+    return mu, var

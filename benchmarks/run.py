@@ -11,6 +11,18 @@ its state. The physical limit is the raw Philox4x32-10 block rate of madsim's
 own generator on the same threads: a replica-generation cannot be cheaper
 than the blocks it consumes.
 
+Scenarios (each with its own baselines, all float64, MLE, temperature 1):
+  replace d=1    the 1-D replace loop through Gaussian1D (the fast special
+                 case) and through the general GaussianLoop kernel (a list
+                 schedule Replace(n=[n]*G) forces it): the cost of generality
+  replace d=10   10-dim replace, exact path n=20 and samples path n=100
+  fresh d=1      Fresh(real=10, synthetic=10), exact and samples paths
+
+Law check: every timed run's final state (madsim's and each baseline's) is
+compared with the closed form (E ln var, E ln det Sigma, or E var of the fresh
+loop's moment recursion) and with madsim's run at the same generation count;
+|z| >= 5 anywhere prints FAIL and makes the exit status 1.
+
 Prints a table on stdout and writes JSON to
 benchmarks/results/<label>-<timestamp>.json (or --out).
 """
@@ -30,6 +42,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # `import baselines` from any working directory
@@ -39,27 +52,59 @@ import madsim  # noqa: E402
 from madsim._backend import core  # noqa: E402
 
 N_SMALL, N_LARGE, N_SAMPLES = 10, 10**6, 100
+D_HIGH, N_HIGH_EXACT, N_HIGH_SAMPLES = 10, 20, 100  # the d = 10 replace cases
+FRESH_REAL, FRESH_SYN = 10, 10                      # the fresh-data cases
+N_FRESH = FRESH_REAL + FRESH_SYN                    # their key: points per fit
+
+SCENARIOS = {
+    "replace1d": "replace d=1",
+    "replace10d": f"replace d={D_HIGH}",
+    "fresh1d": f"fresh d=1 ({FRESH_REAL} real + {FRESH_SYN} synthetic)",
+}
+Z_FAIL = 5.0  # law check: |z| at or above this fails
 
 # Sizes per mode. Baselines that hold all samples get R * n small enough to
 # fit in memory; throughput is per replica-generation, so sizes may differ.
+# The d = 10 and fresh baselines run the same G as the madsim case they are
+# checked against (so the law check compares them with madsim directly too).
 SIZES = {
     "default": {
         "exact": (100_000, 200),      # (R, G): about 1-2 s per run
         "samples": (10_000, 50),
+        "loop_exact": (100_000, 100),  # GaussianLoop on the 1-D replace cases
+        "loop_samples": (10_000, 50),
+        "high_exact": (20_000, 20),    # d = 10 replace
+        "high_samples": (2_000, 20),
+        "fresh_exact": (100_000, 50),
+        "fresh_samples": (100_000, 20),
         "naive": {N_SMALL: (1000, 20), N_SAMPLES: (100, 20), N_LARGE: (1, 1)},
         "all_samples": {N_SMALL: (100_000, 20), N_SAMPLES: (10_000, 20), N_LARGE: (4, 5)},
         "suffstats": (100_000, 50),
         "jax_suffstats": (100_000, 20),  # jax.random.gamma is slow on CPU
+        "high_numpy_samples": {N_HIGH_EXACT: (5_000, 20), N_HIGH_SAMPLES: (1_000, 20)},
+        "high_numpy_suffstats": (20_000, 20),
+        "fresh_numpy_samples": (100_000, 20),
+        "fresh_numpy_suffstats": (100_000, 50),
         "philox_blocks_per_thread": 20_000_000,
         "memory": (1_000_000, 20),
     },
     "quick": {
         "exact": (100_000, 20),
         "samples": (10_000, 5),
+        "loop_exact": (100_000, 10),
+        "loop_samples": (10_000, 5),
+        "high_exact": (10_000, 5),
+        "high_samples": (1_000, 5),
+        "fresh_exact": (100_000, 10),
+        "fresh_samples": (100_000, 4),
         "naive": {N_SMALL: (200, 10), N_SAMPLES: (20, 10), N_LARGE: (1, 1)},
         "all_samples": {N_SMALL: (100_000, 4), N_SAMPLES: (10_000, 4), N_LARGE: (2, 2)},
         "suffstats": (100_000, 10),
         "jax_suffstats": (100_000, 4),
+        "high_numpy_samples": {N_HIGH_EXACT: (2_000, 5), N_HIGH_SAMPLES: (500, 5)},
+        "high_numpy_suffstats": (10_000, 5),
+        "fresh_numpy_samples": (100_000, 4),
+        "fresh_numpy_suffstats": (100_000, 10),
         "philox_blocks_per_thread": 5_000_000,
         "memory": (1_000_000, 2),
     },
@@ -70,12 +115,17 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)  # progress on stderr keeps stdout to the table
 
 
-def timed(fn, repeats: int) -> dict:
+def timed(fn, repeats: int, keep: list | None = None) -> dict:
+    """Times fn() `repeats` times; the last call's return value is appended
+    to `keep` (the law check reads it), never stored in the entry."""
     times = []
+    out = None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
+        out = fn()
         times.append(time.perf_counter() - t0)
+    if keep is not None:
+        keep.append(out)
     return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}
 
 
@@ -146,23 +196,174 @@ def philox_rate(threads: int, blocks_per_thread: int, repeats: int) -> dict:
     return entry
 
 
-def exact_blocks_per_generation(n: int) -> float:
-    """Philox blocks one exact-path generation consumes, measured: the
-    chi-square's Marsaglia-Tsang tries (one block each, the first also gives
-    the mean's normal), plus the boost block when (n-1)/2 < 1."""
-    alpha = (n - 1) / 2
+def mean_gamma_tries(alpha: float) -> float:
+    """Philox blocks one Gamma(alpha) draw consumes, measured on madsim's own
+    sampler: the Marsaglia-Tsang tries, plus the boost block when alpha < 1."""
     _, _, tries = madsim.rng.gamma(alpha, seed=1, replicas=np.arange(100_000, dtype=np.uint32))
     return float(np.mean(tries)) + (1.0 if alpha < 1 else 0.0)
 
 
-def madsim_case(path: str, n: int, R: int, G: int, threads: int, repeats: int) -> dict:
-    cfg = madsim.Config(family=madsim.Gaussian(), loop=madsim.Replace(n=n), path=path)
+def exact_blocks_per_generation(n: int) -> float:
+    """Gaussian1D's exact path: the chi-square's tries (the first also gives
+    the mean's normal)."""
+    return mean_gamma_tries((n - 1) / 2)
+
+
+def loop_exact_blocks(d: int, c: int) -> float:
+    """GaussianLoop's exact path, one part of c points (gaussian_loop.hpp):
+    the mean's d normals (two per block), Bartlett's d(d-1)/2 normals below
+    the diagonal, and the d chi-squares, each on a stream of its own."""
+    blocks = math.ceil(d / 2) + math.ceil(d * (d - 1) // 2 / 2)
+    return blocks + sum(mean_gamma_tries((c - 1 - i) / 2) for i in range(d))
+
+
+def blocks_per_replica_generation(scenario: str, kernel: str, path: str, n: int) -> float:
+    if scenario == "fresh1d":
+        if path == "exact":
+            return loop_exact_blocks(1, FRESH_REAL) + loop_exact_blocks(1, FRESH_SYN)
+        return float(math.ceil(FRESH_REAL / 2) + math.ceil(FRESH_SYN / 2))
+    d = D_HIGH if scenario == "replace10d" else 1
+    if path == "samples":
+        return float(math.ceil(n * d / 2))
+    if kernel == "Gaussian1D":
+        return exact_blocks_per_generation(n)
+    return loop_exact_blocks(d, n)
+
+
+def madsim_config(scenario: str, kernel: str, path: str, n: int, G: int) -> madsim.Config:
+    if scenario == "replace1d":
+        # A list schedule is what sends 1-D replace to GaussianLoop (kernels.uses_gaussian1d).
+        loop = madsim.Replace(n=n) if kernel == "Gaussian1D" else madsim.Replace(n=[n] * G)
+        return madsim.Config(family=madsim.Gaussian(), loop=loop, path=path)
+    if scenario == "replace10d":
+        return madsim.Config(family=madsim.Gaussian(dim=D_HIGH), loop=madsim.Replace(n=n), path=path)
+    if scenario == "fresh1d":
+        return madsim.Config(family=madsim.Gaussian(),
+                             loop=madsim.Fresh(real=FRESH_REAL, synthetic=FRESH_SYN), path=path)
+    raise ValueError(scenario)
+
+
+KERNEL_NAMES = {"Gaussian1D": "gaussian1d", "GaussianLoop": "gaussian_loop"}
+
+
+def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, threads: int,
+                repeats: int) -> tuple[dict, np.ndarray]:
+    """Times one madsim case; returns the entry and the final-generation law
+    statistic of each replica (from the last repeat)."""
+    cfg = madsim_config(scenario, kernel, path, n, G)
     run = lambda: madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],  # noqa: E731
                                   threads=threads, progress=False)
-    entry = with_throughput(timed(run, repeats), R, G)
-    blocks = exact_blocks_per_generation(n) if path == "exact" else float(math.ceil(n / 2))
-    entry.update(path=path, n=n, threads=threads, blocks_per_replica_generation=blocks)
-    return entry
+    keep: list = []
+    entry = with_throughput(timed(run, repeats, keep), R, G)
+    ds = keep[-1]
+    if ds.attrs["kernel"] != KERNEL_NAMES[kernel]:
+        raise RuntimeError(f"{scenario} {kernel} {path} n={n} ran kernel {ds.attrs['kernel']!r}")
+    entry.update(scenario=scenario, kernel=kernel, path=path, n=n, threads=threads,
+                 blocks_per_replica_generation=blocks_per_replica_generation(scenario, kernel, path, n))
+    return entry, madsim_stat(scenario, ds, G)
+
+
+# ---------------------------------------------------------------- the law check
+#
+# Each scenario's statistic of the final model, per replica, and its closed
+# form. MLE, temperature 1, truth N(0, I) throughout.
+#   replace: ln det Sigma_{t+1} = ln det Sigma_t + ln det(W / n), W ~ Wishart_d(n-1, I)
+#            independent of the past (ln var in 1-D), so after G fits
+#            E = G sum_i [psi((n-1-i)/2) + ln(2/n)], Var = G sum_i psi'((n-1-i)/2).
+#   fresh:   var itself; E var_t and E mu_t^2 follow a linear recursion (below).
+
+STAT_NAMES = {"replace1d": "ln var_G", "replace10d": "ln det Sigma_G", "fresh1d": "var_G"}
+
+
+def theory(scenario: str, n: int, G: int) -> tuple[float, float | None]:
+    """(E stat, per-replica sd of stat or None when only the sample sd is known)."""
+    if scenario in ("replace1d", "replace10d"):
+        d = D_HIGH if scenario == "replace10d" else 1
+        k = (n - 1 - np.arange(d)) / 2
+        mean = G * float(np.sum(special.digamma(k) + math.log(2.0 / n)))
+        sd = math.sqrt(G * float(np.sum(special.polygamma(1, k))))
+        return mean, sd
+    if scenario == "fresh1d":
+        # Pooled MLE on m points of N(0, 1) and k of N(mu_t, v_t): with V = E v_t, M = E mu_t^2,
+        #   E v_{t+1}    = [(m-1) + (k-1) V + m k/(m+k) (V/k + 1/m + M)] / (m+k)
+        #   E mu_{t+1}^2 = [m + k V + k^2 M] / (m+k)^2
+        m, k = float(FRESH_REAL), float(FRESH_SYN)
+        N = m + k
+        V, M = 1.0, 0.0
+        for _ in range(G):
+            V, M = ((m - 1) + (k - 1) * V + m * k / N * (V / k + 1 / m + M)) / N, (m + k * V + k * k * M) / N**2
+        return V, None
+    raise ValueError(scenario)
+
+
+def madsim_stat(scenario: str, ds, G: int) -> np.ndarray:
+    last = ds.sel(generation=G)
+    if scenario == "replace1d":
+        return np.log(last["var"].values)
+    if scenario == "replace10d":
+        return last["logdet"].values
+    return last["var"].values
+
+
+def baseline_stat(scenario: str, result) -> np.ndarray:
+    """The statistic from a baseline's final state: (mu, var) arrays, a list of
+    (mu, var) pairs (naive Python), or (mu, L) with L lower Cholesky (d > 1)."""
+    if isinstance(result, list):
+        result = (np.array([r[0] for r in result]), np.array([r[1] for r in result]))
+    mu, second = (np.asarray(x, dtype=np.float64) for x in result)
+    if scenario == "replace1d":
+        return np.log(second)
+    if scenario == "replace10d":
+        return 2.0 * np.sum(np.log(np.diagonal(second, axis1=1, axis2=2)), axis=1)
+    return second
+
+
+def summarise(stat: np.ndarray, sd_theory: float | None) -> tuple[float, float]:
+    """(mean, standard error): the known per-replica sd where there is one
+    (valid for R = 1), else the sample sd."""
+    R = stat.size
+    if sd_theory is not None:
+        return float(np.mean(stat)), sd_theory / math.sqrt(R)
+    if R < 2:
+        return float(np.mean(stat)), float("nan")
+    return float(np.mean(stat)), float(np.std(stat, ddof=1)) / math.sqrt(R)
+
+
+def law_checks(cases: list, case_stats: list, base: dict, base_stats: dict) -> list:
+    """One row per timed run: its mean statistic against the closed form and
+    against each madsim case of the same scenario, n and G."""
+    rows = []
+
+    def zscore(diff, se):
+        return diff / se if se > 0 else (0.0 if diff == 0 else float("inf"))
+
+    def row(who, scenario, n, R, G, stat, peers):
+        expect, sd = theory(scenario, n, G)
+        mean, se = summarise(stat, sd)
+        r = {"who": who, "scenario": scenario, "n": n, "R": R, "G": G, "stat": STAT_NAMES[scenario],
+             "mean": mean, "se": se, "theory": expect, "z_theory": zscore(mean - expect, se),
+             "vs_madsim": []}
+        for label, pmean, pse in peers:
+            r["vs_madsim"].append({"case": label, "mean": pmean,
+                                   "z": zscore(mean - pmean, math.hypot(se, pse))})
+        zs = [r["z_theory"]] + [p["z"] for p in r["vs_madsim"]]
+        r["ok"] = bool(all(math.isfinite(z) and abs(z) < Z_FAIL for z in zs))
+        rows.append(r)
+
+    summaries = []
+    for c, st in zip(cases, case_stats):
+        _, sd = theory(c["scenario"], c["n"], c["G"])
+        summaries.append((c, *summarise(st, sd)))
+    for c, st in zip(cases, case_stats):
+        row(f"madsim {c['label']}", c["scenario"], c["n"], c["R"], c["G"], st, [])
+    for scenario, by_name in base.items():
+        for name, by_n in by_name.items():
+            for n, b in by_n.items():
+                peers = [(c["label"], m, se) for c, m, se in summaries
+                         if c["scenario"] == scenario and c["n"] == n and c["G"] == b["G"]]
+                row(BASELINE_LABELS[name], scenario, n, b["R"], b["G"], base_stats[scenario][name][n],
+                    peers)
+    return rows
 
 
 def memory_probe(R: int, G: int, threads: int) -> dict:
@@ -187,23 +388,30 @@ def memory_child(R: int, G: int, threads: int) -> None:
                       "peak_rss_before": before, "peak_rss_after": peak_rss_fresh()}))
 
 
-def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, str | None]:
-    """Baselines keyed by name, then by n."""
-    out = {"naive_python": {}, "numpy_samples": {}, "numpy_suffstats": {},
-           "jax_suffstats": {}, "jax_samples": {}}
+def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, dict, str | None]:
+    """Baselines keyed by scenario, name, then n; and each one's law statistic."""
+    out = {sc: {} for sc in SCENARIOS}
+    stats = {sc: {} for sc in SCENARIOS}
+
+    def measure(scenario, name, n, R, G, fn, what):
+        log(f"  {what}")
+        keep: list = []
+        entry = with_throughput(timed(fn, repeats, keep), R, G)
+        out[scenario].setdefault(name, {})[n] = entry
+        stats[scenario].setdefault(name, {})[n] = baseline_stat(scenario, keep[-1])
+        return entry
+
+    # replace d = 1
     for n in (N_SMALL, N_SAMPLES, N_LARGE):
         R, G = sizes["naive"][n]
-        log(f"  naive python  n={n}")
-        out["naive_python"][n] = with_throughput(
-            timed(lambda: baselines.naive_python(n, R, G), repeats), R, G)
+        measure("replace1d", "naive_python", n, R, G,
+                lambda: baselines.naive_python(n, R, G), f"naive python  n={n}")
         R, G = sizes["all_samples"][n]
-        log(f"  numpy samples n={n}")
-        out["numpy_samples"][n] = with_throughput(
-            timed(lambda: baselines.numpy_samples(n, R, G), repeats), R, G)
+        measure("replace1d", "numpy_samples", n, R, G,
+                lambda: baselines.numpy_samples(n, R, G), f"numpy samples n={n}")
         R, G = sizes["suffstats"]
-        log(f"  numpy suffstats n={n}")
-        out["numpy_suffstats"][n] = with_throughput(
-            timed(lambda: baselines.numpy_suffstats(n, R, G), repeats), R, G)
+        measure("replace1d", "numpy_suffstats", n, R, G,
+                lambda: baselines.numpy_suffstats(n, R, G), f"numpy suffstats n={n}")
 
     jax_skipped = "--no-jax" if not use_jax else baselines.jax_available()
     if jax_skipped is None:
@@ -212,12 +420,32 @@ def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, str |
                                  ("samples", sizes["all_samples"][n])):
                 log(f"  jax {kind} n={n}")
                 run, compile_s = baselines.jax_program(kind, n, R, G)
-                entry = with_throughput(timed(run, repeats), R, G)
+                keep: list = []
+                entry = with_throughput(timed(run, repeats, keep), R, G)
                 entry["compile_s"] = compile_s
-                out[f"jax_{kind}"][n] = entry
+                out["replace1d"].setdefault(f"jax_{kind}", {})[n] = entry
+                stats["replace1d"].setdefault(f"jax_{kind}", {})[n] = baseline_stat("replace1d", keep[-1])
     else:
         log(f"  jax skipped: {jax_skipped}")
-    return out, jax_skipped
+
+    # replace d = 10
+    for n in (N_HIGH_EXACT, N_HIGH_SAMPLES):
+        R, G = sizes["high_numpy_samples"][n]
+        measure("replace10d", "numpy_samples", n, R, G,
+                lambda: baselines.numpy_samples_nd(D_HIGH, n, R, G), f"numpy samples d={D_HIGH} n={n}")
+    R, G = sizes["high_numpy_suffstats"]
+    measure("replace10d", "numpy_suffstats", N_HIGH_EXACT, R, G,
+            lambda: baselines.numpy_suffstats_nd(D_HIGH, N_HIGH_EXACT, R, G),
+            f"numpy suffstats d={D_HIGH} n={N_HIGH_EXACT}")
+
+    # fresh d = 1
+    R, G = sizes["fresh_numpy_samples"]
+    measure("fresh1d", "numpy_samples", N_FRESH, R, G,
+            lambda: baselines.numpy_fresh_samples(FRESH_REAL, FRESH_SYN, R, G), "numpy samples fresh")
+    R, G = sizes["fresh_numpy_suffstats"]
+    measure("fresh1d", "numpy_suffstats", N_FRESH, R, G,
+            lambda: baselines.numpy_fresh_suffstats(FRESH_REAL, FRESH_SYN, R, G), "numpy suffstats fresh")
+    return out, stats, jax_skipped
 
 
 # ---------------------------------------------------------------- reporting
@@ -250,6 +478,7 @@ def machine_info() -> dict:
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_model": model, "python": platform.python_version(), "numpy": np.__version__,
         "jax": jax_version, "madsim": madsim.__version__, "build_info": madsim.build_info(),
+        "madsim_path": str(Path(madsim.__file__).parent), "madsim_core": core.__file__,
         "git_commit": commit, "git_dirty": dirty,
     }
 
@@ -263,11 +492,16 @@ BASELINE_LABELS = {
 }
 
 
-def print_report(info, params, philox, cases, base, scaling, memory, peak_rss, busy):
+def n_label(scenario: str, n: int) -> str:
+    return f"{FRESH_REAL}+{FRESH_SYN}" if scenario == "fresh1d" else str(n)
+
+
+def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy):
     print(f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
           f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
           f"repeats {params['repeats']} ({params['mode']})")
-    print("throughput = replica-generations/s from the best of the repeats; times min/median in s")
+    print("throughput = replica-generations/s (rg/s) from the best of the repeats; "
+          "times min/median in s")
     if busy is not None:
         warn = " (others were using the CPUs: timings are pessimistic)" if busy > 0.1 else ""
         print(f"CPUs busy before the start: {busy:.0%}{warn}")
@@ -278,32 +512,72 @@ def print_report(info, params, philox, cases, base, scaling, memory, peak_rss, b
               f"({p['min_s']:.3f}/{p['median_s']:.3f} s for {si(p['blocks_per_thread'])} blocks/thread)")
 
     print("\nBaselines (float64; numpy is single-threaded, XLA uses its own CPU threads)")
-    print(f"  {'baseline':<22}{'n':>8}{'R':>9}{'G':>6}{'min s':>9}{'median s':>10}"
-          f"{'rg/s':>10}{'compile s':>11}")
-    for name, by_n in base.items():
-        for n, b in sorted(by_n.items()):
-            comp = f"{b['compile_s']:.2f}" if "compile_s" in b else ""
-            print(f"  {BASELINE_LABELS[name]:<22}{n:>8}{b['R']:>9}{b['G']:>6}{b['min_s']:>9.3f}"
-                  f"{b['median_s']:>10.3f}{si(b['throughput']):>10}{comp:>11}")
+    print(f"  {'scenario':<13}{'baseline':<22}{'n':>8}{'R':>9}{'G':>6}{'min s':>9}{'median s':>10}"
+          f"{'rg/s':>10}{'med rg/s':>10}{'compile s':>11}")
+    for scenario, by_name in base.items():
+        for name, by_n in by_name.items():
+            for n, b in sorted(by_n.items()):
+                comp = f"{b['compile_s']:.2f}" if "compile_s" in b else ""
+                print(f"  {SCENARIOS[scenario].split(' (')[0]:<13}{BASELINE_LABELS[name]:<22}"
+                      f"{n_label(scenario, n):>8}{b['R']:>9}{b['G']:>6}{b['min_s']:>9.3f}"
+                      f"{b['median_s']:>10.3f}{si(b['throughput']):>10}"
+                      f"{si(b['throughput_median']):>10}{comp:>11}")
 
     print("\nmadsim (backend cpu)")
-    print(f"  {'case':<26}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
-          f"{'blocks/rg':>11}{'of Philox':>11}")
+    print(f"  {'case':<47}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
+          f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}")
     for c in cases:
-        print(f"  {c['label']:<26}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
-              f"{c['median_s']:>10.3f}{si(c['throughput']):>10}"
+        print(f"  {c['label']:<47}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
+              f"{c['median_s']:>10.3f}{si(c['throughput']):>10}{si(c['throughput_median']):>10}"
               f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}")
     print("  of Philox = rg/s * blocks/rg / Philox blocks/s on the same threads")
 
-    print("\nSpeedup of madsim over each baseline at the same n (madsim rg/s / baseline rg/s)")
-    names = [k for k in BASELINE_LABELS if base.get(k)]
-    print(f"  {'case':<26}" + "".join(f"{BASELINE_LABELS[k]:>21}" for k in names))
+    print("\nSpeedup of madsim over each baseline of the same scenario and n "
+          "(madsim rg/s / baseline rg/s; min-time / median-time)")
+    names = [k for k in BASELINE_LABELS if any(base[sc].get(k) for sc in base)]
+    print(f"  {'case':<47}" + "".join(f"{BASELINE_LABELS[k]:>21}" for k in names))
     for c in cases:
         cells = []
         for k in names:
-            r = c["speedup_vs"].get(k)
-            cells.append(f"{ratio(r):>20}x" if r is not None else f"{'-':>21}")
-        print(f"  {c['label']:<26}" + "".join(cells))
+            r, rm = c["speedup_vs"].get(k), c["speedup_vs_median"].get(k)
+            cells.append(f"{ratio(r) + 'x / ' + ratio(rm) + 'x':>21}" if r is not None else f"{'-':>21}")
+        print(f"  {c['label']:<47}" + "".join(cells))
+
+    gen = [(c, g) for c in cases if c["kernel"] == "Gaussian1D" and c["scenario"] == "replace1d"
+           and c["threads"] == params["threads"]
+           for g in cases if g["kernel"] == "GaussianLoop" and g["scenario"] == "replace1d"
+           and g["path"] == c["path"] and g["n"] == c["n"] and g["threads"] == c["threads"]]
+    if gen:
+        print("\nCost of generality: the 1-D replace loop through GaussianLoop vs Gaussian1D")
+        for c, g in gen:
+            print(f"  {c['path']} n={c['n']}: Gaussian1D {si(c['throughput'])} rg/s, GaussianLoop "
+                  f"{si(g['throughput'])} rg/s: Gaussian1D is {c['throughput'] / g['throughput']:.2f}x "
+                  f"faster ({c['blocks_per_replica_generation']:.3g} vs "
+                  f"{g['blocks_per_replica_generation']:.3g} blocks/rg)")
+
+    tgt = next((c for c in cases if c["scenario"] == "replace10d" and c["path"] == "exact"), None)
+    ref = base["replace10d"].get("numpy_samples", {}).get(tgt["n"]) if tgt else None
+    if tgt and ref:
+        r = tgt["throughput"] / ref["throughput"]
+        print(f"\nTarget (issue): d={D_HIGH} exact >= 10x vectorised numpy samples path at the same n "
+              f"(n={tgt['n']}): {r:.3g}x -> {'met' if r >= 10 else 'NOT met'}")
+        suff = base["replace10d"].get("numpy_suffstats", {}).get(tgt["n"])
+        if suff:
+            print(f"  and vs numpy on sufficient statistics (Bartlett): "
+                  f"{tgt['throughput'] / suff['throughput']:.3g}x")
+
+    print(f"\nLaw check: the final generation's statistic, mean +- standard error, against the "
+          f"closed form and madsim (same scenario, n, G); FAIL at |z| >= {Z_FAIL:g}")
+    print(f"  {'run':<54}{'stat':<15}{'n':>8}{'R':>8}{'G':>5}{'mean':>12}{'se':>9}{'theory':>12}"
+          f"{'z':>7}  vs madsim z")
+    for r in checks:
+        vs = ", ".join(f"{p['z']:+.2f}" for p in r["vs_madsim"]) or "-"
+        who = r["who"] if r["who"].startswith("madsim") else f"{SCENARIOS[r['scenario']].split(' (')[0]}: {r['who']}"
+        print(f"  {who:<54}{r['stat']:<15}{n_label(r['scenario'], r['n']):>8}{r['R']:>8}{r['G']:>5}"
+              f"{r['mean']:>12.5g}{r['se']:>9.2g}{r['theory']:>12.5g}{r['z_theory']:>+7.2f}  {vs}"
+              f"{'' if r['ok'] else '   FAIL'}")
+    bad = [r for r in checks if not r["ok"]]
+    print(f"  {'all ' + str(len(checks)) + ' runs agree with the law' if not bad else str(len(bad)) + ' FAILED'}")
 
     print("\nThread scaling")
     if scaling:
@@ -354,21 +628,34 @@ def main(argv=None) -> int:
     philox = {t: philox_rate(t, sizes["philox_blocks_per_thread"], repeats) for t in thread_counts}
 
     log("madsim")
-    R, G = sizes["exact"]
-    plan = [("exact", N_SMALL, R, G, all_threads), ("exact", N_LARGE, R, G, all_threads)]
+    plan = []  # (scenario, kernel, path, n, (R, G), threads)
+    for n in (N_SMALL, N_LARGE):
+        plan.append(("replace1d", "Gaussian1D", "exact", n, sizes["exact"], all_threads))
     if all_threads > 1:
-        plan.append(("exact", N_SMALL, R, G, 1))
-    plan.append(("samples", N_SAMPLES, *sizes["samples"], all_threads))
-    cases = []
-    for path, n, R, G, threads in plan:
-        label = f"{path} n={n}" + (" (1 thread)" if threads == 1 and all_threads > 1 else "")
+        plan.append(("replace1d", "Gaussian1D", "exact", N_SMALL, sizes["exact"], 1))
+    plan.append(("replace1d", "Gaussian1D", "samples", N_SAMPLES, sizes["samples"], all_threads))
+    for n in (N_SMALL, N_LARGE):
+        plan.append(("replace1d", "GaussianLoop", "exact", n, sizes["loop_exact"], all_threads))
+    plan.append(("replace1d", "GaussianLoop", "samples", N_SAMPLES, sizes["loop_samples"], all_threads))
+    plan.append(("replace10d", "GaussianLoop", "exact", N_HIGH_EXACT, sizes["high_exact"], all_threads))
+    plan.append(("replace10d", "GaussianLoop", "samples", N_HIGH_SAMPLES, sizes["high_samples"],
+                 all_threads))
+    plan.append(("fresh1d", "GaussianLoop", "exact", N_FRESH, sizes["fresh_exact"], all_threads))
+    plan.append(("fresh1d", "GaussianLoop", "samples", N_FRESH, sizes["fresh_samples"], all_threads))
+    cases, case_stats = [], []
+    for scenario, kernel, path, n, (R, G), threads in plan:
+        d = D_HIGH if scenario == "replace10d" else 1
+        label = (f"d={d} {'fresh' if scenario == 'fresh1d' else 'replace'} {path} "
+                 f"n={n_label(scenario, n)} [{kernel}]"
+                 + (" (1 thr)" if threads == 1 and all_threads > 1 else ""))
         log(f"  {label}")
-        c = madsim_case(path, n, R, G, threads, repeats)
+        c, st = madsim_case(scenario, kernel, path, n, R, G, threads, repeats)
         c["label"] = label
         cases.append(c)
+        case_stats.append(st)
 
     log("baselines")
-    base, jax_skipped = run_baselines(sizes, repeats, use_jax=not args.no_jax)
+    base, base_stats, jax_skipped = run_baselines(sizes, repeats, use_jax=not args.no_jax)
 
     # Derived numbers: fraction of the Philox limit and speedups over baselines.
     for c in cases:
@@ -376,13 +663,20 @@ def main(argv=None) -> int:
         c["philox_blocks_per_s"] = limit
         c["philox_fraction"] = c["throughput"] * c["blocks_per_replica_generation"] / limit
         c["replica_generations_per_philox_block"] = c["throughput"] / limit
+        by_name = base[c["scenario"]]
         c["speedup_vs"] = {name: c["throughput"] / by_n[c["n"]]["throughput"]
-                           for name, by_n in base.items() if c["n"] in by_n}
+                           for name, by_n in by_name.items() if c["n"] in by_n}
+        c["speedup_vs_median"] = {name: c["throughput_median"] / by_n[c["n"]]["throughput_median"]
+                                  for name, by_n in by_name.items() if c["n"] in by_n}
+
+    checks = law_checks(cases, case_stats, base, base_stats)
 
     scaling = None
     if all_threads > 1:
-        one = next(c for c in cases if c["path"] == "exact" and c["n"] == N_SMALL and c["threads"] == 1)
-        many = next(c for c in cases if c["path"] == "exact" and c["n"] == N_SMALL and c["threads"] > 1)
+        def pick(one):
+            return next(c for c in cases if c["kernel"] == "Gaussian1D" and c["path"] == "exact"
+                        and c["n"] == N_SMALL and (c["threads"] == 1) == one)
+        one, many = pick(True), pick(False)
         scaling = {"threads": all_threads, "speedup": many["throughput"] / one["throughput"],
                    "philox_speedup": philox[all_threads]["blocks_per_s"] / philox[1]["blocks_per_s"]}
 
@@ -392,12 +686,16 @@ def main(argv=None) -> int:
 
     info = machine_info()
     load_end = loadavg()
-    print_report(info, params, philox, cases, base, scaling, memory, peak_rss, busy_start)
+    print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start)
 
     result = {
         "machine": info, "params": params, "philox": {str(t): p for t, p in philox.items()},
         "madsim": cases,
-        "baselines": {name: {str(n): b for n, b in by_n.items()} for name, by_n in base.items()},
+        "baselines": {sc: {name: {str(n): b for n, b in by_n.items()} for name, by_n in by_name.items()}
+                      for sc, by_name in base.items()},
+        "scenarios": SCENARIOS,
+        "law_checks": checks,
+        "law_checks_ok": all(r["ok"] for r in checks),
         "jax_skipped": jax_skipped, "thread_scaling": scaling,
         "memory": {"peak_rss_bytes": peak_rss, "probe": memory},
         "total_seconds": time.perf_counter() - t_start,
@@ -410,6 +708,10 @@ def main(argv=None) -> int:
             "baseline_rngs": "numpy default_rng (PCG64), jax.random default (threefry), "
                              "Python random (MT19937)",
             "baseline_threads": "naive Python and numpy: 1 thread; JAX: XLA CPU defaults",
+            "schema": "2: madsim cases carry scenario and kernel; baselines are keyed "
+                      "scenario -> name -> n (fresh1d: n = real + synthetic); law_checks "
+                      "compare each run's final statistic with the closed form and madsim",
+            "speedup_vs_median": "the same ratio from median times",
         },
     }
     if args.out is not None:
@@ -421,6 +723,9 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(f"\nJSON: {out}")
     log(f"done in {result['total_seconds']:.0f} s")
+    if not result["law_checks_ok"]:
+        log("law check FAILED: a baseline or madsim run does not match the closed form (see table)")
+        return 1
     return 0
 
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 import math
 import operator
 from functools import partial
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import gaussian
+from . import gaussian, gaussian_loop
 from .philox import seed_key
 
 PIECE = 256                 # most generations per compiled scan call
@@ -98,21 +99,43 @@ def _bucket(k: int) -> int:
     return max(8, 1 << max(0, k - 1).bit_length())
 
 
-@partial(jax.jit, static_argnames=("path", "n_static"))
-def _run_piece(state, first, ids, key, ts, valid, n, tau, estimator, metric, below, threshold,
-               *, path, n_static):
-    """Scans generations ts [L] (t = 0 observes without stepping; valid [L]
-    masks the padding) over all replicas. state [R, 2], first [R, D] int64,
-    ids [R] uint32, key [2] uint32; detector columns metric [D] int32, below
-    [D] bool, threshold [D]. Returns (state, first, obs [L, R, O])."""
-    p = gaussian.Params(n if n_static is None else n_static, tau, estimator, path)
-    step_all = jax.vmap(lambda s, r, t: gaussian.step(p, s, key, r, t), in_axes=(0, 0, None))
-    observe_all = jax.vmap(lambda s: gaussian.observe(p, s))
+class _Model(NamedTuple):
+    """One family for the shared launcher; hashable, so it is static under jit.
+
+    init(static, dyn, key, replica) -> state row, or None (the caller's row is
+    kept: generation 0 is whatever the caller put there); step(static, dyn,
+    state, key, replica, t) -> state row; observe(static, dyn, state) -> row.
+    ``static`` holds the Python values that fix shapes and code paths, ``dyn``
+    (a dict of arrays, traced) the rest.
+    """
+
+    init: Callable | None
+    step: Callable
+    observe: Callable
+    static: tuple
+
+
+@partial(jax.jit, static_argnames=("model",))
+def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold, *, model):
+    """Scans generations ts [L] (t = 0 runs model.init, if any, and observes;
+    valid [L] masks the padding) over all replicas. state [R, S], first [R, D]
+    int64, ids [R] uint32, key [2] uint32; detector columns metric [D] int32,
+    below [D] bool, threshold [D]. Returns (state, first, obs [L, R, O]).
+    Mirrors the loop of csrc/madsim/driver.hpp::advance_replica."""
+    keep = lambda s, t: s  # noqa: E731
+    init_all = keep
+    if model.init is not None:
+        init_all = lambda s, t: jax.vmap(  # noqa: E731
+            lambda r: model.init(model.static, dyn, key, r))(ids)
+    step_all = lambda s, t: jax.vmap(  # noqa: E731
+        lambda row, r: model.step(model.static, dyn, row, key, r, t))(s, ids)
+    observe_all = jax.vmap(lambda row: model.observe(model.static, dyn, row))
 
     def body(carry, x):
         st, fp = carry
         t, ok = x
-        st = lax.cond(ok & (t != 0), lambda s: step_all(s, ids, t), lambda s: s, st)
+        branch = jnp.where(ok, jnp.where(t == 0, 1, 2), 0)
+        st = lax.switch(branch, (keep, init_all, step_all), st, t)
         obs = observe_all(st)                          # [R, O]
         vals = obs[:, metric]                          # [R, D]
         fires = jnp.where(below, vals <= threshold, vals >= threshold)
@@ -121,6 +144,20 @@ def _run_piece(state, first, ids, key, ts, valid, n, tau, estimator, metric, bel
 
     (state, first), obs = lax.scan(body, (state, first), (ts, valid))
     return state, first, obs
+
+
+def _gaussian_params(static, dyn):
+    path, n_static = static
+    return gaussian.Params(dyn["n"] if n_static is None else n_static, dyn["tau"],
+                           dyn["estimator"], path)
+
+
+def _gaussian_step(static, dyn, row, key, replica, t):
+    return gaussian.step(_gaussian_params(static, dyn), row, key, replica, t)
+
+
+def _gaussian_observe(static, dyn, row):
+    return gaussian.observe(_gaussian_params(static, dyn), row)
 
 
 def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
@@ -136,13 +173,26 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
     Mirrors csrc/bindings/module.cpp::advance_py (advance_gaussian1d).
     """
     p = _params(params)
+    n_static = int(p.n) if p.path == gaussian.SAMPLES else None
+    model = _Model(None, _gaussian_step, _gaussian_observe, (p.path, n_static))
+    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator))
+    _advance(model, dyn, gaussian.state_size(p), gaussian.observe_size(p), None, state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads)
+
+
+def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+             rec_offset, records, detectors, first, threads):
+    """The launcher both families share: module.cpp::advance_py's checks (after
+    the family's own: gen_end <= max_gen unless None), then the pieces."""
     seed = _c_integer("seed", seed, 64, False)
     gen_begin = _c_integer("gen_begin", gen_begin, 32, False)
     gen_end = _c_integer("gen_end", gen_end, 32, False)
     rec_offset = _c_integer("rec_offset", rec_offset, 64, True)
     threads = _c_integer("threads", threads, 32, True)
+    if max_gen is not None and gen_end > max_gen:
+        raise ValueError("gen_end exceeds the generations the counts schedule covers")
 
-    S, O = gaussian.state_size(p), gaussian.observe_size(p)
     _checked(state, "state", np.float64, (-1, S), True)
     R = state.shape[0]
     _checked(replica_ids, "replica_ids", np.uint32, (R,), False)
@@ -169,15 +219,13 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
         raise ValueError("threads must lie in [1, 4096]")
 
     # The looks of advance_replica, in order: t0 (= 0 only when the chunk starts
-    # there), then every stepped generation up to gen_end.
+    # there: init, then observe), then every stepped generation up to gen_end.
     t0 = 0 if gen_begin == 0 else gen_begin + 1
     looks = gen_end - t0 + 1
     if R == 0 or looks <= 0:
         return
 
-    n_static = int(p.n) if p.path == gaussian.SAMPLES else None
-    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator),
-               metric=jnp.asarray(metric.astype(np.int32)),
+    det = dict(metric=jnp.asarray(metric.astype(np.int32)),
                below=jnp.asarray(detectors[:, 1] != 0.0),
                threshold=jnp.asarray(detectors[:, 2]))
     key = seed_key(seed)
@@ -193,8 +241,8 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
         idx = np.arange(Lp, dtype=np.int64)
         ok = idx < L
         ts = np.where(ok, t0 + j0 + idx, 0).astype(np.uint32)
-        st, fp, obs = _run_piece(st, fp, ids, key, jnp.asarray(ts), jnp.asarray(ok), **dyn,
-                                 path=p.path, n_static=n_static)
+        st, fp, obs = _run_piece(st, fp, ids, key, jnp.asarray(ts), jnp.asarray(ok), dyn, **det,
+                                 model=model)
         sel = np.nonzero((pos >= j0) & (pos < j0 + L))[0]
         if sel.size:
             rows = np.asarray(obs)[pos[sel] - j0]             # [len(sel), R, O]
@@ -202,3 +250,124 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
         j0 += L
     state[...] = np.asarray(st)
     first[...] = np.asarray(fp)
+
+
+# --- GaussianLoop ------------------------------------------------------------------------------
+
+
+def _as_c_array(a, name, shape):
+    """A py::array argument: array-likes convert (numpy's default dtype), then
+    module.cpp::checked's dtype / ndim / extent checks (read-only)."""
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected an array of float64; got {a!r}") from None
+    return _checked(np.ascontiguousarray(arr) if arr.ndim else arr, name, np.float64, shape, False)
+
+
+def _loop_params(params) -> gaussian_loop.Params:
+    """Mirrors the checks of module.cpp's GaussianLoopParams constructor
+    (make_gaussian_loop), in its order and with its messages, on a reference
+    ``gaussian_loop.Params``; returns it with numpy truth and counts (and
+    subsample_n = pool_cap = 0 unless the loop is SUBSAMPLE, as there)."""
+    if not isinstance(params, gaussian_loop.Params):
+        raise TypeError(f"params must be a madsim.reference.gaussian_loop.Params; got {params!r}")
+    p = params
+    try:
+        d, loop, est, path = (operator.index(p.d), operator.index(p.loop),
+                              operator.index(p.estimator), operator.index(p.path))
+        sub_n, cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+        tau, trunc, weight, tpr, fpr, real_fixed = map(
+            float, (p.tau, p.trunc, p.weight, p.tpr, p.fpr, p.real_fixed))
+    except TypeError:
+        raise TypeError(f"params: d, loop, estimator, path, subsample_n and pool_cap must be "
+                        f"integers, the rest numbers; got {params!r}") from None
+    if d < 1 or d > 256:
+        raise ValueError("d must lie in [1, 256]")
+    if loop < gaussian_loop.REPLACE or loop > gaussian_loop.SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if est not in (gaussian_loop.MLE, gaussian_loop.UNBIASED):
+        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
+    if path not in (gaussian_loop.EXACT, gaussian_loop.SAMPLES):
+        raise ValueError("path must be 0 (exact) or 1 (samples)")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (trunc >= 0.0 and math.isfinite(trunc)):
+        raise ValueError("trunc must be finite and >= 0")
+    if trunc > 0.0 and path != gaussian_loop.SAMPLES:
+        raise ValueError("trunc needs the samples path")
+    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
+        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer in [0, 2**40]")
+    if loop == gaussian_loop.SUBSAMPLE:
+        if path != gaussian_loop.SAMPLES:
+            raise ValueError("subsample needs the samples path")
+        if sub_n < 1:
+            raise ValueError("subsample_n must be >= 1")
+        if cap < 0 or cap > (1 << 36) // (d + 1):
+            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 1)]")
+    else:
+        sub_n = cap = 0
+    T = d * (d + 1) // 2
+    truth = np.array(_as_c_array(p.truth, "truth", (d + T,)), np.float64)
+    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all((counts >= 0.0) & (counts <= 1099511627776.0) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers in [0, 2**40]")
+    if not np.all(np.isfinite(truth)):
+        raise ValueError("truth must be finite")
+    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
+        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
+    return gaussian_loop.Params(d, loop, est, path, tau, trunc, weight, tpr, fpr, real_fixed,
+                                sub_n, cap, truth, counts)
+
+
+def _loop_params_of(static, dyn) -> gaussian_loop.Params:
+    d, loop, path, sub_n, cap, _ = static
+    return gaussian_loop.Params(d, loop, dyn["estimator"], path, dyn["tau"], dyn["trunc"],
+                                dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], sub_n,
+                                cap, dyn["truth"], dyn["counts"])
+
+
+def _loop_init(static, dyn, key, replica):
+    return gaussian_loop.init(_loop_params_of(static, dyn), key, replica, static[-1])
+
+
+def _loop_step(static, dyn, row, key, replica, t):
+    return gaussian_loop.step(_loop_params_of(static, dyn), row, key, replica, t, static[-1])
+
+
+def _loop_observe(static, dyn, row):
+    return gaussian_loop.observe(_loop_params_of(static, dyn), row)
+
+
+def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                          rec_offset, records, detectors, first, threads):
+    """Runs generations gen_begin+1 .. gen_end of every replica of the
+    d-dimensional Gaussian loop, in place; when gen_begin == 0 each state row
+    is first (re)initialised (the truth, and Augment's fixed real set) and
+    generation 0 observed. Arguments as in ``advance`` with state
+    [R, gaussian_loop.state_size(params)] and records [R, K,
+    gaussian_loop.observe_size(params)]; params is a
+    ``gaussian_loop.Params``, and gen_end may not pass the count table.
+
+    Mirrors csrc/bindings/module.cpp's advance_gaussian_loop (the params
+    checks of its GaussianLoopParams constructor first). On the samples path
+    each part's points go through a buffer sized by the largest count in the
+    whole table (rounded up to a power of two: ``gaussian_loop.bounds``), so
+    memory and work per generation follow that maximum, not the
+    generation's own count.
+    """
+    p = _loop_params(params)
+    static = (p.d, p.loop, p.path, p.subsample_n, p.pool_cap, gaussian_loop.bounds(p))
+    model = _Model(_loop_init, _loop_step, _loop_observe, static)
+    dyn = dict(estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
+               trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
+               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
+               counts=jnp.asarray(p.counts))
+    _advance(model, dyn, gaussian_loop.state_size(p), gaussian_loop.observe_size(p),
+             p.counts.shape[0], state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+             rec_offset, records, detectors, first, threads)
