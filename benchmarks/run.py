@@ -73,7 +73,10 @@ SIZES = {
         "samples": (10_000, 50),
         "loop_exact": (100_000, 100),  # GaussianLoop on the 1-D replace cases
         "loop_samples": (10_000, 50),
-        "high_exact": (20_000, 20),    # d = 10 replace
+        # d = 10 replace. G stays at 20: at the kernel's commit of this writing its d = 10 fit
+        # re-factorises L F F' L' and loses half the digits, so by G = 40 some replicas'
+        # Sigma goes singular (ln det = -inf) and the law check would rightly fail.
+        "high_exact": (20_000, 20),
         "high_samples": (2_000, 20),
         "fresh_exact": (100_000, 50),
         "fresh_samples": (100_000, 20),
@@ -555,16 +558,20 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
                   f"faster ({c['blocks_per_replica_generation']:.3g} vs "
                   f"{g['blocks_per_replica_generation']:.3g} blocks/rg)")
 
-    tgt = next((c for c in cases if c["scenario"] == "replace10d" and c["path"] == "exact"), None)
-    ref = base["replace10d"].get("numpy_samples", {}).get(tgt["n"]) if tgt else None
-    if tgt and ref:
-        r = tgt["throughput"] / ref["throughput"]
-        print(f"\nTarget (issue): d={D_HIGH} exact >= 10x vectorised numpy samples path at the same n "
-              f"(n={tgt['n']}): {r:.3g}x -> {'met' if r >= 10 else 'NOT met'}")
-        suff = base["replace10d"].get("numpy_suffstats", {}).get(tgt["n"])
-        if suff:
-            print(f"  and vs numpy on sufficient statistics (Bartlett): "
-                  f"{tgt['throughput'] / suff['throughput']:.3g}x")
+    targets = [(c, base["replace10d"].get("numpy_samples", {}).get(c["n"]))
+               for c in cases if c["scenario"] == "replace10d" and c["path"] == "exact"]
+    if any(ref for _, ref in targets):
+        print(f"\nTarget (issue): d={D_HIGH} exact >= 10x the vectorised numpy samples path at the same n")
+        for tgt, ref in targets:
+            if not ref:
+                continue
+            r = tgt["throughput"] / ref["throughput"]
+            line = f"  n={tgt['n']}: {r:.3g}x -> {'met' if r >= 10 else 'NOT met'}"
+            suff = base["replace10d"].get("numpy_suffstats", {}).get(tgt["n"])
+            if suff:
+                line += (f"; vs numpy on sufficient statistics (Bartlett): "
+                         f"{tgt['throughput'] / suff['throughput']:.3g}x")
+            print(line)
 
     print(f"\nLaw check: the final generation's statistic, mean +- standard error, against the "
           f"closed form and madsim (same scenario, n, G); FAIL at |z| >= {Z_FAIL:g}")
@@ -638,6 +645,8 @@ def main(argv=None) -> int:
         plan.append(("replace1d", "GaussianLoop", "exact", n, sizes["loop_exact"], all_threads))
     plan.append(("replace1d", "GaussianLoop", "samples", N_SAMPLES, sizes["loop_samples"], all_threads))
     plan.append(("replace10d", "GaussianLoop", "exact", N_HIGH_EXACT, sizes["high_exact"], all_threads))
+    # The exact path at the samples case's n: its cost does not grow with n, the baseline's does.
+    plan.append(("replace10d", "GaussianLoop", "exact", N_HIGH_SAMPLES, sizes["high_exact"], all_threads))
     plan.append(("replace10d", "GaussianLoop", "samples", N_HIGH_SAMPLES, sizes["high_samples"],
                  all_threads))
     plan.append(("fresh1d", "GaussianLoop", "exact", N_FRESH, sizes["fresh_exact"], all_threads))
