@@ -1,5 +1,6 @@
 """The ``madsim`` command line: ``madsim demo`` (a real run checked against
-theory) and ``madsim info`` (build and layout)."""
+theory), ``madsim validate`` (Monte Carlo against every closed form of
+THEORY.md) and ``madsim info`` (build and layout)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ def _demo(args) -> int:
     return 0 if worst < 4.5 else 1
 
 
+def _validate(args) -> int:
+    from madsim import validate
+
+    return validate.main(args)
+
+
 def _info(args) -> int:
     import madsim as ms
 
@@ -73,6 +80,22 @@ def main(argv=None) -> int:
     demo.add_argument("--eps", type=float, default=0.1, help="collapse threshold on sigma/sigma0")
     demo.add_argument("--threads", type=int, default=None)
     demo.set_defaults(func=_demo)
+    val = sub.add_parser(
+        "validate", help="run the oracle cases: Monte Carlo vs the closed forms of THEORY.md",
+        description="Runs madsim.simulate on each oracle case and compares Monte Carlo with "
+                    "madsim.theory; prints a table and exits 1 if any comparison fails at the "
+                    "stated family-wise false-fail rate (Bonferroni over all comparisons).")
+    val.add_argument("--quick", action="store_true", help="only the quick subset (CI; well under a minute)")
+    val.add_argument("--case", action="append", metavar="NAME",
+                     help="run only this case (repeatable; see --list)")
+    val.add_argument("--list", action="store_true", help="list the cases and exit")
+    val.add_argument("--alpha", type=float, default=1e-4,
+                     help="family-wise false-fail rate of the run (default 1e-4)")
+    val.add_argument("--seed-offset", type=int, default=0,
+                     help="shift every case's seed (a fresh set of replicas; default 0)")
+    val.add_argument("--threads", type=int, default=None)
+    val.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    val.set_defaults(func=_validate)
     info = sub.add_parser("info", help="print version, RNG layout and build information")
     info.set_defaults(func=_info)
     args = parser.parse_args(argv)

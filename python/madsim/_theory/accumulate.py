@@ -1,0 +1,157 @@
+"""THEORY.md section 5a: accumulate loops for the Gaussian.
+
+madsim's convention: the pool starts empty; generation t adds K_t draws of
+model t-1 (model 0 is the truth, drawn through the same sampler: temperature
+and truncation apply at t = 1 too) and M_t fresh draws of the truth, then
+refits on the whole pool. With tau = 1 and no real data this is THEORY.md
+5a's setting (stage 1 fits n draws of the truth).
+
+Exact recursion (derived here; it reproduces THEORY.md 5a). Per coordinate
+in standardised units, let P be the pool size, Q = sum (x - mu0)^2 and
+U = sum (x - mu0) over the pool; the model is mu - mu0 = U/P,
+sigma^2 = (Q - U^2/P)/div(P). Adding M real and K synthetic points
+(covariance s^2 sigma^2, s^2 = tau^2 v(k)):
+
+    E Q'   = E Q + M + K (d + s^2 v)
+    E U'^2 = E U^2 + M + K^2 d + K s^2 v + 2 K E[U (mu - mu0)]
+
+with d = E(mu - mu0)^2 and v = E sigma^2. A provenance filter makes (M, K)
+binomial and P random; the recursion is then run jointly with the law of P
+(a forward pass over pool sizes, exact: no expected counts). A fit on fewer
+than dim + 1 points is skipped (the model is kept).
+
+Closed forms (THEORY.md 5a, MLE, tau = 1, K = n every generation, M = 0):
+E sigma_t^2 = sigma0^2 prod_{s=1..t}(1 - 1/(n s^2)) -> sigma0^2 sin(pi/sqrt n)/(pi/sqrt n)
+(Euler's product), E (mu_t - mu0)^2 = sigma0^2 - E sigma_t^2 (section 7).
+
+Sources: Kazdan et al., "Collapse or Thrive?" (arXiv 2410.16713) for the
+accumulate workflows; Dey & Donoho, "Universality of the pi^2/6 Pathway"
+(arXiv 2410.22812) for the asymptotic efficiency; Gerstgrasser et al. (arXiv
+2404.01413). The formulas are THEORY.md's own, checked there by Monte Carlo.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _validate as check
+from ._common import Setting, loop_counts, pair_law, safe_div
+
+_MASS_FLOOR = 1e-22  # pool sizes whose probability falls below this are dropped (exact to ~1e-20)
+
+
+def accumulate_series(st: Setting, T: int):
+    """(v[0..T], d[0..T]) for Accumulate: any schedules of real and synthetic
+    counts, filter, estimator, temperature, truncation."""
+    real, syn = loop_counts(st.cfg, T)
+    s2, dmin = st.s2, st.dim + 1
+    # y[f, j] = E[field f ; P = lo + j], fields: mass, Q, U2, v, d, c = E[U (mu - mu0)]
+    lo = 0
+    y = np.array([[1.0], [0.0], [0.0], [1.0], [0.0], [0.0]])
+    v, d = np.empty(T + 1), np.empty(T + 1)
+    v[0], d[0] = 1.0, 0.0
+    for t in range(1, T + 1):
+        M, K, W = pair_law(real[t - 1], st.fpr, syn[t - 1], st.tpr)
+        S = (M + K).astype(np.int64)
+        smin, smax = int(S.min()), int(S.max())
+        L = y.shape[1]
+        p = lo + np.arange(L, dtype=np.float64)
+        mass, Q, U2, vv, dd, c = y
+        # all survivor pairs at once: [pairs, L]
+        Mi, Ki, Si = M[:, None], K[:, None], S[:, None]
+        Np = p[None, :] + Si
+        Q2 = Q + Mi * mass + Ki * (dd + s2 * vv)
+        U22 = U2 + Mi * mass + Ki * Ki * dd + Ki * s2 * vv + 2.0 * Ki * c
+        fit = Np >= dmin
+        v2 = np.where(fit, safe_div(Q2 - safe_div(U22, Np), st.div(Np)), vv)
+        d2 = np.where(fit, safe_div(U22, Np * Np), dd)
+        c2 = np.where(fit, safe_div(U22, Np), c + Ki * dd)
+        fields = np.stack([np.broadcast_to(mass, Q2.shape), Q2, U22, v2, d2, c2], axis=1)
+        new = np.zeros((6, L + smax - smin))
+        for s_val in np.unique(S):  # pairs adding the same number of points land together
+            sel = S == s_val
+            off = int(s_val) - smin
+            new[:, off:off + L] += np.tensordot(W[sel], fields[sel], axes=(0, 0))
+        lo += smin
+        keep = np.nonzero(new[0] > _MASS_FLOOR)[0]
+        a, b = int(keep[0]), int(keep[-1]) + 1
+        y = new[:, a:b]
+        lo += a
+        v[t], d[t] = y[3].sum(), y[4].sum()
+    return v, d
+
+
+def accumulate_moments(t, n, tau=1.0, estimator="mle", first_real=False):
+    """(E sigma_t^2, E (mu_t - mu0)^2) of the 1-D accumulate loop with n
+    synthetic points per generation, sigma0 = 1, by THEORY.md 5a's explicit
+    recursion: for s >= 1
+
+        MLE:      E sigma^2_{s+1} = E sigma^2_s (s n + tau^2 (n - 1/(s+1)))/((s+1) n)
+        unbiased: E sigma^2_{s+1} = E sigma^2_s (s n - 1 + tau^2 (n - 1/(s+1)))/((s+1) n - 1)
+        mean:     E (mu_{s+1}-mu0)^2 = E (mu_s-mu0)^2 + tau^2 E sigma^2_s/(n (s+1)^2).
+
+    first_real=False (madsim's convention): stage 1 fits n draws of the truth
+    through the sampler, E sigma_1^2 = tau^2 (n-1)/div, E (mu_1-mu0)^2 = tau^2/n.
+    first_real=True (THEORY.md's table): stage 1 fits n real points,
+    E sigma_1^2 = (n-1)/div, E (mu_1-mu0)^2 = 1/n; madsim runs this as
+    Accumulate(synthetic=[0, n, n, ...], real=[n, 0, 0, ...]).
+    t: an integer >= 1 (or array). Source: THEORY.md 5a (Kazdan et al., arXiv
+    2410.16713)."""
+    n = check.integer("n", n, 2)
+    tau = check.real("tau", tau, 0.0, None, lo_open=True)
+    check.choice("estimator", estimator, ("mle", "unbiased"))
+    t_arr = np.asarray(t, dtype=np.int64)
+    if np.any(t_arr < 1):
+        raise ValueError(f"t must be >= 1 (the first fit); got {t!r}")
+    T = int(t_arr.max())
+    g = 1.0 if first_real else tau * tau
+    div = n if estimator == "mle" else n - 1
+    var = np.empty(T + 1)
+    msq = np.empty(T + 1)
+    var[1] = g * (n - 1) / div
+    msq[1] = g / n
+    for s in range(1, T):
+        if estimator == "mle":
+            f = (s * n + tau * tau * (n - 1.0 / (s + 1))) / ((s + 1) * n)
+        else:
+            f = (s * n - 1 + tau * tau * (n - 1.0 / (s + 1))) / ((s + 1) * n - 1)
+        var[s + 1] = var[s] * f
+        msq[s + 1] = msq[s] + tau * tau * var[s] / (n * (s + 1) ** 2)
+    out_v, out_m = var[t_arr], msq[t_arr]
+    if np.ndim(t) == 0:
+        return float(out_v), float(out_m)
+    return out_v, out_m
+
+
+def accumulate_mle_var(t, n, var0=1.0):
+    """E sigma_t^2 = sigma0^2 prod_{s=1..t} (1 - 1/(n s^2)) for MLE, tau = 1,
+    n synthetic per generation (THEORY.md 5a)."""
+    n = check.integer("n", n, 2)
+    t_arr = np.asarray(t, dtype=np.int64)
+    if np.any(t_arr < 0):
+        raise ValueError(f"t must be >= 0; got {t!r}")
+    T = int(t_arr.max())
+    s = np.arange(1, T + 1, dtype=np.float64)
+    prod = np.concatenate([[1.0], np.cumprod(1.0 - 1.0 / (n * s * s))])
+    out = var0 * prod[t_arr]
+    return float(out) if np.ndim(t) == 0 else out
+
+
+def accumulate_limit(n) -> float:
+    """lim_t E sigma_t^2 / sigma0^2 = prod_{s>=1}(1 - 1/(n s^2)) = sin(pi/sqrt n)/(pi/sqrt n)
+    (Euler's sine product) for accumulate, MLE, tau = 1: 0.843436 for n = 10,
+    0.636620 for n = 4 (THEORY.md 5a)."""
+    n = check.integer("n", n, 2)
+    x = math.pi / math.sqrt(n)
+    return math.sin(x) / x
+
+
+def dey_donoho_ratio(n) -> float:
+    """lim_t E (mu_t - mu0)^2 / (sigma0^2/n) = n (1 - sin(pi/sqrt n)/(pi/sqrt n))
+    for accumulate, MLE, tau = 1 (1.5656 for n = 10), never above pi^2/6:
+    the relative efficiency of accumulating vs real-only is >= 6/pi^2 (Dey &
+    Donoho, arXiv 2410.22812; THEORY.md 5a)."""
+    n = check.integer("n", n, 2)
+    return n * (1.0 - accumulate_limit(n))

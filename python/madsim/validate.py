@@ -1,0 +1,681 @@
+"""``madsim validate``: Monte Carlo against the closed forms of THEORY.md.
+
+Each *case* is one configuration run with ``ms.simulate``; each of its
+*comparisons* is a Monte Carlo estimate (mean or variance over replicas at
+one generation) against the exact value from ``madsim.theory``:
+
+    z = (MC - theory) / SE
+
+SE is the plain CLT standard error of a mean (sample SD / sqrt(R)) or, for a
+variance, the fourth-moment standard error sqrt((m4 - s^4)/R). A comparison
+passes when |z| < z_crit with z_crit Bonferroni-split over every comparison
+of the run, so the chance that a correct implementation fails *anywhere*
+(family-wise false-fail rate) is at most ``alpha`` (default 1e-4). Seeds are
+fixed, so a run is deterministic.
+
+Heavy tails (THEORY.md section 1, "MC precision"): a mean of sigma^2,
+sigma, tr Sigma or of a KL divergence is lognormal-like, and its sample SE is
+itself unreliable when the coefficient of variation is large. Such means are
+compared only where the exact CV^2 (``theory.cv2_var``, ``cv2_sigma``,
+``replace_nd.cv2_trace``, ``replace_nd.var_mean_sq``) is at most
+``MAX_CV2_LOGNORMAL`` (E (mu-mu0)^2, a normal variance mixture, up to
+``MAX_CV2_MIXTURE``); elsewhere THEORY.md's value is listed as skipped, with
+the reason, and the log-moments (sums of iid steps: light-tailed) carry the
+long-horizon check.
+
+Usage: ``madsim validate`` (every case, a few minutes), ``--quick`` (a subset
+for CI, well under a minute on 2 cores), ``--case NAME`` (repeatable),
+``--list``. From Python: ``madsim.validate.validate(...)`` returns a
+``Report``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import theory
+from ._theory import replace_nd
+from .config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Gaussian,
+                     Replace)
+
+ALPHA = 1e-4            # family-wise false-fail rate of a run (Bonferroni over its comparisons)
+MAX_CV2_LOGNORMAL = 7.0  # largest CV^2 at which a mean of sigma^2, sigma, tr Sigma, KL is compared
+MAX_CV2_MIXTURE = 25.0   # largest CV^2 at which a mean of (mu - mu0)^2 is compared
+
+
+# ---------------------------------------------------------------- data model
+
+@dataclass(frozen=True)
+class Comparison:
+    """One Monte Carlo statistic against its closed form."""
+
+    quantity: str                                   # e.g. "E sigma^2"
+    t: int                                          # generation
+    stat: str                                       # "mean" or "var" (over replicas)
+    values: Callable                                # (ds, t) -> per-replica values
+    theory: Callable[[], float]                     # the exact value (evaluated at run time)
+    source: str = ""                                # THEORY.md section / row
+
+
+@dataclass(frozen=True)
+class Skip:
+    quantity: str
+    t: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    title: str
+    cfg: Config
+    replicas: int
+    comparisons: tuple
+    skipped: tuple = ()
+    quick: bool = False
+    seed: int = 1                      # replaced by a hash of the name in cases()
+    quick_replicas: int | None = None  # replicas in a --quick run (default: replicas)
+
+    @property
+    def generations(self) -> int:
+        return max(c.t for c in self.comparisons)
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    quantity: str
+    t: int
+    mc: float
+    se: float
+    theory: float
+    z: float
+    passed: bool
+    source: str = ""
+
+
+@dataclass
+class Report:
+    """What ``validate`` found: one Row per comparison."""
+
+    rows: list
+    skipped: list                 # (case, Skip)
+    alpha: float
+    z_crit: float
+    case_seconds: dict = field(default_factory=dict)
+    wall_s: float = 0.0
+    errors: list = field(default_factory=list)   # (case, message) for cases that raised
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors and all(r.passed for r in self.rows)
+
+    @property
+    def failures(self) -> list:
+        return [r for r in self.rows if not r.passed]
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed, "alpha": self.alpha, "z_crit": self.z_crit, "wall_s": self.wall_s,
+            "rows": [r.__dict__ for r in self.rows],
+            "skipped": [{"case": c, "quantity": s.quantity, "t": s.t, "reason": s.reason}
+                        for c, s in self.skipped],
+            "errors": [{"case": c, "message": m} for c, m in self.errors],
+            "case_seconds": dict(self.case_seconds),
+        }
+
+
+# ---------------------------------------------------------------- per-replica values
+
+def _at(ds, name, t):
+    return np.asarray(ds[name].sel(generation=t).values, dtype=np.float64)
+
+
+def _var_like(ds, t):
+    """sigma_t^2 (1-D) or tr Sigma_t."""
+    return _at(ds, "var" if "var" in ds else "trace", t)
+
+
+def _logdet(ds, t):
+    return _at(ds, "logdet", t) if "logdet" in ds else np.log(_at(ds, "var", t))
+
+
+def _mean_sq(ds, t):
+    if "mean_sq" in ds:
+        return _at(ds, "mean_sq", t)
+    return (_at(ds, "mean", t) - _mu0(ds)) ** 2
+
+
+def _mu0(ds) -> float:
+    import json
+    fam = json.loads(ds.attrs["config"])["family"]
+    m = fam["mean"]
+    return float(m[0] if isinstance(m, list) else m)
+
+
+def _mean0(ds, t):
+    x = ds["mean"].sel(generation=t).values
+    return np.asarray(x if x.ndim == 1 else x[:, 0], dtype=np.float64)
+
+
+def _sigma(ds, t):
+    return np.sqrt(_at(ds, "var", t))
+
+
+def _second(ds, t):
+    return _var_like(ds, t) + _mean_sq(ds, t)
+
+
+def _w2(ds, t):
+    var0 = 1.0  # cases using W2 have sigma0 = 1
+    return _mean_sq(ds, t) + (_sigma(ds, t) - math.sqrt(var0)) ** 2
+
+
+def _kl_model_truth(ds, t):  # sigma0 = 1
+    v = _at(ds, "var", t)
+    return 0.5 * (v + _mean_sq(ds, t) - 1.0 - np.log(v))
+
+
+def _kl_truth_model(ds, t):  # sigma0 = 1
+    v = _at(ds, "var", t)
+    return 0.5 * ((1.0 + _mean_sq(ds, t)) / v - 1.0 + np.log(v))
+
+
+# ---------------------------------------------------------------- comparison builders
+
+def _src(row):
+    return f"THEORY 9 row {row}" if isinstance(row, int) else row
+
+
+def c_var(cfg, t, src=""):
+    name = "E sigma^2" if cfg.family.dim == 1 else "E tr Sigma"
+    fn = (lambda: theory.expected_var(cfg, t)) if cfg.family.dim == 1 else (lambda: theory.expected_trace(cfg, t))
+    return Comparison(name, t, "mean", _var_like, fn, src)
+
+
+def c_mean_sq(cfg, t, src=""):
+    name = "E (mu-mu0)^2" if cfg.family.dim == 1 else "E |mu-mu0|^2"
+    return Comparison(name, t, "mean", _mean_sq, lambda: theory.expected_mean_sq(cfg, t), src)
+
+
+def c_sigma(cfg, t, src=""):
+    return Comparison("E sigma", t, "mean", _sigma, lambda: theory.expected_sigma(cfg, t), src)
+
+
+def c_logdet(cfg, t, src=""):
+    name = "E ln sigma^2" if cfg.family.dim == 1 else "E ln det Sigma"
+    return Comparison(name, t, "mean", _logdet, lambda: theory.expected_logdet(cfg, t), src)
+
+
+def c_var_logdet(cfg, t, src=""):
+    name = "Var ln sigma^2" if cfg.family.dim == 1 else "Var ln det Sigma"
+    return Comparison(name, t, "var", _logdet, lambda: theory.var_logdet(cfg, t), src)
+
+
+def c_w2(cfg, t, src=""):
+    return Comparison("E W2^2", t, "mean", _w2, lambda: theory.expected_w2_sq(cfg, t), src)
+
+
+def c_kl_tp(cfg, t, src=""):
+    return Comparison("E KL(p_t||p0)", t, "mean", _kl_model_truth,
+                      lambda: theory.expected_kl_model_truth(cfg, t), src)
+
+
+def c_kl_pt(cfg, t, src=""):
+    return Comparison("E KL(p0||p_t)", t, "mean", _kl_truth_model,
+                      lambda: theory.expected_kl_truth_model(cfg, t), src)
+
+
+def c_invariant(cfg, t, src="THEORY 7"):
+    name = "E[sigma^2+(mu-mu0)^2]" if cfg.family.dim == 1 else "E[tr Sigma+|mu-mu0|^2]"
+    return Comparison(name, t, "mean", _second, lambda: theory.invariant(cfg, t), src)
+
+
+def c_mean(cfg, t, src="E mu_t = mu0"):
+    return Comparison("E mu[0]", t, "mean", _mean0, lambda: float(theory.expected_mean(cfg, t)[0]), src)
+
+
+def _gated(items, skipped, comp: Comparison, cv2: float, limit: float):
+    """Adds comp, or a Skip naming the CV^2 when its mean is too heavy-tailed."""
+    if cv2 <= limit:
+        items.append(comp)
+    else:
+        skipped.append(Skip(comp.quantity, comp.t,
+                            f"CV^2 = {cv2:.3g} > {limit:g}: the sample SE is unreliable (heavy tail); "
+                            "theory " + _fmt(comp.theory())))
+
+
+def _fmt(x) -> str:
+    return f"{float(x):.6g}"
+
+
+def replace_1d_comparisons(cfg, t, src, kl_pt=False):
+    """The 1-D replace quantities of THEORY.md section 1 at generation t,
+    with the heavy-tailed means gated by their exact CV^2."""
+    items, skipped = [], []
+    _gated(items, skipped, c_var(cfg, t, src), float(theory.cv2_var(cfg, t)), MAX_CV2_LOGNORMAL)
+    _gated(items, skipped, c_sigma(cfg, t, src), float(theory.cv2_sigma(cfg, t)), MAX_CV2_LOGNORMAL)
+    items += [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src)]
+    ms_cv2 = float(replace_nd.var_mean_sq(cfg, t) / theory.expected_mean_sq(cfg, t) ** 2)
+    _gated(items, skipped, c_mean_sq(cfg, t, src), ms_cv2, MAX_CV2_MIXTURE)
+    if cfg.family.var == 1.0 and float(cfg.family.mean_vector[0]) == 0.0:
+        # W2 and KL(p_t||p0) mix sigma^2 and (mu-mu0)^2: compared where both are light enough
+        cv2 = float(theory.cv2_var(cfg, t))
+        for comp in (c_w2(cfg, t, src), c_kl_tp(cfg, t, src)):
+            if ms_cv2 > MAX_CV2_MIXTURE:
+                _gated(items, skipped, comp, ms_cv2, MAX_CV2_MIXTURE)
+            else:
+                _gated(items, skipped, comp, cv2, MAX_CV2_LOGNORMAL)
+        if kl_pt:
+            items.append(c_kl_pt(cfg, t, src))
+    return items, skipped
+
+
+# ---------------------------------------------------------------- the cases
+
+def _cfg(loop, **kw) -> Config:
+    fam = kw.pop("family", Gaussian())
+    return Config(family=fam, loop=loop, **kw)
+
+
+def _replace_case(name, row, n, t, R, estimator="mle", tau=1.0, path="exact", quick=False,
+                  extra_t=(), seed=1, kl_pt=False):
+    cfg = _cfg(Replace(n=n), estimator=estimator, temperature=tau, path=path)
+    src = _src(row)
+    items, skipped = [], []
+    for tt in (t,) + tuple(extra_t):
+        i, s = replace_1d_comparisons(cfg, tt, src, kl_pt=kl_pt)
+        items += i
+        skipped += s
+    items.append(c_mean(cfg, t))
+    title = f"1-D replace, {estimator}, n={n}, tau={tau}, {path} path"
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+
+
+def _replace_nd_case(name, row, dim, n, t, R, t_trace, path="exact", quick=False, seed=1):
+    cfg = _cfg(Replace(n=n), family=Gaussian(dim=dim), path=path)
+    src = _src(row)
+    items = [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src), c_mean_sq(cfg, t, src)]
+    skipped = []
+    _gated(items, skipped, c_var(cfg, t, src), float(replace_nd.cv2_trace(cfg, t)), MAX_CV2_LOGNORMAL)
+    if t_trace is not None:
+        _gated(items, skipped, c_var(cfg, t_trace, src), float(replace_nd.cv2_trace(cfg, t_trace)),
+               MAX_CV2_LOGNORMAL)
+        items.append(c_mean_sq(cfg, t_trace, src))
+    title = f"d={dim} replace, mle, n={n}, {path} path"
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+
+
+def _replace_cv2(cfg, comp: Comparison) -> tuple:
+    """(CV^2, limit) of a 1-D replace-loop mean, from the exact moment recursions."""
+    t = comp.t
+    if comp.values is _var_like:
+        return float(theory.cv2_var(cfg, t)), MAX_CV2_LOGNORMAL
+    ms_cv2 = float(replace_nd.var_mean_sq(cfg, t) / max(theory.expected_mean_sq(cfg, t), 1e-300) ** 2)
+    if comp.values is _mean_sq:
+        return ms_cv2, MAX_CV2_MIXTURE
+    # sigma^2 + (mu - mu0)^2: both parts must be light enough
+    cv2 = float(theory.cv2_var(cfg, t))
+    return (cv2, MAX_CV2_LOGNORMAL) if ms_cv2 <= MAX_CV2_MIXTURE else (ms_cv2, MAX_CV2_MIXTURE)
+
+
+def _add_gated(cfg, items, skipped, comp):
+    """Heavy tails occur in the 1-D replace loop (no real data to anchor it):
+    gate its means by their exact CV^2; other loops are light-tailed."""
+    if (isinstance(cfg.loop, Replace) and cfg.family.dim == 1 and cfg.truncation is None
+            and comp.values in (_var_like, _mean_sq, _second)):
+        cv2, limit = _replace_cv2(cfg, comp)
+        _gated(items, skipped, comp, cv2, limit)
+    else:
+        items.append(comp)
+
+
+def _moments_case(name, title, cfg, ts, R, src, quick=False, seed=1, mean=True, invariant=None):
+    items, skipped = [], []
+    for t in ts:
+        _add_gated(cfg, items, skipped, c_var(cfg, t, src))
+        _add_gated(cfg, items, skipped, c_mean_sq(cfg, t, src))
+    if mean:
+        items.append(c_mean(cfg, ts[-1]))
+    inv_ok, _ = theory.invariant_holds(cfg)
+    if invariant is None:
+        invariant = inv_ok and not isinstance(cfg.loop, AccumulateSubsample)
+    if invariant:
+        _add_gated(cfg, items, skipped, c_invariant(cfg, ts[-1]))
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+
+
+def _invariant_case(name, title, cfg, ts, R, quick=False, seed=1):
+    items, skipped = [], []
+    for t in ts:
+        _add_gated(cfg, items, skipped, c_invariant(cfg, t))
+    items.append(c_mean(cfg, ts[-1]))
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+
+
+def _hxc_case(name, title, cfg, t, R, src, quick=False, seed=1):
+    n = cfg.loop.real
+    items = [c_var(cfg, t, src), c_mean_sq(cfg, t, src), c_mean(cfg, t)]
+    return Case(name, title, cfg, R, tuple(items), (), quick, seed)
+
+
+def build_cases() -> list:
+    """Every case, in order. THEORY.md section 9 rows first (Gaussian rows 1-3,
+    5-13, 15, 20), then the other closed forms of sections 2-5 and 7."""
+    cases = []
+    add = cases.append
+    # -- section 9, 1-D replace (section 1)
+    add(_replace_case("row1-replace-mle-n10-t10", 1, 10, 10, 200_000, quick=True, kl_pt=False))
+    add(_replace_case("row1-replace-mle-n10-t10-samples", 1, 10, 10, 100_000, path="samples", seed=2))
+    add(_replace_case("row2-replace-mle-n10-t50", 2, 10, 50, 200_000, extra_t=(15,)))
+    add(_replace_case("row2-replace-mle-n10-t50-samples", 2, 10, 50, 50_000, path="samples", seed=2))
+    add(_replace_case("row3-replace-mle-n100-t100", 3, 100, 100, 200_000))
+    add(_replace_case("row3-replace-mle-n100-t100-samples", 3, 100, 100, 20_000, path="samples", seed=2))
+    add(_replace_case("row5-replace-unbiased-n10-t50", 5, 10, 50, 200_000, estimator="unbiased",
+                      extra_t=(10,)))
+    add(_replace_case("row5-replace-unbiased-n10-t50-samples", 5, 10, 50, 50_000, estimator="unbiased",
+                      path="samples", extra_t=(10,), seed=2))
+    add(_replace_case("row6-replace-tau0.9-n10-t20", 6, 10, 20, 200_000, tau=0.9, extra_t=(8,)))
+    add(_replace_case("row6-replace-tau0.9-n10-t20-samples", 6, 10, 20, 50_000, tau=0.9, path="samples",
+                      extra_t=(8,), seed=2))
+    cfg = _cfg(Replace(n=10), truncation=2.0, path="samples")
+    add(Case("row7-truncation-k2-n10-t10", "1-D replace, mle, n=10, truncation k=2 (samples path)", cfg,
+             200_000, (c_var(cfg, 10, _src(7)), c_mean_sq(cfg, 10, _src(7)), c_mean(cfg, 10)),
+             quick=True))
+    # -- section 9 row 8 and section 2's second row
+    add(_replace_nd_case("row8-d3-replace-n10-t20", 8, 3, 10, 20, 100_000, t_trace=5, quick=True))
+    add(_replace_nd_case("row8-d3-replace-n10-t20-samples", 8, 3, 10, 20, 30_000, t_trace=5,
+                         path="samples", seed=2))
+    add(_replace_nd_case("sec2-d5-replace-n20-t30", "THEORY 2", 5, 20, 30, 60_000, t_trace=10))
+    add(_replace_nd_case("sec2-d5-replace-n20-t30-samples", "THEORY 2", 5, 20, 30, 15_000, t_trace=10,
+                         path="samples", seed=2))
+    # -- section 4a fresh data (rows 9, 10)
+    for path, R, q in (("exact", 100_000, True), ("samples", 50_000, False)):
+        sfx = "" if path == "exact" else "-samples"
+        cfg = _cfg(Fresh(real=10, synthetic=10), path=path)
+        add(_moments_case(f"row9-fresh-m10-k10-mle{sfx}", f"fresh m=k=10, mle, {path} path", cfg, (1, 60), R,
+                          _src(9), quick=q))
+        cfg = _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", path=path)
+        add(_moments_case(f"row10-fresh-m10-k10-unbiased{sfx}", f"fresh m=k=10, unbiased, {path} path", cfg,
+                          (1, 60), R, _src(10)))
+    add(_moments_case("sec4a-fresh-m5-k20-tau0.8", "fresh m=5 k=20, mle, tau=0.8",
+                      _cfg(Fresh(real=5, synthetic=20), temperature=0.8), (60,), 100_000, "THEORY 4a"))
+    add(_moments_case("sec4a-fresh-m5-k20-tau0.8-samples", "fresh m=5 k=20, mle, tau=0.8, samples path",
+                      _cfg(Fresh(real=5, synthetic=20), temperature=0.8, path="samples"), (60,), 30_000,
+                      "THEORY 4a", seed=2))
+    add(_moments_case("sec4a-fresh-m2-k30", "fresh m=2 k=30, mle", _cfg(Fresh(real=2, synthetic=30)),
+                      (60,), 100_000, "THEORY 4a"))
+    # -- section 4b augment (row 11)
+    for path, R, q in (("exact", 100_000, True), ("samples", 50_000, False)):
+        sfx = "" if path == "exact" else "-samples"
+        add(_moments_case(f"row11-augment-m10-k10-mle{sfx}", f"augment m=k=10, mle, {path} path",
+                          _cfg(Augment(real=10, synthetic=10), path=path), (1, 60), R, _src(11), quick=q))
+        add(_moments_case(f"sec4b-augment-m10-k40-unbiased{sfx}", f"augment m=10 k=40, unbiased, {path} path",
+                          _cfg(Augment(real=10, synthetic=40), estimator="unbiased", path=path), (60,), R,
+                          "THEORY 4b"))
+    add(_moments_case("sec4b-augment-m10-k10-tau0.9", "augment m=k=10, mle, tau=0.9",
+                      _cfg(Augment(real=10, synthetic=10), temperature=0.9), (60,), 100_000, "THEORY 4b"))
+    # -- section 5a accumulate (rows 12, 13)
+    for path, R, q in (("exact", 50_000, True), ("samples", 20_000, False)):
+        sfx = "" if path == "exact" else "-samples"
+        add(_moments_case(f"row12-accumulate-n10-mle{sfx}", f"accumulate n=10, mle, {path} path",
+                          _cfg(Accumulate(synthetic=10), path=path), (100,), R, _src(12), quick=q))
+        add(_moments_case(f"row13-accumulate-n10-unbiased{sfx}", f"accumulate n=10, unbiased, {path} path",
+                          _cfg(Accumulate(synthetic=10), estimator="unbiased", path=path), (100,), R,
+                          _src(13)))
+    add(_moments_case("sec5a-accumulate-n4-mle", "accumulate n=4, mle", _cfg(Accumulate(synthetic=4)),
+                      (100,), 50_000, "THEORY 5a"))
+    add(_moments_case("sec5a-accumulate-n10-tau0.8", "accumulate n=10, mle, tau=0.8 (t=1 from the truth at tau)",
+                      _cfg(Accumulate(synthetic=10), temperature=0.8), (100,), 50_000, "THEORY 5a"))
+    add(_moments_case("sec5a-accumulate-n10-tau0.8-first-real",
+                      "accumulate, mle, tau=0.8, stage 1 on 10 real points (THEORY 5a's table)",
+                      _cfg(Accumulate(synthetic=[0] + [10] * 99, real=[10] + [0] * 99), temperature=0.8),
+                      (100,), 50_000, "THEORY 5a"))
+    # -- section 4c weighting (row 15)
+    for w, q in (("optimal", True), (0.5, False)):
+        cfg = _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", weight=w)
+        add(_hxc_case(f"row15-weighted-{w}-n10-m10-unbiased", f"HXC weighted fresh n=m=10, w={w}, unbiased",
+                      cfg, 80, 100_000, _src(15), quick=q))
+    add(_hxc_case("row15-weighted-optimal-n10-m10-unbiased-samples",
+                  "HXC weighted fresh n=m=10, w=optimal, unbiased, samples path",
+                  _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", weight="optimal", path="samples"),
+                  80, 30_000, _src(15), seed=2))
+    add(_hxc_case("sec4c-weighted-0.2-n10-m40-unbiased", "HXC weighted fresh n=10 m=40, w=0.2, unbiased",
+                  _cfg(Fresh(real=10, synthetic=40), estimator="unbiased", weight=0.2), 80, 100_000, "THEORY 4c"))
+    add(_hxc_case("sec4c-weighted-0.5-n10-m10-mle", "weighted fresh n=m=10, w=0.5, mle pieces",
+                  _cfg(Fresh(real=10, synthetic=10), weight=0.5), 80, 100_000, "THEORY 4c (mle pieces)"))
+    add(_hxc_case("sec4c-weighted-augment-0.3-mle", "weighted augment m=12 k=8, w=0.3, mle",
+                  _cfg(Augment(real=12, synthetic=8), weight=0.3), 40, 100_000, "THEORY 4b+4c"))
+    # -- schedules, filters, truncation beyond 1-D replace, d > 1 non-replace
+    add(_moments_case("sched-replace-growing-unbiased", "replace, unbiased, n_t = 5 t (growing)",
+                      _cfg(Replace(n=lambda t: 5 * t), estimator="unbiased"), (5, 30), 100_000,
+                      "THEORY 1 (growing M_i)"))
+    add(_moments_case("sched-fresh-varying", "fresh, real 8/4 alternating, synthetic 3 + t mod 7, mle",
+                      _cfg(Fresh(real=[8, 4] * 20, synthetic=lambda t: 3 + t % 7)), (7, 40), 100_000,
+                      "THEORY 4a (schedule)"))
+    add(_moments_case("filter-fresh-pooled", "fresh m=6 k=10, Filter(tpr=0.3, fpr=0.2), mle",
+                      _cfg(Fresh(real=6, synthetic=10), filter=Filter(0.3, 0.2)), (3, 40), 100_000,
+                      "THEORY 4a + filter", quick=True))
+    add(_moments_case("filter-fresh-weighted-unbiased", "fresh m=6 k=8, w=0.6, Filter(0.4, 0.3), unbiased",
+                      _cfg(Fresh(real=6, synthetic=8), weight=0.6, estimator="unbiased",
+                           filter=Filter(0.4, 0.3)), (3, 40), 100_000, "THEORY 4c + filter"))
+    add(_moments_case("filter-augment-fpr", "augment m=8 k=6, Filter(tpr=0.2, fpr=0.3), mle",
+                      _cfg(Augment(real=8, synthetic=6), filter=Filter(0.2, 0.3)), (3, 40), 100_000,
+                      "THEORY 4b + filter"))
+    add(_moments_case("filter-accumulate", "accumulate synthetic=4 real=1, Filter(0.5, 0.5), unbiased, tau=1.1",
+                      _cfg(Accumulate(synthetic=4, real=1), estimator="unbiased", temperature=1.1,
+                           filter=Filter(0.5, 0.5)), (2, 30), 100_000, "THEORY 5a + filter"))
+    cfg = _cfg(Replace(n=4), filter=Filter(tpr=0.4))
+    items, skipped = [c_logdet(cfg, 30, "THEORY 1 + filter"), c_var_logdet(cfg, 30, "THEORY 1 + filter")], []
+    for comp in (c_var(cfg, 3, "THEORY 1 + filter"), c_mean_sq(cfg, 3, "THEORY 1 + filter"), c_invariant(cfg, 3)):
+        _add_gated(cfg, items, skipped, comp)
+    add(Case("filter-replace-skips", "replace n=4, Filter(tpr=0.4): fits skipped when < 2 survive", cfg,
+             200_000, tuple(items), tuple(skipped)))
+    add(_moments_case("trunc-fresh-k1.5", "fresh m=5 k=10, truncation k=1.5, unbiased (samples path)",
+                      _cfg(Fresh(real=5, synthetic=10), truncation=1.5, estimator="unbiased", path="samples"),
+                      (2, 30), 50_000, "THEORY 3 + 4a"))
+    add(_moments_case("trunc-d2-accumulate", "d=2 accumulate 6/gen, Mahalanobis truncation k=1.5 (samples)",
+                      _cfg(Accumulate(synthetic=6), family=Gaussian(dim=2), truncation=1.5, path="samples"),
+                      (2, 20), 30_000, "THEORY 3 + 5a"))
+    cov = ((2.0, 0.5, 0.0), (0.5, 1.0, 0.3), (0.0, 0.3, 0.5))
+    add(_moments_case("d3-fresh-cov", "d=3 fresh m=6 k=10, tau=0.9, full Sigma0, mean (1,-2,0.5)",
+                      _cfg(Fresh(real=6, synthetic=10), family=Gaussian(dim=3, mean=(1.0, -2.0, 0.5), cov=cov),
+                           temperature=0.9), (2, 30), 50_000, "THEORY 2 + 4a"))
+    cfg = _cfg(Replace(n=100))
+    add(Case("sec1-kl-truth-model-n100-t20", "1-D replace n=100: E KL(p0||p_t) (light-tailed here)", cfg,
+             200_000, (c_kl_pt(cfg, 20, "THEORY 1"), c_w2(cfg, 20, "THEORY 1"))))
+    # -- section 7 invariant (row 20): every MLE loop, filters, subsample, both paths
+    inv = [
+        ("replace", Replace(n=10), None, 200_000, (3, 10)),
+        ("fresh", Fresh(real=3, synthetic=12), None, 100_000, (5, 40)),
+        ("augment", Augment(real=5, synthetic=7), None, 100_000, (5, 40)),
+        ("accumulate", Accumulate(synthetic=3, real=1), None, 100_000, (5, 40)),
+        ("fresh-filter", Fresh(real=4, synthetic=6), Filter(0.5, 0.25), 100_000, (5, 40)),
+        ("augment-filter", Augment(real=5, synthetic=6), Filter(0.3, 0.4), 100_000, (5, 40)),
+        ("accumulate-filter", Accumulate(synthetic=3, real=2), Filter(0.5, 0.5), 100_000, (5, 40)),
+    ]
+    for name, loop, filt, R, ts in inv:
+        for path in ("exact", "samples"):
+            sfx = "" if path == "exact" else "-samples"
+            cfg = _cfg(loop, filter=filt, path=path)
+            add(_invariant_case(f"row20-invariant-{name}{sfx}", f"invariant: {loop} {filt or ''} {path}",
+                                cfg, ts, R if path == "exact" else R // 2,
+                                quick=(name == "fresh-filter" and path == "exact"), seed=3))
+    for w in (0.0, 1.0):
+        cfg = _cfg(Fresh(real=5, synthetic=20), weight=w)
+        add(_invariant_case(f"row20-invariant-weighted-w{w:g}", f"invariant: fresh m=5 k=20, weight w={w:g}", cfg,
+                            (3, 10), 100_000))
+    add(_invariant_case("row20-invariant-subsample", "invariant: accumulate-subsample n=10, 10/gen (samples)",
+                        _cfg(AccumulateSubsample(n=10, synthetic=10), path="samples"), (5, 30), 20_000,
+                        quick=True, seed=3))
+    add(_invariant_case("row20-invariant-subsample-filter-d2",
+                        "invariant: d=2 subsample n=6, 4 syn + 1 real/gen, Filter(0.3, 0.3) (samples)",
+                        _cfg(AccumulateSubsample(n=6, synthetic=4, real=1), family=Gaussian(dim=2),
+                             filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000, seed=3))
+    return cases
+
+
+# replicas of the quick subset (CI: well under a minute on 2 cores); the rest keep theirs
+QUICK_REPLICAS = {
+    "row7-truncation-k2-n10-t10": 100_000,
+    "row8-d3-replace-n10-t20": 50_000,
+    "row9-fresh-m10-k10-mle": 50_000,
+    "row11-augment-m10-k10-mle": 50_000,
+    "row12-accumulate-n10-mle": 25_000,
+    "row15-weighted-optimal-n10-m10-unbiased": 40_000,
+    "filter-fresh-pooled": 50_000,
+    "row20-invariant-fresh-filter": 50_000,
+}
+
+_CASES: list | None = None
+
+
+def cases() -> list:
+    global _CASES
+    if _CASES is None:
+        import dataclasses
+
+        import zlib
+
+        # each case its own seed (from its name: stable when cases are added), so no two cases
+        # share their real draws; QUICK_REPLICAS for the quick subset
+        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()),
+                                      quick_replicas=QUICK_REPLICAS.get(c.name)) for c in build_cases()]
+        names = [c.name for c in _CASES]
+        assert len(names) == len(set(names)), "case names must be unique"
+    return _CASES
+
+
+def select(names: Sequence[str] | None = None, quick: bool = False) -> list:
+    """The cases to run: by name (each must exist), the quick subset, or all."""
+    allc = cases()
+    if names:
+        by = {c.name: c for c in allc}
+        unknown = [n for n in names if n not in by]
+        if unknown:
+            raise ValueError(f"unknown case {unknown[0]!r}; `madsim validate --list` lists them")
+        return [by[n] for n in names]
+    return [c for c in allc if c.quick] if quick else list(allc)
+
+
+# ---------------------------------------------------------------- running
+
+def _estimate(x: np.ndarray, stat: str):
+    if stat == "mean":
+        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+    d = x - x.mean()
+    v = float(d.var(ddof=1))
+    return v, float(math.sqrt(max(float((d**4).mean()) - v * v, 0.0) / x.size))
+
+
+def z_crit(alpha: float, comparisons: int) -> float:
+    from scipy import stats
+
+    return float(stats.norm.isf(alpha / (2.0 * max(comparisons, 1))))
+
+
+HEADER = f"{'case':<44} {'quantity':<26} {'t':>4} {'MC':>12} {'SE':>10} {'theory':>12} {'z':>7}  result"
+
+
+def _line(r: Row) -> str:
+    return (f"{r.case:<44} {r.quantity:<26} {r.t:>4} {r.mc:>12.6g} {r.se:>10.3g} {r.theory:>12.6g} "
+            f"{r.z:>7.2f}  {'pass' if r.passed else 'FAIL'}")
+
+
+def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: bool = False) -> tuple:
+    """Runs one case; returns (rows, seconds)."""
+    from .driver import simulate
+
+    ts = sorted({c.t for c in case.comparisons})
+    R = case.quick_replicas if (quick and case.quick_replicas) else case.replicas
+    t0 = time.perf_counter()
+    exact = [float(c.theory()) for c in case.comparisons]  # first: a broken oracle fails fast
+    ds = simulate(case.cfg, replicas=R, generations=case.generations,
+                  seed=case.seed + seed_offset, record=ts, threads=threads, progress=False)
+    rows = []
+    for c, th in zip(case.comparisons, exact):
+        x = c.values(ds, c.t)
+        if not np.all(np.isfinite(x)):
+            mc, se = float("nan"), float("nan")
+        else:
+            mc, se = _estimate(x, c.stat)
+        z = (mc - th) / se if se > 0 else (0.0 if mc == th else math.inf)
+        ok = bool(np.isfinite(z) and abs(z) < zc)
+        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source))
+    return rows, time.perf_counter() - t0
+
+
+def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: float = ALPHA,
+             threads: int | None = None, seed_offset: int = 0, out=None) -> Report:
+    """Runs the selected cases (all by default; ``quick``: the CI subset;
+    ``names``: those cases) and returns a Report. With ``out`` (a text
+    stream) the table is printed as the cases finish. ``seed_offset`` shifts
+    every case's seed (a fresh set of replicas)."""
+    from . import _validate as check
+
+    alpha = check.real("alpha", alpha, 0.0, 1.0, lo_open=True)
+    seed_offset = check.integer("seed_offset", seed_offset, 0, 2**32)
+    chosen = select(names, quick)
+    n_comp = sum(len(c.comparisons) for c in chosen)
+    zc = z_crit(alpha, n_comp)
+    report = Report(rows=[], skipped=[], alpha=alpha, z_crit=zc)
+    t_start = time.perf_counter()
+    if out is not None:
+        print(f"madsim validate: {len(chosen)} cases, {n_comp} comparisons; family-wise false-fail rate "
+              f"{alpha:g} (Bonferroni: pass when |z| < {zc:.2f})", file=out)
+        print(HEADER, file=out)
+        print("-" * len(HEADER), file=out)
+    for case in chosen:
+        try:
+            rows, secs = run_case(case, zc, threads, seed_offset, quick)
+        except Exception as exc:  # a theory or run error fails the case, reported, not raised
+            report.errors.append((case.name, f"{type(exc).__name__}: {exc}"))
+            if out is not None:
+                print(f"{case.name:<44} ERROR {type(exc).__name__}: {exc}", file=out)
+            continue
+        report.rows += rows
+        report.case_seconds[case.name] = secs
+        report.skipped += [(case.name, s) for s in case.skipped]
+        if out is not None:
+            for r in rows:
+                print(_line(r), file=out)
+            for s in case.skipped:
+                print(f"{case.name:<44} {s.quantity:<26} {s.t:>4} skipped: {s.reason}", file=out)
+            out.flush()
+    report.wall_s = time.perf_counter() - t_start
+    if out is not None:
+        nf = len(report.failures) + len(report.errors)
+        print("-" * len(HEADER), file=out)
+        worst = max((abs(r.z) for r in report.rows), default=0.0)
+        print(f"{len(report.rows)} comparisons, {len(report.failures)} failed, {len(report.errors)} cases "
+              f"errored, {len(report.skipped)} skipped; largest |z| = {worst:.2f} (z_crit {zc:.2f}); "
+              f"{report.wall_s:.1f} s", file=out)
+        print("PASS" if nf == 0 else "FAIL", file=out)
+    return report
+
+
+def list_cases(out=sys.stdout, quick: bool = False):
+    for c in select(None, quick):
+        mark = "quick" if c.quick else ""
+        print(f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={c.replicas:<7} "
+              f"t<={c.generations:<4} {c.title}", file=out)
+
+
+def main(args) -> int:
+    """The ``madsim validate`` subcommand (args from cli.py's argparse)."""
+    if args.list:
+        list_cases(sys.stdout, quick=args.quick)
+        return 0
+    report = validate(args.case or None, quick=args.quick, alpha=args.alpha, threads=args.threads,
+                      seed_offset=args.seed_offset, out=sys.stdout)
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump(report.to_dict(), f, indent=1)
+    return 0 if report.passed else 1
