@@ -1,0 +1,781 @@
+"""Figures of a ``madsim.simulate`` result (matplotlib, the optional extra:
+``pip install madsim[plot]``).
+
+    import madsim as ms
+    from madsim import plots
+    ds = ms.simulate(ms.Config(loop=ms.Replace(n=20)), replicas=2000,
+                     generations=1000, record=[0, 10, 100, 1000])
+    plots.tails(ds)                   # the vanishing tails: model densities over the truth's
+    plots.metric(ds, "log_var")       # E ln sigma_t^2 with a CI band, replica paths, theory
+    plots.survival(ds2, "first_var_below")   # Kaplan-Meier of a FirstPassage detector
+
+Every function draws on ``ax`` (a new figure when None), returns the Axes and
+never calls ``plt.show()``. Bad input raises ValueError naming what the
+Dataset holds. Theory curves come from ``madsim.theory`` where a closed form
+exists for the variable and the run's Config; where none does (the function
+is missing or raises NotImplementedError) the plot is drawn without one.
+
+``kaplan_meier`` (numpy only) is the estimator behind ``survival``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+import xarray as xr
+from scipy import special
+
+PLOT_EXTRA = "pip install madsim[plot]"
+GEN_LABEL = "generation t (fits since the truth, t = 0)"
+TRUTH_COLOR = "black"
+
+# Variable -> madsim.theory function of (cfg, t) giving its expectation over
+# replicas. Looked up by name when a plot is drawn, so closed forms added to
+# madsim.theory later are picked up; a missing one means "no theory curve".
+THEORY = {
+    "var": "expected_var",
+    "log_var": "expected_log_var",
+    "mean_sq": "expected_mean_sq",
+    "logdet": "expected_logdet",
+    "trace": "expected_trace",
+    "mean": "expected_mean",
+}
+
+# What a theory curve is, for its legend entry.
+_THEORY_TEXT = {
+    "var": r"$E\,\sigma_t^2$",
+    "log_var": r"$E \ln \sigma_t^2$",
+    "mean_sq": r"$E\,|\mu_t - \mu_0|^2$",
+    "logdet": r"$E \ln\det \Sigma_t$",
+    "trace": r"$E\,\mathrm{tr}\,\Sigma_t$",
+    "mean": r"$E\,\mu_t$",
+}
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - the test extra installs it
+        raise ImportError(
+            f"madsim.plots needs matplotlib, an optional extra: {PLOT_EXTRA}") from e
+    return plt
+
+
+def _new_ax(ax, figsize=(7.0, 4.5)):
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+# ---------------------------------------------------------------- reading a Dataset
+
+def _check_ds(ds) -> None:
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"ds must be the xarray.Dataset returned by madsim.simulate; got {type(ds).__name__}")
+    if "config" not in ds.attrs:
+        raise ValueError("ds has no attrs['config']: pass the Dataset returned by madsim.simulate "
+                         "(or one saved and loaded with its attributes)")
+    for dim in ("replica", "generation"):
+        if dim not in ds.dims:
+            raise ValueError(f"ds has no {dim!r} dimension; a madsim result has dims (replica, generation)")
+    if ds.sizes["replica"] == 0:
+        raise ValueError("ds holds no replicas (an empty replica selection?)")
+    if ds.sizes["generation"] == 0:
+        raise ValueError("ds holds no recorded generations")
+
+
+def _config_dict(ds) -> dict:
+    try:
+        return json.loads(ds.attrs["config"])
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"ds.attrs['config'] is not a madsim config JSON: {e}") from None
+
+
+def _config(ds, cfg=None):
+    """The run's Config, or None when it cannot be rebuilt (a callable schedule)."""
+    from .config import Config
+
+    if cfg is not None:
+        if not isinstance(cfg, Config):
+            raise TypeError(f"cfg must be a madsim.Config or None; got {cfg!r}")
+        return cfg
+    try:
+        return Config.from_dict(_config_dict(ds))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _describe(ds) -> str:
+    """A short title for the run: loop, counts, estimator, knobs."""
+    try:
+        d = _config_dict(ds)
+        fam, loop = dict(d["family"]), dict(d["loop"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+    kind = loop.pop("type", "?")
+    args = ", ".join(f"{k}={_short(v)}" for k, v in loop.items())
+    parts = [f"{kind}({args})", str(d.get("estimator", "")).upper()]
+    if fam.get("dim", 1) != 1:
+        parts.append(f"d={fam['dim']}")
+    if d.get("temperature", 1.0) != 1.0:
+        parts.append(f"tau={d['temperature']}")
+    if d.get("truncation") is not None:
+        parts.append(f"truncation={d['truncation']}")
+    if d.get("weight") is not None:
+        parts.append(f"weight={d['weight']}")
+    if d.get("filter"):
+        f = d["filter"]
+        parts.append(f"filter(tpr={f.get('tpr')}, fpr={f.get('fpr')})")
+    return ", ".join(parts)
+
+
+def _short(v) -> str:
+    if isinstance(v, dict) and "callable" in v:
+        return f"<{v['callable']}>"
+    if isinstance(v, list):
+        return f"[{v[0]}..{v[-1]}]" if len(v) > 3 else str(v)
+    return str(v)
+
+
+# plain-text symbols of the Dataset's long_name attrs -> mathtext, for labels
+_MATH = (
+    ("|mu_t - mu_0|^2", r"$|\mu_t - \mu_0|^2$"),
+    ("ln det Sigma_t", r"$\ln\det\Sigma_t$"),
+    ("tr Sigma_t", r"$\mathrm{tr}\,\Sigma_t$"),
+    ("sigma_t^2", r"$\sigma_t^2$"),
+    ("Sigma_t", r"$\Sigma_t$"),
+    ("mu_t", r"$\mu_t$"),
+)
+
+
+def _pretty(text: str) -> str:
+    """A long_name with its symbols set as math (sigma_t^2 -> $\\sigma_t^2$)."""
+    out, i = [], 0
+    while i < len(text):
+        for plain, math_ in _MATH:
+            if text.startswith(plain, i):
+                out.append(math_)
+                i += len(plain)
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _scalar_names(ds) -> list[str]:
+    return [k for k, v in ds.data_vars.items() if v.dims == ("replica", "generation")]
+
+
+def _detector_names(ds) -> list[str]:
+    return [k for k, v in ds.data_vars.items()
+            if v.dims == ("replica",) and np.issubdtype(v.dtype, np.integer)]
+
+
+def _theory_curve(name: str, cfg, t: np.ndarray):
+    """E[name] at generations t from madsim.theory, or None when no closed form
+    exists for this variable and config."""
+    if cfg is None or name not in THEORY:
+        return None
+    from . import theory
+
+    f = getattr(theory, THEORY[name], None)
+    if f is None:
+        return None
+    try:
+        y = np.asarray(f(cfg, t), dtype=np.float64)
+    except NotImplementedError:
+        return None
+    if name == "mean":  # E mu_t is [T, dim]; only the 1-D one is a scalar variable
+        if y.ndim != 2 or y.shape[1] != 1:
+            return None
+        y = y[:, 0]
+    return y if y.shape == t.shape else None
+
+
+# ---------------------------------------------------------------- tails
+
+def _truth_marginal(ds, coord: int):
+    """(mu0, sigma0) of the truth's marginal of coordinate ``coord``, from the config."""
+    fam = _config_dict(ds).get("family", {})
+    if fam.get("type") != "Gaussian":
+        raise ValueError(f"tails draws Gaussian models; this run's family is {fam.get('type')!r}")
+    d = int(fam.get("dim", 1))
+    if not (isinstance(coord, (int, np.integer)) and not isinstance(coord, bool)):
+        raise TypeError(f"coord must be an integer in [0, {d - 1}]; got {coord!r}")
+    if not 0 <= coord < d:
+        raise ValueError(f"coord must be in [0, {d - 1}] (the family has dim = {d}); got {coord}")
+    mean = fam.get("mean", 0.0)
+    mu0 = float(mean[coord]) if isinstance(mean, list) else float(mean)
+    var0 = float(fam["cov"][coord][coord]) if fam.get("cov") is not None else float(fam.get("var", 1.0))
+    return mu0, math.sqrt(var0), d
+
+
+def _model_params(ds, coord: int, d: int):
+    """(mean, var) of the model's marginal of ``coord``, each [R, G]."""
+    if d == 1:
+        missing = [k for k in ("mean", "var") if k not in ds.data_vars]
+        if missing:
+            raise ValueError(f"tails needs the variables 'mean' and 'var'; ds lacks {missing}; "
+                             f"it has {sorted(ds.data_vars)}")
+        return ds["mean"].values, ds["var"].values
+    missing = [k for k in ("mean", "cov") if k not in ds.data_vars]
+    if missing:
+        raise ValueError(f"tails needs the variables 'mean' and 'cov' (dim = {d}); ds lacks {missing}; "
+                         f"it has {sorted(ds.data_vars)}")
+    m = ds["mean"].transpose("replica", "generation", ...).values[:, :, coord]
+    c = ds["cov"].transpose("replica", "generation", ...).values[:, :, coord, coord]
+    return m, c
+
+
+# |z| beyond which a normal's tail mass, ndtr(-|z|) < 3e-316, is dropped
+_Z_WINDOW = 38.0
+_CHUNK = 1 << 21  # (model, edge) pairs evaluated at a time: bounded memory
+
+
+def _cell_mass(edges: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Mass of N(mu, sd^2) in each cell [edges[k], edges[k+1]), averaged over
+    the models (mu, sd each [M]); sd = 0 is a point mass. Exact to ~1e-300
+    absolute in every cell, far tails included (each difference is taken
+    between tail probabilities of one side, never 1 - 1), and cheap for
+    collapsed models: each model is evaluated only on the edges within
+    _Z_WINDOW of its sd (mass beyond them underflows double anyway)."""
+    n = edges.size - 1
+    mu = np.asarray(mu, dtype=np.float64).ravel()
+    sd = np.asarray(sd, dtype=np.float64).ravel()
+    out = np.zeros(n)
+    point = sd == 0.0
+    if point.any():
+        cell = np.searchsorted(edges, mu[point], side="right") - 1
+        cell = cell[(cell >= 0) & (cell < n)]
+        out += np.bincount(cell, minlength=n)
+    mu, sd = mu[~point], sd[~point]
+    # cells first..last-1 hold all the mass of each model (to ~1e-316)
+    first = np.clip(np.searchsorted(edges, mu - _Z_WINDOW * sd, side="right") - 1, 0, n)
+    last = np.clip(np.searchsorted(edges, mu + _Z_WINDOW * sd, side="left"), 0, n)
+    width = np.maximum(last - first, 0)
+    order = np.argsort(width, kind="stable")
+    i, M = 0, order.size
+    while i < M:
+        w_max = int(width[order[min(M, i + max(1, _CHUNK // (int(width[order[i]]) + 2))) - 1]])
+        j = min(M, i + max(1, _CHUNK // (w_max + 2)))
+        rows = order[i:j]
+        w_max = int(width[rows[-1]])
+        i = j
+        if w_max == 0:
+            continue
+        k = np.arange(w_max + 1)
+        e = np.minimum(first[rows, None] + k, n)  # [m, w_max + 1] edge indices
+        z = (edges[e] - mu[rows, None]) / sd[rows, None]
+        q = special.ndtr(-np.abs(z))  # the smaller tail beyond each edge
+        za, zb, qa, qb = z[:, :-1], z[:, 1:], q[:, :-1], q[:, 1:]
+        mass = np.where(za >= 0, qa - qb, np.where(zb <= 0, qb - qa, 1.0 - qa - qb))
+        valid = k[None, :-1] < width[rows, None]
+        out += np.bincount(e[:, :-1][valid], weights=np.clip(mass[valid], 0.0, None), minlength=n)
+    return out / max(1, point.size)
+
+
+def _tail_mass(lo: float, hi: float, mu: np.ndarray, sd: np.ndarray) -> float:
+    """Average over models of P(X < lo) + P(X > hi), X ~ N(mu, sd^2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zl, zh = (lo - mu) / sd, (hi - mu) / sd
+        zl = np.where(np.isnan(zl), np.where(lo >= mu, np.inf, -np.inf), zl)
+        zh = np.where(np.isnan(zh), np.where(hi >= mu, np.inf, -np.inf), zh)
+        return float(np.mean(special.ndtr(zl) + special.ndtr(-zh)))
+
+
+def _fmt_prob(p: float) -> str:
+    if p == 0.0:
+        return "0"
+    if p >= 1e-3:
+        return f"{100 * p:.2g}%"
+    return f"{p:.1e}"
+
+
+def _default_generations(recorded: np.ndarray, k: int = 4) -> list[int]:
+    """About k recorded generations > 0, log-spaced, always with the last."""
+    pos = recorded[recorded > 0]
+    if pos.size == 0:
+        return []
+    if pos.size <= k:
+        return pos.tolist()
+    targets = np.geomspace(max(1, pos[0]), pos[-1], k)
+    idx = [int(np.argmin(np.abs(np.log(pos) - np.log(x)))) for x in targets]
+    return sorted({int(pos[i]) for i in idx})
+
+
+def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first",
+          coord: int = 0, log: bool = True, sigmas: Sequence[float] = (2.0, 3.0),
+          xlim: tuple[float, float] | None = None, ymin: float | None = None,
+          cells: int | None = None, legend: bool = True):
+    """The vanishing tails: the fitted model's density at chosen generations
+    over the truth's (generation 0), 1-D Gaussian (d > 1: the marginal of
+    coordinate ``coord``), with the truth's tails beyond ``sigmas`` shaded.
+
+    generations: recorded generations to draw (default: up to four recorded
+        ones, log-spaced, with the last).
+    replica: "first" (the first replica in ds), a replica id (the ``replica``
+        coordinate), or "mean": the mixture over replicas (the average of the
+        replicas' densities: the law of a fresh draw from a random replica's
+        model).
+    log: log-scale density axis (the tails are only visible on it); ``ymin``
+        its floor (default 1e-6 of the truth's peak).
+    cells: the density is drawn as the model's mass per cell of a grid of
+        this many cells over ``xlim`` (default the truth's mean +- 5 sigma0),
+        divided by the width: exact for any model, including those narrower
+        than a cell (a collapsed model shows as a spike, not as nothing).
+        Default 800 for one replica; for the mixture R/50 clipped to
+        [50, 800]: collapsed replicas are point masses, so the mixture is
+        then a histogram of their means and coarser cells keep it legible.
+    The legend (below the axes) gives each curve's mass beyond the outermost
+    ``sigmas``: the probability the model puts where the truth has its tails.
+    Returns the Axes.
+    """
+    _check_ds(ds)
+    mu0, s0, d = _truth_marginal(ds, coord)
+    mu, var = _model_params(ds, coord, d)
+    recorded = ds["generation"].values.astype(np.int64)
+    if generations is None:
+        gens = _default_generations(recorded)
+        if not gens:
+            raise ValueError("ds records only generation 0 (the truth); nothing to compare with it")
+    else:
+        if isinstance(generations, (int, np.integer)):
+            generations = [generations]
+        gens = [int(g) for g in generations]
+        bad = [g for g in gens if g not in set(recorded.tolist())]
+        if bad or not gens:
+            raise ValueError(f"generations {bad or '[]'} not recorded; ds records {_list_text(recorded)}")
+    mixture = isinstance(replica, str) and replica == "mean"
+    if cells is None:
+        cells = int(np.clip(ds.sizes["replica"] // 50, 50, 800)) if mixture else 800
+    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)):
+        raise TypeError(f"cells must be an integer >= 10 or None; got {cells!r}")
+    cells = int(cells)
+    if cells < 10:
+        raise ValueError(f"cells must be >= 10; got {cells}")
+    if not sigmas or any(float(k) <= 0 for k in sigmas):
+        raise ValueError(f"sigmas must be positive numbers of the truth's sd; got {sigmas!r}")
+    sigmas = sorted(float(k) for k in sigmas)
+
+    ids = ds["replica"].values
+    if isinstance(replica, str) and replica == "mean":
+        rows, who = np.arange(ids.size), f"mixture over {ids.size} replicas"
+    elif isinstance(replica, str) and replica == "first":
+        rows, who = np.array([0]), f"replica {int(ids[0])}"
+    elif isinstance(replica, (int, np.integer)) and not isinstance(replica, bool):
+        hit = np.nonzero(ids == replica)[0]
+        if hit.size == 0:
+            raise ValueError(f"replica {replica} is not in ds; its replica ids are {_list_text(ids)} "
+                             "(or pass 'first' or 'mean')")
+        rows, who = hit[:1], f"replica {int(replica)}"
+    else:
+        raise ValueError(f"replica must be 'first', 'mean' or a replica id; got {replica!r}")
+
+    lo, hi = xlim if xlim is not None else (mu0 - 5 * s0, mu0 + 5 * s0)
+    if not hi > lo:
+        raise ValueError(f"xlim must be (low, high) with high > low; got {xlim!r}")
+    edges = np.linspace(lo, hi, cells + 1)
+    width = edges[1] - edges[0]
+    x = 0.5 * (edges[:-1] + edges[1:])
+    kmax = sigmas[-1]
+    tail_lo, tail_hi = mu0 - kmax * s0, mu0 + kmax * s0
+
+    ax = _new_ax(ax)
+    import matplotlib as mpl
+
+    truth = _cell_mass(edges, np.array([mu0]), np.array([s0])) / width
+    p0 = _tail_mass(tail_lo, tail_hi, np.array([mu0]), np.array([s0]))
+    floor = ymin if ymin is not None else 1e-6 * truth.max()
+    # shading: the truth's tails beyond each of sigmas (darker further out)
+    base = floor if log else 0.0
+    for j, k in enumerate(sigmas):
+        out = np.abs(x - mu0) >= k * s0
+        alpha = 0.12 + 0.18 * j / max(1, len(sigmas) - 1)
+        ax.fill_between(x, base, truth, where=out, color="tab:red", alpha=alpha, lw=0,
+                        label=rf"truth's tails beyond $\pm{k:g}\sigma_0$")
+    top = truth.max()
+    ax.plot(x, truth, color=TRUTH_COLOR, lw=2.2,
+            label=rf"truth ($t$ = 0): mass beyond $\pm{kmax:g}\sigma_0$ = {_fmt_prob(p0)}")
+
+    cmap = mpl.colormaps["viridis"]
+    col = {int(g): i for i, g in enumerate(recorded)}
+    for i, g in enumerate(gens):
+        j = col[g]
+        m, sd = mu[rows, j], np.sqrt(np.clip(var[rows, j], 0.0, None))
+        dens = _cell_mass(edges, m, sd) / width
+        p = _tail_mass(tail_lo, tail_hi, m, sd)
+        color = cmap(0.15 + 0.75 * i / max(1, len(gens) - 1))
+        top = max(top, dens.max())
+        ax.plot(x, dens, color=color, lw=1.3, drawstyle="steps-mid",
+                label=rf"$t$ = {g}: mass beyond $\pm{kmax:g}\sigma_0$ = {_fmt_prob(p)}")
+    for k in sigmas:
+        for s in (-1, 1):
+            ax.axvline(mu0 + s * k * s0, color="tab:red", lw=0.6, ls=":", alpha=0.7)
+
+    ax.set_xlim(lo, hi)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(floor, top * 3.0)
+    else:
+        ax.set_ylim(0.0, top * 1.05)
+    what = "x" if d == 1 else f"coordinate {coord} of x (marginal)"
+    ax.set_xlabel(f"{what}   [truth: mean {mu0:g}, sd $\\sigma_0$ = {s0:g}]")
+    ax.set_ylabel("density" + (" (log scale)" if log else ""))
+    ax.set_title(f"Fitted model vs truth: {who}\n{_describe(ds)}", fontsize=10)
+    if legend:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  frameon=False)
+    return ax
+
+
+def _list_text(values, k: int = 12) -> str:
+    v = [int(x) for x in np.asarray(values).ravel()]
+    if len(v) <= k:
+        return str(v)
+    return f"[{', '.join(map(str, v[:k // 2]))}, ..., {', '.join(map(str, v[-k // 2:]))}] ({len(v)} in all)"
+
+
+# ---------------------------------------------------------------- metric
+
+def _metric_values(ds, name: str):
+    """(values [R, G], y label, theory key) of a scalar variable or 'log_<var>'."""
+    scalars = _scalar_names(ds)
+    avail = scalars + [f"log_{s}" for s in scalars if s in ("var", "trace", "mean_sq")]
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a variable name (str); got {name!r}")
+    if name in scalars:
+        v = ds[name]
+        return v.values.astype(np.float64), _pretty(v.attrs.get("long_name", name)), name
+    if name.startswith("log_") and name[4:] in scalars:
+        base = ds[name[4:]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vals = np.log(base.values.astype(np.float64))
+        desc = _pretty(base.attrs.get("long_name", name[4:]))
+        return vals, f"ln of the {desc}", name
+    if name in ds.data_vars:
+        raise ValueError(f"{name!r} has dims {ds[name].dims}; metric plots scalar variables with dims "
+                         f"(replica, generation): {avail}")
+    hint = " (d > 1 runs have no 'var': try 'logdet' or 'trace')" if name in ("var", "log_var") else ""
+    raise ValueError(f"ds has no scalar variable {name!r}{hint}; available: {avail}")
+
+
+def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Sequence[int] = 5,
+           theory: bool | Callable = True, log: bool = False, logx: bool = False,
+           label: str | None = None, color=None, cfg=None, legend: bool = True):
+    """A scalar variable vs generation: the mean over replicas with a normal
+    confidence band for it (mean +- z * standard error across replicas), a few
+    replica paths (thin) and the madsim.theory expectation where one exists.
+
+    name: a variable with dims (replica, generation) (``var``, ``mean_sq``,
+        ``logdet``, ``trace``...) or ``log_var`` (also ``log_trace``,
+        ``log_mean_sq``): the log of that variable, per replica.
+    band: confidence level of the band (None: no band).
+    paths: how many replica paths to draw, picked at evenly spaced quantiles
+        of the final recorded value (so they show the spread), or a sequence
+        of replica ids; 0 for none.
+    theory: True: the madsim.theory curve where one exists for ``name`` and
+        the run's config (THEORY maps names to functions); False: none; or a
+        callable f(cfg, t) -> array.
+    log / logx: log-scale y / x axis. label, color: for the mean's line (to
+        put several runs on one Axes). cfg: the Config, when the Dataset's
+        cannot be rebuilt (a callable schedule).
+    Returns the Axes.
+    """
+    _check_ds(ds)
+    vals, ylabel, key = _metric_values(ds, name)
+    t = ds["generation"].values.astype(np.int64)
+    R = vals.shape[0]
+    if band is not None and not (0.0 < float(band) < 1.0):
+        raise ValueError(f"band must be a confidence level in (0, 1) or None; got {band!r}")
+
+    ax = _new_ax(ax)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = vals.mean(axis=0)
+        line, = ax.plot(t, mean, color=color, lw=2.0,
+                        label=label if label is not None else f"mean over {R} replicas")
+    color = line.get_color()
+    if band is not None and R > 1:
+        z = float(special.ndtri(0.5 + 0.5 * float(band)))
+        with np.errstate(invalid="ignore", over="ignore"):
+            se = vals.std(axis=0, ddof=1) / math.sqrt(R)
+        lo, hi = mean - z * se, mean + z * se
+        ax.fill_between(t, lo, hi, color=color, alpha=0.25, lw=0,
+                        label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
+
+    bad = ~np.isfinite(vals)
+    if bad.any():  # e.g. ln 0: a variance that underflowed double (THEORY: ln sigma^2 ~ t delta)
+        first = int(t[np.argmax(bad.any(axis=0))])
+        ax.text(0.01, 0.01, f"{int(bad.any(axis=1).sum())} of {R} replicas non-finite from t = {first} on"
+                f"{' (variance underflowed to 0)' if key.startswith('log_') else ''}: "
+                "the mean and band stop there", transform=ax.transAxes, fontsize=7.5, color="0.3",
+                va="bottom")
+
+    chosen = _pick_paths(ds, vals, paths)
+    for k, r in enumerate(chosen):
+        ax.plot(t, vals[r], color=color, lw=0.6, alpha=0.55,
+                label=_once(ax, "paths", f"{len(chosen)} replica paths (quantiles of the last value)")
+                if k == 0 else None)
+
+    if theory is not False and theory is not None:
+        cfgv = _config(ds, cfg)
+        if callable(theory):
+            y, what = np.asarray(theory(cfgv, t), dtype=np.float64), "theory"
+        else:
+            y = _theory_curve(key, cfgv, t)
+            what = f"theory: {_THEORY_TEXT.get(key, key)} (madsim.theory.{THEORY.get(key, '')})"
+        if y is not None:
+            if label is not None:  # several runs on one Axes: one generic entry
+                what = "theory: madsim.theory (dashed)"
+            ax.plot(t, y, color="black", lw=1.2, ls="--", zorder=3, label=_once(ax, "theory", what))
+
+    if log:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel(GEN_LABEL)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    if not ax.get_title():
+        ax.set_title(_describe(ds), fontsize=10)
+    if legend:
+        ax.legend(fontsize=8)
+    return ax
+
+
+def _once(ax, key: str, text: str):
+    """``text`` the first time ``key`` is labelled on ``ax``, else no legend entry
+    (several runs drawn on one Axes share the band/paths/theory entries)."""
+    seen = ax.__dict__.setdefault("_madsim_legend", set())
+    if key in seen:
+        return None
+    seen.add(key)
+    return text
+
+
+def _pick_paths(ds, vals: np.ndarray, paths) -> list[int]:
+    R = vals.shape[0]
+    if isinstance(paths, (int, np.integer)) and not isinstance(paths, bool):
+        if paths < 0:
+            raise ValueError(f"paths must be >= 0 or a sequence of replica ids; got {paths}")
+        k = min(int(paths), R)
+        if k == 0:
+            return []
+        last = vals[:, -1]
+        order = np.argsort(np.where(np.isnan(last), np.inf, last), kind="stable")
+        ranks = np.unique(np.round(np.linspace(0, R - 1, k)).astype(int))
+        return [int(order[i]) for i in ranks]
+    ids = ds["replica"].values
+    rows = []
+    for r in paths:
+        hit = np.nonzero(ids == r)[0]
+        if hit.size == 0:
+            raise ValueError(f"paths: replica {r!r} is not in ds; its replica ids are {_list_text(ids)}")
+        rows.append(int(hit[0]))
+    return rows
+
+
+# ---------------------------------------------------------------- survival
+
+class KaplanMeier(NamedTuple):
+    """Kaplan-Meier estimate at the distinct event times (ascending).
+
+    time: event times; at_risk, events: n_j and d_j there; survival: S(t_j) =
+    prod_{i <= j} (1 - d_i/n_i), the estimate of P(T > t) for t_j <= t < t_{j+1};
+    variance: Greenwood's S^2 sum_{i <= j} d_i / (n_i (n_i - d_i)) (inf once
+    S = 0)."""
+
+    time: np.ndarray
+    at_risk: np.ndarray
+    events: np.ndarray
+    survival: np.ndarray
+    variance: np.ndarray
+
+
+def kaplan_meier(times, observed) -> KaplanMeier:
+    """Kaplan-Meier estimator with Greenwood's variance for right-censored
+    times: ``times[i]`` is the event time where ``observed[i]`` is true and the
+    censoring time (the subject is known to survive *through* it) otherwise.
+    A subject censored at t counts as at risk at t (the usual convention).
+    """
+    T = np.asarray(times, dtype=np.float64).ravel()
+    E = np.asarray(observed, dtype=bool).ravel()
+    if T.shape != E.shape:
+        raise ValueError(f"times and observed must have the same length; got {T.size} and {E.size}")
+    if not np.all(np.isfinite(T)):
+        raise ValueError("times must be finite")
+    ev = np.unique(T[E])
+    order = np.sort(T)
+    at_risk = (T.size - np.searchsorted(order, ev, side="left")).astype(np.int64)
+    events = np.searchsorted(np.sort(T[E]), ev, side="right") - np.searchsorted(np.sort(T[E]), ev, side="left")
+    events = events.astype(np.int64)
+    S = np.cumprod(1.0 - events / at_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = events / (at_risk * (at_risk - events).astype(np.float64))
+    terms = np.where(at_risk == events, np.inf, terms)
+    with np.errstate(invalid="ignore"):
+        var = np.where(S > 0, S * S * np.cumsum(terms), np.inf)
+    return KaplanMeier(ev, at_risk, events, S, var)
+
+
+def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
+    """(lower, upper) pointwise confidence limits of km.survival from
+    Greenwood's variance: ``loglog`` (Kalbfleisch-Prentice: symmetric on
+    ln(-ln S), stays in [0, 1]) or ``plain`` (S +- z se, clipped)."""
+    z = float(special.ndtri(0.5 + 0.5 * level))
+    S, V = km.survival, km.variance
+    if method == "plain":
+        se = np.sqrt(np.where(np.isfinite(V), V, 0.0))
+        return np.clip(S - z * se, 0.0, 1.0), np.clip(S + z * se, 0.0, 1.0)
+    if method != "loglog":
+        raise ValueError(f"method must be 'loglog' or 'plain'; got {method!r}")
+    lo, hi = S.copy(), S.copy()
+    ok = (S > 0) & (S < 1) & np.isfinite(V)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.sqrt(V[ok]) / (S[ok] * np.abs(np.log(S[ok])))
+        lo[ok] = S[ok] ** np.exp(z * s)
+        hi[ok] = S[ok] ** np.exp(-z * s)
+    return lo, hi
+
+
+def first_passage(ds, detector: str):
+    """(times, observed) of a FirstPassage detector: replicas that never
+    crossed (-1) are censored at attrs['generations_completed']."""
+    _check_ds(ds)
+    if hasattr(detector, "label") and not isinstance(detector, str):  # a FirstPassage
+        detector = detector.label
+    dets = _detector_names(ds)
+    if not isinstance(detector, str) or detector not in dets:
+        what = f"{detector!r} is not a first-passage variable"
+        if isinstance(detector, str) and detector in ds.data_vars:
+            what += f" (it has dims {ds[detector].dims})"
+        if not dets:
+            raise ValueError(f"{what}: ds has none; run simulate(..., detect=[madsim.FirstPassage(...)])")
+        raise ValueError(f"{what}; ds has {dets}")
+    first = ds[detector].values.astype(np.int64)
+    G = int(ds.attrs.get("generations_completed", int(ds["generation"].values.max())))
+    observed = first >= 0
+    return np.where(observed, first, G).astype(np.float64), observed
+
+
+_RULE = re.compile(r"first generation with (\w+) (<=|>=) (\S+)")
+
+
+def _wald_time(ds, detector: str, cfg):
+    """Wald/Siegmund E T for a 'var <= x' (or 1-D 'logdet <= x') detector,
+    or None where madsim.theory has no such approximation for this run."""
+    if cfg is None:
+        return None
+    m = _RULE.fullmatch(ds[detector].attrs.get("long_name", ""))
+    if not m or m.group(2) != "<=":
+        return None
+    metric_name, thr = m.group(1), float(m.group(3))
+    fam = cfg.family
+    if fam.dim != 1:
+        return None
+    if metric_name == "logdet":
+        thr = math.exp(thr)
+    elif metric_name != "var":
+        return None
+    var0 = float(fam.cov_matrix[0, 0])
+    if not 0.0 < thr < var0:
+        return None
+    eps = math.sqrt(thr / var0)
+    from . import theory
+    from .config import Replace
+
+    f = getattr(theory, "collapse_time_wald", None)
+    if f is None:
+        return None
+    try:  # a config-level form, where madsim.theory has one
+        return float(f(cfg, eps))
+    except (TypeError, NotImplementedError):
+        pass
+    except ValueError:  # e.g. no negative drift: nothing to approximate
+        return None
+    loop = cfg.loop
+    if not (isinstance(loop, Replace) and isinstance(loop.n, int) and cfg.filter is None
+            and cfg.truncation is None and cfg.weight is None):
+        return None
+    try:
+        return float(f(eps, loop.n, cfg.temperature, cfg.estimator))
+    except (ValueError, NotImplementedError):
+        return None
+
+
+def survival(ds, detector, ax=None, theory: bool | float | None = None, band: float | None = 0.95,
+             ci: str = "loglog", label: str | None = None, color=None, cfg=None,
+             legend: bool = True):
+    """Kaplan-Meier survival curve P(T > t) of a first-passage variable
+    (``simulate(detect=[FirstPassage(...)])``), replicas that never crossed
+    being right-censored at attrs['generations_completed'], with a pointwise
+    Greenwood confidence band (``ci``: 'loglog' or 'plain').
+
+    theory: None/True: overlay madsim.theory's approximation of E T where one
+        exists (the Wald/Siegmund ``collapse_time_wald`` for a 'var <= x'
+        detector on the 1-D replace loop), as a vertical line labelled as an
+        approximation of the mean; False: none; a number: draw that E T.
+    Returns the Axes.
+    """
+    times, observed = first_passage(ds, detector)
+    if hasattr(detector, "label") and not isinstance(detector, str):
+        detector = detector.label
+    if band is not None and not (0.0 < float(band) < 1.0):
+        raise ValueError(f"band must be a confidence level in (0, 1) or None; got {band!r}")
+    G = int(ds.attrs.get("generations_completed", int(times.max())))
+    R = times.size
+    km = kaplan_meier(times, observed)
+    # the step function on [0, G]: S = 1 before the first event, held after the last
+    start = not (km.time.size and km.time[0] == 0)
+    x = np.r_[[0.0] * start, km.time, G]
+    S = np.r_[[1.0] * start, km.survival]
+    S = np.r_[S, S[-1]]
+    n_cens = int((~observed).sum())
+    rmst = float(np.sum(np.diff(x) * S[:-1]))  # area under S over [0, G] = E min(T, G)
+    if n_cens == 0:
+        stat = f"sample mean T = {np.mean(times):.4g}"
+    else:
+        stat = f"E min(T, {G}) = {rmst:.4g}"
+
+    ax = _new_ax(ax)
+    lab = label if label is not None else "Kaplan-Meier"
+    line, = ax.step(x, S, where="post", color=color, lw=1.8, label=f"{lab} (R = {R}; {stat})")
+    color = line.get_color()
+    if band is not None and km.time.size:
+        lo, hi = km_band(km, float(band), ci)
+        lo, hi = np.r_[[1.0] * start, lo], np.r_[[1.0] * start, hi]
+        lo, hi = np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
+        ax.fill_between(x, lo, hi, step="post", color=color, alpha=0.22, lw=0,
+                        label=f"{float(band):.0%} Greenwood band ({ci})")
+    if n_cens:
+        ax.plot([G], [S[-1]], marker="+", ms=12, mew=2, color=color, ls="none",
+                label=f"{n_cens} censored at t = {G}")
+
+    if theory is not False:
+        if isinstance(theory, (int, float)) and not isinstance(theory, bool):
+            ET, what = float(theory), f"E T = {float(theory):.4g} (given)"
+        else:
+            ET = _wald_time(ds, detector, _config(ds, cfg))
+            what = rf"E T $\approx$ {ET:.4g}: Wald-Siegmund approximation" if ET is not None else ""
+        if ET is not None:
+            ax.axvline(ET, color=color, ls="--", lw=1.2, label=what)
+
+    ax.set_xlim(0, G)
+    ax.set_ylim(-0.02, 1.02)
+    desc = ds[detector].attrs.get("long_name", detector)
+    ax.set_xlabel(GEN_LABEL)
+    ax.set_ylabel(f"P(T > t),  T = {_pretty(desc)}")
+    if not ax.get_title():
+        ax.set_title(f"Survival of {detector}: {int(observed.sum())} of {R} replicas crossed by "
+                     f"t = {G}\n{_describe(ds)}", fontsize=10)
+    if legend:
+        ax.legend(fontsize=8)
+    return ax
+
+
+__all__ = ["KaplanMeier", "THEORY", "first_passage", "kaplan_meier", "km_band", "metric", "survival",
+           "tails"]
