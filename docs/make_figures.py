@@ -73,7 +73,8 @@ def var_vs_theory(out: Path) -> Path:
                            progress=False)
         plots.metric(long, "log_var", ax=b, paths=0, label=label, color=color, legend=False)
     a.set_title("$E\\,\\sigma_t^2$ (log scale): Monte Carlo mean with 95% CI (bands), theory dashed\n"
-                "replace loops: bands widen as CV$^2(\\sigma_t^2) = ((n+1)/(n-1))^t - 1$ (rare wide replicas carry the mean)",
+                "replace loops: bands widen as CV$^2(\\sigma_t^2) = ((n+1)/(n-1))^t - 1$ "
+                "(rare wide replicas carry the mean)",
                 fontsize=9.5)
     b.set_title("$E \\ln \\sigma_t^2$: theory (dashed) $= t\\,\\delta$ for the replace loop;\n"
                 "fresh and accumulate have no closed form for it (Monte Carlo only)", fontsize=9.5)

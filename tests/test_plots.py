@@ -270,6 +270,13 @@ def test_survival_curve_band_censoring_and_wald(ds1, tmp_path):
     _saved(ax.figure, tmp_path, "survival.png")
 
 
+def test_survival_takes_the_detector_object_and_a_plain_band(ds1):
+    det = ms.FirstPassage("var", below=EPS**2)
+    ax = plots.survival(ds1, det, ci="plain", theory=30.0)
+    assert det.label in ax.get_title()
+    assert any("E T = 30 (given)" in s for s in ax.get_legend_handles_labels()[1])
+
+
 def test_survival_without_theory_and_for_a_loop_without_one(ds1, ds_fresh):
     ax = plots.survival(ds1, "first_var_below", theory=False, band=None)
     assert len(ax.get_lines()) <= 2 and len(ax.collections) == 0  # step (+ censor mark)
@@ -310,6 +317,7 @@ def ds1_cfg(ds):
     (lambda d: plots.tails(d, sigmas=()), ValueError, ["sigmas"]),
     (lambda d: plots.tails(d, xlim=(1, -1)), ValueError, ["xlim"]),
     (lambda d: plots.tails(d[["var"]]), ValueError, ["'mean'", "lacks"]),
+    (lambda d: plots.survival(d, "first_var_below", ci="wald"), ValueError, ["ci", "'loglog'"]),
     (lambda d: plots.survival(d, "var"), ValueError, ["'var'", "not a first-passage", "first_var_below"]),
     (lambda d: plots.survival(d[["var", "mean"]], "first_var_below"), ValueError, ["FirstPassage"]),
     (lambda d: plots.metric(d.isel(replica=[]), "var"), ValueError, ["no replicas"]),

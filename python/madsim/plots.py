@@ -726,6 +726,8 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
         detector = detector.label
     if band is not None and not (0.0 < float(band) < 1.0):
         raise ValueError(f"band must be a confidence level in (0, 1) or None; got {band!r}")
+    if ci not in ("loglog", "plain"):
+        raise ValueError(f"ci must be 'loglog' or 'plain'; got {ci!r}")
     G = int(ds.attrs.get("generations_completed", int(times.max())))
     R = times.size
     km = kaplan_meier(times, observed)
