@@ -188,6 +188,30 @@ def cpu_busy(seconds: float = 1.0) -> float | None:
     return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 
+def cpu_ticks() -> tuple[int, int, float] | None:
+    """(all CPU ticks, busy ticks) from /proc/stat and this process's CPU
+    seconds (itself and waited-for children), for others_busy()."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    t = os.times()
+    total = sum(fields)
+    return total, total - fields[3] - fields[4], t.user + t.system + t.children_user + t.children_system
+
+
+def others_busy(start, end) -> float | None:
+    """Fraction of all CPUs that other processes used during the run: busy
+    ticks minus this process's own CPU time. Above a few percent, timings taken
+    during the run are pessimistic by an unknown amount."""
+    if start is None or end is None:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    total = end[0] - start[0]
+    own = (end[2] - start[2]) * hz
+    return max(0.0, (end[1] - start[1] - own) / total) if total > 0 else None
+
+
 # ---------------------------------------------------------------- measurements
 
 
@@ -499,7 +523,8 @@ def n_label(scenario: str, n: int) -> str:
     return f"{FRESH_REAL}+{FRESH_SYN}" if scenario == "fresh1d" else str(n)
 
 
-def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy):
+def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy,
+                 busy_others=None):
     print(f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
           f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
           f"repeats {params['repeats']} ({params['mode']})")
@@ -508,6 +533,9 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
     if busy is not None:
         warn = " (others were using the CPUs: timings are pessimistic)" if busy > 0.1 else ""
         print(f"CPUs busy before the start: {busy:.0%}{warn}")
+    if busy_others is not None:
+        warn = " (timings are pessimistic: rerun on a quiet machine)" if busy_others > 0.05 else ""
+        print(f"CPUs used by other processes during the run: {busy_others:.0%}{warn}")
 
     print("\nPhilox4x32-10 raw block rate (the physical limit)")
     for t, p in philox.items():
@@ -629,6 +657,7 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     busy_start = cpu_busy()
     load_start = loadavg()
+    ticks_start = cpu_ticks()
 
     log("Philox block rate")
     thread_counts = sorted({1, all_threads})
@@ -695,7 +724,9 @@ def main(argv=None) -> int:
 
     info = machine_info()
     load_end = loadavg()
-    print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start)
+    busy_others = others_busy(ticks_start, cpu_ticks())
+    print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start,
+                 busy_others)
 
     result = {
         "machine": info, "params": params, "philox": {str(t): p for t, p in philox.items()},
@@ -709,6 +740,7 @@ def main(argv=None) -> int:
         "memory": {"peak_rss_bytes": peak_rss, "probe": memory},
         "total_seconds": time.perf_counter() - t_start,
         "cpu_busy_before_start": busy_start,
+        "cpu_busy_others_during_run": busy_others,
         "loadavg_1_5_15min": {"start": load_start, "end": load_end},
         "notes": {
             "throughput": "replica-generations per second, R*G / best wall time",
