@@ -13,15 +13,18 @@ of the run, so the chance that a correct implementation fails *anywhere*
 (family-wise false-fail rate) is at most ``alpha`` (default 1e-4). Seeds are
 fixed, so a run is deterministic.
 
-Heavy tails (THEORY.md section 1, "MC precision"): a mean of sigma^2,
-sigma, tr Sigma or of a KL divergence is lognormal-like, and its sample SE is
-itself unreliable when the coefficient of variation is large. Such means are
-compared only where the exact CV^2 (``theory.cv2_var``, ``cv2_sigma``,
-``replace_nd.cv2_trace``, ``replace_nd.var_mean_sq``) is at most
-``MAX_CV2_LOGNORMAL`` (E (mu-mu0)^2, a normal variance mixture, up to
-``MAX_CV2_MIXTURE``); elsewhere THEORY.md's value is listed as skipped, with
-the reason, and the log-moments (sums of iid steps: light-tailed) carry the
-long-horizon check.
+Heavy tails (THEORY.md section 1, "MC precision"). The replace loop's
+sigma^2, sigma, tr Sigma and (mu - mu0)^2 are heavy-tailed (lognormal-like,
+or a normal variance mixture): a sample SE of their mean is itself noisy and
+biased low, and the mean's law is skewed. So, for the replace loop:
+* the SE of such a mean is sqrt(Var/R) with Var the *exact* variance of one
+  replica's value (``replace_nd.var_trace``, ``var_mean_sq``,
+  E sigma^2 - (E sigma)^2), marked ``*`` in the table;
+* it is compared only where the exact CV^2 is at most ``MAX_CV2_LOGNORMAL``
+  (``MAX_CV2_MIXTURE`` for (mu - mu0)^2), so the CLT holds at R; elsewhere
+  THEORY.md's value is listed as skipped, with the reason, and the
+  log-moments (sums of iid steps: light-tailed) carry the long-horizon check.
+Loops with real data are stationary and light-tailed: sample SEs.
 
 Usage: ``madsim validate`` (every case, a few minutes), ``--quick`` (a subset
 for CI, well under a minute on 2 cores), ``--case NAME`` (repeatable),
@@ -31,6 +34,7 @@ for CI, well under a minute on 2 cores), ``--case NAME`` (repeatable),
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -61,6 +65,7 @@ class Comparison:
     values: Callable                                # (ds, t) -> per-replica values
     theory: Callable[[], float]                     # the exact value (evaluated at run time)
     source: str = ""                                # THEORY.md section / row
+    exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class Row:
     z: float
     passed: bool
     source: str = ""
+    se_exact: bool = False   # SE from the exact variance (heavy-tailed replace-loop means)
 
 
 @dataclass
@@ -241,13 +247,14 @@ def c_mean(cfg, t, src="E mu_t = mu0"):
     return Comparison("E mu[0]", t, "mean", _mean0, lambda: float(theory.expected_mean(cfg, t)[0]), src)
 
 
-def _gated(items, skipped, comp: Comparison, cv2: float, limit: float):
-    """Adds comp, or a Skip naming the CV^2 when its mean is too heavy-tailed."""
+def _gated(items, skipped, comp: Comparison, cv2: float, limit: float, exact_var=None):
+    """Adds comp (with the exact variance of one value, for its SE, when
+    known), or a Skip naming the CV^2 when its mean is too heavy-tailed."""
     if cv2 <= limit:
-        items.append(comp)
+        items.append(dataclasses.replace(comp, exact_var=exact_var) if exact_var else comp)
     else:
         skipped.append(Skip(comp.quantity, comp.t,
-                            f"CV^2 = {cv2:.3g} > {limit:g}: the sample SE is unreliable (heavy tail); "
+                            f"CV^2 = {cv2:.3g} > {limit:g}: too heavy-tailed for a z-test (THEORY 1 \"MC precision\"); "
                             "theory " + _fmt(comp.theory())))
 
 
@@ -259,19 +266,16 @@ def replace_1d_comparisons(cfg, t, src, kl_pt=False):
     """The 1-D replace quantities of THEORY.md section 1 at generation t,
     with the heavy-tailed means gated by their exact CV^2."""
     items, skipped = [], []
-    _gated(items, skipped, c_var(cfg, t, src), float(theory.cv2_var(cfg, t)), MAX_CV2_LOGNORMAL)
-    _gated(items, skipped, c_sigma(cfg, t, src), float(theory.cv2_sigma(cfg, t)), MAX_CV2_LOGNORMAL)
+    _add_gated(cfg, items, skipped, c_var(cfg, t, src))
+    _gated(items, skipped, c_sigma(cfg, t, src), float(theory.cv2_sigma(cfg, t)), MAX_CV2_LOGNORMAL,
+           exact_var=lambda: theory.expected_var(cfg, t) - theory.expected_sigma(cfg, t) ** 2)
     items += [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src)]
-    ms_cv2 = float(replace_nd.var_mean_sq(cfg, t) / theory.expected_mean_sq(cfg, t) ** 2)
-    _gated(items, skipped, c_mean_sq(cfg, t, src), ms_cv2, MAX_CV2_MIXTURE)
+    _add_gated(cfg, items, skipped, c_mean_sq(cfg, t, src))
     if cfg.family.var == 1.0 and float(cfg.family.mean_vector[0]) == 0.0:
         # W2 and KL(p_t||p0) mix sigma^2 and (mu-mu0)^2: compared where both are light enough
-        cv2 = float(theory.cv2_var(cfg, t))
         for comp in (c_w2(cfg, t, src), c_kl_tp(cfg, t, src)):
-            if ms_cv2 > MAX_CV2_MIXTURE:
-                _gated(items, skipped, comp, ms_cv2, MAX_CV2_MIXTURE)
-            else:
-                _gated(items, skipped, comp, cv2, MAX_CV2_LOGNORMAL)
+            cv2, limit, _ = _replace_cv2(cfg, dataclasses.replace(comp, values=_second))
+            _gated(items, skipped, comp, cv2, limit)
         if kl_pt:
             items.append(c_kl_pt(cfg, t, src))
     return items, skipped
@@ -284,8 +288,8 @@ def _cfg(loop, **kw) -> Config:
     return Config(family=fam, loop=loop, **kw)
 
 
-def _replace_case(name, row, n, t, R, estimator="mle", tau=1.0, path="exact", quick=False,
-                  extra_t=(), seed=1, kl_pt=False):
+def _replace_case(name, row, n, t, R, estimator="mle", tau=1.0, path="exact",
+                  extra_t=(), kl_pt=False):
     cfg = _cfg(Replace(n=n), estimator=estimator, temperature=tau, path=path)
     src = _src(row)
     items, skipped = [], []
@@ -295,48 +299,52 @@ def _replace_case(name, row, n, t, R, estimator="mle", tau=1.0, path="exact", qu
         skipped += s
     items.append(c_mean(cfg, t))
     title = f"1-D replace, {estimator}, n={n}, tau={tau}, {path} path"
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
 
 
-def _replace_nd_case(name, row, dim, n, t, R, t_trace, path="exact", quick=False, seed=1):
+def _replace_nd_case(name, row, dim, n, t, R, t_trace, path="exact"):
     cfg = _cfg(Replace(n=n), family=Gaussian(dim=dim), path=path)
     src = _src(row)
-    items = [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src), c_mean_sq(cfg, t, src)]
-    skipped = []
-    _gated(items, skipped, c_var(cfg, t, src), float(replace_nd.cv2_trace(cfg, t)), MAX_CV2_LOGNORMAL)
-    if t_trace is not None:
-        _gated(items, skipped, c_var(cfg, t_trace, src), float(replace_nd.cv2_trace(cfg, t_trace)),
-               MAX_CV2_LOGNORMAL)
-        items.append(c_mean_sq(cfg, t_trace, src))
+    items, skipped = [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src)], []
+    for tt in (t, t_trace):
+        _add_gated(cfg, items, skipped, c_var(cfg, tt, src))
+        _add_gated(cfg, items, skipped, c_mean_sq(cfg, tt, src))
+    items.append(c_mean(cfg, t))
     title = f"d={dim} replace, mle, n={n}, {path} path"
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
 
 
 def _replace_cv2(cfg, comp: Comparison) -> tuple:
-    """(CV^2, limit) of a 1-D replace-loop mean, from the exact moment recursions."""
+    """(CV^2, limit, exact variance or None) of a replace-loop mean, from the
+    exact moment recursions."""
     t = comp.t
+    cv2 = float(replace_nd.cv2_trace(cfg, t))
     if comp.values is _var_like:
-        return float(theory.cv2_var(cfg, t)), MAX_CV2_LOGNORMAL
+        return cv2, MAX_CV2_LOGNORMAL, lambda: replace_nd.var_trace(cfg, t)
     ms_cv2 = float(replace_nd.var_mean_sq(cfg, t) / max(theory.expected_mean_sq(cfg, t), 1e-300) ** 2)
     if comp.values is _mean_sq:
-        return ms_cv2, MAX_CV2_MIXTURE
-    # sigma^2 + (mu - mu0)^2: both parts must be light enough
-    cv2 = float(theory.cv2_var(cfg, t))
-    return (cv2, MAX_CV2_LOGNORMAL) if ms_cv2 <= MAX_CV2_MIXTURE else (ms_cv2, MAX_CV2_MIXTURE)
+        return ms_cv2, MAX_CV2_MIXTURE, lambda: replace_nd.var_mean_sq(cfg, t)
+    # tr Sigma + |mu - mu0|^2 (and W2, KL): both parts must be light enough; sample SE
+    if ms_cv2 <= MAX_CV2_MIXTURE:
+        return cv2, MAX_CV2_LOGNORMAL, None
+    return ms_cv2, MAX_CV2_MIXTURE, None
 
 
 def _add_gated(cfg, items, skipped, comp):
-    """Heavy tails occur in the 1-D replace loop (no real data to anchor it):
-    gate its means by their exact CV^2; other loops are light-tailed."""
-    if (isinstance(cfg.loop, Replace) and cfg.family.dim == 1 and cfg.truncation is None
+    """Heavy tails occur in the replace loop (no real data anchors it): gate
+    its means by their exact CV^2 and take their SE from the exact variance
+    (the sample SE of a heavy-tailed mean is itself noisy and biased low);
+    the other loops are light-tailed (sample SE)."""
+    fam = cfg.family
+    if (isinstance(cfg.loop, Replace) and cfg.truncation is None and fam.cov is None
             and comp.values in (_var_like, _mean_sq, _second)):
-        cv2, limit = _replace_cv2(cfg, comp)
-        _gated(items, skipped, comp, cv2, limit)
+        cv2, limit, exact_var = _replace_cv2(cfg, comp)
+        _gated(items, skipped, comp, cv2, limit, exact_var)
     else:
         items.append(comp)
 
 
-def _moments_case(name, title, cfg, ts, R, src, quick=False, seed=1, mean=True, invariant=None):
+def _moments_case(name, title, cfg, ts, R, src, mean=True, invariant=None):
     items, skipped = [], []
     for t in ts:
         _add_gated(cfg, items, skipped, c_var(cfg, t, src))
@@ -348,21 +356,20 @@ def _moments_case(name, title, cfg, ts, R, src, quick=False, seed=1, mean=True, 
         invariant = inv_ok and not isinstance(cfg.loop, AccumulateSubsample)
     if invariant:
         _add_gated(cfg, items, skipped, c_invariant(cfg, ts[-1]))
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
 
 
-def _invariant_case(name, title, cfg, ts, R, quick=False, seed=1):
+def _invariant_case(name, title, cfg, ts, R):
     items, skipped = [], []
     for t in ts:
         _add_gated(cfg, items, skipped, c_invariant(cfg, t))
     items.append(c_mean(cfg, ts[-1]))
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped), quick, seed)
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
 
 
-def _hxc_case(name, title, cfg, t, R, src, quick=False, seed=1):
-    n = cfg.loop.real
+def _hxc_case(name, title, cfg, t, R, src):
     items = [c_var(cfg, t, src), c_mean_sq(cfg, t, src), c_mean(cfg, t)]
-    return Case(name, title, cfg, R, tuple(items), (), quick, seed)
+    return Case(name, title, cfg, R, tuple(items), ())
 
 
 def build_cases() -> list:
@@ -371,36 +378,35 @@ def build_cases() -> list:
     cases = []
     add = cases.append
     # -- section 9, 1-D replace (section 1)
-    add(_replace_case("row1-replace-mle-n10-t10", 1, 10, 10, 200_000, quick=True, kl_pt=False))
-    add(_replace_case("row1-replace-mle-n10-t10-samples", 1, 10, 10, 100_000, path="samples", seed=2))
+    add(_replace_case("row1-replace-mle-n10-t10", 1, 10, 10, 200_000, kl_pt=False))
+    add(_replace_case("row1-replace-mle-n10-t10-samples", 1, 10, 10, 100_000, path="samples"))
     add(_replace_case("row2-replace-mle-n10-t50", 2, 10, 50, 200_000, extra_t=(15,)))
-    add(_replace_case("row2-replace-mle-n10-t50-samples", 2, 10, 50, 50_000, path="samples", seed=2))
+    add(_replace_case("row2-replace-mle-n10-t50-samples", 2, 10, 50, 50_000, path="samples"))
     add(_replace_case("row3-replace-mle-n100-t100", 3, 100, 100, 200_000))
-    add(_replace_case("row3-replace-mle-n100-t100-samples", 3, 100, 100, 20_000, path="samples", seed=2))
+    add(_replace_case("row3-replace-mle-n100-t100-samples", 3, 100, 100, 20_000, path="samples"))
     add(_replace_case("row5-replace-unbiased-n10-t50", 5, 10, 50, 200_000, estimator="unbiased",
                       extra_t=(10,)))
     add(_replace_case("row5-replace-unbiased-n10-t50-samples", 5, 10, 50, 50_000, estimator="unbiased",
-                      path="samples", extra_t=(10,), seed=2))
+                      path="samples", extra_t=(10,)))
     add(_replace_case("row6-replace-tau0.9-n10-t20", 6, 10, 20, 200_000, tau=0.9, extra_t=(8,)))
     add(_replace_case("row6-replace-tau0.9-n10-t20-samples", 6, 10, 20, 50_000, tau=0.9, path="samples",
-                      extra_t=(8,), seed=2))
+                      extra_t=(8,)))
     cfg = _cfg(Replace(n=10), truncation=2.0, path="samples")
     add(Case("row7-truncation-k2-n10-t10", "1-D replace, mle, n=10, truncation k=2 (samples path)", cfg,
-             200_000, (c_var(cfg, 10, _src(7)), c_mean_sq(cfg, 10, _src(7)), c_mean(cfg, 10)),
-             quick=True))
+             200_000, (c_var(cfg, 10, _src(7)), c_mean_sq(cfg, 10, _src(7)), c_mean(cfg, 10))))
     # -- section 9 row 8 and section 2's second row
-    add(_replace_nd_case("row8-d3-replace-n10-t20", 8, 3, 10, 20, 100_000, t_trace=5, quick=True))
+    add(_replace_nd_case("row8-d3-replace-n10-t20", 8, 3, 10, 20, 100_000, t_trace=5))
     add(_replace_nd_case("row8-d3-replace-n10-t20-samples", 8, 3, 10, 20, 30_000, t_trace=5,
-                         path="samples", seed=2))
+                         path="samples"))
     add(_replace_nd_case("sec2-d5-replace-n20-t30", "THEORY 2", 5, 20, 30, 60_000, t_trace=10))
     add(_replace_nd_case("sec2-d5-replace-n20-t30-samples", "THEORY 2", 5, 20, 30, 15_000, t_trace=10,
-                         path="samples", seed=2))
+                         path="samples"))
     # -- section 4a fresh data (rows 9, 10)
-    for path, R, q in (("exact", 100_000, True), ("samples", 50_000, False)):
+    for path, R in (("exact", 100_000), ("samples", 50_000)):
         sfx = "" if path == "exact" else "-samples"
         cfg = _cfg(Fresh(real=10, synthetic=10), path=path)
         add(_moments_case(f"row9-fresh-m10-k10-mle{sfx}", f"fresh m=k=10, mle, {path} path", cfg, (1, 60), R,
-                          _src(9), quick=q))
+                          _src(9)))
         cfg = _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", path=path)
         add(_moments_case(f"row10-fresh-m10-k10-unbiased{sfx}", f"fresh m=k=10, unbiased, {path} path", cfg,
                           (1, 60), R, _src(10)))
@@ -408,24 +414,24 @@ def build_cases() -> list:
                       _cfg(Fresh(real=5, synthetic=20), temperature=0.8), (60,), 100_000, "THEORY 4a"))
     add(_moments_case("sec4a-fresh-m5-k20-tau0.8-samples", "fresh m=5 k=20, mle, tau=0.8, samples path",
                       _cfg(Fresh(real=5, synthetic=20), temperature=0.8, path="samples"), (60,), 30_000,
-                      "THEORY 4a", seed=2))
+                      "THEORY 4a"))
     add(_moments_case("sec4a-fresh-m2-k30", "fresh m=2 k=30, mle", _cfg(Fresh(real=2, synthetic=30)),
                       (60,), 100_000, "THEORY 4a"))
     # -- section 4b augment (row 11)
-    for path, R, q in (("exact", 100_000, True), ("samples", 50_000, False)):
+    for path, R in (("exact", 100_000), ("samples", 50_000)):
         sfx = "" if path == "exact" else "-samples"
         add(_moments_case(f"row11-augment-m10-k10-mle{sfx}", f"augment m=k=10, mle, {path} path",
-                          _cfg(Augment(real=10, synthetic=10), path=path), (1, 60), R, _src(11), quick=q))
+                          _cfg(Augment(real=10, synthetic=10), path=path), (1, 60), R, _src(11)))
         add(_moments_case(f"sec4b-augment-m10-k40-unbiased{sfx}", f"augment m=10 k=40, unbiased, {path} path",
                           _cfg(Augment(real=10, synthetic=40), estimator="unbiased", path=path), (60,), R,
                           "THEORY 4b"))
     add(_moments_case("sec4b-augment-m10-k10-tau0.9", "augment m=k=10, mle, tau=0.9",
                       _cfg(Augment(real=10, synthetic=10), temperature=0.9), (60,), 100_000, "THEORY 4b"))
     # -- section 5a accumulate (rows 12, 13)
-    for path, R, q in (("exact", 50_000, True), ("samples", 20_000, False)):
+    for path, R in (("exact", 50_000), ("samples", 20_000)):
         sfx = "" if path == "exact" else "-samples"
         add(_moments_case(f"row12-accumulate-n10-mle{sfx}", f"accumulate n=10, mle, {path} path",
-                          _cfg(Accumulate(synthetic=10), path=path), (100,), R, _src(12), quick=q))
+                          _cfg(Accumulate(synthetic=10), path=path), (100,), R, _src(12)))
         add(_moments_case(f"row13-accumulate-n10-unbiased{sfx}", f"accumulate n=10, unbiased, {path} path",
                           _cfg(Accumulate(synthetic=10), estimator="unbiased", path=path), (100,), R,
                           _src(13)))
@@ -438,14 +444,14 @@ def build_cases() -> list:
                       _cfg(Accumulate(synthetic=[0] + [10] * 99, real=[10] + [0] * 99), temperature=0.8),
                       (100,), 50_000, "THEORY 5a"))
     # -- section 4c weighting (row 15)
-    for w, q in (("optimal", True), (0.5, False)):
+    for w in ("optimal", 0.5):
         cfg = _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", weight=w)
         add(_hxc_case(f"row15-weighted-{w}-n10-m10-unbiased", f"HXC weighted fresh n=m=10, w={w}, unbiased",
-                      cfg, 80, 100_000, _src(15), quick=q))
+                      cfg, 80, 100_000, _src(15)))
     add(_hxc_case("row15-weighted-optimal-n10-m10-unbiased-samples",
                   "HXC weighted fresh n=m=10, w=optimal, unbiased, samples path",
                   _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", weight="optimal", path="samples"),
-                  80, 30_000, _src(15), seed=2))
+                  80, 30_000, _src(15)))
     add(_hxc_case("sec4c-weighted-0.2-n10-m40-unbiased", "HXC weighted fresh n=10 m=40, w=0.2, unbiased",
                   _cfg(Fresh(real=10, synthetic=40), estimator="unbiased", weight=0.2), 80, 100_000, "THEORY 4c"))
     add(_hxc_case("sec4c-weighted-0.5-n10-m10-mle", "weighted fresh n=m=10, w=0.5, mle pieces",
@@ -461,7 +467,7 @@ def build_cases() -> list:
                       "THEORY 4a (schedule)"))
     add(_moments_case("filter-fresh-pooled", "fresh m=6 k=10, Filter(tpr=0.3, fpr=0.2), mle",
                       _cfg(Fresh(real=6, synthetic=10), filter=Filter(0.3, 0.2)), (3, 40), 100_000,
-                      "THEORY 4a + filter", quick=True))
+                      "THEORY 4a + filter"))
     add(_moments_case("filter-fresh-weighted-unbiased", "fresh m=6 k=8, w=0.6, Filter(0.4, 0.3), unbiased",
                       _cfg(Fresh(real=6, synthetic=8), weight=0.6, estimator="unbiased",
                            filter=Filter(0.4, 0.3)), (3, 40), 100_000, "THEORY 4c + filter"))
@@ -505,32 +511,44 @@ def build_cases() -> list:
             sfx = "" if path == "exact" else "-samples"
             cfg = _cfg(loop, filter=filt, path=path)
             add(_invariant_case(f"row20-invariant-{name}{sfx}", f"invariant: {loop} {filt or ''} {path}",
-                                cfg, ts, R if path == "exact" else R // 2,
-                                quick=(name == "fresh-filter" and path == "exact"), seed=3))
+                                cfg, ts, R if path == "exact" else R // 2))
     for w in (0.0, 1.0):
         cfg = _cfg(Fresh(real=5, synthetic=20), weight=w)
         add(_invariant_case(f"row20-invariant-weighted-w{w:g}", f"invariant: fresh m=5 k=20, weight w={w:g}", cfg,
                             (3, 10), 100_000))
     add(_invariant_case("row20-invariant-subsample", "invariant: accumulate-subsample n=10, 10/gen (samples)",
-                        _cfg(AccumulateSubsample(n=10, synthetic=10), path="samples"), (5, 30), 20_000,
-                        quick=True, seed=3))
+                        _cfg(AccumulateSubsample(n=10, synthetic=10), path="samples"), (5, 30), 20_000))
     add(_invariant_case("row20-invariant-subsample-filter-d2",
                         "invariant: d=2 subsample n=6, 4 syn + 1 real/gen, Filter(0.3, 0.3) (samples)",
                         _cfg(AccumulateSubsample(n=6, synthetic=4, real=1), family=Gaussian(dim=2),
-                             filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000, seed=3))
+                             filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000))
     return cases
 
 
-# replicas of the quick subset (CI: well under a minute on 2 cores); the rest keep theirs
-QUICK_REPLICAS = {
+# The quick subset (CI: well under a minute on 2 cores) and its replicas
+# (None: the case's own). Every loop, both paths, both estimators, a filter,
+# truncation, weighting, d > 1 and the invariant appear in it.
+QUICK = {
+    "row1-replace-mle-n10-t10": None,
+    "row1-replace-mle-n10-t10-samples": 50_000,
+    "row3-replace-mle-n100-t100": 100_000,
+    "row5-replace-unbiased-n10-t50": None,
     "row7-truncation-k2-n10-t10": 100_000,
     "row8-d3-replace-n10-t20": 50_000,
     "row9-fresh-m10-k10-mle": 50_000,
+    "row10-fresh-m10-k10-unbiased-samples": 20_000,
     "row11-augment-m10-k10-mle": 50_000,
+    "sec4b-augment-m10-k40-unbiased": 50_000,
     "row12-accumulate-n10-mle": 25_000,
+    "row13-accumulate-n10-unbiased-samples": 10_000,
     "row15-weighted-optimal-n10-m10-unbiased": 40_000,
+    "sec4c-weighted-augment-0.3-mle": 40_000,
     "filter-fresh-pooled": 50_000,
+    "filter-accumulate": 40_000,
+    "trunc-fresh-k1.5": 25_000,
+    "d3-fresh-cov": 25_000,
     "row20-invariant-fresh-filter": 50_000,
+    "row20-invariant-subsample": None,
 }
 
 _CASES: list | None = None
@@ -539,14 +557,14 @@ _CASES: list | None = None
 def cases() -> list:
     global _CASES
     if _CASES is None:
-        import dataclasses
-
         import zlib
 
         # each case its own seed (from its name: stable when cases are added), so no two cases
-        # share their real draws; QUICK_REPLICAS for the quick subset
-        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()),
-                                      quick_replicas=QUICK_REPLICAS.get(c.name)) for c in build_cases()]
+        # share their real draws; the quick flag and replicas from QUICK
+        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in QUICK,
+                                      quick_replicas=QUICK.get(c.name)) for c in build_cases()]
+        unknown = set(QUICK) - {c.name for c in _CASES}
+        assert not unknown, f"QUICK names unknown cases: {unknown}"
         names = [c.name for c in _CASES]
         assert len(names) == len(set(names)), "case names must be unique"
     return _CASES
@@ -580,11 +598,12 @@ def z_crit(alpha: float, comparisons: int) -> float:
     return float(stats.norm.isf(alpha / (2.0 * max(comparisons, 1))))
 
 
-HEADER = f"{'case':<44} {'quantity':<26} {'t':>4} {'MC':>12} {'SE':>10} {'theory':>12} {'z':>7}  result"
+HEADER = f"{'case':<44} {'quantity':<26} {'t':>4} {'MC':>12} {'SE':>11} {'theory':>12} {'z':>7}  result"
 
 
 def _line(r: Row) -> str:
-    return (f"{r.case:<44} {r.quantity:<26} {r.t:>4} {r.mc:>12.6g} {r.se:>10.3g} {r.theory:>12.6g} "
+    se = f"{r.se:.3g}" + ("*" if r.se_exact else " ")
+    return (f"{r.case:<44} {r.quantity:<26} {r.t:>4} {r.mc:>12.6g} {se:>11} {r.theory:>12.6g} "
             f"{r.z:>7.2f}  {'pass' if r.passed else 'FAIL'}")
 
 
@@ -596,18 +615,21 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
     R = case.quick_replicas if (quick and case.quick_replicas) else case.replicas
     t0 = time.perf_counter()
     exact = [float(c.theory()) for c in case.comparisons]  # first: a broken oracle fails fast
+    exact_var = [None if c.exact_var is None else float(c.exact_var()) for c in case.comparisons]
     ds = simulate(case.cfg, replicas=R, generations=case.generations,
                   seed=case.seed + seed_offset, record=ts, threads=threads, progress=False)
     rows = []
-    for c, th in zip(case.comparisons, exact):
+    for c, th, ev in zip(case.comparisons, exact, exact_var):
         x = c.values(ds, c.t)
         if not np.all(np.isfinite(x)):
             mc, se = float("nan"), float("nan")
         else:
             mc, se = _estimate(x, c.stat)
+            if ev is not None:
+                se = math.sqrt(ev / x.size)
         z = (mc - th) / se if se > 0 else (0.0 if mc == th else math.inf)
         ok = bool(np.isfinite(z) and abs(z) < zc)
-        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source))
+        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None))
     return rows, time.perf_counter() - t0
 
 
@@ -656,6 +678,9 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
         print(f"{len(report.rows)} comparisons, {len(report.failures)} failed, {len(report.errors)} cases "
               f"errored, {len(report.skipped)} skipped; largest |z| = {worst:.2f} (z_crit {zc:.2f}); "
               f"{report.wall_s:.1f} s", file=out)
+        if any(r.se_exact for r in report.rows):
+            print("SE*: from the exact variance of one replica's value (replace loop, heavy-tailed); "
+                  "other SEs: sample SD / sqrt(R) (a variance: fourth-moment SE)", file=out)
         print("PASS" if nf == 0 else "FAIL", file=out)
     return report
 
@@ -663,7 +688,8 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
 def list_cases(out=sys.stdout, quick: bool = False):
     for c in select(None, quick):
         mark = "quick" if c.quick else ""
-        print(f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={c.replicas:<7} "
+        R = c.quick_replicas if (quick and c.quick_replicas) else c.replicas
+        print(f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={R:<7} "
               f"t<={c.generations:<4} {c.title}", file=out)
 
 

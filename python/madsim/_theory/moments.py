@@ -11,6 +11,14 @@ Accumulate (5a) in ``accumulate``; schedules, filters, temperature,
 truncation and weighting are all covered exactly. AccumulateSubsample has no
 closed form (THEORY.md 5a) beyond E mu_t = mu0 and, for MLE with tau = 1,
 the section-7 invariant (``universal.invariant``).
+
+Sources (settings; the exact recursions are THEORY.md's, Monte Carlo checked
+there and by ``madsim validate``): Shumailov et al., Nature 2024 (arXiv
+2305.17493) for the replace loop; Alemohammad et al., "Self-Consuming
+Generative Models Go MAD", ICLR 2024 (arXiv 2307.01850) for the fresh-data
+and augmentation loops and sampling bias; He, Xu, Cheng, JRSS-B (arXiv
+2502.18049) for weighting; Kazdan et al. (arXiv 2410.16713) and Dey & Donoho
+(arXiv 2410.22812) for accumulation.
 """
 
 from __future__ import annotations
@@ -74,7 +82,8 @@ def expected_var(cfg: Config, t):
     (THEORY.md section 1; a = tau^2 v(k) (n-1)/div, section 3); Fresh: the 2x2
     recursion of 4a (weighted: 4c); Augment: 4b (unconditional); Accumulate:
     5a. Schedules and filters are exact (binomial survivors summed over).
-    For dim > 1 use expected_trace / expected_cov."""
+    For dim > 1 use expected_trace / expected_cov. Sources: THEORY.md
+    sections 1, 3, 4, 5 (papers in the module docstring)."""
     st = setting(cfg)
     require_1d(st, "expected_var (use expected_trace or expected_cov for dim > 1)")
     return _scaled(cfg, t, 0, lambda s: float(s.cov0[0, 0]))

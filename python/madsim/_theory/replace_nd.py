@@ -313,42 +313,54 @@ def cv2_trace(cfg: Config, t):
 
 
 def var_mean_sq(cfg: Config, t):
-    """Var (mu_t - mu0)^2 for the 1-D replace loop, exact, from the linear
-    recursion of (E sigma^2, E sigma^4, E m^2, E m^2 sigma^2, E m^4),
-    m = mu - mu0, c = tau^2/div, nu = K - 1 (Z independent of the
-    chi-square by Cochran):
-    E sigma'^4 = c^2 nu (nu+2) E sigma^4,  E m'^2 sigma'^2 = c nu (E m^2 sigma^2 + tau^2 E sigma^4/K),
-    E m'^4 = E m^4 + 6 (tau^2/K) E m^2 sigma^2 + 3 (tau^2/K)^2 E sigma^4.
-    The Monte Carlo precision of E (mu_t - mu0)^2 (mu_t is a variance
-    mixture of normals: heavy-tailed, THEORY.md section 1). Derived here from
-    the recursion of THEORY.md section 1. Replace loop, no truncation."""
+    """Var |mu_t - mu0|^2 for the replace loop, exact, with Sigma0 = var I
+    (any dim; 1-D: Var (mu_t - mu0)^2). With m = mu - mu0, S = Sigma,
+    c = tau^2/div, nu = K - 1, m' = m + tau S^{1/2} z/sqrt(K) and
+    S' = c S^{1/2} W S^{1/2} (z, W independent: Cochran/Bartlett), the
+    expectations a = E|m|^4, b = E|m|^2 tr S, e = E m'Sm, f = E (tr S)^2,
+    g = E tr S^2 obey the linear recursion
+
+        a' = a + 2 (tau^2/K) b + 4 (tau^2/K) e + (tau^2/K)^2 (f + 2 g)
+        b' = c nu (b + (tau^2/K) f),   e' = c nu (e + (tau^2/K) g)
+        f' = c^2 (nu^2 f + 2 nu g),    g' = c^2 (nu (nu+1) g + nu f)
+
+    (using E (z'Sz)^2 = (tr S)^2 + 2 tr S^2 and the Wishart moments of
+    ``var_trace``), averaged over the filter's survivors (a skipped fit keeps
+    everything). The Monte Carlo precision of E |mu_t - mu0|^2: mu_t is a
+    variance mixture of normals, heavy-tailed (THEORY.md section 1). Derived
+    here from the recursions of THEORY.md sections 1-2. Replace loop, no
+    truncation, Sigma0 proportional to I."""
+    from .moments import standardized
+
     st = setting(cfg)
-    require_1d(st, "var_mean_sq")
     require_replace(st, "var_mean_sq")
     require_no_truncation(st, "var_mean_sq")
-    t_arr, T, scalar = times(t)
+    d = st.dim
     var0 = float(st.cov0[0, 0])
-    x = np.array([var0, var0 * var0, 0.0, 0.0, 0.0])  # s2, s4, m2, m2s2, m4
-    m2 = np.empty(T + 1)
-    m4 = np.empty(T + 1)
-    m2[0] = m4[0] = 0.0
+    if not np.allclose(st.cov0, var0 * np.eye(d), rtol=0, atol=0):
+        raise NotImplementedError("var_mean_sq: closed form here only for Sigma0 = var * I")
+    t_arr, T, scalar = times(t)
+    x = np.array([0.0, 0.0, 0.0, (d * var0) ** 2, d * var0**2])  # a, b, e, f, g
+    a = np.empty(T + 1)
+    a[0] = 0.0
     tau2 = st.tau**2
     for i, (K, p, ok) in enumerate(_step_laws(st, T)):
-        Kc = np.where(ok, K, 2.0)
+        Kc = np.where(ok, K, d + 1.0)
         nu = Kc - 1.0
         c = np.where(ok, tau2 / st.div(Kc), 0.0)
+        h = np.where(ok, tau2 / Kc, 0.0)
         skip = float(p[~ok].sum())
-        g = tau2 / Kc
+
+        def E(v):
+            return float(p @ v)
+
         G = np.zeros((5, 5))
-        G[0, 0] = float(p @ (c * nu)) + skip
-        G[1, 1] = float(p @ (c * c * nu * (nu + 2))) + skip
-        G[2, 2] = 1.0
-        G[2, 0] = float(p @ np.where(ok, g, 0.0))
-        G[3, 3] = float(p @ (c * nu)) + skip
-        G[3, 1] = float(p @ (c * nu * g))
-        G[4, 4] = 1.0
-        G[4, 3] = float(p @ np.where(ok, 6 * g, 0.0))
-        G[4, 1] = float(p @ np.where(ok, 3 * g * g, 0.0))
+        G[0] = (1.0, E(2 * h), E(4 * h), E(h * h), E(2 * h * h))
+        G[1] = (0.0, E(c * nu) + skip, 0.0, E(c * nu * h), 0.0)
+        G[2] = (0.0, 0.0, E(c * nu) + skip, 0.0, E(c * nu * h))
+        G[3] = (0.0, 0.0, 0.0, E(c * c * nu * nu) + skip, E(c * c * 2 * nu))
+        G[4] = (0.0, 0.0, 0.0, E(c * c * nu), E(c * c * nu * (nu + 1)) + skip)
         x = G @ x
-        m2[i + 1], m4[i + 1] = x[2], x[4]
-    return pick(m4 - m2 * m2, t_arr, scalar)
+        a[i + 1] = x[0]
+    mean = standardized(cfg, T)[1] * st.trace0
+    return pick(a - mean**2, t_arr, scalar)
