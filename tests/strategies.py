@@ -117,3 +117,148 @@ def gaussian_cases(draw, path=paths, estimator=estimators) -> GaussianCase:
         n=draw(ns), tau=draw(taus), estimator=estimator, path=path, seed=draw(seeds),
         replica_ids=tuple(draw(replica_id_sets)), t=draw(generations), mean=draw(means),
         var=draw(variances))
+
+
+# --- the d-dimensional Gaussian loop (tests/test_reference_gaussian_loop.py) -----------------
+#
+# The JAX twin compiles once per (d, path) for every loop and knob: loop,
+# estimator, tau, truncation, weight, filter rates and subsample_n are traced
+# (the loop selects per value), the buffers are the static LOOP_BOUNDS, the
+# count table has LOOP_ROWS rows and the pool LOOP_POOL_CAP points. Only d
+# and the path vary the shapes. The float parts of a state (means, factors,
+# pooled moments, pool points) come from a numpy Generator seeded by a drawn
+# integer, at drawn scales: hypothesis picks the structure, numpy the bulk.
+
+LOOP_D_BUCKETS = (1, 2, 3, 5)
+LOOP_ROWS = 16            # rows of the count table (one-step cases: 2 <= t <= LOOP_ROWS)
+LOOP_COUNT_MAX = 40       # most points per part per generation
+LOOP_SUBSAMPLE_MAX = 64   # most points a subsampling fit picks
+LOOP_POOL_CAP = 128       # points the subsample pool holds
+LOOP_BOUNDS = (64, 64, LOOP_SUBSAMPLE_MAX)  # reference buffer rows: real, synthetic, subsample
+LOOP_NAMES = ("replace", "augment", "fresh", "accumulate", "subsample")
+
+
+@dataclass(frozen=True)
+class GaussianLoopCase:
+    """One generation of the GaussianLoop kernel: its parameters (as
+    _core.GaussianLoopParams takes them), the replicas' common state row
+    before the step (kernel layout) and the counter coordinates."""
+
+    d: int
+    loop: int
+    estimator: int
+    path: int
+    tau: float
+    trunc: float
+    weight: float
+    tpr: float
+    fpr: float
+    real_fixed: float
+    subsample_n: int
+    pool_cap: int
+    truth: tuple           # [d + T]
+    counts: tuple          # LOOP_ROWS x (real, synthetic)
+    seed: int
+    replica_ids: tuple     # R_BUCKET distinct ids
+    t: int                 # the generation the step produces (gen_begin = t - 1 >= 1)
+    state: tuple           # the row before the step
+
+    def describe(self) -> str:
+        row = self.counts[self.t - 1]
+        return (f"d={self.d} loop={LOOP_NAMES[self.loop]} estimator={self.estimator} "
+                f"path={self.path} tau={self.tau!r} trunc={self.trunc!r} weight={self.weight!r} "
+                f"tpr={self.tpr!r} fpr={self.fpr!r} real_fixed={self.real_fixed} "
+                f"subsample_n={self.subsample_n} counts[t-1]={row}")
+
+
+def _spd_factor(rng, d, scale):
+    """A packed lower Cholesky factor with a positive diagonal, entries ~ scale."""
+    import numpy as np
+    L = np.tril(rng.uniform(-1.0, 1.0, (d, d)), -1) + np.diag(rng.uniform(0.3, 3.0, d))
+    return scale * L[np.tril_indices(d)]
+
+
+def _moments(rng, d, count, center, scale):
+    """[count | mean | scatter] of a plausible set of `count` points (scatter
+    (count - 1) times a random covariance at `scale`)."""
+    import numpy as np
+    if count == 0:
+        return [0.0] * (1 + d + d * (d + 1) // 2)
+    mean = center + scale * rng.uniform(-3.0, 3.0, d)
+    F = np.zeros((d, d))
+    F[np.tril_indices(d)] = _spd_factor(rng, d, scale)
+    scatter = (count - 1) * (F @ F.T)
+    return [float(count), *mean, *scatter[np.tril_indices(d)]]
+
+
+loop_counts = st.sampled_from([0, 1, 2, 3, 4, 6, 7, 10, 33, LOOP_COUNT_MAX]) | st.integers(0, LOOP_COUNT_MAX)
+loop_rates = st.sampled_from([0.0, 0.0, 0.25, 0.5, 0.9, 1.0]) | st.floats(0.0, 1.0, allow_subnormal=False)
+loop_weights = st.sampled_from([-1.0, -1.0, 0.0, 0.5, 1.0]) | st.floats(0.0, 1.0, allow_subnormal=False)
+loop_taus = st.sampled_from([1.0, 0.5]) | st.floats(0.25, 2.0)
+# Truncation radius: >= 1 keeps >= 3.7% of tries in d = 5 (the reference
+# batches tries, but a tiny acceptance would still make a slow example).
+loop_truncs = st.sampled_from([0.0, 0.0, 1.0, 2.0]) | st.floats(1.0, 4.0)
+
+
+@st.composite
+def gaussian_loop_cases(draw, d=None, path=None, loop=None) -> GaussianLoopCase:
+    """A one-step GaussianLoop configuration and state; pass d=, path=, loop=
+    (a value or a strategy) to pin them. No subnormal values anywhere: scales
+    stay within 1e-6 .. 1e6 and means within 1e3 of their spread's scale."""
+    import numpy as np
+
+    def pick(value, strategy):
+        if value is None:
+            return draw(strategy)
+        return draw(value) if isinstance(value, st.SearchStrategy) else value
+
+    d = pick(d, st.sampled_from(LOOP_D_BUCKETS))
+    path = pick(path, paths)
+    loop = pick(loop, st.sampled_from([0, 1, 2, 3, 4] if path == 1 else [0, 1, 2, 3]))
+    T = d * (d + 1) // 2
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="float_seed"))
+    scale0 = 10.0 ** draw(st.floats(-3.0, 3.0), label="log10 truth scale")
+    ratio = 10.0 ** draw(st.sampled_from([0.0]) | st.floats(-3.0, 3.0), label="log10 model/truth")
+    offset = draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 100.0), label="mean offset")
+    mu0 = scale0 * offset * rng.uniform(-1.0, 1.0, d)
+    truth = (*mu0, *_spd_factor(rng, d, scale0))
+    mu = mu0 + scale0 * rng.uniform(-3.0, 3.0, d)
+    model = _spd_factor(rng, d, scale0 * ratio)
+
+    rows = [(draw(loop_counts), draw(loop_counts)) for _ in range(2)]
+    filler = [(float((a + 3 * i) % (LOOP_COUNT_MAX + 1)), float((b + 5 * i) % (LOOP_COUNT_MAX + 1)))
+              for i, (a, b) in enumerate([rows[1]] * LOOP_ROWS)]
+    t = draw(st.sampled_from([2, LOOP_ROWS]) | st.integers(2, LOOP_ROWS), label="t")
+    counts = filler
+    counts[t - 1] = (float(rows[0][0]), float(rows[0][1]))
+    if loop in (0, 1):  # Replace and Augment add no real points per generation
+        counts = [(0.0, b) for _, b in counts]
+
+    head = [*mu, *model, float(draw(st.integers(0, 50))), float(draw(st.integers(0, 50))),
+            float(draw(st.integers(0, 5)))]
+    real_fixed = 0.0
+    sub_n, cap = 0, 0
+    if loop == 1:
+        real_fixed = float(draw(loop_counts))
+        tail = _moments(rng, d, int(real_fixed), mu0, scale0)
+    elif loop == 3:
+        n_real, n_syn = draw(st.integers(0, 200)), draw(st.integers(0, 200))
+        tail = [float(n_real), float(n_syn), *_moments(rng, d, n_real + n_syn, mu0, scale0)]
+    elif loop == 4:
+        sub_n = draw(st.sampled_from([1, 2, d, d + 1, 10, LOOP_SUBSAMPLE_MAX]) |
+                     st.integers(1, LOOP_SUBSAMPLE_MAX))
+        cap = LOOP_POOL_CAP
+        size = draw(st.sampled_from([0, 1, cap - 5, cap]) | st.integers(0, cap))
+        pts = np.zeros((cap, d + 1))
+        pts[:size, :d] = mu0 + scale0 * rng.standard_normal((size, d))
+        pts[:size, d] = rng.integers(0, 2, size)
+        tail = [float(size), *pts.ravel()]
+    else:
+        tail = []
+    trunc = draw(loop_truncs) if path == 1 else 0.0
+    return GaussianLoopCase(
+        d=d, loop=loop, estimator=draw(estimators), path=path, tau=draw(loop_taus), trunc=trunc,
+        weight=draw(loop_weights), tpr=draw(loop_rates), fpr=draw(loop_rates),
+        real_fixed=real_fixed, subsample_n=sub_n, pool_cap=cap, truth=tuple(map(float, truth)),
+        counts=tuple(counts), seed=draw(seeds), replica_ids=tuple(draw(replica_id_sets)), t=t,
+        state=tuple(map(float, [*head, *tail])))

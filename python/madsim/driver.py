@@ -22,11 +22,10 @@ from . import _validate as check
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from .config import Config
-from .kernels import kernel_for
+from .kernels import BACKENDS, kernel_for
 
 CHUNK_SECONDS = 0.25  # target wall time per chunk: Ctrl-C answers within about this
 MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value reserved
-BACKENDS = ("cpu",)
 
 
 class RunInterrupted(UserWarning):
@@ -111,6 +110,9 @@ def simulate(
     chunk: generations per kernel call (default: adaptive, ~0.25 s each);
         never changes a number.
     progress: a tqdm bar; None shows it only on an interactive terminal.
+    backend: "cpu" (the compiled core) or "jax" (its pure-JAX twin,
+        madsim.reference: the same numbers to ~1e-13 relative, for checking;
+        slow, and compiling for seconds per model; needs jax).
 
     Returns an xarray.Dataset with dims (replica, generation); see the README.
     """
@@ -127,7 +129,7 @@ def simulate(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
 
-    kern = kernel_for(cfg, generations, int(ids.size))
+    kern = kernel_for(cfg, generations, int(ids.size), backend=backend)
     detect = list(detect)
     det = np.zeros((len(detect), 3), dtype=np.float64)
     labels = []

@@ -9,12 +9,19 @@ constant n and no knob beyond temperature: the fast special case, one
 chi-square per generation) and ``GaussianLoop`` (any dimension, every loop
 and knob). They consume different streams, so the same seed gives different
 (equally valid) replicas; which one ran is in ``attrs["kernel"]``.
+
+Each kernel has two backends: "cpu", the compiled C++ core, and "jax", its
+pure-JAX twin in ``madsim.reference`` (the test oracle: same streams, same
+state and record layout, floats equal to ~1e-13 relative; slow, and
+compiling for seconds per model). ``kernel_for(..., backend="jax")`` swaps
+the params and the advance function and nothing else, so the driver cannot
+tell them apart.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -24,14 +31,15 @@ from .config import (Accumulate, AccumulateSubsample, Augment, Config, Fresh, Ga
                      Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
+BACKENDS = ("cpu", "jax")
 MEMORY_FRACTION = 0.5  # refuse runs whose state would take more of the RAM than this
 
 
 @dataclass(frozen=True)
 class Kernel:
     name: str                      # which compiled family runs
-    params: object                 # the family's _core params struct
-    advance: Callable              # _core.advance_<family>
+    params: object                 # the family's _core params struct (reference params: "jax")
+    advance: Callable              # _core.advance_<family> (its madsim.reference twin: "jax")
     initial_state: np.ndarray      # [S] the state row before generation 0 (init may rewrite it)
     observed: tuple[str, ...]      # names of observe()'s scalar outputs (detectors use them)
     columns: dict                  # name -> column of observe()'s output
@@ -52,27 +60,47 @@ def uses_gaussian1d(cfg: Config) -> bool:
             and cfg.truncation is None and cfg.filter is None and cfg.weight is None)
 
 
-def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1) -> Kernel:
+def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: str = "cpu") -> Kernel:
+    """The kernel that runs ``cfg``: the compiled core (backend "cpu") or its
+    JAX twin (backend "jax"; params and advance from ``madsim.reference``,
+    everything else identical)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
     fam, loop = cfg.family, cfg.loop
     if uses_gaussian1d(cfg):
-        params = core.Gaussian1DParams(
-            n=float(loop.n),
-            tau=float(cfg.temperature),
-            estimator=0 if cfg.estimator == "mle" else 1,
-            path=0 if cfg.path == "exact" else 1,
-        )
-        return Kernel(
+        args = dict(n=float(loop.n), tau=float(cfg.temperature),
+                    estimator=0 if cfg.estimator == "mle" else 1,
+                    path=0 if cfg.path == "exact" else 1)
+        kern = Kernel(
             name="gaussian1d",
-            params=params,
+            params=core.Gaussian1DParams(**args),
             advance=core.advance_gaussian1d,
             initial_state=np.array([fam.mean, fam.var], dtype=np.float64),
             observed=("mean", "var"),
             columns={"mean": 0, "var": 1},
             units={"mean": "fitted mean mu_t", "var": "fitted variance sigma_t^2"},
         )
+        if backend == "jax":
+            ref = _reference()
+            kern = replace(kern, params=ref.gaussian.Params(**{**args, "n": int(loop.n)}),
+                           advance=ref.backend.advance)
+        return kern
     if isinstance(fam, Gaussian):
-        return _gaussian_loop(cfg, generations, replicas)
+        return _gaussian_loop(cfg, generations, replicas, backend)
     raise ValueError(f"no kernel for family {fam!r} with loop {loop!r}")  # pragma: no cover
+
+
+def _reference():
+    """madsim.reference, or an ImportError that says how to get jax."""
+    try:
+        from . import reference
+    except ImportError as exc:
+        if (getattr(exc, "name", None) or "").split(".")[0] in ("jax", "jaxlib"):
+            raise ImportError(
+                "backend='jax' runs madsim.reference, the JAX twin of the compiled core, which "
+                f"needs jax ({exc}): pip install madsim[jax]") from exc
+        raise
+    return reference
 
 
 def gaussian_counts(cfg: Config, generations: int) -> np.ndarray:
@@ -82,7 +110,7 @@ def gaussian_counts(cfg: Config, generations: int) -> np.ndarray:
     return counts.reshape(generations, 2)
 
 
-def _gaussian_loop(cfg: Config, generations: int, replicas: int) -> Kernel:
+def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
     fam, loop = cfg.family, cfg.loop
     d = fam.dim
     counts = gaussian_counts(cfg, generations)
@@ -91,7 +119,7 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int) -> Kernel:
     rows, cols = np.tril_indices(d)
     truth = np.concatenate([fam.mean_vector, L0[rows, cols]]).astype(np.float64)
     pool_cap = int(counts.sum()) + 1 if isinstance(loop, AccumulateSubsample) else 0
-    params = core.GaussianLoopParams(
+    args = dict(
         d=d, loop=LOOP_CODES[type(loop)], estimator=0 if cfg.estimator == "mle" else 1,
         path=0 if cfg.path == "exact" else 1, tau=float(cfg.temperature),
         trunc=float(cfg.truncation or 0.0),
@@ -100,7 +128,13 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int) -> Kernel:
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         pool_cap=pool_cap, truth=truth, counts=counts)
+    params = core.GaussianLoopParams(**args)  # validates, also for the JAX twin
     _check_memory(cfg, params.state_size, replicas, pool_cap)
+    state_size = params.state_size
+    advance = core.advance_gaussian_loop
+    if backend == "jax":
+        ref = _reference()
+        params, advance = ref.gaussian_loop.Params(**args), ref.backend.advance_gaussian_loop
 
     T = d * (d + 1) // 2
     base = d + T
@@ -130,8 +164,8 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int) -> Kernel:
     return Kernel(
         name="gaussian_loop",
         params=params,
-        advance=core.advance_gaussian_loop,
-        initial_state=np.zeros(params.state_size, dtype=np.float64),
+        advance=advance,
+        initial_state=np.zeros(state_size, dtype=np.float64),
         observed=tuple(columns),
         columns=columns,
         units=units,

@@ -6,10 +6,25 @@ An independent implementation, module for module and name for name:
     philox.py      csrc/madsim/stream.hpp      seed_key, make_stream, block, TAG_*
     transforms.py  csrc/madsim/transforms.hpp  uniform52, uniform32, normal_pair, log_factorial
     samplers.py    csrc/madsim/samplers.hpp    normals_of_block, gamma_mt, chisquare, binomial
+    linalg.py      csrc/madsim/linalg.hpp      tri, tri_size, cholesky_packed, tri_mul_vec,
+                                               tri_mul_dense, outer_packed, congruence_packed
+    moments.py     csrc/madsim/moments.hpp     moments_size, moments_clear, moments_pool
+                                               (d-dim; Moments1 is in gaussian.py)
     gaussian.py    csrc/madsim/models/gaussian1d.hpp   Params, draw_exact, draw_samples, fit,
                                                        step, observe
+    gaussian_loop.py  csrc/madsim/models/gaussian_loop.hpp   Params, NormalSeq (normals),
+                      draw_exact, draw_samples, draw_part, survivors, divisor, fit, init,
+                      step, step_subsample, observe, the layout sizes (T, counts_at,
+                      loop_at, loop_size, state_size, observe_size); reference only:
+                      Bounds / bounds (static buffer sizes of the samples path),
+                      accepted_tries, draw_parts, row_size (a traced loop's row)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
-                   advance (the _core.advance_gaussian1d contract)
+                   advance (the _core.advance_gaussian1d contract),
+                   advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
+                   GaussianLoopParams constructor's checks)
+
+``madsim.simulate(..., backend="jax")`` runs these instead of the compiled
+core (madsim.kernels.kernel_for).
 
 Nothing here imports the compiled core or ``madsim.rng``: the differential
 tests (tests/test_reference_*.py) compare two implementations that share only
@@ -26,14 +41,17 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import backend, gaussian, philox, samplers, transforms  # noqa: E402
+from . import (  # noqa: E402
+    backend, gaussian, gaussian_loop, linalg, moments, philox, samplers, transforms,
+)
 from .philox import (  # noqa: E402
     BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
-    TAG_TEST, Stream, block, make_stream, philox4x32_10, seed_key,
+    TAG_SUBSET, TAG_TEST, Stream, block, make_stream, philox4x32_10, seed_key,
 )
 
 __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
-    "TAG_SAMPLES", "TAG_SCATTER", "TAG_TEST", "backend", "block", "gaussian", "make_stream",
-    "philox", "philox4x32_10", "samplers", "seed_key", "transforms",
+    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "block", "gaussian",
+    "gaussian_loop", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
+    "seed_key", "transforms",
 ]

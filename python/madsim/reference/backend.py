@@ -1,20 +1,24 @@
-"""The reference launcher: ``advance`` with exactly the contract of
-``madsim._core.advance_gaussian1d``.
+"""The reference launcher: ``advance`` and ``advance_gaussian_loop`` with
+exactly the contracts of ``madsim._core.advance_gaussian1d`` and
+``madsim._core.advance_gaussian_loop``; both families run through one shared
+launcher (``_advance``, ``_run_piece``), a family being a ``_Model``.
 
 Mirrors csrc/bindings/module.cpp::advance_py (argument checks in the same
 order with the same exception types, ValueError messages word for word;
 where pybind11 cannot convert an argument to its C type this raises its own
 TypeError) and
 csrc/madsim/driver.hpp::advance_replica (which generations are stepped,
-recorded and watched). Generations run as a ``lax.scan`` (in pieces of at
-most ``PIECE`` generations, each padded to a power of two so a run of any
-length compiles a handful of times), replicas as a ``vmap``. Results are
-written back into the caller's numpy arrays, as the C++ does.
+recorded and watched). Generations run as a ``lax.scan`` in pieces of
+``PIECE`` generations (the last padded, so a run of any length and any
+chunking compiles once per model and replica count), replicas as a
+``vmap``. Results are written back into the caller's numpy arrays, as the
+C++ does.
 
 ``threads`` is checked (>= 1) and ignored: XLA picks its own parallelism.
 Results agree with the kernel to the tolerances of
-tests/test_reference_gaussian.py, except once a state goes subnormal (XLA
-flushes it to zero; see madsim.reference.gaussian).
+tests/test_reference_gaussian.py and tests/test_reference_gaussian_loop.py,
+except once a state goes subnormal (XLA flushes it to zero; see
+madsim.reference.gaussian).
 """
 
 from __future__ import annotations
@@ -32,9 +36,26 @@ from jax import lax
 from . import gaussian, gaussian_loop
 from .philox import seed_key
 
-PIECE = 256                 # most generations per compiled scan call
+PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
 OBS_BUDGET = 1 << 22        # most float64 observations a piece returns (32 MiB)
 _U32_MAX = 0xFFFFFFFF
+# XLA's CPU compile time dominates the reference (seconds per model; a
+# generation runs in microseconds): LLVM at optimisation level 0 and the
+# classic fusion emitters compile 2-4x faster. Neither turns on fast-math;
+# code generation may still round a last bit differently from a default
+# compile (whether a multiply-add fuses), far inside the differential tests'
+# tolerances. Applied by ``jit`` below to every compiled piece.
+XLA_CPU_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+
+def jit(fun=None, **kwargs):
+    """jax.jit with XLA_CPU_OPTIONS (where this jax's jit takes compiler_options)."""
+    if fun is None:
+        return partial(jit, **kwargs)
+    try:
+        return jax.jit(fun, compiler_options=XLA_CPU_OPTIONS, **kwargs)
+    except TypeError:  # pragma: no cover - a jax whose jit has no compiler_options
+        return jax.jit(fun, **kwargs)
 
 
 def _c_integer(name, value, bits, signed):
@@ -94,11 +115,6 @@ def _params(params):
     return gaussian.Params(n, tau, est, path)
 
 
-def _bucket(k: int) -> int:
-    """Smallest power of two >= max(k, 8): scan lengths come in few sizes."""
-    return max(8, 1 << max(0, k - 1).bit_length())
-
-
 class _Model(NamedTuple):
     """One family for the shared launcher; hashable, so it is static under jit.
 
@@ -115,7 +131,7 @@ class _Model(NamedTuple):
     static: tuple
 
 
-@partial(jax.jit, static_argnames=("model",))
+@jit(static_argnames=("model",))
 def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold, *, model):
     """Scans generations ts [L] (t = 0 runs model.init, if any, and observes;
     valid [L] masks the padding) over all replicas. state [R, S], first [R, D]
@@ -182,9 +198,10 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
 
 
 def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-             rec_offset, records, detectors, first, threads):
+             rec_offset, records, detectors, first, threads, width=None):
     """The launcher both families share: module.cpp::advance_py's checks (after
-    the family's own: gen_end <= max_gen unless None), then the pieces."""
+    the family's own: gen_end <= max_gen unless None), then the pieces. The
+    model's rows are ``width`` >= S long (zero-padded; S when None)."""
     seed = _c_integer("seed", seed, 64, False)
     gen_begin = _c_integer("gen_begin", gen_begin, 32, False)
     gen_end = _c_integer("gen_end", gen_end, 32, False)
@@ -230,14 +247,14 @@ def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen
                threshold=jnp.asarray(detectors[:, 2]))
     key = seed_key(seed)
     ids = jnp.asarray(replica_ids)
-    st = jnp.asarray(state)
+    width = S if width is None else width
+    st = jnp.asarray(np.pad(state, ((0, 0), (0, width - S))) if width > S else state)
     fp = jnp.asarray(first)
-    piece_max = max(8, min(PIECE, 1 << (max(1, OBS_BUDGET // max(1, R * O)).bit_length() - 1)))
+    Lp = min(PIECE, 1 << (max(1, OBS_BUDGET // max(1, R * O)).bit_length() - 1))
     pos = rg - t0  # look index of each recorded generation
     j0 = 0
     while j0 < looks:
-        L = min(piece_max, looks - j0)
-        Lp = _bucket(L)
+        L = min(Lp, looks - j0)
         idx = np.arange(Lp, dtype=np.int64)
         ok = idx < L
         ts = np.where(ok, t0 + j0 + idx, 0).astype(np.uint32)
@@ -248,7 +265,7 @@ def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen
             rows = np.asarray(obs)[pos[sel] - j0]             # [len(sel), R, O]
             records[:, rec_offset + sel, :] = np.swapaxes(rows, 0, 1)
         j0 += L
-    state[...] = np.asarray(st)
+    state[...] = np.asarray(st)[:, :S]
     first[...] = np.asarray(fp)
 
 
@@ -258,11 +275,12 @@ def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen
 def _as_c_array(a, name, shape):
     """A py::array argument: array-likes convert (numpy's default dtype), then
     module.cpp::checked's dtype / ndim / extent checks (read-only)."""
-    try:
-        arr = np.asarray(a)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected an array of float64; got {a!r}") from None
-    return _checked(np.ascontiguousarray(arr) if arr.ndim else arr, name, np.float64, shape, False)
+    if not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected an array of float64; got {a!r}") from None
+    return _checked(a, name, np.float64, shape, False)
 
 
 def _loop_params(params) -> gaussian_loop.Params:
@@ -325,10 +343,10 @@ def _loop_params(params) -> gaussian_loop.Params:
 
 
 def _loop_params_of(static, dyn) -> gaussian_loop.Params:
-    d, loop, path, sub_n, cap, _ = static
-    return gaussian_loop.Params(d, loop, dyn["estimator"], path, dyn["tau"], dyn["trunc"],
-                                dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], sub_n,
-                                cap, dyn["truth"], dyn["counts"])
+    d, path, cap, _ = static
+    return gaussian_loop.Params(d, dyn["loop"], dyn["estimator"], path, dyn["tau"], dyn["trunc"],
+                                dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
+                                dyn["subsample_n"], cap, dyn["truth"], dyn["counts"])
 
 
 def _loop_init(static, dyn, key, replica):
@@ -354,20 +372,27 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     ``gaussian_loop.Params``, and gen_end may not pass the count table.
 
     Mirrors csrc/bindings/module.cpp's advance_gaussian_loop (the params
-    checks of its GaussianLoopParams constructor first). On the samples path
-    each part's points go through a buffer sized by the largest count in the
-    whole table (rounded up to a power of two: ``gaussian_loop.bounds``), so
-    memory and work per generation follow that maximum, not the
-    generation's own count.
+    checks of its GaussianLoopParams constructor first).
+
+    Compiled once per (d, path, pool_cap, buffer sizes, shapes), not per
+    loop: the loop and every knob are traced (gaussian_loop's traced-loop
+    mode; rows are zero-padded to ``gaussian_loop.row_size`` inside), so a
+    sweep over loops and knobs compiles once, at the price of tracing every
+    loop's code into each step. On the samples path each part's points go
+    through a buffer sized by the largest count in the whole table (rounded
+    up to a power of two: ``gaussian_loop.bounds``), so memory and work per
+    generation follow that maximum, not the generation's own count.
     """
     p = _loop_params(params)
-    static = (p.d, p.loop, p.path, p.subsample_n, p.pool_cap, gaussian_loop.bounds(p))
+    static = (p.d, p.path, p.pool_cap, gaussian_loop.bounds(p))
     model = _Model(_loop_init, _loop_step, _loop_observe, static)
-    dyn = dict(estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
+    dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
                trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
                tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
-               counts=jnp.asarray(p.counts))
-    _advance(model, dyn, gaussian_loop.state_size(p), gaussian_loop.observe_size(p),
-             p.counts.shape[0], state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-             rec_offset, records, detectors, first, threads)
+               real_fixed=jnp.float64(p.real_fixed), subsample_n=jnp.int64(p.subsample_n),
+               truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
+    S = gaussian_loop.state_size(p)
+    width = gaussian_loop.row_size(_loop_params_of(static, dyn))
+    _advance(model, dyn, S, gaussian_loop.observe_size(p), p.counts.shape[0], state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, width=width)

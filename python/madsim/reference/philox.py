@@ -8,8 +8,10 @@ broadcasts over leading axes; a block is the trailing axis of length 4.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -40,13 +42,14 @@ def _mulhilo(m: int, x):
     return (p >> _U64(32)).astype(_U32), p.astype(_U32)
 
 
-def philox_round(c, k):
-    """One round on words c = (c0, c1, c2, c3), key k = (k0, k1).
+def philox_round(c, k, m0=None, m1=None):
+    """One round on words c = (c0, c1, c2, c3), key k = (k0, k1); multipliers
+    m0, m1 default to M0, M1.
 
     Mirrors csrc/madsim/philox.hpp::philox_round.
     """
-    hi0, lo0 = _mulhilo(M0, c[0])
-    hi1, lo1 = _mulhilo(M1, c[2])
+    hi0, lo0 = _mulhilo(M0 if m0 is None else m0, c[0])
+    hi1, lo1 = _mulhilo(M1 if m1 is None else m1, c[2])
     return (hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0)
 
 
@@ -56,14 +59,23 @@ def philox4x32_10(ctr, key):
     Ten rounds, the key bumped by the Weyl constants between consecutive rounds.
     Mirrors csrc/madsim/philox.hpp::philox4x32_10.
     """
+    return _philox4x32_10(ctr, key, M0, M1, W0, W1)
+
+
+@partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _philox4x32_10(ctr, key, m0, m1, w0, w1):
+    """philox4x32_10 with its constants as static arguments: jitted on its own,
+    so a model calling it at many sites traces the ten rounds once per shape
+    (tracing them dominated the reference's compile time), and a changed
+    module constant is a new trace, not a stale cached one."""
     ctr = jnp.asarray(ctr, dtype=_U32)
     key = jnp.asarray(key, dtype=_U32)
     c = tuple(ctr[..., j] for j in range(4))
     k = (key[..., 0], key[..., 1])
     for r in range(10):
         if r > 0:
-            k = (k[0] + _U32(W0), k[1] + _U32(W1))  # uint32 addition wraps mod 2^32
-        c = philox_round(c, k)
+            k = (k[0] + _U32(w0), k[1] + _U32(w1))  # uint32 addition wraps mod 2^32
+        c = philox_round(c, k, m0, m1)
     return jnp.stack(jnp.broadcast_arrays(*c), axis=-1)
 
 

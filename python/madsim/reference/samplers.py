@@ -4,11 +4,14 @@ Mirrors csrc/madsim/samplers.hpp. Each rejection sampler takes try i from
 block i of its own stream, exactly as the C++ does, so the number of tries is
 a pure function of the stream and agrees exactly between the twins. Loops are
 ``lax.while_loop``s; under vmap they run until every lane has accepted (a
-lane that accepted keeps its result).
+lane that accepted keeps its result). The rejection samplers are jitted on
+their own: a model calling them at several sites (and every model compiled
+in one process) traces each once per argument shape.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -24,6 +27,7 @@ def normals_of_block(w):
     return normal_pair(uniform52(w[..., 0], w[..., 1]), uniform52(w[..., 2], w[..., 3]))
 
 
+@jax.jit
 def gamma_mt(alpha, s: Stream):
     """Gamma(alpha, 1) by Marsaglia & Tsang -> (value, spare_normal, tries).
 
@@ -85,6 +89,7 @@ def chisquare(k, s: Stream):
     return 2.0 * g, spare, tries
 
 
+@jax.jit
 def binomial(n, p, s: Stream):
     """Binomial(n, p) -> (value, tries), value float64, tries uint32.
 

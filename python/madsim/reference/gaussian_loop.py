@@ -1,0 +1,519 @@
+"""d-dimensional Gaussian under every training loop and knob, in JAX.
+
+Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop: replace, augment
+(a fixed real set drawn at generation 0), fresh real data, accumulate,
+accumulate-subsample; temperature, truncation (samples path), the weighted
+fit and the provenance filter. The state row, the observe row and every
+stream (tag, site, block) are the C++'s:
+
+    exact part, tag TAG_SCATTER (synthetic) / TAG_REAL (real):
+        site 0      the mean's d normals
+        site 1      Bartlett's below-diagonal normals row by row, or the
+                    d x (c-1) normals of the singular Wishart factor
+        site 2 + i  the chi-square of Bartlett's i-th diagonal
+    samples part, tag TAG_SAMPLES (synthetic) / TAG_REAL (real), site 0:
+        consecutive normals, d per try (truncation: a try is rejected whole)
+    TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
+    TAG_SUBSET site 0 block j the j-th pick of the subsample (Floyd)
+
+Functions work on one replica; vmap them over replicas. ``Params.d``,
+``path`` and ``pool_cap`` must be Python ints (they fix shapes and code
+paths); every other field may be traced, ``loop`` included. A static loop
+traces only its own code and uses rows of ``state_size``; a traced loop
+traces every loop's code, selects per replica-independent value, and uses
+rows of ``row_size`` (the longest layout, zero-padded): one compiled program
+then serves all five loops (the differential tests compile far less).
+
+The samples path draws a data-dependent number of points, which XLA cannot
+shape: it draws into buffers of a static size per part (``Bounds``, from the
+count table: survivors never exceed the count they thin) and masks the rows
+past the count; likewise the subsample's picks (``Bounds.subsample`` >=
+subsample_n). Tries come in batches of ``nmax`` in a
+``lax.while_loop`` until enough are accepted, so truncation needs no bound
+on the number of tries. The C++ also stops after 2**33 normals of one
+stream; the reference assumes no run comes near that.
+
+Where the twins part: inner products and sums over points are XLA
+reductions (another order than the C++'s sequential loops, possibly fused
+multiply-adds) and XLA's log / sin / cos / exp are not libm's, so floats
+agree to the tolerances of tests/test_reference_gaussian_loop.py, integers
+(counts, survivors, picks, skipped fits) exactly. XLA on CPU also flushes
+subnormal doubles to zero (see madsim.reference.gaussian): a state that
+collapses below 2.2e-308 parts from the kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .linalg import (cholesky_packed, congruence_packed, outer_packed, pack, tri, tri_mul_dense,
+                     tri_mul_vec, tri_size, unpack_lower)
+from .moments import moments_clear, moments_pool, moments_size
+from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block, make_stream
+from .samplers import binomial, chisquare, normals_of_block
+from .transforms import uniform52
+
+# Mirrors GaussianLoop::Loop, ::Path and ::Estimator
+REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
+EXACT, SAMPLES = 0, 1
+MLE, UNBIASED = 0, 1
+
+
+class Params(NamedTuple):
+    """Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::Params,
+    holding the truth and the count table themselves (n_counts is
+    ``counts.shape[0]``)."""
+
+    d: int              # dimension (Python int)
+    loop: int           # REPLACE .. SUBSAMPLE (a Python int, or traced: see above)
+    estimator: int      # MLE or UNBIASED
+    path: int           # EXACT or SAMPLES (Python int)
+    tau: float          # temperature: synthetic spread tau * Sigma^(1/2)
+    trunc: float        # 0: none; else keep synthetic tries with |z| <= trunc
+    weight: float       # < 0: pooled fit; else w in [0, 1]
+    tpr: float          # filter: drop probability of synthetic points
+    fpr: float          # filter: drop probability of real points
+    real_fixed: float   # Augment: size of the fixed real set
+    subsample_n: int    # AccumulateSubsample: points per fit (<= Bounds.subsample)
+    pool_cap: int       # AccumulateSubsample: points the pool holds (Python int)
+    truth: Any          # [d + T]: mu0, then Sigma0's Cholesky factor (packed)
+    counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+
+
+class Bounds(NamedTuple):
+    """Static buffer sizes (Python ints) of the samples path; reference only,
+    the C++ streams its points instead."""
+
+    real: int       # most real points one part of one generation draws
+    synthetic: int  # most synthetic points one generation draws
+    subsample: int  # most points a subsampling fit picks (>= subsample_n);
+                    # 0 declares the loop is not SUBSAMPLE (its code is not traced)
+
+
+def _bucket(k: int) -> int:
+    """Smallest power of two >= max(k, 8): buffers come in few sizes (few compiles)."""
+    return max(8, 1 << max(0, int(k) - 1).bit_length())
+
+
+def bounds(p: Params) -> Bounds:
+    """The buffer sizes for concrete params with a static loop: the largest
+    count of each part in the table (the fixed real set included) and
+    subsample_n, each rounded up to a power of two. The exact path draws no
+    points: Bounds(0, 0, 0)."""
+    if p.path != SAMPLES:
+        return Bounds(0, 0, 0)
+    counts = np.asarray(p.counts, np.float64).reshape(-1, 2)
+    real = counts[:, 0].max(initial=0.0)
+    if p.loop == AUGMENT:
+        real = max(real, float(p.real_fixed))
+    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return Bounds(_bucket(real), _bucket(counts[:, 1].max(initial=0.0)), sub)
+
+
+# --- sizes and layout (mirror the static members) ----------------------------------------------
+
+
+def T(p: Params) -> int:
+    """Mirrors GaussianLoop::T."""
+    return tri_size(p.d)
+
+
+def counts_at(p: Params) -> int:
+    """Mirrors GaussianLoop::counts_at."""
+    return p.d + T(p)
+
+
+def loop_at(p: Params) -> int:
+    """Mirrors GaussianLoop::loop_at."""
+    return p.d + T(p) + 3
+
+
+def loop_size(p: Params) -> int:
+    """Mirrors GaussianLoop::loop_size."""
+    if p.loop == AUGMENT:
+        return moments_size(p.d)
+    if p.loop == ACCUMULATE:
+        return 2 + moments_size(p.d)
+    if p.loop == SUBSAMPLE:
+        return 1 + p.pool_cap * (p.d + 1)
+    return 0
+
+
+def state_size(p: Params) -> int:
+    """Mirrors GaussianLoop::state_size."""
+    return loop_at(p) + loop_size(p)
+
+
+def row_size(p: Params) -> int:
+    """The state row the functions here take and return: state_size(p) for a
+    static loop; for a traced one the longest layout of any loop at p's d and
+    pool_cap (the other loops' rows zero-padded to it)."""
+    if _static(p.loop):
+        return state_size(p)
+    return loop_at(p) + max(2 + moments_size(p.d), 1 + p.pool_cap * (p.d + 1))
+
+
+def _static(loop) -> bool:
+    return isinstance(loop, (int, np.integer))
+
+
+def _may_be(loop, which: int) -> bool:
+    """Whether code for loop `which` must be traced: it is the static loop, or the loop is traced."""
+    return not _static(loop) or int(loop) == which
+
+
+def _switch(loop, cases: dict, default):
+    """cases[loop] (a pytree), or default when loop has no case. A static loop
+    picks in Python (cases of other loops may be absent); a traced one
+    selects with jnp.where over the cases given."""
+    if _static(loop):
+        return cases.get(int(loop), default)
+    out = default
+    for which, value in cases.items():
+        out = jax.tree.map(lambda a, b, w=which: jnp.where(loop == w, a, b), value, out)
+    return out
+
+
+def observe_size(p: Params) -> int:
+    """Mirrors GaussianLoop::observe_size: [mu d | Sigma packed T | trace, logdet,
+    mean_sq, points_real, points_synthetic, skipped]."""
+    return p.d + T(p) + 6
+
+
+# --- draws ---------------------------------------------------------------------------------------
+
+
+def normals(st: Stream, start, count: int):
+    """Normals start .. start + count - 1 of stream st, in order: normal i is the
+    cosine (i even) or sine (i odd) of Box-Muller on block i >> 1.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::NormalSeq (all at once).
+    """
+    start = jnp.asarray(start, jnp.int64)
+    nb = count // 2 + 1
+    w = block(st, (start >> 1).astype(jnp.uint32) + jnp.arange(nb, dtype=jnp.uint32))
+    a, b = normals_of_block(w)
+    seq = jnp.stack([a, b], axis=-1).reshape(2 * nb)
+    return lax.dynamic_slice(seq, ((start & 1).astype(jnp.int32),), (count,))
+
+
+def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
+    """The first min(want, nmax) accepted tries of st as rows of z [nmax, d]
+    (rows past the count are zero) and their number (int64).
+
+    Try i is normals i*d .. i*d + d - 1; it is rejected when trunc > 0 and
+    its squared norm exceeds trunc^2. Tries are made nmax at a time until
+    enough are accepted (one batch without truncation). The loops of
+    GaussianLoop::draw_samples and ::step_subsample.
+    """
+    want = jnp.minimum(jnp.asarray(want, jnp.float64), float(nmax)).astype(jnp.int64)
+    B = max(1, nmax)
+    trunc = jnp.asarray(trunc, jnp.float64)
+
+    def body(carry):
+        tries, got, z = carry
+        x = normals(st, tries * d, B * d).reshape(B, d)
+        r2 = x[:, 0] * x[:, 0]
+        for i in range(1, d):  # sequential, as the C++ adds them
+            r2 = r2 + x[:, i] * x[:, i]
+        accept = jnp.logical_not((trunc > 0.0) & (r2 > trunc * trunc))
+        pos = got + jnp.cumsum(accept) - 1
+        keep = accept & (pos < want)
+        z = z.at[jnp.where(keep, pos, nmax)].set(x, mode="drop")
+        return tries + B, got + jnp.sum(keep), z
+
+    init = (jnp.int64(0), jnp.int64(0), jnp.zeros((nmax, d), jnp.float64))
+    _, got, z = lax.while_loop(lambda c: c[1] < want, body, init)
+    return z, got
+
+
+def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag):
+    """Moments of c draws of N(mu, s^2 L L'), exact in law: mean =
+    mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I),
+    F by Bartlett when c - 1 >= d, else the d x (c-1) normals themselves.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_exact
+    (returns the moments vector).
+    """
+    c = jnp.asarray(c, jnp.float64)
+    zs = normals(make_stream(key, replica, gen, tag, 0), 0, d)
+    mean = mu + s * tri_mul_vec(L, zs, d) / jnp.sqrt(jnp.where(c > 0.0, c, 1.0))
+    nu = c - 1.0
+    bartlett = nu >= d
+    n_off = max(1, d * (d - 1))   # Bartlett needs d(d-1)/2, the singular factor d(c-1) < d^2 - d
+    off = normals(make_stream(key, replica, gen, tag, 1), 0, n_off)
+    i = np.arange(d)[:, None]
+    j = np.arange(d)[None, :]
+    # Bartlett: below the diagonal, row by row; F_ii^2 ~ chi2(nu - i) from site 2 + i.
+    chi, _, _ = chisquare(jnp.where(bartlett, nu - jnp.arange(d), 1.0),
+                          make_stream(key, replica, gen, tag, 2 + jnp.arange(d, dtype=jnp.uint32)))
+    lower = jnp.where(j < i, off[np.minimum(i * (i - 1) // 2 + j, n_off - 1)], 0.0)
+    F_bartlett = lower + jnp.diag(jnp.sqrt(chi))
+    # Singular: F[i, j] = normal i*q + j for j < q = c - 1 < d.
+    q = jnp.clip(nu, 0.0, float(d)).astype(jnp.int64)
+    F_singular = jnp.where(j < q, off[jnp.clip(i * q + j, 0, n_off - 1)], 0.0)
+    F = jnp.where(bartlett, F_bartlett, F_singular)
+    scatter = outer_packed(tri_mul_dense(L, F, d), d, s * s)
+    m = jnp.concatenate([c[None], mean, jnp.where(nu > 0.0, scatter, 0.0)])
+    return jnp.where(c > 0.0, m, moments_clear(d))
+
+
+def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int):
+    """Moments of c draws (truncated to |z| <= trunc when trunc > 0) from the
+    consecutive normals of st, reduced on z - z_0 in standard coordinates and
+    mapped by the fit's affine equivariance: mean = mu + s L zbar, scatter =
+    s^2 L S_z L'. c <= nmax (static buffer rows; see Bounds).
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_samples
+    (sums over points as XLA reductions).
+    """
+    c = jnp.asarray(c, jnp.float64)
+    z, got = accepted_tries(st, c, d, trunc, nmax)
+    n = got.astype(jnp.float64)
+    safe_n = jnp.where(n > 0.0, n, 1.0)
+    z0 = z[0]
+    dz = jnp.where((jnp.arange(nmax) < got)[:, None], z - z0, 0.0)
+    s1 = jnp.sum(dz, axis=0)
+    rows, cols = np.tril_indices(d)
+    sz = pack(dz.T @ dz, d) - s1[rows] * s1[cols] / safe_n
+    mean = mu + s * tri_mul_vec(L, z0 + s1 / safe_n, d)
+    m = jnp.concatenate([n[None], mean, congruence_packed(L, sz, d, s * s)])
+    return jnp.where(c > 0.0, m, moments_clear(d))
+
+
+def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int):
+    """One part of generation gen's data (real: spread 1, tag TAG_REAL;
+    synthetic: spread tau, tags TAG_SCATTER / TAG_SAMPLES, truncated).
+    ``real`` may be traced (``draw_parts`` vmaps over it).
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_part.
+    """
+    s = jnp.where(real, 1.0, p.tau)
+    if p.path == EXACT:
+        return draw_exact(p.d, c, mu, L, s, key, replica, gen,
+                          jnp.where(real, TAG_REAL, TAG_SCATTER).astype(jnp.uint32))
+    if p.path == SAMPLES:
+        tag = jnp.where(real, TAG_REAL, TAG_SAMPLES).astype(jnp.uint32)
+        return draw_samples(p.d, c, mu, L, s, jnp.where(real, 0.0, p.trunc),
+                            make_stream(key, replica, gen, tag, 0), nmax)
+    raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
+
+
+def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds):
+    """(synthetic, real) moments of generation gen: draw_part for k points of
+    the model [mu | L] and for m of the truth, as one vmapped call (half the
+    code to compile; the two parts use independent streams, so drawing them
+    together changes no number)."""
+    d = p.d
+    truth = jnp.asarray(p.truth, jnp.float64)
+    both = jax.vmap(lambda real, c, row: draw_part(p, real, c, row[:d], row[d:], key, replica, gen,
+                                                   max(nmax.real, nmax.synthetic)))
+    out = both(jnp.array([False, True]), jnp.stack([k, m]), jnp.stack([model, truth]))
+    return out[0], out[1]
+
+
+def survivors(c, drop, key, replica, gen, site):
+    """Points that survive the filter: Binomial(c, 1 - drop) from stream
+    (TAG_FILTER, site); c itself when drop <= 0 or c <= 0. Broadcasts.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::survivors.
+    """
+    c = jnp.asarray(c, jnp.float64)
+    drop = jnp.asarray(drop, jnp.float64)
+    kept, _ = binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site))
+    return jnp.where((drop <= 0.0) | (c <= 0.0), c, kept)
+
+
+def divisor(p: Params, count):
+    """count (MLE) or count - 1 (unbiased). Mirrors GaussianLoop::divisor."""
+    return jnp.where(jnp.asarray(p.estimator) == MLE, count, count - 1.0)
+
+
+def fit(p: Params, real, syn, head):
+    """Model t from the real and synthetic moments -> (new [mu | L] row, ok).
+    Pooled (weight < 0): mean and scatter / divisor of both parts together,
+    needing >= d + 1 points; weighted: w * real-part fit + (1 - w) *
+    synthetic-part fit, each part needing >= d + 1. When not ok the model
+    ``head`` ([d + T], model t-1) is returned unchanged.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::fit.
+    """
+    d = p.d
+    pooled = moments_pool(real, syn, d)
+    ok_pooled = jnp.logical_not(pooled[0] < d + 1.0)
+    mu_pooled = pooled[1:1 + d]
+    cov_pooled = pooled[1 + d:] / _nonzero(divisor(p, pooled[0]))
+    ok_weighted = jnp.logical_not((real[0] < d + 1.0) | (syn[0] < d + 1.0))
+    w = jnp.asarray(p.weight, jnp.float64)
+    mu_weighted = w * real[1:1 + d] + (1.0 - w) * syn[1:1 + d]
+    cov_weighted = (w * (real[1 + d:] / _nonzero(divisor(p, real[0])))
+                    + (1.0 - w) * (syn[1 + d:] / _nonzero(divisor(p, syn[0]))))
+    is_pooled = w < 0.0
+    ok = jnp.where(is_pooled, ok_pooled, ok_weighted)
+    mu = jnp.where(is_pooled, mu_pooled, mu_weighted)
+    L = cholesky_packed(jnp.where(is_pooled, cov_pooled, cov_weighted), d)
+    return jnp.where(ok, jnp.concatenate([mu, L]), head), ok
+
+
+def _nonzero(x):
+    """x, with 0 replaced by 1 (for divisions whose result a failed fit discards)."""
+    return jnp.where(x == 0.0, 1.0, x)
+
+
+# --- generations ---------------------------------------------------------------------------------
+
+
+def init(p: Params, key, replica, nmax: Bounds):
+    """Generation 0: the state row holding the truth, and for Augment the
+    fixed real set's moments (real_fixed points thinned by the filter,
+    counter generation 0). Returns the row [row_size(p)].
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::init.
+    """
+    d, head, ms = p.d, p.d + T(p), moments_size(p.d)
+    truth = jnp.asarray(p.truth, jnp.float64)
+    state = jnp.zeros(row_size(p), jnp.float64).at[:head].set(truth)
+    cases = {}
+    if _may_be(p.loop, AUGMENT):
+        c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
+        m = draw_part(p, True, c, truth[:d], truth[d:], key, replica, 0, nmax.real)
+        cases[AUGMENT] = state.at[loop_at(p):loop_at(p) + ms].set(m)
+    return _switch(p.loop, cases, state)
+
+
+def step(p: Params, state, key, replica, t, nmax: Bounds):
+    """One generation: the row of model t-1 -> the row of model t (as long as
+    the row given). Generation t's counts are row t-1 of p.counts, thinned by
+    the filter (synthetic: TAG_FILTER site 0, real: site 1; Augment draws no
+    real part here). Synthetic draws come from model t-1, real ones from the
+    truth; Augment fits on its fixed set and the synthetic part, Accumulate
+    on its pool after adding both, AccumulateSubsample on its subsample. A
+    fit with too few points keeps model t-1 and counts a skipped fit.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::step.
+    """
+    d, head = p.d, p.d + T(p)
+    ms, lat = moments_size(d), loop_at(p)
+    state = jnp.asarray(state, jnp.float64)
+    n_in = state.shape[0]
+    if n_in < row_size(p):  # a static loop's own row; the other loops' slices read zeros
+        state = jnp.concatenate([state, jnp.zeros(row_size(p) - n_in, jnp.float64)])
+    truth = jnp.asarray(p.truth, jnp.float64)
+    t = jnp.asarray(t, jnp.uint32)
+    m_t, k_t = jnp.asarray(p.counts, jnp.float64)[t.astype(jnp.int64) - 1]
+    # Both filters in one binomial call (synthetic: site 0, real: site 1).
+    k, m = survivors(jnp.stack([k_t, m_t]), jnp.stack([p.tpr, p.fpr]), key, replica, t,
+                     jnp.arange(2, dtype=jnp.uint32))
+    m = _switch(p.loop, {AUGMENT: jnp.float64(0.0)}, m)
+    empty = moments_clear(d)
+    fit_on, rows, counts = {}, {}, {}  # per loop: moments to fit, new row, (real, synthetic)
+    if any(_may_be(p.loop, x) for x in (REPLACE, AUGMENT, FRESH, ACCUMULATE)):
+        # Synthetic draws come from model t-1 (the row before the fit).
+        real = state[lat:lat + ms]  # Augment: the fixed real set
+        if any(_may_be(p.loop, x) for x in (REPLACE, FRESH, ACCUMULATE)):
+            syn, drawn = draw_parts(p, k, m, state[:head], key, replica, t, nmax)
+            real = _switch(p.loop, {AUGMENT: real}, drawn)
+        else:
+            syn = draw_part(p, False, k, state[:d], state[d:head], key, replica, t, nmax.synthetic)
+        for x in (REPLACE, AUGMENT, FRESH):
+            fit_on[x], rows[x], counts[x] = (real, syn), state, jnp.stack([real[0], syn[0]])
+        if _may_be(p.loop, ACCUMULATE):
+            n_parts = state[lat:lat + 2] + jnp.stack([real[0], syn[0]])
+            pool = moments_pool(moments_pool(state[lat + 2:lat + 2 + ms], real, d), syn, d)
+            fit_on[ACCUMULATE] = (pool, empty)
+            rows[ACCUMULATE] = state.at[lat:lat + 2 + ms].set(jnp.concatenate([n_parts, pool]))
+            counts[ACCUMULATE] = n_parts
+    if _may_be(p.loop, SUBSAMPLE) and p.path == SAMPLES and nmax.subsample > 0:
+        rows[SUBSAMPLE], mom = step_subsample(p, state, key, replica, t, m, k, nmax)
+        fit_on[SUBSAMPLE], counts[SUBSAMPLE] = (mom, empty), rows[SUBSAMPLE][head:head + 2]
+    any_loop = next(iter(fit_on))
+    a, b = _switch(p.loop, fit_on, fit_on[any_loop])
+    new, ok = fit(p, a, b, state[:head])
+    state = _switch(p.loop, rows, rows[any_loop])
+    state = state.at[:head].set(new).at[head:head + 2].set(_switch(p.loop, counts, counts[any_loop]))
+    return state.at[head + 2].add(jnp.where(ok, 0.0, 1.0))[:n_in]
+
+
+def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
+    """Accumulate-subsample: append generation t's synthetic points (from
+    model t-1, stream TAG_SAMPLES) then its real ones (TAG_REAL) to the pool
+    as rows [x | 1 if real] while it has room, then pick n = min(size,
+    subsample_n) of them without replacement by Floyd's algorithm (pick c:
+    r = floor(u (j + 1)), u from block c of TAG_SUBSET, j = size - n + c; r
+    becomes j when already taken) and reduce them, shifted by the first pick.
+    Returns (the row with the pool and the points counts updated, the
+    moments to fit); ``step`` makes the fit the C++ makes at the end.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::step_subsample.
+    """
+    d, head, lat = p.d, p.d + T(p), loop_at(p)
+    cap, nsub = p.pool_cap, max(1, nmax.subsample)
+    truth = jnp.asarray(p.truth, jnp.float64)
+    size = state[lat].astype(jnp.int64)
+    pts = state[lat + 1:lat + 1 + cap * (d + 1)].reshape(cap, d + 1)
+    # Synthetic first (from model t-1, before anything changes), then real.
+    for real, want, mu, L, s, trunc, nm in (
+            (False, k, state[:d], state[d:head], p.tau, p.trunc, nmax.synthetic),
+            (True, m, truth[:d], truth[d:], 1.0, 0.0, nmax.real)):
+        room = (cap - size).astype(jnp.float64)
+        z, got = accepted_tries(make_stream(key, replica, t, TAG_REAL if real else TAG_SAMPLES, 0),
+                                jnp.minimum(want, room), d, trunc, nm)
+        x = mu + s * (z @ unpack_lower(L, d).T)
+        rows = jnp.concatenate([x, jnp.full((nm, 1), 1.0 if real else 0.0)], axis=1)
+        j = jnp.arange(nm)
+        pts = pts.at[jnp.where(j < got, size + j, cap)].set(rows, mode="drop")
+        size = size + got
+    n = jnp.minimum(size, jnp.asarray(p.subsample_n, jnp.int64))
+    # Floyd: all of the picks' uniforms at once, then the sequential lookups.
+    b = block(make_stream(key, replica, t, TAG_SUBSET, 0), jnp.arange(nsub, dtype=jnp.uint32))
+    u = uniform52(b[..., 0], b[..., 1])
+
+    def pick_one(c, pick):
+        jj = (size - n + c).astype(jnp.float64)
+        r = jnp.minimum(jnp.floor(u[c] * (jj + 1.0)), jj)
+        taken = jnp.any((pick == r) & (jnp.arange(nsub) < c))
+        return pick.at[c].set(jnp.where(c < n, jnp.where(taken, jj, r), -1.0))
+
+    pick = lax.fori_loop(0, nsub, pick_one, jnp.full(nsub, -1.0))
+    use = jnp.arange(nsub) < n
+    padded = jnp.concatenate([pts, jnp.zeros((1, d + 1))])  # pool_cap may be 0
+    chosen = padded[jnp.where(use, pick, 0.0).astype(jnp.int64)]       # [nsub, d + 1]
+    x0 = chosen[0, :d]
+    dx = jnp.where(use[:, None], chosen[:, :d] - x0, 0.0)
+    s1 = jnp.sum(dx, axis=0)
+    nn = n.astype(jnp.float64)
+    safe_n = jnp.where(nn > 0.0, nn, 1.0)
+    rows, cols = np.tril_indices(d)
+    sc = pack(dx.T @ dx, d)
+    sc = jnp.where(nn > 0.0, sc - s1[rows] * s1[cols] / safe_n, sc)
+    mean = jnp.where(nn > 0.0, x0 + s1 / safe_n, s1)
+    n_real = jnp.sum(jnp.where(use, chosen[:, d], 0.0))
+    state = state.at[lat].set(size.astype(jnp.float64))
+    state = state.at[lat + 1:lat + 1 + cap * (d + 1)].set(pts.reshape(-1))
+    state = state.at[head:head + 2].set(jnp.stack([n_real, nn - n_real]))
+    return state, jnp.concatenate([nn[None], mean, sc])
+
+
+def observe(p: Params, state):
+    """What records and detectors see: [mu | Sigma = L L' packed | tr Sigma,
+    ln det Sigma (2 sum ln L_ii), |mu - mu0|^2, points_real,
+    points_synthetic, skipped].
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::observe.
+    """
+    d, head = p.d, p.d + T(p)
+    state = jnp.asarray(state, jnp.float64)
+    mu = state[:d]
+    Ld = unpack_lower(state[d:head], d)
+    sigma = pack(Ld @ Ld.T, d)
+    diag = np.array([tri(i, i) for i in range(d)])
+    trace = jnp.sum(sigma[diag])
+    logdet = jnp.sum(2.0 * jnp.log(state[d + diag]))
+    dm = mu - jnp.asarray(p.truth, jnp.float64)[:d]
+    tail = jnp.stack([trace, logdet, jnp.sum(dm * dm)])
+    return jnp.concatenate([mu, sigma, tail, state[head:head + 3]])

@@ -1,0 +1,107 @@
+"""Small dense linear algebra on packed storage, in JAX float64.
+
+Mirrors csrc/madsim/linalg.hpp: symmetric matrices and Cholesky factors are
+stored as their packed lower triangle (element (i, j), j <= i, at
+``tri(i, j)``), dense matrices as [d, d] arrays. ``d`` is a Python int (it
+fixes shapes); the values may be traced. Each function works on one matrix;
+vmap it over replicas.
+
+Where the twins part: the C++ sums every inner product sequentially; here
+they are XLA dot products (another summation order, possibly fused
+multiply-adds), so results agree to rounding, not bit for bit.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+
+def tri(i: int, j: int) -> int:
+    """Index of element (i, j), j <= i, in packed lower storage. Mirrors linalg.hpp::tri."""
+    return i * (i + 1) // 2 + j
+
+
+def tri_size(d: int) -> int:
+    """Entries of a packed d x d triangle. Mirrors linalg.hpp::tri_size."""
+    return d * (d + 1) // 2
+
+
+@lru_cache(maxsize=None)
+def _tril(d: int):
+    """(rows, cols) of the packed entries in storage order (row by row)."""
+    return np.tril_indices(d)
+
+
+def unpack_lower(a, d: int):
+    """Packed [T] -> dense lower-triangular [d, d] (zeros above the diagonal)."""
+    rows, cols = _tril(d)
+    return jnp.zeros((d, d), jnp.float64).at[rows, cols].set(a)
+
+
+def unpack_sym(a, d: int):
+    """Packed symmetric [T] -> dense symmetric [d, d]."""
+    low = unpack_lower(a, d)
+    return low + jnp.tril(low, -1).T
+
+
+def pack(A, d: int):
+    """Dense [d, d] -> its lower triangle packed [T] (the upper part is ignored)."""
+    rows, cols = _tril(d)
+    return A[rows, cols]
+
+
+def cholesky_packed(a, d: int):
+    """Packed symmetric a [T] -> its lower Cholesky factor, packed [T].
+
+    Column by column (j = 0 .. d-1) as the C++ does: the pivot
+    s = a_jj - sum_{k<j} L_jk^2; when s is not > 0 (a collapsed direction, an
+    exactly singular matrix, a NaN) column j at and below the diagonal becomes
+    exactly 0 and the loop goes on, otherwise L_jj = sqrt(s) and
+    L_ij = (a_ij - sum_{k<j} L_ik L_jk) / L_jj below it.
+    Mirrors csrc/madsim/linalg.hpp::cholesky_packed (inner sums as dot products).
+    """
+    A = unpack_lower(jnp.asarray(a, jnp.float64), d)
+    idx = jnp.arange(d)
+
+    def column(j, A):
+        row_j = jnp.where(idx < j, A[j], 0.0)            # L_jk, k < j
+        s = A[j, j] - jnp.sum(row_j * row_j)
+        positive = s > 0.0
+        l = jnp.sqrt(jnp.where(positive, s, 1.0))
+        below = A[:, j] - A @ row_j                      # a_ij - sum_{k<j} L_ik L_jk
+        new = jnp.where(idx > j, below / l, jnp.where(idx == j, l, A[:, j]))
+        new = jnp.where(positive, new, jnp.where(idx >= j, 0.0, A[:, j]))
+        return A.at[:, j].set(new)
+
+    return pack(lax.fori_loop(0, d, column, A), d)
+
+
+def tri_mul_vec(L, x, d: int):
+    """y = L x, L packed lower [T], x [d]. Mirrors linalg.hpp::tri_mul_vec."""
+    return unpack_lower(L, d) @ x
+
+
+def tri_mul_dense(L, F, d: int):
+    """Y = L F, F dense [d, q] (here q <= d columns, the unused ones zero).
+
+    Mirrors linalg.hpp::tri_mul_dense.
+    """
+    return unpack_lower(L, d) @ F
+
+
+def outer_packed(Y, d: int, scale):
+    """scale * Y Y', packed. Mirrors linalg.hpp::outer_packed (unused columns of Y are zero)."""
+    return scale * pack(Y @ Y.T, d)
+
+
+def congruence_packed(L, S, d: int, scale):
+    """scale * L S L' for packed symmetric S and packed lower L, packed.
+
+    Mirrors linalg.hpp::congruence_packed: T = L S first, then T L'.
+    """
+    Ld = unpack_lower(L, d)
+    return scale * pack((Ld @ unpack_sym(S, d)) @ Ld.T, d)
