@@ -324,7 +324,9 @@ def test_step_skipped_fits_and_the_singular_exact_factor():
     everything) keep the model and count a skip; the exact path's singular
     Wishart factor (c - 1 < d points) feeds a pooled fit that has enough."""
     for path in (gl.EXACT, gl.SAMPLES):
-        for real, syn, tpr in ((0.0, 3.0, 0.0), (1.0, 40.0, 1.0), (2.0, 2.0, 0.0), (3.0, 1.0, 0.0)):
+        for real, syn, tpr in ((0.0, 3.0, 0.0), (1.0, 40.0, 1.0), (2.0, 3.0, 0.0),  # skipped
+                               (2.0, 5.0, 0.0), (3.0, 3.0, 0.0),  # fits on two singular parts
+                               (0.0, 6.0, 0.0), (1.0, 5.0, 0.0)):  # Bartlett at c - 1 = d
             case = _case(5, gl.FRESH, gl.MLE, path, tpr=tpr, fpr=0.0,
                          counts=((real, syn),) * S.LOOP_ROWS)
             assert_step_agrees(case)
@@ -347,6 +349,24 @@ def test_step_subsample_pool_full_and_tiny_subsample():
             state = (*base.state[:d + 3 + 3], float(size), *pts.ravel())
             assert_step_agrees(_case(d, gl.SUBSAMPLE, gl.UNBIASED, gl.SAMPLES,
                                      subsample_n=sub_n, state=state))
+
+
+def test_step_zero_pivots_like_the_kernel():
+    """A singular covariance (weight 1 on a fixed set whose scatter has exact
+    zero pivots) zeroes the same Cholesky columns in both, bit for bit, with
+    a positive pivot after a zeroed one, and logdet -inf in both."""
+    d = 3
+    scatter = np.array([[4.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 9.0]])  # pivots 2, 0, 3
+    base = _case(d, gl.AUGMENT, gl.MLE, gl.EXACT, weight=1.0, tpr=0.0)
+    head = list(base.state[:d + 6 + 3])
+    fixed = [4.0, 1.0, -2.0, 0.5, *scatter[np.tril_indices(d)]]
+    case = _case(d, gl.AUGMENT, gl.MLE, gl.EXACT, weight=1.0, tpr=0.0, state=tuple(head + fixed))
+    (k_rows, k_obs), (r_rows, r_obs) = kernel_step(case), reference_step(case)
+    L = k_rows[:, d:d + 6]
+    assert np.all(L == [1.0, 0.5, 0.0, 0.0, 0.0, 1.5]), L  # scatter / 4, factored
+    assert np.array_equal(k_rows, r_rows)
+    assert np.all(k_obs[:, d + 6 + 1] == -np.inf) and np.all(r_obs[:, d + 6 + 1] == -np.inf)
+    assert np.array_equal(k_obs, r_obs)
 
 
 # --- the comparison can fail ----------------------------------------------------------------

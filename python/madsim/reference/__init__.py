@@ -17,7 +17,8 @@ An independent implementation, module for module and name for name:
                       step, step_subsample, observe, the layout sizes (T, counts_at,
                       loop_at, loop_size, state_size, observe_size); reference only:
                       Bounds / bounds (static buffer sizes of the samples path),
-                      accepted_tries, draw_parts, row_size (a traced loop's row)
+                      accepted_tries, shifted_moments, draw_parts, row_size (a traced
+                      loop's row)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the

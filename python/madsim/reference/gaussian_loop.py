@@ -213,16 +213,23 @@ def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
     """
     want = jnp.minimum(jnp.asarray(want, jnp.float64), float(nmax)).astype(jnp.int64)
     B = max(1, nmax)
+    # A Python trunc <= 0 (the real part) accepts every try: no rejection code
+    # (XLA would otherwise constant-fold the all-true cumsum, slowly, per replica).
+    truncating = not (isinstance(trunc, (int, float)) and trunc <= 0.0)
     trunc = jnp.asarray(trunc, jnp.float64)
 
     def body(carry):
         tries, got, z = carry
         x = normals(st, tries * d, B * d).reshape(B, d)
-        r2 = x[:, 0] * x[:, 0]
-        for i in range(1, d):  # sequential, as the C++ adds them
-            r2 = r2 + x[:, i] * x[:, i]
-        accept = jnp.logical_not((trunc > 0.0) & (r2 > trunc * trunc))
-        pos = got + jnp.cumsum(accept) - 1
+        if not truncating:
+            accept = jnp.ones(B, bool)
+            pos = got + jnp.arange(B)
+        else:
+            r2 = x[:, 0] * x[:, 0]
+            for i in range(1, d):  # sequential, as the C++ adds them
+                r2 = r2 + x[:, i] * x[:, i]
+            accept = jnp.logical_not((trunc > 0.0) & (r2 > trunc * trunc))
+            pos = got + jnp.cumsum(accept) - 1
         keep = accept & (pos < want)
         z = z.at[jnp.where(keep, pos, nmax)].set(x, mode="drop")
         return tries + B, got + jnp.sum(keep), z
@@ -274,16 +281,26 @@ def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int):
     """
     c = jnp.asarray(c, jnp.float64)
     z, got = accepted_tries(st, c, d, trunc, nmax)
-    n = got.astype(jnp.float64)
-    safe_n = jnp.where(n > 0.0, n, 1.0)
-    z0 = z[0]
-    dz = jnp.where((jnp.arange(nmax) < got)[:, None], z - z0, 0.0)
-    s1 = jnp.sum(dz, axis=0)
-    rows, cols = np.tril_indices(d)
-    sz = pack(dz.T @ dz, d) - s1[rows] * s1[cols] / safe_n
-    mean = mu + s * tri_mul_vec(L, z0 + s1 / safe_n, d)
+    n, zbar, sz = shifted_moments(z, jnp.arange(nmax) < got, d)
+    mean = mu + s * tri_mul_vec(L, zbar, d)
     m = jnp.concatenate([n[None], mean, congruence_packed(L, sz, d, s * s)])
     return jnp.where(c > 0.0, m, moments_clear(d))
+
+
+def shifted_moments(x, valid, d: int):
+    """(count, mean, scatter packed) of the rows of x [N, d] where valid [N]
+    (a prefix), reduced on x - x_0 as the C++ loops do: sums s1 of the shifted
+    rows and of their outer products, then scatter -= s1 s1' / n and mean =
+    x_0 + s1 / n (zeros when no row is valid). The reductions of
+    GaussianLoop::draw_samples and ::step_subsample."""
+    n = jnp.sum(valid).astype(jnp.float64)
+    safe_n = jnp.where(n > 0.0, n, 1.0)
+    x0 = x[0]
+    dx = jnp.where(valid[:, None], x - x0, 0.0)
+    s1 = jnp.sum(dx, axis=0)
+    rows, cols = np.tril_indices(d)
+    scatter = jnp.where(n > 0.0, pack(dx.T @ dx, d) - s1[rows] * s1[cols] / safe_n, 0.0)
+    return n, jnp.where(n > 0.0, x0 + s1 / safe_n, 0.0), scatter
 
 
 def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int):
@@ -293,15 +310,21 @@ def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int):
 
     Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_part.
     """
-    s = jnp.where(real, 1.0, p.tau)
+    s = _pick(real, 1.0, p.tau)
     if p.path == EXACT:
-        return draw_exact(p.d, c, mu, L, s, key, replica, gen,
-                          jnp.where(real, TAG_REAL, TAG_SCATTER).astype(jnp.uint32))
+        return draw_exact(p.d, c, mu, L, s, key, replica, gen, _pick(real, TAG_REAL, TAG_SCATTER))
     if p.path == SAMPLES:
-        tag = jnp.where(real, TAG_REAL, TAG_SAMPLES).astype(jnp.uint32)
-        return draw_samples(p.d, c, mu, L, s, jnp.where(real, 0.0, p.trunc),
-                            make_stream(key, replica, gen, tag, 0), nmax)
+        return draw_samples(p.d, c, mu, L, s, _pick(real, 0.0, p.trunc),
+                            make_stream(key, replica, gen, _pick(real, TAG_REAL, TAG_SAMPLES), 0),
+                            nmax)
     raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
+
+
+def _pick(real, a, b):
+    """a if real else b: in Python for a Python bool, else jnp.where."""
+    if isinstance(real, (bool, np.bool_)):
+        return a if real else b
+    return jnp.where(real, a, b)
 
 
 def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds):
@@ -483,15 +506,7 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
     use = jnp.arange(nsub) < n
     padded = jnp.concatenate([pts, jnp.zeros((1, d + 1))])  # pool_cap may be 0
     chosen = padded[jnp.where(use, pick, 0.0).astype(jnp.int64)]       # [nsub, d + 1]
-    x0 = chosen[0, :d]
-    dx = jnp.where(use[:, None], chosen[:, :d] - x0, 0.0)
-    s1 = jnp.sum(dx, axis=0)
-    nn = n.astype(jnp.float64)
-    safe_n = jnp.where(nn > 0.0, nn, 1.0)
-    rows, cols = np.tril_indices(d)
-    sc = pack(dx.T @ dx, d)
-    sc = jnp.where(nn > 0.0, sc - s1[rows] * s1[cols] / safe_n, sc)
-    mean = jnp.where(nn > 0.0, x0 + s1 / safe_n, s1)
+    nn, mean, sc = shifted_moments(chosen[:, :d], use, d)
     n_real = jnp.sum(jnp.where(use, chosen[:, d], 0.0))
     state = state.at[lat].set(size.astype(jnp.float64))
     state = state.at[lat + 1:lat + 1 + cap * (d + 1)].set(pts.reshape(-1))
