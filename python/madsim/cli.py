@@ -1,6 +1,11 @@
-"""The ``madsim`` command line: ``madsim demo`` (a real run checked against
-theory), ``madsim validate`` (Monte Carlo against every closed form of
-THEORY.md) and ``madsim info`` (build and layout)."""
+"""The ``madsim`` command line.
+
+    madsim demo                          a real run checked against theory
+    madsim run RUN.toml -o result.nc     a run described by a TOML file (madsim.toml_config)
+    madsim plot result.nc -o fig.png     a figure of a saved result (tails, metric, survival)
+    madsim validate [--quick]            Monte Carlo against every closed form of THEORY.md
+    madsim info                          version, RNG layout and build
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +67,61 @@ def _validate(args) -> int:
     return validate.main(args)
 
 
+def _run(args) -> int:
+    import madsim as ms
+    from madsim import results, toml_config
+
+    cfg, kwargs = toml_config.load(args.config)
+    for key in ("replicas", "generations", "seed", "threads"):
+        value = getattr(args, key)
+        if value is not None:
+            kwargs[key] = value
+    out = args.output or str(Path(args.config).with_suffix(".nc"))
+    results._format(out)  # a bad extension fails before the run, not after
+    ds = ms.simulate(cfg, progress=None if args.progress is None else args.progress, **kwargs)
+    results.save(ds, out)
+    R, G = ds.sizes["replica"], ds.attrs["generations_completed"]
+    print(f"{R} replicas x {G} generations ({ds.attrs['kernel']} kernel, {ds.attrs['wall_time_s']:.2f} s)"
+          f" -> {out}")
+    s = results.summary(ds)
+    last = int(ds["generation"].values[-1])
+    for name in ds.data_vars:
+        if f"{name}_mean" in s and "generation" in s[f"{name}_mean"].dims and s[f"{name}_mean"].ndim == 1:
+            m = float(s[f"{name}_mean"].sel(generation=last))
+            se = float(s[f"{name}_se"].sel(generation=last))
+            print(f"  E {name:<18} at t = {last}: {m:.6g} +- {se:.2g}")
+        elif f"{name}_reached" in s:
+            print(f"  {name}: reached by {float(s[f'{name}_reached']):.1%} of replicas")
+    if ds.attrs.get("interrupted"):
+        print("interrupted: the file holds the completed generations", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _plot(args) -> int:
+    from madsim import plots, results
+
+    ds = results.load(args.result)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if args.kind == "tails":
+        ax = plots.tails(ds)
+    elif args.kind == "survival":
+        if not args.name:
+            raise ValueError("madsim plot survival needs --name DETECTOR (a first_* variable)")
+        ax = plots.survival(ds, args.name)
+    else:
+        ax = plots.metric(ds, args.name or "var")
+    out = args.output or str(Path(args.result).with_suffix(f".{args.kind}.png"))
+    ax.figure.savefig(out, dpi=110, bbox_inches="tight")
+    plt.close(ax.figure)
+    print(out)
+    return 0
+
+
 def _info(args) -> int:
     import madsim as ms
 
@@ -96,11 +157,38 @@ def main(argv=None) -> int:
     val.add_argument("--threads", type=int, default=None)
     val.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     val.set_defaults(func=_validate)
+    run = sub.add_parser(
+        "run", help="run the simulation described by a TOML file and save the result",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Runs a TOML run file (see madsim.toml_config for every key) and writes the "
+                    "Dataset (netCDF-4 .nc or .zarr).",
+        epilog="example:\n  madsim run fresh.toml -o fresh.nc --replicas 100000\n"
+               "  madsim plot fresh.nc metric --name var")
+    run.add_argument("config", help="TOML run file")
+    run.add_argument("-o", "--output", help="result path (.nc or .zarr; default: CONFIG with .nc)")
+    run.add_argument("--replicas", type=int, help="override [run] replicas")
+    run.add_argument("--generations", type=int, help="override [run] generations")
+    run.add_argument("--seed", type=int, help="override [run] seed")
+    run.add_argument("--threads", type=int, help="override [run] threads")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bar (default: only on a terminal)")
+    run.set_defaults(func=_run)
+    plot = sub.add_parser(
+        "plot", help="draw a figure of a saved result (needs matplotlib: pip install madsim[plot])",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  madsim plot run.nc tails -o tails.png\n"
+               "  madsim plot run.nc metric --name log_var\n"
+               "  madsim plot run.nc survival --name collapse")
+    plot.add_argument("result", help="a file written by madsim run or madsim.results.save")
+    plot.add_argument("kind", nargs="?", default="metric", choices=("metric", "tails", "survival"))
+    plot.add_argument("--name", help="metric variable (default var; log_var works) or detector")
+    plot.add_argument("-o", "--output", help="PNG path (default: RESULT.KIND.png)")
+    plot.set_defaults(func=_plot)
     info = sub.add_parser("info", help="print version, RNG layout and build information")
     info.set_defaults(func=_info)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, FileNotFoundError, MemoryError) as exc:
         print(f"madsim: error: {exc}", file=sys.stderr)
         return 2
