@@ -20,7 +20,7 @@ import functools
 import jax
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import madsim.reference as ref
@@ -52,8 +52,8 @@ MEAN_TOL = 2e-14
 # field's largest entry in the kernel's value. Scatters are reduced in
 # standard coordinates, so no mean / spread cancellation reaches them, except
 # through Chan's pooling term (the parts' mean difference is absolutely
-# accurate to ~eps |mean|, and means stay within 1e3 spreads in these
-# cases). Observed <= 1.7e-15.
+# accurate to ~eps |mean|; the cases keep means within ~300 truth spreads).
+# Observed <= 1.7e-15.
 MOMENT_TOL = 1e-13
 # The Cholesky factor L: scale = its largest entry times cond(Sigma) (a
 # perturbation of Sigma reaches the factor amplified by up to the condition
@@ -93,7 +93,7 @@ def kernel_step(case: S.GaussianLoopCase, tau_factor: float = 1.0):
     return state, records[:, 0]
 
 
-def _union_params(case_or_none, d, path, arrays):
+def _union_params(d, path, arrays):
     """The reference params of the (d, path) program: loop and knobs traced."""
     (loop, estimator, tau, trunc, weight, tpr, fpr, real_fixed, sub_n, truth, counts) = arrays
     cap = S.LOOP_POOL_CAP if path == gl.SAMPLES else 0
@@ -103,7 +103,7 @@ def _union_params(case_or_none, d, path, arrays):
 
 @functools.partial(backend.jit, static_argnames=("d", "path"))
 def _reference_step_batch(state, ids, key, t, arrays, *, d, path):
-    p = _union_params(None, d, path, arrays)
+    p = _union_params(d, path, arrays)
     nmax = gl.Bounds(*S.LOOP_BOUNDS) if path == gl.SAMPLES else gl.Bounds(0, 0, 0)
 
     def one(row, r):
@@ -120,7 +120,7 @@ def reference_step(case: S.GaussianLoopCase, tau_factor: float = 1.0):
               case.weight, case.tpr, case.fpr, case.real_fixed, np.int64(case.subsample_n),
               np.array(case.truth), np.array(case.counts))
     arrays = tuple(np.asarray(a, np.float64) if isinstance(a, float) else a for a in arrays)
-    p = _union_params(None, case.d, case.path, arrays)
+    p = _union_params(case.d, case.path, arrays)
     width = gl.row_size(p._replace(loop=jax.numpy.int32(case.loop)))  # the traced loop's row
     S_k = len(case.state)
     state = np.zeros((R, width))
@@ -280,7 +280,6 @@ def test_step_matches_kernel(path, d, data):
 
 def _case(d, loop, estimator, path, **kw):
     """A deterministic one-step case: every knob on unless overridden."""
-    T = d * (d + 1) // 2
     rng = np.random.default_rng(1000 * d + 10 * loop + 2 * estimator + path)
     mu0 = rng.uniform(-2.0, 2.0, d)
     truth = (*mu0, *S._spd_factor(rng, d, 1.5))

@@ -12,8 +12,8 @@ and knob). They consume different streams, so the same seed gives different
 
 Each kernel has two backends: "cpu", the compiled C++ core, and "jax", its
 pure-JAX twin in ``madsim.reference`` (the test oracle: same streams, same
-state and record layout, floats equal to ~1e-13 relative; slow, and
-compiling for seconds per model). ``kernel_for(..., backend="jax")`` swaps
+state and record layout, integers exact, floats to rounding; several times
+slower, and compiling for seconds per model). ``kernel_for(..., backend="jax")`` swaps
 the params and the advance function and nothing else, so the driver cannot
 tell them apart.
 """

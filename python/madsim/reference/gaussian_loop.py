@@ -20,9 +20,10 @@ Functions work on one replica; vmap them over replicas. ``Params.d``,
 ``path`` and ``pool_cap`` must be Python ints (they fix shapes and code
 paths); every other field may be traced, ``loop`` included. A static loop
 traces only its own code and uses rows of ``state_size``; a traced loop
-traces every loop's code, selects per replica-independent value, and uses
-rows of ``row_size`` (the longest layout, zero-padded): one compiled program
-then serves all five loops (the differential tests compile far less).
+traces every loop's code, picks the results with jnp.where, and uses rows of
+``row_size`` (the longest layout, zero-padded): one compiled program then
+serves all five loops (compiling, seconds per program, is the reference's
+main cost).
 
 The samples path draws a data-dependent number of points, which XLA cannot
 shape: it draws into buffers of a static size per part (``Bounds``, from the
@@ -54,7 +55,8 @@ from jax import lax
 from .linalg import (cholesky_packed, congruence_packed, outer_packed, pack, tri, tri_mul_dense,
                      tri_mul_vec, tri_size, unpack_lower)
 from .moments import moments_clear, moments_pool, moments_size
-from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block, make_stream
+from .philox import (TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block,
+                     make_stream)
 from .samplers import binomial, chisquare, normals_of_block
 from .transforms import uniform52
 
@@ -426,7 +428,6 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
     n_in = state.shape[0]
     if n_in < row_size(p):  # a static loop's own row; the other loops' slices read zeros
         state = jnp.concatenate([state, jnp.zeros(row_size(p) - n_in, jnp.float64)])
-    truth = jnp.asarray(p.truth, jnp.float64)
     t = jnp.asarray(t, jnp.uint32)
     m_t, k_t = jnp.asarray(p.counts, jnp.float64)[t.astype(jnp.int64) - 1]
     # Both filters in one binomial call (synthetic: site 0, real: site 1).
