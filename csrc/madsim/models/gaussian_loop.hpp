@@ -305,7 +305,8 @@ struct GaussianLoop {
       const double s = real ? 1.0 : p.tau;
       const double trunc = real ? 0.0 : p.trunc;
       NormalSeq zs = normal_seq(make_stream(key, replica, t, real ? TAG_REAL : TAG_SAMPLES, 0));
-      for (double got = 0.0; got < want && size < p.pool_cap;) {
+      const uint64_t max_normals = 2ull * BLOCK_MAX - (uint64_t)d;  // as in draw_samples
+      for (double got = 0.0; got < want && size < p.pool_cap && zs.i <= max_normals;) {
         double r2 = 0.0;
         for (int i = 0; i < d; ++i) {
           z[d + i] = zs.next();
