@@ -12,9 +12,9 @@ from ._backend import RNG_LAYOUT_VERSION, build_info, has_cuda
 from .config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Gaussian,
                      Replace)
 from .record import every, logspace
-from .driver import FirstPassage, RunInterrupted, simulate
+from .driver import FirstPassage, RunInterrupted, resume, simulate
 
 __all__ = [
     "Accumulate", "AccumulateSubsample", "Augment", "Config", "Filter", "Fresh", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Replace", "RunInterrupted",
-    "build_info", "every", "has_cuda", "logspace", "rng", "simulate", "theory", "__version__",
+    "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "theory", "__version__",
 ]

@@ -8,6 +8,7 @@ number (each draw is addressed by seed, replica, generation and stream).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -131,8 +132,23 @@ def simulate(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
 
+    return _run(cfg, ids, generations, seed, rec_gens, list(detect), threads, chunk, progress, backend)
+
+
+@dataclass
+class _Start:
+    """Where a resumed run picks up: the last completed generation, the state
+    rows and detector columns there, and the Dataset recorded so far."""
+
+    generation: int
+    state: np.ndarray
+    first: np.ndarray
+    previous: xr.Dataset | None
+
+
+def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+         start: _Start | None = None) -> xr.Dataset:
     kern = kernel_for(cfg, generations, int(ids.size), backend=backend)
-    detect = list(detect)
     det = np.zeros((len(detect), 3), dtype=np.float64)
     labels = []
     for j, d in enumerate(detect):
@@ -150,18 +166,29 @@ def simulate(
         raise ValueError(f"detect: labels must be distinct; got {labels}")
 
     R = ids.size
-    state = np.tile(kern.initial_state, (R, 1))  # [R, S], writable, C-contiguous
+    gen0 = 0 if start is None else start.generation
+    if start is None:
+        state = np.tile(kern.initial_state, (R, 1))  # [R, S], writable, C-contiguous
+        first = np.full((R, len(detect)), -1, dtype=np.int64)
+    else:
+        # Only AccumulateSubsample's state grows with the run (its point pool,
+        # the last block of the row): pad it to the longer run's capacity.
+        state = np.zeros((R, kern.initial_state.size), dtype=np.float64)
+        if start.state.shape[1] > state.shape[1]:
+            raise ValueError("resume: the saved state is larger than this run's; was the config changed?")
+        state[:, :start.state.shape[1]] = start.state
+        first = np.ascontiguousarray(start.first, dtype=np.int64)
+    rec_gens = rec_gens[rec_gens > gen0] if gen0 > 0 else rec_gens
     records = np.full((R, rec_gens.size, kern.observe_size), np.nan, dtype=np.float64)
-    first = np.full((R, len(detect)), -1, dtype=np.int64)
     rec_u32 = rec_gens.astype(np.uint32)
 
     t0 = time.perf_counter()
-    done = 0          # generations completed and safely in `records`
+    done = gen0       # generations completed and safely in `records`
     interrupted = False
-    bar = _progress_bar(progress, generations)
+    bar = _progress_bar(progress, generations - gen0)
     try:
         step = chunk or 1
-        gen = 0
+        gen = gen0
         while True:
             end = min(generations, gen + step)
             lo = np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right")
@@ -199,6 +226,9 @@ def simulate(
     for name, k in kern.columns.items():
         variables[name] = (("replica", "generation"), records[:, :, k], {"long_name": kern.units[name]})
     ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[keep]})
+    ds["state"] = (("replica", "state_index"), state, {
+        "long_name": "kernel state row after the last completed generation (madsim.resume continues "
+                     "from it)"})
     if kern.counts is not None:
         ds.attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
             float(kern.counts[0, 0]) if done else 0.0)
@@ -217,6 +247,7 @@ def simulate(
         seed=str(seed),  # netCDF has no uint64 attribute
         generations=generations,
         generations_completed=done,
+        detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
         interrupted=int(interrupted),
         backend=backend,
         kernel=kern.name,
@@ -226,7 +257,89 @@ def simulate(
         build_info=json.dumps(build_info(), sort_keys=True),
         wall_time_s=wall,
     )
+    if start is not None and start.previous is not None:
+        ds = _join(start.previous, ds)
     return ds
+
+
+def resume(
+    ds: xr.Dataset,
+    generations: int,
+    record=None,
+    replicas: int | Sequence[int] | None = None,
+    threads: int | None = None,
+    chunk: int | None = None,
+    progress: bool | None = None,
+    cfg: Config | None = None,
+) -> xr.Dataset:
+    """Continues a run (a ``simulate`` or earlier ``resume`` result, finished
+    or interrupted, in memory or loaded from disk) up to ``generations``.
+
+    The result equals the uninterrupted run bit for bit at every generation
+    both record: every draw is addressed by (seed, replica, generation), and
+    the Dataset carries each replica's kernel state (``state``) and detector
+    columns. record: what to record in the new generations (as in
+    ``simulate``; those <= the completed generation are ignored). replicas:
+    extra replicas (a count of new ids after the largest, or a sequence of
+    new ids), first brought to the completed generation with the same record.
+    cfg: needed only when the config had a callable schedule (not stored).
+    """
+    if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
+        raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")
+    if cfg is None:
+        try:
+            cfg = Config.from_dict(json.loads(ds.attrs["config"]))
+        except ValueError as exc:
+            raise ValueError(f"resume: cannot rebuild the run's config ({exc}); pass cfg=") from None
+    elif not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a madsim.Config; got {cfg!r}")
+    elif cfg.to_json() != ds.attrs["config"]:
+        saved = json.loads(ds.attrs["config"])
+        if json.loads(cfg.to_json()) != saved:
+            raise ValueError("resume: cfg differs from the run's config; resume the run that made ds")
+    done = int(ds.attrs["generations_completed"])
+    generations = check.integer("generations", generations, done, MAX_GENERATIONS)
+    seed = int(ds.attrs["seed"])
+    backend = ds.attrs.get("backend", "cpu")
+    detect = [FirstPassage(**d) for d in json.loads(ds.attrs.get("detectors", "[]"))]
+    threads = _threads(threads)
+    if chunk is not None:
+        chunk = check.integer("chunk", chunk, 1)
+    if replicas is not None:
+        have = ds["replica"].values
+        if isinstance(replicas, (int, np.integer)) and not isinstance(replicas, bool):
+            n_new = check.integer("replicas", replicas, 1, 2**32)
+            new_ids = np.arange(int(have.max()) + 1, int(have.max()) + 1 + n_new)
+        else:
+            new_ids = _replica_ids(replicas)
+        if np.intersect1d(new_ids, have).size:
+            raise ValueError("resume: replicas must be new ids, not ones the run already has")
+        more = _run(cfg, _replica_ids(new_ids.tolist()), done, seed, ds["generation"].values, detect,
+                    threads, chunk, progress, backend)
+        ds = xr.concat([ds, more], dim="replica", data_vars="all", coords="minimal",
+                       combine_attrs="override")
+    first = np.stack([ds[d.label].values for d in detect], axis=1) if detect else \
+        np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
+    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
+    rec_gens = recmod.resolve(record, generations)
+    ids = ds["replica"].values.astype(np.uint32)
+    return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                start=start)
+
+
+def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:
+    """The records of ``prev`` followed by those of ``new``; per-replica
+    columns (state, detectors) and attrs from ``new``."""
+    gen_vars = [n for n in new.data_vars if "generation" in new[n].dims]
+    joined = xr.concat([prev[gen_vars], new[gen_vars]], dim="generation", combine_attrs="override")
+    for n in new.data_vars:
+        if n not in gen_vars:
+            joined[n] = new[n]
+    joined.attrs = dict(new.attrs)
+    joined.attrs["wall_time_s"] = float(prev.attrs.get("wall_time_s", 0.0)) + float(new.attrs["wall_time_s"])
+    joined.attrs["resumed_at"] = list(np.atleast_1d(prev.attrs.get("resumed_at", []))) + [
+        int(prev.attrs["generations_completed"])]
+    return joined
 
 
 def _varies(col: np.ndarray) -> bool:
