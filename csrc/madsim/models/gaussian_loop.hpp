@@ -257,6 +257,10 @@ struct GaussianLoop {
     bool ok;
     if (p.loop == SUBSAMPLE) {
       ok = step_subsample(p, state, key, replica, t, m, k, scratch);
+    } else if (p.loop == REPLACE) {
+      ok = step_replace(p, state, key, replica, t, k, scratch);
+      cnt[0] = 0.0;
+      cnt[1] = k;
     } else {
       // Synthetic draws come from model t-1, so draw them before the fit.
       draw_part(p, false, k, state, state + d, key, replica, t, syn, w);
@@ -281,6 +285,41 @@ struct GaussianLoop {
       }
     }
     if (!ok) cnt[2] += 1.0;
+  }
+
+  // Replace: the new Cholesky factor is (tau / sqrt(div)) L G, with G the
+  // part's lower-triangular factor in standard coordinates (Bartlett's F on
+  // the exact path, chol(S_z) of the standardised draws on the samples path):
+  // L G G' L' is the scatter and a product of lower-triangular factors with
+  // non-negative diagonals is its Cholesky factor. Never forming the scatter
+  // keeps the condition number from squaring, so a collapsing d > 1 model
+  // (cond(Sigma) beyond 1e16 after a few dozen generations) keeps full
+  // precision instead of losing pivots.
+  MADSIM_HD static bool step_replace(const Params& p, double* state, u32x2 key, uint32_t replica,
+                                     uint32_t t, double k, double* scratch) {
+    const int d = p.d, ms = moments_size(d);
+    double *G = scratch, *syn = scratch + ms, *LG = scratch + 2 * ms, *w = scratch + 3 * ms;
+    draw_part(p, false, k, state, state + d, key, replica, t, syn, w);
+    if (k < d + 1.0) return false;
+    if (p.path == EXACT) {
+      for (int i = 0; i < d; ++i)
+        for (int j = 0; j <= i; ++j) G[tri(i, j)] = w[i * d + j];  // F, left in w by draw_exact
+    } else {
+      const double* sz = w + 4 * d;  // S_z, left in w by draw_samples
+      for (int q = 0; q < T(p); ++q) G[q] = sz[q];
+      cholesky_packed(G, d);
+    }
+    double* L = state + d;
+    const double f = p.tau / sqrt(divisor(p, syn[0]));
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j <= i; ++j) {
+        double v = 0.0;
+        for (int q = j; q <= i; ++q) v += L[tri(i, q)] * G[tri(q, j)];
+        LG[tri(i, j)] = f * v;
+      }
+    for (int i = 0; i < d; ++i) state[i] = syn[1 + i];
+    for (int q = 0; q < T(p); ++q) L[q] = LG[q];
+    return true;
   }
 
   // Accumulate-subsample: append generation t's points to the pool, fit on

@@ -241,13 +241,14 @@ def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
     return z, got
 
 
-def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag):
+def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False):
     """Moments of c draws of N(mu, s^2 L L'), exact in law: mean =
     mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I),
     F by Bartlett when c - 1 >= d, else the d x (c-1) normals themselves.
 
     Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_exact
-    (returns the moments vector).
+    (returns the moments vector; with factor=True also Bartlett's F packed,
+    which GaussianLoop::step_replace reads back from the C++ scratch).
     """
     c = jnp.asarray(c, jnp.float64)
     zs = normals(make_stream(key, replica, gen, tag, 0), 0, d)
@@ -269,24 +270,27 @@ def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag):
     F = jnp.where(bartlett, F_bartlett, F_singular)
     scatter = outer_packed(tri_mul_dense(L, F, d), d, s * s)
     m = jnp.concatenate([c[None], mean, jnp.where(nu > 0.0, scatter, 0.0)])
-    return jnp.where(c > 0.0, m, moments_clear(d))
+    m = jnp.where(c > 0.0, m, moments_clear(d))
+    return (m, pack(F, d)) if factor else m
 
 
-def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int):
+def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int, factor: bool = False):
     """Moments of c draws (truncated to |z| <= trunc when trunc > 0) from the
     consecutive normals of st, reduced on z - z_0 in standard coordinates and
     mapped by the fit's affine equivariance: mean = mu + s L zbar, scatter =
     s^2 L S_z L'. c <= nmax (static buffer rows; see Bounds).
 
     Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_samples
-    (sums over points as XLA reductions).
+    (sums over points as XLA reductions). With factor=True also returns
+    chol(S_z) packed (GaussianLoop::step_replace's G on the samples path).
     """
     c = jnp.asarray(c, jnp.float64)
     z, got = accepted_tries(st, c, d, trunc, nmax)
     n, zbar, sz = shifted_moments(z, jnp.arange(nmax) < got, d)
     mean = mu + s * tri_mul_vec(L, zbar, d)
     m = jnp.concatenate([n[None], mean, congruence_packed(L, sz, d, s * s)])
-    return jnp.where(c > 0.0, m, moments_clear(d))
+    m = jnp.where(c > 0.0, m, moments_clear(d))
+    return (m, cholesky_packed(sz, d)) if factor else m
 
 
 def shifted_moments(x, valid, d: int):
@@ -305,7 +309,7 @@ def shifted_moments(x, valid, d: int):
     return n, jnp.where(n > 0.0, x0 + s1 / safe_n, 0.0), scatter
 
 
-def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int):
+def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int, factor: bool = False):
     """One part of generation gen's data (real: spread 1, tag TAG_REAL;
     synthetic: spread tau, tags TAG_SCATTER / TAG_SAMPLES, truncated).
     ``real`` may be traced (``draw_parts`` vmaps over it).
@@ -314,11 +318,12 @@ def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int):
     """
     s = _pick(real, 1.0, p.tau)
     if p.path == EXACT:
-        return draw_exact(p.d, c, mu, L, s, key, replica, gen, _pick(real, TAG_REAL, TAG_SCATTER))
+        return draw_exact(p.d, c, mu, L, s, key, replica, gen, _pick(real, TAG_REAL, TAG_SCATTER),
+                          factor)
     if p.path == SAMPLES:
         return draw_samples(p.d, c, mu, L, s, _pick(real, 0.0, p.trunc),
                             make_stream(key, replica, gen, _pick(real, TAG_REAL, TAG_SAMPLES), 0),
-                            nmax)
+                            nmax, factor)
     raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
 
 
@@ -329,7 +334,7 @@ def _pick(real, a, b):
     return jnp.where(real, a, b)
 
 
-def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds):
+def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds, factor: bool = False):
     """(synthetic, real) moments of generation gen: draw_part for k points of
     the model [mu | L] and for m of the truth, as one vmapped call (half the
     code to compile; the two parts use independent streams, so drawing them
@@ -337,8 +342,10 @@ def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds):
     d = p.d
     truth = jnp.asarray(p.truth, jnp.float64)
     both = jax.vmap(lambda real, c, row: draw_part(p, real, c, row[:d], row[d:], key, replica, gen,
-                                                   max(nmax.real, nmax.synthetic)))
+                                                   max(nmax.real, nmax.synthetic), factor))
     out = both(jnp.array([False, True]), jnp.stack([k, m]), jnp.stack([model, truth]))
+    if factor:  # ((m_syn, m_real), (G_syn, G_real)) -> (m_syn, m_real, G_syn)
+        return out[0][0], out[0][1], out[1][0]
     return out[0], out[1]
 
 
@@ -440,7 +447,7 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
         # Synthetic draws come from model t-1 (the row before the fit).
         real = state[lat:lat + ms]  # Augment: the fixed real set
         if any(_may_be(p.loop, x) for x in (REPLACE, FRESH, ACCUMULATE)):
-            syn, drawn = draw_parts(p, k, m, state[:head], key, replica, t, nmax)
+            syn, drawn, G = draw_parts(p, k, m, state[:head], key, replica, t, nmax, factor=True)
             real = _switch(p.loop, {AUGMENT: real}, drawn)
         else:
             syn = draw_part(p, False, k, state[:d], state[d:head], key, replica, t, nmax.synthetic)
@@ -458,9 +465,27 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
     any_loop = next(iter(fit_on))
     a, b = _switch(p.loop, fit_on, fit_on[any_loop])
     new, ok = fit(p, a, b, state[:head])
+    if _may_be(p.loop, REPLACE):
+        new, ok = _switch(p.loop, {REPLACE: replace_fit(p, syn, G, state[:head])}, (new, ok))
     state = _switch(p.loop, rows, rows[any_loop])
     state = state.at[:head].set(new).at[head:head + 2].set(_switch(p.loop, counts, counts[any_loop]))
     return state.at[head + 2].add(jnp.where(ok, 0.0, 1.0))[:n_in]
+
+
+def replace_fit(p: Params, syn, G, head):
+    """Replace: new mean = the synthetic mean, new Cholesky factor =
+    (tau / sqrt(div)) L G with G the part's factor in standard coordinates
+    (never forming the scatter, so the condition number does not square).
+    Returns (new [mu | L] row, ok); ok needs >= d + 1 points.
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::step_replace.
+    """
+    d = p.d
+    ok = jnp.logical_not(syn[0] < d + 1.0)
+    f = jnp.asarray(p.tau, jnp.float64) / jnp.sqrt(_nonzero(divisor(p, syn[0])))
+    LG = f * (unpack_lower(head[d:], d) @ unpack_lower(G, d))
+    new = jnp.concatenate([syn[1:1 + d], pack(LG, d)])
+    return jnp.where(ok, new, head), ok
 
 
 def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
