@@ -73,9 +73,8 @@ SIZES = {
         "samples": (10_000, 50),
         "loop_exact": (100_000, 100),  # GaussianLoop on the 1-D replace cases
         "loop_samples": (10_000, 50),
-        # d = 10 replace. G stays at 20: at the kernel's commit of this writing its d = 10 fit
-        # re-factorises L F F' L' and loses half the digits, so by G = 40 some replicas'
-        # Sigma goes singular (ln det = -inf) and the law check would rightly fail.
+        # d = 10 replace, G = 20 (kept from the first runs; since the replace fit multiplies
+        # Cholesky factors instead of re-factorising L F F' L', longer runs stay full rank).
         "high_exact": (20_000, 20),
         "high_samples": (2_000, 20),
         "fresh_exact": (100_000, 50),
@@ -84,6 +83,8 @@ SIZES = {
         "all_samples": {N_SMALL: (100_000, 20), N_SAMPLES: (10_000, 20), N_LARGE: (4, 5)},
         "suffstats": (100_000, 50),
         "jax_suffstats": (100_000, 20),  # jax.random.gamma is slow on CPU
+        "jax_backend": (100_000, 50),
+        "jax_backend_samples": (10_000, 10),
         "high_numpy_samples": {N_HIGH_EXACT: (5_000, 20), N_HIGH_SAMPLES: (1_000, 20)},
         "high_numpy_suffstats": (20_000, 20),
         "fresh_numpy_samples": (100_000, 20),
@@ -104,6 +105,8 @@ SIZES = {
         "all_samples": {N_SMALL: (100_000, 4), N_SAMPLES: (10_000, 4), N_LARGE: (2, 2)},
         "suffstats": (100_000, 10),
         "jax_suffstats": (100_000, 4),
+        "jax_backend": (10_000, 10),
+        "jax_backend_samples": (1_000, 5),
         "high_numpy_samples": {N_HIGH_EXACT: (2_000, 5), N_HIGH_SAMPLES: (500, 5)},
         "high_numpy_suffstats": (10_000, 5),
         "fresh_numpy_samples": (100_000, 4),
@@ -452,6 +455,26 @@ def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, dict,
                 entry["compile_s"] = compile_s
                 out["replace1d"].setdefault(f"jax_{kind}", {})[n] = entry
                 stats["replace1d"].setdefault(f"jax_{kind}", {})[n] = baseline_stat("replace1d", keep[-1])
+        # madsim's own JAX backend (the reference twin, simulate(backend="jax")):
+        # the kernel/JAX ratio of issue 4. The first call compiles; timed apart.
+        for path, n, (R, G) in (("exact", N_SMALL, sizes["jax_backend"]),
+                                ("samples", N_SAMPLES, sizes["jax_backend_samples"])):
+            log(f"  madsim backend='jax' {path} n={n}")
+            cfg = madsim.Config(loop=madsim.Replace(n=n), path=path)
+
+            def run_backend(cfg=cfg, R=R, G=G):
+                ds = madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], threads=1,
+                                     progress=False, backend="jax")
+                return ds["mean"].values[:, 0], ds["var"].values[:, 0]
+
+            t0 = time.perf_counter()
+            run_backend()
+            first = time.perf_counter() - t0
+            keep = []
+            entry = with_throughput(timed(run_backend, repeats, keep), R, G)
+            entry["compile_s"] = max(0.0, first - entry["min_s"])
+            out["replace1d"].setdefault(f"madsim_jax_{path}", {})[n] = entry
+            stats["replace1d"].setdefault(f"madsim_jax_{path}", {})[n] = baseline_stat("replace1d", keep[-1])
     else:
         log(f"  jax skipped: {jax_skipped}")
 
@@ -516,6 +539,8 @@ BASELINE_LABELS = {
     "numpy_suffstats": "numpy suff. stats",
     "jax_samples": "JAX jit all samples",
     "jax_suffstats": "JAX jit suff. stats",
+    "madsim_jax_exact": "madsim backend=jax",
+    "madsim_jax_samples": "madsim backend=jax",
 }
 
 

@@ -47,31 +47,15 @@ def test_resume_with_more_replicas():
     assert_same(full, ms.resume(part, 12, record=[12], replicas=10, progress=False))
 
 
-def test_interrupted_run_resumes(monkeypatch):
-    import madsim.driver as sim
-
-    real = sim.kernel_for
-
-    def interrupting(*args, **kwargs):
-        kern = real(*args, **kwargs)
-        calls = {"n": 0}
-
-        def advance(*a):
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise KeyboardInterrupt
-            return kern.advance(*a)
-
-        return kern.__class__(**{**kern.__dict__, "advance": advance})
-
+def test_interrupted_run_resumes(interrupt_kernel):
     cfg = ms.Config(loop=ms.Fresh(real=3, synthetic=7))
     full = ms.simulate(cfg, replicas=25, generations=40, seed=1, record=ms.every(5), detect=DET,
                        progress=False)
-    monkeypatch.setattr(sim, "kernel_for", interrupting)
+    interrupt_kernel(3)
     with pytest.warns(ms.RunInterrupted):
         part = ms.simulate(cfg, replicas=25, generations=40, seed=1, chunk=5, record=ms.every(5),
                            detect=DET, progress=False)
-    monkeypatch.setattr(sim, "kernel_for", real)
+    interrupt_kernel(None)
     assert part.attrs["generations_completed"] == 10
     assert_same(full, ms.resume(part, 40, record=ms.every(5)))
 

@@ -83,30 +83,14 @@ def test_first_passage_is_checked_on_every_generation():
     assert (expected > 0).any()
 
 
-def test_interrupt_returns_completed_generations(monkeypatch):
-    import madsim.driver as sim
-
-    real = sim.kernel_for
-
-    def interrupting(*args, **kwargs):
-        kern = real(*args, **kwargs)
-        calls = {"n": 0}
-
-        def advance(*args):
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise KeyboardInterrupt
-            return kern.advance(*args)
-
-        return kern.__class__(**{**kern.__dict__, "advance": advance})
-
-    monkeypatch.setattr(sim, "kernel_for", interrupting)
+def test_interrupt_returns_completed_generations(interrupt_kernel):
+    interrupt_kernel(4)
     cfg = ms.Config(loop=ms.Replace(n=5))
     with pytest.warns(ms.RunInterrupted, match="after 30 of 100"):
         ds = ms.simulate(cfg, replicas=10, generations=100, seed=1, chunk=10, record=ms.every(5),
                          progress=False)
     assert ds.attrs["interrupted"] == 1 and ds.attrs["generations_completed"] == 30
     assert ds["generation"].values.max() == 30
-    monkeypatch.setattr(sim, "kernel_for", real)
+    interrupt_kernel(None)
     full = ms.simulate(cfg, replicas=10, generations=100, seed=1, record=ms.every(5), progress=False)
     assert np.array_equal(full["var"].sel(generation=slice(0, 30)).values, ds["var"].values)
