@@ -54,3 +54,12 @@ def test_bad_key_exits_2_naming_it(tmp_path):
     assert res.returncode == 2 and "'rael'" in res.stderr and "real, synthetic" in res.stderr
     res = madsim("run", "bad.toml", "-o", "x.csv", cwd=tmp_path)
     assert res.returncode == 2
+
+
+def test_bench_prints_ratios(capsys):
+    from madsim import cli
+
+    assert cli.main(["bench", "--replicas", "2000", "--generations", "5", "--repeats", "1",
+                     "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "vs numpy" in out and "Philox4x32-10 blocks/s" in out and "1.00x" in out
