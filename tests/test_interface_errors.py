@@ -76,12 +76,15 @@ def test_simulate_rejects_a_non_config():
         ms.simulate({"n": 10})
 
 
+O_1D = core.Gaussian1DParams(n=5.0, tau=1.0, estimator=0, path=0).observe_size
+
+
 def _core_args(R=3, **over):
     args = dict(
         params=core.Gaussian1DParams(n=5.0, tau=1.0, estimator=0, path=0),
         state=np.tile([0.0, 1.0], (R, 1)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
         gen_begin=0, gen_end=4, rec_gens=np.array([0, 4], dtype=np.uint32), rec_offset=0,
-        records=np.zeros((R, 2, 2)), detectors=np.zeros((0, 3)), first=np.zeros((R, 0), np.int64),
+        records=np.zeros((R, 2, O_1D)), detectors=np.zeros((0, 3)), first=np.zeros((R, 0), np.int64),
         threads=1)
     args.update(over)
     return args
@@ -94,11 +97,14 @@ def _core_args(R=3, **over):
     (dict(state=np.zeros((3, 2))[::-1]), ValueError),
     (dict(replica_ids=np.arange(3, dtype=np.int64)), TypeError),
     (dict(replica_ids=np.arange(4, dtype=np.uint32)), ValueError),
-    (dict(records=np.zeros((3, 1, 2))), ValueError),          # offset + records past the axis
+    (dict(records=np.zeros((3, 1, O_1D))), ValueError),       # offset + records past the axis
+    (dict(records=np.zeros((3, 2, 2))), ValueError),          # not the observe columns
+    (dict(records=np.zeros((3, 2, 2)), columns=np.array([0, 99], np.int32)), ValueError),
+    (dict(records=np.zeros((3, 2, 2)), columns=np.array([0, 1])), TypeError),  # int64
     (dict(rec_gens=np.array([4, 0], dtype=np.uint32)), ValueError),
     (dict(rec_gens=np.array([5], dtype=np.uint32)), ValueError),
     (dict(gen_begin=5), ValueError),
-    (dict(detectors=np.array([[7.0, 1.0, 0.5]]), first=np.zeros((3, 1), np.int64)), ValueError),
+    (dict(detectors=np.array([[99.0, 1.0, 0.5]]), first=np.zeros((3, 1), np.int64)), ValueError),
     (dict(first=np.zeros((3, 1), np.int64)), ValueError),
     (dict(threads=0), ValueError),
     (dict(seed=-1), TypeError),

@@ -1,7 +1,8 @@
 """The JAX reference 1-D Gaussian (madsim.reference.gaussian / .backend)
 against the C++ kernel (madsim._core.advance_gaussian1d).
 
-One step from the same state in both, every output field compared with a
+One step from the same state in both, every output field (the metrics
+against the truth included: tests/metric_tolerances.py) compared with a
 named tolerance (MJX's recipe); a 20-generation trajectory through the two
 launchers; the two ``advance`` contracts side by side on malformed input; and
 a check that the comparison is sharp enough to catch a tiny perturbation.
@@ -22,6 +23,7 @@ from madsim._backend import core
 from madsim.reference import backend, gaussian
 
 import strategies as S
+from metric_tolerances import NAMES_1D, metric_errors
 
 # One step, field "mean": |kernel - reference| / (|mu_{t-1}| + tau sigma_{t-1}),
 # the size of the two terms of mu_t = mu_{t-1} + tau sigma_{t-1} zbar (so an
@@ -38,8 +40,15 @@ STEP_MEAN_TOL = 1e-13
 # to s2 / scatter (a few tens for a far-out first normal). Observed <= 1.1e-14
 # over 3000 random steps (samples path, n = 100); 1e-12 leaves ~90x.
 STEP_VAR_TOL = 1e-12
+# The other record fields: logdet = ln var, to the var tolerance in absolute
+# terms (|d ln var| = |d var| / var); mean_sq relative to mean_scale^2; the
+# metrics against the truth N(MU0, VAR0) in units of their own tolerances
+# (metric_errors), hence 1.
 STEP_TOLERANCES = {"state.mean": STEP_MEAN_TOL, "state.var": STEP_VAR_TOL,
-                   "record.mean": STEP_MEAN_TOL, "record.var": STEP_VAR_TOL}
+                   "record.mean": STEP_MEAN_TOL, "record.var": STEP_VAR_TOL,
+                   "record.logdet": STEP_VAR_TOL, "record.mean_sq": 2 * STEP_MEAN_TOL,
+                   **{"record." + m: 1.0 for m in NAMES_1D}}
+MU0, VAR0 = 0.3, 2.0  # the truth the metrics compare with (any; the state need not start there)
 # 20 generations: per-step differences add up (var_t's relative error
 # accumulates over generations and feeds sigma_t; mean_t's absolute error
 # carries over while the scale may shrink), so the trajectory tolerances are
@@ -47,20 +56,19 @@ STEP_TOLERANCES = {"state.mean": STEP_MEAN_TOL, "state.var": STEP_VAR_TOL,
 # |mu_k| + tau sigma_k so far, var relative to var_t itself. Observed <= 4.6e-15
 # (mean) and 4.2e-14 (var) over 20 seeds x 64 replicas x 6 configurations.
 TRAJ_GENERATIONS = 20
-TRAJ_MEAN_TOL = TRAJ_GENERATIONS * STEP_MEAN_TOL
-TRAJ_VAR_TOL = TRAJ_GENERATIONS * STEP_VAR_TOL
 
 
 # --- the two implementations of one step ---------------------------------------------------
 
 
 def kernel_step(case: S.GaussianCase):
-    """core.advance_gaussian1d over generation t alone: (state [R, 2], records [R, 1, 2])."""
+    """core.advance_gaussian1d over generation t alone: (state [R, 2], records [R, 1, O])."""
     R = len(case.replica_ids)
     state = np.tile(np.array([case.mean, case.var]), (R, 1))
-    records = np.full((R, 1, 2), np.nan)
+    params = core.Gaussian1DParams(float(case.n), case.tau, case.estimator, case.path, MU0, VAR0)
+    records = np.full((R, 1, params.observe_size), np.nan)
     core.advance_gaussian1d(
-        core.Gaussian1DParams(float(case.n), case.tau, case.estimator, case.path), state,
+        params, state,
         np.array(case.replica_ids, np.uint32), case.seed, case.t - 1, case.t,
         np.array([case.t], np.uint32), 0, records, np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
     return state, records
@@ -68,8 +76,18 @@ def kernel_step(case: S.GaussianCase):
 
 @functools.partial(jax.jit, static_argnames=("path", "n_static"))
 def _reference_step_batch(state, ids, key, t, n, tau, estimator, *, path, n_static):
-    p = gaussian.Params(n if n_static is None else n_static, tau, estimator, path)
+    p = gaussian.Params(n if n_static is None else n_static, tau, estimator, path, MU0, VAR0)
     return jax.vmap(lambda s, r: gaussian.step(p, s, key, r, t))(state, ids)
+
+
+@jax.jit
+def _reference_observe(state):
+    return jax.vmap(lambda s: gaussian.observe(gaussian.Params(2, 1.0, 0, 0, MU0, VAR0), s))(state)
+
+
+def reference_observe(state):
+    """gaussian.observe of each row: [R, O]."""
+    return np.asarray(_reference_observe(state))
 
 
 def reference_step(case: S.GaussianCase, tau_factor: float = 1.0):
@@ -96,9 +114,29 @@ def step_errors(case, kern_state, kern_records, ref_state) -> dict[str, np.ndarr
     return {
         "state.mean": _scaled(np.abs(kern_state[:, 0] - ref_state[:, 0]), mean_scale),
         "state.var": _scaled(np.abs(kern_state[:, 1] - ref_state[:, 1]), var_scale),
-        "record.mean": _scaled(np.abs(kern_records[:, 0, 0] - ref_state[:, 0]), mean_scale),
-        "record.var": _scaled(np.abs(kern_records[:, 0, 1] - ref_state[:, 1]), var_scale),
+        **record_errors(kern_records[:, 0], reference_observe(ref_state), mean_scale, var_scale),
     }
+
+
+def record_errors(k_rec, r_rec, mean_scale, var_scale) -> dict[str, np.ndarray]:
+    """Per record field: |kernel - reference| in the units of STEP_TOLERANCES,
+    for record rows k_rec, r_rec [..., O]; mean_scale and var_scale [...] as
+    in step_errors (the metrics' data scale: mean_scale, or |mean| + sigma
+    when larger)."""
+    mean, var = k_rec[..., 0], k_rec[..., 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logdet_scale = var_scale / var
+    def diff(j):
+        with np.errstate(invalid="ignore"):  # equal infinities: 0
+            return np.where(k_rec[..., j] == r_rec[..., j], 0.0, np.abs(k_rec[..., j] - r_rec[..., j]))
+
+    data = np.maximum(mean_scale, np.abs(mean) + np.sqrt(var))
+    metrics = metric_errors(k_rec[..., 4:], r_rec[..., 4:], mean[..., None], var[..., None, None],
+                            np.array([MU0]), np.array([[VAR0]]), np.maximum(data, abs(MU0)))
+    return {"record.mean": _scaled(diff(0), mean_scale), "record.var": _scaled(diff(1), var_scale),
+            "record.logdet": _scaled(diff(2), logdet_scale),
+            "record.mean_sq": _scaled(diff(3), np.maximum(mean_scale, abs(MU0))**2),
+            **{"record." + m: e for m, e in metrics.items()}}
 
 
 def worst_step_error(case, tau_factor: float = 1.0):
@@ -114,13 +152,16 @@ def assert_step_agrees(case: S.GaussianCase):
     kern_state, kern_records = kernel_step(case)
     ref_state = reference_step(case)
     errs = step_errors(case, kern_state, kern_records, ref_state)
+    ref_records = reference_observe(ref_state)
+    names = ["mean", "var", "logdet", "mean_sq", *NAMES_1D]
     for field, err in errs.items():
         tol = STEP_TOLERANCES[field]
         for r in np.nonzero(~(err <= tol))[0]:
-            k = 0 if field.endswith("mean") else 1
+            k = names.index(field.split(".", 1)[1])
             kern = float((kern_state if field.startswith("state") else kern_records[:, 0])[r, k])
+            refe = float((ref_state if field.startswith("state") else ref_records)[r, k])
             raise AssertionError(
-                f"{field}: kernel {kern!r} reference {float(ref_state[r, k])!r} "
+                f"{field}: kernel {kern!r} reference {refe!r} "
                 f"(error {err[r]:.3g} > {tol}) "
                 f"at seed={case.seed} replica={case.replica_ids[r]} generation={case.t} "
                 f"(n={case.n} tau={case.tau!r} estimator={case.estimator} path={case.path} "
@@ -189,30 +230,30 @@ def test_trajectory_matches_kernel(path, n, estimator):
     R, D = TRAJ_IDS.size, TRAJ_DETECTORS.shape[0]
     gens = np.arange(G + 1, dtype=np.uint32)
 
+    O = core.Gaussian1DParams(2.0, 1.0, 0, 0).observe_size
     k_state = np.tile([0.0, 1.0], (R, 1))
-    k_rec = np.full((R, G + 1, 2), np.nan)
+    k_rec = np.full((R, G + 1, O), np.nan)
     k_first = np.full((R, D), -1, np.int64)
-    core.advance_gaussian1d(core.Gaussian1DParams(float(n), tau, estimator, path), k_state,
-                            TRAJ_IDS, seed, 0, G, gens, 0, k_rec, TRAJ_DETECTORS, k_first, 1)
+    core.advance_gaussian1d(core.Gaussian1DParams(float(n), tau, estimator, path, MU0, VAR0),
+                            k_state, TRAJ_IDS, seed, 0, G, gens, 0, k_rec, TRAJ_DETECTORS, k_first, 1)
 
     r_state = np.tile([0.0, 1.0], (R, 1))
-    r_rec = np.full((R, G + 1, 2), np.nan)
+    r_rec = np.full((R, G + 1, O), np.nan)
     r_first = np.full((R, D), -1, np.int64)
-    p = gaussian.Params(n, tau, estimator, path)
+    p = gaussian.Params(n, tau, estimator, path, MU0, VAR0)
     backend.advance(p, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, TRAJ_DETECTORS, r_first, 1)
     backend.advance(p, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, TRAJ_DETECTORS, r_first, 1)
 
     assert not np.isnan(r_rec).any()
     scale = np.maximum.accumulate(np.abs(k_rec[:, :, 0]) + tau * np.sqrt(k_rec[:, :, 1]), axis=1)
-    errs = {"record.mean": (_scaled(np.abs(k_rec[:, :, 0] - r_rec[:, :, 0]), scale), TRAJ_MEAN_TOL),
-            "record.var": (_scaled(np.abs(k_rec[:, :, 1] - r_rec[:, :, 1]), k_rec[:, :, 1]),
-                           TRAJ_VAR_TOL)}
+    errs = {field: (err, TRAJ_GENERATIONS * STEP_TOLERANCES[field])
+            for field, err in record_errors(k_rec, r_rec, scale, k_rec[:, :, 1]).items()}
     for field, (err, tol) in errs.items():
         bad = np.argwhere(~(err <= tol))
         assert bad.size == 0, (
             f"{field}: error {err[tuple(bad[0])]:.3g} > {tol} at seed={seed} "
             f"replica={TRAJ_IDS[bad[0][0]]} generation={bad[0][1]} (n={n} path={path})")
-    assert np.array_equal(k_state, k_rec[:, -1]) and np.array_equal(r_state, r_rec[:, -1])
+    assert np.array_equal(k_state, k_rec[:, -1, :2]) and np.array_equal(r_state, r_rec[:, -1, :2])
     assert r_first.tolist() == k_first.tolist(), f"first passage: kernel {k_first} reference {r_first}"
 
 
@@ -224,7 +265,7 @@ def test_reference_chunking_changes_no_number():
     out = []
     for cuts in ([0, 12], [0, 1, 5, 12]):
         state = np.tile([0.0, 1.0], (4, 1))
-        rec = np.full((4, 12, 2), np.nan)
+        rec = np.full((4, 12, gaussian.observe_size(p)), np.nan)
         first = np.full((4, 1), -1, np.int64)
         for a, b in zip(cuts[:-1], cuts[1:]):
             lo = np.searchsorted(gens, a, side="right")
@@ -244,10 +285,13 @@ def _advance_args(**overrides):
     R = 2
     a = dict(state=np.ones((R, 2)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
              gen_begin=0, gen_end=3, rec_gens=np.array([0, 3], np.uint32), rec_offset=0,
-             records=np.zeros((R, 2, 2)), detectors=np.zeros((0, 3)),
+             records=np.zeros((R, 2, O_1D)), detectors=np.zeros((0, 3)),
              first=np.zeros((R, 0), np.int64), threads=1)
     a.update(overrides)
     return a
+
+
+O_1D = gaussian.observe_size(gaussian.Params(10, 1.0, 0, 0))
 
 
 def _read_only(a):
@@ -264,7 +308,13 @@ MALFORMED = {
     "replica_ids int64": dict(replica_ids=np.arange(2)),
     "replica_ids length": dict(replica_ids=np.arange(3, dtype=np.uint32)),
     "records observe size": dict(records=np.zeros((2, 2, 3))),
-    "records replicas": dict(records=np.zeros((3, 2, 2))),
+    "records replicas": dict(records=np.zeros((3, 2, O_1D))),
+    "records not the columns": dict(records=np.zeros((2, 2, O_1D)), columns=np.array([1, 5], np.int32)),
+    "columns int64": dict(records=np.zeros((2, 2, 2)), columns=np.array([1, 5])),
+    "columns a list": dict(records=np.zeros((2, 2, 2)), columns=[1, 5]),
+    "columns 2-D": dict(records=np.zeros((2, 2, 2)), columns=np.array([[1, 5]], np.int32)),
+    "columns past observe": dict(records=np.zeros((2, 2, 2)), columns=np.array([1, O_1D], np.int32)),
+    "columns negative": dict(records=np.zeros((2, 2, 2)), columns=np.array([-1, 5], np.int32)),
     "first detectors": dict(first=np.zeros((2, 1), np.int64)),
     "first int32": dict(first=np.zeros((2, 0), np.int32)),
     "gen_end < gen_begin": dict(gen_begin=5, gen_end=3, rec_gens=np.array([], np.uint32)),
@@ -278,7 +328,7 @@ MALFORMED = {
     "rec_gens descending": dict(rec_gens=np.array([3, 0], np.uint32)),
     "rec_gens past the chunk": dict(rec_gens=np.array([0, 4], np.uint32)),
     "rec_gens before the chunk": dict(gen_begin=1, rec_gens=np.array([1, 3], np.uint32)),
-    "detector metric 2": dict(detectors=np.array([[2.0, 0, 0]]), first=np.zeros((2, 1), np.int64)),
+    "detector metric O": dict(detectors=np.array([[float(O_1D), 0, 0]]), first=np.zeros((2, 1), np.int64)),
     "detector metric 0.5": dict(detectors=np.array([[0.5, 0, 0]]), first=np.zeros((2, 1), np.int64)),
     "detector metric nan": dict(detectors=np.array([[np.nan, 0, 0]]), first=np.zeros((2, 1), np.int64)),
     "threads 0": dict(threads=0),
@@ -300,9 +350,10 @@ def test_reference_advance_rejects_what_the_kernel_rejects(what):
 
 
 @pytest.mark.parametrize("bad", [dict(n=1.0), dict(n=2.5), dict(tau=-1.0), dict(tau=float("inf")),
-                                 dict(estimator=2), dict(path=-1)])
+                                 dict(estimator=2), dict(path=-1), dict(mu0=float("nan")),
+                                 dict(var0=0.0), dict(var0=float("inf"))])
 def test_reference_params_checked_like_the_kernel(bad):
-    good = dict(n=10.0, tau=1.0, estimator=0, path=0)
+    good = dict(n=10.0, tau=1.0, estimator=0, path=0, mu0=0.0, var0=1.0)
     with pytest.raises(ValueError) as kern:
         core.Gaussian1DParams(**{**good, **bad})
     with pytest.raises(ValueError) as refe:

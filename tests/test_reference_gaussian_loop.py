@@ -3,8 +3,9 @@ against the C++ kernel (madsim._core.advance_gaussian_loop).
 
 One generation from the same state in both, for every loop x estimator x
 path x knob (temperature, truncation, weight, filter) and d in 1, 2, 3, 5:
-every field of the state row and of the observe row compared, integers
-exactly, floats within the named tolerances below; a 20-generation
+every field of the state row and of the observe row (the metrics against
+the truth included: tests/metric_tolerances.py) compared, integers exactly,
+floats within the named tolerances below; a 20-generation
 trajectory per loop through both launchers (init at generation 0 included);
 the reference's params checks side by side with the kernel's; and a check
 that the comparison is sharp enough to catch tau * (1 + 1e-9).
@@ -29,6 +30,7 @@ from madsim.reference import backend
 from madsim.reference import gaussian_loop as gl
 
 import strategies as S
+from metric_tolerances import NAMES_1D, NAMES_ND, metric_errors
 
 # --- tolerances ----------------------------------------------------------------------------
 #
@@ -65,8 +67,10 @@ FACTOR_TOL = 3e-14
 LOGDET_TOL = 1e-13
 # mean_sq = |mu - mu0|^2: scale = the data magnitude squared. Observed <= 5e-16.
 MEAN_SQ_TOL = 3e-14
+# The metrics against the truth: errors come from metric_errors already in
+# units of their own tolerances (tests/metric_tolerances.py), hence 1.
 TOLERANCES = {"mean": MEAN_TOL, "moment": MOMENT_TOL, "factor": FACTOR_TOL, "logdet": LOGDET_TOL,
-              "mean_sq": MEAN_SQ_TOL}
+              "mean_sq": MEAN_SQ_TOL, "metric": 1.0}
 
 
 # --- the two implementations of one generation ---------------------------------------------
@@ -139,7 +143,8 @@ def reference_step(case: S.GaussianLoopCase, tau_factor: float = 1.0):
 
 def _fields(case: S.GaussianLoopCase):
     """name -> (kind, source, index array) over the state row ('state') and the
-    observe row ('obs'). kind: 'int' (exact), 'mean', 'moment', 'logdet', 'mean_sq'."""
+    observe row ('obs'). kind: 'int' (exact), 'mean', 'moment', 'logdet',
+    'mean_sq', 'metric' (tests/metric_tolerances.py)."""
     d, T = case.d, case.d * (case.d + 1) // 2
     head, lat, ms = d + T, d + T + 3, 1 + d + T
     ar = np.arange
@@ -168,7 +173,26 @@ def _fields(case: S.GaussianLoopCase):
               "obs.points_real": ("int", "obs", [head + 3]),
               "obs.points_synthetic": ("int", "obs", [head + 4]),
               "obs.skipped": ("int", "obs", [head + 5])})
+    for j, name in enumerate(NAMES_1D if d == 1 else NAMES_ND):
+        f["obs." + name] = ("metric", "obs", [head + 6 + j])
     return f
+
+
+def _sym(packed, d):
+    """Packed lower [..., T] -> dense symmetric [..., d, d]."""
+    low = _unpack(packed, d)
+    return low + np.tril(low, -1).swapaxes(-1, -2)
+
+
+def _metric_errors(d, truth, k_obs, r_obs, xs):
+    """obs.<metric> -> error / tolerance (metric_errors on the kernel's moments)."""
+    head = d + d * (d + 1) // 2
+    L0 = _unpack(np.asarray(truth)[d:], d)
+    n = len(NAMES_1D if d == 1 else NAMES_ND)
+    errs = metric_errors(k_obs[..., head + 6:head + 6 + n], r_obs[..., head + 6:head + 6 + n],
+                         k_obs[..., :d], _sym(k_obs[..., d:head], d), np.asarray(truth)[:d],
+                         L0 @ L0.T, xs)
+    return {"obs." + name: e for name, e in errs.items()}
 
 
 def _unpack(packed, d):
@@ -216,13 +240,18 @@ def step_errors(case, kern, refe):
     out = {}
     xs = data_scale(case)
     cond = _cond(kern[1], case.d)
+    metrics = _metric_errors(case.d, case.truth, kern[1], refe[1], xs)
     for name, (kind, src, idx) in _fields(case).items():
+        if kind == "metric":
+            out[name] = (kind, metrics[name])
+            continue
         k = (kern[0] if src == "state" else kern[1])[:, idx]
         r = (refe[0] if src == "state" else refe[1])[:, idx]
         if kind == "int":
             out[name] = (kind, np.sum(~((k == r) | (np.isnan(k) & np.isnan(r))), axis=1))
             continue
-        diff = np.where(k == r, 0.0, np.abs(k - r))  # equal infinities: 0
+        with np.errstate(invalid="ignore"):
+            diff = np.where(k == r, 0.0, np.abs(k - r))  # equal infinities: 0
         diff = np.max(np.nan_to_num(diff, nan=np.inf), axis=1)
         if kind == "mean":
             scale = np.full(diff.shape, xs)
@@ -365,7 +394,15 @@ def test_step_zero_pivots_like_the_kernel():
     assert np.all(L == [1.0, 0.5, 0.0, 0.0, 0.0, 1.5]), L  # scatter / 4, factored
     assert np.array_equal(k_rows, r_rows)
     assert np.all(k_obs[:, d + 6 + 1] == -np.inf) and np.all(r_obs[:, d + 6 + 1] == -np.inf)
-    assert np.array_equal(k_obs, r_obs)
+    head = d + 6 + 6
+    assert np.array_equal(k_obs[:, :head], r_obs[:, :head])
+    # the metrics of the singular model: the same infinities, the rest to tolerance
+    for name in ("kl_model_truth", "kl_truth_model"):
+        j = head + NAMES_ND.index(name)
+        assert np.all(k_obs[:, j] == np.inf) and np.all(r_obs[:, j] == np.inf)
+    j = head + NAMES_ND.index("logdet_ratio")
+    assert np.all(k_obs[:, j] == -np.inf) and np.all(r_obs[:, j] == -np.inf)
+    assert_step_agrees(case)
 
 
 # --- the comparison can fail ----------------------------------------------------------------
@@ -462,6 +499,10 @@ def _trajectory_errors(d, k_rec, r_rec, truth):
         diff = np.max(np.where(k == r, 0.0, np.abs(k - r)), axis=-1)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[name] = (kind, np.where(diff == 0, 0.0, diff / scale))
+    # The metrics: their one-step scales (tests/metric_tolerances.py) with the
+    # running conditioning, as the second moments above.
+    for name, err in _metric_errors(d, truth, k_rec, r_rec, xs * runcond).items():
+        out[name] = ("metric", err)
     return out
 
 
@@ -570,7 +611,7 @@ def test_advance_contract_of_the_loop(impl):
     are refused."""
     p = core.GaussianLoopParams(**GOOD) if impl == "kernel" else gl.Params(**GOOD)
     advance = core.advance_gaussian_loop if impl == "kernel" else backend.advance_gaussian_loop
-    S_k, O = 2 + 3 + 3, 2 + 3 + 6
+    S_k, O = 2 + 3 + 3, 2 + 3 + 6 + len(NAMES_ND)
     R = 2
 
     def call(state=None, gen_begin=0, gen_end=4, rec=(4,)):

@@ -169,13 +169,28 @@ template <class M>
 void advance_py(const typename M::Params& p, const py::array& state, const py::array& replica_ids,
                 uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
                 int64_t rec_offset, const py::array& records, const py::array& detectors,
-                const py::array& first, int threads) {
+                const py::array& first, int threads, const py::object& columns) {
   const int64_t S = M::state_size(p), O = M::observe_size(p);
   double* st = checked<double>(state, "state", {-1, S}, true);
   const int64_t R = state.shape(0);
   const uint32_t* ids = checked<uint32_t>(replica_ids, "replica_ids", {R}, false);
   const uint32_t* rg = checked<uint32_t>(rec_gens, "rec_gens", {-1}, false);
-  double* rec = checked<double>(records, "records", {R, -1, O}, true);
+  // columns: the observe() columns a record row holds (None: all, in order).
+  std::vector<int32_t> cols;
+  if (columns.is_none()) {
+    for (int32_t k = 0; k < O; ++k) cols.push_back(k);
+  } else {
+    if (!py::isinstance<py::array>(columns))
+      throw py::type_error("columns: expected a numpy.ndarray of int32 or None");
+    const py::array ca = py::reinterpret_borrow<py::array>(columns);
+    const int32_t* c = checked<int32_t>(ca, "columns", {-1}, false);
+    cols.assign(c, c + ca.shape(0));
+    for (int32_t k : cols)
+      if (k < 0 || k >= O)
+        throw py::value_error("columns must be observe() columns in [0, " + std::to_string(O) + ")");
+  }
+  const int64_t C = (int64_t)cols.size();
+  double* rec = checked<double>(records, "records", {R, -1, C}, true);
   const double* dt = checked<double>(detectors, "detectors", {-1, 3}, false);
   const int64_t D = detectors.shape(0);
   int64_t* fp = checked<int64_t>(first, "first", {R, D}, true);
@@ -197,7 +212,8 @@ void advance_py(const typename M::Params& p, const py::array& state, const py::a
     det[j] = Detector{(int32_t)m, dt[3 * j + 1] != 0.0, dt[3 * j + 2]};
   }
   if (threads < 1 || threads > 4096) throw py::value_error("threads must lie in [1, 4096]");
-  cpu::Chunk c{seed, gen_begin, gen_end, rg, n_rec, rec_offset, total, det.data(), (int32_t)D};
+  cpu::Chunk c{seed,      gen_begin, gen_end,    rg, n_rec, rec_offset, total,
+               cols.data(), C,       det.data(), (int32_t)D};
   py::gil_scoped_release nogil;
   cpu::advance<M>(p, c, st, ids, R, rec, fp, threads);
 }
@@ -319,7 +335,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("generation"), py::arg("tag"), py::arg("site"));
 
   py::class_<Gaussian1D::Params>(m, "Gaussian1DParams")
-      .def(py::init([](double n, double tau, int32_t estimator, int32_t path) {
+      .def(py::init([](double n, double tau, int32_t estimator, int32_t path, double mu0, double var0) {
              if (!(n >= 2.0 && n <= 4294967296.0 && n == std::floor(n)))
                throw py::value_error("n must be an integer in [2, 2**32]");
              if (!(tau >= 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and >= 0");
@@ -327,13 +343,19 @@ PYBIND11_MODULE(_core, m) {
                throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
              if (path != Gaussian1D::EXACT && path != Gaussian1D::SAMPLES)
                throw py::value_error("path must be 0 (exact) or 1 (samples)");
-             return Gaussian1D::Params{n, tau, estimator, path};
+             if (!std::isfinite(mu0)) throw py::value_error("mu0 must be finite");
+             if (!(var0 > 0.0 && std::isfinite(var0))) throw py::value_error("var0 must be finite and > 0");
+             return Gaussian1D::Params{n, tau, estimator, path, mu0, var0};
            }),
-           py::arg("n"), py::arg("tau"), py::arg("estimator"), py::arg("path"))
+           py::arg("n"), py::arg("tau"), py::arg("estimator"), py::arg("path"), py::arg("mu0") = 0.0,
+           py::arg("var0") = 1.0)
       .def_readonly("n", &Gaussian1D::Params::n)
       .def_readonly("tau", &Gaussian1D::Params::tau)
       .def_readonly("estimator", &Gaussian1D::Params::estimator)
-      .def_readonly("path", &Gaussian1D::Params::path);
+      .def_readonly("path", &Gaussian1D::Params::path)
+      .def_readonly("mu0", &Gaussian1D::Params::mu0)
+      .def_readonly("var0", &Gaussian1D::Params::var0)
+      .def_property_readonly("observe_size", [](const Gaussian1D::Params& p) { return Gaussian1D::observe_size(p); });
   py::class_<GaussianLoopHolder>(m, "GaussianLoopParams")
       .def(py::init(&make_gaussian_loop), py::arg("d"), py::arg("loop"), py::arg("estimator"),
            py::arg("path"), py::arg("tau"), py::arg("trunc"), py::arg("weight"), py::arg("tpr"),
@@ -347,17 +369,18 @@ PYBIND11_MODULE(_core, m) {
       [](const GaussianLoopHolder& h, const py::array& state, const py::array& replica_ids,
          uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
          int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads) {
+         const py::array& first, int threads, const py::object& columns) {
         if ((int64_t)gen_end > h.p.n_counts)
           throw py::value_error("gen_end exceeds the generations the counts schedule covers");
         advance_py<GaussianLoop>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                                 rec_offset, records, detectors, first, threads);
+                                 rec_offset, records, detectors, first, threads, columns);
       },
       py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
       py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"));
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"),
+      py::arg("columns") = py::none());
   m.def("advance_gaussian1d", &advance_py<Gaussian1D>, py::arg("params"), py::arg("state"),
         py::arg("replica_ids"), py::arg("seed"), py::arg("gen_begin"), py::arg("gen_end"),
         py::arg("rec_gens"), py::arg("rec_offset"), py::arg("records"), py::arg("detectors"),
-        py::arg("first"), py::arg("threads"));
+        py::arg("first"), py::arg("threads"), py::arg("columns") = py::none());
 }

@@ -18,24 +18,29 @@ struct Chunk {
   int64_t n_rec;
   int64_t rec_offset;        // index of rec_gens[0] in the run's record axis
   int64_t rec_total;         // length of the run's record axis
+  const int32_t* cols;       // [n_cols] observe() columns a record holds
+  int64_t n_cols;
   const Detector* det;       // [n_det]
   int32_t n_det;
 };
 
-// state [R, S], replica_ids [R], records [R, rec_total, O], first [R, n_det]
+// state [R, S], replica_ids [R], records [R, rec_total, n_cols], first [R, n_det]
 template <class M>
 void advance(const typename M::Params& p, const Chunk& c, double* state,
              const uint32_t* replica_ids, int64_t R, double* records, int64_t* first,
              int threads) {
-  const int64_t S = M::state_size(p), O = M::observe_size(p);
+  const int64_t S = M::state_size(p), O = M::observe_size(p), C = c.n_cols;
   const u32x2 key = seed_key(c.seed);
+  const Looks lk{c.rec_gens, c.n_rec, c.cols, c.n_cols, c.det, c.n_det,
+                 observe_need<M>(p, c.cols, c.n_cols, c.det, c.n_det),
+                 observe_need<M>(p, nullptr, 0, c.det, c.n_det)};
   auto run = [&](int64_t lo, int64_t hi) {
     std::vector<double> obs(O > 0 ? O : 1);
     std::vector<double> scratch(M::scratch_size(p) + 1);
     for (int64_t i = lo; i < hi; ++i) {
-      advance_replica<M>(p, state + i * S, key, replica_ids[i], c.gen_begin, c.gen_end,
-                         c.rec_gens, c.n_rec, records + (i * c.rec_total + c.rec_offset) * O,
-                         c.det, c.n_det, first + i * c.n_det, obs.data(), scratch.data());
+      advance_replica<M>(p, state + i * S, key, replica_ids[i], c.gen_begin, c.gen_end, lk,
+                         records + (i * c.rec_total + c.rec_offset) * C, first + i * c.n_det,
+                         obs.data(), scratch.data());
     }
   };
   const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, R));

@@ -97,6 +97,7 @@ def simulate(
     chunk: int | None = None,
     progress: bool | None = None,
     backend: str = "cpu",
+    metrics: Sequence[str] | None = None,
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
@@ -116,6 +117,11 @@ def simulate(
         floats typically within 1e-15 of the core's, at most 1e-11 relative in
         tests/test_simulate_backends.py; several times slower, and compiling
         for seconds per model; needs jax).
+    metrics: the variables to record (names as in the Dataset: e.g.
+        ["var", "tail3", "kl_model_truth"]), or None for all of them. Only
+        the chosen columns are computed and stored on recorded generations
+        (memory R x records x chosen); detectors may watch any metric,
+        recorded or not.
 
     Returns an xarray.Dataset with dims (replica, generation); see the README.
     """
@@ -132,7 +138,8 @@ def simulate(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
 
-    return _run(cfg, ids, generations, seed, rec_gens, list(detect), threads, chunk, progress, backend)
+    return _run(cfg, ids, generations, seed, rec_gens, list(detect), threads, chunk, progress, backend,
+                metrics=metrics)
 
 
 @dataclass
@@ -146,9 +153,29 @@ class _Start:
     previous: xr.Dataset | None
 
 
+def _chosen(kern, metrics) -> list[str]:
+    """The variables ``metrics`` names, in the kernel's order (all for None)."""
+    allowed = kern.variables
+    if metrics is None:
+        return list(allowed)
+    if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
+        raise TypeError(f"metrics must be None or a list of variable names; got {metrics!r}")
+    names = list(metrics)
+    bad = [m for m in names if not isinstance(m, str) or m not in allowed]
+    if bad:
+        raise ValueError(
+            f"metrics: unknown name{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; this "
+            f"run ({kern.name} kernel) records {', '.join(map(repr, allowed))}")
+    return [m for m in allowed if m in names]
+
+
 def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-         start: _Start | None = None) -> xr.Dataset:
+         start: _Start | None = None, metrics=None) -> xr.Dataset:
     kern = kernel_for(cfg, generations, int(ids.size), backend=backend)
+    chosen = _chosen(kern, metrics)
+    cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
+    slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
+    slot[cols] = np.arange(cols.size)   # observe column -> position in a record row
     det = np.zeros((len(detect), 3), dtype=np.float64)
     labels = []
     for j, d in enumerate(detect):
@@ -179,7 +206,11 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         state[:, :start.state.shape[1]] = start.state
         first = np.ascontiguousarray(start.first, dtype=np.int64)
     rec_gens = rec_gens[rec_gens > gen0] if gen0 > 0 else rec_gens
-    records = np.full((R, rec_gens.size, kern.observe_size), np.nan, dtype=np.float64)
+    # Uninitialised: the kernel writes every row of a completed generation and
+    # rows past the completed generations are dropped below, so the memory
+    # is committed only as generations are recorded (a Ctrl-C'd long run never
+    # touches most of it).
+    records = np.empty((R, rec_gens.size, cols.size), dtype=np.float64)
     rec_u32 = rec_gens.astype(np.uint32)
 
     t0 = time.perf_counter()
@@ -195,7 +226,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             hi = np.searchsorted(rec_gens, end, side="right")
             tc = time.perf_counter()
             kern.advance(kern.params, state, ids, seed, gen, end, rec_u32[lo:hi], int(lo),
-                         records, det, first, threads)
+                         records, det, first, threads, cols)
             per_gen = (time.perf_counter() - tc) / max(1, end - gen)
             if bar is not None:
                 bar.update(end - gen)
@@ -220,11 +251,15 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     keep = rec_gens <= done
     records = records[:, keep, :]
     variables = {}
-    for name, (index, dims) in kern.arrays.items():
-        variables[name] = (("replica", "generation") + dims, records[:, :, index],
-                           {"long_name": kern.units[name]})
-    for name, k in kern.columns.items():
-        variables[name] = (("replica", "generation"), records[:, :, k], {"long_name": kern.units[name]})
+    for name in chosen:
+        attrs = {"long_name": kern.units[name]}
+        if name in kern.truth:
+            attrs["truth_value"] = kern.truth[name]
+        if name in kern.arrays:
+            index, dims = kern.arrays[name]
+            variables[name] = (("replica", "generation") + dims, records[:, :, slot[index]], attrs)
+        else:
+            variables[name] = (("replica", "generation"), records[:, :, slot[kern.columns[name]]], attrs)
     ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[keep]})
     ds["state"] = (("replica", "state_index"), state, {
         "long_name": "kernel state row after the last completed generation (madsim.resume continues "
@@ -248,6 +283,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         generations=generations,
         generations_completed=done,
         detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
+        metrics=json.dumps(chosen),
         interrupted=int(interrupted),
         backend=backend,
         kernel=kern.name,
@@ -302,6 +338,12 @@ def resume(
     seed = int(ds.attrs["seed"])
     backend = ds.attrs.get("backend", "cpu")
     detect = [FirstPassage(**d) for d in json.loads(ds.attrs.get("detectors", "[]"))]
+    # The same variables as the run recorded (attrs["metrics"]; a Dataset
+    # from before that attribute: the per-generation variables it holds).
+    if "metrics" in ds.attrs:
+        metrics = json.loads(ds.attrs["metrics"])
+    else:
+        metrics = [v for v in ds.data_vars if "generation" in ds[v].dims]
     threads = _threads(threads)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
@@ -315,7 +357,7 @@ def resume(
         if np.intersect1d(new_ids, have).size:
             raise ValueError("resume: replicas must be new ids, not ones the run already has")
         more = _run(cfg, _replica_ids(new_ids.tolist()), done, seed, ds["generation"].values, detect,
-                    threads, chunk, progress, backend)
+                    threads, chunk, progress, backend, metrics=metrics)
         ds = xr.concat([ds, more], dim="replica", data_vars="all", coords="minimal",
                        combine_attrs="override")
     first = np.stack([ds[d.label].values for d in detect], axis=1) if detect else \
@@ -324,7 +366,7 @@ def resume(
     rec_gens = recmod.resolve(record, generations)
     ids = ds["replica"].values.astype(np.uint32)
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                start=start)
+                start=start, metrics=metrics)
 
 
 def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:

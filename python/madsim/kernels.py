@@ -20,6 +20,7 @@ tell them apart.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -34,6 +35,42 @@ LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsamp
 BACKENDS = ("cpu", "jax")
 MEMORY_FRACTION = 0.5  # refuse runs whose state would take more of the RAM than this
 
+# The metrics against the truth N(mu0, Sigma0) (generation 0) that observe()
+# computes in the kernel (csrc/madsim/metrics.hpp), in its GaussMetric slot
+# order, with their definitions; both Gaussian kernels give them these names.
+METRICS = {
+    "tail2": "model mass outside the truth's 2 sigma0 ball, P(|x - mu0| > 2 sigma0) "
+             "(d > 1: Mahalanobis (x - mu0)' Sigma0^-1 (x - mu0) > 4)",
+    "tail3": "model mass outside the truth's 3 sigma0 ball (as tail2, radius 3)",
+    "tail4": "model mass outside the truth's 4 sigma0 ball (as tail2, radius 4)",
+    "q001": "model quantile 1e-3, mu_t - 3.0902 sigma_t",
+    "q999": "model quantile 1 - 1e-3, mu_t + 3.0902 sigma_t",
+    "w2_sq": "squared 2-Wasserstein distance to the truth, |mu_t - mu0|^2 + tr(Sigma_t + Sigma0 "
+             "- 2 (Sigma0^1/2 Sigma_t Sigma0^1/2)^1/2)",
+    "kl_model_truth": "KL(model || truth) = (tr(Sigma0^-1 Sigma_t) + (mu_t - mu0)' Sigma0^-1 "
+                      "(mu_t - mu0) - d - logdet_ratio) / 2",
+    "kl_truth_model": "KL(truth || model) = (tr(Sigma_t^-1 Sigma0) + (mu_t - mu0)' Sigma_t^-1 "
+                      "(mu_t - mu0) - d + logdet_ratio) / 2",
+    "tv": "total variation distance to the truth, sup_A |P_t(A) - P_0(A)|",
+    "logdet_ratio": "log determinant ratio, ln det Sigma_t - ln det Sigma0",
+    "trace_ratio": "trace ratio, tr(Sigma0^-1 Sigma_t)",
+}
+# Defined for d = 1 only: the tail masses outside the Mahalanobis ball need a
+# generalized chi-square distribution function, the quantiles and TV have no
+# closed form (nor a single meaning, for quantiles) in d > 1.
+METRICS_1D_ONLY = ("tail2", "tail3", "tail4", "q001", "q999", "tv")
+Z_Q999 = 3.0902323061678135  # Phi^-1(1 - 1e-3), as csrc/madsim/metrics.hpp
+
+
+def truth_values(mu0: float, sd0: float) -> dict:
+    """The truth's own value of the 1-D tail and quantile metrics (their
+    values at generation 0), stored as each variable's ``truth_value``
+    attribute: ``ds["tail3"] / ds["tail3"].attrs["truth_value"]`` is the
+    tail mass relative to the original distribution's."""
+    out = {f"tail{k}": math.erfc(k * math.sqrt(0.5)) for k in (2, 3, 4)}
+    out.update(q001=mu0 - Z_Q999 * sd0, q999=mu0 + Z_Q999 * sd0)
+    return out
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -46,11 +83,22 @@ class Kernel:
     units: dict                    # name -> description for attrs
     arrays: dict = field(default_factory=dict)  # name -> (index array, dims) for vectors/matrices
     counts: np.ndarray | None = None  # [G, 2] (real, synthetic) per generation, when scheduled
+    truth: dict = field(default_factory=dict)   # name -> the truth's value (attrs "truth_value")
 
     @property
-    def observe_size(self) -> int:
-        return int(max(list(self.columns.values()) +
-                       [int(ix.max()) for ix, _ in self.arrays.values()]) + 1)
+    def variables(self) -> tuple[str, ...]:
+        """Every variable a run can record, in Dataset order: arrays, then columns."""
+        return tuple(self.arrays) + tuple(self.columns)
+
+    def record_columns(self, names) -> np.ndarray:
+        """The sorted observe() columns the variables ``names`` read (int32)."""
+        cols = set()
+        for name in names:
+            if name in self.arrays:
+                cols.update(int(c) for c in np.unique(self.arrays[name][0]))
+            else:
+                cols.add(int(self.columns[name]))
+        return np.array(sorted(cols), dtype=np.int32)
 
 
 def uses_gaussian1d(cfg: Config) -> bool:
@@ -70,15 +118,23 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
     if uses_gaussian1d(cfg):
         args = dict(n=float(loop.n), tau=float(cfg.temperature),
                     estimator=0 if cfg.estimator == "mle" else 1,
-                    path=0 if cfg.path == "exact" else 1)
+                    path=0 if cfg.path == "exact" else 1,
+                    mu0=float(fam.mean), var0=float(fam.var))
+        # observe: [mean, var, logdet, mean_sq | METRICS] (gaussian1d.hpp)
+        columns = {"mean": 0, "var": 1, "logdet": 2, "mean_sq": 3,
+                   **{name: 4 + k for k, name in enumerate(METRICS)}}
         kern = Kernel(
             name="gaussian1d",
             params=core.Gaussian1DParams(**args),
             advance=core.advance_gaussian1d,
             initial_state=np.array([fam.mean, fam.var], dtype=np.float64),
-            observed=("mean", "var"),
-            columns={"mean": 0, "var": 1},
-            units={"mean": "fitted mean mu_t", "var": "fitted variance sigma_t^2"},
+            observed=tuple(columns),
+            columns=columns,
+            units={"mean": "fitted mean mu_t", "var": "fitted variance sigma_t^2",
+                   "logdet": "log-variance, ln sigma_t^2",
+                   "mean_sq": "squared distance of the fitted mean to the truth's, |mu_t - mu_0|^2",
+                   **METRICS},
+            truth=truth_values(float(fam.mean), math.sqrt(float(fam.var))),
         )
         if backend == "jax":
             ref = _reference()
@@ -148,13 +204,22 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
     }
     tail = ("trace", "logdet", "mean_sq", "points_real", "points_synthetic", "skipped")
     columns = {name: base + k for k, name in enumerate(tail)}
+    # the metrics follow at metrics_at = base + 6 (gaussian_loop.hpp): every
+    # one in METRICS order for d = 1, those not 1-D-only for d > 1
+    names = [m for m in METRICS if d == 1 or m not in METRICS_1D_ONLY]
+    metrics = {name: base + len(tail) + k for k, name in enumerate(names)}
+    units.update({m: METRICS[m] for m in names})
     arrays = {}
+    truth_vals = {}
     if d == 1:
-        columns = {"mean": 0, "var": 1, **columns}
+        columns = {"mean": 0, "var": 1, **columns, **metrics}
         del columns["trace"]
         units.update(mean="fitted mean mu_t", var="fitted variance sigma_t^2")
+        units["logdet"] = "log-variance, ln sigma_t^2"
         del units["trace"]
+        truth_vals = truth_values(float(fam.mean_vector[0]), float(L0[0, 0]))
     else:
+        columns.update(metrics)
         idx = np.empty((d, d), dtype=np.int64)
         for i in range(d):
             for j in range(i + 1):
@@ -171,6 +236,7 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         units=units,
         arrays=arrays,
         counts=counts,
+        truth=truth_vals,
     )
 
 

@@ -3,6 +3,7 @@
 // refits by MLE (divide the scatter by n) or the unbiased estimator (n - 1).
 #pragma once
 #include <math.h>
+#include "../metrics.hpp"
 #include "../model.hpp"
 #include "../moments.hpp"
 #include "../samplers.hpp"
@@ -18,10 +19,15 @@ struct Gaussian1D {
     double tau;          // temperature: synthetic spread = tau * sigma
     int32_t estimator;   // Estimator
     int32_t path;        // Path
+    double mu0, var0;    // the truth N(mu0, var0) the metrics compare with (var0 > 0)
   };
 
+  // observe: [mean, var, logdet, mean_sq | the GaussMetric values (metrics.hpp)]
+  static constexpr int METRICS_AT = 4;
   MADSIM_HD static int64_t state_size(const Params&) { return 2; }
-  MADSIM_HD static int observe_size(const Params&) { return 2; }
+  MADSIM_HD static int observe_size(const Params&) { return METRICS_AT + N_GAUSS_METRICS; }
+  // Column k is group k: observe computes exactly the columns asked for.
+  MADSIM_HD static int observe_group(const Params&, int col) { return col; }
   MADSIM_HD static int64_t scratch_size(const Params&) { return 0; }
   // The state row [mean, var] of generation 0 comes from the caller (any truth).
   MADSIM_HD static void init(const Params&, double*, u32x2, uint32_t, double*) {}
@@ -80,9 +86,20 @@ struct Gaussian1D {
     fit(p, m, state);
   }
 
-  MADSIM_HD static void observe(const Params&, const double* state, double* out) {
+  // Writes mean and var, and each other column whose group bit is set in
+  // `need`: logdet = ln var, mean_sq = (mean - mu0)^2, then the metrics
+  // against the truth (metrics.hpp::gauss1_metric).
+  MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t need,
+                                double* = nullptr) {
     out[0] = state[0];
     out[1] = state[1];
+    if (need & (1u << 2)) out[2] = log(state[1]);
+    if (need & (1u << 3)) out[3] = (state[0] - p.mu0) * (state[0] - p.mu0);
+    const uint32_t metrics = need >> METRICS_AT;
+    if (!metrics) return;
+    const Gauss1 g = gauss1(state[0], state[1], p.mu0, p.var0);
+    for (int32_t m = 0; m < N_GAUSS_METRICS; ++m)
+      if ((metrics >> m) & 1u) out[METRICS_AT + m] = gauss1_metric(m, g);
   }
 };
 

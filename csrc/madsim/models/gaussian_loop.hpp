@@ -30,6 +30,7 @@
 #pragma once
 #include <math.h>
 #include "../linalg.hpp"
+#include "../metrics.hpp"
 #include "../model.hpp"
 #include "../moments.hpp"
 #include "../samplers.hpp"
@@ -95,11 +96,27 @@ struct GaussianLoop {
   }
   MADSIM_HD static int64_t state_size(const Params& p) { return loop_at(p) + loop_size(p); }
   // observe: [mu d | Sigma packed T | trace, logdet, mean_sq, points_real,
-  //           points_synthetic, skipped]
-  MADSIM_HD static int observe_size(const Params& p) { return p.d + T(p) + 6; }
+  //           points_synthetic, skipped | metrics]
+  // metrics: every GaussMetric (metrics.hpp) in its order for d = 1; for
+  // d > 1 those defined there: W2^2, both KLs, logdet_ratio, trace_ratio
+  // (the tail masses, quantiles and TV are 1-D only).
+  MADSIM_HD static int metrics_at(const Params& p) { return p.d + T(p) + 6; }
+  MADSIM_HD static int n_metrics(const Params& p) { return p.d == 1 ? N_GAUSS_METRICS : 5; }
+  // The GaussMetric in metric slot k.
+  MADSIM_HD static int32_t metric_of(const Params& p, int k) {
+    const int32_t nd[] = {M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO};
+    return p.d == 1 ? k : nd[k];
+  }
+  MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + n_metrics(p); }
+  // Group 0: everything before the metrics (one pass over L); metric m: group 1 + m.
+  MADSIM_HD static int observe_group(const Params& p, int col) {
+    return col < metrics_at(p) ? 0 : 1 + metric_of(p, col - metrics_at(p));
+  }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     const int d = p.d;
-    return 3 * moments_size(d) + 2 * d * d + 4 * d + T(p) + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
+    const int64_t steps = 3 * moments_size(d) + 2 * d * d + 4 * d + T(p) +
+                          (p.loop == SUBSAMPLE ? p.subsample_n : 0);
+    return steps > gaussd_scratch(d) ? steps : gaussd_scratch(d);
   }
 
   // Moments of c draws of N(mu, s^2 L L') into m, exact in law: mean =
@@ -405,7 +422,31 @@ struct GaussianLoop {
     return fit(p, mom, empty, state, scratch + 2 * ms);
   }
 
-  MADSIM_HD static void observe(const Params& p, const double* state, double* out) {
+  // Writes the columns of the groups set in `need` (observe_group): group 0
+  // the moments and counters, the metrics each on their own
+  // (metrics.hpp: gauss1_metric for d = 1, gaussd_metrics for d > 1).
+  // scratch: scratch_size(p) doubles.
+  MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t need,
+                                double* scratch) {
+    if (need & 1u) observe_moments(p, state, out);
+    const uint32_t metrics = need >> 1;
+    if (!metrics) return;
+    const int d = p.d;
+    double* o = out + metrics_at(p);
+    if (d == 1) {
+      const double L = state[1], L0 = p.truth[1];
+      const Gauss1 g = gauss1(state[0], L * L, p.truth[0], L0 * L0);
+      for (int32_t m = 0; m < N_GAUSS_METRICS; ++m)
+        if ((metrics >> m) & 1u) o[m] = gauss1_metric(m, g);
+      return;
+    }
+    double all[N_GAUSS_METRICS];
+    gaussd_metrics(state, state + d, p.truth, p.truth + d, d, metrics, all, scratch);
+    for (int k = 0; k < n_metrics(p); ++k)
+      if ((metrics >> metric_of(p, k)) & 1u) o[k] = all[metric_of(p, k)];
+  }
+
+  MADSIM_HD static void observe_moments(const Params& p, const double* state, double* out) {
     const int d = p.d, Tn = T(p);
     const double* mu = state;
     const double* L = state + d;

@@ -94,16 +94,17 @@ def _params(params):
     _core struct included)."""
     try:
         n, tau, est, path = params.n, params.tau, params.estimator, params.path
+        mu0, var0 = params.mu0, params.var0
     except AttributeError:
         raise TypeError(
-            f"params must have fields n, tau, estimator, path (a madsim.reference.gaussian.Params); "
-            f"got {params!r}") from None
+            f"params must have fields n, tau, estimator, path, mu0, var0 (a "
+            f"madsim.reference.gaussian.Params); got {params!r}") from None
     try:
-        n, tau = float(n), float(tau)
+        n, tau, mu0, var0 = float(n), float(tau), float(mu0), float(var0)
         est, path = operator.index(est), operator.index(path)
     except TypeError:
-        raise TypeError(f"params: n and tau must be numbers, estimator and path integers; "
-                        f"got {params!r}") from None
+        raise TypeError(f"params: n, tau, mu0 and var0 must be numbers, estimator and path "
+                        f"integers; got {params!r}") from None
     if not (2.0 <= n <= 4294967296.0 and n == math.floor(n)):
         raise ValueError("n must be an integer in [2, 2**32]")
     if not (tau >= 0.0 and math.isfinite(tau)):
@@ -112,7 +113,11 @@ def _params(params):
         raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
     if path not in (gaussian.EXACT, gaussian.SAMPLES):
         raise ValueError("path must be 0 (exact) or 1 (samples)")
-    return gaussian.Params(n, tau, est, path)
+    if not math.isfinite(mu0):
+        raise ValueError("mu0 must be finite")
+    if not (var0 > 0.0 and math.isfinite(var0)):
+        raise ValueError("var0 must be finite and > 0")
+    return gaussian.Params(n, tau, est, path, mu0, var0)
 
 
 class _Model(NamedTuple):
@@ -165,7 +170,7 @@ def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold,
 def _gaussian_params(static, dyn):
     path, n_static = static
     return gaussian.Params(dyn["n"] if n_static is None else n_static, dyn["tau"],
-                           dyn["estimator"], path)
+                           dyn["estimator"], path, dyn["mu0"], dyn["var0"])
 
 
 def _gaussian_step(static, dyn, row, key, replica, t):
@@ -177,28 +182,44 @@ def _gaussian_observe(static, dyn, row):
 
 
 def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-            detectors, first, threads):
+            detectors, first, threads, columns=None):
     """Runs generations gen_begin+1 .. gen_end of every replica, in place.
 
     state [R, 2] float64 in/out; replica_ids [R] uint32; seed in [0, 2**64);
     rec_gens [n_rec] uint32, ascending, inside (gen_begin, gen_end] (or
-    gen_begin itself when it is 0); records [R, K, 2] float64, rows
+    gen_begin itself when it is 0); records [R, K, C] float64, rows
     rec_offset .. rec_offset + n_rec - 1 written; detectors [D, 3] float64
-    rows (metric index, below flag, threshold); first [R, D] int64 in/out,
-    -1 = not reached yet; threads >= 1 (ignored).
+    rows (metric index: an observe column, below flag, threshold); first
+    [R, D] int64 in/out, -1 = not reached yet; threads >= 1 (ignored);
+    columns [C] int32, the observe columns a record row holds (None: all O
+    of them, in order).
     Mirrors csrc/bindings/module.cpp::advance_py (advance_gaussian1d).
     """
     p = _params(params)
     n_static = int(p.n) if p.path == gaussian.SAMPLES else None
     model = _Model(None, _gaussian_step, _gaussian_observe, (p.path, n_static))
-    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator))
+    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator),
+               mu0=jnp.float64(p.mu0), var0=jnp.float64(p.var0))
     _advance(model, dyn, gaussian.state_size(p), gaussian.observe_size(p), None, state,
              replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads)
+             first, threads, columns)
+
+
+def _columns(columns, O):
+    """Mirrors module.cpp::advance_py's columns argument: None (all O, in
+    order) or a 1-D int32 array of observe columns in [0, O)."""
+    if columns is None:
+        return np.arange(O, dtype=np.int64)
+    if not isinstance(columns, np.ndarray):
+        raise TypeError("columns: expected a numpy.ndarray of int32 or None")
+    _checked(columns, "columns", np.int32, (-1,), False)
+    if np.any((columns < 0) | (columns >= O)):
+        raise ValueError(f"columns must be observe() columns in [0, {O})")
+    return columns.astype(np.int64)
 
 
 def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-             rec_offset, records, detectors, first, threads, width=None):
+             rec_offset, records, detectors, first, threads, columns=None, width=None):
     """The launcher both families share: module.cpp::advance_py's checks (after
     the family's own: gen_end <= max_gen unless None), then the pieces. The
     model's rows are ``width`` >= S long (zero-padded; S when None)."""
@@ -214,7 +235,8 @@ def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen
     R = state.shape[0]
     _checked(replica_ids, "replica_ids", np.uint32, (R,), False)
     _checked(rec_gens, "rec_gens", np.uint32, (-1,), False)
-    _checked(records, "records", np.float64, (R, -1, O), True)
+    cols = _columns(columns, O)
+    _checked(records, "records", np.float64, (R, -1, cols.size), True)
     _checked(detectors, "detectors", np.float64, (-1, 3), False)
     D = detectors.shape[0]
     _checked(first, "first", np.int64, (R, D), True)
@@ -263,7 +285,7 @@ def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen
         sel = np.nonzero((pos >= j0) & (pos < j0 + L))[0]
         if sel.size:
             rows = np.asarray(obs)[pos[sel] - j0]             # [len(sel), R, O]
-            records[:, rec_offset + sel, :] = np.swapaxes(rows, 0, 1)
+            records[:, rec_offset + sel, :] = np.swapaxes(rows, 0, 1)[..., cols]
         j0 += L
     state[...] = np.asarray(st)[:, :S]
     first[...] = np.asarray(fp)
@@ -362,13 +384,14 @@ def _loop_observe(static, dyn, row):
 
 
 def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                          rec_offset, records, detectors, first, threads):
+                          rec_offset, records, detectors, first, threads, columns=None):
     """Runs generations gen_begin+1 .. gen_end of every replica of the
     d-dimensional Gaussian loop, in place; when gen_begin == 0 each state row
     is first (re)initialised (the truth, and Augment's fixed real set) and
     generation 0 observed. Arguments as in ``advance`` with state
-    [R, gaussian_loop.state_size(params)] and records [R, K,
-    gaussian_loop.observe_size(params)]; params is a
+    [R, gaussian_loop.state_size(params)] and records [R, K, C] (C =
+    len(columns), or gaussian_loop.observe_size(params) when columns is
+    None); params is a
     ``gaussian_loop.Params``, and gen_end may not pass the count table.
 
     Mirrors csrc/bindings/module.cpp's advance_gaussian_loop (the params
@@ -395,4 +418,4 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     width = gaussian_loop.row_size(_loop_params_of(static, dyn))
     _advance(model, dyn, S, gaussian_loop.observe_size(p), p.counts.shape[0], state,
              replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, width=width)
+             first, threads, columns, width=width)

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from .metrics import N_GAUSS_METRICS, gauss1_metrics
 from .philox import TAG_SAMPLES, TAG_SCATTER, Stream, block, make_stream
 from .samplers import chisquare, normals_of_block
 
@@ -37,6 +38,8 @@ class Params(NamedTuple):
     tau: float        # temperature: synthetic spread = tau * sigma
     estimator: int    # 0 = mle, 1 = unbiased
     path: int         # 0 = exact, 1 = samples
+    mu0: float = 0.0  # the truth N(mu0, var0) the metrics compare with
+    var0: float = 1.0
 
 
 class Moments1(NamedTuple):
@@ -52,9 +55,12 @@ def state_size(p: Params) -> int:
     return 2
 
 
+METRICS_AT = 4  # mirrors Gaussian1D::METRICS_AT
+
+
 def observe_size(p: Params) -> int:
-    """Mirrors Gaussian1D::observe_size."""
-    return 2
+    """Mirrors Gaussian1D::observe_size: [mean, var, logdet, mean_sq | the metrics]."""
+    return METRICS_AT + N_GAUSS_METRICS
 
 
 def draw_exact(n, mu, s, st: Stream) -> Moments1:
@@ -120,9 +126,14 @@ def step(p: Params, state, key, replica, t):
 
 
 def observe(p: Params, state):
-    """What records and detectors see: [mean, var].
+    """What records and detectors see: [mean, var, ln var, (mean - mu0)^2,
+    then the metrics against the truth (madsim.reference.metrics)], every
+    column (the C++ computes only those asked for; the values are the same).
 
     Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::observe.
     """
     state = jnp.asarray(state, jnp.float64)
-    return state[..., :2]
+    mean, var = state[0], state[1]
+    dm = mean - p.mu0
+    head = jnp.stack([mean, var, jnp.log(var), dm * dm])
+    return jnp.concatenate([head, gauss1_metrics(mean, var, p.mu0, p.var0)])

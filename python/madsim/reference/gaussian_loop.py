@@ -52,6 +52,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .metrics import (M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO, M_W2_SQ,
+                      N_GAUSS_METRICS, gauss1_metrics, gaussd_metrics)
 from .linalg import (cholesky_packed, congruence_packed, outer_packed, pack, tri, tri_mul_dense,
                      tri_mul_vec, tri_size, unpack_lower)
 from .moments import moments_clear, moments_pool, moments_size
@@ -181,10 +183,25 @@ def _switch(loop, cases: dict, default):
     return out
 
 
+def metrics_at(p: Params) -> int:
+    """Mirrors GaussianLoop::metrics_at."""
+    return p.d + T(p) + 6
+
+
+# Mirrors GaussianLoop::metric_of for d > 1: the metrics defined there, in slot order.
+ND_METRICS = (M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO)
+
+
+def n_metrics(p: Params) -> int:
+    """Mirrors GaussianLoop::n_metrics."""
+    return N_GAUSS_METRICS if p.d == 1 else len(ND_METRICS)
+
+
 def observe_size(p: Params) -> int:
     """Mirrors GaussianLoop::observe_size: [mu d | Sigma packed T | trace, logdet,
-    mean_sq, points_real, points_synthetic, skipped]."""
-    return p.d + T(p) + 6
+    mean_sq, points_real, points_synthetic, skipped | the metrics
+    (madsim.reference.metrics; for d > 1 only ND_METRICS)]."""
+    return metrics_at(p) + n_metrics(p)
 
 
 # --- draws ---------------------------------------------------------------------------------------
@@ -543,7 +560,10 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
 def observe(p: Params, state):
     """What records and detectors see: [mu | Sigma = L L' packed | tr Sigma,
     ln det Sigma (2 sum ln L_ii), |mu - mu0|^2, points_real,
-    points_synthetic, skipped].
+    points_synthetic, skipped | the metrics against the truth: d = 1
+    metrics.gauss1_metrics of (mu, L^2) and (mu0, L0^2), d > 1 the
+    ND_METRICS of metrics.gaussd_metrics], every column (the C++ computes only those asked
+    for; the values are the same).
 
     Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::observe.
     """
@@ -555,6 +575,12 @@ def observe(p: Params, state):
     diag = np.array([tri(i, i) for i in range(d)])
     trace = jnp.sum(sigma[diag])
     logdet = jnp.sum(2.0 * jnp.log(state[d + diag]))
-    dm = mu - jnp.asarray(p.truth, jnp.float64)[:d]
+    truth = jnp.asarray(p.truth, jnp.float64)
+    dm = mu - truth[:d]
     tail = jnp.stack([trace, logdet, jnp.sum(dm * dm)])
-    return jnp.concatenate([mu, sigma, tail, state[head:head + 3]])
+    if d == 1:
+        L, L0 = state[1], truth[1]
+        metrics = gauss1_metrics(mu[0], L * L, truth[0], L0 * L0)
+    else:
+        metrics = gaussd_metrics(mu, state[d:head], truth[:d], truth[d:], d)[np.array(ND_METRICS)]
+    return jnp.concatenate([mu, sigma, tail, state[head:head + 3], metrics])
