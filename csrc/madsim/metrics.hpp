@@ -74,21 +74,27 @@ MADSIM_HD double gauss1_log_ratio(const Gauss1& g) {
 }
 
 // Total variation between N(m, r^2) and N(0, 1) (the model in the truth's
-// standard units). The densities cross where (r^2 - 1) z^2 + 2 m z - m^2 -
-// 2 r^2 ln r = 0 (roots by the cancellation-free quadratic formula); TV is
-// the difference of the two masses between the crossings. r = 1: one
-// crossing at m / 2, TV = erf(|m| / (2 sqrt 2)).
+// standard units): the difference of the two masses between the crossings
+// of the densities. The crossings solve, in the truth's units z,
+//   (r^2 - 1) z^2 + 2 m z - (m^2 + 2 r^2 ln r) = 0
+// and in the model's units u = (z - m) / r,
+//   (r^2 - 1) u^2 + 2 m r u + (m^2 - 2 ln r) = 0,
+// both with discriminant / 4 = r^2 D resp. D, D = m^2 + 2 (r^2 - 1) ln r >= 0.
+// Each mass is taken between the roots in its own units (cancellation-free
+// quadratic formula), so a model far narrower than the truth keeps its
+// crossings at +-r sqrt(2 ln(1/r)) around m even below the spacing of
+// doubles near m. r = 1: one crossing at m / 2, TV = erf(|m| / (2 sqrt 2)).
 MADSIM_HD double tv_standard(double m, double r) {
   if (!(r > 0.0)) return 1.0;
   if (r == 1.0) return erf(fabs(m) * (0.5 * SQRT1_2));
-  const double A = r * r - 1.0;
-  const double S = r * sqrt(fmax(0.0, m * m + 2.0 * A * log(r)));
-  const double q = -(m + (m >= 0.0 ? S : -S));
-  if (q == 0.0) return 0.0;  // m = 0 and r = 1 to rounding
-  const double C = -(m * m + 2.0 * r * r * log(r));
-  const double z1 = q / A, z2 = C / q;
-  const double lo = fmin(z1, z2), hi = fmax(z1, z2);
-  return fabs(normal_mass((lo - m) / r, (hi - m) / r) - normal_mass(lo, hi));
+  const double A = r * r - 1.0, lr = log(r);
+  const double D = sqrt(fmax(0.0, m * m + 2.0 * A * lr));
+  const double qz = -(m + (m >= 0.0 ? r * D : -(r * D)));
+  const double qu = -(m * r + (m >= 0.0 ? D : -D));
+  if (qz == 0.0 || qu == 0.0) return 0.0;  // m = 0 and r = 1 to rounding
+  const double z1 = qz / A, z2 = -(m * m + 2.0 * r * r * lr) / qz;
+  const double u1 = qu / A, u2 = (m * m - 2.0 * lr) / qu;
+  return fabs(normal_mass(fmin(u1, u2), fmax(u1, u2)) - normal_mass(fmin(z1, z2), fmax(z1, z2)));
 }
 
 MADSIM_HD double gauss1_metric(int32_t which, const Gauss1& g) {

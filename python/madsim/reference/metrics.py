@@ -51,20 +51,25 @@ def normal_mass(a, b):
 
 
 def tv_standard(m, r):
-    """Total variation between N(m, r^2) and N(0, 1) from the density
-    crossings. Mirrors metrics.hpp::tv_standard (its branches as selects)."""
+    """Total variation between N(m, r^2) and N(0, 1): the masses between the
+    density crossings, each from the roots in its own units. Mirrors
+    metrics.hpp::tv_standard (its branches as selects)."""
     pos = r > 0.0
     rs = jnp.where(pos, r, 2.0)
     one = rs == 1.0
     A = rs * rs - 1.0
-    S = rs * jnp.sqrt(jnp.maximum(0.0, m * m + 2.0 * A * jnp.log(rs)))
-    q = -(m + jnp.where(m >= 0.0, S, -S))
-    C = -(m * m + 2.0 * rs * rs * jnp.log(rs))
-    z1 = q / jnp.where(one, 1.0, A)
-    z2 = C / jnp.where(q == 0.0, 1.0, q)
-    lo, hi = jnp.minimum(z1, z2), jnp.maximum(z1, z2)
-    tv = jnp.abs(normal_mass((lo - m) / rs, (hi - m) / rs) - normal_mass(lo, hi))
-    tv = jnp.where(q == 0.0, 0.0, tv)
+    lr = jnp.log(rs)
+    D = jnp.sqrt(jnp.maximum(0.0, m * m + 2.0 * A * lr))
+    qz = -(m + jnp.where(m >= 0.0, rs * D, -(rs * D)))
+    qu = -(m * rs + jnp.where(m >= 0.0, D, -D))
+    degenerate = (qz == 0.0) | (qu == 0.0)
+    Ad = jnp.where(one, 1.0, A)
+    qz_, qu_ = jnp.where(degenerate, 1.0, qz), jnp.where(degenerate, 1.0, qu)
+    z1, z2 = qz_ / Ad, -(m * m + 2.0 * rs * rs * lr) / qz_
+    u1, u2 = qu_ / Ad, (m * m - 2.0 * lr) / qu_
+    tv = jnp.abs(normal_mass(jnp.minimum(u1, u2), jnp.maximum(u1, u2))
+                 - normal_mass(jnp.minimum(z1, z2), jnp.maximum(z1, z2)))
+    tv = jnp.where(degenerate, 0.0, tv)
     tv = jnp.where(one, lax.erf(jnp.abs(m) * (0.5 * SQRT1_2)), tv)
     return jnp.where(pos, tv, 1.0)
 
