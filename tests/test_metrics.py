@@ -479,3 +479,11 @@ def test_bad_metric_names_are_refused_naming_the_allowed_ones(cfg, bad, exc, wor
         ms.simulate(cfg, replicas=2, generations=2, progress=False, metrics=bad)
     for w in words:
         assert w in str(info.value), (w, str(info.value))
+
+
+def test_a_toml_run_file_chooses_the_metrics():
+    from madsim import toml_config
+
+    cfg, kw = toml_config.loads('[run]\nreplicas = 3\ngenerations = 4\nmetrics = ["tv", "var"]\n')
+    ds = ms.simulate(cfg, progress=False, **kw)
+    assert list(ds.data_vars) == ["var", "tv", "state"]

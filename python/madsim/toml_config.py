@@ -27,6 +27,7 @@ API, the same validation (errors name the TOML key).
     seed = 1
     record = { every = 10 }    # or { logspace = 50 } or a list of generations
     threads = 2                # optional
+    metrics = ["var", "tail3"] # optional: the variables to record (default: all)
 
     [[detect]]                 # optional, repeatable: ms.FirstPassage(...)
     metric = "var"
@@ -49,7 +50,7 @@ from .record import every, logspace
 
 TOP_KEYS = ("estimator", "temperature", "path", "truncation", "weight")
 TABLES = ("family", "loop", "filter", "run", "detect")
-RUN_KEYS = ("replicas", "generations", "seed", "record", "threads", "chunk", "backend")
+RUN_KEYS = ("replicas", "generations", "seed", "record", "threads", "chunk", "backend", "metrics")
 DETECT_KEYS = ("metric", "below", "above", "name")
 
 
