@@ -7,6 +7,11 @@
 
 #if defined(__CUDACC__)
 #define MADSIM_HD __host__ __device__ __forceinline__
+#define MADSIM_HD_NOINLINE __host__ __device__ __noinline__
 #else
 #define MADSIM_HD inline
+#define MADSIM_HD_NOINLINE inline __attribute__((noinline))
 #endif
+// MADSIM_HD_NOINLINE: rare, heavy work called from a hot loop (observe's
+// metrics on recorded or watched generations), kept out of the loop's code
+// and registers.

@@ -4,8 +4,12 @@
 //   struct Params;   plain old data (no pointers): copied by value to threads
 //                    and, later, to the device
 //   int64_t state_size(const Params&)   doubles of per-replica state
-//   int observe_size(const Params&)     doubles written by observe
-//   int64_t scratch_size(const Params&) doubles of per-thread scratch for step
+//   int observe_size(const Params&)     columns of observe's row
+//   int observe_group(const Params&, int col)
+//                    which group (0..31) computes column col: observe
+//                    computes only the groups a record or a detector reads
+//   int64_t scratch_size(const Params&) doubles of per-thread scratch for
+//                    step and observe
 //   void init(const Params&, double* state, u32x2 key, uint32_t replica, double* scratch)
 //                    generation 0: writes the whole state row (the truth and
 //                    any set-up draws, at counter generation 0)
@@ -14,8 +18,12 @@
 //                    one generation: turns the model of generation t-1 into
 //                    the model of generation t, drawing only from streams
 //                    with counter generation t
-//   void observe(const Params&, const double* state, double* out)
-//                    what is recorded and what collapse detectors look at
+//   void observe(const Params&, const double* state, double* out, uint32_t need,
+//                double* scratch)
+//                    what is recorded and what collapse detectors look at:
+//                    writes (at least) the columns of the groups whose bit is
+//                    set in need (driver.hpp::observe_need); a column's value
+//                    never depends on which others were asked for
 //
 // State is one flat float64 row per replica, [R, state_size], laid out as
 //   [ model parameters | loop state ]
@@ -29,8 +37,8 @@
 // and the loop state holds what a loop keeps between generations: the fixed
 // real set's sufficient statistics (augment), the accumulated pool's
 // (accumulate). The row survives between calls, so runs chunk, resume and
-// extend. Records are [R, n_records, observe_size]; detectors read observe's
-// output on every generation.
+// extend. Records are [R, n_records, n_columns], the columns a run chose of
+// observe's row; detectors read observe's row (any column) on every generation.
 #pragma once
 #include "hd.hpp"
 #include "stream.hpp"

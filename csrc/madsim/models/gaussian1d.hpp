@@ -95,8 +95,13 @@ struct Gaussian1D {
     out[1] = state[1];
     if (need & (1u << 2)) out[2] = log(state[1]);
     if (need & (1u << 3)) out[3] = (state[0] - p.mu0) * (state[0] - p.mu0);
-    const uint32_t metrics = need >> METRICS_AT;
-    if (!metrics) return;
+    if (need >> METRICS_AT) observe_metrics(p, state, out, need >> METRICS_AT);
+  }
+
+  // The metrics whose bit is set in `metrics`, out of line: the driver's
+  // generation loop inlines observe, and keeps only this call of it.
+  MADSIM_HD_NOINLINE static void observe_metrics(const Params& p, const double* state, double* out,
+                                                 uint32_t metrics) {
     const Gauss1 g = gauss1(state[0], state[1], p.mu0, p.var0);
     for (int32_t m = 0; m < N_GAUSS_METRICS; ++m)
       if ((metrics >> m) & 1u) out[METRICS_AT + m] = gauss1_metric(m, g);

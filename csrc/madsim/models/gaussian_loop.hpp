@@ -429,8 +429,12 @@ struct GaussianLoop {
   MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t need,
                                 double* scratch) {
     if (need & 1u) observe_moments(p, state, out);
-    const uint32_t metrics = need >> 1;
-    if (!metrics) return;
+    if (need >> 1) observe_metrics(p, state, out, need >> 1, scratch);
+  }
+
+  // The metrics whose bit is set in `metrics` (bit m: GaussMetric m), out of line.
+  MADSIM_HD_NOINLINE static void observe_metrics(const Params& p, const double* state, double* out,
+                                                 uint32_t metrics, double* scratch) {
     const int d = p.d;
     double* o = out + metrics_at(p);
     if (d == 1) {

@@ -10,12 +10,16 @@ An independent implementation, module for module and name for name:
                                                tri_mul_dense, outer_packed, congruence_packed
     moments.py     csrc/madsim/moments.hpp     moments_size, moments_clear, moments_pool
                                                (d-dim; Moments1 is in gaussian.py)
+    metrics.py     csrc/madsim/metrics.hpp     normal_upper, normal_lower, normal_mass,
+                                               tv_standard, gauss1_metrics (gauss1 +
+                                               gauss1_metric), gaussd_metrics
     gaussian.py    csrc/madsim/models/gaussian1d.hpp   Params, draw_exact, draw_samples, fit,
                                                        step, observe
     gaussian_loop.py  csrc/madsim/models/gaussian_loop.hpp   Params, NormalSeq (normals),
                       draw_exact, draw_samples, draw_part, survivors, divisor, fit, init,
                       step, step_subsample, observe, the layout sizes (T, counts_at,
-                      loop_at, loop_size, state_size, observe_size); reference only:
+                      loop_at, loop_size, state_size, metrics_at, n_metrics,
+                      observe_size); reference only:
                       Bounds / bounds (static buffer sizes of the samples path),
                       accepted_tries, shifted_moments, draw_parts, row_size (a traced
                       loop's row)
