@@ -329,10 +329,8 @@ def resume(
             raise ValueError(f"resume: cannot rebuild the run's config ({exc}); pass cfg=") from None
     elif not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a madsim.Config; got {cfg!r}")
-    elif cfg.to_json() != ds.attrs["config"]:
-        saved = json.loads(ds.attrs["config"])
-        if json.loads(cfg.to_json()) != saved:
-            raise ValueError("resume: cfg differs from the run's config; resume the run that made ds")
+    elif json.loads(cfg.to_json()) != json.loads(ds.attrs["config"]):
+        raise ValueError("resume: cfg differs from the run's config; resume the run that made ds")
     done = int(ds.attrs["generations_completed"])
     generations = check.integer("generations", generations, done, MAX_GENERATIONS)
     seed = int(ds.attrs["seed"])
