@@ -135,6 +135,11 @@ class Gaussian:
             object.__setattr__(self, "cov", tuple(tuple(float(x) for x in row) for row in c))
 
     @property
+    def min_points(self) -> int:
+        """Points a fit needs: dim + 1 (a full-rank covariance)."""
+        return self.dim + 1
+
+    @property
     def mean_vector(self) -> np.ndarray:
         if isinstance(self.mean, tuple):
             return np.array(self.mean, dtype=np.float64)
@@ -145,6 +150,86 @@ class Gaussian:
         if self.cov is not None:
             return np.array(self.cov, dtype=np.float64)
         return self.var * np.eye(self.dim)
+
+
+MAX_TOKENS = 2**24  # a token's exact-path stream is addressed by its site (stream.hpp)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """Categorical (unigram) token model over K tokens: the truth p0
+    (generation 0) is uniform over ``tokens`` tokens, Zipf (``zipf=s``:
+    p0_i proportional to (i + 1)^-s) or any probability vector ``probs``.
+    The refit is the empirical frequency of the training tokens (the MLE;
+    with the replace loop exactly neutral Wright-Fisher resampling).
+
+    smoothing: add-alpha on the pooled counts, p_i = (c_i + alpha) / (N + K
+        alpha) (0: the MLE).
+    rare: the fraction q of tokens counted as the truth's rarest: the
+        ceil(q K) tokens of smallest p0 (ties: the higher index is rarer),
+        whose model mass is the ``rare_mass`` metric.
+    """
+
+    tokens: int | None = None
+    zipf: float | None = None
+    probs: tuple | None = None
+    smoothing: float = 0.0
+    rare: float = 0.1
+
+    def __post_init__(self):
+        if self.probs is not None:
+            if self.zipf is not None:
+                raise ValueError("Categorical: give probs or zipf, not both")
+            try:
+                p = np.array(self.probs, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"Categorical.probs must be a sequence of numbers; got {self.probs!r}") from None
+            if p.ndim != 1:
+                raise ValueError(f"Categorical.probs must be one-dimensional; got shape {p.shape}")
+            if p.size == 0:
+                raise ValueError("Categorical.probs must list at least one token (K >= 1); got []")
+            if p.size > MAX_TOKENS:
+                raise ValueError(f"Categorical.probs has {p.size} tokens; at most 2**24 = {MAX_TOKENS}")
+            if not np.all(np.isfinite(p)) or np.any(p < 0):
+                i = int(np.nonzero(~np.isfinite(p) | (p < 0))[0][0])
+                raise ValueError(f"Categorical.probs must be finite and >= 0; probs[{i}] = {p[i]!r}")
+            if abs(p.sum() - 1.0) > 1e-9:
+                raise ValueError(f"Categorical.probs must sum to 1 (within 1e-9); they sum to {p.sum()!r}")
+            if self.tokens is not None and check.integer("Categorical.tokens", self.tokens, 1) != p.size:
+                raise ValueError(f"Categorical.tokens = {self.tokens} but probs has {p.size} entries")
+            object.__setattr__(self, "probs", tuple(float(x) for x in p))
+            object.__setattr__(self, "tokens", int(p.size))
+        else:
+            if self.tokens is None:
+                object.__setattr__(self, "tokens", 100)
+            check.integer("Categorical.tokens", self.tokens, 1, MAX_TOKENS)
+            if self.zipf is not None:
+                check.real("Categorical.zipf", self.zipf, 0.0, 1e3)
+        check.real("Categorical.smoothing", self.smoothing, 0.0)
+        check.real("Categorical.rare", self.rare, 0.0, 1.0, lo_open=True)
+
+    @property
+    def min_points(self) -> int:
+        """Tokens a fit needs: one (with smoothing > 0: none)."""
+        return 1 if self.smoothing == 0.0 else 0
+
+    @property
+    def truth(self) -> np.ndarray:
+        """p0 as float64 [K]."""
+        if self.probs is not None:
+            return np.array(self.probs, dtype=np.float64)
+        if self.zipf is None or self.zipf == 0.0:
+            return np.full(self.tokens, 1.0 / self.tokens)
+        w = np.arange(1, self.tokens + 1, dtype=np.float64) ** -float(self.zipf)
+        return w / w.sum()
+
+    @property
+    def rare_tokens(self) -> np.ndarray:
+        """The indices of the truth's ceil(rare K) rarest tokens (sorted)."""
+        p0 = self.truth
+        n = int(math.ceil(self.rare * p0.size - 1e-12))
+        order = np.lexsort((-np.arange(p0.size), p0))  # p0 ascending, then index descending
+        return np.sort(order[:max(1, n)])
 
 
 # ---------------------------------------------------------------- loops
@@ -262,7 +347,7 @@ class Filter:
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
-FAMILIES = (Gaussian,)
+FAMILIES = (Gaussian, Categorical)
 LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 
@@ -281,9 +366,13 @@ class Config:
     filter: None or a Filter(tpr, fpr).
     path: "exact" (draw sufficient statistics, cost independent of the
         counts) or "samples" (draw every point).
+    top_k, top_p: token families only: synthetic tokens are drawn from the
+        top_k most probable tokens, then from the smallest most-probable set
+        whose mass reaches top_p (after the temperature, which for tokens
+        draws from p^(1/temperature) renormalised); None: off.
     """
 
-    family: Gaussian = field(default_factory=Gaussian)
+    family: Gaussian | Categorical = field(default_factory=Gaussian)
     loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
@@ -291,6 +380,8 @@ class Config:
     truncation: float | None = None
     weight: float | str | None = None
     filter: Filter | None = None
+    top_k: int | None = None
+    top_p: float | None = None
 
     def __post_init__(self):
         if not isinstance(self.family, FAMILIES):
@@ -306,11 +397,39 @@ class Config:
         check.choice("Config.path", self.path, PATHS)
         if self.filter is not None and not isinstance(self.filter, Filter):
             raise TypeError(f"Config.filter must be None or a madsim.Filter; got {self.filter!r}")
+        self._check_tokens()
         self._check_truncation()
         self._check_weight()
         self._check_points()
 
     # -- cross-field checks, each naming the fields involved
+
+    def _check_tokens(self):
+        fam = self.family
+        if not isinstance(fam, Categorical):
+            for name in ("top_k", "top_p"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"Config.{name} applies to token families (Categorical); this family is "
+                        f"{type(fam).__name__}: use temperature or truncation")
+            return
+        if self.estimator != "mle":
+            raise ValueError(
+                f"Config.estimator must be 'mle' for {type(fam).__name__} (the refit is the "
+                f"empirical frequency; use {type(fam).__name__}.smoothing for add-alpha); "
+                f"got {self.estimator!r}")
+        if self.truncation is not None:
+            raise ValueError(
+                f"Config.truncation is the Gaussian sampling bias; for {type(fam).__name__} use "
+                "top_k or top_p")
+        if self.top_k is not None:
+            check.integer("Config.top_k", self.top_k, 1, fam.tokens)
+        if self.top_p is not None:
+            check.real("Config.top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        if self.weight is not None and fam.smoothing != 0.0:
+            raise ValueError(
+                f"{type(fam).__name__}.smoothing applies to the pooled fit; with Config.weight "
+                "each part is fit separately: set one of them")
 
     def _check_truncation(self):
         if self.truncation is None:
@@ -345,21 +464,22 @@ class Config:
                     "real and synthetic counts")
         else:
             check.real("Config.weight", w, 0.0, 1.0)
-        d = self.family.dim
+        need = max(1, self.family.min_points)
         real_min = loop.real if isinstance(loop, Augment) else _schedule_min(loop.real)
         syn_min = _schedule_min(loop.synthetic)
         for part, lo in (("real", real_min), ("synthetic", syn_min)):
-            if lo is not None and lo < d + 1:
+            if lo is not None and lo < need:
                 raise ValueError(
                     f"Config.weight fits the real and synthetic parts separately: each needs at "
-                    f"least dim + 1 = {d + 1} points; {type(loop).__name__}.{part} can be {lo}")
+                    f"least {_need_text(self.family)}; {type(loop).__name__}.{part} can be {lo}")
 
     def _check_points(self):
         """Every fit needs dim + 1 points that can survive the filter."""
-        loop, d = self.loop, self.family.dim
+        loop, need = self.loop, self.family.min_points
         tpr = self.filter.tpr if self.filter else 0.0
         fpr = self.filter.fpr if self.filter else 0.0
-        if isinstance(loop, AccumulateSubsample) and self.path == "exact":
+        gaussian = isinstance(self.family, Gaussian)
+        if isinstance(loop, AccumulateSubsample) and self.path == "exact" and gaussian:
             raise ValueError(
                 "AccumulateSubsample needs path='samples': a random subset of the pool is not a "
                 "function of the pool's sufficient statistics")
@@ -373,16 +493,16 @@ class Config:
             real, syn = _first(loop.real), _first(loop.synthetic)
         if real is None or syn is None:
             return  # a callable schedule: checked per generation when evaluated
-        if isinstance(loop, AccumulateSubsample) and loop.n < d + 1:
+        if isinstance(loop, AccumulateSubsample) and loop.n < need:
             raise ValueError(
-                f"AccumulateSubsample.n = {loop.n} must be >= dim + 1 = {d + 1}")
+                f"AccumulateSubsample.n = {loop.n} must be >= {_need_text(self.family)}")
         usable = (real if fpr < 1.0 else 0) + (syn if tpr < 1.0 else 0)
-        if usable < d + 1:
+        if usable < need:
             what = ""
             if self.filter is not None:
                 what = f" after Filter(tpr={tpr}, fpr={fpr})"
             raise ValueError(
-                f"{type(loop).__name__}: a fit needs at least dim + 1 = {d + 1} points{what}; "
+                f"{type(loop).__name__}: a fit needs at least {_need_text(self.family)}{what}; "
                 f"this loop gives {real} real + {syn} synthetic (min over generations), of which "
                 f"at most {usable} can survive")
 
@@ -408,6 +528,8 @@ class Config:
             "truncation": self.truncation,
             "weight": self.weight,
             "filter": None if self.filter is None else part(self.filter),
+            "top_k": self.top_k,
+            "top_p": self.top_p,
         }
 
     def to_json(self) -> str:
@@ -458,6 +580,14 @@ class Config:
         if self.weight is None:
             return None
         return self.optimal_weight if self.weight == "optimal" else float(self.weight)
+
+
+def _need_text(family) -> str:
+    """How many points a fit of ``family`` needs, in words."""
+    if isinstance(family, Gaussian):
+        return f"dim + 1 = {family.dim + 1} points"
+    n = max(1, family.min_points)
+    return f"{n} token{'s' if n > 1 else ''}"
 
 
 def _first(value: Schedule) -> int | None:

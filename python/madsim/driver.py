@@ -157,7 +157,7 @@ def _chosen(kern, metrics) -> list[str]:
     """The variables ``metrics`` names, in the kernel's order (all for None)."""
     allowed = kern.variables
     if metrics is None:
-        return list(allowed)
+        return list(kern.default_variables)
     if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
         raise TypeError(f"metrics must be None or a list of variable names; got {metrics!r}")
     names = list(metrics)

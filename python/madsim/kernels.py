@@ -28,8 +28,9 @@ from typing import Callable
 import numpy as np
 
 from ._backend import core
-from .config import (Accumulate, AccumulateSubsample, Augment, Config, Fresh, Gaussian,
-                     Replace)
+from .config import _need_text
+from .config import (Accumulate, AccumulateSubsample, Augment, Categorical, Config, Fresh,
+                     Gaussian, Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
 BACKENDS = ("cpu", "jax")
@@ -84,11 +85,17 @@ class Kernel:
     arrays: dict = field(default_factory=dict)  # name -> (index array, dims) for vectors/matrices
     counts: np.ndarray | None = None  # [G, 2] (real, synthetic) per generation, when scheduled
     truth: dict = field(default_factory=dict)   # name -> the truth's value (attrs "truth_value")
+    optional: tuple = ()           # variables recorded only when asked for (metrics=[...])
 
     @property
     def variables(self) -> tuple[str, ...]:
         """Every variable a run can record, in Dataset order: arrays, then columns."""
         return tuple(self.arrays) + tuple(self.columns)
+
+    @property
+    def default_variables(self) -> tuple[str, ...]:
+        """What a run records when it names no metrics."""
+        return tuple(v for v in self.variables if v not in self.optional)
 
     def record_columns(self, names) -> np.ndarray:
         """The sorted observe() columns the variables ``names`` read (int32)."""
@@ -143,6 +150,8 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
         return kern
     if isinstance(fam, Gaussian):
         return _gaussian_loop(cfg, generations, replicas, backend)
+    if isinstance(fam, Categorical):
+        return _categorical(cfg, generations, replicas, backend)
     raise ValueError(f"no kernel for family {fam!r} with loop {loop!r}")  # pragma: no cover
 
 
@@ -242,26 +251,113 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
 
 def _check_counts(cfg: Config, counts: np.ndarray):
     """Per-generation checks a callable or list schedule defers to run time."""
-    loop, d = cfg.loop, cfg.family.dim
+    loop, need = cfg.loop, cfg.family.min_points
+    what = _need_text(cfg.family)
     tpr = cfg.filter.tpr if cfg.filter else 0.0
     fpr = cfg.filter.fpr if cfg.filter else 0.0
     if isinstance(loop, (Replace, Fresh)):
         usable = counts[:, 0] * (fpr < 1.0) + counts[:, 1] * (tpr < 1.0)
-        bad = np.nonzero(usable < d + 1)[0]
+        bad = np.nonzero(usable < need)[0]
         if bad.size:
             t = int(bad[0]) + 1
             raise ValueError(
                 f"{type(loop).__name__}: generation {t} has {int(counts[t - 1, 0])} real + "
-                f"{int(counts[t - 1, 1])} synthetic points; a fit needs at least dim + 1 = {d + 1} "
+                f"{int(counts[t - 1, 1])} synthetic points; a fit needs at least {what} "
                 "that can survive the filter")
     if cfg.weight is not None:
+        need = max(1, need)
         real_col = 0 if isinstance(loop, Fresh) else None
-        if real_col is not None and counts[:, 0].min() < d + 1:
-            raise ValueError(f"Config.weight: Fresh.real must be >= dim + 1 = {d + 1} every generation")
-        if counts[:, 1].min() < d + 1:
+        if real_col is not None and counts[:, 0].min() < need:
+            raise ValueError(f"Config.weight: Fresh.real must be >= {what} every generation")
+        if counts[:, 1].min() < need:
             raise ValueError(
-                f"Config.weight: {type(loop).__name__}.synthetic must be >= dim + 1 = {d + 1} "
+                f"Config.weight: {type(loop).__name__}.synthetic must be >= {what} "
                 "every generation")
+
+
+# The token metrics observe() computes (csrc/madsim/token_metrics.hpp, in
+# its TokenMetric order), with their definitions.
+TOKEN_METRICS = {
+    "entropy": "entropy of the model, -sum_i p_i ln p_i (nats)",
+    "support": "tokens with positive model probability (the surviving tokens)",
+    "gini_simpson": "Gini-Simpson diversity, 1 - sum_i p_i^2",
+    "rare_mass": "model mass of the truth's rarest tokens (Categorical.rare: the ceil(q K) "
+                 "tokens of smallest p0)",
+    "max_prob": "largest token probability, max_i p_i",
+    "tv": "total variation distance to the truth, (1/2) sum_i |p_i - p0_i|",
+    "kl_model_truth": "KL(model || truth) = sum_i p_i ln(p_i / p0_i)",
+    "kl_truth_model": "KL(truth || model) = sum_i p0_i ln(p0_i / p_i) (+inf once a token of the "
+                      "truth is lost)",
+    "zipf_exponent": "Zipf exponent s of the model: minus the least-squares slope of ln p_(r) on "
+                     "ln r over its surviving ranks r (+inf with one token left)",
+}
+PROBS_BY_DEFAULT = 64  # record the probability vector by default only up to this many tokens
+
+
+def token_truth_values(p0: np.ndarray, rare: np.ndarray) -> dict:
+    """The truth's own value of each token metric (its value at generation 0)."""
+    pos = p0[p0 > 0]
+    s = np.sort(pos)[::-1]
+    if s.size > 1:
+        x = np.log(np.arange(1, s.size + 1))
+        zipf = -float(np.polyfit(x, np.log(s), 1)[0])
+    else:
+        zipf = math.inf
+    return {"entropy": float(-(pos * np.log(pos)).sum()), "support": float(pos.size),
+            "gini_simpson": float(1.0 - (p0 * p0).sum()), "rare_mass": float(p0[rare].sum()),
+            "max_prob": float(p0.max()), "tv": 0.0, "kl_model_truth": 0.0, "kl_truth_model": 0.0,
+            "zipf_exponent": zipf}
+
+
+def _categorical(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
+    fam, loop = cfg.family, cfg.loop
+    K = fam.tokens
+    counts = gaussian_counts(cfg, generations)
+    _check_counts(cfg, counts)
+    p0 = fam.truth
+    rare_idx = fam.rare_tokens
+    rare = np.zeros(K)
+    rare[rare_idx] = 1.0
+    args = dict(
+        loop=LOOP_CODES[type(loop)], path=0 if cfg.path == "exact" else 1,
+        top_k=int(cfg.top_k or 0), tau=float(cfg.temperature),
+        top_p=1.0 if cfg.top_p is None else float(cfg.top_p), smoothing=float(fam.smoothing),
+        weight=-1.0 if cfg.weight is None else cfg.weight_value,
+        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
+        truth=p0, rare=rare, counts=counts)
+    params = core.CategoricalParams(**args)  # validates, also for the JAX twin
+    _check_memory(cfg, params.state_size, replicas, 0)
+    state_size = params.state_size
+    advance = core.advance_categorical
+    if backend == "jax":
+        ref = _reference()
+        params, advance = ref.categorical.Params(**args), ref.backend.advance_categorical
+    units = {
+        "probs": "model token probabilities p_t",
+        "points_real": "real tokens the generation's fit had (after the filter; accumulating "
+                       "loops: the pool's)",
+        "points_synthetic": "synthetic tokens the generation's fit had (after the filter; "
+                            "accumulating loops: the pool's)",
+        "skipped": "fits skipped so far for want of tokens (the model was kept)",
+        **TOKEN_METRICS,
+    }
+    columns = {"points_real": K, "points_synthetic": K + 1, "skipped": K + 2}
+    columns.update({name: K + 3 + k for k, name in enumerate(TOKEN_METRICS)})
+    return Kernel(
+        name="categorical",
+        params=params,
+        advance=advance,
+        initial_state=np.zeros(state_size, dtype=np.float64),
+        observed=tuple(columns),
+        columns=columns,
+        units=units,
+        arrays={"probs": (np.arange(K), ("token",))},
+        counts=counts,
+        truth=token_truth_values(p0, rare_idx),
+        optional=() if K <= PROBS_BY_DEFAULT else ("probs",),
+    )
 
 
 def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):

@@ -23,10 +23,15 @@ An independent implementation, module for module and name for name:
                       Bounds / bounds (static buffer sizes of the samples path),
                       accepted_tries, shifted_moments, draw_parts, row_size (a traced
                       loop's row)
+    token_metrics.py  csrc/madsim/token_metrics.hpp  token_metrics (every TokenMetric), zipf_exponent
+    categorical.py csrc/madsim/models/categorical.hpp  Params, sampling_law, counts_exact,
+                   counts_samples, draw_counts, survivors, fit, init, step, subsample, observe,
+                   the layout sizes; reference only: bound (the samples path's buffer),
+                   seq_cumsum (sums in the C++'s order)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
-                   GaussianLoopParams constructor's checks)
+                   GaussianLoopParams constructor's checks), advance_categorical
 
 ``madsim.simulate(..., backend="jax")`` runs these instead of the compiled
 core (madsim.kernels.kernel_for).
@@ -47,7 +52,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import (  # noqa: E402
-    backend, gaussian, gaussian_loop, linalg, moments, philox, samplers, transforms,
+    backend, categorical, gaussian, gaussian_loop, linalg, moments, philox, samplers,
+    token_metrics, transforms,
 )
 from .philox import (  # noqa: E402
     BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
@@ -56,7 +62,8 @@ from .philox import (  # noqa: E402
 
 __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
-    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "block", "gaussian",
+    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "block", "categorical",
+    "gaussian",
     "gaussian_loop", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
-    "seed_key", "transforms",
+    "seed_key", "token_metrics", "transforms",
 ]

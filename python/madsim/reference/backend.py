@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import gaussian, gaussian_loop
+from . import categorical, gaussian, gaussian_loop
 from .philox import seed_key
 
 PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
@@ -419,3 +419,104 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     _advance(model, dyn, S, gaussian_loop.observe_size(p), p.counts.shape[0], state,
              replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
              first, threads, columns, width=width)
+
+
+# --- Categorical -------------------------------------------------------------------------------
+
+
+def _cat_params(params) -> categorical.Params:
+    """Mirrors the checks of module.cpp's CategoricalParams constructor
+    (make_categorical), in its order and with its messages; returns the
+    params with numpy arrays (subsample_n = 0 unless the loop is SUBSAMPLE)."""
+    if not isinstance(params, categorical.Params):
+        raise TypeError(f"params must be a madsim.reference.categorical.Params; got {params!r}")
+    p = params
+    try:
+        loop, path, top_k, sub_n = (operator.index(p.loop), operator.index(p.path),
+                                    operator.index(p.top_k), operator.index(p.subsample_n))
+        tau, top_p, smoothing, weight, tpr, fpr, real_fixed = map(
+            float, (p.tau, p.top_p, p.smoothing, p.weight, p.tpr, p.fpr, p.real_fixed))
+    except TypeError:
+        raise TypeError(f"params: loop, path, top_k and subsample_n must be integers, the rest "
+                        f"numbers; got {params!r}") from None
+    if loop < categorical.REPLACE or loop > categorical.SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if path not in (categorical.EXACT, categorical.SAMPLES):
+        raise ValueError("path must be 0 (exact) or 1 (samples)")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (0.0 < top_p <= 1.0):
+        raise ValueError("top_p must lie in (0, 1]")
+    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
+        raise ValueError("smoothing must be finite and >= 0")
+    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
+        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
+    if weight >= 0.0 and smoothing > 0.0:
+        raise ValueError("smoothing needs the pooled fit (weight -1)")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer in [0, 2**40]")
+    if loop == categorical.SUBSAMPLE:
+        if sub_n < 1 or sub_n > 0xFFFFFFFF:
+            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
+    else:
+        sub_n = 0
+    truth = np.array(_as_c_array(p.truth, "truth", (-1,)), np.float64)
+    K = truth.shape[0]
+    if K < 1 or K > (1 << 24):
+        raise ValueError("truth must have 1 to 2**24 tokens")
+    if top_k < 0 or top_k > K:
+        raise ValueError("top_k must lie in [0, K] (0: off)")
+    rare = np.array(_as_c_array(p.rare, "rare", (K,)), np.float64)
+    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all((truth >= 0.0) & (truth <= 1.0)):
+        raise ValueError("truth: probabilities must lie in [0, 1]")
+    if not abs(float(np.sum(truth)) - 1.0) <= 1e-9:
+        raise ValueError("truth: probabilities must sum to 1")
+    cap = 8589934590.0 if path == categorical.SAMPLES else 1099511627776.0
+    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers in [0, 2**33 - 2] on the samples path"
+                         if path == categorical.SAMPLES else "counts must be integers in [0, 2**40]")
+    if path == categorical.SAMPLES and real_fixed > cap:
+        raise ValueError("real_fixed must be <= 2**33 - 2 on the samples path")
+    return categorical.Params(loop, path, top_k, tau, top_p, smoothing, weight, tpr, fpr,
+                              real_fixed, sub_n, truth, rare, counts)
+
+
+def _cat_params_of(static, dyn) -> categorical.Params:
+    loop, path, sub_n, _ = static
+    return categorical.Params(loop, path, dyn["top_k"], dyn["tau"], dyn["top_p"], dyn["smoothing"],
+                              dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], sub_n,
+                              dyn["truth"], dyn["rare"], dyn["counts"])
+
+
+def _cat_init(static, dyn, key, replica):
+    return categorical.init(_cat_params_of(static, dyn), key, replica, static[-1])
+
+
+def _cat_step(static, dyn, row, key, replica, t):
+    return categorical.step(_cat_params_of(static, dyn), row, key, replica, t, static[-1])
+
+
+def _cat_observe(static, dyn, row):
+    return categorical.observe(_cat_params_of(static, dyn), row)
+
+
+def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                        rec_offset, records, detectors, first, threads, columns=None):
+    """The categorical token model's twin of ``_core.advance_categorical``:
+    arguments as in ``advance`` with state [R, categorical.state_size(params)]
+    and params a ``categorical.Params``. Compiled once per (loop, path,
+    subsample_n, buffer size, shapes)."""
+    p = _cat_params(params)
+    static = (p.loop, p.path, p.subsample_n, categorical.bound(p))
+    model = _Model(_cat_init, _cat_step, _cat_observe, static)
+    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
+               smoothing=jnp.float64(p.smoothing), weight=jnp.float64(p.weight),
+               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
+               rare=jnp.asarray(p.rare), counts=jnp.asarray(p.counts))
+    _advance(model, dyn, categorical.state_size(p), categorical.observe_size(p), p.counts.shape[0],
+             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+             detectors, first, threads, columns)

@@ -1,0 +1,356 @@
+// Categorical (unigram) token model over K tokens under every training loop
+// (THEORY.md sections 4d, 6, 7): replace, augment (fixed real set), fresh
+// real data, accumulate, accumulate-subsample; sampling knobs temperature,
+// top-k and top-p; the He-Xu-Cheng weighting, add-alpha smoothing and the
+// provenance filter. With MLE refits (smoothing 0) and no knob the replace
+// loop is exactly the neutral Wright-Fisher model.
+//
+// Generation t (model t-1 -> model t) trains on
+//   a synthetic part  k_t tokens drawn from q = knobs(p_{t-1}): p^(1/tau)
+//                     renormalised, then the top_k most probable tokens,
+//                     then the smallest most-probable set with mass >= top_p
+//                     (sampling_law; ties broken by the lower token index)
+//   a real part       m_t tokens of the truth p0 (Fresh, Accumulate*), or the
+//                     fixed real set drawn at generation 0 (Augment)
+// after the filter drops each synthetic token with probability tpr and each
+// real one with fpr (binomial survivors: the filter ignores values). The fit
+// is the empirical frequency of the pooled counts, (c + alpha) / (N + K alpha)
+// with add-alpha smoothing, or w * real frequencies + (1 - w) * synthetic
+// ones. A generation with nothing to fit keeps model t-1 and counts a
+// skipped fit.
+//
+// Streams (stream.hpp) at counter generation t (0 for the fixed real set):
+//   exact path: the count vector by conditional binomials in token order,
+//     c_i ~ Binomial(n - c_0 - ... - c_{i-1}, q_i / (q_i + ... + q_{K-1})),
+//     token i on site i of TAG_SCATTER (synthetic) / TAG_REAL (real), with
+//     its own tries; cost O(support), independent of n
+//   samples path: token j from uniform52 of words (0,1) (j even) or (2,3)
+//     (j odd) of block j/2 of TAG_SAMPLES (synthetic) / TAG_REAL (real)
+//     site 0, found by binary search in the cumulative law; cost O(n log K)
+//   TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
+//   TAG_SUBSET site 0 block j the j-th pick of the subsample: uniform52 of
+//     words (0,1) picks one of the pooled tokens left, without replacement
+#pragma once
+#include <math.h>
+#include "../model.hpp"
+#include "../samplers.hpp"
+#include "../sort.hpp"
+#include "../token_metrics.hpp"
+
+namespace madsim {
+
+struct Categorical {
+  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
+  enum Path : int32_t { EXACT = 0, SAMPLES = 1 };
+
+  struct Params {
+    int32_t K, loop, path, top_k;  // top_k: 0 = off
+    double tau;                    // temperature: q ~ p^(1/tau)
+    double top_p;                  // nucleus mass in (0, 1]; 1 = off
+    double smoothing;              // add-alpha on the pooled counts (>= 0)
+    double weight;                 // < 0: pooled fit; else w in [0, 1]
+    double tpr, fpr;               // filter: drop probability of synthetic / real tokens
+    double real_fixed;             // Augment: size of the fixed real set
+    int64_t subsample_n;           // AccumulateSubsample: tokens per fit
+    const double* truth;           // [K] p0
+    const double* rare;            // [K] 1 for the truth's rarest tokens (rare_mass)
+    const double* counts;          // [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    int64_t n_counts;
+  };
+
+  // State row: [p K | last real, last synthetic, skipped | loop] with loop =
+  // Augment: the fixed set's counts K, then its size; Accumulate: the pool's
+  // counts K, real total, synthetic total; AccumulateSubsample: the pool's
+  // real counts K, then its synthetic counts K.
+  MADSIM_HD static int64_t counts_at(const Params& p) { return p.K; }
+  MADSIM_HD static int64_t loop_at(const Params& p) { return (int64_t)p.K + 3; }
+  MADSIM_HD static int64_t loop_size(const Params& p) {
+    if (p.loop == AUGMENT) return (int64_t)p.K + 1;
+    if (p.loop == ACCUMULATE) return (int64_t)p.K + 2;
+    if (p.loop == SUBSAMPLE) return 2 * (int64_t)p.K;
+    return 0;
+  }
+  MADSIM_HD static int64_t state_size(const Params& p) { return loop_at(p) + loop_size(p); }
+
+  // observe: [p K | points_real, points_synthetic, skipped | TokenMetric...]
+  // groups: 0 the counters, 1 the probabilities, 2 + m metric m.
+  MADSIM_HD static int metrics_at(const Params& p) { return p.K + 3; }
+  MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + N_TOKEN_METRICS; }
+  MADSIM_HD static int observe_group(const Params& p, int col) {
+    if (col < p.K) return 1;
+    if (col < metrics_at(p)) return 0;
+    return 2 + (col - metrics_at(p));
+  }
+  // q, the cumulative law / suffix sums, two count vectors, the sort order,
+  // and the subsample's Fenwick tree (2K + 1) and picks (2K).
+  MADSIM_HD static int64_t scratch_size(const Params& p) {
+    const int64_t K = p.K;
+    return 5 * K + (p.loop == SUBSAMPLE ? 4 * K + 1 : 0);
+  }
+
+  // The law synthetic tokens are drawn from, unnormalised, into q; returns
+  // its total. idx: K scratch (the sort order for top-k / top-p).
+  MADSIM_HD static double sampling_law(const Params& p, const double* prob, double* q, double* idx) {
+    const int64_t K = p.K;
+    if (p.tau != 1.0) {
+      // relative to the largest: (p_i / p_max)^(1/tau) cannot overflow, and
+      // underflows only where p_i^(1/tau) is negligible against p_max^(1/tau)
+      double pmax = 0.0;
+      for (int64_t i = 0; i < K; ++i) pmax = prob[i] > pmax ? prob[i] : pmax;
+      const double e = 1.0 / p.tau;
+      for (int64_t i = 0; i < K; ++i) q[i] = prob[i] > 0.0 ? pow(prob[i] / pmax, e) : 0.0;
+    } else {
+      for (int64_t i = 0; i < K; ++i) q[i] = prob[i];
+    }
+    const bool top_k = p.top_k > 0 && p.top_k < K, top_p = p.top_p < 1.0;
+    if (top_k || top_p) {
+      for (int64_t i = 0; i < K; ++i) idx[i] = (double)i;
+      heap_sort(idx, K, ByKeyDesc{q});
+      if (top_k)
+        for (int64_t j = p.top_k; j < K; ++j) q[(int64_t)idx[j]] = 0.0;
+      if (top_p) {
+        double total = 0.0;
+        for (int64_t i = 0; i < K; ++i) total += q[i];
+        const double want = p.top_p * total;
+        double cum = 0.0;
+        int64_t j = 0;
+        for (; j < K; ++j) {
+          cum += q[(int64_t)idx[j]];
+          if (cum >= want) break;
+        }
+        for (++j; j < K; ++j) q[(int64_t)idx[j]] = 0.0;
+      }
+    }
+    double total = 0.0;
+    for (int64_t i = 0; i < K; ++i) total += q[i];
+    return total;
+  }
+
+  // Counts of n draws from the law q (unnormalised) by conditional
+  // binomials; suffix: K scratch.
+  MADSIM_HD static void counts_exact(int64_t K, double n, const double* q, double* c,
+                                     double* suffix, u32x2 key, uint32_t replica, uint32_t gen,
+                                     uint32_t tag) {
+    double s = 0.0;
+    for (int64_t i = K - 1; i >= 0; --i) {
+      s += q[i];
+      suffix[i] = s;
+    }
+    double left = n;
+    for (int64_t i = 0; i < K; ++i) {
+      c[i] = 0.0;
+      if (left <= 0.0 || !(q[i] > 0.0)) continue;
+      const double pr = q[i] / suffix[i];
+      uint32_t tries;
+      // the last token with mass takes the rest (pr == 1 exactly there)
+      const double x = pr >= 1.0 ? left
+                                 : binomial(left, pr, make_stream(key, replica, gen, tag, (uint32_t)i), tries);
+      c[i] = x;
+      left -= x;
+    }
+  }
+
+  // Counts of n tokens drawn one by one from the law q (unnormalised);
+  // cdf: K scratch.
+  MADSIM_HD static void counts_samples(int64_t K, double n, const double* q, double* c,
+                                       double* cdf, const Stream& st) {
+    double s = 0.0;
+    int64_t last = 0;
+    for (int64_t i = 0; i < K; ++i) {
+      s += q[i];
+      cdf[i] = s;
+      c[i] = 0.0;
+      if (q[i] > 0.0) last = i;
+    }
+    const uint64_t want = (uint64_t)n;
+    u32x4 w = {{0, 0, 0, 0}};
+    for (uint64_t j = 0; j < want; ++j) {
+      if ((j & 1) == 0) w = st.block((uint32_t)(j >> 1));
+      const double u = (j & 1) ? uniform52(w.v[2], w.v[3]) : uniform52(w.v[0], w.v[1]);
+      const double x = u * s;
+      // the first token whose cumulative mass exceeds x (zero-mass tokens never do)
+      int64_t lo = 0, hi = K;
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (cdf[mid] > x) hi = mid; else lo = mid + 1;
+      }
+      c[lo < K ? lo : last] += 1.0;  // x rounded up to s: the last token with mass
+    }
+  }
+
+  MADSIM_HD static void draw_counts(const Params& p, bool real, double n, const double* q,
+                                    double* c, double* work, u32x2 key, uint32_t replica,
+                                    uint32_t gen) {
+    if (p.path == EXACT) {
+      counts_exact(p.K, n, q, c, work, key, replica, gen, real ? TAG_REAL : TAG_SCATTER);
+    } else {
+      counts_samples(p.K, n, q, c, work, make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0));
+    }
+  }
+
+  // Tokens that survive the filter: Binomial(c, 1 - drop).
+  MADSIM_HD static double survivors(double c, double drop, u32x2 key, uint32_t replica,
+                                    uint32_t gen, uint32_t site) {
+    if (drop <= 0.0 || c <= 0.0) return c;
+    uint32_t tries;
+    return binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site), tries);
+  }
+
+  // Model t from the real and synthetic counts (totals nr, ns); false (model
+  // kept) when there is nothing to fit.
+  MADSIM_HD static bool fit(const Params& p, const double* real, double nr, const double* syn,
+                            double ns, double* prob) {
+    const int64_t K = p.K;
+    if (p.weight >= 0.0) {
+      if (nr < 1.0 || ns < 1.0) return false;
+      const double w = p.weight;
+      for (int64_t i = 0; i < K; ++i) prob[i] = w * (real[i] / nr) + (1.0 - w) * (syn[i] / ns);
+      return true;
+    }
+    const double a = p.smoothing, total = nr + ns + (double)K * a;
+    if (nr + ns < 1.0 && a <= 0.0) return false;
+    for (int64_t i = 0; i < K; ++i) prob[i] = (real[i] + syn[i] + a) / total;
+    return true;
+  }
+
+  MADSIM_HD static void init(const Params& p, double* state, u32x2 key, uint32_t replica,
+                             double* scratch) {
+    const int64_t K = p.K, S = state_size(p);
+    for (int64_t i = 0; i < S; ++i) state[i] = 0.0;
+    for (int64_t i = 0; i < K; ++i) state[i] = p.truth[i];
+    if (p.loop == AUGMENT) {
+      double* lp = state + loop_at(p);
+      const double c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1);
+      draw_counts(p, true, c, p.truth, lp, scratch, key, replica, 0);
+      lp[K] = c;
+    }
+  }
+
+  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
+                             uint32_t t, double* scratch) {
+    const int64_t K = p.K;
+    double *q = scratch, *work = scratch + K, *syn = scratch + 2 * K, *real = scratch + 3 * K,
+           *idx = scratch + 4 * K;
+    const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
+    const double k = survivors(k_t, p.tpr, key, replica, t, 0);
+    const double m = p.loop == AUGMENT ? 0.0 : survivors(m_t, p.fpr, key, replica, t, 1);
+    double* cnt = state + counts_at(p);
+    double* lp = state + loop_at(p);
+    // synthetic tokens come from model t-1: draw them before the fit
+    if (k > 0.0) {
+      sampling_law(p, state, q, idx);
+      draw_counts(p, false, k, q, syn, work, key, replica, t);
+    } else {
+      for (int64_t i = 0; i < K; ++i) syn[i] = 0.0;
+    }
+    if (p.loop == AUGMENT) {
+      for (int64_t i = 0; i < K; ++i) real[i] = lp[i];
+    } else if (p.loop != REPLACE) {
+      draw_counts(p, true, m, p.truth, real, work, key, replica, t);
+    } else {
+      for (int64_t i = 0; i < K; ++i) real[i] = 0.0;
+    }
+    const double nr = p.loop == AUGMENT ? lp[K] : m;
+    bool ok;
+    if (p.loop == ACCUMULATE) {
+      for (int64_t i = 0; i < K; ++i) {
+        lp[i] += real[i] + syn[i];
+        real[i] = 0.0;
+      }
+      lp[K] += nr;
+      lp[K + 1] += k;
+      ok = fit(p, lp, lp[K] + lp[K + 1], real, 0.0, state);
+      cnt[0] = lp[K];
+      cnt[1] = lp[K + 1];
+    } else if (p.loop == SUBSAMPLE) {
+      for (int64_t i = 0; i < K; ++i) {
+        lp[i] += real[i];
+        lp[K + i] += syn[i];
+      }
+      double got_real, got_syn;
+      subsample(p, lp, real, syn, got_real, got_syn, scratch + 5 * K, key, replica, t);
+      ok = fit(p, real, got_real, syn, got_syn, state);
+      cnt[0] = got_real;
+      cnt[1] = got_syn;
+    } else {
+      ok = fit(p, real, nr, syn, k, state);
+      cnt[0] = nr;
+      cnt[1] = k;
+    }
+    if (!ok) cnt[2] += 1.0;
+  }
+
+  // n picks without replacement from the pool's 2K classes (pool: real
+  // counts K, then synthetic K) into real / syn counts: pick j takes the
+  // floor(u_j * left)-th of the tokens left (u_j: block j of TAG_SUBSET),
+  // found in a Fenwick tree of the class counts (O(log K) per pick). All of
+  // the pool when it holds at most n. w: 2K + 1 scratch.
+  MADSIM_HD static void subsample(const Params& p, const double* pool, double* real, double* syn,
+                                  double& got_real, double& got_syn, double* w, u32x2 key,
+                                  uint32_t replica, uint32_t t) {
+    const int64_t K = p.K, M = 2 * K;
+    double size = 0.0;
+    for (int64_t i = 0; i < M; ++i) size += pool[i];
+    got_real = got_syn = 0.0;
+    if (size <= (double)p.subsample_n) {
+      for (int64_t i = 0; i < K; ++i) {
+        real[i] = pool[i];
+        syn[i] = pool[K + i];
+        got_real += real[i];
+        got_syn += syn[i];
+      }
+      return;
+    }
+    // Fenwick tree (1-based) over the class counts
+    for (int64_t i = 1; i <= M; ++i) w[i] = pool[i - 1];
+    for (int64_t i = 1; i <= M; ++i) {
+      const int64_t up = i + (i & -i);
+      if (up <= M) w[up] += w[i];
+    }
+    int64_t top = 1;
+    while (top * 2 <= M) top *= 2;
+    for (int64_t i = 0; i < K; ++i) real[i] = syn[i] = 0.0;
+    const Stream st = make_stream(key, replica, t, TAG_SUBSET, 0);
+    double left = size;
+    for (int64_t j = 0; j < p.subsample_n; ++j, left -= 1.0) {
+      const u32x4 b = st.block((uint32_t)j);
+      double r = floor(uniform52(b.v[0], b.v[1]) * left);
+      if (r > left - 1.0) r = left - 1.0;
+      // the class holding token r (0-based) of those left: the first i with prefix(i + 1) > r
+      int64_t pos = 0;
+      for (int64_t step = top; step > 0; step >>= 1)
+        if (pos + step <= M && w[pos + step] <= r) {
+          pos += step;
+          r -= w[pos];
+        }
+      for (int64_t i = pos + 1; i <= M; i += i & -i) w[i] -= 1.0;
+      if (pos < K) {
+        real[pos] += 1.0;
+        got_real += 1.0;
+      } else {
+        syn[pos - K] += 1.0;
+        got_syn += 1.0;
+      }
+    }
+  }
+
+  MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t need,
+                                double* scratch) {
+    const int64_t K = p.K;
+    if (need & 2u)
+      for (int64_t i = 0; i < K; ++i) out[i] = state[i];
+    if (need & 1u) {
+      const double* cnt = state + counts_at(p);
+      for (int k = 0; k < 3; ++k) out[K + k] = cnt[k];
+    }
+    if (need >> 2) observe_metrics(p, state, out + metrics_at(p), need >> 2, scratch);
+  }
+
+  MADSIM_HD_NOINLINE static void observe_metrics(const Params& p, const double* state, double* o,
+                                                 uint32_t metrics, double* scratch) {
+    for (int32_t m = 0; m < N_TOKEN_METRICS; ++m)
+      if ((metrics >> m) & 1u) o[m] = token_metric(m, state, p.truth, p.rare, p.K, scratch);
+  }
+};
+
+}  // namespace madsim

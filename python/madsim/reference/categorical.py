@@ -1,0 +1,261 @@
+"""Categorical (unigram) token model under every loop and knob, in JAX.
+
+Mirrors csrc/madsim/models/categorical.hpp::Categorical: the same state and
+observe rows, the same streams
+
+    exact path   token i's conditional binomial on site i of TAG_SCATTER
+                 (synthetic) / TAG_REAL (real), in token order
+    samples path token j from uniform52 of words (0,1) (j even) or (2,3)
+                 (j odd) of block j/2 of TAG_SAMPLES / TAG_REAL site 0,
+                 found by binary search in the cumulative law
+    TAG_FILTER site 0 / 1       synthetic / real survivors
+    TAG_SUBSET site 0 block j   the j-th pick of the subsample
+
+Functions work on one replica; vmap them over replicas. ``Params.K``,
+``loop``, ``path``, ``subsample_n`` and the samples path's buffer size
+(``bound``) are Python ints (they fix shapes and code paths); the rest may
+be traced.
+
+Where discrete decisions hang on sums (the cumulative law a token is looked
+up in, the conditional binomials' suffix sums, top-p's running mass) the sums
+run in the C++'s order (``lax.scan``), so the counts agree exactly; XLA's
+``pow`` (temperature) is not libm's, which could move a token across a
+boundary with probability ~1e-16 per draw. Metrics are XLA reductions and
+agree to rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, block, make_stream
+from .samplers import binomial
+from .token_metrics import N_TOKEN_METRICS, token_metrics
+from .transforms import uniform52
+
+# Mirrors Categorical::Loop and ::Path
+REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
+EXACT, SAMPLES = 0, 1
+
+
+class Params(NamedTuple):
+    """Mirrors Categorical::Params, holding the arrays themselves."""
+
+    loop: int
+    path: int
+    top_k: Any          # 0 = off
+    tau: Any
+    top_p: Any          # 1 = off
+    smoothing: Any
+    weight: Any         # < 0: pooled
+    tpr: Any
+    fpr: Any
+    real_fixed: Any
+    subsample_n: int
+    truth: Any          # [K]
+    rare: Any           # [K]
+    counts: Any         # [G, 2]
+
+    @property
+    def K(self) -> int:
+        return int(jnp.shape(self.truth)[0])
+
+
+def loop_at(p: Params) -> int:
+    return p.K + 3
+
+
+def loop_size(p: Params) -> int:
+    return {AUGMENT: p.K + 1, ACCUMULATE: p.K + 2, SUBSAMPLE: 2 * p.K}.get(p.loop, 0)
+
+
+def state_size(p: Params) -> int:
+    return loop_at(p) + loop_size(p)
+
+
+def metrics_at(p: Params) -> int:
+    return p.K + 3
+
+
+def observe_size(p: Params) -> int:
+    return metrics_at(p) + N_TOKEN_METRICS
+
+
+def bound(p: Params) -> int:
+    """Samples path: a static buffer for the most tokens one draw takes (a
+    power of two >= every count in the table and the fixed set)."""
+    import numpy as np
+
+    most = max(float(np.max(np.asarray(p.counts), initial=0.0)), float(p.real_fixed), 1.0)
+    return 1 << int(most - 1).bit_length()
+
+
+def seq_cumsum(x, reverse=False):
+    """Cumulative sums in sequential order (the C++ loop's rounding)."""
+    def body(acc, v):
+        acc = acc + v
+        return acc, acc
+    _, out = lax.scan(body, jnp.float64(0.0), x, reverse=reverse)
+    return out
+
+
+def sampling_law(p: Params, prob):
+    """The law synthetic tokens are drawn from, unnormalised, and its total.
+    Mirrors Categorical::sampling_law."""
+    K = p.K
+    tau = jnp.asarray(p.tau, jnp.float64)
+    pmax = jnp.max(prob)
+    q = jnp.where(tau != 1.0,
+                  jnp.where(prob > 0.0, jnp.power(prob / jnp.where(pmax > 0, pmax, 1.0), 1.0 / tau), 0.0),
+                  prob)
+    idx = jnp.arange(K)
+    order = jnp.lexsort((idx, -q))            # q descending, ties by index ascending
+    rank = jnp.zeros(K, jnp.int64).at[order].set(idx)
+    top_k = jnp.asarray(p.top_k)
+    q = jnp.where((top_k > 0) & (top_k < K) & (rank >= top_k), 0.0, q)
+    top_p = jnp.asarray(p.top_p, jnp.float64)
+    want = top_p * seq_cumsum(q)[-1]
+    cum = seq_cumsum(q[order])
+    hit = cum >= want
+    j = jnp.where(jnp.any(hit), jnp.argmax(hit), K)
+    q = jnp.where((top_p < 1.0) & (rank > j), 0.0, q)
+    return q, seq_cumsum(q)[-1]
+
+
+def counts_exact(K: int, n, q, key, replica, gen, tag):
+    """Conditional binomials in token order. Mirrors Categorical::counts_exact."""
+    suffix = seq_cumsum(q, reverse=True)
+
+    def body(left, i):
+        qi, si = q[i], suffix[i]
+        pr = qi / jnp.where(si > 0, si, 1.0)
+        draw, _ = binomial(left, pr, make_stream(key, replica, gen, tag, i.astype(jnp.uint32)))
+        x = jnp.where(pr >= 1.0, left, draw)
+        x = jnp.where((left <= 0.0) | ~(qi > 0.0), 0.0, x)
+        return left - x, x
+
+    _, c = lax.scan(body, jnp.asarray(n, jnp.float64), jnp.arange(K))
+    return c
+
+
+def counts_samples(K: int, n, q, st, nmax: int):
+    """Tokens drawn one by one (binary search in the cumulative law).
+    Mirrors Categorical::counts_samples."""
+    cdf = seq_cumsum(q)
+    s = cdf[-1]
+    last = K - 1 - jnp.argmax((q > 0.0)[::-1])
+    w = block(st, jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))   # [nmax/2, 4]
+    u = jnp.stack([uniform52(w[:, 0], w[:, 1]), uniform52(w[:, 2], w[:, 3])], axis=1).reshape(-1)[:nmax]
+    x = u * s
+    tok = jnp.searchsorted(cdf, x, side="right")
+    tok = jnp.where(tok < K, tok, last)
+    on = jnp.arange(nmax) < n
+    return jnp.zeros(K, jnp.float64).at[tok].add(jnp.where(on, 1.0, 0.0))
+
+
+def draw_counts(p: Params, real: bool, n, q, key, replica, gen, nmax: int):
+    if p.path == EXACT:
+        return counts_exact(p.K, n, q, key, replica, gen, TAG_REAL if real else TAG_SCATTER)
+    st = make_stream(key, replica, gen, TAG_REAL if real else TAG_SAMPLES, 0)
+    return counts_samples(p.K, n, q, st, nmax)
+
+
+def survivors(c, drop, key, replica, gen, site):
+    """Binomial(c, 1 - drop) from (TAG_FILTER, site). Mirrors Categorical::survivors."""
+    c = jnp.asarray(c, jnp.float64)
+    drop = jnp.asarray(drop, jnp.float64)
+    kept, _ = binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site))
+    return jnp.where((drop <= 0.0) | (c <= 0.0), c, kept)
+
+
+def fit(p: Params, real, nr, syn, ns, prob):
+    """-> (model t, ok); model t-1 kept when not ok. Mirrors Categorical::fit."""
+    w = jnp.asarray(p.weight, jnp.float64)
+    a = jnp.asarray(p.smoothing, jnp.float64)
+    nz = lambda x: jnp.where(x == 0.0, 1.0, x)  # noqa: E731 (a failed fit discards the value)
+    weighted = w * (real / nz(nr)) + (1.0 - w) * (syn / nz(ns))
+    total = nr + ns + p.K * a
+    pooled = (real + syn + a) / nz(total)
+    ok = jnp.where(w >= 0.0, (nr >= 1.0) & (ns >= 1.0), ~((nr + ns < 1.0) & (a <= 0.0)))
+    new = jnp.where(w >= 0.0, weighted, pooled)
+    return jnp.where(ok, new, prob), ok
+
+
+def init(p: Params, key, replica, nmax: int):
+    K = p.K
+    row = jnp.zeros(state_size(p), jnp.float64).at[:K].set(jnp.asarray(p.truth, jnp.float64))
+    if p.loop == AUGMENT:
+        c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
+        fixed = draw_counts(p, True, c, jnp.asarray(p.truth, jnp.float64), key, replica, 0, nmax)
+        row = row.at[loop_at(p):loop_at(p) + K].set(fixed).at[loop_at(p) + K].set(c)
+    return row
+
+
+def subsample(p: Params, pool, key, replica, t):
+    """n picks without replacement from the pool's 2K classes -> (real,
+    syn, got_real, got_syn). Mirrors Categorical::subsample (the Fenwick
+    search finds the first class whose running count exceeds the pick, as
+    searchsorted does here; integer sums are exact in any order)."""
+    K, n = p.K, p.subsample_n
+    size = jnp.sum(pool)
+    st = make_stream(key, replica, t, TAG_SUBSET, 0)
+
+    def pick(j, carry):
+        left, out = carry
+        b = block(st, jnp.uint32(j))
+        r = jnp.floor(uniform52(b[0], b[1]) * (size - j))
+        r = jnp.minimum(r, size - j - 1.0)
+        pos = jnp.searchsorted(jnp.cumsum(left), r, side="right")
+        return left.at[pos].add(-1.0), out.at[pos].add(1.0)
+
+    _, out = lax.fori_loop(0, n, pick, (pool, jnp.zeros(2 * K, jnp.float64)))
+    out = jnp.where(size <= n, pool, out)
+    return out[:K], out[K:], jnp.sum(out[:K]), jnp.sum(out[K:])
+
+
+def step(p: Params, state, key, replica, t, nmax: int):
+    K, L = p.K, loop_at(p)
+    counts = jnp.asarray(p.counts, jnp.float64)
+    m_t, k_t = counts[t - 1, 0], counts[t - 1, 1]
+    k = survivors(k_t, p.tpr, key, replica, t, 0)
+    m = jnp.float64(0.0) if p.loop == AUGMENT else survivors(m_t, p.fpr, key, replica, t, 1)
+    prob = state[:K]
+    q, _ = sampling_law(p, prob)
+    syn = jnp.where(k > 0.0, draw_counts(p, False, k, q, key, replica, t, nmax), 0.0)
+    lp = state[L:]
+    zeros = jnp.zeros(K, jnp.float64)
+    if p.loop == AUGMENT:
+        real, nr = lp[:K], lp[K]
+    elif p.loop == REPLACE:
+        real, nr = zeros, m
+    else:
+        real, nr = draw_counts(p, True, m, jnp.asarray(p.truth, jnp.float64), key, replica, t, nmax), m
+    if p.loop == ACCUMULATE:
+        pool = lp[:K] + (real + syn)
+        tot_r, tot_s = lp[K] + nr, lp[K + 1] + k
+        new, ok = fit(p, pool, tot_r + tot_s, zeros, jnp.float64(0.0), prob)
+        lp = jnp.concatenate([pool, jnp.stack([tot_r, tot_s])])
+        cnt = (tot_r, tot_s)
+    elif p.loop == SUBSAMPLE:
+        lp = jnp.concatenate([lp[:K] + real, lp[K:] + syn])
+        sr, ss, gr, gs = subsample(p, lp, key, replica, t)
+        new, ok = fit(p, sr, gr, ss, gs, prob)
+        cnt = (gr, gs)
+    else:
+        new, ok = fit(p, real, nr, syn, k, prob)
+        cnt = (nr, k)
+    skipped = state[K + 2] + jnp.where(ok, 0.0, 1.0)
+    return jnp.concatenate([new, jnp.stack([cnt[0], cnt[1], skipped]), lp])
+
+
+def observe(p: Params, state):
+    """[p K | points_real, points_synthetic, skipped | metrics]. Mirrors
+    Categorical::observe (every column)."""
+    K = p.K
+    prob = state[:K]
+    mets = token_metrics(prob, jnp.asarray(p.truth, jnp.float64), jnp.asarray(p.rare, jnp.float64))
+    return jnp.concatenate([prob, state[K:K + 3], mets])
