@@ -192,7 +192,7 @@ class Categorical:
                 raise ValueError(f"Categorical.probs has {p.size} tokens; at most 2**24 = {MAX_TOKENS}")
             if not np.all(np.isfinite(p)) or np.any(p < 0):
                 i = int(np.nonzero(~np.isfinite(p) | (p < 0))[0][0])
-                raise ValueError(f"Categorical.probs must be finite and >= 0; probs[{i}] = {p[i]!r}")
+                raise ValueError(f"Categorical.probs must be finite and >= 0; probs[{i}] = {float(p[i])!r}")
             if abs(p.sum() - 1.0) > 1e-9:
                 raise ValueError(f"Categorical.probs must sum to 1 (within 1e-9); they sum to {p.sum()!r}")
             if self.tokens is not None and check.integer("Categorical.tokens", self.tokens, 1) != p.size:
