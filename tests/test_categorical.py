@@ -328,3 +328,16 @@ def test_smoothing_and_weighting_fits():
                      generations=10, seed=3, record=[10], metrics=["probs"], progress=False)
     for i in range(3):
         assert_mean(ds["probs"].values[:, 0, i], fam.truth[i], f"weighted fit: E p_10[{i}]", alpha=ALPHA / 3)
+
+
+def test_toml_run_file():
+    from madsim import toml_config
+
+    cfg, kw = toml_config.loads('temperature = 0.8\ntop_p = 0.9\n[family]\ntype = "Categorical"\n'
+                                'tokens = 50\nzipf = 1.1\n[loop]\ntype = "Fresh"\nreal = 10\nsynthetic = 90\n')
+    assert cfg == ms.Config(family=ms.Categorical(tokens=50, zipf=1.1), loop=ms.Fresh(real=10, synthetic=90),
+                            temperature=0.8, top_p=0.9)
+    with pytest.raises(toml_config.ConfigFileError, match=r"\[family\]: Categorical.probs must sum to 1"):
+        toml_config.loads('[family]\ntype = "Categorical"\nprobs = [0.5, 0.4]\n')
+    with pytest.raises(toml_config.ConfigFileError, match="unknown key 'k'"):
+        toml_config.loads('[family]\ntype = "Categorical"\nk = 5\n')

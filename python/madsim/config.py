@@ -194,7 +194,7 @@ class Categorical:
                 i = int(np.nonzero(~np.isfinite(p) | (p < 0))[0][0])
                 raise ValueError(f"Categorical.probs must be finite and >= 0; probs[{i}] = {float(p[i])!r}")
             if abs(p.sum() - 1.0) > 1e-9:
-                raise ValueError(f"Categorical.probs must sum to 1 (within 1e-9); they sum to {p.sum()!r}")
+                raise ValueError(f"Categorical.probs must sum to 1 (within 1e-9); they sum to {float(p.sum())!r}")
             if self.tokens is not None and check.integer("Categorical.tokens", self.tokens, 1) != p.size:
                 raise ValueError(f"Categorical.tokens = {self.tokens} but probs has {p.size} entries")
             object.__setattr__(self, "probs", tuple(float(x) for x in p))

@@ -11,6 +11,8 @@ API, the same validation (errors name the TOML key).
     dim = 1
     mean = 0.0
     var = 1.0
+    # or: type = "Categorical", tokens = 1000, zipf = 1.1 (or probs = [...]),
+    # with top_k = 50 / top_p = 0.9 at the top level
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"
@@ -48,7 +50,7 @@ from . import config as C
 from .driver import FirstPassage
 from .record import every, logspace
 
-TOP_KEYS = ("estimator", "temperature", "path", "truncation", "weight")
+TOP_KEYS = ("estimator", "temperature", "path", "truncation", "weight", "top_k", "top_p")
 TABLES = ("family", "loop", "filter", "run", "detect")
 RUN_KEYS = ("replicas", "generations", "seed", "record", "threads", "chunk", "backend", "metrics")
 DETECT_KEYS = ("metric", "below", "above", "name")
