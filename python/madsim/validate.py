@@ -522,6 +522,9 @@ def build_cases() -> list:
                         "invariant: d=2 subsample n=6, 4 syn + 1 real/gen, Filter(0.3, 0.3) (samples)",
                         _cfg(AccumulateSubsample(n=6, synthetic=4, real=1), family=Gaussian(dim=2),
                              filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000))
+    from .validate_tokens import token_cases  # sections 4d, 6 and 7 for the categorical family
+
+    cases += token_cases()
     return cases
 
 
@@ -561,9 +564,12 @@ def cases() -> list:
 
         # each case its own seed (from its name: stable when cases are added), so no two cases
         # share their real draws; the quick flag and replicas from QUICK
-        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in QUICK,
-                                      quick_replicas=QUICK.get(c.name)) for c in build_cases()]
-        unknown = set(QUICK) - {c.name for c in _CASES}
+        from .validate_tokens import QUICK as QUICK_TOKENS
+
+        quick = {**QUICK, **QUICK_TOKENS}
+        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
+                                      quick_replicas=quick.get(c.name)) for c in build_cases()]
+        unknown = set(quick) - {c.name for c in _CASES}
         assert not unknown, f"QUICK names unknown cases: {unknown}"
         names = [c.name for c in _CASES]
         assert len(names) == len(set(names)), "case names must be unique"
