@@ -341,3 +341,28 @@ def test_toml_run_file():
         toml_config.loads('[family]\ntype = "Categorical"\nprobs = [0.5, 0.4]\n')
     with pytest.raises(toml_config.ConfigFileError, match="unknown key 'k'"):
         toml_config.loads('[family]\ntype = "Categorical"\nk = 5\n')
+
+
+def test_plots_headless(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from madsim import plots
+
+    cfg = cat(family=ms.Categorical(tokens=80, zipf=1.1), loop=ms.Replace(n=100))
+    ds = ms.simulate(cfg, replicas=40, generations=60, seed=1, record=ms.every(10),
+                     metrics=["probs", "gini_simpson", "support"], progress=False)
+    for name, ax in (("ranks", plots.token_ranks(ds)), ("gini", plots.metric(ds, "gini_simpson")),
+                     ("support", plots.metric(ds, "support"))):
+        f = tmp_path / f"{name}.png"
+        ax.figure.savefig(f)
+        assert f.stat().st_size > 10_000
+        if name != "ranks":
+            labels = [line.get_label() for line in ax.get_lines()]
+            assert any("theory" in lab for lab in labels), labels   # the THEORY 6 curve is drawn
+        matplotlib.pyplot.close(ax.figure)
+    with pytest.raises(ValueError, match="needs the probability vector"):
+        plots.token_ranks(ds[["support"]].assign_attrs(ds.attrs))
+    with pytest.raises(ValueError, match="tails draws Gaussian models"):
+        plots.tails(ds)

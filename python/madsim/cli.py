@@ -109,7 +109,8 @@ def _plot(args) -> int:
     import matplotlib.pyplot as plt
 
     if args.kind == "tails":
-        ax = plots.tails(ds)
+        token = '"type": "Categorical"' in ds.attrs.get("config", "")
+        ax = plots.token_ranks(ds) if token else plots.tails(ds)
     elif args.kind == "survival":
         if not args.name:
             raise ValueError("madsim plot survival needs --name DETECTOR (a first_* variable)")

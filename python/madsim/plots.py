@@ -45,6 +45,10 @@ THEORY = {
     "mean": "expected_mean",
 }
 
+# The categorical family's curves (_token_theory), by the function they come from.
+TOKEN_THEORY = {"gini_simpson": "gini_simpson / fresh_gini_simpson", "support": "expected_survivors",
+                "rare_mass": "expected_mass (E p_t = p0)"}
+
 # What a theory curve is, for its legend entry.
 _THEORY_TEXT = {
     "var": r"$E\,\sigma_t^2$",
@@ -177,9 +181,39 @@ def _detector_names(ds) -> list[str]:
             if v.dims == ("replica",) and np.issubdtype(v.dtype, np.integer)]
 
 
+def _token_theory(name: str, cfg, t: np.ndarray):
+    """E[name] for the categorical family where THEORY.md 6 / 4d has it: the
+    Gini-Simpson decay and surviving tokens of the replace loop (no knob), the
+    fresh-data Gini-Simpson, the martingale of rare_mass (any MLE loop, no
+    knob); None elsewhere."""
+    from . import theory
+    from .config import Fresh, Replace
+
+    loop, p0 = cfg.loop, cfg.family.truth
+    plain = (cfg.temperature == 1.0 and cfg.top_k is None and cfg.top_p is None
+             and cfg.family.smoothing == 0.0)
+    if not plain:
+        return None
+    if name == "rare_mass":
+        return np.full(t.shape, float(p0[cfg.family.rare_tokens].sum()))
+    if isinstance(loop, Replace) and isinstance(loop.n, int) and cfg.filter is None:
+        if name == "gini_simpson":
+            return np.asarray(theory.gini_simpson(t, loop.n, p0), dtype=np.float64)
+        if name == "support":
+            return np.asarray(theory.expected_survivors(t, loop.n, p0), dtype=np.float64)
+    if (isinstance(loop, Fresh) and isinstance(loop.real, int) and isinstance(loop.synthetic, int)
+            and cfg.filter is None and cfg.weight is None and name == "gini_simpson"):
+        return np.asarray(theory.fresh_gini_simpson(t, loop.real, loop.synthetic, p0), dtype=np.float64)
+    return None
+
+
 def _theory_curve(name: str, cfg, t: np.ndarray):
     """E[name] at generations t from madsim.theory, or None when no closed form
     exists for this variable and config."""
+    from .config import Categorical
+
+    if cfg is not None and isinstance(cfg.family, Categorical):
+        return _token_theory(name, cfg, t)
     if cfg is None or name not in THEORY:
         return None
     from . import theory
@@ -196,6 +230,64 @@ def _theory_curve(name: str, cfg, t: np.ndarray):
             return None
         y = y[:, 0]
     return y if y.shape == t.shape else None
+
+
+# ---------------------------------------------------------------- token ranks
+
+def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="mean",
+                legend: bool = True):
+    """The vanishing tail of a token model: probability against rank (both
+    log scales) at chosen generations over the truth's, for a categorical run
+    that recorded ``probs``. Rare tokens are the right end: collapse shows
+    as the curve losing its tail and steepening.
+
+    replica: "mean" (the rank-wise mean over replicas of each replica's
+        sorted probabilities), "first", or a replica id.
+    Returns the Axes.
+    """
+    _check_ds(ds)
+    fam = _config_dict(ds).get("family", {})
+    if fam.get("type") != "Categorical":
+        raise ValueError(f"token_ranks draws Categorical models; this run's family is {fam.get('type')!r}")
+    if "probs" not in ds:
+        raise ValueError("token_ranks needs the probability vector: simulate(..., metrics=['probs', ...])")
+    recorded = ds["generation"].values.astype(np.int64)
+    gens = _default_generations(recorded) if generations is None else [int(g) for g in np.atleast_1d(generations)]
+    bad = [g for g in gens if g not in set(recorded.tolist())]
+    if bad or not gens:
+        raise ValueError(f"generations {bad or '[]'} not recorded; ds records {_list_text(recorded)}")
+    if isinstance(replica, str) and replica not in ("mean", "first"):
+        raise ValueError(f"replica must be 'mean', 'first' or a replica id; got {replica!r}")
+    ax = _new_ax(ax)
+
+    def ranked(g):
+        p = ds["probs"].sel(generation=g).values          # [R, K]
+        if replica == "first":
+            p = p[:1]
+        elif not isinstance(replica, str):
+            if replica not in set(ds["replica"].values.tolist()):
+                raise ValueError(f"replica {replica!r} is not in ds")
+            p = ds["probs"].sel(generation=g, replica=replica).values[None]
+        return np.mean(-np.sort(-p, axis=1), axis=0)
+
+    K = ds.sizes["token"]
+    r = np.arange(1, K + 1)
+    truth = ranked(int(recorded[0])) if recorded[0] == 0 else None
+    if truth is not None:
+        ax.plot(r, truth, color="black", lw=2.0, label="truth (generation 0)")
+    for g in gens:
+        y = ranked(g)
+        on = y > 0
+        ax.plot(r[on], y[on], lw=1.3, label=f"generation {g}: {int(on.sum())} ranks with mass")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rank r (most probable first)")
+    ax.set_ylabel("probability of the r-th token" + (" (mean over replicas)" if replica == "mean" else ""))
+    if not ax.get_title():
+        ax.set_title(_describe(ds), fontsize=10)
+    if legend:
+        ax.legend(fontsize=8)
+    return ax
 
 
 # ---------------------------------------------------------------- tails
@@ -528,7 +620,7 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
             y, what = np.asarray(theory(cfgv, t), dtype=np.float64), "theory"
         else:
             y = _theory_curve(key, cfgv, t)
-            what = f"theory: {_THEORY_TEXT.get(key, key)} (madsim.theory.{THEORY.get(key, '')})"
+            what = f"theory: {_THEORY_TEXT.get(key, key)} (madsim.theory.{THEORY.get(key) or TOKEN_THEORY.get(key, '')})"
         if y is not None:
             if label is not None:  # several runs on one Axes: one generic entry
                 what = "theory: madsim.theory (dashed)"
@@ -675,7 +767,7 @@ def _wald_time(ds, detector: str, cfg):
         return None
     metric_name, thr = m.group(1), float(m.group(3))
     fam = cfg.family
-    if fam.dim != 1:
+    if not hasattr(fam, "dim") or fam.dim != 1:  # a Gaussian 1-D variance detector only
         return None
     if metric_name == "logdet":
         thr = math.exp(thr)
