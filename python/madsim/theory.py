@@ -29,13 +29,28 @@ Modules (madsim._theory.<name>) by THEORY.md section:
                   fixed points, optimal weight
   5  accumulate   accumulate recursions, Euler-product limit, Dey-Donoho ratio
   7  universal    the universal MLE invariant (invariant, invariant_holds)
+  4d/6 categorical  tokens by numbers (no Config): Wright-Fisher replace loop
+                  (gini_simpson, wf_transition, survival, survival_feller,
+                  survival_suresh, expected_survivors, prob_one_left,
+                  fixation_probability, absorption_time, fixation_time,
+                  loss_time, time_to_one_left), martingale
+                  (expected_frequencies, expected_mass), fresh data
+                  (fresh_distance, fresh_gini_simpson and
+                  categorical_fresh_fixed_point = categorical.fresh_fixed_point,
+                  renamed because fresh_fixed_point is the Gaussian one)
   -  moments      E Sigma_t, E (mu_t - mu0)^2, E mu_t for every loop
 """
 
 from __future__ import annotations
 
 from .config import Config
-from ._theory import accumulate, bias, moments, universal, real_data, replace1d, replace_nd
+from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
+from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
+                          expected_mass, expected_support_size, expected_survivors,
+                          fixation_probability, fixation_time, fresh_distance, fresh_gini_simpson,
+                          gini_simpson, loss_time, prob_one_left, survival, survival_feller,
+                          survival_suresh, time_to_one_left, wf_transition)
+from ._theory.categorical import fresh_fixed_point as categorical_fresh_fixed_point
 from ._theory.accumulate import (accumulate_limit, accumulate_mle_var, accumulate_moments,
                          dey_donoho_ratio)
 from ._theory.bias import synthetic_variance_factor, truncation_acceptance, truncation_factor
@@ -118,4 +133,10 @@ __all__ = [
     "logdet_step_variance", "moments", "optimal_weight", "real_data", "replace1d", "replace_nd", "universal",
     "sigma_factor", "standardized", "synthetic_variance_factor", "truncation_acceptance",
     "truncation_factor", "var_factor", "var_log_var", "var_logdet",
+    # 4d/6 categorical (by numbers)
+    "CategoricalFixedPoint", "absorption_time", "categorical", "categorical_fresh_fixed_point",
+    "expected_frequencies", "expected_mass", "expected_support_size", "expected_survivors",
+    "fixation_probability", "fixation_time", "fresh_distance", "fresh_gini_simpson", "gini_simpson",
+    "loss_time", "prob_one_left", "survival", "survival_feller", "survival_suresh",
+    "time_to_one_left", "wf_transition",
 ]
