@@ -20,13 +20,15 @@
 // skipped fit.
 //
 // Streams (stream.hpp) at counter generation t (0 for the fixed real set):
-//   exact path: the count vector by conditional binomials in token order,
+//   tokens (the samples path; the exact path while n <= 4 x support): token
+//     j from uniform52 of words (0,1) (j even) or (2,3) (j odd) of block j/2
+//     of TAG_SAMPLES (synthetic) / TAG_REAL (real) site 0, through Walker's
+//     alias table of the law; cost O(K + n)
+//   counts (the exact path for n > 4 x support): the count vector by
+//     conditional binomials in token order,
 //     c_i ~ Binomial(n - c_0 - ... - c_{i-1}, q_i / (q_i + ... + q_{K-1})),
 //     token i on site i of TAG_SCATTER (synthetic) / TAG_REAL (real), with
-//     its own tries; cost O(support), independent of n
-//   samples path: token j from uniform52 of words (0,1) (j even) or (2,3)
-//     (j odd) of block j/2 of TAG_SAMPLES (synthetic) / TAG_REAL (real)
-//     site 0, found by binary search in the cumulative law; cost O(n log K)
+//     its own tries; cost O(K), independent of n
 //   TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
 //   TAG_SUBSET site 0 block j the j-th pick of the subsample: uniform52 of
 //     words (0,1) picks one of the pooled tokens left, without replacement
@@ -81,11 +83,12 @@ struct Categorical {
     if (col < metrics_at(p)) return 0;
     return 2 + (col - metrics_at(p));
   }
-  // q, the cumulative law / suffix sums, two count vectors, the sort order,
-  // and the subsample's Fenwick tree (2K + 1) and picks (2K).
+  // step: q, two count vectors, the sort order, the draws' work (3K: the
+  // alias table and its stack, or the binomials' suffix sums), then the
+  // subsample's Fenwick tree (2K + 1).
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     const int64_t K = p.K;
-    return 5 * K + (p.loop == SUBSAMPLE ? 4 * K + 1 : 0);
+    return 7 * K + (p.loop == SUBSAMPLE ? 2 * K + 1 : 0);
   }
 
   // The law synthetic tokens are drawn from, unnormalised, into q; returns
@@ -150,41 +153,82 @@ struct Categorical {
     }
   }
 
-  // Counts of n tokens drawn one by one from the law q (unnormalised);
-  // cdf: K scratch.
-  MADSIM_HD static void counts_samples(int64_t K, double n, const double* q, double* c,
-                                       double* cdf, const Stream& st) {
-    double s = 0.0;
-    int64_t last = 0;
+  // Walker's alias table of the law q (unnormalised) by Vose's method, in
+  // O(K): token j keeps column j with probability prob[j], else gives it to
+  // alias[j]. work: K (the small stack grows up from 0, the large one down
+  // from K - 1; together they never hold more than K).
+  MADSIM_HD static void alias_table(int64_t K, const double* q, double* prob, double* alias,
+                                    double* work) {
+    double total = 0.0;
+    for (int64_t i = 0; i < K; ++i) total += q[i];
+    const double scale = (double)K / total;
+    int64_t ns = 0, nl = 0, top = 0;
     for (int64_t i = 0; i < K; ++i) {
-      s += q[i];
-      cdf[i] = s;
-      c[i] = 0.0;
-      if (q[i] > 0.0) last = i;
+      top = q[i] > q[top] ? i : top;
+      prob[i] = q[i] * scale;
+      alias[i] = (double)i;
+      if (prob[i] < 1.0) work[ns++] = (double)i; else work[K - 1 - nl++] = (double)i;
     }
+    while (ns > 0 && nl > 0) {
+      const int64_t sm = (int64_t)work[--ns], lg = (int64_t)work[K - nl];
+      --nl;
+      alias[sm] = (double)lg;
+      prob[lg] = (prob[lg] + prob[sm]) - 1.0;
+      if (prob[lg] < 1.0) work[ns++] = (double)lg; else work[K - 1 - nl++] = (double)lg;
+    }
+    // what is left is 1 up to rounding (Vose): keep its own column whole
+    while (nl > 0) prob[(int64_t)work[K - nl--]] = 1.0;
+    while (ns > 0) {  // a zero-mass token left here (rounding) gives its column to the top token
+      const int64_t i = (int64_t)work[--ns];
+      if (q[i] > 0.0) {
+        prob[i] = 1.0;
+      } else {
+        prob[i] = 0.0;
+        alias[i] = (double)top;
+      }
+    }
+  }
+
+  // Counts of n tokens drawn one by one from the law q (unnormalised) by
+  // the alias method: token j uses the uniform u_j (words (0,1) of block j/2
+  // for j even, (2,3) for j odd): x = u_j K, column floor(x), kept when
+  // x - floor(x) < prob. O(K) for the table, O(1) per token. work: 3K.
+  MADSIM_HD static void counts_tokens(int64_t K, double n, const double* q, double* c, double* work,
+                                      const Stream& st) {
+    double *prob = work, *alias = work + K;
+    alias_table(K, q, prob, alias, work + 2 * K);
+    for (int64_t i = 0; i < K; ++i) c[i] = 0.0;
     const uint64_t want = (uint64_t)n;
+    const double Kd = (double)K;
     u32x4 w = {{0, 0, 0, 0}};
     for (uint64_t j = 0; j < want; ++j) {
       if ((j & 1) == 0) w = st.block((uint32_t)(j >> 1));
-      const double u = (j & 1) ? uniform52(w.v[2], w.v[3]) : uniform52(w.v[0], w.v[1]);
-      const double x = u * s;
-      // the first token whose cumulative mass exceeds x (zero-mass tokens never do)
-      int64_t lo = 0, hi = K;
-      while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (cdf[mid] > x) hi = mid; else lo = mid + 1;
-      }
-      c[lo < K ? lo : last] += 1.0;  // x rounded up to s: the last token with mass
+      const double x = ((j & 1) ? uniform52(w.v[2], w.v[3]) : uniform52(w.v[0], w.v[1])) * Kd;
+      double col = floor(x);
+      if (col > Kd - 1.0) col = Kd - 1.0;  // u K rounded up to K
+      const int64_t i = (int64_t)col;
+      c[x - col < prob[i] ? i : (int64_t)alias[i]] += 1.0;
     }
+  }
+
+  // Which exact method draws n tokens from q: token by token (alias) while
+  // that is cheaper than one conditional binomial per token with mass
+  // (measured: a binomial costs about as much as 4-8 alias draws plus the
+  // table); a pure function of (n, support), so both twins agree.
+  MADSIM_HD static bool by_tokens(double n, const double* q, int64_t K) {
+    double support = 0.0;
+    for (int64_t i = 0; i < K; ++i) support += q[i] > 0.0 ? 1.0 : 0.0;
+    return n <= 4.0 * support;
   }
 
   MADSIM_HD static void draw_counts(const Params& p, bool real, double n, const double* q,
                                     double* c, double* work, u32x2 key, uint32_t replica,
                                     uint32_t gen) {
-    if (p.path == EXACT) {
-      counts_exact(p.K, n, q, c, work, key, replica, gen, real ? TAG_REAL : TAG_SCATTER);
+    const Stream tokens = make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0);
+    if (p.path == SAMPLES || by_tokens(n, q, p.K)) {
+      counts_tokens(p.K, n, q, c, work, tokens);
     } else {
-      counts_samples(p.K, n, q, c, work, make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0));
+      counts_exact(p.K, n, q, c, work, key, replica, gen, real ? TAG_REAL : TAG_SCATTER);
     }
   }
 
@@ -229,8 +273,8 @@ struct Categorical {
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int64_t K = p.K;
-    double *q = scratch, *work = scratch + K, *syn = scratch + 2 * K, *real = scratch + 3 * K,
-           *idx = scratch + 4 * K;
+    double *q = scratch, *syn = scratch + K, *real = scratch + 2 * K, *idx = scratch + 3 * K,
+           *work = scratch + 4 * K;
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double k = survivors(k_t, p.tpr, key, replica, t, 0);
     const double m = p.loop == AUGMENT ? 0.0 : survivors(m_t, p.fpr, key, replica, t, 1);
@@ -268,7 +312,7 @@ struct Categorical {
         lp[K + i] += syn[i];
       }
       double got_real, got_syn;
-      subsample(p, lp, real, syn, got_real, got_syn, scratch + 5 * K, key, replica, t);
+      subsample(p, lp, real, syn, got_real, got_syn, scratch + 7 * K, key, replica, t);
       ok = fit(p, real, got_real, syn, got_syn, state);
       cnt[0] = got_real;
       cnt[1] = got_syn;

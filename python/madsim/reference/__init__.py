@@ -25,7 +25,7 @@ An independent implementation, module for module and name for name:
                       loop's row)
     token_metrics.py  csrc/madsim/token_metrics.hpp  token_metrics (every TokenMetric), zipf_exponent
     categorical.py csrc/madsim/models/categorical.hpp  Params, sampling_law, counts_exact,
-                   counts_samples, draw_counts, survivors, fit, init, step, subsample, observe,
+                   alias_table, counts_tokens, by_tokens, draw_counts, survivors, fit, init, step, subsample, observe,
                    the layout sizes; reference only: bound (the samples path's buffer),
                    seq_cumsum (sums in the C++'s order)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica

@@ -3,11 +3,12 @@
 Mirrors csrc/madsim/models/categorical.hpp::Categorical: the same state and
 observe rows, the same streams
 
-    exact path   token i's conditional binomial on site i of TAG_SCATTER
-                 (synthetic) / TAG_REAL (real), in token order
-    samples path token j from uniform52 of words (0,1) (j even) or (2,3)
-                 (j odd) of block j/2 of TAG_SAMPLES / TAG_REAL site 0,
-                 found by binary search in the cumulative law
+    tokens   (samples path; exact path while n <= 4 x support) token j
+             from uniform52 of words (0,1) (j even) or (2,3) (j odd) of
+             block j/2 of TAG_SAMPLES / TAG_REAL site 0, through Walker's
+             alias table (built by Vose's method, step for step as the C++)
+    counts   (exact path otherwise) token i's conditional binomial on site i
+             of TAG_SCATTER (synthetic) / TAG_REAL (real), in token order
     TAG_FILTER site 0 / 1       synthetic / real survivors
     TAG_SUBSET site 0 block j   the j-th pick of the subsample
 
@@ -16,9 +17,9 @@ Functions work on one replica; vmap them over replicas. ``Params.K``,
 (``bound``) are Python ints (they fix shapes and code paths); the rest may
 be traced.
 
-Where discrete decisions hang on sums (the cumulative law a token is looked
-up in, the conditional binomials' suffix sums, top-p's running mass) the sums
-run in the C++'s order (``lax.scan``), so the counts agree exactly; XLA's
+Where discrete decisions hang on sums (the alias table's total, the
+conditional binomials' suffix sums, top-p's running mass) the sums run in
+the C++'s order (``lax.scan``), so the counts agree exactly; XLA's
 ``pow`` (temperature) is not libm's, which could move a token across a
 boundary with probability ~1e-16 per draw. Metrics are XLA reductions and
 agree to rounding.
@@ -86,11 +87,14 @@ def observe_size(p: Params) -> int:
 
 
 def bound(p: Params) -> int:
-    """Samples path: a static buffer for the most tokens one draw takes (a
-    power of two >= every count in the table and the fixed set)."""
+    """A static buffer for the most tokens one alias draw takes: a power of
+    two >= every count in the table and the fixed set (the exact path draws
+    tokens only while n <= 4 K, so at most that)."""
     import numpy as np
 
     most = max(float(np.max(np.asarray(p.counts), initial=0.0)), float(p.real_fixed), 1.0)
+    if p.path == EXACT:
+        most = min(most, 4.0 * p.K)
     return 1 << int(most - 1).bit_length()
 
 
@@ -142,26 +146,71 @@ def counts_exact(K: int, n, q, key, replica, gen, tag):
     return c
 
 
-def counts_samples(K: int, n, q, st, nmax: int):
-    """Tokens drawn one by one (binary search in the cumulative law).
-    Mirrors Categorical::counts_samples."""
-    cdf = seq_cumsum(q)
-    s = cdf[-1]
-    last = K - 1 - jnp.argmax((q > 0.0)[::-1])
+def alias_table(K: int, q):
+    """Walker's alias table by Vose's method -> (prob [K], alias [K] int).
+    Mirrors Categorical::alias_table step for step (the same stacks in one
+    work array, the same float operations), so the tables are identical."""
+    total = seq_cumsum(q)[-1]
+    scale = K / total
+    prob = q * scale
+    top = jnp.argmax(q)                              # the first largest, as the C++ loop
+    idx = jnp.arange(K)
+    small = prob < 1.0
+    pos = jnp.where(small, jnp.cumsum(small) - 1, K - jnp.cumsum(~small))
+    work = jnp.zeros(K, jnp.int64).at[pos].set(idx)
+    ns, nl = jnp.sum(small), jnp.sum(~small)
+    alias = idx
+
+    def cond(c):
+        return (c[3] > 0) & (c[4] > 0)
+
+    def body(c):
+        prob, alias, work, ns, nl = c
+        sm, lg = work[ns - 1], work[K - nl]
+        ns, nl = ns - 1, nl - 1
+        alias = alias.at[sm].set(lg)
+        pl = (prob[lg] + prob[sm]) - 1.0
+        prob = prob.at[lg].set(pl)
+        to_small = pl < 1.0
+        work = work.at[jnp.where(to_small, ns, K - 1 - nl)].set(lg)
+        return prob, alias, work, ns + to_small, nl + ~to_small
+
+    prob, alias, work, ns, nl = lax.while_loop(cond, body, (prob, alias, work, ns, nl))
+    left_large = idx >= K - nl
+    left_small = idx < ns
+    tok = jnp.where(left_large | left_small, work, K)            # K: dropped
+    has = q[jnp.minimum(work, K - 1)] > 0.0
+    prob = prob.at[tok].set(jnp.where(left_large | has, 1.0, 0.0), mode="drop")
+    alias = alias.at[jnp.where(left_small & ~has, work, K)].set(top, mode="drop")
+    return prob, alias
+
+
+def counts_tokens(K: int, n, q, st, nmax: int):
+    """Tokens drawn one by one through the alias table.
+    Mirrors Categorical::counts_tokens."""
+    prob, alias = alias_table(K, q)
     w = block(st, jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))   # [nmax/2, 4]
     u = jnp.stack([uniform52(w[:, 0], w[:, 1]), uniform52(w[:, 2], w[:, 3])], axis=1).reshape(-1)[:nmax]
-    x = u * s
-    tok = jnp.searchsorted(cdf, x, side="right")
-    tok = jnp.where(tok < K, tok, last)
+    x = u * K
+    col = jnp.minimum(jnp.floor(x), K - 1.0)
+    i = col.astype(jnp.int64)
+    tok = jnp.where(x - col < prob[i], i, alias[i])
     on = jnp.arange(nmax) < n
     return jnp.zeros(K, jnp.float64).at[tok].add(jnp.where(on, 1.0, 0.0))
 
 
+def by_tokens(n, q):
+    """Mirrors Categorical::by_tokens: alias draws while n <= 4 x support."""
+    return n <= 4.0 * jnp.sum(q > 0.0).astype(jnp.float64)
+
+
 def draw_counts(p: Params, real: bool, n, q, key, replica, gen, nmax: int):
-    if p.path == EXACT:
-        return counts_exact(p.K, n, q, key, replica, gen, TAG_REAL if real else TAG_SCATTER)
     st = make_stream(key, replica, gen, TAG_REAL if real else TAG_SAMPLES, 0)
-    return counts_samples(p.K, n, q, st, nmax)
+    if p.path == SAMPLES:
+        return counts_tokens(p.K, n, q, st, nmax)
+    tag = TAG_REAL if real else TAG_SCATTER
+    return lax.cond(by_tokens(n, q), lambda: counts_tokens(p.K, n, q, st, nmax),
+                    lambda: counts_exact(p.K, n, q, key, replica, gen, tag))
 
 
 def survivors(c, drop, key, replica, gen, site):
