@@ -366,3 +366,14 @@ def test_plots_headless(tmp_path):
         plots.token_ranks(ds[["support"]].assign_attrs(ds.attrs))
     with pytest.raises(ValueError, match="tails draws Gaussian models"):
         plots.tails(ds)
+
+
+@pytest.mark.parametrize("path", ["exact", "samples"])
+def test_lost_tokens_never_return(path):
+    """Zero-mass tokens never draw (the alias table gives their columns
+    away, whatever the rounding): the support never grows under replace."""
+    cfg = cat(family=ms.Categorical(tokens=300, zipf=0.5), loop=ms.Replace(n=40), path=path, top_p=0.97)
+    ds = ms.simulate(cfg, replicas=100, generations=150, seed=8, record=ms.every(1), metrics=["support"],
+                     progress=False)
+    assert np.all(np.diff(ds["support"].values, axis=1) <= 0)
+    assert ds["support"].values[:, -1].max() < 300
