@@ -31,6 +31,7 @@
 //   1-D Gaussian   mean, var                                    (2)
 //   d-dim Gaussian mean[d], Cholesky factor of cov[d*(d+1)/2]   (d + d(d+1)/2)
 //   categorical    probabilities[K]                             (K)
+//   bigram         transition matrix[K*K], row-major            (K*K)
 //                  (models/gaussian_loop.hpp; 1-D: mean, var in gaussian1d.hpp)
 //   mixture        weights[k], means[k, d], cov factors[k, ...]
 //   regression     weights[d], noise variance                   (d + 1)

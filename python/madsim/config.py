@@ -232,6 +232,160 @@ class Categorical:
         return np.sort(order[:max(1, n)])
 
 
+MAX_BIGRAM_TOKENS = 4096  # K*K doubles of state per replica (csrc/bindings/module.cpp)
+
+
+def stationary_law(P: np.ndarray) -> np.ndarray:
+    """The stationary law pi (pi P = pi, sum pi = 1) of an irreducible
+    row-stochastic matrix P, by solving (P - I)' pi = 0 with one equation
+    replaced by the normalisation. ValueError naming a closed class of states
+    when the chain is not irreducible (its stationary law is not unique)."""
+    K = P.shape[0]
+    edge = P > 0.0
+
+    def reach(adj):
+        seen = np.zeros(K, bool)
+        seen[0] = True
+        front = seen.copy()
+        while front.any():
+            new = adj[front].any(axis=0) & ~seen
+            seen |= new
+            front = new
+        return seen
+
+    fwd, back = reach(edge), reach(edge.T)
+    if not (fwd.all() and back.all()):
+        which = np.nonzero(~fwd)[0] if not fwd.all() else np.nonzero(~back)[0]
+        how = "cannot be reached from" if not fwd.all() else "cannot reach"
+        raise ValueError(
+            f"Bigram: the truth's chain must be irreducible (every token reachable from every "
+            f"other), so that its stationary law pi0 is unique; token {int(which[0])} {how} token 0")
+    A = (P - np.eye(K)).T
+    A[-1, :] = 1.0
+    b = np.zeros(K)
+    b[-1] = 1.0
+    pi = np.linalg.solve(A, b)
+    pi = np.clip(pi, 0.0, None)
+    return pi / pi.sum()
+
+
+@dataclass(frozen=True)
+class Bigram:
+    """Bigram (next-token, Markov chain) token model over K tokens: the truth
+    P0 (generation 0) is a K x K row-stochastic ``transition`` matrix (row i:
+    the law of the token after token i), by default row i = Zipf(``zipf``)
+    over the tokens in cyclic order after i,
+    P0[i, (i + 1 + r) mod K] proportional to (r + 1)^-zipf, r = 0..K-1
+    (the token itself comes last). The data are sequences of ``length`` L
+    >= 2 tokens (L - 1 transitions); loops count sequences. The refit is row
+    by row from the pooled transition counts C:
+    P_t[i, j] = (C[i, j] + alpha) / (sum_j C[i, j] + K alpha); a row with no
+    visits (alpha = 0) keeps model t-1's row.
+
+    zipf: the default truth's exponent (None: 1.0); give it or transition.
+    start: "truth" (each sequence's first token from the truth's stationary
+        law pi0; the truth's chain must be irreducible) or a probability
+        vector over the K tokens. The start law is fixed: synthetic sequences
+        start from it too (no knob applied to it).
+    smoothing: add-alpha on each row's pooled counts (0: the MLE).
+    """
+
+    tokens: int | None = None
+    zipf: float | None = None
+    transition: tuple | None = None
+    length: int = 10
+    start: str | tuple = "truth"
+    smoothing: float = 0.0
+
+    def __post_init__(self):
+        if self.transition is not None:
+            if self.zipf is not None:
+                raise ValueError("Bigram: give transition or zipf, not both")
+            try:
+                P = np.array(self.transition, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"Bigram.transition must be a K x K matrix of numbers; got {self.transition!r}") from None
+            if P.ndim != 2 or P.shape[0] != P.shape[1]:
+                raise ValueError(f"Bigram.transition must be a square K x K matrix; got shape {P.shape}")
+            if P.shape[0] == 0:
+                raise ValueError("Bigram.transition must have at least one token (K >= 1); got []")
+            if P.shape[0] > MAX_BIGRAM_TOKENS:
+                raise ValueError(f"Bigram.transition has {P.shape[0]} tokens; at most {MAX_BIGRAM_TOKENS}")
+            bad = ~np.isfinite(P) | (P < 0)
+            if bad.any():
+                i, j = (int(x) for x in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"Bigram.transition must be finite and >= 0; transition[{i}][{j}] = {float(P[i, j])!r}")
+            rows = P.sum(axis=1)
+            off = np.nonzero(np.abs(rows - 1.0) > 1e-9)[0]
+            if off.size:
+                i = int(off[0])
+                raise ValueError(
+                    f"Bigram.transition rows must sum to 1 (within 1e-9); row {i} sums to {float(rows[i])!r}")
+            if self.tokens is not None and check.integer("Bigram.tokens", self.tokens, 1) != P.shape[0]:
+                raise ValueError(f"Bigram.tokens = {self.tokens} but transition is {P.shape[0]} x {P.shape[0]}")
+            object.__setattr__(self, "transition", tuple(tuple(float(x) for x in row) for row in P))
+            object.__setattr__(self, "tokens", int(P.shape[0]))
+        else:
+            if self.tokens is None:
+                object.__setattr__(self, "tokens", 10)
+            check.integer("Bigram.tokens", self.tokens, 1, MAX_BIGRAM_TOKENS)
+            if self.zipf is not None:
+                check.real("Bigram.zipf", self.zipf, 0.0, 1e3)
+        check.integer("Bigram.length", self.length, 2, 2**32)
+        check.real("Bigram.smoothing", self.smoothing, 0.0)
+        K = self.tokens
+        if isinstance(self.start, str):
+            if self.start != "truth":
+                raise ValueError(f"Bigram.start must be 'truth' or a probability vector; got {self.start!r}")
+        else:
+            try:
+                s = np.array(self.start, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"Bigram.start must be 'truth' or a sequence of numbers; got {self.start!r}") from None
+            if s.shape != (K,):
+                raise ValueError(f"Bigram.start must list K = {K} probabilities; got shape {s.shape}")
+            if not np.all(np.isfinite(s)) or np.any(s < 0):
+                i = int(np.nonzero(~np.isfinite(s) | (s < 0))[0][0])
+                raise ValueError(f"Bigram.start must be finite and >= 0; start[{i}] = {float(s[i])!r}")
+            if abs(s.sum() - 1.0) > 1e-9:
+                raise ValueError(f"Bigram.start must sum to 1 (within 1e-9); it sums to {float(s.sum())!r}")
+            object.__setattr__(self, "start", tuple(float(x) for x in s))
+        object.__setattr__(self, "_pi0", stationary_law(self.truth))
+
+    @property
+    def min_points(self) -> int:
+        """Sequences a fit needs: one (with smoothing > 0: none)."""
+        return 1 if self.smoothing == 0.0 else 0
+
+    @property
+    def truth(self) -> np.ndarray:
+        """P0 as float64 [K, K]."""
+        if self.transition is not None:
+            return np.array(self.transition, dtype=np.float64)
+        K = self.tokens
+        s = 1.0 if self.zipf is None else float(self.zipf)
+        w = np.arange(1, K + 1, dtype=np.float64) ** -s
+        w = w / w.sum()
+        P = np.empty((K, K))
+        for i in range(K):
+            P[i, (i + 1 + np.arange(K)) % K] = w
+        return P
+
+    @property
+    def stationary(self) -> np.ndarray:
+        """pi0, the truth's stationary law, float64 [K] (the metrics' weights)."""
+        return self._pi0.copy()
+
+    @property
+    def start_law(self) -> np.ndarray:
+        """The law of every sequence's first token, float64 [K]."""
+        if isinstance(self.start, str):
+            return self.stationary
+        return np.array(self.start, dtype=np.float64)
+
+
 # ---------------------------------------------------------------- loops
 
 @dataclass(frozen=True)
@@ -347,7 +501,7 @@ class Filter:
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
-FAMILIES = (Gaussian, Categorical)
+FAMILIES = (Gaussian, Categorical, Bigram)
 LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 
@@ -372,7 +526,7 @@ class Config:
         draws from p^(1/temperature) renormalised); None: off.
     """
 
-    family: Gaussian | Categorical = field(default_factory=Gaussian)
+    family: Gaussian | Categorical | Bigram = field(default_factory=Gaussian)
     loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
@@ -406,13 +560,15 @@ class Config:
 
     def _check_tokens(self):
         fam = self.family
-        if not isinstance(fam, Categorical):
+        if not isinstance(fam, (Categorical, Bigram)):
             for name in ("top_k", "top_p"):
                 if getattr(self, name) is not None:
                     raise ValueError(
-                        f"Config.{name} applies to token families (Categorical); this family is "
+                        f"Config.{name} applies to token families (Categorical, Bigram); this family is "
                         f"{type(fam).__name__}: use temperature or truncation")
             return
+        if isinstance(fam, Bigram):
+            self._check_bigram()
         if self.estimator != "mle":
             raise ValueError(
                 f"Config.estimator must be 'mle' for {type(fam).__name__} (the refit is the "
@@ -430,6 +586,21 @@ class Config:
             raise ValueError(
                 f"{type(fam).__name__}.smoothing applies to the pooled fit; with Config.weight "
                 "each part is fit separately: set one of them")
+
+    def _check_bigram(self):
+        if self.path != "samples":
+            raise ValueError(
+                "Bigram needs path='samples': the transition counts are multinomial only given "
+                "the visits, and the visits depend on the transitions drawn, so the counts have "
+                "no law that can be drawn without walking the chain")
+        if isinstance(self.loop, AccumulateSubsample):
+            raise ValueError(
+                "AccumulateSubsample is not available for Bigram: a random subset of the pooled "
+                "sequences is not a function of the pool's transition counts (use Accumulate)")
+        if self.weight is not None:
+            raise ValueError(
+                "Config.weight is not available for Bigram: the model is refit from the pooled "
+                "transition counts (a row may be visited by one part only)")
 
     def _check_truncation(self):
         if self.truncation is None:
@@ -586,6 +757,9 @@ def _need_text(family) -> str:
     """How many points a fit of ``family`` needs, in words."""
     if isinstance(family, Gaussian):
         return f"dim + 1 = {family.dim + 1} points"
+    if isinstance(family, Bigram):
+        n = max(1, family.min_points)
+        return f"{n} sequence{'s' if n > 1 else ''}"
     n = max(1, family.min_points)
     return f"{n} token{'s' if n > 1 else ''}"
 

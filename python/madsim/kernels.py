@@ -29,8 +29,8 @@ import numpy as np
 
 from ._backend import core
 from .config import _need_text
-from .config import (Accumulate, AccumulateSubsample, Augment, Categorical, Config, Fresh,
-                     Gaussian, Replace)
+from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config,
+                     Fresh, Gaussian, Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
 BACKENDS = ("cpu", "jax")
@@ -152,6 +152,8 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
         return _gaussian_loop(cfg, generations, replicas, backend)
     if isinstance(fam, Categorical):
         return _categorical(cfg, generations, replicas, backend)
+    if isinstance(fam, Bigram):
+        return _bigram(cfg, generations, replicas, backend)
     raise ValueError(f"no kernel for family {fam!r} with loop {loop!r}")  # pragma: no cover
 
 
@@ -357,6 +359,78 @@ def _categorical(cfg: Config, generations: int, replicas: int, backend: str) -> 
         counts=counts,
         truth=token_truth_values(p0, rare_idx),
         optional=() if K <= PROBS_BY_DEFAULT else ("probs",),
+    )
+
+
+# The bigram metrics observe() computes (csrc/madsim/bigram_metrics.hpp, in
+# its BigramMetric order), with their definitions; pi0 is the truth's
+# stationary law (fixed).
+BIGRAM_METRICS = {
+    "entropy_rate": "entropy rate under the truth's stationary law, sum_i pi0_i H(P_t[i]) (nats "
+                    "per token)",
+    "kl_rate_truth_model": "sum_i pi0_i KL(P0[i] || P_t[i]): the excess cross-entropy per token of "
+                           "the model on real text (+inf once a true transition is lost)",
+    "kl_rate_model_truth": "sum_i pi0_i KL(P_t[i] || P0[i])",
+    "tv_rate": "sum_i pi0_i TV(P_t[i], P0[i]), TV = (1/2) sum_j |P_t[i, j] - P0[i, j]|",
+    "edges": "transitions with positive model probability, #{(i, j): P_t[i, j] > 0}",
+    "tokens_alive": "tokens the model can still emit after some token, #{j: P_t[i, j] > 0 for some i}",
+}
+TRANSITION_BY_DEFAULT = 8  # record the transition matrix by default only up to this many tokens
+
+
+def bigram_truth_values(P0: np.ndarray, pi0: np.ndarray) -> dict:
+    """The truth's own value of each bigram metric (its value at generation 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(P0 > 0, P0 * np.log(np.where(P0 > 0, P0, 1.0)), 0.0).sum(axis=1)
+    return {"entropy_rate": float(pi0 @ h), "kl_rate_truth_model": 0.0, "kl_rate_model_truth": 0.0,
+            "tv_rate": 0.0, "edges": float((P0 > 0).sum()),
+            "tokens_alive": float((P0 > 0).any(axis=0).sum())}
+
+
+def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
+    fam, loop = cfg.family, cfg.loop
+    K = fam.tokens
+    counts = gaussian_counts(cfg, generations)
+    _check_counts(cfg, counts)
+    P0, pi0 = fam.truth, fam.stationary
+    args = dict(
+        loop=LOOP_CODES[type(loop)], path=1, top_k=int(cfg.top_k or 0), tau=float(cfg.temperature),
+        top_p=1.0 if cfg.top_p is None else float(cfg.top_p), smoothing=float(fam.smoothing),
+        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        length=int(fam.length), truth=P0, start=fam.start_law, pi0=pi0, counts=counts)
+    params = core.BigramParams(**args)  # validates, also for the JAX twin
+    _check_memory(cfg, params.state_size, replicas, 0)
+    state_size = params.state_size
+    advance = core.advance_bigram
+    if backend == "jax":
+        ref = _reference()
+        params, advance = ref.bigram.Params(**args), ref.backend.advance_bigram
+    KK = K * K
+    units = {
+        "transition": "model transition matrix P_t[token, next_token]",
+        "points_real": "real sequences the generation's fit had (after the filter; Accumulate: "
+                       "the pool's)",
+        "points_synthetic": "synthetic sequences the generation's fit had (after the filter; "
+                            "Accumulate: the pool's)",
+        "skipped": "fits skipped so far for want of sequences (the model was kept)",
+        "rows_kept": "rows of the generation's fit with no visit (model t-1's row kept)",
+        **BIGRAM_METRICS,
+    }
+    columns = {"points_real": KK, "points_synthetic": KK + 1, "skipped": KK + 2, "rows_kept": KK + 3}
+    columns.update({name: KK + 4 + k for k, name in enumerate(BIGRAM_METRICS)})
+    return Kernel(
+        name="bigram",
+        params=params,
+        advance=advance,
+        initial_state=np.zeros(state_size, dtype=np.float64),
+        observed=tuple(columns),
+        columns=columns,
+        units=units,
+        arrays={"transition": (np.arange(KK).reshape(K, K), ("token", "next_token"))},
+        counts=counts,
+        truth=bigram_truth_values(P0, pi0),
+        optional=() if K <= TRANSITION_BY_DEFAULT else ("transition",),
     )
 
 

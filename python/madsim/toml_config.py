@@ -13,6 +13,8 @@ API, the same validation (errors name the TOML key).
     var = 1.0
     # or: type = "Categorical", tokens = 1000, zipf = 1.1 (or probs = [...]),
     # with top_k = 50 / top_p = 0.9 at the top level
+    # or: type = "Bigram", tokens = 50, length = 20 (or transition = [[...], ...]),
+    # with path = "samples" at the top level
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"

@@ -28,10 +28,14 @@ An independent implementation, module for module and name for name:
                    alias_table, counts_tokens, by_tokens, draw_counts, survivors, fit, init, step, subsample, observe,
                    the layout sizes; reference only: bound (the samples path's buffer),
                    seq_cumsum (sums in the C++'s order)
+    bigram.py      csrc/madsim/models/bigram.hpp + bigram_metrics.hpp  Params, next_token,
+                   walk, fit, init, step, observe, bigram_metrics, the layout sizes; reference
+                   only: bound (sequences per part's buffer), row_laws (knobs row by row)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
-                   GaussianLoopParams constructor's checks), advance_categorical
+                   GaussianLoopParams constructor's checks), advance_categorical,
+                   advance_bigram
 
 ``madsim.simulate(..., backend="jax")`` runs these instead of the compiled
 core (madsim.kernels.kernel_for).
@@ -52,7 +56,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import (  # noqa: E402
-    backend, categorical, gaussian, gaussian_loop, linalg, moments, philox, samplers,
+    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, samplers,
     token_metrics, transforms,
 )
 from .philox import (  # noqa: E402
@@ -62,7 +66,7 @@ from .philox import (  # noqa: E402
 
 __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
-    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "block", "categorical",
+    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
     "gaussian",
     "gaussian_loop", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
     "seed_key", "token_metrics", "transforms",

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import categorical, gaussian, gaussian_loop
+from . import bigram, categorical, gaussian, gaussian_loop
 from .philox import seed_key
 
 PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
@@ -520,3 +520,115 @@ def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, re
     _advance(model, dyn, categorical.state_size(p), categorical.observe_size(p), p.counts.shape[0],
              state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
              detectors, first, threads, columns)
+
+
+# --- Bigram ------------------------------------------------------------------------------------
+
+
+def _check_probs(x, what):
+    """Mirrors module.cpp::check_probs."""
+    if not np.all((x >= 0.0) & (x <= 1.0)):
+        raise ValueError(f"{what}: probabilities must lie in [0, 1]")
+    if not abs(_seq_sum(x) - 1.0) <= 1e-9:
+        raise ValueError(f"{what}: probabilities must sum to 1")
+
+
+def _seq_sum(x):
+    s = 0.0
+    for v in np.asarray(x, np.float64).tolist():
+        s += v
+    return s
+
+
+def _bigram_params(params) -> bigram.Params:
+    """Mirrors the checks of module.cpp's BigramParams constructor
+    (make_bigram), in its order and with its messages; returns the params with
+    numpy arrays."""
+    if not isinstance(params, bigram.Params):
+        raise TypeError(f"params must be a madsim.reference.bigram.Params; got {params!r}")
+    p = params
+    try:
+        loop, path, top_k, length = (operator.index(p.loop), operator.index(p.path),
+                                     operator.index(p.top_k), operator.index(p.length))
+        tau, top_p, smoothing, tpr, fpr, real_fixed = map(
+            float, (p.tau, p.top_p, p.smoothing, p.tpr, p.fpr, p.real_fixed))
+    except TypeError:
+        raise TypeError(f"params: loop, path, top_k and length must be integers, the rest "
+                        f"numbers; got {params!r}") from None
+    if loop < bigram.REPLACE or loop > bigram.ACCUMULATE:
+        raise ValueError("loop must be 0..3 (replace, augment, fresh, accumulate): the bigram "
+                         "model has no subsample loop")
+    if path == 0:
+        raise ValueError("path 0 (exact) does not exist for the bigram model: the visit counts "
+                         "depend on the transitions drawn, so the transition counts cannot be "
+                         "drawn without walking the chain; use 1 (samples)")
+    if path != bigram.SAMPLES:
+        raise ValueError("path must be 1 (samples)")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (0.0 < top_p <= 1.0):
+        raise ValueError("top_p must lie in (0, 1]")
+    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
+        raise ValueError("smoothing must be finite and >= 0")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if length < 2 or length > 4294967296:
+        raise ValueError("length must lie in [2, 2**32]")
+    cap = math.floor(8589934590.0 / float(length))
+    if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer with real_fixed * length <= 2**33 - 2")
+    truth = np.array(_as_c_array(p.truth, "truth", (-1, -1)), np.float64)
+    K = truth.shape[0]
+    if truth.shape[1] != K:
+        raise ValueError("truth must be a square K x K matrix")
+    if K < 1 or K > 4096:
+        raise ValueError("truth must have 1 to 4096 tokens")
+    if top_k < 0 or top_k > K:
+        raise ValueError("top_k must lie in [0, K] (0: off)")
+    start = np.array(_as_c_array(p.start, "start", (K,)), np.float64)
+    pi0 = np.array(_as_c_array(p.pi0, "pi0", (K,)), np.float64)
+    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    for i in range(K):
+        _check_probs(truth[i], f"truth: row {i}")
+    _check_probs(start, "start")
+    _check_probs(pi0, "pi0")
+    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers with counts * length <= 2**33 - 2")
+    return bigram.Params(loop, path, top_k, tau, top_p, smoothing, tpr, fpr, real_fixed, length,
+                         truth, start, pi0, counts)
+
+
+def _bigram_params_of(static, dyn) -> bigram.Params:
+    loop, length, _ = static
+    return bigram.Params(loop, bigram.SAMPLES, dyn["top_k"], dyn["tau"], dyn["top_p"],
+                         dyn["smoothing"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], length,
+                         dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"])
+
+
+def _bigram_init(static, dyn, key, replica):
+    return bigram.init(_bigram_params_of(static, dyn), key, replica, static[-1])
+
+
+def _bigram_step(static, dyn, row, key, replica, t):
+    return bigram.step(_bigram_params_of(static, dyn), row, key, replica, t, static[-1])
+
+
+def _bigram_observe(static, dyn, row):
+    return bigram.observe(_bigram_params_of(static, dyn), row)
+
+
+def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                   records, detectors, first, threads, columns=None):
+    """The bigram token model's twin of ``_core.advance_bigram``: arguments as
+    in ``advance`` with state [R, bigram.state_size(params)] and params a
+    ``bigram.Params``. Compiled once per (loop, length, buffer size, shapes)."""
+    p = _bigram_params(params)
+    static = (p.loop, p.length, bigram.bound(p))
+    model = _Model(_bigram_init, _bigram_step, _bigram_observe, static)
+    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
+               smoothing=jnp.float64(p.smoothing), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
+               start=jnp.asarray(p.start), pi0=jnp.asarray(p.pi0), counts=jnp.asarray(p.counts))
+    _advance(model, dyn, bigram.state_size(p), bigram.observe_size(p), p.counts.shape[0], state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, columns)

@@ -1,0 +1,224 @@
+"""Bigram (next-token, Markov chain) token model under every loop and knob,
+in JAX.
+
+Mirrors csrc/madsim/models/bigram.hpp::Bigram: the same state and observe
+rows, the same streams
+
+    token j = s L + l of a part (token l of sequence s) from uniform52 of
+        words (0,1) (j even) or (2,3) (j odd) of block j/2 of TAG_SAMPLES
+        (synthetic) / TAG_REAL (real) site 0, by binary search in the
+        cumulative start law (l = 0) or the current token's row
+    TAG_FILTER site 0 / 1       synthetic / real survivors
+
+Functions work on one replica; vmap them over replicas. ``loop``, ``length``
+and the walk's buffer size (``bound``: sequences per part) are Python ints;
+the rest may be traced. Cumulative laws are summed in the C++'s order
+(``seq_cumsum``), so tokens and counts agree exactly; metrics are XLA
+reductions and agree to rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from . import categorical
+from .categorical import seq_cumsum, survivors
+from .philox import TAG_REAL, TAG_SAMPLES, block, make_stream
+from .transforms import uniform52
+
+# Mirrors Bigram::Loop and ::Path
+REPLACE, AUGMENT, FRESH, ACCUMULATE = 0, 1, 2, 3
+SAMPLES = 1
+(B_ENTROPY_RATE, B_KL_RATE_TRUTH_MODEL, B_KL_RATE_MODEL_TRUTH, B_TV_RATE, B_EDGES,
+ B_TOKENS_ALIVE, N_BIGRAM_METRICS) = range(7)
+
+
+class Params(NamedTuple):
+    """Mirrors Bigram::Params, holding the arrays themselves (the cumulative
+    laws are computed here, as the C++ holder does)."""
+
+    loop: int
+    path: int
+    top_k: Any          # 0 = off
+    tau: Any
+    top_p: Any          # 1 = off
+    smoothing: Any
+    tpr: Any
+    fpr: Any
+    real_fixed: Any
+    length: int
+    truth: Any          # [K, K]
+    start: Any          # [K]
+    pi0: Any            # [K]
+    counts: Any         # [G, 2]
+
+    @property
+    def K(self) -> int:
+        return int(jnp.shape(self.truth)[0])
+
+
+def loop_at(p: Params) -> int:
+    return p.K * p.K + 4
+
+
+def loop_size(p: Params) -> int:
+    return {AUGMENT: p.K * p.K + 1, ACCUMULATE: p.K * p.K + 2}.get(p.loop, 0)
+
+
+def state_size(p: Params) -> int:
+    return loop_at(p) + loop_size(p)
+
+
+def metrics_at(p: Params) -> int:
+    return p.K * p.K + 4
+
+
+def observe_size(p: Params) -> int:
+    return metrics_at(p) + N_BIGRAM_METRICS
+
+
+def bound(p: Params) -> int:
+    """A static buffer for the most sequences one part walks (a power of two
+    >= every count in the table and the fixed set)."""
+    import numpy as np
+
+    most = max(float(np.max(np.asarray(p.counts), initial=0.0)), float(p.real_fixed), 1.0)
+    return 1 << int(most - 1).bit_length()
+
+
+def next_token(cdf, u):
+    """The token drawn by u in a row with cumulative law cdf [K]. Mirrors
+    Bigram::next_token."""
+    K = cdf.shape[0]
+    x = u * cdf[K - 1]
+    lo = jnp.searchsorted(cdf, x, side="right")
+    rises = jnp.concatenate([jnp.ones(1, bool), cdf[1:] > cdf[:-1]])
+    last = K - 1 - jnp.argmax(rises[::-1])
+    return jnp.where(lo < K, lo, last)
+
+
+def walk(K: int, L: int, n, start_cdf, cdf, st, nmax: int):
+    """Transition counts [K*K] of n sequences of L tokens (n <= nmax).
+    Mirrors Bigram::walk."""
+    total = nmax * L
+    w = block(st, jnp.arange((total + 1) // 2, dtype=jnp.uint32))
+    u = jnp.stack([uniform52(w[:, 0], w[:, 1]), uniform52(w[:, 2], w[:, 3])], axis=1)
+    u = u.reshape(-1)[:total].reshape(nmax, L)
+    first = jax.vmap(lambda x: next_token(start_cdf, x))(u[:, 0])
+
+    def body(cur, ul):
+        nx = jax.vmap(next_token)(cdf[cur], ul)
+        return nx, (cur, nx)
+
+    _, (frm, to) = lax.scan(body, first, u[:, 1:].T)           # [L-1, nmax]
+    on = (jnp.arange(nmax) < n)[None, :]
+    return jnp.zeros(K * K, jnp.float64).at[(frm * K + to).reshape(-1)].add(
+        jnp.broadcast_to(jnp.where(on, 1.0, 0.0), frm.shape).reshape(-1))
+
+
+def row_laws(p: Params, P):
+    """Cumulative laws [K, K] of the rows of knobs(P). Mirrors the loop over
+    rows in Bigram::step (Categorical::sampling_law on each row)."""
+    K = p.K
+    cp = categorical.Params(0, 1, p.top_k, p.tau, p.top_p, 0.0, -1.0, 0.0, 0.0, 0.0, 0,
+                            jnp.zeros(K), None, None)
+    q = jax.vmap(lambda row: categorical.sampling_law(cp, row)[0])(P)
+    return jax.vmap(seq_cumsum)(q)
+
+
+def fit(p: Params, c, n, P):
+    """-> (model t [K, K], rows kept). Mirrors Bigram::fit."""
+    K = p.K
+    a = jnp.asarray(p.smoothing, jnp.float64)
+    C = c.reshape(K, K)
+    row = jnp.sum(C, axis=1)              # integers: exact in any order
+    total = row + K * a
+    new = (C + a) / jnp.where(total > 0.0, total, 1.0)[:, None]
+    keep = (row < 1.0) & (a <= 0.0)
+    out = jnp.where(keep[:, None], P, new)
+    nothing = (n < 1.0) & (a <= 0.0)
+    return (jnp.where(nothing, P, out),
+            jnp.where(nothing, jnp.float64(K), jnp.sum(keep).astype(jnp.float64)))
+
+
+def _cdfs(p: Params):
+    truth = jnp.asarray(p.truth, jnp.float64)
+    return jnp.asarray(seq_cumsum(jnp.asarray(p.start, jnp.float64))), jax.vmap(seq_cumsum)(truth)
+
+
+def init(p: Params, key, replica, nmax: int):
+    K, KK = p.K, p.K * p.K
+    row = jnp.zeros(state_size(p), jnp.float64).at[:KK].set(
+        jnp.asarray(p.truth, jnp.float64).reshape(-1))
+    if p.loop == AUGMENT:
+        start_cdf, truth_cdf = _cdfs(p)
+        c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
+        fixed = walk(K, p.length, c, start_cdf, truth_cdf,
+                     make_stream(key, replica, 0, TAG_REAL, 0), nmax)
+        row = row.at[loop_at(p):loop_at(p) + KK].set(fixed).at[loop_at(p) + KK].set(c)
+    return row
+
+
+def step(p: Params, state, key, replica, t, nmax: int):
+    K, KK, L0 = p.K, p.K * p.K, loop_at(p)
+    counts = jnp.asarray(p.counts, jnp.float64)
+    m_t, k_t = counts[t - 1, 0], counts[t - 1, 1]
+    k = survivors(k_t, p.tpr, key, replica, t, 0)
+    m = jnp.float64(0.0) if p.loop == AUGMENT else survivors(m_t, p.fpr, key, replica, t, 1)
+    P = state[:KK].reshape(K, K)
+    start_cdf, truth_cdf = _cdfs(p)
+    cdf = row_laws(p, P)
+    c = walk(K, p.length, k, start_cdf, cdf, make_stream(key, replica, t, TAG_SAMPLES, 0), nmax)
+    lp = state[L0:]
+    nr = m
+    if p.loop == AUGMENT:
+        c = c + lp[:KK]
+        nr = lp[KK]
+    elif p.loop != REPLACE:
+        c = c + walk(K, p.length, m, start_cdf, truth_cdf,
+                     make_stream(key, replica, t, TAG_REAL, 0), nmax)
+    if p.loop == ACCUMULATE:
+        pool = lp[:KK] + c
+        tot_r, tot_s = lp[KK] + nr, lp[KK + 1] + k
+        lp = jnp.concatenate([pool, jnp.stack([tot_r, tot_s])])
+        fit_c, cnt0, cnt1 = pool, tot_r, tot_s
+    else:
+        fit_c, cnt0, cnt1 = c, nr, k
+    n = cnt0 + cnt1
+    new, kept = fit(p, fit_c, n, P)
+    skipped = state[KK + 2] + jnp.where((n < 1.0) & (jnp.asarray(p.smoothing) <= 0.0), 1.0, 0.0)
+    return jnp.concatenate([new.reshape(-1), jnp.stack([cnt0, cnt1, skipped, kept]), lp])
+
+
+def bigram_metrics(P, P0, pi0):
+    """Every BigramMetric of P [K, K] against P0 [K, K] weighted by pi0 [K].
+    Mirrors csrc/madsim/bigram_metrics.hpp."""
+    w = pi0 > 0.0
+    pos, pos0 = P > 0.0, P0 > 0.0
+    safe, safe0 = jnp.where(pos, P, 1.0), jnp.where(pos0, P0, 1.0)
+    H = -jnp.sum(jnp.where(pos, P * jnp.log(safe), 0.0), axis=1)
+    ent = jnp.sum(jnp.where(w, pi0 * H, 0.0))
+    both = pos & pos0
+    kl_tm_rows = jnp.sum(jnp.where(both, P0 * jnp.log(safe0 / safe), 0.0), axis=1)
+    kl_tm = jnp.where(jnp.any(w[:, None] & pos0 & ~pos), jnp.inf,
+                      jnp.sum(jnp.where(w, pi0 * kl_tm_rows, 0.0)))
+    kl_mt_rows = jnp.sum(jnp.where(both, P * jnp.log(safe / safe0), 0.0), axis=1)
+    kl_mt = jnp.where(jnp.any(w[:, None] & pos & ~pos0), jnp.inf,
+                      jnp.sum(jnp.where(w, pi0 * kl_mt_rows, 0.0)))
+    tv = jnp.sum(pi0 * 0.5 * jnp.sum(jnp.abs(P - P0), axis=1))
+    edges = jnp.sum(pos).astype(jnp.float64)
+    alive = jnp.sum(jnp.any(pos, axis=0)).astype(jnp.float64)
+    return jnp.stack([ent, kl_tm, kl_mt, tv, edges, alive])
+
+
+def observe(p: Params, state):
+    """[P K*K | points_real, points_synthetic, skipped, rows_kept | metrics].
+    Mirrors Bigram::observe (every column)."""
+    K, KK = p.K, p.K * p.K
+    mets = bigram_metrics(state[:KK].reshape(K, K), jnp.asarray(p.truth, jnp.float64),
+                          jnp.asarray(p.pi0, jnp.float64))
+    return jnp.concatenate([state[:KK], state[KK:KK + 4], mets])
