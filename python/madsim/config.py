@@ -519,7 +519,9 @@ class Config:
         w * (fit on the real part) + (1 - w) * (fit on the synthetic part).
     filter: None or a Filter(tpr, fpr).
     path: "exact" (draw sufficient statistics, cost independent of the
-        counts) or "samples" (draw every point).
+        counts) or "samples" (draw every point); None (the default): "exact"
+        where the family has it (Gaussian, Categorical), else "samples"
+        (Bigram).
     top_k, top_p: token families only: synthetic tokens are drawn from the
         top_k most probable tokens, then from the smallest most-probable set
         whose mass reaches top_p (after the temperature, which for tokens
@@ -530,7 +532,7 @@ class Config:
     loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
-    path: str = "exact"
+    path: str | None = None
     truncation: float | None = None
     weight: float | str | None = None
     filter: Filter | None = None
@@ -548,6 +550,8 @@ class Config:
                 f"got {self.loop!r}")
         check.choice("Config.estimator", self.estimator, ESTIMATORS)
         check.real("Config.temperature", self.temperature, 0.0, None, lo_open=True)
+        if self.path is None:
+            object.__setattr__(self, "path", "samples" if isinstance(self.family, Bigram) else "exact")
         check.choice("Config.path", self.path, PATHS)
         if self.filter is not None and not isinstance(self.filter, Filter):
             raise TypeError(f"Config.filter must be None or a madsim.Filter; got {self.filter!r}")
