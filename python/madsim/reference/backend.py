@@ -167,6 +167,29 @@ def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold,
     return state, first, obs
 
 
+def _family_init(static, dyn, key, replica):
+    module, params_of, st = static
+    return module.init(params_of(st, dyn), key, replica, st[-1])
+
+
+def _family_step(static, dyn, row, key, replica, t):
+    module, params_of, st = static
+    return module.step(params_of(st, dyn), row, key, replica, t, st[-1])
+
+
+def _family_observe(static, dyn, row):
+    module, params_of, st = static
+    return module.observe(params_of(st, dyn), row)
+
+
+def _family_model(module, params_of, static) -> _Model:
+    """The _Model of a family whose reference module has init(p, key,
+    replica, bound), step(p, row, key, replica, t, bound) and observe(p,
+    row), with params_of(static, dyn) -> its Params and the buffer bound
+    last in ``static`` (module and function are hashable: static under jit)."""
+    return _Model(_family_init, _family_step, _family_observe, (module, params_of, static))
+
+
 def _gaussian_params(static, dyn):
     path, n_static = static
     return gaussian.Params(dyn["n"] if n_static is None else n_static, dyn["tau"],
@@ -371,17 +394,6 @@ def _loop_params_of(static, dyn) -> gaussian_loop.Params:
                                 dyn["subsample_n"], cap, dyn["truth"], dyn["counts"])
 
 
-def _loop_init(static, dyn, key, replica):
-    return gaussian_loop.init(_loop_params_of(static, dyn), key, replica, static[-1])
-
-
-def _loop_step(static, dyn, row, key, replica, t):
-    return gaussian_loop.step(_loop_params_of(static, dyn), row, key, replica, t, static[-1])
-
-
-def _loop_observe(static, dyn, row):
-    return gaussian_loop.observe(_loop_params_of(static, dyn), row)
-
 
 def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
                           rec_offset, records, detectors, first, threads, columns=None):
@@ -408,7 +420,7 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     """
     p = _loop_params(params)
     static = (p.d, p.path, p.pool_cap, gaussian_loop.bounds(p))
-    model = _Model(_loop_init, _loop_step, _loop_observe, static)
+    model = _family_model(gaussian_loop, _loop_params_of, static)
     dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
                trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
                tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
@@ -491,17 +503,6 @@ def _cat_params_of(static, dyn) -> categorical.Params:
                               dyn["truth"], dyn["rare"], dyn["counts"])
 
 
-def _cat_init(static, dyn, key, replica):
-    return categorical.init(_cat_params_of(static, dyn), key, replica, static[-1])
-
-
-def _cat_step(static, dyn, row, key, replica, t):
-    return categorical.step(_cat_params_of(static, dyn), row, key, replica, t, static[-1])
-
-
-def _cat_observe(static, dyn, row):
-    return categorical.observe(_cat_params_of(static, dyn), row)
-
 
 def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
                         rec_offset, records, detectors, first, threads, columns=None):
@@ -511,7 +512,7 @@ def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, re
     subsample_n, buffer size, shapes)."""
     p = _cat_params(params)
     static = (p.loop, p.path, p.subsample_n, categorical.bound(p))
-    model = _Model(_cat_init, _cat_step, _cat_observe, static)
+    model = _family_model(categorical, _cat_params_of, static)
     dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
                smoothing=jnp.float64(p.smoothing), weight=jnp.float64(p.weight),
                tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
@@ -605,17 +606,6 @@ def _bigram_params_of(static, dyn) -> bigram.Params:
                          dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"])
 
 
-def _bigram_init(static, dyn, key, replica):
-    return bigram.init(_bigram_params_of(static, dyn), key, replica, static[-1])
-
-
-def _bigram_step(static, dyn, row, key, replica, t):
-    return bigram.step(_bigram_params_of(static, dyn), row, key, replica, t, static[-1])
-
-
-def _bigram_observe(static, dyn, row):
-    return bigram.observe(_bigram_params_of(static, dyn), row)
-
 
 def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
                    records, detectors, first, threads, columns=None):
@@ -624,7 +614,7 @@ def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gen
     ``bigram.Params``. Compiled once per (loop, length, buffer size, shapes)."""
     p = _bigram_params(params)
     static = (p.loop, p.length, bigram.bound(p))
-    model = _Model(_bigram_init, _bigram_step, _bigram_observe, static)
+    model = _family_model(bigram, _bigram_params_of, static)
     dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
                smoothing=jnp.float64(p.smoothing), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
                real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
