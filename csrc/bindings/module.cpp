@@ -610,6 +610,22 @@ PYBIND11_MODULE(_core, m) {
       py::arg("n_rec"), py::arg("n_cols"), py::arg("n_det"), py::arg("array_doubles"),
       py::arg("slots"));
 
+  m.def(
+      "cuda_launch_plan",
+      [](uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens, uint32_t gens_per_launch,
+         int64_t rec_fit) {
+        const uint32_t* rg = checked<uint32_t>(rec_gens, "rec_gens", {-1}, false);
+        if (gen_end < gen_begin) throw py::value_error("gen_end must be >= gen_begin");
+        const auto plan = cuda::launch_plan(gen_begin, gen_end, rg, rec_gens.shape(0),
+                                            gens_per_launch, rec_fit);
+        py::list out;
+        for (const auto& l : plan) out.append(py::make_tuple(l.begin, l.end, l.r0, l.nr));
+        return out;
+      },
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("gens_per_launch"),
+      py::arg("rec_fit"),
+      "The CUDA launcher's kernel launches for one call: [(begin, end, r0, n_rec)].");
+
 #ifdef MADSIM_WITH_CUDA
   static py::exception<cuda::Error> cuda_error(m, "CudaError", PyExc_RuntimeError);
   py::register_exception_translator([](std::exception_ptr ep) {

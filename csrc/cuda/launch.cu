@@ -287,10 +287,7 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   const int64_t per_rec = 8 * R * C;  // one recorded generation of every replica
   const int64_t per_slot = 8 * (O_dev + SC);
   const int64_t min_slots = std::min<int64_t>(slots, c.block);
-  // A launch that starts at generation 0 and records it must also reach a
-  // later record (a launch from 0 re-runs init), so it may need two.
-  const int64_t min_recs =
-      std::min<int64_t>(c.n_rec, c.gen_begin == 0 && c.n_rec > 1 && c.rec_gens[0] == 0 ? 2 : 1);
+  const int64_t min_recs = min_records(c.gen_begin, c.rec_gens, c.n_rec);  // per launch
   const int64_t min_need = base + min_recs * per_rec + min_slots * per_slot;
   if (min_need > avail) {
     throw OutOfMemory(
@@ -313,31 +310,8 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   if (per_rec > 0)
     rec_fit = std::max<int64_t>(min_recs, (avail - base - slots * per_slot) / per_rec);
 
-  struct Launch {
-    uint32_t begin, end;
-    int64_t r0, nr;  // its records: rec_gens[r0 .. r0 + nr)
-  };
-  std::vector<Launch> plan;
-  {
-    const uint64_t g = c.gens_per_launch ? c.gens_per_launch : 0xFFFFFFFFull;
-    uint32_t gen = c.gen_begin;
-    int64_t r = 0;
-    while (true) {
-      uint32_t end = (uint32_t)std::min<uint64_t>(c.gen_end, (uint64_t)gen + g);
-      if (gen == c.gen_end) end = gen;  // only a gen 0 look (gen_begin == gen_end == 0)
-      // records of (gen, end], or [0, end] in the launch that starts at 0
-      int64_t hi = r;
-      while (hi < c.n_rec && c.rec_gens[hi] <= end) ++hi;
-      if (hi - r > rec_fit) {
-        hi = r + rec_fit;
-        end = c.rec_gens[hi - 1];
-      }
-      plan.push_back(Launch{gen, end, r, hi - r});
-      r = hi;
-      gen = end;
-      if (gen >= c.gen_end) break;
-    }
-  }
+  const std::vector<Launch> plan =
+      launch_plan(c.gen_begin, c.gen_end, c.rec_gens, c.n_rec, c.gens_per_launch, rec_fit);
   int64_t max_nr = 0;
   for (const Launch& l : plan) max_nr = std::max(max_nr, l.nr);
 

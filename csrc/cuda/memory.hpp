@@ -1,10 +1,14 @@
-// Device memory a CUDA advance call needs: pure arithmetic, compiled into
-// _core with or without CUDA (madsim._core.cuda_memory_estimate, tested on
-// machines without a GPU). The launcher (launch.cu) sizes its buffers with
-// exactly these formulas and refuses a call whose total does not fit in the
-// free memory cudaMemGetInfo reports (less MARGIN).
+// Device memory a CUDA advance call needs, and how a call's generations are
+// split into kernel launches: pure arithmetic and host code, compiled into
+// _core with or without CUDA (madsim._core.cuda_memory_estimate and
+// cuda_launch_plan, tested on machines without a GPU). The launcher
+// (launch.cu) sizes its buffers with exactly these formulas and refuses a
+// call whose minimum does not fit in the free memory cudaMemGetInfo reports
+// (less MARGIN_BYTES).
 #pragma once
 #include <stdint.h>
+
+#include <vector>
 
 namespace madsim::cuda {
 
@@ -44,6 +48,49 @@ inline MemoryNeed memory_need(int64_t R, int64_t state_size, int64_t observe_siz
 
 inline int64_t looks_bytes(int64_t n_rec, int64_t n_cols, int64_t n_det) {
   return 4 * n_rec + 4 * n_cols + 16 * n_det;  // uint32 gens, int32 columns, Detector {int, int, double}
+}
+
+// One kernel launch: generations begin+1 .. end (init and generation 0 too
+// when begin == 0), recording rec_gens[r0 .. r0 + nr).
+struct Launch {
+  uint32_t begin, end;
+  int64_t r0, nr;
+};
+
+// The launches of one call (gen_begin, gen_end]: at most gens_per_launch
+// generations each (0: no limit) and at most rec_fit recorded generations
+// each (what device memory holds). A launch from generation 0 re-runs
+// init, so only the first launch may start there: when the call records
+// generation 0 the first launch also takes the next record (rec_fit is
+// raised to 2 for it; min_records says so to the memory check).
+inline int64_t min_records(uint32_t gen_begin, const uint32_t* rec_gens, int64_t n_rec) {
+  if (n_rec <= 0) return 0;
+  return gen_begin == 0 && n_rec > 1 && rec_gens[0] == 0 ? 2 : 1;
+}
+
+inline std::vector<Launch> launch_plan(uint32_t gen_begin, uint32_t gen_end,
+                                       const uint32_t* rec_gens, int64_t n_rec,
+                                       uint32_t gens_per_launch, int64_t rec_fit) {
+  std::vector<Launch> plan;
+  const int64_t floor = min_records(gen_begin, rec_gens, n_rec);
+  if (rec_fit < floor) rec_fit = floor;
+  const uint64_t g = gens_per_launch ? gens_per_launch : 0xFFFFFFFFull;
+  uint32_t gen = gen_begin;
+  int64_t r = 0;
+  while (true) {
+    uint32_t end = (uint32_t)((uint64_t)gen + g < gen_end ? (uint64_t)gen + g : gen_end);
+    int64_t hi = r;  // records of (gen, end], or [0, end] in the launch from 0
+    while (hi < n_rec && rec_gens[hi] <= end) ++hi;
+    if (hi - r > rec_fit) {
+      hi = r + rec_fit;
+      end = rec_gens[hi - 1];
+    }
+    plan.push_back(Launch{gen, end, r, hi - r});
+    r = hi;
+    gen = end;
+    if (gen >= gen_end) break;
+  }
+  return plan;
 }
 
 }  // namespace madsim::cuda
