@@ -205,6 +205,16 @@ __global__ void philox_rate_kernel(uint64_t blocks, int64_t threads, u32x2 key, 
   if (acc == 0x9E3779B9u) sink[0] = acc;
 }
 
+// The family's advance kernel (the register variant where its traits ask for it).
+template <class M>
+auto kernel_of() {
+  using Tr = DeviceTraits<M>;
+  if constexpr (Tr::reg_state > 0)
+    return &advance_kernel<M, Tr::reg_state, Tr::reg_observe>;
+  else
+    return &advance_kernel<M, 0, 1>;
+}
+
 void check_block(int block) {
   if (block < 32 || block > 1024 || block % 32 != 0)
     throw std::invalid_argument("block must be a multiple of 32 in [32, 1024], got " +
@@ -264,7 +274,10 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   const int64_t S = M::state_size(hp), O = M::observe_size(hp), SC = M::scratch_size(hp);
   const int64_t C = c.n_cols, D = c.n_det;
   const bool reg = Tr::reg_state > 0 && S == Tr::reg_state && O <= Tr::reg_observe;
+  if (Tr::reg_state > 0 && !reg)
+    throw std::logic_error(std::string(Tr::name) + ": rows do not fit the register layout");
   const int64_t O_dev = reg ? 0 : O;
+  const auto kernel = kernel_of<M>();
 
   std::string why;
   if (device_count(&why) == 0) throw Error("no CUDA device: " + why);
@@ -275,26 +288,37 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   size_t free_b = 0, total_b = 0;
   MADSIM_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
 
-  // Launch plan: launch boundaries in generations. First by gens_per_launch,
-  // then split further where one launch's records would not fit.
-  const int64_t resident = std::max<int64_t>(c.block, (int64_t)sms * per_sm);
+  // Block size: the one asked for, capped at what the kernel's registers
+  // allow (a block never changes a number). Threads in flight ("slots"):
+  // what the device runs at once at that block size.
+  cudaFuncAttributes attr;
+  MADSIM_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+  int block = std::min(c.block, attr.maxThreadsPerBlock);
+  block = std::max(32, block - block % 32);
+  int per_sm_blocks = 0;
+  MADSIM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_blocks, kernel, block, 0));
+  const int64_t resident = std::max<int64_t>(block, (int64_t)per_sm_blocks * sms * block);
   int64_t slots = std::min<int64_t>(R, resident);
+  // Kernel local memory (stack frames), which the runtime reserves for every
+  // thread the device can hold: counted, conservatively, as part of the need.
+  const int64_t local = (int64_t)attr.localSizeBytes * sms * per_sm;
   const MemoryNeed full =
       memory_need(R, S, O_dev, SC, c.n_rec, C, D, DeviceParams<M>::count_doubles(hp), slots,
                   looks_bytes(c.n_rec, C, D));
   const int64_t avail = (int64_t)free_b - MARGIN_BYTES;
-  const int64_t base = full.state + full.ids + full.first + full.arrays;
+  const int64_t base = full.state + full.ids + full.first + full.arrays + local;
   const int64_t per_rec = 8 * R * C;  // one recorded generation of every replica
   const int64_t per_slot = 8 * (O_dev + SC);
-  const int64_t min_slots = std::min<int64_t>(slots, c.block);
+  const int64_t min_slots = std::min<int64_t>(slots, block);
   const int64_t min_recs = min_records(c.gen_begin, c.rec_gens, c.n_rec);  // per launch
   const int64_t min_need = base + min_recs * per_rec + min_slots * per_slot;
   if (min_need > avail) {
     throw OutOfMemory(
-        std::string("CUDA device memory: the run needs ") + gib(full.total()) + " (state " +
+        std::string("CUDA device memory: the run needs ") + gib(full.total() + local) + " (state " +
         gib(full.state) + ", records " + gib(full.records) + ", first passages " +
         gib(full.first) + ", observe rows " + gib(full.observe) + ", scratch " +
-        gib(full.scratch) + ", parameter arrays " + gib(full.arrays) + "; at least " +
+        gib(full.scratch) + ", parameter arrays " + gib(full.arrays) + ", kernel local memory " +
+        gib(local) + "; at least " +
         gib(min_need) + " with one recorded generation per launch and " +
         std::to_string(min_slots) + " threads in flight) but cudaMemGetInfo reports " +
         gib((int64_t)free_b) + " free of " + gib((int64_t)total_b) + " (" + gib(MARGIN_BYTES) +
@@ -336,23 +360,16 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
                   observe_need<M>(hp, c.cols, C, c.det, (int32_t)D),
                   observe_need<M>(hp, nullptr, 0, c.det, (int32_t)D)};
   const u32x2 key = seed_key(c.seed);
-  const int64_t grid = (slots + c.block - 1) / c.block;
+  const int64_t grid = (slots + block - 1) / block;
   std::vector<double> staging;
   for (const Launch& l : plan) {
     Looks lk = lk0;
     lk.rec_gens = l.nr > 0 ? d_gens.p + l.r0 : nullptr;
     lk.n_rec = l.nr;
     const int64_t rec_row = l.nr * C;
-    if constexpr (Tr::reg_state > 0) {
-      if (!reg) throw std::logic_error(std::string(Tr::name) + ": rows do not fit the register layout");
-      advance_kernel<M, Tr::reg_state, Tr::reg_observe><<<(unsigned)grid, c.block>>>(
-          dp.p, d_state.p, d_ids.p, R, S, key, l.begin, l.end, lk, d_rec.p, rec_row, d_first.p,
-          d_obs.p, O_dev, d_scratch.p, SC, slots);
-    } else {
-      advance_kernel<M, 0, 1><<<(unsigned)grid, c.block>>>(
-          dp.p, d_state.p, d_ids.p, R, S, key, l.begin, l.end, lk, d_rec.p, rec_row, d_first.p,
-          d_obs.p, O_dev, d_scratch.p, SC, slots);
-    }
+    kernel<<<(unsigned)grid, block>>>(dp.p, d_state.p, d_ids.p, R, S, key, l.begin, l.end, lk,
+                                      d_rec.p, rec_row, d_first.p, d_obs.p, O_dev, d_scratch.p,
+                                      SC, slots);
     const std::string what = std::string("advance kernel (") + Tr::name + ")";
     check(cudaGetLastError(), (what + " launch").c_str());
     check(cudaDeviceSynchronize(), (what + " run (cudaDeviceSynchronize)").c_str());
