@@ -102,9 +102,9 @@ def test_kernel_for_jax_swaps_only_params_and_advance():
 @pytest.mark.parametrize("bad", ["gpu", "JAX", "", None, 1])
 def test_bad_backend_name_is_refused(bad):
     cfg = ms.Config(loop=ms.Replace(n=5))
-    with pytest.raises(ValueError, match=r"backend must be one of 'cpu', 'jax'; got"):
+    with pytest.raises(ValueError, match=r"backend must be one of 'cpu', 'jax', 'cuda'; got"):
         ms.simulate(cfg, replicas=2, generations=1, progress=False, backend=bad)
-    with pytest.raises(ValueError, match=r"backend must be one of 'cpu', 'jax'; got"):
+    with pytest.raises(ValueError, match=r"backend must be one of 'cpu', 'jax', 'cuda'; got"):
         kernel_for(cfg, 1, 2, backend=bad)
 
 

@@ -12,6 +12,10 @@
 
 #include "../cpu/launch.hpp"
 #include "../cpu/philox_rate.hpp"
+#include "../cuda/memory.hpp"
+#ifdef MADSIM_WITH_CUDA
+#include "../cuda/launch.hpp"
+#endif
 #include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/bigram.hpp"
@@ -167,11 +171,14 @@ py::tuple binomial_py(double n, double p, uint64_t seed, const py::array& replic
 }
 
 // One advance binding per family; the template keeps them one line each.
-template <class M>
-void advance_py(const typename M::Params& p, const py::array& state, const py::array& replica_ids,
-                uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-                int64_t rec_offset, const py::array& records, const py::array& detectors,
-                const py::array& first, int threads, const py::object& columns) {
+// advance_checked checks every array and hands a cpu::Chunk to `launch`
+// (the CPU launcher, or the CUDA one) with the GIL released.
+template <class M, class Launch>
+void advance_checked(const typename M::Params& p, const py::array& state,
+                     const py::array& replica_ids, uint64_t seed, uint32_t gen_begin,
+                     uint32_t gen_end, const py::array& rec_gens, int64_t rec_offset,
+                     const py::array& records, const py::array& detectors, const py::array& first,
+                     int threads, const py::object& columns, Launch launch) {
   const int64_t S = M::state_size(p), O = M::observe_size(p);
   double* st = checked<double>(state, "state", {-1, S}, true);
   const int64_t R = state.shape(0);
@@ -217,8 +224,75 @@ void advance_py(const typename M::Params& p, const py::array& state, const py::a
   cpu::Chunk c{seed,      gen_begin, gen_end,    rg, n_rec, rec_offset, total,
                cols.data(), C,       det.data(), (int32_t)D};
   py::gil_scoped_release nogil;
-  cpu::advance<M>(p, c, st, ids, R, rec, fp, threads);
+  launch(c, st, ids, R, rec, fp);
 }
+
+template <class M>
+void advance_py(const typename M::Params& p, const py::array& state, const py::array& replica_ids,
+                uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
+                int64_t rec_offset, const py::array& records, const py::array& detectors,
+                const py::array& first, int threads, const py::object& columns) {
+  advance_checked<M>(p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                     records, detectors, first, threads, columns,
+                     [&](const cpu::Chunk& c, double* st, const uint32_t* ids, int64_t R,
+                         double* rec, int64_t* fp) {
+                       cpu::advance<M>(p, c, st, ids, R, rec, fp, threads);
+                     });
+}
+
+#ifdef MADSIM_WITH_CUDA
+// The same checks, then the CUDA launcher (csrc/cuda/launch.cu). `threads`
+// is accepted so the driver calls both alike, and ignored; `block` (threads
+// per CUDA block) and `gens_per_launch` never change a number.
+template <class M>
+void advance_cuda_py(const typename M::Params& p, const py::array& state,
+                     const py::array& replica_ids, uint64_t seed, uint32_t gen_begin,
+                     uint32_t gen_end, const py::array& rec_gens, int64_t rec_offset,
+                     const py::array& records, const py::array& detectors, const py::array& first,
+                     int threads, const py::object& columns, int block, uint32_t gens_per_launch) {
+  if (block < 32 || block > 1024 || block % 32 != 0)
+    throw py::value_error("block must be a multiple of 32 in [32, 1024], got " + std::to_string(block));
+  advance_checked<M>(p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                     records, detectors, first, 1, columns,
+                     [&](const cpu::Chunk& c, double* st, const uint32_t* ids, int64_t R,
+                         double* rec, int64_t* fp) {
+                       const cuda::Chunk cc{c.seed,     c.gen_begin, c.gen_end, c.rec_gens,
+                                            c.n_rec,    c.rec_offset, c.rec_total, c.cols,
+                                            c.n_cols,   c.det,       c.n_det,   block,
+                                            gens_per_launch};
+                       cuda::advance<M>(p, cc, st, ids, R, rec, fp);
+                     });
+  (void)threads;
+}
+
+py::array_t<uint32_t> philox_cuda_py(const py::array& ctr, const py::array& key) {
+  const uint32_t* c = checked<uint32_t>(ctr, "ctr", {-1, 4}, false);
+  const uint32_t* k = checked<uint32_t>(key, "key", {2}, false);
+  const py::ssize_t n = ctr.shape(0);
+  py::array_t<uint32_t> out({n, (py::ssize_t)4});
+  uint32_t* o = out.mutable_data();
+  py::gil_scoped_release nogil;
+  cuda::philox_device(c, n, k, o);
+  return out;
+}
+
+py::dict cuda_runtime_py() {
+  const cuda::RuntimeInfo i = cuda::runtime_info();
+  py::dict d;
+  d["runtime_version"] = i.runtime_version;
+  d["driver_version"] = i.driver_version;
+  d["device_count"] = i.device_count;
+  d["error"] = i.error;
+  if (i.device_count > 0) {
+    d["device_name"] = i.device_name;
+    d["compute_capability"] = std::to_string(i.cc_major) + "." + std::to_string(i.cc_minor);
+    d["multiprocessors"] = i.multiprocessors;
+    d["free_bytes"] = i.free_bytes;
+    d["total_bytes"] = i.total_bytes;
+  }
+  return d;
+}
+#endif
 
 // GaussianLoop::Params points at the truth and the count schedule; the holder
 // owns them (Python keeps the holder alive for the whole call).
@@ -456,7 +530,14 @@ py::dict build_info() {
 #ifdef MADSIM_BUILD_FLAGS
   d["flags"] = MADSIM_BUILD_FLAGS;
 #endif
+#ifdef MADSIM_WITH_CUDA
+  d["cuda"] = true;
+  d["cuda_version"] = MADSIM_CUDA_COMPILER_VERSION;  // nvcc that compiled the launcher
+  d["cuda_architectures"] = MADSIM_CUDA_ARCHITECTURES;
+  d["cuda_flags"] = MADSIM_CUDA_FLAGS;
+#else
   d["cuda"] = false;
+#endif
   d["hardware_threads"] = std::thread::hardware_concurrency();
   return d;
 }
@@ -599,4 +680,131 @@ PYBIND11_MODULE(_core, m) {
         py::arg("replica_ids"), py::arg("seed"), py::arg("gen_begin"), py::arg("gen_end"),
         py::arg("rec_gens"), py::arg("rec_offset"), py::arg("records"), py::arg("detectors"),
         py::arg("first"), py::arg("threads"), py::arg("columns") = py::none());
+
+  // Device memory of a CUDA call (csrc/cuda/memory.hpp): pure arithmetic,
+  // present in every build.
+  m.attr("CUDA_MEMORY_MARGIN") = cuda::MARGIN_BYTES;
+  m.def(
+      "cuda_memory_estimate",
+      [](int64_t R, int64_t state_size, int64_t observe_size, int64_t scratch_size, int64_t n_rec,
+         int64_t n_cols, int64_t n_det, int64_t array_doubles, int64_t slots) {
+        for (int64_t v : {R, state_size, observe_size, scratch_size, n_rec, n_cols, n_det,
+                          array_doubles, slots})
+          if (v < 0) throw py::value_error("cuda_memory_estimate: every count must be >= 0");
+        const cuda::MemoryNeed n =
+            cuda::memory_need(R, state_size, observe_size, scratch_size, n_rec, n_cols, n_det,
+                              array_doubles, slots, cuda::looks_bytes(n_rec, n_cols, n_det));
+        py::dict d;
+        d["state"] = n.state;
+        d["ids"] = n.ids;
+        d["records"] = n.records;
+        d["first"] = n.first;
+        d["observe"] = n.observe;
+        d["scratch"] = n.scratch;
+        d["arrays"] = n.arrays;
+        d["total"] = n.total();
+        return d;
+      },
+      py::arg("replicas"), py::arg("state_size"), py::arg("observe_size"), py::arg("scratch_size"),
+      py::arg("n_rec"), py::arg("n_cols"), py::arg("n_det"), py::arg("array_doubles"),
+      py::arg("slots"));
+
+  m.def(
+      "cuda_launch_plan",
+      [](uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens, uint32_t gens_per_launch,
+         int64_t rec_fit) {
+        const uint32_t* rg = checked<uint32_t>(rec_gens, "rec_gens", {-1}, false);
+        if (gen_end < gen_begin) throw py::value_error("gen_end must be >= gen_begin");
+        const auto plan = cuda::launch_plan(gen_begin, gen_end, rg, rec_gens.shape(0),
+                                            gens_per_launch, rec_fit);
+        py::list out;
+        for (const auto& l : plan) out.append(py::make_tuple(l.begin, l.end, l.r0, l.nr));
+        return out;
+      },
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("gens_per_launch"),
+      py::arg("rec_fit"),
+      "The CUDA launcher's kernel launches for one call: [(begin, end, r0, n_rec)].");
+
+#ifdef MADSIM_WITH_CUDA
+  static py::exception<cuda::Error> cuda_error(m, "CudaError", PyExc_RuntimeError);
+  py::register_exception_translator([](std::exception_ptr ep) {
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const cuda::OutOfMemory& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const cuda::Error& e) {
+      PyErr_SetString(cuda_error.ptr(), e.what());
+    }
+  });
+  m.def("cuda_device_count", []() { return cuda::device_count(nullptr); },
+        "Visible CUDA devices (0 without a driver or a device).");
+  m.def("cuda_runtime", &cuda_runtime_py,
+        "CUDA runtime and driver versions, device count (and why 0), device 0's name and memory.");
+  m.def("philox4x32_10_cuda", &philox_cuda_py, py::arg("ctr"), py::arg("key"),
+        "philox4x32_10 computed on the device (known-answer tests).");
+  m.def(
+      "philox_seconds_cuda",
+      [](uint64_t blocks, int64_t threads, int block) {
+        py::gil_scoped_release nogil;
+        return cuda::philox_seconds_device(blocks, threads, block);
+      },
+      py::arg("blocks_per_thread"), py::arg("threads"), py::arg("block") = 256,
+      "Seconds (CUDA events) for `threads` device threads to generate `blocks_per_thread` Philox blocks each.");
+  m.def("advance_gaussian1d_cuda", &advance_cuda_py<Gaussian1D>, py::arg("params"),
+        py::arg("state"), py::arg("replica_ids"), py::arg("seed"), py::arg("gen_begin"),
+        py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"), py::arg("records"),
+        py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
+        py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
+  m.def(
+      "advance_gaussian_loop_cuda",
+      [](const GaussianLoopHolder& h, const py::array& state, const py::array& replica_ids,
+         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
+         int64_t rec_offset, const py::array& records, const py::array& detectors,
+         const py::array& first, int threads, const py::object& columns, int block,
+         uint32_t gens_per_launch) {
+        if ((int64_t)gen_end > h.p.n_counts)
+          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
+        advance_cuda_py<GaussianLoop>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                                      rec_offset, records, detectors, first, threads, columns,
+                                      block, gens_per_launch);
+      },
+      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
+      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
+  m.def(
+      "advance_categorical_cuda",
+      [](const CategoricalHolder& h, const py::array& state, const py::array& replica_ids,
+         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
+         int64_t rec_offset, const py::array& records, const py::array& detectors,
+         const py::array& first, int threads, const py::object& columns, int block,
+         uint32_t gens_per_launch) {
+        if ((int64_t)gen_end > h.p.n_counts)
+          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
+        advance_cuda_py<Categorical>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                                     rec_offset, records, detectors, first, threads, columns,
+                                     block, gens_per_launch);
+      },
+      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
+      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
+  m.def(
+      "advance_bigram_cuda",
+      [](const BigramHolder& h, const py::array& state, const py::array& replica_ids,
+         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
+         int64_t rec_offset, const py::array& records, const py::array& detectors,
+         const py::array& first, int threads, const py::object& columns, int block,
+         uint32_t gens_per_launch) {
+        if ((int64_t)gen_end > h.p.n_counts)
+          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
+        advance_cuda_py<Bigram>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                                rec_offset, records, detectors, first, threads, columns, block,
+                                gens_per_launch);
+      },
+      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
+      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
+#endif
 }

@@ -116,7 +116,10 @@ def simulate(
         madsim.reference, for checking: the same Dataset, integers exact and
         floats typically within 1e-15 of the core's, at most 1e-11 relative in
         tests/test_simulate_backends.py; several times slower, and compiling
-        for seconds per model; needs jax).
+        for seconds per model; needs jax), or "cuda" (the same compiled step
+        functions on a GPU, one thread per replica; needs a CUDA build and a
+        visible device, else madsim.CudaUnavailableError saying which is
+        missing; see README "CUDA backend" for how its numbers compare).
     metrics: the variables to record (names as in the Dataset: e.g.
         ["var", "tail3", "kl_model_truth"]), or None for all of them. Only
         the chosen columns are computed and stored on recorded generations

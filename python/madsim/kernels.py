@@ -15,7 +15,10 @@ pure-JAX twin in ``madsim.reference`` (the test oracle: same streams, same
 state and record layout, integers exact, floats to rounding; several times
 slower, and compiling for seconds per model). ``kernel_for(..., backend="jax")`` swaps
 the params and the advance function and nothing else, so the driver cannot
-tell them apart.
+tell them apart. A third, "cuda", runs the same compiled step functions on a
+GPU (csrc/cuda/launch.cu; same params, ``advance_<family>_cuda``), where
+madsim was built with CUDA and a device is visible (else
+CudaUnavailableError saying which is missing).
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from typing import Callable
 
 import numpy as np
 
-from ._backend import core
+from ._backend import core, require_cuda
 from .config import _need_text
 from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config,
                      Fresh, Gaussian, Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
-BACKENDS = ("cpu", "jax")
+BACKENDS = ("cpu", "jax", "cuda")
 MEMORY_FRACTION = 0.5  # refuse runs whose state would take more of the RAM than this
 
 # The metrics against the truth N(mu0, Sigma0) (generation 0) that observe()
@@ -121,6 +124,9 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
     everything else identical)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+    if backend == "cuda":
+        require_cuda()
+        return _cuda_kernel(kernel_for(cfg, generations, replicas, "cpu"), replicas)
     fam, loop = cfg.family, cfg.loop
     if uses_gaussian1d(cfg):
         args = dict(n=float(loop.n), tau=float(cfg.temperature),
@@ -449,3 +455,28 @@ def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
             f"the run's state needs {need / 2**30:.2f} GiB for {replicas} replicas{extra}, more than "
             f"{MEMORY_FRACTION:.0%} of this machine's {ram / 2**30:.1f} GiB; run fewer replicas or "
             "generations per call")
+
+
+# backend "cuda": the compiled params, the CUDA launcher's advance.
+CUDA_ADVANCE = {"gaussian1d": "advance_gaussian1d_cuda",
+                "gaussian_loop": "advance_gaussian_loop_cuda",
+                "categorical": "advance_categorical_cuda",
+                "bigram": "advance_bigram_cuda"}
+
+
+def _cuda_kernel(kern: Kernel, replicas: int) -> Kernel:
+    """``kern`` (backend "cpu") with the CUDA launcher's advance, after a
+    first check that the state rows fit in the device's free memory (each
+    call checks its full need again: csrc/cuda/memory.hpp)."""
+    from ._backend import cuda_memory_estimate
+    advance = getattr(core, CUDA_ADVANCE[kern.name])
+    free = int(dict(core.cuda_runtime()).get("free_bytes", 0))
+    arrays = 0 if kern.counts is None else int(kern.counts.size)
+    need = cuda_memory_estimate(replicas, kern.initial_state.size, 0, 0, 0, 0, 0, arrays, 0)["total"]
+    if need > free - int(core.CUDA_MEMORY_MARGIN):
+        raise MemoryError(
+            f"backend='cuda': the state rows alone need {need / 2**30:.3f} GiB of device memory "
+            f"for {replicas} replicas, but cudaMemGetInfo reports {free / 2**30:.3f} GiB free "
+            f"({int(core.CUDA_MEMORY_MARGIN) / 2**30:.3f} GiB kept back); run fewer replicas per "
+            "call, or on the CPU backend")
+    return replace(kern, advance=advance)
