@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import madsim as ms
-from madsim import _sweep_exec, results
+from madsim import _sweep_exec, results, sweeps
 
 BASE = ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.5)
 GRID = {"weight": [0.2, 0.7], "ratio": {"loop.real": [3, 8], "loop.synthetic": [9, 4]},
@@ -258,3 +258,17 @@ def test_zipped_fields_and_whole_filter_objects():
     ds = ms.sweep(base, {"filter": [{"tpr": 0.25}, None]}, **{**RUN, "detect": []})
     assert list(ds["filter"].values) == ["(tpr=0.25)", "None"]
     assert json.loads(ds["config"].values[0])["filter"] == {"type": "Filter", "tpr": 0.25, "fpr": 0.0}
+
+
+def test_task_file_resumes_like_a_simulate_result(tmp_path):
+    """The store keeps each task's full simulate result (state, attrs):
+    resume continues it to the longer run, bit for bit."""
+    ms.sweep(BASE, {"weight": [0.3, 0.6]}, store=tmp_path / "s", block=4, **RUN)
+    part = sweeps.load_task(tmp_path / "s" / "tasks" / "p1-b1.npz")
+    np.testing.assert_array_equal(part["replica"].values, [4, 5])
+    longer = ms.resume(part, 9, record=[9], progress=False)
+    cfg = ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.6)
+    full = ms.simulate(cfg, **{**RUN, "replicas": [4, 5], "generations": 9, "record": [0, 2, 5, 9]})
+    assert_same(full, longer)
+    with pytest.raises(FileNotFoundError, match="no sweep task file"):
+        sweeps.load_task(tmp_path / "s" / "tasks" / "p9-b0.npz")

@@ -83,8 +83,14 @@ class Store:
         _write_atomic(self.file(key), lambda f: np.savez(f, **_arrays(ds)))
 
     def load(self, key: str) -> xr.Dataset:
-        with np.load(self.file(key), allow_pickle=False) as z:
-            return _dataset({k: z[k] for k in z.files})
+        return read_task(self.file(key))
+
+
+def read_task(path: Path) -> xr.Dataset:
+    if not path.exists():
+        raise FileNotFoundError(f"no sweep task file at {str(path)!r}")
+    with np.load(path, allow_pickle=False) as z:
+        return _dataset({k: z[k] for k in z.files})
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -132,9 +132,10 @@ def sweep(
         cores shared among the pool's threads for "threads", 1 for "dask").
     progress: one tqdm bar over tasks, with an ETA; None shows it only on an
         interactive terminal.
-    keep_state: keep each replica's kernel state (``state``, NaN-padded to
-        the widest point) so points can be continued with madsim.resume;
-        dropped by default (the store's task files always keep it).
+    keep_state: keep each replica's final kernel state (``state``, NaN-padded
+        to the widest point); dropped by default to save memory. The store's
+        task files always keep it: ``load_task`` reads one back as a complete
+        simulate result, which ``madsim.resume`` continues.
 
     Ctrl-C raises ``SweepInterrupted`` (a KeyboardInterrupt) once the tasks
     that finished are stored.
@@ -302,11 +303,10 @@ def _scheduler(scheduler, workers, address):
         raise ValueError(f"address is for scheduler='dask'; got scheduler={scheduler!r}")
     if scheduler == "dask":
         try:
-            import distributed  # noqa: F401
+            import distributed
         except ImportError:
             raise ImportError("scheduler='dask' needs dask.distributed: pip install 'madsim[dask]'") from None
-        if address is not None and not isinstance(address, str) and \
-                type(address).__name__ != "Client":
+        if address is not None and not isinstance(address, (str, distributed.Client)):
             raise TypeError(f"address must be a scheduler address (str) or a distributed.Client; "
                             f"got {address!r}")
     return scheduler, workers
@@ -367,3 +367,9 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
     )
     return ds
 
+
+def load_task(path) -> xr.Dataset:
+    """One task file of a store (``STORE/tasks/p{point}-b{block}.npz``) as the
+    task's ``simulate`` result: variables, state and attrs, so that
+    ``madsim.resume`` can continue it."""
+    return ex.read_task(Path(path))
