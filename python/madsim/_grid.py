@@ -133,10 +133,16 @@ def points(base: C.Config, axes) -> list[C.Config]:
         try:
             out.append(build(base, assign))
         except (TypeError, ValueError) as exc:
-            what = ", ".join(f"{p} = {v!r}" for p, v in assign.items())
-            cls = TypeError if isinstance(exc, TypeError) else ValueError
-            raise cls(f"grid point ({what}): {exc}") from None
+            raise at_point(exc, assign) from None
     return out
+
+
+def at_point(exc: Exception, assign: Mapping) -> Exception:
+    """``exc`` (a TypeError or ValueError) with the grid point's fields and
+    values in front of its message."""
+    what = ", ".join(f"{p} = {v!r}" for p, v in assign.items())
+    cls = TypeError if isinstance(exc, TypeError) else ValueError
+    return cls(f"grid point ({what}): {exc}")
 
 
 # ------------------------------------------------------------ building a point

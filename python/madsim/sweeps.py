@@ -244,11 +244,6 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     return _Plan(axes, configs, ids, offsets, block, run, spec)
 
 
-def _where(axes, p: int) -> str:
-    index = np.unravel_index(p, tuple(a.size for a in axes)) if axes else ()
-    return ", ".join(f"{f} = {v!r}" for f, v in _grid.assignments(axes, index).items())
-
-
 def _check_points(axes, configs, generations, replicas, backend, metrics, detect) -> set:
     """What simulate would check per point (kernel, metrics, detectors);
     returns every variable name the points record."""
@@ -263,8 +258,8 @@ def _check_points(axes, configs, generations, replicas, backend, metrics, detect
                         f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
                         f"got {d.metric!r}")
         except (TypeError, ValueError) as exc:
-            cls = TypeError if isinstance(exc, TypeError) else ValueError
-            raise cls(f"grid point ({_where(axes, p)}): {exc}") from None
+            index = np.unravel_index(p, _grid.shape(axes)) if axes else ()
+            raise _grid.at_point(exc, _grid.assignments(axes, index)) from None
     labels = [d.label for d in detect]
     if len(set(labels)) != len(labels):
         raise ValueError(f"detect: labels must be distinct; got {labels}")
