@@ -281,7 +281,7 @@ def _offsets(streams: str, ids: np.ndarray, points: int) -> np.ndarray:
     if streams == "coupled":
         return np.zeros(points, dtype=np.int64)
     span = int(ids.max()) + 1
-    if (points - 1) * span + span > 2**32:
+    if points * span > 2**32:
         raise ValueError(
             f"streams='independent' gives each of the {points} grid points {span} replica ids of "
             f"its own, {points * span} in all, more than the 2**32 the counter holds; use "
