@@ -13,9 +13,11 @@ from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categoric
                      Fresh, Gaussian, Replace)
 from .record import every, logspace
 from .driver import FirstPassage, RunInterrupted, resume, simulate
+from .sweeps import SweepInterrupted, sweep
 
 __all__ = [
     "Accumulate", "AccumulateSubsample", "Augment", "Bigram", "Categorical", "Config", "CudaUnavailableError",
     "Filter", "Fresh", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Replace", "RunInterrupted",
-    "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "theory", "__version__",
+    "SweepInterrupted", "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "sweep",
+    "theory", "__version__",
 ]

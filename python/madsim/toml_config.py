@@ -38,6 +38,27 @@ API, the same validation (errors name the TOML key).
     below = 0.01
     name = "collapse"
 
+A sweep file (``madsim sweep``, ``load_sweep``) is a run file with a
+``[sweep]`` table: the run file gives the base config and the [run]
+arguments, shared by every point.
+
+    [sweep]                    # ms.sweep(...) options, all optional
+    streams = "coupled"        # or "independent"
+    block = 1000               # replicas per task
+    scheduler = "threads"      # or "serial", "dask"
+    workers = 4
+    address = "tcp://10.0.0.5:8786"   # a Dask scheduler (scheduler = "dask")
+    keep_state = false
+
+    [sweep.grid]               # product dimensions: field path = [values]
+    weight = [0.2, 0.5, 0.8]
+    "loop.synthetic" = [10, 40]          # (or loop.synthetic: a dotted key)
+    loop = [{ type = "Replace", n = 20 }, { type = "Fresh", real = 10, synthetic = 10 }]
+
+    [sweep.zip.ratio]          # a zipped dimension "ratio": the fields move together
+    "loop.real" = [10, 20, 50]
+    "loop.synthetic" = [90, 80, 50]
+
 Read with ``tomllib`` (Python 3.11+). Functions of t are not expressible in
 TOML: give a list.
 """
@@ -56,6 +77,7 @@ TOP_KEYS = ("estimator", "temperature", "path", "truncation", "weight", "top_k",
 TABLES = ("family", "loop", "filter", "run", "detect")
 RUN_KEYS = ("replicas", "generations", "seed", "record", "threads", "chunk", "backend", "metrics")
 DETECT_KEYS = ("metric", "below", "above", "name")
+SWEEP_KEYS = ("grid", "zip", "streams", "block", "scheduler", "workers", "address", "keep_state")
 
 
 class ConfigFileError(ValueError):
@@ -106,12 +128,23 @@ def _record(value):
     raise ConfigFileError(f"[run] record must be {{ every = k }}, {{ logspace = num }} or a list; got {value!r}")
 
 
-def loads(text: str, source: str = "<string>") -> tuple[C.Config, dict]:
-    """Parses a TOML run file: returns (Config, keyword arguments of simulate)."""
+def _parse(text: str, source: str) -> dict:
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigFileError(f"{source}: not valid TOML: {exc}") from None
+
+
+def loads(text: str, source: str = "<string>") -> tuple[C.Config, dict]:
+    """Parses a TOML run file: returns (Config, keyword arguments of simulate)."""
+    doc = _parse(text, source)
+    if "sweep" in doc:
+        raise ConfigFileError(f"{source} has a [sweep] table: run it with `madsim sweep` "
+                              "(madsim.toml_config.load_sweep)")
+    return _run_file(doc, source)
+
+
+def _run_file(doc: dict, source: str) -> tuple[C.Config, dict]:
     _unknown(source, doc, TOP_KEYS + TABLES)
     family = _build("family", doc.get("family", {}), C.FAMILIES, "Gaussian")
     loop = _build("loop", doc.get("loop", {"type": "Replace"}), C.LOOPS)
@@ -148,11 +181,59 @@ def loads(text: str, source: str = "<string>") -> tuple[C.Config, dict]:
     return cfg, kwargs
 
 
-def load(path) -> tuple[C.Config, dict]:
-    """Reads a TOML run file from disk (see the module docstring)."""
+def _read(path) -> tuple[str, str]:
     p = Path(path)
     try:
-        text = p.read_text()
+        return p.read_text(), str(p)
     except OSError as exc:
         raise ConfigFileError(f"cannot read run file {str(p)!r}: {exc.strerror}") from None
-    return loads(text, source=str(p))
+
+
+def load(path) -> tuple[C.Config, dict]:
+    """Reads a TOML run file from disk (see the module docstring)."""
+    return loads(*_read(path))
+
+
+def loads_sweep(text: str, source: str = "<string>") -> tuple[C.Config, dict, dict]:
+    """Parses a TOML sweep file: returns (base Config, the [run] keyword
+    arguments, the [sweep] keyword arguments of madsim.sweep with ``grid``)."""
+    doc = _parse(text, source)
+    if "sweep" not in doc:
+        raise ConfigFileError(f"{source} has no [sweep] table (a plain run file: use `madsim run`)")
+    table = doc.pop("sweep")
+    if not isinstance(table, dict):
+        raise ConfigFileError(f"[sweep] must be a table; got {table!r}")
+    cfg, run = _run_file(doc, source)
+    _unknown("[sweep]", table, SWEEP_KEYS)
+    options = {k: v for k, v in table.items() if k not in ("grid", "zip")}
+    grid = _flat("[sweep.grid]", table.get("grid", {}))
+    zipped = table.get("zip", {})
+    if not isinstance(zipped, dict):
+        raise ConfigFileError(f"[sweep.zip] must hold tables [sweep.zip.NAME]; got {zipped!r}")
+    for name, fields in zipped.items():
+        if name in grid:
+            raise ConfigFileError(f"[sweep.zip.{name}]: {name!r} is also a field of [sweep.grid]")
+        grid[name] = _flat(f"[sweep.zip.{name}]", fields)
+    if not grid:
+        raise ConfigFileError("[sweep] needs [sweep.grid] or [sweep.zip.NAME] with field = [values]")
+    return cfg, run, {"grid": grid, **options}
+
+
+def load_sweep(path) -> tuple[C.Config, dict, dict]:
+    """Reads a TOML sweep file from disk (see the module docstring)."""
+    return loads_sweep(*_read(path))
+
+
+def _flat(where: str, table, prefix: str = "") -> dict:
+    """Nested tables as dotted paths: TOML reads ``loop.n = [...]`` as
+    {"loop": {"n": [...]}}; a list (of values) ends a path."""
+    if not isinstance(table, dict):
+        raise ConfigFileError(f"{where} must be a table of field = [values]; got {table!r}")
+    out = {}
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(where, value, path + "."))
+        else:
+            out[path] = value
+    return out

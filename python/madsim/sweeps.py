@@ -1,0 +1,370 @@
+"""Parameter sweeps: a grid of configs in one call, resumable, on threads or Dask.
+
+    ds = ms.sweep(ms.Config(loop=ms.Fresh(real=20, synthetic=20), weight=0.5),
+                  grid={"weight": [0.2, 0.5, 0.8], "loop.synthetic": [10, 40]},
+                  replicas=2000, generations=200, seed=1, store="weights.sweep")
+    ds["var"].mean("replica")          # dims (weight, loop.synthetic, generation)
+
+The grid (madsim._grid) names dataclass fields by dotted paths; the sweep is
+the product of its dimensions. Work is split into tasks, one per (grid point,
+block of replicas), each a plain ``simulate`` call; every draw is addressed by
+(seed, replica id, generation, stream), so results do not depend on the
+blocks, the scheduler, the workers or the order tasks finish in.
+
+Streams: ``coupled`` (default) runs every grid point on the same replica ids,
+so points share common random numbers (paired comparisons between points
+have less noise); ``independent`` gives grid point p (row-major) the ids
+p * span + id, span = the largest id + 1, disjoint counters, so points are
+independent samples. Either way point p equals ``simulate(config_p,
+replicas=its ids, seed=seed, ...)`` bit for bit.
+
+The module is named ``sweeps`` so that ``madsim.sweep`` stays the function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from . import _grid
+from . import _sweep_exec as ex
+from . import _validate as check
+from . import record as recmod
+from ._backend import RNG_LAYOUT_VERSION, build_info
+from ._sweep_combine import combine, join_blocks
+from .config import Config
+from .driver import MAX_GENERATIONS, FirstPassage, _chosen, _replica_ids, _version
+from .kernels import BACKENDS, kernel_for
+
+STREAMS = ("coupled", "independent")
+TASK_WORK = 2**25      # default block: at most this many replica-generations per task (seconds)
+TASK_ROWS = 2**20      # ... and at most this many replica x record rows (memory)
+RESERVED = ("replica", "generation", "replica_id", "config", "kernel", "state", "state_index")
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep. The finished tasks are in the store (when one
+    was given): running the same sweep again does only the rest."""
+
+    def __init__(self, done: int, total: int, store):
+        self.done, self.total, self.store = done, total, store
+        where = (f"the finished ones are in {str(store)!r}: run the same sweep again to resume"
+                 if store is not None else "no store was given, so they are lost")
+        super().__init__(f"sweep interrupted: {done} of {total} tasks finished; {where}")
+
+
+@dataclass
+class _Plan:
+    axes: list
+    configs: list          # per grid point, row-major
+    ids: np.ndarray        # the replica coordinate (coupled ids)
+    offsets: np.ndarray    # per point: added to ids (0 when coupled)
+    block: int
+    run: dict              # simulate keywords every task shares
+    spec: dict             # what the sweep is (provenance; the store's identity)
+
+    def tasks(self) -> list:
+        out = []
+        for p, cfg in enumerate(self.configs):
+            for b, ids in enumerate(ex.block_ids(self.ids + self.offsets[p], self.block)):
+                out.append(ex.Task(p, b, cfg, tuple(int(i) for i in ids), self.run))
+        return out
+
+
+def sweep(
+    base: Config,
+    grid: Mapping,
+    replicas: int | Sequence[int] = 1000,
+    generations: int = 100,
+    seed: int = 0,
+    record=None,
+    detect: Sequence[FirstPassage] = (),
+    metrics: Sequence[str] | None = None,
+    streams: str = "coupled",
+    block: int | None = None,
+    store=None,
+    scheduler: str = "threads",
+    workers: int | None = None,
+    address=None,
+    threads: int | None = None,
+    chunk: int | None = None,
+    progress: bool | None = None,
+    backend: str = "cpu",
+    keep_state: bool = False,
+) -> xr.Dataset:
+    """Runs ``base`` at every point of ``grid`` and returns one Dataset with
+    the grid's dimensions first, then (replica, generation, ...).
+
+    grid: {path: [values]} for a product dimension over a field (dotted
+        paths from the Config: "temperature", "loop.n", "family.dim",
+        "filter.tpr", "loop" for whole loop objects, ...), or {name: {path:
+        [values], path2: [values]}} for one dimension ``name`` whose fields
+        move together (zip). Dict values build config objects ({"type":
+        "Fresh", "real": 10}). Every point is built and checked (config,
+        kernel, metrics, detectors) before any task runs.
+    replicas, generations, seed, record, detect, metrics, chunk, backend:
+        as in ``simulate``, the same for every point.
+    streams: "coupled" (every point runs the same replica ids: common random
+        numbers) or "independent" (point p runs ids p * span + id).
+    block: replicas per task (default: all of a point's replicas, capped so a
+        task does at most 2**25 replica-generations and holds 2**20 replica
+        records). Never changes a number; a store remembers it.
+    store: a directory (None: keep nothing on disk). Each finished task is
+        written there at once; running the same sweep again skips them, so a
+        Ctrl-C or a crash loses only the tasks in flight. A store of a
+        different sweep is an error.
+    scheduler: "threads" (a pool of ``workers`` threads over tasks in this
+        process; the kernels release the GIL), "serial" (one task at a time,
+        its replicas over ``threads`` threads) or "dask" (dask.distributed:
+        an embedded LocalCluster of ``workers`` processes, or the cluster at
+        ``address``, a scheduler address or a distributed.Client; needs
+        ``pip install madsim[dask]``).
+    workers: pool threads or LocalCluster processes (default: all cores).
+    threads: kernel threads per task (default: all cores for "serial", the
+        cores shared among the pool's threads for "threads", 1 for "dask").
+    progress: one tqdm bar over tasks, with an ETA; None shows it only on an
+        interactive terminal.
+    keep_state: keep each replica's final kernel state (``state``, NaN-padded
+        to the widest point); dropped by default to save memory. The store's
+        task files always keep it: ``load_task`` reads one back as a complete
+        simulate result, which ``madsim.resume`` continues.
+
+    Ctrl-C raises ``SweepInterrupted`` (a KeyboardInterrupt) once the tasks
+    that finished are stored.
+    """
+    t0 = time.perf_counter()
+    plan = _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
+                 backend, chunk)
+    scheduler, workers = _scheduler(scheduler, workers, address)
+    if threads is not None:
+        threads = check.integer("threads", threads, 1, 4096)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None; got {progress!r}")
+    if not isinstance(keep_state, bool):
+        raise TypeError(f"keep_state must be True or False; got {keep_state!r}")
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        raise TypeError(f"store must be None or a directory path; got {store!r}")
+
+    box = ex.Store(store, plan.spec) if store is not None else None
+    tasks = plan.tasks()
+    todo = [t for t in tasks if box is None or not box.done(t.key)]
+    workers = min(workers, max(1, len(todo)))
+    threads = threads or _task_threads(scheduler, workers)
+    run = dict(plan.run, threads=threads)
+    todo = [dataclasses.replace(t, run=run) for t in todo]
+
+    found = {}
+    bar = _progress_bar(progress, len(todo))
+
+    def on_result(task, ds):
+        if box is not None:
+            box.save(task.key, ds)
+        found[task.key] = ds if keep_state else ds.drop_vars("state")
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        ex.execute(todo, on_result, scheduler, workers, address)
+    except KeyboardInterrupt:
+        done = len(tasks) - len(todo) + len(found)
+        raise SweepInterrupted(done, len(tasks), store) from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for t in tasks:
+        if t.key not in found:
+            ds = box.load(t.key)
+            found[t.key] = ds if keep_state else ds.drop_vars("state")
+    return _result(plan, tasks, found, keep_state, scheduler, workers, threads,
+                   from_store=len(tasks) - len(todo), wall=time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------ planning and checks
+
+def _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
+          backend, chunk) -> _Plan:
+    """Checks every argument and builds every grid point: all errors come
+    from here, before any task runs."""
+    if not isinstance(base, Config):
+        raise TypeError(f"base must be a madsim.Config; got {base!r}")
+    check.choice("streams", streams, STREAMS)
+    check.choice("backend", backend, BACKENDS)
+    ids = _replica_ids(replicas).astype(np.int64)
+    generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
+    seed = check.integer("seed", seed, 0, 2**64 - 1)
+    rec = recmod.resolve(record, generations)
+    if chunk is not None:
+        chunk = check.integer("chunk", chunk, 1)
+    if isinstance(detect, (str, bytes)) or not hasattr(detect, "__iter__"):
+        raise TypeError(f"detect must be a list of madsim.FirstPassage; got {detect!r}")
+    detect = list(detect)
+    for j, d in enumerate(detect):
+        if not isinstance(d, FirstPassage):
+            raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
+    if metrics is not None:
+        if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
+            raise TypeError(f"metrics must be None or a list of variable names; got {metrics!r}")
+        metrics = list(metrics)
+    if block is None:
+        block = max(1, min(ids.size, TASK_WORK // max(1, generations), TASK_ROWS // rec.size))
+    block = check.integer("block", block, 1)
+
+    axes = _grid.parse(grid)
+    configs = _grid.points(base, axes)
+    names = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics, detect)
+    _check_names(axes, names | {d.label for d in detect})
+    offsets = _offsets(streams, ids, len(configs))
+    run = dict(generations=generations, seed=seed, record=rec.tolist(), detect=detect,
+               metrics=metrics, chunk=chunk, backend=backend)
+    counted = ids.size > 0 and np.array_equal(ids, np.arange(ids.size))
+    spec = {
+        "format": ex.STORE_FORMAT,
+        "base": base.to_dict(),
+        "grid": _grid.spec_json(axes),
+        "replicas": {"count": int(ids.size)} if counted else ids.tolist(),
+        "generations": generations,
+        "seed": str(seed),
+        "record": rec.tolist(),
+        "detect": [dataclasses.asdict(d) for d in detect],
+        "metrics": metrics,
+        "streams": streams,
+        "block": block,
+        "backend": backend,
+        "rng_layout_version": RNG_LAYOUT_VERSION,
+    }
+    return _Plan(axes, configs, ids, offsets, block, run, spec)
+
+
+def _check_points(axes, configs, generations, replicas, backend, metrics, detect) -> set:
+    """What simulate would check per point (kernel, metrics, detectors);
+    returns every variable name the points record."""
+    names = set()
+    for p, cfg in enumerate(configs):
+        try:
+            kern = kernel_for(cfg, generations, replicas, backend=backend)
+            names.update(_chosen(kern, metrics))
+            for j, d in enumerate(detect):
+                if d.metric not in kern.observed:
+                    raise ValueError(
+                        f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
+                        f"got {d.metric!r}")
+        except (TypeError, ValueError) as exc:
+            index = np.unravel_index(p, _grid.shape(axes)) if axes else ()
+            raise _grid.at_point(exc, _grid.assignments(axes, index)) from None
+    labels = [d.label for d in detect]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"detect: labels must be distinct; got {labels}")
+    return names
+
+
+def _check_names(axes, variables: set) -> None:
+    """Grid dimensions and coordinates must not shadow the Dataset's own names."""
+    taken = set(RESERVED) | variables
+    for a in axes:
+        for name in dict.fromkeys((a.name,) + a.fields):
+            if name in taken:
+                raise ValueError(
+                    f"grid: {name!r} would name a grid dimension or coordinate and also a variable "
+                    f"or dimension of the result (reserved: {', '.join(sorted(taken))})")
+
+
+def _offsets(streams: str, ids: np.ndarray, points: int) -> np.ndarray:
+    if streams == "coupled":
+        return np.zeros(points, dtype=np.int64)
+    span = int(ids.max()) + 1
+    if points * span > 2**32:
+        raise ValueError(
+            f"streams='independent' gives each of the {points} grid points {span} replica ids of "
+            f"its own, {points * span} in all, more than the 2**32 the counter holds; use "
+            "streams='coupled' or fewer replicas")
+    return np.arange(points, dtype=np.int64) * span
+
+
+def _scheduler(scheduler, workers, address):
+    check.choice("scheduler", scheduler, ex.SCHEDULERS)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = check.integer("workers", workers, 1, 4096)
+    if address is not None and scheduler != "dask":
+        raise ValueError(f"address is for scheduler='dask'; got scheduler={scheduler!r}")
+    if scheduler == "dask":
+        try:
+            import distributed
+        except ImportError:
+            raise ImportError("scheduler='dask' needs dask.distributed: pip install 'madsim[dask]'") from None
+        if address is not None and not isinstance(address, (str, distributed.Client)):
+            raise TypeError(f"address must be a scheduler address (str) or a distributed.Client; "
+                            f"got {address!r}")
+    return scheduler, workers
+
+
+def _task_threads(scheduler: str, workers: int) -> int:
+    cores = os.cpu_count() or 1
+    if scheduler == "serial":
+        return cores
+    if scheduler == "threads":
+        return max(1, cores // workers)
+    return 1
+
+
+def _progress_bar(progress, total):
+    if progress is False or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    # disable=None: only on a terminal; tqdm's bar shows the ETA
+    return tqdm(total=total, unit="task", desc="sweep", disable=None if progress is None else False,
+                leave=False)
+
+
+# ------------------------------------------------------------ the result
+
+def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_store, wall):
+    per_point = [[] for _ in plan.configs]
+    for t in tasks:
+        per_point[t.point].append(found[t.key])
+    points = [join_blocks(blocks) for blocks in per_point]
+    independent = plan.spec["streams"] == "independent"
+    replica_ids = plan.ids[None, :] + plan.offsets[:, None] if independent else None
+    ds = combine(plan.axes, points, plan.ids, replica_ids, keep_state)
+    first = points[0].attrs
+    ds.attrs.update(
+        madsim_version=_version(),
+        sweep=json.dumps(plan.spec, sort_keys=True),
+        grid_dims=json.dumps([a.name for a in plan.axes]),
+        seed=str(plan.spec["seed"]),
+        generations=plan.spec["generations"],
+        generations_completed=plan.spec["generations"],
+        detectors=first["detectors"],
+        metrics=json.dumps(plan.spec["metrics"]),
+        streams=plan.spec["streams"],
+        block=plan.block,
+        tasks=len(tasks),
+        tasks_from_store=from_store,
+        scheduler=scheduler,
+        workers=workers,
+        threads=threads,
+        backend=plan.spec["backend"],
+        rng="philox4x32-10",
+        rng_layout_version=RNG_LAYOUT_VERSION,
+        build_info=json.dumps(build_info(), sort_keys=True),
+        task_time_s=float(sum(found[t.key].attrs["wall_time_s"] for t in tasks)),
+        wall_time_s=wall,
+    )
+    return ds
+
+
+def load_task(path) -> xr.Dataset:
+    """One task file of a store (``STORE/tasks/p{point}-b{block}.npz``) as the
+    task's ``simulate`` result: variables, state and attrs, so that
+    ``madsim.resume`` can continue it."""
+    return ex.read_task(Path(path))
