@@ -29,7 +29,8 @@ def test_ctrl_c_stops_a_long_run_and_keeps_the_completed_generations():
         "warnings.simplefilter('ignore')\n"
         "print('start', flush=True)\n"
         "ds = ms.simulate(ms.Config(loop=ms.Replace(n=50), path='samples'), replicas=20000,\n"
-        "                 generations=10**6, seed=1, record=ms.every(1000), progress=False)\n"
+        "                 generations=10**6, seed=1, record=ms.every(1000), progress=False,\n"
+        "                 metrics=['var'])\n"
         "print('done', ds.attrs['interrupted'], ds.attrs['generations_completed'],\n"
         "      int(ds['generation'].values.max()), flush=True)\n"
     )
