@@ -193,6 +193,12 @@ class Categorical:
             if not np.all(np.isfinite(p)) or np.any(p < 0):
                 i = int(np.nonzero(~np.isfinite(p) | (p < 0))[0][0])
                 raise ValueError(f"Categorical.probs must be finite and >= 0; probs[{i}] = {float(p[i])!r}")
+            sub = (p > 0) & (p < np.finfo(np.float64).tiny)
+            if np.any(sub):
+                i = int(np.nonzero(sub)[0][0])
+                raise ValueError(
+                    f"Categorical.probs[{i}] = {float(p[i])!r} is subnormal (below 2.2e-308): give 0 "
+                    "or a normal number (XLA, backend='jax', flushes subnormals to 0)")
             if abs(p.sum() - 1.0) > 1e-9:
                 raise ValueError(f"Categorical.probs must sum to 1 (within 1e-9); they sum to {float(p.sum())!r}")
             if self.tokens is not None and check.integer("Categorical.tokens", self.tokens, 1) != p.size:
@@ -312,11 +318,12 @@ class Bigram:
                 raise ValueError("Bigram.transition must have at least one token (K >= 1); got []")
             if P.shape[0] > MAX_BIGRAM_TOKENS:
                 raise ValueError(f"Bigram.transition has {P.shape[0]} tokens; at most {MAX_BIGRAM_TOKENS}")
-            bad = ~np.isfinite(P) | (P < 0)
+            bad = ~np.isfinite(P) | (P < 0) | ((P > 0) & (P < np.finfo(np.float64).tiny))  # subnormal: see Categorical
             if bad.any():
                 i, j = (int(x) for x in np.argwhere(bad)[0])
                 raise ValueError(
-                    f"Bigram.transition must be finite and >= 0; transition[{i}][{j}] = {float(P[i, j])!r}")
+                    f"Bigram.transition must be finite, >= 0 and 0 or normal (>= 2.2e-308); "
+                    f"transition[{i}][{j}] = {float(P[i, j])!r}")
             rows = P.sum(axis=1)
             off = np.nonzero(np.abs(rows - 1.0) > 1e-9)[0]
             if off.size:

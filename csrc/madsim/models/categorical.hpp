@@ -33,6 +33,7 @@
 //   TAG_SUBSET site 0 block j the j-th pick of the subsample: uniform52 of
 //     words (0,1) picks one of the pooled tokens left, without replacement
 #pragma once
+#include <float.h>
 #include <math.h>
 #include "../model.hpp"
 #include "../samplers.hpp"
@@ -101,7 +102,12 @@ struct Categorical {
       double pmax = 0.0;
       for (int64_t i = 0; i < K; ++i) pmax = prob[i] > pmax ? prob[i] : pmax;
       const double e = 1.0 / p.tau;
-      for (int64_t i = 0; i < K; ++i) q[i] = prob[i] > 0.0 ? pow(prob[i] / pmax, e) : 0.0;
+      // below DBL_MIN (subnormal) counts as 0: XLA flushes subnormals, and a
+      // token that far down is never drawn in any run anyway
+      for (int64_t i = 0; i < K; ++i) {
+        const double v = prob[i] > 0.0 ? pow(prob[i] / pmax, e) : 0.0;
+        q[i] = v >= DBL_MIN ? v : 0.0;
+      }
     } else {
       for (int64_t i = 0; i < K; ++i) q[i] = prob[i];
     }

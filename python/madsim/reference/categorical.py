@@ -113,9 +113,9 @@ def sampling_law(p: Params, prob):
     K = p.K
     tau = jnp.asarray(p.tau, jnp.float64)
     pmax = jnp.max(prob)
-    q = jnp.where(tau != 1.0,
-                  jnp.where(prob > 0.0, jnp.power(prob / jnp.where(pmax > 0, pmax, 1.0), 1.0 / tau), 0.0),
-                  prob)
+    hot = jnp.where(prob > 0.0, jnp.power(prob / jnp.where(pmax > 0, pmax, 1.0), 1.0 / tau), 0.0)
+    tiny = jnp.finfo(jnp.float64).tiny                  # subnormal counts as 0, as in the C++
+    q = jnp.where(tau != 1.0, jnp.where(hot >= tiny, hot, 0.0), prob)
     idx = jnp.arange(K)
     order = jnp.lexsort((idx, -q))            # q descending, ties by index ascending
     rank = jnp.zeros(K, jnp.int64).at[order].set(idx)
