@@ -141,6 +141,14 @@ def test_failing_example_subnormal_probability_refused():
         ms.Categorical(probs=[0.0, 5e-324, 1.0])
 
 
+def test_failing_example_subnormal_smoothing():
+    """Found by hypothesis in CI: smoothing 1.1e-308 made unseen tokens' probabilities
+    subnormal (XLA flushes them: the support differed). Fits now give 0 there."""
+    cfg = ms.Config(family=ms.Categorical(tokens=3, smoothing=1.1125369292536007e-308), loop=ms.Replace(n=2))
+    ids = [0, 1, 2, 3]
+    assert not disagreements(run(cfg, "cpu", 0, ids), run(cfg, "jax", 0, ids))
+
+
 def test_comparison_detects_a_smoothing_of_1e_9():
     """The differential check can fail: a 1e-9 add-alpha in one twin only
     moves every probability by ~1e-10, which it reports."""

@@ -38,6 +38,7 @@
 //     the rows' cumulative laws (O(K^2 log K) with top-k / top-p)
 //   TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
 #pragma once
+#include <float.h>
 #include <math.h>
 #include "../bigram_metrics.hpp"
 #include "../model.hpp"
@@ -151,7 +152,10 @@ struct Bigram {
         continue;
       }
       const double total = row + (double)K * a;
-      for (int64_t j = 0; j < K; ++j) P[i * K + j] = (ci[j] + a) / total;
+      for (int64_t j = 0; j < K; ++j) {  // subnormal is 0, as Categorical::normal_or_zero
+        const double v = (ci[j] + a) / total;
+        P[i * K + j] = v >= DBL_MIN ? v : 0.0;
+      }
     }
     return kept;
   }

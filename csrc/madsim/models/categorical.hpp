@@ -246,6 +246,11 @@ struct Categorical {
     return binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site), tries);
   }
 
+  // A probability below DBL_MIN (subnormal: only a tiny smoothing gets
+  // there) is 0: XLA flushes subnormals, and the twins must agree on which
+  // tokens are alive.
+  MADSIM_HD static double normal_or_zero(double v) { return v >= DBL_MIN ? v : 0.0; }
+
   // Model t from the real and synthetic counts (totals nr, ns); false (model
   // kept) when there is nothing to fit.
   MADSIM_HD static bool fit(const Params& p, const double* real, double nr, const double* syn,
@@ -254,12 +259,12 @@ struct Categorical {
     if (p.weight >= 0.0) {
       if (nr < 1.0 || ns < 1.0) return false;
       const double w = p.weight;
-      for (int64_t i = 0; i < K; ++i) prob[i] = w * (real[i] / nr) + (1.0 - w) * (syn[i] / ns);
+      for (int64_t i = 0; i < K; ++i) prob[i] = normal_or_zero(w * (real[i] / nr) + (1.0 - w) * (syn[i] / ns));
       return true;
     }
     const double a = p.smoothing, total = nr + ns + (double)K * a;
     if (nr + ns < 1.0 && a <= 0.0) return false;
-    for (int64_t i = 0; i < K; ++i) prob[i] = (real[i] + syn[i] + a) / total;
+    for (int64_t i = 0; i < K; ++i) prob[i] = normal_or_zero((real[i] + syn[i] + a) / total);
     return true;
   }
 

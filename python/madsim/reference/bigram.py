@@ -138,6 +138,7 @@ def fit(p: Params, c, n, P):
     row = jnp.sum(C, axis=1)              # integers: exact in any order
     total = row + K * a
     new = (C + a) / jnp.where(total > 0.0, total, 1.0)[:, None]
+    new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)   # subnormal is 0, as the C++
     keep = (row < 1.0) & (a <= 0.0)
     out = jnp.where(keep[:, None], P, new)
     nothing = (n < 1.0) & (a <= 0.0)

@@ -231,6 +231,7 @@ def fit(p: Params, real, nr, syn, ns, prob):
     pooled = (real + syn + a) / nz(total)
     ok = jnp.where(w >= 0.0, (nr >= 1.0) & (ns >= 1.0), ~((nr + ns < 1.0) & (a <= 0.0)))
     new = jnp.where(w >= 0.0, weighted, pooled)
+    new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)   # Categorical::normal_or_zero
     return jnp.where(ok, new, prob), ok
 
 
