@@ -265,6 +265,27 @@ void advance_cuda_py(const typename M::Params& p, const py::array& state,
   (void)threads;
 }
 
+// advance_<family>_cuda for a holder's family, as def_holder_advance.
+template <class M, class H>
+void def_holder_advance_cuda(py::module_& m, const char* name) {
+  m.def(
+      name,
+      [](const H& h, const py::array& state, const py::array& replica_ids, uint64_t seed,
+         uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens, int64_t rec_offset,
+         const py::array& records, const py::array& detectors, const py::array& first,
+         int threads, const py::object& columns, int block, uint32_t gens_per_launch) {
+        if ((int64_t)gen_end > h.p.n_counts)
+          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
+        advance_cuda_py<M>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                           rec_offset, records, detectors, first, threads, columns, block,
+                           gens_per_launch);
+      },
+      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
+      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
+}
+
 py::array_t<uint32_t> philox_cuda_py(const py::array& ctr, const py::array& key) {
   const uint32_t* c = checked<uint32_t>(ctr, "ctr", {-1, 4}, false);
   const uint32_t* k = checked<uint32_t>(key, "key", {2}, false);
@@ -516,6 +537,27 @@ std::unique_ptr<BigramHolder> make_bigram(
   return h;
 }
 
+// advance_<family> for a family whose params live in a holder H (it owns the
+// arrays): the count schedule bounds gen_end, then advance_py.
+template <class M, class H>
+void def_holder_advance(py::module_& m, const char* name) {
+  m.def(
+      name,
+      [](const H& h, const py::array& state, const py::array& replica_ids, uint64_t seed,
+         uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens, int64_t rec_offset,
+         const py::array& records, const py::array& detectors, const py::array& first,
+         int threads, const py::object& columns) {
+        if ((int64_t)gen_end > h.p.n_counts)
+          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
+        advance_py<M>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                      records, detectors, first, threads, columns);
+      },
+      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
+      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
+      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"),
+      py::arg("columns") = py::none());
+}
+
 py::dict build_info() {
   py::dict d;
   d["rng"] = "philox4x32-10";
@@ -613,21 +655,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
       .def_property_readonly("observe_size", [](const GaussianLoopHolder& h) { return GaussianLoop::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const GaussianLoopHolder& h) { return h.p.n_counts; });
-  m.def(
-      "advance_gaussian_loop",
-      [](const GaussianLoopHolder& h, const py::array& state, const py::array& replica_ids,
-         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-         int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads, const py::object& columns) {
-        if ((int64_t)gen_end > h.p.n_counts)
-          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_py<GaussianLoop>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                                 rec_offset, records, detectors, first, threads, columns);
-      },
-      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
-      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"),
-      py::arg("columns") = py::none());
+  def_holder_advance<GaussianLoop, GaussianLoopHolder>(m, "advance_gaussian_loop");
   py::class_<CategoricalHolder>(m, "CategoricalParams")
       .def(py::init(&make_categorical), py::arg("loop"), py::arg("path"), py::arg("top_k"),
            py::arg("tau"), py::arg("top_p"), py::arg("smoothing"), py::arg("weight"),
@@ -636,21 +664,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("state_size", [](const CategoricalHolder& h) { return Categorical::state_size(h.p); })
       .def_property_readonly("observe_size", [](const CategoricalHolder& h) { return Categorical::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const CategoricalHolder& h) { return h.p.n_counts; });
-  m.def(
-      "advance_categorical",
-      [](const CategoricalHolder& h, const py::array& state, const py::array& replica_ids,
-         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-         int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads, const py::object& columns) {
-        if ((int64_t)gen_end > h.p.n_counts)
-          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_py<Categorical>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                                rec_offset, records, detectors, first, threads, columns);
-      },
-      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
-      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"),
-      py::arg("columns") = py::none());
+  def_holder_advance<Categorical, CategoricalHolder>(m, "advance_categorical");
   py::class_<BigramHolder>(m, "BigramParams")
       .def(py::init(&make_bigram), py::arg("loop"), py::arg("path"), py::arg("top_k"),
            py::arg("tau"), py::arg("top_p"), py::arg("smoothing"), py::arg("tpr"), py::arg("fpr"),
@@ -659,21 +673,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("state_size", [](const BigramHolder& h) { return Bigram::state_size(h.p); })
       .def_property_readonly("observe_size", [](const BigramHolder& h) { return Bigram::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const BigramHolder& h) { return h.p.n_counts; });
-  m.def(
-      "advance_bigram",
-      [](const BigramHolder& h, const py::array& state, const py::array& replica_ids,
-         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-         int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads, const py::object& columns) {
-        if ((int64_t)gen_end > h.p.n_counts)
-          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_py<Bigram>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                           rec_offset, records, detectors, first, threads, columns);
-      },
-      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
-      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads"),
-      py::arg("columns") = py::none());
+  def_holder_advance<Bigram, BigramHolder>(m, "advance_bigram");
   m.def("categorical_sampling_law", &categorical_sampling_law, py::arg("probs"), py::arg("tau"),
         py::arg("top_k"), py::arg("top_p"));
   m.def("advance_gaussian1d", &advance_py<Gaussian1D>, py::arg("params"), py::arg("state"),
@@ -755,56 +755,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"), py::arg("records"),
         py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
         py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
-  m.def(
-      "advance_gaussian_loop_cuda",
-      [](const GaussianLoopHolder& h, const py::array& state, const py::array& replica_ids,
-         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-         int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads, const py::object& columns, int block,
-         uint32_t gens_per_launch) {
-        if ((int64_t)gen_end > h.p.n_counts)
-          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_cuda_py<GaussianLoop>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                                      rec_offset, records, detectors, first, threads, columns,
-                                      block, gens_per_launch);
-      },
-      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
-      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
-      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
-  m.def(
-      "advance_categorical_cuda",
-      [](const CategoricalHolder& h, const py::array& state, const py::array& replica_ids,
-         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-         int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads, const py::object& columns, int block,
-         uint32_t gens_per_launch) {
-        if ((int64_t)gen_end > h.p.n_counts)
-          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_cuda_py<Categorical>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                                     rec_offset, records, detectors, first, threads, columns,
-                                     block, gens_per_launch);
-      },
-      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
-      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
-      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
-  m.def(
-      "advance_bigram_cuda",
-      [](const BigramHolder& h, const py::array& state, const py::array& replica_ids,
-         uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
-         int64_t rec_offset, const py::array& records, const py::array& detectors,
-         const py::array& first, int threads, const py::object& columns, int block,
-         uint32_t gens_per_launch) {
-        if ((int64_t)gen_end > h.p.n_counts)
-          throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_cuda_py<Bigram>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                                rec_offset, records, detectors, first, threads, columns, block,
-                                gens_per_launch);
-      },
-      py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
-      py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),
-      py::arg("records"), py::arg("detectors"), py::arg("first"), py::arg("threads") = 1,
-      py::arg("columns") = py::none(), py::arg("block") = 128, py::arg("gens_per_launch") = 0u);
+  def_holder_advance_cuda<GaussianLoop, GaussianLoopHolder>(m, "advance_gaussian_loop_cuda");
+  def_holder_advance_cuda<Categorical, CategoricalHolder>(m, "advance_categorical_cuda");
+  def_holder_advance_cuda<Bigram, BigramHolder>(m, "advance_bigram_cuda");
 #endif
 }
