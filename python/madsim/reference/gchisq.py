@@ -38,7 +38,7 @@ V_MAX = 700.0
 def cums(lam, beta2, w):
     """K', K'', K''' from w [..., n] (gchisq_cums), summed over the last axis."""
     lp = lam / w
-    bp = beta2 / (w * w)
+    bp = beta2 / w / w
     return (jnp.sum(lp + bp, -1), jnp.sum(2.0 * lp * lp + 4.0 * lp * bp, -1),
             jnp.sum(8.0 * lp * lp * lp + 24.0 * lp * lp * bp, -1))
 
@@ -57,13 +57,16 @@ def saddle_w(lam, beta2, lmax, t):
         it, v, lo, hi, done = c
         W = jnp.exp(v)
         k1, k2, _ = cums(lam, beta2, _ws(lam, lmax, W))
-        g = jnp.where(k1 > 0.0, jnp.log(k1) - lt, -jnp.inf)
+        g = jnp.log(k1) - lt
         dg = -(k2 / k1) * (W / (2.0 * lmax))
-        lo2 = jnp.where(g > 0.0, v, lo)
-        hi2 = jnp.where(g > 0.0, hi, v)
-        vn = v - g / dg
-        vn = jnp.where((vn > lo2) & (vn < hi2), vn, 0.5 * (lo2 + hi2))
-        stop = (jnp.abs(vn - v) <= V_TOL) | (hi2 - lo2 <= V_TOL)
+        right = ~(g <= 0.0)  # K' = inf or NaN (inf - inf): too far right
+        lo2 = jnp.where(right, v, lo)
+        hi2 = jnp.where(right, hi, v)
+        ok = jnp.isfinite(g) & jnp.isfinite(dg) & (dg < 0.0)
+        vn = jnp.where(ok, v - g / jnp.where(ok, dg, -1.0), jnp.nan)
+        newton = jnp.abs(vn - v) <= V_TOL
+        vn = jnp.where(newton | ((vn > lo2) & (vn < hi2)), vn, 0.5 * (lo2 + hi2))
+        stop = newton | (hi2 - lo2 <= V_TOL)
         keep = lambda new, old: jnp.where(done, old, new)  # noqa: E731
         return it + 1, keep(vn, v), keep(lo2, lo), keep(hi2, hi), done | stop
 
@@ -111,7 +114,7 @@ def upper(lam, beta2, t, bsq):
     h = 2.0 * math.pi * omega / LOG_ERR
     e0 = -x0 * t_g + jnp.sum(-0.5 * jnp.log(w0) + beta2_g * x0[:, None] / w0, -1)
     eps = 2.0 * lam_g / w0
-    cc = beta2_g / (w0 * w0)
+    cc = beta2_g / w0 / w0
     live = lam_g > 0.0
 
     def node(k):
