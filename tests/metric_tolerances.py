@@ -57,8 +57,10 @@ TV_TOL = 5e-14
 # LAPACK's SVD for the spectrum): relative to the smaller side min(P, 1 - P),
 # times 1 + the tail's conditioning (tail_conditioning: ~x^2 / 2 of the 1-D
 # scale), absolutely below TINY, and to 4 eps near 1 (P = 1 - P(Q <= t)).
-# Observed <= OBSERVED.
-TAIL_ND_TOL = 1e-11
+# Observed <= 1.1e-12 (6000 one-step cases of the loop kernel, d = 2, 3, 5;
+# the largest seen in 1 - P of ill-conditioned models, whose small
+# eigenvalues the two eigensolvers round differently).
+TAIL_ND_TOL = 5e-11
 
 TOLERANCES = {"tail2": TAIL_TOL, "tail3": TAIL_TOL, "tail4": TAIL_TOL, "q001": QUANTILE_TOL,
               "q999": QUANTILE_TOL, "w2_sq": W2_TOL, "kl_model_truth": KL_TOL,

@@ -175,15 +175,17 @@ MADSIM_HD double gchisq_upper(const double* lam, const double* beta2, int n, dou
   }
   double S = 0.0;
   for (int k = 0; k <= GCHISQ_MAX_NODES; ++k) {
-    const double v = k * h, sh = sinh(v), ch = cosh(v), hs = sinh(0.5 * v);
-    const double dr = 2.0 * a * hs * hs, di = b * sh;  // D(v); cosh v - 1 = 2 sinh^2(v/2)
+    // one expm1 for sinh v, cosh v and cosh v - 1 = expm1(v)^2 / (2 e^v) (no cancellation)
+    const double v = k * h, em = expm1(v), ev = em + 1.0;
+    const double ch1 = em * em / (2.0 * ev), sh = 0.5 * (em + em / ev), ch = 1.0 + ch1;
+    const double dr = a * ch1, di = b * sh;  // D(v)
     double pr = dr * g0, pi = di * g0;                 // Phi = K(s) - K(x0) - (s - x0) t
     for (int j = 0; j < n; ++j) {
       if (!(lam[j] > 0.0)) continue;  // a constant term: all in g0
       const double zr = eps[j] * dr, zi = eps[j] * di;
       const double mr = 1.0 - zr, mi = -zi;  // 1 - z
-      // -1/2 (Log(1 - z) + z)
-      pr += -0.5 * (log(hypot(mr, mi)) + zr);
+      // -1/2 (Log(1 - z) + z); ln|1 - z| = log1p(|1 - z|^2 - 1) / 2 (|1 - z|^2 >= 1/2 on C)
+      pr += -0.5 * (0.5 * log1p(zr * (zr - 2.0) + zi * zi) + zr);
       pi += -0.5 * (atan2(mi, mr) + zi);
       // cc D z / (1 - z)
       const double den = mr * mr + mi * mi;

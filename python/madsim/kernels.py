@@ -41,7 +41,7 @@ MEMORY_FRACTION = 0.5  # refuse runs whose state would take more of the RAM than
 METRICS = {
     "tail2": "model mass outside the truth's 2 sigma0 ball, P(|x - mu0| > 2 sigma0) "
              "(d > 1: outside the Mahalanobis ball, P((x - mu0)' Sigma0^-1 (x - mu0) > 4), "
-             "relative error <= 1e-12 in the tails)",
+             "relative error ~1e-12 times its conditioning, csrc/madsim/gchisq.hpp)",
     "tail3": "model mass outside the truth's 3 sigma0 ball (as tail2, radius 3)",
     "tail4": "model mass outside the truth's 4 sigma0 ball (as tail2, radius 4)",
     "q001": "model quantile 1e-3, mu_t - 3.0902 sigma_t",
