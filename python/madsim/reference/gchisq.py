@@ -59,7 +59,7 @@ def saddle_w(lam, beta2, lmax, t):
         k1, k2, _ = cums(lam, beta2, _ws(lam, lmax, W))
         g = jnp.log(k1) - lt
         dg = -(k2 / k1) * (W / (2.0 * lmax))
-        right = ~(g <= 0.0)  # K' = inf or NaN (inf - inf): too far right
+        right = ~(g <= 0.0)  # K' overflowed to inf (or NaN): too far right
         lo2 = jnp.where(right, v, lo)
         hi2 = jnp.where(right, hi, v)
         ok = jnp.isfinite(g) & jnp.isfinite(dg) & (dg < 0.0)
