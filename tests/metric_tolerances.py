@@ -23,6 +23,7 @@ from madsim.kernels import METRICS, METRICS_1D_ONLY
 NAMES_1D = tuple(METRICS)                                   # slot order, d = 1
 NAMES_ND = tuple(m for m in METRICS if m not in METRICS_1D_ONLY)  # slot order, d > 1
 TINY = 1e-280  # below this a tail mass is compared absolutely (XLA flushes subnormals)
+EPS = float(np.finfo(np.float64).eps)
 
 # The least accurate input is the 1-D kernel's samples-path variance (its
 # scatter cancels: observed 1.5e-14 relative, tests/test_reference_gaussian.py
@@ -51,6 +52,15 @@ LOGDET_RATIO_TOL = 1e-12
 # TV: absolute, scale 1 + data magnitude / sigma0 (TV is Lipschitz in the
 # standardised mean and in ln sigma). Observed <= 1.2e-15.
 TV_TOL = 5e-14
+# Tail masses for d > 1 (csrc/madsim/gchisq.hpp against
+# madsim.reference.gchisq: the same contour integral, Jacobi against
+# LAPACK's SVD for the spectrum): relative to the smaller side min(P, 1 - P),
+# times 1 + the tail's conditioning (tail_conditioning: ~x^2 / 2 of the 1-D
+# scale), absolutely below TINY, and to 4 eps near 1 (P = 1 - P(Q <= t)).
+# Observed <= 1.1e-12 (6000 one-step cases of the loop kernel, d = 2, 3, 5;
+# the largest seen in 1 - P of ill-conditioned models, whose small
+# eigenvalues the two eigensolvers round differently).
+TAIL_ND_TOL = 5e-11
 
 TOLERANCES = {"tail2": TAIL_TOL, "tail3": TAIL_TOL, "tail4": TAIL_TOL, "q001": QUANTILE_TOL,
               "q999": QUANTILE_TOL, "w2_sq": W2_TOL, "kl_model_truth": KL_TOL,
@@ -76,6 +86,44 @@ def _cond(S):
         return np.maximum(1.0, np.where(w[..., 0] > 0, w[..., -1] / w[..., 0], np.inf))
 
 
+def tail_conditioning(mean, cov, mu0, cov0, t):
+    """t (|x0| + K''(x0)^-1/2) [...], the relative sensitivity of P(Q > t) (or
+    of P(Q <= t), the smaller) to a relative change of t, equivalently of
+    the model's spread: Q = (x - mu0)' Sigma0^-1 (x - mu0), x ~ N(mean, cov),
+    K its cumulant generating function, x0 the saddle point (K'(x0) = t). In
+    a tail P ~ exp(K(x0) - x0 t) moves by |x0| t; near the centre (x0 ~ 0) by
+    t times the density, ~ t / sd(Q) = t K''^-1/2. By bisection on
+    ln(1 - 2 lam_max x0) over the whitened spectrum (numpy, independent of
+    both twins); 0 where the model is a point mass."""
+    L0 = np.linalg.cholesky(cov0)
+    A = np.linalg.solve(L0, cov)
+    M = np.linalg.solve(L0, np.swapaxes(A, -1, -2))
+    M = 0.5 * (M + np.swapaxes(M, -1, -2))
+    lam, U = np.linalg.eigh(M)
+    lam = np.maximum(lam, 0.0)
+    b = np.linalg.solve(L0, (mean - mu0)[..., None])[..., 0]
+    beta2 = np.einsum("...ij,...i->...j", U, b) ** 2
+    lmax = lam[..., -1:]
+    ok = lmax[..., 0] > 1e-200
+    lmax = np.where(lmax > 1e-200, lmax, 1.0)
+    lo, hi = np.full(lmax.shape[:-1], -700.0), np.full(lmax.shape[:-1], 700.0)
+    with np.errstate(all="ignore"):
+        for _ in range(80):
+            v = 0.5 * (lo + hi)
+            w = (1 - lam / lmax) + lam / lmax * np.exp(v)[..., None]
+            k1 = np.sum(lam / w + beta2 / w**2, axis=-1)
+            above = ~(k1 <= t)  # K' > t (or overflowed): the root lies at larger v
+            lo, hi = np.where(above, v, lo), np.where(above, hi, v)
+        W = np.exp(0.5 * (lo + hi))
+        x0 = (1 - W) / (2 * lmax[..., 0])
+        w = (1 - lam / lmax) + lam / lmax * W[..., None]
+        k2 = np.sum(2 * (lam / w) ** 2 + 4 * (lam / w) * (beta2 / w / w), axis=-1)
+        cond = np.where(ok, (np.abs(x0) + 1 / np.sqrt(k2)) * t, 0.0)
+    # no saddle (Q's constant part, from directions the model lacks, exceeds t):
+    # P = 1 exactly, nothing to be sensitive
+    return np.nan_to_num(cond, nan=0.0, posinf=0.0)
+
+
 def metric_errors(k, r, mean, cov, mu0, cov0, data_scale):
     """name -> error / tolerance for the metric columns k, r [..., n_metrics]
     (slot order: NAMES_1D for d = 1, NAMES_ND for d > 1) of models with
@@ -91,6 +139,12 @@ def metric_errors(k, r, mean, cov, mu0, cov0, data_scale):
     for j, name in enumerate(names):
         kv, rv = k[..., j], r[..., j]
         diff = _diff(kv, rv)
+        if name.startswith("tail") and d > 1:
+            small = np.minimum(np.abs(kv), np.abs(1.0 - kv))
+            tc = tail_conditioning(mean, cov, mu0, cov0, float(name[-1]) ** 2)
+            ulp = np.where(np.abs(kv) > 0.5, 4 * EPS / TAIL_ND_TOL, 0.0)  # 1 - P below eps
+            out[name] = _ratio(diff, small * (1.0 + tc) + ulp + TINY) / TAIL_ND_TOL
+            continue
         if name.startswith("tail"):
             kk = float(name[-1])
             sd, sd0 = np.sqrt(cov[..., 0, 0]), np.sqrt(cov0[0, 0])

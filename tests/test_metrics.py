@@ -39,6 +39,7 @@ TV_QUAD_ABS = 1e-10
 # kernel's own accuracy is checked against mpmath below).
 W2_SQRTM_REL = 1e-7
 
+ND_NAMES = [m for m in METRICS if m not in METRICS_1D_ONLY]  # d > 1 metric slots, in order
 MU0, VAR0 = 0.7, 2.5
 COV3 = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])
 MEAN3 = np.array([0.5, -1.0, 2.0])
@@ -262,7 +263,7 @@ def test_w2_nuclear_norm_is_accurate_for_tiny_singular_values():
         L = np.zeros((d, d))
         L[rows, cols] = state[d:d + 6]
         mu = state[:d]
-        got = obs[d + 6 + 6 + 0]  # the first d > 1 metric slot: w2_sq
+        got = obs[d + 6 + 6 + ND_NAMES.index("w2_sq")]
         with mp.workdps(50):
             A = mp.matrix(L0.T.tolist()) * mp.matrix(L.tolist())
             nuc = sum(mp.svd_r(A, compute_uv=False))
@@ -282,7 +283,8 @@ DETECT_1D = [ms.FirstPassage("tail3", below=1e-4), ms.FirstPassage("kl_model_tru
              ms.FirstPassage("tail4", above=1e-3)]
 DETECT_ND = [ms.FirstPassage("w2_sq", above=2.0), ms.FirstPassage("kl_model_truth", above=3.0),
              ms.FirstPassage("kl_truth_model", above=100.0),
-             ms.FirstPassage("logdet_ratio", below=-8.0), ms.FirstPassage("trace_ratio", below=0.5)]
+             ms.FirstPassage("logdet_ratio", below=-8.0), ms.FirstPassage("trace_ratio", below=0.5),
+             ms.FirstPassage("tail3", below=1e-6), ms.FirstPassage("tail2", above=0.5)]
 
 
 def _brute_first(ds, det):
@@ -371,7 +373,7 @@ def test_collapsed_loop_models_give_defined_values_never_nan():
     S = np.array([[4.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 9.0]])  # Cholesky pivots 2, 0, 3
     state, obs = _loop_observe(MEAN3 + 0.5, S)
     assert state[3 + 2] == 0.0 and not np.isnan(obs).any()
-    got = dict(zip([m for m in METRICS if m not in METRICS_1D_ONLY], obs[3 + 6 + 6:]))
+    got = dict(zip(ND_NAMES, obs[3 + 6 + 6:]))
     assert got["kl_model_truth"] == np.inf and got["kl_truth_model"] == np.inf
     assert got["logdet_ratio"] == -np.inf
     assert got["trace_ratio"] == pytest.approx(np.trace(np.linalg.solve(COV3, S)), rel=1e-13)
@@ -471,8 +473,8 @@ def test_jax_backend_records_the_same_chosen_variables():
 @pytest.mark.parametrize("cfg,bad,exc,words", [
     (_cfg_1d("gaussian1d"), ["sigma"], ValueError, ["'sigma'", "'tail3'", "'kl_truth_model'"]),
     (_cfg_1d("gaussian_loop"), ["var", "sd", 3], ValueError, ["'sd'", "3", "'points_real'"]),
-    (ms.Config(family=ms.Gaussian(dim=2), loop=ms.Replace(n=5)), ["tv", "tail3"], ValueError,
-     ["'tv'", "'tail3'", "'w2_sq'", "'cov'"]),
+    (ms.Config(family=ms.Gaussian(dim=2), loop=ms.Replace(n=5)), ["tail3", "q001"], ValueError,
+     ["'q001'", "'tail3'", "'w2_sq'", "'cov'"]),
     (_cfg_1d("gaussian1d"), "var", TypeError, ["metrics", "'var'"]),
 ])
 def test_bad_metric_names_are_refused_naming_the_allowed_ones(cfg, bad, exc, words):

@@ -11,6 +11,7 @@
 #pragma once
 #include <float.h>
 #include <math.h>
+#include "gchisq.hpp"
 #include "hd.hpp"
 #include "linalg.hpp"
 
@@ -18,7 +19,7 @@ namespace madsim {
 
 // The metrics, in the order of their observe() slots in both kernels.
 enum GaussMetric : int32_t {
-  M_TAIL2 = 0,       // model mass outside the truth's ball of radius 2 sigma0
+  M_TAIL2 = 0,       // model mass outside the truth's ball of radius 2 sigma0 (Mahalanobis)
   M_TAIL3,           // ... 3 sigma0
   M_TAIL4,           // ... 4 sigma0
   M_Q001,            // model quantile 1e-3 (1-D)
@@ -151,12 +152,13 @@ MADSIM_HD void tri_solve_tri(const double* L, const double* M, double* X, int d)
     }
 }
 
-// Sum of the singular values (nuclear norm) of dense A [d, d], destroyed:
-// one-sided Jacobi (Hestenes) rotates column pairs until all are orthogonal
-// to rounding; the singular values are then the column norms, each accurate
-// to ~eps times the largest (no square root of an eigenvalue, which would
-// lose half the digits of the small ones).
-MADSIM_HD double nuclear_norm(double* A, int d) {
+// In place: one-sided Jacobi (Hestenes) on dense A [d, d] (row-major) rotates
+// column pairs until all are orthogonal to rounding: A -> A V = U diag(sigma)
+// (V orthogonal), so the columns are sigma_j u_j, A's singular triplets. Each
+// sigma_j is its column's norm, accurate to ~eps times the largest (no square
+// root of an eigenvalue of A'A, which would lose half the digits of the small
+// ones); an exactly zero column stays exactly zero.
+MADSIM_HD void orthogonalize_columns(double* A, int d) {
   for (int sweep = 0; sweep < 60; ++sweep) {
     bool rotated = false;
     for (int p = 0; p < d - 1; ++p)
@@ -181,6 +183,11 @@ MADSIM_HD double nuclear_norm(double* A, int d) {
       }
     if (!rotated) break;
   }
+}
+
+// Sum of the singular values (nuclear norm) of dense A [d, d], destroyed.
+MADSIM_HD double nuclear_norm(double* A, int d) {
+  orthogonalize_columns(A, d);
   double sum = 0.0;
   for (int j = 0; j < d; ++j) {
     double n2 = 0.0;
@@ -190,12 +197,69 @@ MADSIM_HD double nuclear_norm(double* A, int d) {
   return sum;
 }
 
-// Doubles of scratch gaussd_metrics needs.
-MADSIM_HD int64_t gaussd_scratch(int d) { return 2 * (int64_t)tri_size(d) + (int64_t)d * d + d; }
+// The law of Q = (x - mu0)' Sigma0^-1 (x - mu0) for a model draw x ~ N(mu, L L'):
+// z = L0^-1 (x - mu0) ~ N(b, M), b = L0^-1 (mu - mu0) (given), M = A A' with
+// A = L0^-1 L (X, packed lower), so Q = |z|^2 = sum_j (sqrt(lam_j) Z_j + beta_j)^2
+// over M's eigenpairs (lam_j, u_j), beta_j = u_j' b. A's orthogonalised columns
+// (A V = U diag(sigma)) are M's eigenvectors times sigma_j, lam_j = sigma_j^2:
+// M is never formed, so lam_j >= 0 exactly and small lam_j keep A's accuracy
+// rather than M's. Writes lam [n], beta2 [n] = beta_j^2 and returns n: one
+// term per nonzero column, plus, when a column is exactly zero (a zero pivot
+// of L: the model is flat along a direction), one lam = 0 term holding |r|^2,
+// r = b minus its projection on A's range (Q's constant part), computed as a
+// residual rather than |b|^2 - sum beta_j^2 (no cancellation). Columns are
+// scaled by their largest entry first, so tiny ones lose no digits (a
+// lam_j that underflows to 0 is a constant term, as it should be).
+// A: d * d doubles, r: d doubles of scratch.
+MADSIM_HD int mahalanobis_spectrum(const double* X, const double* b, int d, double* A, double* lam,
+                                   double* beta2, double* r) {
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < d; ++j) A[i * d + j] = j <= i ? X[tri(i, j)] : 0.0;
+  orthogonalize_columns(A, d);
+  for (int i = 0; i < d; ++i) r[i] = b[i];
+  int n = 0;
+  bool flat = false;
+  for (int j = 0; j < d; ++j) {
+    double m = 0.0;
+    for (int i = 0; i < d; ++i) m = fmax(m, fabs(A[i * d + j]));
+    if (!(m > 0.0)) {
+      flat = true;
+      continue;
+    }
+    double n2 = 0.0, dot = 0.0;
+    for (int i = 0; i < d; ++i) {
+      const double u = A[i * d + j] / m;
+      n2 += u * u;
+      dot += u * b[i];
+    }
+    lam[n] = (m * m) * n2;
+    beta2[n] = dot * (dot / n2);
+    const double c = dot / n2;  // r -= u_j beta_j, u_j = column / (m sqrt n2)
+    for (int i = 0; i < d; ++i) r[i] -= (A[i * d + j] / m) * c;
+    ++n;
+  }
+  if (flat) {
+    double q = 0.0;
+    for (int i = 0; i < d; ++i) q += r[i] * r[i];
+    lam[n] = 0.0;
+    beta2[n] = q;
+    ++n;
+  }
+  return n;
+}
 
-// The d > 1 metrics (W2^2, both KLs, logdet_ratio, trace_ratio) of the model
-// (mu, L) against (mu0, L0), each written to out[metric] when bit
-// (1 << metric) of `need` is set. w: gaussd_scratch(d) doubles.
+// Doubles of scratch gaussd_metrics needs: X, Y [T], A [d, d], v, r [d], the
+// tail spectrum's lam, beta2 [d + 1] and gchisq_upper's 3 (d + 1).
+MADSIM_HD int64_t gaussd_scratch(int d) {
+  return 2 * (int64_t)tri_size(d) + (int64_t)d * d + 2 * d + 5 * ((int64_t)d + 1);
+}
+
+// The d > 1 metrics (the tail masses, W2^2, both KLs, logdet_ratio,
+// trace_ratio) of the model (mu, L) against (mu0, L0), each written to
+// out[metric] when bit (1 << metric) of `need` is set. w: gaussd_scratch(d) doubles.
+//   tail2..4       P(Q > k^2), Q = (x - mu0)' Sigma0^-1 (x - mu0), x ~ model:
+//                  gchisq_upper (gchisq.hpp) on mahalanobis_spectrum's terms,
+//                  the spectrum computed once for the three
 //   trace_ratio    |L0^-1 L|_F^2
 //   logdet_ratio   2 sum_i (ln L_ii - ln L0_ii)
 //   KL(model||truth) = (trace_ratio + |L0^-1 (mu - mu0)|^2 - d - logdet_ratio) / 2
@@ -206,7 +270,8 @@ MADSIM_HD int64_t gaussd_scratch(int d) { return 2 * (int64_t)tri_size(d) + (int
 MADSIM_HD void gaussd_metrics(const double* mu, const double* L, const double* mu0,
                               const double* L0, int d, uint32_t need, double* out, double* w) {
   const int Tn = tri_size(d);
-  double *X = w, *Y = w + Tn, *A = w + 2 * Tn, *v = A + d * d;
+  double *X = w, *Y = w + Tn, *A = w + 2 * Tn, *v = A + d * d, *r = v + d;
+  double *lam = r + d, *beta2 = lam + d + 1, *gw = beta2 + d + 1;
   const auto wants = [&](int32_t m) { return (need >> m) & 1u; };
   bool singular = false;
   double ldr = 0.0;
@@ -227,6 +292,17 @@ MADSIM_HD void gaussd_metrics(const double* mu, const double* L, const double* m
       double maha = 0.0;
       for (int i = 0; i < d; ++i) maha += v[i] * v[i];
       out[M_KL_MODEL_TRUTH] = singular ? INFINITY : fmax(0.0, 0.5 * ((tr + maha - d) - ldr));
+    }
+  }
+  if (wants(M_TAIL2) || wants(M_TAIL3) || wants(M_TAIL4)) {  // overwrites X, A, v
+    tri_solve_tri(L0, L, X, d);
+    tri_solve_vec(L0, Y, v, d);
+    double bsq = 0.0;
+    for (int i = 0; i < d; ++i) bsq += v[i] * v[i];
+    const int n = mahalanobis_spectrum(X, v, d, A, lam, beta2, r);
+    for (int32_t m = M_TAIL2; m <= M_TAIL4; ++m) {
+      const double k = 2.0 + (m - M_TAIL2);
+      if (wants(m)) out[m] = gchisq_upper(lam, beta2, n, k * k, bsq, gw);
     }
   }
   if (wants(M_W2_SQ)) {

@@ -98,13 +98,15 @@ struct GaussianLoop {
   // observe: [mu d | Sigma packed T | trace, logdet, mean_sq, points_real,
   //           points_synthetic, skipped | metrics]
   // metrics: every GaussMetric (metrics.hpp) in its order for d = 1; for
-  // d > 1 those defined there: W2^2, both KLs, logdet_ratio, trace_ratio
-  // (the tail masses, quantiles and TV are 1-D only).
+  // d > 1 those defined there, in the same order: the tail masses (outside
+  // the Mahalanobis balls), W2^2, both KLs, logdet_ratio, trace_ratio (the
+  // quantiles and TV are 1-D only).
   MADSIM_HD static int metrics_at(const Params& p) { return p.d + T(p) + 6; }
-  MADSIM_HD static int n_metrics(const Params& p) { return p.d == 1 ? N_GAUSS_METRICS : 5; }
+  MADSIM_HD static int n_metrics(const Params& p) { return p.d == 1 ? N_GAUSS_METRICS : 8; }
   // The GaussMetric in metric slot k.
   MADSIM_HD static int32_t metric_of(const Params& p, int k) {
-    const int32_t nd[] = {M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO};
+    const int32_t nd[] = {M_TAIL2,          M_TAIL3,          M_TAIL4,        M_W2_SQ,
+                          M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO};
     return p.d == 1 ? k : nd[k];
   }
   MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + n_metrics(p); }

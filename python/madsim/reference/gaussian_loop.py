@@ -52,8 +52,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .metrics import (M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO, M_W2_SQ,
-                      N_GAUSS_METRICS, gauss1_metrics, gaussd_metrics)
+from .metrics import (M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TAIL2, M_TAIL3,
+                      M_TAIL4, M_TRACE_RATIO, M_W2_SQ, N_GAUSS_METRICS, gauss1_metrics,
+                      gaussd_metrics)
 from .linalg import (cholesky_packed, congruence_packed, outer_packed, pack, tri, tri_mul_dense,
                      tri_mul_vec, tri_size, unpack_lower)
 from .moments import moments_clear, moments_pool, moments_size
@@ -189,7 +190,8 @@ def metrics_at(p: Params) -> int:
 
 
 # Mirrors GaussianLoop::metric_of for d > 1: the metrics defined there, in slot order.
-ND_METRICS = (M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO)
+ND_METRICS = (M_TAIL2, M_TAIL3, M_TAIL4, M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL,
+              M_LOGDET_RATIO, M_TRACE_RATIO)
 
 
 def n_metrics(p: Params) -> int:

@@ -8,7 +8,8 @@ C++'s defined values, never a NaN.
 
 Where the twins part: XLA's erf, erfc and log are not libm's, XLA fuses
 multiply-adds, and the d > 1 metrics use XLA's triangular solves and LAPACK's
-SVD (the C++: forward substitution and one-sided Jacobi), so floats agree to
+SVD (the C++: forward substitution and one-sided Jacobi; the d > 1 tail
+masses: madsim.reference.gchisq, the same algorithm), so floats agree to
 the tolerances of tests/test_reference_gaussian.py and
 tests/test_reference_gaussian_loop.py, not bit for bit.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 
+from . import gchisq
 from .linalg import tri, unpack_lower
 
 # Mirrors GaussMetric
@@ -107,12 +109,30 @@ def gauss1_metrics(mu, var, mu0, var0):
     ])
 
 
+def mahalanobis_spectrum(X, b, d: int):
+    """(lam [d], beta2 [d]): Q = (x - mu0)' Sigma0^-1 (x - mu0), x ~ model, as
+    sum_j (sqrt(lam_j) Z_j + beta_j)^2, from X = L0^-1 L (dense lower) and b =
+    L0^-1 (mu - mu0): lam the squared singular values of X, beta = U' b.
+
+    Mirrors metrics.hpp::mahalanobis_spectrum with LAPACK's SVD for the
+    one-sided Jacobi: as there, the directions of X's exactly zero columns
+    (zero pivots of L) get lam = 0 exactly (here: the smallest singular
+    values, one per zero column), so their beta^2 are Q's constant part."""
+    n0 = jnp.sum(jnp.all(X == 0.0, axis=0))
+    U, sv, _ = jnp.linalg.svd(X)
+    lam = jnp.where(jnp.arange(d) >= d - n0, 0.0, sv * sv)
+    beta = U.T @ b
+    return lam, beta * beta
+
+
 def gaussd_metrics(mu, L, mu0, L0, d: int):
     """[N_GAUSS_METRICS] metrics of the model (mu [d], packed lower L) against
-    (mu0, L0), d > 1 (a Python int): W2^2, both KLs, logdet_ratio,
-    trace_ratio; the 1-D-only slots NaN (the C++ leaves them unwritten).
+    (mu0, L0), d > 1 (a Python int): the tail masses, W2^2, both KLs,
+    logdet_ratio, trace_ratio; the 1-D-only slots NaN (the C++ leaves them
+    unwritten).
 
-    Mirrors metrics.hpp::gaussd_metrics: trace_ratio |L0^-1 L|_F^2,
+    Mirrors metrics.hpp::gaussd_metrics: the tail masses gchisq.upper on
+    mahalanobis_spectrum's terms, trace_ratio |L0^-1 L|_F^2,
     logdet_ratio 2 sum (ln L_ii - ln L0_ii), the KLs from them and the
     Mahalanobis terms, W2^2 with the nuclear norm of L0' L (singular values
     from LAPACK here, one-sided Jacobi there), clamped at 0.
@@ -135,6 +155,8 @@ def gaussd_metrics(mu, L, mu0, L0, d: int):
     w = solve_triangular(Ls, dm, lower=True)
     kl = 0.5 * ((jnp.sum(Y * Y) + jnp.sum(w * w) - d) + ldr)
     kl_tm = jnp.where(singular | jnp.isnan(kl), jnp.inf, jnp.maximum(0.0, kl))
-    out = jnp.full(N_GAUSS_METRICS, jnp.nan)
+    lam, beta2 = mahalanobis_spectrum(X, v, d)
+    tails = gchisq.upper(lam, beta2, jnp.array([4.0, 9.0, 16.0]), jnp.sum(v * v))
+    out = jnp.full(N_GAUSS_METRICS, jnp.nan).at[M_TAIL2:M_TAIL4 + 1].set(tails)
     return (out.at[M_W2_SQ].set(w2).at[M_KL_MODEL_TRUTH].set(kl_mt).at[M_KL_TRUTH_MODEL].set(kl_tm)
             .at[M_LOGDET_RATIO].set(ldr).at[M_TRACE_RATIO].set(tr))
