@@ -486,10 +486,9 @@ void check_probs(const double* x, int64_t n, const char* what) {
 std::unique_ptr<BigramHolder> make_bigram(
     int32_t loop, int32_t path, int32_t top_k, double tau, double top_p, double smoothing,
     double tpr, double fpr, double real_fixed, int64_t length, const py::array& truth,
-    const py::array& start, const py::array& pi0, const py::array& counts) {
-  if (loop < Bigram::REPLACE || loop > Bigram::ACCUMULATE)
-    throw py::value_error("loop must be 0..3 (replace, augment, fresh, accumulate): the bigram "
-                          "model has no subsample loop");
+    const py::array& start, const py::array& pi0, const py::array& counts, int64_t subsample_n) {
+  if (loop < Bigram::REPLACE || loop > Bigram::SUBSAMPLE)
+    throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (path == 0)
     throw py::value_error("path 0 (exact) does not exist for the bigram model: the visit counts "
                           "depend on the transitions drawn, so the transition counts cannot be "
@@ -502,6 +501,12 @@ std::unique_ptr<BigramHolder> make_bigram(
     throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (length < 2 || length > 4294967296ll) throw py::value_error("length must lie in [2, 2**32]");
   const double cap = std::floor(8589934590.0 / (double)length);  // tokens of a part: 2**32 blocks
+  if (loop == Bigram::SUBSAMPLE) {  // picks: one block each
+    if (subsample_n < 1 || (double)subsample_n * (double)(length - 1) > 4294967295.0)
+      throw py::value_error("subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1");
+  } else {
+    subsample_n = 0;
+  }
   if (!(real_fixed >= 0.0 && real_fixed <= cap && real_fixed == std::floor(real_fixed)))
     throw py::value_error("real_fixed must be an integer with real_fixed * length <= 2**33 - 2");
   const double* tr = checked<double>(truth, "truth", {-1, -1}, false);
@@ -533,7 +538,7 @@ std::unique_ptr<BigramHolder> make_bigram(
   for (int64_t j = 0; j < K; ++j) h->start_cdf[j] = s += sa[j];
   h->p = Bigram::Params{(int32_t)K, loop, top_k, length, tau, top_p, smoothing, tpr, fpr,
                         real_fixed, h->truth.data(), h->truth_cdf.data(), h->start_cdf.data(),
-                        h->pi0.data(), h->counts.data(), (int64_t)counts.shape(0)};
+                        h->pi0.data(), h->counts.data(), (int64_t)counts.shape(0), subsample_n};
   return h;
 }
 
@@ -669,7 +674,7 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init(&make_bigram), py::arg("loop"), py::arg("path"), py::arg("top_k"),
            py::arg("tau"), py::arg("top_p"), py::arg("smoothing"), py::arg("tpr"), py::arg("fpr"),
            py::arg("real_fixed"), py::arg("length"), py::arg("truth"), py::arg("start"),
-           py::arg("pi0"), py::arg("counts"))
+           py::arg("pi0"), py::arg("counts"), py::arg("subsample_n") = 0)
       .def_property_readonly("state_size", [](const BigramHolder& h) { return Bigram::state_size(h.p); })
       .def_property_readonly("observe_size", [](const BigramHolder& h) { return Bigram::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const BigramHolder& h) { return h.p.n_counts; });

@@ -605,9 +605,11 @@ class Config:
                 "the visits, and the visits depend on the transitions drawn, so the counts have "
                 "no law that can be drawn without walking the chain")
         if isinstance(self.loop, AccumulateSubsample):
-            raise ValueError(
-                "AccumulateSubsample is not available for Bigram: a random subset of the pooled "
-                "sequences is not a function of the pool's transition counts (use Accumulate)")
+            pairs = self.loop.n * (self.family.length - 1)
+            if pairs > 2**32 - 1:
+                raise ValueError(
+                    f"AccumulateSubsample.n = {self.loop.n} sequences of length "
+                    f"{self.family.length} picks {pairs} transitions; at most 2**32 - 1 allowed")
         if self.weight is not None:
             raise ValueError(
                 "Config.weight is not available for Bigram: the model is refit from the pooled "

@@ -416,7 +416,8 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
         top_p=1.0 if cfg.top_p is None else float(cfg.top_p), smoothing=float(fam.smoothing),
         tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-        length=int(fam.length), truth=P0, start=fam.start_law, pi0=pi0, counts=counts)
+        length=int(fam.length), truth=P0, start=fam.start_law, pi0=pi0, counts=counts,
+        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0)
     params = core.BigramParams(**args)  # validates, also for the JAX twin
     _check_memory(cfg, params.state_size, replicas, 0)
     state_size = params.state_size
@@ -428,9 +429,10 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
     units = {
         "transition": "model transition matrix P_t[token, next_token]",
         "points_real": "real sequences the generation's fit had (after the filter; Accumulate: "
-                       "the pool's)",
+                       "the pool's; AccumulateSubsample: real pairs picked / (length - 1))",
         "points_synthetic": "synthetic sequences the generation's fit had (after the filter; "
-                            "Accumulate: the pool's)",
+                            "Accumulate: the pool's; AccumulateSubsample: synthetic pairs "
+                            "picked / (length - 1))",
         "skipped": "fits skipped so far for want of sequences (the model was kept)",
         "rows_kept": "rows of the generation's fit with no visit (model t-1's row kept)",
         **BIGRAM_METRICS,

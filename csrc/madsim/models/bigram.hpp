@@ -1,5 +1,6 @@
 // Bigram (next-token, Markov chain) token model over K tokens under the
-// replace, augment (fixed real set), fresh and accumulate loops, with the
+// replace, augment (fixed real set), fresh, accumulate and accumulate-
+// subsample loops, with the
 // sampling knobs temperature, top-k and top-p applied to each row, add-alpha
 // smoothing and the provenance filter. The model is a K x K row-stochastic
 // transition matrix P (row i: the law of the token after token i); the data
@@ -23,6 +24,13 @@
 // rows_kept); a generation with no sequence at all and alpha = 0 keeps the
 // whole model and counts a skipped fit.
 //
+// AccumulateSubsample fits a uniform subset of n (L - 1) of the pool's
+// transitions (n sequences' worth): the unit of data of a next-token model
+// is the (token, next token) pair, and pooled pairs of one kind are
+// exchangeable, so the subset is drawn from the pool's counts (subset.hpp)
+// and the state stays K x K whatever the run's length. (A subset of whole
+// sequences would need every sequence kept: a state growing with the run.)
+//
 // Only the samples path exists: the transition counts given the visits are
 // conditionally multinomial, but the visits depend on the transitions drawn,
 // so the counts have no law that can be drawn without walking the chain.
@@ -37,18 +45,21 @@
 //     cumulative mass rises); cost O(n L log K) plus O(K^2) per generation for
 //     the rows' cumulative laws (O(K^2 log K) with top-k / top-p)
 //   TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
+//   TAG_SUBSET site 0 block j the j-th pick of the subsample (subset.hpp;
+//                             classes: real pairs i K + j, then synthetic)
 #pragma once
 #include <float.h>
 #include <math.h>
 #include "../bigram_metrics.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
+#include "../subset.hpp"
 #include "categorical.hpp"
 
 namespace madsim {
 
 struct Bigram {
-  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3 };
+  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Path : int32_t { SAMPLES = 1 };
 
   struct Params {
@@ -64,18 +75,21 @@ struct Bigram {
     const double* pi0;             // [K] the truth's stationary law (metric weights)
     const double* counts;          // [n_counts, 2]: (real, synthetic) sequences of generation t in row t-1
     int64_t n_counts;
+    int64_t subsample_n;           // AccumulateSubsample: sequences' worth of pairs per fit
   };
 
   // State row: [P K*K | last real, last synthetic, skipped, rows_kept | loop]
   // with loop = Augment: the fixed set's transition counts K*K, then its
   // size; Accumulate: the pool's transition counts K*K, real total,
-  // synthetic total (sequences).
+  // synthetic total (sequences); AccumulateSubsample: the pool's real
+  // transition counts K*K, then its synthetic ones K*K.
   MADSIM_HD static int64_t KK(const Params& p) { return (int64_t)p.K * p.K; }
   MADSIM_HD static int64_t counts_at(const Params& p) { return KK(p); }
   MADSIM_HD static int64_t loop_at(const Params& p) { return KK(p) + 4; }
   MADSIM_HD static int64_t loop_size(const Params& p) {
     if (p.loop == AUGMENT) return KK(p) + 1;
     if (p.loop == ACCUMULATE) return KK(p) + 2;
+    if (p.loop == SUBSAMPLE) return 2 * KK(p);
     return 0;
   }
   MADSIM_HD static int64_t state_size(const Params& p) { return loop_at(p) + loop_size(p); }
@@ -89,9 +103,12 @@ struct Bigram {
     if (col < metrics_at(p)) return 0;
     return 2 + (col - metrics_at(p));
   }
-  // the rows' cumulative laws K*K, the transition counts K*K, a row of q
-  // and the sort order (2K).
-  MADSIM_HD static int64_t scratch_size(const Params& p) { return 2 * KK(p) + 2 * (int64_t)p.K; }
+  // the rows' cumulative laws K*K, the transition counts K*K (together the
+  // subsample's picked counts), a row of q and the sort order (2K), then the
+  // subsample's Fenwick tree (2 K*K + 1).
+  MADSIM_HD static int64_t scratch_size(const Params& p) {
+    return 2 * KK(p) + 2 * (int64_t)p.K + (p.loop == SUBSAMPLE ? 2 * KK(p) + 1 : 0);
+  }
 
   // The token after x in a row with cumulative law cdf [K] (total cdf[K-1] > 0).
   MADSIM_HD static int64_t next_token(const double* cdf, int64_t K, double u) {
@@ -202,6 +219,13 @@ struct Bigram {
       walk(K, p.length, k, p.start_cdf, cdf, c, make_stream(key, replica, t, TAG_SAMPLES, 0));
     }
     double nr = m;
+    if (p.loop == SUBSAMPLE) {  // real pairs walk into the pool, synthetic ones join them
+      if (m > 0.0)
+        walk(K, p.length, m, p.start_cdf, p.truth_cdf, lp, make_stream(key, replica, t, TAG_REAL, 0));
+      for (int64_t i = 0; i < KK_; ++i) lp[KK_ + i] += c[i];
+      subsample_fit(p, state, lp, scratch, key, replica, t);
+      return;
+    }
     if (p.loop == AUGMENT) {
       for (int64_t i = 0; i < KK_; ++i) c[i] += lp[i];
       nr = lp[KK_];
@@ -220,6 +244,29 @@ struct Bigram {
     }
     const double n = cnt[0] + cnt[1];
     cnt[3] = fit(p, p.loop == ACCUMULATE ? lp : c, n, state);
+    if (n < 1.0 && p.smoothing <= 0.0) cnt[2] += 1.0;
+  }
+
+  // The fit on n (L - 1) pairs drawn from the pool (real K*K, then
+  // synthetic K*K); counters: the real and synthetic pairs picked, in
+  // sequences (pairs / (L - 1)).
+  MADSIM_HD static void subsample_fit(const Params& p, double* state, const double* pool,
+                                      double* scratch, u32x2 key, uint32_t replica, uint32_t t) {
+    const int64_t KK_ = KK(p);
+    double *out = scratch, *w = scratch + 2 * KK_ + 2 * (int64_t)p.K;
+    const double pairs = (double)p.subsample_n * (double)(p.length - 1);
+    draw_subset(pool, 2 * KK_, pairs, out, w, make_stream(key, replica, t, TAG_SUBSET, 0));
+    double got_real = 0.0, got_syn = 0.0;
+    for (int64_t i = 0; i < KK_; ++i) {
+      got_real += out[i];
+      got_syn += out[KK_ + i];
+      out[i] += out[KK_ + i];
+    }
+    double* cnt = state + counts_at(p);
+    cnt[0] = got_real / (double)(p.length - 1);
+    cnt[1] = got_syn / (double)(p.length - 1);
+    const double n = got_real + got_syn;  // pairs: fit() only asks whether there is any
+    cnt[3] = fit(p, out, n, state);
     if (n < 1.0 && p.smoothing <= 0.0) cnt[2] += 1.0;
   }
 

@@ -38,6 +38,7 @@
 #include "../model.hpp"
 #include "../samplers.hpp"
 #include "../sort.hpp"
+#include "../subset.hpp"
 #include "../token_metrics.hpp"
 
 namespace madsim {
@@ -86,10 +87,10 @@ struct Categorical {
   }
   // step: q, two count vectors, the sort order, the draws' work (3K: the
   // alias table and its stack, or the binomials' suffix sums), then the
-  // subsample's Fenwick tree (2K + 1).
+  // subsample's Fenwick tree (2K + 1) and picked counts (2K).
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     const int64_t K = p.K;
-    return 7 * K + (p.loop == SUBSAMPLE ? 2 * K + 1 : 0);
+    return 7 * K + (p.loop == SUBSAMPLE ? 4 * K + 1 : 0);
   }
 
   // The law synthetic tokens are drawn from, unnormalised, into q; returns
@@ -336,56 +337,21 @@ struct Categorical {
   }
 
   // n picks without replacement from the pool's 2K classes (pool: real
-  // counts K, then synthetic K) into real / syn counts: pick j takes the
-  // floor(u_j * left)-th of the tokens left (u_j: block j of TAG_SUBSET),
-  // found in a Fenwick tree of the class counts (O(log K) per pick). All of
-  // the pool when it holds at most n. w: 2K + 1 scratch.
+  // counts K, then synthetic K) into real / syn counts (subset.hpp; picks on
+  // TAG_SUBSET site 0, block j the j-th). w: 2K + 1 scratch, then 2K more.
   MADSIM_HD static void subsample(const Params& p, const double* pool, double* real, double* syn,
                                   double& got_real, double& got_syn, double* w, u32x2 key,
                                   uint32_t replica, uint32_t t) {
-    const int64_t K = p.K, M = 2 * K;
-    double size = 0.0;
-    for (int64_t i = 0; i < M; ++i) size += pool[i];
+    const int64_t K = p.K;
+    double* out = w + 2 * K + 1;
+    draw_subset(pool, 2 * K, (double)p.subsample_n, out, w,
+                make_stream(key, replica, t, TAG_SUBSET, 0));
     got_real = got_syn = 0.0;
-    if (size <= (double)p.subsample_n) {
-      for (int64_t i = 0; i < K; ++i) {
-        real[i] = pool[i];
-        syn[i] = pool[K + i];
-        got_real += real[i];
-        got_syn += syn[i];
-      }
-      return;
-    }
-    // Fenwick tree (1-based) over the class counts
-    for (int64_t i = 1; i <= M; ++i) w[i] = pool[i - 1];
-    for (int64_t i = 1; i <= M; ++i) {
-      const int64_t up = i + (i & -i);
-      if (up <= M) w[up] += w[i];
-    }
-    int64_t top = 1;
-    while (top * 2 <= M) top *= 2;
-    for (int64_t i = 0; i < K; ++i) real[i] = syn[i] = 0.0;
-    const Stream st = make_stream(key, replica, t, TAG_SUBSET, 0);
-    double left = size;
-    for (int64_t j = 0; j < p.subsample_n; ++j, left -= 1.0) {
-      const u32x4 b = st.block((uint32_t)j);
-      double r = floor(uniform52(b.v[0], b.v[1]) * left);
-      if (r > left - 1.0) r = left - 1.0;
-      // the class holding token r (0-based) of those left: the first i with prefix(i + 1) > r
-      int64_t pos = 0;
-      for (int64_t step = top; step > 0; step >>= 1)
-        if (pos + step <= M && w[pos + step] <= r) {
-          pos += step;
-          r -= w[pos];
-        }
-      for (int64_t i = pos + 1; i <= M; i += i & -i) w[i] -= 1.0;
-      if (pos < K) {
-        real[pos] += 1.0;
-        got_real += 1.0;
-      } else {
-        syn[pos - K] += 1.0;
-        got_syn += 1.0;
-      }
+    for (int64_t i = 0; i < K; ++i) {
+      real[i] = out[i];
+      syn[i] = out[K + i];
+      got_real += real[i];
+      got_syn += syn[i];
     }
   }
 

@@ -556,9 +556,8 @@ def _bigram_params(params) -> bigram.Params:
     except TypeError:
         raise TypeError(f"params: loop, path, top_k and length must be integers, the rest "
                         f"numbers; got {params!r}") from None
-    if loop < bigram.REPLACE or loop > bigram.ACCUMULATE:
-        raise ValueError("loop must be 0..3 (replace, augment, fresh, accumulate): the bigram "
-                         "model has no subsample loop")
+    if loop < bigram.REPLACE or loop > bigram.SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if path == 0:
         raise ValueError("path 0 (exact) does not exist for the bigram model: the visit counts "
                          "depend on the transitions drawn, so the transition counts cannot be "
@@ -576,6 +575,10 @@ def _bigram_params(params) -> bigram.Params:
     if length < 2 or length > 4294967296:
         raise ValueError("length must lie in [2, 2**32]")
     cap = math.floor(8589934590.0 / float(length))
+    subsample_n = operator.index(p.subsample_n) if loop == bigram.SUBSAMPLE else 0
+    if loop == bigram.SUBSAMPLE and not (1 <= subsample_n
+                                         and subsample_n * (length - 1) <= 4294967295):
+        raise ValueError("subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1")
     if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer with real_fixed * length <= 2**33 - 2")
     truth = np.array(_as_c_array(p.truth, "truth", (-1, -1)), np.float64)
@@ -596,24 +599,24 @@ def _bigram_params(params) -> bigram.Params:
     if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
         raise ValueError("counts must be integers with counts * length <= 2**33 - 2")
     return bigram.Params(loop, path, top_k, tau, top_p, smoothing, tpr, fpr, real_fixed, length,
-                         truth, start, pi0, counts)
+                         truth, start, pi0, counts, subsample_n)
 
 
 def _bigram_params_of(static, dyn) -> bigram.Params:
-    loop, length, _ = static
+    loop, length, subsample_n, _ = static
     return bigram.Params(loop, bigram.SAMPLES, dyn["top_k"], dyn["tau"], dyn["top_p"],
                          dyn["smoothing"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], length,
-                         dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"])
-
+                         dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"], subsample_n)
 
 
 def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
                    records, detectors, first, threads, columns=None):
     """The bigram token model's twin of ``_core.advance_bigram``: arguments as
     in ``advance`` with state [R, bigram.state_size(params)] and params a
-    ``bigram.Params``. Compiled once per (loop, length, buffer size, shapes)."""
+    ``bigram.Params``. Compiled once per (loop, length, buffer size, subsample
+    size, shapes)."""
     p = _bigram_params(params)
-    static = (p.loop, p.length, bigram.bound(p))
+    static = (p.loop, p.length, p.subsample_n, bigram.bound(p))
     model = _family_model(bigram, _bigram_params_of, static)
     dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
                smoothing=jnp.float64(p.smoothing), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),

@@ -9,6 +9,8 @@ rows, the same streams
         (synthetic) / TAG_REAL (real) site 0, by binary search in the
         cumulative start law (l = 0) or the current token's row
     TAG_FILTER site 0 / 1       synthetic / real survivors
+    TAG_SUBSET site 0 block j   the j-th pick of the subsample (classes: real
+                                pairs i K + j, then synthetic ones)
 
 Functions work on one replica; vmap them over replicas. ``loop``, ``length``
 and the walk's buffer size (``bound``: sequences per part) are Python ints;
@@ -26,12 +28,12 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import categorical
-from .categorical import seq_cumsum, survivors
-from .philox import TAG_REAL, TAG_SAMPLES, block, make_stream
+from .categorical import draw_subset, seq_cumsum, survivors
+from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
 from .transforms import uniform52
 
 # Mirrors Bigram::Loop and ::Path
-REPLACE, AUGMENT, FRESH, ACCUMULATE = 0, 1, 2, 3
+REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
 SAMPLES = 1
 (B_ENTROPY_RATE, B_KL_RATE_TRUTH_MODEL, B_KL_RATE_MODEL_TRUTH, B_TV_RATE, B_EDGES,
  B_TOKENS_ALIVE, N_BIGRAM_METRICS) = range(7)
@@ -55,6 +57,7 @@ class Params(NamedTuple):
     start: Any          # [K]
     pi0: Any            # [K]
     counts: Any         # [G, 2]
+    subsample_n: int = 0  # AccumulateSubsample: sequences' worth of pairs per fit
 
     @property
     def K(self) -> int:
@@ -66,7 +69,8 @@ def loop_at(p: Params) -> int:
 
 
 def loop_size(p: Params) -> int:
-    return {AUGMENT: p.K * p.K + 1, ACCUMULATE: p.K * p.K + 2}.get(p.loop, 0)
+    KK = p.K * p.K
+    return {AUGMENT: KK + 1, ACCUMULATE: KK + 2, SUBSAMPLE: 2 * KK}.get(p.loop, 0)
 
 
 def state_size(p: Params) -> int:
@@ -176,6 +180,8 @@ def step(p: Params, state, key, replica, t, nmax: int):
     c = walk(K, p.length, k, start_cdf, cdf, make_stream(key, replica, t, TAG_SAMPLES, 0), nmax)
     lp = state[L0:]
     nr = m
+    if p.loop == SUBSAMPLE:
+        return _subsample_step(p, state, P, lp, c, m, start_cdf, truth_cdf, key, replica, t, nmax)
     if p.loop == AUGMENT:
         c = c + lp[:KK]
         nr = lp[KK]
@@ -193,6 +199,23 @@ def step(p: Params, state, key, replica, t, nmax: int):
     new, kept = fit(p, fit_c, n, P)
     skipped = state[KK + 2] + jnp.where((n < 1.0) & (jnp.asarray(p.smoothing) <= 0.0), 1.0, 0.0)
     return jnp.concatenate([new.reshape(-1), jnp.stack([cnt0, cnt1, skipped, kept]), lp])
+
+
+def _subsample_step(p: Params, state, P, lp, c, m, start_cdf, truth_cdf, key, replica, t, nmax):
+    """AccumulateSubsample: the fit on n (L - 1) pairs drawn from the pool.
+    Mirrors the SUBSAMPLE branch of Bigram::step and Bigram::subsample_fit."""
+    KK, L = p.K * p.K, p.length
+    real = walk(p.K, L, m, start_cdf, truth_cdf, make_stream(key, replica, t, TAG_REAL, 0), nmax)
+    lp = jnp.concatenate([lp[:KK] + real, lp[KK:] + c])
+    out = draw_subset(lp, p.subsample_n * (L - 1), make_stream(key, replica, t, TAG_SUBSET, 0))
+    got_r, got_s = jnp.sum(out[:KK]), jnp.sum(out[KK:])
+    n = got_r + got_s
+    new, kept = fit(p, out[:KK] + out[KK:], n, P)
+    skipped = state[KK + 2] + jnp.where((n < 1.0) & (jnp.asarray(p.smoothing) <= 0.0), 1.0, 0.0)
+    # pairs / (L - 1): XLA's CPU division is not correctly rounded, so these
+    # two counters agree with the C++ to 1 ulp (the pairs themselves exactly)
+    cnt = jnp.stack([got_r / (L - 1), got_s / (L - 1), skipped, kept])
+    return jnp.concatenate([new.reshape(-1), cnt, lp])
 
 
 def bigram_metrics(P, P0, pi0):

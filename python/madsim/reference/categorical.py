@@ -245,14 +245,13 @@ def init(p: Params, key, replica, nmax: int):
     return row
 
 
-def subsample(p: Params, pool, key, replica, t):
-    """n picks without replacement from the pool's 2K classes -> (real,
-    syn, got_real, got_syn). Mirrors Categorical::subsample (the Fenwick
-    search finds the first class whose running count exceeds the pick, as
-    searchsorted does here; integer sums are exact in any order)."""
-    K, n = p.K, p.subsample_n
+def draw_subset(pool, n: int, st):
+    """n picks without replacement from a pool of counted classes -> the
+    picked counts (all of the pool when it holds at most n). Mirrors
+    csrc/madsim/subset.hpp::draw_subset (its Fenwick search finds the first
+    class whose running count exceeds the pick, as searchsorted does here;
+    integer sums are exact in any order)."""
     size = jnp.sum(pool)
-    st = make_stream(key, replica, t, TAG_SUBSET, 0)
 
     def pick(j, carry):
         left, out = carry
@@ -262,8 +261,15 @@ def subsample(p: Params, pool, key, replica, t):
         pos = jnp.searchsorted(jnp.cumsum(left), r, side="right")
         return left.at[pos].add(-1.0), out.at[pos].add(1.0)
 
-    _, out = lax.fori_loop(0, n, pick, (pool, jnp.zeros(2 * K, jnp.float64)))
-    out = jnp.where(size <= n, pool, out)
+    _, out = lax.fori_loop(0, n, pick, (pool, jnp.zeros_like(pool)))
+    return jnp.where(size <= n, pool, out)
+
+
+def subsample(p: Params, pool, key, replica, t):
+    """n picks from the pool's 2K classes (real, then synthetic) -> (real,
+    syn, got_real, got_syn). Mirrors Categorical::subsample."""
+    K = p.K
+    out = draw_subset(pool, p.subsample_n, make_stream(key, replica, t, TAG_SUBSET, 0))
     return out[:K], out[K:], jnp.sum(out[:K]), jnp.sum(out[K:])
 
 
