@@ -22,20 +22,11 @@ table and writes JSON to benchmarks/results/bigram-<host>-<time>.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import time
-from pathlib import Path
-
 import numpy as np
 
 import madsim as ms
+from common import parse_args, timed, write_results
 from madsim._backend import core
-from tokens import timed
-
-HERE = Path(__file__).resolve().parent
 
 
 def madsim_run(K, L, n, R, G, threads):
@@ -83,12 +74,7 @@ def numpy_replica_loop(K, L, n, R, G):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=HERE / "results")
-    args = ap.parse_args(argv)
+    args = parse_args(__doc__, argv)
     th, rep = args.threads, args.repeats
     scale = 0.05 if args.quick else 1.0
     # (K, L, n, R, G; the per-replica loop runs R // 10 replicas)
@@ -122,15 +108,7 @@ def main(argv=None):
               f"{e['numpy_replica_loop']['rg_per_s']:>9.3g} | "
               f"{m / e['numpy_vectorised']['rg_per_s']:>8.1f} {m / e['numpy_replica_loop']['rg_per_s']:>7.1f} | "
               f"{100 * e['madsim']['fraction_of_philox']:>7.1f}%")
-    out = {"benchmark": "bigram", "quick": args.quick, "philox_blocks_per_s": philox_rate,
-           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
-                       "build_info": ms.build_info(), "numpy": np.__version__},
-           "cases": rows}
-    if not args.quick:
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"bigram-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(out, indent=1))
-        print(f"wrote {path}")
+    write_results("bigram", args, philox_rate, rows)
     return 0
 
 

@@ -21,29 +21,13 @@ writes JSON to benchmarks/results/tokens-<host>-<time>.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 import madsim as ms
+from common import parse_args, timed, write_results
 from madsim._backend import core
-
-HERE = Path(__file__).resolve().parent
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}
 
 
 def madsim_run(K, n, R, G, path, threads):
@@ -108,12 +92,7 @@ def blocks_per_generation(K, n, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=HERE / "results")
-    args = ap.parse_args(argv)
+    args = parse_args(__doc__, argv)
     th, rep = args.threads, args.repeats
     scale = 0.05 if args.quick else 1.0
     # (K, n, R, G for madsim / numpy batched, R, G for the choice loop, R for JAX: the slow
@@ -160,15 +139,7 @@ def main(argv=None):
               f"{best / e['numpy_multinomial']['rg_per_s']:>10.1f} "
               f"{best / e['numpy_choice_loop']['rg_per_s']:>9.0f} {best / jx:>7.1f} | "
               f"{100 * e[f'madsim_{bk}']['fraction_of_philox']:>7.1f}%")
-    out = {"benchmark": "tokens", "quick": args.quick, "philox_blocks_per_s": philox_rate,
-           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
-                       "build_info": ms.build_info(), "numpy": np.__version__},
-           "cases": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"tokens-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    if not args.quick:
-        path.write_text(json.dumps(out, indent=1))
-        print(f"wrote {path}")
+    write_results("tokens", args, philox_rate, rows)
     return 0
 
 

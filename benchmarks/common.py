@@ -1,0 +1,54 @@
+"""What the family benchmarks (tokens.py, bigram.py, ...) share: timing,
+their command line, the machine record and the JSON they write. run.py, the
+Gaussian speed benchmark, keeps its own richer versions (thread scaling,
+memory, CPU contention)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import madsim as ms
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}
+
+
+def parse_args(doc: str, argv=None) -> argparse.Namespace:
+    """--quick, --threads, --repeats, --out."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (writes no JSON)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    return ap.parse_args(argv)
+
+
+def write_results(name: str, args: argparse.Namespace, philox_rate: float, cases: list) -> None:
+    """benchmarks/results/<name>-<host>-<time>.json with the machine and build
+    (not for --quick runs)."""
+    if args.quick:
+        return
+    out = {"benchmark": name, "quick": args.quick, "philox_blocks_per_s": philox_rate,
+           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
+                       "build_info": ms.build_info(), "numpy": np.__version__},
+           "cases": cases}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{name}-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(out, indent=1))
+    print(f"wrote {path}")
