@@ -261,3 +261,14 @@ def test_threads_chunks_subsets_change_no_number(path):
             assert np.array_equal(base[v].values, other[v].values), (kw, v)
     sub = ms.simulate(cfg, replicas=[7, 31, 2], **run)
     assert np.array_equal(sub["cov"].values, base["cov"].values[[7, 31, 2]])
+
+
+def test_toml_and_json_round_trip():
+    from madsim import toml_config
+    cfg, run = toml_config.loads(
+        '[family]\ntype = "PPCA"\ndim = 3\nfactors = 1\nloadings = [[2.0], [0.5], [0.0]]\n'
+        'noise = 0.25\n[loop]\ntype = "Replace"\nn = 10\n')
+    assert cfg.family == ms.PPCA(dim=3, factors=1, loadings=[[2.0], [0.5], [0.0]], noise=0.25)
+    assert ms.Config.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="family.factors|PPCA.factors"):
+        toml_config.loads('[family]\ntype = "PPCA"\ndim = 3\nfactors = 3\n')
