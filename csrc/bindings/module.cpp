@@ -319,13 +319,14 @@ py::dict cuda_runtime_py() {
 // owns them (Python keeps the holder alive for the whole call).
 struct GaussianLoopHolder {
   GaussianLoop::Params p;
-  std::vector<double> truth, counts;
+  std::vector<double> truth, counts, basis;
 };
 
 std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
     int32_t d, int32_t loop, int32_t estimator, int32_t path, double tau, double trunc,
     double weight, double tpr, double fpr, double real_fixed, int64_t subsample_n,
-    int64_t pool_cap, const py::array& truth, const py::array& counts) {
+    int64_t pool_cap, const py::array& truth, const py::array& counts, int32_t factors,
+    const py::object& basis) {
   if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
   if (loop < GaussianLoop::REPLACE || loop > GaussianLoop::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
@@ -365,9 +366,29 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
   for (int i = 0; i < d; ++i)
     if (!(h->truth[d + tri(i, i)] > 0.0))
       throw py::value_error("truth: the Cholesky factor needs a positive diagonal");
+  // PPCA: factors q in [1, d), basis [d, q] orthonormal (the truth's principal subspace).
+  if (factors != 0) {
+    if (factors < 1 || factors >= d)
+      throw py::value_error("factors must be 0 (full covariance) or lie in [1, d - 1] = [1, " +
+                            std::to_string(d - 1) + "], got " + std::to_string(factors));
+    if (basis.is_none()) throw py::value_error("factors > 0 needs basis, the truth's [d, q] subspace");
+    const py::array b = basis.cast<py::array>();
+    const double* bp = checked<double>(b, "basis", {d, factors}, false);
+    h->basis.assign(bp, bp + (int64_t)d * factors);
+    for (int a = 0; a < factors; ++a)
+      for (int c = 0; c <= a; ++c) {
+        double g = 0.0;
+        for (int i = 0; i < d; ++i) g += h->basis[i * factors + a] * h->basis[i * factors + c];
+        if (!(std::fabs(g - (a == c ? 1.0 : 0.0)) <= 1e-9))
+          throw py::value_error("basis must have orthonormal columns (|U'U - I| <= 1e-9)");
+      }
+  } else if (!basis.is_none()) {
+    throw py::value_error("basis is for factors > 0 (PPCA); got factors = 0");
+  }
   h->p = GaussianLoop::Params{d, loop, estimator, path, tau, trunc, weight, tpr, fpr, real_fixed,
                               subsample_n, pool_cap, h->truth.data(), h->counts.data(),
-                              (int64_t)counts.shape(0)};
+                              (int64_t)counts.shape(0), factors,
+                              factors > 0 ? h->basis.data() : nullptr};
   return h;
 }
 
@@ -656,7 +677,7 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init(&make_gaussian_loop), py::arg("d"), py::arg("loop"), py::arg("estimator"),
            py::arg("path"), py::arg("tau"), py::arg("trunc"), py::arg("weight"), py::arg("tpr"),
            py::arg("fpr"), py::arg("real_fixed"), py::arg("subsample_n"), py::arg("pool_cap"),
-           py::arg("truth"), py::arg("counts"))
+           py::arg("truth"), py::arg("counts"), py::arg("factors") = 0, py::arg("basis") = py::none())
       .def_property_readonly("state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
       .def_property_readonly("observe_size", [](const GaussianLoopHolder& h) { return GaussianLoop::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const GaussianLoopHolder& h) { return h.p.n_counts; });

@@ -108,10 +108,12 @@ template <>
 struct DeviceTraits<GaussianLoop> {
   using P = GaussianLoop::Params;
   static constexpr const char* name = "GaussianLoop";
-  static constexpr int n_arrays = 2;
-  static const double* P::*member(int i) { return i == 0 ? &P::truth : &P::counts; }
-  static int64_t length(const P& p, int i) {
-    return i == 0 ? (int64_t)p.d + tri_size(p.d) : 2 * p.n_counts;
+  static constexpr int n_arrays = 3;
+  static const double* P::*member(int i) {
+    return i == 0 ? &P::truth : i == 1 ? &P::counts : &P::basis;
+  }
+  static int64_t length(const P& p, int i) {  // basis: PPCA's [d, q] (none when q = 0)
+    return i == 0 ? (int64_t)p.d + tri_size(p.d) : i == 1 ? 2 * p.n_counts : (int64_t)p.d * p.factors;
   }
   static constexpr int reg_state = 0;
   static constexpr int reg_observe = 0;

@@ -79,4 +79,41 @@ MADSIM_HD void congruence_packed(const double* L, const double* S, double* T, do
     }
 }
 
+// Packed lower L with L L' = M' M, for dense M [m, d] (row-major, m >= d),
+// destroyed: Householder QR of M (M = Q R), L = R' with rows of R signed so
+// that diag(L) >= 0. M' M is never formed, so a factor whose columns span
+// scales 1 and 1e-10 keeps the small one to ~eps relative to the large one's
+// square root rather than its square (the Cholesky of M'M would lose it).
+// Each reflector is built on its column scaled by the column's largest
+// entry (no underflow or overflow of the squares); a column that is already
+// zero at and below the diagonal gives a zero pivot (column of L = 0).
+MADSIM_HD void qr_lower_factor(double* M, int m, int d, double* L) {
+  for (int k = 0; k < d; ++k) {
+    double scale = 0.0;
+    for (int i = k; i < m; ++i) scale = fmax(scale, fabs(M[i * d + k]));
+    double diag = 0.0;
+    if (scale > 0.0) {
+      double nu = 0.0;
+      for (int i = k; i < m; ++i) {
+        M[i * d + k] /= scale;  // v = the scaled column, then v_k -= alpha
+        nu += M[i * d + k] * M[i * d + k];
+      }
+      nu = sqrt(nu);
+      const double alpha = M[k * d + k] >= 0.0 ? -nu : nu;
+      M[k * d + k] -= alpha;
+      const double vv = 2.0 * nu * (nu + fabs(M[k * d + k] + alpha));  // |v|^2
+      for (int j = k + 1; j < d; ++j) {
+        double dot = 0.0;
+        for (int i = k; i < m; ++i) dot += M[i * d + k] * M[i * d + j];
+        const double f = 2.0 * dot / vv;
+        for (int i = k; i < m; ++i) M[i * d + j] -= f * M[i * d + k];
+      }
+      diag = alpha * scale;
+    }
+    const double sg = diag < 0.0 ? -1.0 : 1.0;
+    L[tri(k, k)] = sg * diag;
+    for (int j = k + 1; j < d; ++j) L[tri(j, k)] = sg * M[k * d + j];
+  }
+}
+
 }  // namespace madsim

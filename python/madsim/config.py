@@ -393,6 +393,116 @@ class Bigram:
         return np.array(self.start, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class PPCA:
+    """Probabilistic PCA, the linear autoencoder (Tipping & Bishop 1999): a
+    d-dim Gaussian N(mean, W W' + noise I) with q = ``factors`` < d
+    loadings W [d, q]. Each generation fits it by maximum likelihood in
+    closed form: the Gaussian fit's covariance S (eigenvalues l_1 >= ... >=
+    l_d) projected, noise = mean(l_{q+1..d}), W W' = U_q (L_q - noise) U_q'
+    (csrc/madsim/ppca.hpp). Every loop, knob and path of the d-dim Gaussian
+    applies; q = d - 1 is the full Gaussian.
+
+    The truth (generation 0) is PPCA too, so its principal subspace is
+    defined: ``loadings`` (a d x q matrix W0 of rank q) or ``spectrum`` (the
+    truth's q principal variances l_1..l_q, each > noise, along the first q
+    axes: W0 = diag(sqrt(l_j - noise)) on them); neither gives l_j = noise +
+    q - j + 1 (j = 1..q). noise: the truth's isotropic variance s2_0 > 0.
+    mean: a number (every coordinate) or a length-d sequence.
+    """
+
+    dim: int = 2
+    factors: int = 1
+    loadings: tuple | None = None
+    spectrum: tuple | None = None
+    noise: float = 1.0
+    mean: float | tuple = 0.0
+
+    def __post_init__(self):
+        d = check.integer("PPCA.dim", self.dim, 2, 256)
+        q = check.integer("PPCA.factors", self.factors, 1, d - 1)
+        s2 = check.real("PPCA.noise", self.noise, 0.0, None, lo_open=True)
+        if isinstance(self.mean, (list, tuple, np.ndarray)):
+            m = tuple(check.real(f"PPCA.mean[{i}]", v) for i, v in enumerate(self.mean))
+            if len(m) != d:
+                raise ValueError(f"PPCA.mean must have dim = {d} entries; got {len(m)}")
+            object.__setattr__(self, "mean", m)
+        else:
+            check.real("PPCA.mean", self.mean)
+        if self.loadings is not None and self.spectrum is not None:
+            raise ValueError("PPCA: give loadings or spectrum, not both")
+        if self.loadings is not None:
+            try:
+                W = np.array(self.loadings, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"PPCA.loadings must be a {d} x {q} matrix of numbers; got "
+                                f"{self.loadings!r}") from None
+            if W.ndim == 1 and q == 1:
+                W = W.reshape(-1, 1)
+            if W.shape != (d, q):
+                raise ValueError(f"PPCA.loadings must be dim x factors = {d} x {q}; got shape {W.shape}")
+            if not np.all(np.isfinite(W)):
+                raise ValueError("PPCA.loadings must be finite")
+            sv = np.linalg.svd(W, compute_uv=False)
+            if not sv[-1] ** 2 > 1e-10 * (s2 + sv[0] ** 2):
+                raise ValueError(
+                    f"PPCA.loadings must have rank factors = {q} (the truth's principal subspace is "
+                    f"then defined); its smallest singular value is {sv[-1]:.6g}")
+            object.__setattr__(self, "loadings", tuple(tuple(float(x) for x in row) for row in W))
+        if self.spectrum is not None:
+            try:
+                sp = np.atleast_1d(np.array(self.spectrum, dtype=np.float64))
+            except (TypeError, ValueError):
+                sp = None
+            if sp is None or sp.ndim != 1 or sp.size != q:
+                raise ValueError(f"PPCA.spectrum must list factors = {q} variances; got {self.spectrum!r}")
+            for j, l in enumerate(sp):
+                if not (math.isfinite(l) and l > s2 * (1.0 + 1e-10)):
+                    raise ValueError(
+                        f"PPCA.spectrum[{j}] = {float(l)!r} must be finite and > noise = {s2!r} (a "
+                        "principal variance is the factor's variance plus the noise)")
+            object.__setattr__(self, "spectrum", tuple(float(x) for x in sp))
+
+    @property
+    def min_points(self) -> int:
+        """Points a fit needs: dim + 1 (the Gaussian fit it projects)."""
+        return self.dim + 1
+
+    @property
+    def mean_vector(self) -> np.ndarray:
+        if isinstance(self.mean, tuple):
+            return np.array(self.mean, dtype=np.float64)
+        return np.full(self.dim, float(self.mean))
+
+    @property
+    def loadings_matrix(self) -> np.ndarray:
+        """W0 [d, q]."""
+        if self.loadings is not None:
+            return np.array(self.loadings, dtype=np.float64)
+        q = self.factors
+        sp = (np.array(self.spectrum) if self.spectrum is not None
+              else self.noise + np.arange(q, 0, -1, dtype=np.float64))
+        W = np.zeros((self.dim, q))
+        W[np.arange(q), np.arange(q)] = np.sqrt(sp - self.noise)
+        return W
+
+    @property
+    def cov_matrix(self) -> np.ndarray:
+        """C0 = W0 W0' + noise I."""
+        W = self.loadings_matrix
+        return W @ W.T + self.noise * np.eye(self.dim)
+
+    @property
+    def basis(self) -> np.ndarray:
+        """An orthonormal basis [d, q] of the truth's principal subspace span(W0)."""
+        return np.linalg.qr(self.loadings_matrix)[0]
+
+    @property
+    def principal_variances(self) -> np.ndarray:
+        """The truth's q principal variances l_1 >= ... >= l_q (C0's top eigenvalues)."""
+        return self.noise + np.linalg.svd(self.loadings_matrix, compute_uv=False) ** 2
+
+
 # ---------------------------------------------------------------- loops
 
 @dataclass(frozen=True)
@@ -508,7 +618,7 @@ class Filter:
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
-FAMILIES = (Gaussian, Categorical, Bigram)
+FAMILIES = (Gaussian, Categorical, Bigram, PPCA)
 LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 
@@ -535,7 +645,7 @@ class Config:
         draws from p^(1/temperature) renormalised); None: off.
     """
 
-    family: Gaussian | Categorical | Bigram = field(default_factory=Gaussian)
+    family: Gaussian | Categorical | Bigram | PPCA = field(default_factory=Gaussian)
     loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
@@ -662,7 +772,7 @@ class Config:
         loop, need = self.loop, self.family.min_points
         tpr = self.filter.tpr if self.filter else 0.0
         fpr = self.filter.fpr if self.filter else 0.0
-        gaussian = isinstance(self.family, Gaussian)
+        gaussian = isinstance(self.family, (Gaussian, PPCA))
         if isinstance(loop, AccumulateSubsample) and self.path == "exact" and gaussian:
             raise ValueError(
                 "AccumulateSubsample needs path='samples': a random subset of the pool is not a "
@@ -768,7 +878,7 @@ class Config:
 
 def _need_text(family) -> str:
     """How many points a fit of ``family`` needs, in words."""
-    if isinstance(family, Gaussian):
+    if isinstance(family, (Gaussian, PPCA)):
         return f"dim + 1 = {family.dim + 1} points"
     if isinstance(family, Bigram):
         n = max(1, family.min_points)

@@ -33,7 +33,7 @@ import numpy as np
 from ._backend import core, require_cuda
 from .config import _need_text
 from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config,
-                     Fresh, Gaussian, Replace)
+                     Fresh, Gaussian, PPCA, Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
 BACKENDS = ("cpu", "jax", "cuda")
@@ -165,7 +165,7 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
             kern = replace(kern, params=ref.gaussian.Params(**{**args, "n": int(loop.n)}),
                            advance=ref.backend.advance)
         return kern
-    if isinstance(fam, Gaussian):
+    if isinstance(fam, (Gaussian, PPCA)):
         return _gaussian_loop(cfg, generations, replicas, backend)
     if isinstance(fam, Categorical):
         return _categorical(cfg, generations, replicas, backend)
@@ -212,6 +212,8 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         pool_cap=pool_cap, truth=truth, counts=counts)
+    if isinstance(fam, PPCA):  # the same kernel, each fit projected onto q factors
+        args.update(factors=fam.factors, basis=np.ascontiguousarray(fam.basis, dtype=np.float64))
     params = core.GaussianLoopParams(**args)  # validates, also for the JAX twin
     _check_memory(cfg, params.state_size, replicas, pool_cap)
     state_size = params.state_size
@@ -255,6 +257,8 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         arrays = {"mean": (np.arange(d), ("dim",)), "cov": (idx, ("dim", "dim2"))}
         units.update(mean="fitted mean mu_t", cov="fitted covariance Sigma_t")
         truth_vals = truth_values_nd(d)
+    if isinstance(fam, PPCA):
+        _ppca_columns(fam, base + len(tail) + len(names), columns, arrays, units, truth_vals)
     return Kernel(
         name="gaussian_loop",
         params=params,
@@ -267,6 +271,31 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         counts=counts,
         truth=truth_vals,
     )
+
+
+# PPCA's observe columns (csrc/madsim/ppca.hpp::ppca_metrics), after the metrics.
+PPCA_METRICS = {
+    "noise_var": "noise variance s2_t: the mean of the fitted covariance's d - q smallest "
+                 "eigenvalues",
+    "subspace_sin2": "sum of sin^2 of the principal angles between the model's q-dim principal "
+                     "subspace and the truth's, q - |U0' U_t|_F^2 (0: the same subspace, q: "
+                     "orthogonal)",
+    "max_angle": "largest principal angle between the model's principal subspace and the "
+                 "truth's (radians, in [0, pi/2])",
+}
+
+
+def _ppca_columns(fam: PPCA, at: int, columns: dict, arrays: dict, units: dict, truth: dict):
+    """Adds PPCA's [factor_var q | noise_var, subspace_sin2, max_angle] columns
+    (starting at observe column ``at``) and their truth values."""
+    q = fam.factors
+    arrays["factor_var"] = (at + np.arange(q), ("factor",))
+    units["factor_var"] = ("variance the model keeps along its j-th principal direction: the fitted "
+                           "covariance's eigenvalues l_1 >= ... >= l_q (= |w_j|^2 + s2_t)")
+    columns.update({name: at + q + k for k, name in enumerate(PPCA_METRICS)})
+    units.update(PPCA_METRICS)
+    truth.update(factor_var=fam.principal_variances.tolist(), noise_var=float(fam.noise),
+                 subspace_sin2=0.0, max_angle=0.0)
 
 
 def _check_counts(cfg: Config, counts: np.ndarray):

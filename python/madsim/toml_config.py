@@ -15,6 +15,8 @@ API, the same validation (errors name the TOML key).
     # with top_k = 50 / top_p = 0.9 at the top level
     # or: type = "Bigram", tokens = 50, length = 20 (or transition = [[...], ...]),
     # with path = "samples" at the top level
+    # or: type = "PPCA", dim = 10, factors = 2, spectrum = [4.0, 2.5], noise = 0.5
+    # (or loadings = [[...], ...], a dim x factors matrix)
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"

@@ -15,6 +15,9 @@
 // unbiased estimate, or w * real-part fit + (1 - w) * synthetic-part fit.
 // A generation with too few points (< d + 1 pooled, or per part when
 // weighted) keeps model t-1 and counts a skipped fit: never a NaN.
+// factors = q > 0 makes the model PPCA (ppca.hpp): every fit is projected
+// onto q factors plus isotropic noise (no draws of its own, so the streams
+// below are PPCA's too), and observe adds its metrics.
 //
 // Streams (stream.hpp) at counter generation t (0 for the fixed real set):
 //   exact part, tag T (TAG_SCATTER synthetic, TAG_REAL real):
@@ -33,6 +36,7 @@
 #include "../metrics.hpp"
 #include "../model.hpp"
 #include "../moments.hpp"
+#include "../ppca.hpp"
 #include "../samplers.hpp"
 
 namespace madsim {
@@ -79,6 +83,8 @@ struct GaussianLoop {
     const double* truth;   // [d + d(d+1)/2]: mu0, then Sigma0's Cholesky factor (packed)
     const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
     int64_t n_counts;
+    int32_t factors;       // 0: full covariance; q in [1, d): PPCA with q factors
+    const double* basis;   // [d, q] row-major (factors > 0): the truth's principal subspace, orthonormal
   };
 
   // State row: [mu d | L packed T | last real, last synthetic, skipped | loop]
@@ -109,16 +115,27 @@ struct GaussianLoop {
                           M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TRACE_RATIO};
     return p.d == 1 ? k : nd[k];
   }
-  MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + n_metrics(p); }
-  // Group 0: everything before the metrics (one pass over L); metric m: group 1 + m.
+  // PPCA (factors = q > 0): [factor_var q | noise_var, subspace_sin2, max_angle]
+  // after the metrics (ppca_metrics), one observe group.
+  MADSIM_HD static int ppca_at(const Params& p) { return metrics_at(p) + n_metrics(p); }
+  MADSIM_HD static int observe_size(const Params& p) {
+    return ppca_at(p) + (p.factors > 0 ? p.factors + 3 : 0);
+  }
+  static constexpr int PPCA_GROUP = 1 + N_GAUSS_METRICS;
+  // Group 0: everything before the metrics (one pass over L); metric m: group
+  // 1 + m; the PPCA columns: PPCA_GROUP.
   MADSIM_HD static int observe_group(const Params& p, int col) {
+    if (col >= ppca_at(p)) return PPCA_GROUP;
     return col < metrics_at(p) ? 0 : 1 + metric_of(p, col - metrics_at(p));
   }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     const int d = p.d;
     const int64_t steps = 3 * moments_size(d) + 2 * d * d + 4 * d + T(p) +
                           (p.loop == SUBSAMPLE ? p.subsample_n : 0);
-    return steps > gaussd_scratch(d) ? steps : gaussd_scratch(d);
+    const int64_t look = p.factors > 0 && ppca_scratch(d, p.factors) > gaussd_scratch(d)
+                             ? ppca_scratch(d, p.factors)
+                             : gaussd_scratch(d);
+    return steps > look ? steps : look;
   }
 
   // Moments of c draws of N(mu, s^2 L L') into m, exact in law: mean =
@@ -304,6 +321,7 @@ struct GaussianLoop {
       }
     }
     if (!ok) cnt[2] += 1.0;
+    if (ok && p.factors > 0) ppca_project(state + d, d, p.factors, scratch);
   }
 
   // Replace: the new Cholesky factor is (tau / sqrt(div)) L G, with G the
@@ -431,7 +449,10 @@ struct GaussianLoop {
   MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t need,
                                 double* scratch) {
     if (need & 1u) observe_moments(p, state, out);
-    if (need >> 1) observe_metrics(p, state, out, need >> 1, scratch);
+    const uint32_t metrics = (need >> 1) & ((1u << N_GAUSS_METRICS) - 1u);
+    if (metrics) observe_metrics(p, state, out, metrics, scratch);
+    if (p.factors > 0 && ((need >> PPCA_GROUP) & 1u))
+      ppca_metrics(state + p.d, p.basis, p.d, p.factors, out + ppca_at(p), scratch);
   }
 
   // The metrics whose bit is set in `metrics` (bit m: GaussMetric m), out of line.

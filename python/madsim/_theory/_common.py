@@ -18,6 +18,7 @@ E tr Sigma_t = v_t tr Sigma0, E |mu_t - mu0|^2 = d_t tr Sigma0).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 from scipy import special
 
 from ..config import (Accumulate, AccumulateSubsample, Augment, Config, Fresh, Gaussian,
-                      Replace)
+                      PPCA, Replace)
 
 # Binomial laws are summed over the counts whose probability exceeds this
 # (the mass left out is below 1e-15 of the total: exact to double precision).
@@ -82,6 +83,11 @@ def setting(cfg, what: str = "cfg") -> Setting:
     """Validates ``cfg`` (a madsim.Config of the Gaussian family) and reads it."""
     if not isinstance(cfg, Config):
         raise TypeError(f"{what} must be a madsim.Config; got {cfg!r} ({type(cfg).__name__})")
+    if isinstance(cfg.family, PPCA):
+        raise NotImplementedError(
+            f"{what}.family is PPCA: its closed forms here are the first moments it shares with the "
+            "d-dim Gaussian (expected_trace, expected_mean_sq, expected_second_moment, "
+            "expected_mean, invariant); this quantity depends on the projection")
     if not isinstance(cfg.family, Gaussian):  # pragma: no cover - Config allows only Gaussian today
         raise NotImplementedError(f"{what}.family: closed forms exist here for Gaussian only; got {cfg.family!r}")
     from .bias import truncation_factor
@@ -95,6 +101,24 @@ def setting(cfg, what: str = "cfg") -> Setting:
         tpr=cfg.filter.tpr if cfg.filter is not None else 0.0,
         fpr=cfg.filter.fpr if cfg.filter is not None else 0.0,
     )
+
+
+def trace_twin(cfg):
+    """``cfg`` with a PPCA family replaced by the d-dim Gaussian of the same
+    truth N(mu0, C0) (anything else unchanged). PPCA's E mu_t, E tr C_t and
+    E |mu_t - mu0|^2 are that Gaussian's for every loop and knob: the PPCA
+    fit keeps the Gaussian fit's mean and trace (s2 averages the dropped
+    eigenvalues), and given model t-1 the expected trace and mean terms of
+    generation t's fit are linear in tr C_{t-1}, mu_{t-1} and
+    |mu_{t-1} - mu0|^2 (each point has E (x - m)(x - m)' = C_{t-1}, scaled by
+    tau^2 v(k) under temperature and truncation), so they follow the
+    Gaussian's recursions (THEORY.md section 7: "PPCA in trace form")."""
+    if isinstance(cfg, Config) and isinstance(cfg.family, PPCA):
+        fam = cfg.family
+        gauss = Gaussian(dim=fam.dim, mean=tuple(fam.mean_vector.tolist()),
+                         cov=tuple(map(tuple, fam.cov_matrix.tolist())))
+        return dataclasses.replace(cfg, family=gauss)
+    return cfg
 
 
 def times(t, what: str = "t"):

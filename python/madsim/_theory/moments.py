@@ -28,7 +28,7 @@ import functools
 import numpy as np
 
 from ..config import Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace
-from ._common import pick, require_1d, setting, times
+from ._common import pick, require_1d, setting, times, trace_twin
 
 
 def _series(cfg: Config, T: int):
@@ -92,6 +92,7 @@ def expected_var(cfg: Config, t):
 def expected_trace(cfg: Config, t):
     """E tr Sigma_t = v_t tr Sigma0 (THEORY.md section 2: a^t tr Sigma0 for
     the replace loop; sections 3-5 for the other loops)."""
+    cfg = trace_twin(cfg)
     return _scaled(cfg, t, 0, lambda s: s.trace0)
 
 
@@ -107,6 +108,7 @@ def expected_cov(cfg: Config, t):
 def expected_mean_sq(cfg: Config, t):
     """E |mu_t - mu0|^2 = d_t tr Sigma0 (the dataset's ``mean_sq``; 1-D:
     E (mu_t - mu0)^2 = Var mu_t). THEORY.md sections 1-5."""
+    cfg = trace_twin(cfg)
     return _scaled(cfg, t, 1, lambda s: s.trace0)
 
 
@@ -122,6 +124,7 @@ def expected_second_moment(cfg: Config, t):
     """E[tr Sigma_t + |mu_t - mu0|^2] = (v_t + d_t) tr Sigma0: the quantity of
     THEORY.md section 7 (= tr Sigma0 exactly for MLE, tau = 1, pooled fits;
     see ``invariant``). AccumulateSubsample: only where the invariant holds."""
+    cfg = trace_twin(cfg)
     st = setting(cfg)
     if isinstance(st.loop, AccumulateSubsample):
         from .universal import invariant
@@ -136,6 +139,7 @@ def expected_mean(cfg: Config, t):
     truncation, filter and weighting: each fitted mean is an average of points
     whose expectations are mu0 or the previous model's mean (induction).
     Returns the d-vector (an array [..., d] for an array t)."""
+    cfg = trace_twin(cfg)
     st = setting(cfg)
     t_arr, _, scalar = times(t)
     return st.mu0.copy() if scalar else np.broadcast_to(st.mu0, t_arr.shape + (st.dim,)).copy()

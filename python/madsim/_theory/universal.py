@@ -33,12 +33,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ._common import setting, times
+from ._common import setting, times, trace_twin
 
 
 def invariant_holds(cfg: Config):
     """(True, "") when the section-7 invariant holds exactly for ``cfg``, else
     (False, the reason)."""
+    cfg = trace_twin(cfg)
     st = setting(cfg)
     reasons = []
     if st.estimator != "mle":
@@ -61,6 +62,7 @@ def invariant(cfg: Config, t=0):
     invariant holds (MLE, tau = 1, no truncation, pooled or w in {0, 1}; any
     loop including AccumulateSubsample, any schedule and filter). Raises
     ValueError naming what breaks it otherwise. Source: THEORY.md section 7."""
+    cfg = trace_twin(cfg)
     st = setting(cfg)
     ok, why = invariant_holds(cfg)
     if not ok:

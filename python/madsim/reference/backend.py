@@ -383,15 +383,38 @@ def _loop_params(params) -> gaussian_loop.Params:
         raise ValueError("truth must be finite")
     if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
         raise ValueError("truth: the Cholesky factor needs a positive diagonal")
+    factors, basis = _ppca_params(p, d)
     return gaussian_loop.Params(d, loop, est, path, tau, trunc, weight, tpr, fpr, real_fixed,
-                                sub_n, cap, truth, counts)
+                                sub_n, cap, truth, counts, factors, basis)
+
+
+def _ppca_params(p, d):
+    """(factors, basis) of PPCA params, checked as make_gaussian_loop does."""
+    try:
+        q = operator.index(p.factors)
+    except TypeError:
+        raise TypeError(f"params: factors must be an integer; got {p.factors!r}") from None
+    if q == 0:
+        if p.basis is not None:
+            raise ValueError("basis is for factors > 0 (PPCA); got factors = 0")
+        return 0, None
+    if q < 1 or q >= d:
+        raise ValueError(f"factors must be 0 (full covariance) or lie in [1, d - 1] = [1, {d - 1}], "
+                         f"got {q}")
+    if p.basis is None:
+        raise ValueError("factors > 0 needs basis, the truth's [d, q] subspace")
+    U = np.array(_as_c_array(p.basis, "basis", (d, q)), np.float64)
+    if not np.all(np.abs(U.T @ U - np.eye(q)) <= 1e-9):
+        raise ValueError("basis must have orthonormal columns (|U'U - I| <= 1e-9)")
+    return q, U
 
 
 def _loop_params_of(static, dyn) -> gaussian_loop.Params:
-    d, path, cap, _ = static
+    d, path, cap, factors, _ = static
     return gaussian_loop.Params(d, dyn["loop"], dyn["estimator"], path, dyn["tau"], dyn["trunc"],
                                 dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
-                                dyn["subsample_n"], cap, dyn["truth"], dyn["counts"])
+                                dyn["subsample_n"], cap, dyn["truth"], dyn["counts"], factors,
+                                dyn.get("basis"))
 
 
 
@@ -419,13 +442,15 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     generation follow that maximum, not the generation's own count.
     """
     p = _loop_params(params)
-    static = (p.d, p.path, p.pool_cap, gaussian_loop.bounds(p))
+    static = (p.d, p.path, p.pool_cap, p.factors, gaussian_loop.bounds(p))
     model = _family_model(gaussian_loop, _loop_params_of, static)
     dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
                trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
                tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
                real_fixed=jnp.float64(p.real_fixed), subsample_n=jnp.int64(p.subsample_n),
                truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
+    if p.factors:
+        dyn["basis"] = jnp.asarray(p.basis)
     S = gaussian_loop.state_size(p)
     width = gaussian_loop.row_size(_loop_params_of(static, dyn))
     _advance(model, dyn, S, gaussian_loop.observe_size(p), p.counts.shape[0], state,

@@ -58,6 +58,7 @@ from .metrics import (M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TAIL
 from .linalg import (cholesky_packed, congruence_packed, outer_packed, pack, tri, tri_mul_dense,
                      tri_mul_vec, tri_size, unpack_lower)
 from .moments import moments_clear, moments_pool, moments_size
+from . import ppca
 from .philox import (TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block,
                      make_stream)
 from .samplers import binomial, chisquare, normals_of_block
@@ -88,6 +89,8 @@ class Params(NamedTuple):
     pool_cap: int       # AccumulateSubsample: points the pool holds (Python int)
     truth: Any          # [d + T]: mu0, then Sigma0's Cholesky factor (packed)
     counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    factors: int = 0    # 0: full covariance; q in [1, d): PPCA (Python int)
+    basis: Any = None   # [d, q] (factors > 0): the truth's principal subspace, orthonormal
 
 
 class Bounds(NamedTuple):
@@ -202,8 +205,9 @@ def n_metrics(p: Params) -> int:
 def observe_size(p: Params) -> int:
     """Mirrors GaussianLoop::observe_size: [mu d | Sigma packed T | trace, logdet,
     mean_sq, points_real, points_synthetic, skipped | the metrics
-    (madsim.reference.metrics; for d > 1 only ND_METRICS)]."""
-    return metrics_at(p) + n_metrics(p)
+    (madsim.reference.metrics; for d > 1 only ND_METRICS) | PPCA (factors =
+    q > 0): factor_var q, noise_var, subspace_sin2, max_angle]."""
+    return metrics_at(p) + n_metrics(p) + (p.factors + 3 if p.factors else 0)
 
 
 # --- draws ---------------------------------------------------------------------------------------
@@ -486,6 +490,8 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
     new, ok = fit(p, a, b, state[:head])
     if _may_be(p.loop, REPLACE):
         new, ok = _switch(p.loop, {REPLACE: replace_fit(p, syn, G, state[:head])}, (new, ok))
+    if p.factors:  # PPCA: every fit projected (a kept model is already PPCA)
+        new = jnp.where(ok, new.at[d:].set(ppca.project(new[d:], d, p.factors)), new)
     state = _switch(p.loop, rows, rows[any_loop])
     state = state.at[:head].set(new).at[head:head + 2].set(_switch(p.loop, counts, counts[any_loop]))
     return state.at[head + 2].add(jnp.where(ok, 0.0, 1.0))[:n_in]
@@ -585,4 +591,7 @@ def observe(p: Params, state):
         metrics = gauss1_metrics(mu[0], L * L, truth[0], L0 * L0)
     else:
         metrics = gaussd_metrics(mu, state[d:head], truth[:d], truth[d:], d)[np.array(ND_METRICS)]
-    return jnp.concatenate([mu, sigma, tail, state[head:head + 3], metrics])
+    out = [mu, sigma, tail, state[head:head + 3], metrics]
+    if p.factors:
+        out.append(ppca.metrics(state[d:head], jnp.asarray(p.basis, jnp.float64), d, p.factors))
+    return jnp.concatenate(out)

@@ -1,0 +1,168 @@
+"""Benchmark of the PPCA family (issue 9): d = 10, q = 2 factors, replace
+loop with n = 100 and n = 1e4, madsim's exact and samples paths against the
+vectorised numpy a user would write, all measured in the same run:
+
+- numpy samples: an (R, n, d) array of draws per generation, mean and
+  scatter by batched matmul, ``np.linalg.eigh`` over the R covariances, the
+  PPCA projection, ``np.linalg.cholesky`` for the next draws;
+- numpy sufficient statistics: the same fit from Bartlett's Wishart factor
+  (mean ~ N, scatter = L A A' L'), batched eigh, projection, Cholesky.
+
+Each row also checks the runs: E tr C_G against madsim.theory's
+expected_trace (PPCA keeps the Gaussian's trace recursion), with z-scores.
+Throughput is replica-generations per second (min of repeats); ratios are
+what to read, absolute times drift on shared machines. Prints a table and
+writes JSON to benchmarks/results/ppca-<host>-<time>.json.
+
+    python benchmarks/ppca.py            # ~1-2 minutes on 2 cores
+    python benchmarks/ppca.py --quick    # a smoke run (seconds), no JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import madsim as ms
+
+HERE = Path(__file__).resolve().parent
+D, Q = 10, 2
+FAM = ms.PPCA(dim=D, factors=Q, spectrum=(4.0, 2.5), noise=0.5)
+
+
+def timed(fn, repeats):
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}, out
+
+
+def madsim_run(n, R, G, path, threads):
+    cfg = ms.Config(family=FAM, loop=ms.Replace(n=n), path=path)
+
+    def run():
+        ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], metrics=["trace"],
+                         threads=threads, progress=False, chunk=G)
+        return ds["trace"].values[:, 0]
+    return run
+
+
+def _project(S, q):
+    """Batched PPCA ML projection of covariances S [R, d, d] -> its Cholesky factors."""
+    w, V = np.linalg.eigh(S)                        # ascending
+    d = S.shape[-1]
+    s2 = w[:, :d - q].mean(axis=1)
+    lam = w.copy()
+    lam[:, :d - q] = s2[:, None]
+    C = (V * lam[:, None, :]) @ V.transpose(0, 2, 1)
+    return np.linalg.cholesky(C)
+
+
+def _start(R):
+    L0 = np.linalg.cholesky(FAM.cov_matrix)
+    return np.zeros((R, D)), np.tile(L0, (R, 1, 1))
+
+
+def numpy_samples(n, R, G):
+    def run():
+        rng = np.random.default_rng(1)
+        mu, L = _start(R)
+        for _ in range(G):
+            x = rng.standard_normal((R, n, D)) @ L.transpose(0, 2, 1)
+            x += mu[:, None, :]
+            mu = x.mean(axis=1)
+            x -= mu[:, None, :]
+            L = _project(x.transpose(0, 2, 1) @ x / n, Q)
+        return np.einsum("rij,rij->r", L, L)
+    return run
+
+
+def numpy_suffstats(n, R, G):
+    rows, cols = np.tril_indices(D, -1)
+    df = (n - 1 - np.arange(D)).astype(np.float64)
+
+    def run():
+        rng = np.random.default_rng(1)
+        mu, L = _start(R)
+        A = np.zeros((R, D, D))
+        for _ in range(G):
+            mu = mu + (L @ rng.standard_normal((R, D, 1)))[:, :, 0] / math.sqrt(n)
+            A[:, rows, cols] = rng.standard_normal((R, rows.size))
+            A[:, np.arange(D), np.arange(D)] = np.sqrt(rng.chisquare(df, (R, D)))
+            LA = L @ A
+            L = _project(LA @ LA.transpose(0, 2, 1) / n, Q)
+        return np.einsum("rij,rij->r", L, L)
+    return run
+
+
+def _z(trace, n, G):
+    expect = float(ms.theory.expected_trace(ms.Config(family=FAM, loop=ms.Replace(n=n)), G))
+    return (trace.mean() - expect) / (trace.std(ddof=1) / math.sqrt(trace.size)), expect
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+    th, rep = args.threads, args.repeats
+    s = 0.05 if args.quick else 1.0
+    # (n, G, R for madsim exact, madsim samples, numpy suffstats, numpy samples): the slower
+    # runs get fewer replicas; throughput is per replica-generation either way
+    sizes = [(100, 20, int(20000 * s) or 50, int(4000 * s) or 50, int(4000 * s) or 50, int(2000 * s) or 20),
+             (10_000, 5, int(20000 * s) or 50, int(100 * s) or 5, int(4000 * s) or 50, int(40 * s) or 4)]
+    rows = []
+    for n, G, r_ex, r_sm, r_ns, r_np in sizes:
+        entry = {"d": D, "q": Q, "n": n, "G": G, "threads": th}
+        for name, R, fn in (("madsim_exact", r_ex, madsim_run(n, r_ex, G, "exact", th)),
+                            ("madsim_samples", r_sm, madsim_run(n, r_sm, G, "samples", th)),
+                            ("numpy_suffstats", r_ns, numpy_suffstats(n, r_ns, G)),
+                            ("numpy_samples", r_np, numpy_samples(n, r_np, G))):
+            t, trace = timed(fn, rep)
+            t["R"] = R
+            t["rg_per_s"] = R * G / t["min_s"]
+            t["z_trace"], t["expected_trace"] = _z(trace, n, G)
+            t["mean_trace"] = float(trace.mean())
+            entry[name] = t
+        rows.append(entry)
+
+    print(f"PPCA d={D} q={Q}, replace loop, {th} threads (replica-generations per second, min of "
+          f"{rep}; z: E tr C_G against theory)")
+    print(f"{'n':>6} {'G':>3} | {'exact':>9} {'samples':>9} | {'np suffst':>9} {'np samples':>10} | "
+          f"{'exact/np suffst':>15} {'samples/np samples':>18} | z: ex, sm, np, np")
+    for e in rows:
+        r = {k: e[k]["rg_per_s"] for k in ("madsim_exact", "madsim_samples", "numpy_suffstats",
+                                           "numpy_samples")}
+        zs = ", ".join(f"{e[k]['z_trace']:.1f}" for k in r)
+        print(f"{e['n']:>6} {e['G']:>3} | {r['madsim_exact']:>9.3g} {r['madsim_samples']:>9.3g} | "
+              f"{r['numpy_suffstats']:>9.3g} {r['numpy_samples']:>10.3g} | "
+              f"{r['madsim_exact'] / r['numpy_suffstats']:>15.1f} "
+              f"{r['madsim_samples'] / r['numpy_samples']:>18.1f} | {zs}")
+    out = {"benchmark": "ppca", "quick": args.quick,
+           "family": {"dim": D, "factors": Q, "spectrum": list(FAM.spectrum), "noise": FAM.noise},
+           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
+                       "load_average": os.getloadavg(), "build_info": ms.build_info(),
+                       "numpy": np.__version__},
+           "cases": rows}
+    if not args.quick:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"ppca-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(out, indent=1, default=float))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
