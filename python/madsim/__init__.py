@@ -11,6 +11,7 @@ from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
 from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
                      Fresh, Gaussian, Replace)
+from .config import GaussianMixture
 from .record import every, logspace
 from .driver import FirstPassage, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
@@ -21,3 +22,4 @@ __all__ = [
     "SweepInterrupted", "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]
+__all__ += ["GaussianMixture"]
