@@ -12,8 +12,8 @@ observe rows, the same streams
 
 and the same EM (log-sum-exp E-step, M-step with the covariance floor, the
 empty-component rule, the stopping rule). Functions work on one replica;
-vmap them over replicas. k, d, cov_type, loop, real_fixed and the point
-buffers' sizes (``bounds``) are Python ints; the rest may be traced. The
+vmap them over replicas. k, d, loop, real_fixed and the point buffers'
+sizes (``bounds``) are Python ints; the rest (cov_type included) may be traced. The
 twins agree to rounding (XLA's dot products and reductions sum in another
 order), and run the same EM iterations except where the stopping test
 |delta log-likelihood| < em_tol falls within rounding of the tolerance
@@ -173,10 +173,8 @@ def m_step(p: Params, w, mu, L, X, r, n):
     diff = X[:, None, :] - m[None]                                    # [n, k, d]
     S = jnp.einsum("nk,nka,nkb->kab", r, diff, diff) / Ns[:, None, None]
     eye = jnp.eye(d)
-    if p.cov_type == DIAG:
-        S = S * eye
-    elif p.cov_type == SPHERICAL:
-        S = (jnp.trace(S, axis1=1, axis2=2) / d)[:, None, None] * eye
+    sph = (jnp.trace(S, axis1=1, axis2=2) / d)[:, None, None] * eye
+    S = jnp.where(p.cov_type == DIAG, S * eye, jnp.where(p.cov_type == SPHERICAL, sph, S))
     Lnew, raised = jax.vmap(lambda s: cholesky_floor_packed(pack(s, d), d, p.cov_floor))(S)
     return (N / n, jnp.where(ok[:, None], m, mu), jnp.where(ok[:, None], Lnew, L),
             jnp.sum(raised & ok).astype(jnp.float64), jnp.sum(~ok).astype(jnp.float64))
