@@ -525,6 +525,9 @@ def build_cases() -> list:
     from .validate_tokens import token_cases  # sections 4d, 6 and 7 for the categorical family
 
     cases += token_cases()
+    from .validate_gmm import gmm_cases  # THEORY.md section 7 for the Gaussian mixture (EM)
+
+    cases += gmm_cases()
     return cases
 
 
@@ -566,7 +569,9 @@ def cases() -> list:
         # share their real draws; the quick flag and replicas from QUICK
         from .validate_tokens import QUICK as QUICK_TOKENS
 
-        quick = {**QUICK, **QUICK_TOKENS}
+        from .validate_gmm import QUICK as QUICK_GMM
+
+        quick = {**QUICK, **QUICK_TOKENS, **QUICK_GMM}
         _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
                                       quick_replicas=quick.get(c.name)) for c in build_cases()]
         unknown = set(quick) - {c.name for c in _CASES}
