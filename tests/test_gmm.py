@@ -376,3 +376,15 @@ def test_threads_chunks_subsets_and_resume_change_no_number():
         np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
         np.testing.assert_array_equal(a[v].values[[4, 1]], c[v].values, err_msg=v)
         np.testing.assert_array_equal(a[v].values, d[v].values, err_msg=v)
+
+
+def test_gmm_em_refuses_malformed_input():
+    fam = ms.GaussianMixture()
+    p = gmm_params(fam, "full", 1, 0.0, 4)
+    row, X = start_row(fam), np.zeros((4, 1))
+    for state, pts, exc in [(row.astype(np.float32), X, TypeError), (row[:-1], X, ValueError),
+                            (row, np.zeros((4, 2)), ValueError), (row, np.zeros((0, 1)), ValueError),
+                            (row, X[::2], ValueError)]:
+        with pytest.raises(exc):
+            core.gmm_em(p, state, pts)
+    assert np.all(np.isfinite(core.gmm_em(p, row, X)))

@@ -15,6 +15,8 @@ API, the same validation (errors name the TOML key).
     # with top_k = 50 / top_p = 0.9 at the top level
     # or: type = "Bigram", tokens = 50, length = 20 (or transition = [[...], ...]),
     # with path = "samples" at the top level
+    # or: type = "GaussianMixture", weights = [0.5, 0.5], means = [[-2.0], [2.0]],
+    # cov_type = "full" (covs = [[[1.0]], [[1.0]]]), em_iters = 100, em_tol = 1e-3
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"
