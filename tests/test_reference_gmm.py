@@ -10,7 +10,10 @@ survivors, skipped fits) exactly; parameters and metrics to EM_RTOL
 relative (XLA sums and solves in another order than the C++ loops; EM
 iterates a map whose Jacobian can amplify that rounding: observed <= 3e-11);
 l2 to L2_ATOL absolute (it is the square root of a sum that cancels near the
-truth: ~1e-8 of rounding noise there, observed 2.3e-9). em_tol = 0 in every
+truth: ~1e-8 of rounding noise there, observed 2.3e-9) plus L2_RTOL relative
+(it inverts sums of component covariances: a component floored at 1e-9 makes
+them ill-conditioned, ~1e9, which amplifies the parameters' rounding;
+observed 1.4e-8). em_tol = 0 in every
 case, so both twins run exactly em_iters iterations.
 """
 
@@ -33,6 +36,7 @@ jax = pytest.importorskip("jax")
 
 EM_RTOL = 1e-9
 L2_ATOL = 1e-7
+L2_RTOL = 1e-6
 EXACT = ("points_real", "points_synthetic", "skipped", "em_iters", "em_capped", "floored", "emptied")
 SHAPES = ((3, 2, 33), (2, 1, 8))   # (k, d, points): the buckets the twin compiles for
 
@@ -151,8 +155,9 @@ def test_generations_agree_on_drawn_configs(cfg, seed, ids):
     for v in ("weights", "means", "covs", "mix_mean", "loglik", *GMM_SUMMARY, "w2_sq_bound"):
         if not _close(a[v].values, b[v].values, EM_RTOL):
             bad.append(f"{v}: {np.abs(a[v].values - b[v].values).max():.3g}")
-    if np.max(np.abs(a["l2"].values - b["l2"].values)) > L2_ATOL:
-        bad.append("l2")
+    x, y = a["l2"].values, b["l2"].values
+    if np.any(np.abs(x - y) > L2_ATOL + L2_RTOL * np.abs(x)):
+        bad.append(f"l2: {np.abs(x - y).max():.3g}")
     if not _close(a["state"].values, b["state"].values, EM_RTOL):
         bad.append("state")
     assert not bad, f"twins differ ({cfg}, seed {seed}, replicas {ids}): {bad}"
