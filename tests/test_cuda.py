@@ -64,9 +64,15 @@ CONFIGS = {
     "bigram-fresh": ms.Config(family=ms.Bigram(tokens=6, length=8), loop=ms.Fresh(real=3, synthetic=10),
                               top_p=0.9, filter=ms.Filter(tpr=0.2)),
 }
+# EM with em_tol = 0: a fixed iteration count (a tolerance test could flip on a last-bit difference)
+CONFIGS["gmm-fresh-filter"] = ms.Config(
+    family=ms.GaussianMixture(weights=[0.3, 0.7], means=[[0.0, 0.0], [2.0, 1.0]], em_iters=5, em_tol=0.0),
+    loop=ms.Fresh(real=5, synthetic=20), filter=ms.Filter(tpr=0.2), temperature=0.9)
 
 
 def _detectors(cfg):
+    if isinstance(cfg.family, ms.GaussianMixture):
+        return [ms.FirstPassage("min_weight", below=0.2), ms.FirstPassage("l2", above=0.2)]
     if isinstance(cfg.family, ms.Bigram):
         K = cfg.family.tokens
         return [ms.FirstPassage("edges", below=K * K - 1), ms.FirstPassage("tv_rate", above=0.3)]
@@ -206,7 +212,7 @@ def test_launch_plan_invariants():
 
 
 PLAN_CONFIGS = ("gaussian1d-exact", "d3-augment", "d3-subsample", "tokens-exact",
-                "tokens-samples-accumulate")
+                "tokens-samples-accumulate", "gmm-fresh-filter")
 
 
 @pytest.mark.parametrize("name", PLAN_CONFIGS)

@@ -27,6 +27,7 @@
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
+#include "../madsim/models/gmm.hpp"
 #include "launch.hpp"
 
 namespace madsim::cuda {
@@ -143,6 +144,21 @@ struct DeviceTraits<Bigram> {
   }
   static int64_t length(const P& p, int i) {
     return i < 2 ? (int64_t)p.K * p.K : i < 4 ? (int64_t)p.K : 2 * p.n_counts;
+  }
+  static constexpr int reg_state = 0;
+  static constexpr int reg_observe = 0;
+};
+
+template <>
+struct DeviceTraits<GaussianMixture> {
+  using P = GaussianMixture::Params;
+  static constexpr const char* name = "GaussianMixture";
+  static constexpr int n_arrays = 3;
+  static const double* P::*member(int i) {
+    return i == 0 ? &P::truth : i == 1 ? &P::tails : &P::counts;
+  }
+  static int64_t length(const P& p, int i) {
+    return i == 0 ? GaussianMixture::params_size(p) : i == 1 ? 2 * (int64_t)p.d : 2 * p.n_counts;
   }
   static constexpr int reg_state = 0;
   static constexpr int reg_observe = 0;
@@ -423,6 +439,8 @@ template void advance<Categorical>(const Categorical::Params&, const Chunk&, dou
                                    const uint32_t*, int64_t, double*, int64_t*);
 template void advance<Bigram>(const Bigram::Params&, const Chunk&, double*, const uint32_t*,
                               int64_t, double*, int64_t*);
+template void advance<GaussianMixture>(const GaussianMixture::Params&, const Chunk&, double*,
+                                       const uint32_t*, int64_t, double*, int64_t*);
 
 void philox_device(const uint32_t* ctr, int64_t n, const uint32_t key[2], uint32_t* out) {
   if (n <= 0) return;

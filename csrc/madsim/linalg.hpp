@@ -33,6 +33,40 @@ MADSIM_HD void cholesky_packed(double* a, int d) {
   }
 }
 
+// In place: packed symmetric A -> its lower Cholesky factor with every pivot
+// (conditional variance) at least `floor` > 0: a pivot below it, rounding
+// noise or a collapsed direction, is raised to it, so the factor is never
+// singular. Returns whether any pivot was raised.
+MADSIM_HD bool cholesky_floor_packed(double* a, int d, double floor) {
+  bool raised = false;
+  for (int j = 0; j < d; ++j) {
+    double s = a[tri(j, j)];
+    for (int k = 0; k < j; ++k) s -= a[tri(j, k)] * a[tri(j, k)];
+    if (!(s >= floor)) {
+      s = floor;
+      raised = true;
+    }
+    const double l = sqrt(s);
+    a[tri(j, j)] = l;
+    for (int i = j + 1; i < d; ++i) {
+      double v = a[tri(i, j)];
+      for (int k = 0; k < j; ++k) v -= a[tri(i, k)] * a[tri(j, k)];
+      a[tri(i, j)] = v / l;
+    }
+  }
+  return raised;
+}
+
+// S = L L' packed (S may not alias L): the covariance of a Cholesky factor.
+MADSIM_HD void lower_gram_packed(const double* L, double* S, int d) {
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double v = 0.0;
+      for (int k = 0; k <= j; ++k) v += L[tri(i, k)] * L[tri(j, k)];
+      S[tri(i, j)] = v;
+    }
+}
+
 // y = L x, L packed lower (y may not alias x).
 MADSIM_HD void tri_mul_vec(const double* L, const double* x, double* y, int d) {
   for (int i = 0; i < d; ++i) {

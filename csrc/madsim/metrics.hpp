@@ -248,6 +248,27 @@ MADSIM_HD int mahalanobis_spectrum(const double* X, const double* b, int d, doub
   return n;
 }
 
+// W2^2 between N(mu, L L') and N(mu0, L0 L0') (packed lower factors), any d:
+// |mu - mu0|^2 + tr Sigma + tr Sigma0 - 2 tr (Sigma0^1/2 Sigma Sigma0^1/2)^1/2,
+// the last trace being the nuclear norm of L0' L (the same eigenvalues
+// squared), clamped at 0 against rounding. A: d * d scratch.
+MADSIM_HD double gauss_w2_sq(const double* mu, const double* L, const double* mu0,
+                             const double* L0, int d, double* A) {
+  double msq = 0.0, tr = 0.0, tr0 = 0.0;
+  for (int i = 0; i < d; ++i) msq += (mu[i] - mu0[i]) * (mu[i] - mu0[i]);
+  for (int k = 0; k < tri_size(d); ++k) {
+    tr += L[k] * L[k];
+    tr0 += L0[k] * L0[k];
+  }
+  for (int i = 0; i < d; ++i)  // A = L0' L: A_ij = sum_{k >= max(i, j)} L0_ki L_kj
+    for (int j = 0; j < d; ++j) {
+      double a = 0.0;
+      for (int k = i > j ? i : j; k < d; ++k) a += L0[tri(k, i)] * L[tri(k, j)];
+      A[i * d + j] = a;
+    }
+  return fmax(0.0, msq + ((tr + tr0) - 2.0 * nuclear_norm(A, d)));
+}
+
 // Doubles of scratch gaussd_metrics needs: X, Y [T], A [d, d], v, r [d], the
 // tail spectrum's lam, beta2 [d + 1] and gchisq_upper's 3 (d + 1).
 MADSIM_HD int64_t gaussd_scratch(int d) {
@@ -305,21 +326,7 @@ MADSIM_HD void gaussd_metrics(const double* mu, const double* L, const double* m
       if (wants(m)) out[m] = gchisq_upper(lam, beta2, n, k * k, bsq, gw);
     }
   }
-  if (wants(M_W2_SQ)) {
-    double msq = 0.0, tr = 0.0, tr0 = 0.0;
-    for (int i = 0; i < d; ++i) msq += Y[i] * Y[i];
-    for (int k = 0; k < Tn; ++k) {
-      tr += L[k] * L[k];
-      tr0 += L0[k] * L0[k];
-    }
-    for (int i = 0; i < d; ++i)  // A = L0' L: A_ij = sum_{k >= max(i, j)} L0_ki L_kj
-      for (int j = 0; j < d; ++j) {
-        double a = 0.0;
-        for (int k = i > j ? i : j; k < d; ++k) a += L0[tri(k, i)] * L[tri(k, j)];
-        A[i * d + j] = a;
-      }
-    out[M_W2_SQ] = fmax(0.0, msq + ((tr + tr0) - 2.0 * nuclear_norm(A, d)));
-  }
+  if (wants(M_W2_SQ)) out[M_W2_SQ] = gauss_w2_sq(mu, L, mu0, L0, d, A);
   if (wants(M_KL_TRUTH_MODEL)) {
     double kl = INFINITY;
     if (!singular) {

@@ -9,17 +9,15 @@ __version__ = "0.1.0"
 
 from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
-from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
-                     Fresh, Gaussian, Replace)
-from .config import PPCA
+from .config import (PPCA, Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
+                     Fresh, Gaussian, GaussianMixture, Replace)
 from .record import every, logspace
 from .driver import FirstPassage, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
 
 __all__ = [
     "Accumulate", "AccumulateSubsample", "Augment", "Bigram", "Categorical", "Config", "CudaUnavailableError",
-    "Filter", "Fresh", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Replace", "RunInterrupted",
-    "SweepInterrupted", "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "sweep",
+    "Filter", "Fresh", "FirstPassage", "Gaussian", "GaussianMixture", "PPCA", "RNG_LAYOUT_VERSION",
+    "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]
-__all__ += ["PPCA"]

@@ -503,6 +503,165 @@ class PPCA:
         return self.noise + np.linalg.svd(self.loadings_matrix, compute_uv=False) ** 2
 
 
+COV_TYPES = ("full", "diag", "spherical")
+MAX_COMPONENTS = 256   # csrc/bindings/module.cpp::make_gmm
+MAX_MIXTURE_DIM = 64
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    """Gaussian mixture of k components in d dimensions, refit every
+    generation by EM started from the current fit (csrc/madsim/models/gmm.hpp).
+    The truth (generation 0) is sum_j weights[j] N(means[j], covs[j]).
+
+    weights: k probabilities summing to 1 (within 1e-9).
+    means: k points of d coordinates (a k-list of numbers for d = 1).
+    covs: None (identity for every component), or per ``cov_type``: "full"
+        k d x d symmetric positive definite matrices, "diag" k lists of d
+        variances, "spherical" k variances. The fit keeps the same type
+        (diag: off-diagonals 0; spherical: (tr S / d) I).
+    em_iters: EM iteration cap per generation (sklearn's max_iter).
+    em_tol: EM stops at iteration it > 1 once the mean log-likelihood of the
+        training points changed by less than em_tol (sklearn's tol); 0: exactly
+        em_iters iterations.
+    cov_floor: least conditional variance (Cholesky pivot^2) of a fitted
+        component, so no component collapses to a singular covariance (a
+        floored component is counted in ``floored``); must lie below every
+        pivot^2 of the truth.
+    """
+
+    weights: tuple = (0.5, 0.5)
+    means: tuple = ((-2.0,), (2.0,))
+    covs: tuple | None = None
+    cov_type: str = "full"
+    em_iters: int = 100
+    em_tol: float = 1e-3
+    cov_floor: float = 1e-6
+
+    def __post_init__(self):
+        check.choice("GaussianMixture.cov_type", self.cov_type, COV_TYPES)
+        w = self._array("weights", self.weights, 1)
+        k = w.size
+        if k < 1 or k > MAX_COMPONENTS:
+            raise ValueError(f"GaussianMixture.weights must list k in [1, {MAX_COMPONENTS}] components; got k = {k}")
+        if np.any(w < 0) or np.any(w > 1):
+            i = int(np.nonzero((w < 0) | (w > 1))[0][0])
+            raise ValueError(f"GaussianMixture.weights must lie in [0, 1]; weights[{i}] = {float(w[i])!r}")
+        if abs(w.sum() - 1.0) > 1e-9:
+            raise ValueError(f"GaussianMixture.weights must sum to 1 (within 1e-9); they sum to {float(w.sum())!r}")
+        m = self._array("means", self.means, None)
+        if m.ndim == 1:
+            m = m[:, None]
+        if m.ndim != 2 or m.shape[0] != k:
+            raise ValueError(f"GaussianMixture.means must be k = {k} points (k x d); got shape {m.shape}")
+        d = m.shape[1]
+        if d < 1 or d > MAX_MIXTURE_DIM:
+            raise ValueError(f"GaussianMixture.means: dimension d must lie in [1, {MAX_MIXTURE_DIM}]; got {d}")
+        cov = self._covs(k, d)
+        check.integer("GaussianMixture.em_iters", self.em_iters, 1, 10**6)
+        check.real("GaussianMixture.em_tol", self.em_tol, 0.0)
+        floor = check.real("GaussianMixture.cov_floor", self.cov_floor, 0.0, None, lo_open=True)
+        piv = np.array([np.diag(np.linalg.cholesky(c)) ** 2 for c in cov])
+        if piv.min() < floor:
+            j, i = (int(x) for x in np.argwhere(piv == piv.min())[0])
+            raise ValueError(
+                f"GaussianMixture.cov_floor = {floor!r} must be <= every conditional variance of the "
+                f"truth; component {j} has {float(piv[j, i])!r} (Cholesky pivot {i} squared)")
+        object.__setattr__(self, "weights", tuple(float(x) for x in w))
+        object.__setattr__(self, "means", tuple(tuple(float(x) for x in row) for row in m))
+        if self.covs is not None:
+            c = np.asarray(self.covs, dtype=np.float64)
+            object.__setattr__(self, "covs", tuple(float(x) for x in c) if c.ndim == 1 else
+                               tuple(tuple(float(x) for x in r) for r in c) if c.ndim == 2 else
+                               tuple(tuple(tuple(float(x) for x in r) for r in cj) for cj in c))
+
+    @staticmethod
+    def _array(name, value, ndim):
+        try:
+            a = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"GaussianMixture.{name} must be numbers; got {value!r}") from None
+        if ndim is not None and a.ndim != ndim:
+            raise ValueError(f"GaussianMixture.{name} must be a flat list of numbers; got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"GaussianMixture.{name} must be finite; got {value!r}")
+        return a
+
+    def _covs(self, k, d) -> np.ndarray:
+        """The k covariance matrices [k, d, d], checked (singular ones refused)."""
+        if self.covs is None:
+            return np.tile(np.eye(d), (k, 1, 1))
+        c = self._array("covs", self.covs, None)
+        want = {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[self.cov_type]
+        if c.shape != want:
+            raise ValueError(f"GaussianMixture.covs for cov_type={self.cov_type!r} must have shape {want} "
+                             f"(k = {k}, d = {d}); got {c.shape}")
+        if self.cov_type == "spherical":
+            c = c[:, None, None] * np.eye(d)
+        elif self.cov_type == "diag":
+            c = c[:, :, None] * np.eye(d)
+        for j in range(k):
+            if not np.array_equal(c[j], c[j].T):
+                raise ValueError(f"GaussianMixture.covs[{j}] must be symmetric")
+            try:
+                np.linalg.cholesky(c[j])
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"GaussianMixture.covs[{j}] must be positive definite (not singular); its smallest "
+                    f"eigenvalue is {float(np.linalg.eigvalsh(c[j])[0]):.6g}") from None
+        return c
+
+    @property
+    def k(self) -> int:
+        return len(self.weights)
+
+    @property
+    def dim(self) -> int:
+        return len(self.means[0])
+
+    @property
+    def min_points(self) -> int:
+        """Points a fit needs: one (the covariance floor keeps any fit regular)."""
+        return 1
+
+    @property
+    def weight_vector(self) -> np.ndarray:
+        return np.array(self.weights, dtype=np.float64)
+
+    @property
+    def mean_matrix(self) -> np.ndarray:
+        """[k, d]"""
+        return np.array(self.means, dtype=np.float64)
+
+    @property
+    def cov_matrices(self) -> np.ndarray:
+        """[k, d, d]"""
+        return self._covs(self.k, self.dim)
+
+    @property
+    def mixture_mean(self) -> np.ndarray:
+        """The truth's overall mean sum_j w_j mu_j [d]."""
+        return self.weight_vector @ self.mean_matrix
+
+    @property
+    def second_moment(self) -> float:
+        """The truth's E |x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2)."""
+        c, m = self.cov_matrices, self.mean_matrix
+        return float(self.weight_vector @ (np.trace(c, axis1=1, axis2=2) + (m * m).sum(1)))
+
+    def marginal_quantile(self, coord: int, q: float) -> float:
+        """The q-quantile of the truth's marginal along coordinate ``coord``
+        (a 1-D mixture: bisection on its CDF)."""
+        from scipy.optimize import brentq
+        from scipy.stats import norm
+
+        w, m = self.weight_vector, self.mean_matrix[:, coord]
+        s = np.sqrt(self.cov_matrices[:, coord, coord])
+        f = lambda x: float(w @ norm.cdf((x - m) / s)) - q  # noqa: E731
+        lo, hi = float((m - 40 * s).min()), float((m + 40 * s).max())
+        return brentq(f, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi)), rtol=1e-15, maxiter=500)
+
+
 # ---------------------------------------------------------------- loops
 
 @dataclass(frozen=True)
@@ -618,7 +777,7 @@ class Filter:
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
-FAMILIES = (Gaussian, Categorical, Bigram, PPCA)
+FAMILIES = (Gaussian, Categorical, Bigram, PPCA, GaussianMixture)
 LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 
@@ -645,7 +804,7 @@ class Config:
         draws from p^(1/temperature) renormalised); None: off.
     """
 
-    family: Gaussian | Categorical | Bigram | PPCA = field(default_factory=Gaussian)
+    family: Gaussian | Categorical | Bigram | PPCA | GaussianMixture = field(default_factory=Gaussian)
     loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
@@ -668,11 +827,13 @@ class Config:
         check.choice("Config.estimator", self.estimator, ESTIMATORS)
         check.real("Config.temperature", self.temperature, 0.0, None, lo_open=True)
         if self.path is None:
-            object.__setattr__(self, "path", "samples" if isinstance(self.family, Bigram) else "exact")
+            object.__setattr__(self, "path", "samples" if isinstance(self.family, (Bigram, GaussianMixture))
+                               else "exact")
         check.choice("Config.path", self.path, PATHS)
         if self.filter is not None and not isinstance(self.filter, Filter):
             raise TypeError(f"Config.filter must be None or a madsim.Filter; got {self.filter!r}")
         self._check_tokens()
+        self._check_mixture()
         self._check_truncation()
         self._check_weight()
         self._check_points()
@@ -724,6 +885,28 @@ class Config:
             raise ValueError(
                 "Config.weight is not available for Bigram: the model is refit from the pooled "
                 "transition counts (a row may be visited by one part only)")
+
+    def _check_mixture(self):
+        if not isinstance(self.family, GaussianMixture):
+            return
+        if self.path != "samples":
+            raise ValueError(
+                "GaussianMixture needs path='samples': the EM refit depends on the points "
+                "themselves, not on a sufficient statistic whose law could be drawn directly")
+        if isinstance(self.loop, (Accumulate, AccumulateSubsample)):
+            raise ValueError(
+                f"{type(self.loop).__name__} is not available for GaussianMixture: EM refits on the "
+                "points themselves, so the state would keep every point ever generated and grow "
+                "with the run, which breaks the fixed-size state row (resume, extend); use Replace, "
+                "Fresh or Augment")
+        if self.estimator != "mle":
+            raise ValueError(f"Config.estimator must be 'mle' for GaussianMixture (EM is a maximum "
+                             f"likelihood fit); got {self.estimator!r}")
+        if self.truncation is not None:
+            raise ValueError("Config.truncation is not available for GaussianMixture (use temperature)")
+        if self.weight is not None:
+            raise ValueError("Config.weight is not available for GaussianMixture: EM fits the pooled "
+                             "points")
 
     def _check_truncation(self):
         if self.truncation is None:
@@ -880,6 +1063,8 @@ def _need_text(family) -> str:
     """How many points a fit of ``family`` needs, in words."""
     if isinstance(family, (Gaussian, PPCA)):
         return f"dim + 1 = {family.dim + 1} points"
+    if isinstance(family, GaussianMixture):
+        return "1 point"
     if isinstance(family, Bigram):
         n = max(1, family.min_points)
         return f"{n} sequence{'s' if n > 1 else ''}"

@@ -33,7 +33,7 @@ import numpy as np
 from ._backend import core, require_cuda
 from .config import _need_text
 from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config,
-                     Fresh, Gaussian, PPCA, Replace)
+                     Fresh, Gaussian, GaussianMixture, PPCA, Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
 BACKENDS = ("cpu", "jax", "cuda")
@@ -171,6 +171,8 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
         return _categorical(cfg, generations, replicas, backend)
     if isinstance(fam, Bigram):
         return _bigram(cfg, generations, replicas, backend)
+    if isinstance(fam, GaussianMixture):
+        return _gmm(cfg, generations, replicas, backend)
     raise ValueError(f"no kernel for family {fam!r} with loop {loop!r}")  # pragma: no cover
 
 
@@ -483,6 +485,107 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
     )
 
 
+# The Gaussian-mixture columns of observe() (csrc/madsim/models/gmm.hpp),
+# with their definitions: EM's counters of the last generation, then the
+# summaries and the two distances to the truth.
+GMM_COUNTERS = {
+    "points_real": "real points the generation's fit had (after the filter)",
+    "points_synthetic": "synthetic points the generation's fit had (after the filter)",
+    "skipped": "fits skipped so far for want of points (the model was kept)",
+    "em_iters": "EM iterations the generation's fit ran (0: skipped)",
+    "em_capped": "1 when the generation's EM stopped at the em_iters cap without meeting em_tol",
+    "floored": "components of the generation's last M-step with a Cholesky pivot^2 raised to cov_floor",
+    "emptied": "components of the generation's last M-step with responsibility mass < 1e-8 "
+               "(mean and covariance kept; weight N_j / n)",
+    "loglik": "mean log-likelihood of the training points in the fit's last E-step (the parameters "
+              "before its last M-step; sklearn's lower_bound_)",
+}
+GMM_SUMMARY = {
+    "second_moment": "the model's second moment E|x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2) (a "
+                     "martingale under MLE EM, tau = 1, no floor: THEORY.md section 7)",
+    "min_weight": "the smallest component weight, min_j w_j",
+    "tail_mass": "model mass outside the truth's central 99.8% along each coordinate (beyond its "
+                 "marginal 1e-3 and 1 - 1e-3 quantiles), averaged over coordinates",
+}
+GMM_METRICS = {
+    "l2": "L2 distance to the truth, (int (p_t - p_0)^2 dx)^1/2, closed form (absolute accuracy "
+          "~1e-8 in the truth's units: the three Gaussian-product sums cancel near the truth)",
+    "w2_sq_bound": "upper bound on W2^2(model, truth): sum_ij pi_ij W2^2(N_i, N0_j) for the coupling "
+                   "pi keeping min(w_i, w0_i) on each matched component pair, the rest by the product "
+                   "of the leftovers (>= the mixture-Wasserstein MW2^2 >= W2^2)",
+}
+GMM_PARAMS_BY_DEFAULT = 64  # record means and covs by default only up to this many numbers
+
+
+def gmm_tails(fam: GaussianMixture) -> np.ndarray:
+    """[2 d]: the truth's marginal 1e-3 quantiles, then its 1 - 1e-3 ones."""
+    d = fam.dim
+    return np.array([fam.marginal_quantile(c, 1e-3) for c in range(d)]
+                    + [fam.marginal_quantile(c, 1.0 - 1e-3) for c in range(d)], dtype=np.float64)
+
+
+def gmm_truth(fam: GaussianMixture) -> np.ndarray:
+    """The kernel's truth row: weights [k], means [k d], packed Cholesky factors [k T]."""
+    rows, cols = np.tril_indices(fam.dim)
+    L = np.linalg.cholesky(fam.cov_matrices)[:, rows, cols]
+    return np.concatenate([fam.weight_vector, fam.mean_matrix.ravel(), L.ravel()]).astype(np.float64)
+
+
+def _gmm(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
+    fam, loop = cfg.family, cfg.loop
+    k, d = fam.k, fam.dim
+    counts = gaussian_counts(cfg, generations)
+    _check_counts(cfg, counts)
+    args = dict(
+        k=k, d=d, cov_type=("full", "diag", "spherical").index(fam.cov_type),
+        loop=LOOP_CODES[type(loop)], em_iters=int(fam.em_iters), em_tol=float(fam.em_tol),
+        cov_floor=float(fam.cov_floor), tau=float(cfg.temperature),
+        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        truth=gmm_truth(fam), tails=gmm_tails(fam), counts=counts)
+    params = core.GaussianMixtureParams(**args)  # validates, also for the JAX twin
+    _check_memory(cfg, params.state_size, replicas, 0)
+    state_size = params.state_size
+    advance = core.advance_gmm
+    if backend == "jax":
+        ref = _reference()
+        params, advance = ref.gmm.Params(**args), ref.backend.advance_gmm
+    T = d * (d + 1) // 2
+    P = k * (1 + d + T)
+    cov_idx = np.empty((k, d, d), dtype=np.int64)
+    for j in range(k):
+        for a in range(d):
+            for b in range(a + 1):
+                cov_idx[j, a, b] = cov_idx[j, b, a] = k * (1 + d) + j * T + a * (a + 1) // 2 + b
+    summary = P + len(GMM_COUNTERS)
+    arrays = {"weights": (np.arange(k), ("component",)),
+              "means": (k + np.arange(k * d).reshape(k, d), ("component", "dim")),
+              "covs": (cov_idx, ("component", "dim", "dim2")),
+              "mix_mean": (summary + np.arange(d), ("dim",))}
+    columns = {name: P + c for c, name in enumerate(GMM_COUNTERS)}
+    columns.update({name: summary + d + c for c, name in enumerate(GMM_SUMMARY)})
+    columns.update({name: summary + d + len(GMM_SUMMARY) + c for c, name in enumerate(GMM_METRICS)})
+    units = {"weights": "component weights w_j", "means": "component means mu_j",
+             "covs": "component covariances Sigma_j",
+             "mix_mean": "the model's overall mean sum_j w_j mu_j (a martingale under MLE EM, tau = 1)",
+             **GMM_COUNTERS, **GMM_SUMMARY, **GMM_METRICS}
+    truth = {"second_moment": fam.second_moment, "min_weight": float(min(fam.weights)),
+             "tail_mass": 2e-3, "l2": 0.0, "w2_sq_bound": 0.0}
+    return Kernel(
+        name="gmm",
+        params=params,
+        advance=advance,
+        initial_state=np.zeros(state_size, dtype=np.float64),
+        observed=tuple(columns),
+        columns=columns,
+        units=units,
+        arrays=arrays,
+        counts=counts,
+        truth=truth,
+        optional=() if k * (d + T) <= GMM_PARAMS_BY_DEFAULT else ("means", "covs"),
+    )
+
+
 def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
     need = 8.0 * state_size * replicas
     try:
@@ -504,7 +607,8 @@ def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
 CUDA_ADVANCE = {"gaussian1d": "advance_gaussian1d_cuda",
                 "gaussian_loop": "advance_gaussian_loop_cuda",
                 "categorical": "advance_categorical_cuda",
-                "bigram": "advance_bigram_cuda"}
+                "bigram": "advance_bigram_cuda",
+                "gmm": "advance_gmm_cuda"}
 
 
 def _cuda_kernel(kern: Kernel, replicas: int) -> Kernel:

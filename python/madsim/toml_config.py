@@ -17,6 +17,8 @@ API, the same validation (errors name the TOML key).
     # with path = "samples" at the top level
     # or: type = "PPCA", dim = 10, factors = 2, spectrum = [4.0, 2.5], noise = 0.5
     # (or loadings = [[...], ...], a dim x factors matrix)
+    # or: type = "GaussianMixture", weights = [0.5, 0.5], means = [[-2.0], [2.0]],
+    # cov_type = "full" (covs = [[[1.0]], [[1.0]]]), em_iters = 100, em_tol = 1e-3
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"

@@ -528,6 +528,9 @@ def build_cases() -> list:
     from .validate_ppca import ppca_cases  # section 7 (trace form) for the PPCA family
 
     cases += ppca_cases()
+    from .validate_gmm import gmm_cases  # THEORY.md section 7 for the Gaussian mixture (EM)
+
+    cases += gmm_cases()
     return cases
 
 
@@ -570,7 +573,9 @@ def cases() -> list:
         from .validate_tokens import QUICK as QUICK_TOKENS
         from .validate_ppca import QUICK as QUICK_PPCA
 
-        quick = {**QUICK, **QUICK_TOKENS, **QUICK_PPCA}
+        from .validate_gmm import QUICK as QUICK_GMM
+
+        quick = {**QUICK, **QUICK_TOKENS, **QUICK_PPCA, **QUICK_GMM}
         _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
                                       quick_replicas=quick.get(c.name)) for c in build_cases()]
         unknown = set(quick) - {c.name for c in _CASES}

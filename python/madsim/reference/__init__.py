@@ -31,6 +31,9 @@ An independent implementation, module for module and name for name:
     bigram.py      csrc/madsim/models/bigram.hpp + bigram_metrics.hpp  Params, next_token,
                    walk, fit, init, step, observe, bigram_metrics, the layout sizes; reference
                    only: bound (sequences per part's buffer), row_laws (knobs row by row)
+    gmm.py         csrc/madsim/models/gmm.hpp  Params, draw, e_step, m_step, em, init, step,
+                   observe, l2_distance, w2_sq_bound, the layout sizes; reference only:
+                   bounds (the point buffers), unpack, em_row (the twin of _core.gmm_em)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
@@ -59,6 +62,7 @@ from . import (  # noqa: E402
     backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, samplers,
     token_metrics, transforms,
 )
+from . import gmm  # noqa: E402
 from .philox import (  # noqa: E402
     BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
     TAG_SUBSET, TAG_TEST, Stream, block, make_stream, philox4x32_10, seed_key,
@@ -68,6 +72,6 @@ __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
     "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
     "gaussian",
-    "gaussian_loop", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
+    "gaussian_loop", "gmm", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
     "seed_key", "token_metrics", "transforms",
 ]

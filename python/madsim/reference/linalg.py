@@ -80,6 +80,28 @@ def cholesky_packed(a, d: int):
     return pack(lax.fori_loop(0, d, column, A), d)
 
 
+def cholesky_floor_packed(a, d: int, floor):
+    """Packed symmetric a [T] -> (its lower Cholesky factor with every pivot^2
+    at least floor, packed [T]; whether a pivot was raised). Column by column
+    as cholesky_packed, a pivot s not >= floor becoming floor.
+    Mirrors csrc/madsim/linalg.hpp::cholesky_floor_packed."""
+    A = unpack_lower(jnp.asarray(a, jnp.float64), d)
+    idx = jnp.arange(d)
+
+    def column(j, carry):
+        A, raised = carry
+        row_j = jnp.where(idx < j, A[j], 0.0)
+        s = A[j, j] - jnp.sum(row_j * row_j)
+        low = ~(s >= floor)
+        l = jnp.sqrt(jnp.where(low, floor, s))
+        below = A[:, j] - A @ row_j
+        new = jnp.where(idx > j, below / l, jnp.where(idx == j, l, A[:, j]))
+        return A.at[:, j].set(new), raised | low
+
+    A, raised = lax.fori_loop(0, d, column, (A, jnp.bool_(False)))
+    return pack(A, d), raised
+
+
 def tri_mul_vec(L, x, d: int):
     """y = L x, L packed lower [T], x [d]. Mirrors linalg.hpp::tri_mul_vec."""
     return unpack_lower(L, d) @ x

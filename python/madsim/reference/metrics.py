@@ -125,6 +125,14 @@ def mahalanobis_spectrum(X, b, d: int):
     return lam, beta * beta
 
 
+def gauss_w2_sq(mu, L, mu0, L0, d: int):
+    """W2^2 between N(mu, L L') and N(mu0, L0 L0') (packed lower factors),
+    with the nuclear norm of L0' L, clamped at 0. Mirrors metrics.hpp::gauss_w2_sq."""
+    dm = mu - mu0
+    nuc = jnp.sum(jnp.linalg.svd(unpack_lower(L0, d).T @ unpack_lower(L, d), compute_uv=False))
+    return jnp.maximum(0.0, jnp.sum(dm * dm) + ((jnp.sum(L * L) + jnp.sum(L0 * L0)) - 2.0 * nuc))
+
+
 def gaussd_metrics(mu, L, mu0, L0, d: int):
     """[N_GAUSS_METRICS] metrics of the model (mu [d], packed lower L) against
     (mu0, L0), d > 1 (a Python int): the tail masses, W2^2, both KLs,
