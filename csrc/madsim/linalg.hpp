@@ -79,4 +79,28 @@ MADSIM_HD void congruence_packed(const double* L, const double* S, double* T, do
     }
 }
 
+// Solves L L' x = b in place (b -> x), L packed lower with a positive
+// diagonal (cholesky_packed of a positive definite matrix).
+MADSIM_HD void cholesky_solve_packed(const double* L, double* b, int d) {
+  for (int i = 0; i < d; ++i) {  // L y = b
+    double v = b[i];
+    for (int k = 0; k < i; ++k) v -= L[tri(i, k)] * b[k];
+    b[i] = v / L[tri(i, i)];
+  }
+  for (int i = d - 1; i >= 0; --i) {  // L' x = y
+    double v = b[i];
+    for (int k = i + 1; k < d; ++k) v -= L[tri(k, i)] * b[k];
+    b[i] = v / L[tri(i, i)];
+  }
+}
+
+// y = S x, S packed symmetric (y may not alias x).
+MADSIM_HD void sym_mul_vec(const double* S, const double* x, double* y, int d) {
+  for (int i = 0; i < d; ++i) {
+    double v = 0.0;
+    for (int k = 0; k < d; ++k) v += S[k <= i ? tri(i, k) : tri(k, i)] * x[k];
+    y[i] = v;
+  }
+}
+
 }  // namespace madsim

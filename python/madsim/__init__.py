@@ -10,14 +10,14 @@ __version__ = "0.1.0"
 from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
 from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
-                     Fresh, Gaussian, Replace)
+                     Fresh, Gaussian, Regression, Replace)
 from .record import every, logspace
 from .driver import FirstPassage, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
 
 __all__ = [
     "Accumulate", "AccumulateSubsample", "Augment", "Bigram", "Categorical", "Config", "CudaUnavailableError",
-    "Filter", "Fresh", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Replace", "RunInterrupted",
+    "Filter", "Fresh", "FirstPassage", "Gaussian", "RNG_LAYOUT_VERSION", "Regression", "Replace", "RunInterrupted",
     "SweepInterrupted", "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]

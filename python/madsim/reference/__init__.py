@@ -31,6 +31,9 @@ An independent implementation, module for module and name for name:
     bigram.py      csrc/madsim/models/bigram.hpp + bigram_metrics.hpp  Params, next_token,
                    walk, fit, init, step, observe, bigram_metrics, the layout sizes; reference
                    only: bound (sequences per part's buffer), row_laws (knobs row by row)
+    regression.py  csrc/madsim/models/regression.hpp  Params, stats_shift, draw_exact,
+                   draw_samples, draw_part, fit, init, step, observe, the layout sizes;
+                   reference only: bound (the samples path's buffers)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
@@ -56,8 +59,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import (  # noqa: E402
-    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, samplers,
-    token_metrics, transforms,
+    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, regression,
+    samplers, token_metrics, transforms,
 )
 from .philox import (  # noqa: E402
     BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
@@ -69,5 +72,5 @@ __all__ = [
     "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
     "gaussian",
     "gaussian_loop", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
-    "seed_key", "token_metrics", "transforms",
+    "regression", "seed_key", "token_metrics", "transforms",
 ]
