@@ -525,6 +525,9 @@ def build_cases() -> list:
     from .validate_tokens import token_cases  # sections 4d, 6 and 7 for the categorical family
 
     cases += token_cases()
+    from .validate_regression import regression_cases  # section 5b for the regression family
+
+    cases += regression_cases()
     return cases
 
 
@@ -564,9 +567,10 @@ def cases() -> list:
 
         # each case its own seed (from its name: stable when cases are added), so no two cases
         # share their real draws; the quick flag and replicas from QUICK
+        from .validate_regression import QUICK as QUICK_REGRESSION
         from .validate_tokens import QUICK as QUICK_TOKENS
 
-        quick = {**QUICK, **QUICK_TOKENS}
+        quick = {**QUICK, **QUICK_TOKENS, **QUICK_REGRESSION}
         _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
                                       quick_replicas=quick.get(c.name)) for c in build_cases()]
         unknown = set(quick) - {c.name for c in _CASES}
