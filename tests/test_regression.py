@@ -166,6 +166,51 @@ def test_too_few_rows_after_the_filter_skip_the_fit():
     assert np.array_equal(w[:, 1:][kept], w[:, :-1][kept])
 
 
+def test_config_round_trips_and_loads_from_toml():
+    from madsim import toml_config
+    import json
+    cfg = ms.Config(family=ms.Regression(dim=2, weights=[1.0, 2.0], cov=[[1.0, 0.3], [0.3, 2.0]],
+                                         design="fixed", ridge=0.1, refit_noise=True),
+                    loop=ms.Accumulate(synthetic=6, real=2))
+    assert ms.Config.from_dict(json.loads(cfg.to_json())) == cfg
+    text = """
+[family]
+type = "Regression"
+dim = 2
+weights = [1.0, 2.0]
+cov = [[1.0, 0.3], [0.3, 2.0]]
+design = "fixed"
+ridge = 0.1
+refit_noise = true
+[loop]
+type = "Accumulate"
+synthetic = 6
+real = 2
+"""
+    assert toml_config.loads(text)[0] == cfg
+
+
+def test_resume_equals_the_uninterrupted_run():
+    cfg = ms.Config(family=ms.Regression(dim=3, design="fixed"), loop=ms.Accumulate(synthetic=5, real=1))
+    full = run(cfg, 4, 10, seed=8, record=ms.every(1))
+    part = ms.resume(run(cfg, 4, 4, seed=8, record=ms.every(1)), generations=10)
+    assert np.array_equal(full["w"].values, part["w"].values)
+
+
+def test_metric_plot_overlays_the_5b_curve():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from madsim import plots
+    cfg = ms.Config(family=ms.Regression(dim=2), loop=ms.Replace(n=6))
+    ds = run(cfg, 50, 5, seed=1, record=ms.every(1))
+    ax = plots.metric(ds, "test_error")
+    theory_lines = [l for l in ax.get_lines() if "expected_test_error" in l.get_label()]
+    assert len(theory_lines) == 1
+    assert np.allclose(theory_lines[0].get_ydata(), 2 / 3 * np.arange(6))
+    matplotlib.pyplot.close(ax.figure)
+
+
 # ---------------------------------------------------------------- bad input
 
 

@@ -15,6 +15,8 @@ API, the same validation (errors name the TOML key).
     # with top_k = 50 / top_p = 0.9 at the top level
     # or: type = "Bigram", tokens = 50, length = 20 (or transition = [[...], ...]),
     # with path = "samples" at the top level
+    # or: type = "Regression", dim = 5, design = "fixed", ridge = 0.1, refit_noise = true
+    # (the loop's counts are rows)
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"
