@@ -132,6 +132,16 @@ struct Regression {
     for (int i = 0; i < stats_size(d); ++i) s[i] = 0.0;
   }
 
+  // Y = L0 F [d, d], the design's factor (X'X = Y Y'); lower-triangular when
+  // q = d (F is Bartlett's).
+  MADSIM_HD static void design_factor(const Params& p, const double* F, int q, double* Y) {
+    if (q == p.d) {
+      tri_mul_lower(p.truth + p.d, F, Y, p.d);
+    } else {
+      tri_mul_dense(p.truth + p.d, F, Y, p.d, q);
+    }
+  }
+
   // Stats of c rows with noise variance s2, referenced at their source (r = eps),
   // exact in law. Y: the design's factor [d, d] with q columns (design FIXED:
   // read from the state; else drawn here into Ybuf from counter generation
@@ -146,12 +156,16 @@ struct Regression {
     const double* Y = Yfixed;
     if (Y == nullptr) {
       wishart_factor(d, c, key, replica, gen, tag, F);
-      tri_mul_dense(p.truth + d, F, Ybuf, d, q);
+      design_factor(p, F, q, Ybuf);
       Y = Ybuf;
     }
     double* A = out + 1;
     double* g = out + 1 + T(p);
-    outer_packed(Y, A, d, q, 1.0);
+    if (q == d) {  // Bartlett: Y lower-triangular
+      outer_packed_lower(Y, A, d, 1.0);
+    } else {
+      outer_packed(Y, A, d, q, 1.0);
+    }
     NormalSeq zs = normal_seq(make_stream(key, replica, gen, tag, 0));
     double zz = 0.0;
     for (int j = 0; j < q; ++j) {
@@ -268,9 +282,8 @@ struct Regression {
     for (int f = 0; f < n_factors(p); ++f) {  // f = 0 synthetic, 1 real
       const double c = f ? p.fixed_real : p.fixed_synthetic;
       if (c <= 0.0) continue;
-      wishart_factor(d, c, key, replica, 0, f ? TAG_REAL : TAG_SCATTER, scratch);
-      tri_mul_dense(p.truth + d, scratch, state + factors_at(p) + (int64_t)f * d * d, d,
-                    c < d ? (int)c : d);
+      const int q = wishart_factor(d, c, key, replica, 0, f ? TAG_REAL : TAG_SCATTER, scratch);
+      design_factor(p, scratch, q, state + factors_at(p) + (int64_t)f * d * d);
     }
   }
 
