@@ -7,7 +7,8 @@ An independent implementation, module for module and name for name:
     transforms.py  csrc/madsim/transforms.hpp  uniform52, uniform32, normal_pair, log_factorial
     samplers.py    csrc/madsim/samplers.hpp    normals_of_block, gamma_mt, chisquare, binomial
     linalg.py      csrc/madsim/linalg.hpp      tri, tri_size, cholesky_packed, tri_mul_vec,
-                                               tri_mul_dense, outer_packed, congruence_packed
+                                               tri_mul_dense, outer_packed, congruence_packed,
+                                               cholesky_solve_packed, sym_mul_vec
     moments.py     csrc/madsim/moments.hpp     moments_size, moments_clear, moments_pool
                                                (d-dim; Moments1 is in gaussian.py)
     metrics.py     csrc/madsim/metrics.hpp     normal_upper, normal_lower, normal_mass,
