@@ -63,6 +63,11 @@ CONFIGS = {
                                            path="samples"),
     "bigram-fresh": ms.Config(family=ms.Bigram(tokens=6, length=8), loop=ms.Fresh(real=3, synthetic=10),
                               top_p=0.9, filter=ms.Filter(tpr=0.2)),
+    "regression-accumulate-fixed": ms.Config(
+        family=ms.Regression(dim=3, cov=COV3, design="fixed", ridge=0.1, refit_noise=True),
+        loop=ms.Accumulate(synthetic=6, real=2)),
+    "regression-fresh-samples": ms.Config(family=ms.Regression(dim=3), loop=ms.Fresh(real=3, synthetic=5),
+                                          path="samples", filter=ms.Filter(tpr=0.2)),
 }
 # EM with em_tol = 0: a fixed iteration count (a tolerance test could flip on a last-bit difference)
 CONFIGS["gmm-fresh-filter"] = ms.Config(
@@ -73,6 +78,8 @@ CONFIGS["gmm-fresh-filter"] = ms.Config(
 def _detectors(cfg):
     if isinstance(cfg.family, ms.GaussianMixture):
         return [ms.FirstPassage("min_weight", below=0.2), ms.FirstPassage("l2", above=0.2)]
+    if isinstance(cfg.family, ms.Regression):
+        return [ms.FirstPassage("test_error", above=0.5), ms.FirstPassage("noise_var", below=0.5)]
     if isinstance(cfg.family, ms.Bigram):
         K = cfg.family.tokens
         return [ms.FirstPassage("edges", below=K * K - 1), ms.FirstPassage("tv_rate", above=0.3)]

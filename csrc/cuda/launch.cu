@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../madsim/models/bigram.hpp"
+#include "../madsim/models/regression.hpp"
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
@@ -159,6 +160,19 @@ struct DeviceTraits<GaussianMixture> {
   }
   static int64_t length(const P& p, int i) {
     return i == 0 ? GaussianMixture::params_size(p) : i == 1 ? 2 * (int64_t)p.d : 2 * p.n_counts;
+  }
+  static constexpr int reg_state = 0;
+  static constexpr int reg_observe = 0;
+};
+
+template <>
+struct DeviceTraits<Regression> {
+  using P = Regression::Params;
+  static constexpr const char* name = "Regression";
+  static constexpr int n_arrays = 2;
+  static const double* P::*member(int i) { return i == 0 ? &P::truth : &P::counts; }
+  static int64_t length(const P& p, int i) {
+    return i == 0 ? (int64_t)p.d + tri_size(p.d) + 1 : 2 * p.n_counts;
   }
   static constexpr int reg_state = 0;
   static constexpr int reg_observe = 0;
@@ -441,6 +455,8 @@ template void advance<Bigram>(const Bigram::Params&, const Chunk&, double*, cons
                               int64_t, double*, int64_t*);
 template void advance<GaussianMixture>(const GaussianMixture::Params&, const Chunk&, double*,
                                        const uint32_t*, int64_t, double*, int64_t*);
+template void advance<Regression>(const Regression::Params&, const Chunk&, double*,
+                                  const uint32_t*, int64_t, double*, int64_t*);
 
 void philox_device(const uint32_t* ctr, int64_t n, const uint32_t key[2], uint32_t* out) {
   if (n <= 0) return;

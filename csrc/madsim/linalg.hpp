@@ -150,4 +150,52 @@ MADSIM_HD void qr_lower_factor(double* M, int m, int d, double* L) {
   }
 }
 
+// Solves L L' x = b in place (b -> x), L packed lower with a positive
+// diagonal (cholesky_packed of a positive definite matrix).
+MADSIM_HD void cholesky_solve_packed(const double* L, double* b, int d) {
+  for (int i = 0; i < d; ++i) {  // L y = b
+    double v = b[i];
+    for (int k = 0; k < i; ++k) v -= L[tri(i, k)] * b[k];
+    b[i] = v / L[tri(i, i)];
+  }
+  for (int i = d - 1; i >= 0; --i) {  // L' x = y
+    double v = b[i];
+    for (int k = i + 1; k < d; ++k) v -= L[tri(k, i)] * b[k];
+    b[i] = v / L[tri(i, i)];
+  }
+}
+
+// y = S x, S packed symmetric (y may not alias x).
+MADSIM_HD void sym_mul_vec(const double* S, const double* x, double* y, int d) {
+  for (int i = 0; i < d; ++i) {
+    double v = 0.0;
+    for (int k = 0; k < d; ++k) v += S[k <= i ? tri(i, k) : tri(k, i)] * x[k];
+    y[i] = v;
+  }
+}
+
+// Y = L F for F dense lower-triangular [d, d] (row stride d, as Bartlett's
+// factor): Y is lower-triangular (zeros above). The same numbers as
+// tri_mul_dense(L, F, Y, d, d) (the skipped terms are exact zeros) in a third
+// of the work.
+MADSIM_HD void tri_mul_lower(const double* L, const double* F, double* Y, int d) {
+  for (int i = 0; i < d; ++i)
+    for (int c = 0; c < d; ++c) {
+      double v = 0.0;
+      for (int k = c; k <= i; ++k) v += L[tri(i, k)] * F[k * d + c];
+      Y[i * d + c] = v;
+    }
+}
+
+// S = scale * Y Y' packed for Y dense lower-triangular [d, d]: as
+// outer_packed(Y, S, d, d, scale) in a third of the work.
+MADSIM_HD void outer_packed_lower(const double* Y, double* S, int d, double scale) {
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double v = 0.0;
+      for (int c = 0; c <= j; ++c) v += Y[i * d + c] * Y[j * d + c];
+      S[tri(i, j)] = scale * v;
+    }
+}
+
 }  // namespace madsim

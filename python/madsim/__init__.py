@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
 from .config import (PPCA, Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
-                     Fresh, Gaussian, GaussianMixture, Replace)
+                     Fresh, Gaussian, GaussianMixture, Regression, Replace)
 from .record import every, logspace
 from .driver import FirstPassage, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
@@ -18,6 +18,7 @@ from .sweeps import SweepInterrupted, sweep
 __all__ = [
     "Accumulate", "AccumulateSubsample", "Augment", "Bigram", "Categorical", "Config", "CudaUnavailableError",
     "Filter", "Fresh", "FirstPassage", "Gaussian", "GaussianMixture", "PPCA", "RNG_LAYOUT_VERSION",
-    "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda", "logspace", "resume", "rng", "simulate", "sweep",
+    "Regression", "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
+    "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]

@@ -86,6 +86,28 @@ def _is_const(value: Schedule) -> bool:
     return isinstance(value, int)
 
 
+def _spd_matrix(name: str, value, d: int) -> tuple:
+    """A d x d symmetric positive definite matrix as a tuple of tuples, or an
+    error naming ``name``, the shape or the smallest eigenvalue."""
+    try:
+        c = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a {d} x {d} matrix of numbers; got {value!r}") from None
+    if c.shape != (d, d):
+        raise ValueError(f"{name} must be {d} x {d} (dim = {d}); got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"{name} must be finite")
+    if not np.array_equal(c, c.T):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        np.linalg.cholesky(c)
+    except np.linalg.LinAlgError:
+        w = np.linalg.eigvalsh(c)
+        raise ValueError(
+            f"{name} must be positive definite; its smallest eigenvalue is {w[0]:.6g}") from None
+    return tuple(tuple(float(x) for x in row) for row in c)
+
+
 # ---------------------------------------------------------------- families
 
 @dataclass(frozen=True)
@@ -115,24 +137,7 @@ class Gaussian:
         if self.cov is not None:
             if self.var != 1.0:
                 raise ValueError("Gaussian: give either var (cov = var * I) or cov, not both")
-            try:
-                c = np.array(self.cov, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise TypeError(f"Gaussian.cov must be a {d} x {d} matrix of numbers; got {self.cov!r}") from None
-            if c.shape != (d, d):
-                raise ValueError(f"Gaussian.cov must be {d} x {d} (dim = {d}); got shape {c.shape}")
-            if not np.all(np.isfinite(c)):
-                raise ValueError("Gaussian.cov must be finite")
-            if not np.array_equal(c, c.T):
-                raise ValueError("Gaussian.cov must be symmetric")
-            try:
-                np.linalg.cholesky(c)
-            except np.linalg.LinAlgError:
-                w = np.linalg.eigvalsh(c)
-                raise ValueError(
-                    f"Gaussian.cov must be positive definite; its smallest eigenvalue is {w[0]:.6g}"
-                ) from None
-            object.__setattr__(self, "cov", tuple(tuple(float(x) for x in row) for row in c))
+            object.__setattr__(self, "cov", _spd_matrix("Gaussian.cov", self.cov, d))
 
     @property
     def min_points(self) -> int:
@@ -662,6 +667,78 @@ class GaussianMixture:
         return brentq(f, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi)), rtol=1e-15, maxiter=500)
 
 
+DESIGNS = ("fresh", "fixed")
+
+
+@dataclass(frozen=True)
+class Regression:
+    """Linear regression y = x'w* + eps, x ~ N(0, cov), eps ~ N(0, noise):
+    the truth (generation 0) is (w*, noise). Each generation labels a design
+    with the previous model (synthetic rows: y = x'w_{t-1} + noise) and/or
+    the truth (real rows), then refits w by OLS (ridge = 0) or ridge
+    regression, (X'X + ridge I)^-1 X'y, and the noise variance by RSS / N
+    (estimator "mle") or RSS / (N - dim) ("unbiased", OLS only). A loop's
+    counts are rows (Replace(n=T): T rows per generation).
+
+    dim: features d. weights: w*, a number (every coordinate) or a length-d
+    sequence; None: the unit vector (1, ..., 1) / sqrt(d). cov: the design's
+    covariance Sigma, d x d symmetric positive definite (None: identity).
+    noise: sigma0^2 > 0. design: "fresh" (new rows every generation) or
+    "fixed" (each part's rows drawn once and relabelled every generation;
+    constant counts, no filter). refit_noise: False labels synthetic rows
+    with the truth's noise variance (Dohmatob et al., Gerstgrasser et al.;
+    THEORY.md 5b); True with model t-1's estimate (which then collapses like
+    a Gaussian variance).
+    """
+
+    dim: int = 5
+    weights: float | tuple | None = None
+    cov: tuple | None = None
+    noise: float = 1.0
+    design: str = "fresh"
+    ridge: float = 0.0
+    refit_noise: bool = False
+
+    def __post_init__(self):
+        d = check.integer("Regression.dim", self.dim, 1, 256)
+        if self.weights is not None:
+            if isinstance(self.weights, (list, tuple, np.ndarray)):
+                w = tuple(check.real(f"Regression.weights[{i}]", v) for i, v in enumerate(self.weights))
+                if len(w) != d:
+                    raise ValueError(f"Regression.weights must have dim = {d} entries; got {len(w)}")
+                object.__setattr__(self, "weights", w)
+            else:
+                check.real("Regression.weights", self.weights)
+        if self.cov is not None:
+            object.__setattr__(self, "cov", _spd_matrix("Regression.cov", self.cov, d))
+        check.real("Regression.noise", self.noise, 0.0, None, lo_open=True)
+        check.choice("Regression.design", self.design, DESIGNS)
+        check.real("Regression.ridge", self.ridge, 0.0)
+        if not isinstance(self.refit_noise, (bool, np.bool_)):
+            raise TypeError(f"Regression.refit_noise must be True or False; got {self.refit_noise!r}")
+        object.__setattr__(self, "refit_noise", bool(self.refit_noise))
+
+    @property
+    def min_points(self) -> int:
+        """Rows a fit needs: dim + 1 for OLS (X'X invertible, one residual
+        degree of freedom); 1 with ridge > 0."""
+        return 1 if self.ridge > 0 else self.dim + 1
+
+    @property
+    def weight_vector(self) -> np.ndarray:
+        if self.weights is None:
+            return np.full(self.dim, 1.0 / math.sqrt(self.dim))
+        if isinstance(self.weights, tuple):
+            return np.array(self.weights, dtype=np.float64)
+        return np.full(self.dim, float(self.weights))
+
+    @property
+    def cov_matrix(self) -> np.ndarray:
+        if self.cov is not None:
+            return np.array(self.cov, dtype=np.float64)
+        return np.eye(self.dim)
+
+
 # ---------------------------------------------------------------- loops
 
 @dataclass(frozen=True)
@@ -777,7 +854,7 @@ class Filter:
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
-FAMILIES = (Gaussian, Categorical, Bigram, PPCA, GaussianMixture)
+FAMILIES = (Gaussian, Categorical, Bigram, PPCA, GaussianMixture, Regression)
 LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 
@@ -804,7 +881,8 @@ class Config:
         draws from p^(1/temperature) renormalised); None: off.
     """
 
-    family: Gaussian | Categorical | Bigram | PPCA | GaussianMixture = field(default_factory=Gaussian)
+    family: Gaussian | Categorical | Bigram | PPCA | GaussianMixture | Regression = field(
+        default_factory=Gaussian)
     loop: Replace | Augment | Fresh | Accumulate | AccumulateSubsample = field(default_factory=Replace)
     estimator: str = "mle"
     temperature: float = 1.0
@@ -832,6 +910,7 @@ class Config:
         check.choice("Config.path", self.path, PATHS)
         if self.filter is not None and not isinstance(self.filter, Filter):
             raise TypeError(f"Config.filter must be None or a madsim.Filter; got {self.filter!r}")
+        self._check_regression()
         self._check_tokens()
         self._check_mixture()
         self._check_truncation()
@@ -839,6 +918,41 @@ class Config:
         self._check_points()
 
     # -- cross-field checks, each naming the fields involved
+
+    def _check_regression(self):
+        fam = self.family
+        if not isinstance(fam, Regression):
+            return
+        for name, off in (("temperature", 1.0), ("truncation", None), ("weight", None),
+                          ("top_k", None), ("top_p", None)):
+            if getattr(self, name) != off:
+                raise ValueError(
+                    f"Config.{name} has no meaning for Regression (synthetic rows are labelled "
+                    f"by the previous fit plus Gaussian noise); leave it at {off!r}")
+        if isinstance(self.loop, AccumulateSubsample):
+            raise ValueError(
+                "AccumulateSubsample is not available for Regression: a random subset of the "
+                "pooled rows is not a function of the pool's sufficient statistics (X'X, X'y, y'y); "
+                "use Accumulate")
+        if fam.ridge > 0 and self.estimator == "unbiased":
+            raise ValueError(
+                "Config.estimator='unbiased' divides the residual sum of squares by N - dim, the "
+                "OLS degrees of freedom; with Regression.ridge > 0 use estimator='mle'")
+        if fam.design == "fixed":
+            if self.filter is not None:
+                raise ValueError(
+                    "Config.filter needs Regression.design='fresh': a filter drops a random subset "
+                    "of a fixed design's rows every generation, whose X'X is not a function of the "
+                    "fixed design's")
+            loop = self.loop
+            parts = [("synthetic", loop.synthetic)] if not isinstance(loop, Replace) else [("n", loop.n)]
+            if isinstance(loop, (Fresh, Accumulate)):
+                parts.append(("real", loop.real))
+            for part, value in parts:
+                if not _is_const(value):
+                    raise ValueError(
+                        f"Regression.design='fixed' relabels the same rows every generation: "
+                        f"{type(loop).__name__}.{part} must be a constant integer; got {value!r}")
 
     def _check_tokens(self):
         fam = self.family
@@ -1065,6 +1179,10 @@ def _need_text(family) -> str:
         return f"dim + 1 = {family.dim + 1} points"
     if isinstance(family, GaussianMixture):
         return "1 point"
+    if isinstance(family, Regression):
+        if family.ridge > 0:
+            return "1 row (ridge > 0)"
+        return f"dim + 1 = {family.dim + 1} rows (OLS: n <= dim leaves X'X singular or no residual)"
     if isinstance(family, Bigram):
         n = max(1, family.min_points)
         return f"{n} sequence{'s' if n > 1 else ''}"

@@ -33,7 +33,7 @@ import numpy as np
 from ._backend import core, require_cuda
 from .config import _need_text
 from .config import (Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config,
-                     Fresh, Gaussian, GaussianMixture, PPCA, Replace)
+                     Fresh, Gaussian, GaussianMixture, PPCA, Regression, Replace)
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
 BACKENDS = ("cpu", "jax", "cuda")
@@ -173,6 +173,8 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
         return _bigram(cfg, generations, replicas, backend)
     if isinstance(fam, GaussianMixture):
         return _gmm(cfg, generations, replicas, backend)
+    if isinstance(fam, Regression):
+        return _regression(cfg, generations, replicas, backend)
     raise ValueError(f"no kernel for family {fam!r} with loop {loop!r}")  # pragma: no cover
 
 
@@ -586,6 +588,66 @@ def _gmm(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
     )
 
 
+# What the regression kernel observes (csrc/madsim/models/regression.hpp),
+# after the weight vector w; the truth's value of each is its generation 0.
+REGRESSION_VARS = {
+    "noise_var": "fitted noise variance (RSS / N, or / (N - dim) for estimator='unbiased')",
+    "test_error": "excess test risk (w_t - w*)' Sigma (w_t - w*) = E(x'w_t - x'w*)^2",
+    "w_norm": "norm of the fitted weights, |w_t|",
+    "points_real": "real rows the generation's fit had (after the filter; Accumulate: the pool's)",
+    "points_synthetic": "synthetic rows the generation's fit had (after the filter; Accumulate: "
+                        "the pool's)",
+    "skipped": "fits skipped so far for too few rows or a singular X'X (the model was kept)",
+}
+
+
+def regression_truth(fam: Regression) -> np.ndarray:
+    """The kernel's truth row: w*, Sigma's Cholesky factor (packed), sigma0^2."""
+    d = fam.dim
+    rows, cols = np.tril_indices(d)
+    L0 = np.linalg.cholesky(fam.cov_matrix)
+    return np.concatenate([fam.weight_vector, L0[rows, cols], [fam.noise]]).astype(np.float64)
+
+
+def _regression(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
+    fam, loop = cfg.family, cfg.loop
+    d = fam.dim
+    counts = gaussian_counts(cfg, generations)
+    _check_counts(cfg, counts)
+    fixed = fam.design == "fixed"
+    one = gaussian_counts(cfg, 1)[0] if fixed else np.zeros(2)  # constant counts (checked by Config)
+    args = dict(
+        d=d, loop=LOOP_CODES[type(loop)], path=0 if cfg.path == "exact" else 1,
+        design=1 if fixed else 0, estimator=0 if cfg.estimator == "mle" else 1,
+        refit_noise=int(fam.refit_noise), ridge=float(fam.ridge),
+        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        fixed_real=float(one[0]), fixed_synthetic=float(one[1]),
+        truth=regression_truth(fam), counts=counts)
+    params = core.RegressionParams(**args)  # validates, also for the JAX twin
+    _check_memory(cfg, params.state_size, replicas, 0)
+    state_size = params.state_size
+    advance = core.advance_regression
+    if backend == "jax":
+        ref = _reference()
+        params, advance = ref.regression.Params(**args), ref.backend.advance_regression
+    columns = {name: d + k for k, name in enumerate(REGRESSION_VARS)}
+    w0 = fam.weight_vector
+    return Kernel(
+        name="regression",
+        params=params,
+        advance=advance,
+        initial_state=np.zeros(state_size, dtype=np.float64),
+        observed=tuple(columns),
+        columns=columns,
+        units={"w": "fitted weights w_t", **REGRESSION_VARS},
+        arrays={"w": (np.arange(d), ("dim",))},
+        counts=counts,
+        truth={"noise_var": float(fam.noise), "test_error": 0.0,
+               "w_norm": float(np.sqrt(w0 @ w0))},
+    )
+
+
 def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
     need = 8.0 * state_size * replicas
     try:
@@ -608,7 +670,8 @@ CUDA_ADVANCE = {"gaussian1d": "advance_gaussian1d_cuda",
                 "gaussian_loop": "advance_gaussian_loop_cuda",
                 "categorical": "advance_categorical_cuda",
                 "bigram": "advance_bigram_cuda",
-                "gmm": "advance_gmm_cuda"}
+                "gmm": "advance_gmm_cuda",
+                "regression": "advance_regression_cuda"}
 
 
 def _cuda_kernel(kern: Kernel, replicas: int) -> Kernel:

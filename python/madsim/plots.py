@@ -43,6 +43,7 @@ THEORY = {
     "logdet": "expected_logdet",
     "trace": "expected_trace",
     "mean": "expected_mean",
+    "test_error": "expected_test_error",  # Regression (THEORY.md 5b)
 }
 
 # The categorical family's curves (_token_theory), by the function they come from.
@@ -57,6 +58,7 @@ _THEORY_TEXT = {
     "logdet": r"$E \ln\det \Sigma_t$",
     "trace": r"$E\,\mathrm{tr}\,\Sigma_t$",
     "mean": r"$E\,\mu_t$",
+    "test_error": r"$E\,\|w_t - w^*\|_\Sigma^2$",
 }
 
 

@@ -45,6 +45,9 @@ from __future__ import annotations
 
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
+from ._theory import regression
+from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
+                                 replace_test_error)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
                           expected_mass, expected_support_size, expected_survivors,
                           fixation_probability, fixation_time, fresh_distance, fresh_gini_simpson,
@@ -139,4 +142,7 @@ __all__ = [
     "fixation_probability", "fixation_time", "fresh_distance", "fresh_gini_simpson", "gini_simpson",
     "loss_time", "prob_one_left", "survival", "survival_feller", "survival_suresh",
     "time_to_one_left", "wf_transition",
+    # 5b regression (by numbers; expected_test_error by config)
+    "accumulate_test_error", "expected_noise_var", "expected_test_error", "regression",
+    "replace_test_error",
 ]

@@ -19,6 +19,8 @@ API, the same validation (errors name the TOML key).
     # (or loadings = [[...], ...], a dim x factors matrix)
     # or: type = "GaussianMixture", weights = [0.5, 0.5], means = [[-2.0], [2.0]],
     # cov_type = "full" (covs = [[[1.0]], [[1.0]]]), em_iters = 100, em_tol = 1e-3
+    # or: type = "Regression", dim = 5, design = "fixed", ridge = 0.1, refit_noise = true
+    # (the loop's counts are rows)
 
     [loop]                     # ms.Replace / Augment / Fresh / Accumulate / AccumulateSubsample
     type = "Fresh"

@@ -531,6 +531,9 @@ def build_cases() -> list:
     from .validate_gmm import gmm_cases  # THEORY.md section 7 for the Gaussian mixture (EM)
 
     cases += gmm_cases()
+    from .validate_regression import regression_cases  # section 5b for the regression family
+
+    cases += regression_cases()
     return cases
 
 
@@ -570,12 +573,13 @@ def cases() -> list:
 
         # each case its own seed (from its name: stable when cases are added), so no two cases
         # share their real draws; the quick flag and replicas from QUICK
+        from .validate_regression import QUICK as QUICK_REGRESSION
         from .validate_tokens import QUICK as QUICK_TOKENS
         from .validate_ppca import QUICK as QUICK_PPCA
 
         from .validate_gmm import QUICK as QUICK_GMM
 
-        quick = {**QUICK, **QUICK_TOKENS, **QUICK_PPCA, **QUICK_GMM}
+        quick = {**QUICK, **QUICK_TOKENS, **QUICK_PPCA, **QUICK_GMM, **QUICK_REGRESSION}
         _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
                                       quick_replicas=quick.get(c.name)) for c in build_cases()]
         unknown = set(quick) - {c.name for c in _CASES}

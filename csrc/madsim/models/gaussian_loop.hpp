@@ -66,6 +66,30 @@ MADSIM_HD NormalSeq normal_seq(const Stream& s) {
   return q;
 }
 
+// A factor F [d, d] (row-major; q columns used) with F F' ~ Wishart_d(nu, I),
+// nu >= 1 an integer: Bartlett's lower-triangular factor when nu >= d
+// (F_ii^2 ~ chi2(nu - i) from site 2 + i, F_ij ~ N(0, 1) below the diagonal
+// from site 1, row by row; q = d), else the d x nu normals themselves from
+// site 1, row by row (q = nu < d: the singular Wishart). Returns q.
+MADSIM_HD int wishart_factor(int d, double nu, u32x2 key, uint32_t replica, uint32_t gen,
+                             uint32_t tag, double* F) {
+  NormalSeq off = normal_seq(make_stream(key, replica, gen, tag, 1));
+  if (nu >= d) {
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j) F[i * d + j] = j < i ? off.next() : 0.0;
+    for (int i = 0; i < d; ++i) {
+      double spare;
+      uint32_t tries;
+      F[i * d + i] = sqrt(chisquare(nu - i, make_stream(key, replica, gen, tag, 2 + i), spare, tries));
+    }
+    return d;
+  }
+  const int q = (int)nu;
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < q; ++j) F[i * d + j] = off.next();
+  return q;
+}
+
 struct GaussianLoop {
   enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Path : int32_t { EXACT = 0, SAMPLES = 1 };
@@ -153,22 +177,7 @@ struct GaussianLoop {
     for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * Y[i] / sqrt(c);
     const double nu = c - 1.0;
     if (nu <= 0.0) return;
-    NormalSeq off = normal_seq(make_stream(key, replica, gen, tag, 1));
-    int q;
-    if (nu >= d) {  // Bartlett: F lower, F_ii^2 ~ chi2(nu - i), F_ij ~ N(0,1) below
-      q = d;
-      for (int i = 0; i < d; ++i)
-        for (int j = 0; j < d; ++j) F[i * d + j] = j < i ? off.next() : 0.0;
-      for (int i = 0; i < d; ++i) {
-        double spare;
-        uint32_t tries;
-        F[i * d + i] = sqrt(chisquare(nu - i, make_stream(key, replica, gen, tag, 2 + i), spare, tries));
-      }
-    } else {  // fewer points than dimensions: F = the d x (c-1) normals themselves
-      q = (int)nu;
-      for (int i = 0; i < d; ++i)
-        for (int j = 0; j < q; ++j) F[i * d + j] = off.next();
-    }
+    const int q = wishart_factor(d, nu, key, replica, gen, tag, F);
     tri_mul_dense(L, F, Y, d, q);
     outer_packed(Y, m + 1 + d, d, q, s * s);
   }

@@ -7,7 +7,8 @@ An independent implementation, module for module and name for name:
     transforms.py  csrc/madsim/transforms.hpp  uniform52, uniform32, normal_pair, log_factorial
     samplers.py    csrc/madsim/samplers.hpp    normals_of_block, gamma_mt, chisquare, binomial
     linalg.py      csrc/madsim/linalg.hpp      tri, tri_size, cholesky_packed, tri_mul_vec,
-                                               tri_mul_dense, outer_packed, congruence_packed
+                                               tri_mul_dense, outer_packed, congruence_packed,
+                                               cholesky_solve_packed, sym_mul_vec
     moments.py     csrc/madsim/moments.hpp     moments_size, moments_clear, moments_pool
                                                (d-dim; Moments1 is in gaussian.py)
     metrics.py     csrc/madsim/metrics.hpp     normal_upper, normal_lower, normal_mass,
@@ -34,6 +35,9 @@ An independent implementation, module for module and name for name:
     gmm.py         csrc/madsim/models/gmm.hpp  Params, draw, e_step, m_step, em, init, step,
                    observe, l2_distance, w2_sq_bound, the layout sizes; reference only:
                    bounds (the point buffers), unpack, em_row (the twin of _core.gmm_em)
+    regression.py  csrc/madsim/models/regression.hpp  Params, stats_shift, draw_exact,
+                   draw_samples, draw_part, fit, init, step, observe, the layout sizes;
+                   reference only: bound (the samples path's buffers)
     backend.py     csrc/bindings/module.cpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
@@ -59,8 +63,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import (  # noqa: E402
-    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, samplers,
-    token_metrics, transforms,
+    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, regression,
+    samplers, token_metrics, transforms,
 )
 from . import gmm  # noqa: E402
 from .philox import (  # noqa: E402
@@ -72,6 +76,6 @@ __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
     "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
     "gaussian",
-    "gaussian_loop", "gmm", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "samplers",
-    "seed_key", "token_metrics", "transforms",
+    "gaussian_loop", "gmm", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "regression",
+    "samplers", "seed_key", "token_metrics", "transforms",
 ]

@@ -264,6 +264,30 @@ def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
     return z, got
 
 
+def wishart_factor(d: int, nu, key, replica, gen, tag):
+    """F [d, d] with F F' ~ Wishart_d(nu, I) (nu an integer, traced): Bartlett's
+    lower factor when nu >= d (F_ii^2 ~ chi2(nu - i) from site 2 + i, the
+    normals below the diagonal from site 1 row by row), else the d x nu
+    normals of site 1 row by row in columns j < nu (zero beyond; none when
+    nu <= 0).
+
+    Mirrors csrc/madsim/models/gaussian_loop.hpp::wishart_factor.
+    """
+    nu = jnp.asarray(nu, jnp.float64)
+    bartlett = nu >= d
+    n_off = max(1, d * (d - 1))   # Bartlett needs d(d-1)/2, the singular factor d nu < d^2 - d
+    off = normals(make_stream(key, replica, gen, tag, 1), 0, n_off)
+    i = np.arange(d)[:, None]
+    j = np.arange(d)[None, :]
+    chi, _, _ = chisquare(jnp.where(bartlett, nu - jnp.arange(d), 1.0),
+                          make_stream(key, replica, gen, tag, 2 + jnp.arange(d, dtype=jnp.uint32)))
+    lower = jnp.where(j < i, off[np.minimum(i * (i - 1) // 2 + j, n_off - 1)], 0.0)
+    F_bartlett = lower + jnp.diag(jnp.sqrt(chi))
+    q = jnp.clip(nu, 0.0, float(d)).astype(jnp.int64)
+    F_singular = jnp.where(j < q, off[jnp.clip(i * q + j, 0, n_off - 1)], 0.0)
+    return jnp.where(bartlett, F_bartlett, F_singular)
+
+
 def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False):
     """Moments of c draws of N(mu, s^2 L L'), exact in law: mean =
     mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I),
@@ -277,20 +301,7 @@ def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False
     zs = normals(make_stream(key, replica, gen, tag, 0), 0, d)
     mean = mu + s * tri_mul_vec(L, zs, d) / jnp.sqrt(jnp.where(c > 0.0, c, 1.0))
     nu = c - 1.0
-    bartlett = nu >= d
-    n_off = max(1, d * (d - 1))   # Bartlett needs d(d-1)/2, the singular factor d(c-1) < d^2 - d
-    off = normals(make_stream(key, replica, gen, tag, 1), 0, n_off)
-    i = np.arange(d)[:, None]
-    j = np.arange(d)[None, :]
-    # Bartlett: below the diagonal, row by row; F_ii^2 ~ chi2(nu - i) from site 2 + i.
-    chi, _, _ = chisquare(jnp.where(bartlett, nu - jnp.arange(d), 1.0),
-                          make_stream(key, replica, gen, tag, 2 + jnp.arange(d, dtype=jnp.uint32)))
-    lower = jnp.where(j < i, off[np.minimum(i * (i - 1) // 2 + j, n_off - 1)], 0.0)
-    F_bartlett = lower + jnp.diag(jnp.sqrt(chi))
-    # Singular: F[i, j] = normal i*q + j for j < q = c - 1 < d.
-    q = jnp.clip(nu, 0.0, float(d)).astype(jnp.int64)
-    F_singular = jnp.where(j < q, off[jnp.clip(i * q + j, 0, n_off - 1)], 0.0)
-    F = jnp.where(bartlett, F_bartlett, F_singular)
+    F = wishart_factor(d, nu, key, replica, gen, tag)
     scatter = outer_packed(tri_mul_dense(L, F, d), d, s * s)
     m = jnp.concatenate([c[None], mean, jnp.where(nu > 0.0, scatter, 0.0)])
     m = jnp.where(c > 0.0, m, moments_clear(d))

@@ -127,3 +127,20 @@ def congruence_packed(L, S, d: int, scale):
     """
     Ld = unpack_lower(L, d)
     return scale * pack((Ld @ unpack_sym(S, d)) @ Ld.T, d)
+
+
+def cholesky_solve_packed(L, b, d: int):
+    """x with L L' x = b, L packed lower with a positive diagonal.
+
+    Mirrors linalg.hpp::cholesky_solve_packed (forward, then back substitution).
+    """
+    from jax.scipy.linalg import solve_triangular
+
+    Ld = unpack_lower(L, d)
+    y = solve_triangular(Ld, b, lower=True)
+    return solve_triangular(Ld.T, y, lower=False)
+
+
+def sym_mul_vec(S, x, d: int):
+    """y = S x, S packed symmetric. Mirrors linalg.hpp::sym_mul_vec."""
+    return unpack_sym(S, d) @ x

@@ -1,0 +1,127 @@
+"""Linear regression under recursive relabelling (THEORY.md section 5b).
+
+Setting: y = x'w* + eps, x ~ N(0, Sigma) in d features, noise sigma^2, T rows
+per generation, OLS refits; generation 1 fits labels of the truth.
+Expectations are over the designs too (for a fixed design: over the design
+drawn once). The test error is E (w_t - w*)' Sigma (w_t - w*).
+
+  replace (fixed or fresh design)   sum_{i<=t} s_{i-1}^2 d / (T - d - 1)
+      with s_{i-1}^2 the label noise of fit i: sigma^2 (refit_noise False,
+      Dohmatob, Feng, Kempe, NeurIPS 2024, arXiv 2402.07712), or
+      E s_{i-1}^2 = sigma^2 r^(i-1), r = (T - d) / divisor (refit_noise True:
+      RSS_i = s_{i-1}^2 chi2(T - d), independent of the design; divisor T
+      for "mle", T - d for "unbiased")
+  accumulate, fixed design          sigma^2 d / (T - d - 1) sum_{i<=t} 1 / i^2
+      (Gerstgrasser et al., arXiv 2404.01413)
+  accumulate, fresh design          sigma^2 sum_{i<=t} d / (i (i T - d - 1))
+      (THEORY.md 5b, derived there)
+
+Every formula needs T > d + 1 (E tr(Sigma A^-1) = d / (T - d - 1) for
+A ~ Wishart_d(T, Sigma)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import choice, integer, real
+
+
+def _gens(t):
+    t = np.asarray(t)
+    if not np.issubdtype(t.dtype, np.integer) or np.any(t < 0):
+        raise ValueError(f"t must be integer generations >= 0; got {t!r}")
+    return t.astype(np.int64)
+
+
+def _base(n: int, d: int) -> float:
+    integer("n", n, 1)
+    integer("d", d, 1)
+    if n <= d + 1:
+        raise ValueError(f"the closed forms need n > d + 1 rows per generation; got n = {n}, d = {d}")
+    return d / (n - d - 1.0)
+
+
+def noise_factor(n: int, d: int, estimator: str = "mle") -> float:
+    """r = E s_t^2 / s_{t-1}^2 = (n - d) / divisor when labels use the fit's
+    noise estimate (divisor n for "mle", n - d for "unbiased")."""
+    choice("estimator", estimator, ("mle", "unbiased"))
+    integer("n", n, d + 1)
+    return (n - d) / (n if estimator == "mle" else n - d)
+
+
+def expected_noise_var(t, n: int, d: int, noise: float = 1.0, estimator: str = "mle",
+                       refit_noise: bool = False):
+    """E s_t^2 of the replace loop: noise r^t with r = noise_factor (either
+    design); with refit_noise False each fit sees sigma^2 labels, so
+    E s_t^2 = noise r for t >= 1."""
+    t = _gens(t)
+    real("noise", noise, 0.0, None, lo_open=True)
+    r = noise_factor(n, d, estimator)
+    if refit_noise:
+        return noise * r ** t.astype(np.float64)
+    return np.where(t == 0, noise, noise * r)
+
+
+def replace_test_error(t, n: int, d: int, noise: float = 1.0, estimator: str = "mle",
+                       refit_noise: bool = False):
+    """E test error after t fits of the replace loop (fixed or fresh design):
+    noise d / (n - d - 1) times t (refit_noise False) or sum_{i<t} r^i."""
+    t = _gens(t)
+    real("noise", noise, 0.0, None, lo_open=True)
+    base = _base(n, d)
+    if not refit_noise:
+        return noise * base * t
+    r = noise_factor(n, d, estimator)
+    geo = t.astype(np.float64) if r == 1.0 else (1.0 - r ** t.astype(np.float64)) / (1.0 - r)
+    return noise * base * geo
+
+
+def accumulate_test_error(t, n: int, d: int, noise: float = 1.0, design: str = "fresh"):
+    """E test error after t fits of the accumulate loop with n synthetic rows
+    per generation (no real rows, labels with the truth's noise): fixed
+    design noise d/(n-d-1) sum 1/i^2; fresh design noise sum d/(i(i n - d - 1))."""
+    t = _gens(t)
+    real("noise", noise, 0.0, None, lo_open=True)
+    choice("design", design, ("fresh", "fixed"))
+    base = _base(n, d)
+    tmax = int(t.max(initial=0))
+    i = np.arange(1, tmax + 1, dtype=np.float64)
+    terms = base / i**2 if design == "fixed" else d / (i * (i * n - d - 1.0))
+    csum = np.concatenate([[0.0], np.cumsum(terms)])
+    return noise * csum[t]
+
+
+def accumulate_test_error_limit(n: int, d: int, noise: float = 1.0, design: str = "fresh") -> float:
+    """lim_t of accumulate_test_error: (pi^2/6) noise d/(n-d-1) (fixed design);
+    the fresh-design sum converges too (evaluated to 1e-12)."""
+    base = _base(n, d)
+    choice("design", design, ("fresh", "fixed"))
+    if design == "fixed":
+        return noise * base * np.pi**2 / 6.0
+    i = np.arange(1, 10**6 + 1, dtype=np.float64)
+    tail = d / (n * 10**6)  # sum_{i > N} d / (i^2 n) ~ d / (n N)
+    return noise * (float(np.sum(d / (i * (i * n - d - 1.0)))) + tail)
+
+
+def expected_test_error(cfg, t):
+    """E test error of a Regression Config after t fits: Replace or
+    Accumulate (no real rows) with a constant count, OLS, temperature 1, no
+    filter. Other settings raise NotImplementedError."""
+    from ..config import Accumulate, Config, Regression, Replace
+
+    if not isinstance(cfg, Config) or not isinstance(cfg.family, Regression):
+        raise TypeError(f"cfg must be a Config with a Regression family; got {cfg!r}")
+    fam, loop = cfg.family, cfg.loop
+    if fam.ridge != 0.0 or cfg.filter is not None:
+        raise NotImplementedError("closed forms exist for OLS without a filter only (ridge = 0, filter None)")
+    d = fam.dim  # the forms hold for any Sigma: E tr(Sigma A^-1) = d / (T - d - 1)
+    if isinstance(loop, Replace) and isinstance(loop.n, int):
+        return replace_test_error(t, loop.n, d, fam.noise, cfg.estimator, fam.refit_noise)
+    if (isinstance(loop, Accumulate) and isinstance(loop.synthetic, int) and loop.real == 0
+            and not fam.refit_noise):
+        return accumulate_test_error(t, loop.synthetic, d, fam.noise, fam.design)
+    raise NotImplementedError(
+        "expected_test_error covers Replace(n) (either design, refit_noise either) and "
+        "Accumulate(synthetic=n, real=0) (refit_noise False) with constant n; got "
+        f"{type(loop).__name__} with refit_noise={fam.refit_noise}")
