@@ -573,11 +573,10 @@ def cases() -> list:
 
         # each case its own seed (from its name: stable when cases are added), so no two cases
         # share their real draws; the quick flag and replicas from QUICK
+        from .validate_gmm import QUICK as QUICK_GMM
+        from .validate_ppca import QUICK as QUICK_PPCA
         from .validate_regression import QUICK as QUICK_REGRESSION
         from .validate_tokens import QUICK as QUICK_TOKENS
-        from .validate_ppca import QUICK as QUICK_PPCA
-
-        from .validate_gmm import QUICK as QUICK_GMM
 
         quick = {**QUICK, **QUICK_TOKENS, **QUICK_PPCA, **QUICK_GMM, **QUICK_REGRESSION}
         _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
