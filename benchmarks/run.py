@@ -219,11 +219,35 @@ def others_busy(start, end) -> float | None:
 
 
 def philox_rate(threads: int, blocks_per_thread: int, repeats: int) -> dict:
-    times = [core.philox_seconds(blocks_per_thread, threads) for _ in range(repeats)]
-    entry = {"threads": threads, "blocks_per_thread": blocks_per_thread, "times_s": times,
-             "min_s": min(times), "median_s": statistics.median(times)}
-    entry["blocks_per_s"] = blocks_per_thread * threads / entry["min_s"]
+    """The scalar generator (one block at a time, as the GPU and the scalar
+    path use it) and the SIMD lane generator of the CPU launcher (lanes.hpp)."""
+    entry = {"threads": threads, "blocks_per_thread": blocks_per_thread}
+    for key, lanes in (("", False), ("lanes_", True)):
+        times = [core.philox_seconds(blocks_per_thread, threads, lanes) for _ in range(repeats)]
+        entry.update({f"{key}times_s": times, f"{key}min_s": min(times),
+                      f"{key}median_s": statistics.median(times),
+                      f"{key}blocks_per_s": blocks_per_thread * threads / min(times)})
     return entry
+
+
+class lanes_env:
+    """MADSIM_LANES for the runs inside (csrc/cpu/lanes.hpp: "off" = the
+    scalar path); None leaves the default. The kernel reads it per call."""
+
+    def __init__(self, mode: str | None):
+        self.mode = mode
+
+    def __enter__(self):
+        self.saved = os.environ.get("MADSIM_LANES")
+        if self.mode is not None:
+            os.environ["MADSIM_LANES"] = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("MADSIM_LANES", None)
+        else:
+            os.environ["MADSIM_LANES"] = self.saved
 
 
 def mean_gamma_tries(alpha: float) -> float:
@@ -277,14 +301,17 @@ KERNEL_NAMES = {"Gaussian1D": "gaussian1d", "GaussianLoop": "gaussian_loop"}
 
 
 def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, threads: int,
-                repeats: int) -> tuple[dict, np.ndarray]:
-    """Times one madsim case; returns the entry and the final-generation law
-    statistic of each replica (from the last repeat)."""
+                repeats: int, lanes: str | None = None) -> tuple[dict, np.ndarray]:
+    """Times one madsim case (MADSIM_LANES=lanes when given); returns the
+    entry and the final-generation law statistic of each replica (from the
+    last repeat)."""
     cfg = madsim_config(scenario, kernel, path, n, G)
     run = lambda: madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],  # noqa: E731
                                   threads=threads, progress=False)
     keep: list = []
-    entry = with_throughput(timed(run, repeats, keep), R, G)
+    with lanes_env(lanes):
+        entry = with_throughput(timed(run, repeats, keep), R, G)
+        entry["lanes"] = core.build_info()["cpu_lanes"]
     ds = keep[-1]
     if ds.attrs["kernel"] != KERNEL_NAMES[kernel]:
         raise RuntimeError(f"{scenario} {kernel} {path} n={n} ran kernel {ds.attrs['kernel']!r}")
@@ -548,8 +575,45 @@ def n_label(scenario: str, n: int) -> str:
     return f"{FRESH_REAL}+{FRESH_SYN}" if scenario == "fresh1d" else str(n)
 
 
+def target_rows(cases, base, scaling) -> list[dict]:
+    """The issue's targets (speed issue, ratios on this machine, same run):
+    one row each with the measured value and whether it is met."""
+    def case(path, n, threads_one=False):
+        return next((c for c in cases if c["kernel"] == "Gaussian1D" and c["scenario"] == "replace1d"
+                     and c["path"] == path and c["n"] == n and c["lanes"] != "off"
+                     and (c["threads"] == 1) == threads_one), None)
+
+    rows = []
+
+    def add(what, value, goal, unit="x"):
+        if value is not None:
+            rows.append({"target": what, "value": value, "goal": goal, "unit": unit,
+                         "met": bool(value >= goal)})
+
+    ex, ex_large, sam = case("exact", N_SMALL), case("exact", N_LARGE), case("samples", N_SAMPLES)
+    if ex:
+        add(f"1-D exact n={N_SMALL}: fraction of the scalar Philox block rate", ex["philox_fraction"], 0.5,
+            "")
+        add(f"1-D exact n={N_SMALL}: vs numpy suff. stats", ex["speedup_vs"].get("numpy_suffstats"), 4)
+        add(f"1-D exact n={N_SMALL}: vs JAX jit suff. stats", ex["speedup_vs"].get("jax_suffstats"), 30)
+    if ex and ex_large:
+        add(f"1-D exact: n={N_SMALL} and n={N_LARGE} within 10% (min/max of the two)",
+            min(ex["throughput"], ex_large["throughput"]) / max(ex["throughput"], ex_large["throughput"]),
+            0.9, "")
+    if sam:
+        add(f"1-D samples n={N_SAMPLES}: vs numpy all samples", sam["speedup_vs"].get("numpy_samples"), 5)
+    for c in cases:
+        if c["scenario"] == "replace10d" and c["path"] == "exact":
+            ref = base["replace10d"].get("numpy_samples", {}).get(c["n"])
+            if ref:
+                add(f"d={D_HIGH} exact n={c['n']}: vs numpy samples path", c["throughput"] / ref["throughput"], 10)
+    if scaling:
+        add(f"threads 1 -> {scaling['threads']} (1-D exact n={N_SMALL})", scaling["speedup"], 1.8)
+    return rows
+
+
 def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy,
-                 busy_others=None):
+                 busy_others=None, targets=()):
     print(f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
           f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
           f"repeats {params['repeats']} ({params['mode']})")
@@ -562,10 +626,13 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
         warn = " (timings are pessimistic: rerun on a quiet machine)" if busy_others > 0.05 else ""
         print(f"CPUs used by other processes during the run: {busy_others:.0%}{warn}")
 
-    print("\nPhilox4x32-10 raw block rate (the physical limit)")
+    print("\nPhilox4x32-10 raw block rate (the physical limit): scalar, and the SIMD lanes of the "
+          "CPU launcher")
     for t, p in philox.items():
-        print(f"  {t} thread(s): {si(p['blocks_per_s'])} blocks/s  "
-              f"({p['min_s']:.3f}/{p['median_s']:.3f} s for {si(p['blocks_per_thread'])} blocks/thread)")
+        print(f"  {t} thread(s): scalar {si(p['blocks_per_s'])} blocks/s "
+              f"({p['min_s']:.3f}/{p['median_s']:.3f} s), lanes {si(p['lanes_blocks_per_s'])} blocks/s "
+              f"({p['lanes_min_s']:.3f}/{p['lanes_median_s']:.3f} s) for "
+              f"{si(p['blocks_per_thread'])} blocks/thread")
 
     print("\nBaselines (float64; numpy is single-threaded, XLA uses its own CPU threads)")
     print(f"  {'scenario':<13}{'baseline':<22}{'n':>8}{'R':>9}{'G':>6}{'min s':>9}{'median s':>10}"
@@ -580,13 +647,15 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
                       f"{si(b['throughput_median']):>10}{comp:>11}")
 
     print("\nmadsim (backend cpu)")
-    print(f"  {'case':<47}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
-          f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}")
+    print(f"  {'case':<56}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
+          f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}{'of lanes':>10}")
     for c in cases:
-        print(f"  {c['label']:<47}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
+        print(f"  {c['label']:<56}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
               f"{c['median_s']:>10.3f}{si(c['throughput']):>10}{si(c['throughput_median']):>10}"
-              f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}")
-    print("  of Philox = rg/s * blocks/rg / Philox blocks/s on the same threads")
+              f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}"
+              f"{c['philox_lanes_fraction']:>10.1%}")
+    print("  of Philox / of lanes = rg/s * blocks/rg / (scalar / SIMD lane) Philox blocks/s on the "
+          "same threads")
 
     print("\nSpeedup of madsim over each baseline of the same scenario and n "
           "(madsim rg/s / baseline rg/s; min-time / median-time)")
@@ -646,6 +715,12 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
     else:
         print("  skipped (--threads 1)")
 
+    if targets:
+        print("\nTargets of the speed issue (measured in this run)")
+        for r in targets:
+            print(f"  {r['target']:<66}{r['value']:>9.3g}{r['unit']:<2} goal >= {r['goal']:g}{r['unit']}: "
+                  f"{'met' if r['met'] else 'NOT met'}")
+
     print("\nMemory")
     print(f"  peak RSS of this process after all runs: {peak_rss / 2**20:.0f} MiB")
     print(f"  exact n={N_SMALL}, R={memory['R']}, G={memory['G']} in a fresh process: peak RSS "
@@ -689,12 +764,15 @@ def main(argv=None) -> int:
     philox = {t: philox_rate(t, sizes["philox_blocks_per_thread"], repeats) for t in thread_counts}
 
     log("madsim")
-    plan = []  # (scenario, kernel, path, n, (R, G), threads)
+    plan = []  # (scenario, kernel, path, n, (R, G), threads[, MADSIM_LANES])
     for n in (N_SMALL, N_LARGE):
         plan.append(("replace1d", "Gaussian1D", "exact", n, sizes["exact"], all_threads))
     if all_threads > 1:
         plan.append(("replace1d", "Gaussian1D", "exact", N_SMALL, sizes["exact"], 1))
     plan.append(("replace1d", "Gaussian1D", "samples", N_SAMPLES, sizes["samples"], all_threads))
+    # The scalar path (no SIMD lanes) in the same run: what the lanes buy.
+    plan.append(("replace1d", "Gaussian1D", "exact", N_SMALL, sizes["exact"], all_threads, "off"))
+    plan.append(("replace1d", "Gaussian1D", "samples", N_SAMPLES, sizes["samples"], all_threads, "off"))
     for n in (N_SMALL, N_LARGE):
         plan.append(("replace1d", "GaussianLoop", "exact", n, sizes["loop_exact"], all_threads))
     plan.append(("replace1d", "GaussianLoop", "samples", N_SAMPLES, sizes["loop_samples"], all_threads))
@@ -706,13 +784,15 @@ def main(argv=None) -> int:
     plan.append(("fresh1d", "GaussianLoop", "exact", N_FRESH, sizes["fresh_exact"], all_threads))
     plan.append(("fresh1d", "GaussianLoop", "samples", N_FRESH, sizes["fresh_samples"], all_threads))
     cases, case_stats = [], []
-    for scenario, kernel, path, n, (R, G), threads in plan:
+    for scenario, kernel, path, n, (R, G), threads, *lanes in plan:
+        lanes = lanes[0] if lanes else None
         d = D_HIGH if scenario == "replace10d" else 1
         label = (f"d={d} {'fresh' if scenario == 'fresh1d' else 'replace'} {path} "
                  f"n={n_label(scenario, n)} [{kernel}]"
-                 + (" (1 thr)" if threads == 1 and all_threads > 1 else ""))
+                 + (" (1 thr)" if threads == 1 and all_threads > 1 else "")
+                 + (f" (lanes {lanes})" if lanes else ""))
         log(f"  {label}")
-        c, st = madsim_case(scenario, kernel, path, n, R, G, threads, repeats)
+        c, st = madsim_case(scenario, kernel, path, n, R, G, threads, repeats, lanes)
         c["label"] = label
         cases.append(c)
         case_stats.append(st)
@@ -725,6 +805,9 @@ def main(argv=None) -> int:
         limit = philox[c["threads"]]["blocks_per_s"]
         c["philox_blocks_per_s"] = limit
         c["philox_fraction"] = c["throughput"] * c["blocks_per_replica_generation"] / limit
+        c["philox_lanes_blocks_per_s"] = philox[c["threads"]]["lanes_blocks_per_s"]
+        c["philox_lanes_fraction"] = (c["throughput"] * c["blocks_per_replica_generation"]
+                                      / c["philox_lanes_blocks_per_s"])
         c["replica_generations_per_philox_block"] = c["throughput"] / limit
         by_name = base[c["scenario"]]
         c["speedup_vs"] = {name: c["throughput"] / by_n[c["n"]]["throughput"]
@@ -738,7 +821,8 @@ def main(argv=None) -> int:
     if all_threads > 1:
         def pick(one):
             return next(c for c in cases if c["kernel"] == "Gaussian1D" and c["path"] == "exact"
-                        and c["n"] == N_SMALL and (c["threads"] == 1) == one)
+                        and c["n"] == N_SMALL and (c["threads"] == 1) == one
+                        and c["lanes"] != "off")
         one, many = pick(True), pick(False)
         scaling = {"threads": all_threads, "speedup": many["throughput"] / one["throughput"],
                    "philox_speedup": philox[all_threads]["blocks_per_s"] / philox[1]["blocks_per_s"]}
@@ -750,8 +834,9 @@ def main(argv=None) -> int:
     info = machine_info()
     load_end = loadavg()
     busy_others = others_busy(ticks_start, cpu_ticks())
+    targets = target_rows(cases, base, scaling)
     print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start,
-                 busy_others)
+                 busy_others, targets)
 
     result = {
         "machine": info, "params": params, "philox": {str(t): p for t, p in philox.items()},
@@ -760,6 +845,7 @@ def main(argv=None) -> int:
                       for sc, by_name in base.items()},
         "scenarios": SCENARIOS,
         "law_checks": checks,
+        "targets": targets,
         "law_checks_ok": all(r["ok"] for r in checks),
         "jax_skipped": jax_skipped, "thread_scaling": scaling,
         "memory": {"peak_rss_bytes": peak_rss, "probe": memory},
