@@ -21,6 +21,7 @@
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/bigram.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
+#include "../cpu/gaussian_loop_lanes.hpp"
 #include "../madsim/samplers.hpp"
 
 namespace py = pybind11;

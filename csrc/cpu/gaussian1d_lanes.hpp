@@ -34,7 +34,7 @@ struct LaneStep<Gaussian1D> {
       const double d = 0.5 * (p.n - 1.0) - 1.0 / 3.0;
       const double c = 1.0 / sqrt(9.0 * d);
       vu w[4];
-      stream_blocks<AVX2>(key, 0, t, TAG_SCATTER, replica, w);
+      stream_blocks<AVX2>(key, 0, t, VecOps::splat_u(TAG_SCATTER), replica, w);
       vd x, z, v1, v, u, value;
       vu accepted;
       gamma_try_t<VecOps>(VecOps::splat(d), VecOps::splat(c), w[0], w[1], w[2], w[3], x, z, v1,
@@ -59,7 +59,8 @@ struct LaneStep<Gaussian1D> {
     vd z0 = VecOps::splat(0.0), s1 = z0, s2 = z0;
     for (uint64_t i = 0; i < count; i += 2) {
       vu w[4];
-      stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, TAG_SAMPLES, replica, w);
+      stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, VecOps::splat_u(TAG_SAMPLES), replica,
+                          w);
       vd a, b;
       normal_pair_t<VecOps>(uniform52_t<VecOps>(w[0], w[1]), uniform52_t<VecOps>(w[2], w[3]), a,
                             b);

@@ -17,6 +17,39 @@ struct LaneStep {
   static constexpr bool available = false;
 };
 
+// Families whose step takes a kit (models/gaussian_loop.hpp::ScalarKit) run
+// one replica at a time with LaneKit: SIMD across the blocks and streams of
+// one replica's step. KitStep<M>::available says M's step is a template over
+// the kit (a CPU-only specialisation, e.g. gaussian_loop_lanes.hpp).
+template <class M>
+struct KitStep {
+  static constexpr bool available = false;
+};
+
+template <class M, bool AVX2>
+struct LaneKitStep {
+  MADSIM_LANE static void step(const typename M::Params& p, double* state, u32x2 key,
+                               uint32_t replica, uint32_t t, double* scratch) {
+    M::template step<LaneKit<AVX2>>(p, state, key, replica, t, scratch);
+  }
+};
+
+#define MADSIM_KIT_RANGE(NAME, ATTR, AVX2)                                                    \
+  template <class M>                                                                        \
+  ATTR __attribute__((flatten)) void NAME(                                                  \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids, \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records,               \
+      int64_t rec_stride, int64_t* first, double* obs, double* scratch, int64_t lo,         \
+      int64_t hi) {                                                                         \
+    for (int64_t i = lo; i < hi; ++i)                                                       \
+      advance_replica<M, LaneKitStep<M, AVX2>>(p, state + i * S, key, ids[i], gen_begin,    \
+                                               gen_end, lk, records + i * rec_stride,       \
+                                               first + i * lk.n_det, obs, scratch);         \
+  }
+MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, true)
+MADSIM_KIT_RANGE(kit_range_base, , false)
+#undef MADSIM_KIT_RANGE
+
 // Replicas [lo, lo + LANES): rows state[i * S], records and first passages as
 // in cpu::advance. obs and scratch are the thread's.
 template <class M, bool AVX2>

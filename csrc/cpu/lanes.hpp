@@ -18,7 +18,10 @@
 
 namespace madsim::cpu {
 
-constexpr int LANES = 8;
+#ifndef MADSIM_LANES_WIDTH
+#define MADSIM_LANES_WIDTH 8
+#endif
+constexpr int LANES = MADSIM_LANES_WIDTH;
 typedef double vd __attribute__((vector_size(8 * LANES)));
 typedef uint64_t vu __attribute__((vector_size(8 * LANES)));
 
@@ -79,11 +82,15 @@ MADSIM_LANE vu mul32<false>(vu a, uint32_t b) {
   const __m128i m = _mm_set1_epi64x(b);
   const vi2 p0 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 0, 1), m);
   const vi2 p1 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 2, 3), m);
+  const vi4 lo = __builtin_shufflevector(p0, p1, 0, 1, 2, 3);
+#if MADSIM_LANES_WIDTH == 4
+  return (vu)lo;
+#else
   const vi2 p2 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 4, 5), m);
   const vi2 p3 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 6, 7), m);
-  const vi4 lo = __builtin_shufflevector(p0, p1, 0, 1, 2, 3);
   const vi4 hi = __builtin_shufflevector(p2, p3, 0, 1, 2, 3);
   return (vu)__builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+#endif
 }
 // Not always_inline: GCC checks that in every instantiation, but
 // flatten inlines it into the MADSIM_AVX2 functions, the only callers.
@@ -91,14 +98,18 @@ template <>
 MADSIM_AVX2 inline vu mul32<true>(vu a, uint32_t b) {
   const __m256i m = _mm256_set1_epi64x(b);
   const vi4 lo = (vi4)_mm256_mul_epu32((__m256i)__builtin_shufflevector(a, a, 0, 1, 2, 3), m);
+#if MADSIM_LANES_WIDTH == 4
+  return (vu)lo;
+#else
   const vi4 hi = (vi4)_mm256_mul_epu32((__m256i)__builtin_shufflevector(a, a, 4, 5, 6, 7), m);
   return (vu)__builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+#endif
 }
 #else
 template <bool AVX2>
 MADSIM_LANE vu mul32(vu a, uint32_t b) { return a * (uint64_t)b; }
 #endif
-static_assert(LANES == 8, "mul32 splits 8 lanes into SSE2 / AVX2 parts");
+static_assert(LANES == 4 || LANES == 8, "mul32 splits 4 or 8 lanes into SSE2 / AVX2 parts");
 
 // Philox4x32-10 (philox.hpp) on LANES counters at once; words in the low 32
 // bits of each lane. AVX2: compiled into MADSIM_AVX2 functions only.
@@ -125,13 +136,13 @@ MADSIM_LANE void philox_lanes(vu c[4], u32x2 key) {
 }
 
 // Blocks of LANES streams at block b (stream.hpp's counter layout), one
-// stream per lane: generation and stream word shared, replicas per lane.
+// stream per lane: generation shared, stream word and replica per lane.
 template <bool AVX2>
-MADSIM_LANE void stream_blocks(u32x2 key, uint32_t b, uint32_t generation, uint32_t stream,
-                               vu replica, vu w[4]) {
+MADSIM_LANE void stream_blocks(u32x2 key, uint32_t b, uint32_t generation, vu stream, vu replica,
+                               vu w[4]) {
   w[0] = VecOps::splat_u(b);
   w[1] = VecOps::splat_u(generation);
-  w[2] = VecOps::splat_u(stream);
+  w[2] = stream;
   w[3] = replica;
   philox_lanes<AVX2>(w, key);
 }
@@ -145,5 +156,91 @@ MADSIM_LANE void stream_run(const Stream& s, uint32_t b, vu w[4]) {
   w[3] = VecOps::splat_u(s.replica);
   philox_lanes<AVX2>(w, s.key);
 }
+
+// The normals of one stream in order (as NormalSeq), LANES blocks at a time;
+// a stream expected to give at most 2 normals is drawn one block at a time.
+template <bool AVX2>
+struct LaneNormals {
+  Stream st;
+  uint64_t i;     // normals handed out
+  uint64_t base;  // index of buf[0]
+  int have;       // valid entries of buf
+  bool single;
+  double buf[2 * LANES];
+  MADSIM_LANE double next() {
+    if (i - base >= (uint64_t)have) refill();
+    return buf[i++ - base];
+  }
+  MADSIM_LANE void refill() {
+    base = i;  // even: refills happen at multiples of 2 (one block, 2 normals)
+    const uint32_t b = (uint32_t)(i >> 1);
+    if (single) {
+      normals_of_block(st.block(b), buf[0], buf[1]);
+      have = 2;
+      return;
+    }
+    vu w[4];
+    stream_run<AVX2>(st, b, w);
+    vd c, s;
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(w[0], w[1]), uniform52_t<VecOps>(w[2], w[3]), c, s);
+    for (int l = 0; l < LANES; ++l) {
+      buf[2 * l] = c[l];
+      buf[2 * l + 1] = s[l];
+    }
+    have = 2 * LANES;
+  }
+};
+
+// GaussianLoop's kit (models/gaussian_loop.hpp::ScalarKit) on SIMD lanes:
+// normals LANES blocks at a time, chi-squares LANES sites at a time (the
+// first Marsaglia-Tsang try of each in lanes; a rejected try, or alpha < 1,
+// reruns that site's scalar chisquare).
+template <bool AVX2>
+struct LaneKit {
+  typedef LaneNormals<AVX2> Normals;
+  MADSIM_LANE static Normals normals(const Stream& s, uint64_t hint) {
+    Normals q;
+    q.st = s;
+    q.i = q.base = 0;
+    q.have = 0;
+    q.single = hint <= 2;
+    return q;
+  }
+  MADSIM_LANE static void chisquares(u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag,
+                                     uint32_t first_site, double nu, int count, double* out) {
+    for (int g = 0; g < count; g += LANES) {
+      vu stream;
+      vd d, c;
+      bool boost[LANES];  // alpha < 1: gamma_mt's boosted path, left to the scalar code
+      for (int l = 0; l < LANES; ++l) {
+        const int i = g + l < count ? g + l : count - 1;  // spare lanes repeat the last
+        const double alpha = 0.5 * (nu - i);              // chisquare(k) = 2 gamma_mt(k / 2)
+        boost[l] = alpha < 1.0;
+        stream[l] = make_stream(key, replica, gen, tag, first_site + i).stream;
+        d[l] = alpha - 1.0 / 3.0;
+      }
+      c = 1.0 / VecOps::sqrt(9.0 * d);
+      vu w[4];
+      stream_blocks<AVX2>(key, 0, gen, stream, VecOps::splat_u(replica), w);
+      vd x, spare, v1, v, u, value;
+      vu accepted;
+      gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
+      bool all = true;
+      for (int l = 0; l < LANES; ++l) all = all && accepted[l];
+      if (!all) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
+      const vd chi2 = 2.0 * value;
+      for (int l = 0; l < LANES && g + l < count; ++l) {
+        if (accepted[l] && !boost[l]) {
+          out[g + l] = chi2[l];
+        } else {
+          double sp;
+          uint32_t tries;
+          out[g + l] = chisquare(nu - (g + l), make_stream(key, replica, gen, tag, first_site + g + l),
+                                 sp, tries);
+        }
+      }
+    }
+  }
+};
 
 }  // namespace madsim::cpu

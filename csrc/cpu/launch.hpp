@@ -43,6 +43,15 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
   auto run = [&](int64_t lo, int64_t hi) {
     std::vector<double> obs(O > 0 ? O : 1);
     std::vector<double> scratch(M::scratch_size(p) + 1);
+    if constexpr (KitStep<M>::available) {
+      if (mode != LANES_OFF) {  // one replica at a time, SIMD inside its step
+        (avx2 ? kit_range_avx2<M> : kit_range_base<M>)(
+            p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
+            records + c.rec_offset * C, c.rec_total * C, first, obs.data(), scratch.data(), lo,
+            hi);
+        return;
+      }
+    }
     if constexpr (LaneStep<M>::available) {
       if (lanes) {  // whole groups of LANES replicas in SIMD lanes, the rest below
         auto range = avx2 ? lane_range_avx2<M> : lane_range_base<M>;

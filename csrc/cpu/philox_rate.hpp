@@ -29,7 +29,7 @@ inline uint32_t philox_scalar_work(uint64_t blocks, int k) {
     vu acc = VecOps::splat_u(0);                                        \
     for (uint64_t b = 0; b < blocks; b += LANES) {                      \
       vu w[4];                                                          \
-      stream_blocks<AVX2>(key, (uint32_t)b, (uint32_t)(b >> 32), 7u,          \
+      stream_blocks<AVX2>(key, (uint32_t)b, (uint32_t)(b >> 32), VecOps::splat_u(7u),          \
                     VecOps::splat_u((uint32_t)k) + lane_index(), w);    \
       acc ^= w[0] ^ w[1] ^ w[2] ^ w[3];                                 \
     }                                                                   \

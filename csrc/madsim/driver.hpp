@@ -103,8 +103,17 @@ struct Looker {
 //   scratch   [scratch_size]   scratch for step and observe
 // When gen_begin == 0 the state row is (re)initialised by M::init first.
 // observe runs only on recorded or watched generations, and computes only
-// the groups those read.
+// the groups those read. Step::step is M::step, or the same computation by
+// other means (the CPU launcher's kits, cpu/lane_driver.hpp).
 template <class M>
+struct StepOf {
+  MADSIM_HD static void step(const typename M::Params& p, double* state, u32x2 key,
+                             uint32_t replica, uint32_t t, double* scratch) {
+    M::step(p, state, key, replica, t, scratch);
+  }
+};
+
+template <class M, class Step = StepOf<M>>
 MADSIM_HD void advance_replica(const typename M::Params& p, double* state, u32x2 key,
                                uint32_t replica, uint32_t gen_begin, uint32_t gen_end,
                                const Looks& lk, double* rec_out, int64_t* first, double* obs,
@@ -118,7 +127,7 @@ MADSIM_HD void advance_replica(const typename M::Params& p, double* state, u32x2
     looker.look(0, state);
   }
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
-    M::step(p, state, key, replica, (uint32_t)t, scratch);
+    Step::step(p, state, key, replica, (uint32_t)t, scratch);
     looker.look((uint32_t)t, state);
   }
 }
