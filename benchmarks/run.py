@@ -313,7 +313,7 @@ def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, t
     keep: list = []
     with lanes_env(lanes):
         entry = with_throughput(timed(run, repeats, keep), R, G)
-        entry["lanes"] = core.build_info()["cpu_lanes"]
+        entry["lanes"] = core.build_info().get("cpu_lanes", "none (older build)")
     ds = keep[-1]
     if ds.attrs["kernel"] != KERNEL_NAMES[kernel]:
         raise RuntimeError(f"{scenario} {kernel} {path} n={n} ran kernel {ds.attrs['kernel']!r}")
@@ -424,6 +424,30 @@ def law_checks(cases: list, case_stats: list, base: dict, base_stats: dict) -> l
                 row(BASELINE_LABELS[name], scenario, n, b["R"], b["G"], base_stats[scenario][name][n],
                     peers)
     return rows
+
+
+def before_cases(before: Path, plan: list, repeats: int) -> list[dict]:
+    """Times the plan's cases with another madsim build (an installed package
+    directory, e.g. `pip install --target DIR` of an older commit) in a child
+    process of this run: before/after on the same machine, minutes apart at
+    most. The child runs without site (so this checkout's editable install
+    cannot shadow it), the venv's site-packages after the given directory."""
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(before), *site]))
+    env.pop("MADSIM_LANES", None)
+    cmd = [sys.executable, "-S", str(Path(__file__).resolve()), "--before-child",
+           json.dumps([p[:6] for p in plan]), str(repeats)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def before_child(plan_json: str, repeats: int) -> None:
+    rows = []
+    for scenario, kernel, path, n, (R, G), threads in json.loads(plan_json):
+        entry, _ = madsim_case(scenario, kernel, path, n, R, G, threads, repeats)
+        rows.append({k: entry[k] for k in ("times_s", "min_s", "median_s", "throughput",
+                                           "throughput_median")} | {"madsim_path": madsim.__file__})
+    print(json.dumps(rows))
 
 
 def memory_probe(R: int, G: int, threads: int) -> dict:
@@ -718,6 +742,15 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
     else:
         print("  skipped (--threads 1)")
 
+    before = [c for c in cases if "before" in c]
+    if before:
+        print(f"\nBefore/after: the same cases with the build in {params['before']} (child process, same run)")
+        print(f"  {'case':<56}{'before rg/s':>12}{'after rg/s':>12}{'speedup':>9}{'(median)':>10}")
+        for c in before:
+            b = c["before"]
+            print(f"  {c['label']:<56}{si(b['throughput']):>12}{si(c['throughput']):>12}"
+                  f"{c['throughput'] / b['throughput']:>8.2f}x{c['throughput_median'] / b['throughput_median']:>9.2f}x")
+
     if targets:
         print("\nTargets of the speed issue (measured in this run)")
         for r in targets:
@@ -739,11 +772,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
     ap.add_argument("--label", default=None, help="name in the JSON file name (default: hostname)")
     ap.add_argument("--no-jax", action="store_true", help="skip the JAX baselines")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a madsim build (package directory) to time the same cases with, in this run")
     ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)  # internal
+    ap.add_argument("--before-child", nargs=2, help=argparse.SUPPRESS)  # internal
     args = ap.parse_args(argv)
 
     if args.memory_child:
         memory_child(*args.memory_child)
+        return 0
+    if args.before_child:
+        before_child(args.before_child[0], int(args.before_child[1]))
         return 0
 
     mode = "quick" if args.quick else "default"
@@ -756,7 +795,7 @@ def main(argv=None) -> int:
     if all_threads < 1:
         ap.error("--threads must be >= 1")
     params = {"mode": mode, "repeats": repeats, "threads": all_threads, "jax": not args.no_jax,
-              "sizes": sizes, "seed": 1}
+              "sizes": sizes, "seed": 1, "before": str(args.before) if args.before else None}
     t_start = time.perf_counter()
     busy_start = cpu_busy()
     load_start = loadavg()
@@ -797,8 +836,16 @@ def main(argv=None) -> int:
         log(f"  {label}")
         c, st = madsim_case(scenario, kernel, path, n, R, G, threads, repeats, lanes)
         c["label"] = label
+        c["plan"] = [scenario, kernel, path, n, [R, G], threads]
         cases.append(c)
         case_stats.append(st)
+
+    if args.before is not None:
+        log(f"the same cases with the build in {args.before}")
+        timed_plan = [p for p in plan if len(p) == 6]  # default lanes only
+        for p, b in zip(timed_plan, before_cases(args.before, timed_plan, repeats)):
+            c = next(c for c in cases if c["plan"] == list(p[:6]) and c["lanes"] != "off")
+            c["before"] = b
 
     log("baselines")
     base, base_stats, jax_skipped = run_baselines(sizes, repeats, use_jax=not args.no_jax)
