@@ -640,7 +640,7 @@ def target_rows(cases, base, scaling) -> list[dict]:
 
 
 def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy,
-                 busy_others=None, targets=()):
+                 busy_others=None, issue_targets=()):
     print(f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
           f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
           f"repeats {params['repeats']} ({params['mode']})")
@@ -751,9 +751,9 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
             print(f"  {c['label']:<56}{si(b['throughput']):>12}{si(c['throughput']):>12}"
                   f"{c['throughput'] / b['throughput']:>8.2f}x{c['throughput_median'] / b['throughput_median']:>9.2f}x")
 
-    if targets:
+    if issue_targets:
         print("\nTargets of the speed issue (measured in this run)")
-        for r in targets:
+        for r in issue_targets:
             print(f"  {r['target']:<66}{r['value']:>9.3g}{r['unit']:<2} goal >= {r['goal']:g}{r['unit']}: "
                   f"{'met' if r['met'] else 'NOT met'}")
 
@@ -844,7 +844,8 @@ def main(argv=None) -> int:
         log(f"the same cases with the build in {args.before}")
         timed_plan = [p for p in plan if len(p) == 6]  # default lanes only
         for p, b in zip(timed_plan, before_cases(args.before, timed_plan, repeats)):
-            c = next(c for c in cases if c["plan"] == list(p[:6]) and c["lanes"] != "off")
+            c = next(c for c in cases if c["plan"] == json.loads(json.dumps(p[:6]))
+                     and c["lanes"] != "off")
             c["before"] = b
 
     log("baselines")

@@ -67,11 +67,12 @@ def test_squeeze_fallback_is_exercised_and_exact():
     assert np.mean(tries) > 1.01  # rejections do happen at this alpha
 
 
-# Gaussian1D (replica lanes) and GaussianLoop (LaneKit: lanes over one
-# replica's blocks and chi-square sites): d and n such that Bartlett's
-# chi-squares include alpha = 1, alpha < 1 (the boosted scalar path) and the
-# singular case c - 1 < d, and loops that draw both parts, truncation (a
-# rejection over the normal sequence) and a filter.
+# Gaussian1D (replica lanes) and GaussianLoop (LaneKit, d >= 4: lanes over
+# one replica's blocks and chi-square sites): d and n such that Bartlett's
+# chi-squares include alpha = 1 (d = 10, n = 12), alpha < 1 (the boosted
+# scalar path: d = 5, n = 6), a partly filled lane group and a scalar rest
+# (d = 10: 8 + 2 sites), the singular case c - 1 < d, loops that draw both
+# parts, truncation (a rejection over the normal sequence) and a filter.
 _CHILD = """
 import json, sys, numpy as np, madsim as ms
 from madsim._backend import core
@@ -79,13 +80,13 @@ G = ms.Gaussian
 cases = {
     "1d exact": ms.Config(loop=ms.Replace(n=9), path="exact", temperature=1.1),
     "1d samples": ms.Config(loop=ms.Replace(n=9), path="samples", temperature=1.1),
-    "d3 exact n4": ms.Config(family=G(dim=3), loop=ms.Replace(n=4), path="exact"),
+    "d5 exact n6": ms.Config(family=G(dim=5), loop=ms.Replace(n=6), path="exact"),
     "d10 exact n12": ms.Config(family=G(dim=10), loop=ms.Replace(n=12), path="exact"),
     "d5 exact n4 singular": ms.Config(family=G(dim=5), loop=ms.Fresh(real=8, synthetic=4), path="exact"),
     "d10 samples": ms.Config(family=G(dim=10), loop=ms.Replace(n=30), path="samples"),
-    "d2 augment exact": ms.Config(family=G(dim=2), loop=ms.Augment(real=7, synthetic=9), path="exact"),
-    "d2 trunc samples": ms.Config(family=G(dim=2), loop=ms.Fresh(real=5, synthetic=17), path="samples",
-                                  truncation=1.5, filter=ms.Filter(tpr=0.2, fpr=0.1)),
+    "d4 augment exact": ms.Config(family=G(dim=4), loop=ms.Augment(real=7, synthetic=9), path="exact"),
+    "d4 trunc samples": ms.Config(family=G(dim=4), loop=ms.Fresh(real=5, synthetic=17), path="samples",
+                                  truncation=2.5, filter=ms.Filter(tpr=0.2, fpr=0.1)),
     "1d accumulate exact": ms.Config(loop=ms.Accumulate(real=3, synthetic=5), path="exact"),
 }
 out = {"lanes": core.build_info()["cpu_lanes"]}

@@ -20,11 +20,15 @@ struct LaneStep {
 // Families whose step takes a kit (models/gaussian_loop.hpp::ScalarKit) run
 // one replica at a time with LaneKit: SIMD across the blocks and streams of
 // one replica's step. KitStep<M>::available says M's step is a template over
-// the kit (a CPU-only specialisation, e.g. gaussian_loop_lanes.hpp).
+// the kit, usable(p) whether to use it (a CPU-only specialisation, e.g.
+// gaussian_loop_lanes.hpp).
 template <class M>
 struct KitStep {
   static constexpr bool available = false;
 };
+
+template <bool AVX2>
+struct LaneKit;  // gaussian_loop_lanes.hpp
 
 template <class M, bool AVX2>
 struct LaneKitStep {

@@ -44,7 +44,7 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
     std::vector<double> obs(O > 0 ? O : 1);
     std::vector<double> scratch(M::scratch_size(p) + 1);
     if constexpr (KitStep<M>::available) {
-      if (mode != LANES_OFF) {  // one replica at a time, SIMD inside its step
+      if (mode != LANES_OFF && KitStep<M>::usable(p)) {  // one replica at a time, SIMD in its step
         (avx2 ? kit_range_avx2<M> : kit_range_base<M>)(
             p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
             records + c.rec_offset * C, c.rec_total * C, first, obs.data(), scratch.data(), lo,

@@ -95,16 +95,7 @@ struct Looker {
   }
 };
 
-// Runs generations gen_begin+1 .. gen_end of one replica.
-//   state     [S]              in/out
-//   rec_out   [n_rec, n_cols]  this replica's record rows for lk.rec_gens
-//   first     [n_det]          in/out first-passage generations
-//   obs       [O]              scratch for observe's row
-//   scratch   [scratch_size]   scratch for step and observe
-// When gen_begin == 0 the state row is (re)initialised by M::init first.
-// observe runs only on recorded or watched generations, and computes only
-// the groups those read. Step::step is M::step, or the same computation by
-// other means (the CPU launcher's kits, cpu/lane_driver.hpp).
+// M::step, as advance_replica's default Step.
 template <class M>
 struct StepOf {
   MADSIM_HD static void step(const typename M::Params& p, double* state, u32x2 key,
@@ -113,6 +104,16 @@ struct StepOf {
   }
 };
 
+// Runs generations gen_begin+1 .. gen_end of one replica.
+//   state     [S]              in/out
+//   rec_out   [n_rec, n_cols]  this replica's record rows for lk.rec_gens
+//   first     [n_det]          in/out first-passage generations
+//   obs       [O]              scratch for observe's row
+//   scratch   [scratch_size]   scratch for step and observe
+// When gen_begin == 0 the state row is (re)initialised by M::init first.
+// observe runs only on recorded or watched generations, and computes only
+// the groups those read. Step::step is M::step (StepOf), or the same
+// computation by other means (the CPU launcher's kits, cpu/lane_driver.hpp).
 template <class M, class Step = StepOf<M>>
 MADSIM_HD void advance_replica(const typename M::Params& p, double* state, u32x2 key,
                                uint32_t replica, uint32_t gen_begin, uint32_t gen_end,
