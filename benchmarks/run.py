@@ -219,11 +219,35 @@ def others_busy(start, end) -> float | None:
 
 
 def philox_rate(threads: int, blocks_per_thread: int, repeats: int) -> dict:
-    times = [core.philox_seconds(blocks_per_thread, threads) for _ in range(repeats)]
-    entry = {"threads": threads, "blocks_per_thread": blocks_per_thread, "times_s": times,
-             "min_s": min(times), "median_s": statistics.median(times)}
-    entry["blocks_per_s"] = blocks_per_thread * threads / entry["min_s"]
+    """The scalar generator (one block at a time, as the GPU and the scalar
+    path use it) and the SIMD lane generator of the CPU launcher (lanes.hpp)."""
+    entry = {"threads": threads, "blocks_per_thread": blocks_per_thread}
+    for key, lanes in (("", False), ("lanes_", True)):
+        times = [core.philox_seconds(blocks_per_thread, threads, lanes) for _ in range(repeats)]
+        entry.update({f"{key}times_s": times, f"{key}min_s": min(times),
+                      f"{key}median_s": statistics.median(times),
+                      f"{key}blocks_per_s": blocks_per_thread * threads / min(times)})
     return entry
+
+
+class lanes_env:
+    """MADSIM_LANES for the runs inside (csrc/cpu/lanes.hpp: "off" = the
+    scalar path); None leaves the default. The kernel reads it per call."""
+
+    def __init__(self, mode: str | None):
+        self.mode = mode
+
+    def __enter__(self):
+        self.saved = os.environ.get("MADSIM_LANES")
+        if self.mode is not None:
+            os.environ["MADSIM_LANES"] = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("MADSIM_LANES", None)
+        else:
+            os.environ["MADSIM_LANES"] = self.saved
 
 
 def mean_gamma_tries(alpha: float) -> float:
@@ -277,14 +301,19 @@ KERNEL_NAMES = {"Gaussian1D": "gaussian1d", "GaussianLoop": "gaussian_loop"}
 
 
 def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, threads: int,
-                repeats: int) -> tuple[dict, np.ndarray]:
-    """Times one madsim case; returns the entry and the final-generation law
-    statistic of each replica (from the last repeat)."""
+                repeats: int, lanes: str | None = None) -> tuple[dict, np.ndarray]:
+    """Times one madsim case (MADSIM_LANES=lanes when given); returns the
+    entry and the final-generation law statistic of each replica (from the
+    last repeat)."""
     cfg = madsim_config(scenario, kernel, path, n, G)
+    # Only the law statistic's column is recorded (the baselines compute no
+    # metrics either); README "Benchmarks" gives the cost of recording all.
     run = lambda: madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],  # noqa: E731
-                                  threads=threads, progress=False)
+                                  threads=threads, progress=False, metrics=[STAT_COLUMN[scenario]])
     keep: list = []
-    entry = with_throughput(timed(run, repeats, keep), R, G)
+    with lanes_env(lanes):
+        entry = with_throughput(timed(run, repeats, keep), R, G)
+        entry["lanes"] = core.build_info().get("cpu_lanes", "none (older build)")
     ds = keep[-1]
     if ds.attrs["kernel"] != KERNEL_NAMES[kernel]:
         raise RuntimeError(f"{scenario} {kernel} {path} n={n} ran kernel {ds.attrs['kernel']!r}")
@@ -303,6 +332,7 @@ def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, t
 #   fresh:   var itself; E var_t and E mu_t^2 follow a linear recursion (below).
 
 STAT_NAMES = {"replace1d": "ln var_G", "replace10d": "ln det Sigma_G", "fresh1d": "var_G"}
+STAT_COLUMN = {"replace1d": "var", "replace10d": "logdet", "fresh1d": "var"}  # what madsim_stat reads
 
 
 def theory(scenario: str, n: int, G: int) -> tuple[float, float | None]:
@@ -394,6 +424,30 @@ def law_checks(cases: list, case_stats: list, base: dict, base_stats: dict) -> l
                 row(BASELINE_LABELS[name], scenario, n, b["R"], b["G"], base_stats[scenario][name][n],
                     peers)
     return rows
+
+
+def before_cases(before: Path, plan: list, repeats: int) -> list[dict]:
+    """Times the plan's cases with another madsim build (an installed package
+    directory, e.g. `pip install --target DIR` of an older commit) in a child
+    process of this run: before/after on the same machine, minutes apart at
+    most. The child runs without site (so this checkout's editable install
+    cannot shadow it), the venv's site-packages after the given directory."""
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(before), *site]))
+    env.pop("MADSIM_LANES", None)
+    cmd = [sys.executable, "-S", str(Path(__file__).resolve()), "--before-child",
+           json.dumps([p[:6] for p in plan]), str(repeats)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def before_child(plan_json: str, repeats: int) -> None:
+    rows = []
+    for scenario, kernel, path, n, (R, G), threads in json.loads(plan_json):
+        entry, _ = madsim_case(scenario, kernel, path, n, R, G, threads, repeats)
+        rows.append({k: entry[k] for k in ("times_s", "min_s", "median_s", "throughput",
+                                           "throughput_median")} | {"madsim_path": madsim.__file__})
+    print(json.dumps(rows))
 
 
 def memory_probe(R: int, G: int, threads: int) -> dict:
@@ -548,8 +602,45 @@ def n_label(scenario: str, n: int) -> str:
     return f"{FRESH_REAL}+{FRESH_SYN}" if scenario == "fresh1d" else str(n)
 
 
+def target_rows(cases, base, scaling) -> list[dict]:
+    """The issue's targets (speed issue, ratios on this machine, same run):
+    one row each with the measured value and whether it is met."""
+    def case(path, n, threads_one=False):
+        return next((c for c in cases if c["kernel"] == "Gaussian1D" and c["scenario"] == "replace1d"
+                     and c["path"] == path and c["n"] == n and c["lanes"] != "off"
+                     and (c["threads"] == 1) == threads_one), None)
+
+    rows = []
+
+    def add(what, value, goal, unit="x"):
+        if value is not None:
+            rows.append({"target": what, "value": value, "goal": goal, "unit": unit,
+                         "met": bool(value >= goal)})
+
+    ex, ex_large, sam = case("exact", N_SMALL), case("exact", N_LARGE), case("samples", N_SAMPLES)
+    if ex:
+        add(f"1-D exact n={N_SMALL}: fraction of the scalar Philox block rate", ex["philox_fraction"], 0.5,
+            "")
+        add(f"1-D exact n={N_SMALL}: vs numpy suff. stats", ex["speedup_vs"].get("numpy_suffstats"), 4)
+        add(f"1-D exact n={N_SMALL}: vs JAX jit suff. stats", ex["speedup_vs"].get("jax_suffstats"), 30)
+    if ex and ex_large:
+        add(f"1-D exact: n={N_SMALL} and n={N_LARGE} within 10% (min/max of the two)",
+            min(ex["throughput"], ex_large["throughput"]) / max(ex["throughput"], ex_large["throughput"]),
+            0.9, "")
+    if sam:
+        add(f"1-D samples n={N_SAMPLES}: vs numpy all samples", sam["speedup_vs"].get("numpy_samples"), 5)
+    for c in cases:
+        if c["scenario"] == "replace10d" and c["path"] == "exact":
+            ref = base["replace10d"].get("numpy_samples", {}).get(c["n"])
+            if ref:
+                add(f"d={D_HIGH} exact n={c['n']}: vs numpy samples path", c["throughput"] / ref["throughput"], 10)
+    if scaling:
+        add(f"threads 1 -> {scaling['threads']} (1-D exact n={N_SMALL})", scaling["speedup"], 1.8)
+    return rows
+
+
 def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy,
-                 busy_others=None):
+                 busy_others=None, issue_targets=()):
     print(f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
           f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
           f"repeats {params['repeats']} ({params['mode']})")
@@ -562,10 +653,13 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
         warn = " (timings are pessimistic: rerun on a quiet machine)" if busy_others > 0.05 else ""
         print(f"CPUs used by other processes during the run: {busy_others:.0%}{warn}")
 
-    print("\nPhilox4x32-10 raw block rate (the physical limit)")
+    print("\nPhilox4x32-10 raw block rate (the physical limit): scalar, and the SIMD lanes of the "
+          "CPU launcher")
     for t, p in philox.items():
-        print(f"  {t} thread(s): {si(p['blocks_per_s'])} blocks/s  "
-              f"({p['min_s']:.3f}/{p['median_s']:.3f} s for {si(p['blocks_per_thread'])} blocks/thread)")
+        print(f"  {t} thread(s): scalar {si(p['blocks_per_s'])} blocks/s "
+              f"({p['min_s']:.3f}/{p['median_s']:.3f} s), lanes {si(p['lanes_blocks_per_s'])} blocks/s "
+              f"({p['lanes_min_s']:.3f}/{p['lanes_median_s']:.3f} s) for "
+              f"{si(p['blocks_per_thread'])} blocks/thread")
 
     print("\nBaselines (float64; numpy is single-threaded, XLA uses its own CPU threads)")
     print(f"  {'scenario':<13}{'baseline':<22}{'n':>8}{'R':>9}{'G':>6}{'min s':>9}{'median s':>10}"
@@ -580,13 +674,15 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
                       f"{si(b['throughput_median']):>10}{comp:>11}")
 
     print("\nmadsim (backend cpu)")
-    print(f"  {'case':<47}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
-          f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}")
+    print(f"  {'case':<56}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
+          f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}{'of lanes':>10}")
     for c in cases:
-        print(f"  {c['label']:<47}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
+        print(f"  {c['label']:<56}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
               f"{c['median_s']:>10.3f}{si(c['throughput']):>10}{si(c['throughput_median']):>10}"
-              f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}")
-    print("  of Philox = rg/s * blocks/rg / Philox blocks/s on the same threads")
+              f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}"
+              f"{c['philox_lanes_fraction']:>10.1%}")
+    print("  of Philox / of lanes = rg/s * blocks/rg / (scalar / SIMD lane) Philox blocks/s on the "
+          "same threads")
 
     print("\nSpeedup of madsim over each baseline of the same scenario and n "
           "(madsim rg/s / baseline rg/s; min-time / median-time)")
@@ -646,6 +742,21 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
     else:
         print("  skipped (--threads 1)")
 
+    before = [c for c in cases if "before" in c]
+    if before:
+        print(f"\nBefore/after: the same cases with the build in {params['before']} (child process, same run)")
+        print(f"  {'case':<56}{'before rg/s':>12}{'after rg/s':>12}{'speedup':>9}{'(median)':>10}")
+        for c in before:
+            b = c["before"]
+            print(f"  {c['label']:<56}{si(b['throughput']):>12}{si(c['throughput']):>12}"
+                  f"{c['throughput'] / b['throughput']:>8.2f}x{c['throughput_median'] / b['throughput_median']:>9.2f}x")
+
+    if issue_targets:
+        print("\nTargets of the speed issue (measured in this run)")
+        for r in issue_targets:
+            print(f"  {r['target']:<66}{r['value']:>9.3g}{r['unit']:<2} goal >= {r['goal']:g}{r['unit']}: "
+                  f"{'met' if r['met'] else 'NOT met'}")
+
     print("\nMemory")
     print(f"  peak RSS of this process after all runs: {peak_rss / 2**20:.0f} MiB")
     print(f"  exact n={N_SMALL}, R={memory['R']}, G={memory['G']} in a fresh process: peak RSS "
@@ -661,11 +772,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
     ap.add_argument("--label", default=None, help="name in the JSON file name (default: hostname)")
     ap.add_argument("--no-jax", action="store_true", help="skip the JAX baselines")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a madsim build (package directory) to time the same cases with, in this run")
     ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)  # internal
+    ap.add_argument("--before-child", nargs=2, help=argparse.SUPPRESS)  # internal
     args = ap.parse_args(argv)
 
     if args.memory_child:
         memory_child(*args.memory_child)
+        return 0
+    if args.before_child:
+        before_child(args.before_child[0], int(args.before_child[1]))
         return 0
 
     mode = "quick" if args.quick else "default"
@@ -678,7 +795,7 @@ def main(argv=None) -> int:
     if all_threads < 1:
         ap.error("--threads must be >= 1")
     params = {"mode": mode, "repeats": repeats, "threads": all_threads, "jax": not args.no_jax,
-              "sizes": sizes, "seed": 1}
+              "sizes": sizes, "seed": 1, "before": str(args.before) if args.before else None}
     t_start = time.perf_counter()
     busy_start = cpu_busy()
     load_start = loadavg()
@@ -689,12 +806,15 @@ def main(argv=None) -> int:
     philox = {t: philox_rate(t, sizes["philox_blocks_per_thread"], repeats) for t in thread_counts}
 
     log("madsim")
-    plan = []  # (scenario, kernel, path, n, (R, G), threads)
+    plan = []  # (scenario, kernel, path, n, (R, G), threads[, MADSIM_LANES])
     for n in (N_SMALL, N_LARGE):
         plan.append(("replace1d", "Gaussian1D", "exact", n, sizes["exact"], all_threads))
     if all_threads > 1:
         plan.append(("replace1d", "Gaussian1D", "exact", N_SMALL, sizes["exact"], 1))
     plan.append(("replace1d", "Gaussian1D", "samples", N_SAMPLES, sizes["samples"], all_threads))
+    # The scalar path (no SIMD lanes) in the same run: what the lanes buy.
+    plan.append(("replace1d", "Gaussian1D", "exact", N_SMALL, sizes["exact"], all_threads, "off"))
+    plan.append(("replace1d", "Gaussian1D", "samples", N_SAMPLES, sizes["samples"], all_threads, "off"))
     for n in (N_SMALL, N_LARGE):
         plan.append(("replace1d", "GaussianLoop", "exact", n, sizes["loop_exact"], all_threads))
     plan.append(("replace1d", "GaussianLoop", "samples", N_SAMPLES, sizes["loop_samples"], all_threads))
@@ -706,16 +826,27 @@ def main(argv=None) -> int:
     plan.append(("fresh1d", "GaussianLoop", "exact", N_FRESH, sizes["fresh_exact"], all_threads))
     plan.append(("fresh1d", "GaussianLoop", "samples", N_FRESH, sizes["fresh_samples"], all_threads))
     cases, case_stats = [], []
-    for scenario, kernel, path, n, (R, G), threads in plan:
+    for scenario, kernel, path, n, (R, G), threads, *lanes in plan:
+        lanes = lanes[0] if lanes else None
         d = D_HIGH if scenario == "replace10d" else 1
         label = (f"d={d} {'fresh' if scenario == 'fresh1d' else 'replace'} {path} "
                  f"n={n_label(scenario, n)} [{kernel}]"
-                 + (" (1 thr)" if threads == 1 and all_threads > 1 else ""))
+                 + (" (1 thr)" if threads == 1 and all_threads > 1 else "")
+                 + (f" (lanes {lanes})" if lanes else ""))
         log(f"  {label}")
-        c, st = madsim_case(scenario, kernel, path, n, R, G, threads, repeats)
+        c, st = madsim_case(scenario, kernel, path, n, R, G, threads, repeats, lanes)
         c["label"] = label
+        c["plan"] = [scenario, kernel, path, n, [R, G], threads]
         cases.append(c)
         case_stats.append(st)
+
+    if args.before is not None:
+        log(f"the same cases with the build in {args.before}")
+        timed_plan = [p for p in plan if len(p) == 6]  # default lanes only
+        for p, b in zip(timed_plan, before_cases(args.before, timed_plan, repeats)):
+            c = next(c for c in cases if c["plan"] == json.loads(json.dumps(p[:6]))
+                     and c["lanes"] != "off")
+            c["before"] = b
 
     log("baselines")
     base, base_stats, jax_skipped = run_baselines(sizes, repeats, use_jax=not args.no_jax)
@@ -725,6 +856,9 @@ def main(argv=None) -> int:
         limit = philox[c["threads"]]["blocks_per_s"]
         c["philox_blocks_per_s"] = limit
         c["philox_fraction"] = c["throughput"] * c["blocks_per_replica_generation"] / limit
+        c["philox_lanes_blocks_per_s"] = philox[c["threads"]]["lanes_blocks_per_s"]
+        c["philox_lanes_fraction"] = (c["throughput"] * c["blocks_per_replica_generation"]
+                                      / c["philox_lanes_blocks_per_s"])
         c["replica_generations_per_philox_block"] = c["throughput"] / limit
         by_name = base[c["scenario"]]
         c["speedup_vs"] = {name: c["throughput"] / by_n[c["n"]]["throughput"]
@@ -738,7 +872,8 @@ def main(argv=None) -> int:
     if all_threads > 1:
         def pick(one):
             return next(c for c in cases if c["kernel"] == "Gaussian1D" and c["path"] == "exact"
-                        and c["n"] == N_SMALL and (c["threads"] == 1) == one)
+                        and c["n"] == N_SMALL and (c["threads"] == 1) == one
+                        and c["lanes"] != "off")
         one, many = pick(True), pick(False)
         scaling = {"threads": all_threads, "speedup": many["throughput"] / one["throughput"],
                    "philox_speedup": philox[all_threads]["blocks_per_s"] / philox[1]["blocks_per_s"]}
@@ -750,8 +885,9 @@ def main(argv=None) -> int:
     info = machine_info()
     load_end = loadavg()
     busy_others = others_busy(ticks_start, cpu_ticks())
+    targets = target_rows(cases, base, scaling)
     print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start,
-                 busy_others)
+                 busy_others, targets)
 
     result = {
         "machine": info, "params": params, "philox": {str(t): p for t, p in philox.items()},
@@ -760,6 +896,7 @@ def main(argv=None) -> int:
                       for sc, by_name in base.items()},
         "scenarios": SCENARIOS,
         "law_checks": checks,
+        "targets": targets,
         "law_checks_ok": all(r["ok"] for r in checks),
         "jax_skipped": jax_skipped, "thread_scaling": scaling,
         "memory": {"peak_rss_bytes": peak_rss, "probe": memory},

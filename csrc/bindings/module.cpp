@@ -18,11 +18,13 @@
 #include "../cuda/launch.hpp"
 #endif
 #include "../madsim/models/gaussian1d.hpp"
+#include "../cpu/gaussian1d_lanes.hpp"
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/bigram.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/models/gmm.hpp"
 #include "../madsim/models/regression.hpp"
+#include "../cpu/gaussian_loop_lanes.hpp"
 #include "../madsim/samplers.hpp"
 
 namespace py = pybind11;
@@ -753,6 +755,12 @@ py::dict build_info() {
 #else
   d["compiler"] = "unknown";
 #endif
+  // The instruction set of the CPU launcher's SIMD lanes on this machine (the
+  // numbers are the same on either).
+  const cpu::LaneMode lm = cpu::lane_mode();
+  d["cpu_lanes"] = lm == cpu::LANES_OFF ? std::string("off")
+                   : std::string(lm == cpu::LANES_AVX2 ? "avx2" : "baseline") + " x" +
+                         std::to_string(cpu::LANES);
 #ifdef MADSIM_BUILD_FLAGS
   d["flags"] = MADSIM_BUILD_FLAGS;
 #endif
@@ -783,19 +791,37 @@ PYBIND11_MODULE(_core, m) {
   m.def("build_info", &build_info);
   m.def(
       "philox_seconds",
-      [](uint64_t blocks, int threads) {
+      [](uint64_t blocks, int threads, bool lanes) {
         if (threads < 1) throw py::value_error("threads must be >= 1");
         py::gil_scoped_release nogil;
-        return cpu::philox_seconds(blocks, threads);
+        return cpu::philox_seconds(blocks, threads, lanes);
       },
-      py::arg("blocks_per_thread"), py::arg("threads"),
-      "Seconds for each of `threads` threads to generate `blocks_per_thread` Philox blocks.");
+      py::arg("blocks_per_thread"), py::arg("threads"), py::arg("lanes") = false,
+      "Seconds for each of `threads` threads to generate `blocks_per_thread` Philox blocks "
+      "(lanes: with the SIMD lane generator of the CPU launcher).");
   m.def("philox4x32_10", &philox_py, py::arg("ctr"), py::arg("key"));
   m.def("stream_blocks", &stream_blocks, py::arg("seed"), py::arg("replica"), py::arg("generation"),
         py::arg("tag"), py::arg("site"), py::arg("block_begin"), py::arg("count"));
   m.def("uniform52", &uniform52_py, py::arg("lo"), py::arg("hi"));
   m.def("uniform32", [](const py::array& w) { return map1<uint32_t>(w, "words", uniform32); }, py::arg("words"));
   m.def("normal_pair", &normal_pair_py, py::arg("u_radius"), py::arg("u_angle"));
+  m.def("det_log", [](const py::array& x) {
+          return map1<double>(x, "x", [](double v) {
+            if (!(v >= 2.2250738585072014e-308 && v <= 1.7976931348623157e308))
+              throw py::value_error("det_log: x must be a normal positive finite double");
+            return det_log(v);
+          });
+        }, py::arg("x"), "detmath.hpp's ln x (the host transforms' log).");
+  m.def("det_sincos_2pi", [](const py::array& u) {
+          const double* a = checked<double>(u, "u", {-1}, false);
+          py::array_t<double> c(u.shape(0)), s(u.shape(0));
+          double *co = c.mutable_data(), *so = s.mutable_data();
+          for (py::ssize_t i = 0; i < u.shape(0); ++i) {
+            if (!(a[i] >= 0.0 && a[i] <= 1.0)) throw py::value_error("det_sincos_2pi: u must lie in [0, 1]");
+            det_sincos_2pi(a[i], co[i], so[i]);
+          }
+          return py::make_tuple(c, s);
+        }, py::arg("u"), "detmath.hpp's (cos 2 pi u, sin 2 pi u).");
   m.def("log_factorial", [](const py::array& k) {
           return map1<double>(k, "k", [](double x) {
             if (!(x >= 0.0) || x != std::floor(x)) throw py::value_error("k must be integers >= 0");

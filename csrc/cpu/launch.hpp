@@ -2,12 +2,14 @@
 // split into contiguous blocks, one per thread; each replica runs the whole
 // chunk of generations with its state row hot in cache. Every replica is a
 // pure function of (seed, replica id, generations), so the split cannot
-// change a number.
+// change a number. Families with a lane step (lane_driver.hpp) run groups of
+// LANES replicas together in SIMD lanes, with the same numbers.
 #pragma once
 #include <algorithm>
 #include <thread>
 #include <vector>
 #include "../madsim/driver.hpp"
+#include "lane_driver.hpp"
 
 namespace madsim::cpu {
 
@@ -34,9 +36,30 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
   const Looks lk{c.rec_gens, c.n_rec, c.cols, c.n_cols, c.det, c.n_det,
                  observe_need<M>(p, c.cols, c.n_cols, c.det, c.n_det),
                  observe_need<M>(p, nullptr, 0, c.det, c.n_det)};
+  const LaneMode mode = lane_mode();
+  bool lanes = false;
+  if constexpr (LaneStep<M>::available) lanes = mode != LANES_OFF && LaneStep<M>::usable(p);
+  const bool avx2 = mode == LANES_AVX2;
   auto run = [&](int64_t lo, int64_t hi) {
     std::vector<double> obs(O > 0 ? O : 1);
     std::vector<double> scratch(M::scratch_size(p) + 1);
+    if constexpr (KitStep<M>::available) {
+      if (mode != LANES_OFF && KitStep<M>::usable(p)) {  // one replica at a time, SIMD in its step
+        (avx2 ? kit_range_avx2<M> : kit_range_base<M>)(
+            p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
+            records + c.rec_offset * C, c.rec_total * C, first, obs.data(), scratch.data(), lo,
+            hi);
+        return;
+      }
+    }
+    if constexpr (LaneStep<M>::available) {
+      if (lanes) {  // whole groups of LANES replicas in SIMD lanes, the rest below
+        auto range = avx2 ? lane_range_avx2<M> : lane_range_base<M>;
+        lo = range(p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
+                   records + c.rec_offset * C, c.rec_total * C, first, obs.data(),
+                   scratch.data(), lo, hi);
+      }
+    }
     for (int64_t i = lo; i < hi; ++i) {
       advance_replica<M>(p, state + i * S, key, replica_ids[i], c.gen_begin, c.gen_end, lk,
                          records + (i * c.rec_total + c.rec_offset) * C, first + i * c.n_det,

@@ -13,6 +13,36 @@ MADSIM_HD void normals_of_block(u32x4 w, double& z0, double& z1) {
   normal_pair(uniform52(w.v[0], w.v[1]), uniform52(w.v[2], w.v[3]), z0, z1);
 }
 
+// One Marsaglia-Tsang try on block words w0..w3 (low 32 bits of O::U), with
+// d = alpha - 1/3, c = 1 / sqrt(9 d): x and the spare normal, v1 = 1 + c x,
+// v = v1^3, the acceptance uniform u, value = d v, and `squeezed`, the mask of
+// tries accepted by the squeeze (v1 > 0 and u < 1 - 0.0331 x^4); the rest go
+// to gamma_accept_t. One definition for scalar code and SIMD lanes
+// (cpu/lanes.hpp), so both give the same bits.
+template <class O>
+MADSIM_HD void gamma_try_t(typename O::V d, typename O::V c, typename O::U w0, typename O::U w1,
+                           typename O::U w2, typename O::U w3, typename O::V& x,
+                           typename O::V& spare, typename O::V& v1, typename O::V& v,
+                           typename O::V& u, typename O::V& value, typename O::U& squeezed) {
+  typedef typename O::V V;
+  normal_pair_t<O>(uniform52_t<O>(w0, w1), uniform32_t<O>(w2), x, spare);
+  v1 = O::splat(1.0) + c * x;
+  v = v1 * v1 * v1;
+  u = uniform32_t<O>(w3);
+  const V x2 = x * x;
+  value = d * v;
+  squeezed = O::less(O::splat(0.0), v1) & O::less(u, O::splat(1.0) - O::splat(0.0331) * x2 * x2);
+}
+
+// The exact acceptance test of a try (v1 > 0 and ln u < x^2/2 + d (1 - v + ln v)).
+template <class O>
+MADSIM_HD typename O::U gamma_accept_t(typename O::V d, typename O::V x, typename O::V v1,
+                                       typename O::V v, typename O::V u) {
+  return O::less(O::splat(0.0), v1) &
+         O::less(det_log_t<O>(u),
+                 O::splat(0.5) * (x * x) + d * (O::splat(1.0) - v + det_log_t<O>(v)));
+}
+
 // Gamma(alpha, 1) by Marsaglia & Tsang (ACM TOMS 26(3), 2000), alpha > 0.
 // Try i uses block i of `s`: its normal is the Box-Muller cosine of radius
 // uniform52(w0,w1) and angle uniform32(w2); its acceptance uniform is
@@ -28,17 +58,14 @@ MADSIM_HD double gamma_mt(double alpha, const Stream& s, double& spare_normal, u
   double result = 0.0;
   for (uint32_t i = 0; i < BLOCK_MAX; ++i) {
     const u32x4 w = s.block(i);
-    double x, spare;
-    normal_pair(uniform52(w.v[0], w.v[1]), uniform32(w.v[2]), x, spare);
+    double x, spare, v1, v, u, value;
+    uint64_t squeezed;
+    gamma_try_t<ScalarOps>(d, c, w.v[0], w.v[1], w.v[2], w.v[3], x, spare, v1, v, u, value,
+                           squeezed);
     if (i == 0) spare_normal = spare;
-    double v = 1.0 + c * x;
-    if (v <= 0.0) continue;
-    v = v * v * v;
-    const double u = uniform32(w.v[3]);
-    const double x2 = x * x;
     // Squeeze first (no log); then the exact test.
-    if (u < 1.0 - 0.0331 * x2 * x2 || log(u) < 0.5 * x2 + d * (1.0 - v + log(v))) {
-      result = d * v;
+    if (squeezed || gamma_accept_t<ScalarOps>(d, x, v1, v, u)) {
+      result = value;
       tries = i + 1;
       break;
     }

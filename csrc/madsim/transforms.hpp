@@ -2,6 +2,7 @@
 // through madsim.rng and re-derived from the raw stream in tests/test_rng_*.
 #pragma once
 #include <math.h>
+#include "detmath.hpp"
 #include "hd.hpp"
 
 namespace madsim {
@@ -16,19 +17,44 @@ MADSIM_HD double uniform52(uint32_t lo, uint32_t hi) {
   return ((double)k + 0.5) * 2.220446049250313080847263336181640625e-16;  // 2^-52
 }
 
+// The same over an ops type O (detmath.hpp), words in the low 32 bits of U:
+// k + 0.5 as 2^52 + k (k in the mantissa, exact) minus 2^52 - 1/2 (exact), so
+// no 64-bit integer to double conversion (which SIMD before AVX-512 lacks).
+template <class O>
+MADSIM_HD typename O::V uniform52_t(typename O::U lo, typename O::U hi) {
+  const typename O::U k = ((hi << 32) | lo) >> 12;
+  return (O::from_bits(O::splat_u(detmath_const::EXP_BIAS) | k) - O::splat(4503599627370495.5)) *
+         O::splat(2.220446049250313080847263336181640625e-16);
+}
+
 // Uniform on (0, 1) open from one word: (w + 0.5) 2^-32. For acceptance tests
 // and angles, where 32 bits are plenty.
 MADSIM_HD double uniform32(uint32_t w) {
   return ((double)w + 0.5) * 2.3283064365386962890625e-10;  // 2^-32
 }
 
+template <class O>
+MADSIM_HD typename O::V uniform32_t(typename O::U w) {
+  return (O::from_bits(O::splat_u(detmath_const::EXP_BIAS) | w) - O::splat(4503599627370495.5)) *
+         O::splat(2.3283064365386962890625e-10);
+}
+
 // Box-Muller: two independent N(0,1) from a radius uniform and an angle
-// uniform. The radius uniform carries 52 bits, so |z| reaches 8.57.
+// uniform. The radius uniform carries 52 bits, so |z| reaches 8.57. ln, cos
+// and sin are detmath.hpp's, the angle reduced on u_angle: the same bits in
+// scalar code, SIMD lanes, any x86-64 and CUDA device code (--fmad=false).
+template <class O>
+MADSIM_HD void normal_pair_t(typename O::V u_radius, typename O::V u_angle, typename O::V& z_cos,
+                             typename O::V& z_sin) {
+  const typename O::V r = O::sqrt(O::splat(-2.0) * det_log_t<O>(u_radius));
+  typename O::V c, s;
+  det_sincos_2pi_t<O>(u_angle, c, s);
+  z_cos = r * c;
+  z_sin = r * s;
+}
+
 MADSIM_HD void normal_pair(double u_radius, double u_angle, double& z_cos, double& z_sin) {
-  const double r = sqrt(-2.0 * log(u_radius));
-  const double a = TWO_PI * u_angle;
-  z_cos = r * cos(a);
-  z_sin = r * sin(a);
+  normal_pair_t<ScalarOps>(u_radius, u_angle, z_cos, z_sin);
 }
 
 // ln k! exactly from a table below 20, by the Stirling series beyond

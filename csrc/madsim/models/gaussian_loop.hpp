@@ -67,22 +67,44 @@ MADSIM_HD NormalSeq normal_seq(const Stream& s) {
   return q;
 }
 
+// Where GaussianLoop's step takes its normals and chi-squares from: this kit
+// on every backend; the CPU launcher passes cpu::LaneKit (csrc/cpu/lanes.hpp),
+// which computes the same numbers several blocks or streams at a time.
+//   Normals normals(s, hint)   normal i of s in order, through next() and i
+//                              (hint: about how many will be taken)
+//   chisquares(...)            out[i] = chi-square(nu - i) of the stream at
+//                              site first_site + i, i < count
+struct ScalarKit {
+  typedef NormalSeq Normals;
+  MADSIM_HD static Normals normals(const Stream& s, uint64_t) { return normal_seq(s); }
+  MADSIM_HD static void chisquares(u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag,
+                                   uint32_t first_site, double nu, int count, double* out) {
+    for (int i = 0; i < count; ++i) {
+      double spare;
+      uint32_t tries;
+      out[i] = chisquare(nu - i, make_stream(key, replica, gen, tag, first_site + i), spare, tries);
+    }
+  }
+};
+
 // A factor F [d, d] (row-major; q columns used) with F F' ~ Wishart_d(nu, I),
 // nu >= 1 an integer: Bartlett's lower-triangular factor when nu >= d
 // (F_ii^2 ~ chi2(nu - i) from site 2 + i, F_ij ~ N(0, 1) below the diagonal
 // from site 1, row by row; q = d), else the d x nu normals themselves from
-// site 1, row by row (q = nu < d: the singular Wishart). Returns q.
+// site 1, row by row (q = nu < d: the singular Wishart). Returns q. The kit K
+// says where the draws come from (ScalarKit, or the CPU's lanes: the same
+// numbers); Bartlett's chi-squares wait in row 0 (zero above the diagonal).
+template <class K = ScalarKit>
 MADSIM_HD int wishart_factor(int d, double nu, u32x2 key, uint32_t replica, uint32_t gen,
                              uint32_t tag, double* F) {
-  NormalSeq off = normal_seq(make_stream(key, replica, gen, tag, 1));
+  typename K::Normals off = K::normals(make_stream(key, replica, gen, tag, 1),
+                                       nu >= d ? d * (d - 1) / 2 : d * (uint64_t)nu);
   if (nu >= d) {
-    for (int i = 0; i < d; ++i)
-      for (int j = 0; j < d; ++j) F[i * d + j] = j < i ? off.next() : 0.0;
-    for (int i = 0; i < d; ++i) {
-      double spare;
-      uint32_t tries;
-      F[i * d + i] = sqrt(chisquare(nu - i, make_stream(key, replica, gen, tag, 2 + i), spare, tries));
-    }
+    K::chisquares(key, replica, gen, tag, 2, nu, d, F);
+    for (int i = 1; i < d; ++i)
+      for (int j = 0; j < d; ++j) F[i * d + j] = j < i ? off.next() : j == i ? sqrt(F[i]) : 0.0;
+    F[0] = sqrt(F[0]);
+    for (int j = 1; j < d; ++j) F[j] = 0.0;
     return d;
   }
   const int q = (int)nu;
@@ -165,20 +187,23 @@ struct GaussianLoop {
 
   // Moments of c draws of N(mu, s^2 L L') into m, exact in law: mean =
   // mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I)
-  // (Bartlett when c - 1 >= d). F, Y: d x d scratch.
+  // (Bartlett when c - 1 >= d). F, Y: d x d scratch. scatter = false leaves
+  // m's scatter at zero (F is still drawn): for a fit that reads F itself.
+  template <class K = ScalarKit>
   MADSIM_HD static void draw_exact(int d, double c, const double* mu, const double* L, double s,
                                    u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag,
-                                   double* m, double* F, double* Y) {
+                                   double* m, double* F, double* Y, bool scatter = true) {
     moments_clear(m, d);
     if (c <= 0.0) return;
     m[0] = c;
-    NormalSeq zs = normal_seq(make_stream(key, replica, gen, tag, 0));
+    typename K::Normals zs = K::normals(make_stream(key, replica, gen, tag, 0), d);
     for (int i = 0; i < d; ++i) F[i] = zs.next();  // F row 0 as scratch for z
     tri_mul_vec(L, F, Y, d);
     for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * Y[i] / sqrt(c);
     const double nu = c - 1.0;
     if (nu <= 0.0) return;
-    const int q = wishart_factor(d, nu, key, replica, gen, tag, F);
+    const int q = wishart_factor<K>(d, nu, key, replica, gen, tag, F);
+    if (!scatter) return;
     tri_mul_dense(L, F, Y, d, q);
     outer_packed(Y, m + 1 + d, d, q, s * s);
   }
@@ -186,17 +211,20 @@ struct GaussianLoop {
   // Moments of c draws (truncated to |z| <= trunc when trunc > 0) from the
   // consecutive normals of `st`, reduced on z - z_0 in standard coordinates and
   // mapped by the affine fit equivariance: mean = mu + s L zbar, scatter =
-  // s^2 L S_z L'. w: 4d + T + d*d scratch.
+  // s^2 L S_z L' (left at zero when scatter = false; S_z is in w either way).
+  // w: 4d + T + d*d scratch.
+  template <class K = ScalarKit>
   MADSIM_HD static void draw_samples(int d, double c, const double* mu, const double* L, double s,
-                                     double trunc, const Stream& st, double* m, double* w) {
+                                     double trunc, const Stream& st, double* m, double* w,
+                                     bool scatter = true) {
     moments_clear(m, d);
     if (c <= 0.0) return;
     double *z = w, *z0 = w + d, *s1 = w + 2 * d, *tmp = w + 3 * d, *sz = w + 4 * d;
     double* T2 = sz + tri_size(d);
     for (int i = 0; i < d; ++i) s1[i] = 0.0;
     for (int k = 0; k < tri_size(d); ++k) sz[k] = 0.0;
-    NormalSeq zs = normal_seq(st);
     const uint64_t want = (uint64_t)c;
+    typename K::Normals zs = K::normals(st, want * d);
     const uint64_t max_normals = 2ull * BLOCK_MAX - (uint64_t)d;
     uint64_t got = 0;
     while (got < want && zs.i <= max_normals) {
@@ -222,20 +250,23 @@ struct GaussianLoop {
     for (int i = 0; i < d; ++i) tmp[i] = z0[i] + s1[i] / n;
     tri_mul_vec(L, tmp, z, d);
     for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * z[i];
-    congruence_packed(L, sz, T2, m + 1 + d, d, s * s);
+    if (scatter) congruence_packed(L, sz, T2, m + 1 + d, d, s * s);
   }
 
-  // One part of generation t's data (real or synthetic) into m.
+  // One part of generation t's data (real or synthetic) into m (scatter:
+  // as draw_exact / draw_samples).
+  template <class K = ScalarKit>
   MADSIM_HD static void draw_part(const Params& p, bool real, double c, const double* mu,
                                   const double* L, u32x2 key, uint32_t replica, uint32_t gen,
-                                  double* m, double* w) {
+                                  double* m, double* w, bool scatter = true) {
     const int d = p.d;
     const double s = real ? 1.0 : p.tau;
     if (p.path == EXACT) {
-      draw_exact(d, c, mu, L, s, key, replica, gen, real ? TAG_REAL : TAG_SCATTER, m, w, w + d * d);
+      draw_exact<K>(d, c, mu, L, s, key, replica, gen, real ? TAG_REAL : TAG_SCATTER, m, w,
+                    w + d * d, scatter);
     } else {
-      draw_samples(d, c, mu, L, s, real ? 0.0 : p.trunc,
-                   make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0), m, w);
+      draw_samples<K>(d, c, mu, L, s, real ? 0.0 : p.trunc,
+                   make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0), m, w, scatter);
     }
   }
 
@@ -289,6 +320,7 @@ struct GaussianLoop {
     }
   }
 
+  template <class K = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int d = p.d;
@@ -304,16 +336,16 @@ struct GaussianLoop {
     if (p.loop == SUBSAMPLE) {
       ok = step_subsample(p, state, key, replica, t, m, k, scratch);
     } else if (p.loop == REPLACE) {
-      ok = step_replace(p, state, key, replica, t, k, scratch);
+      ok = step_replace<K>(p, state, key, replica, t, k, scratch);
       cnt[0] = 0.0;
       cnt[1] = k;
     } else {
       // Synthetic draws come from model t-1, so draw them before the fit.
-      draw_part(p, false, k, state, state + d, key, replica, t, syn, w);
+      draw_part<K>(p, false, k, state, state + d, key, replica, t, syn, w);
       if (p.loop == AUGMENT) {
         for (int i = 0; i < ms; ++i) real[i] = lp[i];
       } else {
-        draw_part(p, true, m, truth, truth + d, key, replica, t, real, w);
+        draw_part<K>(p, true, m, truth, truth + d, key, replica, t, real, w);
       }
       if (p.loop == ACCUMULATE) {
         lp[0] += real[0];
@@ -342,11 +374,13 @@ struct GaussianLoop {
   // keeps the condition number from squaring, so a collapsing d > 1 model
   // (cond(Sigma) beyond 1e16 after a few dozen generations) keeps full
   // precision instead of losing pivots.
+  template <class K = ScalarKit>
   MADSIM_HD static bool step_replace(const Params& p, double* state, u32x2 key, uint32_t replica,
                                      uint32_t t, double k, double* scratch) {
     const int d = p.d, ms = moments_size(d);
     double *G = scratch, *syn = scratch + ms, *LG = scratch + 2 * ms, *w = scratch + 3 * ms;
-    draw_part(p, false, k, state, state + d, key, replica, t, syn, w);
+    // The fit multiplies factors (F or chol S_z, left in w): the scatter is not needed.
+    draw_part<K>(p, false, k, state, state + d, key, replica, t, syn, w, false);
     if (k < d + 1.0) return false;
     if (p.path == EXACT) {
       for (int i = 0; i < d; ++i)

@@ -1,0 +1,82 @@
+// Gaussian1D::step (models/gaussian1d.hpp) on LANES replicas at once, the
+// same numbers bit for bit: the same streams, transforms and operation order.
+//   exact path    each lane's first Marsaglia-Tsang try (block 0 of its
+//                 TAG_SCATTER stream), squeeze and exact test in lanes; a lane
+//                 whose first try is rejected (about 1.5% at n = 10) reruns
+//                 Gaussian1D::draw_exact in scalar.
+//                 Needs alpha = (n-1)/2 >= 1 (n >= 3): below, the scalar step.
+//   samples path  block b of every lane's TAG_SAMPLES stream together; each
+//                 lane reduces its normals in the scalar order.
+#pragma once
+#include "../madsim/models/gaussian1d.hpp"
+#include "lane_driver.hpp"
+
+namespace madsim::cpu {
+
+template <>
+struct LaneStep<Gaussian1D> {
+  typedef Gaussian1D G;
+  static constexpr bool available = true;
+  static constexpr int STATE = 2;  // mean, var
+  static bool usable(const G::Params& p) { return p.path == G::SAMPLES || p.n >= 3.0; }
+
+  MADSIM_LANE static void fit(const G::Params& p, vd mean, vd scatter, vd st[2]) {
+    st[0] = mean;
+    st[1] = scatter / (p.estimator == G::MLE ? p.n : p.n - 1.0);
+  }
+
+  template <bool AVX2>
+  MADSIM_LANE static void step(const G::Params& p, vd st[2], u32x2 key, vu replica,
+                               const uint32_t* ids, uint32_t t) {
+    const vd s = p.tau * VecOps::sqrt(st[1]);
+    if (p.path == G::EXACT) {
+      // chisquare(n - 1) = 2 gamma_mt((n - 1) / 2), its constants as gamma_mt has them.
+      const double d = 0.5 * (p.n - 1.0) - 1.0 / 3.0;
+      const double c = 1.0 / sqrt(9.0 * d);
+      vu w[4];
+      stream_blocks<AVX2>(key, 0, t, VecOps::splat_u(TAG_SCATTER), replica, w);
+      vd x, z, v1, v, u, value;
+      vu accepted;
+      gamma_try_t<VecOps>(VecOps::splat(d), VecOps::splat(c), w[0], w[1], w[2], w[3], x, z, v1,
+                          v, u, value, accepted);
+      bool all = true;
+      for (int l = 0; l < LANES; ++l) all = all && accepted[l];
+      if (!all) accepted |= gamma_accept_t<VecOps>(VecOps::splat(d), x, v1, v, u);
+      const vd chi2 = 2.0 * value;
+      vd mean = st[0] + s * z / sqrt(p.n), scatter = s * s * chi2;
+      for (int l = 0; l < LANES; ++l) {
+        if (accepted[l]) continue;
+        const Moments1 m = G::draw_exact(p.n, st[0][l], s[l],
+                                         make_stream(key, ids[l], t, TAG_SCATTER, 0));
+        mean[l] = m.mean;
+        scatter[l] = m.scatter;
+      }
+      fit(p, mean, scatter, st);
+      return;
+    }
+    // Samples path: G::draw_samples on every lane.
+    const uint64_t count = (uint64_t)p.n;
+    vd z0 = VecOps::splat(0.0), s1 = z0, s2 = z0;
+    for (uint64_t i = 0; i < count; i += 2) {
+      vu w[4];
+      stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, VecOps::splat_u(TAG_SAMPLES), replica,
+                          w);
+      vd a, b;
+      normal_pair_t<VecOps>(uniform52_t<VecOps>(w[0], w[1]), uniform52_t<VecOps>(w[2], w[3]), a,
+                            b);
+      if (i == 0) z0 = a;
+      const vd da = a - z0;
+      s1 += da;
+      s2 += da * da;
+      if (i + 1 < count) {
+        const vd db = b - z0;
+        s1 += db;
+        s2 += db * db;
+      }
+    }
+    const vd shift_mean = s1 / p.n;
+    fit(p, st[0] + s * (z0 + shift_mean), s * s * (s2 - s1 * shift_mean), st);
+  }
+};
+
+}  // namespace madsim::cpu

@@ -1,0 +1,116 @@
+// The driver (driver.hpp) over LANES replicas at once, for families with a
+// lane step: LaneStep<M> (a CPU-only specialisation, e.g. gaussian1d_lanes.hpp)
+// advances the state of LANES replicas held in vectors, computing exactly what
+// M::step computes for each (bit for bit: same operations in the same order,
+// rare branches finished by M's own scalar code). Records and detectors run
+// per replica through the scalar Looker on the state rows, only on the
+// generations that need them. A family without LaneStep, or whose
+// LaneStep<M>::usable(p) is false, runs the scalar driver.
+#pragma once
+#include "../madsim/driver.hpp"
+#include "lanes.hpp"
+
+namespace madsim::cpu {
+
+template <class M>
+struct LaneStep {
+  static constexpr bool available = false;
+};
+
+// Families whose step takes a kit (models/gaussian_loop.hpp::ScalarKit) run
+// one replica at a time with LaneKit: SIMD across the blocks and streams of
+// one replica's step. KitStep<M>::available says M's step is a template over
+// the kit, usable(p) whether to use it (a CPU-only specialisation, e.g.
+// gaussian_loop_lanes.hpp).
+template <class M>
+struct KitStep {
+  static constexpr bool available = false;
+};
+
+template <bool AVX2>
+struct LaneKit;  // gaussian_loop_lanes.hpp
+
+template <class M, bool AVX2>
+struct LaneKitStep {
+  MADSIM_LANE static void step(const typename M::Params& p, double* state, u32x2 key,
+                               uint32_t replica, uint32_t t, double* scratch) {
+    M::template step<LaneKit<AVX2>>(p, state, key, replica, t, scratch);
+  }
+};
+
+#define MADSIM_KIT_RANGE(NAME, ATTR, AVX2)                                                    \
+  template <class M>                                                                        \
+  ATTR __attribute__((flatten)) void NAME(                                                  \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids, \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records,               \
+      int64_t rec_stride, int64_t* first, double* obs, double* scratch, int64_t lo,         \
+      int64_t hi) {                                                                         \
+    for (int64_t i = lo; i < hi; ++i)                                                       \
+      advance_replica<M, LaneKitStep<M, AVX2>>(p, state + i * S, key, ids[i], gen_begin,    \
+                                               gen_end, lk, records + i * rec_stride,       \
+                                               first + i * lk.n_det, obs, scratch);         \
+  }
+MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, true)
+MADSIM_KIT_RANGE(kit_range_base, , false)
+#undef MADSIM_KIT_RANGE
+
+// Replicas [lo, lo + LANES): rows state[i * S], records and first passages as
+// in cpu::advance. obs and scratch are the thread's.
+template <class M, bool AVX2>
+MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, int64_t S,
+                                    u32x2 key, const uint32_t* ids, uint32_t gen_begin,
+                                    uint32_t gen_end, const Looks& lk, double* records,
+                                    int64_t rec_stride, int64_t* first, double* obs,
+                                    double* scratch) {
+  typedef LaneStep<M> L;
+  Looker<M> lookers[LANES];
+  for (int l = 0; l < LANES; ++l)
+    lookers[l].start(p, lk, records + l * rec_stride, first + l * lk.n_det, obs, scratch);
+  if (gen_begin == 0) {
+    for (int l = 0; l < LANES; ++l) {
+      M::init(p, state + l * S, key, ids[l], scratch);
+      lookers[l].look(0, state + l * S);
+    }
+  }
+  vd st[L::STATE];
+  vu replica;
+  for (int l = 0; l < LANES; ++l) {
+    replica[l] = ids[l];
+    for (int k = 0; k < L::STATE; ++k) st[k][l] = state[l * S + k];
+  }
+  for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
+    L::template step<AVX2>(p, st, key, replica, ids, (uint32_t)t);
+    bool any = false;
+    for (int l = 0; l < LANES; ++l) any = any || lookers[l].wants((uint32_t)t);
+    if (!any) continue;
+    for (int l = 0; l < LANES; ++l) {
+      for (int k = 0; k < L::STATE; ++k) state[l * S + k] = st[k][l];
+      lookers[l].look((uint32_t)t, state + l * S);
+    }
+  }
+  for (int l = 0; l < LANES; ++l)
+    for (int k = 0; k < L::STATE; ++k) state[l * S + k] = st[k][l];
+}
+
+// Every whole group of LANES replicas in [lo, hi); returns where the groups
+// end (the rest runs the scalar driver). Compiled twice, for AVX2 and for the
+// portable baseline, from the same source.
+#define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                        \
+  template <class M>                                                                          \
+  ATTR __attribute__((flatten)) int64_t NAME(                                                 \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,  \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records,                 \
+      int64_t rec_stride, int64_t* first, double* obs, double* scratch, int64_t lo,           \
+      int64_t hi) {                                                                           \
+    int64_t i = lo;                                                                           \
+    for (; i + LANES <= hi; i += LANES)                                                       \
+      advance_lane_group<M, AVX2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,        \
+                            records + i * rec_stride, rec_stride, first + i * lk.n_det, obs,  \
+                            scratch);                                                         \
+    return i;                                                                                 \
+  }
+MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, true)
+MADSIM_LANE_RANGE(lane_range_base, , false)
+#undef MADSIM_LANE_RANGE
+
+}  // namespace madsim::cpu

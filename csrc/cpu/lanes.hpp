@@ -1,0 +1,163 @@
+// SIMD lanes for the CPU launcher: LANES replicas (or LANES blocks of one
+// stream) computed together in GCC vector types, which compile to SSE2 in the
+// portable build and to AVX2 inside functions marked MADSIM_AVX2 (chosen at run
+// time by lane_mode()). The math is the templates of the core headers
+// (detmath.hpp, transforms.hpp, samplers.hpp) instantiated with VecOps instead
+// of ScalarOps: the same IEEE operations in the same order (no FMA:
+// -ffp-contract=off), so a lane computes exactly the bits the scalar code
+// does, and the instruction set changes no number.
+#pragma once
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../madsim/philox.hpp"
+#include "../madsim/samplers.hpp"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace madsim::cpu {
+
+// 8 lanes: two AVX2 registers per vector, whose independent halves hide the
+// latency of the long dependency chains (log, sincos); 4 measured the same on
+// the 1-D exact path and ~15% slower on the samples path.
+#ifndef MADSIM_LANES_WIDTH
+#define MADSIM_LANES_WIDTH 8
+#endif
+constexpr int LANES = MADSIM_LANES_WIDTH;
+typedef double vd __attribute__((vector_size(8 * LANES)));
+typedef uint64_t vu __attribute__((vector_size(8 * LANES)));
+
+#if defined(__x86_64__)
+#define MADSIM_AVX2 __attribute__((target("avx2")))
+inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
+#else
+#define MADSIM_AVX2
+inline bool cpu_has_avx2() { return false; }
+#endif
+
+// Which lanes the launcher uses: the environment variable MADSIM_LANES =
+// "off" (scalar code only) or "baseline" (lanes without AVX2) overrides the
+// default (AVX2 lanes where the CPU has AVX2), for tests that compare the
+// three and benchmarks that time them; no setting changes a number.
+enum LaneMode { LANES_OFF = 0, LANES_BASELINE = 1, LANES_AVX2 = 2 };
+inline LaneMode lane_mode() {
+  const char* e = getenv("MADSIM_LANES");
+  if (e && strcmp(e, "off") == 0) return LANES_OFF;
+  if ((e && strcmp(e, "baseline") == 0) || !cpu_has_avx2()) return LANES_BASELINE;
+  return LANES_AVX2;
+}
+inline bool has_avx2() { return lane_mode() == LANES_AVX2; }
+#define MADSIM_LANE inline __attribute__((always_inline))
+
+struct VecOps {
+  typedef vd V;
+  typedef vu U;
+  MADSIM_LANE static U bits(V x) { return (U)x; }
+  MADSIM_LANE static V from_bits(U u) { return (V)u; }
+  MADSIM_LANE static V splat(double x) { return V{} + x; }
+  MADSIM_LANE static U splat_u(uint64_t x) { return U{} + x; }
+  MADSIM_LANE static V sqrt(V x) {
+    V r;
+    for (int l = 0; l < LANES; ++l) r[l] = __builtin_sqrt(x[l]);  // sqrtpd: correctly rounded
+    return r;
+  }
+  MADSIM_LANE static U less(V a, V b) { return (U)(a < b); }
+};
+
+// 0, 1, .., LANES - 1.
+MADSIM_LANE vu lane_index() {
+  vu r;
+  for (int l = 0; l < LANES; ++l) r[l] = (uint64_t)l;
+  return r;
+}
+
+// a * b for lanes holding 32-bit values: the full 64-bit product by pmuludq
+// (the generic 64-bit vector product would take three). AVX2: one 256-bit
+// instruction, inlined only into MADSIM_AVX2 functions; baseline: two SSE2.
+template <bool AVX2>
+MADSIM_LANE vu mul32(vu a, uint32_t b);
+#if defined(__x86_64__)
+typedef long long vi2 __attribute__((vector_size(16)));
+typedef long long vi4 __attribute__((vector_size(32)));
+template <>
+MADSIM_LANE vu mul32<false>(vu a, uint32_t b) {
+  const __m128i m = _mm_set1_epi64x(b);
+  const vi2 p0 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 0, 1), m);
+  const vi2 p1 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 2, 3), m);
+  const vi4 lo = __builtin_shufflevector(p0, p1, 0, 1, 2, 3);
+#if MADSIM_LANES_WIDTH == 4
+  return (vu)lo;
+#else
+  const vi2 p2 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 4, 5), m);
+  const vi2 p3 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 6, 7), m);
+  const vi4 hi = __builtin_shufflevector(p2, p3, 0, 1, 2, 3);
+  return (vu)__builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+#endif
+}
+// Not always_inline: GCC checks that in every instantiation, but
+// flatten inlines it into the MADSIM_AVX2 functions, the only callers.
+template <>
+MADSIM_AVX2 inline vu mul32<true>(vu a, uint32_t b) {
+  const __m256i m = _mm256_set1_epi64x(b);
+  const vi4 lo = (vi4)_mm256_mul_epu32((__m256i)__builtin_shufflevector(a, a, 0, 1, 2, 3), m);
+#if MADSIM_LANES_WIDTH == 4
+  return (vu)lo;
+#else
+  const vi4 hi = (vi4)_mm256_mul_epu32((__m256i)__builtin_shufflevector(a, a, 4, 5, 6, 7), m);
+  return (vu)__builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+#endif
+}
+#else
+template <bool AVX2>
+MADSIM_LANE vu mul32(vu a, uint32_t b) { return a * (uint64_t)b; }
+#endif
+static_assert(LANES == 4 || LANES == 8, "mul32 splits 4 or 8 lanes into SSE2 / AVX2 parts");
+
+// Philox4x32-10 (philox.hpp) on LANES counters at once; words in the low 32
+// bits of each lane. AVX2: compiled into MADSIM_AVX2 functions only.
+template <bool AVX2>
+MADSIM_LANE void philox_lanes(vu c[4], u32x2 key) {
+  // Between rounds the high halves of the lanes hold garbage: pmuludq reads
+  // only the low 32 bits, and the XORs keep low halves apart from high.
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      key.v[0] += philox_const::W0;
+      key.v[1] += philox_const::W1;
+    }
+    const vu p0 = mul32<AVX2>(c[0], philox_const::M0);
+    const vu p1 = mul32<AVX2>(c[2], philox_const::M1);
+    const vu n0 = (p1 >> 32) ^ c[1] ^ key.v[0];
+    const vu n2 = (p0 >> 32) ^ c[3] ^ key.v[1];
+    c[0] = n0;
+    c[1] = p1;
+    c[2] = n2;
+    c[3] = p0;
+  }
+  const vu lo = VecOps::splat_u(0xffffffffu);
+  for (int k = 0; k < 4; ++k) c[k] &= lo;
+}
+
+// Blocks of LANES streams at block b (stream.hpp's counter layout), one
+// stream per lane: generation shared, stream word and replica per lane.
+template <bool AVX2>
+MADSIM_LANE void stream_blocks(u32x2 key, uint32_t b, uint32_t generation, vu stream, vu replica,
+                               vu w[4]) {
+  w[0] = VecOps::splat_u(b);
+  w[1] = VecOps::splat_u(generation);
+  w[2] = stream;
+  w[3] = replica;
+  philox_lanes<AVX2>(w, key);
+}
+
+// Blocks b .. b + LANES - 1 of one stream.
+template <bool AVX2>
+MADSIM_LANE void stream_run(const Stream& s, uint32_t b, vu w[4]) {
+  w[0] = (VecOps::splat_u(b) + lane_index()) & VecOps::splat_u(0xffffffffu);
+  w[1] = VecOps::splat_u(s.generation);
+  w[2] = VecOps::splat_u(s.stream);
+  w[3] = VecOps::splat_u(s.replica);
+  philox_lanes<AVX2>(w, s.key);
+}
+
+}  // namespace madsim::cpu
