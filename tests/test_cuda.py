@@ -68,6 +68,9 @@ CONFIGS = {
         loop=ms.Accumulate(synthetic=6, real=2)),
     "regression-fresh-samples": ms.Config(family=ms.Regression(dim=3), loop=ms.Fresh(real=3, synthetic=5),
                                           path="samples", filter=ms.Filter(tpr=0.2)),
+    "regression-subsample": ms.Config(family=ms.Regression(dim=3, refit_noise=True), path="samples",
+                                      loop=ms.AccumulateSubsample(n=9, synthetic=5, real=1),
+                                      filter=ms.Filter(tpr=0.2)),
 }
 # EM with em_tol = 0: a fixed iteration count (a tolerance test could flip on a last-bit difference)
 CONFIGS["gmm-fresh-filter"] = ms.Config(

@@ -63,7 +63,8 @@ def configs(draw):
     syn = max(syn, 1)  # Augment / Fresh need something to train on
     loop = draw(st.sampled_from([
         ms.Replace(n=max(syn, 2)), ms.Augment(real=real, synthetic=syn),
-        ms.Fresh(real=real, synthetic=syn), ms.Accumulate(synthetic=syn, real=real)]))
+        ms.Fresh(real=real, synthetic=syn), ms.Accumulate(synthetic=syn, real=real),
+        ms.AccumulateSubsample(n=draw(st.sampled_from([d + 1, 8])), synthetic=syn, real=real)]))
     cov = None
     if draw(st.booleans()):
         a = np.array(draw(st.lists(st.floats(-1.0, 1.0), min_size=d * d, max_size=d * d))).reshape(d, d)
@@ -71,7 +72,8 @@ def configs(draw):
     fam = dict(dim=d, design=design, cov=cov, noise=draw(st.sampled_from([0.3, 1.0, 4.0])),
                weights=draw(st.sampled_from([None, -0.5, 2.0])),
                ridge=draw(st.sampled_from([0.0, 0.0, 0.5])), refit_noise=draw(st.booleans()))
-    kw = dict(path=draw(st.sampled_from(["exact", "samples"])))
+    kw = dict(path="samples" if isinstance(loop, ms.AccumulateSubsample)
+              else draw(st.sampled_from(["exact", "samples"])))
     kw["estimator"] = "mle" if fam["ridge"] > 0 else draw(st.sampled_from(["mle", "unbiased"]))
     if design == "fresh" and draw(st.booleans()):
         kw["filter"] = ms.Filter(tpr=draw(st.floats(0.0, 0.9)), fpr=draw(st.floats(0.0, 0.9)))
@@ -102,10 +104,12 @@ def test_twins_agree_on_many_drawn_configs(cfg, seed, ids):
 
 
 EVERY = [pytest.param(loop, path, design, marks=() if (type(loop), path, design) in (
-    (ms.Accumulate, "exact", "fixed"), (ms.Fresh, "samples", "fresh")) else pytest.mark.slow)
+    (ms.Accumulate, "exact", "fixed"), (ms.Fresh, "samples", "fresh"),
+    (ms.AccumulateSubsample, "samples", "fresh")) else pytest.mark.slow)
     for design in ("fresh", "fixed") for path in ("exact", "samples")
     for loop in (ms.Replace(n=7), ms.Augment(real=5, synthetic=2), ms.Fresh(real=2, synthetic=3),
-                 ms.Accumulate(synthetic=2, real=1))]
+                 ms.Accumulate(synthetic=2, real=1), ms.AccumulateSubsample(n=5, synthetic=2, real=1))
+    if path == "samples" or not isinstance(loop, ms.AccumulateSubsample)]
 
 
 @pytest.mark.parametrize("loop,path,design", EVERY,

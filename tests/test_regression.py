@@ -242,7 +242,7 @@ def test_refit_noise_must_be_bool():
     (dict(truncation=2.0), r"Config.truncation has no meaning for Regression"),
     (dict(top_k=2), r"Config.top_k has no meaning for Regression"),
     (dict(loop=ms.Fresh(real=10, synthetic=10), weight=0.5), r"Config.weight has no meaning"),
-    (dict(loop=ms.AccumulateSubsample(n=10, synthetic=10)), r"AccumulateSubsample is not available"),
+    (dict(loop=ms.AccumulateSubsample(n=10, synthetic=10)), r"AccumulateSubsample needs path='samples'"),
     (dict(family=ms.Regression(design="fixed"), filter=ms.Filter(tpr=0.1)),
      r"Config.filter needs Regression.design='fresh'"),
     (dict(family=ms.Regression(design="fixed"), loop=ms.Replace(n=[10, 12])),
@@ -267,7 +267,7 @@ def test_kernel_params_refuse_bad_values():
                 fpr=0.0, real_fixed=0.0, fixed_real=0.0, fixed_synthetic=0.0,
                 truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0]), counts=np.array([[0.0, 5.0]]))
     core.RegressionParams(**good)
-    for change, msg in [(dict(loop=4), "no subsample"), (dict(ridge=-1.0), "ridge"),
+    for change, msg in [(dict(loop=4), "subsample needs the samples path"), (dict(ridge=-1.0), "ridge"),
                         (dict(design=1, tpr=0.5), "fixed design takes no filter"),
                         (dict(design=1, fixed_synthetic=4.0), "every counts row"),
                         (dict(truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])), "noise variance"),

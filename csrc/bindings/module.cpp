@@ -666,11 +666,11 @@ struct RegressionHolder {
 std::unique_ptr<RegressionHolder> make_regression(
     int32_t d, int32_t loop, int32_t path, int32_t design, int32_t estimator, int32_t refit_noise,
     double ridge, double tpr, double fpr, double real_fixed, double fixed_real,
-    double fixed_synthetic, const py::array& truth, const py::array& counts) {
+    double fixed_synthetic, const py::array& truth, const py::array& counts, int64_t subsample_n,
+    int64_t pool_cap) {
   if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
-  if (loop < Regression::REPLACE || loop > Regression::ACCUMULATE)
-    throw py::value_error("loop must be 0..3 (replace, augment, fresh, accumulate): regression "
-                          "has no subsample loop");
+  if (loop < Regression::REPLACE || loop > Regression::SUBSAMPLE)
+    throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (path != Regression::EXACT && path != Regression::SAMPLES)
     throw py::value_error("path must be 0 (exact) or 1 (samples)");
   if (design != Regression::FRESH_DESIGN && design != Regression::FIXED_DESIGN)
@@ -683,6 +683,15 @@ std::unique_ptr<RegressionHolder> make_regression(
     throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (design == Regression::FIXED_DESIGN && (tpr > 0.0 || fpr > 0.0))
     throw py::value_error("a fixed design takes no filter (tpr = fpr = 0)");
+  if (loop == Regression::SUBSAMPLE) {
+    if (path != Regression::SAMPLES) throw py::value_error("subsample needs the samples path");
+    if (subsample_n < 1) throw py::value_error("subsample_n must be >= 1");
+    if (pool_cap < 0 || pool_cap > ((int64_t)1 << 36) / (d + 2))
+      throw py::value_error("pool_cap must lie in [0, 2**36 / (d + 2)]");
+  } else {
+    subsample_n = 0;
+    pool_cap = 0;
+  }
   // samples path: d normals per row from one stream (2**33 - 2 normals)
   const double cap = path == Regression::SAMPLES ? std::floor(8589934590.0 / d) : 1099511627776.0;
   const char* cap_msg = path == Regression::SAMPLES
@@ -710,7 +719,7 @@ std::unique_ptr<RegressionHolder> make_regression(
   if (!(h->truth[d + T] > 0.0)) throw py::value_error("truth: the noise variance must be > 0");
   h->p = Regression::Params{d, loop, path, design, estimator, refit_noise, ridge, tpr, fpr,
                             real_fixed, fixed_real, fixed_synthetic, h->truth.data(),
-                            h->counts.data(), (int64_t)counts.shape(0)};
+                            h->counts.data(), (int64_t)counts.shape(0), subsample_n, pool_cap};
   return h;
 }
 
@@ -891,7 +900,8 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init(&make_regression), py::arg("d"), py::arg("loop"), py::arg("path"),
            py::arg("design"), py::arg("estimator"), py::arg("refit_noise"), py::arg("ridge"),
            py::arg("tpr"), py::arg("fpr"), py::arg("real_fixed"), py::arg("fixed_real"),
-           py::arg("fixed_synthetic"), py::arg("truth"), py::arg("counts"))
+           py::arg("fixed_synthetic"), py::arg("truth"), py::arg("counts"),
+           py::arg("subsample_n") = 0, py::arg("pool_cap") = 0)
       .def_property_readonly("state_size", [](const RegressionHolder& h) { return Regression::state_size(h.p); })
       .def_property_readonly("observe_size", [](const RegressionHolder& h) { return Regression::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const RegressionHolder& h) { return h.p.n_counts; });

@@ -929,11 +929,10 @@ class Config:
                 raise ValueError(
                     f"Config.{name} has no meaning for Regression (synthetic rows are labelled "
                     f"by the previous fit plus Gaussian noise); leave it at {off!r}")
-        if isinstance(self.loop, AccumulateSubsample):
+        if isinstance(self.loop, AccumulateSubsample) and self.path == "exact":
             raise ValueError(
-                "AccumulateSubsample is not available for Regression: a random subset of the "
-                "pooled rows is not a function of the pool's sufficient statistics (X'X, X'y, y'y); "
-                "use Accumulate")
+                "AccumulateSubsample needs path='samples' for Regression: a random subset of the "
+                "pooled rows is not a function of the pool's sufficient statistics (X'X, X'y, y'y)")
         if fam.ridge > 0 and self.estimator == "unbiased":
             raise ValueError(
                 "Config.estimator='unbiased' divides the residual sum of squares by N - dim, the "
@@ -946,7 +945,7 @@ class Config:
                     "fixed design's")
             loop = self.loop
             parts = [("synthetic", loop.synthetic)] if not isinstance(loop, Replace) else [("n", loop.n)]
-            if isinstance(loop, (Fresh, Accumulate)):
+            if isinstance(loop, (Fresh, Accumulate, AccumulateSubsample)):
                 parts.append(("real", loop.real))
             for part, value in parts:
                 if not _is_const(value):

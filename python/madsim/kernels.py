@@ -624,8 +624,10 @@ def _regression(cfg: Config, generations: int, replicas: int, backend: str) -> K
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         fixed_real=float(one[0]), fixed_synthetic=float(one[1]),
         truth=regression_truth(fam), counts=counts)
+    if isinstance(loop, AccumulateSubsample):  # every row drawn: [x d | y | real]
+        args.update(subsample_n=loop.n, pool_cap=int(counts.sum()) + 1)
     params = core.RegressionParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, 0)
+    _check_memory(cfg, params.state_size, replicas, args.get("pool_cap", 0), d + 2)
     state_size = params.state_size
     advance = core.advance_regression
     if backend == "jax":
@@ -648,7 +650,7 @@ def _regression(cfg: Config, generations: int, replicas: int, backend: str) -> K
     )
 
 
-def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
+def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int, row: int = 0):
     need = 8.0 * state_size * replicas
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -658,7 +660,7 @@ def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int):
         extra = ""
         if pool_cap:
             extra = (f" (AccumulateSubsample keeps every point: {pool_cap - 1} points x "
-                     f"{cfg.family.dim + 1} doubles per replica)")
+                     f"{row or cfg.family.dim + 1} doubles per replica)")
         raise MemoryError(
             f"the run's state needs {need / 2**30:.2f} GiB for {replicas} replicas{extra}, more than "
             f"{MEMORY_FRACTION:.0%} of this machine's {ram / 2**30:.1f} GiB; run fewer replicas or "

@@ -44,17 +44,27 @@
 //                  counter generation t (design FIXED: 0, the same rows again)
 //     site 1       the rows' eps / s, one normal per row, at generation t
 //   TAG_FILTER site 0 / 1: synthetic / real survivors (binomial)
+//   TAG_SUBSET site 0, block j: the j-th pick of the subsample (floyd_subset)
+//
+// Accumulate-subsample (samples path only: a subset of the rows is not a
+// function of their stats) keeps every row drawn, [x d | y | 1 if real], the
+// same rows (streams) Accumulate reduces, and fits each generation on n of
+// them picked uniformly without replacement. Design FIXED: the pool holds
+// each fixed row once per generation, relabelled each time, and a subset
+// mixes them: a well-defined loop (Accumulate's, subsampled), though its X'X
+// is no longer the fixed design's.
 #pragma once
 #include <math.h>
 #include "../linalg.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
+#include "../subset.hpp"
 #include "gaussian_loop.hpp"  // NormalSeq, wishart_factor, GaussianLoop::survivors
 
 namespace madsim {
 
 struct Regression {
-  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3 };
+  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Path : int32_t { EXACT = 0, SAMPLES = 1 };
   enum Design : int32_t { FRESH_DESIGN = 0, FIXED_DESIGN = 1 };
   enum Estimator : int32_t { MLE = 0, UNBIASED = 1 };
@@ -68,6 +78,8 @@ struct Regression {
     const double* truth;   // [d + T + 1]: w*, Sigma's Cholesky factor L0 (packed), sigma0^2
     const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
     int64_t n_counts;
+    int64_t subsample_n;   // AccumulateSubsample: rows per fit
+    int64_t pool_cap;      // AccumulateSubsample: rows the pool can hold
   };
 
   MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
@@ -81,7 +93,8 @@ struct Regression {
 
   // State row: [w d | s^2 | last real, last synthetic, skipped | loop | factors]
   // loop = Augment: the fixed real set's stats (at w*); Accumulate: the
-  // pool's real and synthetic row counts, then its stats (at the current w).
+  // pool's real and synthetic row counts, then its stats (at the current w);
+  // AccumulateSubsample: the pool's size, then pool_cap rows [x d | y | real].
   // factors (exact path, design FIXED): Y [d, d] of the synthetic part's
   // fixed design, then of the real part's (Fresh, Accumulate).
   MADSIM_HD static int counts_at(const Params& p) { return p.d + 1; }
@@ -89,9 +102,12 @@ struct Regression {
   MADSIM_HD static int64_t loop_size(const Params& p) {
     if (p.loop == AUGMENT) return stats_size(p.d);
     if (p.loop == ACCUMULATE) return 2 + stats_size(p.d);
+    if (p.loop == SUBSAMPLE) return 1 + p.pool_cap * (p.d + 2);
     return 0;
   }
-  MADSIM_HD static bool has_real_part(const Params& p) { return p.loop == FRESH || p.loop == ACCUMULATE; }
+  MADSIM_HD static bool has_real_part(const Params& p) {
+    return p.loop == FRESH || p.loop == ACCUMULATE || p.loop == SUBSAMPLE;
+  }
   MADSIM_HD static int n_factors(const Params& p) {
     if (p.design != FIXED_DESIGN || p.path != EXACT) return 0;
     return has_real_part(p) ? 2 : 1;
@@ -104,9 +120,13 @@ struct Regression {
   //           points_synthetic, skipped], one group (O(d^2)).
   MADSIM_HD static int observe_size(const Params& p) { return p.d + 6; }
   MADSIM_HD static int observe_group(const Params&, int) { return 0; }
-  MADSIM_HD static int64_t scratch_size(const Params& p) {
+  MADSIM_HD static int64_t steps_scratch(const Params& p) {
     const int d = p.d;
     return 2 * d * d + 3 * stats_size(d) + T(p) + 4 * d;
+  }
+  // AccumulateSubsample's picks follow the steps' scratch.
+  MADSIM_HD static int64_t scratch_size(const Params& p) {
+    return steps_scratch(p) + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
   }
 
   // Re-references stats s from w_a to w_b = w_a - delta: r_b = r_a + X delta,
@@ -300,6 +320,10 @@ struct Regression {
     const double s2 = p.refit_noise ? state[d] : sigma0_sq(p);
     double* cnt = state + counts_at(p);
     double* lp = state + loop_at(p);
+    if (p.loop == SUBSAMPLE) {
+      if (!step_subsample(p, state, key, replica, t, m, k, s2, scratch)) cnt[2] += 1.0;
+      return;
+    }
     // Synthetic rows are labelled by model t-1: draw them before the fit.
     draw_part(p, false, k, s2, state, key, replica, t, syn, w);
     if (p.loop == AUGMENT) {
@@ -331,6 +355,63 @@ struct Regression {
       cnt[1] = syn[0] - real[0];
     }
     if (!ok) cnt[2] += 1.0;
+  }
+
+  // Accumulate-subsample: append generation t's rows to the pool (synthetic
+  // first, labelled by model t-1 with noise variance s2, then real; the
+  // streams of draw_samples), then fit on n = min(size, subsample_n) of them
+  // picked by floyd_subset, their stats referenced at the current w.
+  MADSIM_HD static bool step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
+                                       uint32_t t, double m, double k, double s2, double* scratch) {
+    const int d = p.d, S = stats_size(d), W = d + 2;
+    double* lp = state + loop_at(p);
+    double* rows = lp + 1;
+    double *st = scratch, *M = scratch + S, *v = M + T(p), *z = v + d, *Ad = z + d;
+    double* pick = scratch + steps_scratch(p);
+    int64_t size = (int64_t)lp[0];
+    const uint32_t gen_x = p.design == FIXED_DESIGN ? 0u : t;
+    for (int part = 0; part < 2; ++part) {
+      const bool real = part == 1;
+      const double c = real ? m : k;
+      const double* src = real ? p.truth : state;
+      const double s = sqrt(real ? sigma0_sq(p) : s2);
+      const uint32_t tag = real ? TAG_REAL : TAG_SAMPLES;
+      NormalSeq xs = normal_seq(make_stream(key, replica, gen_x, tag, 0));
+      NormalSeq es = normal_seq(make_stream(key, replica, t, tag, 1));
+      for (double r = 0.0; r < c && size < p.pool_cap; r += 1.0, ++size) {
+        double* row = rows + size * W;
+        for (int i = 0; i < d; ++i) z[i] = xs.next();
+        tri_mul_vec(p.truth + d, z, row, d);
+        double y = 0.0;
+        for (int i = 0; i < d; ++i) y += row[i] * src[i];
+        row[d] = y + s * es.next();
+        row[d + 1] = real ? 1.0 : 0.0;
+      }
+    }
+    lp[0] = (double)size;
+    const int64_t n = size < p.subsample_n ? size : p.subsample_n;
+    floyd_subset(size, n, make_stream(key, replica, t, TAG_SUBSET, 0), pick);
+    stats_clear(st, d);
+    double* A = st + 1;
+    double* g = st + 1 + T(p);
+    double h = 0.0, n_real = 0.0;
+    for (int64_t c = 0; c < n; ++c) {
+      const double* row = rows + (int64_t)pick[c] * W;
+      double r = row[d];
+      for (int i = 0; i < d; ++i) r -= row[i] * state[i];
+      for (int i = 0, q = 0; i < d; ++i) {
+        g[i] += row[i] * r;
+        for (int j = 0; j <= i; ++j, ++q) A[q] += row[i] * row[j];
+      }
+      h += r * r;
+      n_real += row[d + 1];
+    }
+    st[0] = (double)n;
+    st[S - 1] = h;
+    double* cnt = state + counts_at(p);
+    cnt[0] = n_real;
+    cnt[1] = (double)n - n_real;
+    return fit(p, st, state, v, M, Ad);
   }
 
   MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t,

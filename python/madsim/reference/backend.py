@@ -767,9 +767,8 @@ def _reg_params(params) -> regression.Params:
                         f"integers, the rest numbers; got {params!r}") from None
     if d < 1 or d > 256:
         raise ValueError("d must lie in [1, 256]")
-    if loop < regression.REPLACE or loop > regression.ACCUMULATE:
-        raise ValueError("loop must be 0..3 (replace, augment, fresh, accumulate): regression "
-                         "has no subsample loop")
+    if loop < regression.REPLACE or loop > regression.SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if path not in (regression.EXACT, regression.SAMPLES):
         raise ValueError("path must be 0 (exact) or 1 (samples)")
     if design not in (regression.FRESH_DESIGN, regression.FIXED_DESIGN):
@@ -782,6 +781,16 @@ def _reg_params(params) -> regression.Params:
         raise ValueError("ridge must be finite and >= 0")
     if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
         raise ValueError("tpr and fpr must lie in [0, 1]")
+    sub_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+    if loop == regression.SUBSAMPLE:
+        if path != regression.SAMPLES:
+            raise ValueError("subsample needs the samples path")
+        if sub_n < 1:
+            raise ValueError("subsample_n must be >= 1")
+        if pool_cap < 0 or pool_cap > (1 << 36) // (d + 2):
+            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 2)]")
+    else:
+        sub_n, pool_cap = 0, 0
     if design == regression.FIXED_DESIGN and (tpr > 0.0 or fpr > 0.0):
         raise ValueError("a fixed design takes no filter (tpr = fpr = 0)")
     samples = path == regression.SAMPLES
@@ -805,14 +814,15 @@ def _reg_params(params) -> regression.Params:
     if not truth[d + T] > 0.0:
         raise ValueError("truth: the noise variance must be > 0")
     return regression.Params(d, loop, path, design, est, refit, ridge, tpr, fpr, real_fixed,
-                             fixed_real, fixed_syn, truth, counts)
+                             fixed_real, fixed_syn, truth, counts, sub_n, pool_cap)
 
 
 def _reg_params_of(static, dyn) -> regression.Params:
-    d, loop, path, design, _ = static
+    d, loop, path, design, sub_n, pool_cap, _ = static
     return regression.Params(d, loop, path, design, dyn["estimator"], dyn["refit_noise"],
                              dyn["ridge"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
-                             dyn["fixed_real"], dyn["fixed_synthetic"], dyn["truth"], dyn["counts"])
+                             dyn["fixed_real"], dyn["fixed_synthetic"], dyn["truth"], dyn["counts"],
+                             sub_n, pool_cap)
 
 
 def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
@@ -822,7 +832,7 @@ def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec
     a ``regression.Params``. Compiled once per (d, loop, path, design, buffer
     sizes, shapes)."""
     p = _reg_params(params)
-    static = (p.d, p.loop, p.path, p.design, regression.bound(p))
+    static = (p.d, p.loop, p.path, p.design, p.subsample_n, p.pool_cap, regression.bound(p))
     model = _family_model(regression, _reg_params_of, static)
     dyn = dict(estimator=jnp.int32(p.estimator), refit_noise=jnp.int32(p.refit_noise),
                ridge=jnp.float64(p.ridge), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),

@@ -1,13 +1,15 @@
 """Linear regression refit by OLS / ridge under every loop, in JAX.
 
 Mirrors csrc/madsim/models/regression.hpp::Regression: replace, augment (a
-fixed real set drawn at generation 0), fresh real data, accumulate; fresh
+fixed real set drawn at generation 0), fresh real data, accumulate,
+accumulate-subsample (samples path: the pool of rows in the state); fresh
 or fixed designs; the provenance filter. State row, observe row and every
 stream (tag, site, block) are the C++'s (see the header's comment).
 
 Functions work on one replica; vmap them over replicas. ``Params.d``,
 ``loop``, ``path`` and ``design`` must be Python ints (they fix shapes and
-code paths); the rest may be traced. The samples path draws its rows into
+code paths), and so must ``subsample_n`` and ``pool_cap``; the rest may be
+traced. The samples path draws its rows into
 buffers of a static size per part (``bound``, the table's largest count
 rounded up to a power of two) and masks the rows past the count.
 
@@ -24,13 +26,13 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from .gaussian_loop import _bucket, normals, survivors, wishart_factor
+from .gaussian_loop import _bucket, floyd_subset, normals, survivors, wishart_factor
 from .linalg import cholesky_packed, cholesky_solve_packed, pack, sym_mul_vec, tri, tri_size, unpack_lower
-from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, make_stream
+from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, make_stream
 from .samplers import chisquare
 
 # Mirrors Regression::Loop, ::Path, ::Design, ::Estimator
-REPLACE, AUGMENT, FRESH, ACCUMULATE = 0, 1, 2, 3
+REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
 EXACT, SAMPLES = 0, 1
 FRESH_DESIGN, FIXED_DESIGN = 0, 1
 MLE, UNBIASED = 0, 1
@@ -54,18 +56,22 @@ class Params(NamedTuple):
     fixed_synthetic: float  # design FIXED: rows of the synthetic part's fixed design
     truth: Any          # [d + T + 1]: w*, L0 packed, sigma0^2
     counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    subsample_n: int = 0  # AccumulateSubsample: rows per fit (Python int)
+    pool_cap: int = 0     # AccumulateSubsample: rows the pool holds (Python int)
 
 
-def bound(p: Params) -> tuple[int, int]:
-    """(real, synthetic) rows of the samples path's buffers (Python ints):
-    each part's largest count (the fixed real set included) rounded up to a
-    power of two; (0, 0) on the exact path. Reference only."""
+def bound(p: Params) -> tuple[int, int, int]:
+    """(real, synthetic, subsample) rows of the samples path's buffers
+    (Python ints): each part's largest count (the fixed real set included)
+    and subsample_n, rounded up to a power of two; zeros on the exact path.
+    Reference only."""
     if p.path != SAMPLES:
-        return (0, 0)
+        return (0, 0, 0)
     counts = np.asarray(p.counts, np.float64).reshape(-1, 2)
     real = max(counts[:, 0].max(initial=0.0), float(p.real_fixed), float(p.fixed_real))
     syn = max(counts[:, 1].max(initial=0.0), float(p.fixed_synthetic))
-    return (_bucket(real), _bucket(syn))
+    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return (_bucket(real), _bucket(syn), sub)
 
 
 # --- layout (mirrors the static members) ---------------------------------------------------------
@@ -89,13 +95,15 @@ def loop_size(p: Params) -> int:
         return stats_size(p.d)
     if p.loop == ACCUMULATE:
         return 2 + stats_size(p.d)
+    if p.loop == SUBSAMPLE:
+        return 1 + p.pool_cap * (p.d + 2)
     return 0
 
 
 def n_factors(p: Params) -> int:
     if p.design != FIXED_DESIGN or p.path != EXACT:
         return 0
-    return 2 if p.loop in (FRESH, ACCUMULATE) else 1
+    return 2 if p.loop in (FRESH, ACCUMULATE, SUBSAMPLE) else 1
 
 
 def factors_at(p: Params) -> int:
@@ -239,6 +247,10 @@ def step(p: Params, state, key, replica, t, nmax):
     w = state[:d]
     s2 = jnp.where(p.refit_noise != 0, state[d], _sigma0_sq(p))
     lp = loop_at(p)
+    if p.loop == SUBSAMPLE:
+        state, ok, w_new, s2_new = step_subsample(p, state, key, replica, t, m, k, s2, nmax)
+        state = state.at[:d].set(jnp.where(ok, w_new, w)).at[d].set(jnp.where(ok, s2_new, state[d]))
+        return state.at[counts_at(p) + 2].add(jnp.where(ok, 0.0, 1.0))
     syn = draw_part(p, False, k, s2, state, key, replica, t, nmax)
     if p.loop == AUGMENT:
         real = state[lp:lp + S]
@@ -262,6 +274,51 @@ def step(p: Params, state, key, replica, t, nmax):
         state = state.at[cnt].set(real[0]).at[cnt + 1].set(parts[0] - real[0])
     state = state.at[:d].set(jnp.where(ok, w_new, w)).at[d].set(jnp.where(ok, s2_new, state[d]))
     return state.at[cnt + 2].add(jnp.where(ok, 0.0, 1.0))
+
+
+def step_subsample(p: Params, state, key, replica, t, m, k, s2, nmax):
+    """Accumulate-subsample: append generation t's rows [x | y | 1 if real]
+    (synthetic first, y = x'w_{t-1} + sqrt(s2) eps, then real, labelled by
+    the truth; draw_samples' streams) while the pool has room, then fit on
+    n = min(size, subsample_n) of them picked by floyd_subset (TAG_SUBSET),
+    their stats referenced at the current w. Returns (the row with the pool
+    and the points counts updated, ok, w_t, s2_t).
+    Mirrors Regression::step_subsample."""
+    d, W, lat, cap = p.d, p.d + 2, loop_at(p), p.pool_cap
+    T = tri_size(d)
+    size = state[lat].astype(jnp.int64)
+    rows = state[lat + 1:lat + 1 + cap * W].reshape(cap, W)
+    gen_x = 0 if p.design == FIXED_DESIGN else t
+    L0 = unpack_lower(p.truth[d:d + T], d)
+    w = state[:d]
+    for real, c, src, var, nm in ((False, k, w, s2, nmax[1]),
+                                  (True, m, p.truth[:d], _sigma0_sq(p), nmax[0])):
+        if nm == 0:
+            continue
+        tag = TAG_REAL if real else TAG_SAMPLES
+        got = jnp.minimum(jnp.asarray(c, jnp.float64), (cap - size).astype(jnp.float64)).astype(jnp.int64)
+        X = normals(make_stream(key, replica, gen_x, tag, 0), 0, nm * d).reshape(nm, d) @ L0.T
+        y = X @ src + jnp.sqrt(var) * normals(make_stream(key, replica, t, tag, 1), 0, nm)
+        new = jnp.concatenate([X, y[:, None], jnp.full((nm, 1), 1.0 if real else 0.0)], axis=1)
+        j = jnp.arange(nm)
+        rows = rows.at[jnp.where(j < got, size + j, cap)].set(new, mode="drop")
+        size = size + got
+    nsub = max(1, nmax[2])
+    n = jnp.minimum(size, jnp.asarray(p.subsample_n, jnp.int64))
+    pick = floyd_subset(make_stream(key, replica, t, TAG_SUBSET, 0), size, n, nsub)
+    use = jnp.arange(nsub) < n
+    padded = jnp.concatenate([rows, jnp.zeros((1, W))])  # pool_cap may be 0
+    chosen = jnp.where(use[:, None], padded[jnp.where(use, pick, 0.0).astype(jnp.int64)], 0.0)
+    X, flag = chosen[:, :d], chosen[:, d + 1]
+    r = chosen[:, d] - X @ w
+    nn = n.astype(jnp.float64)
+    stats = jnp.concatenate([nn[None], pack(X.T @ X, d), X.T @ r, jnp.dot(r, r)[None]])
+    ok, w_new, s2_new, _ = fit(p, stats, w)
+    n_real = jnp.sum(flag)
+    cnt = counts_at(p)
+    state = state.at[lat].set(size.astype(jnp.float64)).at[lat + 1:lat + 1 + cap * W].set(rows.reshape(-1))
+    state = state.at[cnt].set(n_real).at[cnt + 1].set(nn - n_real)
+    return state, ok, w_new, s2_new
 
 
 def observe(p: Params, state):
