@@ -51,4 +51,22 @@ MADSIM_HD double draw_subset(const double* pool, int64_t M, double n, double* ou
   return (double)want;
 }
 
+// Floyd's uniform n-subset of {0, .., size-1} without replacement: for j =
+// size-n .. size-1 (pick c = j - size + n) r = floor(u_c (j + 1)), u_c:
+// uniform52 of words (0, 1) of block c of st; r becomes j when already
+// picked (O(n^2) lookups). pick: [n] (as doubles); n <= size.
+MADSIM_HD void floyd_picks(const Stream& st, int64_t size, int64_t n, double* pick) {
+  for (int64_t j = size - n, c = 0; j < size; ++j, ++c) {
+    const u32x4 b = st.block((uint32_t)c);
+    double r = floor(uniform52(b.v[0], b.v[1]) * (double)(j + 1));
+    if (r > (double)j) r = (double)j;
+    for (int64_t q = 0; q < c; ++q)
+      if (pick[q] == r) {
+        r = (double)j;
+        break;
+      }
+    pick[c] = r;
+  }
+}
+
 }  // namespace madsim

@@ -38,6 +38,7 @@
 #include "../moments.hpp"
 #include "../ppca.hpp"
 #include "../samplers.hpp"
+#include "../subset.hpp"
 
 namespace madsim {
 
@@ -408,18 +409,7 @@ struct GaussianLoop {
     }
     lp[0] = (double)size;
     const int64_t n = size < p.subsample_n ? size : p.subsample_n;
-    // Floyd: for j = size-n .. size-1 pick r uniform in [0, j]; take j if r is taken.
-    for (int64_t j = size - n, c = 0; j < size; ++j, ++c) {
-      const u32x4 b = make_stream(key, replica, t, TAG_SUBSET, 0).block((uint32_t)c);
-      double r = floor(uniform52(b.v[0], b.v[1]) * (double)(j + 1));
-      if (r > (double)j) r = (double)j;
-      for (int64_t q = 0; q < c; ++q)
-        if (pick[q] == r) {
-          r = (double)j;
-          break;
-        }
-      pick[c] = r;
-    }
+    floyd_picks(make_stream(key, replica, t, TAG_SUBSET, 0), size, n, pick);
     // Moments of the picked points, shifted by the first.
     double* mean = mom + 1;
     double* sc = mom + 1 + d;

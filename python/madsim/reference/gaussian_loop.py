@@ -524,6 +524,22 @@ def replace_fit(p: Params, syn, G, head):
     return jnp.where(ok, new, head), ok
 
 
+def floyd_picks(st, size, n, nsub: int):
+    """[nsub]: Floyd's n picks (n <= size, n <= nsub) of {0, .., size - 1}
+    (as floats), -1 past n: all of the picks' uniforms at once, then the
+    sequential lookups. Mirrors csrc/madsim/subset.hpp::floyd_picks."""
+    b = block(st, jnp.arange(nsub, dtype=jnp.uint32))
+    u = uniform52(b[..., 0], b[..., 1])
+
+    def pick_one(c, pick):
+        jj = (size - n + c).astype(jnp.float64)
+        r = jnp.minimum(jnp.floor(u[c] * (jj + 1.0)), jj)
+        taken = jnp.any((pick == r) & (jnp.arange(nsub) < c))
+        return pick.at[c].set(jnp.where(c < n, jnp.where(taken, jj, r), -1.0))
+
+    return lax.fori_loop(0, nsub, pick_one, jnp.full(nsub, -1.0))
+
+
 def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
     """Accumulate-subsample: append generation t's synthetic points (from
     model t-1, stream TAG_SAMPLES) then its real ones (TAG_REAL) to the pool
@@ -554,17 +570,7 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
         pts = pts.at[jnp.where(j < got, size + j, cap)].set(rows, mode="drop")
         size = size + got
     n = jnp.minimum(size, jnp.asarray(p.subsample_n, jnp.int64))
-    # Floyd: all of the picks' uniforms at once, then the sequential lookups.
-    b = block(make_stream(key, replica, t, TAG_SUBSET, 0), jnp.arange(nsub, dtype=jnp.uint32))
-    u = uniform52(b[..., 0], b[..., 1])
-
-    def pick_one(c, pick):
-        jj = (size - n + c).astype(jnp.float64)
-        r = jnp.minimum(jnp.floor(u[c] * (jj + 1.0)), jj)
-        taken = jnp.any((pick == r) & (jnp.arange(nsub) < c))
-        return pick.at[c].set(jnp.where(c < n, jnp.where(taken, jj, r), -1.0))
-
-    pick = lax.fori_loop(0, nsub, pick_one, jnp.full(nsub, -1.0))
+    pick = floyd_picks(make_stream(key, replica, t, TAG_SUBSET, 0), size, n, nsub)
     use = jnp.arange(nsub) < n
     padded = jnp.concatenate([pts, jnp.zeros((1, d + 1))])  # pool_cap may be 0
     chosen = padded[jnp.where(use, pick, 0.0).astype(jnp.int64)]       # [nsub, d + 1]
