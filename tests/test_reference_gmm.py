@@ -131,7 +131,8 @@ def configs(draw):
                              cov_type=cov_type, em_iters=draw(st.integers(1, 4)), em_tol=0.0,
                              cov_floor=draw(st.sampled_from([1e-9, 1e-2])))
     loop = draw(st.sampled_from([ms.Replace(n=10), ms.Fresh(real=5, synthetic=10),
-                                 ms.Augment(real=5, synthetic=10)]))
+                                 ms.Augment(real=5, synthetic=10), ms.Accumulate(real=2, synthetic=5),
+                                 ms.AccumulateSubsample(n=12, real=2, synthetic=5)]))
     kw = {}
     if draw(st.booleans()):
         kw["temperature"] = draw(st.floats(0.3, 2.0))
