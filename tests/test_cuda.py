@@ -76,6 +76,9 @@ CONFIGS = {
 CONFIGS["gmm-fresh-filter"] = ms.Config(
     family=ms.GaussianMixture(weights=[0.3, 0.7], means=[[0.0, 0.0], [2.0, 1.0]], em_iters=5, em_tol=0.0),
     loop=ms.Fresh(real=5, synthetic=20), filter=ms.Filter(tpr=0.2), temperature=0.9)
+CONFIGS["gmm-subsample"] = ms.Config(
+    family=ms.GaussianMixture(weights=[0.3, 0.7], means=[[0.0, 0.0], [2.0, 1.0]], em_iters=5, em_tol=0.0),
+    loop=ms.AccumulateSubsample(n=30, real=2, synthetic=10), filter=ms.Filter(tpr=0.2))
 
 
 def _detectors(cfg):
@@ -222,7 +225,7 @@ def test_launch_plan_invariants():
 
 
 PLAN_CONFIGS = ("gaussian1d-exact", "d3-augment", "d3-subsample", "tokens-exact",
-                "tokens-samples-accumulate", "gmm-fresh-filter")
+                "tokens-samples-accumulate", "gmm-fresh-filter", "gmm-subsample")
 
 
 @pytest.mark.parametrize("name", PLAN_CONFIGS)

@@ -16,7 +16,7 @@ from scipy.special import logsumexp
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import gmm_truth
+from madsim.kernels import GMM_COUNTERS, gmm_truth
 
 from stats import ALPHA, assert_counts, assert_ks, assert_mean
 
@@ -55,8 +55,6 @@ def test_bad_family(kw, match):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(path="exact"), "GaussianMixture needs path='samples'"),
-    (dict(loop=ms.Accumulate(synthetic=10)), "Accumulate is not available.*fixed-size state row"),
-    (dict(loop=ms.AccumulateSubsample(n=4, synthetic=4)), "AccumulateSubsample is not available"),
     (dict(estimator="unbiased"), "estimator must be 'mle'"),
     (dict(truncation=2.0), "truncation is not available"),
     (dict(loop=ms.Fresh(real=3, synthetic=3), weight=0.5), "weight is not available"),
@@ -388,3 +386,88 @@ def test_gmm_em_refuses_malformed_input():
         with pytest.raises(exc):
             core.gmm_em(p, state, pts)
     assert np.all(np.isfinite(core.gmm_em(p, row, X)))
+
+
+# --- the accumulating loops: the pool in the state --------------------------------------------
+
+def pool_of(ds, fam):
+    """[R, size, d + 1] pools (x | 1 if real) of the final states, and their sizes."""
+    k, d = len(fam.weights), fam.dim
+    at = k * (1 + d + d * (d + 1) // 2) + len(GMM_COUNTERS)
+    st = ds["state"].values
+    sizes = st[:, at].astype(int)
+    return st[:, at + 1:].reshape(st.shape[0], -1, d + 1), sizes
+
+
+def test_accumulate_fits_the_whole_pool_and_keeps_its_moments():
+    """THEORY.md 7's invariant under Accumulate, per replica: EM (full
+    covariances, tau = 1, floor never hit) leaves the model's mean and second
+    moment equal to the pool's, which holds every point drawn so far."""
+    cfg = cfg_of(ms.Accumulate(real=5, synthetic=25), filter=ms.Filter(0.2, 0.1), **FAM3,
+                 em_iters=5)
+    G = 7
+    ds = ms.simulate(cfg, replicas=5, generations=G, seed=11, progress=False)
+    pools, sizes = pool_of(ds, cfg.family)
+    assert float(ds["floored"].sum()) == 0.0 and float(ds["emptied"].sum()) == 0.0
+    for r in range(5):
+        P = pools[r, :sizes[r]]
+        assert sizes[r] == ds["points_real"].values[r, -1] + ds["points_synthetic"].values[r, -1]
+        assert ds["points_real"].values[r, -1] == P[:, -1].sum()
+        assert 0 < sizes[r] <= 30 * G and np.all(pools[r, sizes[r]:] == 0.0)
+        np.testing.assert_allclose(ds["mix_mean"].values[r, -1], P[:, :-1].mean(0), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ds["second_moment"].values[r, -1], (P[:, :-1] ** 2).sum(1).mean(),
+                                   rtol=1e-10)
+    # the pool grows generation by generation: points_* never decrease
+    assert np.all(np.diff(ds["points_synthetic"].values, axis=1) >= 0)
+
+
+def test_accumulate_moments_are_martingales():
+    """E[model mean], E[model E|x|^2] stay the truth's under Accumulate (the
+    pool's mean is kept in expectation by every generation's draws)."""
+    cfg = cfg_of(ms.Accumulate(real=1, synthetic=8), **FAM3)
+    R = 3000
+    ds = ms.simulate(cfg, replicas=R, generations=8, seed=5, progress=False, record=[8])
+    fam = cfg.family
+    alpha = ALPHA / (1 + fam.dim)
+    assert_mean(ds["second_moment"].values[:, -1], fam.second_moment, "E second moment", alpha)
+    for c in range(fam.dim):
+        assert_mean(ds["mix_mean"].values[:, -1, c], float(fam.mixture_mean[c]), f"E mean[{c}]", alpha)
+
+
+def test_subsample_fits_min_of_pool_size_and_n():
+    cfg = cfg_of(ms.AccumulateSubsample(n=10, real=2, synthetic=6), **FAM3)
+    ds = ms.simulate(cfg, replicas=4, generations=6, seed=2, progress=False)
+    _, sizes = pool_of(ds, cfg.family)
+    assert np.all(sizes == 8 * 6)
+    n = ds["points_real"].values + ds["points_synthetic"].values
+    assert np.all(n[:, 1] == 8) and np.all(n[:, 2:] == 10)  # min(pool size, n); column 0: generation 0
+    assert np.all(np.isfinite(ds["state"].values))
+
+
+@pytest.mark.parametrize("loop", [ms.Accumulate(real=2, synthetic=6),
+                                  ms.AccumulateSubsample(n=9, real=2, synthetic=6)])
+def test_accumulating_resume_threads_chunks_subsets_change_no_number(loop):
+    """Resume into a longer run (the pool padded to its capacity) equals the
+    uninterrupted run bit for bit; so do threads, chunks and replica subsets."""
+    cfg = cfg_of(loop, filter=ms.Filter(0.2, 0.1), **FAM3, em_tol=1e-4)
+    kw = dict(generations=10, seed=8, progress=False)
+    a = ms.simulate(cfg, replicas=5, threads=1, **kw)
+    b = ms.simulate(cfg, replicas=5, threads=2, chunk=3, **kw)
+    c = ms.simulate(cfg, replicas=[3, 0], **kw)
+    half = ms.simulate(cfg, replicas=5, **{**kw, "generations": 4})
+    d = ms.resume(half, 10, progress=False)
+    for v in a.data_vars:
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+        np.testing.assert_array_equal(a[v].values[[3, 0]], c[v].values, err_msg=v)
+        np.testing.assert_array_equal(a[v].values, d[v].values, err_msg=v)
+
+
+def test_accumulate_refuses_pools_too_large_for_memory():
+    # the state (the pool of every replica) beyond half the RAM
+    with pytest.raises(MemoryError, match=r"Accumulate keeps every point: 50000000 points"):
+        ms.simulate(cfg_of(ms.Accumulate(synthetic=500_000)), replicas=10_000, generations=100,
+                    progress=False)
+    # one fit's points (the whole pool) beyond the per-thread scratch
+    with pytest.raises(ValueError, match=r"a fit's points need more than 2\*\*28 doubles"):
+        ms.simulate(cfg_of(ms.Accumulate(synthetic=1_000_000)), replicas=1, generations=100,
+                    progress=False)

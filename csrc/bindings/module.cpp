@@ -581,15 +581,26 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
                                     int32_t em_iters, double em_tol, double cov_floor, double tau,
                                     double tpr, double fpr, double real_fixed,
                                     const py::array& truth, const py::array& tails,
-                                    const py::array& counts) {
+                                    const py::array& counts, int64_t subsample_n,
+                                    int64_t pool_cap) {
   using G = GaussianMixture;
   if (k < 1 || k > 256) throw py::value_error("k must lie in [1, 256]");
   if (d < 1 || d > 64) throw py::value_error("d must lie in [1, 64]");
   if (cov_type < G::FULL || cov_type > G::SPHERICAL)
     throw py::value_error("cov_type must be 0 (full), 1 (diag) or 2 (spherical)");
-  if (loop < G::REPLACE || loop > G::FRESH)
-    throw py::value_error("loop must be 0..2 (replace, augment, fresh): accumulating loops would "
-                          "keep every point in the state");
+  if (loop < G::REPLACE || loop > G::SUBSAMPLE)
+    throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
+  if (loop == G::SUBSAMPLE) {
+    if (subsample_n < 1 || subsample_n > 0xFFFFFFFFll) throw py::value_error("subsample_n must lie in [1, 2**32 - 1]");
+  } else {
+    subsample_n = 0;
+  }
+  if (loop == G::ACCUMULATE || loop == G::SUBSAMPLE) {
+    if (pool_cap < 1 || pool_cap > ((int64_t)1 << 36) / (d + 1))
+      throw py::value_error("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops");
+  } else {
+    pool_cap = 0;
+  }
   if (em_iters < 1) throw py::value_error("em_iters must be >= 1");
   if (!(em_tol >= 0.0 && std::isfinite(em_tol))) throw py::value_error("em_tol must be finite and >= 0");
   if (!(cov_floor > 0.0 && std::isfinite(cov_floor))) throw py::value_error("cov_floor must be finite and > 0");
@@ -630,12 +641,16 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
       throw py::value_error("counts must be integers >= 0");
     n_max = std::max(n_max, (loop == G::AUGMENT ? real_fixed : loop == G::FRESH ? a : 0.0) + b);
   }
+  // Accumulate fits on the whole pool, AccumulateSubsample on subsample_n of its points
+  if (loop == G::ACCUMULATE) n_max = (double)pool_cap;
+  if (loop == G::SUBSAMPLE) n_max = (double)subsample_n;
   if (n_max * (d + k) > GMM_MAX_SCRATCH)
-    throw py::value_error("a generation's points need more than 2**28 doubles of scratch per "
-                          "thread (most points x (d + k)); use fewer points per generation");
+    throw py::value_error("a fit's points need more than 2**28 doubles of scratch per thread "
+                          "(most points x (d + k); Accumulate: the whole pool); use fewer points "
+                          "per generation (or AccumulateSubsample)");
   h->p = G::Params{k, d, cov_type, loop, em_iters, em_tol, cov_floor, tau, tpr, fpr, real_fixed,
                    (int64_t)n_max, h->truth.data(), h->tails.data(), h->counts.data(),
-                   (int64_t)counts.shape(0)};
+                   (int64_t)counts.shape(0), subsample_n, pool_cap};
   return h;
 }
 
@@ -888,7 +903,8 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init(&make_gmm), py::arg("k"), py::arg("d"), py::arg("cov_type"), py::arg("loop"),
            py::arg("em_iters"), py::arg("em_tol"), py::arg("cov_floor"), py::arg("tau"),
            py::arg("tpr"), py::arg("fpr"), py::arg("real_fixed"), py::arg("truth"),
-           py::arg("tails"), py::arg("counts"))
+           py::arg("tails"), py::arg("counts"), py::arg("subsample_n") = 0,
+           py::arg("pool_cap") = 0)
       .def_property_readonly("state_size", [](const GmmHolder& h) { return GaussianMixture::state_size(h.p); })
       .def_property_readonly("observe_size", [](const GmmHolder& h) { return GaussianMixture::observe_size(h.p); })
       .def_property_readonly("scratch_size", [](const GmmHolder& h) { return GaussianMixture::scratch_size(h.p); })

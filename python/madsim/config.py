@@ -1006,12 +1006,6 @@ class Config:
             raise ValueError(
                 "GaussianMixture needs path='samples': the EM refit depends on the points "
                 "themselves, not on a sufficient statistic whose law could be drawn directly")
-        if isinstance(self.loop, (Accumulate, AccumulateSubsample)):
-            raise ValueError(
-                f"{type(self.loop).__name__} is not available for GaussianMixture: EM refits on the "
-                "points themselves, so the state would keep every point ever generated and grow "
-                "with the run, which breaks the fixed-size state row (resume, extend); use Replace, "
-                "Fresh or Augment")
         if self.estimator != "mle":
             raise ValueError(f"Config.estimator must be 'mle' for GaussianMixture (EM is a maximum "
                              f"likelihood fit); got {self.estimator!r}")

@@ -491,8 +491,10 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
 # with their definitions: EM's counters of the last generation, then the
 # summaries and the two distances to the truth.
 GMM_COUNTERS = {
-    "points_real": "real points the generation's fit had (after the filter)",
-    "points_synthetic": "synthetic points the generation's fit had (after the filter)",
+    "points_real": "real points the generation's fit had (after the filter; Accumulate: the "
+                   "pool's; AccumulateSubsample: the real points picked)",
+    "points_synthetic": "synthetic points the generation's fit had (after the filter; Accumulate: "
+                        "the pool's; AccumulateSubsample: the synthetic points picked)",
     "skipped": "fits skipped so far for want of points (the model was kept)",
     "em_iters": "EM iterations the generation's fit ran (0: skipped)",
     "em_capped": "1 when the generation's EM stopped at the em_iters cap without meeting em_tol",
@@ -538,15 +540,19 @@ def _gmm(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
     k, d = fam.k, fam.dim
     counts = gaussian_counts(cfg, generations)
     _check_counts(cfg, counts)
+    # Accumulate*: the state keeps every point of the run (the last block of the row)
+    pool_cap = int(counts.sum()) + 1 if isinstance(loop, (Accumulate, AccumulateSubsample)) else 0
     args = dict(
         k=k, d=d, cov_type=("full", "diag", "spherical").index(fam.cov_type),
         loop=LOOP_CODES[type(loop)], em_iters=int(fam.em_iters), em_tol=float(fam.em_tol),
         cov_floor=float(fam.cov_floor), tau=float(cfg.temperature),
         tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-        truth=gmm_truth(fam), tails=gmm_tails(fam), counts=counts)
+        truth=gmm_truth(fam), tails=gmm_tails(fam), counts=counts,
+        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
+        pool_cap=pool_cap)
     params = core.GaussianMixtureParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, 0)
+    _check_memory(cfg, params.state_size, replicas, pool_cap)
     state_size = params.state_size
     advance = core.advance_gmm
     if backend == "jax":
@@ -659,7 +665,7 @@ def _check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int, ro
     if need > MEMORY_FRACTION * ram:
         extra = ""
         if pool_cap:
-            extra = (f" (AccumulateSubsample keeps every point: {pool_cap - 1} points x "
+            extra = (f" ({type(cfg.loop).__name__} keeps every point: {pool_cap - 1} points x "
                      f"{row or cfg.family.dim + 1} doubles per replica)")
         raise MemoryError(
             f"the run's state needs {need / 2**30:.2f} GiB for {replicas} replicas{extra}, more than "

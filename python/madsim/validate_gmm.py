@@ -3,7 +3,9 @@ THEORY.md section 7's invariant. Under MLE EM with tau = 1 every M-step
 leaves the mixture's mean and the trace of its second moment equal to the
 training sample's (full covariances: the whole second-moment matrix; diag
 and spherical keep tr S_j), so E[model mean] and E[model E|x|^2] stay the
-truth's at every generation, for every loop and the provenance filter. The
+truth's at every generation, for every loop and the provenance filter
+(Accumulate: the training sample is the pool of every point drawn so far,
+whose mean the next generation's draws keep in expectation). The
 covariance floor breaks it only where hit, by at most d cov_floor per
 floored component (1e-6 here: far below any standard error). Both
 quantities are light-tailed, so sample standard errors serve.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Augment, Config, Filter, Fresh, GaussianMixture, Replace
+from .config import Accumulate, Augment, Config, Filter, Fresh, GaussianMixture, Replace
 from .validate import Case, Comparison
 
 
@@ -50,6 +52,11 @@ def gmm_cases() -> list:
     cfg = Config(family=fam, loop=Augment(real=10, synthetic=20))
     add(Case("sec7-gmm-d3-augment-spherical", "GMM EM, d=3 k=2 spherical, augment 10 fixed + 20", cfg,
              10_000, invariant(cfg, (3, 10))))
+    fam = GaussianMixture(weights=[0.3, 0.7], means=[[-1, 0], [2, 1]],
+                          covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.8, 0.0], [0.0, 1.5]]])
+    cfg = Config(family=fam, loop=Accumulate(real=2, synthetic=10))
+    add(Case("sec7-gmm-d2-accumulate", "GMM EM, d=2 k=2 full, accumulate 2 real + 10 per generation",
+             cfg, 10_000, invariant(cfg, (3, 10))))
     return cases
 
 

@@ -1,7 +1,7 @@
 // Gaussian mixture of k components in d dimensions (full, diagonal or
 // spherical covariances), refit every generation by EM started from the
-// current fit, under the replace, augment (fixed real set) and fresh loops,
-// with temperature and the provenance filter. THEORY.md section 7: with full
+// current fit, under the replace, augment (fixed real set), fresh,
+// accumulate and accumulate-subsample loops, with temperature and the provenance filter. THEORY.md section 7: with full
 // (or any) covariances, tau = 1 and no floor or empty component, every
 // M-step leaves the mixture's mean and the trace of its second moment equal
 // to the sample's (for full covariances the whole second-moment matrix), so
@@ -11,10 +11,14 @@
 //   a synthetic part  k_t draws of model t-1: a component j with probability
 //                     w_j, then x = mu_j + tau L_j z (temperature scales
 //                     every component's covariance by tau^2)
-//   a real part       m_t draws of the truth (Fresh), or the fixed real set
-//                     drawn at generation 0 and kept point by point (Augment)
+//   a real part       m_t draws of the truth (Fresh, Accumulate*), or the fixed
+//                     real set drawn at generation 0 and kept point by point (Augment)
 // after the filter drops each synthetic point with probability tpr and each
-// real one with fpr (binomial survivors). The fit is EM from model t-1:
+// real one with fpr (binomial survivors). Accumulate appends both parts to
+// a pool of every point drawn so far (in the state: pool_cap points, the
+// run's total count + 1) and fits on the whole pool; AccumulateSubsample
+// fits on n of the pool's points drawn uniformly without replacement
+// (Floyd, subset.hpp). The fit is EM from model t-1:
 //   E-step  r_ij = w_j N(x_i; mu_j, S_j) / sum_l w_l N(x_i; mu_l, S_l), by
 //           log-sum-exp (a component of weight 0 gets r = 0); the mean
 //           log-likelihood of the current parameters
@@ -41,18 +45,20 @@
 //            (Bigram::next_token)
 //   site 1   point i's d normals: normals i d .. i d + d - 1 (NormalSeq)
 //   TAG_FILTER site 0 / 1: synthetic / real survivors (binomial)
+//   TAG_SUBSET site 0, block c: the c-th pick of the subsample (floyd_subset)
 #pragma once
 #include <math.h>
 #include "../linalg.hpp"
 #include "../metrics.hpp"
 #include "../model.hpp"
+#include "../subset.hpp"
 #include "bigram.hpp"         // Bigram::next_token
 #include "gaussian_loop.hpp"  // NormalSeq, GaussianLoop::survivors
 
 namespace madsim {
 
 struct GaussianMixture {
-  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2 };
+  enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum CovType : int32_t { FULL = 0, DIAG = 1, SPHERICAL = 2 };
   // the counters after the parameters: what the last generation's fit had and did
   enum Counter : int32_t {
@@ -76,17 +82,23 @@ struct GaussianMixture {
     const double* tails;   // [2 d]: the truth's marginal 1e-3 quantiles, then its 1 - 1e-3 ones
     const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
     int64_t n_counts;
+    int64_t subsample_n;   // AccumulateSubsample: points per fit
+    int64_t pool_cap;      // Accumulate*: points the pool can hold
   };
 
   // State row: [w k | mu k*d | L k*T | counters N_COUNTERS | loop] with loop
-  // = Augment: the fixed set's size c, then its c points (room for real_fixed).
+  // = Augment: the fixed set's size c, then its c points (room for real_fixed);
+  // Accumulate*: the pool's size, then pool_cap points of [x d | 1 if real]
+  // (the last block of the row: resume into a longer run pads it).
   MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
   MADSIM_HD static int64_t means_at(const Params& p) { return p.k; }
   MADSIM_HD static int64_t factors_at(const Params& p) { return (int64_t)p.k * (1 + p.d); }
   MADSIM_HD static int64_t params_size(const Params& p) { return factors_at(p) + (int64_t)p.k * T(p); }
   MADSIM_HD static int64_t counters_at(const Params& p) { return params_size(p); }
   MADSIM_HD static int64_t loop_at(const Params& p) { return params_size(p) + N_COUNTERS; }
+  MADSIM_HD static bool pooled(const Params& p) { return p.loop == ACCUMULATE || p.loop == SUBSAMPLE; }
   MADSIM_HD static int64_t loop_size(const Params& p) {
+    if (pooled(p)) return 1 + p.pool_cap * (p.d + 1);
     return p.loop == AUGMENT ? 1 + (int64_t)p.real_fixed * p.d : 0;
   }
   MADSIM_HD static int64_t state_size(const Params& p) { return loop_at(p) + loop_size(p); }
@@ -106,16 +118,17 @@ struct GaussianMixture {
     const int64_t k = p.k, d = p.d;
     return (2 * k + 1) * T(p) + 2 * d + d * d + k * k + k;
   }
-  // step: the generation's points X [n_max, d] and responsibilities [n_max, k], then work
+  // step: the fit's points X [n_max, d] and responsibilities [n_max, k], then
+  // work, then (AccumulateSubsample) the picks [subsample_n]
   MADSIM_HD static int64_t scratch_size(const Params& p) {
-    return p.n_max * (p.d + p.k) + work_size(p);
+    return p.n_max * (p.d + p.k) + work_size(p) + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
   }
 
-  // c points of the mixture (w, mu, L) with spread s into X [c, d] from the
-  // streams of `tag` (header). cdf: k scratch, z: d scratch.
+  // c points of the mixture (w, mu, L) with spread s into X (point i at
+  // X + i stride) from the streams of `tag` (header). cdf: k, z: d scratch.
   MADSIM_HD static void draw(const Params& p, double c, const double* w, const double* mu,
                              const double* L, double s, u32x2 key, uint32_t replica, uint32_t gen,
-                             uint32_t tag, double* X, double* cdf, double* z) {
+                             uint32_t tag, double* X, int64_t stride, double* cdf, double* z) {
     const int k = p.k, d = p.d, Tn = T(p);
     double acc = 0.0;
     for (int j = 0; j < k; ++j) cdf[j] = acc += w[j];
@@ -127,7 +140,7 @@ struct GaussianMixture {
       const double u = (i & 1) ? uniform52(b.v[2], b.v[3]) : uniform52(b.v[0], b.v[1]);
       const int64_t j = Bigram::next_token(cdf, k, u);
       for (int q = 0; q < d; ++q) z[q] = zs.next();
-      double* x = X + i * d;
+      double* x = X + i * stride;
       tri_mul_vec(L + j * Tn, z, x, d);
       for (int q = 0; q < d; ++q) x[q] = mu[j * d + q] + s * x[q];
     }
@@ -245,7 +258,7 @@ struct GaussianMixture {
       double* lp = state + loop_at(p);
       const double c = GaussianLoop::survivors(p.real_fixed, p.fpr, key, replica, 0, 1);
       draw(p, c, p.truth, p.truth + means_at(p), p.truth + factors_at(p), 1.0, key, replica, 0,
-           TAG_REAL, lp + 1, scratch, scratch + p.k);
+           TAG_REAL, lp + 1, p.d, scratch, scratch + p.k);
       lp[0] = c;
     }
   }
@@ -256,11 +269,12 @@ struct GaussianMixture {
     double *X = scratch, *R = scratch + p.n_max * d, *work = R + p.n_max * p.k;
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double ks = GaussianLoop::survivors(k_t, p.tpr, key, replica, t, 0);
-    const double mr = p.loop == FRESH ? GaussianLoop::survivors(m_t, p.fpr, key, replica, t, 1) : 0.0;
-    double* cnt = state + counters_at(p);
+    const double mr = p.loop == FRESH || pooled(p)
+                          ? GaussianLoop::survivors(m_t, p.fpr, key, replica, t, 1) : 0.0;
+    if (pooled(p)) return step_pool(p, state, key, replica, t, mr, ks, scratch);
     // synthetic points come from model t-1: draw them before the fit
     draw(p, ks, state, state + means_at(p), state + factors_at(p), p.tau, key, replica, t,
-         TAG_SAMPLES, X, work, work + p.k);
+         TAG_SAMPLES, X, d, work, work + p.k);
     double nr = mr;
     double* Xr = X + (int64_t)ks * d;
     if (p.loop == AUGMENT) {
@@ -269,17 +283,63 @@ struct GaussianMixture {
       for (int64_t i = 0; i < (int64_t)nr * d; ++i) Xr[i] = lp[1 + i];
     } else if (p.loop == FRESH) {
       draw(p, mr, p.truth, p.truth + means_at(p), p.truth + factors_at(p), 1.0, key, replica, t,
-           TAG_REAL, Xr, work, work + p.k);
+           TAG_REAL, Xr, d, work, work + p.k);
     }
+    fit(p, state, X, (int64_t)(ks + nr), nr, ks);
+  }
+
+  // EM on the n points at the start of scratch (nr real, ns synthetic), or
+  // with no point keep model t-1 and count a skipped fit.
+  MADSIM_HD static void fit(const Params& p, double* state, double* scratch, int64_t n, double nr,
+                            double ns) {
+    double* cnt = state + counters_at(p);
     cnt[C_REAL] = nr;
-    cnt[C_SYNTHETIC] = ks;
-    const int64_t n = (int64_t)(ks + nr);
-    if (n < 1) {  // nothing survived: keep model t-1
+    cnt[C_SYNTHETIC] = ns;
+    if (n < 1) {
       cnt[C_SKIPPED] += 1.0;
       cnt[C_ITERS] = cnt[C_CAPPED] = cnt[C_FLOORED] = cnt[C_EMPTIED] = 0.0;
       return;
     }
-    em(p, state, X, n, R, work);
+    double* R = scratch + p.n_max * p.d;
+    em(p, state, scratch, n, R, R + p.n_max * p.k);
+  }
+
+  // Accumulate*: append the generation's ks synthetic points (from model
+  // t-1) then its mr real ones to the pool, then fit on the whole pool
+  // (Accumulate) or on min(size, subsample_n) of its points picked by
+  // floyd_subset (AccumulateSubsample). Counters: the fit's real and
+  // synthetic points (Accumulate: the pool's).
+  MADSIM_HD static void step_pool(const Params& p, double* state, u32x2 key, uint32_t replica,
+                                  uint32_t t, double mr, double ks, double* scratch) {
+    const int d = p.d;
+    double* lp = state + loop_at(p);
+    double* pts = lp + 1;
+    double* work = scratch + p.n_max * (d + p.k);
+    int64_t size = (int64_t)lp[0];
+    for (int part = 0; part < 2; ++part) {
+      const bool real = part == 1;
+      const double* par = real ? p.truth : state;
+      double c = real ? mr : ks;
+      if (c > (double)(p.pool_cap - size)) c = (double)(p.pool_cap - size);  // never: pool_cap > total
+      draw(p, c, par, par + means_at(p), par + factors_at(p), real ? 1.0 : p.tau, key, replica, t,
+           real ? TAG_REAL : TAG_SAMPLES, pts + size * (d + 1), d + 1, work, work + p.k);
+      for (int64_t i = 0; i < (int64_t)c; ++i) pts[(size + i) * (d + 1) + d] = real ? 1.0 : 0.0;
+      size += (int64_t)c;
+    }
+    lp[0] = (double)size;
+    int64_t n = size;
+    double* pick = work + work_size(p);
+    if (p.loop == SUBSAMPLE) {
+      n = size < p.subsample_n ? size : p.subsample_n;
+      floyd_subset(size, n, make_stream(key, replica, t, TAG_SUBSET, 0), pick);
+    }
+    double nr = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double* x = pts + (p.loop == SUBSAMPLE ? (int64_t)pick[i] : i) * (d + 1);
+      for (int q = 0; q < d; ++q) scratch[i * d + q] = x[q];
+      nr += x[d];
+    }
+    fit(p, state, scratch, n, nr, (double)n - nr);
   }
 
   // Writes the columns of the groups set in `need`. scratch: work_size(p).

@@ -668,6 +668,7 @@ def _gmm_params(params) -> gmm.Params:
                                        operator.index(p.em_iters))
         tol, floor, tau, tpr, fpr, real_fixed = map(
             float, (p.em_tol, p.cov_floor, p.tau, p.tpr, p.fpr, p.real_fixed))
+        subsample_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
     except TypeError:
         raise TypeError(f"params: k, d, cov_type, loop and em_iters must be integers, the rest "
                         f"numbers; got {params!r}") from None
@@ -677,9 +678,18 @@ def _gmm_params(params) -> gmm.Params:
         raise ValueError("d must lie in [1, 64]")
     if cov_type not in (gmm.FULL, gmm.DIAG, gmm.SPHERICAL):
         raise ValueError("cov_type must be 0 (full), 1 (diag) or 2 (spherical)")
-    if loop not in (gmm.REPLACE, gmm.AUGMENT, gmm.FRESH):
-        raise ValueError("loop must be 0..2 (replace, augment, fresh): accumulating loops would "
-                         "keep every point in the state")
+    if loop not in (gmm.REPLACE, gmm.AUGMENT, gmm.FRESH, gmm.ACCUMULATE, gmm.SUBSAMPLE):
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if loop == gmm.SUBSAMPLE:
+        if not 1 <= subsample_n <= 0xFFFFFFFF:
+            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
+    else:
+        subsample_n = 0
+    if loop in (gmm.ACCUMULATE, gmm.SUBSAMPLE):
+        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
+            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
+    else:
+        pool_cap = 0
     if iters < 1:
         raise ValueError("em_iters must be >= 1")
     if not (tol >= 0.0 and math.isfinite(tol)):
@@ -713,28 +723,31 @@ def _gmm_params(params) -> gmm.Params:
         raise ValueError("counts must be integers >= 0")
     real = {gmm.AUGMENT: np.full(counts.shape[0], real_fixed), gmm.FRESH: counts[:, 0]}.get(
         loop, np.zeros(counts.shape[0]))
-    if float(np.max(real + counts[:, 1], initial=0.0)) * (d + k) > 268435456.0:
-        raise ValueError("a generation's points need more than 2**28 doubles of scratch per "
-                         "thread (most points x (d + k)); use fewer points per generation")
+    n_max = {gmm.ACCUMULATE: float(pool_cap), gmm.SUBSAMPLE: float(subsample_n)}.get(
+        loop, float(np.max(real + counts[:, 1], initial=0.0)))
+    if n_max * (d + k) > 268435456.0:
+        raise ValueError("a fit's points need more than 2**28 doubles of scratch per thread "
+                         "(most points x (d + k); Accumulate: the whole pool); use fewer points "
+                         "per generation (or AccumulateSubsample)")
     return gmm.Params(k, d, cov_type, loop, iters, tol, floor, tau, tpr, fpr, int(real_fixed),
-                      truth, tails, counts)
+                      truth, tails, counts, subsample_n, pool_cap)
 
 
 def _gmm_params_of(static, dyn) -> gmm.Params:
-    k, d, loop, real_fixed, _ = static
+    k, d, loop, real_fixed, subsample_n, pool_cap, _ = static
     return gmm.Params(k, d, dyn["cov_type"], loop, dyn["em_iters"], dyn["em_tol"], dyn["cov_floor"],
                       dyn["tau"], dyn["tpr"], dyn["fpr"], real_fixed, dyn["truth"], dyn["tails"],
-                      dyn["counts"])
+                      dyn["counts"], subsample_n, pool_cap)
 
 
 def advance_gmm(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
                 records, detectors, first, threads, columns=None):
     """The Gaussian mixture's twin of ``_core.advance_gmm``: arguments as in
     ``advance`` with state [R, gmm.state_size(params)] and params a
-    ``gmm.Params``. Compiled once per (k, d, loop, real_fixed, point buffers,
+    ``gmm.Params``. Compiled once per (k, d, loop, real_fixed, subsample_n, pool_cap, point buffers,
     shapes); the covariance type, EM cap, tolerance, floor and knobs are traced."""
     p = _gmm_params(params)
-    static = (p.k, p.d, p.loop, p.real_fixed, gmm.bounds(p))
+    static = (p.k, p.d, p.loop, p.real_fixed, p.subsample_n, p.pool_cap, gmm.bounds(p))
     model = _family_model(gmm, _gmm_params_of, static)
     dyn = dict(cov_type=jnp.int32(p.cov_type), em_iters=jnp.int64(p.em_iters), em_tol=jnp.float64(p.em_tol),
                cov_floor=jnp.float64(p.cov_floor), tau=jnp.float64(p.tau), tpr=jnp.float64(p.tpr),

@@ -1,5 +1,5 @@
-"""Gaussian mixture refit by EM (replace, augment, fresh; temperature, the
-filter; full, diagonal or spherical covariances), in JAX.
+"""Gaussian mixture refit by EM (replace, augment, fresh, accumulate,
+accumulate-subsample; temperature, the filter; full, diagonal or spherical covariances), in JAX.
 
 Mirrors csrc/madsim/models/gmm.hpp::GaussianMixture: the same state and
 observe rows, the same streams
@@ -9,11 +9,12 @@ observe rows, the same streams
         by inversion of the cumulative weights (bigram.next_token)
     point i's d normals: normals i d .. i d + d - 1 of site 1
     TAG_FILTER site 0 / 1       synthetic / real survivors
+    TAG_SUBSET site 0 block c   the c-th pick of the subsample (floyd_subset)
 
 and the same EM (log-sum-exp E-step, M-step with the covariance floor, the
 empty-component rule, the stopping rule). Functions work on one replica;
-vmap them over replicas. k, d, loop, real_fixed and the point buffers'
-sizes (``bounds``) are Python ints; the rest (cov_type included) may be traced. The
+vmap them over replicas. k, d, loop, real_fixed, subsample_n, pool_cap and
+the point buffers' sizes (``bounds``) are Python ints; the rest (cov_type included) may be traced. The
 twins agree to rounding (XLA's dot products and reductions sum in another
 order), and run the same EM iterations except where the stopping test
 |delta log-likelihood| < em_tol falls within rounding of the tolerance
@@ -32,14 +33,14 @@ from jax.scipy.linalg import solve_triangular
 
 from .bigram import next_token
 from .categorical import seq_cumsum, survivors
-from .gaussian_loop import normals
+from .gaussian_loop import floyd_subset, normals
 from .linalg import cholesky_floor_packed, pack, tri, tri_size, unpack_lower
 from .metrics import gauss_w2_sq, normal_lower, normal_upper
-from .philox import TAG_REAL, TAG_SAMPLES, block, make_stream
+from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
 from .transforms import uniform52
 
 # Mirrors GaussianMixture::Loop, ::CovType, ::Counter
-REPLACE, AUGMENT, FRESH = 0, 1, 2
+REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
 FULL, DIAG, SPHERICAL = 0, 1, 2
 (C_REAL, C_SYNTHETIC, C_SKIPPED, C_ITERS, C_CAPPED, C_FLOORED, C_EMPTIED, C_LOGLIK,
  N_COUNTERS) = range(9)
@@ -64,6 +65,8 @@ class Params(NamedTuple):
     truth: Any          # [k + k d + k T]
     tails: Any          # [2 d]
     counts: Any         # [G, 2]
+    subsample_n: int = 0  # AccumulateSubsample: points per fit
+    pool_cap: int = 0     # Accumulate*: points the pool can hold (sizes the state)
 
 
 def T(p: Params) -> int:
@@ -90,7 +93,13 @@ def loop_at(p: Params) -> int:
     return params_size(p) + N_COUNTERS
 
 
+def pooled(p: Params) -> bool:
+    return p.loop in (ACCUMULATE, SUBSAMPLE)
+
+
 def loop_size(p: Params) -> int:
+    if pooled(p):
+        return 1 + int(p.pool_cap) * (p.d + 1)
     return 1 + int(p.real_fixed) * p.d if p.loop == AUGMENT else 0
 
 
@@ -119,7 +128,8 @@ def bounds(p: Params) -> tuple:
         return 1 << int(max(x, 1.0) - 1).bit_length()
 
     syn = pow2(float(np.max(counts[:, 1], initial=0.0)))
-    real = {FRESH: pow2(float(np.max(counts[:, 0], initial=0.0))),
+    fresh = pow2(float(np.max(counts[:, 0], initial=0.0)))
+    real = {FRESH: fresh, ACCUMULATE: fresh, SUBSAMPLE: fresh,
             AUGMENT: int(p.real_fixed)}.get(p.loop, 0)
     return syn, real
 
@@ -229,6 +239,34 @@ def init(p: Params, key, replica, bnds):
     return row
 
 
+def pool_fit_points(p: Params, state, Xs, ks, Xr, nr, key, replica, t):
+    """Accumulate*: the row with the ks synthetic then the nr real points
+    appended to the pool, the fit's points, their mask and (real, synthetic)
+    counts: the whole pool (Accumulate) or floyd_subset's min(size,
+    subsample_n) of its points (AccumulateSubsample). Mirrors
+    GaussianMixture::step_pool."""
+    d, cap, lat = p.d, int(p.pool_cap), loop_at(p)
+    size = state[lat].astype(jnp.int64)
+    pts = state[lat + 1:].reshape(cap, d + 1)
+    for X, c, flag in ((Xs, ks, 0.0), (Xr, nr, 1.0)):
+        j = jnp.arange(X.shape[0])
+        c = jnp.minimum(c.astype(jnp.int64), cap - size)
+        rows = jnp.concatenate([X, jnp.full((X.shape[0], 1), flag)], axis=1)
+        pts = pts.at[jnp.where(j < c, size + j, cap)].set(rows, mode="drop")
+        size = size + c
+    state = state.at[lat].set(size.astype(jnp.float64)).at[lat + 1:].set(pts.reshape(-1))
+    if p.loop == ACCUMULATE:
+        chosen, mask = pts, jnp.arange(cap) < size
+    else:
+        nsub = int(p.subsample_n)
+        n = jnp.minimum(size, nsub)
+        pick = floyd_subset(make_stream(key, replica, t, TAG_SUBSET, 0), size, n, nsub)
+        mask = jnp.arange(nsub) < n
+        chosen = pts[jnp.where(mask, pick, 0.0).astype(jnp.int64)]
+    nr_fit = jnp.sum(jnp.where(mask, chosen[:, d], 0.0))
+    return state, chosen[:, :d], mask, nr_fit, jnp.sum(mask).astype(jnp.float64) - nr_fit
+
+
 def step(p: Params, state, key, replica, t, bnds):
     nsyn, nreal = bnds
     d, c0 = p.d, counters_at(p)
@@ -241,14 +279,17 @@ def step(p: Params, state, key, replica, t, bnds):
         lp = state[loop_at(p):]
         nr = lp[0]
         Xr = lp[1:].reshape(nreal, d)
-    elif p.loop == FRESH:
+    elif p.loop == FRESH or pooled(p):
         nr = survivors(m_t, p.fpr, key, replica, t, 1)
         w0, mu0, L0 = unpack(p, jnp.asarray(p.truth, jnp.float64))
         Xr = draw(p, w0, mu0, L0, 1.0, key, replica, t, TAG_REAL, nreal)
     else:
         nr, Xr = jnp.float64(0.0), jnp.zeros((0, d), jnp.float64)
-    X = jnp.concatenate([Xs, Xr])
-    mask = jnp.concatenate([jnp.arange(nsyn) < ks, jnp.arange(Xr.shape[0]) < nr])
+    if pooled(p):
+        state, X, mask, nr, ks = pool_fit_points(p, state, Xs, ks, Xr, nr, key, replica, t)
+    else:
+        X = jnp.concatenate([Xs, Xr])
+        mask = jnp.concatenate([jnp.arange(nsyn) < ks, jnp.arange(Xr.shape[0]) < nr])
     n = ks + nr
     w2, mu2, L2, c = em(p, w, mu, L, X, mask)
     fit = n >= 1.0
