@@ -110,8 +110,19 @@ def _spd_matrix(name: str, value, d: int) -> tuple:
 
 # ---------------------------------------------------------------- families
 
+class _MeanVector:
+    """mean_vector for the Gaussian-based families (``mean``: a number for
+    every coordinate, or a tuple of dim numbers)."""
+
+    @property
+    def mean_vector(self) -> np.ndarray:
+        if isinstance(self.mean, tuple):
+            return np.array(self.mean, dtype=np.float64)
+        return np.full(self.dim, float(self.mean))
+
+
 @dataclass(frozen=True)
-class Gaussian:
+class Gaussian(_MeanVector):
     """Gaussian family; the truth (generation 0) is N(mean, cov).
 
     dim: the dimension d. mean: a number (every coordinate) or a length-d
@@ -143,12 +154,6 @@ class Gaussian:
     def min_points(self) -> int:
         """Points a fit needs: dim + 1 (a full-rank covariance)."""
         return self.dim + 1
-
-    @property
-    def mean_vector(self) -> np.ndarray:
-        if isinstance(self.mean, tuple):
-            return np.array(self.mean, dtype=np.float64)
-        return np.full(self.dim, float(self.mean))
 
     @property
     def cov_matrix(self) -> np.ndarray:
@@ -399,7 +404,7 @@ class Bigram:
 
 
 @dataclass(frozen=True)
-class PPCA:
+class PPCA(_MeanVector):
     """Probabilistic PCA, the linear autoencoder (Tipping & Bishop 1999): a
     d-dim Gaussian N(mean, W W' + noise I) with q = ``factors`` < d
     loadings W [d, q]. Each generation fits it by maximum likelihood in
@@ -472,12 +477,6 @@ class PPCA:
     def min_points(self) -> int:
         """Points a fit needs: dim + 1 (the Gaussian fit it projects)."""
         return self.dim + 1
-
-    @property
-    def mean_vector(self) -> np.ndarray:
-        if isinstance(self.mean, tuple):
-            return np.array(self.mean, dtype=np.float64)
-        return np.full(self.dim, float(self.mean))
 
     @property
     def loadings_matrix(self) -> np.ndarray:

@@ -122,6 +122,14 @@ class Kernel:
         return np.array(sorted(cols), dtype=np.int32)
 
 
+def _zero_state_kernel(name: str, params, advance, state_size: int, columns: dict, **rest) -> Kernel:
+    """A family kernel whose state row starts at zeros (its init writes the
+    truth and any set-up draws) and which observes its columns."""
+    return Kernel(name=name, params=params, advance=advance,
+                  initial_state=np.zeros(state_size, dtype=np.float64), observed=tuple(columns),
+                  columns=columns, **rest)
+
+
 def uses_gaussian1d(cfg: Config) -> bool:
     """True when the fast 1-D kernel runs ``cfg`` (same law as GaussianLoop at d = 1)."""
     return (isinstance(cfg.family, Gaussian) and cfg.family.dim == 1
@@ -263,13 +271,8 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         truth_vals = truth_values_nd(d)
     if isinstance(fam, PPCA):
         _ppca_columns(fam, base + len(tail) + len(names), columns, arrays, units, truth_vals)
-    return Kernel(
-        name="gaussian_loop",
-        params=params,
-        advance=advance,
-        initial_state=np.zeros(state_size, dtype=np.float64),
-        observed=tuple(columns),
-        columns=columns,
+    return _zero_state_kernel(
+        "gaussian_loop", params, advance, state_size, columns,
         units=units,
         arrays=arrays,
         counts=counts,
@@ -398,13 +401,8 @@ def _categorical(cfg: Config, generations: int, replicas: int, backend: str) -> 
     }
     columns = {"points_real": K, "points_synthetic": K + 1, "skipped": K + 2}
     columns.update({name: K + 3 + k for k, name in enumerate(TOKEN_METRICS)})
-    return Kernel(
-        name="categorical",
-        params=params,
-        advance=advance,
-        initial_state=np.zeros(state_size, dtype=np.float64),
-        observed=tuple(columns),
-        columns=columns,
+    return _zero_state_kernel(
+        "categorical", params, advance, state_size, columns,
         units=units,
         arrays={"probs": (np.arange(K), ("token",))},
         counts=counts,
@@ -472,13 +470,8 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
     }
     columns = {"points_real": KK, "points_synthetic": KK + 1, "skipped": KK + 2, "rows_kept": KK + 3}
     columns.update({name: KK + 4 + k for k, name in enumerate(BIGRAM_METRICS)})
-    return Kernel(
-        name="bigram",
-        params=params,
-        advance=advance,
-        initial_state=np.zeros(state_size, dtype=np.float64),
-        observed=tuple(columns),
-        columns=columns,
+    return _zero_state_kernel(
+        "bigram", params, advance, state_size, columns,
         units=units,
         arrays={"transition": (np.arange(KK).reshape(K, K), ("token", "next_token"))},
         counts=counts,
@@ -579,13 +572,8 @@ def _gmm(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
              **GMM_COUNTERS, **GMM_SUMMARY, **GMM_METRICS}
     truth = {"second_moment": fam.second_moment, "min_weight": float(min(fam.weights)),
              "tail_mass": 2e-3, "l2": 0.0, "w2_sq_bound": 0.0}
-    return Kernel(
-        name="gmm",
-        params=params,
-        advance=advance,
-        initial_state=np.zeros(state_size, dtype=np.float64),
-        observed=tuple(columns),
-        columns=columns,
+    return _zero_state_kernel(
+        "gmm", params, advance, state_size, columns,
         units=units,
         arrays=arrays,
         counts=counts,
@@ -641,13 +629,8 @@ def _regression(cfg: Config, generations: int, replicas: int, backend: str) -> K
         params, advance = ref.regression.Params(**args), ref.backend.advance_regression
     columns = {name: d + k for k, name in enumerate(REGRESSION_VARS)}
     w0 = fam.weight_vector
-    return Kernel(
-        name="regression",
-        params=params,
-        advance=advance,
-        initial_state=np.zeros(state_size, dtype=np.float64),
-        observed=tuple(columns),
-        columns=columns,
+    return _zero_state_kernel(
+        "regression", params, advance, state_size, columns,
         units={"w": "fitted weights w_t", **REGRESSION_VARS},
         arrays={"w": (np.arange(d), ("dim",))},
         counts=counts,
