@@ -20,13 +20,18 @@ import madsim as ms
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def timed(fn, repeats):
-    times = []
+def timed_with_result(fn, repeats):
+    """({times_s, min_s, median_s}, the last call's return value)."""
+    times, out = [], None
     for _ in range(repeats):
         t = time.perf_counter()
-        fn()
+        out = fn()
         times.append(time.perf_counter() - t)
-    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}
+    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}, out
+
+
+def timed(fn, repeats):
+    return timed_with_result(fn, repeats)[0]
 
 
 def parse_args(doc: str, argv=None) -> argparse.Namespace:
@@ -39,16 +44,19 @@ def parse_args(doc: str, argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def write_results(name: str, args: argparse.Namespace, philox_rate: float, cases: list) -> None:
-    """benchmarks/results/<name>-<host>-<time>.json with the machine and build
+def write_results(name: str, args: argparse.Namespace, philox_rate: float | None, cases: list,
+                  **extra) -> None:
+    """benchmarks/results/<name>-<host>-<time>.json with the machine (load
+    average included: read rates with it), the build and ``extra`` fields
     (not for --quick runs)."""
     if args.quick:
         return
-    out = {"benchmark": name, "quick": args.quick, "philox_blocks_per_s": philox_rate,
+    out = {"benchmark": name, "quick": args.quick, "philox_blocks_per_s": philox_rate, **extra,
            "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
-                       "build_info": ms.build_info(), "numpy": np.__version__},
+                       "load_average": os.getloadavg(), "build_info": ms.build_info(),
+                       "numpy": np.__version__},
            "cases": cases}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{name}-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=1))
+    path.write_text(json.dumps(out, indent=1, default=float))
     print(f"wrote {path}")

@@ -20,31 +20,16 @@ writes JSON to benchmarks/results/ppca-<host>-<time>.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
-import platform
-import statistics
-import time
-from pathlib import Path
 
 import numpy as np
 
 import madsim as ms
+from common import parse_args, timed_with_result, write_results
 
-HERE = Path(__file__).resolve().parent
 D, Q = 10, 2
 FAM = ms.PPCA(dim=D, factors=Q, spectrum=(4.0, 2.5), noise=0.5)
 
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}, out
 
 
 def madsim_run(n, R, G, path, threads):
@@ -111,12 +96,7 @@ def _z(trace, n, G):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=HERE / "results")
-    args = ap.parse_args(argv)
+    args = parse_args(__doc__, argv)
     th, rep = args.threads, args.repeats
     s = 0.05 if args.quick else 1.0
     # (n, G, R for madsim exact, madsim samples, numpy suffstats, numpy samples): the slower
@@ -130,7 +110,7 @@ def main(argv=None):
                             ("madsim_samples", r_sm, madsim_run(n, r_sm, G, "samples", th)),
                             ("numpy_suffstats", r_ns, numpy_suffstats(n, r_ns, G)),
                             ("numpy_samples", r_np, numpy_samples(n, r_np, G))):
-            t, trace = timed(fn, rep)
+            t, trace = timed_with_result(fn, rep)
             t["R"] = R
             t["rg_per_s"] = R * G / t["min_s"]
             t["z_trace"], t["expected_trace"] = _z(trace, n, G)
@@ -150,17 +130,8 @@ def main(argv=None):
               f"{r['numpy_suffstats']:>9.3g} {r['numpy_samples']:>10.3g} | "
               f"{r['madsim_exact'] / r['numpy_suffstats']:>15.1f} "
               f"{r['madsim_samples'] / r['numpy_samples']:>18.1f} | {zs}")
-    out = {"benchmark": "ppca", "quick": args.quick,
-           "family": {"dim": D, "factors": Q, "spectrum": list(FAM.spectrum), "noise": FAM.noise},
-           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
-                       "load_average": os.getloadavg(), "build_info": ms.build_info(),
-                       "numpy": np.__version__},
-           "cases": rows}
-    if not args.quick:
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"ppca-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(out, indent=1, default=float))
-        print(f"wrote {path}")
+    write_results("ppca", args, None, rows,
+                  family={"dim": D, "factors": Q, "spectrum": list(FAM.spectrum), "noise": FAM.noise})
     return 0
 
 

@@ -16,28 +16,10 @@ writes JSON to benchmarks/results/regression-<host>-<time>.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import statistics
-import time
-from pathlib import Path
-
 import numpy as np
 
 import madsim as ms
-
-HERE = Path(__file__).resolve().parent
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return {"times_s": times, "min_s": min(times), "median_s": statistics.median(times)}
+from common import parse_args, timed, write_results
 
 
 def config(d, T, loop, path):
@@ -85,12 +67,7 @@ SIZES = {
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=HERE / "results")
-    args = ap.parse_args(argv)
+    args = parse_args(__doc__, argv)
     th, rep = args.threads, args.repeats
     scale = 0.02 if args.quick else 1.0
     rows = []
@@ -115,15 +92,7 @@ def main(argv=None):
         ex, sa, npy = (e[k]["rg_per_s"] for k in ("madsim_exact", "madsim_samples", "numpy"))
         print(f"{e['d']:>3} {e['T']:>6} {e['loop']:>10} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | "
               f"{ex / npy:>8.1f} {sa / npy:>9.2f}")
-    out = {"benchmark": "regression", "quick": args.quick,
-           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
-                       "build_info": ms.build_info(), "numpy": np.__version__},
-           "cases": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"regression-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    if not args.quick:
-        path.write_text(json.dumps(out, indent=1))
-        print(f"wrote {path}")
+    write_results("regression", args, None, rows)
     return 0
 
 
