@@ -30,7 +30,7 @@ from jax import lax
 from . import categorical
 from .categorical import draw_subset, seq_cumsum, survivors
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
-from .transforms import uniform52
+from .transforms import div, uniform52
 
 # Mirrors Bigram::Loop and ::Path
 REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
@@ -141,7 +141,7 @@ def fit(p: Params, c, n, P):
     C = c.reshape(K, K)
     row = jnp.sum(C, axis=1)              # integers: exact in any order
     total = row + K * a
-    new = (C + a) / jnp.where(total > 0.0, total, 1.0)[:, None]
+    new = div(C + a, jnp.where(total > 0.0, total, 1.0)[:, None])
     new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)   # subnormal is 0, as the C++
     keep = (row < 1.0) & (a <= 0.0)
     out = jnp.where(keep[:, None], P, new)
@@ -212,9 +212,7 @@ def _subsample_step(p: Params, state, P, lp, c, m, start_cdf, truth_cdf, key, re
     n = got_r + got_s
     new, kept = fit(p, out[:KK] + out[KK:], n, P)
     skipped = state[KK + 2] + jnp.where((n < 1.0) & (jnp.asarray(p.smoothing) <= 0.0), 1.0, 0.0)
-    # pairs / (L - 1): XLA's CPU division is not correctly rounded, so these
-    # two counters agree with the C++ to 1 ulp (the pairs themselves exactly)
-    cnt = jnp.stack([got_r / (L - 1), got_s / (L - 1), skipped, kept])
+    cnt = jnp.stack([div(got_r, L - 1.0), div(got_s, L - 1.0), skipped, kept])
     return jnp.concatenate([new.reshape(-1), cnt, lp])
 
 

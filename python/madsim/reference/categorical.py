@@ -36,7 +36,7 @@ from jax import lax
 from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, block, make_stream
 from .samplers import binomial
 from .token_metrics import N_TOKEN_METRICS, token_metrics
-from .transforms import uniform52
+from .transforms import div, uniform52
 
 # Mirrors Categorical::Loop and ::Path
 REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
@@ -113,7 +113,7 @@ def sampling_law(p: Params, prob):
     K = p.K
     tau = jnp.asarray(p.tau, jnp.float64)
     pmax = jnp.max(prob)
-    hot = jnp.where(prob > 0.0, jnp.power(prob / jnp.where(pmax > 0, pmax, 1.0), 1.0 / tau), 0.0)
+    hot = jnp.where(prob > 0.0, jnp.power(div(prob, jnp.where(pmax > 0, pmax, 1.0)), div(1.0, tau)), 0.0)
     tiny = jnp.finfo(jnp.float64).tiny                  # subnormal counts as 0, as in the C++
     q = jnp.where(tau != 1.0, jnp.where(hot >= tiny, hot, 0.0), prob)
     idx = jnp.arange(K)
@@ -136,7 +136,7 @@ def counts_exact(K: int, n, q, key, replica, gen, tag):
 
     def body(left, i):
         qi, si = q[i], suffix[i]
-        pr = qi / jnp.where(si > 0, si, 1.0)
+        pr = div(qi, jnp.where(si > 0, si, 1.0))
         draw, _ = binomial(left, pr, make_stream(key, replica, gen, tag, i.astype(jnp.uint32)))
         x = jnp.where(pr >= 1.0, left, draw)
         x = jnp.where((left <= 0.0) | ~(qi > 0.0), 0.0, x)
@@ -151,7 +151,7 @@ def alias_table(K: int, q):
     Mirrors Categorical::alias_table step for step (the same stacks in one
     work array, the same float operations), so the tables are identical."""
     total = seq_cumsum(q)[-1]
-    scale = K / total
+    scale = div(jnp.float64(K), total)
     prob = q * scale
     top = jnp.argmax(q)                              # the first largest, as the C++ loop
     idx = jnp.arange(K)
@@ -226,9 +226,9 @@ def fit(p: Params, real, nr, syn, ns, prob):
     w = jnp.asarray(p.weight, jnp.float64)
     a = jnp.asarray(p.smoothing, jnp.float64)
     nz = lambda x: jnp.where(x == 0.0, 1.0, x)  # noqa: E731 (a failed fit discards the value)
-    weighted = w * (real / nz(nr)) + (1.0 - w) * (syn / nz(ns))
+    weighted = w * div(real, nz(nr)) + (1.0 - w) * div(syn, nz(ns))
     total = nr + ns + p.K * a
-    pooled = (real + syn + a) / nz(total)
+    pooled = div(real + syn + a, nz(total))
     ok = jnp.where(w >= 0.0, (nr >= 1.0) & (ns >= 1.0), ~((nr + ns < 1.0) & (a <= 0.0)))
     new = jnp.where(w >= 0.0, weighted, pooled)
     new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)   # Categorical::normal_or_zero
