@@ -40,6 +40,7 @@ EM_RTOL = 1e-9
 LOGLIK_RTOL = 1e-8
 L2_ATOL = 1e-7
 L2_RTOL = 1e-6
+L2_FLOORED_RTOL = 1e-4  # seen 1.07e-5 absolute (dev profile, an Augment case floored at 1e-9)
 EXACT = ("points_real", "points_synthetic", "skipped", "em_iters", "em_capped", "floored", "emptied")
 SHAPES = ((3, 2, 33), (2, 1, 8))   # (k, d, points): the buckets the twin compiles for
 
@@ -174,7 +175,10 @@ def assert_twins_agree(cfg, seed, ids):
         if not _close(a[v].values, b[v].values, LOGLIK_RTOL if v == "loglik" else EM_RTOL):
             bad.append(f"{v}: {np.abs(a[v].values - b[v].values).max():.3g}")
     x, y = a["l2"].values, b["l2"].values
-    if np.any(np.abs(x - y) > L2_ATOL + L2_RTOL * np.abs(x)):
+    # where the fit floored a component, l2's Gaussian-product sums are
+    # conditioned ~1 / cov_floor: the parameters still agree to EM_RTOL above
+    rtol = np.where(a["floored"].values > 0, L2_FLOORED_RTOL, L2_RTOL)
+    if np.any(np.abs(x - y) > L2_ATOL + rtol * np.abs(x)):
         bad.append(f"l2: {np.abs(x - y).max():.3g}")
     if not _close(a["state"].values, b["state"].values, EM_RTOL):
         bad.append("state")
