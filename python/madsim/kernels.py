@@ -122,6 +122,21 @@ class Kernel:
         return np.array(sorted(cols), dtype=np.int32)
 
 
+def _compiled(holder: str, name: str, args: dict, backend: str, cfg: Config, replicas: int,
+              *memory) -> tuple:
+    """(params, advance, state_size) of a family kernel: the compiled
+    ``_core.<holder>Params`` validates ``args`` (also for the JAX twin), the
+    run's state is checked against the RAM (``memory``: _check_memory's
+    pool_cap[, row]), and backend "jax" swaps in ``reference.<name>``'s
+    Params and ``reference.backend.advance_<name>``."""
+    params = getattr(core, f"{holder}Params")(**args)
+    _check_memory(cfg, params.state_size, replicas, *memory)
+    if backend == "jax":
+        ref = _reference()
+        return getattr(ref, name).Params(**args), getattr(ref.backend, f"advance_{name}"), params.state_size
+    return params, getattr(core, f"advance_{name}"), params.state_size
+
+
 def _zero_state_kernel(name: str, params, advance, state_size: int, columns: dict, **rest) -> Kernel:
     """A family kernel whose state row starts at zeros (its init writes the
     truth and any set-up draws) and which observes its columns."""
@@ -226,13 +241,8 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         pool_cap=pool_cap, truth=truth, counts=counts)
     if isinstance(fam, PPCA):  # the same kernel, each fit projected onto q factors
         args.update(factors=fam.factors, basis=np.ascontiguousarray(fam.basis, dtype=np.float64))
-    params = core.GaussianLoopParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, pool_cap)
-    state_size = params.state_size
-    advance = core.advance_gaussian_loop
-    if backend == "jax":
-        ref = _reference()
-        params, advance = ref.gaussian_loop.Params(**args), ref.backend.advance_gaussian_loop
+    params, advance, state_size = _compiled("GaussianLoop", "gaussian_loop", args, backend, cfg, replicas,
+                                              pool_cap)
 
     T = d * (d + 1) // 2
     base = d + T
@@ -383,13 +393,7 @@ def _categorical(cfg: Config, generations: int, replicas: int, backend: str) -> 
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         truth=p0, rare=rare, counts=counts)
-    params = core.CategoricalParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, 0)
-    state_size = params.state_size
-    advance = core.advance_categorical
-    if backend == "jax":
-        ref = _reference()
-        params, advance = ref.categorical.Params(**args), ref.backend.advance_categorical
+    params, advance, state_size = _compiled("Categorical", "categorical", args, backend, cfg, replicas, 0)
     units = {
         "probs": "model token probabilities p_t",
         "points_real": "real tokens the generation's fit had (after the filter; accumulating "
@@ -449,13 +453,7 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         length=int(fam.length), truth=P0, start=fam.start_law, pi0=pi0, counts=counts,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0)
-    params = core.BigramParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, 0)
-    state_size = params.state_size
-    advance = core.advance_bigram
-    if backend == "jax":
-        ref = _reference()
-        params, advance = ref.bigram.Params(**args), ref.backend.advance_bigram
+    params, advance, state_size = _compiled("Bigram", "bigram", args, backend, cfg, replicas, 0)
     KK = K * K
     units = {
         "transition": "model transition matrix P_t[token, next_token]",
@@ -544,13 +542,8 @@ def _gmm(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
         truth=gmm_truth(fam), tails=gmm_tails(fam), counts=counts,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         pool_cap=pool_cap)
-    params = core.GaussianMixtureParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, pool_cap)
-    state_size = params.state_size
-    advance = core.advance_gmm
-    if backend == "jax":
-        ref = _reference()
-        params, advance = ref.gmm.Params(**args), ref.backend.advance_gmm
+    params, advance, state_size = _compiled("GaussianMixture", "gmm", args, backend, cfg, replicas,
+                                              pool_cap)
     T = d * (d + 1) // 2
     P = k * (1 + d + T)
     cov_idx = np.empty((k, d, d), dtype=np.int64)
@@ -620,13 +613,8 @@ def _regression(cfg: Config, generations: int, replicas: int, backend: str) -> K
         truth=regression_truth(fam), counts=counts)
     if isinstance(loop, AccumulateSubsample):  # every row drawn: [x d | y | real]
         args.update(subsample_n=loop.n, pool_cap=int(counts.sum()) + 1)
-    params = core.RegressionParams(**args)  # validates, also for the JAX twin
-    _check_memory(cfg, params.state_size, replicas, args.get("pool_cap", 0), d + 2)
-    state_size = params.state_size
-    advance = core.advance_regression
-    if backend == "jax":
-        ref = _reference()
-        params, advance = ref.regression.Params(**args), ref.backend.advance_regression
+    params, advance, state_size = _compiled("Regression", "regression", args, backend, cfg, replicas,
+                                              args.get("pool_cap", 0), d + 2)
     columns = {name: d + k for k, name in enumerate(REGRESSION_VARS)}
     w0 = fam.weight_vector
     return _zero_state_kernel(
