@@ -88,12 +88,22 @@ cases = {
     "d4 trunc samples": ms.Config(family=G(dim=4), loop=ms.Fresh(real=5, synthetic=17), path="samples",
                                   truncation=2.5, filter=ms.Filter(tpr=0.2, fpr=0.1)),
     "1d accumulate exact": ms.Config(loop=ms.Accumulate(real=3, synthetic=5), path="exact"),
+    # Categorical (LaneKit's alias tokens, 2 LANES per refill): token counts not a
+    # multiple of 16 (a scalar tail), both paths, the exact path's switch to
+    # conditional binomials as the support shrinks, knobs, real tokens
+    "cat samples n37": ms.Config(family=ms.Categorical(tokens=50), loop=ms.Replace(n=37),
+                                 path="samples"),
+    "cat exact n200": ms.Config(family=ms.Categorical(zipf=1.1, tokens=60), loop=ms.Replace(n=200),
+                                path="exact", temperature=0.8, top_k=40),
+    "cat fresh samples": ms.Config(family=ms.Categorical(tokens=30), loop=ms.Fresh(real=21, synthetic=45),
+                                   path="samples", top_p=0.9, filter=ms.Filter(tpr=0.3, fpr=0.1)),
 }
 out = {"lanes": core.build_info()["cpu_lanes"]}
 for name, cfg in cases.items():
     ds = ms.simulate(cfg, replicas=[0, 5, 9, 2**32 - 1] + list(range(10, 29)), generations=15,
                      seed=99, record=ms.every(5), progress=False, threads=2)
-    cols = [v for v in ("mean", "var", "cov", "logdet", "skipped") if v in ds]
+    cols = [v for v in ("mean", "var", "cov", "logdet", "skipped", "probs", "counts") if v in ds]
+    assert cols, list(ds.data_vars)
     out[name] = [float(x).hex() for v in cols for x in np.ravel(ds[v].values)]
 print(json.dumps(out))
 """

@@ -24,6 +24,7 @@
 #include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/models/gmm.hpp"
 #include "../madsim/models/regression.hpp"
+#include "../cpu/categorical_lanes.hpp"
 #include "../cpu/gaussian_loop_lanes.hpp"
 #include "../madsim/samplers.hpp"
 

@@ -35,6 +35,7 @@
 #pragma once
 #include <float.h>
 #include <math.h>
+#include "../kit.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
 #include "../sort.hpp"
@@ -199,23 +200,15 @@ struct Categorical {
   // Counts of n tokens drawn one by one from the law q (unnormalised) by
   // the alias method: token j uses the uniform u_j (words (0,1) of block j/2
   // for j even, (2,3) for j odd): x = u_j K, column floor(x), kept when
-  // x - floor(x) < prob. O(K) for the table, O(1) per token. work: 3K.
+  // x - floor(x) < prob (kit.hpp::alias_pick). O(K) for the table, O(1) per
+  // token. work: 3K. Kit: where the tokens are drawn (kit.hpp).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void counts_tokens(int64_t K, double n, const double* q, double* c, double* work,
                                       const Stream& st) {
     double *prob = work, *alias = work + K;
     alias_table(K, q, prob, alias, work + 2 * K);
     for (int64_t i = 0; i < K; ++i) c[i] = 0.0;
-    const uint64_t want = (uint64_t)n;
-    const double Kd = (double)K;
-    u32x4 w = {{0, 0, 0, 0}};
-    for (uint64_t j = 0; j < want; ++j) {
-      if ((j & 1) == 0) w = st.block((uint32_t)(j >> 1));
-      const double x = ((j & 1) ? uniform52(w.v[2], w.v[3]) : uniform52(w.v[0], w.v[1])) * Kd;
-      double col = floor(x);
-      if (col > Kd - 1.0) col = Kd - 1.0;  // u K rounded up to K
-      const int64_t i = (int64_t)col;
-      c[x - col < prob[i] ? i : (int64_t)alias[i]] += 1.0;
-    }
+    Kit::alias_tokens(K, (uint64_t)n, prob, alias, c, st);
   }
 
   // Which exact method draws n tokens from q: token by token (alias) while
@@ -228,12 +221,13 @@ struct Categorical {
     return n <= 4.0 * support;
   }
 
+  template <class Kit = ScalarKit>
   MADSIM_HD static void draw_counts(const Params& p, bool real, double n, const double* q,
                                     double* c, double* work, u32x2 key, uint32_t replica,
                                     uint32_t gen) {
     const Stream tokens = make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0);
     if (p.path == SAMPLES || by_tokens(n, q, p.K)) {
-      counts_tokens(p.K, n, q, c, work, tokens);
+      counts_tokens<Kit>(p.K, n, q, c, work, tokens);
     } else {
       counts_exact(p.K, n, q, c, work, key, replica, gen, real ? TAG_REAL : TAG_SCATTER);
     }
@@ -282,6 +276,8 @@ struct Categorical {
     }
   }
 
+  // Kit: where token draws come from (kit.hpp; the CPU passes its lanes).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int64_t K = p.K;
@@ -295,14 +291,14 @@ struct Categorical {
     // synthetic tokens come from model t-1: draw them before the fit
     if (k > 0.0) {
       sampling_law(p, state, q, idx);
-      draw_counts(p, false, k, q, syn, work, key, replica, t);
+      draw_counts<Kit>(p, false, k, q, syn, work, key, replica, t);
     } else {
       for (int64_t i = 0; i < K; ++i) syn[i] = 0.0;
     }
     if (p.loop == AUGMENT) {
       for (int64_t i = 0; i < K; ++i) real[i] = lp[i];
     } else if (p.loop != REPLACE) {
-      draw_counts(p, true, m, p.truth, real, work, key, replica, t);
+      draw_counts<Kit>(p, true, m, p.truth, real, work, key, replica, t);
     } else {
       for (int64_t i = 0; i < K; ++i) real[i] = 0.0;
     }

@@ -36,56 +36,12 @@
 #include "../metrics.hpp"
 #include "../model.hpp"
 #include "../moments.hpp"
+#include "../kit.hpp"
 #include "../ppca.hpp"
 #include "../samplers.hpp"
 #include "../subset.hpp"
 
 namespace madsim {
-
-// Normal i of a stream in order (normals_of_block), two per Philox block.
-struct NormalSeq {
-  Stream st;
-  uint64_t i;
-  double spare;
-  MADSIM_HD double next() {
-    double z;
-    if (i & 1) {
-      z = spare;
-    } else {
-      normals_of_block(st.block((uint32_t)(i >> 1)), z, spare);
-    }
-    ++i;
-    return z;
-  }
-};
-
-MADSIM_HD NormalSeq normal_seq(const Stream& s) {
-  NormalSeq q;
-  q.st = s;
-  q.i = 0;
-  q.spare = 0.0;
-  return q;
-}
-
-// Where GaussianLoop's step takes its normals and chi-squares from: this kit
-// on every backend; the CPU launcher passes cpu::LaneKit (csrc/cpu/lanes.hpp),
-// which computes the same numbers several blocks or streams at a time.
-//   Normals normals(s, hint)   normal i of s in order, through next() and i
-//                              (hint: about how many will be taken)
-//   chisquares(...)            out[i] = chi-square(nu - i) of the stream at
-//                              site first_site + i, i < count
-struct ScalarKit {
-  typedef NormalSeq Normals;
-  MADSIM_HD static Normals normals(const Stream& s, uint64_t) { return normal_seq(s); }
-  MADSIM_HD static void chisquares(u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag,
-                                   uint32_t first_site, double nu, int count, double* out) {
-    for (int i = 0; i < count; ++i) {
-      double spare;
-      uint32_t tries;
-      out[i] = chisquare(nu - i, make_stream(key, replica, gen, tag, first_site + i), spare, tries);
-    }
-  }
-};
 
 // A factor F [d, d] (row-major; q columns used) with F F' ~ Wishart_d(nu, I),
 // nu >= 1 an integer: Bartlett's lower-triangular factor when nu >= d
