@@ -84,11 +84,12 @@ def jax_multinomial(K, n, R, G):
 
 
 def blocks_per_generation(K, n, path):
-    """Philox blocks one replica-generation consumes (from the uniform
-    truth): one per two tokens through the alias table (the samples path;
-    the exact path while n <= 4 x support), else one per conditional
-    binomial (inversion: one try; BTRS: ~1.2) over the support."""
-    return n / 2.0 if path == "samples" or n <= 4 * K else float(K)
+    """Philox blocks one replica-generation consumes: the samples path draws
+    one block per two tokens through the alias table, exactly; the exact path
+    does so while n <= 4 x support and then one conditional binomial per
+    token with mass (~1-1.2 blocks each), so as the Wright-Fisher support
+    shrinks its count is not known in advance: None."""
+    return n / 2.0 if path == "samples" else None
 
 
 def main(argv=None):
@@ -101,6 +102,8 @@ def main(argv=None):
              (100_000, 1_000_000, int(40 * scale) or 2, 5, 2, 2, 2)]
     philox = core.philox_seconds(2_000_000, th)
     philox_rate = 2_000_000 * th / philox
+    # the SIMD lane generator the alias draws use (csrc/cpu/lane_kit.hpp): the limit
+    philox_lanes_rate = 2_000_000 * th / core.philox_seconds(2_000_000, th, True)
     rows = []
     for K, n, R, G, Rc, Gc, Rj in sizes:
         entry = {"K": K, "n": n, "R": R, "G": G, "threads": th}
@@ -108,7 +111,9 @@ def main(argv=None):
             t = timed(madsim_run(K, n, R, G, path, th), rep)
             t["rg_per_s"] = R * G / t["min_s"]
             t["blocks_per_rg"] = blocks_per_generation(K, n, path)
-            t["fraction_of_philox"] = t["rg_per_s"] * t["blocks_per_rg"] / philox_rate
+            if t["blocks_per_rg"] is not None:
+                t["fraction_of_philox"] = t["rg_per_s"] * t["blocks_per_rg"] / philox_rate
+                t["fraction_of_philox_lanes"] = t["rg_per_s"] * t["blocks_per_rg"] / philox_lanes_rate
             entry[f"madsim_{path}"] = t
         t = timed(numpy_multinomial(K, n, R, G), rep)
         t["rg_per_s"] = R * G / t["min_s"]
@@ -125,21 +130,21 @@ def main(argv=None):
             entry["jax_multinomial"] = t
         rows.append(entry)
 
-    print(f"Categorical replace loop, {th} threads; Philox {philox_rate / 1e6:.1f}M blocks/s "
+    print(f"Categorical replace loop, {th} threads; Philox {philox_rate / 1e6:.1f}M blocks/s scalar, "
+          f"{philox_lanes_rate / 1e6:.1f}M in SIMD lanes "
           "(replica-generations per second, min of repeats; ratio = madsim best path / baseline)")
     print(f"{'K':>7} {'n':>8} | {'exact':>9} {'samples':>9} | {'np multinom':>11} {'np choice':>10} "
-          f"{'JAX jit':>9} | {'x multinom':>10} {'x choice':>9} {'x JAX':>7} | {'% Philox':>8}")
+          f"{'JAX jit':>9} | {'x multinom':>10} {'x choice':>9} {'x JAX':>7} | {'samples % lanes Philox':>22}")
     for e in rows:
         best = max(e["madsim_exact"]["rg_per_s"], e["madsim_samples"]["rg_per_s"])
-        bk = "exact" if e["madsim_exact"]["rg_per_s"] >= e["madsim_samples"]["rg_per_s"] else "samples"
         jx = e.get("jax_multinomial", {}).get("rg_per_s", float("nan"))
         print(f"{e['K']:>7} {e['n']:>8} | {e['madsim_exact']['rg_per_s']:>9.3g} "
               f"{e['madsim_samples']['rg_per_s']:>9.3g} | {e['numpy_multinomial']['rg_per_s']:>11.3g} "
               f"{e['numpy_choice_loop']['rg_per_s']:>10.3g} {jx:>9.3g} | "
               f"{best / e['numpy_multinomial']['rg_per_s']:>10.1f} "
               f"{best / e['numpy_choice_loop']['rg_per_s']:>9.0f} {best / jx:>7.1f} | "
-              f"{100 * e[f'madsim_{bk}']['fraction_of_philox']:>7.1f}%")
-    write_results("tokens", args, philox_rate, rows)
+              f"{100 * e['madsim_samples']['fraction_of_philox_lanes']:>21.1f}%")
+    write_results("tokens", args, philox_rate, rows, philox_lanes_blocks_per_s=philox_lanes_rate)
     return 0
 
 
