@@ -1,5 +1,6 @@
 """Benchmark of the regression family (issue 9): OLS refits on relabelled
-fresh designs, replace and accumulate loops, d = 5 and 50 features, T = 100
+fresh designs, replace, accumulate and accumulate-subsample (samples path:
+T of the pooled rows refit each generation) loops, d = 5 and 50 features, T = 100
 and 1e4 rows per generation; madsim's exact path (Wishart / Gaussian /
 chi-square statistics, O(d^3) per generation, independent of T) and samples
 path (row by row, O(T d^2)) against a vectorised numpy baseline measured in
@@ -23,7 +24,8 @@ from common import parse_args, timed, write_results
 
 
 def config(d, T, loop, path):
-    lp = ms.Replace(n=T) if loop == "replace" else ms.Accumulate(synthetic=T)
+    lp = (ms.Replace(n=T) if loop == "replace" else ms.Accumulate(synthetic=T) if loop == "accumulate"
+          else ms.AccumulateSubsample(n=T, synthetic=T))
     return ms.Config(family=ms.Regression(dim=d), loop=lp, path=path)
 
 
@@ -34,7 +36,10 @@ def madsim_run(d, T, loop, path, R, G, threads):
 
 
 def numpy_run(d, T, loop, R, G):
-    """What a user writes with numpy: every replica's design at once."""
+    """What a user writes with numpy: every replica's design at once.
+    subsample: the pooled rows of every generation kept ([R, t T, d]) and T of
+    them refit per replica, picked by the smallest of uniform keys (a uniform
+    subset without replacement)."""
     w_star = np.full(d, 1.0 / np.sqrt(d))
 
     def run():
@@ -42,11 +47,18 @@ def numpy_run(d, T, loop, R, G):
         w = np.tile(w_star, (R, 1))
         A = np.zeros((R, d, d))
         b = np.zeros((R, d))
-        for _ in range(G):
+        for g in range(G):
             X = rng.standard_normal((R, T, d))
             y = np.einsum("rtd,rd->rt", X, w) + rng.standard_normal((R, T))
             At, bt = X.transpose(0, 2, 1) @ X, np.einsum("rtd,rt->rd", X, y)
-            if loop == "accumulate":
+            if loop == "subsample":
+                Xp = X if g == 0 else np.concatenate([Xp, X], axis=1)
+                yp = y if g == 0 else np.concatenate([yp, y], axis=1)
+                pick = np.argpartition(rng.random(yp.shape), T - 1, axis=1)[:, :T]
+                Xs = np.take_along_axis(Xp, pick[..., None], axis=1)
+                ys = np.take_along_axis(yp, pick, axis=1)
+                A, b = Xs.transpose(0, 2, 1) @ Xs, np.einsum("rtd,rt->rd", Xs, ys)
+            elif loop == "accumulate":
                 A, b = A + At, b + bt
             else:
                 A, b = At, bt
@@ -73,9 +85,13 @@ def main(argv=None):
     rows = []
     for (d, T), sizes in SIZES.items():
         (Re, Ge), (Rs, Gs), (Rn, Gn) = ((max(2, int(R * scale)), G) for R, G in sizes)
-        for loop in ("replace", "accumulate"):
+        for loop in ("replace", "accumulate", "subsample"):
+            if loop == "subsample" and T > 1000:
+                continue  # the pool of rows (samples path only) at T = 1e4: the baseline's memory
             e = {"d": d, "T": T, "loop": loop, "threads": th}
             for path, R, G in (("exact", Re, Ge), ("samples", Rs, Gs)):
+                if loop == "subsample" and path == "exact":
+                    continue  # AccumulateSubsample runs on the samples path only
                 t = timed(madsim_run(d, T, loop, path, R, G, th), rep)
                 t.update(R=R, G=G, rg_per_s=R * G / t["min_s"])
                 e[f"madsim_{path}"] = t
@@ -89,7 +105,8 @@ def main(argv=None):
     print(f"{'d':>3} {'T':>6} {'loop':>10} | {'exact':>9} {'samples':>9} {'numpy':>9} | "
           f"{'x exact':>8} {'x samples':>9}")
     for e in rows:
-        ex, sa, npy = (e[k]["rg_per_s"] for k in ("madsim_exact", "madsim_samples", "numpy"))
+        ex, sa, npy = (e[k]["rg_per_s"] if k in e else float("nan")
+                       for k in ("madsim_exact", "madsim_samples", "numpy"))
         print(f"{e['d']:>3} {e['T']:>6} {e['loop']:>10} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | "
               f"{ex / npy:>8.1f} {sa / npy:>9.2f}")
     write_results("regression", args, None, rows)
