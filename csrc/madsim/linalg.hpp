@@ -11,24 +11,35 @@ namespace madsim {
 MADSIM_HD int tri(int i, int j) { return i * (i + 1) / 2 + j; }
 MADSIM_HD int tri_size(int d) { return d * (d + 1) / 2; }
 
+// Column j of an in-place packed Cholesky factorisation (columns < j done):
+// the pivot a_jj - sum_{k<j} L_jk^2, and the column given L_jj = l,
+// L_ij = (a_ij - sum_{k<j} L_ik L_jk) / l below the diagonal.
+MADSIM_HD double cholesky_pivot(const double* a, int j) {
+  double s = a[tri(j, j)];
+  for (int k = 0; k < j; ++k) s -= a[tri(j, k)] * a[tri(j, k)];
+  return s;
+}
+
+MADSIM_HD void cholesky_column(double* a, int d, int j, double l) {
+  a[tri(j, j)] = l;
+  for (int i = j + 1; i < d; ++i) {
+    double v = a[tri(i, j)];
+    for (int k = 0; k < j; ++k) v -= a[tri(i, k)] * a[tri(j, k)];
+    a[tri(i, j)] = v / l;
+  }
+}
+
 // In place: packed symmetric A -> its lower Cholesky factor. A pivot that is
 // not > 0 (a direction collapsed below rounding, or an exactly singular
 // scatter) becomes 0 with its column below it: the model keeps no spread
 // there, which is the collapsed state, never a NaN.
 MADSIM_HD void cholesky_packed(double* a, int d) {
   for (int j = 0; j < d; ++j) {
-    double s = a[tri(j, j)];
-    for (int k = 0; k < j; ++k) s -= a[tri(j, k)] * a[tri(j, k)];
-    if (!(s > 0.0)) {
+    const double s = cholesky_pivot(a, j);
+    if (s > 0.0) {
+      cholesky_column(a, d, j, sqrt(s));
+    } else {
       for (int i = j; i < d; ++i) a[tri(i, j)] = 0.0;
-      continue;
-    }
-    const double l = sqrt(s);
-    a[tri(j, j)] = l;
-    for (int i = j + 1; i < d; ++i) {
-      double v = a[tri(i, j)];
-      for (int k = 0; k < j; ++k) v -= a[tri(i, k)] * a[tri(j, k)];
-      a[tri(i, j)] = v / l;
     }
   }
 }
@@ -40,19 +51,12 @@ MADSIM_HD void cholesky_packed(double* a, int d) {
 MADSIM_HD bool cholesky_floor_packed(double* a, int d, double floor) {
   bool raised = false;
   for (int j = 0; j < d; ++j) {
-    double s = a[tri(j, j)];
-    for (int k = 0; k < j; ++k) s -= a[tri(j, k)] * a[tri(j, k)];
+    double s = cholesky_pivot(a, j);
     if (!(s >= floor)) {
       s = floor;
       raised = true;
     }
-    const double l = sqrt(s);
-    a[tri(j, j)] = l;
-    for (int i = j + 1; i < d; ++i) {
-      double v = a[tri(i, j)];
-      for (int k = 0; k < j; ++k) v -= a[tri(i, k)] * a[tri(j, k)];
-      a[tri(i, j)] = v / l;
-    }
+    cholesky_column(a, d, j, sqrt(s));
   }
   return raised;
 }
