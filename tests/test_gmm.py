@@ -362,18 +362,26 @@ def test_l2_and_w2_bound_2d_against_numpy():
 
 # --- reproducibility ---------------------------------------------------------------------------
 
-def test_threads_chunks_subsets_and_resume_change_no_number():
-    cfg = cfg_of(ms.Fresh(real=3, synthetic=12), filter=ms.Filter(0.2, 0.1), **FAM3, em_tol=1e-4)
-    kw = dict(generations=12, seed=8, progress=False)
-    a = ms.simulate(cfg, replicas=6, threads=1, **kw)
-    b = ms.simulate(cfg, replicas=6, threads=2, chunk=5, **kw)
-    c = ms.simulate(cfg, replicas=[4, 1], **kw)
-    half = ms.simulate(cfg, replicas=6, **{**kw, "generations": 5})
-    d = ms.resume(half, 12, progress=False)
+def assert_threads_chunks_subsets_resume_same(cfg, replicas, generations, chunk, subset, half):
+    """A run on 1 thread equals one on 2 threads in chunks, a subset of its
+    replicas run alone, and a run of `half` generations resumed to the end,
+    bit for bit on every variable."""
+    kw = dict(generations=generations, seed=8, progress=False)
+    a = ms.simulate(cfg, replicas=replicas, threads=1, **kw)
+    b = ms.simulate(cfg, replicas=replicas, threads=2, chunk=chunk, **kw)
+    c = ms.simulate(cfg, replicas=subset, **kw)
+    d = ms.resume(ms.simulate(cfg, replicas=replicas, **{**kw, "generations": half}), generations,
+                  progress=False)
     for v in a.data_vars:
         np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
-        np.testing.assert_array_equal(a[v].values[[4, 1]], c[v].values, err_msg=v)
+        np.testing.assert_array_equal(a[v].values[subset], c[v].values, err_msg=v)
         np.testing.assert_array_equal(a[v].values, d[v].values, err_msg=v)
+
+
+def test_threads_chunks_subsets_and_resume_change_no_number():
+    cfg = cfg_of(ms.Fresh(real=3, synthetic=12), filter=ms.Filter(0.2, 0.1), **FAM3, em_tol=1e-4)
+    assert_threads_chunks_subsets_resume_same(cfg, replicas=6, generations=12, chunk=5, subset=[4, 1],
+                                              half=5)
 
 
 def test_gmm_em_refuses_malformed_input():
@@ -450,16 +458,8 @@ def test_accumulating_resume_threads_chunks_subsets_change_no_number(loop):
     """Resume into a longer run (the pool padded to its capacity) equals the
     uninterrupted run bit for bit; so do threads, chunks and replica subsets."""
     cfg = cfg_of(loop, filter=ms.Filter(0.2, 0.1), **FAM3, em_tol=1e-4)
-    kw = dict(generations=10, seed=8, progress=False)
-    a = ms.simulate(cfg, replicas=5, threads=1, **kw)
-    b = ms.simulate(cfg, replicas=5, threads=2, chunk=3, **kw)
-    c = ms.simulate(cfg, replicas=[3, 0], **kw)
-    half = ms.simulate(cfg, replicas=5, **{**kw, "generations": 4})
-    d = ms.resume(half, 10, progress=False)
-    for v in a.data_vars:
-        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
-        np.testing.assert_array_equal(a[v].values[[3, 0]], c[v].values, err_msg=v)
-        np.testing.assert_array_equal(a[v].values, d[v].values, err_msg=v)
+    assert_threads_chunks_subsets_resume_same(cfg, replicas=5, generations=10, chunk=3, subset=[3, 0],
+                                              half=4)
 
 
 def test_accumulate_refuses_pools_too_large_for_memory():
