@@ -13,6 +13,19 @@
 
 namespace madsim::cpu {
 
+// Normals 2b and 2b + 1 of every lane's TAG_SAMPLES stream (Gaussian1D::BlockNormals).
+template <bool AVX2>
+struct SampleNormals {
+  u32x2 key;
+  uint32_t t;
+  vu replica;
+  MADSIM_LANE void operator()(uint32_t b, vd& a, vd& c) const {
+    vu w[4];
+    stream_blocks<AVX2>(key, b, t, VecOps::splat_u(TAG_SAMPLES), replica, w);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(w[0], w[1]), uniform52_t<VecOps>(w[2], w[3]), a, c);
+  }
+};
+
 template <>
 struct LaneStep<Gaussian1D> {
   typedef Gaussian1D G;
@@ -54,28 +67,10 @@ struct LaneStep<Gaussian1D> {
       fit(p, mean, scatter, st);
       return;
     }
-    // Samples path: G::draw_samples on every lane.
-    const uint64_t count = (uint64_t)p.n;
-    vd z0 = VecOps::splat(0.0), s1 = z0, s2 = z0;
-    for (uint64_t i = 0; i < count; i += 2) {
-      vu w[4];
-      stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, VecOps::splat_u(TAG_SAMPLES), replica,
-                          w);
-      vd a, b;
-      normal_pair_t<VecOps>(uniform52_t<VecOps>(w[0], w[1]), uniform52_t<VecOps>(w[2], w[3]), a,
-                            b);
-      if (i == 0) z0 = a;
-      const vd da = a - z0;
-      s1 += da;
-      s2 += da * da;
-      if (i + 1 < count) {
-        const vd db = b - z0;
-        s1 += db;
-        s2 += db * db;
-      }
-    }
-    const vd shift_mean = s1 / p.n;
-    fit(p, st[0] + s * (z0 + shift_mean), s * s * (s2 - s1 * shift_mean), st);
+    // Samples path: G::draw_samples' reduction on every lane.
+    vd mean, scatter;
+    G::reduce_samples(p.n, st[0], s, SampleNormals<AVX2>{key, t, replica}, mean, scatter);
+    fit(p, mean, scatter, st);
   }
 };
 

@@ -49,24 +49,43 @@ struct Gaussian1D {
   // the fit is affine-equivariant, so reducing standardised draws and scaling
   // by (mu, s) equals fitting the samples mu + s z.
   MADSIM_HD static Moments1 draw_samples(double n, double mu, double s, const Stream& st) {
+    Moments1 m = {n, 0.0, 0.0};
+    reduce_samples(n, mu, s, BlockNormals{st}, m.mean, m.scatter);
+    return m;
+  }
+
+  // Normals 2b and 2b + 1 of a stream.
+  struct BlockNormals {
+    Stream st;
+    MADSIM_HD void operator()(uint32_t b, double& a, double& c) const {
+      normals_of_block(st.block(b), a, c);
+    }
+  };
+
+  // draw_samples' reduction over a number type V: double, or the CPU's SIMD
+  // lanes (cpu/gaussian1d_lanes.hpp, one replica per lane, the same operations
+  // in the same order). pairs(b, a, c) gives normals 2b and 2b + 1.
+  template <class V, class Pairs>
+  MADSIM_HD static void reduce_samples(double n, V mu, V s, const Pairs& pairs, V& mean,
+                                       V& scatter) {
     const uint64_t count = (uint64_t)n;
-    double z0 = 0.0, s1 = 0.0, s2 = 0.0;
+    V z0 = V{}, s1 = V{}, s2 = V{};
     for (uint64_t i = 0; i < count; i += 2) {
-      double a, b;
-      normals_of_block(st.block((uint32_t)(i >> 1)), a, b);
+      V a, b;
+      pairs((uint32_t)(i >> 1), a, b);
       if (i == 0) z0 = a;
-      const double da = a - z0;
+      const V da = a - z0;
       s1 += da;
       s2 += da * da;
       if (i + 1 < count) {
-        const double db = b - z0;
+        const V db = b - z0;
         s1 += db;
         s2 += db * db;
       }
     }
-    const double shift_mean = s1 / n;
-    Moments1 m = {n, mu + s * (z0 + shift_mean), s * s * (s2 - s1 * shift_mean)};
-    return m;
+    const V shift_mean = s1 / n;
+    mean = mu + s * (z0 + shift_mean);
+    scatter = s * s * (s2 - s1 * shift_mean);
   }
 
   MADSIM_HD static void fit(const Params& p, Moments1 m, double* state) {
