@@ -1,10 +1,10 @@
 // CUDA launcher, host-side interface. launch.cu (compiled by nvcc) defines
-// these; module.cpp (compiled by the host compiler) calls them, so pybind11
+// these; csrc/bindings/ (compiled by the host compiler) calls them, so pybind11
 // never passes through nvcc. Present only when madsim is built with CUDA
 // (MADSIM_WITH_CUDA); memory.hpp's arithmetic is always there.
 //
 // Every CUDA call is checked: a failure throws Error ("<call>: <cudaGetErrorString>"),
-// which module.cpp turns into RuntimeError; a run whose device memory would
+// which csrc/bindings/module.cpp turns into RuntimeError; a run whose device memory would
 // not fit throws OutOfMemory (MemoryError) before anything is allocated.
 #pragma once
 #include <stdexcept>

@@ -3,7 +3,7 @@ exactly the contracts of ``madsim._core.advance_gaussian1d`` and
 ``madsim._core.advance_gaussian_loop``; both families run through one shared
 launcher (``_advance``, ``_run_piece``), a family being a ``_Model``.
 
-Mirrors csrc/bindings/module.cpp::advance_py (argument checks in the same
+Mirrors csrc/bindings/common.hpp::advance_py (argument checks in the same
 order with the same exception types, ValueError messages word for word;
 where pybind11 cannot convert an argument to its C type this raises its own
 TypeError) and
@@ -71,7 +71,7 @@ def _c_integer(name, value, bits, signed):
 
 
 def _checked(a, name, dtype, shape, writable):
-    """Mirrors module.cpp::checked: dtype, ndim, extents (-1 = any), C order, writability."""
+    """Mirrors csrc/bindings/common.hpp::checked: dtype, ndim, extents (-1 = any), C order, writability."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
     if a.dtype != np.dtype(dtype):
@@ -89,7 +89,7 @@ def _checked(a, name, dtype, shape, writable):
 
 
 def _params(params):
-    """Mirrors the checks of module.cpp's Gaussian1DParams constructor; accepts a
+    """Mirrors the checks of csrc/bindings/gaussian1d.cpp's Gaussian1DParams constructor; accepts a
     reference ``gaussian.Params`` or anything with n, tau, estimator, path (the
     _core struct included)."""
     try:
@@ -216,7 +216,7 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
     [R, D] int64 in/out, -1 = not reached yet; threads >= 1 (ignored);
     columns [C] int32, the observe columns a record row holds (None: all O
     of them, in order).
-    Mirrors csrc/bindings/module.cpp::advance_py (advance_gaussian1d).
+    Mirrors csrc/bindings/common.hpp::advance_py (advance_gaussian1d).
     """
     p = _params(params)
     n_static = int(p.n) if p.path == gaussian.SAMPLES else None
