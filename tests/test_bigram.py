@@ -272,17 +272,17 @@ def test_reproducible_across_threads_chunks_subsets_and_resume():
     cfg = big(family=ms.Bigram(tokens=6, length=7), loop=ms.Augment(real=5, synthetic=8), top_p=0.9,
               filter=ms.Filter(0.1, 0.1))
     kw = dict(generations=30, seed=9, record=ms.every(5), progress=False)
-    a = ms.simulate(cfg, replicas=16, threads=1, **kw)
-    b = ms.simulate(cfg, replicas=16, threads=3, chunk=7, **kw)
-    c = ms.simulate(cfg, replicas=[3, 11], threads=2, **kw)
+    a = ms.simulate(cfg, replicas=16, threads=1, **kw, metrics="all")
+    b = ms.simulate(cfg, replicas=16, threads=3, chunk=7, **kw, metrics="all")
+    c = ms.simulate(cfg, replicas=[3, 11], threads=2, **kw, metrics="all")
     for v in a.data_vars:
         assert np.array_equal(a[v].values, b[v].values), v
         assert np.array_equal(a[v].values[[3, 11]], c[v].values), v
     for loop in (ms.Augment(real=5, synthetic=8), ms.Accumulate(synthetic=4, real=2),
                  ms.AccumulateSubsample(n=6, synthetic=4, real=2)):
         cfg2 = big(family=ms.Bigram(tokens=6, length=7), loop=loop)
-        full = ms.simulate(cfg2, replicas=8, **kw)
-        half = ms.simulate(cfg2, replicas=8, generations=13, seed=9, record=ms.every(5), progress=False)
+        full = ms.simulate(cfg2, replicas=8, **kw, metrics="all")
+        half = ms.simulate(cfg2, replicas=8, generations=13, seed=9, record=ms.every(5), progress=False, metrics="all")
         res = ms.resume(half, 30, record=ms.every(5))
         assert np.array_equal(res["state"].values, full["state"].values)
         assert np.array_equal(res["transition"].sel(generation=30).values,
@@ -298,7 +298,7 @@ def test_subsample_picks_pairs_hypergeometrically():
     counts them in sequences: pairs / 2), and the pool in the state keeps all."""
     cfg = big(family=ms.Bigram(tokens=3, length=3), loop=ms.AccumulateSubsample(n=2, synthetic=3, real=2))
     R = 20000
-    ds = ms.simulate(cfg, replicas=R, generations=1, seed=5, record=[1], progress=False)
+    ds = ms.simulate(cfg, replicas=R, generations=1, seed=5, record=[1], progress=False, metrics="all")
     got = (2 * ds["points_real"].sel(generation=1).values).round().astype(int)
     assert np.all(2 * ds["points_real"].sel(generation=1).values == got)
     assert np.all(ds["points_real"].values[:, -1] + ds["points_synthetic"].values[:, -1] == 2)
@@ -313,10 +313,10 @@ def test_subsample_of_a_small_pool_is_accumulate():
     the same streams give Accumulate's models exactly."""
     fam = ms.Bigram(tokens=4, length=5)
     kw = dict(replicas=6, generations=5, seed=8, record=ms.every(1), progress=False)
-    a = ms.simulate(big(family=fam, loop=ms.Accumulate(synthetic=3, real=2)), **kw)
-    b = ms.simulate(big(family=fam, loop=ms.AccumulateSubsample(n=25, synthetic=3, real=2)), **kw)
+    a = ms.simulate(big(family=fam, loop=ms.Accumulate(synthetic=3, real=2)), **kw, metrics="all")
+    b = ms.simulate(big(family=fam, loop=ms.AccumulateSubsample(n=25, synthetic=3, real=2)), **kw, metrics="all")
     assert np.array_equal(a["transition"].values, b["transition"].values)
-    c = ms.simulate(big(family=fam, loop=ms.AccumulateSubsample(n=7, synthetic=3, real=2)), **kw)
+    c = ms.simulate(big(family=fam, loop=ms.AccumulateSubsample(n=7, synthetic=3, real=2)), **kw, metrics="all")
     assert not np.array_equal(a["transition"].values[:, 2:], c["transition"].values[:, 2:])
     assert np.all(c["points_real"].values[:, 2:] + c["points_synthetic"].values[:, 2:] == 7)
 
@@ -341,7 +341,7 @@ def test_twins_agree(case):
     case.setdefault("family", ms.Bigram(tokens=4, length=5))
     cfg = big(**case)
     kw = dict(replicas=[0, 5, 2**32 - 1], generations=6, seed=3, record=ms.every(1), progress=False)
-    a, b = ms.simulate(cfg, **kw), ms.simulate(cfg, backend="jax", **kw)
+    a, b = ms.simulate(cfg, **kw, metrics="all"), ms.simulate(cfg, backend="jax", **kw, metrics="all")
     for v in TWIN_VARS:
         assert np.array_equal(a[v].values, b[v].values), v
     for v in ("transition", "state", *BIGRAM_METRICS):

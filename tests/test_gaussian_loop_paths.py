@@ -16,7 +16,7 @@ R = 20_000
 
 
 def run(cfg, t, seed, replicas=R, **kw):
-    return ms.simulate(cfg, replicas=replicas, generations=t, seed=seed, record=[t], progress=False, **kw)
+    return ms.simulate(cfg, replicas=replicas, generations=t, seed=seed, record=[t], progress=False, **kw, metrics="all")
 
 
 LOOPS = {
@@ -70,7 +70,7 @@ def test_filter_survivors_are_binomial(path):
 def test_starved_generations_are_skipped_and_counted_never_nan():
     # 1-D replace with n = 3 and tpr = 0.5: a fit needs 2 survivors, P(Bin(3, .5) < 2) = 1/2
     cfg = ms.Config(loop=ms.Replace(n=3), filter=ms.Filter(tpr=0.5))
-    ds = ms.simulate(cfg, replicas=R, generations=1, seed=41, record=[0, 1], progress=False)
+    ds = ms.simulate(cfg, replicas=R, generations=1, seed=41, record=[0, 1], progress=False, metrics="all")
     skipped = ds["skipped"].values[:, 1]
     assert set(np.unique(skipped)) <= {0.0, 1.0}
     stats.assert_mean(skipped, 0.5, "skip rate", se=np.sqrt(0.25 / R))
@@ -91,11 +91,11 @@ CASES = [
 @pytest.mark.parametrize("cfg", CASES, ids=["augment-d3", "subsample", "fresh-weighted-d2"])
 def test_bit_identical_across_threads_chunks_and_subsets(cfg):
     base = ms.simulate(cfg, replicas=64, generations=8, seed=5, record=ms.every(1), threads=1,
-                       progress=False)
+                       progress=False, metrics="all")
     two = ms.simulate(cfg, replicas=64, generations=8, seed=5, record=ms.every(1), threads=2, chunk=3,
-                      progress=False)
+                      progress=False, metrics="all")
     sub = ms.simulate(cfg, replicas=[63, 7, 30], generations=8, seed=5, record=ms.every(1), chunk=1,
-                      progress=False)
+                      progress=False, metrics="all")
     for name in base.data_vars:
         np.testing.assert_array_equal(base[name].values, two[name].values, err_msg=name)
         np.testing.assert_array_equal(base[name].sel(replica=[63, 7, 30]).values, sub[name].values,

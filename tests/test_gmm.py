@@ -215,7 +215,7 @@ def test_draws_follow_the_mixture():
     fam = ms.GaussianMixture(weights=[0.3, 0.7], means=[[-20.0], [20.0]], covs=[[[1.0]], [[0.25]]],
                              em_iters=1, em_tol=0.0)
     ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=n), temperature=tau), replicas=R,
-                     generations=1, seed=11, progress=False)
+                     generations=1, seed=11, progress=False, metrics="all")
     w = ds["weights"].sel(generation=1).values
     cnt = np.rint(w[:, 0] * n)
     alpha = ALPHA / 3
@@ -244,7 +244,7 @@ def test_mixture_moments_are_martingales(cfg, R):
     floor breaks it only where hit (a component on a single point, as EM
     does): each floored component of a final M-step adds at most d cov_floor
     to the trace, a bias bounded here far below the standard error."""
-    ds = ms.simulate(cfg, replicas=R, generations=12, seed=3, progress=False)
+    ds = ms.simulate(cfg, replicas=R, generations=12, seed=3, progress=False, metrics="all")
     fam = cfg.family
     bias = float(ds["floored"].sum()) * fam.dim * fam.cov_floor / R
     assert bias < 1e-4 * float(ds["second_moment"].values[:, -1].std() / np.sqrt(R))
@@ -258,7 +258,7 @@ def test_mixture_moments_are_martingales(cfg, R):
 def test_theory_section7_gmm_example():
     """THEORY.md 7: 1-D 2-component GMM, n = 50: E[model E x^2] = 5 at t = 20 (MC 5.010 +- 0.019)."""
     ds = ms.simulate(cfg_of(ms.Replace(n=50)), replicas=40_000, generations=20, seed=4,
-                     progress=False, record=[20])
+                     progress=False, record=[20], metrics="all")
     assert_mean(ds["second_moment"].values[:, -1], 5.0, "E second moment at t = 20")
 
 
@@ -269,7 +269,7 @@ def test_long_collapse_is_finite_and_weights_die_for_good():
                  cov_floor=1e-3, em_iters=5)
     ds = ms.simulate(cfg, replicas=200, generations=150, seed=2, progress=False,
                      detect=[ms.FirstPassage("min_weight", below=1e-6, name="lost"),
-                             ms.FirstPassage("floored", above=1, name="first_floor")])
+                             ms.FirstPassage("floored", above=1, name="first_floor")], metrics="all")
     assert all(np.all(np.isfinite(ds[v].values)) for v in ds.data_vars)
     assert (ds["floored"] > 0).any() and (ds["lost"] >= 0).mean() > 0.5
     w = ds["weights"].values                                   # [R, G, k]
@@ -285,7 +285,7 @@ def test_long_collapse_is_finite_and_weights_die_for_good():
 
 def test_skipped_fit_keeps_the_model():
     cfg = cfg_of(ms.Replace(n=2), filter=ms.Filter(tpr=0.6))    # P(no survivor) = 0.36
-    ds = ms.simulate(cfg, replicas=50, generations=10, seed=5, progress=False)
+    ds = ms.simulate(cfg, replicas=50, generations=10, seed=5, progress=False, metrics="all")
     sk = ds["skipped"].values
     step = np.diff(sk, axis=1) == 1
     assert step.any() and not np.any(np.diff(sk, axis=1) > 1)
@@ -311,7 +311,7 @@ def _quantiles(w, m, s):
 def test_metrics_against_definitions_1d():
     fam = ms.GaussianMixture(weights=[0.3, 0.7], means=[[-1.0], [2.0]], covs=[[[1.0]], [[0.5]]])
     ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=15)), replicas=2, generations=4,
-                     seed=9, progress=False)
+                     seed=9, progress=False, metrics="all")
     w0, m0, s0 = fam.weight_vector, fam.mean_matrix[:, 0], np.sqrt(fam.cov_matrices[:, 0, 0])
     p0 = _mix_pdf_1d(w0, m0, s0)
     lo, hi = fam.marginal_quantile(0, 1e-3), fam.marginal_quantile(0, 1 - 1e-3)
@@ -338,7 +338,7 @@ def test_metrics_against_definitions_1d():
 def test_l2_and_w2_bound_2d_against_numpy():
     fam = ms.GaussianMixture(**FAM3)
     ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=30)), replicas=2, generations=3, seed=1,
-                     progress=False)
+                     progress=False, metrics="all")
     w0, m0, C0 = fam.weight_vector, fam.mean_matrix, fam.cov_matrices
     g = ds.isel(replica=1).sel(generation=3)
     w, m, C = g["weights"].values, g["means"].values, g["covs"].values
@@ -367,10 +367,10 @@ def assert_threads_chunks_subsets_resume_same(cfg, replicas, generations, chunk,
     replicas run alone, and a run of `half` generations resumed to the end,
     bit for bit on every variable."""
     kw = dict(generations=generations, seed=8, progress=False)
-    a = ms.simulate(cfg, replicas=replicas, threads=1, **kw)
-    b = ms.simulate(cfg, replicas=replicas, threads=2, chunk=chunk, **kw)
-    c = ms.simulate(cfg, replicas=subset, **kw)
-    d = ms.resume(ms.simulate(cfg, replicas=replicas, **{**kw, "generations": half}), generations,
+    a = ms.simulate(cfg, replicas=replicas, threads=1, **kw, metrics="all")
+    b = ms.simulate(cfg, replicas=replicas, threads=2, chunk=chunk, **kw, metrics="all")
+    c = ms.simulate(cfg, replicas=subset, **kw, metrics="all")
+    d = ms.resume(ms.simulate(cfg, replicas=replicas, **{**kw, "generations": half}, metrics="all"), generations,
                   progress=False)
     for v in a.data_vars:
         np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
@@ -414,7 +414,7 @@ def test_accumulate_fits_the_whole_pool_and_keeps_its_moments():
     cfg = cfg_of(ms.Accumulate(real=5, synthetic=25), filter=ms.Filter(0.2, 0.1), **FAM3,
                  em_iters=5)
     G = 7
-    ds = ms.simulate(cfg, replicas=5, generations=G, seed=11, progress=False)
+    ds = ms.simulate(cfg, replicas=5, generations=G, seed=11, progress=False, metrics="all")
     pools, sizes = pool_of(ds, cfg.family)
     assert float(ds["floored"].sum()) == 0.0 and float(ds["emptied"].sum()) == 0.0
     for r in range(5):
@@ -434,7 +434,7 @@ def test_accumulate_moments_are_martingales():
     pool's mean is kept in expectation by every generation's draws)."""
     cfg = cfg_of(ms.Accumulate(real=1, synthetic=8), **FAM3)
     R = 3000
-    ds = ms.simulate(cfg, replicas=R, generations=8, seed=5, progress=False, record=[8])
+    ds = ms.simulate(cfg, replicas=R, generations=8, seed=5, progress=False, record=[8], metrics="all")
     fam = cfg.family
     alpha = ALPHA / (1 + fam.dim)
     assert_mean(ds["second_moment"].values[:, -1], fam.second_moment, "E second moment", alpha)
@@ -444,7 +444,7 @@ def test_accumulate_moments_are_martingales():
 
 def test_subsample_fits_min_of_pool_size_and_n():
     cfg = cfg_of(ms.AccumulateSubsample(n=10, real=2, synthetic=6), **FAM3)
-    ds = ms.simulate(cfg, replicas=4, generations=6, seed=2, progress=False)
+    ds = ms.simulate(cfg, replicas=4, generations=6, seed=2, progress=False, metrics="all")
     _, sizes = pool_of(ds, cfg.family)
     assert np.all(sizes == 8 * 6)
     n = ds["points_real"].values + ds["points_synthetic"].values
@@ -466,8 +466,8 @@ def test_accumulate_refuses_pools_too_large_for_memory():
     # the state (the pool of every replica) beyond half the RAM
     with pytest.raises(MemoryError, match=r"Accumulate keeps every point: 50000000 points"):
         ms.simulate(cfg_of(ms.Accumulate(synthetic=500_000)), replicas=10_000, generations=100,
-                    progress=False)
+                    progress=False, metrics="all")
     # one fit's points (the whole pool) beyond the per-thread scratch
     with pytest.raises(ValueError, match=r"a fit's points need more than 2\*\*28 doubles"):
         ms.simulate(cfg_of(ms.Accumulate(synthetic=1_000_000)), replicas=1, generations=100,
-                    progress=False)
+                    progress=False, metrics="all")

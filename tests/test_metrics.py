@@ -10,6 +10,7 @@ tests/test_reference_gaussian*.py (tests/metric_tolerances.py).
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -54,6 +55,7 @@ def _cfg_1d(kernel: str, **kw):
 
 
 def _run_1d(kernel, G=60, R=64, **kw):
+    kw.setdefault("metrics", "all")
     ds = ms.simulate(_cfg_1d(kernel), replicas=R, generations=G, seed=11, record=ms.every(1),
                      progress=False, **kw)
     assert ds.attrs["kernel"] == kernel
@@ -212,7 +214,7 @@ def test_nd_metrics_match_their_closed_forms(loop):
     fam = ms.Gaussian(dim=3, mean=MEAN3, cov=COV3)
     lp = ms.Replace(n=10) if loop == "replace" else ms.Fresh(real=2, synthetic=6)
     ds = ms.simulate(ms.Config(family=fam, loop=lp), replicas=24, generations=25, seed=5,
-                     record=ms.every(1), progress=False)
+                     record=ms.every(1), progress=False, metrics="all")
     assert not set(METRICS_1D_ONLY) & set(ds.data_vars)
     mu = ds["mean"].values.reshape(-1, 3)
     cov = ds["cov"].values.reshape(-1, 3, 3)
@@ -305,7 +307,7 @@ def test_detectors_match_a_brute_force_pass_over_every_generation(cfg):
     det = DETECT_1D if cfg.family.dim == 1 else DETECT_ND
     G, R = 80, 200
     full = ms.simulate(cfg, replicas=R, generations=G, seed=7, record=ms.every(1), detect=det,
-                       progress=False)
+                       progress=False, metrics="all")
     for d in det:
         got = full[d.label].values
         want = _brute_first(full, d)
@@ -385,7 +387,8 @@ def test_collapsed_loop_models_give_defined_values_never_nan():
 def test_a_run_that_collapses_to_exactly_zero_has_no_nan():
     """n = 2 with the MLE: var reaches exactly 0 within ~400 generations."""
     ds = ms.simulate(ms.Config(family=ms.Gaussian(mean=MU0, var=VAR0), loop=ms.Replace(n=2)),
-                     replicas=50, generations=1000, seed=2, record=ms.every(50), progress=False)
+                     replicas=50, generations=1000, seed=2, record=ms.every(50), progress=False,
+                     metrics="all")
     zero = ds["var"].values == 0.0
     assert zero.mean() > 0.5
     for name in METRICS:
@@ -425,7 +428,8 @@ def test_only_the_chosen_variables_are_recorded_and_stored(monkeypatch):
     assert [v for v in ds.data_vars] == ["var", "tail3", "state"]
     assert ds.attrs["metrics"] == '["var", "tail3"]'
     assert shapes and all(s == (5, 31, 2) for s in shapes)  # R x records x chosen, never all
-    full = ms.simulate(cfg, replicas=5, generations=30, seed=1, record=ms.every(1), progress=False)
+    full = ms.simulate(cfg, replicas=5, generations=30, seed=1, record=ms.every(1), progress=False,
+                       metrics="all")
     assert shapes[-1] == (5, 31, 4 + len(METRICS))
     for v in ("var", "tail3"):
         assert np.array_equal(ds[v].values, full[v].values)
@@ -436,12 +440,43 @@ def test_only_the_chosen_variables_are_recorded_and_stored(monkeypatch):
                       metrics=["cov", "w2_sq"])
     assert list(ds3.data_vars) == ["cov", "w2_sq", "state"]
     assert shapes and all(s == (4, 1, 6 + 1) for s in shapes)  # 6 packed cov entries, 1 metric
-    full3 = ms.simulate(cfg3, replicas=4, generations=6, seed=1, record=[6], progress=False)
+    full3 = ms.simulate(cfg3, replicas=4, generations=6, seed=1, record=[6], progress=False,
+                        metrics="all")
     assert np.array_equal(ds3["cov"].values, full3["cov"].values)
     assert np.array_equal(ds3["w2_sq"].values, full3["w2_sq"].values)
     none = ms.simulate(cfg, replicas=3, generations=4, seed=1, progress=False, metrics=[],
                        detect=[ms.FirstPassage("tv", above=0.1)])
     assert list(none.data_vars) == ["state", "first_tv_above"]
+
+
+@pytest.mark.parametrize("cfg,lean", [
+    (ms.Config(loop=ms.Replace(n=10)), ["mean", "var"]),
+    (ms.Config(loop=ms.Fresh(real=5, synthetic=5)), ["mean", "var"]),
+    (ms.Config(loop=ms.Fresh(real=5, synthetic=5), filter=ms.Filter(tpr=0.5, fpr=0.1)),
+     ["mean", "var", "points_real", "points_synthetic", "skipped"]),
+    (ms.Config(family=ms.Gaussian(dim=3), loop=ms.Replace(n=10)), ["mean", "cov"]),
+    (ms.Config(family=ms.PPCA(dim=4, factors=2), loop=ms.Replace(n=10)),
+     ["mean", "factor_var", "noise_var", "subspace_sin2", "max_angle"]),
+    (ms.Config(family=ms.Categorical(tokens=5), loop=ms.Replace(n=10)),
+     ["probs", "entropy", "support", "gini_simpson"]),
+    (ms.Config(family=ms.Categorical(tokens=100), loop=ms.Replace(n=10)),
+     ["entropy", "support", "gini_simpson"]),
+    (ms.Config(family=ms.Regression(dim=2), loop=ms.Replace(n=10)), ["w", "noise_var", "test_error"]),
+])
+def test_the_default_records_the_lean_set_and_all_records_every_variable(cfg, lean, monkeypatch):
+    """metrics=None records the model's parameters and cheap summaries
+    (kernels.LEAN), in Dataset order, computing no other column; "all"
+    records every variable; the shared ones are the same bits."""
+    shapes = _record_shapes(monkeypatch)
+    ds = ms.simulate(cfg, replicas=3, generations=4, seed=2, progress=False)
+    assert [v for v in ds.data_vars if v != "state"] == lean
+    assert json.loads(ds.attrs["metrics"]) == lean
+    lean_cols = shapes[-1][2]
+    full = ms.simulate(cfg, replicas=3, generations=4, seed=2, progress=False, metrics="all")
+    assert set(lean) < set(full.data_vars)
+    assert shapes[-1][2] > lean_cols
+    for v in lean:
+        assert np.array_equal(ds[v].values, full[v].values), v
 
 
 def test_resume_keeps_the_metric_selection():

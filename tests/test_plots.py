@@ -48,7 +48,8 @@ def ds_fresh():
 def ds2d():
     cfg = ms.Config(family=ms.Gaussian(dim=2, mean=(1.0, -2.0), cov=((2.0, 0.5), (0.5, 0.5))),
                     loop=ms.Replace(n=8))
-    return ms.simulate(cfg, replicas=50, generations=40, seed=5, record=ms.logspace(8), progress=False)
+    return ms.simulate(cfg, replicas=50, generations=40, seed=5, record=ms.logspace(8), progress=False,
+                       metrics="all")
 
 
 def _saved(fig, tmp_path, name):

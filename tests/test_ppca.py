@@ -71,7 +71,7 @@ def test_too_few_points_raises_before_the_kernel():
         ms.Config(family=ms.PPCA(dim=3), loop=ms.AccumulateSubsample(n=8), path="exact")
     with pytest.raises(ValueError, match=r"generation 2 has 0 real \+ 3 synthetic points"):
         ms.simulate(ms.Config(family=ms.PPCA(dim=3), loop=ms.Replace(n=lambda t: 8 - 5 * (t - 1))),
-                    replicas=2, generations=2, progress=False)
+                    replicas=2, generations=2, progress=False, metrics="all")
 
 
 def _core_args(**kw):
@@ -109,8 +109,8 @@ def test_d_minus_1_factors_is_the_gaussian(loop, path):
                   mean=[1.0, 2.0, 3.0])
     gauss = ms.Gaussian(dim=3, mean=fam.mean, cov=fam.cov_matrix)
     run = dict(replicas=40, generations=40, seed=11, progress=False, record=ms.every(1))
-    a = ms.simulate(ms.Config(family=fam, loop=LOOPS[loop], path=path), **run)
-    b = ms.simulate(ms.Config(family=gauss, loop=LOOPS[loop], path=path), **run)
+    a = ms.simulate(ms.Config(family=fam, loop=LOOPS[loop], path=path), **run, metrics="all")
+    b = ms.simulate(ms.Config(family=gauss, loop=LOOPS[loop], path=path), **run, metrics="all")
     for v in ("points_real", "points_synthetic", "skipped"):
         assert np.array_equal(a[v].values, b[v].values), v
     scale = np.abs(b["cov"].values).max(axis=(-2, -1), keepdims=True)
@@ -145,8 +145,8 @@ def test_first_fit_is_the_projected_gaussian_fit(loop, path):
     q, d = FAM.factors, FAM.dim
     gauss = ms.Gaussian(dim=d, mean=FAM.mean, cov=FAM.cov_matrix)
     run = dict(replicas=64, generations=1, seed=5, progress=False, record=[0, 1])
-    a = ms.simulate(ms.Config(family=FAM, loop=LOOPS[loop], path=path), **run)
-    b = ms.simulate(ms.Config(family=gauss, loop=LOOPS[loop], path=path), **run)
+    a = ms.simulate(ms.Config(family=FAM, loop=LOOPS[loop], path=path), **run, metrics="all")
+    b = ms.simulate(ms.Config(family=gauss, loop=LOOPS[loop], path=path), **run, metrics="all")
     fit = b["cov"].sel(generation=1).values
     proj, top, s2, Uq, gap = _numpy_ppca(fit, q)
     C = a["cov"].sel(generation=1).values
@@ -164,7 +164,7 @@ def test_first_fit_is_the_projected_gaussian_fit(loop, path):
 
 def test_generation_0_is_the_truth():
     ds = ms.simulate(ms.Config(family=FAM, loop=ms.Replace(n=10)), replicas=2, generations=1,
-                     seed=0, progress=False, record=[0])
+                     seed=0, progress=False, record=[0], metrics="all")
     g0 = ds.sel(generation=0)
     assert np.allclose(g0["cov"].values, FAM.cov_matrix, rtol=0, atol=1e-14)
     assert np.allclose(g0["factor_var"].values, FAM.principal_variances, rtol=1e-14)
@@ -180,7 +180,7 @@ def test_generation_0_is_the_truth():
 def test_model_is_ppca_form():
     """After each fit: d - q equal bottom eigenvalues, equal to noise_var."""
     ds = ms.simulate(ms.Config(family=FAM, loop=ms.Fresh(real=4, synthetic=5)), replicas=30,
-                     generations=15, seed=2, progress=False, record=[15])
+                     generations=15, seed=2, progress=False, record=[15], metrics="all")
     C = ds["cov"].values[:, 0]
     w = np.linalg.eigvalsh(C)[:, ::-1]
     nv = ds["noise_var"].values[:, 0]
@@ -199,7 +199,7 @@ def test_trace_invariant_theory_example():
     fam = ms.PPCA(dim=4, factors=1, spectrum=[5.0], noise=0.25)
     cfg = ms.Config(family=fam, loop=ms.Replace(n=20))
     assert ms.theory.invariant(cfg, 20) == pytest.approx(5.75)
-    ds = ms.simulate(cfg, replicas=12000, generations=20, seed=7, progress=False, record=[20])
+    ds = ms.simulate(cfg, replicas=12000, generations=20, seed=7, progress=False, record=[20], metrics="all")
     x = (ds["trace"] + ds["mean_sq"]).values[:, 0]
     S.assert_mean(x, 5.75, "PPCA d=4 q=1 n=20 E[tr C_20 + |mu_20 - mu0|^2]")
     assert S.detectable_shift(x.std(ddof=1) / np.sqrt(x.size)) < 0.6
@@ -227,7 +227,7 @@ def test_first_moments_match_the_gaussian_closed_forms(name):
     trace_twin). Two z-tests per case, each at alpha / 2."""
     cfg = THEORY_CASES[name]
     t = 10
-    ds = ms.simulate(cfg, replicas=4000, generations=t, seed=3, progress=False, record=[t])
+    ds = ms.simulate(cfg, replicas=4000, generations=t, seed=3, progress=False, record=[t], metrics="all")
     tr, msq = ds["trace"].values[:, 0], ds["mean_sq"].values[:, 0]
     if isinstance(cfg.loop, ms.AccumulateSubsample):  # no closed form but the invariant
         S.assert_mean(tr + msq, ms.theory.invariant(cfg, t), f"{name}: invariant at t = {t}")
@@ -254,12 +254,12 @@ def test_theory_refuses_what_depends_on_the_projection():
 def test_threads_chunks_subsets_change_no_number(path):
     cfg = ms.Config(family=FAM, loop=ms.Fresh(real=3, synthetic=6), path=path)
     run = dict(generations=12, seed=2**40 + 3, progress=False, record=ms.every(3))
-    base = ms.simulate(cfg, replicas=50, threads=1, chunk=12, **run)
+    base = ms.simulate(cfg, replicas=50, threads=1, chunk=12, **run, metrics="all")
     for kw in (dict(threads=2), dict(chunk=5), dict(chunk=1, threads=3)):
-        other = ms.simulate(cfg, replicas=50, **kw, **run)
+        other = ms.simulate(cfg, replicas=50, **kw, **run, metrics="all")
         for v in ("cov", "factor_var", "noise_var", "subspace_sin2", "max_angle"):
             assert np.array_equal(base[v].values, other[v].values), (kw, v)
-    sub = ms.simulate(cfg, replicas=[7, 31, 2], **run)
+    sub = ms.simulate(cfg, replicas=[7, 31, 2], **run, metrics="all")
     assert np.array_equal(sub["cov"].values, base["cov"].values[[7, 31, 2]])
 
 

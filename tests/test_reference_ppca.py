@@ -190,8 +190,8 @@ def test_trajectory_matches_the_jax_backend(loop):
     cfg = ms.Config(family=fam, loop=loops[loop], path="samples" if loop == "subsample" else "exact",
                     filter=ms.Filter(tpr=0.2, fpr=0.1))
     run = dict(replicas=6, generations=20, seed=9, progress=False, record=ms.every(5))
-    a = ms.simulate(cfg, **run)
-    b = ms.simulate(cfg, backend="jax", **run)
+    a = ms.simulate(cfg, **run, metrics="all")
+    b = ms.simulate(cfg, backend="jax", **run, metrics="all")
     for v in ("points_real", "points_synthetic", "skipped"):
         assert np.array_equal(a[v].values, b[v].values), v
     scale = np.abs(a["cov"].values).max(axis=(-2, -1), keepdims=True)

@@ -35,7 +35,7 @@ RTOL = 1e-10
 
 def run(cfg, backend, seed, ids, generations):
     return ms.simulate(cfg, replicas=ids, generations=generations, seed=seed, record=ms.every(1),
-                       backend=backend, progress=False, threads=2)
+                       backend=backend, progress=False, threads=2, metrics="all")
 
 
 def disagreements(a, b):

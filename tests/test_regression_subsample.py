@@ -23,7 +23,7 @@ COV3 = [[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.5]]
 
 def run(cfg, replicas, generations, seed, record=None, **kw):
     return ms.simulate(cfg, replicas=replicas, generations=generations, seed=seed,
-                       record=record or ms.every(1), progress=False, **kw)
+                       record=record or ms.every(1), progress=False, **kw, metrics="all")
 
 
 @pytest.mark.parametrize("design", ["fresh", "fixed"])

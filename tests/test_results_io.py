@@ -15,7 +15,7 @@ def ds():
     cfg = ms.Config(family=ms.Gaussian(dim=2), loop=ms.Fresh(real=[3, 4, 5, 6], synthetic=5),
                     filter=ms.Filter(0.2, 0.0))
     return ms.simulate(cfg, replicas=50, generations=4, seed=3, record=ms.every(1), progress=False,
-                       detect=[ms.FirstPassage("trace", below=1.5)])
+                       detect=[ms.FirstPassage("trace", below=1.5)], metrics="all")
 
 
 def test_netcdf_round_trip(ds, tmp_path):

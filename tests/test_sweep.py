@@ -78,7 +78,7 @@ def test_points_of_different_shapes():
     grid = {"family.dim": [1, 2],
             "loop": [ms.Replace(n=6), {"type": "Fresh", "real": 4, "synthetic": 5}],
             "path": ["exact", "samples"]}
-    run = {**RUN, "detect": []}
+    run = {**RUN, "detect": [], "metrics": "all"}
     ds = ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid, scheduler="serial", **run)
     assert list(ds["loop"].values) == ["Replace(n=6)", "Fresh(real=4, synthetic=5)"]
     assert ds.sizes["dim"] == 2 and ds.sizes["dim2"] == 2

@@ -255,7 +255,7 @@ def test_generation_0_is_the_chi_square_tail(d):
     attrs["truth_value"]."""
     mu0, cov0 = _truth(d, d)
     ds = ms.simulate(ms.Config(family=ms.Gaussian(dim=d, mean=mu0, cov=cov0), loop=ms.Replace(n=d + 3)),
-                     replicas=3, generations=2, seed=1, record=ms.every(1), progress=False)
+                     replicas=3, generations=2, seed=1, record=ms.every(1), progress=False, metrics="all")
     for k in (2, 3, 4):
         want = special.gammaincc(d / 2, k * k / 2)
         assert ds[f"tail{k}"].attrs["truth_value"] == pytest.approx(want, rel=1e-15)

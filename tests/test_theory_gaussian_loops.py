@@ -395,7 +395,7 @@ def test_errors_name_the_argument_or_the_missing_closed_form():
 # ================================================================ (b) Monte Carlo vs theory
 
 def _sim(cfg, t, R, seed):
-    return ms.simulate(cfg, replicas=R, generations=max(t), seed=seed, record=sorted(set(t)), progress=False)
+    return ms.simulate(cfg, replicas=R, generations=max(t), seed=seed, record=sorted(set(t)), progress=False, metrics="all")
 
 
 def _values(ds, name, t):
@@ -502,7 +502,7 @@ def test_kl_truth_model_d_dim():
     # the d-dim E KL(p0 || p_t) (inverse-Wishart mean), light-tailed at n >> d
     cfg = C(family=ms.Gaussian(dim=2), loop=ms.Replace(n=60))
     t = 10
-    ds = ms.simulate(cfg, replicas=20_000, generations=t, seed=4, record=[t], progress=False)
+    ds = ms.simulate(cfg, replicas=20_000, generations=t, seed=4, record=[t], progress=False, metrics="all")
     mu = ds["mean"].values[:, 0, :]
     cov = ds["cov"].values[:, 0, :, :]
     inv = np.linalg.inv(cov)

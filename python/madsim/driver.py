@@ -121,10 +121,12 @@ def simulate(
         visible device, else madsim.CudaUnavailableError saying which is
         missing; see README "CUDA backend" for how its numbers compare).
     metrics: the variables to record (names as in the Dataset: e.g.
-        ["var", "tail3", "kl_model_truth"]), or None for all of them. Only
-        the chosen columns are computed and stored on recorded generations
-        (memory R x records x chosen); detectors may watch any metric,
-        recorded or not.
+        ["var", "tail3", "kl_model_truth"]), "all", or None for the
+        family's lean default (the model's parameters and a few cheap
+        summaries: madsim.kernels.LEAN; with a filter also its counters).
+        Only the chosen columns are computed and stored on recorded
+        generations (memory R x records x chosen); detectors may watch any
+        metric, recorded or not.
 
     Returns an xarray.Dataset with dims (replica, generation); see the README.
     """
@@ -161,8 +163,10 @@ def _chosen(kern, metrics) -> list[str]:
     allowed = kern.variables
     if metrics is None:
         return list(kern.default_variables)
+    if isinstance(metrics, str) and metrics == "all":
+        return list(allowed)
     if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
-        raise TypeError(f"metrics must be None or a list of variable names; got {metrics!r}")
+        raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
     names = list(metrics)
     bad = [m for m in names if not isinstance(m, str) or m not in allowed]
     if bad:

@@ -99,7 +99,7 @@ class Kernel:
     arrays: dict = field(default_factory=dict)  # name -> (index array, dims) for vectors/matrices
     counts: np.ndarray | None = None  # [G, 2] (real, synthetic) per generation, when scheduled
     truth: dict = field(default_factory=dict)   # name -> the truth's value (attrs "truth_value")
-    optional: tuple = ()           # variables recorded only when asked for (metrics=[...])
+    default: tuple = ()            # what metrics=None records (see lean_default); () records all
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -108,8 +108,10 @@ class Kernel:
 
     @property
     def default_variables(self) -> tuple[str, ...]:
-        """What a run records when it names no metrics."""
-        return tuple(v for v in self.variables if v not in self.optional)
+        """What a run records when it names no metrics, in Dataset order."""
+        if not self.default:
+            return self.variables
+        return tuple(v for v in self.variables if v in self.default)
 
     def record_columns(self, names) -> np.ndarray:
         """The sorted observe() columns the variables ``names`` read (int32)."""
@@ -120,6 +122,36 @@ class Kernel:
             else:
                 cols.add(int(self.columns[name]))
         return np.array(sorted(cols), dtype=np.int32)
+
+
+# What ``metrics=None`` records, per family: the model's own parameters and
+# a few summaries that cost next to nothing and are not functions of what is
+# recorded (so memory and disk stay ~ replicas x records x parameters: 16 MB
+# for 10^4 replicas x 101 records of the 1-D mean and variance). Distances,
+# tail masses, quantiles and the like (some cost far more than the step
+# itself: the d > 1 tail masses are generalised chi-square CDFs) are recorded
+# when named, ``metrics=[...]``, or all of them with ``metrics="all"``.
+# Detectors watch any metric whether recorded or not.
+LEAN = {
+    "gaussian1d": ("mean", "var"),
+    "gaussian": ("mean", "var", "cov"),
+    "ppca": ("mean", "factor_var", "noise_var", "subspace_sin2", "max_angle"),
+    "categorical": ("probs", "entropy", "support", "gini_simpson"),
+    "bigram": ("transition", "entropy_rate", "edges", "tokens_alive"),
+    "gmm": ("weights", "means", "covs", "loglik", "second_moment", "min_weight"),
+    "regression": ("w", "noise_var", "test_error"),
+}
+# With a filter the points each fit had are random, and fits can be skipped:
+# the counters then carry information and are recorded by default too.
+FILTER_COUNTERS = ("points_real", "points_synthetic", "skipped")
+
+
+def lean_default(lean: str, cfg: Config, drop: tuple = ()) -> tuple:
+    """The variables ``metrics=None`` records for ``cfg`` (LEAN[lean], the
+    filter counters where a filter is set), less ``drop`` (arrays too large
+    to record by default)."""
+    names = LEAN[lean] + (FILTER_COUNTERS if cfg.filter is not None else ())
+    return tuple(n for n in names if n not in drop)
 
 
 def _compiled(holder: str, name: str, args: dict, backend: str, cfg: Config, replicas: int,
@@ -182,6 +214,7 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
                    "mean_sq": "squared distance of the fitted mean to the truth's, |mu_t - mu_0|^2",
                    **METRICS},
             truth=truth_values(float(fam.mean), math.sqrt(float(fam.var))),
+            default=lean_default("gaussian1d", cfg),
         )
         if backend == "jax":
             ref = _reference()
@@ -287,6 +320,7 @@ def _gaussian_loop(cfg: Config, generations: int, replicas: int, backend: str) -
         arrays=arrays,
         counts=counts,
         truth=truth_vals,
+        default=lean_default("ppca" if isinstance(fam, PPCA) else "gaussian", cfg),
     )
 
 
@@ -411,7 +445,7 @@ def _categorical(cfg: Config, generations: int, replicas: int, backend: str) -> 
         arrays={"probs": (np.arange(K), ("token",))},
         counts=counts,
         truth=token_truth_values(p0, rare_idx),
-        optional=() if K <= PROBS_BY_DEFAULT else ("probs",),
+        default=lean_default("categorical", cfg, () if K <= PROBS_BY_DEFAULT else ("probs",)),
     )
 
 
@@ -474,7 +508,7 @@ def _bigram(cfg: Config, generations: int, replicas: int, backend: str) -> Kerne
         arrays={"transition": (np.arange(KK).reshape(K, K), ("token", "next_token"))},
         counts=counts,
         truth=bigram_truth_values(P0, pi0),
-        optional=() if K <= TRANSITION_BY_DEFAULT else ("transition",),
+        default=lean_default("bigram", cfg, () if K <= TRANSITION_BY_DEFAULT else ("transition",)),
     )
 
 
@@ -571,7 +605,7 @@ def _gmm(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
         arrays=arrays,
         counts=counts,
         truth=truth,
-        optional=() if k * (d + T) <= GMM_PARAMS_BY_DEFAULT else ("means", "covs"),
+        default=lean_default("gmm", cfg, () if k * (d + T) <= GMM_PARAMS_BY_DEFAULT else ("means", "covs")),
     )
 
 
@@ -624,6 +658,7 @@ def _regression(cfg: Config, generations: int, replicas: int, backend: str) -> K
         counts=counts,
         truth={"noise_var": float(fam.noise), "test_error": 0.0,
                "w_norm": float(np.sqrt(w0 @ w0))},
+        default=lean_default("regression", cfg),
     )
 
 

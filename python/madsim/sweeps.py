@@ -210,9 +210,9 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     for j, d in enumerate(detect):
         if not isinstance(d, FirstPassage):
             raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
-    if metrics is not None:
+    if metrics is not None and not (isinstance(metrics, str) and metrics == "all"):
         if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
-            raise TypeError(f"metrics must be None or a list of variable names; got {metrics!r}")
+            raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
         metrics = list(metrics)
     if block is None:
         block = max(1, min(ids.size, TASK_WORK // max(1, generations), TASK_ROWS // rec.size))

@@ -635,7 +635,8 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
     exact = [float(c.theory()) for c in case.comparisons]  # first: a broken oracle fails fast
     exact_var = [None if c.exact_var is None else float(c.exact_var()) for c in case.comparisons]
     ds = simulate(case.cfg, replicas=R, generations=case.generations,
-                  seed=case.seed + seed_offset, record=ts, threads=threads, progress=False)
+                  seed=case.seed + seed_offset, record=ts, threads=threads, progress=False,
+                  metrics="all")
     rows = []
     for c, th, ev in zip(case.comparisons, exact, exact_var):
         x = c.values(ds, c.t)
