@@ -243,9 +243,29 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
     that recorded ``probs``. Rare tokens are the right end: collapse shows
     as the curve losing its tail and steepening.
 
-    replica: "mean" (the rank-wise mean over replicas of each replica's
-        sorted probabilities), "first", or a replica id.
-    Returns the Axes.
+    Parameters
+    ----------
+    replica
+        "mean" (the rank-wise mean over replicas of each replica's sorted
+        probabilities), "first", or a replica id.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> cfg = ms.Config(family=ms.Categorical(tokens=20, zipf=1.0), loop=ms.Replace(n=50))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, record=[0, 10],
+    ...                  metrics=["probs"])
+    >>> ax = plots.token_ranks(ds)
+    >>> ax.get_xscale(), ax.get_yscale()
+    ('log', 'log')
     """
     _check_ds(ds)
     fam = _config_dict(ds).get("family", {})
@@ -411,24 +431,48 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
     over the truth's (generation 0), 1-D Gaussian (d > 1: the marginal of
     coordinate ``coord``), with the truth's tails beyond ``sigmas`` shaded.
 
-    generations: recorded generations to draw (default: up to four recorded
-        ones, log-spaced, with the last).
-    replica: "first" (the first replica in ds), a replica id (the ``replica``
+    Parameters
+    ----------
+    generations
+        recorded generations to draw (default: up to four recorded ones, log-
+        spaced, with the last).
+    replica
+        "first" (the first replica in ds), a replica id (the ``replica``
         coordinate), or "mean": the mixture over replicas (the average of the
         replicas' densities: the law of a fresh draw from a random replica's
         model).
-    log: log-scale density axis (the tails are only visible on it); ``ymin``
-        its floor (default 1e-6 of the truth's peak).
-    cells: the density is drawn as the model's mass per cell of a grid of
-        this many cells over ``xlim`` (default the truth's mean +- 5 sigma0),
-        divided by the width: exact for any model, including those narrower
-        than a cell (a collapsed model shows as a spike, not as nothing).
-        Default 800 for one replica; for the mixture R/50 clipped to
-        [50, 800]: collapsed replicas are point masses, so the mixture is
-        then a histogram of their means and coarser cells keep it legible.
+    log
+        log-scale density axis (the tails are only visible on it); ``ymin`` its
+        floor (default 1e-6 of the truth's peak).
+    cells
+        the density is drawn as the model's mass per cell of a grid of this many
+        cells over ``xlim`` (default the truth's mean +- 5 sigma0), divided by
+        the width: exact for any model, including those narrower than a cell (a
+        collapsed model shows as a spike, not as nothing). Default 800 for one
+        replica; for the mixture R/50 clipped to [50, 800]: collapsed replicas
+        are point masses, so the mixture is then a histogram of their means and
+        coarser cells keep it legible.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Notes
+    -----
     The legend (below the axes) gives each curve's mass beyond the outermost
     ``sigmas``: the probability the model puts where the truth has its tails.
-    Returns the Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, record=[0, 5, 10])
+    >>> ax = plots.tails(ds, [5, 10])
+    >>> ax.get_yscale()
+    'log'
     """
     _check_ds(ds)
     mu0, s0, d = _truth_marginal(ds, coord)
@@ -566,20 +610,42 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     confidence band for it (mean +- z * standard error across replicas), a few
     replica paths (thin) and the madsim.theory expectation where one exists.
 
-    name: a variable with dims (replica, generation) (``var``, ``mean_sq``,
+    Parameters
+    ----------
+    name
+        a variable with dims (replica, generation) (``var``, ``mean_sq``,
         ``logdet``, ``trace``...) or ``log_var`` (also ``log_trace``,
         ``log_mean_sq``): the log of that variable, per replica.
-    band: confidence level of the band (None: no band).
-    paths: how many replica paths to draw, picked at evenly spaced quantiles
-        of the final recorded value (so they show the spread), or a sequence
-        of replica ids; 0 for none.
-    theory: True: the madsim.theory curve where one exists for ``name`` and
-        the run's config (THEORY maps names to functions); False: none; or a
+    band
+        confidence level of the band (None: no band).
+    paths
+        how many replica paths to draw, picked at evenly spaced quantiles of the
+        final recorded value (so they show the spread), or a sequence of replica
+        ids; 0 for none.
+    theory
+        True: the madsim.theory curve where one exists for ``name`` and the
+        run's config (THEORY maps names to functions); False: none; or a
         callable f(cfg, t) -> array.
-    log / logx: log-scale y / x axis. label, color: for the mean's line (to
-        put several runs on one Axes). cfg: the Config, when the Dataset's
-        cannot be rebuilt (a callable schedule).
-    Returns the Axes.
+    log, logx
+        log-scale y / x axis. label, color: for the mean's line (to put several
+        runs on one Axes). cfg: the Config, when the Dataset's cannot be rebuilt
+        (a callable schedule).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> ax = plots.metric(ds, "var")            # mean, 95% band, 5 replica paths, theory dashed
+    >>> ax.get_xlabel().startswith("generation")
+    True
     """
     _check_ds(ds)
     vals, ylabel, key = _metric_values(ds, name)
@@ -678,10 +744,24 @@ def _pick_paths(ds, vals: np.ndarray, paths) -> list[int]:
 class KaplanMeier(NamedTuple):
     """Kaplan-Meier estimate at the distinct event times (ascending).
 
-    time: event times; at_risk, events: n_j and d_j there; survival: S(t_j) =
+    Parameters
+    ----------
+    time
+        event times; at_risk, events: n_j and d_j there; survival: S(t_j) =
+
+    Notes
+    -----
     prod_{i <= j} (1 - d_i/n_i), the estimate of P(T > t) for t_j <= t < t_{j+1};
     variance: Greenwood's S^2 sum_{i <= j} d_i / (n_i (n_i - d_i)) (inf once
-    S = 0)."""
+    S = 0).
+
+    Examples
+    --------
+    >>> from madsim import plots
+    >>> km = plots.kaplan_meier([1, 2], [True, False])
+    >>> isinstance(km, plots.KaplanMeier), km.at_risk.tolist(), km.events.tolist()
+    (True, [2], [1])
+    """
 
     time: np.ndarray
     at_risk: np.ndarray
@@ -692,9 +772,23 @@ class KaplanMeier(NamedTuple):
 
 def kaplan_meier(times, observed) -> KaplanMeier:
     """Kaplan-Meier estimator with Greenwood's variance for right-censored
-    times: ``times[i]`` is the event time where ``observed[i]`` is true and the
+
+    Parameters
+    ----------
+    times
+        ``times[i]`` is the event time where ``observed[i]`` is true and the
+
+    Notes
+    -----
     censoring time (the subject is known to survive *through* it) otherwise.
     A subject censored at t counts as at risk at t (the usual convention).
+
+    Examples
+    --------
+    >>> from madsim import plots
+    >>> km = plots.kaplan_meier([2, 3, 3, 5], [True, True, False, True])
+    >>> km.time.tolist(), km.survival.tolist()
+    ([2.0, 3.0, 5.0], [0.75, 0.5, 0.0])
     """
     T = np.asarray(times, dtype=np.float64).ravel()
     E = np.asarray(observed, dtype=bool).ravel()
@@ -719,7 +813,16 @@ def kaplan_meier(times, observed) -> KaplanMeier:
 def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
     """(lower, upper) pointwise confidence limits of km.survival from
     Greenwood's variance: ``loglog`` (Kalbfleisch-Prentice: symmetric on
-    ln(-ln S), stays in [0, 1]) or ``plain`` (S +- z se, clipped)."""
+    ln(-ln S), stays in [0, 1]) or ``plain`` (S +- z se, clipped).
+
+    Examples
+    --------
+    >>> from madsim import plots
+    >>> km = plots.kaplan_meier([2, 3, 3, 5, 7, 8], [True, True, False, True, False, True])
+    >>> lo, hi = plots.km_band(km)
+    >>> bool(((lo <= km.survival) & (km.survival <= hi)).all())
+    True
+    """
     z = float(special.ndtri(0.5 + 0.5 * level))
     S, V = km.survival, km.variance
     if method == "plain":
@@ -738,7 +841,18 @@ def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
 
 def first_passage(ds, detector: str):
     """(times, observed) of a FirstPassage detector: replicas that never
-    crossed (-1) are censored at attrs['generations_completed']."""
+    crossed (-1) are censored at attrs['generations_completed'].
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(loop=ms.Replace(n=5)), replicas=100, generations=10, seed=1,
+    ...                  metrics=["var"], detect=[ms.FirstPassage("var", below=0.5, name="halved")])
+    >>> times, observed = plots.first_passage(ds, "halved")
+    >>> bool((times[~observed] == 10).all())     # never crossed: censored at the last generation
+    True
+    """
     _check_ds(ds)
     if hasattr(detector, "label") and not isinstance(detector, str):  # a FirstPassage
         detector = detector.label
@@ -809,11 +923,30 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
     being right-censored at attrs['generations_completed'], with a pointwise
     Greenwood confidence band (``ci``: 'loglog' or 'plain').
 
-    theory: None/True: overlay madsim.theory's approximation of E T where one
-        exists (the Wald/Siegmund ``collapse_time_wald`` for a 'var <= x'
-        detector on the 1-D replace loop), as a vertical line labelled as an
-        approximation of the mean; False: none; a number: draw that E T.
-    Returns the Axes.
+    Parameters
+    ----------
+    theory
+        None/True: overlay madsim.theory's approximation of E T where one exists
+        (the Wald/Siegmund ``collapse_time_wald`` for a 'var <= x' detector on
+        the 1-D replace loop), as a vertical line labelled as an approximation
+        of the mean; False: none; a number: draw that E T.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(loop=ms.Replace(n=5)), replicas=100, generations=10, seed=1,
+    ...                  metrics=["var"], detect=[ms.FirstPassage("var", below=0.5, name="halved")])
+    >>> ax = plots.survival(ds, "halved")
+    >>> ax.get_xlabel().startswith("generation")
+    True
     """
     times, observed = first_passage(ds, detector)
     if hasattr(detector, "label") and not isinstance(detector, str):
