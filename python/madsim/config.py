@@ -6,7 +6,7 @@ mitigations (weighting, provenance filter) and the path (``exact``: draw
 sufficient statistics; ``samples``: draw every sample). Each object validates
 itself, so a bad value fails where it is written, with a message naming it.
 
-Conventions (THEORY.md section 0): generation 0 is the truth, and it is also
+Conventions (docs/theory/index.md): generation 0 is the truth, and it is also
 the first generative model: generation 1 trains on draws from the truth made
 by the same sampler (temperature, truncation, filter) as every later
 generation. "Real" data is what a loop adds from the truth on purpose (the
@@ -776,7 +776,7 @@ class Regression:
     "fixed" (each part's rows drawn once and relabelled every generation;
     constant counts, no filter). refit_noise: False labels synthetic rows
     with the truth's noise variance (Dohmatob et al., Gerstgrasser et al.;
-    THEORY.md 5b); True with model t-1's estimate (which then collapses like
+    docs/theory/regression.md); True with model t-1's estimate (which then collapses like
     a Gaussian variance).
 
     Examples
@@ -1035,7 +1035,7 @@ class Config:
         number is accepted. Samples path only.
     weight
         None (pooled fit over all points), a number w in [0, 1] or "optimal"
-        (Fresh with constant counts; THEORY.md 4c): the fit is w * (fit on the
+        (Fresh with constant counts; docs/theory/real-data.md): the fit is w * (fit on the
         real part) + (1 - w) * (fit on the synthetic part).
     filter
         None or a Filter(tpr, fpr).
@@ -1227,7 +1227,7 @@ class Config:
                 raise ValueError(f"Config.weight must be a number in [0, 1], 'optimal' or None; got {w!r}")
             if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):
                 raise ValueError(
-                    "Config.weight='optimal' is the w* of THEORY.md 4c: it needs Fresh with constant "
+                    "Config.weight='optimal' is the w* of docs/theory/real-data.md: it needs Fresh with constant "
                     "real and synthetic counts")
         else:
             check.real("Config.weight", w, 0.0, 1.0)
@@ -1331,7 +1331,7 @@ class Config:
 
     @property
     def optimal_weight(self) -> float:
-        """w* of THEORY.md 4c for Fresh(real=n, synthetic=m): the root of
+        """w* of docs/theory/real-data.md for Fresh(real=n, synthetic=m): the root of
         w^2 + c w - c = 0 with c = n/m (He, Xu, Cheng, JRSS-B; arXiv 2502.18049)."""
         loop = self.loop
         if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):

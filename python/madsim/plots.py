@@ -43,7 +43,7 @@ THEORY = {
     "logdet": "expected_logdet",
     "trace": "expected_trace",
     "mean": "expected_mean",
-    "test_error": "expected_test_error",  # Regression (THEORY.md 5b)
+    "test_error": "expected_test_error",  # Regression (docs/theory/regression.md)
 }
 
 # The categorical family's curves (_token_theory), by the function they come from.
@@ -184,7 +184,7 @@ def _detector_names(ds) -> list[str]:
 
 
 def _token_theory(name: str, cfg, t: np.ndarray):
-    """E[name] for the categorical family where THEORY.md 6 / 4d has it: the
+    """E[name] for the categorical family where docs/theory/categorical.md / 4d has it: the
     Gini-Simpson decay and surviving tokens of the replace loop (no knob), the
     fresh-data Gini-Simpson, the martingale of rare_mass (any MLE loop, no
     knob); None elsewhere."""
@@ -669,7 +669,7 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
                         label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
 
     bad = ~np.isfinite(vals)
-    if bad.any():  # e.g. ln 0: a variance that underflowed double (THEORY: ln sigma^2 ~ t delta)
+    if bad.any():  # e.g. ln 0: a variance that underflowed double (docs/theory/replace-1d.md: ln sigma^2 ~ t delta)
         first = int(t[np.argmax(bad.any(axis=0))])
         ax.text(0.01, 0.01, f"{int(bad.any(axis=1).sum())} of {R} replicas non-finite from t = {first} on"
                 f"{' (variance underflowed to 0)' if key.startswith('log_') else ''}: "
