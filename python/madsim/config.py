@@ -169,7 +169,7 @@ class Gaussian(_MeanVector):
 
     @property
     def min_points(self) -> int:
-        """Points a fit needs: dim + 1 (a full-rank covariance)."""
+        """The points a fit needs, dim + 1 (a full-rank covariance)."""
         return self.dim + 1
 
     @property
@@ -258,7 +258,7 @@ class Categorical:
 
     @property
     def min_points(self) -> int:
-        """Tokens a fit needs: one (with smoothing > 0: none)."""
+        """The tokens a fit needs, one (none with smoothing > 0)."""
         return 1 if self.smoothing == 0.0 else 0
 
     @property
@@ -421,7 +421,7 @@ class Bigram:
 
     @property
     def min_points(self) -> int:
-        """Sequences a fit needs: one (with smoothing > 0: none)."""
+        """The sequences a fit needs, one (none with smoothing > 0)."""
         return 1 if self.smoothing == 0.0 else 0
 
     @property
@@ -541,7 +541,7 @@ class PPCA(_MeanVector):
 
     @property
     def min_points(self) -> int:
-        """Points a fit needs: dim + 1 (the Gaussian fit it projects)."""
+        """The points a fit needs, dim + 1 (the Gaussian fit it projects)."""
         return self.dim + 1
 
     @property
@@ -709,7 +709,7 @@ class GaussianMixture:
 
     @property
     def min_points(self) -> int:
-        """Points a fit needs: one (the covariance floor keeps any fit regular)."""
+        """The points a fit needs, one (the covariance floor keeps any fit regular)."""
         return 1
 
     @property
@@ -733,7 +733,7 @@ class GaussianMixture:
 
     @property
     def second_moment(self) -> float:
-        """The truth's E |x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2)."""
+        """The truth's ``E |x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2)``."""
         c, m = self.cov_matrices, self.mean_matrix
         return float(self.weight_vector @ (np.trace(c, axis1=1, axis2=2) + (m * m).sum(1)))
 
@@ -819,7 +819,7 @@ class Regression:
 
     @property
     def min_points(self) -> int:
-        """Rows a fit needs: dim + 1 for OLS (X'X invertible, one residual
+        """The rows a fit needs, dim + 1 for OLS (X'X invertible, one residual
         degree of freedom); 1 with ridge > 0."""
         return 1 if self.ridge > 0 else self.dim + 1
 
@@ -1331,8 +1331,9 @@ class Config:
 
     @property
     def optimal_weight(self) -> float:
-        """w* of docs/theory/real-data.md for Fresh(real=n, synthetic=m): the root of
-        w^2 + c w - c = 0 with c = n/m (He, Xu, Cheng, JRSS-B; arXiv 2502.18049)."""
+        """The optimal weight w* for ``Fresh(real=n, synthetic=m)``, the root of
+        w^2 + c w - c = 0 with c = n/m (He, Xu, Cheng, JRSS-B; arXiv
+        2502.18049; docs/theory/real-data.md)."""
         loop = self.loop
         if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):
             raise ValueError("optimal_weight needs Fresh with constant real and synthetic counts")

@@ -1,5 +1,5 @@
 """Figures of a ``madsim.simulate`` result (matplotlib, the optional extra:
-``pip install madsim[plot]``).
+``pip install ".[plot]"``)::
 
     import madsim as ms
     from madsim import plots

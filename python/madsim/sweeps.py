@@ -1,4 +1,4 @@
-"""Parameter sweeps: a grid of configs in one call, resumable, on threads or Dask.
+"""Parameter sweeps: a grid of configs in one call, resumable, on threads or Dask::
 
     ds = ms.sweep(ms.Config(loop=ms.Fresh(real=20, synthetic=20), weight=0.5),
                   grid={"weight": [0.2, 0.5, 0.8], "loop.synthetic": [10, 40]},
