@@ -100,6 +100,19 @@ def test_api_page_examples_run():
         assert result.failed == 0, f"{page.name}: {result.failed} example(s) failed"
 
 
+def test_docs_python_blocks_compile():
+    """Every ```python block of the docs pages is valid Python (the pages'
+    snippets are not all run: the gallery's are, at build time)."""
+    blocks = 0
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        if "_build" in page.parts:
+            continue
+        for n, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S)):
+            compile(block, f"{page.relative_to(ROOT)} block {n}", "exec")
+            blocks += 1
+    assert blocks > 10, blocks
+
+
 @pytest.mark.xfail(strict=False, reason="madsim.theory's docstrings are written on another branch; "
                                         "flip to a plain test at merge")
 @pytest.mark.parametrize("name", [n for n in importlib.import_module("madsim.theory").__all__
