@@ -83,6 +83,7 @@ autodoc_typehints = "none"     # the docstrings' Parameters sections say the typ
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+napoleon_use_ivar = True   # Attributes as fields: no second object description of NamedTuple fields
 
 # Gallery: matplotlib's plot directive runs the code when the docs build.
 plot_include_source = True

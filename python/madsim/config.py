@@ -128,12 +128,14 @@ class Gaussian(_MeanVector):
     Parameters
     ----------
     dim
-        the dimension d. mean: a number (every coordinate) or a length-d
-
-    Notes
-    -----
-    sequence. var: the variance of every coordinate (cov = var * I) unless
-    ``cov``, a d x d symmetric positive definite matrix, is given.
+        the dimension d.
+    mean
+        a number (every coordinate) or a length-d sequence.
+    var
+        the variance of every coordinate (cov = var * I) unless ``cov`` is
+        given.
+    cov
+        a d x d symmetric positive definite matrix (None: var * I).
 
     Examples
     --------
@@ -192,6 +194,12 @@ class Categorical:
 
     Parameters
     ----------
+    tokens
+        K, the number of tokens (or give ``probs``).
+    zipf
+        None: the uniform truth; s: p0_i proportional to (i + 1)^-s.
+    probs
+        the truth's probability vector (instead of ``tokens``).
     smoothing
         add-alpha on the pooled counts, p_i = (c_i + alpha) / (N + K alpha) (0:
         the MLE).
@@ -332,8 +340,14 @@ class Bigram:
 
     Parameters
     ----------
+    tokens
+        K, the number of tokens (or give ``transition``).
     zipf
         the default truth's exponent (None: 1.0); give it or transition.
+    transition
+        the truth's K x K row-stochastic matrix, irreducible.
+    length
+        L >= 2, the tokens per sequence.
     start
         "truth" (each sequence's first token from the truth's stationary law
         pi0; the truth's chain must be irreducible) or a probability vector over
@@ -462,18 +476,24 @@ class PPCA(_MeanVector):
     applies; q = d - 1 is the full Gaussian.
 
     The truth (generation 0) is PPCA too, so its principal subspace is
+    defined.
 
     Parameters
     ----------
-    defined
-        ``loadings`` (a d x q matrix W0 of rank q) or ``spectrum`` (the
-
-    Notes
-    -----
-    truth's q principal variances l_1..l_q, each > noise, along the first q
-    axes: W0 = diag(sqrt(l_j - noise)) on them); neither gives l_j = noise +
-    q - j + 1 (j = 1..q). noise: the truth's isotropic variance s2_0 > 0.
-    mean: a number (every coordinate) or a length-d sequence.
+    dim
+        the dimension d >= 2.
+    factors
+        q, in [1, d - 1].
+    loadings
+        the truth's W0, a d x q matrix of rank q; or give ``spectrum``.
+    spectrum
+        the truth's q principal variances l_1..l_q, each > noise, along the
+        first q axes: W0 = diag(sqrt(l_j - noise)) on them. Neither
+        ``loadings`` nor ``spectrum``: l_j = noise + q - j + 1 (j = 1..q).
+    noise
+        the truth's isotropic variance s2_0 > 0.
+    mean
+        a number (every coordinate) or a length-d sequence.
 
     Examples
     --------
@@ -595,6 +615,8 @@ class GaussianMixture:
         symmetric positive definite matrices, "diag" k lists of d variances,
         "spherical" k variances. The fit keeps the same type (diag: off-
         diagonals 0; spherical: (tr S / d) I).
+    cov_type
+        "full" (default), "diag" or "spherical".
     em_iters
         EM iteration cap per generation (sklearn's max_iter).
     em_tol
@@ -766,18 +788,24 @@ class Regression:
     Parameters
     ----------
     dim
-        features d. weights: w*, a number (every coordinate) or a length-d
-
-    Notes
-    -----
-    sequence; None: the unit vector (1, ..., 1) / sqrt(d). cov: the design's
-    covariance Sigma, d x d symmetric positive definite (None: identity).
-    noise: sigma0^2 > 0. design: "fresh" (new rows every generation) or
-    "fixed" (each part's rows drawn once and relabelled every generation;
-    constant counts, no filter). refit_noise: False labels synthetic rows
-    with the truth's noise variance (Dohmatob et al., Gerstgrasser et al.;
-    docs/theory/regression.md); True with model t-1's estimate (which then collapses like
-    a Gaussian variance).
+        features d.
+    weights
+        w*, a number (every coordinate) or a length-d sequence; None: the unit
+        vector (1, ..., 1) / sqrt(d).
+    cov
+        the design's covariance Sigma, d x d symmetric positive definite
+        (None: identity).
+    noise
+        sigma0^2 > 0.
+    design
+        "fresh" (new rows every generation) or "fixed" (each part's rows drawn
+        once and relabelled every generation; constant counts, no filter).
+    ridge
+        the ridge penalty (0: OLS).
+    refit_noise
+        False labels synthetic rows with the truth's noise variance (Dohmatob
+        et al., Gerstgrasser et al.; docs/theory/regression.md); True with
+        model t-1's estimate (which then collapses like a Gaussian variance).
 
     Examples
     --------
@@ -1025,6 +1053,12 @@ class Config:
 
     Parameters
     ----------
+    family
+        what is fit: Gaussian (default ``Gaussian()``), PPCA,
+        GaussianMixture, Regression, Categorical or Bigram.
+    loop
+        what each generation trains on: Replace (default ``Replace(n=100)``),
+        Augment, Fresh, Accumulate or AccumulateSubsample.
     estimator
         "mle" (divide scatter by the count) or "unbiased" (count - 1).
     temperature

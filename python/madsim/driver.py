@@ -46,6 +46,16 @@ class FirstPassage:
     ``<= below`` (or ``>= above``). Checked on every generation inside the
     kernel, not only recorded ones; -1 when not reached (censored).
 
+    Parameters
+    ----------
+    metric
+        the variable watched (any metric of the family, recorded or not).
+    below, above
+        the threshold: exactly one of them.
+    name
+        the detector's variable in the Dataset (default
+        ``first_<metric>_below`` / ``_above``).
+
     Examples
     --------
     >>> import madsim as ms

@@ -245,9 +245,17 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
 
     Parameters
     ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    generations
+        recorded generations to draw (default: up to four, log-spaced).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
     replica
         "mean" (the rank-wise mean over replicas of each replica's sorted
         probabilities), "first", or a replica id.
+    legend
+        draw the legend.
 
     Returns
     -------
@@ -433,6 +441,10 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
 
     Parameters
     ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
     generations
         recorded generations to draw (default: up to four recorded ones, log-
         spaced, with the last).
@@ -452,6 +464,14 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
         replica; for the mixture R/50 clipped to [50, 800]: collapsed replicas
         are point masses, so the mixture is then a histogram of their means and
         coarser cells keep it legible.
+    coord
+        the coordinate whose marginal is drawn (d > 1).
+    sigmas
+        the truth's tails beyond these multiples of sigma0 are shaded.
+    xlim, ymin
+        the x range and the floor of the density axis (defaults above).
+    legend
+        draw the legend.
 
     Returns
     -------
@@ -612,6 +632,10 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
 
     Parameters
     ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
     name
         a variable with dims (replica, generation) (``var``, ``mean_sq``,
         ``logdet``, ``trace``...) or ``log_var`` (also ``log_trace``,
@@ -627,9 +651,14 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
         run's config (THEORY maps names to functions); False: none; or a
         callable f(cfg, t) -> array.
     log, logx
-        log-scale y / x axis. label, color: for the mean's line (to put several
-        runs on one Axes). cfg: the Config, when the Dataset's cannot be rebuilt
-        (a callable schedule).
+        log-scale y / x axis.
+    label, color
+        for the mean's line (to put several runs on one Axes).
+    cfg
+        the Config, when the Dataset's cannot be rebuilt (a callable
+        schedule).
+    legend
+        draw the legend.
 
     Returns
     -------
@@ -744,16 +773,17 @@ def _pick_paths(ds, vals: np.ndarray, paths) -> list[int]:
 class KaplanMeier(NamedTuple):
     """Kaplan-Meier estimate at the distinct event times (ascending).
 
-    Parameters
+    Attributes
     ----------
     time
-        event times; at_risk, events: n_j and d_j there; survival: S(t_j) =
-
-    Notes
-    -----
-    prod_{i <= j} (1 - d_i/n_i), the estimate of P(T > t) for t_j <= t < t_{j+1};
-    variance: Greenwood's S^2 sum_{i <= j} d_i / (n_i (n_i - d_i)) (inf once
-    S = 0).
+        the distinct event times t_j.
+    at_risk, events
+        n_j and d_j there: replicas at risk and events at t_j.
+    survival
+        S(t_j) = prod_{i <= j} (1 - d_i/n_i), the estimate of P(T > t) for
+        t_j <= t < t_{j+1}.
+    variance
+        Greenwood's S^2 sum_{i <= j} d_i / (n_i (n_i - d_i)) (inf once S = 0).
 
     Examples
     --------
@@ -772,16 +802,22 @@ class KaplanMeier(NamedTuple):
 
 def kaplan_meier(times, observed) -> KaplanMeier:
     """Kaplan-Meier estimator with Greenwood's variance for right-censored
+    times.
 
     Parameters
     ----------
     times
         ``times[i]`` is the event time where ``observed[i]`` is true and the
+        censoring time (the subject is known to survive *through* it)
+        otherwise. A subject censored at t counts as at risk at t (the usual
+        convention).
+    observed
+        booleans, one per time: True for an event, False for a censoring.
 
-    Notes
-    -----
-    censoring time (the subject is known to survive *through* it) otherwise.
-    A subject censored at t counts as at risk at t (the usual convention).
+    Returns
+    -------
+    KaplanMeier
+        The estimate at the distinct event times.
 
     Examples
     --------
@@ -811,9 +847,22 @@ def kaplan_meier(times, observed) -> KaplanMeier:
 
 
 def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
-    """(lower, upper) pointwise confidence limits of km.survival from
-    Greenwood's variance: ``loglog`` (Kalbfleisch-Prentice: symmetric on
-    ln(-ln S), stays in [0, 1]) or ``plain`` (S +- z se, clipped).
+    """Pointwise confidence limits of ``km.survival`` from Greenwood's variance.
+
+    Parameters
+    ----------
+    km
+        a :class:`KaplanMeier` estimate.
+    level
+        the confidence level.
+    method
+        ``"loglog"`` (Kalbfleisch-Prentice: symmetric on ln(-ln S), stays in
+        [0, 1]) or ``"plain"`` (S +- z se, clipped).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (lower, upper), one value per event time.
 
     Examples
     --------
@@ -840,8 +889,23 @@ def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
 
 
 def first_passage(ds, detector: str):
-    """(times, observed) of a FirstPassage detector: replicas that never
-    crossed (-1) are censored at attrs['generations_completed'].
+    """The (times, observed) of a FirstPassage detector, for :func:`kaplan_meier`.
+
+    Replicas that never crossed (-1) are censored at
+    ``attrs['generations_completed']``.
+
+    Parameters
+    ----------
+    ds
+        a ``simulate`` result with the detector.
+    detector
+        the detector's variable name.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (times, observed): the first-passage or censoring generation and
+        whether the threshold was crossed, per replica.
 
     Examples
     --------
@@ -925,11 +989,23 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
 
     Parameters
     ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    detector
+        the detector's variable name (its ``FirstPassage`` name).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
     theory
         None/True: overlay madsim.theory's approximation of E T where one exists
         (the Wald/Siegmund ``collapse_time_wald`` for a 'var <= x' detector on
         the 1-D replace loop), as a vertical line labelled as an approximation
         of the mean; False: none; a number: draw that E T.
+    band
+        confidence level of the Greenwood band (None: no band).
+    ci
+        the band's method, 'loglog' or 'plain' (see :func:`km_band`).
+    label, color, cfg, legend
+        as in :func:`metric`.
 
     Returns
     -------

@@ -19,6 +19,11 @@ from . import _validate as check
 class every:
     """Every k-th generation: 0, k, 2k, ... and the last one.
 
+    Parameters
+    ----------
+    k
+        the step, k >= 1.
+
     Examples
     --------
     >>> import madsim as ms
@@ -39,6 +44,11 @@ class every:
 @dataclass(frozen=True)
 class logspace:
     """About ``num`` generations spaced evenly in log(t), plus 0 and the last.
+
+    Parameters
+    ----------
+    num
+        how many log-spaced generations (before rounding merges repeats).
 
     Examples
     --------

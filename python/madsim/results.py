@@ -29,6 +29,14 @@ def _format(path) -> str:
 def save(ds: xr.Dataset, path) -> Path:
     """Writes a simulate() Dataset with its provenance attrs; returns the path.
 
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` (or ``sweep``) result.
+    path
+        ending in ``.nc`` (netCDF-4 through h5netcdf) or ``.zarr`` (needs the
+        ``zarr`` package).
+
     Returns
     -------
     pathlib.Path
@@ -62,6 +70,11 @@ def save(ds: xr.Dataset, path) -> Path:
 def load(path) -> xr.Dataset:
     """Reads a Dataset written by ``save`` (fully into memory; the file is closed).
 
+    Parameters
+    ----------
+    path
+        a ``.nc`` or ``.zarr`` path written by :func:`save` or ``madsim run``.
+
     Returns
     -------
     xarray.Dataset
@@ -94,6 +107,13 @@ def summary(ds: xr.Dataset, quantiles=(0.05, 0.5, 0.95)) -> xr.Dataset:
     reached), ``first_*_reached`` (share reached) and ``first_*_mean`` (mean
     over those that reached it: a censored mean, see madsim.plots.survival
     for the Kaplan-Meier curve).
+
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result.
+    quantiles
+        the quantile levels of ``x_q``, numbers in [0, 1].
 
     Returns
     -------

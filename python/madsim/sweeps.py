@@ -409,6 +409,11 @@ def load_task(path) -> xr.Dataset:
     task's ``simulate`` result: variables, state and attrs, so that
     ``madsim.resume`` can continue it.
 
+    Parameters
+    ----------
+    path
+        a task file of a sweep's store.
+
     Returns
     -------
     xarray.Dataset
