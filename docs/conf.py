@@ -22,9 +22,13 @@ matplotlib.use("Agg")  # the gallery and plot examples run headless
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
-# The package from this checkout (python/madsim, with its compiled core) and
-# docs/ itself (make_figures.py, imported by the gallery).
-sys.path[:0] = [str(ROOT / "python"), str(DOCS)]
+# madsim from this checkout where its compiled core was built in place
+# (python/madsim/_core*.so); otherwise the installed one (`pip install .`, as
+# CI does: a clean clone's python/madsim has no compiled core). docs/ itself
+# holds make_figures.py, which the gallery imports.
+if any((ROOT / "python" / "madsim").glob("_core*")):
+    sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(DOCS))
 
 import madsim  # noqa: E402
 
