@@ -16,7 +16,7 @@ measured in the same run on the same machine:
 Regularisation differs by design: sklearn adds reg_covar = 1e-6 to every
 fitted diagonal, madsim raises a Cholesky pivot^2 below cov_floor = 1e-6 to
 it (numpy: as madsim). Neither is hit in this setting, so all three fit the
-same EM. Every timed run is checked against THEORY.md section 7 (E[model
+same EM. Every timed run is checked against docs/theory/ppca-gmm.md (E[model
 E|x|^2] = the truth's at the last generation, z-score printed) and reports
 its mean EM iterations per generation.
 
@@ -58,7 +58,7 @@ def best_of(fn, repeats):
 
 
 def z_invariant(second):
-    """z of the mean of E|x|^2 over replicas against the truth's (THEORY.md 7)."""
+    """z of the mean of E|x|^2 over replicas against the truth's (docs/theory/ppca-gmm.md)."""
     se = second.std(ddof=1) / np.sqrt(second.size)
     return float((second.mean() - FAM.second_moment) / se)
 
@@ -163,7 +163,7 @@ def main():
                          z_invariant=z_invariant(second)))
     base = rows[0]["rg_per_s"]
     print(f"GMM replace loop, k={K}, d={D}, n={N}, EM cap {ITERS}, tol {TOL}; {G} generations")
-    print(f"{'case':45s} {'rg/s':>10s} {'madsim x':>9s} {'EM iters':>9s} {'z (THEORY 7)':>13s}")
+    print(f"{'case':45s} {'rg/s':>10s} {'madsim x':>9s} {'EM iters':>9s} {'z (invariant)':>13s}")
     for r in rows:
         print(f"{r['case']:45s} {r['rg_per_s']:10.1f} {base / r['rg_per_s']:9.1f} "
               f"{r['em_iters_mean']:9.2f} {r['z_invariant']:13.2f}")

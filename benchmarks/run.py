@@ -331,7 +331,7 @@ def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, t
     last repeat)."""
     cfg = madsim_config(scenario, kernel, path, n, G)
     # Only the law statistic's column is recorded (the baselines compute no
-    # metrics either); README "Benchmarks" gives the cost of recording all.
+    # metrics either); docs/benchmarks.md gives the cost of recording all.
     run = lambda: madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],  # noqa: E731
                                   threads=threads, progress=False, metrics=[STAT_COLUMN[scenario]])
     keep: list = []

@@ -4,7 +4,7 @@
     python benchmarks/sweep.py            # 30 weights x 10 ratios, 2000 replicas, 200 generations
     python benchmarks/sweep.py --quick    # 6 x 3, 200 replicas, 50 generations (smoke test)
 
-The figure (He, Xu, Cheng, JRSS-B, arXiv 2502.18049; THEORY.md 4c): each
+The figure (He, Xu, Cheng, JRSS-B, arXiv 2502.18049; docs/theory/real-data.md): each
 generation fits n = 20 fresh real points and m = ratio * n synthetic ones,
 unbiased, as w * (real-part fit) + (1 - w) * (synthetic-part fit); the curve
 is E (mu_T - mu0)^2 against w, one per ratio. Their reproduction of one such

@@ -1,7 +1,7 @@
 """Makes the figures in docs/figures/ from real madsim runs (a few seconds each
 on 2 cores):
 
-    python docs/make_figures.py            # needs: pip install madsim[plot]
+    python docs/make_figures.py            # needs: pip install ".[plot]"
     python docs/make_figures.py --out DIR  # somewhere else
 
 vanishing_tails.png   1-D replace loop, n = 20: one replica's fitted model at
@@ -14,7 +14,9 @@ collapse_survival.png Kaplan-Meier survival of the collapse time
                       T = first t with sigma_t <= 0.1 sigma_0, with the
                       Wald-Siegmund approximation of E T.
 
-Seeds are fixed: the same madsim build redraws the same figures.
+Seeds are fixed: the same madsim build redraws the same figures. The docs'
+gallery (docs/gallery/index.md) draws the same figures at a fraction of the
+replicas (``scale``) while the site builds.
 """
 
 from __future__ import annotations
@@ -36,9 +38,14 @@ DPI = 110
 N = 20  # sample size per generation of the replace loops
 
 
-def vanishing_tails(out: Path) -> Path:
+def _replicas(full: int, scale: float) -> int:
+    return max(100, round(full * scale))
+
+
+def vanishing_tails_figure(scale: float = 1.0):
+    """The figure of vanishing_tails.png; ``scale`` multiplies the replicas."""
     cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=N))
-    ds = ms.simulate(cfg, replicas=20_000, generations=1000, seed=2024,
+    ds = ms.simulate(cfg, replicas=_replicas(20_000, scale), generations=1000, seed=2024,
                      record=[0, 10, 100, 1000], progress=False)
     # one replica: the one with the median sigma_10^2 (a typical path, picked by a rule, not by eye)
     v10 = ds["var"].sel(generation=10).values
@@ -53,10 +60,11 @@ def vanishing_tails(out: Path) -> Path:
     b.set_ylabel("")
     fig.suptitle("The vanishing tails: each model loses the truth's tails; the population of models does not",
                  fontsize=11)
-    return _save(fig, out / "vanishing_tails.png")
+    return fig
 
 
-def var_vs_theory(out: Path) -> Path:
+def var_vs_theory_figure(scale: float = 1.0):
+    """The figure of var_vs_theory.png; ``scale`` multiplies the replicas."""
     runs = [
         (f"replace, n = {N}, MLE", ms.Config(loop=ms.Replace(n=N))),
         (f"replace, n = {N}, unbiased", ms.Config(loop=ms.Replace(n=N), estimator="unbiased")),
@@ -66,10 +74,10 @@ def var_vs_theory(out: Path) -> Path:
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(12.5, 5.0), layout="constrained")
     for (label, cfg), color in zip(runs, colors):
-        short = ms.simulate(cfg, replicas=20_000, generations=60, seed=7, record=ms.every(1),
+        short = ms.simulate(cfg, replicas=_replicas(20_000, scale), generations=60, seed=7, record=ms.every(1),
                             progress=False)
         plots.metric(short, "var", ax=a, paths=0, log=True, label=label, color=color, legend=False)
-        long = ms.simulate(cfg, replicas=2000, generations=1000, seed=8, record=ms.every(5),
+        long = ms.simulate(cfg, replicas=_replicas(2000, scale), generations=1000, seed=8, record=ms.every(5),
                            progress=False)
         plots.metric(long, "log_var", ax=b, paths=0, label=label, color=color, legend=False)
     a.set_title("$E\\,\\sigma_t^2$ (log scale): Monte Carlo mean with 95% CI (bands), theory dashed\n"
@@ -80,16 +88,17 @@ def var_vs_theory(out: Path) -> Path:
                 "fresh and accumulate have no closed form for it (Monte Carlo only)", fontsize=9.5)
     for ax in (a, b):
         ax.legend(fontsize=8, loc="lower left")
-    return _save(fig, out / "var_vs_theory.png")
+    return fig
 
 
-def collapse_survival(out: Path) -> Path:
+def collapse_survival_figure(scale: float = 1.0):
+    """The figure of collapse_survival.png; ``scale`` multiplies the replicas."""
     eps = 0.1
     det = [ms.FirstPassage("var", below=0.01, name="collapse")]  # sigma_t^2 <= (eps sigma_0)^2
     fig, ax = plt.subplots(figsize=(8.5, 5.0), layout="constrained")
     for est, color in (("mle", "tab:blue"), ("unbiased", "tab:orange")):
         cfg = ms.Config(loop=ms.Replace(n=N), estimator=est)
-        ds = ms.simulate(cfg, replicas=5000, generations=150, seed=11, record=[0, 150], detect=det,
+        ds = ms.simulate(cfg, replicas=_replicas(5000, scale), generations=150, seed=11, record=[0, 150], detect=det,
                          progress=False)
         plots.survival(ds, "collapse", ax=ax, label=f"{est.upper()}, n = {N}", color=color,
                        legend=False)
@@ -97,7 +106,14 @@ def collapse_survival(out: Path) -> Path:
                  "Kaplan-Meier with right censoring at t = 150; dashed: Wald-Siegmund "
                  "approximation of E T (not an exact result)", fontsize=9.5)
     ax.legend(fontsize=8, loc="upper right")
-    return _save(fig, out / "collapse_survival.png")
+    return fig
+
+
+FIGURES = {
+    "vanishing_tails.png": vanishing_tails_figure,
+    "var_vs_theory.png": var_vs_theory_figure,
+    "collapse_survival.png": collapse_survival_figure,
+}
 
 
 def _save(fig, path: Path) -> Path:
@@ -112,9 +128,9 @@ def main(argv=None) -> None:
                    help="output folder (default: docs/figures)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for make in (vanishing_tails, var_vs_theory, collapse_survival):
+    for name, make in FIGURES.items():
         t0 = time.perf_counter()
-        path = make(args.out)
+        path = _save(make(), args.out / name)
         print(f"{path}  {path.stat().st_size / 1024:.0f} KiB  {time.perf_counter() - t0:.1f} s")
 
 

@@ -360,7 +360,7 @@ def test_plots_headless(tmp_path):
         assert f.stat().st_size > 10_000
         if name != "ranks":
             labels = [line.get_label() for line in ax.get_lines()]
-            assert any("theory" in lab for lab in labels), labels   # the THEORY 6 curve is drawn
+            assert any("theory" in lab for lab in labels), labels   # the docs/theory/categorical.md curve is drawn
         matplotlib.pyplot.close(ax.figure)
     with pytest.raises(ValueError, match="needs the probability vector"):
         plots.token_ranks(ds[["support"]].assign_attrs(ds.attrs))

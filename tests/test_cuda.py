@@ -17,7 +17,7 @@ GPU vs CPU tolerance: the same counter layout and the same step functions,
 but device log/exp/sin/cos/erfc/pow are CUDA's (libdevice), not glibc's: a
 few ulp per call, so floats agree to GPU_TOL relative (the tolerance of the
 JAX twin, tests/test_simulate_backends.py) and counts exactly. No number here
-has been observed on a GPU yet (see README "CUDA backend").
+has been observed on a GPU yet (see docs/guide/backends.md, "CUDA backend").
 """
 
 from __future__ import annotations

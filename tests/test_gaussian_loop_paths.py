@@ -108,7 +108,7 @@ def test_collapsing_d10_model_keeps_full_rank(path):
     # cond(Sigma_t) passes 1e16 within a few dozen generations at d = 10, n = 20;
     # refactorising a formed scatter would lose pivots (ln det = -inf). The
     # replace loop multiplies Cholesky factors instead: every replica stays
-    # finite and E ln det follows THEORY.md section 2.
+    # finite and E ln det follows docs/theory/replace-nd.md.
     from madsim import theory
 
     cfg = ms.Config(family=ms.Gaussian(dim=10), loop=ms.Replace(n=20), path=path)

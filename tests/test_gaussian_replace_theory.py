@@ -1,9 +1,9 @@
-"""Replace-loop Monte Carlo against the closed forms of THEORY.md section 1
+"""Replace-loop Monte Carlo against the closed forms of docs/theory/replace-1d.md
 (madsim.theory), both paths, both estimators, tau != 1.
 
 Tolerances are Monte Carlo standard errors (stats.py, false-fail rate ALPHA
 per assertion, Bonferroni-split per test). E sigma^2 is only tested where its
-CV^2 = ((n+1)/(n-1))^t - 1 is small (THEORY.md "MC precision")."""
+CV^2 = ((n+1)/(n-1))^t - 1 is small (docs/theory/replace-1d.md (MC precision))."""
 
 import numpy as np
 import pytest
@@ -38,7 +38,7 @@ def _check(mu, var, n, t, estimator, tau, alpha):
     stats.assert_variance(np.log(var), float(theory.var_log_var(t, n)), f"{what}: Var ln sigma^2", a)
 
 
-# THEORY.md section 9, cases 1, 2, 3, 5, 6
+# docs/theory/index.md, cases 1, 2, 3, 5, 6
 @pytest.mark.parametrize("n,t,estimator,tau", [
     (10, 10, "mle", 1.0), (10, 50, "mle", 1.0), (100, 100, "mle", 1.0),
     (10, 50, "unbiased", 1.0), (10, 20, "mle", 0.9), (2, 5, "unbiased", 1.3),
@@ -56,7 +56,7 @@ def test_samples_path_matches_theory(n, t, estimator, tau):
 
 
 def test_theory_table_values():
-    # the exact numbers of THEORY.md section 9 (cases 1, 3, 5, 6)
+    # the exact numbers of docs/theory/index.md (cases 1, 3, 5, 6)
     assert theory.expected_var(10, 10) == pytest.approx(0.348678, abs=1e-6)
     assert theory.expected_sigma(10, 10) == pytest.approx(0.447528, abs=1e-6)
     assert theory.expected_log_var(10, 10) == pytest.approx(-2.20567, abs=1e-5)
@@ -75,7 +75,7 @@ def test_theory_table_values():
     assert theory.expected_mean_sq(20, 10, tau=0.9) == pytest.approx(0.298356, abs=1e-6)
     assert theory.collapse_time_wald(0.1, 10) == pytest.approx(22.2, abs=0.05)
     assert theory.collapse_time_wald(0.1, 100) == pytest.approx(232.3, abs=0.1)
-    # MLE, tau = 1: E sigma^2 + E(mu - mu0)^2 = sigma0^2 (THEORY.md section 7)
+    # MLE, tau = 1: E sigma^2 + E(mu - mu0)^2 = sigma0^2 (docs/theory/accumulate.md)
     t = np.arange(0, 200)
     np.testing.assert_allclose(theory.expected_var(t, 7) + theory.expected_mean_sq(t, 7), 1.0, rtol=1e-12)
     assert theory.expected_var_power(1, 10, 10) == pytest.approx(theory.expected_var(10, 10))
@@ -92,7 +92,7 @@ def test_w2_and_kl_truth_model_against_monte_carlo():
 
 
 def test_collapse_time_near_the_reference_monte_carlo():
-    # THEORY.md section 1: exact-law MC, R = 1e5, eps = 0.1, n = 10: E T = 22.64 +- 0.03
+    # docs/theory/replace-1d.md: exact-law MC, R = 1e5, eps = 0.1, n = 10: E T = 22.64 +- 0.03
     cfg = ms.Config(loop=ms.Replace(n=10))
     ds = ms.simulate(cfg, replicas=100_000, generations=400, seed=3, record=[400],
                      detect=[ms.FirstPassage("var", below=0.01, name="T")], progress=False)

@@ -1,6 +1,6 @@
 """The Gaussian-mixture family (EM refit): configuration errors, EM against a
 plain numpy EM written here, the sampler's law (labels, normals,
-temperature), THEORY.md section 7's invariant, the covariance floor and
+temperature), docs/theory/ppca-gmm.md's invariant, the covariance floor and
 empty components (never a NaN), skipped fits, the metrics against their
 definitions, reproducibility and resume.
 
@@ -71,7 +71,7 @@ def test_defaults_round_trip_and_toml():
     from madsim import toml_config
 
     fam = ms.GaussianMixture()
-    assert (fam.k, fam.dim, fam.second_moment) == (2, 1, 5.0)    # THEORY.md 7's mixture
+    assert (fam.k, fam.dim, fam.second_moment) == (2, 1, 5.0)    # docs/theory/ppca-gmm.md's mixture
     cfg = cfg_of(ms.Augment(real=4, synthetic=6), cov_type="diag", covs=[[1.0, 2.0], [0.5, 0.5]],
                  weights=[0.3, 0.7], means=[[0, 1], [2, 3]], temperature=0.9)
     assert cfg.path == "samples"
@@ -230,10 +230,10 @@ def test_draws_follow_the_mixture():
     assert_ks(u, stats.uniform.cdf, "component 1's scatter", alpha)
 
 
-# --- THEORY.md section 7 -----------------------------------------------------------------------
+# --- docs/theory/ppca-gmm.md -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("cfg, R", [
-    (cfg_of(ms.Replace(n=50), em_tol=1e-3), 4000),            # THEORY.md 7's 1-D example
+    (cfg_of(ms.Replace(n=50), em_tol=1e-3), 4000),            # docs/theory/ppca-gmm.md's 1-D example
     (cfg_of(ms.Fresh(real=5, synthetic=15), filter=ms.Filter(0.3, 0.2), cov_type="diag",
             weights=[0.4, 0.6], means=[[0, 1], [3, -1]], covs=[[1.0, 0.5], [0.3, 2.0]]), 3000),
     (cfg_of(ms.Augment(real=10, synthetic=10), cov_type="spherical", covs=[1.0, 0.5]), 3000),
@@ -256,7 +256,7 @@ def test_mixture_moments_are_martingales(cfg, R):
 
 @pytest.mark.slow
 def test_theory_section7_gmm_example():
-    """THEORY.md 7: 1-D 2-component GMM, n = 50: E[model E x^2] = 5 at t = 20 (MC 5.010 +- 0.019)."""
+    """docs/theory/ppca-gmm.md: 1-D 2-component GMM, n = 50: E[model E x^2] = 5 at t = 20 (MC 5.010 +- 0.019)."""
     ds = ms.simulate(cfg_of(ms.Replace(n=50)), replicas=40_000, generations=20, seed=4,
                      progress=False, record=[20], metrics="all")
     assert_mean(ds["second_moment"].values[:, -1], 5.0, "E second moment at t = 20")
@@ -408,7 +408,7 @@ def pool_of(ds, fam):
 
 
 def test_accumulate_fits_the_whole_pool_and_keeps_its_moments():
-    """THEORY.md 7's invariant under Accumulate, per replica: EM (full
+    """docs/theory/ppca-gmm.md's invariant under Accumulate, per replica: EM (full
     covariances, tau = 1, floor never hit) leaves the model's mean and second
     moment equal to the pool's, which holds every point drawn so far."""
     cfg = cfg_of(ms.Accumulate(real=5, synthetic=25), filter=ms.Filter(0.2, 0.1), **FAM3,

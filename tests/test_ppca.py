@@ -6,7 +6,7 @@
 - generation 1 (drawn from the truth, the same draws as the Gaussian's) is
   the numpy eigendecomposition's PPCA projection of the Gaussian fit, and
   the PPCA metrics are numpy's / scipy's (subspace_angles) on it;
-- THEORY.md section 7 in trace form: E[tr C_t + |mu_t - mu0|^2] = tr C0
+- docs/theory/ppca-gmm.md in trace form: E[tr C_t + |mu_t - mu0|^2] = tr C0
   (MLE, tau = 1), and E tr C_t, E |mu_t - mu0|^2 equal the Gaussian's
   closed forms where the invariant does not hold (unbiased, temperature,
   truncation, filter);
@@ -188,11 +188,11 @@ def test_model_is_ppca_form():
     assert np.allclose(w[:, :FAM.factors], ds["factor_var"].values[:, 0], rtol=1e-10)
 
 
-# --- theory: THEORY.md section 7 (trace form) ----------------------------------------------
+# --- theory: docs/theory/ppca-gmm.md (trace form) ----------------------------------------------
 
 def test_trace_invariant_theory_example():
-    """THEORY.md section 7's PPCA example: d = 4, q = 1, n = 20, truth tr C0 =
-    5.75; E[tr C_20 + |mu_20 - mu0|^2] = 5.75 (THEORY's MC: 5.730 +- 0.055).
+    """docs/theory/ppca-gmm.md's PPCA example: d = 4, q = 1, n = 20, truth tr C0 =
+    5.75; E[tr C_20 + |mu_20 - mu0|^2] = 5.75 (docs/theory/ppca-gmm.md's MC: 5.730 +- 0.055).
     z-test at the suite's alpha (false-fail 1e-5); 12000 replicas give SE
     ~0.085: an error of 0.6 (10%) is seen with power 0.99
     (stats.detectable_shift), which the test asserts."""

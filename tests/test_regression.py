@@ -1,5 +1,5 @@
 """The regression family (csrc/madsim/models/regression.hpp): Monte Carlo
-against the closed forms of THEORY.md 5b (madsim._theory.regression), the
+against the closed forms of docs/theory/regression.md (madsim._theory.regression), the
 exact path against the samples path in law, a one-generation law check,
 reproducibility, and bad input.
 
@@ -26,7 +26,7 @@ def run(cfg, replicas, generations, seed, record=None, **kw):
                        record=record or [generations], progress=False, **kw, metrics="all")
 
 
-# ---------------------------------------------------------------- theory (THEORY.md 5b)
+# ---------------------------------------------------------------- theory (docs/theory/regression.md)
 
 CASES = [(design, loop) for design in ("fixed", "fresh")
          for loop in (ms.Replace(n=20), ms.Accumulate(synthetic=20))]
@@ -277,13 +277,13 @@ def test_kernel_params_refuse_bad_values():
             core.RegressionParams(**{**good, **change})
 
 
-# ---------------------------------------------------------------- slow: THEORY.md 5b's numbers
+# ---------------------------------------------------------------- slow: docs/theory/regression.md's numbers
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["exact", "samples"])
 def test_theory_5b_table_at_1e5_replicas(path):
-    """THEORY.md 5b's Monte Carlo table (d = 5, T = 20, sigma = 1, R = 1e5,
+    """docs/theory/regression.md's Monte Carlo table (d = 5, T = 20, sigma = 1, R = 1e5,
     i = 10): replace fixed / fresh 3.5714, accumulate fixed 0.5535, fresh
     0.5115. 4 comparisons, alpha/4 each."""
     for design, loop in CASES:

@@ -5,7 +5,7 @@ row; each generation refits on a uniform n-subset of it.
 Law checks (tests/stats.py, alpha = 1e-5 each, fixed seeds): with n >= the
 pool it is Accumulate on the samples path (same streams, to rounding); the
 subset's real rows are hypergeometric; generation 1's test error is the OLS
-closed form for n rows (THEORY.md 5b). Resume into a longer run is bit for bit.
+closed form for n rows (docs/theory/regression.md). Resume into a longer run is bit for bit.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def test_subsample_picks_real_rows_hypergeometrically():
 
 def test_generation_one_test_error_is_ols_on_n_rows():
     """Generation 1 fits OLS on n = 10 of the 40 rows the truth labelled, an
-    iid sample of 10 rows: E[test error] = sigma0^2 d / (n - d - 1) (THEORY.md
-    5b, one generation); the pool's 40 rows would give 3x less."""
+    iid sample of 10 rows: E[test error] = sigma0^2 d / (n - d - 1) (docs/theory/regression.md,
+    one generation); the pool's 40 rows would give 3x less."""
     fam = ms.Regression(dim=3, cov=COV3, noise=0.5)
     cfg = ms.Config(family=fam, path="samples", loop=ms.AccumulateSubsample(n=10, synthetic=40))
     ds = run(cfg, 20000, 1, seed=5, record=[1])

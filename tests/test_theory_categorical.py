@@ -1,4 +1,4 @@
-"""The categorical closed forms of THEORY.md sections 4d and 6
+"""The categorical closed forms of docs/theory/categorical.md
 (madsim.theory / madsim._theory.categorical, by numbers): (a) every exact
 number of the section-6 table and of the section-4d Monte Carlo lines, (b)
 properties of the exact Wright-Fisher chain (fixation probabilities, the
@@ -10,10 +10,10 @@ Statistical tests follow tests/stats.py: fixed seeds, ALPHA = 1e-5 two-sided
 per test, Bonferroni-split over its comparisons (each test's false-fail rate
 at a fresh seed is <= 1e-5), and each Monte Carlo test checks that its
 sample resolves the mistake it guards against (the generation-0 convention,
-an off-by-one generation, a perturbed formula). THEORY.md's own Monte Carlo
+an off-by-one generation, a perturbed formula). The published Monte Carlo values (docs/theory/categorical.md)
 values are checked within 3 of their stated errors (|z| < 3, 0.27% per line
 if the error is one standard error); lines without a stated error use the
-standard error of 10^5 replicas (THEORY.md's smallest run), noted per line.
+standard error of 10^5 replicas (the smallest run quoted there), noted per line.
 The default run takes a few seconds on 2 cores; the large Monte Carlo of
 the section-6 table is marked slow.
 """
@@ -28,8 +28,8 @@ from madsim import theory
 from madsim._theory import categorical as cat
 import stats
 
-P_STAR = np.array([0.5, 0.2, 0.15, 0.1, 0.05])   # THEORY.md 4d's truth
-U5 = np.full(5, 0.2)                             # THEORY.md 6: K = 5 equal
+P_STAR = np.array([0.5, 0.2, 0.15, 0.1, 0.05])   # docs/theory/categorical.md's truth
+U5 = np.full(5, 0.2)                             # docs/theory/categorical.md: K = 5 equal
 
 
 def assert_digits(x, expected: str, what: str):
@@ -40,11 +40,11 @@ def assert_digits(x, expected: str, what: str):
 
 
 def assert_mc_line(mc: float, exact: float, se: float, what: str):
-    """A THEORY.md Monte Carlo value against the exact one, |z| < 3."""
-    assert abs(mc - exact) < 3 * se, f"{what}: THEORY.md MC {mc} vs exact {exact:.6g} (se {se:.3g})"
+    """A published Monte Carlo value against the exact one, |z| < 3."""
+    assert abs(mc - exact) < 3 * se, f"{what}: published MC {mc} vs exact {exact:.6g} (se {se:.3g})"
 
 
-# ================================================================ (a) THEORY.md tables
+# ================================================================ (a) the tables of docs/theory/categorical.md
 
 def test_section6_table_diversity_and_survivors():
     assert_digits(theory.gini_simpson(100, 50, U5), "0.10610", "E[1-sum p^2], n=50, K=5, t=100")
@@ -158,7 +158,7 @@ def test_wf_transition_is_the_binomial_chain():
 
 
 def test_diffusion_gap_is_a_few_generations():
-    # THEORY.md: exact values sit "about 1-2 generations" below the diffusion.
+    # docs/theory/categorical.md: exact values sit "about 1-2 generations" below the diffusion.
     # True up to n ~ 100; the gap grows like (ln n)/3 (2.56 at n = 500).
     gaps = [theory.absorption_time(n, 0.5, "diffusion") - theory.absorption_time(n, 0.5) for n in (20, 100, 500)]
     assert 1.0 < gaps[0] < 2.0 and 1.0 < gaps[1] < 2.1 and 2.0 < gaps[2] < 3.0, gaps
@@ -437,7 +437,7 @@ def test_mc_accumulate_loop_martingale():
 
 @pytest.mark.slow
 def test_mc_section6_table_large():
-    """THEORY.md section 6's n = 50, K = 5 equal, t = 100 row with 10^5
+    """docs/theory/categorical.md's n = 50, K = 5 equal, t = 100 row with 10^5
     replicas (about 10 s): E Gini-Simpson, E #alive, P(single category)."""
     n, reps = 50, 100_000
     runs = wf_run(np.random.default_rng(6), n, U5, 100, reps)[100]

@@ -1,5 +1,5 @@
-"""The closed forms of THEORY.md sections 2-5 and 7 (madsim.theory) for every
-Gaussian loop: (a) against THEORY.md's tables (pure arithmetic), (b) Monte
+"""The closed forms of docs/theory/index.md (madsim.theory) for every
+Gaussian loop: (a) against the tables of docs/theory/ (pure arithmetic), (b) Monte
 Carlo of every loop x estimator x path (and the knobs) against them, (c) the
 section-7 invariant for every MLE loop.
 
@@ -7,7 +7,7 @@ Statistical tests follow tests/stats.py: fixed seeds, each assertion at
 false-fail rate ALPHA = 1e-5 two-sided, Bonferroni-split over the
 comparisons of a test (so each test's false-fail rate is <= 1e-5). Means of
 heavy-tailed quantities (sigma^2 of the replace loop) are tested only at
-horizons where their CV^2 is small (THEORY.md section 1, "MC precision").
+horizons where their CV^2 is small (docs/theory/replace-1d.md, "MC precision").
 """
 
 import math
@@ -23,7 +23,7 @@ import stats
 C = ms.Config
 
 
-# ================================================================ (a) THEORY.md tables
+# ================================================================ (a) the tables of docs/theory/
 
 def approx(x, rel=1e-4, abs=1e-6):
     return pytest.approx(x, rel=rel, abs=abs)
@@ -71,7 +71,7 @@ def test_section3_truncation_table():
     # row 7: E sigma^2 = (0.9 v(2))^10 and Var mu
     cfg = C(loop=ms.Replace(n=10), truncation=2.0, path="samples")
     assert theory.expected_var(cfg, 10) == approx((0.9 * theory.truncation_factor(2.0)) ** 10, rel=1e-12)
-    # THEORY.md prints 0.026824 for (0.9 * 0.773741)^10; the product is 0.0268153 (a slip there)
+    # the founding notes printed 0.026824 for (0.9 * 0.773741)^10; the product is 0.0268153 (a slip there)
     assert theory.expected_var(cfg, 10) == approx(0.0268153, rel=1e-5)
     assert theory.expected_mean_sq(cfg, 10) == approx(0.24799, abs=1e-5)
     cfg = C(loop=ms.Replace(n=20), truncation=1.0, path="samples")
@@ -109,7 +109,7 @@ def test_section4a_fresh_table():
 
 
 def _theory_augment_conditional(m, k, T, tau=1.0, estimator="mle"):
-    """THEORY.md 4b's own recursion (unconditional form: W_r -> (m-1), d_0 = 1/m,
+    """docs/theory/real-data.md's own recursion (unconditional form: W_r -> (m-1), d_0 = 1/m,
     E(mu_t-mu0)^2 = d_t + (1/m)(1 - 2(k/N)^t)), written out independently."""
     N = m + k
     D = N if estimator == "mle" else N - 1
@@ -131,7 +131,7 @@ def test_section4b_augment_table_and_theorys_recursion():
     fp = theory.fixed_point(C(loop=ms.Augment(real=10, synthetic=10), temperature=0.9))
     assert (fp.var, fp.mean_sq) == (approx(0.73952, abs=1e-5), approx(0.11997, abs=1e-5))
     assert theory.augment_conditional_fixed_point_mle(0.9, 10, 10) == approx(0.9 * 300 / 310, rel=1e-12)
-    # two derivations agree at every generation (THEORY's conditional form vs madsim.theory's)
+    # two derivations agree at every generation (the notes' conditional form vs madsim.theory's)
     t = np.arange(1, 41)
     for m, k, tau, est in ((10, 10, 1.0, "mle"), (10, 40, 1.0, "unbiased"), (4, 9, 0.85, "mle"), (3, 2, 1.2, "unbiased")):
         ref = _theory_augment_conditional(m, k, 40, tau, est)
@@ -183,7 +183,7 @@ def test_section5a_accumulate_table():
     assert all(theory.dey_donoho_ratio(n) <= math.pi**2 / 6 for n in (2, 3, 10, 100, 10**6))
     fp = theory.fixed_point(C(loop=ms.Accumulate(synthetic=10)))
     assert (fp.var, fp.mean_sq) == (approx(0.843436, rel=1e-6), approx(1 - 0.843436, rel=1e-5))
-    # THEORY's tau = 0.8 row fits stage 1 on real points: a schedule in madsim
+    # the tau = 0.8 row of docs/theory/real-data.md fits stage 1 on real points: a schedule in madsim
     first_real = C(loop=ms.Accumulate(synthetic=[0] + [10] * 999, real=[10] + [0] * 999), temperature=0.8)
     assert theory.expected_var(first_real, 100) == approx(0.18198, abs=1e-5)
     assert theory.expected_mean_sq(first_real, 100) == approx(0.12801, abs=1e-5)
@@ -198,7 +198,7 @@ def test_section5a_accumulate_table():
 @pytest.mark.parametrize("n,tau,estimator", [(10, 1.0, "mle"), (10, 1.0, "unbiased"), (4, 0.8, "mle"),
                                              (3, 1.3, "unbiased")])
 def test_section5a_two_derivations_agree(n, tau, estimator):
-    # THEORY.md 5a's explicit recursion vs the pool recursion of madsim.theory
+    # docs/theory/accumulate.md's explicit recursion vs the pool recursion of madsim.theory
     t = np.arange(1, 151)
     for first_real in (False, True):
         if first_real:
@@ -264,7 +264,7 @@ def test_config_style_matches_section1_style():
 
 
 def test_schedules_reduce_to_sums():
-    # growing sample sizes, unbiased: E(mu_t - mu0)^2 = sum_{i<=t} 1/M_i (THEORY.md section 1)
+    # growing sample sizes, unbiased: E(mu_t - mu0)^2 = sum_{i<=t} 1/M_i (docs/theory/replace-1d.md)
     sizes = [3, 5, 8, 13, 21, 34, 55]
     cfg = C(loop=ms.Replace(n=sizes), estimator="unbiased")
     t = np.arange(len(sizes) + 1)
@@ -568,4 +568,4 @@ def test_weighted_mle_breaks_the_invariant_by_the_predicted_amount():
 ])
 def test_section9_rows_at_scale(loop, cfg_kw, t, path):
     cfg = C(path=path, **cfg_kw)
-    _check_moments(cfg, (t,), 200_000 if path == "exact" else 50_000, 21, f"{loop} {path} (THEORY 9)")
+    _check_moments(cfg, (t,), 200_000 if path == "exact" else 50_000, 21, f"{loop} {path} (validate table)")

@@ -29,7 +29,7 @@ def test_list_names_every_case(capsys):
     out = capsys.readouterr().out
     names = [line.split()[0] for line in out.splitlines() if line.strip()]
     assert names == [c.name for c in validate.cases()]
-    # every Gaussian row of THEORY.md section 9 has a case
+    # every Gaussian row of docs/theory/index.md has a case
     for row in (1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 20):
         assert any(n.startswith(f"row{row}-") for n in names), row
     quick = [c.name for c in validate.cases() if c.quick]

@@ -23,13 +23,35 @@ def build_info() -> dict:
     """Compiler, flags and features of the compiled core: ``cuda`` (True
     when the CUDA launcher is compiled in) and, if so, ``cuda_version`` (the
     nvcc that compiled it), ``cuda_architectures`` and ``cuda_flags``. Build
-    facts only: whether a GPU is visible is :func:`has_cuda`."""
+    facts only: whether a GPU is visible is :func:`has_cuda`.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> info = ms.build_info()
+    >>> isinstance(info["cuda"], bool)
+    True
+    """
     return dict(_core.build_info())
 
 
 class CudaUnavailableError(RuntimeError):
     """backend="cuda" was asked for where it cannot run: madsim was built
-    without CUDA, or no CUDA device (or driver) is visible."""
+    without CUDA, or no CUDA device (or driver) is visible.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> issubclass(ms.CudaUnavailableError, RuntimeError)
+    True
+    >>> try:
+    ...     ms.simulate(ms.Config(), replicas=100, generations=10, backend="cuda")
+    ...     ran = True
+    ... except ms.CudaUnavailableError:        # names what is missing: the CUDA build or a device
+    ...     ran = False
+    >>> ran == ms.has_cuda()
+    True
+    """
 
 
 def cuda_built() -> bool:
@@ -60,7 +82,14 @@ def cuda_unavailable_reason() -> str | None:
 
 
 def has_cuda() -> bool:
-    """True when madsim was built with CUDA *and* a CUDA device is visible."""
+    """True when madsim was built with CUDA *and* a CUDA device is visible.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> ms.has_cuda() in (True, False)       # False on a machine without a GPU or a CPU-only build
+    True
+    """
     return cuda_unavailable_reason() is None
 
 

@@ -4,7 +4,7 @@
     madsim run RUN.toml -o result.nc     a run described by a TOML file (madsim.toml_config)
     madsim sweep SWEEP.toml -o grid.nc   a parameter grid ([sweep] table), resumable
     madsim plot result.nc -o fig.png     a figure of a saved result (tails, metric, survival)
-    madsim validate [--quick]            Monte Carlo against every closed form of THEORY.md
+    madsim validate [--quick]            Monte Carlo against every closed form of madsim.theory
     madsim bench                         a quick throughput check against numpy and Philox
     madsim info                          version, RNG layout and build
 """
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     demo.add_argument("--threads", type=int, default=None)
     demo.set_defaults(func=_demo)
     val = sub.add_parser(
-        "validate", help="run the oracle cases: Monte Carlo vs the closed forms of THEORY.md",
+        "validate", help="run the oracle cases: Monte Carlo vs the closed forms of madsim.theory (docs/theory/)",
         description="Runs madsim.simulate on each oracle case and compares Monte Carlo with "
                     "madsim.theory; prints a table and exits 1 if any comparison fails at the "
                     "stated family-wise false-fail rate (Bonferroni over all comparisons).")

@@ -6,7 +6,7 @@ mitigations (weighting, provenance filter) and the path (``exact``: draw
 sufficient statistics; ``samples``: draw every sample). Each object validates
 itself, so a bad value fails where it is written, with a message naming it.
 
-Conventions (THEORY.md section 0): generation 0 is the truth, and it is also
+Conventions (docs/theory/index.md): generation 0 is the truth, and it is also
 the first generative model: generation 1 trains on draws from the truth made
 by the same sampler (temperature, truncation, filter) as every later
 generation. "Real" data is what a loop adds from the truth on purpose (the
@@ -125,9 +125,28 @@ class _MeanVector:
 class Gaussian(_MeanVector):
     """Gaussian family; the truth (generation 0) is N(mean, cov).
 
-    dim: the dimension d. mean: a number (every coordinate) or a length-d
-    sequence. var: the variance of every coordinate (cov = var * I) unless
-    ``cov``, a d x d symmetric positive definite matrix, is given.
+    Parameters
+    ----------
+    dim
+        the dimension d.
+    mean
+        a number (every coordinate) or a length-d sequence.
+    var
+        the variance of every coordinate (cov = var * I) unless ``cov`` is
+        given.
+    cov
+        a d x d symmetric positive definite matrix (None: var * I).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> ms.Gaussian().dim
+    1
+    >>> fam = ms.Gaussian(dim=2, mean=[0.0, 1.0], cov=[[2.0, 0.3], [0.3, 1.0]])
+    >>> ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=20)), replicas=100, generations=10,
+    ...                  seed=1, metrics=["trace", "logdet"])
+    >>> dict(ds["trace"].sizes)
+    {'replica': 100, 'generation': 11}
     """
 
     dim: int = 1
@@ -152,7 +171,7 @@ class Gaussian(_MeanVector):
 
     @property
     def min_points(self) -> int:
-        """Points a fit needs: dim + 1 (a full-rank covariance)."""
+        """The points a fit needs, dim + 1 (a full-rank covariance)."""
         return self.dim + 1
 
     @property
@@ -173,11 +192,32 @@ class Categorical:
     The refit is the empirical frequency of the training tokens (the MLE;
     with the replace loop exactly neutral Wright-Fisher resampling).
 
-    smoothing: add-alpha on the pooled counts, p_i = (c_i + alpha) / (N + K
-        alpha) (0: the MLE).
-    rare: the fraction q of tokens counted as the truth's rarest: the
-        ceil(q K) tokens of smallest p0 (ties: the higher index is rarer),
-        whose model mass is the ``rare_mass`` metric.
+    Parameters
+    ----------
+    tokens
+        K, the number of tokens (or give ``probs``).
+    zipf
+        None: the uniform truth; s: p0_i proportional to (i + 1)^-s.
+    probs
+        the truth's probability vector (instead of ``tokens``).
+    smoothing
+        add-alpha on the pooled counts, p_i = (c_i + alpha) / (N + K alpha) (0:
+        the MLE).
+    rare
+        the fraction q of tokens counted as the truth's rarest: the ceil(q K)
+        tokens of smallest p0 (ties: the higher index is rarer), whose model
+        mass is the ``rare_mass`` metric.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> fam = ms.Categorical(tokens=50, zipf=1.1)
+    >>> ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=100)), replicas=100, generations=10,
+    ...                  seed=1, metrics=["support", "entropy"])
+    >>> int(ds["support"].sel(generation=0)[0])
+    50
+    >>> bool((ds["support"].sel(generation=10) <= 50).all())
+    True
     """
 
     tokens: int | None = None
@@ -226,7 +266,7 @@ class Categorical:
 
     @property
     def min_points(self) -> int:
-        """Tokens a fit needs: one (with smoothing > 0: none)."""
+        """The tokens a fit needs, one (none with smoothing > 0)."""
         return 1 if self.smoothing == 0.0 else 0
 
     @property
@@ -298,12 +338,34 @@ class Bigram:
     P_t[i, j] = (C[i, j] + alpha) / (sum_j C[i, j] + K alpha); a row with no
     visits (alpha = 0) keeps model t-1's row.
 
-    zipf: the default truth's exponent (None: 1.0); give it or transition.
-    start: "truth" (each sequence's first token from the truth's stationary
-        law pi0; the truth's chain must be irreducible) or a probability
-        vector over the K tokens. The start law is fixed: synthetic sequences
-        start from it too (no knob applied to it).
-    smoothing: add-alpha on each row's pooled counts (0: the MLE).
+    Parameters
+    ----------
+    tokens
+        K, the number of tokens (or give ``transition``).
+    zipf
+        the default truth's exponent (None: 1.0); give it or transition.
+    transition
+        the truth's K x K row-stochastic matrix, irreducible.
+    length
+        L >= 2, the tokens per sequence.
+    start
+        "truth" (each sequence's first token from the truth's stationary law
+        pi0; the truth's chain must be irreducible) or a probability vector over
+        the K tokens. The start law is fixed: synthetic sequences start from it
+        too (no knob applied to it).
+    smoothing
+        add-alpha on each row's pooled counts (0: the MLE).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> fam = ms.Bigram(tokens=5, length=10)
+    >>> cfg = ms.Config(family=fam, loop=ms.Replace(n=20))
+    >>> cfg.path                        # the only path of a bigram
+    'samples'
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["entropy_rate", "edges"])
+    >>> int(ds["edges"].sel(generation=0)[0])
+    25
     """
 
     tokens: int | None = None
@@ -373,7 +435,7 @@ class Bigram:
 
     @property
     def min_points(self) -> int:
-        """Sequences a fit needs: one (with smoothing > 0: none)."""
+        """The sequences a fit needs, one (none with smoothing > 0)."""
         return 1 if self.smoothing == 0.0 else 0
 
     @property
@@ -414,11 +476,35 @@ class PPCA(_MeanVector):
     applies; q = d - 1 is the full Gaussian.
 
     The truth (generation 0) is PPCA too, so its principal subspace is
-    defined: ``loadings`` (a d x q matrix W0 of rank q) or ``spectrum`` (the
-    truth's q principal variances l_1..l_q, each > noise, along the first q
-    axes: W0 = diag(sqrt(l_j - noise)) on them); neither gives l_j = noise +
-    q - j + 1 (j = 1..q). noise: the truth's isotropic variance s2_0 > 0.
-    mean: a number (every coordinate) or a length-d sequence.
+    defined.
+
+    Parameters
+    ----------
+    dim
+        the dimension d >= 2.
+    factors
+        q, in [1, d - 1].
+    loadings
+        the truth's W0, a d x q matrix of rank q; or give ``spectrum``.
+    spectrum
+        the truth's q principal variances l_1..l_q, each > noise, along the
+        first q axes: W0 = diag(sqrt(l_j - noise)) on them. Neither
+        ``loadings`` nor ``spectrum``: l_j = noise + q - j + 1 (j = 1..q).
+    noise
+        the truth's isotropic variance s2_0 > 0.
+    mean
+        a number (every coordinate) or a length-d sequence.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> fam = ms.PPCA(dim=4, factors=1, spectrum=[3.0], noise=0.5)
+    >>> ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=20)), replicas=100, generations=10,
+    ...                  seed=1, metrics=["factor_var", "noise_var", "subspace_sin2"])
+    >>> dict(ds["factor_var"].sizes)
+    {'replica': 100, 'generation': 11, 'factor': 1}
+    >>> float(ds["noise_var"].sel(generation=0)[0])
+    0.5
     """
 
     dim: int = 2
@@ -475,7 +561,7 @@ class PPCA(_MeanVector):
 
     @property
     def min_points(self) -> int:
-        """Points a fit needs: dim + 1 (the Gaussian fit it projects)."""
+        """The points a fit needs, dim + 1 (the Gaussian fit it projects)."""
         return self.dim + 1
 
     @property
@@ -518,20 +604,40 @@ class GaussianMixture:
     generation by EM started from the current fit (csrc/madsim/models/gmm.hpp).
     The truth (generation 0) is sum_j weights[j] N(means[j], covs[j]).
 
-    weights: k probabilities summing to 1 (within 1e-9).
-    means: k points of d coordinates (a k-list of numbers for d = 1).
-    covs: None (identity for every component), or per ``cov_type``: "full"
-        k d x d symmetric positive definite matrices, "diag" k lists of d
-        variances, "spherical" k variances. The fit keeps the same type
-        (diag: off-diagonals 0; spherical: (tr S / d) I).
-    em_iters: EM iteration cap per generation (sklearn's max_iter).
-    em_tol: EM stops at iteration it > 1 once the mean log-likelihood of the
+    Parameters
+    ----------
+    weights
+        k probabilities summing to 1 (within 1e-9).
+    means
+        k points of d coordinates (a k-list of numbers for d = 1).
+    covs
+        None (identity for every component), or per ``cov_type``: "full" k d x d
+        symmetric positive definite matrices, "diag" k lists of d variances,
+        "spherical" k variances. The fit keeps the same type (diag: off-
+        diagonals 0; spherical: (tr S / d) I).
+    cov_type
+        "full" (default), "diag" or "spherical".
+    em_iters
+        EM iteration cap per generation (sklearn's max_iter).
+    em_tol
+        EM stops at iteration it > 1 once the mean log-likelihood of the
         training points changed by less than em_tol (sklearn's tol); 0: exactly
         em_iters iterations.
-    cov_floor: least conditional variance (Cholesky pivot^2) of a fitted
-        component, so no component collapses to a singular covariance (a
-        floored component is counted in ``floored``); must lie below every
-        pivot^2 of the truth.
+    cov_floor
+        least conditional variance (Cholesky pivot^2) of a fitted component, so
+        no component collapses to a singular covariance (a floored component is
+        counted in ``floored``); must lie below every pivot^2 of the truth.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> fam = ms.GaussianMixture()      # 0.5 N(-2, 1) + 0.5 N(2, 1)
+    >>> fam.second_moment
+    5.0
+    >>> ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=50)), replicas=100, generations=10,
+    ...                  seed=1, metrics=["min_weight", "second_moment"])
+    >>> float(ds["min_weight"].sel(generation=0)[0])
+    0.5
     """
 
     weights: tuple = (0.5, 0.5)
@@ -625,7 +731,7 @@ class GaussianMixture:
 
     @property
     def min_points(self) -> int:
-        """Points a fit needs: one (the covariance floor keeps any fit regular)."""
+        """The points a fit needs, one (the covariance floor keeps any fit regular)."""
         return 1
 
     @property
@@ -649,7 +755,7 @@ class GaussianMixture:
 
     @property
     def second_moment(self) -> float:
-        """The truth's E |x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2)."""
+        """The truth's ``E |x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2)``."""
         c, m = self.cov_matrices, self.mean_matrix
         return float(self.weight_vector @ (np.trace(c, axis1=1, axis2=2) + (m * m).sum(1)))
 
@@ -679,15 +785,37 @@ class Regression:
     (estimator "mle") or RSS / (N - dim) ("unbiased", OLS only). A loop's
     counts are rows (Replace(n=T): T rows per generation).
 
-    dim: features d. weights: w*, a number (every coordinate) or a length-d
-    sequence; None: the unit vector (1, ..., 1) / sqrt(d). cov: the design's
-    covariance Sigma, d x d symmetric positive definite (None: identity).
-    noise: sigma0^2 > 0. design: "fresh" (new rows every generation) or
-    "fixed" (each part's rows drawn once and relabelled every generation;
-    constant counts, no filter). refit_noise: False labels synthetic rows
-    with the truth's noise variance (Dohmatob et al., Gerstgrasser et al.;
-    THEORY.md 5b); True with model t-1's estimate (which then collapses like
-    a Gaussian variance).
+    Parameters
+    ----------
+    dim
+        features d.
+    weights
+        w*, a number (every coordinate) or a length-d sequence; None: the unit
+        vector (1, ..., 1) / sqrt(d).
+    cov
+        the design's covariance Sigma, d x d symmetric positive definite
+        (None: identity).
+    noise
+        sigma0^2 > 0.
+    design
+        "fresh" (new rows every generation) or "fixed" (each part's rows drawn
+        once and relabelled every generation; constant counts, no filter).
+    ridge
+        the ridge penalty (0: OLS).
+    refit_noise
+        False labels synthetic rows with the truth's noise variance (Dohmatob
+        et al., Gerstgrasser et al.; docs/theory/regression.md); True with
+        model t-1's estimate (which then collapses like a Gaussian variance).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(family=ms.Regression(dim=5), loop=ms.Replace(n=20))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["test_error"])
+    >>> float(ds["test_error"].sel(generation=0)[0])    # generation 0 is the truth
+    0.0
+    >>> round(float(ms.theory.expected_test_error(cfg, 10)), 4)     # 10 sigma^2 d / (T - d - 1)
+    3.5714
     """
 
     dim: int = 5
@@ -719,7 +847,7 @@ class Regression:
 
     @property
     def min_points(self) -> int:
-        """Rows a fit needs: dim + 1 for OLS (X'X invertible, one residual
+        """The rows a fit needs, dim + 1 for OLS (X'X invertible, one residual
         degree of freedom); 1 with ridge > 0."""
         return 1 if self.ridge > 0 else self.dim + 1
 
@@ -743,7 +871,18 @@ class Regression:
 @dataclass(frozen=True)
 class Replace:
     """Fully synthetic loop: generation t fits on n_t samples of model t-1.
-    ``n`` is a schedule (growing sample sizes: a list or a function of t)."""
+    ``n`` is a schedule (growing sample sizes: a list or a function of t).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> ds = ms.simulate(ms.Config(loop=ms.Replace(n=20)), replicas=100, generations=10, seed=1,
+    ...                  metrics=["var"])
+    >>> ds["var"].shape
+    (100, 11)
+    >>> ms.Replace(n=[10, 20, 40]).n    # a schedule: n_t for t = 1, 2, 3
+    (10, 20, 40)
+    """
 
     n: Schedule = 100
 
@@ -759,7 +898,16 @@ class Replace:
 class Augment:
     """Synthetic augmentation: one fixed real set of ``real`` points (drawn
     once per replica, at generation 0) plus ``synthetic`` fresh draws of model
-    t-1 each generation (a schedule)."""
+    t-1 each generation (a schedule).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(loop=ms.Augment(real=10, synthetic=10))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> ds["var"].shape
+    (100, 11)
+    """
 
     real: int = 10
     synthetic: Schedule = 10
@@ -778,7 +926,16 @@ class Augment:
 @dataclass(frozen=True)
 class Fresh:
     """Fresh data: ``real`` new points from the truth plus ``synthetic`` draws
-    of model t-1 each generation (both schedules)."""
+    of model t-1 each generation (both schedules).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(loop=ms.Fresh(real=10, synthetic=10))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> ds["var"].shape
+    (100, 11)
+    """
 
     real: Schedule = 10
     synthetic: Schedule = 10
@@ -796,10 +953,25 @@ class Fresh:
 
 @dataclass(frozen=True)
 class Accumulate:
-    """Accumulate: every point ever drawn is kept. Generation t adds
+    """Parameters
+    ----------
+    Accumulate
+        every point ever drawn is kept. Generation t adds
+
+    Notes
+    -----
     ``synthetic`` draws of model t-1 (and ``real`` fresh points from the
     truth) to the pool and refits on all of it. The exact path keeps only the
-    pool's sufficient statistics: memory O(1) in t."""
+    pool's sufficient statistics: memory O(1) in t.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(loop=ms.Accumulate(synthetic=10))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> ds["var"].shape
+    (100, 11)
+    """
 
     synthetic: Schedule = 100
     real: Schedule = 0
@@ -818,7 +990,16 @@ class AccumulateSubsample:
     """Accumulate-subsample (Kazdan et al.): the pool grows as in
     ``Accumulate``; generation t fits on ``n`` points drawn from it without
     replacement (all of it while it holds fewer). Samples path only: the pool
-    is kept point by point, so memory grows as replicas x pool size x dim."""
+    is kept point by point, so memory grows as replicas x pool size x dim.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(loop=ms.AccumulateSubsample(n=20, synthetic=20), path="samples")
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var", "points_synthetic"])
+    >>> int(ds["points_synthetic"].sel(generation=10)[0])    # the subset's size
+    20
+    """
 
     n: int = 100
     synthetic: Schedule = 100
@@ -843,7 +1024,16 @@ class Filter:
     and dropped with probability ``tpr``, each real point wrongly dropped with
     probability ``fpr``, independently of its value. A fixed real set
     (``Augment``) is screened once, when it is drawn (a detector's verdict on a
-    fixed point does not change)."""
+    fixed point does not change).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(loop=ms.Fresh(real=10, synthetic=20), filter=ms.Filter(tpr=0.9, fpr=0.05))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var", "points_synthetic"])
+    >>> bool((ds["points_synthetic"].sel(generation=10) <= 20).all())
+    True
+    """
 
     tpr: float = 0.0
     fpr: float = 0.0
@@ -861,23 +1051,51 @@ LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 class Config:
     """What to simulate.
 
-    estimator: "mle" (divide scatter by the count) or "unbiased" (count - 1).
-    temperature: synthetic draws come from N(mu, tau^2 Sigma) (tau > 0).
-    truncation: None, or k > 0: synthetic draws are kept only within k
-        standard deviations (Mahalanobis radius k for d > 1); exactly the
-        requested number is accepted. Samples path only.
-    weight: None (pooled fit over all points), a number w in [0, 1] or
-        "optimal" (Fresh with constant counts; THEORY.md 4c): the fit is
-        w * (fit on the real part) + (1 - w) * (fit on the synthetic part).
-    filter: None or a Filter(tpr, fpr).
-    path: "exact" (draw sufficient statistics, cost independent of the
-        counts) or "samples" (draw every point); None (the default): "exact"
-        where the family has it (Gaussian, Categorical), else "samples"
-        (Bigram).
-    top_k, top_p: token families only: synthetic tokens are drawn from the
-        top_k most probable tokens, then from the smallest most-probable set
-        whose mass reaches top_p (after the temperature, which for tokens
-        draws from p^(1/temperature) renormalised); None: off.
+    Parameters
+    ----------
+    family
+        what is fit: Gaussian (default ``Gaussian()``), PPCA,
+        GaussianMixture, Regression, Categorical or Bigram.
+    loop
+        what each generation trains on: Replace (default ``Replace(n=100)``),
+        Augment, Fresh, Accumulate or AccumulateSubsample.
+    estimator
+        "mle" (divide scatter by the count) or "unbiased" (count - 1).
+    temperature
+        synthetic draws come from N(mu, tau^2 Sigma) (tau > 0).
+    truncation
+        None, or k > 0: synthetic draws are kept only within k standard
+        deviations (Mahalanobis radius k for d > 1); exactly the requested
+        number is accepted. Samples path only.
+    weight
+        None (pooled fit over all points), a number w in [0, 1] or "optimal"
+        (Fresh with constant counts; docs/theory/real-data.md): the fit is w * (fit on the
+        real part) + (1 - w) * (fit on the synthetic part).
+    filter
+        None or a Filter(tpr, fpr).
+    path
+        "exact" (draw sufficient statistics, cost independent of the counts) or
+        "samples" (draw every point); None (the default): "exact" where the
+        family has it (Gaussian, Categorical), else "samples" (Bigram).
+    top_k, top_p
+        token families only: synthetic tokens are drawn from the top_k most
+        probable tokens, then from the smallest most-probable set whose mass
+        reaches top_p (after the temperature, which for tokens draws from
+        p^(1/temperature) renormalised); None: off.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(family=ms.Gaussian(), loop=ms.Fresh(real=5, synthetic=20),
+    ...                 estimator="unbiased", temperature=0.9)
+    >>> cfg.path
+    'exact'
+    >>> ms.Config.from_dict(cfg.to_dict()) == cfg
+    True
+    >>> ms.Config(temperature=-1.0)
+    Traceback (most recent call last):
+        ...
+    ValueError: Config.temperature must be ...
     """
 
     family: Gaussian | Categorical | Bigram | PPCA | GaussianMixture | Regression = field(
@@ -1043,7 +1261,7 @@ class Config:
                 raise ValueError(f"Config.weight must be a number in [0, 1], 'optimal' or None; got {w!r}")
             if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):
                 raise ValueError(
-                    "Config.weight='optimal' is the w* of THEORY.md 4c: it needs Fresh with constant "
+                    "Config.weight='optimal' is the w* of docs/theory/real-data.md: it needs Fresh with constant "
                     "real and synthetic counts")
         else:
             check.real("Config.weight", w, 0.0, 1.0)
@@ -1147,8 +1365,9 @@ class Config:
 
     @property
     def optimal_weight(self) -> float:
-        """w* of THEORY.md 4c for Fresh(real=n, synthetic=m): the root of
-        w^2 + c w - c = 0 with c = n/m (He, Xu, Cheng, JRSS-B; arXiv 2502.18049)."""
+        """The optimal weight w* for ``Fresh(real=n, synthetic=m)``, the root of
+        w^2 + c w - c = 0 with c = n/m (He, Xu, Cheng, JRSS-B; arXiv
+        2502.18049; docs/theory/real-data.md)."""
         loop = self.loop
         if not (isinstance(loop, Fresh) and _is_const(loop.real) and _is_const(loop.synthetic)):
             raise ValueError("optimal_weight needs Fresh with constant real and synthetic counts")

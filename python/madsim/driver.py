@@ -30,14 +30,43 @@ MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value re
 
 
 class RunInterrupted(UserWarning):
-    """Issued when Ctrl-C stops a run; the returned Dataset holds what finished."""
+    """Issued when Ctrl-C stops a run; the returned Dataset holds what finished.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> issubclass(ms.RunInterrupted, UserWarning)
+    True
+    """
 
 
 @dataclass(frozen=True)
 class FirstPassage:
     """A collapse detector: the first generation at which ``metric`` is
     ``<= below`` (or ``>= above``). Checked on every generation inside the
-    kernel, not only recorded ones; -1 when not reached (censored)."""
+    kernel, not only recorded ones; -1 when not reached (censored).
+
+    Parameters
+    ----------
+    metric
+        the variable watched (any metric of the family, recorded or not).
+    below, above
+        the threshold: exactly one of them.
+    name
+        the detector's variable in the Dataset (default
+        ``first_<metric>_below`` / ``_above``).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> det = ms.FirstPassage("var", below=0.5, name="halved")
+    >>> ds = ms.simulate(ms.Config(loop=ms.Replace(n=5)), replicas=100, generations=10, seed=1,
+    ...                  metrics=["var"], detect=[det])
+    >>> int(ds["halved"].min()) >= -1
+    True
+    >>> ms.FirstPassage("var", below=0.5).label
+    'first_var_below'
+    """
 
     metric: str
     below: float | None = None
@@ -101,34 +130,71 @@ def simulate(
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
-    replicas: a count R (ids 0..R-1) or a sequence of replica ids; replica k
-        gives the same numbers whichever others run beside it.
-    generations: number of fits; generation 0 is the truth.
-    seed: the Philox key, an integer in [0, 2**64).
-    record: ``every(k)``, ``logspace(num)``, a list of generations, or None
-        (about 1000 evenly spaced).
-    detect: ``FirstPassage`` detectors, checked on every generation.
-    threads: CPU threads (default: all cores); never changes a number.
-    chunk: generations per kernel call (default: adaptive, ~0.25 s each);
-        never changes a number.
-    progress: a tqdm bar; None shows it only on an interactive terminal.
-    backend: "cpu" (the compiled core) or "jax" (its pure-JAX twin,
-        madsim.reference, for checking: the same Dataset, integers exact and
-        floats typically within 1e-15 of the core's, at most 1e-11 relative in
-        tests/test_simulate_backends.py; several times slower, and compiling
-        for seconds per model; needs jax), or "cuda" (the same compiled step
+    Parameters
+    ----------
+    cfg
+        what to simulate: a :class:`Config`.
+    replicas
+        a count R (ids 0..R-1) or a sequence of replica ids; replica k gives the
+        same numbers whichever others run beside it.
+    generations
+        number of fits; generation 0 is the truth.
+    seed
+        the Philox key, an integer in [0, 2**64).
+    record
+        ``every(k)``, ``logspace(num)``, a list of generations, or None (about
+        1000 evenly spaced).
+    detect
+        ``FirstPassage`` detectors, checked on every generation.
+    threads
+        CPU threads (default: all cores); never changes a number.
+    chunk
+        generations per kernel call (default: adaptive, ~0.25 s each); never
+        changes a number.
+    progress
+        a tqdm bar; None shows it only on an interactive terminal.
+    backend
+        "cpu" (the compiled core) or "jax" (its pure-JAX twin, madsim.reference,
+        for checking: the same Dataset, integers exact and floats typically
+        within 1e-15 of the core's, at most 1e-11 relative in
+        tests/test_simulate_backends.py; several times slower, and compiling for
+        seconds per model; needs jax), or "cuda" (the same compiled step
         functions on a GPU, one thread per replica; needs a CUDA build and a
         visible device, else madsim.CudaUnavailableError saying which is
-        missing; see README "CUDA backend" for how its numbers compare).
-    metrics: the variables to record (names as in the Dataset: e.g.
-        ["var", "tail3", "kl_model_truth"]), "all", or None for the
-        family's lean default (the model's parameters and a few cheap
-        summaries: madsim.kernels.LEAN; with a filter also its counters).
-        Only the chosen columns are computed and stored on recorded
-        generations (memory R x records x chosen); detectors may watch any
-        metric, recorded or not.
+        missing; see the user guide's "Backends" page for how its numbers
+        compare).
+    metrics
+        the variables to record (names as in the Dataset: e.g. ["var", "tail3",
+        "kl_model_truth"]), "all", or None for the family's lean default (the
+        model's parameters and a few cheap summaries: ``madsim.kernels.LEAN``;
+        with a filter also its counters). Only the chosen columns are computed
+        and stored on recorded generations (memory R x records x chosen);
+        detectors may watch any metric, recorded or not.
 
-    Returns an xarray.Dataset with dims (replica, generation); see the README.
+    Returns
+    -------
+    xarray.Dataset
+        Dims (replica, generation, ...): the recorded variables, one int64
+        variable per detector, the kernel state and provenance attrs (see the
+        user guide's "Results on disk" page).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=20))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, record=ms.every(5),
+    ...                  metrics=["mean", "var"],
+    ...                  detect=[ms.FirstPassage("var", below=0.5, name="halved")])
+    >>> dict(ds.sizes)
+    {'replica': 100, 'generation': 3, ...}
+    >>> ds["generation"].values.tolist()
+    [0, 5, 10]
+    >>> ds["halved"].dtype              # first generation with var <= 0.5, -1 if never
+    dtype('int64')
+    >>> alone = ms.simulate(cfg, replicas=[3], generations=10, seed=1, metrics=["var"])
+    >>> among = ms.simulate(cfg, replicas=5, generations=10, seed=1, metrics=["var"])
+    >>> bool(alone["var"].values[0, -1] == among["var"].values[3, -1])   # replica 3 either way
+    True
     """
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a madsim.Config; got {cfg!r}")
@@ -321,11 +387,41 @@ def resume(
     The result equals the uninterrupted run bit for bit at every generation
     both record: every draw is addressed by (seed, replica, generation), and
     the Dataset carries each replica's kernel state (``state``) and detector
-    columns. record: what to record in the new generations (as in
-    ``simulate``; those <= the completed generation are ignored). replicas:
-    extra replicas (a count of new ids after the largest, or a sequence of
-    new ids), first brought to the completed generation with the same record.
-    cfg: needed only when the config had a callable schedule (not stored).
+    columns.
+
+    Parameters
+    ----------
+    ds
+        the run to continue.
+    generations
+        the generation to run to (at least the completed one).
+    record
+        what to record in the new generations (as in ``simulate``; those <=
+        the completed generation are ignored).
+    replicas
+        extra replicas (a count of new ids after the largest, or a sequence
+        of new ids), first brought to the completed generation with the same
+        record.
+    threads, chunk, progress
+        as in ``simulate``; never change a number.
+    cfg
+        needed only when the config had a callable schedule (not stored).
+
+    Returns
+    -------
+    xarray.Dataset
+        The whole run: the recorded generations of ``ds`` followed by the new
+        ones.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(loop=ms.Replace(n=20))
+    >>> first = ms.simulate(cfg, replicas=100, generations=5, seed=1, metrics=["var"])
+    >>> more = ms.resume(first, generations=10)
+    >>> whole = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> bool((more["var"].sel(generation=10) == whole["var"].sel(generation=10)).all())
+    True
     """
     if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
         raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")

@@ -531,7 +531,7 @@ GMM_COUNTERS = {
 }
 GMM_SUMMARY = {
     "second_moment": "the model's second moment E|x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2) (a "
-                     "martingale under MLE EM, tau = 1, no floor: THEORY.md section 7)",
+                     "martingale under MLE EM, tau = 1, no floor: docs/theory/accumulate.md)",
     "min_weight": "the smallest component weight, min_j w_j",
     "tail_mass": "model mass outside the truth's central 99.8% along each coordinate (beyond its "
                  "marginal 1e-3 and 1 - 1e-3 quantiles), averaged over coordinates",

@@ -1,5 +1,5 @@
 """Figures of a ``madsim.simulate`` result (matplotlib, the optional extra:
-``pip install madsim[plot]``).
+``pip install ".[plot]"``)::
 
     import madsim as ms
     from madsim import plots
@@ -43,7 +43,7 @@ THEORY = {
     "logdet": "expected_logdet",
     "trace": "expected_trace",
     "mean": "expected_mean",
-    "test_error": "expected_test_error",  # Regression (THEORY.md 5b)
+    "test_error": "expected_test_error",  # Regression (docs/theory/regression.md)
 }
 
 # The categorical family's curves (_token_theory), by the function they come from.
@@ -184,7 +184,7 @@ def _detector_names(ds) -> list[str]:
 
 
 def _token_theory(name: str, cfg, t: np.ndarray):
-    """E[name] for the categorical family where THEORY.md 6 / 4d has it: the
+    """E[name] for the categorical family where docs/theory/categorical.md / 4d has it: the
     Gini-Simpson decay and surviving tokens of the replace loop (no knob), the
     fresh-data Gini-Simpson, the martingale of rare_mass (any MLE loop, no
     knob); None elsewhere."""
@@ -243,9 +243,37 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
     that recorded ``probs``. Rare tokens are the right end: collapse shows
     as the curve losing its tail and steepening.
 
-    replica: "mean" (the rank-wise mean over replicas of each replica's
-        sorted probabilities), "first", or a replica id.
-    Returns the Axes.
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    generations
+        recorded generations to draw (default: up to four, log-spaced).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
+    replica
+        "mean" (the rank-wise mean over replicas of each replica's sorted
+        probabilities), "first", or a replica id.
+    legend
+        draw the legend.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> cfg = ms.Config(family=ms.Categorical(tokens=20, zipf=1.0), loop=ms.Replace(n=50))
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, record=[0, 10],
+    ...                  metrics=["probs"])
+    >>> ax = plots.token_ranks(ds)
+    >>> ax.get_xscale(), ax.get_yscale()
+    ('log', 'log')
     """
     _check_ds(ds)
     fam = _config_dict(ds).get("family", {})
@@ -411,24 +439,60 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
     over the truth's (generation 0), 1-D Gaussian (d > 1: the marginal of
     coordinate ``coord``), with the truth's tails beyond ``sigmas`` shaded.
 
-    generations: recorded generations to draw (default: up to four recorded
-        ones, log-spaced, with the last).
-    replica: "first" (the first replica in ds), a replica id (the ``replica``
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
+    generations
+        recorded generations to draw (default: up to four recorded ones, log-
+        spaced, with the last).
+    replica
+        "first" (the first replica in ds), a replica id (the ``replica``
         coordinate), or "mean": the mixture over replicas (the average of the
         replicas' densities: the law of a fresh draw from a random replica's
         model).
-    log: log-scale density axis (the tails are only visible on it); ``ymin``
-        its floor (default 1e-6 of the truth's peak).
-    cells: the density is drawn as the model's mass per cell of a grid of
-        this many cells over ``xlim`` (default the truth's mean +- 5 sigma0),
-        divided by the width: exact for any model, including those narrower
-        than a cell (a collapsed model shows as a spike, not as nothing).
-        Default 800 for one replica; for the mixture R/50 clipped to
-        [50, 800]: collapsed replicas are point masses, so the mixture is
-        then a histogram of their means and coarser cells keep it legible.
+    log
+        log-scale density axis (the tails are only visible on it); ``ymin`` its
+        floor (default 1e-6 of the truth's peak).
+    cells
+        the density is drawn as the model's mass per cell of a grid of this many
+        cells over ``xlim`` (default the truth's mean +- 5 sigma0), divided by
+        the width: exact for any model, including those narrower than a cell (a
+        collapsed model shows as a spike, not as nothing). Default 800 for one
+        replica; for the mixture R/50 clipped to [50, 800]: collapsed replicas
+        are point masses, so the mixture is then a histogram of their means and
+        coarser cells keep it legible.
+    coord
+        the coordinate whose marginal is drawn (d > 1).
+    sigmas
+        the truth's tails beyond these multiples of sigma0 are shaded.
+    xlim, ymin
+        the x range and the floor of the density axis (defaults above).
+    legend
+        draw the legend.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Notes
+    -----
     The legend (below the axes) gives each curve's mass beyond the outermost
     ``sigmas``: the probability the model puts where the truth has its tails.
-    Returns the Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, record=[0, 5, 10])
+    >>> ax = plots.tails(ds, [5, 10])
+    >>> ax.get_yscale()
+    'log'
     """
     _check_ds(ds)
     mu0, s0, d = _truth_marginal(ds, coord)
@@ -566,20 +630,51 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     confidence band for it (mean +- z * standard error across replicas), a few
     replica paths (thin) and the madsim.theory expectation where one exists.
 
-    name: a variable with dims (replica, generation) (``var``, ``mean_sq``,
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
+    name
+        a variable with dims (replica, generation) (``var``, ``mean_sq``,
         ``logdet``, ``trace``...) or ``log_var`` (also ``log_trace``,
         ``log_mean_sq``): the log of that variable, per replica.
-    band: confidence level of the band (None: no band).
-    paths: how many replica paths to draw, picked at evenly spaced quantiles
-        of the final recorded value (so they show the spread), or a sequence
-        of replica ids; 0 for none.
-    theory: True: the madsim.theory curve where one exists for ``name`` and
-        the run's config (THEORY maps names to functions); False: none; or a
+    band
+        confidence level of the band (None: no band).
+    paths
+        how many replica paths to draw, picked at evenly spaced quantiles of the
+        final recorded value (so they show the spread), or a sequence of replica
+        ids; 0 for none.
+    theory
+        True: the madsim.theory curve where one exists for ``name`` and the
+        run's config (THEORY maps names to functions); False: none; or a
         callable f(cfg, t) -> array.
-    log / logx: log-scale y / x axis. label, color: for the mean's line (to
-        put several runs on one Axes). cfg: the Config, when the Dataset's
-        cannot be rebuilt (a callable schedule).
-    Returns the Axes.
+    log, logx
+        log-scale y / x axis.
+    label, color
+        for the mean's line (to put several runs on one Axes).
+    cfg
+        the Config, when the Dataset's cannot be rebuilt (a callable
+        schedule).
+    legend
+        draw the legend.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> ax = plots.metric(ds, "var")            # mean, 95% band, 5 replica paths, theory dashed
+    >>> ax.get_xlabel().startswith("generation")
+    True
     """
     _check_ds(ds)
     vals, ylabel, key = _metric_values(ds, name)
@@ -603,7 +698,7 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
                         label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
 
     bad = ~np.isfinite(vals)
-    if bad.any():  # e.g. ln 0: a variance that underflowed double (THEORY: ln sigma^2 ~ t delta)
+    if bad.any():  # e.g. ln 0: a variance that underflowed double (docs/theory/replace-1d.md: ln sigma^2 ~ t delta)
         first = int(t[np.argmax(bad.any(axis=0))])
         ax.text(0.01, 0.01, f"{int(bad.any(axis=1).sum())} of {R} replicas non-finite from t = {first} on"
                 f"{' (variance underflowed to 0)' if key.startswith('log_') else ''}: "
@@ -678,10 +773,25 @@ def _pick_paths(ds, vals: np.ndarray, paths) -> list[int]:
 class KaplanMeier(NamedTuple):
     """Kaplan-Meier estimate at the distinct event times (ascending).
 
-    time: event times; at_risk, events: n_j and d_j there; survival: S(t_j) =
-    prod_{i <= j} (1 - d_i/n_i), the estimate of P(T > t) for t_j <= t < t_{j+1};
-    variance: Greenwood's S^2 sum_{i <= j} d_i / (n_i (n_i - d_i)) (inf once
-    S = 0)."""
+    Attributes
+    ----------
+    time
+        the distinct event times t_j.
+    at_risk, events
+        n_j and d_j there: replicas at risk and events at t_j.
+    survival
+        S(t_j) = prod_{i <= j} (1 - d_i/n_i), the estimate of P(T > t) for
+        t_j <= t < t_{j+1}.
+    variance
+        Greenwood's S^2 sum_{i <= j} d_i / (n_i (n_i - d_i)) (inf once S = 0).
+
+    Examples
+    --------
+    >>> from madsim import plots
+    >>> km = plots.kaplan_meier([1, 2], [True, False])
+    >>> isinstance(km, plots.KaplanMeier), km.at_risk.tolist(), km.events.tolist()
+    (True, [2], [1])
+    """
 
     time: np.ndarray
     at_risk: np.ndarray
@@ -692,9 +802,29 @@ class KaplanMeier(NamedTuple):
 
 def kaplan_meier(times, observed) -> KaplanMeier:
     """Kaplan-Meier estimator with Greenwood's variance for right-censored
-    times: ``times[i]`` is the event time where ``observed[i]`` is true and the
-    censoring time (the subject is known to survive *through* it) otherwise.
-    A subject censored at t counts as at risk at t (the usual convention).
+    times.
+
+    Parameters
+    ----------
+    times
+        ``times[i]`` is the event time where ``observed[i]`` is true and the
+        censoring time (the subject is known to survive *through* it)
+        otherwise. A subject censored at t counts as at risk at t (the usual
+        convention).
+    observed
+        booleans, one per time: True for an event, False for a censoring.
+
+    Returns
+    -------
+    KaplanMeier
+        The estimate at the distinct event times.
+
+    Examples
+    --------
+    >>> from madsim import plots
+    >>> km = plots.kaplan_meier([2, 3, 3, 5], [True, True, False, True])
+    >>> km.time.tolist(), km.survival.tolist()
+    ([2.0, 3.0, 5.0], [0.75, 0.5, 0.0])
     """
     T = np.asarray(times, dtype=np.float64).ravel()
     E = np.asarray(observed, dtype=bool).ravel()
@@ -717,9 +847,31 @@ def kaplan_meier(times, observed) -> KaplanMeier:
 
 
 def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
-    """(lower, upper) pointwise confidence limits of km.survival from
-    Greenwood's variance: ``loglog`` (Kalbfleisch-Prentice: symmetric on
-    ln(-ln S), stays in [0, 1]) or ``plain`` (S +- z se, clipped)."""
+    """Pointwise confidence limits of ``km.survival`` from Greenwood's variance.
+
+    Parameters
+    ----------
+    km
+        a :class:`KaplanMeier` estimate.
+    level
+        the confidence level.
+    method
+        ``"loglog"`` (Kalbfleisch-Prentice: symmetric on ln(-ln S), stays in
+        [0, 1]) or ``"plain"`` (S +- z se, clipped).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (lower, upper), one value per event time.
+
+    Examples
+    --------
+    >>> from madsim import plots
+    >>> km = plots.kaplan_meier([2, 3, 3, 5, 7, 8], [True, True, False, True, False, True])
+    >>> lo, hi = plots.km_band(km)
+    >>> bool(((lo <= km.survival) & (km.survival <= hi)).all())
+    True
+    """
     z = float(special.ndtri(0.5 + 0.5 * level))
     S, V = km.survival, km.variance
     if method == "plain":
@@ -737,8 +889,34 @@ def km_band(km: KaplanMeier, level: float = 0.95, method: str = "loglog"):
 
 
 def first_passage(ds, detector: str):
-    """(times, observed) of a FirstPassage detector: replicas that never
-    crossed (-1) are censored at attrs['generations_completed']."""
+    """The (times, observed) of a FirstPassage detector, for :func:`kaplan_meier`.
+
+    Replicas that never crossed (-1) are censored at
+    ``attrs['generations_completed']``.
+
+    Parameters
+    ----------
+    ds
+        a ``simulate`` result with the detector.
+    detector
+        the detector's variable name.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (times, observed): the first-passage or censoring generation and
+        whether the threshold was crossed, per replica.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(loop=ms.Replace(n=5)), replicas=100, generations=10, seed=1,
+    ...                  metrics=["var"], detect=[ms.FirstPassage("var", below=0.5, name="halved")])
+    >>> times, observed = plots.first_passage(ds, "halved")
+    >>> bool((times[~observed] == 10).all())     # never crossed: censored at the last generation
+    True
+    """
     _check_ds(ds)
     if hasattr(detector, "label") and not isinstance(detector, str):  # a FirstPassage
         detector = detector.label
@@ -809,11 +987,42 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
     being right-censored at attrs['generations_completed'], with a pointwise
     Greenwood confidence band (``ci``: 'loglog' or 'plain').
 
-    theory: None/True: overlay madsim.theory's approximation of E T where one
-        exists (the Wald/Siegmund ``collapse_time_wald`` for a 'var <= x'
-        detector on the 1-D replace loop), as a vertical line labelled as an
-        approximation of the mean; False: none; a number: draw that E T.
-    Returns the Axes.
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+    detector
+        the detector's variable name (its ``FirstPassage`` name).
+    ax
+        the matplotlib Axes to draw on (None: a new figure).
+    theory
+        None/True: overlay madsim.theory's approximation of E T where one exists
+        (the Wald/Siegmund ``collapse_time_wald`` for a 'var <= x' detector on
+        the 1-D replace loop), as a vertical line labelled as an approximation
+        of the mean; False: none; a number: draw that E T.
+    band
+        confidence level of the Greenwood band (None: no band).
+    ci
+        the band's method, 'loglog' or 'plain' (see :func:`km_band`).
+    label, color, cfg, legend
+        as in :func:`metric`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(loop=ms.Replace(n=5)), replicas=100, generations=10, seed=1,
+    ...                  metrics=["var"], detect=[ms.FirstPassage("var", below=0.5, name="halved")])
+    >>> ax = plots.survival(ds, "halved")
+    >>> ax.get_xlabel().startswith("generation")
+    True
     """
     times, observed = first_passage(ds, detector)
     if hasattr(detector, "label") and not isinstance(detector, str):

@@ -17,7 +17,19 @@ from . import _validate as check
 
 @dataclass(frozen=True)
 class every:
-    """Every k-th generation: 0, k, 2k, ... and the last one."""
+    """Every k-th generation: 0, k, 2k, ... and the last one.
+
+    Parameters
+    ----------
+    k
+        the step, k >= 1.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> ms.every(4).resolve(10).tolist()
+    [0, 4, 8, 10]
+    """
 
     k: int = 1
 
@@ -31,7 +43,19 @@ class every:
 
 @dataclass(frozen=True)
 class logspace:
-    """About ``num`` generations spaced evenly in log(t), plus 0 and the last."""
+    """About ``num`` generations spaced evenly in log(t), plus 0 and the last.
+
+    Parameters
+    ----------
+    num
+        how many log-spaced generations (before rounding merges repeats).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> ms.logspace(4).resolve(1000).tolist()
+    [0, 1, 10, 100, 1000]
+    """
 
     num: int = 50
 

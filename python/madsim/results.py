@@ -27,7 +27,31 @@ def _format(path) -> str:
 
 
 def save(ds: xr.Dataset, path) -> Path:
-    """Writes a simulate() Dataset with its provenance attrs; returns the path."""
+    """Writes a simulate() Dataset with its provenance attrs; returns the path.
+
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` (or ``sweep``) result.
+    path
+        ending in ``.nc`` (netCDF-4 through h5netcdf) or ``.zarr`` (needs the
+        ``zarr`` package).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import madsim as ms
+    >>> from madsim import results
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> path = results.save(ds, pathlib.Path(tempfile.mkdtemp()) / "run.nc")
+    >>> path.name
+    'run.nc'
+    """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"ds must be an xarray.Dataset from madsim.simulate; got {type(ds).__name__}")
     path = Path(path)
@@ -44,7 +68,28 @@ def save(ds: xr.Dataset, path) -> Path:
 
 
 def load(path) -> xr.Dataset:
-    """Reads a Dataset written by ``save`` (fully into memory; the file is closed)."""
+    """Reads a Dataset written by ``save`` (fully into memory; the file is closed).
+
+    Parameters
+    ----------
+    path
+        a ``.nc`` or ``.zarr`` path written by :func:`save` or ``madsim run``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The result, in memory.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import madsim as ms
+    >>> from madsim import results
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> back = results.load(results.save(ds, pathlib.Path(tempfile.mkdtemp()) / "run.nc"))
+    >>> bool((back["var"] == ds["var"]).all())
+    True
+    """
     path = Path(path)
     fmt = _format(path)
     if not path.exists():
@@ -61,7 +106,30 @@ def summary(ds: xr.Dataset, quantiles=(0.05, 0.5, 0.95)) -> xr.Dataset:
     counts them); for each detector ``first_*`` (per replica, -1 = not
     reached), ``first_*_reached`` (share reached) and ``first_*_mean`` (mean
     over those that reached it: a censored mean, see madsim.plots.survival
-    for the Kaplan-Meier curve)."""
+    for the Kaplan-Meier curve).
+
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result.
+    quantiles
+        the quantile levels of ``x_q``, numbers in [0, 1].
+
+    Returns
+    -------
+    xarray.Dataset
+        The reductions over replicas, with the run's attrs.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import results
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1, metrics=["var"],
+    ...                  detect=[ms.FirstPassage("var", below=0.5, name="halved")])
+    >>> s = results.summary(ds)
+    >>> sorted(s.data_vars)
+    ['halved_mean', 'halved_reached', 'var_finite', 'var_mean', 'var_q', 'var_se']
+    """
     if not isinstance(ds, xr.Dataset) or "replica" not in ds.dims:
         raise TypeError("ds must be a madsim.simulate Dataset (with a replica dimension)")
     q = np.asarray(quantiles, dtype=float)

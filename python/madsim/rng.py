@@ -4,7 +4,7 @@ Layers (csrc/madsim/philox.hpp, stream.hpp, transforms.hpp, samplers.hpp):
 
 1. ``philox4x32_10(ctr, key)``: the raw block function, [N, 4] uint32 words.
 2. ``blocks(seed, replica, generation, tag, site, begin, count)``: the blocks
-   of one stream under the counter layout (README "Randomness"):
+   of one stream under the counter layout (docs/dev/rng.md):
    key = (seed mod 2^32, seed >> 32); ctr = (block, generation,
    tag | site << 8, replica).
 3. Transforms of words: ``uniform52(lo, hi)`` in (0, 1) open, 52 bits;
@@ -12,6 +12,17 @@ Layers (csrc/madsim/philox.hpp, stream.hpp, transforms.hpp, samplers.hpp):
    u_angle)`` (Box-Muller).
 4. Samplers: ``normals`` (two per block), ``gamma`` (Marsaglia-Tsang, try i
    on block i), ``binomial`` (inversion below mean 10, BTRS above).
+
+Examples
+--------
+>>> from madsim import rng
+>>> rng.blocks(seed=1, replica=0, generation=1, tag="samples", count=2).shape   # two 4-word blocks
+(2, 4)
+>>> u = rng.uniform52(*rng.blocks(seed=1, count=3)[:, :2].T)   # words 0-1 of each block
+>>> bool(((0 < u) & (u < 1)).all())
+True
+>>> rng.normals(seed=1, count=4).shape
+(4,)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Parameter sweeps: a grid of configs in one call, resumable, on threads or Dask.
+"""Parameter sweeps: a grid of configs in one call, resumable, on threads or Dask::
 
     ds = ms.sweep(ms.Config(loop=ms.Fresh(real=20, synthetic=20), weight=0.5),
                   grid={"weight": [0.2, 0.5, 0.8], "loop.synthetic": [10, 40]},
@@ -52,7 +52,14 @@ RESERVED = ("replica", "generation", "replica_id", "config", "kernel", "state", 
 
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a sweep. The finished tasks are in the store (when one
-    was given): running the same sweep again does only the rest."""
+    was given): running the same sweep again does only the rest.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> issubclass(ms.SweepInterrupted, KeyboardInterrupt)
+    True
+    """
 
     def __init__(self, done: int, total: int, store):
         self.done, self.total, self.store = done, total, store
@@ -103,42 +110,76 @@ def sweep(
     """Runs ``base`` at every point of ``grid`` and returns one Dataset with
     the grid's dimensions first, then (replica, generation, ...).
 
-    grid: {path: [values]} for a product dimension over a field (dotted
-        paths from the Config: "temperature", "loop.n", "family.dim",
-        "filter.tpr", "loop" for whole loop objects, ...), or {name: {path:
-        [values], path2: [values]}} for one dimension ``name`` whose fields
-        move together (zip). Dict values build config objects ({"type":
-        "Fresh", "real": 10}). Every point is built and checked (config,
-        kernel, metrics, detectors) before any task runs.
-    replicas, generations, seed, record, detect, metrics, chunk, backend:
+    Parameters
+    ----------
+    base
+        the Config every point starts from.
+    grid
+        {path: [values]} for a product dimension over a field (dotted paths from
+        the Config: "temperature", "loop.n", "family.dim", "filter.tpr", "loop"
+        for whole loop objects, ...), or {name: {path: [values], path2:
+        [values]}} for one dimension ``name`` whose fields move together (zip).
+        Dict values build config objects ({"type": "Fresh", "real": 10}). Every
+        point is built and checked (config, kernel, metrics, detectors) before
+        any task runs.
+    replicas, generations, seed, record, detect, metrics, chunk, backend
         as in ``simulate``, the same for every point.
-    streams: "coupled" (every point runs the same replica ids: common random
-        numbers) or "independent" (point p runs ids p * span + id).
-    block: replicas per task (default: all of a point's replicas, capped so a
-        task does at most 2**25 replica-generations and holds 2**20 replica
-        records). Never changes a number; a store remembers it.
-    store: a directory (None: keep nothing on disk). Each finished task is
-        written there at once; running the same sweep again skips them, so a
-        Ctrl-C or a crash loses only the tasks in flight. A store of a
-        different sweep is an error.
-    scheduler: "threads" (a pool of ``workers`` threads over tasks in this
-        process; the kernels release the GIL), "serial" (one task at a time,
-        its replicas over ``threads`` threads) or "dask" (dask.distributed:
-        an embedded LocalCluster of ``workers`` processes, or the cluster at
-        ``address``, a scheduler address or a distributed.Client; needs
-        ``pip install madsim[dask]``).
-    workers: pool threads or LocalCluster processes (default: all cores).
-    threads: kernel threads per task (default: all cores for "serial", the
-        cores shared among the pool's threads for "threads", 1 for "dask").
-    progress: one tqdm bar over tasks, with an ETA; None shows it only on an
+    streams
+        "coupled" (every point runs the same replica ids: common random numbers)
+        or "independent" (point p runs ids p * span + id).
+    block
+        replicas per task (default: all of a point's replicas, capped so a task
+        does at most 2**25 replica-generations and holds 2**20 replica records).
+        Never changes a number; a store remembers it.
+    store
+        a directory (None: keep nothing on disk). Each finished task is written
+        there at once; running the same sweep again skips them, so a Ctrl-C or a
+        crash loses only the tasks in flight. A store of a different sweep is an
+        error.
+    scheduler
+        "threads" (a pool of ``workers`` threads over tasks in this process; the
+        kernels release the GIL), "serial" (one task at a time, its replicas
+        over ``threads`` threads) or "dask" (dask.distributed: an embedded
+        LocalCluster of ``workers`` processes, or the cluster at ``address``, a
+        scheduler address or a distributed.Client; needs ``pip install
+        ".[dask]"``).
+    workers
+        pool threads or LocalCluster processes (default: all cores).
+    address
+        with ``scheduler="dask"``: a Dask scheduler address
+        ("tcp://host:8786") or a ``distributed.Client``; None starts an
+        embedded LocalCluster.
+    threads
+        kernel threads per task (default: all cores for "serial", the cores
+        shared among the pool's threads for "threads", 1 for "dask").
+    progress
+        one tqdm bar over tasks, with an ETA; None shows it only on an
         interactive terminal.
-    keep_state: keep each replica's final kernel state (``state``, NaN-padded
-        to the widest point); dropped by default to save memory. The store's
-        task files always keep it: ``load_task`` reads one back as a complete
-        simulate result, which ``madsim.resume`` continues.
+    keep_state
+        keep each replica's final kernel state (``state``, NaN-padded to the
+        widest point); dropped by default to save memory. The store's task files
+        always keep it: ``load_task`` reads one back as a complete simulate
+        result, which ``madsim.resume`` continues.
 
-    Ctrl-C raises ``SweepInterrupted`` (a KeyboardInterrupt) once the tasks
-    that finished are stored.
+    Returns
+    -------
+    xarray.Dataset
+        The grid dimensions first, then (replica, generation, ...).
+
+    Raises
+    ------
+    SweepInterrupted
+        On Ctrl-C (a KeyboardInterrupt), once the tasks that finished are
+        stored.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> base = ms.Config(loop=ms.Fresh(real=10, synthetic=10), weight=0.5)
+    >>> ds = ms.sweep(base, grid={"weight": [0.2, 0.8], "loop.synthetic": [10, 40]},
+    ...               replicas=100, generations=10, seed=1, metrics=["var"], progress=False)
+    >>> dict(ds["var"].sizes)
+    {'weight': 2, 'loop.synthetic': 2, 'replica': 100, 'generation': 11}
     """
     t0 = time.perf_counter()
     plan = _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
@@ -366,5 +407,29 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
 def load_task(path) -> xr.Dataset:
     """One task file of a store (``STORE/tasks/p{point}-b{block}.npz``) as the
     task's ``simulate`` result: variables, state and attrs, so that
-    ``madsim.resume`` can continue it."""
+    ``madsim.resume`` can continue it.
+
+    Parameters
+    ----------
+    path
+        a task file of a sweep's store.
+
+    Returns
+    -------
+    xarray.Dataset
+        The task's complete ``simulate`` result.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import madsim as ms
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "store"
+    >>> ds = ms.sweep(ms.Config(), grid={"temperature": [0.9, 1.0]}, replicas=100, generations=10,
+    ...               seed=1, metrics=["var"], store=store, progress=False)
+    >>> task = ms.sweeps.load_task(sorted((store / "tasks").glob("*.npz"))[0])
+    >>> task.attrs["generations_completed"]
+    10
+    >>> ms.resume(task, generations=20).sizes["generation"]
+    21
+    """
     return ex.read_task(Path(path))
