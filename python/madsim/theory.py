@@ -174,7 +174,7 @@ def expected_var(*args, **kwargs):
 
 
 def expected_mean_sq(*args, **kwargs):
-    """Expected squared error of the fitted mean, E (mu_t - mu0)^2 (E |mu_t - mu0|^2 for d > 1).
+    """Expected squared error of the fitted mean, E (mu_t - mu0)^2 (``E |mu_t - mu0|^2`` for d > 1).
 
     Two call styles, picked by the first argument:
 

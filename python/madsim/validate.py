@@ -8,7 +8,7 @@ one generation) against the exact value from ``madsim.theory``:
 
 SE is the plain CLT standard error of a mean (sample SD / sqrt(R)) or, for a
 variance, the fourth-moment standard error sqrt((m4 - s^4)/R). A comparison
-passes when |z| < z_crit with z_crit Bonferroni-split over every comparison
+passes when ``|z| < z_crit`` with z_crit Bonferroni-split over every comparison
 of the run, so the chance that a correct implementation fails *anywhere*
 (family-wise false-fail rate) is at most ``alpha`` (default 1e-4). Seeds are
 fixed, so a run is deterministic.
@@ -17,6 +17,7 @@ Heavy tails (docs/theory/replace-1d.md, section "Monte Carlo precision"). The re
 sigma^2, sigma, tr Sigma and (mu - mu0)^2 are heavy-tailed (lognormal-like,
 or a normal variance mixture): a sample SE of their mean is itself noisy and
 biased low, and the mean's law is skewed. So, for the replace loop:
+
 * the SE of such a mean is sqrt(Var/R) with Var the *exact* variance of one
   replica's value (``replace_nd.var_trace``, ``var_mean_sq``,
   E sigma^2 - (E sigma)^2), marked ``*`` in the table;
@@ -24,6 +25,7 @@ biased low, and the mean's law is skewed. So, for the replace loop:
   (``MAX_CV2_MIXTURE`` for (mu - mu0)^2), so the CLT holds at R; elsewhere
   the exact value is listed as skipped, with the reason, and the
   log-moments (sums of iid steps: light-tailed) carry the long-horizon check.
+
 Loops with real data are stationary and light-tailed: sample SEs.
 
 Every case names the section of the theory pages (docs/theory/) that

@@ -14,7 +14,7 @@ and the scalars (v_t, d_t) obey the 1-D recursions of each loop
 loop") whatever the dimension (the dimension only enters through which fits are
 skipped for having fewer than dim + 1 points). The config-level functions
 compute (v_t, d_t) and scale by Sigma0 (E sigma_t^2 = v_t sigma0^2 in 1-D,
-E tr Sigma_t = v_t tr Sigma0, E |mu_t - mu0|^2 = d_t tr Sigma0).
+E tr Sigma_t = v_t tr Sigma0, ``E |mu_t - mu0|^2 = d_t tr Sigma0``).
 """
 
 from __future__ import annotations
@@ -107,11 +107,11 @@ def setting(cfg, what: str = "cfg") -> Setting:
 def trace_twin(cfg):
     """``cfg`` with a PPCA family replaced by the d-dim Gaussian of the same
     truth N(mu0, C0) (anything else unchanged). PPCA's E mu_t, E tr C_t and
-    E |mu_t - mu0|^2 are that Gaussian's for every loop and knob: the PPCA
+    ``E |mu_t - mu0|^2`` are that Gaussian's for every loop and knob: the PPCA
     fit keeps the Gaussian fit's mean and trace (s2 averages the dropped
     eigenvalues), and given model t-1 the expected trace and mean terms of
     generation t's fit are linear in tr C_{t-1}, mu_{t-1} and
-    |mu_{t-1} - mu0|^2 (each point has E (x - m)(x - m)' = C_{t-1}, scaled by
+    ``|mu_{t-1} - mu0|^2`` (each point has E (x - m)(x - m)' = C_{t-1}, scaled by
     tau^2 v(k) under temperature and truncation), so they follow the
     Gaussian's recursions (docs/theory/ppca-gmm.md, section "PPCA: the
     moments it shares with the Gaussian")."""

@@ -80,7 +80,7 @@ def truncation_factor(k, dim: int = 1) -> float:
 
 
 def truncation_acceptance(k, dim: int = 1) -> float:
-    """Fraction of draws a truncated sampler accepts, P(|z| <= k) for z ~ N(0, I_d).
+    """Fraction of draws a truncated sampler accepts, ``P(|z| <= k)`` for ``z ~ N(0, I_d)``.
 
     ``F_{chi2(d)}(k^2)``; ``2 Phi(k) - 1`` in 1-D.
 

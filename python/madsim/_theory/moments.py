@@ -203,7 +203,7 @@ def expected_cov(cfg: Config, t):
 
 
 def expected_mean_sq(cfg: Config, t):
-    """E |mu_t - mu0|^2 = d_t tr Sigma0 (the dataset's ``mean_sq``; 1-D:
+    """``E |mu_t - mu0|^2 = d_t tr Sigma0`` (the dataset's ``mean_sq``; 1-D:
     E (mu_t - mu0)^2 = Var mu_t), for any loop but AccumulateSubsample.
 
     Public as ``madsim.theory.expected_mean_sq(cfg, t)``;
@@ -247,7 +247,7 @@ def expected_mean_cov(cfg: Config, t):
 
 
 def expected_second_moment(cfg: Config, t):
-    """Expected second moment of the model about the truth's mean, E[tr Sigma_t + |mu_t - mu0|^2].
+    """Expected second moment of the model about the truth's mean, ``E[tr Sigma_t + |mu_t - mu0|^2]``.
 
     ``(v_t + d_t) tr Sigma0``: the quantity of the invariant (``tr Sigma0``
     exactly for MLE, tau = 1, pooled fits; see ``invariant``). For

@@ -57,7 +57,7 @@ class FixedPoint(NamedTuple):
     """Limit of the expected moments of a Gaussian loop (docs/theory/real-data.md).
 
     ``var`` is lim E sigma^2 (1-D) or lim E tr Sigma (d > 1), ``mean_sq`` is
-    lim E |mu - mu0|^2, both in the truth's units.
+    ``lim E |mu - mu0|^2``, both in the truth's units.
 
     Examples
     --------

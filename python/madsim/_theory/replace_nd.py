@@ -521,12 +521,12 @@ def cv2_trace(cfg: Config, t):
 
 
 def var_mean_sq(cfg: Config, t):
-    """Var |mu_t - mu0|^2 for the replace loop, exact, with Sigma0 = var I
+    """``Var |mu_t - mu0|^2`` for the replace loop, exact, with Sigma0 = var I
     (any dim; 1-D: Var (mu_t - mu0)^2). With m = mu - mu0, S = Sigma,
     c = tau^2/div, nu = K - 1, m' = m + tau S^{1/2} z/sqrt(K) and
     S' = c S^{1/2} W S^{1/2} (z, W independent: Cochran/Bartlett), the
-    expectations a = E|m|^4, b = E|m|^2 tr S, e = E m'Sm, f = E (tr S)^2,
-    g = E tr S^2 obey the linear recursion
+    expectations ``a = E|m|^4``, ``b = E|m|^2 tr S``, ``e = E m'Sm``,
+    ``f = E (tr S)^2``, ``g = E tr S^2`` obey the linear recursion::
 
         a' = a + 2 (tau^2/K) b + 4 (tau^2/K) e + (tau^2/K)^2 (f + 2 g)
         b' = c nu (b + (tau^2/K) f),   e' = c nu (e + (tau^2/K) g)
@@ -534,7 +534,7 @@ def var_mean_sq(cfg: Config, t):
 
     (using E (z'Sz)^2 = (tr S)^2 + 2 tr S^2 and the Wishart moments of
     ``var_trace``), averaged over the filter's survivors (a skipped fit keeps
-    everything). The Monte Carlo precision of E |mu_t - mu0|^2: mu_t is a
+    everything). The Monte Carlo precision of ``E |mu_t - mu0|^2``: mu_t is a
     variance mixture of normals, heavy-tailed. Derived from the recursions of
     docs/theory/replace-1d.md and replace-nd.md (section "Monte Carlo
     precision"). Replace loop, no truncation, Sigma0 proportional to I.

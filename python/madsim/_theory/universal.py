@@ -7,7 +7,7 @@ and tau = 1 (no truncation):
 
     E mu_t = mu0   and   E[Sigma_t + (mu_t - mu0)(mu_t - mu0)'] = Sigma0
 
-at every generation t, so E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0.
+at every generation t, so ``E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0``.
 
 Why: an MLE Gaussian fit has Sigmahat + (muhat - mu0)(muhat - mu0)' equal to
 the average of (x - mu0)(x - mu0)' over its training points, and every real
@@ -18,7 +18,7 @@ It fails for unbiased estimators, tau != 1, truncation and value-dependent
 filters. It also fails for madsim's weighting with 0 < w < 1: the fit
 w (real-part MLE) + (1 - w) (synthetic-part MLE) drops the between-part term
 of the pooled second moment, so
-E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 - w (1-w) E |rbar_t - sbar_t|^2
+``E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 - w (1-w) E |rbar_t - sbar_t|^2``
 (exact values: ``expected_trace`` + ``expected_mean_sq``). The per-point
 weighted likelihood would keep that term; w = 0 and w = 1 are plain MLE
 fits of one part and keep the invariant.
@@ -80,7 +80,7 @@ def invariant_holds(cfg: Config):
 
 
 def invariant(cfg: Config, t=0):
-    """The conserved second moment of MLE loops, E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0.
+    """The conserved second moment of MLE loops, ``E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0``.
 
     In 1-D, ``E[sigma_t^2 + (mu_t - mu0)^2] = sigma0^2``. Exact at every
     generation when the invariant holds: MLE, tau = 1, no truncation,
