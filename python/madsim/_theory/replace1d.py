@@ -24,8 +24,9 @@ from scipy import special
 
 from .. import _validate as check
 
-# Wald/Siegmund overshoot constant for a Gaussian random walk's first passage:
-# -zeta(1/2)/sqrt(2 pi) = 0.5826 (Siegmund, Sequential Analysis, 1985).
+#: Siegmund's overshoot constant for a Gaussian random walk's first passage,
+#: -zeta(1/2)/sqrt(2 pi) = 0.5826 (Siegmund, Sequential Analysis, 1985); used by
+#: ``collapse_time_wald`` (docs/theory/replace-1d.md, section "Collapse time").
 SIEGMUND_OVERSHOOT = 0.5826
 
 
