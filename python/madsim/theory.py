@@ -155,9 +155,10 @@ def expected_var(*args, **kwargs):
     -----
     docs/theory/replace-1d.md, section "Variance"; other loops:
     docs/theory/replace-nd.md, section "First and second moments of every
-    loop", and the pages it links. Checked by the validate cases ``row1-*``
-    to ``row13-*``, ``sec4a-*``, ``sec4b-*``, ``sec4c-*``, ``sec5a-*``,
-    ``sched-*``, ``filter-*``, ``trunc-*``.
+    loop", and the pages it links. Checked (by config) by the 1-D validate
+    cases: ``row1-*`` to ``row15-*`` except ``row8-*``, ``sec4a-*``,
+    ``sec4b-*``, ``sec4c-*``, ``sec5a-*``, ``sched-*``, ``filter-*``,
+    ``trunc-fresh-k1.5``.
 
     Examples
     --------
@@ -264,9 +265,9 @@ def expected_sigma(*args, **kwargs):
 
     Notes
     -----
-    docs/theory/replace-1d.md, section "Standard deviation". Checked by the
-    validate cases ``row1-*``, ``row2-*``, ``row3-*``, ``row5-*``, ``row6-*``
-    (where its CV^2 allows).
+    docs/theory/replace-1d.md, section "Standard deviation". Checked (by
+    config) by the validate cases ``row1-*``, ``row2-replace-mle-n10-t50``,
+    ``row3-*``, ``row5-*``, ``row6-*`` (where its CV^2 allows).
 
     Examples
     --------
@@ -374,7 +375,8 @@ def expected_log_var(*args, **kwargs):
     Notes
     -----
     docs/theory/replace-1d.md, section "Log-variance: drift and spread".
-    Checked by the validate cases ``row1-*`` ... ``row6-*``.
+    Checked (by config, as ``expected_logdet``) by the validate cases
+    ``row1-*`` ... ``row6-*``.
 
     Examples
     --------
@@ -420,7 +422,8 @@ def var_log_var(*args, **kwargs):
     Notes
     -----
     docs/theory/replace-1d.md, section "Log-variance: drift and spread".
-    Checked by the validate cases ``row1-*`` ... ``row6-*``.
+    Checked (by config, as ``var_logdet``) by the validate cases ``row1-*``
+    ... ``row6-*``.
 
     Examples
     --------
@@ -470,8 +473,8 @@ def expected_w2_sq(*args, **kwargs):
     Notes
     -----
     docs/theory/replace-1d.md, section "Wasserstein-2 distance to the
-    truth". Checked by the validate cases ``row1-*``, ``row2-*``, ``row3-*``,
-    ``row5-*`` and ``sec1-kl-truth-model-n100-t20``.
+    truth". Checked (by config) by the validate cases ``row1-*``, ``row3-*``,
+    ``row5-*``, ``row6-*`` and ``sec1-kl-truth-model-n100-t20``.
 
     Examples
     --------
@@ -521,8 +524,8 @@ def expected_kl_model_truth(*args, **kwargs):
     Notes
     -----
     docs/theory/replace-1d.md, section "Kullback-Leibler divergences";
-    docs/theory/replace-nd.md, same section. Checked by the validate cases
-    ``row1-*``, ``row3-*``, ``row5-*``.
+    docs/theory/replace-nd.md, same section. Checked (by config) by the
+    validate cases ``row1-*``, ``row3-*``, ``row5-*``, ``row6-*``.
 
     Examples
     --------
@@ -621,7 +624,8 @@ def cv2_var(*args, **kwargs):
     Notes
     -----
     docs/theory/replace-1d.md, section "Monte Carlo precision". ``madsim
-    validate`` gates heavy-tailed means by such exact CV^2 values.
+    validate`` gates heavy-tailed means by its d-dim form,
+    ``replace_nd.cv2_trace``.
 
     Examples
     --------

@@ -119,8 +119,10 @@ def accumulate_moments(t, n, tau=1.0, estimator="mle", first_real=False):
     Notes
     -----
     docs/theory/accumulate.md, section "The explicit recursion for constant
-    n" (Kazdan et al., arXiv 2410.16713, for the workflow). Checked by the
-    validate cases ``row12-*``, ``row13-*``, ``sec5a-*``.
+    n" (Kazdan et al., arXiv 2410.16713, for the workflow). The validate
+    cases ``row12-*``, ``row13-*``, ``sec5a-*`` check the same values through
+    the pool recursion (``expected_var(cfg, t)``); the unit tests compare
+    the two recursions.
 
     Examples
     --------
@@ -179,8 +181,9 @@ def accumulate_mle_var(t, n, var0=1.0):
 
     Notes
     -----
-    docs/theory/accumulate.md, section "MLE at temperature 1". Checked by the
-    validate cases ``row12-*`` and ``sec5a-accumulate-n4-mle``.
+    docs/theory/accumulate.md, section "MLE at temperature 1". The validate
+    cases ``row12-*`` and ``sec5a-accumulate-n4-mle`` check the same values
+    through ``expected_var(cfg, t)``.
 
     Examples
     --------

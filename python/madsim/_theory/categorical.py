@@ -850,8 +850,8 @@ def expected_mass(t, p0, subset):
     Notes
     -----
     docs/theory/categorical.md, section "The martingale of every MLE loop".
-    Checked (rare mass) by the validate cases ``sec6-*`` and
-    ``sec7-tokens-*``.
+    The validate cases ``sec6-*`` and ``sec7-tokens-*`` compare the mass of
+    the rarest tokens with this value.
 
     Examples
     --------

@@ -357,8 +357,9 @@ def fresh_fixed_point(m, k, tau=1.0, estimator="mle", var0=1.0) -> FixedPoint:
     Notes
     -----
     docs/theory/real-data.md, section "Fresh data" (the MAD fresh-data loop
-    of Alemohammad et al., arXiv 2307.01850). Checked by the validate cases
-    ``row9-*``, ``row10-*``, ``sec4a-*`` at t = 60.
+    of Alemohammad et al., arXiv 2307.01850). The validate cases ``row9-*``,
+    ``row10-*``, ``sec4a-*`` compare E sigma^2 and E (mu - mu0)^2 at t = 60,
+    where the recursion has settled at this fixed point.
 
     Examples
     --------
@@ -399,8 +400,8 @@ def fresh_fixed_point_mle(m, k, var0=1.0) -> FixedPoint:
 
     Notes
     -----
-    docs/theory/real-data.md, section "Fresh data". Checked by the validate
-    cases ``row9-*``.
+    docs/theory/real-data.md, section "Fresh data". The validate cases
+    ``row9-*`` reach it at t = 60.
 
     Examples
     --------
@@ -439,8 +440,8 @@ def augment_fixed_point_mle(m, k, var0=1.0) -> FixedPoint:
     Notes
     -----
     docs/theory/real-data.md, section "Synthetic augmentation" (the MAD
-    synthetic augmentation loop, arXiv 2307.01850). Checked by the validate
-    cases ``row11-*``.
+    synthetic augmentation loop, arXiv 2307.01850). The validate cases
+    ``row11-*`` reach it at t = 60.
 
     Examples
     --------
@@ -568,7 +569,8 @@ def hxc_stationary_mse(w, n_real, n_syn, var0=1.0) -> float:
     docs/theory/real-data.md, section "Weighting real against synthetic
     data"; He, Xu, Cheng, "Recursive learning without collapse: a
     weighting-based stabilization framework", JRSS-B (arXiv 2502.18049).
-    Checked by the validate cases ``row15-*``, ``sec4c-*``.
+    The validate cases ``row15-*`` compare E (mu - mu0)^2 at t = 80, where
+    it has settled at this value.
 
     Examples
     --------
@@ -615,8 +617,8 @@ def optimal_weight(n_real, n_syn=None) -> float:
     Notes
     -----
     docs/theory/real-data.md, section "Weighting real against synthetic
-    data"; He, Xu, Cheng, JRSS-B (arXiv 2502.18049). Checked by the validate
-    cases ``row15-weighted-optimal-*``.
+    data"; He, Xu, Cheng, JRSS-B (arXiv 2502.18049). The validate cases
+    ``row15-weighted-optimal-*`` run at this weight.
 
     Examples
     --------
