@@ -1,4 +1,4 @@
-"""``madsim validate``: Monte Carlo against the closed forms of THEORY.md.
+"""``madsim validate``: Monte Carlo against the closed forms of ``madsim.theory``.
 
 Each *case* is one configuration run with ``ms.simulate``; each of its
 *comparisons* is a Monte Carlo estimate (mean or variance over replicas at
@@ -8,23 +8,32 @@ one generation) against the exact value from ``madsim.theory``:
 
 SE is the plain CLT standard error of a mean (sample SD / sqrt(R)) or, for a
 variance, the fourth-moment standard error sqrt((m4 - s^4)/R). A comparison
-passes when |z| < z_crit with z_crit Bonferroni-split over every comparison
+passes when ``|z| < z_crit`` with z_crit Bonferroni-split over every comparison
 of the run, so the chance that a correct implementation fails *anywhere*
 (family-wise false-fail rate) is at most ``alpha`` (default 1e-4). Seeds are
 fixed, so a run is deterministic.
 
-Heavy tails (THEORY.md section 1, "MC precision"). The replace loop's
+Heavy tails (docs/theory/replace-1d.md, section "Monte Carlo precision"). The replace loop's
 sigma^2, sigma, tr Sigma and (mu - mu0)^2 are heavy-tailed (lognormal-like,
 or a normal variance mixture): a sample SE of their mean is itself noisy and
 biased low, and the mean's law is skewed. So, for the replace loop:
+
 * the SE of such a mean is sqrt(Var/R) with Var the *exact* variance of one
   replica's value (``replace_nd.var_trace``, ``var_mean_sq``,
   E sigma^2 - (E sigma)^2), marked ``*`` in the table;
 * it is compared only where the exact CV^2 is at most ``MAX_CV2_LOGNORMAL``
   (``MAX_CV2_MIXTURE`` for (mu - mu0)^2), so the CLT holds at R; elsewhere
-  THEORY.md's value is listed as skipped, with the reason, and the
+  the exact value is listed as skipped, with the reason, and the
   log-moments (sums of iid steps: light-tailed) carry the long-horizon check.
+
 Loops with real data are stationary and light-tailed: sample SEs.
+
+Every case names the section of the theory pages (docs/theory/) that
+derives its closed forms (``Case.doc``, printed by ``--list`` and written to
+the JSON report); every comparison names the section of its own formula
+(``Comparison.source``). The case names are stable labels (their seeds derive
+from them); the ``rowN-`` prefixes number the reference values of
+docs/theory/index.md, section "Reference values".
 
 Usage: ``madsim validate`` (every case, a few minutes), ``--quick`` (a subset
 for CI, well under a minute on 2 cores), ``--case NAME`` (repeatable),
@@ -53,6 +62,36 @@ MAX_CV2_LOGNORMAL = 7.0  # largest CV^2 at which a mean of sigma^2, sigma, tr Si
 MAX_CV2_MIXTURE = 25.0   # largest CV^2 at which a mean of (mu - mu0)^2 is compared
 
 
+def doc(page: str, label: str) -> str:
+    """The anchor of a section of the theory pages: "theory/<page>.md#<label>"
+    (relative to docs/; tests/test_theory_docs.py checks that the label exists)."""
+    return f"theory/{page}.md#{label}"
+
+
+# The sections that derive each closed form checked here.
+DOC_1D = doc("replace-1d", "replace-1d-summary")
+DOC_1D_VAR = doc("replace-1d", "replace-1d-variance")
+DOC_1D_SIGMA = doc("replace-1d", "replace-1d-sigma")
+DOC_1D_MEAN = doc("replace-1d", "replace-1d-mean")
+DOC_1D_LOG = doc("replace-1d", "replace-1d-log-variance")
+DOC_1D_W2 = doc("replace-1d", "replace-1d-w2")
+DOC_1D_KL = doc("replace-1d", "replace-1d-kl")
+DOC_1D_CV2 = doc("replace-1d", "replace-1d-cv2")
+DOC_ND = doc("replace-nd", "replace-nd-summary")
+DOC_ND_LOGDET = doc("replace-nd", "replace-nd-logdet")
+DOC_ND_FILTER = doc("replace-nd", "replace-nd-filter")
+DOC_MOMENTS = doc("replace-nd", "moments-every-loop")
+DOC_MEAN = doc("replace-nd", "moments-mean")
+DOC_TRUNCATION = doc("bias", "bias-truncation")
+DOC_FRESH = doc("real-data", "real-data-fresh")
+DOC_AUGMENT = doc("real-data", "real-data-augment")
+DOC_WEIGHTING = doc("real-data", "real-data-weighting")
+DOC_SCHEDULES = doc("real-data", "real-data-schedules-filters")
+DOC_ACCUMULATE = doc("accumulate", "accumulate-recursion")
+DOC_ACCUMULATE_FIRST_REAL = doc("accumulate", "accumulate-moments")
+DOC_INVARIANT = doc("accumulate", "accumulate-invariant")
+
+
 # ---------------------------------------------------------------- data model
 
 @dataclass(frozen=True)
@@ -64,7 +103,7 @@ class Comparison:
     stat: str                                       # "mean" or "var" (over replicas)
     values: Callable                                # (ds, t) -> per-replica values
     theory: Callable[[], float]                     # the exact value (evaluated at run time)
-    source: str = ""                                # THEORY.md section / row
+    source: str = ""                                # docs anchor of the formula, "theory/page.md#label"
     exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
 
 
@@ -86,6 +125,7 @@ class Case:
     quick: bool = False
     seed: int = 1                      # replaced by a hash of the name in cases()
     quick_replicas: int | None = None  # replicas in a --quick run (default: replicas)
+    doc: str = ""                      # docs anchor of the closed forms it checks, "theory/page.md#label"
 
     @property
     def generations(self) -> int:
@@ -104,6 +144,7 @@ class Row:
     passed: bool
     source: str = ""
     se_exact: bool = False   # SE from the exact variance (heavy-tailed replace-loop means)
+    doc: str = ""            # the case's docs anchor (Case.doc)
 
 
 @dataclass
@@ -126,6 +167,12 @@ class Report:
     def failures(self) -> list:
         return [r for r in self.rows if not r.passed]
 
+    def case_docs(self) -> dict:
+        """{case name: its docs anchor} for every case run (errored ones too)."""
+        by = {c.name: c.doc for c in cases()}
+        names = [r.case for r in self.rows] + [c for c, _ in self.errors]
+        return {n: by.get(n, "") for n in dict.fromkeys(names)}
+
     def to_dict(self) -> dict:
         return {
             "passed": self.passed, "alpha": self.alpha, "z_crit": self.z_crit, "wall_s": self.wall_s,
@@ -134,6 +181,7 @@ class Report:
                         for c, s in self.skipped],
             "errors": [{"case": c, "message": m} for c, m in self.errors],
             "case_seconds": dict(self.case_seconds),
+            "case_docs": self.case_docs(),
         }
 
 
@@ -195,10 +243,6 @@ def _kl_truth_model(ds, t):  # sigma0 = 1
 
 # ---------------------------------------------------------------- comparison builders
 
-def _src(row):
-    return f"THEORY 9 row {row}" if isinstance(row, int) else row
-
-
 def c_var(cfg, t, src=""):
     name = "E sigma^2" if cfg.family.dim == 1 else "E tr Sigma"
     fn = (lambda: theory.expected_var(cfg, t)) if cfg.family.dim == 1 else (lambda: theory.expected_trace(cfg, t))
@@ -238,12 +282,12 @@ def c_kl_pt(cfg, t, src=""):
                       lambda: theory.expected_kl_truth_model(cfg, t), src)
 
 
-def c_invariant(cfg, t, src="THEORY 7"):
+def c_invariant(cfg, t, src=DOC_INVARIANT):
     name = "E[sigma^2+(mu-mu0)^2]" if cfg.family.dim == 1 else "E[tr Sigma+|mu-mu0|^2]"
     return Comparison(name, t, "mean", _second, lambda: theory.invariant(cfg, t), src)
 
 
-def c_mean(cfg, t, src="E mu_t = mu0"):
+def c_mean(cfg, t, src=DOC_MEAN):
     return Comparison("E mu[0]", t, "mean", _mean0, lambda: float(theory.expected_mean(cfg, t)[0]), src)
 
 
@@ -254,7 +298,7 @@ def _gated(items, skipped, comp: Comparison, cv2: float, limit: float, exact_var
         items.append(dataclasses.replace(comp, exact_var=exact_var) if exact_var else comp)
     else:
         skipped.append(Skip(comp.quantity, comp.t,
-                            f"CV^2 = {cv2:.3g} > {limit:g}: too heavy-tailed for a z-test (THEORY 1 \"MC precision\"); "
+                            f"CV^2 = {cv2:.3g} > {limit:g}: too heavy-tailed for a z-test ({DOC_1D_CV2}); "
                             "theory " + _fmt(comp.theory())))
 
 
@@ -262,22 +306,23 @@ def _fmt(x) -> str:
     return f"{float(x):.6g}"
 
 
-def replace_1d_comparisons(cfg, t, src, kl_pt=False):
-    """The 1-D replace quantities of THEORY.md section 1 at generation t,
-    with the heavy-tailed means gated by their exact CV^2."""
+def replace_1d_comparisons(cfg, t, kl_pt=False):
+    """The 1-D replace quantities (docs/theory/replace-1d.md) at generation
+    t, each naming its section, with the heavy-tailed means gated by their
+    exact CV^2."""
     items, skipped = [], []
-    _add_gated(cfg, items, skipped, c_var(cfg, t, src))
-    _gated(items, skipped, c_sigma(cfg, t, src), float(theory.cv2_sigma(cfg, t)), MAX_CV2_LOGNORMAL,
+    _add_gated(cfg, items, skipped, c_var(cfg, t, DOC_1D_VAR))
+    _gated(items, skipped, c_sigma(cfg, t, DOC_1D_SIGMA), float(theory.cv2_sigma(cfg, t)), MAX_CV2_LOGNORMAL,
            exact_var=lambda: theory.expected_var(cfg, t) - theory.expected_sigma(cfg, t) ** 2)
-    items += [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src)]
-    _add_gated(cfg, items, skipped, c_mean_sq(cfg, t, src))
+    items += [c_logdet(cfg, t, DOC_1D_LOG), c_var_logdet(cfg, t, DOC_1D_LOG)]
+    _add_gated(cfg, items, skipped, c_mean_sq(cfg, t, DOC_1D_MEAN))
     if cfg.family.var == 1.0 and float(cfg.family.mean_vector[0]) == 0.0:
         # W2 and KL(p_t||p0) mix sigma^2 and (mu-mu0)^2: compared where both are light enough
-        for comp in (c_w2(cfg, t, src), c_kl_tp(cfg, t, src)):
+        for comp in (c_w2(cfg, t, DOC_1D_W2), c_kl_tp(cfg, t, DOC_1D_KL)):
             cv2, limit, _ = _replace_cv2(cfg, dataclasses.replace(comp, values=_second))
             _gated(items, skipped, comp, cv2, limit)
         if kl_pt:
-            items.append(c_kl_pt(cfg, t, src))
+            items.append(c_kl_pt(cfg, t, DOC_1D_KL))
     return items, skipped
 
 
@@ -288,30 +333,28 @@ def _cfg(loop, **kw) -> Config:
     return Config(family=fam, loop=loop, **kw)
 
 
-def _replace_case(name, row, n, t, R, estimator="mle", tau=1.0, path="exact",
+def _replace_case(name, n, t, R, estimator="mle", tau=1.0, path="exact",
                   extra_t=(), kl_pt=False):
     cfg = _cfg(Replace(n=n), estimator=estimator, temperature=tau, path=path)
-    src = _src(row)
     items, skipped = [], []
     for tt in (t,) + tuple(extra_t):
-        i, s = replace_1d_comparisons(cfg, tt, src, kl_pt=kl_pt)
+        i, s = replace_1d_comparisons(cfg, tt, kl_pt=kl_pt)
         items += i
         skipped += s
     items.append(c_mean(cfg, t))
     title = f"1-D replace, {estimator}, n={n}, tau={tau}, {path} path"
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), doc=DOC_1D)
 
 
-def _replace_nd_case(name, row, dim, n, t, R, t_trace, path="exact"):
+def _replace_nd_case(name, dim, n, t, R, t_trace, path="exact"):
     cfg = _cfg(Replace(n=n), family=Gaussian(dim=dim), path=path)
-    src = _src(row)
-    items, skipped = [c_logdet(cfg, t, src), c_var_logdet(cfg, t, src)], []
+    items, skipped = [c_logdet(cfg, t, DOC_ND_LOGDET), c_var_logdet(cfg, t, DOC_ND_LOGDET)], []
     for tt in (t, t_trace):
-        _add_gated(cfg, items, skipped, c_var(cfg, tt, src))
-        _add_gated(cfg, items, skipped, c_mean_sq(cfg, tt, src))
+        _add_gated(cfg, items, skipped, c_var(cfg, tt, DOC_MOMENTS))
+        _add_gated(cfg, items, skipped, c_mean_sq(cfg, tt, DOC_MOMENTS))
     items.append(c_mean(cfg, t))
     title = f"d={dim} replace, mle, n={n}, {path} path"
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), doc=DOC_ND)
 
 
 def _replace_cv2(cfg, comp: Comparison) -> tuple:
@@ -345,6 +388,8 @@ def _add_gated(cfg, items, skipped, comp):
 
 
 def _moments_case(name, title, cfg, ts, R, src, mean=True, invariant=None):
+    """E Sigma_t and E (mu_t - mu0)^2 at generations ts (and E mu_t, the
+    invariant where it holds); ``src``: the docs anchor, also the case's."""
     items, skipped = [], []
     for t in ts:
         _add_gated(cfg, items, skipped, c_var(cfg, t, src))
@@ -356,7 +401,7 @@ def _moments_case(name, title, cfg, ts, R, src, mean=True, invariant=None):
         invariant = inv_ok and not isinstance(cfg.loop, AccumulateSubsample)
     if invariant:
         _add_gated(cfg, items, skipped, c_invariant(cfg, ts[-1]))
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), doc=src)
 
 
 def _invariant_case(name, title, cfg, ts, R):
@@ -364,139 +409,142 @@ def _invariant_case(name, title, cfg, ts, R):
     for t in ts:
         _add_gated(cfg, items, skipped, c_invariant(cfg, t))
     items.append(c_mean(cfg, ts[-1]))
-    return Case(name, title, cfg, R, tuple(items), tuple(skipped))
+    return Case(name, title, cfg, R, tuple(items), tuple(skipped), doc=DOC_INVARIANT)
 
 
 def _hxc_case(name, title, cfg, t, R, src):
     items = [c_var(cfg, t, src), c_mean_sq(cfg, t, src), c_mean(cfg, t)]
-    return Case(name, title, cfg, R, tuple(items), ())
+    return Case(name, title, cfg, R, tuple(items), (), doc=src)
 
 
 def build_cases() -> list:
-    """Every case, in order. THEORY.md section 9 rows first (Gaussian rows 1-3,
-    5-13, 15, 20), then the other closed forms of sections 2-5 and 7."""
+    """Every case, in order: the Gaussian reference values first (rows 1-3,
+    5-13, 15, 20 of docs/theory/index.md, section "Reference values"), then
+    the other closed forms of the Gaussian loops, the invariant, and the
+    token, PPCA, mixture and regression families."""
     cases = []
     add = cases.append
-    # -- section 9, 1-D replace (section 1)
-    add(_replace_case("row1-replace-mle-n10-t10", 1, 10, 10, 200_000, kl_pt=False))
-    add(_replace_case("row1-replace-mle-n10-t10-samples", 1, 10, 10, 100_000, path="samples"))
-    add(_replace_case("row2-replace-mle-n10-t50", 2, 10, 50, 200_000, extra_t=(15,)))
-    add(_replace_case("row2-replace-mle-n10-t50-samples", 2, 10, 50, 50_000, path="samples"))
-    add(_replace_case("row3-replace-mle-n100-t100", 3, 100, 100, 200_000))
-    add(_replace_case("row3-replace-mle-n100-t100-samples", 3, 100, 100, 20_000, path="samples"))
-    add(_replace_case("row5-replace-unbiased-n10-t50", 5, 10, 50, 200_000, estimator="unbiased",
+    # -- 1-D replace (docs/theory/replace-1d.md)
+    add(_replace_case("row1-replace-mle-n10-t10", 10, 10, 200_000, kl_pt=False))
+    add(_replace_case("row1-replace-mle-n10-t10-samples", 10, 10, 100_000, path="samples"))
+    add(_replace_case("row2-replace-mle-n10-t50", 10, 50, 200_000, extra_t=(15,)))
+    add(_replace_case("row2-replace-mle-n10-t50-samples", 10, 50, 50_000, path="samples"))
+    add(_replace_case("row3-replace-mle-n100-t100", 100, 100, 200_000))
+    add(_replace_case("row3-replace-mle-n100-t100-samples", 100, 100, 20_000, path="samples"))
+    add(_replace_case("row5-replace-unbiased-n10-t50", 10, 50, 200_000, estimator="unbiased",
                       extra_t=(10,)))
-    add(_replace_case("row5-replace-unbiased-n10-t50-samples", 5, 10, 50, 50_000, estimator="unbiased",
+    add(_replace_case("row5-replace-unbiased-n10-t50-samples", 10, 50, 50_000, estimator="unbiased",
                       path="samples", extra_t=(10,)))
-    add(_replace_case("row6-replace-tau0.9-n10-t20", 6, 10, 20, 200_000, tau=0.9, extra_t=(8,)))
-    add(_replace_case("row6-replace-tau0.9-n10-t20-samples", 6, 10, 20, 50_000, tau=0.9, path="samples",
+    add(_replace_case("row6-replace-tau0.9-n10-t20", 10, 20, 200_000, tau=0.9, extra_t=(8,)))
+    add(_replace_case("row6-replace-tau0.9-n10-t20-samples", 10, 20, 50_000, tau=0.9, path="samples",
                       extra_t=(8,)))
     cfg = _cfg(Replace(n=10), truncation=2.0, path="samples")
     add(Case("row7-truncation-k2-n10-t10", "1-D replace, mle, n=10, truncation k=2 (samples path)", cfg,
-             200_000, (c_var(cfg, 10, _src(7)), c_mean_sq(cfg, 10, _src(7)), c_mean(cfg, 10))))
-    # -- section 9 row 8 and section 2's second row
-    add(_replace_nd_case("row8-d3-replace-n10-t20", 8, 3, 10, 20, 100_000, t_trace=5))
-    add(_replace_nd_case("row8-d3-replace-n10-t20-samples", 8, 3, 10, 20, 30_000, t_trace=5,
+             200_000, (c_var(cfg, 10, DOC_TRUNCATION), c_mean_sq(cfg, 10, DOC_TRUNCATION), c_mean(cfg, 10)),
+             doc=DOC_TRUNCATION))
+    # -- d-dim replace (docs/theory/replace-nd.md)
+    add(_replace_nd_case("row8-d3-replace-n10-t20", 3, 10, 20, 100_000, t_trace=5))
+    add(_replace_nd_case("row8-d3-replace-n10-t20-samples", 3, 10, 20, 30_000, t_trace=5,
                          path="samples"))
-    add(_replace_nd_case("sec2-d5-replace-n20-t30", "THEORY 2", 5, 20, 30, 60_000, t_trace=10))
-    add(_replace_nd_case("sec2-d5-replace-n20-t30-samples", "THEORY 2", 5, 20, 30, 15_000, t_trace=10,
+    add(_replace_nd_case("sec2-d5-replace-n20-t30", 5, 20, 30, 60_000, t_trace=10))
+    add(_replace_nd_case("sec2-d5-replace-n20-t30-samples", 5, 20, 30, 15_000, t_trace=10,
                          path="samples"))
-    # -- section 4a fresh data (rows 9, 10)
+    # -- fresh data (docs/theory/real-data.md)
     for path, R in (("exact", 100_000), ("samples", 50_000)):
         sfx = "" if path == "exact" else "-samples"
         cfg = _cfg(Fresh(real=10, synthetic=10), path=path)
         add(_moments_case(f"row9-fresh-m10-k10-mle{sfx}", f"fresh m=k=10, mle, {path} path", cfg, (1, 60), R,
-                          _src(9)))
+                          DOC_FRESH))
         cfg = _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", path=path)
         add(_moments_case(f"row10-fresh-m10-k10-unbiased{sfx}", f"fresh m=k=10, unbiased, {path} path", cfg,
-                          (1, 60), R, _src(10)))
+                          (1, 60), R, DOC_FRESH))
     add(_moments_case("sec4a-fresh-m5-k20-tau0.8", "fresh m=5 k=20, mle, tau=0.8",
-                      _cfg(Fresh(real=5, synthetic=20), temperature=0.8), (60,), 100_000, "THEORY 4a"))
+                      _cfg(Fresh(real=5, synthetic=20), temperature=0.8), (60,), 100_000, DOC_FRESH))
     add(_moments_case("sec4a-fresh-m5-k20-tau0.8-samples", "fresh m=5 k=20, mle, tau=0.8, samples path",
                       _cfg(Fresh(real=5, synthetic=20), temperature=0.8, path="samples"), (60,), 30_000,
-                      "THEORY 4a"))
+                      DOC_FRESH))
     add(_moments_case("sec4a-fresh-m2-k30", "fresh m=2 k=30, mle", _cfg(Fresh(real=2, synthetic=30)),
-                      (60,), 100_000, "THEORY 4a"))
-    # -- section 4b augment (row 11)
+                      (60,), 100_000, DOC_FRESH))
+    # -- augmentation (docs/theory/real-data.md)
     for path, R in (("exact", 100_000), ("samples", 50_000)):
         sfx = "" if path == "exact" else "-samples"
         add(_moments_case(f"row11-augment-m10-k10-mle{sfx}", f"augment m=k=10, mle, {path} path",
-                          _cfg(Augment(real=10, synthetic=10), path=path), (1, 60), R, _src(11)))
+                          _cfg(Augment(real=10, synthetic=10), path=path), (1, 60), R, DOC_AUGMENT))
         add(_moments_case(f"sec4b-augment-m10-k40-unbiased{sfx}", f"augment m=10 k=40, unbiased, {path} path",
                           _cfg(Augment(real=10, synthetic=40), estimator="unbiased", path=path), (60,), R,
-                          "THEORY 4b"))
+                          DOC_AUGMENT))
     add(_moments_case("sec4b-augment-m10-k10-tau0.9", "augment m=k=10, mle, tau=0.9",
-                      _cfg(Augment(real=10, synthetic=10), temperature=0.9), (60,), 100_000, "THEORY 4b"))
-    # -- section 5a accumulate (rows 12, 13)
+                      _cfg(Augment(real=10, synthetic=10), temperature=0.9), (60,), 100_000, DOC_AUGMENT))
+    # -- accumulate (docs/theory/accumulate.md)
     for path, R in (("exact", 50_000), ("samples", 20_000)):
         sfx = "" if path == "exact" else "-samples"
         add(_moments_case(f"row12-accumulate-n10-mle{sfx}", f"accumulate n=10, mle, {path} path",
-                          _cfg(Accumulate(synthetic=10), path=path), (100,), R, _src(12)))
+                          _cfg(Accumulate(synthetic=10), path=path), (100,), R, DOC_ACCUMULATE))
         add(_moments_case(f"row13-accumulate-n10-unbiased{sfx}", f"accumulate n=10, unbiased, {path} path",
                           _cfg(Accumulate(synthetic=10), estimator="unbiased", path=path), (100,), R,
-                          _src(13)))
+                          DOC_ACCUMULATE))
     add(_moments_case("sec5a-accumulate-n4-mle", "accumulate n=4, mle", _cfg(Accumulate(synthetic=4)),
-                      (100,), 50_000, "THEORY 5a"))
+                      (100,), 50_000, DOC_ACCUMULATE))
     add(_moments_case("sec5a-accumulate-n10-tau0.8", "accumulate n=10, mle, tau=0.8 (t=1 from the truth at tau)",
-                      _cfg(Accumulate(synthetic=10), temperature=0.8), (100,), 50_000, "THEORY 5a"))
+                      _cfg(Accumulate(synthetic=10), temperature=0.8), (100,), 50_000, DOC_ACCUMULATE))
     add(_moments_case("sec5a-accumulate-n10-tau0.8-first-real",
-                      "accumulate, mle, tau=0.8, stage 1 on 10 real points (THEORY 5a's table)",
+                      "accumulate, mle, tau=0.8, stage 1 on 10 real points (first_real=True)",
                       _cfg(Accumulate(synthetic=[0] + [10] * 99, real=[10] + [0] * 99), temperature=0.8),
-                      (100,), 50_000, "THEORY 5a"))
-    # -- section 4c weighting (row 15)
+                      (100,), 50_000, DOC_ACCUMULATE_FIRST_REAL))
+    # -- weighting (docs/theory/real-data.md)
     for w in ("optimal", 0.5):
         cfg = _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", weight=w)
         add(_hxc_case(f"row15-weighted-{w}-n10-m10-unbiased", f"HXC weighted fresh n=m=10, w={w}, unbiased",
-                      cfg, 80, 100_000, _src(15)))
+                      cfg, 80, 100_000, DOC_WEIGHTING))
     add(_hxc_case("row15-weighted-optimal-n10-m10-unbiased-samples",
                   "HXC weighted fresh n=m=10, w=optimal, unbiased, samples path",
                   _cfg(Fresh(real=10, synthetic=10), estimator="unbiased", weight="optimal", path="samples"),
-                  80, 30_000, _src(15)))
+                  80, 30_000, DOC_WEIGHTING))
     add(_hxc_case("sec4c-weighted-0.2-n10-m40-unbiased", "HXC weighted fresh n=10 m=40, w=0.2, unbiased",
-                  _cfg(Fresh(real=10, synthetic=40), estimator="unbiased", weight=0.2), 80, 100_000, "THEORY 4c"))
+                  _cfg(Fresh(real=10, synthetic=40), estimator="unbiased", weight=0.2), 80, 100_000, DOC_WEIGHTING))
     add(_hxc_case("sec4c-weighted-0.5-n10-m10-mle", "weighted fresh n=m=10, w=0.5, mle pieces",
-                  _cfg(Fresh(real=10, synthetic=10), weight=0.5), 80, 100_000, "THEORY 4c (mle pieces)"))
+                  _cfg(Fresh(real=10, synthetic=10), weight=0.5), 80, 100_000, DOC_WEIGHTING))
     add(_hxc_case("sec4c-weighted-augment-0.3-mle", "weighted augment m=12 k=8, w=0.3, mle",
-                  _cfg(Augment(real=12, synthetic=8), weight=0.3), 40, 100_000, "THEORY 4b+4c"))
+                  _cfg(Augment(real=12, synthetic=8), weight=0.3), 40, 100_000, DOC_WEIGHTING))
     # -- schedules, filters, truncation beyond 1-D replace, d > 1 non-replace
     add(_moments_case("sched-replace-growing-unbiased", "replace, unbiased, n_t = 5 t (growing)",
                       _cfg(Replace(n=lambda t: 5 * t), estimator="unbiased"), (5, 30), 100_000,
-                      "THEORY 1 (growing M_i)"))
+                      DOC_SCHEDULES))
     add(_moments_case("sched-fresh-varying", "fresh, real 8/4 alternating, synthetic 3 + t mod 7, mle",
                       _cfg(Fresh(real=[8, 4] * 20, synthetic=lambda t: 3 + t % 7)), (7, 40), 100_000,
-                      "THEORY 4a (schedule)"))
+                      DOC_SCHEDULES))
     add(_moments_case("filter-fresh-pooled", "fresh m=6 k=10, Filter(tpr=0.3, fpr=0.2), mle",
                       _cfg(Fresh(real=6, synthetic=10), filter=Filter(0.3, 0.2)), (3, 40), 100_000,
-                      "THEORY 4a + filter"))
+                      DOC_SCHEDULES))
     add(_moments_case("filter-fresh-weighted-unbiased", "fresh m=6 k=8, w=0.6, Filter(0.4, 0.3), unbiased",
                       _cfg(Fresh(real=6, synthetic=8), weight=0.6, estimator="unbiased",
-                           filter=Filter(0.4, 0.3)), (3, 40), 100_000, "THEORY 4c + filter"))
+                           filter=Filter(0.4, 0.3)), (3, 40), 100_000, DOC_SCHEDULES))
     add(_moments_case("filter-augment-fpr", "augment m=8 k=6, Filter(tpr=0.2, fpr=0.3), mle",
                       _cfg(Augment(real=8, synthetic=6), filter=Filter(0.2, 0.3)), (3, 40), 100_000,
-                      "THEORY 4b + filter"))
+                      DOC_SCHEDULES))
     add(_moments_case("filter-accumulate", "accumulate synthetic=4 real=1, Filter(0.5, 0.5), unbiased, tau=1.1",
                       _cfg(Accumulate(synthetic=4, real=1), estimator="unbiased", temperature=1.1,
-                           filter=Filter(0.5, 0.5)), (2, 30), 100_000, "THEORY 5a + filter"))
+                           filter=Filter(0.5, 0.5)), (2, 30), 100_000, DOC_ACCUMULATE))
     cfg = _cfg(Replace(n=4), filter=Filter(tpr=0.4))
-    items, skipped = [c_logdet(cfg, 30, "THEORY 1 + filter"), c_var_logdet(cfg, 30, "THEORY 1 + filter")], []
-    for comp in (c_var(cfg, 3, "THEORY 1 + filter"), c_mean_sq(cfg, 3, "THEORY 1 + filter"), c_invariant(cfg, 3)):
+    items, skipped = [c_logdet(cfg, 30, DOC_ND_FILTER), c_var_logdet(cfg, 30, DOC_ND_FILTER)], []
+    for comp in (c_var(cfg, 3, DOC_SCHEDULES), c_mean_sq(cfg, 3, DOC_SCHEDULES), c_invariant(cfg, 3)):
         _add_gated(cfg, items, skipped, comp)
     add(Case("filter-replace-skips", "replace n=4, Filter(tpr=0.4): fits skipped when < 2 survive", cfg,
-             200_000, tuple(items), tuple(skipped)))
+             200_000, tuple(items), tuple(skipped), doc=DOC_ND_FILTER))
     add(_moments_case("trunc-fresh-k1.5", "fresh m=5 k=10, truncation k=1.5, unbiased (samples path)",
                       _cfg(Fresh(real=5, synthetic=10), truncation=1.5, estimator="unbiased", path="samples"),
-                      (2, 30), 50_000, "THEORY 3 + 4a"))
+                      (2, 30), 50_000, DOC_TRUNCATION))
     add(_moments_case("trunc-d2-accumulate", "d=2 accumulate 6/gen, Mahalanobis truncation k=1.5 (samples)",
                       _cfg(Accumulate(synthetic=6), family=Gaussian(dim=2), truncation=1.5, path="samples"),
-                      (2, 20), 30_000, "THEORY 3 + 5a"))
+                      (2, 20), 30_000, DOC_TRUNCATION))
     cov = ((2.0, 0.5, 0.0), (0.5, 1.0, 0.3), (0.0, 0.3, 0.5))
     add(_moments_case("d3-fresh-cov", "d=3 fresh m=6 k=10, tau=0.9, full Sigma0, mean (1,-2,0.5)",
                       _cfg(Fresh(real=6, synthetic=10), family=Gaussian(dim=3, mean=(1.0, -2.0, 0.5), cov=cov),
-                           temperature=0.9), (2, 30), 50_000, "THEORY 2 + 4a"))
+                           temperature=0.9), (2, 30), 50_000, DOC_MOMENTS))
     cfg = _cfg(Replace(n=100))
     add(Case("sec1-kl-truth-model-n100-t20", "1-D replace n=100: E KL(p0||p_t) (light-tailed here)", cfg,
-             200_000, (c_kl_pt(cfg, 20, "THEORY 1"), c_w2(cfg, 20, "THEORY 1"))))
-    # -- section 7 invariant (row 20): every MLE loop, filters, subsample, both paths
+             200_000, (c_kl_pt(cfg, 20, DOC_1D_KL), c_w2(cfg, 20, DOC_1D_W2)), doc=DOC_1D_KL))
+    # -- the invariant (docs/theory/accumulate.md): every MLE loop, filters, subsample, both paths
     inv = [
         ("replace", Replace(n=10), None, 200_000, (3, 10)),
         ("fresh", Fresh(real=3, synthetic=12), None, 100_000, (5, 40)),
@@ -522,16 +570,16 @@ def build_cases() -> list:
                         "invariant: d=2 subsample n=6, 4 syn + 1 real/gen, Filter(0.3, 0.3) (samples)",
                         _cfg(AccumulateSubsample(n=6, synthetic=4, real=1), family=Gaussian(dim=2),
                              filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000))
-    from .validate_tokens import token_cases  # sections 4d, 6 and 7 for the categorical family
+    from .validate_tokens import token_cases  # docs/theory/categorical.md
 
     cases += token_cases()
-    from .validate_ppca import ppca_cases  # section 7 (trace form) for the PPCA family
+    from .validate_ppca import ppca_cases  # docs/theory/ppca-gmm.md
 
     cases += ppca_cases()
-    from .validate_gmm import gmm_cases  # THEORY.md section 7 for the Gaussian mixture (EM)
+    from .validate_gmm import gmm_cases  # docs/theory/ppca-gmm.md
 
     cases += gmm_cases()
-    from .validate_regression import regression_cases  # section 5b for the regression family
+    from .validate_regression import regression_cases  # docs/theory/regression.md
 
     cases += regression_cases()
     return cases
@@ -585,6 +633,8 @@ def cases() -> list:
         assert not unknown, f"QUICK names unknown cases: {unknown}"
         names = [c.name for c in _CASES]
         assert len(names) == len(set(names)), "case names must be unique"
+        undocumented = [c.name for c in _CASES if not c.doc]
+        assert not undocumented, f"cases without a docs anchor: {undocumented}"
     return _CASES
 
 
@@ -648,7 +698,8 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
                 se = math.sqrt(ev / x.size)
         z = (mc - th) / se if se > 0 else (0.0 if mc == th else math.inf)
         ok = bool(np.isfinite(z) and abs(z) < zc)
-        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None))
+        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None,
+                        case.doc))
     return rows, time.perf_counter() - t0
 
 
@@ -705,11 +756,13 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
 
 
 def list_cases(out=sys.stdout, quick: bool = False):
+    """One line per case: name, quick mark, size, its docs anchor (under
+    docs/) and title."""
     for c in select(None, quick):
         mark = "quick" if c.quick else ""
         R = c.quick_replicas if (quick and c.quick_replicas) else c.replicas
         print(f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={R:<7} "
-              f"t<={c.generations:<4} {c.title}", file=out)
+              f"t<={c.generations:<4} {c.doc:<48} {c.title}", file=out)
 
 
 def main(args) -> int:

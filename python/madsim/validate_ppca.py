@@ -1,5 +1,5 @@
 """``madsim validate`` cases of the PPCA family (ms.PPCA): Monte Carlo of the
-kernel against THEORY.md section 7 in trace form,
+kernel against the invariant in trace form (docs/theory/ppca-gmm.md),
 E[tr C_t + |mu_t - mu0|^2] = tr C0 (MLE, tau = 1, every loop), and against
 the first moments E tr C_t, E |mu_t - mu0|^2 that PPCA shares with the
 d-dim Gaussian where the invariant does not hold (``_theory._common.trace_twin``).
@@ -11,24 +11,28 @@ from __future__ import annotations
 
 from .config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, PPCA,
                      Replace)
-from .validate import Case, c_invariant, c_mean, c_mean_sq, c_var
+from .validate import Case, c_invariant, c_mean, c_mean_sq, c_var, doc
 
-SEC7 = PPCA(dim=4, factors=1, spectrum=(5.0,), noise=0.25)   # THEORY.md 7's example: tr C0 = 5.75
+SEC7 = PPCA(dim=4, factors=1, spectrum=(5.0,), noise=0.25)   # docs/theory/ppca-gmm.md's example: tr C0 = 5.75
 D5 = PPCA(dim=5, factors=2, loadings=((2.0, 0.3), (0.5, -1.5), (0.2, 0.4), (-0.3, 0.1), (0.0, 0.6)),
           noise=0.2, mean=(1.0, 0.0, -1.0, 2.0, 0.5))
 
 
+DOC_INVARIANT = doc("ppca-gmm", "ppca-invariant")
+DOC_MOMENTS = doc("ppca-gmm", "ppca-moments")
+
+
 def _case(name, title, cfg, ts, R, invariant=True, moments=()):
-    items = [c_invariant(cfg, t, "THEORY 7 (PPCA trace form)") for t in (ts if invariant else ())]
+    items = [c_invariant(cfg, t, DOC_INVARIANT) for t in (ts if invariant else ())]
     for t in moments:
-        items += [c_var(cfg, t, "THEORY 2-5 via trace_twin"), c_mean_sq(cfg, t, "THEORY 2-5 via trace_twin")]
+        items += [c_var(cfg, t, DOC_MOMENTS), c_mean_sq(cfg, t, DOC_MOMENTS)]
     items.append(c_mean(cfg, max(ts + tuple(moments))))
-    return Case(name, "PPCA " + title, cfg, R, tuple(items))
+    return Case(name, "PPCA " + title, cfg, R, tuple(items), doc=DOC_INVARIANT if invariant else DOC_MOMENTS)
 
 
 def ppca_cases() -> list:
     return [
-        _case("ppca-sec7-replace-d4-q1-n20", "d=4 q=1 replace n=20 (THEORY 7: 5.730 +- 0.055 at t=20)",
+        _case("ppca-sec7-replace-d4-q1-n20", "d=4 q=1 replace n=20",
               Config(family=SEC7, loop=Replace(n=20)), (5, 20), 50_000, moments=(20,)),
         _case("ppca-invariant-fresh-filter-d5-q2", "d=5 q=2 fresh m=3 k=8, Filter(0.3, 0.1), samples",
               Config(family=D5, loop=Fresh(real=3, synthetic=8), filter=Filter(0.3, 0.1),

@@ -1,5 +1,5 @@
 """``madsim validate`` cases of the regression family: Monte Carlo of the
-kernel against THEORY.md section 5b (``madsim._theory.regression``): the
+kernel against docs/theory/regression.md (``madsim._theory.regression``): the
 test error of the replace loop (fixed and fresh designs: n sigma^2 d/(T-d-1)),
 of the accumulate loop (fixed design: sigma^2 d/(T-d-1) sum 1/i^2; fresh:
 sigma^2 sum d/(i(iT-d-1))), and the noise estimate's collapse with
@@ -17,19 +17,25 @@ import numpy as np
 
 from . import theory
 from .config import Accumulate, Config, Regression, Replace
-from .validate import Case, Comparison
+from .validate import Case, Comparison, doc
+
+DOC_REPLACE = doc("regression", "regression-replace")
+DOC_ACCUMULATE = doc("regression", "regression-accumulate")
+DOC_NOISE = doc("regression", "regression-refit-noise")
 
 
 def _at(name):
     return lambda ds, t: np.asarray(ds[name].sel(generation=t).values, dtype=np.float64)
 
 
-def test_error(cfg, t, src="THEORY 5b"):
+def test_error(cfg, t, src=None):
+    if src is None:
+        src = DOC_ACCUMULATE if isinstance(cfg.loop, Accumulate) else DOC_REPLACE
     return Comparison("E test_error", t, "mean", _at("test_error"),
                       lambda: float(theory.expected_test_error(cfg, t)), src)
 
 
-def noise_var(cfg, t, src="THEORY 5b (chi2(T - d) / T)"):
+def noise_var(cfg, t, src=DOC_NOISE):
     fam, n = cfg.family, cfg.loop.n
     return Comparison("E noise_var", t, "mean", _at("noise_var"),
                       lambda: float(theory.expected_noise_var(t, n, fam.dim, fam.noise, cfg.estimator,
@@ -47,20 +53,20 @@ def regression_cases() -> list:
             cfg = Config(family=Regression(dim=5, design=design), loop=Replace(n=20), path=path)
             add(Case(f"sec5b-replace-{design}-d5-T20{sfx}",
                      f"regression replace, {design} design, d=5, T=20, sigma=1 ({path})", cfg, R,
-                     (test_error(cfg, 1), test_error(cfg, 10), noise_var(cfg, 10))))
+                     (test_error(cfg, 1), test_error(cfg, 10), noise_var(cfg, 10)), doc=DOC_REPLACE))
             cfg = Config(family=Regression(dim=5, design=design), loop=Accumulate(synthetic=20),
                          path=path)
             add(Case(f"sec5b-accumulate-{design}-d5-T20{sfx}",
                      f"regression accumulate, {design} design, d=5, T=20, sigma=1 ({path})", cfg, R,
-                     (test_error(cfg, 1), test_error(cfg, 10), test_error(cfg, 30))))
+                     (test_error(cfg, 1), test_error(cfg, 10), test_error(cfg, 30)), doc=DOC_ACCUMULATE))
     cfg = Config(family=Regression(dim=5, cov=cov5, weights=2.0, noise=0.5), loop=Replace(n=30))
     add(Case("sec5b-replace-cov-d5-T30", "regression replace, correlated Sigma, w* = 2, sigma^2 = 0.5",
-             cfg, 40_000, (test_error(cfg, 5), test_error(cfg, 50), noise_var(cfg, 50))))
+             cfg, 40_000, (test_error(cfg, 5), test_error(cfg, 50), noise_var(cfg, 50)), doc=DOC_REPLACE))
     for est in ("mle", "unbiased"):
         cfg = Config(family=Regression(dim=3, refit_noise=True), loop=Replace(n=12), estimator=est)
         add(Case(f"sec5b-refit-noise-{est}-d3-T12",
                  f"regression replace, labels with the fit's noise estimate ({est})", cfg, 40_000,
-                 (noise_var(cfg, 5), noise_var(cfg, 10), test_error(cfg, 10))))
+                 (noise_var(cfg, 5), noise_var(cfg, 10), test_error(cfg, 10)), doc=DOC_NOISE))
     return cases
 
 

@@ -9,11 +9,12 @@ second moment is a scalar multiple of Sigma0:
 
     E Sigma_t = v_t Sigma0,    E (mu_t - mu0)(mu_t - mu0)' = d_t Sigma0,
 
-and the scalars (v_t, d_t) obey the 1-D recursions of THEORY.md sections 1-5
-whatever the dimension (the dimension only enters through which fits are
+and the scalars (v_t, d_t) obey the 1-D recursions of each loop
+(docs/theory/replace-nd.md, section "First and second moments of every
+loop") whatever the dimension (the dimension only enters through which fits are
 skipped for having fewer than dim + 1 points). The config-level functions
 compute (v_t, d_t) and scale by Sigma0 (E sigma_t^2 = v_t sigma0^2 in 1-D,
-E tr Sigma_t = v_t tr Sigma0, E |mu_t - mu0|^2 = d_t tr Sigma0).
+E tr Sigma_t = v_t tr Sigma0, ``E |mu_t - mu0|^2 = d_t tr Sigma0``).
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ class Setting:
     cov0: np.ndarray
     estimator: str
     tau: float
-    trunc_factor: float      # v(k) of THEORY.md section 3 (1 without truncation)
+    trunc_factor: float      # v_d(k) of docs/theory/bias.md (1 without truncation)
     weight: float | None     # None: pooled fit
     tpr: float
     fpr: float
 
     @property
     def s2(self) -> float:
-        """Variance factor of a synthetic draw: tau^2 v(k) (THEORY.md section 3)."""
+        """Variance factor of a synthetic draw: tau^2 v_d(k) (docs/theory/bias.md)."""
         return self.tau**2 * self.trunc_factor
 
     @property
@@ -106,13 +107,14 @@ def setting(cfg, what: str = "cfg") -> Setting:
 def trace_twin(cfg):
     """``cfg`` with a PPCA family replaced by the d-dim Gaussian of the same
     truth N(mu0, C0) (anything else unchanged). PPCA's E mu_t, E tr C_t and
-    E |mu_t - mu0|^2 are that Gaussian's for every loop and knob: the PPCA
+    ``E |mu_t - mu0|^2`` are that Gaussian's for every loop and knob: the PPCA
     fit keeps the Gaussian fit's mean and trace (s2 averages the dropped
     eigenvalues), and given model t-1 the expected trace and mean terms of
     generation t's fit are linear in tr C_{t-1}, mu_{t-1} and
-    |mu_{t-1} - mu0|^2 (each point has E (x - m)(x - m)' = C_{t-1}, scaled by
+    ``|mu_{t-1} - mu0|^2`` (each point has E (x - m)(x - m)' = C_{t-1}, scaled by
     tau^2 v(k) under temperature and truncation), so they follow the
-    Gaussian's recursions (THEORY.md section 7: "PPCA in trace form")."""
+    Gaussian's recursions (docs/theory/ppca-gmm.md, section "PPCA: the
+    moments it shares with the Gaussian")."""
     if isinstance(cfg, Config) and isinstance(cfg.family, PPCA):
         fam = cfg.family
         gauss = Gaussian(dim=fam.dim, mean=tuple(fam.mean_vector.tolist()),
@@ -151,9 +153,9 @@ def loop_counts(cfg: Config, generations: int):
 
 def binomial_law(count: float, keep: float):
     """Support and probabilities of Binomial(count, keep), the survivors of
-    ``count`` points each kept with probability ``keep`` (THEORY.md has no
-    filter; the filter ignores values, so survivor counts are binomial and
-    independent of everything else). Counts of negligible probability
+    ``count`` points each kept with probability ``keep`` (the filter ignores
+    values, so survivor counts are binomial and independent of everything
+    else: docs/theory/real-data.md, section "Schedules and filters"). Counts of negligible probability
     (< 1e-17) are left out. The arrays are read-only (cached)."""
     return _binomial_law(int(round(count)), float(keep))
 
@@ -208,16 +210,17 @@ def log_gamma_ratio(a, b):
 def require_no_truncation(st: Setting, quantity: str):
     if st.cfg.truncation is not None:
         raise NotImplementedError(
-            f"{quantity}: no closed form with Config.truncation (THEORY.md section 3: truncated "
-            "samples are not Gaussian, so their log-moments and non-linear moments have no closed "
-            "form); only E Sigma_t and E (mu_t - mu0)^2 are exact there")
+            f"{quantity}: no closed form with Config.truncation (truncated samples are not "
+            "Gaussian, so their log-moments and non-linear moments have no closed form; "
+            "docs/theory/bias.md, section Truncation); only E Sigma_t and E (mu_t - mu0)^2 are "
+            "exact there")
 
 
 def require_replace(st: Setting, quantity: str):
     if not isinstance(st.loop, Replace):
         raise NotImplementedError(
-            f"{quantity}: closed form only for the Replace loop (THEORY.md sections 1-2: the "
-            f"variance is then a product of independent factors); got {type(st.loop).__name__}, "
+            f"{quantity}: closed form only for the Replace loop (the variance is then a product of "
+            f"independent factors: docs/theory/replace-nd.md); got {type(st.loop).__name__}, "
             "whose fitted variance is a sum of dependent terms")
 
 

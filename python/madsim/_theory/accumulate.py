@@ -1,12 +1,13 @@
-"""THEORY.md section 5a: accumulate loops for the Gaussian.
+"""Accumulate loops for the Gaussian (docs/theory/accumulate.md).
 
 madsim's convention: the pool starts empty; generation t adds K_t draws of
 model t-1 (model 0 is the truth, drawn through the same sampler: temperature
 and truncation apply at t = 1 too) and M_t fresh draws of the truth, then
-refits on the whole pool. With tau = 1 and no real data this is THEORY.md
-5a's setting (stage 1 fits n draws of the truth).
+refits on the whole pool. With tau = 1 and no real data stage 1 fits n draws
+of the truth, the same as fitting n real points.
 
-Exact recursion (derived here; it reproduces THEORY.md 5a). Per coordinate
+Exact recursion (madsim's derivation; with constant counts it reduces to the
+explicit recursion of ``accumulate_moments``). Per coordinate
 in standardised units, let P be the pool size, Q = sum (x - mu0)^2 and
 U = sum (x - mu0) over the pool; the model is mu - mu0 = U/P,
 sigma^2 = (Q - U^2/P)/div(P). Adding M real and K synthetic points
@@ -20,14 +21,15 @@ binomial and P random; the recursion is then run jointly with the law of P
 (a forward pass over pool sizes, exact: no expected counts). A fit on fewer
 than dim + 1 points is skipped (the model is kept).
 
-Closed forms (THEORY.md 5a, MLE, tau = 1, K = n every generation, M = 0):
+Closed forms (MLE, tau = 1, K = n every generation, M = 0):
 E sigma_t^2 = sigma0^2 prod_{s=1..t}(1 - 1/(n s^2)) -> sigma0^2 sin(pi/sqrt n)/(pi/sqrt n)
-(Euler's product), E (mu_t - mu0)^2 = sigma0^2 - E sigma_t^2 (section 7).
+(Euler's product), E (mu_t - mu0)^2 = sigma0^2 - E sigma_t^2 (the invariant).
 
 Sources: Kazdan et al., "Collapse or Thrive?" (arXiv 2410.16713) for the
 accumulate workflows; Dey & Donoho, "Universality of the pi^2/6 Pathway"
 (arXiv 2410.22812) for the asymptotic efficiency; Gerstgrasser et al. (arXiv
-2404.01413). The formulas are THEORY.md's own, checked there by Monte Carlo.
+2404.01413). The recursions are madsim's own derivations (checked by the
+``madsim validate`` cases of docs/theory/accumulate.md).
 """
 
 from __future__ import annotations
@@ -84,21 +86,54 @@ def accumulate_series(st: Setting, T: int):
 
 
 def accumulate_moments(t, n, tau=1.0, estimator="mle", first_real=False):
-    """(E sigma_t^2, E (mu_t - mu0)^2) of the 1-D accumulate loop with n
-    synthetic points per generation, sigma0 = 1, by THEORY.md 5a's explicit
-    recursion: for s >= 1
+    """Expected variance and mean error of the 1-D accumulate loop with n synthetic points per generation.
+
+    The explicit recursion, for s >= 1 (sigma0 = 1)::
 
         MLE:      E sigma^2_{s+1} = E sigma^2_s (s n + tau^2 (n - 1/(s+1)))/((s+1) n)
         unbiased: E sigma^2_{s+1} = E sigma^2_s (s n - 1 + tau^2 (n - 1/(s+1)))/((s+1) n - 1)
-        mean:     E (mu_{s+1}-mu0)^2 = E (mu_s-mu0)^2 + tau^2 E sigma^2_s/(n (s+1)^2).
+        mean:     E (mu_{s+1}-mu0)^2 = E (mu_s-mu0)^2 + tau^2 E sigma^2_s/(n (s+1)^2)
 
-    first_real=False (madsim's convention): stage 1 fits n draws of the truth
-    through the sampler, E sigma_1^2 = tau^2 (n-1)/div, E (mu_1-mu0)^2 = tau^2/n.
-    first_real=True (THEORY.md's table): stage 1 fits n real points,
-    E sigma_1^2 = (n-1)/div, E (mu_1-mu0)^2 = 1/n; madsim runs this as
-    Accumulate(synthetic=[0, n, n, ...], real=[n, 0, 0, ...]).
-    t: an integer >= 1 (or array). Source: THEORY.md 5a (Kazdan et al., arXiv
-    2410.16713)."""
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 1 (the first fit).
+    n : int
+        Synthetic points per generation (>= 2).
+    tau : float, default 1.0
+        Temperature (> 0).
+    estimator : {"mle", "unbiased"}, default "mle"
+        The scatter's divisor.
+    first_real : bool, default False
+        False (madsim's convention): stage 1 fits n draws of the truth
+        through the sampler, ``E sigma_1^2 = tau^2 (n-1)/div``,
+        ``E (mu_1-mu0)^2 = tau^2/n``. True: stage 1 fits n real points,
+        ``E sigma_1^2 = (n-1)/div``, ``E (mu_1-mu0)^2 = 1/n``; madsim runs
+        this as ``Accumulate(synthetic=[0, n, n, ...], real=[n, 0, 0, ...])``.
+
+    Returns
+    -------
+    tuple
+        ``(E sigma_t^2, E (mu_t - mu0)^2)``, floats or arrays shaped like t.
+
+    Notes
+    -----
+    docs/theory/accumulate.md, section "The explicit recursion for constant
+    n" (Kazdan et al., arXiv 2410.16713, for the workflow). The validate
+    cases ``row12-*``, ``row13-*``, ``sec5a-*`` check the same values through
+    the pool recursion (``expected_var(cfg, t)``); the unit tests compare
+    the two recursions.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> v, m = theory.accumulate_moments(100, 10)
+    >>> round(v, 6), round(m, 6)
+    (0.844276, 0.155724)
+    >>> v, m = theory.accumulate_moments(100, 10, tau=0.8, first_real=True)
+    >>> round(v, 5), round(m, 5)
+    (0.18198, 0.12801)
+    """
     n = check.integer("n", n, 2)
     tau = check.real("tau", tau, 0.0, None, lo_open=True)
     check.choice("estimator", estimator, ("mle", "unbiased"))
@@ -126,8 +161,36 @@ def accumulate_moments(t, n, tau=1.0, estimator="mle", first_real=False):
 
 
 def accumulate_mle_var(t, n, var0=1.0):
-    """E sigma_t^2 = sigma0^2 prod_{s=1..t} (1 - 1/(n s^2)) for MLE, tau = 1,
-    n synthetic per generation (THEORY.md 5a)."""
+    """Expected variance of the accumulate loop for MLE at temperature 1.
+
+    ``E sigma_t^2 = sigma0^2 prod_{s=1..t} (1 - 1/(n s^2))`` with n synthetic
+    points per generation (no real data, no filter).
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Points added per generation (>= 2).
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/accumulate.md, section "MLE at temperature 1". The validate
+    cases ``row12-*`` and ``sec5a-accumulate-n4-mle`` check the same values
+    through ``expected_var(cfg, t)``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.accumulate_mle_var(100, 10), 6)
+    0.844276
+    """
     n = check.integer("n", n, 2)
     t_arr = np.asarray(t, dtype=np.int64)
     if np.any(t_arr < 0):
@@ -140,18 +203,64 @@ def accumulate_mle_var(t, n, var0=1.0):
 
 
 def accumulate_limit(n) -> float:
-    """lim_t E sigma_t^2 / sigma0^2 = prod_{s>=1}(1 - 1/(n s^2)) = sin(pi/sqrt n)/(pi/sqrt n)
-    (Euler's sine product) for accumulate, MLE, tau = 1: 0.843436 for n = 10,
-    0.636620 for n = 4 (THEORY.md 5a)."""
+    """Limit of the accumulate loop's expected variance for MLE at temperature 1.
+
+    ``lim_t E sigma_t^2 / sigma0^2 = prod_{s>=1}(1 - 1/(n s^2)) = sin(pi/sqrt n)/(pi/sqrt n)``
+    (Euler's sine product).
+
+    Parameters
+    ----------
+    n : int
+        Points added per generation (>= 2).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/accumulate.md, section "The limit: Euler's sine product".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.accumulate_limit(10), 6)
+    0.843436
+    >>> round(theory.accumulate_limit(4), 6)  # 2 / pi
+    0.63662
+    """
     n = check.integer("n", n, 2)
     x = math.pi / math.sqrt(n)
     return math.sin(x) / x
 
 
 def dey_donoho_ratio(n) -> float:
-    """lim_t E (mu_t - mu0)^2 / (sigma0^2/n) = n (1 - sin(pi/sqrt n)/(pi/sqrt n))
-    for accumulate, MLE, tau = 1 (1.5656 for n = 10), never above pi^2/6:
-    the relative efficiency of accumulating vs real-only is >= 6/pi^2 (Dey &
-    Donoho, arXiv 2410.22812; THEORY.md 5a)."""
+    """Limit of the accumulate loop's mean error relative to the real-only error.
+
+    ``lim_t E (mu_t - mu0)^2 / (sigma0^2/n) = n (1 - sin(pi/sqrt n)/(pi/sqrt n))``
+    for accumulate, MLE, tau = 1; never above pi^2/6: the relative efficiency
+    of accumulating against real data only is at least 6/pi^2.
+
+    Parameters
+    ----------
+    n : int
+        Points added per generation (>= 2).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/accumulate.md, section "The limit: Euler's sine product";
+    Dey & Donoho, "Universality of the pi^2/6 pathway in avoiding model
+    collapse" (arXiv 2410.22812).
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.dey_donoho_ratio(10), 4)
+    1.5656
+    """
     n = check.integer("n", n, 2)
     return n * (1.0 - accumulate_limit(n))

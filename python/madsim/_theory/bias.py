@@ -1,9 +1,9 @@
-"""THEORY.md section 3: sampling bias (quality over diversity).
+"""Sampling bias (quality over diversity): temperature and truncation.
 
 Temperature tau scales a synthetic draw's covariance by tau^2; truncation at
 k keeps exactly the requested number of draws inside the Mahalanobis ball of
-radius k. Both enter every first- and second-moment recursion (sections 1-5)
-only through the variance factor of one synthetic draw,
+radius k. Both enter every first- and second-moment recursion only through
+the variance factor of one synthetic draw,
 
     s^2 = tau^2 v_d(k),
 
@@ -12,9 +12,9 @@ covariance: c iid draws of covariance S give E scatter = (c - 1) S and
 E (xbar - mu)(xbar - mu)' = S / c whatever their law. Log-moments (and any
 moment needing the law, e.g. E sigma) are not closed-form under truncation.
 
-Source: Alemohammad et al., "Self-Consuming Generative Models Go MAD", ICLR
-2024 (arXiv 2307.01850): the sampling-bias knob lambda; THEORY.md section 3
-derives v(k) and checks it by Monte Carlo.
+Derivation and conditions: docs/theory/bias.md. Source of the knob:
+Alemohammad et al., "Self-Consuming Generative Models Go MAD", ICLR 2024
+(arXiv 2307.01850).
 """
 
 from __future__ import annotations
@@ -27,19 +27,49 @@ from .. import _validate as check
 
 
 def truncation_factor(k, dim: int = 1) -> float:
-    """v_d(k) = E[|z|^2 | |z| <= k] / d for z ~ N(0, I_d): the covariance of
-    a standard normal truncated to the ball of radius k is v_d(k) I.
+    """Covariance factor of a standard normal truncated to the ball of radius k.
 
-    v_d(k) = F_{chi2(d+2)}(k^2) / F_{chi2(d)}(k^2). For d = 1 this is
-    THEORY.md section 3's v(k) = 1 - 2 k phi(k) / (2 Phi(k) - 1):
-    v(1) = 0.291125, v(1.5) = 0.551524, v(2) = 0.773741, v(3) = 0.973337.
-    The d > 1 form (Mahalanobis truncation, what madsim's truncation does)
-    is derived the same way (the radial law of N(0, I_d) is chi_d).
-    Source: THEORY.md section 3 (Alemohammad et al., arXiv 2307.01850).
+    ``v_d(k) = E[|z|^2 | |z| <= k] / d`` for ``z ~ N(0, I_d)``, so that the
+    truncated normal has covariance ``v_d(k) I``:
+    ``v_d(k) = F_{chi2(d+2)}(k^2) / F_{chi2(d)}(k^2)``; in 1-D
+    ``v(k) = 1 - 2 k phi(k) / (2 Phi(k) - 1)``.
+
+    Parameters
+    ----------
+    k : float
+        Truncation radius (> 0), in standard deviations (Mahalanobis radius
+        for d > 1, what madsim's ``Config.truncation`` does).
+    dim : int, default 1
+        Dimension d.
+
+    Returns
+    -------
+    float
+        In (0, 1).
+
+    Raises
+    ------
+    ValueError
+        If k keeps no mass in double precision.
+
+    Notes
+    -----
+    docs/theory/bias.md, section "Truncation" (derived from the radial law
+    chi_d of N(0, I_d)). Checked by the validate cases
+    ``row7-truncation-k2-n10-t10``, ``trunc-fresh-k1.5``,
+    ``trunc-d2-accumulate``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.truncation_factor(2), 6)
+    0.773741
+    >>> round(theory.truncation_factor(1.5, dim=2), 6)
+    0.459191
     """
     k = check.real("k", k, 0.0, None, lo_open=True)
     d = check.integer("dim", dim, 1)
-    if d == 1:  # the closed form of THEORY.md, accurate also for tiny k
+    if d == 1:  # the 1-D closed form, accurate also for tiny k
         mass = math.erf(k / math.sqrt(2.0))
         return 1.0 - 2.0 * k * math.exp(-0.5 * k * k) / math.sqrt(2.0 * math.pi) / mass
     num = special.gammainc((d + 2) / 2.0, k * k / 2.0)
@@ -50,16 +80,66 @@ def truncation_factor(k, dim: int = 1) -> float:
 
 
 def truncation_acceptance(k, dim: int = 1) -> float:
-    """P(|z| <= k) for z ~ N(0, I_d): the fraction of draws a truncated
-    sampler accepts (2 Phi(k) - 1 in 1-D). THEORY.md section 3."""
+    """Fraction of draws a truncated sampler accepts, ``P(|z| <= k)`` for ``z ~ N(0, I_d)``.
+
+    ``F_{chi2(d)}(k^2)``; ``2 Phi(k) - 1`` in 1-D.
+
+    Parameters
+    ----------
+    k : float
+        Truncation radius (> 0).
+    dim : int, default 1
+        Dimension d.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/bias.md, section "Truncation".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.truncation_acceptance(2), 6)
+    0.9545
+    """
     k = check.real("k", k, 0.0, None, lo_open=True)
     d = check.integer("dim", dim, 1)
     return float(special.gammainc(d / 2.0, k * k / 2.0))
 
 
 def synthetic_variance_factor(tau=1.0, k=None, dim: int = 1) -> float:
-    """s^2 = tau^2 v_d(k): the covariance of one synthetic draw of a model
-    with covariance Sigma is s^2 Sigma (k None: no truncation, v = 1).
-    THEORY.md section 3."""
+    """Variance factor of one synthetic draw, s^2 = tau^2 v_d(k).
+
+    One synthetic draw from a model with covariance Sigma has covariance
+    ``s^2 Sigma``; every recursion of the first and second moments uses it.
+
+    Parameters
+    ----------
+    tau : float, default 1.0
+        Temperature (> 0).
+    k : float or None, default None
+        Truncation radius; None for no truncation (``v = 1``).
+    dim : int, default 1
+        Dimension d.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/bias.md, section "The variance factor of a synthetic draw".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.synthetic_variance_factor(0.9, k=2), 6)
+    0.62673
+    >>> round(theory.synthetic_variance_factor(0.9), 6)
+    0.81
+    """
     tau = check.real("tau", tau, 0.0, None, lo_open=True)
     return tau * tau * (1.0 if k is None else truncation_factor(k, dim))

@@ -1,7 +1,7 @@
-"""THEORY.md sections 4d and 6: the categorical (token) model, by numbers.
+"""The categorical (token) model, by numbers (docs/theory/categorical.md).
 
-Replace loop (section 6). The model is a probability vector over K tokens;
-each generation draws n tokens from the current model and refits by their
+Replace loop. The model is a probability vector over K tokens; each
+generation draws n tokens from the current model and refits by their
 empirical frequencies (the MLE; temperature 1, no top-k/top-p). Generation 0
 is the truth p0 (any probabilities) and is also the first generative model;
 generation 1 is the empirical frequencies of n draws from p0; generation
@@ -16,18 +16,18 @@ integer this is row c of P, so the count "is" c at generation 0 and
 the binomial draw and the chain takes over from there (every function here
 follows this convention, so p0 need not be a multiple of 1/n).
 
-Fresh-data loop (section 4d): generation t + 1 is the frequencies of m real
-draws from p* pooled with k draws from generation t, N = m + k, from
-generation 0 = p* (the truth).
+Fresh-data loop: generation t + 1 is the frequencies of m real draws from p*
+pooled with k draws from generation t, N = m + k, from generation 0 = p*
+(the truth).
 
-Sources: THEORY.md sections 4d and 6 (every formula derived or checked
-there, every number from the exact chain); Wright-Fisher / Kimura & Ohta
-(1969), Genetics 61:763 (absorption-time diffusion); Littler (1975) (K
-types); Ewens, Mathematical Population Genetics (2004); Seddik et al.
-(arXiv 2404.05090: the fully synthetic S_m law is the Gini-Simpson decay);
-Suresh, Thangaraj, Khandavally, AISTATS 2025 (arXiv 2412.17646: the survival
-lower bound); Shumailov et al. (Nature 2024, arXiv 2305.17493: the discrete
-chain absorbs at delta functions).
+Sources (details on the page): Wright (1931) and Fisher (1930) for the
+chain; Kimura & Ohta (1969), Genetics 61 (absorption-time diffusion);
+Littler (1975) and Baxter, Blythe & McKane (2007) (K types); Ewens,
+Mathematical Population Genetics (2004); Seddik et al. (arXiv 2404.05090:
+the fully synthetic decay of sum p^2 is the Gini-Simpson decay); Suresh,
+Thangaraj, Khandavally, AISTATS 2025 (arXiv 2412.17646: the survival lower
+bound); Shumailov et al. (Nature 2024, arXiv 2305.17493: the discrete chain
+absorbs at delta functions).
 
 Exact chain quantities build the dense (n+1) x (n+1) matrix: fine for n up
 to a few thousand (memory 8 (n+1)^2 bytes, time about t (n+1)^2 flops for a
@@ -126,11 +126,32 @@ def _out(x, scalar):
 # ---------------------------------------------------------------- the chain
 
 def wf_transition(n):
-    """The (n+1) x (n+1) binomial Wright-Fisher matrix P(i -> j) =
-    Binom(j; n, i/n) (THEORY.md section 6), states 0..n = the count of one
-    token among n draws. Entries from scipy.stats.binom.pmf (accurate to a
-    few ulp, no overflow at any n); rows 0 and n are the absorbing states.
-    Returns a new, writable array."""
+    """The (n+1) x (n+1) binomial Wright-Fisher matrix of one token's count.
+
+    ``P(i -> j) = Binom(j; n, i/n)``, states 0..n = the count of one token
+    among n draws; rows 0 and n are the absorbing states. Entries from
+    ``scipy.stats.binom.pmf`` (accurate to a few ulp, no overflow at any n).
+
+    Parameters
+    ----------
+    n : int
+        Draws per generation (1 <= n <= 4000).
+
+    Returns
+    -------
+    ndarray
+        A new, writable array of shape (n + 1, n + 1).
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "The chain" (Wright 1931; Fisher 1930).
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.wf_transition(2).round(12).tolist()
+    [[1.0, 0.0, 0.0], [0.25, 0.5, 0.25], [0.0, 0.0, 1.0]]
+    """
     return np.array(_transition(_chain_n(n)))
 
 
@@ -221,13 +242,40 @@ def _alive_fixed(t_arr, n, p, fixed=False):
     return out.reshape(t_arr.shape + (p.size,))
 
 
-# ---------------------------------------------------------------- section 6: diversity and survival
+# ---------------------------------------------------------------- replace loop: diversity and survival
 
 def gini_simpson(t, n, p0):
-    """E[1 - sum_i p_{t,i}^2] = (1 - 1/n)^t (1 - sum_i p0_i^2): Gini-Simpson
-    diversity (heterozygosity) of the replace loop with n draws per
-    generation, exact for any p0 (THEORY.md section 6; Seddik et al. arXiv
-    2404.05090's S_m law; diploid: n = 2N)."""
+    """Expected Gini-Simpson diversity of the token replace loop.
+
+    ``E[1 - sum_i p_{t,i}^2] = (1 - 1/n)^t (1 - sum_i p0_i^2)``, exact for any
+    truth p0, with n draws per generation (the heterozygosity decay of
+    population genetics; diploid populations: n = 2N).
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Draws per generation (>= 1).
+    p0 : array_like
+        The truth, a probability vector.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Diversity decay (Gini-Simpson)";
+    Seddik et al. (arXiv 2404.05090) give the same law for the fully
+    synthetic loop. Checked by the validate cases ``sec6-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.gini_simpson(100, 50, [0.2] * 5), 6)  # 0.8 * 0.98 ** 100
+    0.106096
+    """
     t_arr, _, scalar = times(t)
     n = _n(n)
     p0 = _probabilities("p0", p0)
@@ -236,19 +284,53 @@ def gini_simpson(t, n, p0):
 
 
 def survival(t, n, c=None, *, p=None):
-    """P(a token is alive at generation t) in the replace loop with n draws
-    per generation, exact from the WF chain (THEORY.md section 6):
+    """Probability that a token is alive at generation t of the token replace loop.
+
+    Exact from the Wright-Fisher chain with n draws per generation:
 
     * ``c``: initial count c in 0..n (frequency c/n at generation 0):
-      1 - [P^t]_{c,0};
+      ``1 - [P^t]_{c,0}``;
     * ``p``: initial frequency p in [0, 1] (any, the truth's probability):
-      1 - sum_j Binom(j; n, p) [P^{t-1}]_{j,0} for t >= 1, 1{p > 0} at t = 0.
+      ``1 - sum_j Binom(j; n, p) [P^{t-1}]_{j,0}`` for t >= 1, ``1{p > 0}`` at
+      t = 0.
 
-    Give exactly one of c, p; either may be an array (the result is shaped
-    t.shape + c.shape). Computed as P^t applied to the vector 1 - e_0 (no
-    cancellation for small survivals), one matrix-vector product per
-    generation up to max(t). E.g. n = 100, c = 1: 0.63397, 0.16139, 0.02304
-    at t = 1, 10, 100."""
+    Computed as P^t applied to the vector 1 - e_0 (no cancellation for small
+    survivals), one matrix-vector product per generation up to max(t).
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Draws per generation (1 <= n <= 4000).
+    c : int or array of int, optional
+        Initial count(s).
+    p : float or array, optional (keyword only)
+        Initial frequency (frequencies).
+
+    Returns
+    -------
+    float or ndarray
+        Shaped ``t.shape + c.shape`` (or ``p.shape``).
+
+    Raises
+    ------
+    TypeError
+        Unless exactly one of c and p is given.
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Survival of a token". Checked through
+    ``expected_survivors`` by the validate cases ``sec6-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.survival([1, 10, 100], 100, c=1).round(5).tolist()
+    [0.63397, 0.16139, 0.02304]
+    >>> round(theory.survival(10, 100, p=0.015), 6)
+    0.232401
+    """
     t_arr, _, scalar = times(t)
     n = _chain_n(n)
     if (c is None) == (p is None):
@@ -269,18 +351,65 @@ def survival(t, n, c=None, *, p=None):
 
 
 def survival_feller(t, c):
-    """Feller diffusion approximation of P(alive at t) for a token of initial
-    count c: 1 - exp(-2c/t), for 1 << t << n (THEORY.md section 6; a
-    critical branching process with offspring variance 1). 1 at t = 0 for
-    c > 0."""
+    """Feller's diffusion approximation of a token's survival, 1 - exp(-2c/t).
+
+    For a token of initial count c, valid for 1 << t << n (the count of a
+    rare token is close to a critical branching process with offspring
+    variance 1). 1 at t = 0 for c > 0.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    c : float
+        Initial count (>= 0).
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Survival of a token"; Feller (1951),
+    "Diffusion processes in genetics". An approximation: no validate case.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.survival_feller([10, 100], 1).round(5).tolist()
+    [0.18127, 0.0198]
+    """
     return _survival_approx(t, c, 2.0)
 
 
 def survival_suresh(t, c):
-    """Suresh et al.'s lower bound on P(alive at t) for a token of initial
-    count c: 1 - exp(-c/t) (THEORY.md sections 1 and 6; Suresh, Thangaraj,
-    Khandavally, AISTATS 2025, arXiv 2412.17646). Holds for every n; 1 at
-    t = 0 for c > 0."""
+    """Suresh et al.'s lower bound on a token's survival, 1 - exp(-c/t).
+
+    For a token of initial count c; holds for every n. 1 at t = 0 for c > 0.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    c : float
+        Initial count (>= 0).
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Survival of a token"; Suresh,
+    Thangaraj, Khandavally, "Rate of model collapse in recursive training",
+    AISTATS 2025 (arXiv 2412.17646). A bound: no validate case.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.survival_suresh([10, 100], 1).round(5).tolist()
+    [0.09516, 0.00995]
+    """
     return _survival_approx(t, c, 1.0)
 
 
@@ -294,13 +423,40 @@ def _survival_approx(t, c, factor):
 
 
 def expected_survivors(t, n, p0):
-    """E[number of tokens alive at generation t] = sum_i P(token i alive at
-    t) (linearity, THEORY.md section 6), exact from the WF chain, for the
-    truth p0 at generation 0 (any probabilities: generation 1 is n draws
-    from p0; when n p0_i = c_i are integers this is sum_i 1 - [P^t]_{c_i,0}).
-    Tokens of equal p0_i are computed once. E.g. n = 50, K = 5 uniform,
-    t = 100: 1.3128; n = 100 and 100 tokens of count 1: 16.139 at t = 10.
-    Also called expected_support_size."""
+    """Expected number of tokens alive at generation t of the token replace loop.
+
+    ``sum_i P(token i alive at t)`` (linearity), exact from the Wright-Fisher
+    chain, for the truth p0 at generation 0 (any probabilities: generation 1
+    is n draws from p0; when ``n p0_i = c_i`` are integers this is
+    ``sum_i 1 - [P^t]_{c_i,0}``). Tokens of equal p0_i are computed once.
+    ``expected_support_size`` is the same function.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Draws per generation (1 <= n <= 4000).
+    p0 : array_like
+        The truth, a probability vector.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Survival of a token". Checked by the
+    validate cases ``sec6-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.expected_survivors(100, 50, [0.2] * 5), 4)
+    1.3128
+    >>> round(theory.expected_support_size(10, 100, [0.01] * 100), 3)
+    16.139
+    """
     t_arr, _, scalar = times(t)
     n = _chain_n(n)
     p0 = _probabilities("p0", p0)
@@ -313,12 +469,36 @@ expected_support_size = expected_survivors
 
 
 def prob_one_left(t, n, p0):
-    """P(one token left at generation t) = P(total collapse by t) =
-    sum_i P(count of token i is n at t): the events are disjoint and each
-    token's count is a WF chain, so this is exact from the (n+1)-state chain
-    for any K (THEORY.md section 6 lists only a Monte Carlo value: n = 50,
-    K = 5 uniform, t = 100: 0.6967; exact 0.696966). Generation 0 is the
-    truth p0."""
+    """Probability that only one token is left at generation t (total collapse by t).
+
+    ``sum_i P(count of token i is n at t)``: the events are disjoint and each
+    token's count is a Wright-Fisher chain, so this is exact from the
+    (n+1)-state chain for any number of tokens. Generation 0 is the truth p0.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Draws per generation (1 <= n <= 4000).
+    p0 : array_like
+        The truth, a probability vector.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Total collapse". Checked by the
+    validate cases ``sec6-wf-n50-k5*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.prob_one_left(100, 50, [0.2] * 5), 6)
+    0.696966
+    """
     t_arr, _, scalar = times(t)
     n = _chain_n(n)
     p0 = _probabilities("p0", p0)
@@ -327,15 +507,41 @@ def prob_one_left(t, n, p0):
     return _out(np.minimum(res, 1.0), scalar)
 
 
-# ---------------------------------------------------------------- section 6: fixation and absorption
+# ---------------------------------------------------------------- replace loop: fixation and absorption
 
 def fixation_probability(p0, n=None):
-    """P(the token eventually takes over) = p0 (the martingale E p_t = p0,
-    THEORY.md section 6), elementwise for a frequency or an array of them.
-    With ``n`` (the draws per generation) it is computed from the exact
-    chain instead, h = (I - Q)^{-1} R e_n (fundamental matrix, Q the
-    transient block, generation 1 binomial from p0): a check of the chain,
-    equal to p0 to ~1e-12."""
+    """Probability that a token eventually takes over, p0.
+
+    The frequency is a bounded martingale absorbed almost surely, so the
+    fixation probability is the initial frequency (elementwise for an array).
+    With ``n`` (the draws per generation) it is computed from the exact chain
+    instead, ``h = (I - Q)^{-1} R e_n`` (fundamental matrix, Q the transient
+    block, generation 1 binomial from p0): a check of the chain, equal to p0
+    to about 1e-12.
+
+    Parameters
+    ----------
+    p0 : float or array
+        Initial frequency (frequencies) in [0, 1].
+    n : int, optional
+        Draws per generation (1 <= n <= 4000) for the exact chain.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Fixation probability".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.fixation_probability(0.3)
+    0.3
+    >>> round(theory.fixation_probability(0.3, n=20), 9)
+    0.3
+    """
     p, scalar = _frequencies("p0", p0)
     if n is None:
         return _out(p, scalar)
@@ -392,22 +598,44 @@ def _exact_time(n, p, which):
 
 
 def absorption_time(n, p, method="exact"):
-    """Mean number of generations until one of two types (initial frequency
-    p, n draws per generation) is lost, counted from generation 0 = truth
-    (THEORY.md section 6):
+    """Mean number of generations until one of two types is lost.
 
-    * ``"exact"``: the fundamental matrix of the WF chain, E T = (I - Q)^{-1} 1
-      (e.g. n = 100, p = 1/2: 136.602; n = 20: 26.229; n = 500: 690.585);
-    * ``"diffusion"``: Kimura & Ohta (1969), -2n [p ln p + (1-p) ln(1-p)]
-      (2n ln 2 at p = 1/2).
+    For initial frequency p and n draws per generation, counted from
+    generation 0 = truth:
+
+    * ``"exact"``: the fundamental matrix of the Wright-Fisher chain,
+      ``E T = (I - Q)^{-1} 1``;
+    * ``"diffusion"``: Kimura and Ohta (1969),
+      ``-2n [p ln p + (1-p) ln(1-p)]`` (``2n ln 2`` at p = 1/2).
 
     The diffusion value lies above the exact one by a gap that grows like
-    (ln n)/3: at p = 1/2 it is 1.50 (n = 20), 2.03 (n = 100), 2.56
-    (n = 500), 2.79 (n = 1000) generations, so THEORY.md's "about 1-2
-    generations" holds for n up to about 100 only (checked in
-    tests/test_theory_categorical.py).
+    (ln n)/3: at p = 1/2 it is 1.50 (n = 20), 2.03 (n = 100), 2.56 (n = 500),
+    2.79 (n = 1000) generations.
 
-    p may be an array; 0 at p = 0 or 1."""
+    Parameters
+    ----------
+    n : int
+        Draws per generation (exact: 1 <= n <= 4000).
+    p : float or array
+        Initial frequency (frequencies) in [0, 1]; 0 at p = 0 or 1.
+    method : {"exact", "diffusion"}, default "exact"
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Absorption, fixation and loss times".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.absorption_time(100, 0.5), 3)
+    136.602
+    >>> round(theory.absorption_time(100, 0.5, method="diffusion"), 3)  # 200 ln 2
+    138.629
+    """
     n = _n(n)
     p, scalar = _frequencies("p", p)
     if _method(method) == "diffusion":
@@ -416,16 +644,44 @@ def absorption_time(n, p, method="exact"):
 
 
 def fixation_time(n, p, method="exact"):
-    """Mean absorption time given that the type of initial frequency p
-    takes over, E[T | fixation], from generation 0 = truth (THEORY.md
-    section 6):
+    """Mean absorption time given that the type of initial frequency p takes over, E[T | fixation].
 
-    * ``"exact"``: E[T 1{fix}]/p, E[T 1{fix}] = (I - Q)^{-1} h with h_j = j/n
-      (the chain conditioned on fixation; n = 100, p = 1/100: 196.742);
-    * ``"diffusion"``: Kimura & Ohta (1969), -2n (1-p) ln(1-p)/p (-> 2n as
-      p -> 0; n = 100, p = 1/100: 198.997).
+    Counted from generation 0 = truth:
 
-    p in (0, 1] (fixation is impossible at p = 0); 0 at p = 1."""
+    * ``"exact"``: ``E[T 1{fix}] / p`` with ``E[T 1{fix}] = (I - Q)^{-1} h``,
+      ``h_j = j/n`` (the chain conditioned on fixation);
+    * ``"diffusion"``: Kimura and Ohta (1969), ``-2n (1-p) ln(1-p) / p``
+      (tends to 2n as p -> 0).
+
+    Parameters
+    ----------
+    n : int
+        Draws per generation (exact: 1 <= n <= 4000).
+    p : float or array
+        Initial frequency (frequencies) in (0, 1]; 0 at p = 1.
+    method : {"exact", "diffusion"}, default "exact"
+
+    Returns
+    -------
+    float or ndarray
+
+    Raises
+    ------
+    ValueError
+        For p = 0 (a type of frequency 0 never takes over).
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Absorption, fixation and loss times".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.fixation_time(100, 0.01), 3)
+    196.742
+    >>> round(theory.fixation_time(100, 0.01, method="diffusion"), 3)
+    198.997
+    """
     n = _n(n)
     p, scalar = _frequencies("p", p)
     if np.any(p == 0.0):
@@ -436,14 +692,44 @@ def fixation_time(n, p, method="exact"):
 
 
 def loss_time(n, p, method="exact"):
-    """Mean absorption time given that the type of initial frequency p is
-    lost, E[T | loss], from generation 0 = truth (THEORY.md section 6):
+    """Mean absorption time given that the type of initial frequency p is lost, E[T | loss].
 
-    * ``"exact"``: E[T 1{loss}]/(1-p), E[T 1{loss}] = (I - Q)^{-1} (1 - h);
-    * ``"diffusion"``: Kimura & Ohta (1969), -2n p ln p/(1-p) (about
+    Counted from generation 0 = truth:
+
+    * ``"exact"``: ``E[T 1{loss}] / (1-p)`` with
+      ``E[T 1{loss}] = (I - Q)^{-1} (1 - h)``;
+    * ``"diffusion"``: Kimura and Ohta (1969), ``-2n p ln p / (1-p)`` (about
       2 ln n for p = 1/n).
 
-    p in [0, 1) (loss is impossible at p = 1); 0 at p = 0."""
+    Parameters
+    ----------
+    n : int
+        Draws per generation (exact: 1 <= n <= 4000).
+    p : float or array
+        Initial frequency (frequencies) in [0, 1); 0 at p = 0.
+    method : {"exact", "diffusion"}, default "exact"
+
+    Returns
+    -------
+    float or ndarray
+
+    Raises
+    ------
+    ValueError
+        For p = 1 (a type of frequency 1 is never lost).
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Absorption, fixation and loss times".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.loss_time(100, 0.01), 4)
+    8.6561
+    >>> round(theory.loss_time(100, 0.01, method="diffusion"), 4)
+    9.3034
+    """
     n = _n(n)
     p, scalar = _frequencies("p", p)
     if np.any(p == 1.0):
@@ -454,21 +740,47 @@ def loss_time(n, p, method="exact"):
 
 
 def time_to_one_left(n, p0, method="exact"):
-    """Mean number of generations until one of K tokens is left (total
-    collapse), from generation 0 = truth p0 (THEORY.md section 6):
+    """Mean number of generations until one of K tokens is left (total collapse).
 
-    * ``"diffusion"``: Littler (1975), -2n sum_i (1-p_i) ln(1-p_i)
-      (2n (K-1) ln(K/(K-1)) for equal frequencies);
-    * ``"exact"``: sum_i E[T_i 1{token i fixes}] = sum_i p_i E[T | fix](p_i),
-      exact for any K: the collapse time is the absorption time of the
-      token that takes over, and each token's count is a two-type WF chain.
-      (THEORY.md calls the exact K-type value expensive: on the K-type
-      state space it is; this decomposition needs only the (n+1)-state
-      chain.) For K = 2 it equals absorption_time(n, p_1).
+    From generation 0 = truth p0:
 
-    Littler's formula is likewise sum_i p_i times the Kimura-Ohta fixation
+    * ``"diffusion"``: Littler (1975), ``-2n sum_i (1-p_i) ln(1-p_i)``
+      (``2n (K-1) ln(K/(K-1))`` for equal frequencies);
+    * ``"exact"``: ``sum_i E[T_i 1{token i fixes}] = sum_i p_i E[T | fix](p_i)``,
+      exact for any K: the collapse time is the absorption time of the token
+      that takes over, and each token's count is a two-type Wright-Fisher
+      chain, so only the (n+1)-state chain is needed. For K = 2 it equals
+      ``absorption_time(n, p_1)``.
+
+    Littler's formula is likewise ``sum_i p_i`` times the Kimura-Ohta fixation
     time, so diffusion and exact differ by the same few generations as in
-    absorption_time (about 2 at n = 50, K = 5)."""
+    ``absorption_time`` (about 2 at n = 50, K = 5).
+
+    Parameters
+    ----------
+    n : int
+        Draws per generation (exact: 1 <= n <= 4000).
+    p0 : array_like
+        The truth, a probability vector.
+    method : {"exact", "diffusion"}, default "exact"
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Absorption, fixation and loss times";
+    Littler (1975), Mathematical Biosciences 25; Baxter, Blythe, McKane (2007).
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.time_to_one_left(50, [0.2] * 5), 3)
+    87.303
+    >>> round(theory.time_to_one_left(50, [0.2] * 5, method="diffusion"), 3)
+    89.257
+    """
     n = _n(n)
     p0 = _probabilities("p0", p0)
     if _method(method) == "diffusion":
@@ -477,15 +789,39 @@ def time_to_one_left(n, p0, method="exact"):
     return float(_exact_time(_chain_n(n), vals, 1) @ mult)
 
 
-# ---------------------------------------------------------------- martingale (sections 6 and 7)
+# ---------------------------------------------------------------- martingale (every MLE loop)
 
 def expected_frequencies(t, p0):
-    """E p_t = p0 at every generation t ([..., K], shaped like t plus the
-    token axis): the categorical form of the section-7 invariant (THEORY.md
-    sections 6 and 7). Holds exactly for every loop refit by MLE counts at
-    temperature 1 without top-k/top-p (replace, fresh, augment, accumulate,
-    accumulate-subsample, any schedule, any filter that ignores token
-    values): every draw, real or synthetic, has E = p0 by induction."""
+    """Expected token frequencies, E p_t = p0, at every generation.
+
+    The categorical form of the invariant of MLE loops: it holds exactly for
+    every loop refit by MLE counts at temperature 1 without top-k/top-p
+    (replace, fresh, augment, accumulate, accumulate-subsample, any schedule,
+    any filter that ignores token values): every draw, real or synthetic, has
+    expectation p0 by induction.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    p0 : array_like
+        The truth, a probability vector of K tokens.
+
+    Returns
+    -------
+    ndarray
+        Shape ``t.shape + (K,)``.
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "The martingale of every MLE loop".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.expected_frequencies(10, [0.5, 0.3, 0.2]).tolist()
+    [0.5, 0.3, 0.2]
+    """
     t_arr, _, scalar = times(t)
     p0 = _probabilities("p0", p0)
     res = np.broadcast_to(p0, t_arr.shape + p0.shape).copy()
@@ -493,10 +829,36 @@ def expected_frequencies(t, p0):
 
 
 def expected_mass(t, p0, subset):
-    """E[sum_{i in subset} p_{t,i}] = sum_{i in subset} p0_i at every t (the
-    martingale oracle of expected_frequencies, e.g. for the mass of the
-    originally rarest tokens). ``subset``: token indices or a boolean mask
-    of length K. Same loops as expected_frequencies."""
+    """Expected mass of a set of tokens, E[sum_{i in subset} p_{t,i}] = sum_{i in subset} p0_i.
+
+    The martingale oracle of ``expected_frequencies`` for a linear statistic,
+    e.g. the mass of the originally rarest tokens; same loops.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    p0 : array_like
+        The truth, a probability vector of K tokens.
+    subset : array_like
+        Distinct token indices, or a boolean mask of length K.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "The martingale of every MLE loop".
+    The validate cases ``sec6-*`` and ``sec7-tokens-*`` compare the mass of
+    the rarest tokens with this value.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.expected_mass(10, [0.5, 0.3, 0.2], [1, 2])
+    0.5
+    """
     t_arr, _, scalar = times(t)
     p0 = _probabilities("p0", p0)
     sub = np.asarray(subset)
@@ -516,11 +878,20 @@ def expected_mass(t, p0, subset):
     return _out(np.full(t_arr.shape, mass), scalar)
 
 
-# ---------------------------------------------------------------- section 4d: fresh data
+# ---------------------------------------------------------------- fresh data
 
 class CategoricalFixedPoint(NamedTuple):
-    """Limit of the categorical fresh-data loop: ``distance`` = lim E|p_t - p*|^2,
-    ``gini_simpson`` = lim E[1 - sum p_t^2], ``gini_ratio`` = the latter over G*."""
+    """Limit of the categorical fresh-data loop (docs/theory/categorical.md, section "Fresh data").
+
+    ``distance`` = lim E|p_t - p*|^2, ``gini_simpson`` = lim E[1 - sum p_t^2],
+    ``gini_ratio`` = the latter over G* = 1 - sum p*^2.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.CategoricalFixedPoint(distance=0.1, gini_simpson=0.5, gini_ratio=0.8).gini_ratio
+    0.8
+    """
 
     distance: float
     gini_simpson: float
@@ -539,15 +910,41 @@ def _fresh(m, k, p_star):
 
 
 def fresh_distance(t, m, k, p_star):
-    """D_t = E|p_t - p*|^2 for the fresh-data loop (THEORY.md section 4d):
-    generation t + 1 = counts of m real draws from p* plus k draws from p_t,
-    over N = m + k; generation 0 is p* (D_0 = 0). The exact recursion
-    D_{t+1} = G*/N + D_t k(k-1)/N^2 (G* = 1 - sum p*^2; derived from
-    E[|X - m p*|^2] = m G*, E[|Y - k p_t|^2 | p_t] = k G_t and
-    E G_t = G* - D_t, as in THEORY.md) solved in closed form:
-    D_t = D* (1 - r^t), r = k(k-1)/N^2, D* = G* N/(m(N+k) + k).
-    E.g. p* = [.5, .2, .15, .1, .05], m = k = 10: D_100 = 0.043548.
-    Seddik et al. (arXiv 2404.05090) study this "partially synthetic" loop."""
+    """Expected squared distance to the truth of the categorical fresh-data loop, D_t = E|p_t - p*|^2.
+
+    Generation t + 1 is the frequency vector of m real draws from p* pooled
+    with k draws from p_t, N = m + k; generation 0 is p* (D_0 = 0). The exact
+    recursion ``D_{t+1} = G*/N + D_t k(k-1)/N^2`` (``G* = 1 - sum p*^2``) solved
+    in closed form: ``D_t = D* (1 - r^t)``, ``r = k(k-1)/N^2``,
+    ``D* = G* N/(m(N+k) + k)``.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    m : int
+        Real draws per generation (>= 0).
+    k : int
+        Synthetic draws per generation (>= 0; m + k >= 1).
+    p_star : array_like
+        The truth, a probability vector.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Fresh data" (the partially synthetic
+    loop of Seddik et al., arXiv 2404.05090). Checked by the validate cases
+    ``sec4d-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.fresh_distance(100, 10, 10, [0.5, 0.2, 0.15, 0.1, 0.05]), 6)
+    0.043548
+    """
     t_arr, _, scalar = times(t)
     m, k, N, g = _fresh(m, k, p_star)
     r = k * (k - 1) / N**2
@@ -557,21 +954,74 @@ def fresh_distance(t, m, k, p_star):
 
 
 def fresh_gini_simpson(t, m, k, p_star):
-    """E[1 - sum_i p_{t,i}^2] = G* - D_t for the fresh-data loop (THEORY.md
-    section 4d, exact; uses E p_t = p*). With m = 0 it is the replace loop's
-    G*(1 - 1/k)^t (gini_simpson)."""
+    """Expected Gini-Simpson diversity of the categorical fresh-data loop, G* - D_t.
+
+    Exact (uses E p_t = p*). With m = 0 it is the replace loop's
+    ``G* (1 - 1/k)^t`` (``gini_simpson``).
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    m : int
+        Real draws per generation (>= 0).
+    k : int
+        Synthetic draws per generation (>= 0; m + k >= 1).
+    p_star : array_like
+        The truth, a probability vector.
+
+    Returns
+    -------
+    float or ndarray
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Fresh data". Checked by the validate
+    cases ``sec4d-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.fresh_gini_simpson(100, 10, 10, [0.5, 0.2, 0.15, 0.1, 0.05]), 6)
+    0.631452
+    """
     m_, k_, N, g = _fresh(m, k, p_star)
     return g - fresh_distance(t, m, k, p_star)
 
 
 def fresh_fixed_point(m, k, p_star):
-    """Fixed point of the categorical fresh-data loop (THEORY.md section 4d):
-    D* = G* N/(m(N+k) + k), E G_inf = G* - D*, and the ratio
-    E G_inf/G* = m(N+k-1)/(m(N+k) + k), N = m + k: the same ratio as the
-    Gaussian fresh loop's v*/sigma0^2 (section 4a). E.g. p* = [.5, .2, .15,
-    .1, .05], m = 5, k = 40: D* = 0.065323, ratio 0.903226. (madsim.theory
-    exports it as categorical_fresh_fixed_point: theory.fresh_fixed_point is
-    the Gaussian one.)"""
+    """Fixed point of the categorical fresh-data loop.
+
+    ``D* = G* N/(m(N+k) + k)``, ``E G_inf = G* - D*``, and the ratio
+    ``E G_inf / G* = m(N+k-1)/(m(N+k) + k)``, N = m + k: the same ratio as the
+    Gaussian fresh loop's v*/sigma0^2. ``madsim.theory`` exports it as
+    ``categorical_fresh_fixed_point`` (``theory.fresh_fixed_point`` is the
+    Gaussian one).
+
+    Parameters
+    ----------
+    m : int
+        Real draws per generation (>= 0).
+    k : int
+        Synthetic draws per generation (>= 0; m + k >= 1).
+    p_star : array_like
+        The truth, a probability vector.
+
+    Returns
+    -------
+    CategoricalFixedPoint
+
+    Notes
+    -----
+    docs/theory/categorical.md, section "Fresh data".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> fp = theory.categorical_fresh_fixed_point(5, 40, [0.5, 0.2, 0.15, 0.1, 0.05])
+    >>> round(fp.distance, 6), round(fp.gini_ratio, 6)
+    (0.065323, 0.903226)
+    """
     m, k, N, g = _fresh(m, k, p_star)
     den = m * (N + k) + k
     ratio = m * (N + k - 1) / den

@@ -1,24 +1,24 @@
-"""First and second moments of the fitted model for every Gaussian loop
-(THEORY.md sections 1-5), as functions of a ``Config`` and the generation t.
+"""First and second moments of the fitted model for every Gaussian loop, as
+functions of a ``Config`` and the generation t (docs/theory/replace-nd.md,
+section "First and second moments of every loop").
 
     E mu_t                       = mu0                    (every loop and knob)
     E Sigma_t                    = v_t Sigma0
     E (mu_t - mu0)(mu_t - mu0)'  = d_t Sigma0
 
-(v_t, d_t) come from the loop's exact linear recursion:
-Replace/Fresh (sections 1, 4a, 4c) and Augment (4b) in ``real_data``,
-Accumulate (5a) in ``accumulate``; schedules, filters, temperature,
-truncation and weighting are all covered exactly. AccumulateSubsample has no
-closed form (THEORY.md 5a) beyond E mu_t = mu0 and, for MLE with tau = 1,
-the section-7 invariant (``universal.invariant``).
+(v_t, d_t) come from the loop's exact linear recursion: Replace and Fresh
+(with weighting) and Augment in ``real_data`` (docs/theory/real-data.md),
+Accumulate in ``accumulate`` (docs/theory/accumulate.md); schedules,
+filters, temperature, truncation and weighting are all covered exactly.
+AccumulateSubsample has no closed form beyond E mu_t = mu0 and, for MLE with
+tau = 1, the invariant (``universal.invariant``).
 
-Sources (settings; the exact recursions are THEORY.md's, Monte Carlo checked
-there and by ``madsim validate``): Shumailov et al., Nature 2024 (arXiv
-2305.17493) for the replace loop; Alemohammad et al., "Self-Consuming
-Generative Models Go MAD", ICLR 2024 (arXiv 2307.01850) for the fresh-data
-and augmentation loops and sampling bias; He, Xu, Cheng, JRSS-B (arXiv
-2502.18049) for weighting; Kazdan et al. (arXiv 2410.16713) and Dey & Donoho
-(arXiv 2410.22812) for accumulation.
+Sources of the settings (the recursions are madsim's own derivations):
+Shumailov et al., Nature 2024 (arXiv 2305.17493) for the replace loop;
+Alemohammad et al., "Self-Consuming Generative Models Go MAD", ICLR 2024
+(arXiv 2307.01850) for the fresh-data and augmentation loops and sampling
+bias; He, Xu, Cheng, JRSS-B (arXiv 2502.18049) for weighting; Kazdan et al.
+(arXiv 2410.16713) and Dey & Donoho (arXiv 2410.22812) for accumulation.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def _series(cfg: Config, T: int):
         return accumulate_series(st, T)
     if isinstance(loop, AccumulateSubsample):
         raise NotImplementedError(
-            "AccumulateSubsample: no closed form for E Sigma_t or E (mu_t - mu0)^2 (THEORY.md 5a: "
-            "none was found or derived); only E mu_t = mu0 and, for MLE with tau = 1, the "
-            "section-7 invariant E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 are exact "
+            "AccumulateSubsample: no closed form for E Sigma_t or E (mu_t - mu0)^2 (none is known; "
+            "docs/theory/accumulate.md, section Accumulate-subsample); only E mu_t = mu0 and, for "
+            "MLE with tau = 1, the invariant E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 are exact "
             "(madsim.theory.invariant)")
     raise NotImplementedError(f"no closed form for loop {loop!r}")  # pragma: no cover
 
@@ -61,8 +61,42 @@ def _series_cached(cfg: Config, T: int):
 
 
 def standardized(cfg: Config, T: int):
-    """(v[0..T], d[0..T]): E Sigma_t = v_t Sigma0 and
-    E (mu_t - mu0)(mu_t - mu0)' = d_t Sigma0 for t = 0..T."""
+    """The standardised moments (v_0..v_T, d_0..d_T) of a Gaussian loop.
+
+    ``E Sigma_t = v_t Sigma0`` and ``E (mu_t - mu0)(mu_t - mu0)' = d_t Sigma0``
+    for t = 0..T, from the loop's exact linear recursion (any loop but
+    AccumulateSubsample, any schedule, filter, estimator, temperature,
+    truncation and weighting).
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian configuration.
+    T : int
+        Last generation.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(v, d)``, each of length T + 1 (read-only when cached).
+
+    Raises
+    ------
+    NotImplementedError
+        For AccumulateSubsample or PPCA.
+
+    Notes
+    -----
+    docs/theory/replace-nd.md, section "First and second moments of every loop".
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> v, d = theory.standardized(ms.Config(loop=ms.Replace(n=10)), 3)
+    >>> v.round(6).tolist(), d.round(6).tolist()
+    ([1.0, 0.9, 0.81, 0.729], [0.0, 0.1, 0.19, 0.271])
+    """
     setting(cfg)
     try:
         return _series_cached(cfg, int(T))
@@ -78,26 +112,89 @@ def _scaled(cfg, t, which: int, scale_of):
 
 
 def expected_var(cfg: Config, t):
-    """E sigma_t^2 (1-D) for any loop: sigma0^2 v_t. Replace: sigma0^2 a^t
-    (THEORY.md section 1; a = tau^2 v(k) (n-1)/div, section 3); Fresh: the 2x2
-    recursion of 4a (weighted: 4c); Augment: 4b (unconditional); Accumulate:
-    5a. Schedules and filters are exact (binomial survivors summed over).
-    For dim > 1 use expected_trace / expected_cov. Sources: THEORY.md
-    sections 1, 3, 4, 5 (papers in the module docstring)."""
+    """E sigma_t^2 (1-D) for any loop: sigma0^2 v_t.
+
+    Replace: sigma0^2 a^t (a = tau^2 v(k) (n-1)/div); Fresh, weighted, Augment
+    (unconditional) and Accumulate: their exact recursions. Schedules and
+    filters are exact (binomial survivors summed over). For dim > 1 use
+    expected_trace / expected_cov. Public as ``madsim.theory.expected_var(cfg, t)``;
+    docs/theory/replace-1d.md, section "Variance", and
+    docs/theory/replace-nd.md, section "First and second moments of every loop".
+    """
     st = setting(cfg)
     require_1d(st, "expected_var (use expected_trace or expected_cov for dim > 1)")
     return _scaled(cfg, t, 0, lambda s: float(s.cov0[0, 0]))
 
 
 def expected_trace(cfg: Config, t):
-    """E tr Sigma_t = v_t tr Sigma0 (THEORY.md section 2: a^t tr Sigma0 for
-    the replace loop; sections 3-5 for the other loops)."""
+    """Expected trace of the fitted covariance, E tr Sigma_t = v_t tr Sigma0.
+
+    ``a^t tr Sigma0`` for the replace loop; the exact recursions of the
+    other loops otherwise. PPCA configs are accepted (E tr C_t equals the
+    Gaussian's of the same truth).
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian or PPCA configuration.
+    t : int or array of int
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    float or ndarray
+
+    Raises
+    ------
+    NotImplementedError
+        For AccumulateSubsample.
+
+    Notes
+    -----
+    docs/theory/replace-nd.md, section "First and second moments of every
+    loop"; PPCA: docs/theory/ppca-gmm.md. Checked by the validate cases
+    ``row8-*``, ``sec2-*``, ``d3-fresh-cov``, ``trunc-d2-accumulate``,
+    ``ppca-*``.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(family=ms.Gaussian(dim=3), loop=ms.Replace(n=10))
+    >>> round(theory.expected_trace(cfg, 20), 6)
+    0.36473
+    """
     cfg = trace_twin(cfg)
     return _scaled(cfg, t, 0, lambda s: s.trace0)
 
 
 def expected_cov(cfg: Config, t):
-    """E Sigma_t = v_t Sigma0 ([..., d, d]; THEORY.md section 2)."""
+    """Expected fitted covariance matrix, E Sigma_t = v_t Sigma0.
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian configuration.
+    t : int or array of int
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    ndarray
+        Shape ``t.shape + (d, d)``.
+
+    Notes
+    -----
+    docs/theory/replace-nd.md, section "First and second moments of every loop".
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(family=ms.Gaussian(dim=2, cov=((2.0, 0.5), (0.5, 1.0))), loop=ms.Replace(n=10))
+    >>> theory.expected_cov(cfg, 5).round(6).tolist()
+    [[1.18098, 0.295245], [0.295245, 0.59049]]
+    """
     st = setting(cfg)
     t_arr, T, scalar = times(t)
     v = standardized(cfg, T)[0][t_arr]
@@ -106,14 +203,43 @@ def expected_cov(cfg: Config, t):
 
 
 def expected_mean_sq(cfg: Config, t):
-    """E |mu_t - mu0|^2 = d_t tr Sigma0 (the dataset's ``mean_sq``; 1-D:
-    E (mu_t - mu0)^2 = Var mu_t). THEORY.md sections 1-5."""
+    """``E |mu_t - mu0|^2 = d_t tr Sigma0`` (the dataset's ``mean_sq``; 1-D:
+    E (mu_t - mu0)^2 = Var mu_t), for any loop but AccumulateSubsample.
+
+    Public as ``madsim.theory.expected_mean_sq(cfg, t)``;
+    docs/theory/replace-nd.md, section "First and second moments of every loop".
+    """
     cfg = trace_twin(cfg)
     return _scaled(cfg, t, 1, lambda s: s.trace0)
 
 
 def expected_mean_cov(cfg: Config, t):
-    """E (mu_t - mu0)(mu_t - mu0)' = d_t Sigma0 = Cov mu_t ([..., d, d])."""
+    """Expected error matrix of the fitted mean, E (mu_t - mu0)(mu_t - mu0)' = d_t Sigma0 = Cov mu_t.
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian configuration.
+    t : int or array of int
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    ndarray
+        Shape ``t.shape + (d, d)``.
+
+    Notes
+    -----
+    docs/theory/replace-nd.md, section "First and second moments of every loop".
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(family=ms.Gaussian(dim=2, cov=((2.0, 0.5), (0.5, 1.0))), loop=ms.Replace(n=10))
+    >>> theory.expected_mean_cov(cfg, 5).round(6).tolist()
+    [[0.81902, 0.204755], [0.204755, 0.40951]]
+    """
     st = setting(cfg)
     t_arr, T, scalar = times(t)
     d = standardized(cfg, T)[1][t_arr]
@@ -121,9 +247,42 @@ def expected_mean_cov(cfg: Config, t):
 
 
 def expected_second_moment(cfg: Config, t):
-    """E[tr Sigma_t + |mu_t - mu0|^2] = (v_t + d_t) tr Sigma0: the quantity of
-    THEORY.md section 7 (= tr Sigma0 exactly for MLE, tau = 1, pooled fits;
-    see ``invariant``). AccumulateSubsample: only where the invariant holds."""
+    """Expected second moment of the model about the truth's mean, ``E[tr Sigma_t + |mu_t - mu0|^2]``.
+
+    ``(v_t + d_t) tr Sigma0``: the quantity of the invariant (``tr Sigma0``
+    exactly for MLE, tau = 1, pooled fits; see ``invariant``). For
+    AccumulateSubsample only where the invariant holds.
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian or PPCA configuration.
+    t : int or array of int
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    float or ndarray
+
+    Raises
+    ------
+    ValueError
+        For AccumulateSubsample where the invariant does not hold.
+
+    Notes
+    -----
+    docs/theory/replace-nd.md, section "First and second moments of every
+    loop", and docs/theory/accumulate.md, section "The invariant of MLE
+    loops".
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(loop=ms.Fresh(real=5, synthetic=5), estimator="unbiased")
+    >>> round(theory.expected_second_moment(cfg, 30), 6)
+    1.215385
+    """
     cfg = trace_twin(cfg)
     st = setting(cfg)
     if isinstance(st.loop, AccumulateSubsample):
@@ -135,10 +294,37 @@ def expected_second_moment(cfg: Config, t):
 
 
 def expected_mean(cfg: Config, t):
-    """E mu_t = mu0 for every loop, estimator, temperature, symmetric
-    truncation, filter and weighting: each fitted mean is an average of points
-    whose expectations are mu0 or the previous model's mean (induction).
-    Returns the d-vector (an array [..., d] for an array t)."""
+    """Expected fitted mean, E mu_t = mu0.
+
+    Holds for every loop, estimator, temperature, symmetric truncation,
+    filter and weighting: each fitted mean is an average of points whose
+    expectations are mu0 or the previous model's mean (induction).
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian or PPCA configuration.
+    t : int or array of int
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    ndarray
+        The d-vector mu0 (shape ``t.shape + (d,)`` for an array t).
+
+    Notes
+    -----
+    docs/theory/replace-nd.md, section "The mean is unbiased". Compared in
+    every Gaussian and PPCA validate case.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(family=ms.Gaussian(dim=2, mean=(1.0, -2.0)), loop=ms.Fresh(real=5, synthetic=5))
+    >>> theory.expected_mean(cfg, 7).tolist()
+    [1.0, -2.0]
+    """
     cfg = trace_twin(cfg)
     st = setting(cfg)
     t_arr, _, scalar = times(t)

@@ -1,4 +1,4 @@
-"""THEORY.md section 4: loops with real data (and the replace loop as the
+"""Loops with real data (docs/theory/real-data.md), and the replace loop as the
 special case with no real data), for any schedule of counts, a provenance
 filter, temperature/truncation and the He-Xu-Cheng weighting.
 
@@ -6,7 +6,7 @@ All results are first and second moments in the standardised scalars of
 ``_common`` (E Sigma_t = v_t Sigma0, E (mu_t-mu0)(mu_t-mu0)' = d_t Sigma0);
 they hold for both paths (exact and samples).
 
-Fresh data (section 4a, MAD "fresh data" loop; Alemohammad et al., ICLR 2024,
+Fresh data (MAD "fresh data" loop; Alemohammad et al., ICLR 2024,
 arXiv 2307.01850). Generation t pools M real draws of the truth with K draws
 of model t-1 (covariance s^2 Sigma, s^2 = tau^2 v(k)); N = M + K:
 
@@ -18,16 +18,16 @@ Under a filter (M, K) ~ Binomial(m_t, 1-fpr) x Binomial(k_t, 1-tpr),
 independent of the model, so the recursion stays linear with coefficients
 averaged *exactly* over the binomial law (the coefficients are rational in
 M, K: expected counts would not do); a generation with N < dim + 1 keeps the
-model (madsim skips that fit). The replace loop is M = 0 (section 1).
+model (madsim skips that fit). The replace loop is M = 0.
 
-Weighted (section 4c; He, Xu, Cheng, JRSS-B, arXiv 2502.18049): the fit is
+Weighted (He, Xu, Cheng, JRSS-B, arXiv 2502.18049): the fit is
 w (real-part fit) + (1-w) (synthetic-part fit), each part with the chosen
 estimator (dv(c) = (c-1)/div(c)); both parts need dim + 1 points:
 
     v_t = w dv(M) + (1-w) dv(K) s^2 v_{t-1}
     d_t = w^2 / M + (1-w)^2 (d_{t-1} + s^2 v_{t-1} / K).
 
-Augment (section 4b, MAD "synthetic augmentation"): the real set R (M points,
+Augment (MAD "synthetic augmentation"): the real set R (M points,
 M ~ Binomial(m, 1-fpr) screened once at generation 0) is fixed. Tracking
 x_t = E[(mu_t - mu0)(rbar - mu0)] (per coordinate, r = rbar - mu0, E r^2 = 1/M)
 makes the recursion linear and unconditional:
@@ -36,7 +36,7 @@ makes the recursion linear and unconditional:
     x_t = (1 + K x) / N
     v_t = [(M - 1) + s^2 v K (N-1)/N + (M K/N)(d - 2 x + 1/M)] / div(N)
 
-from v_0 = 1, d_0 = x_0 = 0; THEORY.md's conditional form (d measured from
+from v_0 = 1, d_0 = x_0 = 0; the conditional form (d measured from
 rbar, W_r in place of M - 1) is the same recursion. The law of M is summed
 over exactly (M is drawn once, so whole trajectories are averaged).
 """
@@ -54,8 +54,18 @@ from ._common import (Setting, binomial_law, loop_counts, pair_law, safe_div, se
 
 
 class FixedPoint(NamedTuple):
-    """Limit of the expected moments: ``var`` is E sigma^2 (1-D) or E tr Sigma
-    (d > 1), ``mean_sq`` is E |mu - mu0|^2, both in the truth's units."""
+    """Limit of the expected moments of a Gaussian loop (docs/theory/real-data.md).
+
+    ``var`` is lim E sigma^2 (1-D) or lim E tr Sigma (d > 1), ``mean_sq`` is
+    ``lim E |mu - mu0|^2``, both in the truth's units.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> fp = theory.FixedPoint(var=0.9, mean_sq=0.1)
+    >>> fp.var + fp.mean_sq
+    1.0
+    """
 
     var: float
     mean_sq: float
@@ -107,7 +117,8 @@ def _fresh_counts(st: Setting, T: int):
 
 def fresh_series(st: Setting, T: int):
     """(v[0..T], d[0..T]) for Replace and Fresh (any schedule, filter, weight,
-    temperature, truncation). THEORY.md sections 1, 4a, 4c."""
+    temperature, truncation). docs/theory/real-data.md, sections "Fresh data"
+    and "Weighting real against synthetic data"."""
     real, syn = _fresh_counts(st, T)
     x = np.array([1.0, 1.0, 0.0])
     v, d = np.empty(T + 1), np.empty(T + 1)
@@ -181,7 +192,7 @@ def _augment_real_law(st: Setting):
 
 
 def augment_series(st: Setting, T: int):
-    """(v[0..T], d[0..T]) for Augment (THEORY.md section 4b, unconditional on
+    """(v[0..T], d[0..T]) for Augment (docs/theory/real-data.md, unconditional on
     the real set), any schedule, filter, weight, temperature, truncation."""
     _, syn = loop_counts(st.cfg, T)
     M, pm = _augment_real_law(st)
@@ -219,22 +230,59 @@ def _affine_limit(G: np.ndarray, x0: np.ndarray, what: str) -> np.ndarray:
 
 
 def fixed_point(cfg: Config) -> FixedPoint:
-    """Limit as t -> infinity of (E sigma_t^2 or E tr Sigma_t, E|mu_t - mu0|^2)
-    starting from the truth.
+    """Limit of the expected moments of a Gaussian loop as t -> infinity.
 
-    Fresh (constant counts; any filter, weight, estimator, tau, truncation):
-    the fixed point of the 2 x 2 linear recursion of THEORY.md 4a/4c (unique:
-    the recursion contracts whenever real data survive). For MLE and tau = 1
-    it is closed-form, see ``fresh_fixed_point``. Augment (constant synthetic
-    count): THEORY.md 4b, averaged over the real set. Replace (constant n):
-    E sigma^2 -> 0 when a = tau^2 (n-1)/div < 1 and E (mu-mu0)^2 ->
-    tau^2 sigma0^2 / (n (1 - a)) (section 1); no finite limit when a >= 1.
-    Accumulate (MLE, tau = 1, constant synthetic count, no real data, no
-    filter): the Euler-product limit sin(pi/sqrt n)/(pi/sqrt n) of THEORY.md
-    5a. Sources: Alemohammad et al. (arXiv 2307.01850) for the loops; He, Xu,
-    Cheng (arXiv 2502.18049) for weighting; Kazdan et al. (arXiv 2410.16713)
-    and Dey & Donoho (arXiv 2410.22812) for accumulate; derivations and
-    Monte Carlo checks in THEORY.md.
+    The limits of ``E sigma_t^2`` (1-D) or ``E tr Sigma_t`` and of
+    ``E |mu_t - mu0|^2``, starting from the truth:
+
+    * Fresh (constant counts; any filter, weight, estimator, tau,
+      truncation): the fixed point of the linear recursion (unique: it
+      contracts whenever real data survive); closed form for MLE and tau = 1
+      in ``fresh_fixed_point_mle``;
+    * Augment (constant synthetic count): likewise, averaged over the real
+      set's size;
+    * Replace (constant n): E sigma^2 -> 0 when a = tau^2 (n-1)/div < 1 and
+      E (mu-mu0)^2 -> tau^2 sigma0^2 / (n (1 - a)); no finite limit when
+      a >= 1;
+    * Accumulate (MLE, tau = 1, constant synthetic count, no real data, no
+      filter, no truncation): the Euler-product limit sin(pi/sqrt n)/(pi/sqrt n).
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian configuration with constant counts.
+
+    Returns
+    -------
+    FixedPoint
+        ``(var, mean_sq)`` in the truth's units.
+
+    Raises
+    ------
+    ValueError
+        When the moments have no finite limit (e.g. the unbiased replace loop).
+    NotImplementedError
+        For schedules, AccumulateSubsample, and Accumulate outside the case
+        above.
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Fixed points by config"; sources:
+    Alemohammad et al. (arXiv 2307.01850) for the loops, He, Xu, Cheng (arXiv
+    2502.18049) for weighting, Kazdan et al. (arXiv 2410.16713) and Dey &
+    Donoho (arXiv 2410.22812) for accumulation. The validate cases
+    ``row9-*``, ``row10-*``, ``row11-*`` reach these limits at t = 60.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> fp = theory.fixed_point(ms.Config(loop=ms.Augment(real=10, synthetic=10)))
+    >>> round(fp.var, 6), round(fp.mean_sq, 6)  # 27/31, 4/31
+    (0.870968, 0.129032)
+    >>> fp = theory.fixed_point(ms.Config(loop=ms.Accumulate(synthetic=10)))
+    >>> round(fp.var, 6)
+    0.843436
     """
     from ..config import Accumulate, AccumulateSubsample
 
@@ -270,24 +318,59 @@ def fixed_point(cfg: Config) -> FixedPoint:
         if not ok:
             raise NotImplementedError(
                 "fixed_point(Accumulate): closed form only for MLE, tau = 1, no truncation, no "
-                "filter, real = 0 and a constant synthetic count (THEORY.md 5a); evaluate "
+                "filter, real = 0 and a constant synthetic count (docs/theory/accumulate.md); evaluate "
                 "expected_var(cfg, t) at large t otherwise")
         lim = accumulate_limit(loop.synthetic)
         return FixedPoint(lim * tr, (1.0 - lim) * tr)
     if isinstance(loop, AccumulateSubsample):
         raise NotImplementedError(
-            "fixed_point(AccumulateSubsample): no closed form (THEORY.md 5a); only the section-7 "
-            "invariant is exact")
+            "fixed_point(AccumulateSubsample): no closed form (docs/theory/accumulate.md); only the "
+            "invariant of MLE loops is exact")
     raise NotImplementedError(f"fixed_point: unsupported loop {loop!r}")  # pragma: no cover
 
 
 def fresh_fixed_point(m, k, tau=1.0, estimator="mle", var0=1.0) -> FixedPoint:
-    """Fixed point of the fresh-data loop (THEORY.md 4a): m real + k synthetic
-    per generation, pooled fit, 1-D. Solves the 2 x 2 linear system; for MLE
-    and tau = 1 it equals the closed form d* = N sigma0^2/(m(N+k) + k),
-    v* = sigma0^2 - d* (e.g. m = k = 10: 29/31, 2/31; unbiased: 29/28, 19/280).
-    Source: THEORY.md 4a (MAD fresh-data loop, Alemohammad et al., arXiv
-    2307.01850)."""
+    """Fixed point of the 1-D fresh-data loop with m real and k synthetic points per generation.
+
+    Solves the linear recursion's fixed point (pooled fit) for any estimator
+    and temperature; for MLE and tau = 1 it equals the closed form
+    ``d* = N sigma0^2/(m(N+k) + k)``, ``v* = sigma0^2 - d*`` (N = m + k).
+
+    Parameters
+    ----------
+    m : int
+        Real points per generation (>= 1).
+    k : int
+        Synthetic points per generation (>= 0).
+    tau : float, default 1.0
+        Temperature (> 0).
+    estimator : {"mle", "unbiased"}, default "mle"
+        The scatter's divisor.
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    FixedPoint
+        ``(var, mean_sq)``: lim E sigma_t^2 and lim E (mu_t - mu0)^2.
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Fresh data" (the MAD fresh-data loop
+    of Alemohammad et al., arXiv 2307.01850). The validate cases ``row9-*``,
+    ``row10-*``, ``sec4a-*`` compare E sigma^2 and E (mu - mu0)^2 at t = 60,
+    where the recursion has settled at this fixed point.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> fp = theory.fresh_fixed_point(10, 10)
+    >>> round(float(fp.var), 6), round(float(fp.mean_sq), 6)  # 29/31, 2/31
+    (0.935484, 0.064516)
+    >>> fp = theory.fresh_fixed_point(10, 10, estimator="unbiased")
+    >>> round(float(fp.var), 6), round(float(fp.mean_sq), 6)  # 29/28, 19/280
+    (1.035714, 0.067857)
+    """
     m = check.integer("m", m, 1)
     k = check.integer("k", k, 0)
     check.real("var0", var0, 0.0, None, lo_open=True)
@@ -297,9 +380,36 @@ def fresh_fixed_point(m, k, tau=1.0, estimator="mle", var0=1.0) -> FixedPoint:
 
 
 def fresh_fixed_point_mle(m, k, var0=1.0) -> FixedPoint:
-    """Closed form of THEORY.md 4a for MLE, tau = 1: d* = N sigma0^2/(m(N+k)+k)
-    and v* = sigma0^2 m(N+k-1)/(m(N+k)+k), N = m + k. As k -> infinity:
-    v* -> 2m/(2m+1), d* -> 1/(2m+1)."""
+    """Closed-form fixed point of the fresh-data loop for MLE at temperature 1.
+
+    ``d* = N sigma0^2/(m(N+k)+k)`` and ``v* = sigma0^2 m(N+k-1)/(m(N+k)+k)``,
+    N = m + k. As k -> infinity: v* -> 2m/(2m+1), d* -> 1/(2m+1).
+
+    Parameters
+    ----------
+    m : int
+        Real points per generation (>= 1).
+    k : int
+        Synthetic points per generation (>= 0).
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    FixedPoint
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Fresh data". The validate cases
+    ``row9-*`` reach it at t = 60.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> fp = theory.fresh_fixed_point_mle(10, 10)
+    >>> round(fp.var, 6), round(fp.mean_sq, 6)
+    (0.935484, 0.064516)
+    """
     m = check.integer("m", m, 1)
     k = check.integer("k", k, 0)
     var0 = check.real("var0", var0, 0.0, None, lo_open=True)
@@ -309,10 +419,37 @@ def fresh_fixed_point_mle(m, k, var0=1.0) -> FixedPoint:
 
 
 def augment_fixed_point_mle(m, k, var0=1.0) -> FixedPoint:
-    """THEORY.md 4b, MLE, tau = 1, unconditional: v* = sigma0^2 (m-1)(N+k)/(m(N+k)+k)
-    and (by the section-7 invariant) E (mu-mu0)^2 -> sigma0^2 - v*
-    (m = k = 10: 27/31, 4/31). Source: THEORY.md 4b (MAD synthetic
-    augmentation loop, arXiv 2307.01850)."""
+    """Fixed point of the augmentation loop (one fixed real set) for MLE at temperature 1.
+
+    Unconditional on the real set: ``v* = sigma0^2 (m-1)(N+k)/(m(N+k)+k)``
+    and, by the invariant, ``E (mu - mu0)^2 -> sigma0^2 - v*`` (N = m + k).
+
+    Parameters
+    ----------
+    m : int
+        Size of the real set (>= 1).
+    k : int
+        Synthetic points per generation (>= 0).
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    FixedPoint
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Synthetic augmentation" (the MAD
+    synthetic augmentation loop, arXiv 2307.01850). The validate cases
+    ``row11-*`` reach it at t = 60.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> fp = theory.augment_fixed_point_mle(10, 10)
+    >>> round(fp.var, 6), round(fp.mean_sq, 6)  # 27/31, 4/31
+    (0.870968, 0.129032)
+    """
     m = check.integer("m", m, 1)
     k = check.integer("k", k, 0)
     var0 = check.real("var0", var0, 0.0, None, lo_open=True)
@@ -322,9 +459,35 @@ def augment_fixed_point_mle(m, k, var0=1.0) -> FixedPoint:
 
 
 def augment_conditional_fixed_point_mle(real_var_mle, m, k) -> float:
-    """THEORY.md 4b, MLE, tau = 1, conditional on the real set R:
-    v* = sigmahat^2_R m(N+k)/(m(N+k)+k), sigmahat^2_R the MLE variance of R.
-    The Gaussian MLE does not collapse; it is stationary around the real fit."""
+    """Fixed point of the augmentation loop conditional on the real set, MLE at temperature 1.
+
+    ``v* = sigmahat^2_R m(N+k)/(m(N+k)+k)``, with sigmahat^2_R the MLE
+    variance of the real set R and N = m + k: the model does not collapse,
+    it settles around the real fit.
+
+    Parameters
+    ----------
+    real_var_mle : float
+        The MLE variance of the real set (>= 0).
+    m : int
+        Size of the real set (>= 1).
+    k : int
+        Synthetic points per generation (>= 0).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Synthetic augmentation".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.augment_conditional_fixed_point_mle(0.8, 10, 10), 6)
+    0.774194
+    """
     s = check.real("real_var_mle", real_var_mle, 0.0, None)
     m = check.integer("m", m, 1)
     k = check.integer("k", k, 0)
@@ -333,8 +496,39 @@ def augment_conditional_fixed_point_mle(real_var_mle, m, k) -> float:
 
 
 def augment_mean_sq_from_conditional(d_t, t, m, k, var0=1.0):
-    """THEORY.md 4b: E (mu_t - mu0)^2 = d_t + (sigma0^2/m)(1 - 2 (k/N)^t), with
-    d_t = E (mu_t - rbar)^2 of the conditional recursion."""
+    """Converts the augmentation loop's conditional mean error to the error about the truth.
+
+    ``E (mu_t - mu0)^2 = d_t + (sigma0^2/m)(1 - 2 (k/N)^t)``, with
+    ``d_t = E (mu_t - rbar)^2`` of the recursion conditional on the real set
+    (started from ``d_0 = sigma0^2/m``).
+
+    Parameters
+    ----------
+    d_t : float or array
+        The conditional error E (mu_t - rbar)^2.
+    t : int or array of int
+        Generation(s).
+    m : int
+        Size of the real set (>= 1).
+    k : int
+        Synthetic points per generation (>= 0).
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    ndarray
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Synthetic augmentation".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(float(theory.augment_mean_sq_from_conditional(0.05, 3, 10, 10)), 6)
+    0.125
+    """
     m = check.integer("m", m, 1)
     k = check.integer("k", k, 0)
     return np.asarray(d_t) + var0 / m * (1.0 - 2.0 * (k / (m + k)) ** np.asarray(t, dtype=float))
@@ -349,12 +543,41 @@ def _ratio(n_real, n_syn):
 
 
 def hxc_stationary_mse(w, n_real, n_syn, var0=1.0) -> float:
-    """Stationary E (mu - mu0)^2 of the He-Xu-Cheng weighted fresh loop with
-    unbiased pieces and tau = 1 (THEORY.md 4c):
-    V*(w) = (sigma0^2/n)(w^2 + c (1-w)^2)/(w (2-w)), c = n/m
-    (n real, m synthetic per generation). Infinite at w = 0.
-    Source: He, Xu, Cheng, "Recursive Learning Without Collapse", JRSS-B
-    (arXiv 2502.18049); exact form derived and checked in THEORY.md 4c."""
+    """Stationary mean error of the weighted fresh loop (He, Xu and Cheng's setting).
+
+    ``V*(w) = (sigma0^2/n)(w^2 + c (1-w)^2)/(w (2-w))``, ``c = n/m``, for the
+    fit w (real part) + (1 - w) (synthetic part) with unbiased pieces and
+    tau = 1, n real and m synthetic points per generation. Infinite at w = 0.
+
+    Parameters
+    ----------
+    w : float
+        Weight of the real part, in [0, 1].
+    n_real : int
+        Real points per generation (>= 1).
+    n_syn : int
+        Synthetic points per generation (>= 1).
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Weighting real against synthetic
+    data"; He, Xu, Cheng, "Recursive learning without collapse: a
+    weighting-based stabilization framework", JRSS-B (arXiv 2502.18049).
+    The validate cases ``row15-*`` compare E (mu - mu0)^2 at t = 80, where
+    it has settled at this value.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(10 * theory.hxc_stationary_mse(0.5, 10, 10), 6)  # pooled fit: 2/3
+    0.666667
+    """
     w = check.real("w", w, 0.0, 1.0)
     n, m, c = _ratio(n_real, n_syn)
     var0 = check.real("var0", var0, 0.0, None, lo_open=True)
@@ -364,13 +587,50 @@ def hxc_stationary_mse(w, n_real, n_syn, var0=1.0) -> float:
 
 
 def optimal_weight(n_real, n_syn=None) -> float:
-    """w* minimising the stationary MSE of THEORY.md 4c: the root of
-    w^2 + c w - c = 0, c = n/m, i.e. w* = (sqrt(c^2 + 4c) - c)/2
-    = (sqrt(1 + 4m/n) - 1)/(2m/n). Equal sizes: w* = 1/phi = 0.618034.
-    Accepts (n_real, n_syn) or a Config with Fresh(real=n, synthetic=m)
-    constant counts. Optimal for unbiased pieces and tau = 1 (HXC's
-    setting). Source: He, Xu, Cheng, JRSS-B (arXiv 2502.18049) [the golden
-    ratio case is in their abstract]; THEORY.md 4c."""
+    """Weight of the real part that minimises the stationary mean error of the weighted fresh loop.
+
+    The root of ``w^2 + c w - c = 0``, ``c = n/m``:
+    ``w* = (sqrt(c^2 + 4c) - c)/2``. Equal sizes: w* = 1/phi = 0.618034, the
+    reciprocal of the golden ratio. Optimal for unbiased pieces and tau = 1
+    (He, Xu and Cheng's setting); ``Config(weight="optimal")`` uses it.
+
+    Parameters
+    ----------
+    n_real : int or madsim.Config
+        Real points per generation (>= 1), or a Config with a ``Fresh`` loop
+        of constant counts (then ``n_syn`` must be omitted; no synthetic
+        points gives 1).
+    n_syn : int, optional
+        Synthetic points per generation (>= 1).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        When ``n_syn`` is missing (numbers) or given with a Config.
+    ValueError
+        For a Config whose loop is not Fresh with constant counts.
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Weighting real against synthetic
+    data"; He, Xu, Cheng, JRSS-B (arXiv 2502.18049). The validate cases
+    ``row15-weighted-optimal-*`` run at this weight.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> round(theory.optimal_weight(10, 10), 6)
+    0.618034
+    >>> round(theory.optimal_weight(10, 40), 4)
+    0.3904
+    >>> round(theory.optimal_weight(ms.Config(loop=ms.Fresh(real=10, synthetic=10))), 6)
+    0.618034
+    """
     if isinstance(n_real, Config):
         if n_syn is not None:
             raise TypeError("optimal_weight(cfg) takes no n_syn")
@@ -387,6 +647,30 @@ def optimal_weight(n_real, n_syn=None) -> float:
 
 
 def hxc_optimal_mse(n_real, n_syn, var0=1.0) -> float:
-    """At the optimum, V* = w* sigma0^2/n exactly (THEORY.md 4c)."""
+    """Stationary mean error of the weighted fresh loop at the optimal weight, V* = w* sigma0^2 / n.
+
+    Parameters
+    ----------
+    n_real : int
+        Real points per generation (>= 1).
+    n_syn : int
+        Synthetic points per generation (>= 1).
+    var0 : float, default 1.0
+        The truth's variance sigma0^2.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    docs/theory/real-data.md, section "Weighting real against synthetic data".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(10 * theory.hxc_optimal_mse(10, 10), 6)
+    0.618034
+    """
     n, _, _ = _ratio(n_real, n_syn)
     return optimal_weight(n_real, n_syn) * check.real("var0", var0, 0.0, None, lo_open=True) / n

@@ -1,4 +1,4 @@
-"""Linear regression under recursive relabelling (THEORY.md section 5b).
+"""Linear regression under recursive relabelling (docs/theory/regression.md).
 
 Setting: y = x'w* + eps, x ~ N(0, Sigma) in d features, noise sigma^2, T rows
 per generation, OLS refits; generation 1 fits labels of the truth.
@@ -14,7 +14,8 @@ drawn once). The test error is E (w_t - w*)' Sigma (w_t - w*).
   accumulate, fixed design          sigma^2 d / (T - d - 1) sum_{i<=t} 1 / i^2
       (Gerstgrasser et al., arXiv 2404.01413)
   accumulate, fresh design          sigma^2 sum_{i<=t} d / (i (i T - d - 1))
-      (THEORY.md 5b, derived there)
+      (madsim's derivation: the batches are exchangeable in the pooled Gram
+      matrix)
 
 Every formula needs T > d + 1 (E tr(Sigma A^-1) = d / (T - d - 1) for
 A ~ Wishart_d(T, Sigma)).
@@ -44,7 +45,15 @@ def _base(n: int, d: int) -> float:
 
 def noise_factor(n: int, d: int, estimator: str = "mle") -> float:
     """r = E s_t^2 / s_{t-1}^2 = (n - d) / divisor when labels use the fit's
-    noise estimate (divisor n for "mle", n - d for "unbiased")."""
+    noise estimate (divisor n for "mle", n - d for "unbiased").
+    docs/theory/regression.md, section "Labels with the fitted noise".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.regression.noise_factor(12, 3)
+    0.75
+    """
     choice("estimator", estimator, ("mle", "unbiased"))
     integer("n", n, d + 1)
     return (n - d) / (n if estimator == "mle" else n - d)
@@ -52,9 +61,44 @@ def noise_factor(n: int, d: int, estimator: str = "mle") -> float:
 
 def expected_noise_var(t, n: int, d: int, noise: float = 1.0, estimator: str = "mle",
                        refit_noise: bool = False):
-    """E s_t^2 of the replace loop: noise r^t with r = noise_factor (either
-    design); with refit_noise False each fit sees sigma^2 labels, so
-    E s_t^2 = noise r for t >= 1."""
+    """Expected noise estimate E s_t^2 of the regression replace loop.
+
+    ``noise r^t`` with ``r = (n - d) / divisor`` when each generation labels
+    with the previous fit's estimate (``refit_noise=True``); otherwise every
+    fit sees labels with the true noise and ``E s_t^2 = noise r`` for t >= 1
+    (``noise`` at t = 0). Either design.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Rows per generation T (> d + 1).
+    d : int
+        Features.
+    noise : float, default 1.0
+        The truth's noise variance sigma^2.
+    estimator : {"mle", "unbiased"}, default "mle"
+        The noise estimate's divisor: n or n - d.
+    refit_noise : bool, default False
+        Whether labels use the previous fit's noise estimate.
+
+    Returns
+    -------
+    ndarray
+
+    Notes
+    -----
+    docs/theory/regression.md, section "Labels with the fitted noise".
+    Checked by the validate cases ``sec5b-replace-*`` and
+    ``sec5b-refit-noise-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(float(theory.expected_noise_var(10, 12, 3, refit_noise=True)), 6)  # 0.75 ** 10
+    0.056314
+    """
     t = _gens(t)
     real("noise", noise, 0.0, None, lo_open=True)
     r = noise_factor(n, d, estimator)
@@ -65,8 +109,49 @@ def expected_noise_var(t, n: int, d: int, noise: float = 1.0, estimator: str = "
 
 def replace_test_error(t, n: int, d: int, noise: float = 1.0, estimator: str = "mle",
                        refit_noise: bool = False):
-    """E test error after t fits of the replace loop (fixed or fresh design):
-    noise d / (n - d - 1) times t (refit_noise False) or sum_{i<t} r^i."""
+    """Expected test error after t fits of the regression replace loop (fixed or fresh design).
+
+    ``noise d / (n - d - 1)`` times ``t`` (labels at the true noise) or times
+    ``sum_{i<t} r^i`` (``refit_noise=True``, ``r = (n - d) / divisor``).
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Rows per generation T (> d + 1).
+    d : int
+        Features.
+    noise : float, default 1.0
+        The truth's noise variance sigma^2.
+    estimator : {"mle", "unbiased"}, default "mle"
+        The noise estimate's divisor (used with ``refit_noise``).
+    refit_noise : bool, default False
+        Whether labels use the previous fit's noise estimate.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    ValueError
+        Unless n > d + 1.
+
+    Notes
+    -----
+    docs/theory/regression.md, section "Replace" (Dohmatob, Feng, Kempe,
+    "Model collapse demystified: the case of regression", NeurIPS 2024).
+    Checked by the validate cases ``sec5b-replace-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(float(theory.replace_test_error(10, 20, 5)), 6)  # 10 * 5 / 14
+    3.571429
+    >>> round(float(theory.replace_test_error(10, 12, 3, refit_noise=True)), 6)
+    1.41553
+    """
     t = _gens(t)
     real("noise", noise, 0.0, None, lo_open=True)
     base = _base(n, d)
@@ -78,9 +163,44 @@ def replace_test_error(t, n: int, d: int, noise: float = 1.0, estimator: str = "
 
 
 def accumulate_test_error(t, n: int, d: int, noise: float = 1.0, design: str = "fresh"):
-    """E test error after t fits of the accumulate loop with n synthetic rows
-    per generation (no real rows, labels with the truth's noise): fixed
-    design noise d/(n-d-1) sum 1/i^2; fresh design noise sum d/(i(i n - d - 1))."""
+    """Expected test error after t fits of the regression accumulate loop.
+
+    With n synthetic rows per generation (no real rows, labels at the true
+    noise): ``noise d/(n-d-1) sum_{i<=t} 1/i^2`` for one design reused,
+    ``noise sum_{i<=t} d/(i (i n - d - 1))`` for a fresh design each
+    generation.
+
+    Parameters
+    ----------
+    t : int or array of int
+        Generation(s), >= 0.
+    n : int
+        Rows per generation T (> d + 1).
+    d : int
+        Features.
+    noise : float, default 1.0
+        The truth's noise variance sigma^2.
+    design : {"fresh", "fixed"}, default "fresh"
+        A new design each generation, or one design reused.
+
+    Returns
+    -------
+    ndarray
+
+    Notes
+    -----
+    docs/theory/regression.md, section "Accumulate" (Gerstgrasser et al.,
+    arXiv 2404.01413, for the reused design). Checked by the validate cases
+    ``sec5b-accumulate-*``.
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(float(theory.accumulate_test_error(10, 20, 5, design="fixed")), 6)
+    0.553488
+    >>> round(float(theory.accumulate_test_error(10, 20, 5)), 6)
+    0.511536
+    """
     t = _gens(t)
     real("noise", noise, 0.0, None, lo_open=True)
     choice("design", design, ("fresh", "fixed"))
@@ -94,7 +214,15 @@ def accumulate_test_error(t, n: int, d: int, noise: float = 1.0, design: str = "
 
 def accumulate_test_error_limit(n: int, d: int, noise: float = 1.0, design: str = "fresh") -> float:
     """lim_t of accumulate_test_error: (pi^2/6) noise d/(n-d-1) (fixed design);
-    the fresh-design sum converges too (evaluated to 1e-12)."""
+    the fresh-design sum converges too (evaluated to 1e-12).
+    docs/theory/regression.md, section "Accumulate".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.regression.accumulate_test_error_limit(20, 5, design="fixed"), 6)
+    0.587476
+    """
     base = _base(n, d)
     choice("design", design, ("fresh", "fixed"))
     if design == "fixed":
@@ -105,9 +233,43 @@ def accumulate_test_error_limit(n: int, d: int, noise: float = 1.0, design: str 
 
 
 def expected_test_error(cfg, t):
-    """E test error of a Regression Config after t fits: Replace or
-    Accumulate (no real rows) with a constant count, OLS, temperature 1, no
-    filter. Other settings raise NotImplementedError."""
+    """Expected test error of a regression configuration after t fits.
+
+    Covers ``Replace(n)`` (either design, ``refit_noise`` either way) and
+    ``Accumulate(synthetic=n, real=0)`` without ``refit_noise``, with a
+    constant count, OLS (ridge 0), temperature 1 and no filter.
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Config with a ``Regression`` family.
+    t : int or array of int
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not a Regression Config.
+    NotImplementedError
+        For other loops, schedules, ridge, a filter.
+
+    Notes
+    -----
+    docs/theory/regression.md, section "By config". Checked by the validate
+    cases ``sec5b-*``.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(family=ms.Regression(dim=5), loop=ms.Replace(n=20))
+    >>> round(float(theory.expected_test_error(cfg, 10)), 6)
+    3.571429
+    """
     from ..config import Accumulate, Config, Regression, Replace
 
     if not isinstance(cfg, Config) or not isinstance(cfg.family, Regression):

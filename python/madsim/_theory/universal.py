@@ -1,4 +1,5 @@
-"""THEORY.md section 7: the universal exact invariant.
+"""The invariant of MLE loops (docs/theory/accumulate.md, section "The
+invariant of MLE loops").
 
 For any loop (replace, fresh, augment, accumulate, accumulate-subsample),
 any schedule, any provenance filter that ignores sample values, with MLE fits
@@ -6,7 +7,7 @@ and tau = 1 (no truncation):
 
     E mu_t = mu0   and   E[Sigma_t + (mu_t - mu0)(mu_t - mu0)'] = Sigma0
 
-at every generation t, so E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0.
+at every generation t, so ``E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0``.
 
 Why: an MLE Gaussian fit has Sigmahat + (muhat - mu0)(muhat - mu0)' equal to
 the average of (x - mu0)(x - mu0)' over its training points, and every real
@@ -14,18 +15,16 @@ or synthetic point has E (x - mu0)(x - mu0)' = Sigma0 by induction. A fit
 skipped for too few points keeps a model that satisfies it already.
 
 It fails for unbiased estimators, tau != 1, truncation and value-dependent
-filters (THEORY.md section 7). It also fails for madsim's weighting with
-0 < w < 1: the fit w (real-part MLE) + (1 - w) (synthetic-part MLE) drops the
-between-part term of the weighted MLE, so
-E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 - w (1-w) E |rbar_t - sbar_t|^2
-(exact values: ``expected_trace`` + ``expected_mean_sq``). THEORY.md's
-"weighted MLE with weights summing to 1" is the per-point weighted
-likelihood, whose variance keeps that term; w = 0 and w = 1 are plain MLE
+filters. It also fails for madsim's weighting with 0 < w < 1: the fit
+w (real-part MLE) + (1 - w) (synthetic-part MLE) drops the between-part term
+of the pooled second moment, so
+``E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 - w (1-w) E |rbar_t - sbar_t|^2``
+(exact values: ``expected_trace`` + ``expected_mean_sq``). The per-point
+weighted likelihood would keep that term; w = 0 and w = 1 are plain MLE
 fits of one part and keep the invariant.
 
-Source: THEORY.md section 7 (derived there; Monte Carlo checked for every
-loop). Loops: Alemohammad et al. (arXiv 2307.01850), Kazdan et al. (arXiv
-2410.16713), He-Xu-Cheng (arXiv 2502.18049).
+The derivation is madsim's own; it holds for PPCA in trace form and for
+Gaussian mixtures fitted by EM too (docs/theory/ppca-gmm.md).
 """
 
 from __future__ import annotations
@@ -37,8 +36,32 @@ from ._common import setting, times, trace_twin
 
 
 def invariant_holds(cfg: Config):
-    """(True, "") when the section-7 invariant holds exactly for ``cfg``, else
-    (False, the reason)."""
+    """Whether the invariant of MLE loops holds exactly for a configuration.
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian or PPCA configuration.
+
+    Returns
+    -------
+    tuple of (bool, str)
+        ``(True, "")``, or ``(False, reason)`` naming every setting that
+        breaks it (estimator, temperature, truncation, weight).
+
+    Notes
+    -----
+    docs/theory/accumulate.md, section "The invariant of MLE loops".
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> theory.invariant_holds(ms.Config(loop=ms.Fresh(real=5, synthetic=5)))
+    (True, '')
+    >>> theory.invariant_holds(ms.Config(loop=ms.Fresh(real=5, synthetic=5), temperature=0.9))
+    (False, 'Config.temperature is 0.9 (needs 1)')
+    """
     cfg = trace_twin(cfg)
     st = setting(cfg)
     reasons = []
@@ -57,15 +80,49 @@ def invariant_holds(cfg: Config):
 
 
 def invariant(cfg: Config, t=0):
-    """E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 (1-D: E[sigma_t^2 + (mu_t -
-    mu0)^2] = sigma0^2) for every generation t, exactly, when the section-7
-    invariant holds (MLE, tau = 1, no truncation, pooled or w in {0, 1}; any
-    loop including AccumulateSubsample, any schedule and filter). Raises
-    ValueError naming what breaks it otherwise. Source: THEORY.md section 7."""
+    """The conserved second moment of MLE loops, ``E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0``.
+
+    In 1-D, ``E[sigma_t^2 + (mu_t - mu0)^2] = sigma0^2``. Exact at every
+    generation when the invariant holds: MLE, tau = 1, no truncation,
+    pooled fit or weight in {0, 1}; any loop including
+    ``AccumulateSubsample``, any schedule and value-blind filter; Gaussian
+    or PPCA (trace form).
+
+    Parameters
+    ----------
+    cfg : madsim.Config
+        A Gaussian or PPCA configuration.
+    t : int or array of int, default 0
+        Generation(s), >= 0.
+
+    Returns
+    -------
+    float or ndarray
+        ``tr Sigma0`` (shaped like ``t``).
+
+    Raises
+    ------
+    ValueError
+        When the invariant does not hold, naming what breaks it.
+
+    Notes
+    -----
+    docs/theory/accumulate.md, section "The invariant of MLE loops". Checked
+    by the validate cases ``row20-*``, ``ppca-sec7-*``, ``ppca-invariant-*``
+    and as a comparison in every case where it holds.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import theory
+    >>> cfg = ms.Config(loop=ms.AccumulateSubsample(n=10, synthetic=10), path="samples")
+    >>> theory.invariant(cfg, 30)
+    1.0
+    """
     cfg = trace_twin(cfg)
     st = setting(cfg)
     ok, why = invariant_holds(cfg)
     if not ok:
-        raise ValueError(f"the section-7 invariant does not hold: {why}")
+        raise ValueError(f"the invariant of MLE loops does not hold: {why}")
     t_arr, _, scalar = times(t)
     return st.trace0 if scalar else np.full(t_arr.shape, st.trace0)
