@@ -1,9 +1,14 @@
 """TOML run files map one-to-one onto the config objects; every mistake names
 the TOML key (or the table) and what is allowed."""
 
+import dataclasses
+import inspect
+from pathlib import Path
+
 import pytest
 
 import madsim as ms
+from madsim import config as C
 from madsim import toml_config
 
 FULL = """
@@ -91,12 +96,6 @@ def test_load_reads_files_and_reports_missing_ones(tmp_path):
 
 # ---------------------------------------------------------------- the schema: one source of truth
 
-import dataclasses  # noqa: E402
-import inspect  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from madsim import config as C  # noqa: E402
-
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "toml-reference.md"
 
 
@@ -114,14 +113,16 @@ def test_schema_has_every_field_of_the_api_in_order_with_its_default():
     S = toml_config.SCHEMA
     assert set(S["family"]) == {c.__name__ for c in C.FAMILIES}
     assert set(S["loop"]) == {c.__name__ for c in C.LOOPS}
-    tables = [(S["family"][c.__name__], c) for c in C.FAMILIES] + [(S["loop"][c.__name__], c) for c in C.LOOPS]
+    tables = [(S["family"][c.__name__], c) for c in C.FAMILIES]
+    tables += [(S["loop"][c.__name__], c) for c in C.LOOPS]
     tables += [(S["filter"], C.Filter), (S["detect"], ms.FirstPassage)]
     for table, cls in tables:
         assert table.names == tuple(f.name for f in dataclasses.fields(cls)), cls
         defaults = _field_defaults(cls)
         for key in table.keys:
             assert key.default == defaults.get(key.name, toml_config.REQUIRED), (cls, key.name)
-    config_fields = tuple(f.name for f in dataclasses.fields(C.Config) if f.name not in ("family", "loop", "filter"))
+    config_fields = tuple(f.name for f in dataclasses.fields(C.Config)
+                          if f.name not in ("family", "loop", "filter"))
     assert S["top"].names == config_fields
     params = inspect.signature(ms.simulate).parameters
     assert S["run"].names == tuple(p for p in params if p not in ("cfg", "detect", "progress"))
@@ -143,7 +144,8 @@ def test_every_key_has_a_type_help_and_a_value_for_the_template():
 
 def _all_tables():
     S = toml_config.SCHEMA
-    return [S["top"], *S["family"].values(), *S["loop"].values(), S["filter"], S["run"], S["detect"], S["sweep"]]
+    return [S["top"], *S["family"].values(), *S["loop"].values(), S["filter"], S["run"], S["detect"],
+            S["sweep"]]
 
 
 @pytest.mark.parametrize("text,words", [
@@ -189,7 +191,8 @@ def test_template_is_valid_and_lists_every_key_it_can():
     assert kwargs["record"] == ms.every(10) and kwargs["detect"][0].name == "collapse"
     lines = text.splitlines()
     S = toml_config.SCHEMA
-    for table in (S["top"], S["family"]["Gaussian"], S["loop"]["Replace"], S["filter"], S["run"], S["detect"]):
+    shown = (S["top"], S["family"]["Gaussian"], S["loop"]["Replace"], S["filter"], S["run"], S["detect"])
+    for table in shown:
         for key in table.keys:
             assert any(ln.startswith((f"{key.name} = ", f"# {key.name} = ")) for ln in lines), key.name
             assert any(ln.startswith(f"# {key.name}: {key.help[:30]}") for ln in lines), key.name

@@ -186,7 +186,8 @@ def detector_names(ds) -> list[str]:
     names = []
     try:
         for d in json.loads(ds.attrs.get("detectors", "[]")):
-            names.append(d.get("name") or f"first_{d['metric']}_{'below' if d.get('below') is not None else 'above'}")
+            side = "below" if d.get("below") is not None else "above"
+            names.append(d.get("name") or f"first_{d['metric']}_{side}")
     except (TypeError, ValueError, KeyError, AttributeError):  # not a madsim detectors list
         names = []
     names = [n for n in names if n in ds.data_vars and ds[n].dims == ("replica",)]
@@ -755,9 +756,11 @@ def _spread_quantiles(spread):
     try:
         lo, hi = (float(x) for x in spread)
     except (TypeError, ValueError):
-        raise ValueError(f"spread must be (lower, upper) quantiles in [0, 1] or None; got {spread!r}") from None
+        raise ValueError(f"spread must be (lower, upper) quantiles in [0, 1] or None; "
+                         f"got {spread!r}") from None
     if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"spread must be (lower, upper) quantiles with 0 <= lower < upper <= 1; got {spread!r}")
+        raise ValueError(f"spread must be (lower, upper) quantiles with 0 <= lower < upper <= 1; "
+                         f"got {spread!r}")
     return lo, hi
 
 

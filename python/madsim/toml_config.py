@@ -231,9 +231,9 @@ FAMILY = {t.kind: t for t in (
                                           "current fit (path = \"samples\").", [
         ("weights", "array", "k probabilities summing to 1."),
         ("means", "array", "k points of d coordinates (for d = 1 also a list of k numbers)."),
-        ("covs", "array", f"not set: the identity for every component; else, by cov_type, k d x d "
-                          f"matrices (\"full\"), k lists of d variances (\"diag\") or k variances "
-                          f"(\"spherical\").", [[[1.0]], [[1.0]]]),
+        ("covs", "array", "not set: the identity for every component; else, by cov_type, k d x d "
+                          "matrices (\"full\"), k lists of d variances (\"diag\") or k variances "
+                          "(\"spherical\").", [[[1.0]], [[1.0]]]),
         ("cov_type", "string", f"one of {_choices(C.COV_TYPES)}; the fit keeps the same type."),
         ("em_iters", "integer", "EM iteration cap per generation."),
         ("em_tol", "float", "EM stops once the mean log-likelihood changes by less (0: exactly em_iters "
@@ -334,8 +334,8 @@ SWEEP = _table("[sweep]", sweep,
     ("zip", "table", "[sweep.zip.NAME]: one dimension NAME whose fields move together."),
 ], name="madsim.sweep")
 # grid and zip: neither is required alone (madsim.sweep's grid argument is both together)
-SWEEP = dataclasses.replace(SWEEP, keys=tuple(dataclasses.replace(k, default=None) if k.name in ("grid", "zip")
-                                              else k for k in SWEEP.keys))
+SWEEP = dataclasses.replace(SWEEP, keys=tuple(
+    dataclasses.replace(k, default=None) if k.name in ("grid", "zip") else k for k in SWEEP.keys))
 
 SCHEMA = {"top": TOP, "family": FAMILY, "loop": LOOP, "filter": FILTER, "run": RUN, "detect": DETECT,
           "sweep": SWEEP}
@@ -394,7 +394,8 @@ def _record(value):
             return every(arg) if kind == "every" else logspace(arg)
         except (TypeError, ValueError) as exc:
             raise ConfigFileError(f"[run] record: {exc}") from None
-    raise ConfigFileError(f"[run] record must be {{ every = k }}, {{ logspace = num }} or a list; got {value!r}")
+    raise ConfigFileError(f"[run] record must be {{ every = k }}, {{ logspace = num }} or a list; "
+                          f"got {value!r}")
 
 
 def _depth(doc) -> int:
