@@ -402,7 +402,8 @@ def ds1_cfg(ds):
 
 @pytest.mark.parametrize("call,exc,words", [
     (lambda d: plots.metric(d, "varr"), ValueError, ["'varr'", "'var'", "'log_var'", "'mean'"]),
-    (lambda d: plots.metric(d, "first_var_below"), ValueError, ["dims", "scalar"]),
+    (lambda d: plots.metric(d, "first_var_below"), ValueError, ["dims", "scalar", "is a detector",
+                                                                 "survival --name first_var_below"]),
     (lambda d: plots.metric(d, "var", band=1.5), ValueError, ["band"]),
     (lambda d: plots.metric(d, "var", paths=[10_000]), ValueError, ["replica 10000"]),
     (lambda d: plots.metric(d, "var", paths=-1), ValueError, ["paths"]),

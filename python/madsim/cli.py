@@ -261,16 +261,8 @@ def _info(args) -> int:
 def version_text() -> str:
     """`madsim --version`: the package version and how the compiled core was
     built (CUDA on or off, compiler, flags)."""
-    try:
-        import madsim as ms
-    except ImportError as exc:  # a broken build: say so, with the version of the installed package
-        from importlib import metadata
+    import madsim as ms
 
-        try:
-            version = metadata.version("madsim")
-        except metadata.PackageNotFoundError:
-            version = "(unknown)"
-        return f"madsim {version}\nbuild: the compiled core does not import: {exc}"
     info = ms.build_info()
     if info.get("cuda"):
         cuda = (f"CUDA on (nvcc {info.get('cuda_version')}, architectures "
@@ -285,22 +277,11 @@ def version_text() -> str:
     ])
 
 
-class _Version(argparse.Action):
-    """--version, computed when asked (importing the compiled core for its
-    build facts costs time every other command would pay)."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(version_text())
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``madsim`` argument parser, every subcommand and option with its help."""
-    parser = argparse.ArgumentParser(prog="madsim", description="Monte Carlo of model collapse")
-    parser.add_argument("--version", action=_Version,
+    parser = argparse.ArgumentParser(prog="madsim", description="Monte Carlo of model collapse",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # --version's lines
+    parser.add_argument("--version", action="version", version=version_text(),
                         help="print the version and the build (CUDA on/off, compiler, flags) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the replace loop on both paths and compare with theory")

@@ -632,8 +632,10 @@ def _metric_values(ds, name: str):
         desc = _pretty(base.attrs.get("long_name", name[4:]))
         return vals, f"ln of the {desc}", name
     if name in ds.data_vars:
+        det = (f" ({name!r} is a detector: plots.survival(ds, {name!r}), or madsim plot survival --name "
+               f"{name})") if name in detector_names(ds) else ""
         raise ValueError(f"{name!r} has dims {ds[name].dims}; metric plots scalar variables with dims "
-                         f"(replica, generation): {avail}")
+                         f"(replica, generation): {avail}{det}")
     hint = " (d > 1 runs have no 'var': try 'logdet' or 'trace')" if name in ("var", "log_var") else ""
     raise ValueError(f"ds has no scalar variable {name!r}{hint}; available: {avail}")
 
