@@ -447,3 +447,11 @@ def test_missing_matplotlib_names_the_extra(ds1, monkeypatch):
         plots.metric(ds1, "var")
     # the estimator itself needs only numpy
     assert plots.kaplan_meier([1, 2], [True, False]).survival.tolist() == [0.5]
+
+
+def test_metric_without_spread_or_paths_spans_the_mean_and_its_band(ds_outlier):
+    ax = plots.metric(ds_outlier, "var", spread=None, paths=0, theory=False)
+    ci = ax.collections[0].get_paths()[0].vertices[:, 1]
+    lo, hi = ci.min(), ci.max()
+    y0, y1 = ax.get_ylim()
+    assert y0 < lo and y1 > hi and (y1 - y0) < 1.2 * (hi - lo)  # the CI band and a 5% margin

@@ -657,11 +657,12 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     band: confidence level of the band (None: no band).
     spread: (lower, upper) quantiles of the replicas drawn as a light band
         at each generation (None: none).
-    robust: the y-range covers the spread band (5-95% when spread is None),
-        the mean, its band and the theory curve, not every replica: one
-        outlying replica (a variance far out in its tail) no longer sets
-        the axis; paths beyond it are clipped and the legend says so.
-        False: matplotlib's autoscale over everything drawn.
+    robust: the y-range covers the mean, its band, the theory curve and,
+        where the spread band or replica paths are drawn, the spread band
+        (5-95% when spread is None), not every replica: one outlying
+        replica (a variance far out in its tail) no longer sets the axis;
+        paths beyond it are clipped and the legend says so. False:
+        matplotlib's autoscale over everything drawn.
     paths: how many replica paths to draw, picked at evenly spaced quantiles
         of the final recorded value (so they show the spread), or a sequence
         of replica ids; 0 for none.
@@ -697,11 +698,13 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
         ax.fill_between(t, lo, hi, color=color, alpha=0.35, lw=0, zorder=3,
                         label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
         shown += [lo, hi]
-    quant = _quantiles(vals, q or (0.05, 0.95))
+    chosen = _pick_paths(ds, vals, paths)
+    if q is not None or chosen:  # the y-range spans the replicas' band where replicas are drawn
+        quant = _quantiles(vals, q or (0.05, 0.95))
+        shown += [quant[0], quant[1]]
     if q is not None and R > 1:
         ax.fill_between(t, quant[0], quant[1], color=color, alpha=0.1, lw=0, zorder=1,
                         label=_once(ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light)"))
-    shown += [quant[0], quant[1]]
 
     bad = ~np.isfinite(vals)
     if bad.any():  # e.g. ln 0: a variance that underflowed double (THEORY: ln sigma^2 ~ t delta)
@@ -711,7 +714,6 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
                 "the mean and band stop there", transform=ax.transAxes, fontsize=7.5, color="0.3",
                 va="bottom")
 
-    chosen = _pick_paths(ds, vals, paths)
     for k, r in enumerate(chosen):
         ax.plot(t, vals[r], color=color, lw=0.6, alpha=0.4, zorder=2,
                 label=_once(ax, "paths", f"{len(chosen)} replica paths (quantiles of the last value)")
