@@ -246,8 +246,7 @@ def test_labels_are_inside_the_figure_at_default_size(ds_regression, ds1, tmp_pa
     _assert_texts_inside(ax.figure, ax)
     assert "\n" in ax.get_ylabel()  # wrapped to the axes' height
     _saved(ax.figure, tmp_path, "test_error.png")
-    for draw in (lambda: plots.metric(ds1, "log_var"), lambda: plots.survival(ds_regression, "worse"),
-                 lambda: plots.tails(ds1)):
+    for draw in (lambda: plots.survival(ds_regression, "worse"), lambda: plots.tails(ds1)):
         ax = draw()
         _assert_texts_inside(ax.figure, ax)
 
