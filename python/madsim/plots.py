@@ -235,9 +235,9 @@ def _set_labels(ax, xlabel: str | None, ylabel: str | None, title: str | None = 
     """Axis labels and title, wrapped to the axes so none is clipped at the
     figure's size (constrained layout then makes room for the extra lines)."""
     import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
 
-    size = mpl.rcParams["axes.labelsize"]
-    size = mpl.font_manager.FontProperties(size=size).get_size_in_points()
+    size = FontProperties(size=mpl.rcParams["axes.labelsize"]).get_size_in_points()
     if xlabel is not None:
         ax.set_xlabel(_wrap(xlabel, _axis_chars(ax, "x", size)))
     if ylabel is not None:
