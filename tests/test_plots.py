@@ -128,7 +128,11 @@ def test_metric_band_paths_theory(ds1, tmp_path):
     ax = plots.metric(ds1, "var", paths=4, log=True)
     lines = ax.get_lines()
     assert len(lines) == 1 + 4 + 1  # mean, paths, theory
-    assert len(ax.collections) == 1  # the CI band
+    assert len(ax.collections) == 2  # the CI band, the 5-95% band of the replicas
+    spread = ax.collections[1].get_paths()[0].vertices[:, 1]
+    for q in (0.05, 0.95):  # both edges are the polygon's
+        edge = np.quantile(ds1["var"].values, q, axis=0)
+        assert np.abs(spread[:, None] - edge[None, :]).min(axis=0).max() < 1e-12
     t = ds1["generation"].values
     theory = lines[-1]
     np.testing.assert_allclose(theory.get_ydata(), ms.theory.expected_var(ds1_cfg(ds1), t))
@@ -170,6 +174,98 @@ def test_metric_without_a_closed_form_draws_no_theory(ds_fresh, ds1, monkeypatch
     monkeypatch.setitem(plots.THEORY, "var", "expected_var_not_written_yet")
     ax = plots.metric(ds1, "var", paths=0)
     assert len(ax.get_lines()) == 1
+
+
+def _legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_metric_says_when_there_is_no_closed_form(ds_fresh, ds1):
+    notes = [s for s in _legend_texts(plots.metric(ds_fresh, "log_var", paths=0)) if "no closed form" in s]
+    assert len(notes) == 1 and "Fresh" in notes[0] and "ln" in notes[0]
+    assert not any("no closed form" in s for s in _legend_texts(plots.metric(ds1, "log_var", paths=0)))
+    assert not any("no closed form" in s for s in _legend_texts(plots.metric(ds1, "var", theory=False)))
+
+
+@pytest.fixture
+def ds_outlier(ds1):
+    """ds1 with one replica's variance at 9 from t = 6 on, where the mean is 0.55."""
+    ds = ds1.copy(deep=True)
+    ds["var"].values[17, 6:] = 9.0
+    assert ds["var"].mean("replica").values[6:].max() < 0.6
+    return ds
+
+
+def test_metric_y_range_is_the_quantile_band_not_an_outlier(ds_outlier):
+    var = ds_outlier["var"].values
+    lo, hi = np.quantile(var, 0.05, axis=0), np.quantile(var, 0.95, axis=0)
+    ax = plots.metric(ds_outlier, "var", paths=5)
+    y0, y1 = ax.get_ylim()
+    span = hi.max() - min(lo.min(), 0.0)
+    assert y1 <= hi.max() + 0.1 * span and y0 >= lo.min() - 0.1 * span  # within the band (+ margin)
+    assert y1 < 3.0  # not 9
+    assert any("paths beyond it are cut" in s for s in _legend_texts(ax))
+    # the outlier is still drawn (lightly), only cut by the axes
+    assert any(np.max(ln.get_ydata()) == 9.0 and ln.get_alpha() < 0.5 for ln in ax.get_lines())
+    # log axis too; and robust=False is matplotlib's autoscale (up to the outlier)
+    assert plots.metric(ds_outlier, "var", log=True).get_ylim()[1] < 9.0
+    assert plots.metric(ds_outlier, "var", robust=False).get_ylim()[1] >= 9.0
+
+
+def test_metric_spread_argument(ds1):
+    ax = plots.metric(ds1, "var", spread=(0.25, 0.75), paths=0, band=None)
+    assert any("25%-75% of the replicas" in s for s in _legend_texts(ax))
+    assert len(plots.metric(ds1, "var", spread=None, band=None).collections) == 0
+    with pytest.raises(ValueError, match="spread"):
+        plots.metric(ds1, "var", spread=(0.9, 0.1))
+
+
+@pytest.fixture(scope="module")
+def ds_regression():
+    cfg = ms.Config(family=ms.Regression(dim=3), loop=ms.Replace(n=20))
+    return ms.simulate(cfg, replicas=60, generations=15, seed=2, progress=False,
+                       detect=[ms.FirstPassage("test_error", above=1.0, name="worse")])
+
+
+def _assert_texts_inside(fig, ax):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    W, H = fig.bbox.width, fig.bbox.height
+    texts = [ax.xaxis.label, ax.yaxis.label, ax.title]
+    if ax.get_legend() is not None:
+        texts += list(ax.get_legend().get_texts())
+    for text in texts:
+        if not text.get_text():
+            continue
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= W + 1 and box.y1 <= H + 1, (
+            text.get_text(), box.bounds, (W, H))
+
+
+def test_labels_are_inside_the_figure_at_default_size(ds_regression, ds1, tmp_path):
+    ax = plots.metric(ds_regression, "test_error")  # the longest y label of any variable
+    _assert_texts_inside(ax.figure, ax)
+    assert "\n" in ax.get_ylabel()  # wrapped to the axes' height
+    _saved(ax.figure, tmp_path, "test_error.png")
+    for draw in (lambda: plots.survival(ds_regression, "worse"), lambda: plots.tails(ds1)):
+        ax = draw()
+        _assert_texts_inside(ax.figure, ax)
+
+
+def test_wrap_keeps_math_spans_whole():
+    text = "excess risk $(w_t - w^*)' \\Sigma (w_t - w^*)$ over many words of text"
+    lines = plots._wrap(text, 12).split("\n")
+    assert "$(w_t - w^*)' \\Sigma (w_t - w^*)$" in lines
+    assert " ".join(lines) == text
+
+
+def test_detector_names_come_from_the_run(ds1, ds_regression):
+    assert plots.detector_names(ds_regression) == ["worse"]
+    assert plots.detector_names(ds1) == ["first_var_below"]
+    with pytest.raises(ValueError, match="this run's detectors: worse"):
+        plots.survival(ds_regression, "first_test_error_above")
+    with pytest.raises(ValueError, match="this run has no detectors"):
+        plots.survival(ds_regression[["w_norm"]], "worse")
 
 
 def test_metric_overlay_runs_share_legend_entries(ds1, ds_fresh):
@@ -306,7 +402,8 @@ def ds1_cfg(ds):
 
 @pytest.mark.parametrize("call,exc,words", [
     (lambda d: plots.metric(d, "varr"), ValueError, ["'varr'", "'var'", "'log_var'", "'mean'"]),
-    (lambda d: plots.metric(d, "first_var_below"), ValueError, ["dims", "scalar"]),
+    (lambda d: plots.metric(d, "first_var_below"), ValueError, ["dims", "scalar", "is a detector",
+                                                                 "survival --name first_var_below"]),
     (lambda d: plots.metric(d, "var", band=1.5), ValueError, ["band"]),
     (lambda d: plots.metric(d, "var", paths=[10_000]), ValueError, ["replica 10000"]),
     (lambda d: plots.metric(d, "var", paths=-1), ValueError, ["paths"]),
@@ -346,7 +443,15 @@ def test_missing_matplotlib_names_the_extra(ds1, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # import fails
-    with pytest.raises(ImportError, match=r"pip install madsim\[plot\]"):
+    with pytest.raises(ImportError, match=r'pip install "madsim\[plot\]".*pip install "\.\[plot\]"'):
         plots.metric(ds1, "var")
     # the estimator itself needs only numpy
     assert plots.kaplan_meier([1, 2], [True, False]).survival.tolist() == [0.5]
+
+
+def test_metric_without_spread_or_paths_spans_the_mean_and_its_band(ds_outlier):
+    ax = plots.metric(ds_outlier, "var", spread=None, paths=0, theory=False)
+    ci = ax.collections[0].get_paths()[0].vertices[:, 1]
+    lo, hi = ci.min(), ci.max()
+    y0, y1 = ax.get_ylim()
+    assert y0 < lo and y1 > hi and (y1 - y0) < 1.2 * (hi - lo)  # the CI band and a 5% margin

@@ -1,9 +1,14 @@
 """TOML run files map one-to-one onto the config objects; every mistake names
 the TOML key (or the table) and what is allowed."""
 
+import dataclasses
+import inspect
+from pathlib import Path
+
 import pytest
 
 import madsim as ms
+from madsim import config as C
 from madsim import toml_config
 
 FULL = """
@@ -87,3 +92,143 @@ def test_load_reads_files_and_reports_missing_ones(tmp_path):
     assert toml_config.load(p)[0].loop == ms.Fresh(real=10, synthetic=[10, 20, 30])
     with pytest.raises(toml_config.ConfigFileError, match="cannot read run file"):
         toml_config.load(tmp_path / "missing.toml")
+
+
+# ---------------------------------------------------------------- the schema: one source of truth
+
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "toml-reference.md"
+
+
+def _field_defaults(cls):
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def test_schema_has_every_field_of_the_api_in_order_with_its_default():
+    S = toml_config.SCHEMA
+    assert set(S["family"]) == {c.__name__ for c in C.FAMILIES}
+    assert set(S["loop"]) == {c.__name__ for c in C.LOOPS}
+    tables = [(S["family"][c.__name__], c) for c in C.FAMILIES]
+    tables += [(S["loop"][c.__name__], c) for c in C.LOOPS]
+    tables += [(S["filter"], C.Filter), (S["detect"], ms.FirstPassage)]
+    for table, cls in tables:
+        assert table.names == tuple(f.name for f in dataclasses.fields(cls)), cls
+        defaults = _field_defaults(cls)
+        for key in table.keys:
+            assert key.default == defaults.get(key.name, toml_config.REQUIRED), (cls, key.name)
+    config_fields = tuple(f.name for f in dataclasses.fields(C.Config)
+                          if f.name not in ("family", "loop", "filter"))
+    assert S["top"].names == config_fields
+    params = inspect.signature(ms.simulate).parameters
+    assert S["run"].names == tuple(p for p in params if p not in ("cfg", "detect", "progress"))
+    for key in S["run"].keys:
+        assert key.default == params[key.name].default
+    sweep_only = [p for p in inspect.signature(ms.sweep).parameters
+                  if p not in S["run"].names and p not in ("base", "detect", "store", "progress")]
+    assert set(S["sweep"].names) == set(sweep_only) | {"zip"}
+
+
+def test_every_key_has_a_type_help_and_a_value_for_the_template():
+    for table in _all_tables():
+        for key in table.keys:
+            assert key.types and set(key.types) <= set(toml_config.TOML_TYPES), key
+            assert key.help.endswith(".") and len(key.help) > 15, key
+            if key.default is None and table is not toml_config.SWEEP:
+                assert key.example is not None, (table.where, key.name)
+
+
+def _all_tables():
+    S = toml_config.SCHEMA
+    return [S["top"], *S["family"].values(), *S["loop"].values(), S["filter"], S["run"], S["detect"],
+            S["sweep"]]
+
+
+@pytest.mark.parametrize("text,words", [
+    ("temperature = 'hot'", ["temperature must be a float", "'hot'"]),
+    ("estimator = 1", ["estimator must be a string", "got 1"]),
+    ("[family]\ndim = '2'", ["[family] (Gaussian)", "dim must be an integer", "'2'"]),
+    ("[family]\ndim = true", ["dim must be an integer", "True"]),
+    ("[family]\ntype = ['Gaussian']", ["[family] type must be one of", "['Gaussian']"]),
+    ("[loop]\ntype = 'Fresh'\nreal = 2.5", ["[loop] (Fresh)", "real must be an integer or an array", "2.5"]),
+    ("[run]\nreplicas = '100'", ["[run]", "replicas must be an integer or an array", "'100'"]),
+    ("[run]\nrecord = 5", ["[run]", "record must be a table or an array", "got 5"]),
+    ("[[detect]]\nmetric = 'var'\nbelow = 'low'", ["[[detect]] #1", "below must be a float", "'low'"]),
+    ("[filter]\ntpr = [0.5]", ["[filter]", "tpr must be a float"]),
+])
+def test_wrong_toml_types_name_the_key(text, words):
+    with pytest.raises(toml_config.ConfigFileError) as info:
+        toml_config.loads(text)
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+def test_sweep_options_are_type_checked():
+    with pytest.raises(toml_config.ConfigFileError, match=r"\[sweep\]: keep_state must be a boolean"):
+        toml_config.loads_sweep("[sweep]\nkeep_state = 1\n[sweep.grid]\nweight = [0.5]\n")
+
+
+@pytest.mark.parametrize("text", [
+    "x = " + "[" * 5000 + "]" * 5000,                            # tomllib itself recurses
+    "x = " + "{ a = " * 3000 + "1" + " }" * 3000,
+    "[family]\nmean = " + "[" * 40 + "0.0" + "]" * 40,           # readable, but far deeper than any key
+    "[sweep.grid" + ".a" * 3000 + "]\nb = [1]",                  # headers nest without recursion in tomllib
+])
+def test_deep_nesting_is_a_clear_error_not_a_recursion_error(text):
+    for load in (toml_config.loads, toml_config.loads_sweep):
+        with pytest.raises(toml_config.ConfigFileError, match="nested more than 32 levels deep"):
+            load(text)
+
+
+def test_template_is_valid_and_lists_every_key_it_can():
+    text = toml_config.template()
+    cfg, kwargs = toml_config.loads(text)
+    assert cfg == ms.Config(loop=ms.Replace(n=20))
+    assert kwargs["record"] == ms.every(10) and kwargs["detect"][0].name == "collapse"
+    lines = text.splitlines()
+    S = toml_config.SCHEMA
+    shown = (S["top"], S["family"]["Gaussian"], S["loop"]["Replace"], S["filter"], S["run"], S["detect"])
+    for table in shown:
+        for key in table.keys:
+            assert any(ln.startswith((f"{key.name} = ", f"# {key.name} = ")) for ln in lines), key.name
+            assert any(ln.startswith(f"# {key.name}: {key.help[:30]}") for ln in lines), key.name
+    for kind in list(S["family"]) + list(S["loop"]):  # the other types are named, with their keys
+        assert kind in text
+    assert all(len(ln) <= 100 for ln in lines)
+
+
+def test_commented_keys_load_when_uncommented():
+    """Uncommenting a key of the template gives a file the loader accepts
+    (path and truncation together, as truncation needs the samples path)."""
+    text = toml_config.template()
+    for key in ("estimator", "temperature", "path", "threads", "chunk", "backend"):
+        edited = text.replace(f"# {key} = ", f"{key} = ", 1)
+        toml_config.loads(edited)
+    toml_config.loads(text.replace("# path = ", "path = ", 1).replace("# truncation = ", "truncation = ", 1))
+    toml_config.loads(text.replace("# [filter]", "[filter]").replace("# tpr = ", "tpr = ")
+                      .replace("# fpr = ", "fpr = "))
+
+
+def test_reference_documents_every_key_and_its_examples_load():
+    ref = toml_config.reference_markdown()
+    for table in _all_tables():
+        for key in table.keys:
+            assert f"| `{key.name}` |" in ref, key.name
+    for code, _ in toml_config.RECORD_EXAMPLES:
+        assert code in ref
+        _, kwargs = toml_config.loads(f"[run]\n{code}\n")
+        assert "record" in kwargs
+    blocks = ref.split("```toml\n")[1:]
+    run_file, sweep_file = (b.split("```")[0] for b in (blocks[0], blocks[-1]))
+    assert toml_config.loads(run_file)[0] == toml_config.loads(toml_config.template())[0]
+    _, _, options = toml_config.loads_sweep(run_file + "\n" + sweep_file)
+    assert set(options["grid"]) == {"weight", "loop.synthetic", "loop", "ratio"}
+
+
+def test_committed_reference_is_the_generated_one():
+    assert REFERENCE.read_text() == toml_config.reference_markdown(), (
+        "docs/guide/toml-reference.md is out of date: run python docs/gen_toml_reference.py")

@@ -5,7 +5,7 @@
     ds = ms.simulate(cfg, replicas=10_000, generations=1_000, seed=1, record=ms.every(10))
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one source: pyproject.toml (the wheel's metadata) reads it at build time
 
 from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda

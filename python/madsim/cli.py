@@ -1,12 +1,14 @@
 """The ``madsim`` command line.
 
     madsim demo                          a real run checked against theory
+    madsim init [run.toml]               write a commented run file to start from
     madsim run RUN.toml -o result.nc     a run described by a TOML file (madsim.toml_config)
     madsim sweep SWEEP.toml -o grid.nc   a parameter grid ([sweep] table), resumable
     madsim plot result.nc -o fig.png     a figure of a saved result (tails, metric, survival)
     madsim validate [--quick]            Monte Carlo against every closed form of madsim.theory
     madsim bench                         a quick throughput check against numpy and Philox
     madsim info                          version, RNG layout and build
+    madsim --version                     version and build (CUDA on/off, compiler, flags)
 """
 
 from __future__ import annotations
@@ -85,18 +87,60 @@ def _run(args) -> int:
     R, G = ds.sizes["replica"], ds.attrs["generations_completed"]
     print(f"{R} replicas x {G} generations ({ds.attrs['kernel']} kernel, {ds.attrs['wall_time_s']:.2f} s)"
           f" -> {out}")
-    s = results.summary(ds)
-    last = int(ds["generation"].values[-1])
-    for name in ds.data_vars:
-        if f"{name}_mean" in s and "generation" in s[f"{name}_mean"].dims and s[f"{name}_mean"].ndim == 1:
-            m = float(s[f"{name}_mean"].sel(generation=last))
-            se = float(s[f"{name}_se"].sel(generation=last))
-            print(f"  E {name:<18} at t = {last}: {m:.6g} +- {se:.2g}")
-        elif f"{name}_reached" in s:
-            print(f"  {name}: reached by {float(s[f'{name}_reached']):.1%} of replicas")
+    for line in _last_generation_lines(ds):
+        print(line)
     if ds.attrs.get("interrupted"):
         print("interrupted: the file holds the completed generations", file=sys.stderr)
         return 130
+    return 0
+
+
+def _last_generation_lines(ds) -> list[str]:
+    """What `madsim run` prints of a result: for each scalar variable, its
+    mean and standard error over the replicas at the last recorded
+    generation (over the finite values: a variable that is NaN or inf in
+    some replicas says how many were finite, with no numpy warning), and for
+    each detector the share of replicas that fired."""
+    last = int(ds["generation"].values[-1])
+    R = ds.sizes["replica"]
+    lines = []
+    for name, var in ds.data_vars.items():
+        if var.dims == ("replica", "generation"):
+            x = var.sel(generation=last).values.astype(np.float64)
+            x = x[np.isfinite(x)]
+            if x.size == 0:
+                lines.append(f"  E {name:<18} at t = {last}: no finite value in {R} replicas")
+                continue
+            se = f"{x.std(ddof=1) / np.sqrt(x.size):.2g}" if x.size > 1 else "n/a"
+            some = f" ({x.size} of {R} replicas finite)" if x.size < R else ""
+            lines.append(f"  E {name:<18} at t = {last}: {x.mean():.6g} +- {se}{some}")
+        elif var.dims == ("replica",) and np.issubdtype(var.dtype, np.integer):
+            lines.append(f"  {name}: reached by {float((var.values >= 0).mean()):.1%} of replicas")
+    return lines
+
+
+def _init(args) -> int:
+    from madsim import toml_config
+
+    if args.reference:
+        text, default = toml_config.reference_markdown(), "-"
+    else:
+        text, default = toml_config.template(), "run.toml"
+    path = args.path or default
+    if path == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(path)
+    if out.exists() and not args.force:
+        raise ValueError(f"{path} exists; pass --force to overwrite it")
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path!r}: {exc.strerror}") from None
+    if args.reference:
+        print(f"wrote {path}")
+    else:
+        print(f"wrote {path}: run it with  madsim run {path}")
     return 0
 
 
@@ -143,9 +187,13 @@ def _plot(args) -> int:
         token = '"type": "Categorical"' in ds.attrs.get("config", "")
         ax = plots.token_ranks(ds) if token else plots.tails(ds)
     elif args.kind == "survival":
-        if not args.name:
-            raise ValueError("madsim plot survival needs --name DETECTOR (a first_* variable)")
-        ax = plots.survival(ds, args.name)
+        name = args.name
+        if not name:
+            dets = plots.detector_names(ds)
+            if len(dets) != 1:
+                raise ValueError(f"madsim plot survival needs --name DETECTOR; {plots.detectors_text(dets)}")
+            name = dets[0]  # the run's only detector
+        ax = plots.survival(ds, name)
     else:
         ax = plots.metric(ds, args.name or "var")
     out = args.output or str(Path(args.result).with_suffix(f".{args.kind}.png"))
@@ -210,16 +258,40 @@ def _info(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="madsim", description="Monte Carlo of model collapse")
+def version_text() -> str:
+    """`madsim --version`: the package version and how the compiled core was
+    built (CUDA on or off, compiler, flags)."""
+    import madsim as ms
+
+    info = ms.build_info()
+    if info.get("cuda"):
+        cuda = (f"CUDA on (nvcc {info.get('cuda_version')}, architectures "
+                f"{info.get('cuda_architectures')}, flags {info.get('cuda_flags')})")
+    else:
+        cuda = "CUDA off (CPU only)"
+    return "\n".join([
+        f"madsim {ms.__version__}",
+        f"build: {cuda}",
+        f"compiler: {info.get('compiler')}, flags {info.get('flags')}, CPU lanes {info.get('cpu_lanes')}",
+        f"RNG: {info.get('rng')}, layout version {ms.RNG_LAYOUT_VERSION}",
+    ])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``madsim`` argument parser, every subcommand and option with its help."""
+    parser = argparse.ArgumentParser(prog="madsim", description="Monte Carlo of model collapse",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # --version's lines
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="print the version and the build (CUDA on/off, compiler, flags) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the replace loop on both paths and compare with theory")
     demo.add_argument("--n", type=int, default=20, help="samples per generation (default 20)")
-    demo.add_argument("--replicas", type=int, default=10_000)
-    demo.add_argument("--generations", type=int, default=1_000)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--eps", type=float, default=0.1, help="collapse threshold on sigma/sigma0")
-    demo.add_argument("--threads", type=int, default=None)
+    demo.add_argument("--replicas", type=int, default=10_000, help="replicas (default 10000)")
+    demo.add_argument("--generations", type=int, default=1_000, help="generations (default 1000)")
+    demo.add_argument("--seed", type=int, default=1, help="Philox seed (default 1)")
+    demo.add_argument("--eps", type=float, default=0.1,
+                      help="collapse threshold on sigma/sigma0 (default 0.1)")
+    demo.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     demo.set_defaults(func=_demo)
     val = sub.add_parser(
         "validate", help="run the oracle cases: Monte Carlo vs the closed forms of madsim.theory (docs/theory/)",
@@ -234,15 +306,15 @@ def main(argv=None) -> int:
                      help="family-wise false-fail rate of the run (default 1e-4)")
     val.add_argument("--seed-offset", type=int, default=0,
                      help="shift every case's seed (a fresh set of replicas; default 0)")
-    val.add_argument("--threads", type=int, default=None)
+    val.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     val.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     val.set_defaults(func=_validate)
     run = sub.add_parser(
         "run", help="run the simulation described by a TOML file and save the result",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Runs a TOML run file (see madsim.toml_config for every key) and writes the "
-                    "Dataset (netCDF-4 .nc or .zarr).",
-        epilog="example:\n  madsim run fresh.toml -o fresh.nc --replicas 100000\n"
+        description="Runs a TOML run file (madsim init writes one; madsim init --reference lists "
+                    "every key) and writes the Dataset (netCDF-4 .nc or .zarr).",
+        epilog="example:\n  madsim init fresh.toml\n  madsim run fresh.toml -o fresh.nc --replicas 100000\n"
                "  madsim plot fresh.nc metric --name var")
     run.add_argument("config", help="TOML run file")
     run.add_argument("-o", "--output", help="result path (.nc or .zarr; default: CONFIG with .nc)")
@@ -273,30 +345,58 @@ def main(argv=None) -> int:
                      help="override [sweep] scheduler (default threads)")
     swp.add_argument("--workers", type=int, help="threads or Dask worker processes")
     swp.add_argument("--address", help="Dask scheduler address (with --scheduler dask)")
-    swp.add_argument("--block", type=int, help="replicas per task")
+    swp.add_argument("--block", type=int, help="override [sweep] block: replicas per task")
     swp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bar over tasks (default: only on a terminal)")
     swp.set_defaults(func=_sweep)
     plot = sub.add_parser(
-        "plot", help="draw a figure of a saved result (needs matplotlib: pip install madsim[plot])",
+        "plot", help='draw a figure of a saved result (needs matplotlib: pip install "madsim[plot]", '
+                     'or pip install ".[plot]" in a source checkout)',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  madsim plot run.nc tails -o tails.png\n"
                "  madsim plot run.nc metric --name log_var\n"
                "  madsim plot run.nc survival --name collapse")
     plot.add_argument("result", help="a file written by madsim run or madsim.results.save")
-    plot.add_argument("kind", nargs="?", default="metric", choices=("metric", "tails", "survival"))
-    plot.add_argument("--name", help="metric variable (default var; log_var works) or detector")
+    plot.add_argument("kind", nargs="?", default="metric", choices=("metric", "tails", "survival"),
+                      help="metric: a variable's mean with its CI and quantile band (default); tails: "
+                           "the model's density against the truth's (token runs: probability by rank); "
+                           "survival: Kaplan-Meier curve of a detector")
+    plot.add_argument("--name", help="metric: the variable (default var; log_var works); survival: the "
+                                     "detector (default: the run's only one)")
     plot.add_argument("-o", "--output", help="PNG path (default: RESULT.KIND.png)")
     plot.set_defaults(func=_plot)
     bench = sub.add_parser("bench", help="quick throughput check against numpy and the Philox rate")
-    bench.add_argument("--replicas", type=int, default=100_000)
-    bench.add_argument("--generations", type=int, default=100)
-    bench.add_argument("--repeats", type=int, default=3)
-    bench.add_argument("--threads", type=int, default=None)
+    bench.add_argument("--replicas", type=int, default=100_000,
+                       help="replicas of each timed run (default 100000)")
+    bench.add_argument("--generations", type=int, default=100,
+                       help="generations of each timed run (default 100)")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="runs of each case; the best is reported (default 3)")
+    bench.add_argument("--threads", type=int, default=None,
+                       help="threads of the multi-threaded rows and the Philox rate (default: all cores)")
     bench.set_defaults(func=_bench)
+    init = sub.add_parser(
+        "init", help="write a commented run file (TOML) to start from",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Writes a small run file, valid as written (madsim run finishes it in a second "
+                    "or two), with every key the loader accepts: the live ones set, the others "
+                    "commented out with their meaning and default. --reference writes the Markdown "
+                    "reference of every key instead.",
+        epilog="examples:\n  madsim init run.toml && madsim run run.toml\n"
+               "  madsim init --reference > toml-reference.md")
+    init.add_argument("path", nargs="?", help="where to write (default run.toml; with --reference "
+                                              "standard output; - for standard output)")
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    init.add_argument("--reference", action="store_true",
+                      help="write the reference of every TOML key (Markdown) instead of a run file")
+    init.set_defaults(func=_init)
     info = sub.add_parser("info", help="print version, RNG layout and build information")
     info.set_defaults(func=_info)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (TypeError, ValueError, FileNotFoundError, MemoryError, ImportError) as exc:

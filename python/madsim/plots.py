@@ -1,19 +1,20 @@
 """Figures of a ``madsim.simulate`` result (matplotlib, the optional extra:
-``pip install ".[plot]"``)::
+``pip install "madsim[plot]"``, or ``pip install ".[plot]"`` in a source checkout)::
 
     import madsim as ms
     from madsim import plots
     ds = ms.simulate(ms.Config(loop=ms.Replace(n=20)), replicas=2000,
                      generations=1000, record=[0, 10, 100, 1000])
     plots.tails(ds)                   # the vanishing tails: model densities over the truth's
-    plots.metric(ds, "log_var")       # E ln sigma_t^2 with a CI band, replica paths, theory
+    plots.metric(ds, "log_var")       # E ln sigma_t^2: CI, 5-95% band, replica paths, theory
     plots.survival(ds2, "first_var_below")   # Kaplan-Meier of a FirstPassage detector
 
 Every function draws on ``ax`` (a new figure when None), returns the Axes and
 never calls ``plt.show()``. Bad input raises ValueError naming what the
 Dataset holds. Theory curves come from ``madsim.theory`` where a closed form
 exists for the variable and the run's Config; where none does (the function
-is missing or raises NotImplementedError) the plot is drawn without one.
+is missing or raises NotImplementedError) the legend says so ("no closed
+form for ..."). Labels and titles too long for the axes are wrapped.
 
 ``kaplan_meier`` (numpy only) is the estimator behind ``survival``.
 """
@@ -29,7 +30,7 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
-PLOT_EXTRA = "pip install madsim[plot]"
+PLOT_EXTRA = 'pip install "madsim[plot]" (in a source checkout: pip install ".[plot]")'
 GEN_LABEL = "generation t (fits since the truth, t = 0)"
 TRUTH_COLOR = "black"
 
@@ -53,7 +54,7 @@ TOKEN_THEORY = {"gini_simpson": "gini_simpson / fresh_gini_simpson", "support": 
 # What a theory curve is, for its legend entry.
 _THEORY_TEXT = {
     "var": r"$E\,\sigma_t^2$",
-    "log_var": r"$E \ln \sigma_t^2$",
+    "log_var": r"$E\,\ln \sigma_t^2$",
     "mean_sq": r"$E\,|\mu_t - \mu_0|^2$",
     "logdet": r"$E \ln\det \Sigma_t$",
     "trace": r"$E\,\mathrm{tr}\,\Sigma_t$",
@@ -178,9 +179,89 @@ def _scalar_names(ds) -> list[str]:
     return [k for k, v in ds.data_vars.items() if v.dims == ("replica", "generation")]
 
 
-def _detector_names(ds) -> list[str]:
-    return [k for k, v in ds.data_vars.items()
-            if v.dims == ("replica",) and np.issubdtype(v.dtype, np.integer)]
+def detector_names(ds) -> list[str]:
+    """The run's first-passage detectors: the names in attrs["detectors"]
+    (the FirstPassage list simulate stores) that ds holds, then any other
+    integer variable with dims ("replica",)."""
+    names = []
+    try:
+        for d in json.loads(ds.attrs.get("detectors", "[]")):
+            side = "below" if d.get("below") is not None else "above"
+            names.append(d.get("name") or f"first_{d['metric']}_{side}")
+    except (TypeError, ValueError, KeyError, AttributeError):  # not a madsim detectors list
+        names = []
+    names = [n for n in names if n in ds.data_vars and ds[n].dims == ("replica",)]
+    names += [k for k, v in ds.data_vars.items()
+              if k not in names and v.dims == ("replica",) and np.issubdtype(v.dtype, np.integer)]
+    return names
+
+
+_detector_names = detector_names
+
+
+def detectors_text(dets) -> str:
+    """"this run's detectors: a, b" (or how to add one), for error messages."""
+    if not dets:
+        return ("this run has no detectors (add one: simulate(..., detect=[madsim.FirstPassage(...)]), "
+                "or a [[detect]] table in a run file)")
+    return f"this run's detectors: {', '.join(dets)}"
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` in lines of about ``width`` characters, never breaking inside
+    a $...$ math span (mathtext cannot span lines)."""
+    words = re.findall(r"(?:\$[^$]*\$|\S)+", text)
+    lines, line = [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}" if line else w
+    return "\n".join(lines + [line])
+
+
+def _axis_chars(ax, which: str, fontsize: float) -> int:
+    """About how many characters of ``fontsize`` fit along the axes' side
+    (its height for "y", its width for "x"), before any layout shrinks it."""
+    fig = ax.figure
+    box = ax.get_position()
+    inches = box.height * fig.get_figheight() if which == "y" else box.width * fig.get_figwidth()
+    return max(20, int(inches * 72 / (0.55 * fontsize)))
+
+
+def _set_labels(ax, xlabel: str | None, ylabel: str | None, title: str | None = None,
+                title_size: float = 10) -> None:
+    """Axis labels and title, wrapped to the axes so none is clipped at the
+    figure's size (constrained layout then makes room for the extra lines)."""
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+
+    size = FontProperties(size=mpl.rcParams["axes.labelsize"]).get_size_in_points()
+    if xlabel is not None:
+        ax.set_xlabel(_wrap(xlabel, _axis_chars(ax, "x", size)))
+    if ylabel is not None:
+        ax.set_ylabel(_wrap(ylabel, _axis_chars(ax, "y", size)))
+    if title is not None:
+        width = _axis_chars(ax, "x", title_size)
+        ax.set_title("\n".join(_wrap(part, width) for part in title.split("\n")), fontsize=title_size)
+
+
+def _note(ax, key: str, text: str) -> None:
+    """A text-only legend entry (no line of its own on the Axes), once per key."""
+    if _once(ax, key, text) is not None:
+        ax.__dict__.setdefault("_madsim_notes", []).append(text)
+
+
+def _legend(ax, **kwargs):
+    """ax.legend with the notes of _note after the drawn entries."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    for text in ax.__dict__.get("_madsim_notes", []):
+        handles.append(Line2D([], [], ls="none"))
+        labels.append(text)
+    return ax.legend(handles, labels, **kwargs)
 
 
 def _token_theory(name: str, cfg, t: np.ndarray):
@@ -311,10 +392,9 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
         ax.plot(r[on], y[on], lw=1.3, label=f"generation {g}: {int(on.sum())} ranks with mass")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("rank r (most probable first)")
-    ax.set_ylabel("probability of the r-th token" + (" (mean over replicas)" if replica == "mean" else ""))
-    if not ax.get_title():
-        ax.set_title(_describe(ds), fontsize=10)
+    _set_labels(ax, "rank r (most probable first)",
+                "probability of the r-th token" + (" (mean over replicas)" if replica == "mean" else ""),
+                None if ax.get_title() else _describe(ds))
     if legend:
         ax.legend(fontsize=8)
     return ax
@@ -583,9 +663,8 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
     else:
         ax.set_ylim(0.0, top * 1.05)
     what = "x" if d == 1 else f"coordinate {coord} of x (marginal)"
-    ax.set_xlabel(f"{what}   [truth: mean {mu0:g}, sd $\\sigma_0$ = {s0:g}]")
-    ax.set_ylabel("density" + (" (log scale)" if log else ""))
-    ax.set_title(f"Fitted model vs truth: {who}\n{_describe(ds)}", fontsize=10)
+    _set_labels(ax, f"{what}   [truth: mean {mu0:g}, sd $\\sigma_0$ = {s0:g}]",
+                "density" + (" (log scale)" if log else ""), f"Fitted model vs truth: {who}\n{_describe(ds)}")
     if legend:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
                   frameon=False)
@@ -617,18 +696,24 @@ def _metric_values(ds, name: str):
         desc = _pretty(base.attrs.get("long_name", name[4:]))
         return vals, f"ln of the {desc}", name
     if name in ds.data_vars:
+        det = (f" ({name!r} is a detector: plots.survival(ds, {name!r}), or madsim plot survival --name "
+               f"{name})") if name in detector_names(ds) else ""
         raise ValueError(f"{name!r} has dims {ds[name].dims}; metric plots scalar variables with dims "
-                         f"(replica, generation): {avail}")
+                         f"(replica, generation): {avail}{det}")
     hint = " (d > 1 runs have no 'var': try 'logdet' or 'trace')" if name in ("var", "log_var") else ""
     raise ValueError(f"ds has no scalar variable {name!r}{hint}; available: {avail}")
 
 
 def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Sequence[int] = 5,
            theory: bool | Callable = True, log: bool = False, logx: bool = False,
-           label: str | None = None, color=None, cfg=None, legend: bool = True):
+           label: str | None = None, color=None, cfg=None, legend: bool = True,
+           spread: tuple[float, float] | None = (0.05, 0.95), robust: bool = True):
     """A scalar variable vs generation: the mean over replicas with a normal
-    confidence band for it (mean +- z * standard error across replicas), a few
-    replica paths (thin) and the madsim.theory expectation where one exists.
+    confidence band for it (mean +- z * standard error across replicas), the
+    spread of the replicas (a light band between two quantiles per
+    generation), a few replica paths (thin, light) and the madsim.theory
+    expectation where one exists (else the legend says there is no closed
+    form for it).
 
     Parameters
     ----------
@@ -642,6 +727,16 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
         ``log_mean_sq``): the log of that variable, per replica.
     band
         confidence level of the band (None: no band).
+    spread
+        (lower, upper) quantiles of the replicas drawn as a light band at each
+        generation (None: none).
+    robust
+        the y-range covers the mean, its band, the theory curve and, where the
+        spread band or replica paths are drawn, the spread band (5-95% when
+        spread is None), not every replica: one outlying replica (a variance
+        far out in its tail) no longer sets the axis; paths beyond it are
+        clipped and the legend says so. False: matplotlib's autoscale over
+        everything drawn.
     paths
         how many replica paths to draw, picked at evenly spaced quantiles of the
         final recorded value (so they show the spread), or a sequence of replica
@@ -682,20 +777,31 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     R = vals.shape[0]
     if band is not None and not (0.0 < float(band) < 1.0):
         raise ValueError(f"band must be a confidence level in (0, 1) or None; got {band!r}")
+    q = _spread_quantiles(spread)
 
     ax = _new_ax(ax)
+    shown = []  # the curves the y-range must cover (robust)
     with np.errstate(invalid="ignore", over="ignore"):
         mean = vals.mean(axis=0)
-        line, = ax.plot(t, mean, color=color, lw=2.0,
+        line, = ax.plot(t, mean, color=color, lw=2.0, zorder=4,
                         label=label if label is not None else f"mean over {R} replicas")
+    shown.append(mean)
     color = line.get_color()
     if band is not None and R > 1:
         z = float(special.ndtri(0.5 + 0.5 * float(band)))
         with np.errstate(invalid="ignore", over="ignore"):
             se = vals.std(axis=0, ddof=1) / math.sqrt(R)
         lo, hi = mean - z * se, mean + z * se
-        ax.fill_between(t, lo, hi, color=color, alpha=0.25, lw=0,
+        ax.fill_between(t, lo, hi, color=color, alpha=0.35, lw=0, zorder=3,
                         label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
+        shown += [lo, hi]
+    chosen = _pick_paths(ds, vals, paths)
+    if q is not None or chosen:  # the y-range spans the replicas' band where replicas are drawn
+        quant = _quantiles(vals, q or (0.05, 0.95))
+        shown += [quant[0], quant[1]]
+    if q is not None and R > 1:
+        ax.fill_between(t, quant[0], quant[1], color=color, alpha=0.1, lw=0, zorder=1,
+                        label=_once(ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light)"))
 
     bad = ~np.isfinite(vals)
     if bad.any():  # e.g. ln 0: a variance that underflowed double (docs/theory/replace-1d.md: ln sigma^2 ~ t delta)
@@ -705,9 +811,8 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
                 "the mean and band stop there", transform=ax.transAxes, fontsize=7.5, color="0.3",
                 va="bottom")
 
-    chosen = _pick_paths(ds, vals, paths)
     for k, r in enumerate(chosen):
-        ax.plot(t, vals[r], color=color, lw=0.6, alpha=0.55,
+        ax.plot(t, vals[r], color=color, lw=0.6, alpha=0.4, zorder=2,
                 label=_once(ax, "paths", f"{len(chosen)} replica paths (quantiles of the last value)")
                 if k == 0 else None)
 
@@ -721,19 +826,87 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
         if y is not None:
             if label is not None:  # several runs on one Axes: one generic entry
                 what = "theory: madsim.theory (dashed)"
-            ax.plot(t, y, color="black", lw=1.2, ls="--", zorder=3, label=_once(ax, "theory", what))
+            ax.plot(t, y, color="black", lw=1.2, ls="--", zorder=5, label=_once(ax, "theory", what))
+            shown.append(y)
+        else:
+            _note(ax, f"no theory {key}", f"no theory line: no closed form for {_THEORY_TEXT.get(key, key)} "
+                                          f"{_run_text(cfgv)}in madsim.theory")
 
     if log:
         ax.set_yscale("log")
     if logx:
         ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel(GEN_LABEL)
-    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
-    if not ax.get_title():
-        ax.set_title(_describe(ds), fontsize=10)
+    if robust:
+        ylim = _robust_ylim(ax, shown, log)
+        if ylim is not None and chosen:
+            drawn = vals[chosen]
+            out = np.isfinite(drawn) & ((drawn < ylim[0]) | (drawn > ylim[1]))
+            if out.any():
+                _note(ax, "clipped", f"y-range: the {(q or (0.05, 0.95))[0]:.0%}-{(q or (0.05, 0.95))[1]:.0%}"
+                                     " band; replica paths beyond it are cut")
+    title = None if ax.get_title() else _describe(ds)
+    _set_labels(ax, GEN_LABEL, ylabel + (" (log scale)" if log else ""), title)
     if legend:
-        ax.legend(fontsize=8)
+        _legend(ax, fontsize=8)
     return ax
+
+
+def _spread_quantiles(spread):
+    if spread is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in spread)
+    except (TypeError, ValueError):
+        raise ValueError(f"spread must be (lower, upper) quantiles in [0, 1] or None; "
+                         f"got {spread!r}") from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"spread must be (lower, upper) quantiles with 0 <= lower < upper <= 1; "
+                         f"got {spread!r}")
+    return lo, hi
+
+
+def _quantiles(vals: np.ndarray, q) -> np.ndarray:
+    """[2, G]: the q[0] and q[1] quantiles over replicas of the finite values
+    at each generation (NaN where none is finite, without numpy's All-NaN
+    warning)."""
+    finite = np.isfinite(vals)
+    out = np.full((2, vals.shape[1]), np.nan)
+    ok = finite.any(axis=0)
+    if ok.any():
+        x = np.where(finite, vals, np.nan)[:, ok]
+        out[:, ok] = np.nanquantile(x, q, axis=0)
+    return out
+
+
+def _robust_ylim(ax, curves, log: bool):
+    """Sets the y-range to span ``curves`` (finite values; positive ones on a
+    log axis) with a 5% margin, joined with the range an earlier call set on
+    the same Axes (several runs on one Axes); returns it, or None when no
+    value is usable."""
+    y = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in curves])
+    y = y[np.isfinite(y) & ((y > 0) if log else True)]
+    if y.size == 0:
+        return None
+    lo, hi = float(y.min()), float(y.max())
+    prev = ax.__dict__.get("_madsim_ylim")
+    if prev is not None:
+        lo, hi = min(lo, prev[0]), max(hi, prev[1])
+    ax.__dict__["_madsim_ylim"] = (lo, hi)
+    if log:
+        pad = max(np.log10(hi / lo), 0.1) * 0.05
+        ylim = (lo / 10**pad, hi * 10**pad)
+    else:
+        pad = (hi - lo) * 0.05 or max(abs(hi), 1.0) * 0.05
+        ylim = (lo - pad, hi + pad)
+    ax.set_ylim(*ylim)
+    return ylim
+
+
+def _run_text(cfg) -> str:
+    """"for Fresh (Gaussian) " naming the run's loop and family, or ""."""
+    if cfg is None:
+        return ""
+    return f"for {type(cfg.loop).__name__} ({type(cfg.family).__name__}) "
 
 
 def _once(ax, key: str, text: str):
@@ -920,14 +1093,12 @@ def first_passage(ds, detector: str):
     _check_ds(ds)
     if hasattr(detector, "label") and not isinstance(detector, str):  # a FirstPassage
         detector = detector.label
-    dets = _detector_names(ds)
+    dets = detector_names(ds)
     if not isinstance(detector, str) or detector not in dets:
         what = f"{detector!r} is not a first-passage variable"
         if isinstance(detector, str) and detector in ds.data_vars:
             what += f" (it has dims {ds[detector].dims})"
-        if not dets:
-            raise ValueError(f"{what}: ds has none; run simulate(..., detect=[madsim.FirstPassage(...)])")
-        raise ValueError(f"{what}; ds has {dets}")
+        raise ValueError(f"{what}; {detectors_text(dets)}")
     first = ds[detector].values.astype(np.int64)
     G = int(ds.attrs.get("generations_completed", int(ds["generation"].values.max())))
     observed = first >= 0
@@ -1072,15 +1243,13 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
     ax.set_xlim(0, G)
     ax.set_ylim(-0.02, 1.02)
     desc = ds[detector].attrs.get("long_name", detector)
-    ax.set_xlabel(GEN_LABEL)
-    ax.set_ylabel(f"P(T > t),  T = {_pretty(desc)}")
-    if not ax.get_title():
-        ax.set_title(f"Survival of {detector}: {int(observed.sum())} of {R} replicas crossed by "
-                     f"t = {G}\n{_describe(ds)}", fontsize=10)
+    title = None if ax.get_title() else (f"Survival of {detector}: {int(observed.sum())} of {R} replicas "
+                                         f"crossed by t = {G}\n{_describe(ds)}")
+    _set_labels(ax, GEN_LABEL, f"P(T > t),  T = {_pretty(desc)}", title)
     if legend:
         ax.legend(fontsize=8)
     return ax
 
 
-__all__ = ["KaplanMeier", "THEORY", "first_passage", "kaplan_meier", "km_band", "metric", "survival",
-           "tails"]
+__all__ = ["KaplanMeier", "THEORY", "detector_names", "first_passage", "kaplan_meier", "km_band", "metric",
+           "survival", "tails"]
