@@ -223,7 +223,7 @@ def test_metric_spread_argument(ds1):
 @pytest.fixture(scope="module")
 def ds_regression():
     cfg = ms.Config(family=ms.Regression(dim=3), loop=ms.Replace(n=20))
-    return ms.simulate(cfg, replicas=60, generations=15, seed=2, progress=False,
+    return ms.simulate(cfg, replicas=60, generations=15, seed=2, progress=False, metrics="all",
                        detect=[ms.FirstPassage("test_error", above=1.0, name="worse")])
 
 

@@ -1,8 +1,8 @@
 // Rate metrics of a bigram (Markov chain) token model P [K x K] (row i: the
 // law of the token after token i) against the truth P0 [K x K], weighted by
 // the truth's stationary law pi0 [K] (fixed: the rates of text drawn from the
-// truth), for the observe() of Bigram, host and device. Definitions: README
-// "Token models"; the JAX twin is python/madsim/reference/bigram.py.
+// truth), for the observe() of Bigram, host and device. Definitions:
+// docs/guide/bigram.md; the JAX twin is python/madsim/reference/bigram.py.
 //
 // Every value is defined for every model (no NaN): a KL rate whose support
 // condition fails in a row of positive weight is +inf.

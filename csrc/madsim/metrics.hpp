@@ -1,8 +1,8 @@
 // Distances and tail statistics of a Gaussian model N(mu, Sigma) against the
 // truth N(mu0, Sigma0) (generation 0), for the observe() of both Gaussian
 // kernels (models/gaussian1d.hpp, models/gaussian_loop.hpp), host and device:
-// no allocation, dense d x d work on the caller's scratch. Formulas: THEORY.md
-// section 1 (W2, KL) and the README's metric list.
+// no allocation, dense d x d work on the caller's scratch. Formulas: docs/theory/replace-1d.md
+// (W2, KL) and the metric list of docs/guide/gaussian.md.
 //
 // Degenerate models (a variance or a Cholesky pivot that underflowed to 0:
 // the collapsed point mass) give defined values, never a NaN: tail masses 0

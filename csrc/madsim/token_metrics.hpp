@@ -1,6 +1,6 @@
 // Diversity and distance metrics of a token distribution p [K] against the
 // truth p0 [K] (generation 0), for the observe() of the token families,
-// host and device. Definitions: README "Token models"; the JAX twin is
+// host and device. Definitions: docs/guide/categorical.md; the JAX twin is
 // python/madsim/reference/token_metrics.py.
 //
 // Every value is defined for every distribution (no NaN): a KL whose support

@@ -66,9 +66,9 @@ def cuda_unavailable_reason() -> str | None:
     """None when backend="cuda" can run; else why not (not built, or no device)."""
     if not _CUDA_REASON:
         if not cuda_built():
-            reason = ("madsim was built without CUDA (no CUDA compiler was found at build time, "
-                      "or it was built with -DMADSIM_CUDA=OFF); rebuild on a machine with nvcc: "
-                      "pip install . (see README, 'CUDA backend')")
+            reason = ("madsim was built without CUDA: the launcher is not compiled in (the default build is the CPU "
+                      "core alone unless nvcc and a GPU are found); rebuild with it on a machine "
+                      "with nvcc: MADSIM_CUDA=ON pip install . (docs/getting-started/install.md)")
         else:
             rt = dict(_core.cuda_runtime())
             if int(rt["device_count"]) > 0:

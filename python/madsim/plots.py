@@ -182,7 +182,27 @@ def _scalar_names(ds) -> list[str]:
 def detector_names(ds) -> list[str]:
     """The run's first-passage detectors: the names in attrs["detectors"]
     (the FirstPassage list simulate stores) that ds holds, then any other
-    integer variable with dims ("replica",)."""
+    integer variable with dims ("replica",).
+
+    Parameters
+    ----------
+    ds
+        a ``madsim.simulate`` result (or one loaded by ``madsim.results.load``).
+
+    Returns
+    -------
+    list of str
+        The detector variables, in the order the run declared them.
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> from madsim import plots
+    >>> ds = ms.simulate(ms.Config(), replicas=100, generations=10, seed=1,
+    ...                  detect=[ms.FirstPassage("var", below=0.5, name="collapse")])
+    >>> plots.detector_names(ds)
+    ['collapse']
+    """
     names = []
     try:
         for d in json.loads(ds.attrs.get("detectors", "[]")):

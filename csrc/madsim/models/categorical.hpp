@@ -1,5 +1,5 @@
 // Categorical (unigram) token model over K tokens under every training loop
-// (THEORY.md sections 4d, 6, 7): replace, augment (fixed real set), fresh
+// (docs/theory/categorical.md): replace, augment (fixed real set), fresh
 // real data, accumulate, accumulate-subsample; sampling knobs temperature,
 // top-k and top-p; the He-Xu-Cheng weighting, add-alpha smoothing and the
 // provenance filter. With MLE refits (smoothing 0) and no knob the replace

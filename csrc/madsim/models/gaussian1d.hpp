@@ -1,4 +1,4 @@
-// 1-D Gaussian refit on its own samples (the replace loop; THEORY.md section 1).
+// 1-D Gaussian refit on its own samples (the replace loop; docs/theory/replace-1d.md).
 // State [mean, var]; generation t draws n points from N(mean, tau^2 var) and
 // refits by MLE (divide the scatter by n) or the unbiased estimator (n - 1).
 #pragma once

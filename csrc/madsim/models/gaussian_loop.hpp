@@ -1,5 +1,5 @@
-// d-dimensional Gaussian under every training loop and knob (THEORY.md
-// sections 1-5, 7): replace, augment (fixed real set), fresh real data,
+// d-dimensional Gaussian under every training loop and knob (docs/theory/,
+// index.md): replace, augment (fixed real set), fresh real data,
 // accumulate, accumulate-subsample; temperature, truncation, the He-Xu-Cheng
 // weighting and a provenance filter. Any d >= 1; the 1-D replace loop without
 // knobs also has the faster Gaussian1D.

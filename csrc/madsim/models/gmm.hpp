@@ -1,7 +1,7 @@
 // Gaussian mixture of k components in d dimensions (full, diagonal or
 // spherical covariances), refit every generation by EM started from the
 // current fit, under the replace, augment (fixed real set), fresh,
-// accumulate and accumulate-subsample loops, with temperature and the provenance filter. THEORY.md section 7: with full
+// accumulate and accumulate-subsample loops, with temperature and the provenance filter. docs/theory/ppca-gmm.md: with full
 // (or any) covariances, tau = 1 and no floor or empty component, every
 // M-step leaves the mixture's mean and the trace of its second moment equal
 // to the sample's (for full covariances the whole second-moment matrix), so

@@ -1,5 +1,5 @@
 // Linear regression y = x'w + noise, x ~ N(0, Sigma), refit by OLS or ridge
-// under every training loop (THEORY.md section 5b): replace, augment (a fixed
+// under every training loop (docs/theory/regression.md): replace, augment (a fixed
 // real set), fresh real data, accumulate; the provenance filter. Generation 0
 // is the truth (w*, sigma0^2).
 //
