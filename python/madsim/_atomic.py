@@ -150,12 +150,14 @@ def _remove(path: Path) -> None:
 
 def write(path, produce: Callable[[Path], object], locked: bool = True) -> Path:
     """Atomically (re)places ``path`` by what ``produce(tmp)`` writes at
-    ``tmp`` (a new name in the same directory, ending in the target's name,
-    so suffix-driven writers such as matplotlib pick the same format).
+    ``tmp`` (a new hidden name in the same directory, ``.NAME.tmp-RANDOM``:
+    it does not end in the target's suffix, so a glob for finished files
+    never matches it; writers that pick a format by suffix must be told it,
+    e.g. matplotlib's ``savefig(tmp, format="png")``).
     locked=False: the caller holds a lock covering ``path`` (a sweep store's
     task files, under the store's lock)."""
     path = Path(path)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex[:12]}-{path.name}")
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
     with lock(path) if locked else contextlib.nullcontext():
         try:
             produce(tmp)
@@ -163,7 +165,7 @@ def write(path, produce: Callable[[Path], object], locked: bool = True) -> Path:
             if tmp.is_dir() and path.exists():
                 # a directory cannot replace a non-empty one: move the old one
                 # aside first (the target is briefly absent, never partial)
-                old = path.with_name(f".old-{uuid.uuid4().hex[:12]}-{path.name}")
+                old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:12]}")
                 os.replace(path, old)
                 os.replace(tmp, path)
                 _remove(old)

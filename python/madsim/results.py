@@ -57,7 +57,8 @@ def check_output(path) -> Path:
 
 # ------------------------------------------------------------ content hashes
 
-def _array_digest(values) -> str:
+def array_digest(values) -> str:
+    """sha256 of an array's type, shape and values (text element by element)."""
     a = np.asarray(values)
     h = hashlib.sha256()
     if a.dtype.kind in "OUS":  # text: element by element, as UTF-8 (object and <U alike)
@@ -89,7 +90,7 @@ def _plain_attr(value):
 def content_hashes(ds: xr.Dataset) -> dict:
     """sha256 of every variable and coordinate (name -> hex), and of the
     attrs (key "@attrs"), as ``save`` stores them."""
-    out = {str(name): _array_digest(var.values) for name, var in ds.variables.items()}
+    out = {str(name): array_digest(var.values) for name, var in ds.variables.items()}
     attrs = {k: _plain_attr(v) for k, v in ds.attrs.items() if k != HASH_ATTR}
     out["@attrs"] = hashlib.sha256(json.dumps(attrs, sort_keys=True, default=str).encode()).hexdigest()
     return out

@@ -41,7 +41,8 @@ from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .driver import MAX_GENERATIONS, FirstPassage, _chosen, _replica_ids, _version
+from .driver import (MAX_GENERATIONS, FirstPassage, _chosen, _detectors, _replica_spec, _version,
+                     check_bytes, check_detectors, check_scale)
 from .kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
@@ -118,15 +119,21 @@ def sweep(
         task does at most 2**25 replica-generations and holds 2**20 replica
         records). Never changes a number; a store remembers it.
     store: a directory (None: keep nothing on disk). Each finished task is
-        written there at once; running the same sweep again skips them, so a
-        Ctrl-C or a crash loses only the tasks in flight. A store of a
-        different sweep is an error.
+        written there at once (atomically, with a sha256 of its arrays and
+        the sweep's identity, checked when read back); running the same sweep
+        again skips them, so a Ctrl-C or a crash loses only the tasks in
+        flight. A store of a different sweep is an error, as is a task file
+        that is damaged, swapped or from another sweep; a store is locked
+        while a sweep uses it (a second sweep on it is refused).
     scheduler: "threads" (a pool of ``workers`` threads over tasks in this
         process; the kernels release the GIL), "serial" (one task at a time,
         its replicas over ``threads`` threads) or "dask" (dask.distributed:
-        an embedded LocalCluster of ``workers`` processes, or the cluster at
-        ``address``, a scheduler address or a distributed.Client; needs
-        ``pip install madsim[dask]``).
+        an embedded LocalCluster of ``workers`` processes listening on
+        127.0.0.1 only, without the dashboard, or the cluster at ``address``,
+        a scheduler address or a distributed.Client; needs ``pip install
+        madsim[dask]``). Connecting to a scheduler means trusting it and its
+        workers: Dask deserialises (unpickles) what they send, which can run
+        code in this process; give only an address you control.
     workers: pool threads or LocalCluster processes (default: all cores).
     threads: kernel threads per task (default: all cores for "serial", the
         cores shared among the pool's threads for "threads", 1 for "dask").
@@ -154,6 +161,14 @@ def sweep(
         raise TypeError(f"store must be None or a directory path; got {store!r}")
 
     box = ex.Store(store, plan.spec) if store is not None else None
+    try:
+        return _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0)
+    finally:
+        if box is not None:
+            box.close()
+
+
+def _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0):
     tasks = plan.tasks()
     todo = [t for t in tasks if box is None or not box.done(t.key)]
     workers = min(workers, max(1, len(todo)))
@@ -198,18 +213,17 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
         raise TypeError(f"base must be a madsim.Config; got {base!r}")
     check.choice("streams", streams, STREAMS)
     check.choice("backend", backend, BACKENDS)
-    ids = _replica_ids(replicas).astype(np.int64)
+    ids = _replica_spec(replicas)
+    if isinstance(ids, int):
+        check_bytes(12 * ids, f"the sweep's {ids} replica ids")
+        ids = np.arange(ids, dtype=np.int64)
+    ids = ids.astype(np.int64)
     generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     rec = recmod.resolve(record, generations)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
-    if isinstance(detect, (str, bytes)) or not hasattr(detect, "__iter__"):
-        raise TypeError(f"detect must be a list of madsim.FirstPassage; got {detect!r}")
-    detect = list(detect)
-    for j, d in enumerate(detect):
-        if not isinstance(d, FirstPassage):
-            raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
+    detect = _detectors(detect)
     if metrics is not None:
         if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
             raise TypeError(f"metrics must be None or a list of variable names; got {metrics!r}")
@@ -220,7 +234,11 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
 
     axes = _grid.parse(grid)
     configs = _grid.points(base, axes)
-    names = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics, detect)
+    names, columns = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics,
+                                   detect)
+    # the points' records, held twice at the end (the tasks' and the combined Dataset)
+    check_bytes(16.0 * ids.size * rec.size * columns,
+                f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)")
     _check_names(axes, names | {d.label for d in detect})
     offsets = _offsets(streams, ids, len(configs))
     run = dict(generations=generations, seed=seed, record=rec.tolist(), detect=detect,
@@ -245,25 +263,22 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
 
 
 def _check_points(axes, configs, generations, replicas, backend, metrics, detect) -> set:
-    """What simulate would check per point (kernel, metrics, detectors);
-    returns every variable name the points record."""
-    names = set()
+    """What simulate would check per point (scale, kernel, metrics,
+    detectors); returns every variable name the points record and the
+    record columns of all points together."""
+    names, columns = set(), 0
     for p, cfg in enumerate(configs):
         try:
+            check_scale(cfg)
             kern = kernel_for(cfg, generations, replicas, backend=backend)
-            names.update(_chosen(kern, metrics))
-            for j, d in enumerate(detect):
-                if d.metric not in kern.observed:
-                    raise ValueError(
-                        f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
-                        f"got {d.metric!r}")
+            chosen = _chosen(kern, metrics)
+            names.update(chosen)
+            columns += int(kern.record_columns(chosen).size)
+            check_detectors(kern, detect)
         except (TypeError, ValueError) as exc:
             index = np.unravel_index(p, _grid.shape(axes)) if axes else ()
             raise _grid.at_point(exc, _grid.assignments(axes, index)) from None
-    labels = [d.label for d in detect]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"detect: labels must be distinct; got {labels}")
-    return names
+    return names, columns
 
 
 def _check_names(axes, variables: set) -> None:
@@ -366,5 +381,6 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
 def load_task(path) -> xr.Dataset:
     """One task file of a store (``STORE/tasks/p{point}-b{block}.npz``) as the
     task's ``simulate`` result: variables, state and attrs, so that
-    ``madsim.resume`` can continue it."""
+    ``madsim.resume`` can continue it. The sha256 of every array is checked
+    (a damaged file raises ValueError naming it)."""
     return ex.read_task(Path(path))
