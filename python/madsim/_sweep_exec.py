@@ -128,7 +128,7 @@ def read_task(path: Path, identity: str | None = None, key: str | None = None) -
         raise FileNotFoundError(f"no sweep task file at {str(path)!r}")
     fix = "delete it and run the sweep again to recompute that task"
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # closed on any error
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("__meta__")))
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, KeyError, EOFError, TypeError) as exc:

@@ -344,7 +344,9 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
          dtype: str = "float64", rule: dict | None = None) -> xr.Dataset:
     R = ids if isinstance(ids, int) else int(ids.size)
     check_scale(cfg)
-    kern = kernel_for(cfg, generations, R, backend=backend)
+    # (a run of 0 generations is checked as one of 1: the schedules' checks
+    # need a generation to look at; nothing past generation 0 runs)
+    kern = kernel_for(cfg, max(generations, 1), R, backend=backend)
     chosen = _chosen(kern, metrics)
     cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
     slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
@@ -385,9 +387,10 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     rec_u32 = rec_gens.astype(np.uint32)
 
     t0 = time.perf_counter()
-    # (state, detector columns, generation): the last completed generation.
-    # Rebound in one assignment after a chunk's every call returned.
-    committed = (state, first, gen0)
+    # (state, detector columns, generation, whether a chunk ran): the last
+    # completed generation. Rebound in one assignment after a chunk's every
+    # call returned.
+    committed = (state, first, gen0, False)
     spare = np.empty_like(state)
     bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
     bad_chunk = None                   # (gen, end) of the chunk where the first appeared
@@ -395,12 +398,13 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     bar = _progress_bar(progress, generations - gen0)
     try:
         step = chunk or 1
-        # replicas per kernel call: all with chunk=; adaptive otherwise, from
-        # a small first block, so that even a first generation costing
-        # minutes per replica answers Ctrl-C within about CHUNK_SECONDS
-        rows = R if chunk is not None else min(R, 4 * threads)
-        while committed[2] < generations:
-            cur, cur_first, gen = committed
+        # replicas per kernel call: all with chunk= (and on the JAX twin, which
+        # compiles once per shape); adaptive otherwise, from a small first
+        # block, so that even a first generation costing minutes per replica
+        # answers Ctrl-C within about CHUNK_SECONDS
+        rows = R if chunk is not None or backend == "jax" else min(R, 4 * threads)
+        while True:  # at least one call: a run from generation 0 records the truth there
+            cur, cur_first, gen, _ran = committed
             end = min(generations, gen + step)
             lo = int(np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right"))
             hi = int(np.searchsorted(rec_gens, end, side="right"))
@@ -415,10 +419,10 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                              records[a:b], det, work_first[a:b], threads, cols)
                 per_rg = (time.perf_counter() - tc) / ((b - a) * max(1, end - gen))
                 a = b
-                if chunk is None:  # next block: about CHUNK_SECONDS, growing at most 8x
+                if chunk is None and backend != "jax":  # next block: ~CHUNK_SECONDS, growing <= 8x
                     rows = int(min(R, max(threads, min(8 * rows, CHUNK_SECONDS / max(
                         per_rg * max(1, end - gen), 1e-12)))))
-            committed = (work, work_first, end)  # the chunk counts only now, whole
+            committed = (work, work_first, end, True)  # the chunk counts only now, whole
             spare = cur
             if bar is not None:
                 bar.update(end - gen)
@@ -429,6 +433,8 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                     bad_chunk = bad_chunk or (gen, end)
                     if on_nonfinite == "raise":
                         raise NonFiniteError(_nonfinite_text(bad, bad_chunk, ids, None))
+            if end >= generations:
+                break
             if chunk is None and rows >= R:  # whole generations: aim for CHUNK_SECONDS, growing at most 2x
                 step = int(min(max(1.0, CHUNK_SECONDS / max(per_rg * R, 1e-12)), 2 * step))
             elif chunk is None:
@@ -445,12 +451,13 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
-    state, first, done = committed
+    state, first, done, ran = committed
     del spare
 
     # Completed records are a prefix of the record axis (rec_gens ascending):
-    # the variables are views of `records`, not copies.
-    keep = int(np.searchsorted(rec_gens, done, side="right"))
+    # the variables are views of `records`, not copies. Generation 0 is
+    # recorded by the first call: none if no chunk completed.
+    keep = int(np.searchsorted(rec_gens, done, side="right")) if ran else 0
     records = records[:, :keep, :]
     variables = {}
     for name in chosen:
