@@ -293,7 +293,8 @@ def check_detectors(kern, detect) -> list[str]:
 def check_scale(cfg: Config) -> None:
     """Refuses parameters whose first generation already overflows float64
     (a ValueError naming them), before any kernel runs."""
-    fam, tau2 = cfg.family, float(cfg.temperature) ** 2
+    tau = float(cfg.temperature)
+    fam, tau2 = cfg.family, tau * tau  # (inf, not OverflowError, past the largest double)
     if isinstance(fam, (Gaussian, PPCA, GaussianMixture)):
         if isinstance(fam, GaussianMixture):
             var = float(np.max(np.linalg.eigvalsh(fam.cov_matrices)))
