@@ -177,7 +177,7 @@ def test_replicas_2_32_refused_before_allocating():
 def test_memory_check_counts_the_records():
     # the state alone is small; a million records per replica are not
     with pytest.raises(MemoryError, match="records"):
-        ms.simulate(ms.Config(), replicas=10**6, generations=10**6, record=ms.every(1), progress=False)
+        ms.simulate(ms.Config(), replicas=10**6, generations=10**5, record=ms.every(1), progress=False)
 
 
 def test_records_are_not_copied_into_the_dataset():
