@@ -428,3 +428,17 @@ def test_fuzz_fast(tmp_path, request):
 @pytest.mark.slow
 def test_fuzz_slow(tmp_path, request):
     _fuzz(SLOW_CASES, 1, tmp_path, request, "fuzz (slow)")
+
+
+def test_sweep_reports_divergent_points(tmp_path):
+    grid = {"temperature": [1.0, 10.0]}
+    with pytest.warns(ms.NonFiniteWarning, match=r"4 replicas in 1 grid points.*temperature = 10\.0"):
+        ds = ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
+                      progress=False, store=tmp_path / "s")
+    assert ds.attrs["nonfinite_replicas"] == 4
+    with pytest.warns(ms.NonFiniteWarning):  # the same from the store
+        ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
+                 progress=False, store=tmp_path / "s")
+    with pytest.raises(ms.NonFiniteError, match="temperature = 10.0"):
+        ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
+                 progress=False, on_nonfinite="raise", scheduler="serial")

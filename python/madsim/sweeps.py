@@ -27,6 +27,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -41,8 +42,8 @@ from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .driver import (MAX_GENERATIONS, FirstPassage, _chosen, _detectors, _replica_spec, _version,
-                     check_bytes, check_detectors, check_scale)
+from .driver import (MAX_GENERATIONS, NONFINITE, FirstPassage, NonFiniteError, NonFiniteWarning, _chosen,
+                     _detectors, _replica_spec, _version, check_bytes, check_detectors, check_scale)
 from .kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
@@ -100,6 +101,7 @@ def sweep(
     progress: bool | None = None,
     backend: str = "cpu",
     keep_state: bool = False,
+    on_nonfinite: str = "warn",
 ) -> xr.Dataset:
     """Runs ``base`` at every point of ``grid`` and returns one Dataset with
     the grid's dimensions first, then (replica, generation, ...).
@@ -144,6 +146,12 @@ def sweep(
         task files always keep it: ``load_task`` reads one back as a complete
         simulate result, which ``madsim.resume`` continues.
 
+    on_nonfinite: as in ``simulate``, over the whole sweep: "warn" (one
+        madsim.NonFiniteWarning naming the grid points whose replicas'
+        state became inf or NaN; ``attrs["nonfinite_replicas"]`` counts
+        them), "raise" (madsim.NonFiniteError at the first such task, the
+        finished tasks stored) or "ignore".
+
     Ctrl-C raises ``SweepInterrupted`` (a KeyboardInterrupt) once the tasks
     that finished are stored.
     """
@@ -159,16 +167,19 @@ def sweep(
         raise TypeError(f"keep_state must be True or False; got {keep_state!r}")
     if store is not None and not isinstance(store, (str, os.PathLike)):
         raise TypeError(f"store must be None or a directory path; got {store!r}")
+    check.choice("on_nonfinite", on_nonfinite, NONFINITE)
 
     box = ex.Store(store, plan.spec) if store is not None else None
     try:
-        return _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0)
+        return _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0,
+                      on_nonfinite)
     finally:
         if box is not None:
             box.close()
 
 
-def _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0):
+def _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0,
+           on_nonfinite):
     tasks = plan.tasks()
     todo = [t for t in tasks if box is None or not box.done(t.key)]
     workers = min(workers, max(1, len(todo)))
@@ -180,8 +191,12 @@ def _sweep(plan, box, store, scheduler, workers, address, threads, progress, kee
     bar = _progress_bar(progress, len(todo))
 
     def on_result(task, ds):
+        n = _nonfinite(ds)
         if box is not None:
             box.save(task.key, ds)
+        if on_nonfinite == "raise" and n:
+            raise NonFiniteError(f"sweep: {n} replicas of grid point {task.point} "
+                                 f"({_point_text(plan, task.point)}) have a non-finite (inf or NaN) state")
         found[task.key] = ds if keep_state else ds.drop_vars("state")
         if bar is not None:
             bar.update(1)
@@ -198,7 +213,18 @@ def _sweep(plan, box, store, scheduler, workers, address, threads, progress, kee
     for t in tasks:
         if t.key not in found:
             ds = box.load(t.key)
+            _nonfinite(ds)
             found[t.key] = ds if keep_state else ds.drop_vars("state")
+    bad = {}
+    for t in tasks:
+        n = int(found[t.key].attrs["nonfinite_replicas"])
+        if n:
+            bad[t.point] = bad.get(t.point, 0) + n
+    if bad and on_nonfinite == "warn":
+        shown = "; ".join(f"{n} at ({_point_text(plan, p)})" for p, n in list(bad.items())[:5])
+        warnings.warn(f"sweep: {sum(bad.values())} replicas in {len(bad)} grid points have a non-finite "
+                      f"(inf or NaN) state, the run diverged: {shown}{' ...' if len(bad) > 5 else ''}",
+                      NonFiniteWarning, stacklevel=3)
     return _result(plan, tasks, found, keep_state, scheduler, workers, threads,
                    from_store=len(tasks) - len(todo), wall=time.perf_counter() - t0)
 
@@ -241,8 +267,10 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
                 f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)")
     _check_names(axes, names | {d.label for d in detect})
     offsets = _offsets(streams, ids, len(configs))
+    # on_nonfinite="ignore" in the tasks: the sweep counts non-finite states
+    # itself as results arrive (a warning in a thread or Dask worker is lost)
     run = dict(generations=generations, seed=seed, record=rec.tolist(), detect=detect,
-               metrics=metrics, chunk=chunk, backend=backend)
+               metrics=metrics, chunk=chunk, backend=backend, on_nonfinite="ignore")
     counted = ids.size > 0 and np.array_equal(ids, np.arange(ids.size))
     spec = {
         "format": ex.STORE_FORMAT,
@@ -375,7 +403,24 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
         task_time_s=float(sum(found[t.key].attrs["wall_time_s"] for t in tasks)),
         wall_time_s=wall,
     )
+    ds.attrs["nonfinite_replicas"] = int(sum(int(found[t.key].attrs.get("nonfinite_replicas", 0))
+                                             for t in tasks))
     return ds
+
+
+def _nonfinite(ds) -> int:
+    """Replicas of a task whose state is not finite (counted here, in the
+    calling process: warnings from threads or Dask workers would be lost)."""
+    n = int((~np.isfinite(ds["state"].values).all(axis=1)).sum())
+    ds.attrs["nonfinite_replicas"] = n
+    return n
+
+
+def _point_text(plan, p: int) -> str:
+    if not plan.axes:
+        return "the only point"
+    index = np.unravel_index(p, _grid.shape(plan.axes))
+    return ", ".join(f"{k} = {v!r}" for k, v in _grid.assignments(plan.axes, index).items())
 
 
 def load_task(path) -> xr.Dataset:
