@@ -409,8 +409,10 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             end = min(generations, gen + step)
             lo = int(np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right"))
             hi = int(np.searchsorted(rec_gens, end, side="right"))
+            t_over = time.perf_counter()
             work, work_first = spare, cur_first.copy()
             np.copyto(work, cur)
+            t_over = time.perf_counter() - t_over
             per_rg = 0.0
             a = 0
             while a < R:
@@ -427,6 +429,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             spare = cur
             if bar is not None:
                 bar.update(end - gen)
+            tc = time.perf_counter()
             if on_nonfinite != "ignore":
                 new = ~np.isfinite(work).all(axis=1) & ~bad
                 if new.any():
@@ -434,10 +437,14 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                     bad_chunk = bad_chunk or (gen, end)
                     if on_nonfinite == "raise":
                         raise NonFiniteError(_nonfinite_text(bad, bad_chunk, ids, None))
+            t_over += time.perf_counter() - tc
             if end >= generations:
                 break
-            if chunk is None and rows >= R:  # whole generations: aim for CHUNK_SECONDS, growing at most 2x
-                step = int(min(max(1.0, CHUNK_SECONDS / max(per_rg * R, 1e-12)), 2 * step))
+            if chunk is None and rows >= R:  # whole generations: aim for CHUNK_SECONDS, growing at most 2x,
+                # and for at least 20x the chunk's copy and check of the state (a large
+                # state, e.g. AccumulateSubsample's pool: <= 5% overhead, longer chunks)
+                per_gen = max(per_rg * R, 1e-12)
+                step = int(max(min(max(1.0, CHUNK_SECONDS / per_gen), 2 * step), 20.0 * t_over / per_gen))
             elif chunk is None:
                 step = 1
     except KeyboardInterrupt:
