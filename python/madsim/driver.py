@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 import warnings
@@ -345,6 +344,10 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
          dtype: str = "float64", rule: dict | None = None) -> xr.Dataset:
     R = ids if isinstance(ids, int) else int(ids.size)
     check_scale(cfg)
+    # the provenance text, made before the run: nothing that could fail may
+    # wait until after it
+    provenance = dict(config=cfg.to_json(), detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
+                      build_info=json.dumps(build_info(), sort_keys=True))
     # (a run of 0 generations is checked as one of 1: the schedules' checks
     # need a generation to look at; nothing past generation 0 runs)
     kern = kernel_for(cfg, max(generations, 1), R, backend=backend)
@@ -506,11 +509,11 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         })
     ds.attrs.update(
         madsim_version=_version(),
-        config=cfg.to_json(),
+        config=provenance["config"],
         seed=str(seed),  # netCDF has no uint64 attribute
         generations=generations,
         generations_completed=done,
-        detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
+        detectors=provenance["detectors"],
         metrics=json.dumps(chosen),
         record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
         dtype=dtype,
@@ -522,7 +525,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         threads=threads,
         rng="philox4x32-10",
         rng_layout_version=RNG_LAYOUT_VERSION,
-        build_info=json.dumps(build_info(), sort_keys=True),
+        build_info=provenance["build_info"],
         wall_time_s=wall,
     )
     if bad.any() and on_nonfinite == "warn":
