@@ -206,3 +206,27 @@ def test_store_locked_while_a_sweep_runs(tmp_path):
             sweep(store)
     finally:
         os.close(fd)
+
+
+def test_lock_is_reentrant_in_its_thread_only(tmp_path):
+    import threading
+
+    path = tmp_path / "x.nc"
+    errors = []
+    with _atomic.lock(path):
+        with _atomic.lock(path):  # the same thread: re-entrant
+            pass
+
+        def other():
+            try:
+                with _atomic.lock(path):
+                    pass
+            except _atomic.OutputLockedError as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert len(errors) == 1 and "another thread" in str(errors[0])
+    with _atomic.lock(path):  # released
+        pass

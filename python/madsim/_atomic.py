@@ -33,7 +33,8 @@ try:
 except ImportError:  # pragma: no cover (Windows)
     fcntl = None
 
-_held: dict[str, list] = {}   # path -> [fd, depth]: locks this process holds (re-entrant)
+_held: dict[str, list] = {}   # path -> [fd, depth, thread]: locks this process holds
+# (re-entrant in the thread that holds one; another thread is refused)
 _held_guard = threading.Lock()
 
 
@@ -47,11 +48,15 @@ def _lock_file(path: Path) -> Path:
 
 @contextlib.contextmanager
 def lock(path) -> Iterator[None]:
-    """Holds the exclusive writer lock of ``path`` (re-entrant within a process)."""
+    """Holds the exclusive writer lock of ``path`` (re-entrant in the thread
+    holding it: ``madsim run`` locks its output, then ``save`` writes it)."""
     path = Path(path).absolute()
     key = str(path)
+    me = threading.get_ident()
     with _held_guard:
         if key in _held:
+            if _held[key][2] != me:
+                raise OutputLockedError(f"{key!r} is being written by another thread of this process")
             _held[key][1] += 1
             fresh = False
         else:
@@ -72,7 +77,7 @@ def lock(path) -> Iterator[None]:
                 if fd is not None:
                     os.close(fd)
                 raise OutputLockedError(f"{str(path)!r} is being written by another run in this process")
-            _held[key] = [fd, 1]
+            _held[key] = [fd, 1, me]
     try:
         yield
     finally:
