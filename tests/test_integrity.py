@@ -126,6 +126,7 @@ def test_second_writer_is_refused(ds, tmp_path):
         os.close(fd)
     assert not path.exists()
     results.save(ds, path)  # released: fine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc", "r.toml"]  # no lock file left
 
 
 def test_cli_checks_the_output_before_the_run(tmp_path, monkeypatch, capsys):
@@ -199,7 +200,8 @@ def test_store_locked_while_a_sweep_runs(tmp_path):
     sweep(store)
     with _atomic.lock(store / "sweep.json"):
         pass  # free again after the sweep
-    fd = os.open(store / ".sweep.json.lock", os.O_RDWR)
+    assert not (store / ".sweep.json.lock").exists()  # and its lock file removed
+    fd = os.open(store / ".sweep.json.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(_atomic.OutputLockedError):

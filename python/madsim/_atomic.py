@@ -8,8 +8,9 @@ the previous file (or none) and no partial one; the temporary is removed.
 
 A second writer to the same path is refused with ``OutputLockedError``
 rather than left to interleave: ``lock(path)`` holds an advisory ``fcntl``
-lock on a hidden lock file beside it (released by the kernel when the
-process exits, so a crash leaves no stale lock). ``madsim run``/``sweep``
+lock on a hidden lock file beside it, ``.NAME.lock`` (removed when the
+lock is released; if a crash leaves it, the kernel has released its lock
+with the process, so it blocks nothing). ``madsim run``/``sweep``
 hold it from before the run until the result is saved, so a second command
 on the same output fails at once, not after its run. Where ``fcntl`` does not
 exist (Windows) writes are still atomic but not locked.
@@ -62,16 +63,7 @@ def lock(path) -> Iterator[None]:
         else:
             fresh = True
     if fresh:
-        fd = None
-        if fcntl is not None:
-            fd = os.open(_lock_file(path), os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                raise OutputLockedError(
-                    f"{str(path)!r} is being written by another madsim process (lock "
-                    f"{str(_lock_file(path))!r} is held); wait for it or choose another output") from None
+        fd = _flock(path) if fcntl is not None else None
         with _held_guard:
             if key in _held:  # another thread of this process won the race
                 if fd is not None:
@@ -87,7 +79,34 @@ def lock(path) -> Iterator[None]:
             if entry[1] == 0:
                 del _held[key]
                 if entry[0] is not None:
-                    os.close(entry[0])  # releases the flock; the lock file stays (harmless, hidden)
+                    # remove the lock file while holding it, then release: a
+                    # process that opened it meanwhile sees it is gone and retries
+                    with contextlib.suppress(OSError):
+                        os.unlink(_lock_file(path))
+                    os.close(entry[0])
+
+
+def _flock(path: Path) -> int:
+    """An fd holding the exclusive flock of ``path``'s lock file (created if
+    needed; retried if the file was removed by its last holder meanwhile)."""
+    lock_path = _lock_file(path)
+    for _ in range(100):
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputLockedError(
+                f"{str(path)!r} is being written by another madsim process (lock "
+                f"{str(lock_path)!r} is held); wait for it or choose another output") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # we locked a file its holder had just removed: take the new one
+    raise OutputLockedError(f"{str(path)!r}: could not take the lock {str(lock_path)!r}")
 
 
 def check_writable(path) -> Path:
