@@ -442,3 +442,11 @@ def test_sweep_reports_divergent_points(tmp_path):
     with pytest.raises(ms.NonFiniteError, match="temperature = 10.0"):
         ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
                  progress=False, on_nonfinite="raise", scheduler="serial")
+
+
+def test_zero_generations_with_a_weight_records_the_truth():
+    cfg = ms.Config(loop=ms.Fresh(real=5, synthetic=5), weight=0.5)
+    ds = ms.simulate(cfg, replicas=3, generations=0, progress=False)
+    assert list(ds["generation"].values) == [0] and ds.attrs["generations_completed"] == 0
+    ref = ms.simulate(cfg, replicas=3, generations=4, record=[0, 4], progress=False)
+    np.testing.assert_array_equal(ds["var"].values[:, 0], ref["var"].values[:, 0])
