@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import madsim as ms
+from madsim import _atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,5 +59,5 @@ def write_results(name: str, args: argparse.Namespace, philox_rate: float | None
            "cases": cases}
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{name}-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=1, default=float))
+    _atomic.write_text(path, json.dumps(out, indent=1, default=float))
     print(f"wrote {path}")

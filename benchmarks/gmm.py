@@ -40,6 +40,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 import madsim as ms
+from madsim import _atomic
 
 HERE = Path(__file__).resolve().parent
 K, D, N, ITERS, TOL, FLOOR = 3, 2, 1000, 100, 1e-3, 1e-6
@@ -170,7 +171,7 @@ def main():
     out = HERE / "results" / f"gmm-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     if not q:
         out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(dict(
+        _atomic.write_text(out, json.dumps(dict(
             k=K, d=D, n=N, em_iters=ITERS, em_tol=TOL, cov_floor=FLOOR, generations=G,
             threads=args.threads, cpu_count=os.cpu_count(), load_average=os.getloadavg(),
             build_info=ms.build_info(), rows=rows), indent=1))

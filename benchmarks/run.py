@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE))  # `import baselines` from any working directory
 
 import baselines  # noqa: E402
 import madsim  # noqa: E402
+from madsim import _atomic  # noqa: E402
 from madsim._backend import core  # noqa: E402
 
 N_SMALL, N_LARGE, N_SAMPLES = 10, 10**6, 100
@@ -952,7 +953,7 @@ def main(argv=None) -> int:
         label = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (args.label or platform.node() or "host"))
         out = HERE / "results" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    _atomic.write_text(out, json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(f"\nJSON: {out}")
     log(f"done in {result['total_seconds']:.0f} s")
     if not result["law_checks_ok"]:

@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats
 
 import madsim as ms
-from madsim import _sweep_exec, theory
+from madsim import _atomic, _sweep_exec, theory
 
 HERE = Path(__file__).resolve().parent
 PEER_CPU_HOURS = 15.0  # the peer's cost of one such figure (issue 10)
@@ -213,7 +213,7 @@ def main(argv=None) -> int:
               else v for k, v in grid.items()}, "replicas": sz["R"], "generations": sz["G"],
               "points": points, "replica_generations": work, "peer_cpu_hours": PEER_CPU_HOURS,
               "rows": rows, "law": law, "machine": machine()}
-    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    _atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {out}")
     ok = law["passed"] and all(r["identical_to_serial"] for r in rows)
     return 0 if ok else 1

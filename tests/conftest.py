@@ -1,6 +1,37 @@
+"""Shared fixtures and hooks of the test suite.
+
+Default run: ``python -m pytest`` (slow tests skipped; hypothesis with the
+"dev" profile, or "ci" when CI is set: derandomized, fixed examples).
+
+Exploration (a nightly/slow job): the hypothesis suites with fresh random
+seeds every run, no example database, and printed reproduction blobs:
+
+    HYPOTHESIS_PROFILE=explore python -m pytest -m slow tests/test_explore.py
+
+(``tests/test_explore.py`` runs every hypothesis suite under that profile in
+a subprocess; ``HYPOTHESIS_PROFILE=explore python -m pytest
+tests/test_reference_gmm.py`` runs one suite directly). A failure prints
+``@reproduce_failure`` / the seed: rerun with ``--hypothesis-seed=N``.
+
+The fault/fuzz suite (tests/test_faults.py) stores its counts (cases,
+clear errors, silent results, crashes, hangs) here and they are printed in
+the terminal summary.
+"""
+
 import os
 
 import pytest
+
+FAULT_COUNTS = pytest.StashKey[dict]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    counts = config.stash.get(FAULT_COUNTS, None)
+    if not counts:
+        return
+    terminalreporter.write_sep("-", "madsim fault suite")
+    for label, c in counts.items():
+        terminalreporter.write_line(f"{label}: " + ", ".join(f"{k}: {v}" for k, v in c.items()))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,9 +8,12 @@ a traced value and varies freely.
 
 Profiles: "ci" (derandomized, no example database, no deadline) is loaded
 when the CI environment variable is set, "dev" otherwise; HYPOTHESIS_PROFILE
-names one explicitly (e.g. HYPOTHESIS_PROFILE=thorough for a long hunt). The
-profile is loaded when this module is imported (at collection), so it wins
-over pytest's --hypothesis-profile.
+names one explicitly (e.g. HYPOTHESIS_PROFILE=thorough for a long hunt).
+"explore" is the nightly exploration: fresh random seeds every run, no
+example database, EXPLORE_FACTOR times the examples of every test (a test's
+own ``@settings(max_examples=S.examples(n))`` included); see tests/conftest.py
+and tests/test_explore.py. The profile is loaded when this module is
+imported (at collection), so it wins over pytest's --hypothesis-profile.
 """
 
 from __future__ import annotations
@@ -41,7 +44,17 @@ settings.register_profile(
     "dev", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "thorough", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+settings.register_profile(
+    "explore", derandomize=False, database=None, deadline=None, max_examples=600, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(PROFILE)
+EXPLORE_FACTOR = 10
+
+
+def examples(n: int) -> int:
+    """A test's own example count, EXPLORE_FACTOR times more under "explore"."""
+    return n * EXPLORE_FACTOR if PROFILE == "explore" else n
 
 N_BUCKETS = (2, 3, 10, 33, 100)  # samples per generation: even/odd, tiny to moderate
 R_BUCKET = 4                     # replicas per example

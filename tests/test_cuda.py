@@ -159,13 +159,34 @@ def test_build_info_reports_cuda():
                      "advance_categorical_cuda", "advance_bigram_cuda", "cuda_device_count",
                      "philox4x32_10_cuda"):
             assert hasattr(core, name), name
-        assert core.cuda_device_count() >= 0
         rt = core.cuda_runtime()
         assert rt["runtime_version"] > 0 and rt["device_count"] == core.cuda_device_count()
     else:
         assert not hasattr(core, "advance_gaussian1d_cuda")
     assert ms.has_cuda() == (cuda_built() and core.cuda_device_count() > 0)
     assert (cuda_unavailable_reason() is None) == ms.has_cuda()
+
+
+def _nvidia_smi_count():
+    """GPUs that nvidia-smi lists (an independent count), or None without it."""
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
+
+
+@pytest.mark.skipif(not cuda_built(), reason="madsim was built without CUDA")
+def test_cuda_device_count_is_what_the_system_has():
+    n = core.cuda_device_count()
+    assert type(n) is int
+    smi = _nvidia_smi_count()
+    if smi is not None and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        assert n == smi, f"cuda_device_count() = {n}, nvidia-smi -L lists {smi}"
+    assert ms.has_cuda() == (n > 0)
+    if n == 0:  # what a user without a device sees: a clear error before any work
+        with pytest.raises(ms.CudaUnavailableError, match="device"):
+            ms.simulate(ms.Config(), replicas=2, generations=2, backend="cuda", progress=False)
 
 
 def test_memory_estimate_arithmetic():

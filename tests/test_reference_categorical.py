@@ -113,7 +113,7 @@ def _fields(fam):
                 smoothing=fam.smoothing, rare=fam.rare)
 
 
-@settings(max_examples=10)
+@settings(max_examples=S.examples(10))
 @given(cfg=configs(), seed=S.seeds, ids=S.replica_id_sets)
 def test_twins_agree_on_drawn_configs(cfg, seed, ids):
     a, b = run(cfg, "cpu", seed, ids), run(cfg, "jax", seed, ids)

@@ -93,7 +93,7 @@ def em_cases(draw):
     return fam, ("full", "diag", "spherical").index(cov_type), X
 
 
-@settings(max_examples=15)
+@settings(max_examples=S.examples(15))
 @given(case=em_cases())
 def test_em_iterations_agree(case):
     fam, cov_type, X = case
@@ -152,7 +152,7 @@ def run(cfg, backend, seed, ids):
                        backend=backend, progress=False, threads=2)
 
 
-@settings(max_examples=8)
+@settings(max_examples=S.examples(8))
 @given(cfg=configs(), seed=S.seeds, ids=S.replica_id_sets)
 def test_generations_agree_on_drawn_configs(cfg, seed, ids):
     assert_twins_agree(cfg, seed, ids)
@@ -180,7 +180,14 @@ def assert_twins_agree(cfg, seed, ids):
     rtol = np.where(a["floored"].values > 0, L2_FLOORED_RTOL, L2_RTOL)
     if np.any(np.abs(x - y) > L2_ATOL + rtol * np.abs(x)):
         bad.append(f"l2: {np.abs(x - y).max():.3g}")
-    if not _close(a["state"].values, b["state"].values, EM_RTOL):
+    # the state row holds the parameters (EM_RTOL) and, at column P + 7, the
+    # last E-step's log-likelihood: compared like the recorded loglik
+    # (LOGLIK_RTOL; it differed by 2e-9 relative with Fresh(5, 10), temperature
+    # 2, em_iters 1 under random hypothesis seeds while the loglik passed)
+    ll = gmm_truth(cfg.family).size + 7
+    sa, sb = a["state"].values, b["state"].values
+    rest = np.arange(sa.shape[1]) != ll
+    if not (_close(sa[:, rest], sb[:, rest], EM_RTOL) and _close(sa[:, ll], sb[:, ll], LOGLIK_RTOL)):
         bad.append("state")
     assert not bad, f"twins differ ({cfg}, seed {seed}, replicas {ids}): {bad}"
     assert all(np.all(np.isfinite(a[v].values)) for v in a.data_vars), "a NaN or inf"

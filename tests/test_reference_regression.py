@@ -90,14 +90,14 @@ def _agree(cfg, seed, ids):
 
 
 # Each drawn config compiles the twin (~10 s): a few in CI, more under -m slow.
-@settings(max_examples=2)
+@settings(max_examples=S.examples(2))
 @given(cfg=configs(), seed=S.seeds, ids=S.replica_id_sets)
 def test_twins_agree_on_drawn_configs(cfg, seed, ids):
     _agree(cfg, seed, ids)
 
 
 @pytest.mark.slow
-@settings(max_examples=40)
+@settings(max_examples=S.examples(40))
 @given(cfg=configs(), seed=S.seeds, ids=S.replica_id_sets)
 def test_twins_agree_on_many_drawn_configs(cfg, seed, ids):
     _agree(cfg, seed, ids)

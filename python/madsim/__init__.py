@@ -12,12 +12,13 @@ from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_
 from .config import (PPCA, Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
                      Fresh, Gaussian, GaussianMixture, Regression, Replace)
 from .record import every, logspace
-from .driver import FirstPassage, RunInterrupted, resume, simulate
+from .driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
 
 __all__ = [
     "Accumulate", "AccumulateSubsample", "Augment", "Bigram", "Categorical", "Config", "CudaUnavailableError",
-    "Filter", "Fresh", "FirstPassage", "Gaussian", "GaussianMixture", "PPCA", "RNG_LAYOUT_VERSION",
+    "Filter", "Fresh", "FirstPassage", "Gaussian", "GaussianMixture", "NonFiniteError", "NonFiniteWarning",
+    "PPCA", "RNG_LAYOUT_VERSION",
     "Regression", "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
     "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",

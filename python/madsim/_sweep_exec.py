@@ -9,10 +9,12 @@ cluster needs no shared file system, and no two writers meet.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import uuid
 import warnings
+import zipfile
+import zlib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +22,18 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import _atomic
 from .config import Config
 from .driver import RunInterrupted, simulate
+from .results import array_digest
 
 SCHEDULERS = ("serial", "threads", "dask")
 STORE_FORMAT = 1
+
+
+def sweep_identity(spec: dict) -> str:
+    """sha256 of a sweep's spec (its store's identity, written in every task file)."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -51,27 +60,46 @@ class Store:
     """A directory: ``sweep.json`` (what the sweep is; a re-run must match
     it) and ``tasks/p{point}-b{block}.npz``, one file per finished task
     (numpy's zip of arrays: every variable and coordinate of the task's
-    simulate Dataset, plus ``__meta__``, its dims and attrs as JSON). A file
+    simulate Dataset, plus ``__meta__``, its dims and attrs as JSON, the
+    sha256 of every array, the sweep's identity and the task's key). A file
     is written under a temporary name and renamed, so one that exists is
-    complete. Not netCDF or zarr: through xarray those cost 0.3-0.7 s per
-    small file (h5netcdf's per-variable dimension lookups, zarr's per-array
-    metadata), more than a typical task; npz takes milliseconds. The sweep's
-    result is saved with madsim.results (netCDF or zarr)."""
+    complete; reading one back checks its hashes, that it belongs to this
+    sweep and is the task its name says (a damaged, swapped or foreign file
+    is an error naming it). One sweep at a time may use a store: the store
+    is locked while a sweep runs (madsim._atomic). Not netCDF or zarr:
+    through xarray those cost 0.3-0.7 s per small file (h5netcdf's
+    per-variable dimension lookups, zarr's per-array metadata), more than a
+    typical task; npz takes milliseconds. The sweep's result is saved with
+    madsim.results (netCDF or zarr)."""
 
     def __init__(self, path, spec: dict):
         self.path = Path(path)
         self.tasks = self.path / "tasks"
         self.spec = json.loads(json.dumps(spec))  # as it reads back from disk
+        self.identity = sweep_identity(self.spec)
         meta = self.path / "sweep.json"
-        if meta.exists():
-            _check_same(self.path, json.loads(meta.read_text()), self.spec)
-            self.tasks.mkdir(exist_ok=True)
-        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if self.path.exists() and (not self.path.is_dir() or (
+                not meta.exists() and any(p.name != ".sweep.json.lock" for p in self.path.iterdir()))):
             raise ValueError(f"store {str(self.path)!r} exists and is not a madsim sweep store "
                              "(no sweep.json); give a new or empty directory")
-        else:
-            self.tasks.mkdir(parents=True, exist_ok=True)
-            _write_atomic(meta, lambda f: f.write(json.dumps(self.spec, indent=1).encode()))
+        if not self.path.exists():
+            _atomic.check_writable(self.path)
+        self.tasks.mkdir(parents=True, exist_ok=True)
+        self._lock = _atomic.lock(meta)
+        self._lock.__enter__()  # released by close(), or when the process ends
+        try:
+            if meta.exists():
+                _check_same(self.path, json.loads(meta.read_text()), self.spec)
+            else:
+                _atomic.write_text(meta, json.dumps(self.spec, indent=1))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
 
     def file(self, key: str) -> Path:
         return self.tasks / f"{key}.npz"
@@ -80,39 +108,66 @@ class Store:
         return self.file(key).exists()
 
     def save(self, key: str, ds: xr.Dataset) -> None:
-        _write_atomic(self.file(key), lambda f: np.savez(f, **_arrays(ds)))
+        arrays = _arrays(ds, self.identity, key)
+
+        def produce(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+        _atomic.write(self.file(key), produce, locked=False)  # under the store's lock
 
     def load(self, key: str) -> xr.Dataset:
-        return read_task(self.file(key))
+        return read_task(self.file(key), identity=self.identity, key=key)
 
 
-def read_task(path: Path) -> xr.Dataset:
+def read_task(path: Path, identity: str | None = None, key: str | None = None) -> xr.Dataset:
+    """A task file as its simulate Dataset, after checking the sha256 of every
+    array (and, when given, the sweep's identity and the task's key)."""
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no sweep task file at {str(path)!r}")
-    with np.load(path, allow_pickle=False) as z:
-        return _dataset({k: z[k] for k in z.files})
+    fix = "delete it and run the sweep again to recompute that task"
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # closed on any error
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, KeyError, EOFError, TypeError) as exc:
+        raise ValueError(f"sweep task file {str(path)!r} is damaged ({type(exc).__name__}: {exc}); "
+                         f"{fix}") from None
+    hashes = meta.get("sha256")
+    if hashes is not None:  # files from before the hashes: accepted unchecked
+        for name in sorted(set(hashes) | set(arrays)):
+            if name not in arrays or name not in hashes or array_digest(arrays[name]) != hashes[name]:
+                raise ValueError(f"sweep task file {str(path)!r} is damaged: array {name!r} does not "
+                                 f"match the sha256 written with it; {fix}")
+    # files from before identities carry none: accepted (as the store's sweep.json says)
+    if identity is not None and meta.get("sweep", identity) != identity:
+        raise ValueError(f"sweep task file {str(path)!r} belongs to another sweep (its sweep identity "
+                         f"differs from this store's sweep.json); remove it from the store")
+    if key is not None and meta.get("task", key) != key:
+        raise ValueError(f"sweep task file {str(path)!r} holds task {meta.get('task')!r}, not {key!r} "
+                         "(task files were renamed or swapped); remove it from the store")
+    try:
+        return _dataset(arrays, meta)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"sweep task file {str(path)!r} is damaged ({type(exc).__name__}: {exc}); "
+                         f"{fix}") from None
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
-
-
-def _arrays(ds: xr.Dataset) -> dict:
-    """A Dataset as plain arrays and one JSON text (dims and attrs)."""
-    out, meta = {}, {"attrs": ds.attrs, "vars": {}}
+def _arrays(ds: xr.Dataset, identity: str, key: str) -> dict:
+    """A Dataset as plain arrays and one JSON text (dims, attrs, the arrays'
+    sha256, the sweep's identity and the task's key)."""
+    out, meta = {}, {"attrs": ds.attrs, "vars": {}, "sweep": identity, "task": key}
     for kind, items in (("coord", ds.coords.items()), ("var", ds.data_vars.items())):
         for name, v in items:
-            out[f"{kind}:{name}"] = v.values
+            out[f"{kind}:{name}"] = np.ascontiguousarray(v.values)
             meta["vars"][f"{kind}:{name}"] = {"dims": list(v.dims), "attrs": v.attrs}
+    meta["sha256"] = {k: array_digest(a) for k, a in out.items()}
     out["__meta__"] = np.array(json.dumps(meta, default=_plain))
     return out
 
 
-def _dataset(arrays: dict) -> xr.Dataset:
-    meta = json.loads(str(arrays.pop("__meta__")))
+def _dataset(arrays: dict, meta: dict) -> xr.Dataset:
     parts = {"coord": {}, "var": {}}
     for key, info in meta["vars"].items():
         kind, name = key.split(":", 1)
@@ -198,9 +253,10 @@ def dask_client(address, workers: int):
     if address is not None:
         client = Client(address)
         return client, client.close
-    # dashboard on a free port: the default 8787 warns when it is taken
+    # No dashboard: it would listen on every interface (0.0.0.0) by default;
+    # the scheduler and workers listen on 127.0.0.1 only (host=).
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
+                           host="127.0.0.1", dashboard_address=None)
     client = Client(cluster)
 
     def close():

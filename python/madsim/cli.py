@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from madsim import _atomic
+
 
 def _demo(args) -> int:
     import madsim as ms
@@ -81,9 +83,11 @@ def _run(args) -> int:
         if value is not None:
             kwargs[key] = value
     out = args.output or str(Path(args.config).with_suffix(".nc"))
-    results._format(out)  # a bad extension fails before the run, not after
-    ds = ms.simulate(cfg, progress=None if args.progress is None else args.progress, **kwargs)
-    results.save(ds, out)
+    results.check_output(out)  # a bad extension or directory fails before the run, not after
+    with _atomic.lock(out):  # a second writer to `out` fails now, not after its run
+        ds = ms.simulate(cfg, progress=None if args.progress is None else args.progress, **kwargs)
+        if _save(results, ds, out):
+            return 130
     R, G = ds.sizes["replica"], ds.attrs["generations_completed"]
     print(f"{R} replicas x {G} generations ({ds.attrs['kernel']} kernel, {ds.attrs['wall_time_s']:.2f} s)"
           f" -> {out}")
@@ -134,7 +138,7 @@ def _init(args) -> int:
     if out.exists() and not args.force:
         raise ValueError(f"{path} exists; pass --force to overwrite it")
     try:
-        out.write_text(text)
+        _atomic.write_text(out, text)
     except OSError as exc:
         raise ValueError(f"cannot write {path!r}: {exc.strerror}") from None
     if args.reference:
@@ -142,6 +146,17 @@ def _init(args) -> int:
     else:
         print(f"wrote {path}: run it with  madsim run {path}")
     return 0
+
+
+def _save(results, ds, out) -> bool:
+    """Saves (atomically); True if a Ctrl-C stopped it (nothing written)."""
+    try:
+        results.save(ds, out)
+    except KeyboardInterrupt:
+        print(f"madsim: interrupted while saving: {out} was not written (no partial file)",
+              file=sys.stderr)
+        return True
+    return False
 
 
 def _sweep(args) -> int:
@@ -156,14 +171,16 @@ def _sweep(args) -> int:
         if value is not None:
             kwargs[key] = value
     out = args.output or str(Path(args.config).with_suffix(".nc"))
-    results._format(out)  # a bad extension fails before the sweep, not after
+    results.check_output(out)  # a bad extension or directory fails before the sweep, not after
     store = None if args.no_store else (args.store or str(Path(out).with_suffix(".tasks")))
-    try:
-        ds = ms.sweep(cfg, store=store, progress=args.progress, **kwargs)
-    except ms.SweepInterrupted as exc:
-        print(f"madsim: {exc}", file=sys.stderr)
-        return 130
-    results.save(ds, out)
+    with _atomic.lock(out):
+        try:
+            ds = ms.sweep(cfg, store=store, progress=args.progress, **kwargs)
+        except ms.SweepInterrupted as exc:
+            print(f"madsim: {exc}", file=sys.stderr)
+            return 130
+        if _save(results, ds, out):
+            return 130
     dims = json.loads(ds.attrs["grid_dims"])
     shape = " x ".join(f"{d} ({ds.sizes[d]})" for d in dims) or "one point"
     print(f"sweep over {shape}: {ds.sizes['replica']} replicas x {ds.attrs['generations']} generations, "
@@ -197,7 +214,8 @@ def _plot(args) -> int:
     else:
         ax = plots.metric(ds, args.name or "var")
     out = args.output or str(Path(args.result).with_suffix(f".{args.kind}.png"))
-    ax.figure.savefig(out, dpi=110, bbox_inches="tight")
+    fmt = Path(out).suffix.lstrip(".").lower() or "png"
+    _atomic.write(out, lambda tmp: ax.figure.savefig(tmp, dpi=110, bbox_inches="tight", format=fmt))
     plt.close(ax.figure)
     print(out)
     return 0
@@ -399,6 +417,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (TypeError, ValueError, FileNotFoundError, MemoryError, ImportError) as exc:
+    except (TypeError, ValueError, OSError, MemoryError, ImportError) as exc:
         print(f"madsim: error: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, Union
 
@@ -34,6 +35,36 @@ PATHS = ("exact", "samples")
 MAX_COUNT = 2**40  # points per part per generation (exact path; the samples path draws them)
 
 Schedule = Union[int, Sequence[int], Callable[[int], int]]
+
+
+def _plain(value):
+    """numpy scalars, Fractions and other number types as Python's own (bool,
+    int, float, str), inside lists and tuples too, so that a config holds
+    only what its JSON form (attrs, task stores) can write; anything else
+    (callables, arrays, objects) unchanged, for the field's own check."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _normalise(obj) -> None:
+    """Every field of a frozen config dataclass through ``_plain`` (first
+    thing in each __post_init__, before the checks)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        plain = _plain(value)
+        if plain is not value:
+            object.__setattr__(obj, f.name, plain)
 
 
 def _schedule(name: str, value, lo: int):
@@ -155,6 +186,7 @@ class Gaussian(_MeanVector):
     cov: tuple | None = None
 
     def __post_init__(self):
+        _normalise(self)
         d = check.integer("Gaussian.dim", self.dim, 1, 256)
         if isinstance(self.mean, (list, tuple, np.ndarray)):
             m = tuple(check.real(f"Gaussian.mean[{i}]", v) for i, v in enumerate(self.mean))
@@ -227,6 +259,7 @@ class Categorical:
     rare: float = 0.1
 
     def __post_init__(self):
+        _normalise(self)
         if self.probs is not None:
             if self.zipf is not None:
                 raise ValueError("Categorical: give probs or zipf, not both")
@@ -376,6 +409,7 @@ class Bigram:
     smoothing: float = 0.0
 
     def __post_init__(self):
+        _normalise(self)
         if self.transition is not None:
             if self.zipf is not None:
                 raise ValueError("Bigram: give transition or zipf, not both")
@@ -515,6 +549,7 @@ class PPCA(_MeanVector):
     mean: float | tuple = 0.0
 
     def __post_init__(self):
+        _normalise(self)
         d = check.integer("PPCA.dim", self.dim, 2, 256)
         q = check.integer("PPCA.factors", self.factors, 1, d - 1)
         s2 = check.real("PPCA.noise", self.noise, 0.0, None, lo_open=True)
@@ -649,6 +684,7 @@ class GaussianMixture:
     cov_floor: float = 1e-6
 
     def __post_init__(self):
+        _normalise(self)
         check.choice("GaussianMixture.cov_type", self.cov_type, COV_TYPES)
         w = self._array("weights", self.weights, 1)
         k = w.size
@@ -827,6 +863,7 @@ class Regression:
     refit_noise: bool = False
 
     def __post_init__(self):
+        _normalise(self)
         d = check.integer("Regression.dim", self.dim, 1, 256)
         if self.weights is not None:
             if isinstance(self.weights, (list, tuple, np.ndarray)):
@@ -887,6 +924,7 @@ class Replace:
     n: Schedule = 100
 
     def __post_init__(self):
+        _normalise(self)
         object.__setattr__(self, "n", _schedule("Replace.n", self.n, 2))
 
     def counts(self, generations: int):
@@ -913,6 +951,7 @@ class Augment:
     synthetic: Schedule = 10
 
     def __post_init__(self):
+        _normalise(self)
         check.integer("Augment.real", self.real, 0, MAX_COUNT)
         object.__setattr__(self, "synthetic", _schedule("Augment.synthetic", self.synthetic, 0))
         if self.real == 0 and _schedule_min(self.synthetic) == 0 and _is_const(self.synthetic):
@@ -941,6 +980,7 @@ class Fresh:
     synthetic: Schedule = 10
 
     def __post_init__(self):
+        _normalise(self)
         object.__setattr__(self, "real", _schedule("Fresh.real", self.real, 0))
         object.__setattr__(self, "synthetic", _schedule("Fresh.synthetic", self.synthetic, 0))
         if _is_const(self.real) and _is_const(self.synthetic) and self.real + self.synthetic == 0:
@@ -977,6 +1017,7 @@ class Accumulate:
     real: Schedule = 0
 
     def __post_init__(self):
+        _normalise(self)
         object.__setattr__(self, "synthetic", _schedule("Accumulate.synthetic", self.synthetic, 0))
         object.__setattr__(self, "real", _schedule("Accumulate.real", self.real, 0))
 
@@ -1006,6 +1047,7 @@ class AccumulateSubsample:
     real: Schedule = 0
 
     def __post_init__(self):
+        _normalise(self)
         check.integer("AccumulateSubsample.n", self.n, 2, 2**20)
         object.__setattr__(self, "synthetic",
                            _schedule("AccumulateSubsample.synthetic", self.synthetic, 0))
@@ -1039,6 +1081,7 @@ class Filter:
     fpr: float = 0.0
 
     def __post_init__(self):
+        _normalise(self)
         check.real("Filter.tpr", self.tpr, 0.0, 1.0)
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
@@ -1111,6 +1154,7 @@ class Config:
     top_p: float | None = None
 
     def __post_init__(self):
+        _normalise(self)
         if not isinstance(self.family, FAMILIES):
             raise TypeError(
                 f"Config.family must be one of {', '.join(c.__name__ for c in FAMILIES)}; "

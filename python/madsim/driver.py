@@ -1,9 +1,17 @@
 """The run driver: chunks of generations through the compiled kernel.
 
 Python loops over chunks; each chunk runs in C++ with the GIL released, so a
-Ctrl-C between chunks stops the run and returns every completed generation.
-Chunk sizes adapt to take about ``CHUNK_SECONDS`` each; they never change a
-number (each draw is addressed by seed, replica, generation and stream).
+Ctrl-C stops the run within about a chunk and returns every completed
+generation. Chunk sizes adapt to take about ``CHUNK_SECONDS`` each, in
+generations and, where one generation of every replica takes longer, in
+blocks of replicas; they never change a number (each draw is addressed by
+seed, replica, generation and stream).
+
+Interrupt safety: a chunk advances a copy of the state rows and detector
+columns, and is committed (one assignment) only after every call of it
+returned; a Ctrl-C (or any error) anywhere before that drops the chunk
+whole. So the state, detector columns and records a run returns are always
+those of ``generations_completed``, and ``resume`` continues it exactly.
 """
 
 from __future__ import annotations
@@ -22,11 +30,20 @@ import xarray as xr
 from . import _validate as check
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
-from .config import Config
-from .kernels import BACKENDS, kernel_for
+from .config import Bigram, Categorical, Config, Gaussian, GaussianMixture, PPCA, Regression
+from .kernels import BACKENDS, MEMORY_FRACTION, kernel_for
 
 CHUNK_SECONDS = 0.25  # target wall time per chunk: Ctrl-C answers within about this
 MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value reserved
+
+
+NONFINITE = ("warn", "raise", "ignore")
+DTYPES = ("float64", "float32")
+SCALE_LIMIT = 1e150  # largest second moment (variance, mean^2) of the truth times temperature^2
+# Names every result has, or may have, besides the kernel's variables: a
+# detector (or anything user-named) may not take them.
+RESERVED = ("replica", "generation", "state", "state_index", "quantile", "replica_id", "config",
+            "kernel")
 
 
 class RunInterrupted(UserWarning):
@@ -38,6 +55,15 @@ class RunInterrupted(UserWarning):
     >>> issubclass(ms.RunInterrupted, UserWarning)
     True
     """
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Issued when replicas' state became inf or NaN (the run diverged);
+    ``simulate(..., on_nonfinite="raise")`` raises NonFiniteError instead."""
+
+
+class NonFiniteError(FloatingPointError):
+    """Raised by ``simulate(..., on_nonfinite="raise")`` when a replica's state becomes inf or NaN."""
 
 
 @dataclass(frozen=True)
@@ -74,21 +100,42 @@ class FirstPassage:
     name: str | None = None
 
     def __post_init__(self):
+        if not isinstance(self.metric, str):
+            raise TypeError(f"FirstPassage.metric must be a metric name (str); got {self.metric!r}")
         if (self.below is None) == (self.above is None):
             raise ValueError(
                 f"FirstPassage({self.metric!r}) needs exactly one of below= or above=; "
                 f"got below={self.below!r}, above={self.above!r}"
             )
         if self.below is not None:
-            check.real("FirstPassage.below", self.below)
+            object.__setattr__(self, "below", check.real("FirstPassage.below", self.below))
         else:
-            check.real("FirstPassage.above", self.above)
+            object.__setattr__(self, "above", check.real("FirstPassage.above", self.above))
+        if self.name is not None:
+            if not isinstance(self.name, str) or not self.name.strip():
+                raise TypeError(f"FirstPassage.name must be None or a non-empty str; got {self.name!r}")
+            if self.name in RESERVED:
+                raise ValueError(f"FirstPassage.name {self.name!r} is reserved (the result's own names: "
+                                 f"{', '.join(RESERVED)})")
 
     @property
     def label(self) -> str:
         if self.name is not None:
             return self.name
         return f"first_{self.metric}_{'below' if self.below is not None else 'above'}"
+
+
+def _replica_spec(replicas) -> int | np.ndarray:
+    """A count (ids 0..R-1, allocated only after the memory check) or the ids."""
+    if isinstance(replicas, (str, bytes)) or not (
+        hasattr(replicas, "__iter__") or isinstance(replicas, (int, np.integer))
+    ):
+        raise TypeError(
+            f"replicas must be a positive integer or a sequence of replica ids; got {replicas!r}"
+        )
+    if not hasattr(replicas, "__iter__"):
+        return check.integer("replicas", replicas, 1, 2**32)
+    return _replica_ids(replicas)
 
 
 def _replica_ids(replicas) -> np.ndarray:
@@ -100,6 +147,7 @@ def _replica_ids(replicas) -> np.ndarray:
         )
     if not hasattr(replicas, "__iter__"):
         r = check.integer("replicas", replicas, 1, 2**32)
+        check_bytes(4 * r, f"{r} replica ids")
         return np.arange(r, dtype=np.uint32)
     ids = [check.integer("replicas[]", i, 0, 2**32 - 1) for i in replicas]
     if not ids:
@@ -127,6 +175,8 @@ def simulate(
     progress: bool | None = None,
     backend: str = "cpu",
     metrics: Sequence[str] | None = None,
+    on_nonfinite: str = "warn",
+    dtype: str = "float64",
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
@@ -143,14 +193,18 @@ def simulate(
         the Philox key, an integer in [0, 2**64).
     record
         ``every(k)``, ``logspace(num)``, a list of generations, or None (about
-        1000 evenly spaced).
+        1000 evenly spaced: ``every(ceil(generations / 1000))``). The rule is
+        kept in ``attrs["record"]``; ``resume`` continues with it.
     detect
-        ``FirstPassage`` detectors, checked on every generation.
+        ``FirstPassage`` detectors, checked on every generation. Their names
+        may not be a name of the result (a variable the kernel can record, a
+        coordinate, ``state``).
     threads
         CPU threads (default: all cores); never changes a number.
     chunk
-        generations per kernel call (default: adaptive, ~0.25 s each); never
-        changes a number.
+        generations per kernel call (default: adaptive, ~0.25 s each, splitting
+        the replicas into blocks where one generation of all of them takes
+        longer); never changes a number.
     progress
         a tqdm bar; None shows it only on an interactive terminal.
     backend
@@ -170,6 +224,27 @@ def simulate(
         with a filter also its counters). Only the chosen columns are computed
         and stored on recorded generations (memory R x records x chosen);
         detectors may watch any metric, recorded or not.
+    on_nonfinite
+        what happens when a replica's state becomes inf or NaN (a diverging
+        run: e.g. temperature > 1 with a small n, whose variance grows past the
+        largest double). The state rows are checked after every chunk. "warn"
+        (default): the run goes on and a madsim.NonFiniteWarning at the end
+        gives the number of such replicas and the chunk of generations where
+        the first one appeared (with the first recorded generation holding a
+        NaN); ``attrs["nonfinite_replicas"]`` counts them. "raise":
+        madsim.NonFiniteError at the first such chunk. "ignore": no check.
+        Parameters whose first generation already overflows (a truth variance
+        or mean^2 times temperature^2 above 1e150, a smoothing times the token
+        count above 1e300) are refused with a ValueError before the kernel
+        runs.
+    dtype
+        "float64" (default) or "float32": the recorded variables' type in the
+        returned Dataset (half the memory; the kernel computes in float64, and
+        ``state`` stays float64 so that ``resume`` is exact).
+
+    Every argument is checked, and the memory the run needs (replica ids,
+    state, records, detector columns, the returned Dataset) is compared with
+    the machine's RAM, before anything is allocated or run.
 
     Returns
     -------
@@ -199,18 +274,32 @@ def simulate(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a madsim.Config; got {cfg!r}")
     check.choice("backend", backend, BACKENDS)
-    ids = _replica_ids(replicas)
+    check.choice("on_nonfinite", on_nonfinite, NONFINITE)
+    check.choice("dtype", dtype, DTYPES)
+    ids = _replica_spec(replicas)
     generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
+    rule = recmod.to_rule(record, generations)
     rec_gens = recmod.resolve(record, generations)
     threads = _threads(threads)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
+    detect = _detectors(detect)
 
-    return _run(cfg, ids, generations, seed, rec_gens, list(detect), threads, chunk, progress, backend,
-                metrics=metrics)
+    return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
+
+
+def _detectors(detect) -> list:
+    if isinstance(detect, (str, bytes, FirstPassage)) or not hasattr(detect, "__iter__"):
+        raise TypeError(f"detect must be a list of madsim.FirstPassage; got {detect!r}")
+    detect = list(detect)
+    for j, d in enumerate(detect):
+        if not isinstance(d, FirstPassage):
+            raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
+    return detect
 
 
 @dataclass
@@ -242,87 +331,217 @@ def _chosen(kern, metrics) -> list[str]:
     return [m for m in allowed if m in names]
 
 
-def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-         start: _Start | None = None, metrics=None) -> xr.Dataset:
-    kern = kernel_for(cfg, generations, int(ids.size), backend=backend)
-    chosen = _chosen(kern, metrics)
-    cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
-    slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
-    slot[cols] = np.arange(cols.size)   # observe column -> position in a record row
-    det = np.zeros((len(detect), 3), dtype=np.float64)
+def reserved_names(kern) -> set:
+    """Every name a result of ``kern`` has or may have: what the kernel can
+    record, its array dimensions, the coordinates and ``state``."""
+    names = set(RESERVED) | set(kern.variables)
+    for _index, dims in kern.arrays.values():
+        names.update(dims)
+    return names
+
+
+def check_detectors(kern, detect) -> list[str]:
+    """Detector labels, checked against the kernel (metric) and the result's
+    names (no collision, none twice); raises before any kernel runs."""
     labels = []
+    taken = reserved_names(kern)
     for j, d in enumerate(detect):
-        if not isinstance(d, FirstPassage):
-            raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
         if d.metric not in kern.observed:
             raise ValueError(
                 f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
                 f"got {d.metric!r}"
             )
-        below = d.below is not None
-        det[j] = (kern.columns[d.metric], 1.0 if below else 0.0, d.below if below else d.above)
+        if d.label in taken:
+            raise ValueError(
+                f"detect[{j}]: the name {d.label!r} is taken by the result ({kern.name} kernel: its "
+                f"variables, coordinates and state); give FirstPassage(..., name=) another name")
         labels.append(d.label)
     if len(set(labels)) != len(labels):
         raise ValueError(f"detect: labels must be distinct; got {labels}")
+    return labels
 
-    R = ids.size
+
+def check_scale(cfg: Config) -> None:
+    """Refuses parameters whose first generation already overflows float64
+    (a ValueError naming them), before any kernel runs."""
+    tau = float(cfg.temperature)
+    fam, tau2 = cfg.family, tau * tau  # (inf, not OverflowError, past the largest double)
+    if isinstance(fam, (Gaussian, PPCA, GaussianMixture)):
+        if isinstance(fam, GaussianMixture):
+            var = float(np.max(np.linalg.eigvalsh(fam.cov_matrices)))
+            mean = float(np.max(np.abs(fam.mean_matrix)))
+        else:
+            var = float(np.max(np.linalg.eigvalsh(fam.cov_matrix)))
+            mean = float(np.max(np.abs(fam.mean_vector)))
+        for what, value in (("the truth's largest variance times temperature^2", var * tau2),
+                            ("the truth's largest mean^2", mean * mean)):
+            if not value <= SCALE_LIMIT:
+                raise ValueError(
+                    f"{type(fam).__name__}: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of "
+                    "squares of the samples would overflow float64 from the first generation; "
+                    "rescale the problem")
+    elif isinstance(fam, Regression):
+        w = fam.weight_vector
+        cov = fam.cov_matrix
+        for what, value in (("Regression.noise", float(fam.noise)),
+                            ("the largest design variance", float(np.max(np.linalg.eigvalsh(cov)))),
+                            ("the signal variance w*' cov w*", float(w @ cov @ w))):
+            if not value <= SCALE_LIMIT:
+                raise ValueError(
+                    f"Regression: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of squares of "
+                    "the labels would overflow float64 from the first generation; rescale the problem")
+    elif isinstance(fam, (Categorical, Bigram)):
+        if not fam.smoothing * fam.tokens <= 1e300:
+            raise ValueError(
+                f"{type(fam).__name__}.smoothing = {fam.smoothing:g} times {fam.tokens} tokens overflows "
+                "float64 (every probability would be 0); use a smoothing below 1e300 / tokens")
+
+
+def check_bytes(need: float, what: str) -> None:
+    """MemoryError (with the estimate) if ``need`` bytes exceed
+    MEMORY_FRACTION of the machine's RAM."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return
+    if need > MEMORY_FRACTION * ram:
+        raise MemoryError(
+            f"{what} need {need / 2**30:.2f} GiB, more than {MEMORY_FRACTION:.0%} of this machine's "
+            f"{ram / 2**30:.1f} GiB of RAM; run fewer replicas, record fewer generations or metrics "
+            "(record=, metrics=), or use dtype='float32'")
+
+
+def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+         start: _Start | None = None, metrics=None, on_nonfinite: str = "warn",
+         dtype: str = "float64", rule: dict | None = None) -> xr.Dataset:
+    R = ids if isinstance(ids, int) else int(ids.size)
+    check_scale(cfg)
+    # the provenance text, made before the run: nothing that could fail may
+    # wait until after it
+    provenance = dict(config=cfg.to_json(), detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
+                      build_info=json.dumps(build_info(), sort_keys=True))
+    # (a run of 0 generations is checked as one of 1: the schedules' checks
+    # need a generation to look at; nothing past generation 0 runs)
+    kern = kernel_for(cfg, max(generations, 1), R, backend=backend)
+    chosen = _chosen(kern, metrics)
+    cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
+    slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
+    slot[cols] = np.arange(cols.size)   # observe column -> position in a record row
+    labels = check_detectors(kern, detect)
+    det = np.zeros((len(detect), 3), dtype=np.float64)
+    for j, d in enumerate(detect):
+        below = d.below is not None
+        det[j] = (kern.columns[d.metric], 1.0 if below else 0.0, d.below if below else d.above)
+
     gen0 = 0 if start is None else start.generation
+    rec_gens = rec_gens[rec_gens > gen0] if gen0 > 0 else rec_gens
+    S, D, C, n_rec = kern.initial_state.size, len(detect), int(cols.size), int(rec_gens.size)
+    # Everything the run holds at its peak, before any of it is allocated:
+    # ids, two state buffers (the committed one and the chunk's copy),
+    # detector columns (two), the records, and a float32 copy of them.
+    need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
+    check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+                      f"{n_rec} records of {C} columns)")
+    if isinstance(ids, int):
+        ids = np.arange(R, dtype=np.uint32)
     if start is None:
         state = np.tile(kern.initial_state, (R, 1))  # [R, S], writable, C-contiguous
-        first = np.full((R, len(detect)), -1, dtype=np.int64)
+        first = np.full((R, D), -1, dtype=np.int64)
     else:
         # Only AccumulateSubsample's state grows with the run (its point pool,
         # the last block of the row): pad it to the longer run's capacity.
-        state = np.zeros((R, kern.initial_state.size), dtype=np.float64)
+        state = np.zeros((R, S), dtype=np.float64)
         if start.state.shape[1] > state.shape[1]:
             raise ValueError("resume: the saved state is larger than this run's; was the config changed?")
         state[:, :start.state.shape[1]] = start.state
         first = np.ascontiguousarray(start.first, dtype=np.int64)
-    rec_gens = rec_gens[rec_gens > gen0] if gen0 > 0 else rec_gens
     # Uninitialised: the kernel writes every row of a completed generation and
     # rows past the completed generations are dropped below, so the memory
     # is committed only as generations are recorded (a Ctrl-C'd long run never
     # touches most of it).
-    records = np.empty((R, rec_gens.size, cols.size), dtype=np.float64)
+    records = np.empty((R, n_rec, C), dtype=np.float64)
     rec_u32 = rec_gens.astype(np.uint32)
 
     t0 = time.perf_counter()
-    done = gen0       # generations completed and safely in `records`
+    # (state, detector columns, generation, whether a chunk ran): the last
+    # completed generation. Rebound in one assignment after a chunk's every
+    # call returned.
+    committed = (state, first, gen0, False)
+    spare = np.empty_like(state)
+    bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
+    bad_chunk = None                   # (gen, end) of the chunk where the first appeared
     interrupted = False
     bar = _progress_bar(progress, generations - gen0)
     try:
         step = chunk or 1
-        gen = gen0
-        while True:
+        # replicas per kernel call: all with chunk= (and on the JAX twin, which
+        # compiles once per shape); adaptive otherwise, from a small first
+        # block, so that even a first generation costing minutes per replica
+        # answers Ctrl-C within about CHUNK_SECONDS
+        rows = R if chunk is not None or backend == "jax" else min(R, 4 * threads)
+        while True:  # at least one call: a run from generation 0 records the truth there
+            cur, cur_first, gen, _ran = committed
             end = min(generations, gen + step)
-            lo = np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right")
-            hi = np.searchsorted(rec_gens, end, side="right")
-            tc = time.perf_counter()
-            kern.advance(kern.params, state, ids, seed, gen, end, rec_u32[lo:hi], int(lo),
-                         records, det, first, threads, cols)
-            per_gen = (time.perf_counter() - tc) / max(1, end - gen)
+            lo = int(np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right"))
+            hi = int(np.searchsorted(rec_gens, end, side="right"))
+            t_over = time.perf_counter()
+            work, work_first = spare, cur_first.copy()
+            np.copyto(work, cur)
+            t_over = time.perf_counter() - t_over
+            per_rg = 0.0
+            a = 0
+            while a < R:
+                b = min(R, a + rows)
+                tc = time.perf_counter()
+                kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
+                             records[a:b], det, work_first[a:b], threads, cols)
+                per_rg = (time.perf_counter() - tc) / ((b - a) * max(1, end - gen))
+                a = b
+                if chunk is None and backend != "jax":  # next block: ~CHUNK_SECONDS, growing <= 8x
+                    rows = int(min(R, max(threads, min(8 * rows, CHUNK_SECONDS / max(
+                        per_rg * max(1, end - gen), 1e-12)))))
+            committed = (work, work_first, end, True)  # the chunk counts only now, whole
+            spare = cur
             if bar is not None:
                 bar.update(end - gen)
-            gen = done = end
-            if gen >= generations:
+            tc = time.perf_counter()
+            if on_nonfinite != "ignore":
+                new = ~np.isfinite(work).all(axis=1) & ~bad
+                if new.any():
+                    bad |= new
+                    bad_chunk = bad_chunk or (gen, end)
+                    if on_nonfinite == "raise":
+                        raise NonFiniteError(_nonfinite_text(bad, bad_chunk, ids, None))
+            t_over += time.perf_counter() - tc
+            if end >= generations:
                 break
-            if chunk is None:  # aim for CHUNK_SECONDS per call, growing at most 2x
-                step = int(min(max(1.0, CHUNK_SECONDS / max(per_gen, 1e-12)), 2 * step))
+            if chunk is None and rows >= R:  # whole generations: aim for CHUNK_SECONDS, growing at most 2x,
+                # and for at least 20x the chunk's copy and check of the state (a large
+                # state, e.g. AccumulateSubsample's pool: <= 5% overhead, longer chunks)
+                per_gen = max(per_rg * R, 1e-12)
+                step = int(max(min(max(1.0, CHUNK_SECONDS / per_gen), 2 * step), 20.0 * t_over / per_gen))
+            elif chunk is None:
+                step = 1
     except KeyboardInterrupt:
         interrupted = True
         warnings.warn(
-            f"run interrupted after {done} of {generations} generations; "
+            f"run interrupted after {committed[2]} of {generations} generations; "
             "returning the completed generations",
             RunInterrupted,
-            stacklevel=2,
+            stacklevel=3,
         )
     finally:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
+    state, first, done, ran = committed
+    del spare
 
-    keep = rec_gens <= done
-    records = records[:, keep, :]
+    # Completed records are a prefix of the record axis (rec_gens ascending):
+    # the variables are views of `records`, not copies. Generation 0 is
+    # recorded by the first call: none if no chunk completed.
+    keep = int(np.searchsorted(rec_gens, done, side="right")) if ran else 0
+    records = records[:, :keep, :]
     variables = {}
     for name in chosen:
         attrs = {"long_name": kern.units[name]}
@@ -330,45 +549,82 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             attrs["truth_value"] = kern.truth[name]
         if name in kern.arrays:
             index, dims = kern.arrays[name]
-            variables[name] = (("replica", "generation") + dims, records[:, :, slot[index]], attrs)
+            at = slot[index]
+            flat = at.ravel()
+            if flat.size and np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
+                # consecutive columns: a view, reshaped (no copy)
+                data = records[:, :, int(flat[0]):int(flat[0]) + flat.size].reshape(
+                    records.shape[:2] + at.shape)
+            else:
+                data = records[:, :, at]
+            variables[name] = (("replica", "generation") + dims, data, attrs)
         else:
-            variables[name] = (("replica", "generation"), records[:, :, slot[kern.columns[name]]], attrs)
-    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[keep]})
+            data = records[:, :, slot[kern.columns[name]]]
+            variables[name] = (("replica", "generation"), data, attrs)
+    if dtype != "float64":
+        variables = {n: (v[0], v[1].astype(dtype), v[2]) for n, v in variables.items()}
+    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[:keep]})
     ds["state"] = (("replica", "state_index"), state, {
         "long_name": "kernel state row after the last completed generation (madsim.resume continues "
                      "from it)"})
     if kern.counts is not None:
         ds.attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
-            float(kern.counts[0, 0]) if done else 0.0)
+            float(kern.counts[0, 0]) if done and kern.counts.size else 0.0)
         ds.attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
-            float(kern.counts[0, 1]) if done else 0.0)
+            float(kern.counts[0, 1]) if done and kern.counts.size else 0.0)
     for j, label in enumerate(labels):
         d = detect[j]
-        rule = f"{d.metric} <= {d.below}" if d.below is not None else f"{d.metric} >= {d.above}"
+        rule_text = f"{d.metric} <= {d.below}" if d.below is not None else f"{d.metric} >= {d.above}"
         ds[label] = (("replica",), first[:, j], {
-            "long_name": f"first generation with {rule}",
+            "long_name": f"first generation with {rule_text}",
             "censored": f"-1: not reached by generation {done}",
         })
     ds.attrs.update(
         madsim_version=_version(),
-        config=cfg.to_json(),
+        config=provenance["config"],
         seed=str(seed),  # netCDF has no uint64 attribute
         generations=generations,
         generations_completed=done,
-        detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
+        detectors=provenance["detectors"],
         metrics=json.dumps(chosen),
+        record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
+        dtype=dtype,
+        on_nonfinite=on_nonfinite,
+        nonfinite_replicas=int(bad.sum()),
         interrupted=int(interrupted),
         backend=backend,
         kernel=kern.name,
         threads=threads,
         rng="philox4x32-10",
         rng_layout_version=RNG_LAYOUT_VERSION,
-        build_info=json.dumps(build_info(), sort_keys=True),
+        build_info=provenance["build_info"],
         wall_time_s=wall,
     )
+    if bad.any() and on_nonfinite == "warn":
+        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds), NonFiniteWarning, stacklevel=3)
     if start is not None and start.previous is not None:
         ds = _join(start.previous, ds)
     return ds
+
+
+def _nonfinite_text(bad, chunk, ids, ds) -> str:
+    gen, end = chunk
+    text = (f"{int(bad.sum())} of {bad.size} replicas have a non-finite (inf or NaN) state: the run "
+            f"diverged; the first appeared in the chunk of generations {gen + 1}..{end} (checked per "
+            f"chunk; first replica id {int(ids[np.argmax(bad)])})")
+    if ds is not None:
+        rec = [v for v in ds.data_vars if "generation" in ds[v].dims]
+        gens = ds["generation"].values
+        first = None
+        for v in rec:
+            x = ds[v].values[bad]
+            hit = np.isnan(x).reshape(x.shape[0], x.shape[1], -1).any(axis=(0, 2)) & (gens > gen)
+            if hit.any():
+                g = int(gens[np.argmax(hit)])
+                first = g if first is None else min(first, g)
+        if first is not None:
+            text += f"; the first recorded generation with a NaN among them is {first}"
+    return text + ". on_nonfinite='raise' stops at once, 'ignore' silences this"
 
 
 def resume(
@@ -380,6 +636,7 @@ def resume(
     chunk: int | None = None,
     progress: bool | None = None,
     cfg: Config | None = None,
+    on_nonfinite: str | None = None,
 ) -> xr.Dataset:
     """Continues a run (a ``simulate`` or earlier ``resume`` result, finished
     or interrupted, in memory or loaded from disk) up to ``generations``.
@@ -387,7 +644,9 @@ def resume(
     The result equals the uninterrupted run bit for bit at every generation
     both record: every draw is addressed by (seed, replica, generation), and
     the Dataset carries each replica's kernel state (``state``) and detector
-    columns.
+    columns. A Dataset saved by ``madsim.results.save`` is checked against
+    the sha256 stored with it first (ValueError naming what differs). The
+    recorded variables keep the run's dtype (``attrs["dtype"]``).
 
     Parameters
     ----------
@@ -396,8 +655,10 @@ def resume(
     generations
         the generation to run to (at least the completed one).
     record
-        what to record in the new generations (as in ``simulate``; those <=
-        the completed generation are ignored).
+        None (default) keeps the run's own rule (``attrs["record"]``: every(k),
+        logspace(num) or its explicit list, as the uninterrupted run to
+        ``generations`` would record); a new spec (as in ``simulate``) only
+        when given. Generations <= the completed one are ignored.
     replicas
         extra replicas (a count of new ids after the largest, or a sequence
         of new ids), first brought to the completed generation with the same
@@ -406,6 +667,8 @@ def resume(
         as in ``simulate``; never change a number.
     cfg
         needed only when the config had a callable schedule (not stored).
+    on_nonfinite
+        as in ``simulate`` (None: the run's own setting).
 
     Returns
     -------
@@ -423,8 +686,11 @@ def resume(
     >>> bool((more["var"].sel(generation=10) == whole["var"].sel(generation=10)).all())
     True
     """
+    from .results import verify
+
     if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
         raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")
+    verify(ds, "resume: ds")
     if cfg is None:
         try:
             cfg = Config.from_dict(json.loads(ds.attrs["config"]))
@@ -438,6 +704,10 @@ def resume(
     generations = check.integer("generations", generations, done, MAX_GENERATIONS)
     seed = int(ds.attrs["seed"])
     backend = ds.attrs.get("backend", "cpu")
+    dtype = str(ds.attrs.get("dtype", "float64"))
+    if on_nonfinite is None:
+        on_nonfinite = str(ds.attrs.get("on_nonfinite", "warn"))
+    check.choice("on_nonfinite", on_nonfinite, NONFINITE)
     detect = [FirstPassage(**d) for d in json.loads(ds.attrs.get("detectors", "[]"))]
     # The same variables as the run recorded (attrs["metrics"]; a Dataset
     # from before that attribute: the per-generation variables it holds).
@@ -445,6 +715,10 @@ def resume(
         metrics = json.loads(ds.attrs["metrics"])
     else:
         metrics = [v for v in ds.data_vars if "generation" in ds[v].dims]
+    if record is None and "record" in ds.attrs:
+        record = recmod.from_rule(json.loads(ds.attrs["record"]), generations)
+    rule = recmod.to_rule(record, generations)
+    rec_gens = recmod.resolve(record, generations)
     threads = _threads(threads)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
@@ -458,16 +732,16 @@ def resume(
         if np.intersect1d(new_ids, have).size:
             raise ValueError("resume: replicas must be new ids, not ones the run already has")
         more = _run(cfg, _replica_ids(new_ids.tolist()), done, seed, ds["generation"].values, detect,
-                    threads, chunk, progress, backend, metrics=metrics)
+                    threads, chunk, progress, backend, metrics=metrics, on_nonfinite=on_nonfinite,
+                    dtype=dtype)
         ds = xr.concat([ds, more], dim="replica", data_vars="all", coords="minimal",
                        combine_attrs="override")
     first = np.stack([ds[d.label].values for d in detect], axis=1) if detect else \
         np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
     start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
-    rec_gens = recmod.resolve(record, generations)
     ids = ds["replica"].values.astype(np.uint32)
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                start=start, metrics=metrics)
+                start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
 
 
 def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:

@@ -34,7 +34,7 @@ class every:
     k: int = 1
 
     def __post_init__(self):
-        check.integer("every.k", self.k, 1)
+        object.__setattr__(self, "k", check.integer("every.k", self.k, 1))
 
     def resolve(self, generations: int) -> np.ndarray:
         gens = np.arange(0, generations + 1, self.k, dtype=np.int64)
@@ -60,13 +60,41 @@ class logspace:
     num: int = 50
 
     def __post_init__(self):
-        check.integer("logspace.num", self.num, 1)
+        object.__setattr__(self, "num", check.integer("logspace.num", self.num, 1))
 
     def resolve(self, generations: int) -> np.ndarray:
         if generations == 0:
             return np.zeros(1, dtype=np.int64)
         gens = np.round(np.geomspace(1, generations, self.num)).astype(np.int64)
         return np.union1d(np.union1d(gens, [0]), [generations])
+
+
+def to_rule(record, generations: int) -> dict:
+    """The resolved rule of a record spec as JSON-able data (``attrs["record"]``,
+    what ``madsim.resume`` continues with): {"every": k} (None is every(ceil(
+    generations / 1000))), {"logspace": num} or {"generations": [...]}."""
+    if record is None:
+        return {"every": max(1, -(-generations // 1000))}
+    if isinstance(record, every):
+        return {"every": int(record.k)}
+    if isinstance(record, logspace):
+        return {"logspace": int(record.num)}
+    return {"generations": resolve(record, generations).tolist()}
+
+
+def from_rule(rule, generations: int) -> "every | logspace | list":
+    """The record spec ``to_rule`` wrote, for a run of ``generations`` (an
+    explicit list keeps the generations it names up to there, and at least 0)."""
+    if not isinstance(rule, dict) or len(rule) != 1:
+        raise ValueError(f"attrs['record'] must be one of every/logspace/generations; got {rule!r}")
+    (kind, value), = rule.items()
+    if kind == "every":
+        return every(value)
+    if kind == "logspace":
+        return logspace(value)
+    if kind == "generations":
+        return [g for g in value if g <= generations] or [0]
+    raise ValueError(f"attrs['record'] must be one of every/logspace/generations; got {rule!r}")
 
 
 def resolve(record, generations: int) -> np.ndarray:

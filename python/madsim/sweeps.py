@@ -27,6 +27,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -41,7 +42,8 @@ from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .driver import MAX_GENERATIONS, FirstPassage, _chosen, _replica_ids, _version
+from .driver import (MAX_GENERATIONS, NONFINITE, FirstPassage, NonFiniteError, NonFiniteWarning, _chosen,
+                     _detectors, _replica_spec, _version, check_bytes, check_detectors, check_scale)
 from .kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
@@ -106,6 +108,7 @@ def sweep(
     progress: bool | None = None,
     backend: str = "cpu",
     keep_state: bool = False,
+    on_nonfinite: str = "warn",
 ) -> xr.Dataset:
     """Runs ``base`` at every point of ``grid`` and returns one Dataset with
     the grid's dimensions first, then (replica, generation, ...).
@@ -133,16 +136,22 @@ def sweep(
         Never changes a number; a store remembers it.
     store
         a directory (None: keep nothing on disk). Each finished task is written
-        there at once; running the same sweep again skips them, so a Ctrl-C or a
-        crash loses only the tasks in flight. A store of a different sweep is an
-        error.
+        there at once (atomically, with a sha256 of its arrays and the sweep's
+        identity, checked when read back); running the same sweep again skips
+        them, so a Ctrl-C or a crash loses only the tasks in flight. A store of a
+        different sweep is an error, as is a task file that is damaged, swapped
+        or from another sweep; a store is locked while a sweep uses it (a second
+        sweep on it is refused).
     scheduler
         "threads" (a pool of ``workers`` threads over tasks in this process; the
         kernels release the GIL), "serial" (one task at a time, its replicas
         over ``threads`` threads) or "dask" (dask.distributed: an embedded
-        LocalCluster of ``workers`` processes, or the cluster at ``address``, a
-        scheduler address or a distributed.Client; needs ``pip install
-        ".[dask]"``).
+        LocalCluster of ``workers`` processes listening on 127.0.0.1 only,
+        without the dashboard, or the cluster at ``address``, a scheduler
+        address or a distributed.Client; needs ``pip install ".[dask]"``).
+        Connecting to a scheduler means trusting it and its workers: Dask
+        deserialises (unpickles) what they send, which can run code in this
+        process; give only an address you control.
     workers
         pool threads or LocalCluster processes (default: all cores).
     address
@@ -160,6 +169,12 @@ def sweep(
         widest point); dropped by default to save memory. The store's task files
         always keep it: ``load_task`` reads one back as a complete simulate
         result, which ``madsim.resume`` continues.
+    on_nonfinite
+        as in ``simulate``, over the whole sweep: "warn" (one
+        madsim.NonFiniteWarning naming the grid points whose replicas' state
+        became inf or NaN; ``attrs["nonfinite_replicas"]`` counts them),
+        "raise" (madsim.NonFiniteError at the first such task, the finished
+        tasks stored) or "ignore".
 
     Returns
     -------
@@ -193,8 +208,19 @@ def sweep(
         raise TypeError(f"keep_state must be True or False; got {keep_state!r}")
     if store is not None and not isinstance(store, (str, os.PathLike)):
         raise TypeError(f"store must be None or a directory path; got {store!r}")
+    check.choice("on_nonfinite", on_nonfinite, NONFINITE)
 
     box = ex.Store(store, plan.spec) if store is not None else None
+    try:
+        return _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0,
+                      on_nonfinite)
+    finally:
+        if box is not None:
+            box.close()
+
+
+def _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0,
+           on_nonfinite):
     tasks = plan.tasks()
     todo = [t for t in tasks if box is None or not box.done(t.key)]
     workers = min(workers, max(1, len(todo)))
@@ -206,8 +232,12 @@ def sweep(
     bar = _progress_bar(progress, len(todo))
 
     def on_result(task, ds):
+        n = _nonfinite(ds)
         if box is not None:
             box.save(task.key, ds)
+        if on_nonfinite == "raise" and n:
+            raise NonFiniteError(f"sweep: {n} replicas of grid point {task.point} "
+                                 f"({_point_text(plan, task.point)}) have a non-finite (inf or NaN) state")
         found[task.key] = ds if keep_state else ds.drop_vars("state")
         if bar is not None:
             bar.update(1)
@@ -224,7 +254,18 @@ def sweep(
     for t in tasks:
         if t.key not in found:
             ds = box.load(t.key)
+            _nonfinite(ds)
             found[t.key] = ds if keep_state else ds.drop_vars("state")
+    bad = {}
+    for t in tasks:
+        n = int(found[t.key].attrs["nonfinite_replicas"])
+        if n:
+            bad[t.point] = bad.get(t.point, 0) + n
+    if bad and on_nonfinite == "warn":
+        shown = "; ".join(f"{n} at ({_point_text(plan, p)})" for p, n in list(bad.items())[:5])
+        warnings.warn(f"sweep: {sum(bad.values())} replicas in {len(bad)} grid points have a non-finite "
+                      f"(inf or NaN) state, the run diverged: {shown}{' ...' if len(bad) > 5 else ''}",
+                      NonFiniteWarning, stacklevel=3)
     return _result(plan, tasks, found, keep_state, scheduler, workers, threads,
                    from_store=len(tasks) - len(todo), wall=time.perf_counter() - t0)
 
@@ -239,18 +280,17 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
         raise TypeError(f"base must be a madsim.Config; got {base!r}")
     check.choice("streams", streams, STREAMS)
     check.choice("backend", backend, BACKENDS)
-    ids = _replica_ids(replicas).astype(np.int64)
+    ids = _replica_spec(replicas)
+    if isinstance(ids, int):
+        check_bytes(12 * ids, f"the sweep's {ids} replica ids")
+        ids = np.arange(ids, dtype=np.int64)
+    ids = ids.astype(np.int64)
     generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     rec = recmod.resolve(record, generations)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
-    if isinstance(detect, (str, bytes)) or not hasattr(detect, "__iter__"):
-        raise TypeError(f"detect must be a list of madsim.FirstPassage; got {detect!r}")
-    detect = list(detect)
-    for j, d in enumerate(detect):
-        if not isinstance(d, FirstPassage):
-            raise TypeError(f"detect[{j}] must be a madsim.FirstPassage; got {d!r}")
+    detect = _detectors(detect)
     if metrics is not None and not (isinstance(metrics, str) and metrics == "all"):
         if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
             raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
@@ -261,11 +301,17 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
 
     axes = _grid.parse(grid)
     configs = _grid.points(base, axes)
-    names = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics, detect)
+    names, columns = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics,
+                                   detect)
+    # the points' records, held twice at the end (the tasks' and the combined Dataset)
+    check_bytes(16.0 * ids.size * rec.size * columns,
+                f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)")
     _check_names(axes, names | {d.label for d in detect})
     offsets = _offsets(streams, ids, len(configs))
+    # on_nonfinite="ignore" in the tasks: the sweep counts non-finite states
+    # itself as results arrive (a warning in a thread or Dask worker is lost)
     run = dict(generations=generations, seed=seed, record=rec.tolist(), detect=detect,
-               metrics=metrics, chunk=chunk, backend=backend)
+               metrics=metrics, chunk=chunk, backend=backend, on_nonfinite="ignore")
     counted = ids.size > 0 and np.array_equal(ids, np.arange(ids.size))
     spec = {
         "format": ex.STORE_FORMAT,
@@ -286,25 +332,22 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
 
 
 def _check_points(axes, configs, generations, replicas, backend, metrics, detect) -> set:
-    """What simulate would check per point (kernel, metrics, detectors);
-    returns every variable name the points record."""
-    names = set()
+    """What simulate would check per point (scale, kernel, metrics,
+    detectors); returns every variable name the points record and the
+    record columns of all points together."""
+    names, columns = set(), 0
     for p, cfg in enumerate(configs):
         try:
+            check_scale(cfg)
             kern = kernel_for(cfg, generations, replicas, backend=backend)
-            names.update(_chosen(kern, metrics))
-            for j, d in enumerate(detect):
-                if d.metric not in kern.observed:
-                    raise ValueError(
-                        f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
-                        f"got {d.metric!r}")
+            chosen = _chosen(kern, metrics)
+            names.update(chosen)
+            columns += int(kern.record_columns(chosen).size)
+            check_detectors(kern, detect)
         except (TypeError, ValueError) as exc:
             index = np.unravel_index(p, _grid.shape(axes)) if axes else ()
             raise _grid.at_point(exc, _grid.assignments(axes, index)) from None
-    labels = [d.label for d in detect]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"detect: labels must be distinct; got {labels}")
-    return names
+    return names, columns
 
 
 def _check_names(axes, variables: set) -> None:
@@ -401,13 +444,31 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
         task_time_s=float(sum(found[t.key].attrs["wall_time_s"] for t in tasks)),
         wall_time_s=wall,
     )
+    ds.attrs["nonfinite_replicas"] = int(sum(int(found[t.key].attrs.get("nonfinite_replicas", 0))
+                                             for t in tasks))
     return ds
+
+
+def _nonfinite(ds) -> int:
+    """Replicas of a task whose state is not finite (counted here, in the
+    calling process: warnings from threads or Dask workers would be lost)."""
+    n = int((~np.isfinite(ds["state"].values).all(axis=1)).sum())
+    ds.attrs["nonfinite_replicas"] = n
+    return n
+
+
+def _point_text(plan, p: int) -> str:
+    if not plan.axes:
+        return "the only point"
+    index = np.unravel_index(p, _grid.shape(plan.axes))
+    return ", ".join(f"{k} = {v!r}" for k, v in _grid.assignments(plan.axes, index).items())
 
 
 def load_task(path) -> xr.Dataset:
     """One task file of a store (``STORE/tasks/p{point}-b{block}.npz``) as the
     task's ``simulate`` result: variables, state and attrs, so that
-    ``madsim.resume`` can continue it.
+    ``madsim.resume`` can continue it. The sha256 of every array is checked
+    (a damaged file raises ValueError naming it).
 
     Parameters
     ----------

@@ -774,6 +774,7 @@ def main(args) -> int:
                       seed_offset=args.seed_offset, out=sys.stdout)
     if args.json:
         import json
-        with open(args.json, "w") as f:
-            json.dump(report.to_dict(), f, indent=1)
+
+        from . import _atomic
+        _atomic.write_text(args.json, json.dumps(report.to_dict(), indent=1))
     return 0 if report.passed else 1
