@@ -303,8 +303,12 @@ RUN = _table("[run]", simulate, "Arguments of madsim.simulate.", [
     ("threads", "integer", "CPU threads (not set: all cores); never changes a number.", 2),
     ("chunk", "integer", "generations per kernel call (not set: adaptive); never changes a number.", 100),
     ("backend", "string", "\"cpu\", \"jax\" (the pure-JAX twin, for checking) or \"cuda\"."),
-    ("metrics", "array", "the variables to record, e.g. [\"var\", \"mean\"] (not set: the family's "
-                         "default set).", ["var", "mean"]),
+    ("metrics", ("array", "string"), "the variables to record, e.g. [\"var\", \"mean\"], or \"all\" "
+                                     "(not set: the family's lean default set).", ["var", "mean"]),
+    ("on_nonfinite", "string", "\"warn\", \"raise\" or \"ignore\": what a replica whose state becomes "
+                               "inf or NaN does.", "raise"),
+    ("dtype", "string", "\"float64\" or \"float32\": the recorded variables' type (the state stays "
+                        "float64).", "float32"),
 ], name="madsim.simulate")
 
 DETECT = _table("[[detect]]", FirstPassage, "Optional, repeatable: a first-passage detector, checked "
