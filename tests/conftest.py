@@ -1,7 +1,9 @@
 """Shared fixtures and hooks of the test suite.
 
 Default run: ``python -m pytest`` (slow tests skipped; hypothesis with the
-"dev" profile, or "ci" when CI is set: derandomized, fixed examples).
+"ci" profile on every machine: derandomized, fixed examples, so a user's
+first run and CI see the same cases; ``HYPOTHESIS_PROFILE=dev`` draws
+random seeds).
 
 Exploration (a nightly/slow job): the hypothesis suites with fresh random
 seeds every run, no example database, and printed reproduction blobs:

@@ -7,8 +7,8 @@ JAX reference compiles once per bucket, not once per example. Everything else
 a traced value and varies freely.
 
 Profiles: "ci" (derandomized, no example database, no deadline) is loaded
-when the CI environment variable is set, "dev" otherwise; HYPOTHESIS_PROFILE
-names one explicitly (e.g. HYPOTHESIS_PROFILE=thorough for a long hunt).
+by default, on every machine; HYPOTHESIS_PROFILE names another ("dev": random
+seeds) (e.g. HYPOTHESIS_PROFILE=thorough for a long hunt).
 "explore" is the nightly exploration: fresh random seeds every run, no
 example database, EXPLORE_FACTOR times the examples of every test (a test's
 own ``@settings(max_examples=S.examples(n))`` included); see tests/conftest.py
@@ -47,7 +47,11 @@ settings.register_profile(
 settings.register_profile(
     "explore", derandomize=False, database=None, deadline=None, max_examples=600, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow])
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+# The default run is the same everywhere (a user's first `python -m pytest`
+# and CI): derandomized, fixed examples, so it passes or fails the same way
+# on every machine. "dev" (random seeds), "thorough" and "explore" are asked
+# for by name: HYPOTHESIS_PROFILE=explore python -m pytest ...
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or "ci"
 settings.load_profile(PROFILE)
 EXPLORE_FACTOR = 10
 

@@ -181,7 +181,8 @@ def test_memory_check_counts_the_records():
 
 
 def test_records_are_not_copied_into_the_dataset():
-    ds = ms.simulate(ms.Config(family=ms.Gaussian(dim=2)), replicas=5, generations=3, progress=False)
+    ds = ms.simulate(ms.Config(family=ms.Gaussian(dim=2)), replicas=5, generations=3, progress=False,
+                     metrics="all")
     # the columns of one record buffer (cov, a symmetric matrix from packed
     # columns, is the one small gathered copy)
     views = [ds[v].values for v in ds.data_vars if ds[v].dims == ("replica", "generation")]
@@ -232,7 +233,7 @@ def _interrupted(cfg, record, at):
 
 def test_summary_of_a_token_run_is_quiet():
     ds = ms.simulate(ms.Config(family=ms.Categorical(tokens=5), loop=ms.Replace(n=3)), replicas=20,
-                     generations=30, progress=False)
+                     generations=30, progress=False, metrics="all")
     assert not np.isfinite(ds["kl_truth_model"].values[:, -1]).any()
     with warnings.catch_warnings():
         warnings.simplefilter("error")

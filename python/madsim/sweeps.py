@@ -310,7 +310,11 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     offsets = _offsets(streams, ids, len(configs))
     # on_nonfinite="ignore" in the tasks: the sweep counts non-finite states
     # itself as results arrive (a warning in a thread or Dask worker is lost)
-    run = dict(generations=generations, seed=seed, record=rec.tolist(), detect=detect,
+    # the record rule itself (every(k), logspace(num) or the list), not its
+    # resolved list: a task's result is a simulate result that madsim.resume
+    # continues with the same rule (attrs["record"])
+    rule = recmod.from_rule(recmod.to_rule(record, generations), generations)
+    run = dict(generations=generations, seed=seed, record=rule, detect=detect,
                metrics=metrics, chunk=chunk, backend=backend, on_nonfinite="ignore")
     counted = ids.size > 0 and np.array_equal(ids, np.arange(ids.size))
     spec = {
