@@ -82,7 +82,7 @@ def to_rule(record, generations: int) -> dict:
     return {"generations": resolve(record, generations).tolist()}
 
 
-def from_rule(rule, generations: int) -> "every | logspace | list":
+def from_rule(rule, generations: int) -> every | logspace | list:
     """The record spec ``to_rule`` wrote, for a run of ``generations`` (an
     explicit list keeps the generations it names up to there, and at least 0)."""
     if not isinstance(rule, dict) or len(rule) != 1:
