@@ -205,6 +205,10 @@ def simulate(
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
+    Every argument is checked, and the memory the run needs (replica ids,
+    state, records, detector columns, the returned Dataset) is compared with
+    the machine's RAM, before anything is allocated or run.
+
     Parameters
     ----------
     cfg
@@ -266,10 +270,6 @@ def simulate(
         "float64" (default) or "float32": the recorded variables' type in the
         returned Dataset (half the memory; the kernel computes in float64, and
         ``state`` stays float64 so that ``resume`` is exact).
-
-    Every argument is checked, and the memory the run needs (replica ids,
-    state, records, detector columns, the returned Dataset) is compared with
-    the machine's RAM, before anything is allocated or run.
 
     Returns
     -------
