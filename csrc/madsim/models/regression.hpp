@@ -64,6 +64,10 @@
 namespace madsim {
 
 struct Regression {
+  // A fit is singular (skipped, the model kept) when a Cholesky pivot^2 of
+  // A + lambda I is at most PIVOT_RTOL times its diagonal entry: condition
+  // numbers past ~1e10, where the solution has no correct digit left anyway.
+  static constexpr double PIVOT_RTOL = 1e-10;
   enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Path : int32_t { EXACT = 0, SAMPLES = 1 };
   enum Design : int32_t { FRESH_DESIGN = 0, FIXED_DESIGN = 1 };
@@ -270,8 +274,15 @@ struct Regression {
     for (int k = 0; k < T(p); ++k) M[k] = A[k];
     for (int i = 0; i < d; ++i) M[tri(i, i)] += p.ridge;
     cholesky_packed(M, d);
-    for (int i = 0; i < d; ++i)
-      if (!(M[tri(i, i)] > 0.0)) return false;
+    // Singular: a pivot^2 (what is left of a column of A + lambda I once the
+    // earlier columns are projected out) at rounding level of its diagonal.
+    // A rank-deficient A (e.g. a fixed design's rows picked twice by
+    // AccumulateSubsample) leaves a pivot of +-eps, not 0: testing only
+    // "> 0" accepted half of those, and the solve returned rounding noise.
+    for (int i = 0; i < d; ++i) {
+      const double l = M[tri(i, i)];
+      if (!(l > 0.0 && l * l > PIVOT_RTOL * (A[tri(i, i)] + p.ridge))) return false;
+    }
     for (int i = 0; i < d; ++i) delta[i] = g[i] - p.ridge * state[i];
     cholesky_solve_packed(M, delta, d);
     sym_mul_vec(A, delta, Ad, d);

@@ -197,6 +197,9 @@ def draw_part(p: Params, real: bool, c, s2, state, key, replica, gen, nmax):
                         nmax[0] if real else nmax[1])
 
 
+PIVOT_RTOL = 1e-10  # Regression::PIVOT_RTOL: a pivot^2 at rounding level of its diagonal is singular
+
+
 def fit(p: Params, pool, w):
     """(ok, w_t, s2_t, delta): ridge step delta = (A + lambda I)^-1 (g - lambda w)
     from the pooled stats at w; RSS = h - 2 delta'g + delta'A delta (clamped at
@@ -207,7 +210,8 @@ def fit(p: Params, pool, w):
     N, A, g, h = pool[0], pool[1:1 + T], pool[1 + T:1 + T + d], pool[-1]
     diag = np.array([tri(i, i) for i in range(d)])
     M = cholesky_packed(A.at[diag].add(p.ridge), d)
-    ok = (N >= min_points(p)) & jnp.all(M[diag] > 0.0)
+    piv = M[diag]
+    ok = (N >= min_points(p)) & jnp.all((piv > 0.0) & (piv * piv > PIVOT_RTOL * (A[diag] + p.ridge)))
     M = jnp.where(ok, M, pack(jnp.eye(d), d))
     delta = cholesky_solve_packed(M, g - p.ridge * w, d)
     rss = jnp.maximum(h - 2.0 * jnp.dot(delta, g) + jnp.dot(delta, sym_mul_vec(A, delta, d)), 0.0)
