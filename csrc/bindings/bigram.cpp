@@ -25,27 +25,31 @@ void check_probs(const double* x, int64_t n, const char* what) {
     throw py::value_error(std::string(what) + ": probabilities must sum to 1");
 }
 
-std::unique_ptr<BigramHolder> make_bigram(
-    int32_t loop, int32_t path, int32_t top_k, double tau, double top_p, double smoothing,
-    double tpr, double fpr, double real_fixed, int64_t length, const py::array& truth,
-    const py::array& start, const py::array& pi0, const py::array& counts, int64_t subsample_n) {
+std::unique_ptr<BigramHolder> make_bigram(int32_t loop, int32_t path, int32_t top_k, double tau,
+                                          double top_p, double smoothing, double tpr, double fpr,
+                                          double real_fixed, int64_t length, const py::array& truth,
+                                          const py::array& start, const py::array& pi0,
+                                          const py::array& counts, int64_t subsample_n) {
   if (loop < Bigram::REPLACE || loop > Bigram::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (path == 0)
-    throw py::value_error("path 0 (exact) does not exist for the bigram model: the visit counts "
-                          "depend on the transitions drawn, so the transition counts cannot be "
-                          "drawn without walking the chain; use 1 (samples)");
+    throw py::value_error(
+        "path 0 (exact) does not exist for the bigram model: the visit counts "
+        "depend on the transitions drawn, so the transition counts cannot be "
+        "drawn without walking the chain; use 1 (samples)");
   if (path != Bigram::SAMPLES) throw py::value_error("path must be 1 (samples)");
   if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
   if (!(top_p > 0.0 && top_p <= 1.0)) throw py::value_error("top_p must lie in (0, 1]");
-  if (!(smoothing >= 0.0 && std::isfinite(smoothing))) throw py::value_error("smoothing must be finite and >= 0");
+  if (!(smoothing >= 0.0 && std::isfinite(smoothing)))
+    throw py::value_error("smoothing must be finite and >= 0");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
     throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (length < 2 || length > 4294967296ll) throw py::value_error("length must lie in [2, 2**32]");
   const double cap = std::floor(8589934590.0 / (double)length);  // tokens of a part: 2**32 blocks
-  if (loop == Bigram::SUBSAMPLE) {  // picks: one block each
+  if (loop == Bigram::SUBSAMPLE) {                               // picks: one block each
     if (subsample_n < 1 || (double)subsample_n * (double)(length - 1) > 4294967295.0)
-      throw py::value_error("subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1");
+      throw py::value_error(
+          "subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1");
   } else {
     subsample_n = 0;
   }
@@ -78,9 +82,23 @@ std::unique_ptr<BigramHolder> make_bigram(
   h->start_cdf.resize(K);
   double s = 0.0;
   for (int64_t j = 0; j < K; ++j) h->start_cdf[j] = s += sa[j];
-  h->p = Bigram::Params{(int32_t)K, loop, top_k, length, tau, top_p, smoothing, tpr, fpr,
-                        real_fixed, h->truth.data(), h->truth_cdf.data(), h->start_cdf.data(),
-                        h->pi0.data(), h->counts.data(), (int64_t)counts.shape(0), subsample_n};
+  h->p = Bigram::Params{(int32_t)K,
+                        loop,
+                        top_k,
+                        length,
+                        tau,
+                        top_p,
+                        smoothing,
+                        tpr,
+                        fpr,
+                        real_fixed,
+                        h->truth.data(),
+                        h->truth_cdf.data(),
+                        h->start_cdf.data(),
+                        h->pi0.data(),
+                        h->counts.data(),
+                        (int64_t)counts.shape(0),
+                        subsample_n};
   return h;
 }
 
@@ -92,8 +110,10 @@ void bind_bigram(py::module_& m) {
            py::arg("tau"), py::arg("top_p"), py::arg("smoothing"), py::arg("tpr"), py::arg("fpr"),
            py::arg("real_fixed"), py::arg("length"), py::arg("truth"), py::arg("start"),
            py::arg("pi0"), py::arg("counts"), py::arg("subsample_n") = 0)
-      .def_property_readonly("state_size", [](const BigramHolder& h) { return Bigram::state_size(h.p); })
-      .def_property_readonly("observe_size", [](const BigramHolder& h) { return Bigram::observe_size(h.p); })
+      .def_property_readonly("state_size",
+                             [](const BigramHolder& h) { return Bigram::state_size(h.p); })
+      .def_property_readonly("observe_size",
+                             [](const BigramHolder& h) { return Bigram::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const BigramHolder& h) { return h.p.n_counts; });
   def_holder_advance<Bigram, BigramHolder>(m, "advance_bigram");
 #ifdef MADSIM_WITH_CUDA

@@ -13,26 +13,31 @@ struct CategoricalHolder {
 
 constexpr int64_t MAX_TOKENS = (int64_t)SITE_MAX + 1;  // a token's exact-path stream is its site
 
-std::unique_ptr<CategoricalHolder> make_categorical(
-    int32_t loop, int32_t path, int32_t top_k, double tau, double top_p, double smoothing,
-    double weight, double tpr, double fpr, double real_fixed, int64_t subsample_n,
-    const py::array& truth, const py::array& rare, const py::array& counts) {
+std::unique_ptr<CategoricalHolder> make_categorical(int32_t loop, int32_t path, int32_t top_k,
+                                                    double tau, double top_p, double smoothing,
+                                                    double weight, double tpr, double fpr,
+                                                    double real_fixed, int64_t subsample_n,
+                                                    const py::array& truth, const py::array& rare,
+                                                    const py::array& counts) {
   if (loop < Categorical::REPLACE || loop > Categorical::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (path != Categorical::EXACT && path != Categorical::SAMPLES)
     throw py::value_error("path must be 0 (exact) or 1 (samples)");
   if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
   if (!(top_p > 0.0 && top_p <= 1.0)) throw py::value_error("top_p must lie in (0, 1]");
-  if (!(smoothing >= 0.0 && std::isfinite(smoothing))) throw py::value_error("smoothing must be finite and >= 0");
+  if (!(smoothing >= 0.0 && std::isfinite(smoothing)))
+    throw py::value_error("smoothing must be finite and >= 0");
   if (!(weight <= 1.0) || !(weight >= 0.0 || weight == -1.0))
     throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
-  if (weight >= 0.0 && smoothing > 0.0) throw py::value_error("smoothing needs the pooled fit (weight -1)");
+  if (weight >= 0.0 && smoothing > 0.0)
+    throw py::value_error("smoothing needs the pooled fit (weight -1)");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
     throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (!(real_fixed >= 0.0 && real_fixed <= 1099511627776.0 && real_fixed == std::floor(real_fixed)))
     throw py::value_error("real_fixed must be an integer in [0, 2**40]");
   if (loop == Categorical::SUBSAMPLE) {
-    if (subsample_n < 1 || subsample_n > 0xFFFFFFFFll) throw py::value_error("subsample_n must lie in [1, 2**32 - 1]");
+    if (subsample_n < 1 || subsample_n > 0xFFFFFFFFll)
+      throw py::value_error("subsample_n must lie in [1, 2**32 - 1]");
   } else {
     subsample_n = 0;
   }
@@ -51,7 +56,8 @@ std::unique_ptr<CategoricalHolder> make_categorical(
     if (!(x >= 0.0 && x <= 1.0)) throw py::value_error("truth: probabilities must lie in [0, 1]");
     total += x;
   }
-  if (!(std::fabs(total - 1.0) <= 1e-9)) throw py::value_error("truth: probabilities must sum to 1");
+  if (!(std::fabs(total - 1.0) <= 1e-9))
+    throw py::value_error("truth: probabilities must sum to 1");
   const double cap = path == Categorical::SAMPLES ? 8589934590.0 : 1099511627776.0;
   for (double c : h->counts)
     if (!(c >= 0.0 && c <= cap && c == std::floor(c)))
@@ -60,9 +66,22 @@ std::unique_ptr<CategoricalHolder> make_categorical(
                                 : "counts must be integers in [0, 2**40]");
   if (path == Categorical::SAMPLES && real_fixed > cap)
     throw py::value_error("real_fixed must be <= 2**33 - 2 on the samples path");
-  h->p = Categorical::Params{(int32_t)K, loop, path, top_k, tau, top_p, smoothing, weight, tpr, fpr,
-                             real_fixed, subsample_n, h->truth.data(), h->rare.data(),
-                             h->counts.data(), (int64_t)counts.shape(0)};
+  h->p = Categorical::Params{(int32_t)K,
+                             loop,
+                             path,
+                             top_k,
+                             tau,
+                             top_p,
+                             smoothing,
+                             weight,
+                             tpr,
+                             fpr,
+                             real_fixed,
+                             subsample_n,
+                             h->truth.data(),
+                             h->rare.data(),
+                             h->counts.data(),
+                             (int64_t)counts.shape(0)};
   return h;
 }
 
@@ -78,7 +97,8 @@ py::array_t<double> categorical_sampling_law(const py::array& probs, double tau,
   if (!(top_p > 0.0 && top_p <= 1.0)) throw py::value_error("top_p must lie in (0, 1]");
   double mass = 0.0;
   for (int64_t i = 0; i < K; ++i) {
-    if (!(pr[i] >= 0.0 && std::isfinite(pr[i]))) throw py::value_error("probs must be finite and >= 0");
+    if (!(pr[i] >= 0.0 && std::isfinite(pr[i])))
+      throw py::value_error("probs must be finite and >= 0");
     mass += pr[i];
   }
   if (!(mass > 0.0)) throw py::value_error("probs must have positive mass");
@@ -103,8 +123,10 @@ void bind_categorical(py::module_& m) {
            py::arg("tau"), py::arg("top_p"), py::arg("smoothing"), py::arg("weight"),
            py::arg("tpr"), py::arg("fpr"), py::arg("real_fixed"), py::arg("subsample_n"),
            py::arg("truth"), py::arg("rare"), py::arg("counts"))
-      .def_property_readonly("state_size", [](const CategoricalHolder& h) { return Categorical::state_size(h.p); })
-      .def_property_readonly("observe_size", [](const CategoricalHolder& h) { return Categorical::observe_size(h.p); })
+      .def_property_readonly(
+          "state_size", [](const CategoricalHolder& h) { return Categorical::state_size(h.p); })
+      .def_property_readonly(
+          "observe_size", [](const CategoricalHolder& h) { return Categorical::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const CategoricalHolder& h) { return h.p.n_counts; });
   def_holder_advance<Categorical, CategoricalHolder>(m, "advance_categorical");
   m.def("categorical_sampling_law", &categorical_sampling_law, py::arg("probs"), py::arg("tau"),

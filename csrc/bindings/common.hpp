@@ -19,15 +19,15 @@
 #ifdef MADSIM_WITH_CUDA
 #include "../cuda/launch.hpp"
 #endif
-#include "../madsim/models/gaussian1d.hpp"
+#include "../cpu/categorical_lanes.hpp"
 #include "../cpu/gaussian1d_lanes.hpp"
-#include "../madsim/models/categorical.hpp"
+#include "../cpu/gaussian_loop_lanes.hpp"
 #include "../madsim/models/bigram.hpp"
+#include "../madsim/models/categorical.hpp"
+#include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/models/gmm.hpp"
 #include "../madsim/models/regression.hpp"
-#include "../cpu/categorical_lanes.hpp"
-#include "../cpu/gaussian_loop_lanes.hpp"
 #include "../madsim/samplers.hpp"
 
 namespace py = pybind11;
@@ -81,7 +81,8 @@ void advance_checked(const typename M::Params& p, const py::array& state,
     cols.assign(c, c + ca.shape(0));
     for (int32_t k : cols)
       if (k < 0 || k >= O)
-        throw py::value_error("columns must be observe() columns in [0, " + std::to_string(O) + ")");
+        throw py::value_error("columns must be observe() columns in [0, " + std::to_string(O) +
+                              ")");
   }
   const int64_t C = (int64_t)cols.size();
   double* rec = checked<double>(records, "records", {R, -1, C}, true);
@@ -106,8 +107,8 @@ void advance_checked(const typename M::Params& p, const py::array& state,
     det[j] = Detector{(int32_t)m, dt[3 * j + 1] != 0.0, dt[3 * j + 2]};
   }
   if (threads < 1 || threads > 4096) throw py::value_error("threads must lie in [1, 4096]");
-  cpu::Chunk c{seed,      gen_begin, gen_end,    rg, n_rec, rec_offset, total,
-               cols.data(), C,       det.data(), (int32_t)D};
+  cpu::Chunk c{seed,  gen_begin,   gen_end, rg,         n_rec,     rec_offset,
+               total, cols.data(), C,       det.data(), (int32_t)D};
   py::gil_scoped_release nogil;
   launch(c, st, ids, R, rec, fp);
 }
@@ -117,12 +118,11 @@ void advance_py(const typename M::Params& p, const py::array& state, const py::a
                 uint64_t seed, uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens,
                 int64_t rec_offset, const py::array& records, const py::array& detectors,
                 const py::array& first, int threads, const py::object& columns) {
-  advance_checked<M>(p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                     records, detectors, first, threads, columns,
-                     [&](const cpu::Chunk& c, double* st, const uint32_t* ids, int64_t R,
-                         double* rec, int64_t* fp) {
-                       cpu::advance<M>(p, c, st, ids, R, rec, fp, threads);
-                     });
+  advance_checked<M>(
+      p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+      first, threads, columns,
+      [&](const cpu::Chunk& c, double* st, const uint32_t* ids, int64_t R, double* rec,
+          int64_t* fp) { cpu::advance<M>(p, c, st, ids, R, rec, fp, threads); });
 }
 
 // advance_<family> for a family whose params live in a holder H (it owns the
@@ -133,8 +133,8 @@ void def_holder_advance(py::module_& m, const char* name) {
       name,
       [](const H& h, const py::array& state, const py::array& replica_ids, uint64_t seed,
          uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens, int64_t rec_offset,
-         const py::array& records, const py::array& detectors, const py::array& first,
-         int threads, const py::object& columns) {
+         const py::array& records, const py::array& detectors, const py::array& first, int threads,
+         const py::object& columns) {
         if ((int64_t)gen_end > h.p.n_counts)
           throw py::value_error("gen_end exceeds the generations the counts schedule covers");
         advance_py<M>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
@@ -157,14 +157,15 @@ void advance_cuda_py(const typename M::Params& p, const py::array& state,
                      const py::array& records, const py::array& detectors, const py::array& first,
                      int threads, const py::object& columns, int block, uint32_t gens_per_launch) {
   if (block < 32 || block > 1024 || block % 32 != 0)
-    throw py::value_error("block must be a multiple of 32 in [32, 1024], got " + std::to_string(block));
-  advance_checked<M>(p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                     records, detectors, first, 1, columns,
+    throw py::value_error("block must be a multiple of 32 in [32, 1024], got " +
+                          std::to_string(block));
+  advance_checked<M>(p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+                     detectors, first, 1, columns,
                      [&](const cpu::Chunk& c, double* st, const uint32_t* ids, int64_t R,
                          double* rec, int64_t* fp) {
-                       const cuda::Chunk cc{c.seed,     c.gen_begin, c.gen_end, c.rec_gens,
-                                            c.n_rec,    c.rec_offset, c.rec_total, c.cols,
-                                            c.n_cols,   c.det,       c.n_det,   block,
+                       const cuda::Chunk cc{c.seed,         c.gen_begin,  c.gen_end,   c.rec_gens,
+                                            c.n_rec,        c.rec_offset, c.rec_total, c.cols,
+                                            c.n_cols,       c.det,        c.n_det,     block,
                                             gens_per_launch};
                        cuda::advance<M>(p, cc, st, ids, R, rec, fp);
                      });
@@ -178,13 +179,12 @@ void def_holder_advance_cuda(py::module_& m, const char* name) {
       name,
       [](const H& h, const py::array& state, const py::array& replica_ids, uint64_t seed,
          uint32_t gen_begin, uint32_t gen_end, const py::array& rec_gens, int64_t rec_offset,
-         const py::array& records, const py::array& detectors, const py::array& first,
-         int threads, const py::object& columns, int block, uint32_t gens_per_launch) {
+         const py::array& records, const py::array& detectors, const py::array& first, int threads,
+         const py::object& columns, int block, uint32_t gens_per_launch) {
         if ((int64_t)gen_end > h.p.n_counts)
           throw py::value_error("gen_end exceeds the generations the counts schedule covers");
-        advance_cuda_py<M>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                           rec_offset, records, detectors, first, threads, columns, block,
-                           gens_per_launch);
+        advance_cuda_py<M>(h.p, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                           records, detectors, first, threads, columns, block, gens_per_launch);
       },
       py::arg("params"), py::arg("state"), py::arg("replica_ids"), py::arg("seed"),
       py::arg("gen_begin"), py::arg("gen_end"), py::arg("rec_gens"), py::arg("rec_offset"),

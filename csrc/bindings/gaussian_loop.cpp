@@ -13,9 +13,8 @@ struct GaussianLoopHolder {
 
 std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
     int32_t d, int32_t loop, int32_t estimator, int32_t path, double tau, double trunc,
-    double weight, double tpr, double fpr, double real_fixed, int64_t subsample_n,
-    int64_t pool_cap, const py::array& truth, const py::array& counts, int32_t factors,
-    const py::object& basis) {
+    double weight, double tpr, double fpr, double real_fixed, int64_t subsample_n, int64_t pool_cap,
+    const py::array& truth, const py::array& counts, int32_t factors, const py::object& basis) {
   if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
   if (loop < GaussianLoop::REPLACE || loop > GaussianLoop::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
@@ -24,8 +23,10 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
   if (path != GaussianLoop::EXACT && path != GaussianLoop::SAMPLES)
     throw py::value_error("path must be 0 (exact) or 1 (samples)");
   if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
-  if (!(trunc >= 0.0 && std::isfinite(trunc))) throw py::value_error("trunc must be finite and >= 0");
-  if (trunc > 0.0 && path != GaussianLoop::SAMPLES) throw py::value_error("trunc needs the samples path");
+  if (!(trunc >= 0.0 && std::isfinite(trunc)))
+    throw py::value_error("trunc must be finite and >= 0");
+  if (trunc > 0.0 && path != GaussianLoop::SAMPLES)
+    throw py::value_error("trunc needs the samples path");
   if (!(weight <= 1.0) || !(weight >= 0.0 || weight == -1.0))
     throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
@@ -60,7 +61,8 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
     if (factors < 1 || factors >= d)
       throw py::value_error("factors must be 0 (full covariance) or lie in [1, d - 1] = [1, " +
                             std::to_string(d - 1) + "], got " + std::to_string(factors));
-    if (basis.is_none()) throw py::value_error("factors > 0 needs basis, the truth's [d, q] subspace");
+    if (basis.is_none())
+      throw py::value_error("factors > 0 needs basis, the truth's [d, q] subspace");
     const py::array b = basis.cast<py::array>();
     const double* bp = checked<double>(b, "basis", {d, factors}, false);
     h->basis.assign(bp, bp + (int64_t)d * factors);
@@ -74,9 +76,22 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
   } else if (!basis.is_none()) {
     throw py::value_error("basis is for factors > 0 (PPCA); got factors = 0");
   }
-  h->p = GaussianLoop::Params{d, loop, estimator, path, tau, trunc, weight, tpr, fpr, real_fixed,
-                              subsample_n, pool_cap, h->truth.data(), h->counts.data(),
-                              (int64_t)counts.shape(0), factors,
+  h->p = GaussianLoop::Params{d,
+                              loop,
+                              estimator,
+                              path,
+                              tau,
+                              trunc,
+                              weight,
+                              tpr,
+                              fpr,
+                              real_fixed,
+                              subsample_n,
+                              pool_cap,
+                              h->truth.data(),
+                              h->counts.data(),
+                              (int64_t)counts.shape(0),
+                              factors,
                               factors > 0 ? h->basis.data() : nullptr};
   return h;
 }
@@ -88,9 +103,13 @@ void bind_gaussian_loop(py::module_& m) {
       .def(py::init(&make_gaussian_loop), py::arg("d"), py::arg("loop"), py::arg("estimator"),
            py::arg("path"), py::arg("tau"), py::arg("trunc"), py::arg("weight"), py::arg("tpr"),
            py::arg("fpr"), py::arg("real_fixed"), py::arg("subsample_n"), py::arg("pool_cap"),
-           py::arg("truth"), py::arg("counts"), py::arg("factors") = 0, py::arg("basis") = py::none())
-      .def_property_readonly("state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
-      .def_property_readonly("observe_size", [](const GaussianLoopHolder& h) { return GaussianLoop::observe_size(h.p); })
+           py::arg("truth"), py::arg("counts"), py::arg("factors") = 0,
+           py::arg("basis") = py::none())
+      .def_property_readonly(
+          "state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
+      .def_property_readonly(
+          "observe_size",
+          [](const GaussianLoopHolder& h) { return GaussianLoop::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const GaussianLoopHolder& h) { return h.p.n_counts; });
   def_holder_advance<GaussianLoop, GaussianLoopHolder>(m, "advance_gaussian_loop");
 #ifdef MADSIM_WITH_CUDA

@@ -27,7 +27,8 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
   if (loop < G::REPLACE || loop > G::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (loop == G::SUBSAMPLE) {
-    if (subsample_n < 1 || subsample_n > 0xFFFFFFFFll) throw py::value_error("subsample_n must lie in [1, 2**32 - 1]");
+    if (subsample_n < 1 || subsample_n > 0xFFFFFFFFll)
+      throw py::value_error("subsample_n must lie in [1, 2**32 - 1]");
   } else {
     subsample_n = 0;
   }
@@ -38,8 +39,10 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
     pool_cap = 0;
   }
   if (em_iters < 1) throw py::value_error("em_iters must be >= 1");
-  if (!(em_tol >= 0.0 && std::isfinite(em_tol))) throw py::value_error("em_tol must be finite and >= 0");
-  if (!(cov_floor > 0.0 && std::isfinite(cov_floor))) throw py::value_error("cov_floor must be finite and > 0");
+  if (!(em_tol >= 0.0 && std::isfinite(em_tol)))
+    throw py::value_error("em_tol must be finite and >= 0");
+  if (!(cov_floor > 0.0 && std::isfinite(cov_floor)))
+    throw py::value_error("cov_floor must be finite and > 0");
   if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
     throw py::value_error("tpr and fpr must lie in [0, 1]");
@@ -58,7 +61,8 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
     if (!std::isfinite(x)) throw py::value_error("truth must be finite");
   double total = 0.0;
   for (int j = 0; j < k; ++j) {
-    if (!(h->truth[j] >= 0.0 && h->truth[j] <= 1.0)) throw py::value_error("truth: weights must lie in [0, 1]");
+    if (!(h->truth[j] >= 0.0 && h->truth[j] <= 1.0))
+      throw py::value_error("truth: weights must lie in [0, 1]");
     total += h->truth[j];
   }
   if (!(std::fabs(total - 1.0) <= 1e-9)) throw py::value_error("truth: weights must sum to 1");
@@ -81,12 +85,28 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
   if (loop == G::ACCUMULATE) n_max = (double)pool_cap;
   if (loop == G::SUBSAMPLE) n_max = (double)subsample_n;
   if (n_max * (d + k) > GMM_MAX_SCRATCH)
-    throw py::value_error("a fit's points need more than 2**28 doubles of scratch per thread "
-                          "(most points x (d + k); Accumulate: the whole pool); use fewer points "
-                          "per generation (or AccumulateSubsample)");
-  h->p = G::Params{k, d, cov_type, loop, em_iters, em_tol, cov_floor, tau, tpr, fpr, real_fixed,
-                   (int64_t)n_max, h->truth.data(), h->tails.data(), h->counts.data(),
-                   (int64_t)counts.shape(0), subsample_n, pool_cap};
+    throw py::value_error(
+        "a fit's points need more than 2**28 doubles of scratch per thread "
+        "(most points x (d + k); Accumulate: the whole pool); use fewer points "
+        "per generation (or AccumulateSubsample)");
+  h->p = G::Params{k,
+                   d,
+                   cov_type,
+                   loop,
+                   em_iters,
+                   em_tol,
+                   cov_floor,
+                   tau,
+                   tpr,
+                   fpr,
+                   real_fixed,
+                   (int64_t)n_max,
+                   h->truth.data(),
+                   h->tails.data(),
+                   h->counts.data(),
+                   (int64_t)counts.shape(0),
+                   subsample_n,
+                   pool_cap};
   return h;
 }
 
@@ -114,11 +134,13 @@ void bind_gmm(py::module_& m) {
       .def(py::init(&make_gmm), py::arg("k"), py::arg("d"), py::arg("cov_type"), py::arg("loop"),
            py::arg("em_iters"), py::arg("em_tol"), py::arg("cov_floor"), py::arg("tau"),
            py::arg("tpr"), py::arg("fpr"), py::arg("real_fixed"), py::arg("truth"),
-           py::arg("tails"), py::arg("counts"), py::arg("subsample_n") = 0,
-           py::arg("pool_cap") = 0)
-      .def_property_readonly("state_size", [](const GmmHolder& h) { return GaussianMixture::state_size(h.p); })
-      .def_property_readonly("observe_size", [](const GmmHolder& h) { return GaussianMixture::observe_size(h.p); })
-      .def_property_readonly("scratch_size", [](const GmmHolder& h) { return GaussianMixture::scratch_size(h.p); })
+           py::arg("tails"), py::arg("counts"), py::arg("subsample_n") = 0, py::arg("pool_cap") = 0)
+      .def_property_readonly("state_size",
+                             [](const GmmHolder& h) { return GaussianMixture::state_size(h.p); })
+      .def_property_readonly("observe_size",
+                             [](const GmmHolder& h) { return GaussianMixture::observe_size(h.p); })
+      .def_property_readonly("scratch_size",
+                             [](const GmmHolder& h) { return GaussianMixture::scratch_size(h.p); })
       .def_property_readonly("n_max", [](const GmmHolder& h) { return h.p.n_max; })
       .def_property_readonly("n_counts", [](const GmmHolder& h) { return h.p.n_counts; });
   def_holder_advance<GaussianMixture, GmmHolder>(m, "advance_gmm");

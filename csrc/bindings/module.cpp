@@ -6,9 +6,9 @@
 // One file per family (csrc/bindings/<family>.cpp, sharing common.hpp) so
 // that the build compiles them in parallel; this file holds the module, the
 // build info and the CUDA runtime queries.
-#include "common.hpp"
-
 #include <thread>
+
+#include "common.hpp"
 
 namespace madsim_bind {
 namespace {
@@ -58,8 +58,8 @@ py::dict build_info() {
   // numbers are the same on either).
   const cpu::LaneMode lm = cpu::lane_mode();
   d["cpu_lanes"] = lm == cpu::LANES_OFF ? std::string("off")
-                   : std::string(lm == cpu::LANES_AVX2 ? "avx2" : "baseline") + " x" +
-                         std::to_string(cpu::LANES);
+                                        : std::string(lm == cpu::LANES_AVX2 ? "avx2" : "baseline") +
+                                              " x" + std::to_string(cpu::LANES);
 #ifdef MADSIM_BUILD_FLAGS
   d["flags"] = MADSIM_BUILD_FLAGS;
 #endif
@@ -143,8 +143,8 @@ PYBIND11_MODULE(_core, m) {
          int64_t rec_fit) {
         const uint32_t* rg = checked<uint32_t>(rec_gens, "rec_gens", {-1}, false);
         if (gen_end < gen_begin) throw py::value_error("gen_end must be >= gen_begin");
-        const auto plan = cuda::launch_plan(gen_begin, gen_end, rg, rec_gens.shape(0),
-                                            gens_per_launch, rec_fit);
+        const auto plan =
+            cuda::launch_plan(gen_begin, gen_end, rg, rec_gens.shape(0), gens_per_launch, rec_fit);
         py::list out;
         for (const auto& l : plan) out.append(py::make_tuple(l.begin, l.end, l.r0, l.nr));
         return out;
@@ -164,8 +164,9 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(cuda_error.ptr(), e.what());
     }
   });
-  m.def("cuda_device_count", []() { return cuda::device_count(nullptr); },
-        "Visible CUDA devices (0 without a driver or a device).");
+  m.def(
+      "cuda_device_count", []() { return cuda::device_count(nullptr); },
+      "Visible CUDA devices (0 without a driver or a device).");
   m.def("cuda_runtime", &cuda_runtime_py,
         "CUDA runtime and driver versions, device count (and why 0), device 0's name and memory.");
   m.def("philox4x32_10_cuda", &philox_cuda_py, py::arg("ctr"), py::arg("key"),
@@ -177,6 +178,7 @@ PYBIND11_MODULE(_core, m) {
         return cuda::philox_seconds_device(blocks, threads, block);
       },
       py::arg("blocks_per_thread"), py::arg("threads"), py::arg("block") = 256,
-      "Seconds (CUDA events) for `threads` device threads to generate `blocks_per_thread` Philox blocks each.");
+      "Seconds (CUDA events) for `threads` device threads to generate `blocks_per_thread` Philox "
+      "blocks each.");
 #endif
 }

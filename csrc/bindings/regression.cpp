@@ -11,11 +11,13 @@ struct RegressionHolder {
   std::vector<double> truth, counts;
 };
 
-std::unique_ptr<RegressionHolder> make_regression(
-    int32_t d, int32_t loop, int32_t path, int32_t design, int32_t estimator, int32_t refit_noise,
-    double ridge, double tpr, double fpr, double real_fixed, double fixed_real,
-    double fixed_synthetic, const py::array& truth, const py::array& counts, int64_t subsample_n,
-    int64_t pool_cap) {
+std::unique_ptr<RegressionHolder> make_regression(int32_t d, int32_t loop, int32_t path,
+                                                  int32_t design, int32_t estimator,
+                                                  int32_t refit_noise, double ridge, double tpr,
+                                                  double fpr, double real_fixed, double fixed_real,
+                                                  double fixed_synthetic, const py::array& truth,
+                                                  const py::array& counts, int64_t subsample_n,
+                                                  int64_t pool_cap) {
   if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
   if (loop < Regression::REPLACE || loop > Regression::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
@@ -26,7 +28,8 @@ std::unique_ptr<RegressionHolder> make_regression(
   if (estimator != Regression::MLE && estimator != Regression::UNBIASED)
     throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
   if (refit_noise != 0 && refit_noise != 1) throw py::value_error("refit_noise must be 0 or 1");
-  if (!(ridge >= 0.0 && std::isfinite(ridge))) throw py::value_error("ridge must be finite and >= 0");
+  if (!(ridge >= 0.0 && std::isfinite(ridge)))
+    throw py::value_error("ridge must be finite and >= 0");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
     throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (design == Regression::FIXED_DESIGN && (tpr > 0.0 || fpr > 0.0))
@@ -42,9 +45,10 @@ std::unique_ptr<RegressionHolder> make_regression(
   }
   // samples path: d normals per row from one stream (2**33 - 2 normals)
   const double cap = path == Regression::SAMPLES ? std::floor(8589934590.0 / d) : 1099511627776.0;
-  const char* cap_msg = path == Regression::SAMPLES
-                            ? "counts must be integers with counts * d <= 2**33 - 2 on the samples path"
-                            : "counts must be integers in [0, 2**40]";
+  const char* cap_msg =
+      path == Regression::SAMPLES
+          ? "counts must be integers with counts * d <= 2**33 - 2 on the samples path"
+          : "counts must be integers in [0, 2**40]";
   for (double c : {real_fixed, fixed_real, fixed_synthetic})
     if (!(c >= 0.0 && c <= cap && c == std::floor(c))) throw py::value_error(cap_msg);
   const int64_t T = tri_size(d);
@@ -58,16 +62,31 @@ std::unique_ptr<RegressionHolder> make_regression(
   if (design == Regression::FIXED_DESIGN)
     for (int64_t r = 0; r < counts.shape(0); ++r)
       if (h->counts[2 * r] != fixed_real || h->counts[2 * r + 1] != fixed_synthetic)
-        throw py::value_error("a fixed design needs every counts row = (fixed_real, fixed_synthetic)");
+        throw py::value_error(
+            "a fixed design needs every counts row = (fixed_real, fixed_synthetic)");
   for (double x : h->truth)
     if (!std::isfinite(x)) throw py::value_error("truth must be finite");
   for (int i = 0; i < d; ++i)
     if (!(h->truth[d + tri(i, i)] > 0.0))
       throw py::value_error("truth: the Cholesky factor needs a positive diagonal");
   if (!(h->truth[d + T] > 0.0)) throw py::value_error("truth: the noise variance must be > 0");
-  h->p = Regression::Params{d, loop, path, design, estimator, refit_noise, ridge, tpr, fpr,
-                            real_fixed, fixed_real, fixed_synthetic, h->truth.data(),
-                            h->counts.data(), (int64_t)counts.shape(0), subsample_n, pool_cap};
+  h->p = Regression::Params{d,
+                            loop,
+                            path,
+                            design,
+                            estimator,
+                            refit_noise,
+                            ridge,
+                            tpr,
+                            fpr,
+                            real_fixed,
+                            fixed_real,
+                            fixed_synthetic,
+                            h->truth.data(),
+                            h->counts.data(),
+                            (int64_t)counts.shape(0),
+                            subsample_n,
+                            pool_cap};
   return h;
 }
 
@@ -80,8 +99,10 @@ void bind_regression(py::module_& m) {
            py::arg("tpr"), py::arg("fpr"), py::arg("real_fixed"), py::arg("fixed_real"),
            py::arg("fixed_synthetic"), py::arg("truth"), py::arg("counts"),
            py::arg("subsample_n") = 0, py::arg("pool_cap") = 0)
-      .def_property_readonly("state_size", [](const RegressionHolder& h) { return Regression::state_size(h.p); })
-      .def_property_readonly("observe_size", [](const RegressionHolder& h) { return Regression::observe_size(h.p); })
+      .def_property_readonly("state_size",
+                             [](const RegressionHolder& h) { return Regression::state_size(h.p); })
+      .def_property_readonly(
+          "observe_size", [](const RegressionHolder& h) { return Regression::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const RegressionHolder& h) { return h.p.n_counts; });
   def_holder_advance<Regression, RegressionHolder>(m, "advance_regression");
 #ifdef MADSIM_WITH_CUDA

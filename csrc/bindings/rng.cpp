@@ -20,7 +20,8 @@ py::array_t<uint32_t> philox_py(const py::array& ctr, const py::array& key) {
   return out;
 }
 
-Stream stream_of(uint64_t seed, uint32_t replica, uint32_t generation, uint32_t tag, uint32_t site) {
+Stream stream_of(uint64_t seed, uint32_t replica, uint32_t generation, uint32_t tag,
+                 uint32_t site) {
   if (site > SITE_MAX) throw py::value_error("site must be < 2**24, got " + std::to_string(site));
   if (tag > 0xFF) throw py::value_error("tag must be < 256, got " + std::to_string(tag));
   return make_stream(seed_key(seed), replica, generation, tag, site);
@@ -90,7 +91,8 @@ py::array_t<double> normals_py(uint64_t seed, uint32_t replica, uint32_t generat
 
 py::tuple gamma_py(double alpha, uint64_t seed, const py::array& replicas, uint32_t generation,
                    uint32_t tag, uint32_t site) {
-  if (!(alpha > 0.0) || !std::isfinite(alpha)) throw py::value_error("alpha must be finite and > 0");
+  if (!(alpha > 0.0) || !std::isfinite(alpha))
+    throw py::value_error("alpha must be finite and > 0");
   const uint32_t* rep = checked<uint32_t>(replicas, "replicas", {-1}, false);
   stream_of(seed, 0, generation, tag, site);  // validates tag and site
   const py::ssize_t n = replicas.shape(0);
@@ -135,31 +137,43 @@ void bind_rng(py::module_& m) {
   m.def("stream_blocks", &stream_blocks, py::arg("seed"), py::arg("replica"), py::arg("generation"),
         py::arg("tag"), py::arg("site"), py::arg("block_begin"), py::arg("count"));
   m.def("uniform52", &uniform52_py, py::arg("lo"), py::arg("hi"));
-  m.def("uniform32", [](const py::array& w) { return map1<uint32_t>(w, "words", uniform32); }, py::arg("words"));
+  m.def(
+      "uniform32", [](const py::array& w) { return map1<uint32_t>(w, "words", uniform32); },
+      py::arg("words"));
   m.def("normal_pair", &normal_pair_py, py::arg("u_radius"), py::arg("u_angle"));
-  m.def("det_log", [](const py::array& x) {
-          return map1<double>(x, "x", [](double v) {
-            if (!(v >= 2.2250738585072014e-308 && v <= 1.7976931348623157e308))
-              throw py::value_error("det_log: x must be a normal positive finite double");
-            return det_log(v);
-          });
-        }, py::arg("x"), "detmath.hpp's ln x (the host transforms' log).");
-  m.def("det_sincos_2pi", [](const py::array& u) {
-          const double* a = checked<double>(u, "u", {-1}, false);
-          py::array_t<double> c(u.shape(0)), s(u.shape(0));
-          double *co = c.mutable_data(), *so = s.mutable_data();
-          for (py::ssize_t i = 0; i < u.shape(0); ++i) {
-            if (!(a[i] >= 0.0 && a[i] <= 1.0)) throw py::value_error("det_sincos_2pi: u must lie in [0, 1]");
-            det_sincos_2pi(a[i], co[i], so[i]);
-          }
-          return py::make_tuple(c, s);
-        }, py::arg("u"), "detmath.hpp's (cos 2 pi u, sin 2 pi u).");
-  m.def("log_factorial", [](const py::array& k) {
-          return map1<double>(k, "k", [](double x) {
-            if (!(x >= 0.0) || x != std::floor(x)) throw py::value_error("k must be integers >= 0");
-            return log_factorial(x);
-          });
-        }, py::arg("k"));
+  m.def(
+      "det_log",
+      [](const py::array& x) {
+        return map1<double>(x, "x", [](double v) {
+          if (!(v >= 2.2250738585072014e-308 && v <= 1.7976931348623157e308))
+            throw py::value_error("det_log: x must be a normal positive finite double");
+          return det_log(v);
+        });
+      },
+      py::arg("x"), "detmath.hpp's ln x (the host transforms' log).");
+  m.def(
+      "det_sincos_2pi",
+      [](const py::array& u) {
+        const double* a = checked<double>(u, "u", {-1}, false);
+        py::array_t<double> c(u.shape(0)), s(u.shape(0));
+        double *co = c.mutable_data(), *so = s.mutable_data();
+        for (py::ssize_t i = 0; i < u.shape(0); ++i) {
+          if (!(a[i] >= 0.0 && a[i] <= 1.0))
+            throw py::value_error("det_sincos_2pi: u must lie in [0, 1]");
+          det_sincos_2pi(a[i], co[i], so[i]);
+        }
+        return py::make_tuple(c, s);
+      },
+      py::arg("u"), "detmath.hpp's (cos 2 pi u, sin 2 pi u).");
+  m.def(
+      "log_factorial",
+      [](const py::array& k) {
+        return map1<double>(k, "k", [](double x) {
+          if (!(x >= 0.0) || x != std::floor(x)) throw py::value_error("k must be integers >= 0");
+          return log_factorial(x);
+        });
+      },
+      py::arg("k"));
   m.def("normals", &normals_py, py::arg("seed"), py::arg("replica"), py::arg("generation"),
         py::arg("tag"), py::arg("site"), py::arg("count"));
   m.def("gamma", &gamma_py, py::arg("alpha"), py::arg("seed"), py::arg("replicas"),

@@ -50,8 +50,8 @@ struct LaneStep<Gaussian1D> {
       stream_blocks<AVX2>(key, 0, t, VecOps::splat_u(TAG_SCATTER), replica, w);
       vd x, z, v1, v, u, value;
       vu accepted;
-      gamma_try_t<VecOps>(VecOps::splat(d), VecOps::splat(c), w[0], w[1], w[2], w[3], x, z, v1,
-                          v, u, value, accepted);
+      gamma_try_t<VecOps>(VecOps::splat(d), VecOps::splat(c), w[0], w[1], w[2], w[3], x, z, v1, v,
+                          u, value, accepted);
       bool all = true;
       for (int l = 0; l < LANES; ++l) all = all && accepted[l];
       if (!all) accepted |= gamma_accept_t<VecOps>(VecOps::splat(d), x, v1, v, u);
@@ -59,8 +59,8 @@ struct LaneStep<Gaussian1D> {
       vd mean = st[0] + s * z / sqrt(p.n), scatter = s * s * chi2;
       for (int l = 0; l < LANES; ++l) {
         if (accepted[l]) continue;
-        const Moments1 m = G::draw_exact(p.n, st[0][l], s[l],
-                                         make_stream(key, ids[l], t, TAG_SCATTER, 0));
+        const Moments1 m =
+            G::draw_exact(p.n, st[0][l], s[l], make_stream(key, ids[l], t, TAG_SCATTER, 0));
         mean[l] = m.mean;
         scatter[l] = m.scatter;
       }

@@ -38,17 +38,16 @@ struct LaneKitStep {
   }
 };
 
-#define MADSIM_KIT_RANGE(NAME, ATTR, AVX2)                                                    \
-  template <class M>                                                                        \
-  ATTR __attribute__((flatten)) void NAME(                                                  \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids, \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records,               \
-      int64_t rec_stride, int64_t* first, double* obs, double* scratch, int64_t lo,         \
-      int64_t hi) {                                                                         \
-    for (int64_t i = lo; i < hi; ++i)                                                       \
-      advance_replica<M, LaneKitStep<M, AVX2>>(p, state + i * S, key, ids[i], gen_begin,    \
-                                               gen_end, lk, records + i * rec_stride,       \
-                                               first + i * lk.n_det, obs, scratch);         \
+#define MADSIM_KIT_RANGE(NAME, ATTR, AVX2)                                                         \
+  template <class M>                                                                               \
+  ATTR __attribute__((flatten)) void NAME(                                                         \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,       \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride,  \
+      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                      \
+    for (int64_t i = lo; i < hi; ++i)                                                              \
+      advance_replica<M, LaneKitStep<M, AVX2>>(p, state + i * S, key, ids[i], gen_begin, gen_end,  \
+                                               lk, records + i * rec_stride, first + i * lk.n_det, \
+                                               obs, scratch);                                      \
   }
 MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, true)
 MADSIM_KIT_RANGE(kit_range_base, , false)
@@ -96,18 +95,17 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
 // end (the rest runs the scalar driver). Compiled twice, for AVX2 and for the
 // portable baseline, from the same source.
 #define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                        \
-  template <class M>                                                                          \
-  ATTR __attribute__((flatten)) int64_t NAME(                                                 \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,  \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records,                 \
-      int64_t rec_stride, int64_t* first, double* obs, double* scratch, int64_t lo,           \
-      int64_t hi) {                                                                           \
-    int64_t i = lo;                                                                           \
-    for (; i + LANES <= hi; i += LANES)                                                       \
-      advance_lane_group<M, AVX2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,        \
-                            records + i * rec_stride, rec_stride, first + i * lk.n_det, obs,  \
-                            scratch);                                                         \
-    return i;                                                                                 \
+  template <class M>                                                                               \
+  ATTR __attribute__((flatten)) int64_t NAME(                                                      \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,       \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride,  \
+      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                      \
+    int64_t i = lo;                                                                                \
+    for (; i + LANES <= hi; i += LANES)                                                            \
+      advance_lane_group<M, AVX2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,       \
+                                  records + i * rec_stride, rec_stride, first + i * lk.n_det, obs, \
+                                  scratch);                                                        \
+    return i;                                                                                      \
   }
 MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, true)
 MADSIM_LANE_RANGE(lane_range_base, , false)

@@ -47,21 +47,21 @@ struct LaneNormals {
 // not depend on the order tokens are added in. Functions of their own (not
 // inlined into the step): inlined, GCC left the AVX2 Philox product out of
 // line and passed every vector through the stack (3x slower than scalar).
-#define MADSIM_ALIAS_TOKENS(NAME, ATTR, AVX2)                                                   \
-  ATTR __attribute__((flatten, noinline)) inline void NAME(                                   \
-      int64_t K, uint64_t want, const double* prob, const double* alias, double* c,           \
-      const Stream& st) {                                                                     \
-    const vd Kd = VecOps::splat((double)K);                                                   \
-    uint64_t j = 0;                                                                           \
-    for (; j + 2 * LANES <= want; j += 2 * LANES) {                                           \
-      vu w[4];                                                                                \
-      stream_run<AVX2>(st, (uint32_t)(j >> 1), w);                                            \
-      alignas(64) double x[2 * LANES];                                                        \
-      *(vd*)x = uniform52_t<VecOps>(w[0], w[1]) * Kd;                                         \
-      *(vd*)(x + LANES) = uniform52_t<VecOps>(w[2], w[3]) * Kd;                               \
-      for (int l = 0; l < 2 * LANES; ++l) c[alias_pick(x[l], K, prob, alias)] += 1.0;         \
-    }                                                                                         \
-    alias_tokens_from(K, j, want, prob, alias, c, st); /* the last < 2 LANES */               \
+#define MADSIM_ALIAS_TOKENS(NAME, ATTR, AVX2)                                         \
+  ATTR __attribute__((flatten, noinline)) inline void NAME(                           \
+      int64_t K, uint64_t want, const double* prob, const double* alias, double* c,   \
+      const Stream& st) {                                                             \
+    const vd Kd = VecOps::splat((double)K);                                           \
+    uint64_t j = 0;                                                                   \
+    for (; j + 2 * LANES <= want; j += 2 * LANES) {                                   \
+      vu w[4];                                                                        \
+      stream_run<AVX2>(st, (uint32_t)(j >> 1), w);                                    \
+      alignas(64) double x[2 * LANES];                                                \
+      *(vd*)x = uniform52_t<VecOps>(w[0], w[1]) * Kd;                                 \
+      *(vd*)(x + LANES) = uniform52_t<VecOps>(w[2], w[3]) * Kd;                       \
+      for (int l = 0; l < 2 * LANES; ++l) c[alias_pick(x[l], K, prob, alias)] += 1.0; \
+    }                                                                                 \
+    alias_tokens_from(K, j, want, prob, alias, c, st); /* the last < 2 LANES */       \
   }
 MADSIM_ALIAS_TOKENS(alias_tokens_avx2, MADSIM_AVX2, true)
 MADSIM_ALIAS_TOKENS(alias_tokens_base, , false)
@@ -114,8 +114,8 @@ struct LaneKit {
         } else {
           double sp;
           uint32_t tries;
-          out[g + l] = chisquare(nu - (g + l), make_stream(key, replica, gen, tag, first_site + g + l),
-                                 sp, tries);
+          out[g + l] = chisquare(
+              nu - (g + l), make_stream(key, replica, gen, tag, first_site + g + l), sp, tries);
         }
       }
     }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "../madsim/philox.hpp"
 #include "../madsim/samplers.hpp"
 #if defined(__x86_64__)
@@ -110,7 +111,9 @@ MADSIM_AVX2 inline vu mul32<true>(vu a, uint32_t b) {
 }
 #else
 template <bool AVX2>
-MADSIM_LANE vu mul32(vu a, uint32_t b) { return a * (uint64_t)b; }
+MADSIM_LANE vu mul32(vu a, uint32_t b) {
+  return a * (uint64_t)b;
+}
 #endif
 static_assert(LANES == 4 || LANES == 8, "mul32 splits 4 or 8 lanes into SSE2 / AVX2 parts");
 

@@ -7,13 +7,14 @@
 // 1 -> 2 threads measured 1.3-1.6x on a shared VM where Philox alone scaled
 // 1.97x. Each replica runs the whole chunk of generations with its state row
 // hot in cache. Every replica is a pure function of (seed, replica id,
-// generations), so the split cannot change a number. Families with a lane step (lane_driver.hpp) run groups of
-// LANES replicas together in SIMD lanes, with the same numbers.
+// generations), so the split cannot change a number. Families with a lane step (lane_driver.hpp)
+// run groups of LANES replicas together in SIMD lanes, with the same numbers.
 #pragma once
 #include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
+
 #include "../madsim/driver.hpp"
 #include "lane_driver.hpp"
 
@@ -24,22 +25,26 @@ struct Chunk {
   uint32_t gen_begin, gen_end;
   const uint32_t* rec_gens;  // [n_rec] generations recorded in this chunk
   int64_t n_rec;
-  int64_t rec_offset;        // index of rec_gens[0] in the run's record axis
-  int64_t rec_total;         // length of the run's record axis
-  const int32_t* cols;       // [n_cols] observe() columns a record holds
+  int64_t rec_offset;   // index of rec_gens[0] in the run's record axis
+  int64_t rec_total;    // length of the run's record axis
+  const int32_t* cols;  // [n_cols] observe() columns a record holds
   int64_t n_cols;
-  const Detector* det;       // [n_det]
+  const Detector* det;  // [n_det]
   int32_t n_det;
 };
 
 // state [R, S], replica_ids [R], records [R, rec_total, n_cols], first [R, n_det]
 template <class M>
 void advance(const typename M::Params& p, const Chunk& c, double* state,
-             const uint32_t* replica_ids, int64_t R, double* records, int64_t* first,
-             int threads) {
+             const uint32_t* replica_ids, int64_t R, double* records, int64_t* first, int threads) {
   const int64_t S = M::state_size(p), O = M::observe_size(p), C = c.n_cols;
   const u32x2 key = seed_key(c.seed);
-  const Looks lk{c.rec_gens, c.n_rec, c.cols, c.n_cols, c.det, c.n_det,
+  const Looks lk{c.rec_gens,
+                 c.n_rec,
+                 c.cols,
+                 c.n_cols,
+                 c.det,
+                 c.n_det,
                  observe_need<M>(p, c.cols, c.n_cols, c.det, c.n_det),
                  observe_need<M>(p, nullptr, 0, c.det, c.n_det)};
   const LaneMode mode = lane_mode();
@@ -49,9 +54,10 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
   auto run = [&](int64_t lo, int64_t hi, double* obs, double* scratch) {
     if constexpr (KitStep<M>::available) {
       if (mode != LANES_OFF && KitStep<M>::usable(p)) {  // one replica at a time, SIMD in its step
-        (avx2 ? kit_range_avx2<M> : kit_range_base<M>)(
-            p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
-            records + c.rec_offset * C, c.rec_total * C, first, obs, scratch, lo, hi);
+        (avx2 ? kit_range_avx2<M> : kit_range_base<M>)(p, state, S, key, replica_ids, c.gen_begin,
+                                                       c.gen_end, lk, records + c.rec_offset * C,
+                                                       c.rec_total * C, first, obs, scratch, lo,
+                                                       hi);
         return;
       }
     }
@@ -64,8 +70,8 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
     }
     for (int64_t i = lo; i < hi; ++i) {
       advance_replica<M>(p, state + i * S, key, replica_ids[i], c.gen_begin, c.gen_end, lk,
-                         records + (i * c.rec_total + c.rec_offset) * C, first + i * c.n_det,
-                         obs, scratch);
+                         records + (i * c.rec_total + c.rec_offset) * C, first + i * c.n_det, obs,
+                         scratch);
     }
   };
   const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, R));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+
 #include "../madsim/philox.hpp"
 #include "lanes.hpp"
 
@@ -23,19 +24,19 @@ inline uint32_t philox_scalar_work(uint64_t blocks, int k) {
   return acc;
 }
 
-#define MADSIM_PHILOX_LANES_WORK(NAME, ATTR, AVX2)                            \
-  ATTR __attribute__((flatten)) inline uint32_t NAME(uint64_t blocks, int k) { \
-    const u32x2 key = {{0x12345678u, (uint32_t)k}};                     \
-    vu acc = VecOps::splat_u(0);                                        \
-    for (uint64_t b = 0; b < blocks; b += LANES) {                      \
-      vu w[4];                                                          \
-      stream_blocks<AVX2>(key, (uint32_t)b, (uint32_t)(b >> 32), VecOps::splat_u(7u),          \
-                    VecOps::splat_u((uint32_t)k) + lane_index(), w);    \
-      acc ^= w[0] ^ w[1] ^ w[2] ^ w[3];                                 \
-    }                                                                   \
-    uint32_t out = 0;                                                   \
-    for (int l = 0; l < LANES; ++l) out ^= (uint32_t)acc[l];            \
-    return out;                                                         \
+#define MADSIM_PHILOX_LANES_WORK(NAME, ATTR, AVX2)                                    \
+  ATTR __attribute__((flatten)) inline uint32_t NAME(uint64_t blocks, int k) {        \
+    const u32x2 key = {{0x12345678u, (uint32_t)k}};                                   \
+    vu acc = VecOps::splat_u(0);                                                      \
+    for (uint64_t b = 0; b < blocks; b += LANES) {                                    \
+      vu w[4];                                                                        \
+      stream_blocks<AVX2>(key, (uint32_t)b, (uint32_t)(b >> 32), VecOps::splat_u(7u), \
+                          VecOps::splat_u((uint32_t)k) + lane_index(), w);            \
+      acc ^= w[0] ^ w[1] ^ w[2] ^ w[3];                                               \
+    }                                                                                 \
+    uint32_t out = 0;                                                                 \
+    for (int l = 0; l < LANES; ++l) out ^= (uint32_t)acc[l];                          \
+    return out;                                                                       \
   }
 MADSIM_PHILOX_LANES_WORK(philox_lanes_work_avx2, MADSIM_AVX2, true)
 MADSIM_PHILOX_LANES_WORK(philox_lanes_work_base, , false)
@@ -45,8 +46,10 @@ inline double philox_seconds(uint64_t blocks, int threads, bool lanes = false) {
   std::vector<uint32_t> sink(threads > 0 ? threads : 1, 0);
   const bool avx2 = has_avx2();
   auto work = [&](int k) {
-    if (!lanes) sink[k] = philox_scalar_work(blocks, k);
-    else sink[k] = avx2 ? philox_lanes_work_avx2(blocks, k) : philox_lanes_work_base(blocks, k);
+    if (!lanes)
+      sink[k] = philox_scalar_work(blocks, k);
+    else
+      sink[k] = avx2 ? philox_lanes_work_avx2(blocks, k) : philox_lanes_work_base(blocks, k);
   };
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;

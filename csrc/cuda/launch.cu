@@ -15,7 +15,6 @@
 // (seed, replica id, generations), so block size, slots and launches never
 // change a number.
 #include <cuda_runtime.h>
-
 #include <stdint.h>
 #include <string.h>
 
@@ -24,11 +23,11 @@
 #include <vector>
 
 #include "../madsim/models/bigram.hpp"
-#include "../madsim/models/regression.hpp"
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/models/gmm.hpp"
+#include "../madsim/models/regression.hpp"
 #include "launch.hpp"
 
 namespace madsim::cuda {
@@ -64,7 +63,9 @@ struct DeviceArray {
     const cudaError_t e = cudaMalloc((void**)&p, (size_t)n * sizeof(T));
     if (e != cudaSuccess) {
       p = nullptr;
-      check(e, (std::string("cudaMalloc (") + what + ", " + gib(n * (int64_t)sizeof(T)) + ")").c_str());
+      check(
+          e,
+          (std::string("cudaMalloc (") + what + ", " + gib(n * (int64_t)sizeof(T)) + ")").c_str());
     }
   }
   void upload(const T* host, int64_t n, const char* what) {
@@ -100,7 +101,7 @@ struct DeviceTraits<Gaussian1D> {
   using P = Gaussian1D::Params;
   static constexpr const char* name = "Gaussian1D";
   static constexpr int n_arrays = 0;
-  static const double* P::*member(int) { return nullptr; }
+  static const double* P::* member(int) { return nullptr; }
   static int64_t length(const P&, int) { return 0; }
   static constexpr int reg_state = 2;
   static constexpr int reg_observe = Gaussian1D::METRICS_AT + N_GAUSS_METRICS;
@@ -111,11 +112,13 @@ struct DeviceTraits<GaussianLoop> {
   using P = GaussianLoop::Params;
   static constexpr const char* name = "GaussianLoop";
   static constexpr int n_arrays = 3;
-  static const double* P::*member(int i) {
+  static const double* P::* member(int i) {
     return i == 0 ? &P::truth : i == 1 ? &P::counts : &P::basis;
   }
   static int64_t length(const P& p, int i) {  // basis: PPCA's [d, q] (none when q = 0)
-    return i == 0 ? (int64_t)p.d + tri_size(p.d) : i == 1 ? 2 * p.n_counts : (int64_t)p.d * p.factors;
+    return i == 0   ? (int64_t)p.d + tri_size(p.d)
+           : i == 1 ? 2 * p.n_counts
+                    : (int64_t)p.d * p.factors;
   }
   static constexpr int reg_state = 0;
   static constexpr int reg_observe = 0;
@@ -126,7 +129,7 @@ struct DeviceTraits<Categorical> {
   using P = Categorical::Params;
   static constexpr const char* name = "Categorical";
   static constexpr int n_arrays = 3;
-  static const double* P::*member(int i) {
+  static const double* P::* member(int i) {
     return i == 0 ? &P::truth : i == 1 ? &P::rare : &P::counts;
   }
   static int64_t length(const P& p, int i) { return i < 2 ? (int64_t)p.K : 2 * p.n_counts; }
@@ -139,8 +142,8 @@ struct DeviceTraits<Bigram> {
   using P = Bigram::Params;
   static constexpr const char* name = "Bigram";
   static constexpr int n_arrays = 5;
-  static const double* P::*member(int i) {
-    const double* P::*m[] = {&P::truth, &P::truth_cdf, &P::start_cdf, &P::pi0, &P::counts};
+  static const double* P::* member(int i) {
+    const double* P::* m[] = {&P::truth, &P::truth_cdf, &P::start_cdf, &P::pi0, &P::counts};
     return m[i];
   }
   static int64_t length(const P& p, int i) {
@@ -155,7 +158,7 @@ struct DeviceTraits<GaussianMixture> {
   using P = GaussianMixture::Params;
   static constexpr const char* name = "GaussianMixture";
   static constexpr int n_arrays = 3;
-  static const double* P::*member(int i) {
+  static const double* P::* member(int i) {
     return i == 0 ? &P::truth : i == 1 ? &P::tails : &P::counts;
   }
   static int64_t length(const P& p, int i) {
@@ -170,7 +173,7 @@ struct DeviceTraits<Regression> {
   using P = Regression::Params;
   static constexpr const char* name = "Regression";
   static constexpr int n_arrays = 2;
-  static const double* P::*member(int i) { return i == 0 ? &P::truth : &P::counts; }
+  static const double* P::* member(int i) { return i == 0 ? &P::truth : &P::counts; }
   static int64_t length(const P& p, int i) {
     return i == 0 ? (int64_t)p.d + tri_size(p.d) + 1 : 2 * p.n_counts;
   }
@@ -345,7 +348,8 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   int block = std::min(c.block, attr.maxThreadsPerBlock);
   block = std::max(32, block - block % 32);
   int per_sm_blocks = 0;
-  MADSIM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_blocks, kernel, block, 0));
+  MADSIM_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_blocks, kernel, block, 0));
   const int64_t resident = std::max<int64_t>(block, (int64_t)per_sm_blocks * sms * block);
   int64_t slots = std::min<int64_t>(R, resident);
   // Kernel local memory (stack frames), which the runtime reserves for every
@@ -364,11 +368,10 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   if (min_need > avail) {
     throw OutOfMemory(
         std::string("CUDA device memory: the run needs ") + gib(full.total() + local) + " (state " +
-        gib(full.state) + ", records " + gib(full.records) + ", first passages " +
-        gib(full.first) + ", observe rows " + gib(full.observe) + ", scratch " +
-        gib(full.scratch) + ", parameter arrays " + gib(full.arrays) + ", kernel local memory " +
-        gib(local) + "; at least " +
-        gib(min_need) + " with one recorded generation per launch and " +
+        gib(full.state) + ", records " + gib(full.records) + ", first passages " + gib(full.first) +
+        ", observe rows " + gib(full.observe) + ", scratch " + gib(full.scratch) +
+        ", parameter arrays " + gib(full.arrays) + ", kernel local memory " + gib(local) +
+        "; at least " + gib(min_need) + " with one recorded generation per launch and " +
         std::to_string(min_slots) + " threads in flight) but cudaMemGetInfo reports " +
         gib((int64_t)free_b) + " free of " + gib((int64_t)total_b) + " (" + gib(MARGIN_BYTES) +
         " kept back); run fewer replicas per call, or on the CPU backend");
@@ -405,7 +408,12 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   d_obs.alloc(slots * O_dev, "observe rows");
   d_scratch.alloc(slots * SC, "scratch");
 
-  const Looks lk0{nullptr, 0, d_cols.p, C, d_det.p, (int32_t)D,
+  const Looks lk0{nullptr,
+                  0,
+                  d_cols.p,
+                  C,
+                  d_det.p,
+                  (int32_t)D,
                   observe_need<M>(hp, c.cols, C, c.det, (int32_t)D),
                   observe_need<M>(hp, nullptr, 0, c.det, (int32_t)D)};
   const u32x2 key = seed_key(c.seed);
@@ -417,8 +425,8 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
     lk.n_rec = l.nr;
     const int64_t rec_row = l.nr * C;
     kernel<<<(unsigned)grid, block>>>(dp.p, d_state.p, d_ids.p, R, S, key, l.begin, l.end, lk,
-                                      d_rec.p, rec_row, d_first.p, d_obs.p, O_dev, d_scratch.p,
-                                      SC, slots);
+                                      d_rec.p, rec_row, d_first.p, d_obs.p, O_dev, d_scratch.p, SC,
+                                      slots);
     const std::string what = std::string("advance kernel (") + Tr::name + ")";
     check(cudaGetLastError(), (what + " launch").c_str());
     check(cudaDeviceSynchronize(), (what + " run (cudaDeviceSynchronize)").c_str());
@@ -445,8 +453,8 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   d_first.download(first, R * D, "first passages");
 }
 
-template void advance<Gaussian1D>(const Gaussian1D::Params&, const Chunk&, double*,
-                                  const uint32_t*, int64_t, double*, int64_t*);
+template void advance<Gaussian1D>(const Gaussian1D::Params&, const Chunk&, double*, const uint32_t*,
+                                  int64_t, double*, int64_t*);
 template void advance<GaussianLoop>(const GaussianLoop::Params&, const Chunk&, double*,
                                     const uint32_t*, int64_t, double*, int64_t*);
 template void advance<Categorical>(const Categorical::Params&, const Chunk&, double*,
@@ -455,8 +463,8 @@ template void advance<Bigram>(const Bigram::Params&, const Chunk&, double*, cons
                               int64_t, double*, int64_t*);
 template void advance<GaussianMixture>(const GaussianMixture::Params&, const Chunk&, double*,
                                        const uint32_t*, int64_t, double*, int64_t*);
-template void advance<Regression>(const Regression::Params&, const Chunk&, double*,
-                                  const uint32_t*, int64_t, double*, int64_t*);
+template void advance<Regression>(const Regression::Params&, const Chunk&, double*, const uint32_t*,
+                                  int64_t, double*, int64_t*);
 
 void philox_device(const uint32_t* ctr, int64_t n, const uint32_t key[2], uint32_t* out) {
   if (n <= 0) return;

@@ -27,10 +27,10 @@ struct OutOfMemory : std::runtime_error {
 int device_count(std::string* why);
 
 struct RuntimeInfo {
-  int runtime_version;   // cudaRuntimeGetVersion (the static runtime linked in)
-  int driver_version;    // cudaDriverGetVersion; 0 without a driver
+  int runtime_version;  // cudaRuntimeGetVersion (the static runtime linked in)
+  int driver_version;   // cudaDriverGetVersion; 0 without a driver
   int device_count;
-  std::string error;     // why device_count is 0, if it is
+  std::string error;  // why device_count is 0, if it is
   std::string device_name;
   int cc_major, cc_minor, multiprocessors;
   int64_t free_bytes, total_bytes;  // cudaMemGetInfo of device 0; 0 without one
@@ -44,11 +44,11 @@ struct Chunk {
   uint32_t gen_begin, gen_end;
   const uint32_t* rec_gens;  // [n_rec] generations recorded in this call (host)
   int64_t n_rec;
-  int64_t rec_offset;        // index of rec_gens[0] in the run's record axis
-  int64_t rec_total;         // length of the run's record axis
-  const int32_t* cols;       // [n_cols] (host)
+  int64_t rec_offset;   // index of rec_gens[0] in the run's record axis
+  int64_t rec_total;    // length of the run's record axis
+  const int32_t* cols;  // [n_cols] (host)
   int64_t n_cols;
-  const Detector* det;       // [n_det] (host)
+  const Detector* det;  // [n_det] (host)
   int32_t n_det;
   int block;                 // threads per block (any value in [32, 1024], a multiple of 32)
   uint32_t gens_per_launch;  // generations per kernel launch (0: the whole call, or

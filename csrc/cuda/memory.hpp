@@ -17,13 +17,13 @@ namespace madsim::cuda {
 constexpr int64_t MARGIN_BYTES = (int64_t)64 << 20;
 
 struct MemoryNeed {
-  int64_t state;     // R x S doubles: the replicas' state rows (resident for the call)
-  int64_t ids;       // R uint32 replica ids
-  int64_t records;   // R x n_rec x C doubles: one launch's recorded rows
-  int64_t first;     // R x n_det int64: detectors' first passages
-  int64_t observe;   // slots x O doubles (0 when observe's row lives in registers)
-  int64_t scratch;   // slots x scratch_size doubles
-  int64_t arrays;    // the family's parameter arrays (truth, counts, ...) and the looks
+  int64_t state;    // R x S doubles: the replicas' state rows (resident for the call)
+  int64_t ids;      // R uint32 replica ids
+  int64_t records;  // R x n_rec x C doubles: one launch's recorded rows
+  int64_t first;    // R x n_det int64: detectors' first passages
+  int64_t observe;  // slots x O doubles (0 when observe's row lives in registers)
+  int64_t scratch;  // slots x scratch_size doubles
+  int64_t arrays;   // the family's parameter arrays (truth, counts, ...) and the looks
   int64_t total() const { return state + ids + records + first + observe + scratch + arrays; }
 };
 
@@ -47,7 +47,8 @@ inline MemoryNeed memory_need(int64_t R, int64_t state_size, int64_t observe_siz
 }
 
 inline int64_t looks_bytes(int64_t n_rec, int64_t n_cols, int64_t n_det) {
-  return 4 * n_rec + 4 * n_cols + 16 * n_det;  // uint32 gens, int32 columns, Detector {int, int, double}
+  return 4 * n_rec + 4 * n_cols +
+         16 * n_det;  // uint32 gens, int32 columns, Detector {int, int, double}
 }
 
 // One kernel launch: generations begin+1 .. end (init and generation 0 too

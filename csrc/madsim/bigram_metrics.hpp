@@ -8,17 +8,18 @@
 // condition fails in a row of positive weight is +inf.
 #pragma once
 #include <math.h>
+
 #include "hd.hpp"
 
 namespace madsim {
 
 enum BigramMetric : int32_t {
-  B_ENTROPY_RATE = 0,      // sum_i pi0_i H(P[i]) (nats per token)
-  B_KL_RATE_TRUTH_MODEL,   // sum_i pi0_i KL(P0[i] || P[i]): excess cross-entropy on real text
-  B_KL_RATE_MODEL_TRUTH,   // sum_i pi0_i KL(P[i] || P0[i])
-  B_TV_RATE,               // sum_i pi0_i (1/2) sum_j |P[i, j] - P0[i, j]|
-  B_EDGES,                 // transitions with P[i, j] > 0
-  B_TOKENS_ALIVE,          // tokens j with P[i, j] > 0 for some i
+  B_ENTROPY_RATE = 0,     // sum_i pi0_i H(P[i]) (nats per token)
+  B_KL_RATE_TRUTH_MODEL,  // sum_i pi0_i KL(P0[i] || P[i]): excess cross-entropy on real text
+  B_KL_RATE_MODEL_TRUTH,  // sum_i pi0_i KL(P[i] || P0[i])
+  B_TV_RATE,              // sum_i pi0_i (1/2) sum_j |P[i, j] - P0[i, j]|
+  B_EDGES,                // transitions with P[i, j] > 0
+  B_TOKENS_ALIVE,         // tokens j with P[i, j] > 0 for some i
   N_BIGRAM_METRICS
 };
 

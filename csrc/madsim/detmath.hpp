@@ -21,6 +21,7 @@
 #pragma once
 #include <math.h>
 #include <string.h>
+
 #include "hd.hpp"
 
 namespace madsim {
@@ -38,7 +39,7 @@ constexpr double C1 = 4.16666666666666019037e-02, C2 = -1.38888888888741095749e-
                  C3 = 2.48015872894767294178e-05, C4 = -2.75573143513906633035e-07,
                  C5 = 2.08757232129817482790e-09, C6 = -1.13596475577881948265e-11;
 constexpr double PI_2 = 1.57079632679489661923;  // pi / 2 rounded
-constexpr double ROUND = 6755399441055744.0;      // 1.5 * 2^52: x + ROUND - ROUND rounds to integer
+constexpr double ROUND = 6755399441055744.0;     // 1.5 * 2^52: x + ROUND - ROUND rounds to integer
 constexpr uint64_t EXP_BIAS = 0x4330000000000000ull;  // bits of 2^52
 }  // namespace detmath_const
 
@@ -46,8 +47,16 @@ constexpr uint64_t EXP_BIAS = 0x4330000000000000ull;  // bits of 2^52
 struct ScalarOps {
   typedef double V;
   typedef uint64_t U;
-  MADSIM_HD static U bits(V x) { U u; memcpy(&u, &x, 8); return u; }
-  MADSIM_HD static V from_bits(U u) { V x; memcpy(&x, &u, 8); return x; }
+  MADSIM_HD static U bits(V x) {
+    U u;
+    memcpy(&u, &x, 8);
+    return u;
+  }
+  MADSIM_HD static V from_bits(U u) {
+    V x;
+    memcpy(&x, &u, 8);
+    return x;
+  }
   MADSIM_HD static V splat(double x) { return x; }
   MADSIM_HD static U splat_u(uint64_t x) { return x; }
   MADSIM_HD static V sqrt(V x) { return ::sqrt(x); }
@@ -71,7 +80,8 @@ MADSIM_HD typename O::V det_log_t(typename O::V x) {
   ix = (hx << 32) | (ix & O::splat_u(0xffffffffu));
   const V f = O::from_bits(ix) - O::splat(1.0);
   // k as a double, exactly: 2^52 + (k + 0x3ff) has k + 0x3ff in its low bits.
-  const V dk = O::from_bits(O::splat_u(EXP_BIAS) | k_biased) - O::splat(4503599627370496.0 + 1023.0);
+  const V dk =
+      O::from_bits(O::splat_u(EXP_BIAS) | k_biased) - O::splat(4503599627370496.0 + 1023.0);
   const V hfsq = O::splat(0.5) * f * f;
   const V s = f / (O::splat(2.0) + f);
   const V z = s * s;
@@ -105,9 +115,9 @@ MADSIM_HD void det_sincos_2pi_t(typename O::V u, typename O::V& c_out, typename 
   const V one_hz = O::splat(1.0) - hz;
   const V cy = one_hz + (((O::splat(1.0) - one_hz) - hz) + z * rc);
   // Quadrant q: (cos, sin) = (cy, sy), (-sy, cy), (-cy, -sy), (sy, -cy).
-  const U odd = O::splat_u(0) - (q & O::splat_u(1));  // all ones in odd quadrants
+  const U odd = O::splat_u(0) - (q & O::splat_u(1));             // all ones in odd quadrants
   const U sign_c = ((q + O::splat_u(1)) & O::splat_u(2)) << 62;  // q = 1, 2: cos negative
-  const U sign_s = (q & O::splat_u(2)) << 62;                     // q = 2, 3: sin negative
+  const U sign_s = (q & O::splat_u(2)) << 62;                    // q = 2, 3: sin negative
   const U cb = (O::bits(cy) & ~odd) | (O::bits(sy) & odd);
   const U sb = (O::bits(sy) & ~odd) | (O::bits(cy) & odd);
   c_out = O::from_bits(cb ^ sign_c);

@@ -63,20 +63,21 @@
 #pragma once
 #include <float.h>
 #include <math.h>
+
 #include "hd.hpp"
 
 namespace madsim {
 
-constexpr double GCHISQ_LAM_POINT = 1e-200;   // lam_max below: the model is its mean
+constexpr double GCHISQ_LAM_POINT = 1e-200;                 // lam_max below: the model is its mean
 constexpr double GCHISQ_TAN_PI_8 = 0.41421356237309504880;  // a / b
 constexpr double GCHISQ_PI = 3.14159265358979323846;
-constexpr double GCHISQ_STRIP = 0.8;   // fraction of the analyticity strip the error estimate uses
+constexpr double GCHISQ_STRIP = 0.8;  // fraction of the analyticity strip the error estimate uses
 constexpr double GCHISQ_LOG_ERR = 40.0;  // -ln(discretisation error / integrand scale)
-constexpr double GCHISQ_STOP = 1e-17;  // last node's share of the sum
+constexpr double GCHISQ_STOP = 1e-17;    // last node's share of the sum
 constexpr int GCHISQ_MAX_NODES = 2000;
 constexpr int GCHISQ_MAX_NEWTON = 200;
-constexpr double GCHISQ_V_TOL = 1e-10;   // Newton tolerance on ln w (the saddle need not be exact)
-constexpr double GCHISQ_V_MAX = 700.0;   // |ln w| bracket: e^700 is finite
+constexpr double GCHISQ_V_TOL = 1e-10;  // Newton tolerance on ln w (the saddle need not be exact)
+constexpr double GCHISQ_V_MAX = 700.0;  // |ln w| bracket: e^700 is finite
 
 // K'(x), K''(x), K'''(x) at the point where term j has w_j = 1 - 2 lam_j x,
 // as powers of lam_j / w_j and beta_j^2 / w_j^2, each formed by divisions (w_j^2
@@ -118,7 +119,10 @@ MADSIM_HD double gchisq_saddle_w(const double* lam, const double* beta2, int n, 
     const GchisqCums c = gchisq_cums(lam, beta2, w, n);
     const double g = log(c.k1) - lt;  // K' overflowed to inf (or NaN): too far right
     const double dg = -(c.k2 / c.k1) * (W / (2.0 * lmax));
-    if (!(g <= 0.0)) lo = v; else hi = v;
+    if (!(g <= 0.0))
+      lo = v;
+    else
+      hi = v;
     // Newton where K' and K'' are finite (an overflowed K'' would fake a 0 step)
     double vn = isfinite(g) && isfinite(dg) && dg < 0.0 ? v - g / dg : NAN;
     if (fabs(vn - v) <= GCHISQ_V_TOL) return exp(vn);
@@ -173,8 +177,8 @@ MADSIM_HD double gchisq_upper(const double* lam, const double* beta2, int n, dou
   double e0 = -x0 * t;  // ln of the integrand's scale, K(x0) - x0 t
   for (int j = 0; j < n; ++j) {
     e0 += -0.5 * log(w0[j]) + beta2[j] * x0 / w0[j];
-    eps[j] = 2.0 * lam[j] / w0[j];          // z_j = eps_j D
-    cc[j] = beta2[j] / w0[j] / w0[j];       // the noncentral term's weight
+    eps[j] = 2.0 * lam[j] / w0[j];     // z_j = eps_j D
+    cc[j] = beta2[j] / w0[j] / w0[j];  // the noncentral term's weight
   }
   double S = 0.0;
   for (int k = 0; k <= GCHISQ_MAX_NODES; ++k) {
@@ -182,7 +186,7 @@ MADSIM_HD double gchisq_upper(const double* lam, const double* beta2, int n, dou
     const double v = k * h, em = expm1(v), ev = em + 1.0;
     const double ch1 = em * em / (2.0 * ev), sh = 0.5 * (em + em / ev), ch = 1.0 + ch1;
     const double dr = a * ch1, di = b * sh;  // D(v)
-    double pr = dr * g0, pi = di * g0;                 // Phi = K(s) - K(x0) - (s - x0) t
+    double pr = dr * g0, pi = di * g0;       // Phi = K(s) - K(x0) - (s - x0) t
     for (int j = 0; j < n; ++j) {
       if (!(lam[j] > 0.0)) continue;  // a constant term: all in g0
       const double zr = eps[j] * dr, zi = eps[j] * di;

@@ -4,6 +4,7 @@
 // O(d^3) loops, no allocation, no exceptions.
 #pragma once
 #include <math.h>
+
 #include "hd.hpp"
 
 namespace madsim {
@@ -101,8 +102,8 @@ MADSIM_HD void outer_packed(const double* Y, double* S, int d, int q, double sca
 }
 
 // S_out = scale * L S L' (S packed symmetric, L packed lower); T dense [d, d] scratch.
-MADSIM_HD void congruence_packed(const double* L, const double* S, double* T, double* S_out,
-                                 int d, double scale) {
+MADSIM_HD void congruence_packed(const double* L, const double* S, double* T, double* S_out, int d,
+                                 double scale) {
   for (int i = 0; i < d; ++i)  // T = L S
     for (int c = 0; c < d; ++c) {
       double v = 0.0;

@@ -11,6 +11,7 @@
 #pragma once
 #include <float.h>
 #include <math.h>
+
 #include "gchisq.hpp"
 #include "hd.hpp"
 #include "linalg.hpp"
@@ -108,8 +109,10 @@ MADSIM_HD double gauss1_metric(int32_t which, const Gauss1& g) {
       const double a = 1.0 / g.sd;
       return normal_upper((k * g.sd0 - g.dm) * a) + normal_upper((k * g.sd0 + g.dm) * a);
     }
-    case M_Q001: return g.mu - Z_Q999 * g.sd;
-    case M_Q999: return g.mu + Z_Q999 * g.sd;
+    case M_Q001:
+      return g.mu - Z_Q999 * g.sd;
+    case M_Q999:
+      return g.mu + Z_Q999 * g.sd;
     case M_W2_SQ: {
       const double ds = g.sd - g.sd0;
       return g.dm * g.dm + ds * ds;
@@ -124,9 +127,12 @@ MADSIM_HD double gauss1_metric(int32_t which, const Gauss1& g) {
       const double kl = 0.5 * ((g.var0 / g.var - 1.0 + gauss1_log_ratio(g)) + g.dm * g.dm / g.var);
       return kl == kl ? fmax(0.0, kl) : INFINITY;
     }
-    case M_TV: return tv_standard(g.dm / g.sd0, g.sd / g.sd0);
-    case M_LOGDET_RATIO: return g.var > 0.0 ? gauss1_log_ratio(g) : -INFINITY;
-    case M_TRACE_RATIO: return g.var / g.var0;
+    case M_TV:
+      return tv_standard(g.dm / g.sd0, g.sd / g.sd0);
+    case M_LOGDET_RATIO:
+      return g.var > 0.0 ? gauss1_log_ratio(g) : -INFINITY;
+    case M_TRACE_RATIO:
+      return g.var / g.var0;
   }
   return NAN;
 }
@@ -252,8 +258,8 @@ MADSIM_HD int mahalanobis_spectrum(const double* X, const double* b, int d, doub
 // |mu - mu0|^2 + tr Sigma + tr Sigma0 - 2 tr (Sigma0^1/2 Sigma Sigma0^1/2)^1/2,
 // the last trace being the nuclear norm of L0' L (the same eigenvalues
 // squared), clamped at 0 against rounding. A: d * d scratch.
-MADSIM_HD double gauss_w2_sq(const double* mu, const double* L, const double* mu0,
-                             const double* L0, int d, double* A) {
+MADSIM_HD double gauss_w2_sq(const double* mu, const double* L, const double* mu0, const double* L0,
+                             int d, double* A) {
   double msq = 0.0, tr = 0.0, tr0 = 0.0;
   for (int i = 0; i < d; ++i) msq += (mu[i] - mu0[i]) * (mu[i] - mu0[i]);
   for (int k = 0; k < tri_size(d); ++k) {

@@ -7,13 +7,17 @@
 
 namespace madsim {
 
-struct u32x4 { uint32_t v[4]; };
-struct u32x2 { uint32_t v[2]; };
+struct u32x4 {
+  uint32_t v[4];
+};
+struct u32x2 {
+  uint32_t v[2];
+};
 
 namespace philox_const {
 constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;  // round multipliers
 constexpr uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;  // Weyl key bumps
-}
+}  // namespace philox_const
 
 MADSIM_HD u32x4 philox_round(u32x4 c, u32x2 k) {
   const uint64_t p0 = (uint64_t)philox_const::M0 * c.v[0];

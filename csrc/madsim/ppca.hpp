@@ -14,6 +14,7 @@
 // it is the identity.
 #pragma once
 #include <math.h>
+
 #include "hd.hpp"
 #include "linalg.hpp"
 #include "metrics.hpp"
@@ -116,8 +117,10 @@ MADSIM_HD void ppca_metrics(const double* L, const double* U0, int d, int q, dou
   double s2 = 0.0;
   for (int r = 0; r < d; ++r) {
     const double l = (c * c) * lam[(int)ord[r]];
-    if (r < q) out[r] = l;
-    else s2 += l;
+    if (r < q)
+      out[r] = l;
+    else
+      s2 += l;
   }
   out[q] = s2 / (double)(d - q);
   for (int k = 0; k < d * d; ++k) R[k] = 0.0;

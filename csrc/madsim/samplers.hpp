@@ -126,7 +126,11 @@ MADSIM_HD double binomial(double n, double p, const Stream& s, uint32_t& tries) 
       const double us = 0.5 - fabs(u);
       const double kk = floor((2.0 * a / us + b) * u + c);
       if (kk < 0.0 || kk > n) continue;
-      if (us >= 0.07 && v <= v_r) { k = kk; tries = i + 1; break; }
+      if (us >= 0.07 && v <= v_r) {
+        k = kk;
+        tries = i + 1;
+        break;
+      }
       v = log(v * alpha / (a / (us * us) + b));
       if (v <= h - log_factorial(kk) - log_factorial(n - kk) + (kk - m) * lpq) {
         k = kk;

@@ -52,8 +52,8 @@ MADSIM_HD u32x2 seed_key(uint64_t seed) {
   return k;
 }
 
-MADSIM_HD Stream make_stream(u32x2 key, uint32_t replica, uint32_t generation,
-                             uint32_t tag, uint32_t site) {
+MADSIM_HD Stream make_stream(u32x2 key, uint32_t replica, uint32_t generation, uint32_t tag,
+                             uint32_t site) {
   Stream s;
   s.key = key;
   s.generation = generation;

@@ -6,6 +6,7 @@
 // pool itself, drawn from its counts alone.
 #pragma once
 #include <math.h>
+
 #include "samplers.hpp"
 #include "stream.hpp"
 
@@ -15,8 +16,8 @@ namespace madsim {
 // words (0, 1) of block j of st), found in a Fenwick tree of the class counts
 // (O(log M) per pick). out: [M] picked counts; w: M + 1 scratch. Returns the
 // number picked.
-MADSIM_HD double draw_subset(const double* pool, int64_t M, double n, double* out,
-                                    double* w, const Stream& st) {
+MADSIM_HD double draw_subset(const double* pool, int64_t M, double n, double* out, double* w,
+                             const Stream& st) {
   double size = 0.0;
   for (int64_t i = 0; i < M; ++i) size += pool[i];
   if (size <= n) {

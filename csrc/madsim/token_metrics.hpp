@@ -8,6 +8,7 @@
 // +inf (the limit of p_r ~ r^-s as all mass goes to rank 1).
 #pragma once
 #include <math.h>
+
 #include "hd.hpp"
 #include "sort.hpp"
 

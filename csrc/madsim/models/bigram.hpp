@@ -50,6 +50,7 @@
 #pragma once
 #include <float.h>
 #include <math.h>
+
 #include "../bigram_metrics.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
@@ -63,19 +64,19 @@ struct Bigram {
   enum Path : int32_t { SAMPLES = 1 };
 
   struct Params {
-    int32_t K, loop, top_k;        // top_k: 0 = off
-    int64_t length;                // L: tokens per sequence (>= 2)
-    double tau, top_p;             // temperature, nucleus mass (1 = off)
-    double smoothing;              // add-alpha on each row's pooled counts (>= 0)
-    double tpr, fpr;               // filter: drop probability of synthetic / real sequences
-    double real_fixed;             // Augment: sequences in the fixed real set
-    const double* truth;           // [K * K] P0, row-major
-    const double* truth_cdf;       // [K * K] cumulative sums of each row of P0
-    const double* start_cdf;       // [K] cumulative sums of the start law
-    const double* pi0;             // [K] the truth's stationary law (metric weights)
-    const double* counts;          // [n_counts, 2]: (real, synthetic) sequences of generation t in row t-1
+    int32_t K, loop, top_k;   // top_k: 0 = off
+    int64_t length;           // L: tokens per sequence (>= 2)
+    double tau, top_p;        // temperature, nucleus mass (1 = off)
+    double smoothing;         // add-alpha on each row's pooled counts (>= 0)
+    double tpr, fpr;          // filter: drop probability of synthetic / real sequences
+    double real_fixed;        // Augment: sequences in the fixed real set
+    const double* truth;      // [K * K] P0, row-major
+    const double* truth_cdf;  // [K * K] cumulative sums of each row of P0
+    const double* start_cdf;  // [K] cumulative sums of the start law
+    const double* pi0;        // [K] the truth's stationary law (metric weights)
+    const double* counts;  // [n_counts, 2]: (real, synthetic) sequences of generation t in row t-1
     int64_t n_counts;
-    int64_t subsample_n;           // AccumulateSubsample: sequences' worth of pairs per fit
+    int64_t subsample_n;  // AccumulateSubsample: sequences' worth of pairs per fit
   };
 
   // State row: [P K*K | last real, last synthetic, skipped, rows_kept | loop]
@@ -116,7 +117,10 @@ struct Bigram {
     int64_t lo = 0, hi = K;
     while (lo < hi) {
       const int64_t mid = lo + (hi - lo) / 2;
-      if (cdf[mid] > x) hi = mid; else lo = mid + 1;
+      if (cdf[mid] > x)
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     if (lo < K) return lo;
     int64_t last = K - 1;  // x rounded up to the total: the last token whose mass rises
@@ -221,7 +225,8 @@ struct Bigram {
     double nr = m;
     if (p.loop == SUBSAMPLE) {  // real pairs walk into the pool, synthetic ones join them
       if (m > 0.0)
-        walk(K, p.length, m, p.start_cdf, p.truth_cdf, lp, make_stream(key, replica, t, TAG_REAL, 0));
+        walk(K, p.length, m, p.start_cdf, p.truth_cdf, lp,
+             make_stream(key, replica, t, TAG_REAL, 0));
       for (int64_t i = 0; i < KK_; ++i) lp[KK_ + i] += c[i];
       subsample_fit(p, state, lp, scratch, key, replica, t);
       return;

@@ -35,6 +35,7 @@
 #pragma once
 #include <float.h>
 #include <math.h>
+
 #include "../kit.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
@@ -96,7 +97,8 @@ struct Categorical {
 
   // The law synthetic tokens are drawn from, unnormalised, into q; returns
   // its total. idx: K scratch (the sort order for top-k / top-p).
-  MADSIM_HD static double sampling_law(const Params& p, const double* prob, double* q, double* idx) {
+  MADSIM_HD static double sampling_law(const Params& p, const double* prob, double* q,
+                                       double* idx) {
     const int64_t K = p.K;
     if (p.tau != 1.0) {
       // relative to the largest: (p_i / p_max)^(1/tau) cannot overflow, and
@@ -154,8 +156,9 @@ struct Categorical {
       const double pr = q[i] / suffix[i];
       uint32_t tries;
       // the last token with mass takes the rest (pr == 1 exactly there)
-      const double x = pr >= 1.0 ? left
-                                 : binomial(left, pr, make_stream(key, replica, gen, tag, (uint32_t)i), tries);
+      const double x =
+          pr >= 1.0 ? left
+                    : binomial(left, pr, make_stream(key, replica, gen, tag, (uint32_t)i), tries);
       c[i] = x;
       left -= x;
     }
@@ -175,14 +178,20 @@ struct Categorical {
       top = q[i] > q[top] ? i : top;
       prob[i] = q[i] * scale;
       alias[i] = (double)i;
-      if (prob[i] < 1.0) work[ns++] = (double)i; else work[K - 1 - nl++] = (double)i;
+      if (prob[i] < 1.0)
+        work[ns++] = (double)i;
+      else
+        work[K - 1 - nl++] = (double)i;
     }
     while (ns > 0 && nl > 0) {
       const int64_t sm = (int64_t)work[--ns], lg = (int64_t)work[K - nl];
       --nl;
       alias[sm] = (double)lg;
       prob[lg] = (prob[lg] + prob[sm]) - 1.0;
-      if (prob[lg] < 1.0) work[ns++] = (double)lg; else work[K - 1 - nl++] = (double)lg;
+      if (prob[lg] < 1.0)
+        work[ns++] = (double)lg;
+      else
+        work[K - 1 - nl++] = (double)lg;
     }
     // what is left is 1 up to rounding (Vose): keep its own column whole
     while (nl > 0) prob[(int64_t)work[K - nl--]] = 1.0;
@@ -254,7 +263,8 @@ struct Categorical {
     if (p.weight >= 0.0) {
       if (nr < 1.0 || ns < 1.0) return false;
       const double w = p.weight;
-      for (int64_t i = 0; i < K; ++i) prob[i] = normal_or_zero(w * (real[i] / nr) + (1.0 - w) * (syn[i] / ns));
+      for (int64_t i = 0; i < K; ++i)
+        prob[i] = normal_or_zero(w * (real[i] / nr) + (1.0 - w) * (syn[i] / ns));
       return true;
     }
     const double a = p.smoothing, total = nr + ns + (double)K * a;

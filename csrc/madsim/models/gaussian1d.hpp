@@ -3,6 +3,7 @@
 // refits by MLE (divide the scatter by n) or the unbiased estimator (n - 1).
 #pragma once
 #include <math.h>
+
 #include "../metrics.hpp"
 #include "../model.hpp"
 #include "../moments.hpp"
@@ -15,11 +16,11 @@ struct Gaussian1D {
   enum Estimator : int32_t { MLE = 0, UNBIASED = 1 };
 
   struct Params {
-    double n;            // samples per generation, >= 2
-    double tau;          // temperature: synthetic spread = tau * sigma
-    int32_t estimator;   // Estimator
-    int32_t path;        // Path
-    double mu0, var0;    // the truth N(mu0, var0) the metrics compare with (var0 > 0)
+    double n;           // samples per generation, >= 2
+    double tau;         // temperature: synthetic spread = tau * sigma
+    int32_t estimator;  // Estimator
+    int32_t path;       // Path
+    double mu0, var0;   // the truth N(mu0, var0) the metrics compare with (var0 > 0)
   };
 
   // observe: [mean, var, logdet, mean_sq | the GaussMetric values (metrics.hpp)]
@@ -93,8 +94,8 @@ struct Gaussian1D {
     state[1] = m.scatter / (p.estimator == MLE ? m.count : m.count - 1.0);
   }
 
-  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica, uint32_t t,
-                            double* = nullptr) {
+  MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
+                             uint32_t t, double* = nullptr) {
     const double s = p.tau * sqrt(state[1]);
     Moments1 m;
     if (p.path == EXACT) {

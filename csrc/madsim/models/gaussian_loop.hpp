@@ -32,11 +32,12 @@
 //   TAG_SUBSET site 0, block j: the j-th pick of the subsample (Floyd)
 #pragma once
 #include <math.h>
+
+#include "../kit.hpp"
 #include "../linalg.hpp"
 #include "../metrics.hpp"
 #include "../model.hpp"
 #include "../moments.hpp"
-#include "../kit.hpp"
 #include "../ppca.hpp"
 #include "../samplers.hpp"
 #include "../subset.hpp"
@@ -86,8 +87,9 @@ struct GaussianLoop {
     const double* truth;   // [d + d(d+1)/2]: mu0, then Sigma0's Cholesky factor (packed)
     const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
     int64_t n_counts;
-    int32_t factors;       // 0: full covariance; q in [1, d): PPCA with q factors
-    const double* basis;   // [d, q] row-major (factors > 0): the truth's principal subspace, orthonormal
+    int32_t factors;  // 0: full covariance; q in [1, d): PPCA with q factors
+    const double*
+        basis;  // [d, q] row-major (factors > 0): the truth's principal subspace, orthonormal
   };
 
   // State row: [mu d | L packed T | last real, last synthetic, skipped | loop]
@@ -133,8 +135,8 @@ struct GaussianLoop {
   }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     const int d = p.d;
-    const int64_t steps = 3 * moments_size(d) + 2 * d * d + 4 * d + T(p) +
-                          (p.loop == SUBSAMPLE ? p.subsample_n : 0);
+    const int64_t steps =
+        3 * moments_size(d) + 2 * d * d + 4 * d + T(p) + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
     const int64_t look = p.factors > 0 && ppca_scratch(d, p.factors) > gaussd_scratch(d)
                              ? ppca_scratch(d, p.factors)
                              : gaussd_scratch(d);
@@ -222,7 +224,8 @@ struct GaussianLoop {
                     w + d * d, scatter);
     } else {
       draw_samples<K>(d, c, mu, L, s, real ? 0.0 : p.trunc,
-                   make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0), m, w, scatter);
+                      make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0), m, w,
+                      scatter);
     }
   }
 

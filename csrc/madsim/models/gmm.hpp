@@ -1,11 +1,10 @@
 // Gaussian mixture of k components in d dimensions (full, diagonal or
 // spherical covariances), refit every generation by EM started from the
 // current fit, under the replace, augment (fixed real set), fresh,
-// accumulate and accumulate-subsample loops, with temperature and the provenance filter. docs/theory/ppca-gmm.md: with full
-// (or any) covariances, tau = 1 and no floor or empty component, every
-// M-step leaves the mixture's mean and the trace of its second moment equal
-// to the sample's (for full covariances the whole second-moment matrix), so
-// both are martingales.
+// accumulate and accumulate-subsample loops, with temperature and the provenance filter.
+// docs/theory/ppca-gmm.md: with full (or any) covariances, tau = 1 and no floor or empty component,
+// every M-step leaves the mixture's mean and the trace of its second moment equal to the sample's
+// (for full covariances the whole second-moment matrix), so both are martingales.
 //
 // Generation t (model t-1 -> model t) trains on
 //   a synthetic part  k_t draws of model t-1: a component j with probability
@@ -48,6 +47,7 @@
 //   TAG_SUBSET site 0, block c: the c-th pick of the subsample (floyd_subset)
 #pragma once
 #include <math.h>
+
 #include "../linalg.hpp"
 #include "../metrics.hpp"
 #include "../model.hpp"
@@ -62,7 +62,15 @@ struct GaussianMixture {
   enum CovType : int32_t { FULL = 0, DIAG = 1, SPHERICAL = 2 };
   // the counters after the parameters: what the last generation's fit had and did
   enum Counter : int32_t {
-    C_REAL, C_SYNTHETIC, C_SKIPPED, C_ITERS, C_CAPPED, C_FLOORED, C_EMPTIED, C_LOGLIK, N_COUNTERS
+    C_REAL,
+    C_SYNTHETIC,
+    C_SKIPPED,
+    C_ITERS,
+    C_CAPPED,
+    C_FLOORED,
+    C_EMPTIED,
+    C_LOGLIK,
+    N_COUNTERS
   };
   // A component with less responsibility than this (in points) keeps its
   // mean and factor: dividing by it would amplify rounding without bound.
@@ -82,8 +90,8 @@ struct GaussianMixture {
     const double* tails;   // [2 d]: the truth's marginal 1e-3 quantiles, then its 1 - 1e-3 ones
     const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
     int64_t n_counts;
-    int64_t subsample_n;   // AccumulateSubsample: points per fit
-    int64_t pool_cap;      // Accumulate*: points the pool can hold
+    int64_t subsample_n;  // AccumulateSubsample: points per fit
+    int64_t pool_cap;     // Accumulate*: points the pool can hold
   };
 
   // State row: [w k | mu k*d | L k*T | counters N_COUNTERS | loop] with loop
@@ -93,10 +101,14 @@ struct GaussianMixture {
   MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
   MADSIM_HD static int64_t means_at(const Params& p) { return p.k; }
   MADSIM_HD static int64_t factors_at(const Params& p) { return (int64_t)p.k * (1 + p.d); }
-  MADSIM_HD static int64_t params_size(const Params& p) { return factors_at(p) + (int64_t)p.k * T(p); }
+  MADSIM_HD static int64_t params_size(const Params& p) {
+    return factors_at(p) + (int64_t)p.k * T(p);
+  }
   MADSIM_HD static int64_t counters_at(const Params& p) { return params_size(p); }
   MADSIM_HD static int64_t loop_at(const Params& p) { return params_size(p) + N_COUNTERS; }
-  MADSIM_HD static bool pooled(const Params& p) { return p.loop == ACCUMULATE || p.loop == SUBSAMPLE; }
+  MADSIM_HD static bool pooled(const Params& p) {
+    return p.loop == ACCUMULATE || p.loop == SUBSAMPLE;
+  }
   MADSIM_HD static int64_t loop_size(const Params& p) {
     if (pooled(p)) return 1 + p.pool_cap * (p.d + 1);
     return p.loop == AUGMENT ? 1 + (int64_t)p.real_fixed * p.d : 0;
@@ -270,7 +282,8 @@ struct GaussianMixture {
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double ks = GaussianLoop::survivors(k_t, p.tpr, key, replica, t, 0);
     const double mr = p.loop == FRESH || pooled(p)
-                          ? GaussianLoop::survivors(m_t, p.fpr, key, replica, t, 1) : 0.0;
+                          ? GaussianLoop::survivors(m_t, p.fpr, key, replica, t, 1)
+                          : 0.0;
     if (pooled(p)) return step_pool(p, state, key, replica, t, mr, ks, scratch);
     // synthetic points come from model t-1: draw them before the fit
     draw(p, ks, state, state + means_at(p), state + factors_at(p), p.tau, key, replica, t,
@@ -320,7 +333,8 @@ struct GaussianMixture {
       const bool real = part == 1;
       const double* par = real ? p.truth : state;
       double c = real ? mr : ks;
-      if (c > (double)(p.pool_cap - size)) c = (double)(p.pool_cap - size);  // never: pool_cap > total
+      if (c > (double)(p.pool_cap - size))
+        c = (double)(p.pool_cap - size);  // never: pool_cap > total
       draw(p, c, par, par + means_at(p), par + factors_at(p), real ? 1.0 : p.tau, key, replica, t,
            real ? TAG_REAL : TAG_SAMPLES, pts + size * (d + 1), d + 1, work, work + p.k);
       for (int64_t i = 0; i < (int64_t)c; ++i) pts[(size + i) * (d + 1) + d] = real ? 1.0 : 0.0;
@@ -368,7 +382,8 @@ struct GaussianMixture {
         o[q] += w[j] * m;
         s2 += var + m * m;
         const double sd = sqrt(var);
-        tail += w[j] * (normal_lower((p.tails[q] - m) / sd) + normal_upper((p.tails[d + q] - m) / sd));
+        tail +=
+            w[j] * (normal_lower((p.tails[q] - m) / sd) + normal_upper((p.tails[d + q] - m) / sd));
       }
       second += w[j] * s2;
     }
@@ -398,8 +413,7 @@ struct GaussianMixture {
   // (model, truth) of w_i w_j N(mu_i - mu_j; 0, S_i + S_j). Clamped at 0:
   // the three sums cancel near the truth, so its absolute accuracy is about
   // sqrt(eps * max density) (~1e-8 in the truth's units), not its relative one.
-  MADSIM_HD_NOINLINE static double l2_distance(const Params& p, const double* state,
-                                               double* work) {
+  MADSIM_HD_NOINLINE static double l2_distance(const Params& p, const double* state, double* work) {
     const int k = p.k, d = p.d, Tn = T(p);
     double *C = work, *S = C + 2 * k * Tn, *v = S + Tn, *dm = v + 2 * d;
     const double* par[2] = {state, p.truth};
@@ -430,8 +444,7 @@ struct GaussianMixture {
   // component i stays matched to truth component i), the rest of the mass by
   // the product of the leftovers: pi = 0 cost at the truth, an upper bound on
   // the mixture-Wasserstein MW2 (Delon & Desolneux 2020), which itself bounds W2.
-  MADSIM_HD_NOINLINE static double w2_sq_bound(const Params& p, const double* state,
-                                               double* work) {
+  MADSIM_HD_NOINLINE static double w2_sq_bound(const Params& p, const double* state, double* work) {
     const int k = p.k, d = p.d, Tn = T(p);
     double *A = work, *ra = A + d * d, *rb = ra + k;
     const double *w = state, *w0 = p.truth;
@@ -443,7 +456,8 @@ struct GaussianMixture {
       ra[i] = w[i] - both;
       rb[i] = w0[i] - both;
       rest += ra[i];
-      if (both > 0.0) total += both * gauss_w2_sq(mu + i * d, L + i * Tn, mu0 + i * d, L0 + i * Tn, d, A);
+      if (both > 0.0)
+        total += both * gauss_w2_sq(mu + i * d, L + i * Tn, mu0 + i * d, L0 + i * Tn, d, A);
     }
     if (rest > 0.0)
       for (int i = 0; i < k; ++i)

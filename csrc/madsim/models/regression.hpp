@@ -55,6 +55,7 @@
 // is no longer the fixed design's.
 #pragma once
 #include <math.h>
+
 #include "../linalg.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
@@ -75,15 +76,15 @@ struct Regression {
 
   struct Params {
     int32_t d, loop, path, design, estimator, refit_noise;
-    double ridge;          // lambda >= 0
-    double tpr, fpr;       // filter: drop probability of synthetic / real rows
-    double real_fixed;     // Augment: rows of the fixed real set
+    double ridge;                        // lambda >= 0
+    double tpr, fpr;                     // filter: drop probability of synthetic / real rows
+    double real_fixed;                   // Augment: rows of the fixed real set
     double fixed_real, fixed_synthetic;  // design FIXED: rows of each part's fixed design
     const double* truth;   // [d + T + 1]: w*, Sigma's Cholesky factor L0 (packed), sigma0^2
     const double* counts;  // [n_counts, 2]: (real, synthetic) of generation t in row t-1
     int64_t n_counts;
-    int64_t subsample_n;   // AccumulateSubsample: rows per fit
-    int64_t pool_cap;      // AccumulateSubsample: rows the pool can hold
+    int64_t subsample_n;  // AccumulateSubsample: rows per fit
+    int64_t pool_cap;     // AccumulateSubsample: rows the pool can hold
   };
 
   MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
@@ -252,8 +253,8 @@ struct Regression {
       const double* Y = nullptr;
       if (p.design == FIXED_DESIGN && gen > 0)
         Y = state + factors_at(p) + (real ? (int64_t)d * d : 0);
-      draw_exact(p, c, s2, Y, key, replica, gen, real ? TAG_REAL : TAG_SCATTER, out, w,
-                 w + d * d, w + 2 * d * d);
+      draw_exact(p, c, s2, Y, key, replica, gen, real ? TAG_REAL : TAG_SCATTER, out, w, w + d * d,
+                 w + 2 * d * d);
     } else {
       draw_samples(p, c, s2, key, replica, fixed_gen, gen, real ? TAG_REAL : TAG_SAMPLES, out,
                    w + 2 * d * d, w + 2 * d * d + d);
@@ -327,7 +328,8 @@ struct Regression {
     double* w = v + d;     // 2*d*d + 2*d: draws, then Ad
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double k = GaussianLoop::survivors(k_t, p.tpr, key, replica, t, 0);
-    const double m = p.loop == AUGMENT ? 0.0 : GaussianLoop::survivors(m_t, p.fpr, key, replica, t, 1);
+    const double m =
+        p.loop == AUGMENT ? 0.0 : GaussianLoop::survivors(m_t, p.fpr, key, replica, t, 1);
     const double s2 = p.refit_noise ? state[d] : sigma0_sq(p);
     double* cnt = state + counts_at(p);
     double* lp = state + loop_at(p);
