@@ -26,7 +26,8 @@ ROOT = DOCS.parent
 # (python/madsim/_core*.so); otherwise the installed one (`pip install .`, as
 # CI does: a clean clone's python/madsim has no compiled core). docs/ itself
 # holds make_figures.py, which the gallery imports.
-if any((ROOT / "python" / "madsim").glob("_core*")):
+# (Not _core.pyi, the type stub every checkout has.)
+if any((ROOT / "python" / "madsim").glob("_core*.so")) or any((ROOT / "python" / "madsim").glob("_core*.pyd")):
     sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(DOCS))
 
