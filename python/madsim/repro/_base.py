@@ -188,7 +188,7 @@ class Paper:
     >>> from madsim import repro
     >>> p = repro.get("shumailov2024")
     >>> p.year, p.venue
-    (2024, 'Nature')
+    (2024, 'Nature 631')
     """
 
     key: str
@@ -234,6 +234,11 @@ def axes(ax, ncols: int = 1, width: float = 6.0):
         return ax
     fig, out = plt.subplots(1, ncols, figsize=(width * ncols, 4), layout="constrained", squeeze=False)
     return out[0] if ncols > 1 else out[0, 0]
+
+
+def grid(G: int, step: int, *extra: int) -> list:
+    """The generations to record: 0, step, 2 step, ..., G and ``extra``."""
+    return sorted(set(range(0, G + 1, max(1, step))) | {G} | set(extra))
 
 
 def mean_se(da, dim: str = "replica"):

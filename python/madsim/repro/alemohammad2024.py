@@ -9,7 +9,7 @@ import numpy as np
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare
+from ._base import Paper, Result, Setting, axes, compare, grid
 
 KEY = "alemohammad2024"
 N, REAL = 100, 20
@@ -42,7 +42,7 @@ def _run(size, threads):
     out, rows = {}, []
     for i, (loop, tau) in enumerate((lp, tau) for lp in LOOPS for tau in TAUS):
         cfg = config(loop, tau)
-        ds = ms.simulate(cfg, replicas=s["R"], generations=s["G"], seed=300 + i, record=ms.every(s["step"]),
+        ds = ms.simulate(cfg, replicas=s["R"], generations=s["G"], seed=300 + i, record=grid(s["G"], s["step"], T_REPLACE),
                          metrics=["var", "mean_sq", "tail3"], threads=threads, progress=False)
         out[f"{loop}, tau={tau}"] = ds
         t = T_REPLACE if loop == "fully synthetic" else s["G"]

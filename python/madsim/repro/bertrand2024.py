@@ -8,7 +8,7 @@ import numpy as np
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare
+from ._base import Paper, Result, Setting, axes, compare, grid
 
 KEY = "bertrand2024"
 TOTAL = 100
@@ -36,7 +36,7 @@ def _run(size, threads):
     out, rows = {}, []
     for real in REAL:
         cfg = config(real)
-        ds = ms.simulate(cfg, replicas=s["R"], generations=s["G"], seed=400 + real, record=ms.every(s["step"]),
+        ds = ms.simulate(cfg, replicas=s["R"], generations=s["G"], seed=400 + real, record=grid(s["G"], s["step"]),
                          metrics=["var", "mean_sq"], threads=threads, progress=False)
         out[real] = ds
         G = s["G"]

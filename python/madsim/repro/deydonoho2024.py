@@ -35,7 +35,7 @@ def _run(size, threads):
     out, rows, G = {}, [], s["G"]
     for n in NS:
         cfg = config(n)
-        ds = ms.simulate(cfg, replicas=s["R"], generations=G, seed=1000 + n, record=ms.logspace(40),
+        ds = ms.simulate(cfg, replicas=s["R"], generations=G, seed=1000 + n, record=sorted({int(g) for g in np.unique(np.geomspace(1, G, 40).round())} | {0, G}),
                          metrics=["var", "mean_sq"], threads=threads, progress=False)
         out[f"n={n}"] = ds
         rows.append(compare(f"n={n}: n E (mu_t - mu_0)^2 / sigma_0^2 (limit <= pi^2/6)",
