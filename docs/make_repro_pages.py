@@ -34,6 +34,15 @@ def _bench():
     return files[-1].relative_to(ROOT).as_posix(), doc["cases"]
 
 
+def short(authors: str) -> str:
+    """"Shumailov et al.", "Dey & Donoho", "Gerstgrasser et al.; Dohmatob et al." """
+    out = []
+    for group in authors.split(";"):
+        names = [n.strip() for n in group.split(",") if n.strip() and n.strip() != "et al."]
+        out.append(names[0] if len(names) == 1 else " & ".join(names) if len(names) == 2 else f"{names[0]} et al.")
+    return "; ".join(out)
+
+
 def _num(x, digits=5):
     return "" if x is None else f"{x:.{digits}g}"
 
@@ -61,8 +70,7 @@ def _bench_table(cases, key) -> list[str]:
 def page(p, bench_file, cases) -> str:
     jf = FIGS / f"{p.key}.json"
     doc = json.loads(jf.read_text()) if jf.exists() else None
-    lines = [f"({p.key})=", f"# {p.authors.split(',')[0]} et al. {p.year}: {p.title}" if p.authors.count(",") > 1
-             else f"# {p.authors} {p.year}: {p.title}", "",
+    lines = [f"({p.key})=", f"# {short(p.authors)} {p.year}", "",
              f"**Paper.** {p.authors} ({p.year}). *{p.title}*. {p.venue}. arXiv {p.arxiv}.", "",
              f"**Claim reproduced.** {p.claim}", "",
              "```bash", f"madsim repro {p.key}            # the quick size ({p.sizes['quick']}): seconds",
@@ -87,9 +95,10 @@ def page(p, bench_file, cases) -> str:
         if doc["notes"]:
             lines += [""] + [f"- {n}" for n in doc["notes"]]
     lines += ["", "## Speed against the paper's own loop", "",
-              "The paper's loop re-implemented as its code runs it (numpy, one replica per call, a Python loop "
-              "over generations; `benchmarks/repro.py`), timed on the same settings in the same process as "
-              "madsim; rates in replica-generations per second (rg/s)"
+              "The paper's loop re-implemented the way the papers' scripts run it (numpy, one replica per call, "
+              "a Python loop over generations that draws the samples and refits on them; `benchmarks/repro.py`), "
+              "timed on the same settings in the same process as madsim (madsim on 2 threads, the loop on one); "
+              "rates in replica-generations per second (rg/s)"
               + (f" (`{bench_file}`)." if bench_file else "."), ""]
     lines += _bench_table(cases, p.key)
     return "\n".join(lines) + "\n"
@@ -121,7 +130,7 @@ def index(papers, cases) -> str:
             n, zmax, wall = len(doc["rows"]), max(abs(r["z"]) for r in doc["rows"]), f"{doc['wall_s']:.1f} s"
         else:
             n, zmax, wall = "", float("nan"), ""
-        lines.append(f"| {{doc}}`{p.authors.split(',')[0]} {p.year} <{p.key}>` | {p.claim.split(';')[0]} | {n} | "
+        lines.append(f"| {{doc}}`{short(p.authors)} {p.year} <{p.key}>` | {p.claim} | {n} | "
                      f"{zmax:.2f} | {wall} | {spd} |")
     lines += ["", "```{toctree}", ":maxdepth: 1", ":hidden:", ""] + [p.key for p in papers] + ["```"]
     return "\n".join(lines) + "\n"

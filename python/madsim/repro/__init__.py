@@ -11,7 +11,7 @@ closed forms of :mod:`madsim.theory`.
 
 ``madsim repro --list``, ``madsim repro KEY [--full] [--out DIR]`` and
 ``madsim repro all`` are the same from the command line. A comparison passes
-when |z| is below the Bonferroni bound of the run at the family-wise
+when ``abs(z)`` is below the Bonferroni bound of the run at the family-wise
 false-fail rate ``ALPHA`` (1e-4), as in ``madsim validate``. The pages are
 under docs/repro/.
 """

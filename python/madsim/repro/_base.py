@@ -104,7 +104,7 @@ def compare(quantity: str, values, *, t: int | None = None, paper: float | None 
 
 
 def z_crit(alpha: float, comparisons: int) -> float:
-    """The Bonferroni bound on |z|: a correct simulator fails any of
+    """The Bonferroni bound on ``abs(z)``: a correct simulator fails any of
     ``comparisons`` two-sided comparisons with probability at most ``alpha``.
 
     Examples

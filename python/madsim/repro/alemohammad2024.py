@@ -4,7 +4,6 @@ vanishing tails."""
 
 from __future__ import annotations
 
-import numpy as np
 
 import madsim as ms
 from madsim import theory
@@ -64,9 +63,12 @@ def _figure(result, ax=None):
         line, = ax[0].plot(t, ds["var"].mean("replica"), label=name)
         ax[0].plot(t, theory.expected_var(cfg, t), "k--", lw=0.8)
         tail = ds["tail3"]
-        ax[1].plot(t, tail.mean("replica") / tail.attrs["truth_value"], color=line.get_color(), label=name)
-    ax[0].set(xlabel="generation t", ylabel="E sigma_t^2", yscale="log", title="variance (dashed: theory)")
-    ax[1].set(xlabel="generation t", ylabel="E mass beyond 3 sigma_0 / truth's", yscale="log",
+        # the median replica: the mean over replicas is held up by the few whose mean wandered far
+        ax[1].plot(t, tail.median("replica") / tail.attrs["truth_value"], color=line.get_color(), label=name)
+    # the fully synthetic loop at tau = 0.9 falls as 0.81^t: the axes stop at 1e-6 so the others stay legible
+    ax[0].set(xlabel="generation t", ylabel="E sigma_t^2", yscale="log", ylim=(1e-6, 2),
+              title="variance (dashed: theory)")
+    ax[1].set(xlabel="generation t", ylabel="median mass beyond 3 sigma_0 / truth's", yscale="log", ylim=(1e-6, 2),
               title="the vanishing tails (qualitative)")
     ax[0].legend(fontsize=7)
     return ax

@@ -82,7 +82,7 @@ def _run(size, threads):
                          metrics=["test_error"], threads=threads, progress=False)
         out[f"regression {loop}"] = rd
         if loop != "accumulate-subsample":
-            t = min(G, T_REPLACE)
+            t = min(G, T_REPLACE) if loop == "replace" else G
             rows.append(compare(f"regression {loop}: E test error", rd["test_error"].sel(generation=t).values,
                                 t=t, theory=theory.expected_test_error(rcfg, t),
                                 source="theory.expected_test_error"))

@@ -67,8 +67,9 @@ def _run(size, threads):
         for t in SURV_T:
             alive = ds["probs"].sel(generation=t).values[:, 0] > 0
             rows.append(compare(f"P(symbol of count {c} alive), n={SURV_N}", alive.astype(float), t=t,
+                                paper=float(theory.survival_suresh(t, c)),
                                 theory=float(theory.survival(t, SURV_N, p=c / SURV_N)),
-                                source="theory.survival (exact; the paper bounds it by 1 - exp(-c/t))"))
+                                source="paper: the lower bound 1 - exp(-c/t); theory.survival (exact)"))
     cfg = ms.Config(family=ms.Categorical(probs=zipf_p0()), loop=ms.Replace(n=ZIPF_N))
     G = s["zipf_G"]
     ds = ms.simulate(cfg, replicas=s["zipf_R"], generations=G, seed=970, record=grid(G, max(1, G // 30)),
@@ -78,7 +79,7 @@ def _run(size, threads):
                         ds["support"].sel(generation=G).values, t=G,
                         theory=float(theory.expected_survivors(G, ZIPF_N, zipf_p0())),
                         source="theory.expected_survivors"))
-    rows.append(compare(f"Zipf unigram: E Gini-Simpson", ds["gini_simpson"].sel(generation=G).values, t=G,
+    rows.append(compare("Zipf unigram: E Gini-Simpson", ds["gini_simpson"].sel(generation=G).values, t=G,
                         theory=float(theory.gini_simpson(G, ZIPF_N, zipf_p0())), source="theory.gini_simpson"))
     n = s["gauss_n"]
     gcfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=n))
