@@ -121,3 +121,20 @@ def test_cli_errors(capsys):
     assert "no paper 'nope'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["repro", "he2025", "--full", "--quick"])
+
+
+def test_docs_pages_and_full_run_tables_cover_every_paper():
+    """docs/repro has a page per registered paper (docs/make_repro_pages.py
+    writes them), the index links each, and the committed full run passed."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    index = (docs / "repro" / "index.md").read_text()
+    for p in repro.papers():
+        page = docs / "repro" / f"{p.key}.md"
+        assert page.exists(), f"no page for {p.key}: run python docs/make_repro_pages.py"
+        assert p.title in page.read_text() and f"<{p.key}>" in index
+        full = json.loads((docs / "figures" / "repro" / f"{p.key}.json").read_text())
+        assert full["size"] == "full" and full["passed"] and len(full["rows"]) == len(
+            [r for r in full["rows"] if abs(r["z"]) < full["z_crit"]])
+        assert (docs / "figures" / "repro" / f"{p.key}.png").exists()

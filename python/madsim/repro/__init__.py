@@ -103,18 +103,18 @@ def run(key: str, size: str = "quick", threads: int | None = None) -> Result:
     return get(key).run(size, threads)
 
 
-def run_all(size: str = "quick", threads: int | None = None, keys_: list | None = None) -> list:
-    """Runs every paper (or those of ``keys_``), in order; a list of Results.
+def run_all(size: str = "quick", threads: int | None = None, only: list | None = None) -> list:
+    """Runs every paper (or only those keyed in ``only``), in order; a list of Results.
     Judge them together with ``z_crit(ALPHA, total comparisons)``.
 
     Examples
     --------
     >>> from madsim import repro
-    >>> res = repro.run_all(keys_=["he2025"])
+    >>> res = repro.run_all(only=["he2025"])
     >>> [r.key for r in res]
     ['he2025']
     """
-    return [run(k, size, threads) for k in (keys_ if keys_ is not None else keys())]
+    return [run(k, size, threads) for k in (only if only is not None else keys())]
 
 
 from . import (alemohammad2024, bertrand2024, deydonoho2024, gerstgrasser2024,  # noqa: E402
