@@ -116,7 +116,7 @@ def _cli_help(app) -> None:
     out = DOCS / "guide" / "_generated"
     out.mkdir(exist_ok=True)
     os.environ["COLUMNS"] = "88"  # argparse wraps to the terminal width: fix it
-    for command in ("demo", "run", "sweep", "plot", "validate", "bench", "info"):
+    for command in ("demo", "run", "sweep", "plot", "validate", "repro", "bench", "info"):
         text = io.StringIO()
         with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
             cli.main([command, "--help"])

@@ -23,16 +23,19 @@ import madsim
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["madsim", "madsim.config", "madsim.driver", "madsim.record", "madsim.results",
-           "madsim.plots", "madsim.sweeps", "madsim._backend", "madsim.rng"]
+           "madsim.plots", "madsim.sweeps", "madsim._backend", "madsim.rng", "madsim.repro",
+           "madsim.repro._base"] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
 PUBLIC = {  # module -> the names that must carry an Examples section
     "madsim": [n for n in madsim.__all__ if n not in ("theory", "__version__", "RNG_LAYOUT_VERSION")],
     "madsim.results": ["save", "load", "summary"],
     "madsim.plots": [n for n in importlib.import_module("madsim.plots").__all__ if n != "THEORY"],
     "madsim.sweeps": ["sweep", "load_task", "SweepInterrupted"],
+    "madsim.repro": [n for n in importlib.import_module("madsim.repro").__all__ if n not in ("ALPHA", "SIZES")],
 }
 # Plain data cannot carry a docstring of its own: the API pages document
 # these (with a doctest each), and this checks that they do.
-DATA = {"madsim": ["RNG_LAYOUT_VERSION", "__version__"], "madsim.plots": ["THEORY"]}
+DATA = {"madsim": ["RNG_LAYOUT_VERSION", "__version__"], "madsim.plots": ["THEORY"],
+        "madsim.repro": ["ALPHA", "SIZES"]}
 EXAMPLES = re.compile(r"^\s*Examples\n\s*-{8,}\n", re.M)
 
 
@@ -81,7 +84,7 @@ def test_api_pages_document_every_public_name():
     """Every public name is on an API page, and plain data (which cannot have
     a docstring) is documented there with an example."""
     pages = {"madsim": "madsim.md", "madsim.results": "results.md", "madsim.plots": "plots.md",
-             "madsim.sweeps": "sweeps.md"}
+             "madsim.sweeps": "sweeps.md", "madsim.repro": "repro.md"}
     for module, page in pages.items():
         text = (ROOT / "docs" / "api" / page).read_text()
         for name in PUBLIC.get(module, []):
