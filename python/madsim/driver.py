@@ -150,7 +150,7 @@ class FirstPassage:
         return f"first_{self.metric}_{'below' if self.below is not None else 'above'}"
 
 
-def _replica_spec(replicas) -> int | np.ndarray:
+def replica_spec(replicas) -> int | np.ndarray:
     """A count (ids 0..R-1, allocated only after the memory check) or the ids."""
     if isinstance(replicas, (str, bytes)) or not (
         hasattr(replicas, "__iter__") or isinstance(replicas, (int, np.integer))
@@ -301,7 +301,7 @@ def simulate(
     check.choice("backend", backend, BACKENDS)
     check.choice("on_nonfinite", on_nonfinite, NONFINITE)
     check.choice("dtype", dtype, DTYPES)
-    ids = _replica_spec(replicas)
+    ids = replica_spec(replicas)
     generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     rule = recmod.to_rule(record, generations)
@@ -311,13 +311,13 @@ def simulate(
         chunk = check.integer("chunk", chunk, 1)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
-    detect = _detectors(detect)
+    detect = as_detectors(detect)
 
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
                 metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
 
 
-def _detectors(detect) -> list:
+def as_detectors(detect) -> list:
     if isinstance(detect, (str, bytes, FirstPassage)) or not hasattr(detect, "__iter__"):
         raise TypeError(f"detect must be a list of madsim.FirstPassage; got {detect!r}")
     detect = list(detect)
@@ -338,7 +338,7 @@ class _Start:
     previous: xr.Dataset | None
 
 
-def _chosen(kern, metrics) -> list[str]:
+def chosen_variables(kern, metrics) -> list[str]:
     """The variables ``metrics`` names, in the kernel's order (all for None)."""
     allowed = kern.variables
     if metrics is None:
@@ -448,7 +448,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # (a run of 0 generations is checked as one of 1: the schedules' checks
     # need a generation to look at; nothing past generation 0 runs)
     kern = kernel_for(cfg, max(generations, 1), R, backend=backend)
-    chosen = _chosen(kern, metrics)
+    chosen = chosen_variables(kern, metrics)
     cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
     slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
     slot[cols] = np.arange(cols.size)   # observe column -> position in a record row
@@ -605,7 +605,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             "censored": f"-1: not reached by generation {done}",
         })
     ds.attrs.update(
-        madsim_version=_version(),
+        madsim_version=madsim_version(),
         config=provenance["config"],
         seed=str(seed),  # netCDF has no uint64 attribute
         generations=generations,
@@ -797,7 +797,7 @@ def _progress_bar(progress, total):
     return tqdm(total=total, unit="gen", disable=None if progress is None else False, leave=False)
 
 
-def _version() -> str:
+def madsim_version() -> str:
     from . import __version__
 
     return __version__
