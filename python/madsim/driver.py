@@ -30,7 +30,7 @@ import xarray as xr
 from . import _validate as check
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
-from .config import Bigram, Categorical, Config, Gaussian, GaussianMixture, PPCA, Regression
+from .config import Config, spec_for
 from .kernels import BACKENDS, MEMORY_FRACTION, kernel_for
 
 CHUNK_SECONDS = 0.25  # target wall time per chunk: Ctrl-C answers within about this
@@ -39,7 +39,6 @@ MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value re
 
 NONFINITE = ("warn", "raise", "ignore")
 DTYPES = ("float64", "float32")
-SCALE_LIMIT = 1e150  # largest second moment (variance, mean^2) of the truth times temperature^2
 # Names every result has, or may have, besides the kernel's variables: a
 # detector (or anything user-named) may not take them.
 RESERVED = ("replica", "generation", "state", "state_index", "quantile", "replica_id", "config",
@@ -249,7 +248,7 @@ def simulate(
     metrics
         the variables to record (names as in the Dataset: e.g. ["var", "tail3",
         "kl_model_truth"]), "all", or None for the family's lean default (the
-        model's parameters and a few cheap summaries: ``madsim.kernels.LEAN``;
+        model's parameters and a few cheap summaries: each family's ``LEAN``;
         with a filter also its counters). Only the chosen columns are computed
         and stored on recorded generations (memory R x records x chosen);
         detectors may watch any metric, recorded or not.
@@ -388,38 +387,9 @@ def check_detectors(kern, detect) -> list[str]:
 
 def check_scale(cfg: Config) -> None:
     """Refuses parameters whose first generation already overflows float64
-    (a ValueError naming them), before any kernel runs."""
-    tau = float(cfg.temperature)
-    fam, tau2 = cfg.family, tau * tau  # (inf, not OverflowError, past the largest double)
-    if isinstance(fam, (Gaussian, PPCA, GaussianMixture)):
-        if isinstance(fam, GaussianMixture):
-            var = float(np.max(np.linalg.eigvalsh(fam.cov_matrices)))
-            mean = float(np.max(np.abs(fam.mean_matrix)))
-        else:
-            var = float(np.max(np.linalg.eigvalsh(fam.cov_matrix)))
-            mean = float(np.max(np.abs(fam.mean_vector)))
-        for what, value in (("the truth's largest variance times temperature^2", var * tau2),
-                            ("the truth's largest mean^2", mean * mean)):
-            if not value <= SCALE_LIMIT:
-                raise ValueError(
-                    f"{type(fam).__name__}: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of "
-                    "squares of the samples would overflow float64 from the first generation; "
-                    "rescale the problem")
-    elif isinstance(fam, Regression):
-        w = fam.weight_vector
-        cov = fam.cov_matrix
-        for what, value in (("Regression.noise", float(fam.noise)),
-                            ("the largest design variance", float(np.max(np.linalg.eigvalsh(cov)))),
-                            ("the signal variance w*' cov w*", float(w @ cov @ w))):
-            if not value <= SCALE_LIMIT:
-                raise ValueError(
-                    f"Regression: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of squares of "
-                    "the labels would overflow float64 from the first generation; rescale the problem")
-    elif isinstance(fam, (Categorical, Bigram)):
-        if not fam.smoothing * fam.tokens <= 1e300:
-            raise ValueError(
-                f"{type(fam).__name__}.smoothing = {fam.smoothing:g} times {fam.tokens} tokens overflows "
-                "float64 (every probability would be 0); use a smoothing below 1e300 / tokens")
+    (a ValueError naming them), before any kernel runs: the family's own
+    check (its spec's ``check_scale``; limit ``SCALE_LIMIT``)."""
+    spec_for(cfg.family).check_scale(cfg)
 
 
 def check_bytes(need: float, what: str) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import theory
-from ...config import (Accumulate, AccumulateSubsample, Augment, Categorical, Config, Filter, Fresh,
-                     Replace)
+from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from ...families.categorical import Categorical
 from ..records import Case, Comparison, doc
 
 P5 = (0.5, 0.2, 0.15, 0.1, 0.05)  # the truth of docs/theory/categorical.md's fresh-data example

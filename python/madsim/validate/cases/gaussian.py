@@ -16,8 +16,8 @@ import numpy as np
 
 from ... import theory
 from ..._theory import replace_nd
-from ...config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Gaussian,
-                       Replace)
+from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from ...families.gaussian import Gaussian
 from ..records import Case, Comparison, Skip, doc
 
 MAX_CV2_LOGNORMAL = 7.0  # largest CV^2 at which a mean of sigma^2, sigma, tr Sigma, KL is compared

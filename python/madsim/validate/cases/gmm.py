@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...config import Accumulate, Augment, Config, Filter, Fresh, GaussianMixture, Replace
+from ...config import Accumulate, Augment, Config, Filter, Fresh, Replace
+from ...families.gmm import GaussianMixture
 from ..records import Case, Comparison, doc
 
 DOC_GMM = doc("ppca-gmm", "gmm-invariant")

@@ -9,8 +9,8 @@ t <= 20 (tr C_t's CV^2 ~ 2: sample standard errors serve).
 
 from __future__ import annotations
 
-from ...config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, PPCA,
-                     Replace)
+from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from ...families.ppca import PPCA
 from ..records import Case, doc
 from .gaussian import c_invariant, c_mean, c_mean_sq, c_var
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import theory
-from ...config import Accumulate, Config, Regression, Replace
+from ...config import Accumulate, Config, Replace
+from ...families.regression import Regression
 from ..records import Case, Comparison, doc
 
 DOC_REPLACE = doc("regression", "regression-replace")
