@@ -140,19 +140,6 @@ def spd_matrix(name: str, value, d: int) -> tuple:
     return tuple(tuple(float(x) for x in row) for row in c)
 
 
-# ---------------------------------------------------------------- shared by families
-
-class MeanVector:
-    """mean_vector for the Gaussian-based families (``mean``: a number for
-    every coordinate, or a tuple of dim numbers)."""
-
-    @property
-    def mean_vector(self) -> np.ndarray:
-        if isinstance(self.mean, tuple):
-            return np.array(self.mean, dtype=np.float64)
-        return np.full(self.dim, float(self.mean))
-
-
 # ---------------------------------------------------------------- loops
 
 @dataclass(frozen=True)
@@ -631,8 +618,15 @@ def reject_token_knobs(cfg: Config) -> None:
     for name in ("top_k", "top_p"):
         if getattr(cfg, name) is not None:
             raise ValueError(
-                f"Config.{name} applies to token families (Categorical, Bigram); this family is "
+                f"Config.{name} applies to token families ({', '.join(token_families())}); this family is "
                 f"{type(cfg.family).__name__}: use temperature or truncation")
+
+
+def token_families() -> list[str]:
+    """The names of the registered token families (their spec's ``tokens``)."""
+    from . import families  # at call time: the family modules import this module
+
+    return [spec.name for spec in families.all_families() if spec.tokens]
 
 
 def check_token_knobs(cfg: Config) -> None:

@@ -19,11 +19,22 @@ import numpy as np
 
 from .. import _validate as check
 from .._backend import core
-from ..config import (SCALE_LIMIT, AccumulateSubsample, Augment, Config, MeanVector, Replace,
-                      normalise, reject_token_knobs, spd_matrix)
+from ..config import (SCALE_LIMIT, AccumulateSubsample, Augment, Config, Replace, normalise,
+                      reject_token_knobs, spd_matrix)
 from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
                        reference, zero_state_kernel)
 from . import FamilySpec, register
+
+class MeanVector:
+    """mean_vector for the Gaussian-based families (``mean``: a number for
+    every coordinate, or a tuple of dim numbers)."""
+
+    @property
+    def mean_vector(self) -> np.ndarray:
+        if isinstance(self.mean, tuple):
+            return np.array(self.mean, dtype=np.float64)
+        return np.full(self.dim, float(self.mean))
+
 
 @dataclass(frozen=True)
 class Gaussian(MeanVector):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as check
-from ..config import Config, MeanVector, normalise, reject_token_knobs
+from ..config import Config, normalise, reject_token_knobs
 from ..kernels import Kernel
 from . import FamilySpec, register
-from .gaussian import check_gaussian_scale, gaussian_loop_kernel
+from .gaussian import MeanVector, check_gaussian_scale, gaussian_loop_kernel
 from .gaussian import need_text as gaussian_need_text
 
 @dataclass(frozen=True)
