@@ -59,16 +59,12 @@ def missing(spec: FamilySpec) -> list[str]:
             out.append(f"{name}: the CUDA advance {cuda!r} is bound nowhere in csrc/bindings/")
         elif has_cuda() and not hasattr(core, cuda):
             out.append(f"{name}: the CUDA advance {cuda!r} is not in this build of madsim._core")
-    cases = []
-    if spec.validate_cases:
-        try:
-            mod = importlib.import_module(f"madsim.validate.cases.{spec.validate_cases}")
-        except ImportError:
-            mod = None
-            out.append(f"{name}: the validate case module madsim.validate.cases.{spec.validate_cases} "
-                       "does not exist")
-        if mod is not None:
-            cases = [c for c in mod.build_cases() if isinstance(c.cfg.family, spec.cls)]
+    from madsim.validate.cases import by_module
+
+    cases = [c for c in by_module().get(spec.validate_cases, ()) if isinstance(c.cfg.family, spec.cls)]
+    if spec.validate_cases and spec.validate_cases not in by_module():
+        out.append(f"{name}: the validate case module madsim.validate.cases.{spec.validate_cases} "
+                   "does not exist")
     if not cases:
         out.append(f"{name}: no validate case (FamilySpec.validate_cases: a module of "
                    f"madsim.validate.cases with a case of this family)")
@@ -157,3 +153,37 @@ def test_kernel_for_runs_each_family_through_its_spec(monkeypatch):
     monkeypatch.setitem(families._REGISTRY, ms.Regression, dataclasses.replace(spec, kernel=kernel))
     assert kernel_for(cfg, 3, 5).name == "regression"
     assert calls == [(3, 5, "cpu")]
+
+
+def test_backend_cuda_takes_the_advance_the_family_spec_names(monkeypatch):
+    """Without a device: a stand-in core whose CUDA advances are markers shows
+    that backend="cuda" swaps in the advance each spec's cuda_advance names."""
+    import madsim.kernels as K
+
+    real, markers = K.core, {}
+
+    class Core:
+        CUDA_MEMORY_MARGIN = 0
+
+        def cuda_runtime(self):
+            return {"free_bytes": 2**50}
+
+        def __getattr__(self, name):
+            if name.endswith("_cuda"):
+                return markers.setdefault(name, object())
+            return getattr(real, name)
+
+    monkeypatch.setattr(K, "core", Core())
+    monkeypatch.setattr(K, "require_cuda", lambda: None)
+    cfgs = [ms.Config(), ms.Config(family=ms.Gaussian(dim=2)), ms.Config(family=ms.PPCA(dim=3, factors=1)),
+            ms.Config(family=ms.Categorical(tokens=5)), ms.Config(family=ms.Bigram(tokens=3)),
+            ms.Config(family=ms.GaussianMixture(weights=[0.5, 0.5], means=[-1.0, 1.0])),
+            ms.Config(family=ms.Regression(dim=2))]
+    seen = set()
+    for cfg in cfgs:
+        spec = spec_for(cfg.family)
+        kern = K.kernel_for(cfg, 2, 4, backend="cuda")
+        assert kern.name in spec.kernels
+        assert kern.advance is markers[spec.cuda_advance[kern.name]], (spec.name, kern.name)
+        seen.add(spec.name)
+    assert seen == {s.name for s in all_families()}
