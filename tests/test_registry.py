@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -48,8 +46,11 @@ def missing(spec: FamilySpec) -> list[str]:
         if module is None:
             out.append(f"{name}: kernel {kern!r} has no JAX twin declared (FamilySpec.reference)")
         else:
-            if importlib.util.find_spec(f"madsim.reference.{module}") is None:
+            path = ROOT / "python/madsim/reference" / f"{module}.py"
+            if not path.is_file():
                 out.append(f"{name}: the JAX twin module madsim.reference.{module} does not exist")
+            elif "Params" not in {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef)}:
+                out.append(f"{name}: the JAX twin module madsim.reference.{module} defines no Params")
             if advance not in advances:
                 out.append(f"{name}: the JAX twin's advance reference.backend.{advance} does not exist")
         cuda = spec.cuda_advance.get(kern)
@@ -99,16 +100,18 @@ def test_the_completeness_check_fails_for_a_family_missing_pieces():
                                validate_cases="no_such_module", law_tests=("test_no_such_file.py",),
                                benchmark="", docs_page="no-such-page")
     gaps = "\n".join(missing(fake))
+    assert "madsim.reference.no_twin does not exist" in "\n".join(
+        missing(dataclasses.replace(gauss, reference={**gauss.reference, "gaussian1d": ("no_twin", "advance")})))
     for what in ("has no JAX twin declared", "has no CUDA advance declared", "bound nowhere",
                  "madsim.validate.cases.no_such_module does not exist", "no validate case",
                  "no theory or law test", "no benchmark", "no docs page"):
         assert what in gaps, what
     # a twin module and advance that do not exist, a case module without the family's cases
-    fake = dataclasses.replace(gauss, reference={"gaussian1d": ("no_twin", "advance_no_twin"),
+    fake = dataclasses.replace(gauss, reference={"gaussian1d": ("linalg", "advance_no_twin"),
                                                  "gaussian_loop": ("gaussian_loop", "advance_gaussian_loop")},
                                validate_cases="regression")
     gaps = "\n".join(missing(fake))
-    assert "madsim.reference.no_twin does not exist" in gaps
+    assert "madsim.reference.linalg defines no Params" in gaps
     assert "reference.backend.advance_no_twin does not exist" in gaps
     assert "no validate case" in gaps
 
