@@ -311,7 +311,7 @@ def blocks_per_replica_generation(scenario: str, kernel: str, path: str, n: int)
 
 def madsim_config(scenario: str, kernel: str, path: str, n: int, G: int) -> madsim.Config:
     if scenario == "replace1d":
-        # A list schedule is what sends 1-D replace to GaussianLoop (kernels.uses_gaussian1d).
+        # A list schedule is what sends 1-D replace to GaussianLoop (madsim.families.gaussian.uses_gaussian1d).
         loop = madsim.Replace(n=n) if kernel == "Gaussian1D" else madsim.Replace(n=[n] * G)
         return madsim.Config(family=madsim.Gaussian(), loop=loop, path=path)
     if scenario == "replace10d":

@@ -72,7 +72,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Path|Sequence|Mapping|Callable|Union|Any|NamedTuple|Axes|Figure|PathLike)"),
     (r"py:.*", r"(int|float|str|bool|dict|list|tuple|None|object|callable|array_like|optional|"
                r"sequence|mapping|path-like|default|ndarray|Dataset|DataArray|Client)"),
-    (r"py:.*", r"(Schedule|madsim\.config\._MeanVector|_MeanVector)"),
+    (r"py:.*", r"(Schedule|madsim\.families\.gaussian\.MeanVector|MeanVector|Family)"),
     # members that autosummary lists from base classes (NamedTuple's tuple
     # methods, the Gaussian families' shared mean_vector helper)
     (r"py:obj", r"madsim\..*\.(count|index|mean_vector)"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from madsim.kernels import METRICS, METRICS_1D_ONLY
+from madsim.families.gaussian import METRICS, METRICS_1D_ONLY
 
 NAMES_1D = tuple(METRICS)                                   # slot order, d = 1
 NAMES_ND = tuple(m for m in METRICS if m not in METRICS_1D_ONLY)  # slot order, d > 1

@@ -18,7 +18,7 @@ from scipy import stats
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import BIGRAM_METRICS
+from madsim.families.bigram import BIGRAM_METRICS
 
 from stats import ALPHA, assert_counts
 

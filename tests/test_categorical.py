@@ -16,7 +16,7 @@ from scipy import stats
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import TOKEN_METRICS
+from madsim.families.categorical import TOKEN_METRICS
 
 from stats import ALPHA, assert_counts, assert_mean
 

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["madsim", "madsim.config", "madsim.driver", "madsim.record", "madsim.results",
            "madsim.plots", "madsim.sweeps", "madsim._backend", "madsim.rng", "madsim.repro",
            "madsim.repro._base"] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
+# each family's module (its config class and its examples: madsim.families)
+MODULES += list(dict.fromkeys(spec.cls.__module__ for spec in madsim.families.all_families()))
 PUBLIC = {  # module -> the names that must carry an Examples section
     "madsim": [n for n in madsim.__all__ if n not in ("theory", "__version__", "RNG_LAYOUT_VERSION")],
     "madsim.results": ["save", "load", "summary"],

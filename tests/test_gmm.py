@@ -16,7 +16,7 @@ from scipy.special import logsumexp
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import GMM_COUNTERS, gmm_truth
+from madsim.families.gmm import GMM_COUNTERS, gmm_truth
 
 from stats import ALPHA, assert_counts, assert_ks, assert_mean
 

@@ -23,7 +23,7 @@ from scipy import stats
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import METRICS, METRICS_1D_ONLY
+from madsim.families.gaussian import METRICS, METRICS_1D_ONLY
 
 # Closed forms here and in the kernel are different float programs of the
 # same formula (scipy's norm.sf / ppf, numpy's inverses and slogdet, scipy's
@@ -465,7 +465,7 @@ def test_only_the_chosen_variables_are_recorded_and_stored(monkeypatch):
 ])
 def test_the_default_records_the_lean_set_and_all_records_every_variable(cfg, lean, monkeypatch):
     """metrics=None records the model's parameters and cheap summaries
-    (kernels.LEAN), in Dataset order, computing no other column; "all"
+    (each family's LEAN), in Dataset order, computing no other column; "all"
     records every variable; the shared ones are the same bits."""
     shapes = _record_shapes(monkeypatch)
     ds = ms.simulate(cfg, replicas=3, generations=4, seed=2, progress=False)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import madsim as ms
-from madsim.kernels import TOKEN_METRICS
+from madsim.families.categorical import TOKEN_METRICS
 
 import strategies as S  # noqa: F401  (loads the hypothesis profile)
 

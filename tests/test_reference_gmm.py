@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import GMM_COUNTERS, GMM_METRICS, GMM_SUMMARY, gmm_truth
+from madsim.families.gmm import GMM_COUNTERS, GMM_METRICS, GMM_SUMMARY, gmm_truth
 
 import strategies as S  # noqa: F401  (loads the hypothesis profile)
 

@@ -32,7 +32,7 @@ from scipy import special
 
 import madsim as ms
 from madsim._backend import core
-from madsim.kernels import METRICS, METRICS_1D_ONLY
+from madsim.families.gaussian import METRICS, METRICS_1D_ONLY
 
 from metric_tolerances import TAIL_ND_TOL, metric_errors, tail_conditioning
 

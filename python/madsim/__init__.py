@@ -9,17 +9,21 @@ __version__ = "0.1.0"  # the one source: pyproject.toml (the wheel's metadata) r
 
 from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
-from .config import (PPCA, Accumulate, AccumulateSubsample, Augment, Bigram, Categorical, Config, Filter,
-                     Fresh, Gaussian, GaussianMixture, Regression, Replace)
+from .config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from .families import all_families
 from .record import every, logspace
 from .driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
 
+# Each registered family's config class, as madsim.<Name> (madsim.families).
+globals().update({spec.name: spec.cls for spec in all_families()})
+
 __all__ = [
-    "Accumulate", "AccumulateSubsample", "Augment", "Bigram", "Categorical", "Config", "CudaUnavailableError",
-    "Filter", "Fresh", "FirstPassage", "Gaussian", "GaussianMixture", "NonFiniteError", "NonFiniteWarning",
-    "PPCA", "RNG_LAYOUT_VERSION",
-    "Regression", "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
+    "Accumulate", "AccumulateSubsample", "Augment", "Config", "CudaUnavailableError",
+    "Filter", "Fresh", "FirstPassage", "NonFiniteError", "NonFiniteWarning",
+    "RNG_LAYOUT_VERSION",
+    "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
     "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]
+__all__ += [spec.name for spec in all_families()]

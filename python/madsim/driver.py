@@ -30,7 +30,7 @@ import xarray as xr
 from . import _validate as check
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
-from .config import Bigram, Categorical, Config, Gaussian, GaussianMixture, PPCA, Regression
+from .config import Config, spec_for
 from .kernels import BACKENDS, MEMORY_FRACTION, kernel_for
 
 CHUNK_SECONDS = 0.25  # target wall time per chunk: Ctrl-C answers within about this
@@ -39,7 +39,6 @@ MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value re
 
 NONFINITE = ("warn", "raise", "ignore")
 DTYPES = ("float64", "float32")
-SCALE_LIMIT = 1e150  # largest second moment (variance, mean^2) of the truth times temperature^2
 # Names every result has, or may have, besides the kernel's variables: a
 # detector (or anything user-named) may not take them.
 RESERVED = ("replica", "generation", "state", "state_index", "quantile", "replica_id", "config",
@@ -150,7 +149,7 @@ class FirstPassage:
         return f"first_{self.metric}_{'below' if self.below is not None else 'above'}"
 
 
-def _replica_spec(replicas) -> int | np.ndarray:
+def replica_spec(replicas) -> int | np.ndarray:
     """A count (ids 0..R-1, allocated only after the memory check) or the ids."""
     if isinstance(replicas, (str, bytes)) or not (
         hasattr(replicas, "__iter__") or isinstance(replicas, (int, np.integer))
@@ -249,7 +248,7 @@ def simulate(
     metrics
         the variables to record (names as in the Dataset: e.g. ["var", "tail3",
         "kl_model_truth"]), "all", or None for the family's lean default (the
-        model's parameters and a few cheap summaries: ``madsim.kernels.LEAN``;
+        model's parameters and a few cheap summaries: each family's ``LEAN``;
         with a filter also its counters). Only the chosen columns are computed
         and stored on recorded generations (memory R x records x chosen);
         detectors may watch any metric, recorded or not.
@@ -301,7 +300,7 @@ def simulate(
     check.choice("backend", backend, BACKENDS)
     check.choice("on_nonfinite", on_nonfinite, NONFINITE)
     check.choice("dtype", dtype, DTYPES)
-    ids = _replica_spec(replicas)
+    ids = replica_spec(replicas)
     generations = check.integer("generations", generations, 0, MAX_GENERATIONS)
     seed = check.integer("seed", seed, 0, 2**64 - 1)
     rule = recmod.to_rule(record, generations)
@@ -311,13 +310,13 @@ def simulate(
         chunk = check.integer("chunk", chunk, 1)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
-    detect = _detectors(detect)
+    detect = as_detectors(detect)
 
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
                 metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
 
 
-def _detectors(detect) -> list:
+def as_detectors(detect) -> list:
     if isinstance(detect, (str, bytes, FirstPassage)) or not hasattr(detect, "__iter__"):
         raise TypeError(f"detect must be a list of madsim.FirstPassage; got {detect!r}")
     detect = list(detect)
@@ -338,7 +337,7 @@ class _Start:
     previous: xr.Dataset | None
 
 
-def _chosen(kern, metrics) -> list[str]:
+def chosen_variables(kern, metrics) -> list[str]:
     """The variables ``metrics`` names, in the kernel's order (all for None)."""
     allowed = kern.variables
     if metrics is None:
@@ -388,38 +387,9 @@ def check_detectors(kern, detect) -> list[str]:
 
 def check_scale(cfg: Config) -> None:
     """Refuses parameters whose first generation already overflows float64
-    (a ValueError naming them), before any kernel runs."""
-    tau = float(cfg.temperature)
-    fam, tau2 = cfg.family, tau * tau  # (inf, not OverflowError, past the largest double)
-    if isinstance(fam, (Gaussian, PPCA, GaussianMixture)):
-        if isinstance(fam, GaussianMixture):
-            var = float(np.max(np.linalg.eigvalsh(fam.cov_matrices)))
-            mean = float(np.max(np.abs(fam.mean_matrix)))
-        else:
-            var = float(np.max(np.linalg.eigvalsh(fam.cov_matrix)))
-            mean = float(np.max(np.abs(fam.mean_vector)))
-        for what, value in (("the truth's largest variance times temperature^2", var * tau2),
-                            ("the truth's largest mean^2", mean * mean)):
-            if not value <= SCALE_LIMIT:
-                raise ValueError(
-                    f"{type(fam).__name__}: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of "
-                    "squares of the samples would overflow float64 from the first generation; "
-                    "rescale the problem")
-    elif isinstance(fam, Regression):
-        w = fam.weight_vector
-        cov = fam.cov_matrix
-        for what, value in (("Regression.noise", float(fam.noise)),
-                            ("the largest design variance", float(np.max(np.linalg.eigvalsh(cov)))),
-                            ("the signal variance w*' cov w*", float(w @ cov @ w))):
-            if not value <= SCALE_LIMIT:
-                raise ValueError(
-                    f"Regression: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of squares of "
-                    "the labels would overflow float64 from the first generation; rescale the problem")
-    elif isinstance(fam, (Categorical, Bigram)):
-        if not fam.smoothing * fam.tokens <= 1e300:
-            raise ValueError(
-                f"{type(fam).__name__}.smoothing = {fam.smoothing:g} times {fam.tokens} tokens overflows "
-                "float64 (every probability would be 0); use a smoothing below 1e300 / tokens")
+    (a ValueError naming them), before any kernel runs: the family's own
+    check (its spec's ``check_scale``; limit ``SCALE_LIMIT``)."""
+    spec_for(cfg.family).check_scale(cfg)
 
 
 def check_bytes(need: float, what: str) -> None:
@@ -448,7 +418,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # (a run of 0 generations is checked as one of 1: the schedules' checks
     # need a generation to look at; nothing past generation 0 runs)
     kern = kernel_for(cfg, max(generations, 1), R, backend=backend)
-    chosen = _chosen(kern, metrics)
+    chosen = chosen_variables(kern, metrics)
     cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
     slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
     slot[cols] = np.arange(cols.size)   # observe column -> position in a record row
@@ -605,7 +575,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             "censored": f"-1: not reached by generation {done}",
         })
     ds.attrs.update(
-        madsim_version=_version(),
+        madsim_version=madsim_version(),
         config=provenance["config"],
         seed=str(seed),  # netCDF has no uint64 attribute
         generations=generations,
@@ -797,7 +767,7 @@ def _progress_bar(progress, total):
     return tqdm(total=total, unit="gen", disable=None if progress is None else False, leave=False)
 
 
-def _version() -> str:
+def madsim_version() -> str:
     from . import __version__
 
     return __version__

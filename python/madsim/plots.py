@@ -47,7 +47,8 @@ THEORY = {
     "test_error": "expected_test_error",  # Regression (docs/theory/regression.md)
 }
 
-# The categorical family's curves (_token_theory), by the function they come from.
+# The categorical family's curves (madsim.families.categorical.theory_curve), by the
+# function they come from.
 TOKEN_THEORY = {"gini_simpson": "gini_simpson / fresh_gini_simpson", "support": "expected_survivors",
                 "rare_mass": "expected_mass (E p_t = p0)"}
 
@@ -284,39 +285,13 @@ def _legend(ax, **kwargs):
     return ax.legend(handles, labels, **kwargs)
 
 
-def _token_theory(name: str, cfg, t: np.ndarray):
-    """E[name] for the categorical family where docs/theory/categorical.md / 4d has it: the
-    Gini-Simpson decay and surviving tokens of the replace loop (no knob), the
-    fresh-data Gini-Simpson, the martingale of rare_mass (any MLE loop, no
-    knob); None elsewhere."""
-    from . import theory
-    from .config import Fresh, Replace
-
-    loop, p0 = cfg.loop, cfg.family.truth
-    plain = (cfg.temperature == 1.0 and cfg.top_k is None and cfg.top_p is None
-             and cfg.family.smoothing == 0.0)
-    if not plain:
-        return None
-    if name == "rare_mass":
-        return np.full(t.shape, float(p0[cfg.family.rare_tokens].sum()))
-    if isinstance(loop, Replace) and isinstance(loop.n, int) and cfg.filter is None:
-        if name == "gini_simpson":
-            return np.asarray(theory.gini_simpson(t, loop.n, p0), dtype=np.float64)
-        if name == "support":
-            return np.asarray(theory.expected_survivors(t, loop.n, p0), dtype=np.float64)
-    if (isinstance(loop, Fresh) and isinstance(loop.real, int) and isinstance(loop.synthetic, int)
-            and cfg.filter is None and cfg.weight is None and name == "gini_simpson"):
-        return np.asarray(theory.fresh_gini_simpson(t, loop.real, loop.synthetic, p0), dtype=np.float64)
-    return None
-
-
 def _theory_curve(name: str, cfg, t: np.ndarray):
     """E[name] at generations t from madsim.theory, or None when no closed form
     exists for this variable and config."""
-    from .config import Categorical
+    from .config import spec_for
 
-    if cfg is not None and isinstance(cfg.family, Categorical):
-        return _token_theory(name, cfg, t)
+    if cfg is not None and spec_for(cfg.family).theory_curve is not None:
+        return spec_for(cfg.family).theory_curve(name, cfg, t)  # the family's own curves
     if cfg is None or name not in THEORY:
         return None
     from . import theory

@@ -42,8 +42,8 @@ from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .driver import (MAX_GENERATIONS, NONFINITE, FirstPassage, NonFiniteError, NonFiniteWarning, _chosen,
-                     _detectors, _replica_spec, _version, check_bytes, check_detectors, check_scale)
+from .driver import (MAX_GENERATIONS, NONFINITE, FirstPassage, NonFiniteError, NonFiniteWarning, as_detectors,
+                     check_bytes, check_detectors, check_scale, chosen_variables, madsim_version, replica_spec)
 from .kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
@@ -280,7 +280,7 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
         raise TypeError(f"base must be a madsim.Config; got {base!r}")
     check.choice("streams", streams, STREAMS)
     check.choice("backend", backend, BACKENDS)
-    ids = _replica_spec(replicas)
+    ids = replica_spec(replicas)
     if isinstance(ids, int):
         check_bytes(12 * ids, f"the sweep's {ids} replica ids")
         ids = np.arange(ids, dtype=np.int64)
@@ -290,7 +290,7 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     rec = recmod.resolve(record, generations)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
-    detect = _detectors(detect)
+    detect = as_detectors(detect)
     if metrics is not None and not (isinstance(metrics, str) and metrics == "all"):
         if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
             raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
@@ -344,7 +344,7 @@ def _check_points(axes, configs, generations, replicas, backend, metrics, detect
         try:
             check_scale(cfg)
             kern = kernel_for(cfg, generations, replicas, backend=backend)
-            chosen = _chosen(kern, metrics)
+            chosen = chosen_variables(kern, metrics)
             names.update(chosen)
             columns += int(kern.record_columns(chosen).size)
             check_detectors(kern, detect)
@@ -426,7 +426,7 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
     ds = combine(plan.axes, points, plan.ids, replica_ids, keep_state)
     first = points[0].attrs
     ds.attrs.update(
-        madsim_version=_version(),
+        madsim_version=madsim_version(),
         sweep=json.dumps(plan.spec, sort_keys=True),
         grid_dims=json.dumps([a.name for a in plan.axes]),
         seed=str(plan.spec["seed"]),

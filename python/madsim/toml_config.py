@@ -48,6 +48,7 @@ import tomllib
 from pathlib import Path
 
 from . import config as C
+from .families import all_families
 from .driver import FirstPassage, simulate
 from .record import every, logspace
 from .sweeps import sweep
@@ -112,6 +113,7 @@ class Table:
     api: str             # what it builds, e.g. "madsim.Gaussian"
     help: str
     keys: tuple[Key, ...]
+    cls: type | None = None  # the class it builds ([family], [loop], [filter])
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -158,7 +160,8 @@ def _table(header: str, api, help: str, rows, kind: str | None = None, name: str
         key, types, text = row[:3]
         types = (types,) if isinstance(types, str) else tuple(types)
         keys.append(Key(key, types, defaults.get(key, REQUIRED), text, row[3] if len(row) > 3 else None))
-    return Table(header, kind, name or f"madsim.{api.__name__}", help, tuple(keys))
+    return Table(header, kind, name or f"madsim.{api.__name__}", help, tuple(keys),
+                 api if isinstance(api, type) else None)
 
 
 _FLOAT_OR_LIST = ("float", "array")
@@ -185,78 +188,11 @@ TOP = _table("", C.Config, "Config fields, before any table.", [
                        "whose mass reaches top_p.", 0.9),
 ], name="madsim.Config")
 
-FAMILY = {t.kind: t for t in (
-    _table("[family]", C.Gaussian, "The truth N(mean, cov) and a Gaussian refit.", [
-        ("dim", "integer", "the dimension d (1 to 256)."),
-        ("mean", _FLOAT_OR_LIST, "the truth's mean: a number (every coordinate) or a list of d numbers."),
-        ("var", "float", "the variance of every coordinate (cov = var I), unless cov is given."),
-        ("cov", "array", "the truth's covariance: d rows of d numbers, symmetric positive definite; give "
-                         "var or cov, not both.", [[1.0]]),
-    ], kind="Gaussian"),
-    _table("[family]", C.Categorical, "A token (unigram) model over K tokens, refit as the empirical "
-                                      "frequencies.", [
-        ("tokens", "integer", "K, the number of tokens (not set: 100, or the length of probs).", 1000),
-        ("zipf", "float", "the truth p0_i proportional to (i + 1)^-zipf (not set: uniform over the tokens).",
-         1.1),
-        ("probs", "array", "the truth as any probability vector (sums to 1); give probs or zipf, not both.",
-         [0.5, 0.3, 0.2]),
-        ("smoothing", "float", "add-alpha on the pooled counts (0: the MLE)."),
-        ("rare", "float", "the fraction q in (0, 1] of tokens counted as the truth's rarest (the rare_mass "
-                          "metric)."),
-    ], kind="Categorical"),
-    _table("[family]", C.Bigram, "A next-token (Markov chain) model over K tokens on sequences of "
-                                 "length L, refit row by row from the pooled transition counts "
-                                 "(path = \"samples\").", [
-        ("tokens", "integer", "K, the number of tokens (not set: 100, or the size of transition).", 50),
-        ("zipf", "float", "the default truth: row i is Zipf(zipf) over the tokens after i in cyclic order "
-                          "(not set: 1.0); give zipf or transition.", 1.0),
-        ("transition", "array", "the truth as a K x K row-stochastic matrix (K rows of K numbers).",
-         [[0.9, 0.1], [0.5, 0.5]]),
-        ("length", "integer", "L >= 2, tokens per sequence; loops count sequences."),
-        ("start", ("string", "array"), "\"truth\" (the first token from the truth's stationary law) or a "
-                                       "probability vector over the K tokens."),
-        ("smoothing", "float", "add-alpha on each row's pooled counts (0: the MLE)."),
-    ], kind="Bigram"),
-    _table("[family]", C.PPCA, "Probabilistic PCA (the linear autoencoder): N(mean, W W' + noise I) with "
-                               "q = factors < d loadings, refit by maximum likelihood.", [
-        ("dim", "integer", "the dimension d (2 to 256)."),
-        ("factors", "integer", "q, the number of factors (1 to d - 1)."),
-        ("loadings", "array", "the truth's loadings W0: d rows of q numbers, rank q.", [[2.0], [0.5]]),
-        ("spectrum", "array", "the truth's q principal variances, each > noise, along the first q axes "
-                              "(not set, nor loadings: noise + q - j + 1 for j = 1..q).", [4.0]),
-        ("noise", "float", "the truth's isotropic variance > 0."),
-        ("mean", _FLOAT_OR_LIST, "the truth's mean: a number (every coordinate) or a list of d numbers."),
-    ], kind="PPCA"),
-    _table("[family]", C.GaussianMixture, "A mixture of k Gaussians in d dimensions, refit by EM from the "
-                                          "current fit (path = \"samples\").", [
-        ("weights", "array", "k probabilities summing to 1."),
-        ("means", "array", "k points of d coordinates (for d = 1 also a list of k numbers)."),
-        ("covs", "array", "not set: the identity for every component; else, by cov_type, k d x d "
-                          "matrices (\"full\"), k lists of d variances (\"diag\") or k variances "
-                          "(\"spherical\").", [[[1.0]], [[1.0]]]),
-        ("cov_type", "string", f"one of {_choices(C.COV_TYPES)}; the fit keeps the same type."),
-        ("em_iters", "integer", "EM iteration cap per generation."),
-        ("em_tol", "float", "EM stops once the mean log-likelihood changes by less (0: exactly em_iters "
-                            "iterations)."),
-        ("cov_floor", "float", "the least conditional variance of a fitted component (below every one of "
-                               "the truth's)."),
-    ], kind="GaussianMixture"),
-    _table("[family]", C.Regression, "Linear regression y = x'w* + eps, refit by OLS or ridge on rows "
-                                     "labelled by the previous model (synthetic) or the truth (real); "
-                                     "the loop's counts are rows.", [
-        ("dim", "integer", "the number of features d (1 to 256)."),
-        ("weights", _FLOAT_OR_LIST, "w*: a number (every coordinate) or a list of d numbers (not set: "
-                                    "(1, ..., 1) / sqrt(d)).", 1.0),
-        ("cov", "array", "the design's covariance: d rows of d numbers (not set: the identity).",
-         [[1.0, 0.0], [0.0, 1.0]]),
-        ("noise", "float", "the truth's noise variance > 0."),
-        ("design", "string", f"one of {_choices(C.DESIGNS)}: new rows every generation, or each part's "
-                             "rows drawn once and relabelled."),
-        ("ridge", "float", "ridge penalty (0: OLS)."),
-        ("refit_noise", "boolean", "false: synthetic rows get the truth's noise variance; true: model "
-                                   "t-1's estimate."),
-    ], kind="Regression"),
-)}
+# One [family] table per registered family (madsim.families), in registration
+# order: its keys and help come from its spec, its defaults from its class.
+FAMILY = {spec.name: _table("[family]", spec.cls, spec.toml_help, spec.toml_keys, kind=spec.name)
+          for spec in all_families()}
+DEFAULT_FAMILY = type(C.default_family()).__name__  # Config's default family, the first registered
 
 LOOP = {t.kind: t for t in (
     _table("[loop]", C.Replace, "Fully synthetic: generation t fits on n samples of model t-1.", [
@@ -379,9 +315,8 @@ def _build(where: str, table, tables: dict, default_type: str | None = None):
     if not isinstance(kind, str) or kind not in tables:
         raise ConfigFileError(f"[{where}] type must be one of {', '.join(map(repr, names))}; got {kind!r}")
     _check(tables[kind], spec)
-    cls = getattr(C, kind)
     try:
-        return cls(**spec)
+        return tables[kind].cls(**spec)
     except (TypeError, ValueError) as exc:
         raise ConfigFileError(f"[{where}]: {exc}") from None
 
@@ -444,7 +379,7 @@ def _run_file(doc: dict, source: str) -> tuple[C.Config, dict]:
     _unknown(source, doc, TOP_KEYS + TABLES)
     top = {k: doc[k] for k in TOP_KEYS if k in doc}
     _check(TOP, top, source)
-    family = _build("family", doc.get("family", {}), FAMILY, "Gaussian")
+    family = _build("family", doc.get("family", {}), FAMILY, DEFAULT_FAMILY)
     loop = _build("loop", doc.get("loop", {"type": "Replace"}), LOOP)
     filt = None
     if "filter" in doc:
@@ -617,7 +552,7 @@ def _section(title: str, table: Table) -> list[str]:
 def reference_markdown() -> str:
     """The reference of TOML run and sweep files, in Markdown, generated
     from SCHEMA (the tables the loader checks files against)."""
-    fam_default = "Gaussian"
+    fam_default = DEFAULT_FAMILY
     out = [
         "# TOML run files: reference",
         "",

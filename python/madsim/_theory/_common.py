@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ..config import (Accumulate, AccumulateSubsample, Augment, Config, Fresh, Gaussian,
-                      PPCA, Replace)
+from ..config import Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace
+from ..families.gaussian import Gaussian
+from ..families.ppca import PPCA
 
 # Binomial laws are summed over the counts whose probability exceeds this
 # (the mass left out is below 1e-15 of the total: exact to double precision).

@@ -270,7 +270,8 @@ def expected_test_error(cfg, t):
     >>> round(float(theory.expected_test_error(cfg, 10)), 6)
     3.571429
     """
-    from ..config import Accumulate, Config, Regression, Replace
+    from ..config import Accumulate, Config, Replace
+    from ..families.regression import Regression
 
     if not isinstance(cfg, Config) or not isinstance(cfg.family, Regression):
         raise TypeError(f"cfg must be a Config with a Regression family; got {cfg!r}")

@@ -9,9 +9,10 @@ t <= 20 (tr C_t's CV^2 ~ 2: sample standard errors serve).
 
 from __future__ import annotations
 
-from .config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, PPCA,
-                     Replace)
-from .validate import Case, c_invariant, c_mean, c_mean_sq, c_var, doc
+from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from ...families.ppca import PPCA
+from ..records import Case, doc
+from .gaussian import c_invariant, c_mean, c_mean_sq, c_var
 
 SEC7 = PPCA(dim=4, factors=1, spectrum=(5.0,), noise=0.25)   # docs/theory/ppca-gmm.md's example: tr C0 = 5.75
 D5 = PPCA(dim=5, factors=2, loadings=((2.0, 0.3), (0.5, -1.5), (0.2, 0.4), (-0.3, 0.1), (0.0, 0.6)),
@@ -30,7 +31,7 @@ def _case(name, title, cfg, ts, R, invariant=True, moments=()):
     return Case(name, "PPCA " + title, cfg, R, tuple(items), doc=DOC_INVARIANT if invariant else DOC_MOMENTS)
 
 
-def ppca_cases() -> list:
+def build_cases() -> list:
     return [
         _case("ppca-sec7-replace-d4-q1-n20", "d=4 q=1 replace n=20",
               Config(family=SEC7, loop=Replace(n=20)), (5, 20), 50_000, moments=(20,)),

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import theory
-from .config import (Accumulate, AccumulateSubsample, Augment, Categorical, Config, Filter, Fresh,
-                     Replace)
-from .validate import Case, Comparison, doc
+from ... import theory
+from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from ...families.categorical import Categorical
+from ..records import Case, Comparison, doc
 
 P5 = (0.5, 0.2, 0.15, 0.1, 0.05)  # the truth of docs/theory/categorical.md's fresh-data example
 
@@ -71,7 +71,7 @@ def fresh(cfg, t, src=DOC_FRESH):
                        lambda: float(theory.fresh_gini_simpson(t, loop.real, loop.synthetic, p)), src))
 
 
-def token_cases() -> list:
+def build_cases() -> list:
     cases = []
     add = cases.append
     for path in ("exact", "samples"):

@@ -1,71 +1,27 @@
-"""``madsim validate``: Monte Carlo against the closed forms of ``madsim.theory``.
+"""The Gaussian cases (Gaussian, every loop and knob): the reference values
+of docs/theory/index.md and the closed forms of docs/theory/replace-1d.md,
+replace-nd.md, bias.md, real-data.md and accumulate.md.
 
-Each *case* is one configuration run with ``ms.simulate``; each of its
-*comparisons* is a Monte Carlo estimate (mean or variance over replicas at
-one generation) against the exact value from ``madsim.theory``:
-
-    z = (MC - theory) / SE
-
-SE is the plain CLT standard error of a mean (sample SD / sqrt(R)) or, for a
-variance, the fourth-moment standard error sqrt((m4 - s^4)/R). A comparison
-passes when ``|z| < z_crit`` with z_crit Bonferroni-split over every comparison
-of the run, so the chance that a correct implementation fails *anywhere*
-(family-wise false-fail rate) is at most ``alpha`` (default 1e-4). Seeds are
-fixed, so a run is deterministic.
-
-Heavy tails (docs/theory/replace-1d.md, section "Monte Carlo precision"). The replace loop's
-sigma^2, sigma, tr Sigma and (mu - mu0)^2 are heavy-tailed (lognormal-like,
-or a normal variance mixture): a sample SE of their mean is itself noisy and
-biased low, and the mean's law is skewed. So, for the replace loop:
-
-* the SE of such a mean is sqrt(Var/R) with Var the *exact* variance of one
-  replica's value (``replace_nd.var_trace``, ``var_mean_sq``,
-  E sigma^2 - (E sigma)^2), marked ``*`` in the table;
-* it is compared only where the exact CV^2 is at most ``MAX_CV2_LOGNORMAL``
-  (``MAX_CV2_MIXTURE`` for (mu - mu0)^2), so the CLT holds at R; elsewhere
-  the exact value is listed as skipped, with the reason, and the
-  log-moments (sums of iid steps: light-tailed) carry the long-horizon check.
-
-Loops with real data are stationary and light-tailed: sample SEs.
-
-Every case names the section of the theory pages (docs/theory/) that
-derives its closed forms (``Case.doc``, printed by ``--list`` and written to
-the JSON report); every comparison names the section of its own formula
-(``Comparison.source``). The case names are stable labels (their seeds derive
-from them); the ``rowN-`` prefixes number the reference values of
-docs/theory/index.md, section "Reference values".
-
-Usage: ``madsim validate`` (every case, a few minutes), ``--quick`` (a subset
-for CI, well under a minute on 2 cores), ``--case NAME`` (repeatable),
-``--list``. From Python: ``madsim.validate.validate(...)`` returns a
-``Report``.
+The Gaussian-moment comparisons (``c_var``, ``c_mean_sq``, ``c_mean``,
+``c_invariant``, ...) are public: the PPCA cases use them too (a PPCA model
+is a Gaussian whose moments obey the same recursions).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import sys
-import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
-from . import theory
-from ._theory import replace_nd
-from .config import (Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Gaussian,
-                     Replace)
+from ... import theory
+from ..._theory import replace_nd
+from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from ...families.gaussian import Gaussian
+from ..records import Case, Comparison, Skip, doc
 
-ALPHA = 1e-4            # family-wise false-fail rate of a run (Bonferroni over its comparisons)
 MAX_CV2_LOGNORMAL = 7.0  # largest CV^2 at which a mean of sigma^2, sigma, tr Sigma, KL is compared
 MAX_CV2_MIXTURE = 25.0   # largest CV^2 at which a mean of (mu - mu0)^2 is compared
-
-
-def doc(page: str, label: str) -> str:
-    """The anchor of a section of the theory pages: "theory/<page>.md#<label>"
-    (relative to docs/; tests/test_theory_docs.py checks that the label exists)."""
-    return f"theory/{page}.md#{label}"
 
 
 # The sections that derive each closed form checked here.
@@ -91,101 +47,6 @@ DOC_ACCUMULATE = doc("accumulate", "accumulate-recursion")
 DOC_ACCUMULATE_FIRST_REAL = doc("accumulate", "accumulate-moments")
 DOC_INVARIANT = doc("accumulate", "accumulate-invariant")
 
-
-# ---------------------------------------------------------------- data model
-
-@dataclass(frozen=True)
-class Comparison:
-    """One Monte Carlo statistic against its closed form."""
-
-    quantity: str                                   # e.g. "E sigma^2"
-    t: int                                          # generation
-    stat: str                                       # "mean" or "var" (over replicas)
-    values: Callable                                # (ds, t) -> per-replica values
-    theory: Callable[[], float]                     # the exact value (evaluated at run time)
-    source: str = ""                                # docs anchor of the formula, "theory/page.md#label"
-    exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
-
-
-@dataclass(frozen=True)
-class Skip:
-    quantity: str
-    t: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    title: str
-    cfg: Config
-    replicas: int
-    comparisons: tuple
-    skipped: tuple = ()
-    quick: bool = False
-    seed: int = 1                      # replaced by a hash of the name in cases()
-    quick_replicas: int | None = None  # replicas in a --quick run (default: replicas)
-    doc: str = ""                      # docs anchor of the closed forms it checks, "theory/page.md#label"
-
-    @property
-    def generations(self) -> int:
-        return max(c.t for c in self.comparisons)
-
-
-@dataclass(frozen=True)
-class Row:
-    case: str
-    quantity: str
-    t: int
-    mc: float
-    se: float
-    theory: float
-    z: float
-    passed: bool
-    source: str = ""
-    se_exact: bool = False   # SE from the exact variance (heavy-tailed replace-loop means)
-    doc: str = ""            # the case's docs anchor (Case.doc)
-
-
-@dataclass
-class Report:
-    """What ``validate`` found: one Row per comparison."""
-
-    rows: list
-    skipped: list                 # (case, Skip)
-    alpha: float
-    z_crit: float
-    case_seconds: dict = field(default_factory=dict)
-    wall_s: float = 0.0
-    errors: list = field(default_factory=list)   # (case, message) for cases that raised
-
-    @property
-    def passed(self) -> bool:
-        return not self.errors and all(r.passed for r in self.rows)
-
-    @property
-    def failures(self) -> list:
-        return [r for r in self.rows if not r.passed]
-
-    def case_docs(self) -> dict:
-        """{case name: its docs anchor} for every case run (errored ones too)."""
-        by = {c.name: c.doc for c in cases()}
-        names = [r.case for r in self.rows] + [c for c, _ in self.errors]
-        return {n: by.get(n, "") for n in dict.fromkeys(names)}
-
-    def to_dict(self) -> dict:
-        return {
-            "passed": self.passed, "alpha": self.alpha, "z_crit": self.z_crit, "wall_s": self.wall_s,
-            "rows": [r.__dict__ for r in self.rows],
-            "skipped": [{"case": c, "quantity": s.quantity, "t": s.t, "reason": s.reason}
-                        for c, s in self.skipped],
-            "errors": [{"case": c, "message": m} for c, m in self.errors],
-            "case_seconds": dict(self.case_seconds),
-            "case_docs": self.case_docs(),
-        }
-
-
-# ---------------------------------------------------------------- per-replica values
 
 def _at(ds, name, t):
     return np.asarray(ds[name].sel(generation=t).values, dtype=np.float64)
@@ -418,10 +279,9 @@ def _hxc_case(name, title, cfg, t, R, src):
 
 
 def build_cases() -> list:
-    """Every case, in order: the Gaussian reference values first (rows 1-3,
+    """The Gaussian cases, in order: the reference values first (rows 1-3,
     5-13, 15, 20 of docs/theory/index.md, section "Reference values"), then
-    the other closed forms of the Gaussian loops, the invariant, and the
-    token, PPCA, mixture and regression families."""
+    the other closed forms of the Gaussian loops and the invariant."""
     cases = []
     add = cases.append
     # -- 1-D replace (docs/theory/replace-1d.md)
@@ -570,22 +430,10 @@ def build_cases() -> list:
                         "invariant: d=2 subsample n=6, 4 syn + 1 real/gen, Filter(0.3, 0.3) (samples)",
                         _cfg(AccumulateSubsample(n=6, synthetic=4, real=1), family=Gaussian(dim=2),
                              filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000))
-    from .validate_tokens import token_cases  # docs/theory/categorical.md
-
-    cases += token_cases()
-    from .validate_ppca import ppca_cases  # docs/theory/ppca-gmm.md
-
-    cases += ppca_cases()
-    from .validate_gmm import gmm_cases  # docs/theory/ppca-gmm.md
-
-    cases += gmm_cases()
-    from .validate_regression import regression_cases  # docs/theory/regression.md
-
-    cases += regression_cases()
     return cases
 
 
-# The quick subset (CI: well under a minute on 2 cores) and its replicas
+# The Gaussian cases of the quick subset (CI: well under a minute on 2 cores) and their replicas
 # (None: the case's own). Every loop, both paths, both estimators, a filter,
 # truncation, weighting, d > 1 and the invariant appear in it.
 QUICK = {
@@ -610,171 +458,3 @@ QUICK = {
     "row20-invariant-fresh-filter": 50_000,
     "row20-invariant-subsample": None,
 }
-
-_CASES: list | None = None
-
-
-def cases() -> list:
-    global _CASES
-    if _CASES is None:
-        import zlib
-
-        # each case its own seed (from its name: stable when cases are added), so no two cases
-        # share their real draws; the quick flag and replicas from QUICK
-        from .validate_gmm import QUICK as QUICK_GMM
-        from .validate_ppca import QUICK as QUICK_PPCA
-        from .validate_regression import QUICK as QUICK_REGRESSION
-        from .validate_tokens import QUICK as QUICK_TOKENS
-
-        quick = {**QUICK, **QUICK_TOKENS, **QUICK_PPCA, **QUICK_GMM, **QUICK_REGRESSION}
-        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
-                                      quick_replicas=quick.get(c.name)) for c in build_cases()]
-        unknown = set(quick) - {c.name for c in _CASES}
-        assert not unknown, f"QUICK names unknown cases: {unknown}"
-        names = [c.name for c in _CASES]
-        assert len(names) == len(set(names)), "case names must be unique"
-        undocumented = [c.name for c in _CASES if not c.doc]
-        assert not undocumented, f"cases without a docs anchor: {undocumented}"
-    return _CASES
-
-
-def select(names: Sequence[str] | None = None, quick: bool = False) -> list:
-    """The cases to run: by name (each must exist), the quick subset, or all."""
-    allc = cases()
-    if names:
-        by = {c.name: c for c in allc}
-        unknown = [n for n in names if n not in by]
-        if unknown:
-            raise ValueError(f"unknown case {unknown[0]!r}; `madsim validate --list` lists them")
-        return [by[n] for n in names]
-    return [c for c in allc if c.quick] if quick else list(allc)
-
-
-# ---------------------------------------------------------------- running
-
-def _estimate(x: np.ndarray, stat: str):
-    if stat == "mean":
-        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
-    d = x - x.mean()
-    v = float(d.var(ddof=1))
-    return v, float(math.sqrt(max(float((d**4).mean()) - v * v, 0.0) / x.size))
-
-
-def z_crit(alpha: float, comparisons: int) -> float:
-    from scipy import stats
-
-    return float(stats.norm.isf(alpha / (2.0 * max(comparisons, 1))))
-
-
-HEADER = f"{'case':<44} {'quantity':<26} {'t':>4} {'MC':>12} {'SE':>11} {'theory':>12} {'z':>7}  result"
-
-
-def _line(r: Row) -> str:
-    se = f"{r.se:.3g}" + ("*" if r.se_exact else " ")
-    return (f"{r.case:<44} {r.quantity:<26} {r.t:>4} {r.mc:>12.6g} {se:>11} {r.theory:>12.6g} "
-            f"{r.z:>7.2f}  {'pass' if r.passed else 'FAIL'}")
-
-
-def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: bool = False) -> tuple:
-    """Runs one case; returns (rows, seconds)."""
-    from .driver import simulate
-
-    ts = sorted({c.t for c in case.comparisons})
-    R = case.quick_replicas if (quick and case.quick_replicas) else case.replicas
-    t0 = time.perf_counter()
-    exact = [float(c.theory()) for c in case.comparisons]  # first: a broken oracle fails fast
-    exact_var = [None if c.exact_var is None else float(c.exact_var()) for c in case.comparisons]
-    ds = simulate(case.cfg, replicas=R, generations=case.generations,
-                  seed=case.seed + seed_offset, record=ts, threads=threads, progress=False,
-                  metrics="all")
-    rows = []
-    for c, th, ev in zip(case.comparisons, exact, exact_var):
-        x = c.values(ds, c.t)
-        if not np.all(np.isfinite(x)):
-            mc, se = float("nan"), float("nan")
-        else:
-            mc, se = _estimate(x, c.stat)
-            if ev is not None:
-                se = math.sqrt(ev / x.size)
-        z = (mc - th) / se if se > 0 else (0.0 if mc == th else math.inf)
-        ok = bool(np.isfinite(z) and abs(z) < zc)
-        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None,
-                        case.doc))
-    return rows, time.perf_counter() - t0
-
-
-def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: float = ALPHA,
-             threads: int | None = None, seed_offset: int = 0, out=None) -> Report:
-    """Runs the selected cases (all by default; ``quick``: the CI subset;
-    ``names``: those cases) and returns a Report. With ``out`` (a text
-    stream) the table is printed as the cases finish. ``seed_offset`` shifts
-    every case's seed (a fresh set of replicas)."""
-    from . import _validate as check
-
-    alpha = check.real("alpha", alpha, 0.0, 1.0, lo_open=True)
-    seed_offset = check.integer("seed_offset", seed_offset, 0, 2**32)
-    chosen = select(names, quick)
-    n_comp = sum(len(c.comparisons) for c in chosen)
-    zc = z_crit(alpha, n_comp)
-    report = Report(rows=[], skipped=[], alpha=alpha, z_crit=zc)
-    t_start = time.perf_counter()
-    if out is not None:
-        print(f"madsim validate: {len(chosen)} cases, {n_comp} comparisons; family-wise false-fail rate "
-              f"{alpha:g} (Bonferroni: pass when |z| < {zc:.2f})", file=out)
-        print(HEADER, file=out)
-        print("-" * len(HEADER), file=out)
-    for case in chosen:
-        try:
-            rows, secs = run_case(case, zc, threads, seed_offset, quick)
-        except Exception as exc:  # a theory or run error fails the case, reported, not raised
-            report.errors.append((case.name, f"{type(exc).__name__}: {exc}"))
-            if out is not None:
-                print(f"{case.name:<44} ERROR {type(exc).__name__}: {exc}", file=out)
-            continue
-        report.rows += rows
-        report.case_seconds[case.name] = secs
-        report.skipped += [(case.name, s) for s in case.skipped]
-        if out is not None:
-            for r in rows:
-                print(_line(r), file=out)
-            for s in case.skipped:
-                print(f"{case.name:<44} {s.quantity:<26} {s.t:>4} skipped: {s.reason}", file=out)
-            out.flush()
-    report.wall_s = time.perf_counter() - t_start
-    if out is not None:
-        nf = len(report.failures) + len(report.errors)
-        print("-" * len(HEADER), file=out)
-        worst = max((abs(r.z) for r in report.rows), default=0.0)
-        print(f"{len(report.rows)} comparisons, {len(report.failures)} failed, {len(report.errors)} cases "
-              f"errored, {len(report.skipped)} skipped; largest |z| = {worst:.2f} (z_crit {zc:.2f}); "
-              f"{report.wall_s:.1f} s", file=out)
-        if any(r.se_exact for r in report.rows):
-            print("SE*: from the exact variance of one replica's value (replace loop, heavy-tailed); "
-                  "other SEs: sample SD / sqrt(R) (a variance: fourth-moment SE)", file=out)
-        print("PASS" if nf == 0 else "FAIL", file=out)
-    return report
-
-
-def list_cases(out=sys.stdout, quick: bool = False):
-    """One line per case: name, quick mark, size, its docs anchor (under
-    docs/) and title."""
-    for c in select(None, quick):
-        mark = "quick" if c.quick else ""
-        R = c.quick_replicas if (quick and c.quick_replicas) else c.replicas
-        print(f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={R:<7} "
-              f"t<={c.generations:<4} {c.doc:<48} {c.title}", file=out)
-
-
-def main(args) -> int:
-    """The ``madsim validate`` subcommand (args from cli.py's argparse)."""
-    if args.list:
-        list_cases(sys.stdout, quick=args.quick)
-        return 0
-    report = validate(args.case or None, quick=args.quick, alpha=args.alpha, threads=args.threads,
-                      seed_offset=args.seed_offset, out=sys.stdout)
-    if args.json:
-        import json
-
-        from . import _atomic
-        _atomic.write_text(args.json, json.dumps(report.to_dict(), indent=1))
-    return 0 if report.passed else 1

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Accumulate, Augment, Config, Filter, Fresh, GaussianMixture, Replace
-from .validate import Case, Comparison, doc
+from ...config import Accumulate, Augment, Config, Filter, Fresh, Replace
+from ...families.gmm import GaussianMixture
+from ..records import Case, Comparison, doc
 
 DOC_GMM = doc("ppca-gmm", "gmm-invariant")
 
@@ -38,7 +39,7 @@ def invariant(cfg, ts, src=DOC_GMM):
     return tuple(items)
 
 
-def gmm_cases() -> list:
+def build_cases() -> list:
     cases = []
     add = cases.append
     cfg = Config(family=GaussianMixture(), loop=Replace(n=50))   # the example of docs/theory/ppca-gmm.md

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import theory
-from .config import Accumulate, Config, Regression, Replace
-from .validate import Case, Comparison, doc
+from ... import theory
+from ...config import Accumulate, Config, Replace
+from ...families.regression import Regression
+from ..records import Case, Comparison, doc
 
 DOC_REPLACE = doc("regression", "regression-replace")
 DOC_ACCUMULATE = doc("regression", "regression-accumulate")
@@ -42,7 +43,7 @@ def noise_var(cfg, t, src=DOC_NOISE):
                                                               fam.refit_noise)), src)
 
 
-def regression_cases() -> list:
+def build_cases() -> list:
     cases = []
     add = cases.append
     cov5 = (np.eye(5) + 0.3 * np.ones((5, 5))).tolist()

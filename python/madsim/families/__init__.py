@@ -1,0 +1,88 @@
+"""The family registry: one module per family, each registering a FamilySpec.
+
+A family module (``madsim.families.<name>``) holds everything madsim knows
+of one family: its config class and the checks of its parameters, its
+cross-field rules on ``Config`` (``check_config``), its kernel builder
+(params, observe columns and arrays, units, truth values, what
+``metrics=None`` records), its default path, its CUDA advance, its TOML
+table, its overflow check, and where its JAX twin, validate cases, law
+tests, benchmark and docs page live. At import it calls ``register(spec)``.
+
+``Config``, ``kernel_for``, ``madsim.__all__``, the TOML schema,
+``madsim validate`` and the plots iterate over ``all_families()`` or ask
+``spec_for(family)``; none of them names a family. tests/test_registry.py
+checks that every registered family has each piece. docs/dev/add-family.md
+is the checklist for a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """What the rest of madsim needs to know of one family."""
+
+    cls: type                                   # its config class, exported as madsim.<cls.__name__>
+    kernel: Callable                            # (cfg, generations, replicas, backend "cpu"|"jax") -> Kernel
+    kernels: tuple[str, ...]                    # the compiled kernels it runs (Kernel.name, attrs "kernel")
+    cuda_advance: Mapping[str, str]             # compiled kernel name -> _core's CUDA advance function
+    reference: Mapping[str, tuple[str, str]]    # kernel name -> (madsim.reference module, reference.backend
+                                                #   advance function): its JAX twin
+    default_path: str                           # Config.path when None: "exact" or "samples"
+    check_config: Callable                      # (cfg) -> None: its cross-field rules on Config, raising
+    need_text: Callable                         # (family) -> how many points a fit needs, in words
+    check_scale: Callable                       # (cfg) -> None: refuses a first generation that overflows
+    toml_help: str                              # its [family] table: one line of help
+    toml_keys: tuple                            # (key, TOML types, help[, example]) per field
+    validate_cases: str                         # its module under madsim.validate.cases
+    law_tests: tuple[str, ...]                  # tests/ files holding its theory or law tests
+    benchmark: str                              # its benchmarks/ script
+    docs_page: str                              # its page, docs/guide/<docs_page>.md
+    exact_subsample: bool = False               # the exact path runs AccumulateSubsample
+    tokens: bool = False                        # a token family: top_k and top_p apply
+    theory_curve: Callable | None = None        # (name, cfg, t) -> E[name] over replicas or None: the
+                                                #   plots' theory curves (None: madsim.plots.THEORY by name)
+
+    @property
+    def name(self) -> str:
+        """The family's type name (``Config.to_dict``'s and the TOML ``type``)."""
+        return self.cls.__name__
+
+
+_REGISTRY: dict[type, FamilySpec] = {}
+
+
+def register(spec: FamilySpec) -> FamilySpec:
+    """Adds a family (its module calls this at import); a class registers once."""
+    if not isinstance(spec, FamilySpec):
+        raise TypeError(f"register needs a FamilySpec; got {spec!r}")
+    if spec.cls in _REGISTRY and _REGISTRY[spec.cls] is not spec:
+        raise ValueError(f"family {spec.name} is already registered")
+    if any(s.name == spec.name and s.cls is not spec.cls for s in _REGISTRY.values()):
+        raise ValueError(f"another family is already registered as {spec.name!r}")
+    _REGISTRY[spec.cls] = spec
+    return spec
+
+
+def all_families() -> tuple[FamilySpec, ...]:
+    """Every registered family, in registration order."""
+    return tuple(_REGISTRY.values())
+
+
+def spec_for(family) -> FamilySpec:
+    """The spec of ``family``: a family config instance or its class."""
+    cls = family if isinstance(family, type) else type(family)
+    for klass in cls.__mro__:
+        if klass in _REGISTRY:
+            return _REGISTRY[klass]
+    names = ", ".join(s.name for s in _REGISTRY.values())
+    raise TypeError(f"{family!r} is not a registered family (one of {names})")
+
+
+# The registry's import list, in registration order (Config's default
+# family first; the order of madsim.__all__, the TOML reference and the
+# validate listing).
+from . import gaussian, categorical, bigram, ppca, gmm, regression  # noqa: E402, F401, I001
