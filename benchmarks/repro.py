@@ -150,7 +150,7 @@ def cases(quick: bool) -> list:
          int(400 * g)),
         ("bertrand2024", "fresh, 25% real of 100",
          lambda rng, G: gaussian_fresh(rng, G, 25, 75), fresh_b, int(1000 * g)),
-        ("kazdan2024", "Gaussian d = 3 accumulate, 20 per generation", gaussian_nd_accumulate,
+        ("kazdan2024", f"Gaussian d = {kazdan2024.D} accumulate, {kazdan2024.N} per generation", gaussian_nd_accumulate,
          kazdan2024.gaussian_config("accumulate"), int(100 * g)),
         ("gerstgrasser2024", "regression d = 5, T = 20, replace, fixed design", regression_replace,
          gerstgrasser2024.config("replace"), int(100 * g)),
