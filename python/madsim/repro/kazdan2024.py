@@ -124,8 +124,10 @@ PAPER = Paper(
     claim="Replacing data collapses the model; accumulating every generation's data keeps the error "
           "bounded; accumulating but training on a fixed-size subsample of the pool sits in between.",
     settings=(
-        Setting("loops", "replace, accumulate, accumulate-subsample (fixed budget n = N)",
-                "paper, the three data regimes"),
+        Setting("loops", "replace; accumulate (fit on the whole pool, real sample included); accumulate-subsample "
+                "(fit on n points drawn without replacement from the pool)",
+                "paper, the three data regimes; the subsample rule from src/fit_gaussians/fit_gaussians.py and "
+                "src/fit_linear_regressions/fit_linear_regressions.py of the paper's code"),
         Setting("Gaussian", f"N(0, I_{D}) (sigma^2 = 1), MLE mean and covariance (divisor n), {N} new points "
                 "per generation; the pool starts with the real sample",
                 "paper's code: src/fit_gaussians/fit_gaussians.py and sweeps/fit_gaussians/default.yaml "
