@@ -44,9 +44,9 @@ def gaussian_replace(rng, G, n=shumailov2024.M):
     return sigma
 
 
-def gmm_replace(rng, G, n=shumailov2024.GMM_N, iters=100, tol=1e-3):
+def gmm_replace(rng, G, n=shumailov2024.GMM_N, iters=shumailov2024.EM_ITERS, tol=shumailov2024.EM_TOL):
     """Shumailov et al.'s mixture cell: sample n points of the current 2-component 2-D mixture,
-    refit by EM started from it (sklearn's cap and tolerance), full covariances."""
+    refit by EM started from it (the paper code's sklearn cap and tolerance), full covariances."""
     w = np.array([0.5, 0.5])
     mu = np.array([[-2.0, 0.0], [2.0, 0.0]])
     cov = np.array([np.eye(2), np.eye(2)])
@@ -142,9 +142,10 @@ def cases(quick: bool) -> list:
     g = 0.2 if quick else 1.0
     fresh_b = bertrand2024.config(25)
     return [
-        ("shumailov2024", "1-D Gaussian replace, M = 100", gaussian_replace, shumailov2024.gaussian_config(),
-         int(2000 * g)),
-        ("shumailov2024", "2-D GMM by EM, n = 500", gmm_replace, shumailov2024.gmm_config(), int(100 * g)),
+        ("shumailov2024", f"1-D Gaussian replace, M = {shumailov2024.M}", gaussian_replace,
+         shumailov2024.gaussian_config(), int(shumailov2024.SIZES["full"]["G"] * g)),
+        ("shumailov2024", f"2-D GMM by EM, n = {shumailov2024.GMM_N}", gmm_replace, shumailov2024.gmm_config(),
+         int(100 * g)),
         ("alemohammad2024", "fresh data, 20 real + 100 synthetic, tau 0.9",
          lambda rng, G: gaussian_fresh(rng, G, 20, 100, 0.9), alemohammad2024.config("fresh data", 0.9),
          int(400 * g)),
