@@ -138,12 +138,18 @@ PAPER = Paper(
         Setting("Bernoulli", f"rare-symbol probability {P_RARE}, n in 10 ... 160", "madsim's choice"),
         Setting("survival", f"a symbol of count c in {SURV_C} out of n = {SURV_N}", "paper's survival bound; "
                 "counts madsim's choice"),
-        Setting("Zipf unigram", f"p_i ~ (i + 1)^-{ZIPF_S}, K = {ZIPF_K}, n = {ZIPF_N}", "madsim's choice"),
+        Setting("Zipf unigram", f"p_i ~ (i + 1)^-{ZIPF_S}, K = {ZIPF_K}, n = {ZIPF_N}",
+                "madsim's choice, standing in for the paper's n-gram experiment: its code (ngram_sim.sh, "
+                "ngram_sim.py of berserank/rate-of-model-collapse) refits an NLTK MLE bigram model for 10 "
+                "generations, each generated corpus as many tokens as the one it was fit on, from a text "
+                "sample (train_sampled.txt) that madsim does not ship"),
         Setting("Gaussian", "N(0, 1), MLE, n = 50 (quick) / 100 (full) points, 5n generations",
                 "paper, Gaussian section; n madsim's choice"),
     ),
-    left_out="Nothing of the paper's simulated settings; its language-data experiments use a real corpus, "
-             "replaced here by a Zipf unigram.",
+    left_out="The paper's Bernoulli, Poisson and Gaussian simulations live in its authors' notebook "
+             "(simulations.ipynb of berserank/rate-of-model-collapse); their exact sample sizes and trajectory "
+             "counts are not confirmed here, so the sizes are madsim's. Its language-data experiments use a real "
+             "corpus, replaced here by a Zipf unigram.",
     run_fn=_run, figure_fn=_figure,
     sizes={"quick": "Bernoulli 3 x 2,000, survival 2 x 3,000, Zipf 200 x 30, Gaussian 4,000 x 250",
            "full": "Bernoulli 5 x 100,000, survival 2 x 100,000, Zipf 2,000 x 100, Gaussian 100,000 x 500"},
