@@ -337,16 +337,25 @@ class _Start:
     previous: xr.Dataset | None
 
 
-def chosen_variables(kern, metrics) -> list[str]:
-    """The variables ``metrics`` names, in the kernel's order (all for None)."""
-    allowed = kern.variables
-    if metrics is None:
-        return list(kern.default_variables)
-    if isinstance(metrics, str) and metrics == "all":
-        return list(allowed)
+def metrics_spec(metrics) -> None | str | list:
+    """``metrics`` checked for its type: None, "all", or a list of names
+    (the names themselves are checked against a kernel by chosen_variables)."""
+    if metrics is None or (isinstance(metrics, str) and metrics == "all"):
+        return metrics
     if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
         raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
-    names = list(metrics)
+    return list(metrics)
+
+
+def chosen_variables(kern, metrics) -> list[str]:
+    """The variables ``metrics`` names, in the kernel's order (the lean
+    default for None, every one for "all")."""
+    allowed = kern.variables
+    names = metrics_spec(metrics)
+    if names is None:
+        return list(kern.default_variables)
+    if names == "all":
+        return list(allowed)
     bad = [m for m in names if not isinstance(m, str) or m not in allowed]
     if bad:
         raise ValueError(

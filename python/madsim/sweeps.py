@@ -43,7 +43,8 @@ from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
 from .driver import (MAX_GENERATIONS, NONFINITE, FirstPassage, NonFiniteError, NonFiniteWarning, as_detectors,
-                     check_bytes, check_detectors, check_scale, chosen_variables, madsim_version, replica_spec)
+                     check_bytes, check_detectors, check_scale, chosen_variables, madsim_version, metrics_spec,
+                     replica_spec)
 from .kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
@@ -291,10 +292,7 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
     detect = as_detectors(detect)
-    if metrics is not None and not (isinstance(metrics, str) and metrics == "all"):
-        if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
-            raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
-        metrics = list(metrics)
+    metrics = metrics_spec(metrics)
     if block is None:
         block = max(1, min(ids.size, TASK_WORK // max(1, generations), TASK_ROWS // rec.size))
     block = check.integer("block", block, 1)
