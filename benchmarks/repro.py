@@ -109,13 +109,15 @@ def regression_replace(rng, G, d=gerstgrasser2024.D, T=gerstgrasser2024.T):
     return (w - w_star) @ (w - w_star)
 
 
-def weighted_fresh(rng, G, n=he2025.N_REAL, m=he2025.N_REAL, w=2 / (1 + 5 ** 0.5)):
-    """He, Xu & Cheng: fit real and synthetic parts separately (unbiased), mix them with weight w."""
-    mu, var = 0.0, 1.0
+def weighted_fresh(rng, G, n=he2025.N_REAL, m=he2025.N_REAL, w=2 / (1 + 5 ** 0.5), d=he2025.D):
+    """He, Xu & Cheng's code (Gaussian_esti): each generation a multivariate normal sample from the fit and
+    a fresh real sample, unbiased mean and covariance (np.cov) of each, mixed with weight w."""
+    mu, cov = np.zeros(d), np.eye(d)
     for _ in range(G):
-        real, syn = rng.normal(0.0, 1.0, n), rng.normal(mu, np.sqrt(var), m)
-        mu = w * real.mean() + (1 - w) * syn.mean()
-        var = w * real.var(ddof=1) + (1 - w) * syn.var(ddof=1)
+        syn = rng.multivariate_normal(mu, cov, m)
+        real = rng.multivariate_normal(np.zeros(d), np.eye(d), n)
+        mu = (1 - w) * syn.mean(axis=0) + w * real.mean(axis=0)
+        cov = (1 - w) * np.cov(syn, rowvar=False) + w * np.cov(real, rowvar=False)
     return mu
 
 
@@ -155,8 +157,8 @@ def cases(quick: bool) -> list:
          kazdan2024.gaussian_config("accumulate"), int(100 * g)),
         ("gerstgrasser2024", "regression d = 5, T = 20, replace, fixed design", regression_replace,
          gerstgrasser2024.config("replace"), int(100 * g)),
-        ("he2025", "weighted fresh, n = m = 10, w = 1/phi", weighted_fresh, he2025.config(0.6180339887498949, 1),
-         int(100 * g)),
+        ("he2025", "weighted fresh, N(0, I_2), n = m = 100, w = 1/phi", weighted_fresh,
+         he2025.config(0.6180339887498949), int(he2025.G * g)),
         ("suresh2025", "Bernoulli p = 0.1, n = 40", bernoulli_replace, suresh2025.bernoulli_config(40),
          int(480 * g)),
         ("deydonoho2024", "1-D accumulate, n = 20", gaussian_accumulate, deydonoho2024.config(20),
