@@ -44,8 +44,10 @@ categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
                the martingale, fresh data (categorical.md);
                ``categorical_fresh_fixed_point`` is ``categorical.fresh_fixed_point``,
                renamed because ``fresh_fixed_point`` is the Gaussian one
-regression     test error of linear regression under replace and accumulate
-               (regression.md)
+regression     test error of linear regression under replace, accumulate and
+               the weighted fresh loop (regression.md)
+mitigations    tail reweighting and self-correction of the Gaussian replace
+               loop (mitigations.md)
 =============  ==============================================================
 """
 
@@ -53,7 +55,7 @@ from __future__ import annotations
 
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
-from ._theory import regression
+from ._theory import mitigations, regression
 from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
                                  replace_test_error)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
