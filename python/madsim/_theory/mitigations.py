@@ -44,6 +44,7 @@ def _estimator(estimator: str) -> str:
 
 # ---------------------------------------------------------------- tail reweighting
 
+
 def _tail_moments(k: float, d: int) -> tuple[float, float, float]:
     """(p, m_in, m_out): P(|z| > k) and E[|z|^2 | |z| <= k], E[|z|^2 | |z| > k]
     for z ~ N(0, I_d) (a side with no mass gets 0)."""
@@ -74,6 +75,11 @@ def tail_weight_factor(n: int, beta: float, k: float, dim: int = 1, estimator: s
     estimator : {"mle", "unbiased"}
         "unbiased" multiplies by n / (n - 1).
 
+    Notes
+    -----
+    docs/theory/mitigations.md, section "Tail reweighting"; validate cases
+    ``mit-tail-*``.
+
     Examples
     --------
     >>> from madsim import theory
@@ -100,6 +106,7 @@ def tail_weight_factor_limit(beta: float, k: float, dim: int = 1) -> float:
     """The large-n factor (1 + beta q) / (1 + beta p), p = P(chi2_d > k^2),
     q = P(chi2_{d+2} > k^2): the weighted second moment E[w |z|^2] / (d E[w]).
     The finite-n factor is about (n - 1) / n of it (tail_weight_factor).
+    docs/theory/mitigations.md, section "Tail reweighting".
 
     Examples
     --------
@@ -121,6 +128,7 @@ def cancelling_beta(n: int, k: float, dim: int = 1, exact: bool = True) -> float
     (``exact``), or its large-n form (1 + beta q)(n - 1) = n (1 + beta p),
     beta = 1 / ((n - 1) q - n p) (``exact=False``). ValueError when no beta
     does (k so large that too few draws fall beyond it).
+    docs/theory/mitigations.md, section "The beta that cancels the shrink".
 
     Examples
     --------
@@ -138,23 +146,37 @@ def cancelling_beta(n: int, k: float, dim: int = 1, exact: bool = True) -> float
         q = float(stats.chi2.sf(k * k, d + 2))
         den = (n - 1) * q - n * p
         if not den > 0.0:
-            raise ValueError(f"no beta cancels the shrink at n = {n}, k = {k}, dim = {d} "
-                             "(the large-n factor stays below n / (n - 1))")
+            raise ValueError(
+                f"no beta cancels the shrink at n = {n}, k = {k}, dim = {d} "
+                "(the large-n factor stays below n / (n - 1))"
+            )
         return 1.0 / den
     hi = 1.0
     while tail_weight_factor(n, hi, k, d) < 1.0:
         hi *= 4.0
         if hi > 1e9:
-            raise ValueError(f"no beta cancels the shrink at n = {n}, k = {k}, dim = {d} "
-                             "(too few draws beyond k)")
-    return float(optimize.brentq(lambda b: tail_weight_factor(n, b, k, d) - 1.0, 0.0, hi,
-                                 xtol=1e-14, rtol=1e-12))
+            raise ValueError(
+                f"no beta cancels the shrink at n = {n}, k = {k}, dim = {d} (too few draws beyond k)"
+            )
+    return float(
+        optimize.brentq(lambda b: tail_weight_factor(n, b, k, d) - 1.0, 0.0, hi, xtol=1e-14, rtol=1e-12)
+    )
 
 
-def tail_weight_expected_var(t, n: int, beta: float, k: float, dim: int = 1, tau: float = 1.0,
-                             estimator: str = "mle", var0: float = 1.0):
+def tail_weight_expected_var(
+    t,
+    n: int,
+    beta: float,
+    k: float,
+    dim: int = 1,
+    tau: float = 1.0,
+    estimator: str = "mle",
+    var0: float = 1.0,
+):
     """E sigma_t^2 (per coordinate: E Sigma_t = this / var0 * Sigma0) of the
     replace loop with tail reweighting: var0 (tau^2 f)^t, f = tail_weight_factor.
+    No truncation (its draws would change m_in and m_out). docs/theory/mitigations.md,
+    section "Tail reweighting".
 
     Examples
     --------
@@ -172,9 +194,18 @@ def tail_weight_expected_var(t, n: int, beta: float, k: float, dim: int = 1, tau
 
 # ---------------------------------------------------------------- self-correction
 
+
 class CorrectionMoments(NamedTuple):
     """E sigma_t, E sigma_t^2 and E (mu_t - mu0)^2 of the 1-D replace loop
-    with self-correction (arrays over t, or numbers for the stationary law)."""
+    with self-correction (arrays over t, or numbers for the stationary law);
+    docs/theory/mitigations.md, section "Self-correction".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> theory.CorrectionMoments(sd=0.9, var=0.85, mean_sq=0.1).var
+    0.85
+    """
 
     sd: np.ndarray
     var: np.ndarray
@@ -196,8 +227,9 @@ def _correction_args(n, gamma, tau, var0):
     return n, gamma, tau, var0
 
 
-def correction_moments(t, n: int, gamma: float, tau: float = 1.0, estimator: str = "mle",
-                       var0: float = 1.0) -> CorrectionMoments:
+def correction_moments(
+    t, n: int, gamma: float, tau: float = 1.0, estimator: str = "mle", var0: float = 1.0
+) -> CorrectionMoments:
     """The 1-D replace loop with self-correction, exactly: with s = sigma_t,
     s' = (1 - g) s + g sigma0 the corrected scale and c = sqrt(chi2_{n-1}/div),
 
@@ -232,8 +264,9 @@ def correction_moments(t, n: int, gamma: float, tau: float = 1.0, estimator: str
     return CorrectionMoments(m1[t], m2[t], D[t])
 
 
-def correction_stationary(n: int, gamma: float, tau: float = 1.0, estimator: str = "mle",
-                          var0: float = 1.0) -> CorrectionMoments:
+def correction_stationary(
+    n: int, gamma: float, tau: float = 1.0, estimator: str = "mle", var0: float = 1.0
+) -> CorrectionMoments:
     """The stationary E sigma, E sigma^2, E (mu - mu0)^2 of the 1-D replace loop
     with self-correction gamma > 0, the fixed point of correction_moments'
     recursion:
@@ -244,7 +277,7 @@ def correction_stationary(n: int, gamma: float, tau: float = 1.0, estimator: str
 
     with a1 = E c, a2 = E c^2; it exists when tau^2 a2 (1 - g)^2 < 1 (always
     at tau = 1: a2 <= 1), and E s >= g tau a1 sigma0 / (1 - ...) > 0: no
-    collapse.
+    collapse. docs/theory/mitigations.md, section "Self-correction".
 
     Examples
     --------
@@ -259,8 +292,9 @@ def correction_stationary(n: int, gamma: float, tau: float = 1.0, estimator: str
     a1, a2 = _chi_moments(n, estimator)
     s0 = math.sqrt(var0)
     if not (tau * a1 * (1 - g) < 1.0 and tau * tau * a2 * (1 - g) ** 2 < 1.0):
-        raise ValueError(f"no stationary second moment at tau = {tau}, gamma = {g}: "
-                         "tau^2 E c^2 (1 - gamma)^2 must be < 1")
+        raise ValueError(
+            f"no stationary second moment at tau = {tau}, gamma = {g}: tau^2 E c^2 (1 - gamma)^2 must be < 1"
+        )
     m1 = g * tau * a1 * s0 / (1.0 - (1 - g) * tau * a1)
     m2 = tau * tau * a2 * (2 * g * (1 - g) * s0 * m1 + g * g * var0) / (1.0 - tau * tau * a2 * (1 - g) ** 2)
     D = (m2 / a2) / (n * (1.0 - (1 - g) ** 2))
@@ -271,7 +305,8 @@ def correction_limit_scale(gamma: float, tau: float = 1.0) -> float:
     """The large-n fixed point of self-correction in any dimension: the fit is
     then the corrected law itself, Sigma_{t+1} = tau^2 M Sigma_t M, which keeps
     Sigma_t = s_t^2 Sigma0 with s_{t+1} = tau ((1 - g) s_t + g), so s_t ->
-    g tau / (1 - (1 - g) tau) (needs (1 - g) tau < 1).
+    g tau / (1 - (1 - g) tau) (needs (1 - g) tau < 1). docs/theory/mitigations.md,
+    section "Self-correction in d dimensions".
 
     Examples
     --------

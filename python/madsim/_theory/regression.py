@@ -304,6 +304,7 @@ def weighted_optimal_weight(n_real: int, n_syn: int, d: int | None = None) -> fl
     (n_syn - d - 1) (d = None: the asymptotic c = n_real / n_syn of He, Xu and
     Cheng's proportional regime). Equal counts: 1/phi = 0.618034 at every n.
     At the optimum the stationary error is w* sigma^2 d / (n_real - d - 1).
+    docs/theory/regression.md, section "Weighted fresh data".
 
     Examples
     --------
