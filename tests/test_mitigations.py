@@ -299,13 +299,16 @@ def test_a_perturbed_twin_is_caught():
     """Both mitigations on; the twin's correction off by 1e-8 (relative) is
     reported (the same comparison passes the unperturbed twins above)."""
     fam = ms.Gaussian(dim=2, cov=[[1.5, 0.4], [0.4, 0.8]])
-    cfg = lambda g: ms.Config(
-        family=fam,
-        loop=ms.Fresh(real=3, synthetic=5),
-        path="samples",  # noqa: E731
-        reweight=ms.TailWeight(1.0, 1.0),
-        correction=g,
-    )
+
+    def cfg(g):
+        return ms.Config(
+            family=fam,
+            loop=ms.Fresh(real=3, synthetic=5),
+            path="samples",
+            reweight=ms.TailWeight(1.0, 1.0),
+            correction=g,
+        )
+
     ids = [0, 7, 2**32 - 1, 99]
     assert disagreements(run(cfg(0.3), "cpu", 5, ids), run(cfg(0.3 * (1 + 1e-8)), "jax", 5, ids))
 
