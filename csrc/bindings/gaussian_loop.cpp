@@ -40,8 +40,10 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
     throw py::value_error("reweight needs the samples path");
   if (!(correction >= 0.0 && correction <= 1.0))
     throw py::value_error("correction must lie in [0, 1]");
-  if ((reweight_beta > 0.0 || correction > 0.0) && (loop == GaussianLoop::SUBSAMPLE || factors != 0))
-    throw py::value_error("reweight and correction need a loop other than subsample and factors = 0");
+  if ((reweight_beta > 0.0 || correction > 0.0) &&
+      (loop == GaussianLoop::SUBSAMPLE || factors != 0))
+    throw py::value_error(
+        "reweight and correction need a loop other than subsample and factors = 0");
   if (!(real_fixed >= 0.0 && real_fixed <= 1099511627776.0 && real_fixed == std::floor(real_fixed)))
     throw py::value_error("real_fixed must be an integer in [0, 2**40]");
   if (loop == GaussianLoop::SUBSAMPLE) {
