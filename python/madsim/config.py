@@ -326,8 +326,8 @@ class Filter:
 @dataclass(frozen=True)
 class TailWeight:
     """Tail reweighting of the refit: each synthetic point gets the weight
-    w = 1 + beta * 1{|z| > k}, z its standardised draw under the law that drew
-    it (|z| its Mahalanobis distance, in units of that law's spread), and the
+    w = 1 + beta * 1{norm(z) > k}, z its standardised draw under the law that drew
+    it (norm(z) its Mahalanobis distance, in units of that law's spread), and the
     refit is the weighted MLE: the weighted mean and the weighted scatter,
     sum_i w_i (x_i - xbar_w)(x_i - xbar_w)' / sum_i w_i (times count / (count - 1)
     for estimator="unbiased"). Gaussian family, samples path
@@ -428,7 +428,7 @@ class Config:
         p^(1/temperature) renormalised); None: off.
     reweight
         None or a TailWeight(beta, k) (also a dict of those two): the refit
-        weighs each synthetic point 1 + beta * 1{|z| > k} (Gaussian, samples
+        weighs each synthetic point 1 + beta * 1{norm(z) > k} (Gaussian, samples
         path; docs/guide/mitigations.md).
     correction
         None or gamma in (0, 1]: self-correction (Gillman et al.), each

@@ -2,7 +2,7 @@
 
 Tail reweighting (``Config(reweight=TailWeight(beta, k))``): each synthetic
 draw z (standard coordinates of the law that drew it) weighs
-w = 1 + beta * 1{|z| > k} in the refit, the weighted mean and the weighted
+w = 1 + beta * 1{norm(z) > k} in the refit, the weighted mean and the weighted
 scatter over the sum of the weights. Conditional on the number J of the n
 draws outside the radius k the sum of the weights is W = n + beta J, fixed, and
 the draws inside and outside are iid from N(0, I) restricted to each side,
@@ -46,7 +46,7 @@ def _estimator(estimator: str) -> str:
 
 
 def _tail_moments(k: float, d: int) -> tuple[float, float, float]:
-    """(p, m_in, m_out): P(|z| > k) and E[|z|^2 | |z| <= k], E[|z|^2 | |z| > k]
+    """(p, m_in, m_out): P(r > k) and E[r^2 | r <= k], E[r^2 | r > k] (r = norm(z))
     for z ~ N(0, I_d) (a side with no mass gets 0)."""
     k2 = k * k
     p = float(stats.chi2.sf(k2, d))
@@ -59,7 +59,7 @@ def _tail_moments(k: float, d: int) -> tuple[float, float, float]:
 def tail_weight_factor(n: int, beta: float, k: float, dim: int = 1, estimator: str = "mle") -> float:
     """The expected variance factor of one tail-reweighted refit:
     E Sigma_{t+1} = tau^2 f Sigma_t for n synthetic draws each weighing
-    1 + beta * 1{|z| > k}, exact for every n (a sum over the binomial number
+    1 + beta * 1{norm(z) > k}, exact for every n (a sum over the binomial number
     of draws beyond k). beta = 0 gives the MLE's (n - 1) / n.
 
     Parameters
@@ -104,7 +104,7 @@ def tail_weight_factor(n: int, beta: float, k: float, dim: int = 1, estimator: s
 
 def tail_weight_factor_limit(beta: float, k: float, dim: int = 1) -> float:
     """The large-n factor (1 + beta q) / (1 + beta p), p = P(chi2_d > k^2),
-    q = P(chi2_{d+2} > k^2): the weighted second moment E[w |z|^2] / (d E[w]).
+    q = P(chi2_{d+2} > k^2): the weighted second moment E[w r^2] / (d E[w]).
     The finite-n factor is about (n - 1) / n of it (tail_weight_factor).
     docs/theory/mitigations.md, section "Tail reweighting".
 
