@@ -327,7 +327,7 @@ SPEC = register(FamilySpec(
     ),
     validate_cases="gaussian",
     law_tests=("test_gaussian_replace_theory.py", "test_theory_gaussian_loops.py",
-               "test_gaussian_paths_same_law.py"),
+               "test_gaussian_paths_same_law.py", "test_mitigations.py"),
     benchmark="run.py",
     docs_page="gaussian",
 ))

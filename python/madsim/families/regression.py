@@ -193,11 +193,13 @@ def check_config(cfg: Config) -> None:
         raise ValueError(
             "Config.weight='optimal' is the OLS optimum of docs/theory/regression.md "
             "(weighted-fresh); with Regression.ridge > 0 give the weight as a number")
-    if cfg.weight == "optimal" and min(cfg.loop.real, cfg.loop.synthetic) <= fam.dim + 1:
+    loop = cfg.loop
+    if (cfg.weight == "optimal" and isinstance(loop, Fresh) and is_const(loop.real) and is_const(loop.synthetic)
+            and min(loop.real, loop.synthetic) <= fam.dim + 1):
         raise ValueError(
             f"Config.weight='optimal' needs more than dim + 1 = {fam.dim + 1} rows in each part "
             f"(the OLS error factor d/(n - d - 1) is finite only there); got "
-            f"Fresh(real={cfg.loop.real}, synthetic={cfg.loop.synthetic})")
+            f"Fresh(real={loop.real}, synthetic={loop.synthetic})")
     if isinstance(cfg.loop, AccumulateSubsample) and cfg.path == "exact":
         raise ValueError(
             "AccumulateSubsample needs path='samples' for Regression: a random subset of the "
@@ -266,7 +268,7 @@ SPEC = register(FamilySpec(
                                    "t-1's estimate."),
     ),
     validate_cases="regression",
-    law_tests=("test_regression.py", "test_regression_subsample.py"),
+    law_tests=("test_regression.py", "test_regression_subsample.py", "test_mitigations.py"),
     benchmark="regression.py",
     docs_page="regression",
 ))
