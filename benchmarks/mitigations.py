@@ -211,14 +211,18 @@ def main(argv=None):
     print(
         f"Mitigations, {th} threads: replica-generations per second (min of repeats); x = madsim path / numpy"
     )
-    print(f"{'case':>26} | {'exact':>9} {'samples':>9} {'numpy':>9} | {'x exact':>8} {'x samples':>9} | "
-          f"{'plain':>9} {'cost':>5}")
+    print(
+        f"{'case':>26} | {'exact':>9} {'samples':>9} {'numpy':>9} | {'x exact':>8} {'x samples':>9} | "
+        f"{'plain':>9} {'cost':>5}"
+    )
     for e in rows:
         npy, plain = e["numpy"]["rg_per_s"], e["madsim_plain"]["rg_per_s"]
         ex, sa = (e[k]["rg_per_s"] if k in e else float("nan") for k in ("madsim_exact", "madsim_samples"))
         first = ex if ex == ex else sa  # the plain run's path: exact where it exists
-        print(f"{e['case']:>26} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | {ex / npy:>8.1f} {sa / npy:>9.2f} | "
-              f"{plain:>9.3g} {plain / first:>5.2f}")
+        print(
+            f"{e['case']:>26} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | {ex / npy:>8.1f} {sa / npy:>9.2f} | "
+            f"{plain:>9.3g} {plain / first:>5.2f}"
+        )
     write_results("mitigations", args, None, rows)
     return 0
 
