@@ -241,7 +241,7 @@ def test_refit_noise_must_be_bool():
     (dict(temperature=2.0), r"Config.temperature has no meaning for Regression"),
     (dict(truncation=2.0), r"Config.truncation has no meaning for Regression"),
     (dict(top_k=2), r"Config.top_k has no meaning for Regression"),
-    (dict(loop=ms.Fresh(real=10, synthetic=10), weight=0.5), r"Config.weight has no meaning"),
+    (dict(loop=ms.Accumulate(synthetic=10), weight=0.5), r"Config.weight needs a loop with a real and a synthetic part"),
     (dict(loop=ms.AccumulateSubsample(n=10, synthetic=10)), r"AccumulateSubsample needs path='samples'"),
     (dict(family=ms.Regression(design="fixed"), filter=ms.Filter(tpr=0.1)),
      r"Config.filter needs Regression.design='fresh'"),

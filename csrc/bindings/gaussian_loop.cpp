@@ -14,7 +14,8 @@ struct GaussianLoopHolder {
 std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
     int32_t d, int32_t loop, int32_t estimator, int32_t path, double tau, double trunc,
     double weight, double tpr, double fpr, double real_fixed, int64_t subsample_n, int64_t pool_cap,
-    const py::array& truth, const py::array& counts, int32_t factors, const py::object& basis) {
+    const py::array& truth, const py::array& counts, int32_t factors, const py::object& basis,
+    double reweight_beta, double reweight_k, double correction) {
   if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
   if (loop < GaussianLoop::REPLACE || loop > GaussianLoop::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
@@ -31,6 +32,18 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
     throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
     throw py::value_error("tpr and fpr must lie in [0, 1]");
+  if (!(reweight_beta >= 0.0 && std::isfinite(reweight_beta)))
+    throw py::value_error("reweight_beta must be finite and >= 0");
+  if (!(reweight_k >= 0.0 && std::isfinite(reweight_k)))
+    throw py::value_error("reweight_k must be finite and >= 0");
+  if (reweight_beta > 0.0 && path != GaussianLoop::SAMPLES)
+    throw py::value_error("reweight needs the samples path");
+  if (!(correction >= 0.0 && correction <= 1.0))
+    throw py::value_error("correction must lie in [0, 1]");
+  if ((reweight_beta > 0.0 || correction > 0.0) &&
+      (loop == GaussianLoop::SUBSAMPLE || factors != 0))
+    throw py::value_error(
+        "reweight and correction need a loop other than subsample and factors = 0");
   if (!(real_fixed >= 0.0 && real_fixed <= 1099511627776.0 && real_fixed == std::floor(real_fixed)))
     throw py::value_error("real_fixed must be an integer in [0, 2**40]");
   if (loop == GaussianLoop::SUBSAMPLE) {
@@ -92,7 +105,10 @@ std::unique_ptr<GaussianLoopHolder> make_gaussian_loop(
                               h->counts.data(),
                               (int64_t)counts.shape(0),
                               factors,
-                              factors > 0 ? h->basis.data() : nullptr};
+                              factors > 0 ? h->basis.data() : nullptr,
+                              reweight_beta,
+                              reweight_k,
+                              correction};
   return h;
 }
 
@@ -104,7 +120,8 @@ void bind_gaussian_loop(py::module_& m) {
            py::arg("path"), py::arg("tau"), py::arg("trunc"), py::arg("weight"), py::arg("tpr"),
            py::arg("fpr"), py::arg("real_fixed"), py::arg("subsample_n"), py::arg("pool_cap"),
            py::arg("truth"), py::arg("counts"), py::arg("factors") = 0,
-           py::arg("basis") = py::none())
+           py::arg("basis") = py::none(), py::arg("reweight_beta") = 0.0,
+           py::arg("reweight_k") = 0.0, py::arg("correction") = 0.0)
       .def_property_readonly(
           "state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
       .def_property_readonly(

@@ -17,7 +17,7 @@ std::unique_ptr<RegressionHolder> make_regression(int32_t d, int32_t loop, int32
                                                   double fpr, double real_fixed, double fixed_real,
                                                   double fixed_synthetic, const py::array& truth,
                                                   const py::array& counts, int64_t subsample_n,
-                                                  int64_t pool_cap) {
+                                                  int64_t pool_cap, double weight) {
   if (d < 1 || d > 256) throw py::value_error("d must lie in [1, 256]");
   if (loop < Regression::REPLACE || loop > Regression::SUBSAMPLE)
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
@@ -28,6 +28,10 @@ std::unique_ptr<RegressionHolder> make_regression(int32_t d, int32_t loop, int32
   if (estimator != Regression::MLE && estimator != Regression::UNBIASED)
     throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
   if (refit_noise != 0 && refit_noise != 1) throw py::value_error("refit_noise must be 0 or 1");
+  if (!(weight <= 1.0) || !(weight >= 0.0 || weight == -1.0))
+    throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
+  if (weight >= 0.0 && loop != Regression::FRESH && loop != Regression::AUGMENT)
+    throw py::value_error("weight needs loop 1 (augment) or 2 (fresh)");
   if (!(ridge >= 0.0 && std::isfinite(ridge)))
     throw py::value_error("ridge must be finite and >= 0");
   if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
@@ -86,7 +90,8 @@ std::unique_ptr<RegressionHolder> make_regression(int32_t d, int32_t loop, int32
                             h->counts.data(),
                             (int64_t)counts.shape(0),
                             subsample_n,
-                            pool_cap};
+                            pool_cap,
+                            weight};
   return h;
 }
 
@@ -98,7 +103,7 @@ void bind_regression(py::module_& m) {
            py::arg("design"), py::arg("estimator"), py::arg("refit_noise"), py::arg("ridge"),
            py::arg("tpr"), py::arg("fpr"), py::arg("real_fixed"), py::arg("fixed_real"),
            py::arg("fixed_synthetic"), py::arg("truth"), py::arg("counts"),
-           py::arg("subsample_n") = 0, py::arg("pool_cap") = 0)
+           py::arg("subsample_n") = 0, py::arg("pool_cap") = 0, py::arg("weight") = -1.0)
       .def_property_readonly("state_size",
                              [](const RegressionHolder& h) { return Regression::state_size(h.p); })
       .def_property_readonly(

@@ -11,8 +11,11 @@ template <>
 struct KitStep<GaussianLoop> {
   static constexpr bool available = true;
   // d < 4: too few normals and chi-squares per step to fill lanes (measured
-  // slower than ScalarKit in 1-D); those run the scalar driver.
-  static bool usable(const GaussianLoop::Params& p) { return p.d >= 4; }
+  // slower than ScalarKit in 1-D); those run the scalar driver, and so do
+  // the mitigations (tail reweighting, self-correction: scalar code only).
+  static bool usable(const GaussianLoop::Params& p) {
+    return p.d >= 4 && !GaussianLoop::mitigated(p);
+  }
 };
 
 }  // namespace madsim::cpu

@@ -9,7 +9,7 @@ __version__ = "0.1.0"  # the one source: pyproject.toml (the wheel's metadata) r
 
 from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
-from .config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
+from .config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace, TailWeight
 from .families import all_families
 from .record import every, logspace
 from .driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
@@ -23,7 +23,7 @@ __all__ = [
     "Filter", "Fresh", "FirstPassage", "NonFiniteError", "NonFiniteWarning",
     "RNG_LAYOUT_VERSION",
     "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
-    "logspace", "resume", "rng", "simulate", "sweep",
+    "TailWeight", "logspace", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]
 __all__ += [spec.name for spec in all_families()]

@@ -323,11 +323,45 @@ class Filter:
         check.real("Filter.fpr", self.fpr, 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class TailWeight:
+    """Tail reweighting of the refit: each synthetic point gets the weight
+    w = 1 + beta * 1{norm(z) > k}, z its standardised draw under the law that drew
+    it (norm(z) its Mahalanobis distance, in units of that law's spread), and the
+    refit is the weighted MLE: the weighted mean and the weighted scatter,
+    sum_i w_i (x_i - xbar_w)(x_i - xbar_w)' / sum_i w_i (times count / (count - 1)
+    for estimator="unbiased"). Gaussian family, samples path
+    (docs/theory/mitigations.md).
+
+    Examples
+    --------
+    >>> import madsim as ms
+    >>> cfg = ms.Config(reweight=ms.TailWeight(beta=1.0, k=2.0), path="samples")
+    >>> ds = ms.simulate(cfg, replicas=100, generations=10, seed=1, metrics=["var"])
+    >>> ds["var"].shape
+    (100, 11)
+    """
+
+    beta: float = 1.0
+    k: float = 2.0
+
+    def __post_init__(self):
+        normalise(self)
+        check.real("TailWeight.beta", self.beta, 0.0, 1e12, lo_open=True)
+        check.real("TailWeight.k", self.k, 0.0, None)
+
+
 LOOPS = (Replace, Augment, Fresh, Accumulate, AccumulateSubsample)
 
 # Config.family: an instance of a registered family's config class
 # (madsim.families: each family module registers its class with its spec).
 Family = object
+
+
+def _all_specs() -> tuple:
+    from . import families  # at call time: the family modules import this module
+
+    return families.all_families()
 
 
 def spec_for(family):
@@ -392,6 +426,14 @@ class Config:
         probable tokens, then from the smallest most-probable set whose mass
         reaches top_p (after the temperature, which for tokens draws from
         p^(1/temperature) renormalised); None: off.
+    reweight
+        None or a TailWeight(beta, k) (also a dict of those two): the refit
+        weighs each synthetic point 1 + beta * 1{norm(z) > k} (Gaussian, samples
+        path; docs/guide/mitigations.md).
+    correction
+        None or gamma in (0, 1]: self-correction (Gillman et al.), each
+        synthetic point moves to (1 - gamma) x + gamma T(x) before the refit, T
+        the optimal transport map from the model to the truth (Gaussian).
 
     Examples
     --------
@@ -418,9 +460,18 @@ class Config:
     filter: Filter | None = None
     top_k: int | None = None
     top_p: float | None = None
+    reweight: TailWeight | None = None
+    correction: float | None = None
 
     def __post_init__(self):
         normalise(self)
+        if isinstance(self.reweight, dict):  # the JSON / TOML form
+            spec = {k: v for k, v in self.reweight.items() if k != "type"}
+            try:
+                object.__setattr__(self, "reweight", TailWeight(**spec))
+            except TypeError:
+                raise TypeError(f"Config.reweight as a dict takes the keys beta and k; got "
+                                f"{sorted(spec)}") from None
         families = family_classes()
         if not isinstance(self.family, families):
             raise TypeError(
@@ -438,12 +489,38 @@ class Config:
         check.choice("Config.path", self.path, PATHS)
         if self.filter is not None and not isinstance(self.filter, Filter):
             raise TypeError(f"Config.filter must be None or a madsim.Filter; got {self.filter!r}")
+        self._check_mitigations(spec)
         spec.check_config(self)  # the family's own cross-field rules (its module)
         self._check_truncation()
         self._check_weight()
         self._check_points()
 
     # -- cross-field checks, each naming the fields involved (the family's own: its module)
+
+    def _check_mitigations(self, spec):
+        """reweight and correction: their types, then where they apply (the
+        families whose spec lists them, never AccumulateSubsample; reweight on
+        the samples path only)."""
+        if self.reweight is not None and not isinstance(self.reweight, TailWeight):
+            raise TypeError(f"Config.reweight must be None or a madsim.TailWeight; got {self.reweight!r}")
+        if self.correction is not None:
+            check.real("Config.correction", self.correction, 0.0, 1.0, lo_open=True)
+        for name in ("reweight", "correction"):
+            if getattr(self, name) is None:
+                continue
+            if name not in spec.mitigations:
+                where = [s.name for s in _all_specs() if name in s.mitigations]
+                raise ValueError(
+                    f"Config.{name} applies to {', '.join(where)} only; this family is "
+                    f"{spec.name} (docs/guide/mitigations.md says why)")
+            if isinstance(self.loop, AccumulateSubsample):
+                raise ValueError(
+                    f"Config.{name} needs a loop other than AccumulateSubsample (its pool keeps "
+                    "points, not their weights or corrections)")
+        if self.reweight is not None and self.path == "exact":
+            raise ValueError(
+                "Config.reweight needs path='samples': the exact path draws sufficient statistics, "
+                "and weighted moments have no law madsim can draw")
 
     def _check_truncation(self):
         if self.truncation is None:
@@ -544,6 +621,9 @@ class Config:
             "filter": None if self.filter is None else part(self.filter),
             "top_k": self.top_k,
             "top_p": self.top_p,
+            # the mitigations only when set: configs without them keep their JSON
+            **({} if self.reweight is None else {"reweight": part(self.reweight)}),
+            **({} if self.correction is None else {"correction": self.correction}),
         }
 
     def to_json(self) -> str:
@@ -586,7 +666,10 @@ class Config:
             raise ValueError("optimal_weight needs Fresh with constant real and synthetic counts")
         if loop.synthetic == 0:
             return 1.0
-        c = loop.real / loop.synthetic
+        # the family's own ratio of the parts' error factors (Regression: its OLS
+        # factors d/(n-d-1)); the Gaussian mean's is n/m
+        ratio = getattr(self.family, "hxc_ratio", None)
+        c = ratio(loop.real, loop.synthetic) if ratio else loop.real / loop.synthetic
         return (math.sqrt(c * c + 4.0 * c) - c) / 2.0
 
     @property

@@ -44,8 +44,10 @@ categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
                the martingale, fresh data (categorical.md);
                ``categorical_fresh_fixed_point`` is ``categorical.fresh_fixed_point``,
                renamed because ``fresh_fixed_point`` is the Gaussian one
-regression     test error of linear regression under replace and accumulate
-               (regression.md)
+regression     test error of linear regression under replace, accumulate and
+               the weighted fresh loop (regression.md)
+mitigations    tail reweighting and self-correction of the Gaussian replace
+               loop (mitigations.md)
 =============  ==============================================================
 """
 
@@ -53,9 +55,13 @@ from __future__ import annotations
 
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
-from ._theory import regression
+from ._theory import mitigations, regression
 from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
-                                 replace_test_error)
+                                 replace_test_error, weighted_optimal_weight,
+                                 weighted_stationary_test_error, weighted_test_error)
+from ._theory.mitigations import (CorrectionMoments, cancelling_beta, correction_limit_scale,
+                                  correction_moments, correction_stationary, tail_weight_expected_var,
+                                  tail_weight_factor, tail_weight_factor_limit)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
                           expected_mass, expected_support_size, expected_survivors,
                           fixation_probability, fixation_time, fresh_distance, fresh_gini_simpson,
@@ -709,5 +715,9 @@ __all__ = [
     "time_to_one_left", "wf_transition",
     # regression (by numbers; expected_test_error by config): docs/theory/regression.md
     "accumulate_test_error", "expected_noise_var", "expected_test_error", "regression",
-    "replace_test_error",
+    "replace_test_error", "weighted_optimal_weight", "weighted_stationary_test_error", "weighted_test_error",
+    # tail reweighting and self-correction (by numbers): docs/theory/mitigations.md
+    "CorrectionMoments", "cancelling_beta", "correction_limit_scale", "correction_moments",
+    "correction_stationary", "mitigations", "tail_weight_expected_var", "tail_weight_factor",
+    "tail_weight_factor_limit",
 ]

@@ -186,6 +186,12 @@ TOP = _table("", C.Config, "Config fields, before any table.", [
      50),
     ("top_p", "float", "token families only: synthetic tokens come from the smallest most-probable set "
                        "whose mass reaches top_p.", 0.9),
+    ("reweight", "table", "Gaussian, path = \"samples\": tail reweighting, { beta = b, k = k }: the refit "
+                          "weighs each synthetic point 1 + b if its standardised distance exceeds k, else 1.",
+     {"beta": 1.0, "k": 2.0}),
+    ("correction", "float", "Gaussian: self-correction strength gamma in (0, 1]: each synthetic point moves "
+                            "to (1 - gamma) x + gamma T(x), T the transport map from the model to the truth.",
+     0.5),
 ], name="madsim.Config")
 
 # One [family] table per registered family (madsim.families), in registration

@@ -15,6 +15,19 @@
 // unbiased estimate, or w * real-part fit + (1 - w) * synthetic-part fit.
 // A generation with too few points (< d + 1 pooled, or per part when
 // weighted) keeps model t-1 and counts a skipped fit: never a NaN.
+// Two mitigations (Gaussian only; no draws of their own, so no stream of
+// their own either):
+//   tail reweighting (reweight_beta > 0, samples path): each synthetic draw
+//     z (standard coordinates of the law that drew it) gets the weight
+//     w = 1 + beta * 1{|z| > reweight_k}; the part's moments are the weighted
+//     mean and the weighted scatter normalised to the part's count,
+//     sum_i (c w_i / W)(x_i - xbar_w)(x_i - xbar_w)', W = sum_i w_i, so the fit
+//     divides it by the count (mle) or count - 1 as before;
+//   self-correction (correction = g > 0; Gillman et al.): each synthetic
+//     point moves to (1 - g) x + g T(x), T the optimal transport map from
+//     model t-1 N(mu, Sigma) to the truth, T(x) = mu0 + A (x - mu) with
+//     A = L^-T (L' Sigma0 L)^(1/2) L^-1 (Sigma = L L'); the map is affine, so
+//     it acts on the part's moments (mean and scatter), either path.
 // factors = q > 0 makes the model PPCA (ppca.hpp): every fit is projected
 // onto q factors plus isotropic noise (no draws of its own, so the streams
 // below are PPCA's too), and observe adds its metrics.
@@ -90,7 +103,16 @@ struct GaussianLoop {
     int32_t factors;  // 0: full covariance; q in [1, d): PPCA with q factors
     const double*
         basis;  // [d, q] row-major (factors > 0): the truth's principal subspace, orthonormal
+    double reweight_beta;  // 0: off; else synthetic draws with |z| > reweight_k weigh 1 + beta
+    double reweight_k;
+    double correction;  // 0: off; else g in (0, 1]: the self-correction's strength
   };
+
+  // Whether a mitigation is on (a fast path, e.g. csrc/cpu's lanes, runs
+  // only without them).
+  MADSIM_HD static bool mitigated(const Params& p) {
+    return p.reweight_beta > 0.0 || p.correction > 0.0;
+  }
 
   // State row: [mu d | L packed T | last real, last synthetic, skipped | loop]
   // with loop = Augment: the fixed real set's moments; Accumulate: the pool's
@@ -211,6 +233,124 @@ struct GaussianLoop {
     if (scatter) congruence_packed(L, sz, T2, m + 1 + d, d, s * s);
   }
 
+  // draw_samples with tail weights: draw z (same stream, same tries) gets
+  // w = 1 + beta * 1{|z|^2 > k^2}; mean = mu + s L zbar_w, S_z = (c / W) *
+  // sum_i w_i (z_i - zbar_w)(z_i - zbar_w)' (reduced on z - z_0 as
+  // draw_samples), left in w at the same place, scatter = s^2 L S_z L'.
+  MADSIM_HD static void draw_samples_weighted(int d, double c, const double* mu, const double* L,
+                                              double s, double trunc, double beta, double k,
+                                              const Stream& st, double* m, double* w,
+                                              bool scatter = true) {
+    moments_clear(m, d);
+    if (c <= 0.0) return;
+    double *z = w, *z0 = w + d, *s1 = w + 2 * d, *tmp = w + 3 * d, *sz = w + 4 * d;
+    double* T2 = sz + tri_size(d);
+    for (int i = 0; i < d; ++i) s1[i] = 0.0;
+    for (int q = 0; q < tri_size(d); ++q) sz[q] = 0.0;
+    const uint64_t want = (uint64_t)c;
+    NormalSeq zs = normal_seq(st);
+    const uint64_t max_normals = 2ull * BLOCK_MAX - (uint64_t)d;
+    uint64_t got = 0;
+    double W = 0.0;
+    while (got < want && zs.i <= max_normals) {
+      double r2 = 0.0;
+      for (int i = 0; i < d; ++i) {
+        z[i] = zs.next();
+        r2 += z[i] * z[i];
+      }
+      if (trunc > 0.0 && r2 > trunc * trunc) continue;
+      if (got == 0)
+        for (int i = 0; i < d; ++i) z0[i] = z[i];
+      const double wt = r2 > k * k ? 1.0 + beta : 1.0;
+      for (int i = 0, q = 0; i < d; ++i) {
+        const double di = z[i] - z0[i];
+        s1[i] += wt * di;
+        for (int j = 0; j <= i; ++j, ++q) sz[q] += wt * di * (z[j] - z0[j]);
+      }
+      W += wt;
+      ++got;
+    }
+    const double n = (double)got;
+    m[0] = n;
+    for (int i = 0, q = 0; i < d; ++i)
+      for (int j = 0; j <= i; ++j, ++q) sz[q] = (sz[q] - s1[i] * s1[j] / W) * (n / W);
+    for (int i = 0; i < d; ++i) tmp[i] = z0[i] + s1[i] / W;
+    tri_mul_vec(L, tmp, z, d);
+    for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * z[i];
+    if (scatter) congruence_packed(L, sz, T2, m + 1 + d, d, s * s);
+  }
+
+  // Self-correction of a synthetic part's moments m (drawn from model t-1 =
+  // state's [mu | L]): the affine map x -> (1 - g) mu + g mu0 + M (x - mu),
+  // M = (1 - g) I + g A, A the transport map's matrix (header comment), so
+  // mean -> (1 - g) mu + g mu0 + M (mean - mu), scatter -> M scatter M.
+  // (L' Sigma0 L)^(1/2) = sum_j c_j c_j' / |c_j| over the orthogonalised
+  // columns c_j of C = L' L0 (C C' = L' Sigma0 L; metrics.hpp). A model with
+  // a zero pivot (collapsed below rounding) has no map and is left as drawn.
+  // w: 2 d^2 + d scratch.
+  MADSIM_HD static void correct(const Params& p, const double* state, double* m, double* w) {
+    const int d = p.d;
+    const double g = p.correction;
+    const double *mu = state, *L = state + d, *mu0 = p.truth, *L0 = p.truth + d;
+    if (m[0] <= 0.0) return;
+    for (int i = 0; i < d; ++i)
+      if (!(L[tri(i, i)] > 0.0)) return;
+    double *C = w, *R = w + d * d, *v = w + 2 * d * d;
+    for (int i = 0; i < d; ++i)  // C = L' L0, dense
+      for (int j = 0; j < d; ++j) {
+        double x = 0.0;
+        for (int q = (i > j ? i : j); q < d; ++q) x += L[tri(q, i)] * L0[tri(q, j)];
+        C[i * d + j] = x;
+      }
+    orthogonalize_columns(C, d);
+    for (int i = 0; i < d * d; ++i) R[i] = 0.0;
+    for (int j = 0; j < d; ++j) {  // R = (L' Sigma0 L)^(1/2)
+      double n2 = 0.0;
+      for (int i = 0; i < d; ++i) n2 += C[i * d + j] * C[i * d + j];
+      if (!(n2 > 0.0)) continue;
+      const double inv = 1.0 / sqrt(n2);
+      for (int a = 0; a < d; ++a)
+        for (int b = 0; b < d; ++b) R[a * d + b] += C[a * d + j] * C[b * d + j] * inv;
+    }
+    for (int a = 0; a < d; ++a)  // R <- R L^-1: solve X L = R row by row (back substitution)
+      for (int j = d - 1; j >= 0; --j) {
+        double x = R[a * d + j];
+        for (int q = j + 1; q < d; ++q) x -= R[a * d + q] * L[tri(q, j)];
+        R[a * d + j] = x / L[tri(j, j)];
+      }
+    for (int b = 0; b < d; ++b)  // R <- L^-T R: solve L' X = R column by column
+      for (int i = d - 1; i >= 0; --i) {
+        double x = R[i * d + b];
+        for (int q = i + 1; q < d; ++q) x -= L[tri(q, i)] * R[q * d + b];
+        R[i * d + b] = x / L[tri(i, i)];
+      }
+    for (int a = 0; a < d; ++a)  // M = (1 - g) I + g A, symmetrised against rounding
+      for (int b = 0; b <= a; ++b) {
+        const double x = 0.5 * g * (R[a * d + b] + R[b * d + a]);
+        R[a * d + b] = R[b * d + a] = x + (a == b ? 1.0 - g : 0.0);
+      }
+    double* mean = m + 1;
+    for (int i = 0; i < d; ++i) v[i] = mean[i] - mu[i];
+    for (int i = 0; i < d; ++i) {
+      double x = 0.0;
+      for (int j = 0; j < d; ++j) x += R[i * d + j] * v[j];
+      mean[i] = (1.0 - g) * mu[i] + g * mu0[i] + x;
+    }
+    double* S = m + 1 + d;
+    for (int i = 0; i < d; ++i)  // C = M S (dense)
+      for (int j = 0; j < d; ++j) {
+        double x = 0.0;
+        for (int q = 0; q < d; ++q) x += R[i * d + q] * S[q >= j ? tri(q, j) : tri(j, q)];
+        C[i * d + j] = x;
+      }
+    for (int i = 0; i < d; ++i)  // S = C M (packed)
+      for (int j = 0; j <= i; ++j) {
+        double x = 0.0;
+        for (int q = 0; q < d; ++q) x += C[i * d + q] * R[q * d + j];
+        S[tri(i, j)] = x;
+      }
+  }
+
   // One part of generation t's data (real or synthetic) into m (scatter:
   // as draw_exact / draw_samples).
   template <class K = ScalarKit>
@@ -222,6 +362,9 @@ struct GaussianLoop {
     if (p.path == EXACT) {
       draw_exact<K>(d, c, mu, L, s, key, replica, gen, real ? TAG_REAL : TAG_SCATTER, m, w,
                     w + d * d, scatter);
+    } else if (!real && p.reweight_beta > 0.0) {
+      draw_samples_weighted(d, c, mu, L, s, p.trunc, p.reweight_beta, p.reweight_k,
+                            make_stream(key, replica, gen, TAG_SAMPLES, 0), m, w, scatter);
     } else {
       draw_samples<K>(d, c, mu, L, s, real ? 0.0 : p.trunc,
                       make_stream(key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, 0), m, w,
@@ -294,13 +437,14 @@ struct GaussianLoop {
     bool ok;
     if (p.loop == SUBSAMPLE) {
       ok = step_subsample(p, state, key, replica, t, m, k, scratch);
-    } else if (p.loop == REPLACE) {
+    } else if (p.loop == REPLACE && p.correction <= 0.0) {
       ok = step_replace<K>(p, state, key, replica, t, k, scratch);
       cnt[0] = 0.0;
       cnt[1] = k;
     } else {
       // Synthetic draws come from model t-1, so draw them before the fit.
       draw_part<K>(p, false, k, state, state + d, key, replica, t, syn, w);
+      if (p.correction > 0.0) correct(p, state, syn, w);
       if (p.loop == AUGMENT) {
         for (int i = 0; i < ms; ++i) real[i] = lp[i];
       } else {

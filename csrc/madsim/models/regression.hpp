@@ -16,8 +16,12 @@
 // synthetic row with probability tpr and each real row with fpr (binomial
 // survivors, design FRESH only). The fit on the pooled rows is ridge,
 // w_t = (X'X + lambda I)^-1 X'y (OLS at lambda = 0), and the noise estimate
-// RSS(w_t) / N (mle) or / (N - d) (unbiased). A generation with fewer than
-// min_points rows keeps model t-1 and counts a skipped fit: never a NaN.
+// RSS(w_t) / N (mle) or / (N - d) (unbiased). With a weight w in [0, 1]
+// (Fresh, Augment; He, Xu and Cheng) the two parts are fit separately and
+// combined, w_t = w * w_real + (1 - w) * w_syn and s_t^2 = w * s_real^2 +
+// (1 - w) * s_syn^2, as GaussianLoop's weighted fit (no draw of its own). A
+// generation with fewer than min_points rows (per part when weighted) keeps
+// model t-1 and counts a skipped fit: never a NaN.
 //
 // Sufficient statistics ("stats", stats_size = 2 + T + d doubles):
 //   [N | A = X'X packed T | g = X'r d | h = r'r], r = y - X w_ref
@@ -85,6 +89,7 @@ struct Regression {
     int64_t n_counts;
     int64_t subsample_n;  // AccumulateSubsample: rows per fit
     int64_t pool_cap;     // AccumulateSubsample: rows the pool can hold
+    double weight;        // < 0: pooled fit; else w in [0, 1] (Fresh, Augment)
   };
 
   MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
@@ -299,6 +304,24 @@ struct Regression {
     return true;
   }
 
+  // The weighted fit: each part fit on its own from its source (the real
+  // part's stats at w*, the synthetic part's at w_{t-1}), then w * real-part
+  // fit + (1 - w) * synthetic-part fit, weights and noise alike. False (model
+  // kept) when either part's fit fails. rows: 2 (d + 1) scratch.
+  MADSIM_HD static bool fit_weighted(const Params& p, const double* real, const double* syn,
+                                     double* state, double* rows, double* delta, double* M,
+                                     double* Ad) {
+    const int d = p.d;
+    double *wr = rows, *ws = rows + d + 1;
+    for (int i = 0; i < d; ++i) {
+      wr[i] = p.truth[i];
+      ws[i] = state[i];
+    }
+    if (!fit(p, real, wr, delta, M, Ad) || !fit(p, syn, ws, delta, M, Ad)) return false;
+    for (int i = 0; i <= d; ++i) state[i] = p.weight * wr[i] + (1.0 - p.weight) * ws[i];
+    return true;
+  }
+
   // Generation 0: the truth; the fixed real set (Augment) and the fixed
   // designs' factors (exact path), all at counter generation 0.
   MADSIM_HD static void init(const Params& p, double* state, u32x2 key, uint32_t replica,
@@ -345,6 +368,13 @@ struct Regression {
       draw_part(p, true, m, sigma0_sq(p), state, key, replica, t, real, w);
     } else {
       stats_clear(real, d);
+    }
+    if (p.weight >= 0.0) {  // Fresh or Augment (Config refuses the other loops)
+      const bool ok = fit_weighted(p, real, syn, state, pool, v, M, w);
+      cnt[0] = real[0];
+      cnt[1] = syn[0];
+      if (!ok) cnt[2] += 1.0;
+      return;
     }
     for (int i = 0; i < d; ++i) v[i] = p.truth[i] - state[i];  // real rows: from w* to w
     stats_shift(real, v, d, w);

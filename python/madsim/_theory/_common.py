@@ -92,6 +92,10 @@ def setting(cfg, what: str = "cfg") -> Setting:
             "expected_mean, invariant); this quantity depends on the projection")
     if not isinstance(cfg.family, Gaussian):  # pragma: no cover - Config allows only Gaussian today
         raise NotImplementedError(f"{what}.family: closed forms exist here for Gaussian only; got {cfg.family!r}")
+    if cfg.reweight is not None or cfg.correction is not None:
+        raise NotImplementedError(
+            f"{what} has a mitigation (reweight or correction): its closed forms are "
+            "madsim.theory.mitigations' functions (the replace loop by numbers; docs/theory/mitigations.md)")
     from .bias import truncation_factor
 
     fam = cfg.family

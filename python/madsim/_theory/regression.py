@@ -17,6 +17,13 @@ drawn once). The test error is E (w_t - w*)' Sigma (w_t - w*).
       (madsim's derivation: the batches are exchangeable in the pooled Gram
       matrix)
 
+  weighted fresh (He, Xu, Cheng)   E_t = w^2 sigma^2 b_n + (1 - w)^2 (E_{t-1}
+      + E s_{t-1}^2 b_m), b_c = d / (c - d - 1): the fit is w * OLS(n real
+      rows) + (1 - w) * OLS(m synthetic rows); stationary
+      sigma^2 (w^2 b_n + (1 - w)^2 b_m) / (w (2 - w)) (labels at the true
+      noise), minimised by the root of w^2 + c w - c = 0, c = b_m / b_n =
+      (n - d - 1) / (m - d - 1): 1/phi for n = m at every n.
+
 Every formula needs T > d + 1 (E tr(Sigma A^-1) = d / (T - d - 1) for
 A ~ Wishart_d(T, Sigma)).
 """
@@ -232,6 +239,91 @@ def accumulate_test_error_limit(n: int, d: int, noise: float = 1.0, design: str 
     return noise * (float(np.sum(d / (i * (i * n - d - 1.0)))) + tail)
 
 
+def _weighted_parts(n_real: int, n_syn: int, d: int, w: float) -> tuple[float, float]:
+    real("w", w, 0.0, 1.0)
+    try:
+        return _base(n_real, d), _base(n_syn, d)
+    except ValueError:
+        raise ValueError(f"the weighted closed forms need more than d + 1 = {d + 1} rows in each part; "
+                         f"got n_real = {n_real}, n_syn = {n_syn}") from None
+
+
+def weighted_test_error(t, n_real: int, n_syn: int, d: int, w: float, noise: float = 1.0,
+                        estimator: str = "mle", refit_noise: bool = False):
+    """Expected test error of the weighted fresh loop (He, Xu and Cheng):
+    generation t fits w * OLS(n_real rows of the truth) + (1 - w) * OLS(n_syn
+    rows labelled by model t-1), either design.
+
+    E_t = w^2 sigma^2 b_n + (1 - w)^2 (E_{t-1} + E s_{t-1}^2 b_m) from E_0 = 0,
+    b_c = d / (c - d - 1); E s_t^2 = sigma^2 (labels at the true noise) or,
+    with ``refit_noise``, v_t = w r_n + (1 - w) r_m v_{t-1} (v_0 = 1, r_c = (c -
+    d) / divisor(c)) in units of sigma^2. docs/theory/regression.md, section
+    "Weighted fresh data".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(float(theory.regression.weighted_test_error(200, 20, 20, 3, 0.618034)), 4)
+    0.1159
+    """
+    t = _gens(t)
+    bn, bm = _weighted_parts(n_real, n_syn, d, w)
+    real("noise", noise, 0.0, None, lo_open=True)
+    rn = noise_factor(n_real, d, estimator)
+    rm = noise_factor(n_syn, d, estimator)
+    T = int(t.max()) if t.size else 0
+    err = np.zeros(T + 1)
+    v = 1.0  # E s_{t-1}^2 / sigma^2 of the labels of generation t's synthetic rows
+    for i in range(1, T + 1):
+        err[i] = w * w * bn + (1.0 - w) ** 2 * (err[i - 1] + v * bm)
+        if refit_noise:
+            v = w * rn + (1.0 - w) * rm * v
+    return noise * err[t]
+
+
+def weighted_stationary_test_error(n_real: int, n_syn: int, d: int, w: float, noise: float = 1.0) -> float:
+    """lim E test error of the weighted fresh loop (labels at the true noise):
+    sigma^2 (w^2 b_n + (1 - w)^2 b_m) / (w (2 - w)), b_c = d / (c - d - 1);
+    infinite at w = 0. docs/theory/regression.md, section "Weighted fresh data".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.regression.weighted_stationary_test_error(20, 20, 3, 0.5), 4)
+    0.125
+    """
+    bn, bm = _weighted_parts(n_real, n_syn, d, w)
+    if w == 0.0:
+        return float("inf")
+    return noise * (w * w * bn + (1.0 - w) ** 2 * bm) / (w * (2.0 - w))
+
+
+def weighted_optimal_weight(n_real: int, n_syn: int, d: int | None = None) -> float:
+    """The weight minimising the stationary test error: the root in (0, 1] of
+    w^2 + c w - c = 0, w* = (sqrt(c^2 + 4c) - c) / 2, with c = (n_real - d - 1) /
+    (n_syn - d - 1) (d = None: the asymptotic c = n_real / n_syn of He, Xu and
+    Cheng's proportional regime). Equal counts: 1/phi = 0.618034 at every n.
+    At the optimum the stationary error is w* sigma^2 d / (n_real - d - 1).
+    docs/theory/regression.md, section "Weighted fresh data".
+
+    Examples
+    --------
+    >>> from madsim import theory
+    >>> round(theory.regression.weighted_optimal_weight(20, 20, 3), 6)
+    0.618034
+    >>> round(theory.regression.weighted_optimal_weight(20, 40), 6)     # c = 1/2
+    0.5
+    """
+    if d is None:
+        integer("n_real", n_real, 1)
+        integer("n_syn", n_syn, 1)
+        c = n_real / n_syn
+    else:
+        bn, bm = _weighted_parts(n_real, n_syn, d, 0.5)
+        c = bm / bn
+    return float((np.sqrt(c * c + 4.0 * c) - c) / 2.0)
+
+
 def expected_test_error(cfg, t):
     """Expected test error of a regression configuration after t fits.
 
@@ -270,7 +362,7 @@ def expected_test_error(cfg, t):
     >>> round(float(theory.expected_test_error(cfg, 10)), 6)
     3.571429
     """
-    from ..config import Accumulate, Config, Replace
+    from ..config import Accumulate, Config, Fresh, Replace
     from ..families.regression import Regression
 
     if not isinstance(cfg, Config) or not isinstance(cfg.family, Regression):
@@ -284,7 +376,12 @@ def expected_test_error(cfg, t):
     if (isinstance(loop, Accumulate) and isinstance(loop.synthetic, int) and loop.real == 0
             and not fam.refit_noise):
         return accumulate_test_error(t, loop.synthetic, d, fam.noise, fam.design)
+    if (isinstance(loop, Fresh) and cfg.weight is not None and isinstance(loop.real, int)
+            and isinstance(loop.synthetic, int)):
+        return weighted_test_error(t, loop.real, loop.synthetic, d, cfg.weight_value, fam.noise,
+                                   cfg.estimator, fam.refit_noise)
     raise NotImplementedError(
-        "expected_test_error covers Replace(n) (either design, refit_noise either) and "
-        "Accumulate(synthetic=n, real=0) (refit_noise False) with constant n; got "
-        f"{type(loop).__name__} with refit_noise={fam.refit_noise}")
+        "expected_test_error covers Replace(n) (either design, refit_noise either), "
+        "Accumulate(synthetic=n, real=0) (refit_noise False) and the weighted Fresh(real, synthetic) "
+        f"with constant counts; got {type(loop).__name__} with refit_noise={fam.refit_noise}, "
+        f"weight={cfg.weight!r}")

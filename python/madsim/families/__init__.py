@@ -43,6 +43,7 @@ class FamilySpec:
     docs_page: str                              # its page, docs/guide/<docs_page>.md
     exact_subsample: bool = False               # the exact path runs AccumulateSubsample
     tokens: bool = False                        # a token family: top_k and top_p apply
+    mitigations: tuple[str, ...] = ()           # the Config mitigations it runs ("reweight", "correction")
     theory_curve: Callable | None = None        # (name, cfg, t) -> E[name] over replicas or None: the
                                                 #   plots' theory curves (None: madsim.plots.THEORY by name)
 

@@ -154,7 +154,8 @@ def uses_gaussian1d(cfg: Config) -> bool:
     """True when the fast 1-D kernel runs ``cfg`` (same law as GaussianLoop at d = 1)."""
     return (isinstance(cfg.family, Gaussian) and cfg.family.dim == 1
             and isinstance(cfg.loop, Replace) and isinstance(cfg.loop.n, int)
-            and cfg.truncation is None and cfg.filter is None and cfg.weight is None)
+            and cfg.truncation is None and cfg.filter is None and cfg.weight is None
+            and cfg.reweight is None and cfg.correction is None)
 
 
 def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
@@ -219,6 +220,10 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         pool_cap=pool_cap, truth=truth, counts=counts)
+    if cfg.reweight is not None:  # new keywords only when set (PPCA's kernel passes none)
+        args.update(reweight_beta=float(cfg.reweight.beta), reweight_k=float(cfg.reweight.k))
+    if cfg.correction is not None:
+        args.update(correction=float(cfg.correction))
     if extra_args:  # PPCA: the same kernel, each fit projected onto q factors
         args.update(extra_args)
     params, advance, state_size = compiled("GaussianLoop", "gaussian_loop", args, backend, cfg, replicas,
@@ -308,6 +313,7 @@ SPEC = register(FamilySpec(
     cuda_advance={"gaussian1d": "advance_gaussian1d_cuda", "gaussian_loop": "advance_gaussian_loop_cuda"},
     reference={"gaussian1d": ("gaussian", "advance"), "gaussian_loop": ("gaussian_loop", "advance_gaussian_loop")},
     default_path="exact",
+    mitigations=("reweight", "correction"),
     check_config=check_config,
     need_text=need_text,
     check_scale=check_scale,
@@ -321,7 +327,7 @@ SPEC = register(FamilySpec(
     ),
     validate_cases="gaussian",
     law_tests=("test_gaussian_replace_theory.py", "test_theory_gaussian_loops.py",
-               "test_gaussian_paths_same_law.py"),
+               "test_gaussian_paths_same_law.py", "test_mitigations.py"),
     benchmark="run.py",
     docs_page="gaussian",
 ))

@@ -95,6 +95,13 @@ class Regression:
         degree of freedom); 1 with ridge > 0."""
         return 1 if self.ridge > 0 else self.dim + 1
 
+    def hxc_ratio(self, real: int, synthetic: int) -> float:
+        """c of the optimal He-Xu-Cheng weight (the root of w^2 + c w - c = 0)
+        for the weighted Fresh loop: the ratio of the two parts' OLS error
+        factors, (real - dim - 1) / (synthetic - dim - 1)
+        (docs/theory/regression.md, weighted-fresh)."""
+        return (real - self.dim - 1) / (synthetic - self.dim - 1)
+
     @property
     def weight_vector(self) -> np.ndarray:
         if self.weights is None:
@@ -148,7 +155,8 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         fixed_real=float(one[0]), fixed_synthetic=float(one[1]),
-        truth=regression_truth(fam), counts=counts)
+        truth=regression_truth(fam), counts=counts,
+        weight=-1.0 if cfg.weight is None else cfg.weight_value)
     if isinstance(loop, AccumulateSubsample):  # every row drawn: [x d | y | real]
         args.update(subsample_n=loop.n, pool_cap=int(counts.sum()) + 1)
     params, advance, state_size = compiled("Regression", "regression", args, backend, cfg, replicas,
@@ -176,12 +184,22 @@ def need_text(family) -> str:
 def check_config(cfg: Config) -> None:
     """The regression's cross-field rules."""
     fam = cfg.family
-    for name, off in (("temperature", 1.0), ("truncation", None), ("weight", None),
-                      ("top_k", None), ("top_p", None)):
+    for name, off in (("temperature", 1.0), ("truncation", None), ("top_k", None), ("top_p", None)):
         if getattr(cfg, name) != off:
             raise ValueError(
                 f"Config.{name} has no meaning for Regression (synthetic rows are labelled "
                 f"by the previous fit plus Gaussian noise); leave it at {off!r}")
+    if cfg.weight == "optimal" and fam.ridge > 0:
+        raise ValueError(
+            "Config.weight='optimal' is the OLS optimum of docs/theory/regression.md "
+            "(weighted-fresh); with Regression.ridge > 0 give the weight as a number")
+    loop = cfg.loop
+    if (cfg.weight == "optimal" and isinstance(loop, Fresh) and is_const(loop.real) and is_const(loop.synthetic)
+            and min(loop.real, loop.synthetic) <= fam.dim + 1):
+        raise ValueError(
+            f"Config.weight='optimal' needs more than dim + 1 = {fam.dim + 1} rows in each part "
+            f"(the OLS error factor d/(n - d - 1) is finite only there); got "
+            f"Fresh(real={loop.real}, synthetic={loop.synthetic})")
     if isinstance(cfg.loop, AccumulateSubsample) and cfg.path == "exact":
         raise ValueError(
             "AccumulateSubsample needs path='samples' for Regression: a random subset of the "
@@ -250,7 +268,7 @@ SPEC = register(FamilySpec(
                                    "t-1's estimate."),
     ),
     validate_cases="regression",
-    law_tests=("test_regression.py", "test_regression_subsample.py"),
+    law_tests=("test_regression.py", "test_regression_subsample.py", "test_mitigations.py"),
     benchmark="regression.py",
     docs_page="regression",
 ))

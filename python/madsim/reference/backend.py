@@ -340,8 +340,9 @@ def _loop_params(params) -> gaussian_loop.Params:
         d, loop, est, path = (operator.index(p.d), operator.index(p.loop),
                               operator.index(p.estimator), operator.index(p.path))
         sub_n, cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
-        tau, trunc, weight, tpr, fpr, real_fixed = map(
-            float, (p.tau, p.trunc, p.weight, p.tpr, p.fpr, p.real_fixed))
+        tau, trunc, weight, tpr, fpr, real_fixed, beta, rk, corr = map(
+            float, (p.tau, p.trunc, p.weight, p.tpr, p.fpr, p.real_fixed, p.reweight_beta,
+                    p.reweight_k, p.correction))
     except TypeError:
         raise TypeError(f"params: d, loop, estimator, path, subsample_n and pool_cap must be "
                         f"integers, the rest numbers; got {params!r}") from None
@@ -363,6 +364,16 @@ def _loop_params(params) -> gaussian_loop.Params:
         raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
     if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
         raise ValueError("tpr and fpr must lie in [0, 1]")
+    if not (beta >= 0.0 and math.isfinite(beta)):
+        raise ValueError("reweight_beta must be finite and >= 0")
+    if not (rk >= 0.0 and math.isfinite(rk)):
+        raise ValueError("reweight_k must be finite and >= 0")
+    if beta > 0.0 and path != gaussian_loop.SAMPLES:
+        raise ValueError("reweight needs the samples path")
+    if not (0.0 <= corr <= 1.0):
+        raise ValueError("correction must lie in [0, 1]")
+    if (beta > 0.0 or corr > 0.0) and (loop == gaussian_loop.SUBSAMPLE or operator.index(p.factors) != 0):
+        raise ValueError("reweight and correction need a loop other than subsample and factors = 0")
     if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer in [0, 2**40]")
     if loop == gaussian_loop.SUBSAMPLE:
@@ -385,7 +396,7 @@ def _loop_params(params) -> gaussian_loop.Params:
         raise ValueError("truth: the Cholesky factor needs a positive diagonal")
     factors, basis = _ppca_params(p, d)
     return gaussian_loop.Params(d, loop, est, path, tau, trunc, weight, tpr, fpr, real_fixed,
-                                sub_n, cap, truth, counts, factors, basis)
+                                sub_n, cap, truth, counts, factors, basis, beta, rk, corr)
 
 
 def _ppca_params(p, d):
@@ -410,11 +421,11 @@ def _ppca_params(p, d):
 
 
 def _loop_params_of(static, dyn) -> gaussian_loop.Params:
-    d, path, cap, factors, _ = static
+    d, path, cap, factors, (beta, rk, corr), _ = static
     return gaussian_loop.Params(d, dyn["loop"], dyn["estimator"], path, dyn["tau"], dyn["trunc"],
                                 dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
                                 dyn["subsample_n"], cap, dyn["truth"], dyn["counts"], factors,
-                                dyn.get("basis"))
+                                dyn.get("basis"), beta, rk, corr)
 
 
 
@@ -442,7 +453,9 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     generation follow that maximum, not the generation's own count.
     """
     p = _loop_params(params)
-    static = (p.d, p.path, p.pool_cap, p.factors, gaussian_loop.bounds(p))
+    # the mitigations are static (Python numbers): their code is traced only when on
+    static = (p.d, p.path, p.pool_cap, p.factors, (p.reweight_beta, p.reweight_k, p.correction),
+              gaussian_loop.bounds(p))
     model = _family_model(gaussian_loop, _loop_params_of, static)
     dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
                trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
@@ -773,8 +786,8 @@ def _reg_params(params) -> regression.Params:
                                              operator.index(p.path), operator.index(p.design),
                                              operator.index(p.estimator),
                                              operator.index(p.refit_noise))
-        ridge, tpr, fpr, real_fixed, fixed_real, fixed_syn = map(
-            float, (p.ridge, p.tpr, p.fpr, p.real_fixed, p.fixed_real, p.fixed_synthetic))
+        ridge, tpr, fpr, real_fixed, fixed_real, fixed_syn, weight = map(
+            float, (p.ridge, p.tpr, p.fpr, p.real_fixed, p.fixed_real, p.fixed_synthetic, p.weight))
     except TypeError:
         raise TypeError(f"params: d, loop, path, design, estimator and refit_noise must be "
                         f"integers, the rest numbers; got {params!r}") from None
@@ -790,6 +803,10 @@ def _reg_params(params) -> regression.Params:
         raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
     if refit not in (0, 1):
         raise ValueError("refit_noise must be 0 or 1")
+    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
+        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
+    if weight >= 0.0 and loop not in (regression.FRESH, regression.AUGMENT):
+        raise ValueError("weight needs loop 1 (augment) or 2 (fresh)")
     if not (ridge >= 0.0 and math.isfinite(ridge)):
         raise ValueError("ridge must be finite and >= 0")
     if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
@@ -827,7 +844,7 @@ def _reg_params(params) -> regression.Params:
     if not truth[d + T] > 0.0:
         raise ValueError("truth: the noise variance must be > 0")
     return regression.Params(d, loop, path, design, est, refit, ridge, tpr, fpr, real_fixed,
-                             fixed_real, fixed_syn, truth, counts, sub_n, pool_cap)
+                             fixed_real, fixed_syn, truth, counts, sub_n, pool_cap, weight)
 
 
 def _reg_params_of(static, dyn) -> regression.Params:
@@ -835,7 +852,7 @@ def _reg_params_of(static, dyn) -> regression.Params:
     return regression.Params(d, loop, path, design, dyn["estimator"], dyn["refit_noise"],
                              dyn["ridge"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
                              dyn["fixed_real"], dyn["fixed_synthetic"], dyn["truth"], dyn["counts"],
-                             sub_n, pool_cap)
+                             sub_n, pool_cap, dyn["weight"])
 
 
 def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
@@ -851,7 +868,7 @@ def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec
                ridge=jnp.float64(p.ridge), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
                real_fixed=jnp.float64(p.real_fixed), fixed_real=jnp.float64(p.fixed_real),
                fixed_synthetic=jnp.float64(p.fixed_synthetic), truth=jnp.asarray(p.truth),
-               counts=jnp.asarray(p.counts))
+               counts=jnp.asarray(p.counts), weight=jnp.float64(p.weight))
     _advance(model, dyn, regression.state_size(p), regression.observe_size(p), p.counts.shape[0],
              state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
              detectors, first, threads, columns)

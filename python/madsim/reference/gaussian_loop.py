@@ -91,6 +91,9 @@ class Params(NamedTuple):
     counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
     factors: int = 0    # 0: full covariance; q in [1, d): PPCA (Python int)
     basis: Any = None   # [d, q] (factors > 0): the truth's principal subspace, orthonormal
+    reweight_beta: float = 0.0  # 0: off; else synthetic draws with |z| > reweight_k weigh 1 + beta
+    reweight_k: float = 0.0
+    correction: float = 0.0     # 0: off; else g in (0, 1]: self-correction's strength
 
 
 class Bounds(NamedTuple):
@@ -308,7 +311,8 @@ def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False
     return (m, pack(F, d)) if factor else m
 
 
-def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int, factor: bool = False):
+def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int, factor: bool = False,
+                 beta=0.0, k=0.0):
     """Moments of c draws (truncated to |z| <= trunc when trunc > 0) from the
     consecutive normals of st, reduced on z - z_0 in standard coordinates and
     mapped by the fit's affine equivariance: mean = mu + s L zbar, scatter =
@@ -317,10 +321,15 @@ def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int, factor: bool
     Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_samples
     (sums over points as XLA reductions). With factor=True also returns
     chol(S_z) packed (GaussianLoop::step_replace's G on the samples path).
+    beta > 0 (may be traced): tail weights, as
+    GaussianLoop::draw_samples_weighted (``weighted_moments``).
     """
     c = jnp.asarray(c, jnp.float64)
     z, got = accepted_tries(st, c, d, trunc, nmax)
-    n, zbar, sz = shifted_moments(z, jnp.arange(nmax) < got, d)
+    if _off(beta):
+        n, zbar, sz = shifted_moments(z, jnp.arange(nmax) < got, d)
+    else:
+        n, zbar, sz = weighted_moments(z, jnp.arange(nmax) < got, d, beta, k)
     mean = mu + s * tri_mul_vec(L, zbar, d)
     m = jnp.concatenate([n[None], mean, congruence_packed(L, sz, d, s * s)])
     m = jnp.where(c > 0.0, m, moments_clear(d))
@@ -343,6 +352,60 @@ def shifted_moments(x, valid, d: int):
     return n, jnp.where(n > 0.0, x0 + s1 / safe_n, 0.0), scatter
 
 
+def weighted_moments(z, valid, d: int, beta, k):
+    """(count, weighted mean, weighted scatter normalised to the count) of
+    the rows of z [N, d] where valid, row i weighing 1 + beta * 1{|z_i|^2 > k^2}:
+    sums s1 of w (z - z_0) and of w (z - z_0)(z - z_0)' then scatter = (s1s -
+    s1 s1' / W) * n / W, mean = z_0 + s1 / W, W = sum w. Mirrors the reduction
+    of GaussianLoop::draw_samples_weighted."""
+    n = jnp.sum(valid).astype(jnp.float64)
+    r2 = z[:, 0] * z[:, 0]
+    for i in range(1, d):  # sequential, as the C++ adds them
+        r2 = r2 + z[:, i] * z[:, i]
+    k = jnp.asarray(k, jnp.float64)
+    wt = jnp.where(valid, jnp.where(r2 > k * k, 1.0 + beta, 1.0), 0.0)
+    W = jnp.sum(wt)
+    safe_W = jnp.where(W > 0.0, W, 1.0)
+    dx = jnp.where(valid[:, None], z - z[0], 0.0)
+    s1 = jnp.sum(wt[:, None] * dx, axis=0)
+    rows, cols = np.tril_indices(d)
+    scatter = (pack((wt[:, None] * dx).T @ dx, d) - s1[rows] * s1[cols] / safe_W) * (n / safe_W)
+    return n, jnp.where(n > 0.0, z[0] + s1 / safe_W, 0.0), jnp.where(n > 0.0, scatter, 0.0)
+
+
+def _off(x) -> bool:
+    """A knob given as a Python number <= 0: its code is not traced."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not x > 0.0
+
+
+def correct(p: Params, head, m):
+    """Self-correction of a synthetic part's moments m drawn from model t-1
+    (head = [mu | L]): mean -> (1 - g) mu + g mu0 + M (mean - mu), scatter ->
+    M scatter M, M = (1 - g) I + g A, A = L^-T (L' Sigma0 L)^(1/2) L^-1 (the
+    transport map from N(mu, L L') to the truth; the square root by eigh
+    here, by one-sided Jacobi in the C++). Unchanged when the part is empty
+    or L has a zero pivot. Mirrors GaussianLoop::correct."""
+    d = p.d
+    g = jnp.asarray(p.correction, jnp.float64)
+    truth = jnp.asarray(p.truth, jnp.float64)
+    mu, Lt = head[:d], unpack_lower(head[d:], d)
+    L0 = unpack_lower(truth[d:], d)
+    diag = jnp.diagonal(Lt)
+    usable = (m[0] > 0.0) & jnp.all(diag > 0.0)
+    Ls = jnp.where(usable, Lt, jnp.eye(d))
+    C = Ls.T @ L0
+    lam, V = jnp.linalg.eigh(C @ C.T)
+    R = (V * jnp.sqrt(jnp.maximum(lam, 0.0))) @ V.T
+    Linv = jax.scipy.linalg.solve_triangular(Ls, jnp.eye(d), lower=True)
+    A = Linv.T @ R @ Linv
+    M = (1.0 - g) * jnp.eye(d) + g * 0.5 * (A + A.T)
+    mean = (1.0 - g) * mu + g * truth[:d] + M @ (m[1:1 + d] - mu)
+    S = unpack_lower(m[1 + d:], d)
+    S = S + jnp.tril(S, -1).T
+    out = jnp.concatenate([m[:1], mean, pack(M @ S @ M, d)])
+    return jnp.where(usable, out, m)
+
+
 def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int, factor: bool = False):
     """One part of generation gen's data (real: spread 1, tag TAG_REAL;
     synthetic: spread tau, tags TAG_SCATTER / TAG_SAMPLES, truncated).
@@ -355,9 +418,10 @@ def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int, factor: b
         return draw_exact(p.d, c, mu, L, s, key, replica, gen, _pick(real, TAG_REAL, TAG_SCATTER),
                           factor)
     if p.path == SAMPLES:
+        beta = 0.0 if _off(p.reweight_beta) else _pick(real, 0.0, p.reweight_beta)
         return draw_samples(p.d, c, mu, L, s, _pick(real, 0.0, p.trunc),
                             make_stream(key, replica, gen, _pick(real, TAG_REAL, TAG_SAMPLES), 0),
-                            nmax, factor)
+                            nmax, factor, beta, p.reweight_k)
     raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
 
 
@@ -485,6 +549,8 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
             real = _switch(p.loop, {AUGMENT: real}, drawn)
         else:
             syn = draw_part(p, False, k, state[:d], state[d:head], key, replica, t, nmax.synthetic)
+        if not _off(p.correction):
+            syn = correct(p, state[:head], syn)
         for x in (REPLACE, AUGMENT, FRESH):
             fit_on[x], rows[x], counts[x] = (real, syn), state, jnp.stack([real[0], syn[0]])
         if _may_be(p.loop, ACCUMULATE):
@@ -499,7 +565,7 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
     any_loop = next(iter(fit_on))
     a, b = _switch(p.loop, fit_on, fit_on[any_loop])
     new, ok = fit(p, a, b, state[:head])
-    if _may_be(p.loop, REPLACE):
+    if _may_be(p.loop, REPLACE) and _off(p.correction):  # with correction Replace fits as Fresh
         new, ok = _switch(p.loop, {REPLACE: replace_fit(p, syn, G, state[:head])}, (new, ok))
     if p.factors:  # PPCA: every fit projected (a kept model is already PPCA)
         new = jnp.where(ok, new.at[d:].set(ppca.project(new[d:], d, p.factors)), new)

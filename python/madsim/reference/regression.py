@@ -58,6 +58,7 @@ class Params(NamedTuple):
     counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
     subsample_n: int = 0  # AccumulateSubsample: rows per fit (Python int)
     pool_cap: int = 0     # AccumulateSubsample: rows the pool holds (Python int)
+    weight: float = -1.0  # < 0: pooled fit; else w in [0, 1] (Fresh, Augment)
 
 
 def bound(p: Params) -> tuple[int, int, int]:
@@ -220,6 +221,17 @@ def fit(p: Params, pool, w):
     return ok, w + delta, s2, delta
 
 
+def fit_weighted(p: Params, real, syn, w):
+    """(ok, w_t, s2_t): each part fit on its own from its source (the real
+    stats at w*, the synthetic at w_{t-1}), then weight * real-part fit +
+    (1 - weight) * synthetic-part fit, weights and noise alike; not ok when
+    either fit fails. Mirrors Regression::fit_weighted."""
+    ok_r, w_r, s2_r, _ = fit(p, real, jnp.asarray(p.truth[:p.d], jnp.float64))
+    ok_s, w_s, s2_s, _ = fit(p, syn, w)
+    a = jnp.asarray(p.weight, jnp.float64)
+    return ok_r & ok_s, a * w_r + (1.0 - a) * w_s, a * s2_r + (1.0 - a) * s2_s
+
+
 def init(p: Params, key, replica, nmax):
     """Generation 0: the truth, the fixed real set (Augment) and the fixed
     designs' factors (exact path), at counter generation 0. Mirrors Regression::init."""
@@ -262,6 +274,8 @@ def step(p: Params, state, key, replica, t, nmax):
         real = draw_part(p, True, m, _sigma0_sq(p), state, key, replica, t, nmax)
     else:
         real = jnp.zeros(S)
+    if p.loop in (FRESH, AUGMENT):
+        weighted = fit_weighted(p, real, syn, w)
     real = stats_shift(real, p.truth[:d] - w, d)
     parts = syn + real
     cnt = counts_at(p)
@@ -275,6 +289,9 @@ def step(p: Params, state, key, replica, t, nmax):
         state = state.at[cnt].set(n_real).at[cnt + 1].set(n_syn)
     else:
         ok, w_new, s2_new, _ = fit(p, parts, w)
+        if p.loop in (FRESH, AUGMENT):
+            is_weighted = jnp.asarray(p.weight) >= 0.0
+            ok, w_new, s2_new = (jnp.where(is_weighted, a, b) for a, b in zip(weighted, (ok, w_new, s2_new)))
         state = state.at[cnt].set(real[0]).at[cnt + 1].set(parts[0] - real[0])
     state = state.at[:d].set(jnp.where(ok, w_new, w)).at[d].set(jnp.where(ok, s2_new, state[d]))
     return state.at[cnt + 2].add(jnp.where(ok, 0.0, 1.0))

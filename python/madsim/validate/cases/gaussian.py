@@ -46,6 +46,8 @@ DOC_SCHEDULES = doc("real-data", "real-data-schedules-filters")
 DOC_ACCUMULATE = doc("accumulate", "accumulate-recursion")
 DOC_ACCUMULATE_FIRST_REAL = doc("accumulate", "accumulate-moments")
 DOC_INVARIANT = doc("accumulate", "accumulate-invariant")
+DOC_TAIL = doc("mitigations", "mitigations-tail")
+DOC_CORRECTION = doc("mitigations", "mitigations-correction")
 
 
 def _at(ds, name, t):
@@ -430,6 +432,60 @@ def build_cases() -> list:
                         "invariant: d=2 subsample n=6, 4 syn + 1 real/gen, Filter(0.3, 0.3) (samples)",
                         _cfg(AccumulateSubsample(n=6, synthetic=4, real=1), family=Gaussian(dim=2),
                              filter=Filter(0.3, 0.3), path="samples"), (5, 25), 20_000))
+    cases += _mitigation_cases()
+    return cases
+
+
+def _mitigation_cases() -> list:
+    """Tail reweighting and self-correction (docs/theory/mitigations.md),
+    replace loop: E sigma^2 / E tr Sigma / E sigma / E (mu - mu0)^2 against
+    madsim.theory.mitigations. Each generation's variance is a product of
+    factors with CV^2 ~ 2/n, so the compared generations keep CV^2 well
+    under MAX_CV2_LOGNORMAL."""
+    from ..._theory import mitigations as mt
+    from ...config import TailWeight
+
+    cases = []
+
+    def tail_var(cfg, t):
+        fam, rw = cfg.family, cfg.reweight
+        name = "E sigma^2" if fam.dim == 1 else "E tr Sigma"
+        return Comparison(name, t, "mean", _var_like, lambda: fam.dim * float(mt.tail_weight_expected_var(
+            t, cfg.loop.n, rw.beta, rw.k, fam.dim, cfg.temperature, cfg.estimator)), DOC_TAIL)
+
+    for name, title, kw, ts, R in (
+            ("mit-tail-b1-k1.5-n15", "tail reweighting beta=1 k=1.5, replace n=15, mle (samples)",
+             dict(reweight=TailWeight(1.0, 1.5)), (1, 3), 100_000),
+            ("mit-tail-b2-k1.5-n15-d2-unbiased", "tail reweighting beta=2 k=1.5, d=2, unbiased, replace n=15",
+             dict(reweight=TailWeight(2.0, 1.5), family=Gaussian(dim=2), estimator="unbiased"), (1, 2), 50_000),
+            ("mit-tail-cancel-k1.5-n20", "tail reweighting with the beta that cancels the shrink, k=1.5, n=20",
+             dict(reweight=TailWeight(mt.cancelling_beta(20, 1.5), 1.5)), (1, 5), 100_000)):
+        n = 20 if "n20" in name else 15
+        cfg = _cfg(Replace(n=n), path="samples", **kw)
+        cases.append(Case(name, title, cfg, R, tuple(tail_var(cfg, t) for t in ts), doc=DOC_TAIL))
+
+    def corr(cfg, t):
+        g, n, tau, est = cfg.correction, cfg.loop.n, cfg.temperature, cfg.estimator
+        m = lambda: mt.correction_moments(t, n, g, tau, est)  # noqa: E731
+        return (Comparison("E sigma^2", t, "mean", _var_like, lambda: float(m().var), DOC_CORRECTION),
+                Comparison("E sigma", t, "mean", _sigma, lambda: float(m().sd), DOC_CORRECTION),
+                Comparison("E (mu-mu0)^2", t, "mean", _mean_sq, lambda: float(m().mean_sq), DOC_CORRECTION))
+
+    for name, title, kw, R in (
+            ("mit-correct-g0.5-n10", "self-correction gamma=0.5, replace n=10, mle", {}, 100_000),
+            ("mit-correct-g0.2-n10-tau1.1-unbiased-samples",
+             "self-correction gamma=0.2, replace n=10, tau=1.1, unbiased (samples)",
+             dict(temperature=1.1, estimator="unbiased", path="samples"), 30_000)):
+        g = 0.5 if "g0.5" in name else 0.2
+        cfg = _cfg(Replace(n=10), correction=g, **kw)
+        cases.append(Case(name, title, cfg, R, corr(cfg, 5) + corr(cfg, 60), doc=DOC_CORRECTION))
+    cov = ((2.0, 0.3, 0.0), (0.3, 1.0, 0.2), (0.0, 0.2, 0.5))
+    cfg = _cfg(Replace(n=10**8), correction=0.5, temperature=1.2, family=Gaussian(dim=3, cov=cov))
+    limit = lambda: mt.correction_limit_scale(0.5, 1.2) ** 2 * float(np.trace(np.array(cov)))  # noqa: E731
+    cases.append(Case("mit-correct-d3-limit", "self-correction gamma=0.5, d=3, tau=1.2, n=1e8: "
+                      "Sigma_t -> (g tau / (1 - (1 - g) tau))^2 Sigma0", cfg, 2_000,
+                      (Comparison("E tr Sigma", 40, "mean", _var_like, limit, DOC_CORRECTION),),
+                      doc=DOC_CORRECTION))
     return cases
 
 
@@ -457,4 +513,6 @@ QUICK = {
     "d3-fresh-cov": 25_000,
     "row20-invariant-fresh-filter": 50_000,
     "row20-invariant-subsample": None,
+    "mit-tail-b1-k1.5-n15": 30_000,
+    "mit-correct-g0.5-n10": 30_000,
 }

@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from ... import theory
-from ...config import Accumulate, Config, Replace
+from ...config import Accumulate, Config, Fresh, Replace
 from ...families.regression import Regression
 from ..records import Case, Comparison, doc
 
 DOC_REPLACE = doc("regression", "regression-replace")
 DOC_ACCUMULATE = doc("regression", "regression-accumulate")
 DOC_NOISE = doc("regression", "regression-refit-noise")
+DOC_WEIGHTED = doc("regression", "regression-weighted")
 
 
 def _at(name):
@@ -68,6 +69,18 @@ def build_cases() -> list:
         add(Case(f"sec5b-refit-noise-{est}-d3-T12",
                  f"regression replace, labels with the fit's noise estimate ({est})", cfg, 40_000,
                  (noise_var(cfg, 5), noise_var(cfg, 10), test_error(cfg, 10)), doc=DOC_NOISE))
+    for name, title, fam, loop, w, path in (
+            ("hxc-regression-optimal-d3-n20-m20", "weighted fresh regression, w = optimal = 1/phi, d=3, "
+             "n=m=20", Regression(dim=3), Fresh(real=20, synthetic=20), "optimal", "exact"),
+            ("hxc-regression-0.3-d3-n20-m40-samples", "weighted fresh regression, w=0.3, d=3, n=20, m=40 "
+             "(samples)", Regression(dim=3), Fresh(real=20, synthetic=40), 0.3, "samples"),
+            ("hxc-regression-0.5-refit-noise-d3-n15-m25", "weighted fresh regression, w=0.5, labels with "
+             "the fitted noise, d=3", Regression(dim=3, refit_noise=True), Fresh(real=15, synthetic=25), 0.5,
+             "exact")):
+        cfg = Config(family=fam, loop=loop, weight=w, path=path)
+        R = 40_000 if path == "exact" else 10_000
+        add(Case(name, title, cfg, R, tuple(test_error(cfg, t, DOC_WEIGHTED) for t in (1, 5, 60)),
+                 doc=DOC_WEIGHTED))
     return cases
 
 
@@ -77,4 +90,5 @@ QUICK = {
     "sec5b-accumulate-fresh-d5-T20": 20_000,
     "sec5b-accumulate-fixed-d5-T20-samples": 5_000,
     "sec5b-refit-noise-mle-d3-T12": 20_000,
+    "hxc-regression-optimal-d3-n20-m20": 20_000,
 }
