@@ -137,7 +137,7 @@ def twin(name: str) -> tuple:
             module, func = spec.reference[name]
             ref = reference()
             mod = importlib.import_module(f"{ref.__name__}.{module}")
-            return getattr(mod, "Params", None), getattr(mod, func)
+            return mod.Params, getattr(mod, func)
     raise ValueError(f"no registered family runs the kernel {name!r}")
 
 

@@ -22,7 +22,7 @@ from .._backend import core
 from ..config import (SCALE_LIMIT, AccumulateSubsample, Augment, Config, Replace, normalise,
                       reject_token_knobs, spd_matrix)
 from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       observe_columns, reference, scalar_columns, zero_state_kernel)
+                       observe_columns, scalar_columns, twin, zero_state_kernel)
 from . import FamilySpec, register
 
 class MeanVector:
@@ -181,9 +181,8 @@ def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
         default=lean_default(LEAN_1D, cfg),
     )
     if backend == "jax":
-        ref = reference()
-        kern = replace(kern, params=ref.gaussian.Params(**{**args, "n": int(loop.n)}),
-                       advance=ref.backend.advance)
+        twin_params, twin_advance = twin("gaussian1d")
+        kern = replace(kern, params=twin_params(**{**args, "n": int(loop.n)}), advance=twin_advance)
     return kern
 
 
