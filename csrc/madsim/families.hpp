@@ -15,6 +15,7 @@
 #include "models/gaussian1d.hpp"
 #include "models/gaussian_loop.hpp"
 #include "models/gmm.hpp"
+#include "models/poisson.hpp"
 #include "models/regression.hpp"
 
 // clang-format off
@@ -24,5 +25,6 @@
   X(categorical, Categorical)         \
   X(bigram, Bigram)                   \
   X(gmm, GaussianMixture)             \
-  X(regression, Regression)
+  X(regression, Regression)           \
+  X(poisson, Poisson)
 // clang-format on

@@ -113,6 +113,18 @@ class RegressionParams:
     @property
     def n_counts(self) -> int: ...
 
+class PoissonParams:
+    def __init__(self, loop: int, path: int, rate0: float, real_fixed: float, counts: np.ndarray,
+                 subsample_n: int = ..., pool_cap: int = ...) -> None: ...
+    @property
+    def state_size(self) -> int: ...
+    @property
+    def observe_names(self) -> list[str]: ...
+    @property
+    def observe_size(self) -> int: ...
+    @property
+    def n_counts(self) -> int: ...
+
 # ---------------------------------------------------------------- kernels (CPU launcher)
 
 def advance_gaussian1d(params: Gaussian1DParams, state: np.ndarray, replica_ids: np.ndarray, seed: int,
@@ -138,6 +150,10 @@ def advance_regression(params: RegressionParams, state: np.ndarray, replica_ids:
                        gen_begin: int, gen_end: int, rec_gens: np.ndarray, rec_offset: int,
                        records: np.ndarray, detectors: np.ndarray, first: np.ndarray, threads: int,
                        columns: object = ...) -> None: ...
+def advance_poisson(params: PoissonParams, state: np.ndarray, replica_ids: np.ndarray, seed: int,
+                    gen_begin: int, gen_end: int, rec_gens: np.ndarray, rec_offset: int,
+                    records: np.ndarray, detectors: np.ndarray, first: np.ndarray, threads: int,
+                    columns: object = ...) -> None: ...
 def gmm_em(params: GaussianMixtureParams, state: np.ndarray,
            points: np.ndarray) -> npt.NDArray[np.float64]: ...
 
@@ -171,6 +187,11 @@ def advance_regression_cuda(params: RegressionParams, state: np.ndarray, replica
                             records: np.ndarray, detectors: np.ndarray, first: np.ndarray,
                             threads: int = ..., columns: object = ..., block: int = ...,
                             gens_per_launch: int = ...) -> None: ...
+def advance_poisson_cuda(params: PoissonParams, state: np.ndarray, replica_ids: np.ndarray, seed: int,
+                         gen_begin: int, gen_end: int, rec_gens: np.ndarray, rec_offset: int,
+                         records: np.ndarray, detectors: np.ndarray, first: np.ndarray,
+                         threads: int = ..., columns: object = ..., block: int = ...,
+                         gens_per_launch: int = ...) -> None: ...
 
 # ---------------------------------------------------------------- Philox streams and transforms
 

@@ -46,6 +46,8 @@ categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
                renamed because ``fresh_fixed_point`` is the Gaussian one
 regression     test error of linear regression under replace and accumulate
                (regression.md)
+poisson        the Poisson rate: mean, variance of every loop but
+               AccumulateSubsample, P(collapse to 0) under replace (poisson.md)
 =============  ==============================================================
 """
 
@@ -54,6 +56,7 @@ from __future__ import annotations
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
 from ._theory import regression
+from ._theory.poisson import poisson_collapse_probability, poisson_rate_mean, poisson_rate_variance
 from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
                                  replace_test_error)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
@@ -710,4 +713,6 @@ __all__ = [
     # regression (by numbers; expected_test_error by config): docs/theory/regression.md
     "accumulate_test_error", "expected_noise_var", "expected_test_error", "regression",
     "replace_test_error",
+    # poisson (by config): docs/theory/poisson.md
+    "poisson_collapse_probability", "poisson_rate_mean", "poisson_rate_variance",
 ]

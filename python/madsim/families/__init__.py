@@ -29,8 +29,8 @@ class FamilySpec:
     kernel: Callable                            # (cfg, generations, replicas, backend "cpu"|"jax") -> Kernel
     kernels: tuple[str, ...]                    # the compiled kernels it runs (Kernel.name, attrs "kernel")
     cuda_advance: Mapping[str, str]             # compiled kernel name -> _core's CUDA advance function
-    reference: Mapping[str, tuple[str, str]]    # kernel name -> (madsim.reference module, reference.backend
-                                                #   advance function): its JAX twin
+    reference: Mapping[str, tuple[str, str]]    # kernel name -> (madsim.reference module, its advance
+                                                #   function): its JAX twin (kernels.twin)
     default_path: str                           # Config.path when None: "exact" or "samples"
     check_config: Callable                      # (cfg) -> None: its cross-field rules on Config, raising
     need_text: Callable                         # (family) -> how many points a fit needs, in words
@@ -85,4 +85,4 @@ def spec_for(family) -> FamilySpec:
 # The registry's import list, in registration order (Config's default
 # family first; the order of madsim.__all__, the TOML reference and the
 # validate listing).
-from . import gaussian, categorical, bigram, ppca, gmm, regression  # noqa: E402, F401, I001
+from . import gaussian, categorical, bigram, ppca, gmm, regression, poisson  # noqa: E402, F401, I001
