@@ -47,6 +47,7 @@
 //                  (models/gaussian_loop.hpp; 1-D: mean, var in gaussian1d.hpp)
 //   mixture        weights[k], means[k, d], cov factors[k, ...]
 //   regression     weights[d], noise variance                   (d + 1)
+//   Poisson        rate                                         (1)
 // and the loop state holds what a loop keeps between generations: the fixed
 // real set's sufficient statistics (augment), the accumulated pool's
 // (accumulate). The row survives between calls, so runs chunk, resume and

@@ -45,6 +45,8 @@ class FamilySpec:
     tokens: bool = False                        # a token family: top_k and top_p apply
     theory_curve: Callable | None = None        # (name, cfg, t) -> E[name] over replicas or None: the
                                                 #   plots' theory curves (None: madsim.plots.THEORY by name)
+    plots: tuple[str, ...] = ()                 # the single-family plots of madsim.plots that draw its
+                                                #   models (e.g. "tails", "token_ranks")
 
     @property
     def name(self) -> str:
@@ -70,6 +72,16 @@ def register(spec: FamilySpec) -> FamilySpec:
 def all_families() -> tuple[FamilySpec, ...]:
     """Every registered family, in registration order."""
     return tuple(_REGISTRY.values())
+
+
+def spec_named(name: str) -> FamilySpec | None:
+    """The spec whose family is called ``name`` (Config.to_dict's ``type``), or None."""
+    return next((s for s in _REGISTRY.values() if s.name == name), None)
+
+
+def families_with_plot(plot: str) -> list[str]:
+    """The names of the families a single-family plot draws (their spec's ``plots``)."""
+    return [s.name for s in _REGISTRY.values() if plot in s.plots]
 
 
 def spec_for(family) -> FamilySpec:

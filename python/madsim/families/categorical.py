@@ -261,6 +261,7 @@ SPEC = register(FamilySpec(
     law_tests=("test_theory_categorical.py", "test_categorical_knob_law.py"),
     benchmark="tokens.py",
     docs_page="categorical",
+    plots=("token_ranks",),
     theory_curve=theory_curve,
     exact_subsample=True,
     tokens=True,

@@ -321,4 +321,5 @@ SPEC = register(FamilySpec(
                "test_gaussian_paths_same_law.py"),
     benchmark="run.py",
     docs_page="gaussian",
+    plots=("tails",),
 ))
