@@ -47,7 +47,7 @@ class Poisson:
 
     @property
     def min_points(self) -> int:
-        """The points a fit needs: 1 (the sample mean of one point)."""
+        """The points a fit needs, one (the sample mean of a single point)."""
         return 1
 
 
