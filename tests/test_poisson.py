@@ -257,6 +257,24 @@ def test_collapse_probability_under_replace_matches_theory():
         stats.assert_mean(x, p, f"P(collapsed at {t})", stats.ALPHA / 3, se=np.sqrt(p * (1 - p) / x.size))
 
 
+def test_a_detector_finds_the_first_generation_at_zero_and_plots_draw_the_theory():
+    """FirstPassage("rate", below=0.0) is the first generation the model sits
+    at 0 (absorbing under Replace: collapsed from then on); plots.metric
+    draws the theory curves the family's spec gives."""
+    pytest.importorskip("matplotlib")
+    from madsim import plots
+
+    cfg = ms.Config(family=ms.Poisson(rate=0.2), loop=ms.Replace(n=5))
+    ds = run(cfg, seed=2, replicas=200, generations=30, record=ms.every(1), metrics="all",
+             detect=[ms.FirstPassage("rate", below=0.0, name="at_zero")])
+    collapsed = ds["collapsed"].values == 1.0
+    first = np.where(collapsed.any(axis=1), collapsed.argmax(axis=1), -1)
+    assert np.array_equal(ds["at_zero"].values, first) and (first > 0).any()
+    assert all(collapsed[i, f:].all() for i, f in enumerate(first) if f >= 0)
+    ax = plots.metric(ds, "collapsed")
+    assert any("theory" in (line.get_label() or "") for line in ax.get_lines())
+
+
 def test_theory_refuses_what_it_does_not_cover():
     with pytest.raises(NotImplementedError, match="AccumulateSubsample"):
         ms.theory.poisson_rate_variance(ms.Config(family=ms.Poisson(), path="samples",

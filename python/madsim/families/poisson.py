@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import _validate as check
-from ..config import AccumulateSubsample, Augment, Config, normalise, reject_token_knobs
+from ..config import AccumulateSubsample, Augment, Config, Replace, normalise, reject_token_knobs
 from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
                        scalar_columns, zero_state_kernel)
 from . import FamilySpec, register
@@ -127,6 +129,19 @@ def check_scale(cfg: Config) -> None:
             "would no longer be an exact integer in float64; rescale the problem")
 
 
+def theory_curve(name: str, cfg: Config, t):
+    """E[name] over replicas (the plots' theory curve): the rate (lambda_0,
+    every loop) and the collapsed indicator (P(lambda_t = 0), Replace);
+    None elsewhere (docs/theory/poisson.md)."""
+    from .. import theory
+
+    if name == "rate":
+        return np.asarray(theory.poisson_rate_mean(cfg, t), dtype=np.float64)
+    if name == "collapsed" and isinstance(cfg.loop, Replace):
+        return np.asarray(theory.poisson_collapse_probability(cfg, t), dtype=np.float64)
+    return None
+
+
 SPEC = register(FamilySpec(
     cls=Poisson,
     kernel=kernel,
@@ -145,4 +160,5 @@ SPEC = register(FamilySpec(
     law_tests=("test_poisson.py",),
     benchmark="poisson.py",
     docs_page="poisson",
+    theory_curve=theory_curve,
 ))
