@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,17 @@ def missing(spec: FamilySpec) -> list[str]:
     if not spec.docs_page or not (ROOT / "docs/guide" / f"{spec.docs_page}.md").is_file():
         out.append(f"{name}: no docs page (FamilySpec.docs_page: docs/guide/<page>.md; "
                    f"named {spec.docs_page!r})")
+    if spec.theory:
+        path = ROOT / "python/madsim/_theory" / f"{spec.theory}.py"
+        if not path.is_file():
+            out.append(f"{name}: its theory module madsim._theory.{spec.theory} does not exist")
+        else:
+            import madsim.theory
+
+            exported = [n for n in importlib.import_module(f"madsim._theory.{spec.theory}").__all__
+                        if not hasattr(madsim.theory, n)]
+            if exported:
+                out.append(f"{name}: madsim.theory does not re-export {exported}")
     if spec.default_path not in ("exact", "samples"):
         out.append(f"{name}: default_path must be 'exact' or 'samples'; got {spec.default_path!r}")
     return out
@@ -125,6 +137,9 @@ def test_the_completeness_check_fails_for_a_family_missing_pieces():
     fake = dataclasses.replace(gauss, kernels=("gaussian1d", "no_such_kernel"))
     assert "'no_such_kernel' is not in the C++ family list" in "\n".join(missing(fake))
     assert "no validate case" in gaps
+    poisson = spec_for(ms.Poisson)
+    assert "madsim._theory.no_such does not exist" in "\n".join(
+        missing(dataclasses.replace(poisson, theory="no_such")))
 
 
 def test_the_registry_drives_the_exports_config_and_toml():

@@ -46,9 +46,11 @@ categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
                renamed because ``fresh_fixed_point`` is the Gaussian one
 regression     test error of linear regression under replace and accumulate
                (regression.md)
-poisson        the Poisson rate: mean, variance of every loop but
-               AccumulateSubsample, P(collapse to 0) under replace (poisson.md)
 =============  ==============================================================
+
+A family's own theory module (named by its FamilySpec's ``theory``, e.g.
+``madsim._theory.poisson``, docs/theory/poisson.md) is re-exported here
+from the registry: its ``__all__`` joins this module's.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ from __future__ import annotations
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
 from ._theory import regression
-from ._theory.poisson import poisson_collapse_probability, poisson_rate_mean, poisson_rate_variance
 from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
                                  replace_test_error)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
@@ -713,6 +714,25 @@ __all__ = [
     # regression (by numbers; expected_test_error by config): docs/theory/regression.md
     "accumulate_test_error", "expected_noise_var", "expected_test_error", "regression",
     "replace_test_error",
-    # poisson (by config): docs/theory/poisson.md
-    "poisson_collapse_probability", "poisson_rate_mean", "poisson_rate_variance",
 ]
+
+
+def _family_theory() -> list[str]:
+    """Re-exports the theory module each registered family names in its
+    FamilySpec (``theory``: a module of madsim._theory, its ``__all__``), so
+    a new family's closed forms need no line here."""
+    import importlib
+
+    from .families import all_families
+
+    names = []
+    for spec in all_families():
+        if spec.theory:
+            mod = importlib.import_module(f"{__package__}._theory.{spec.theory}")
+            for name in mod.__all__:
+                globals()[name] = getattr(mod, name)
+            names += [n for n in mod.__all__ if n not in names]
+    return names
+
+
+__all__ += _family_theory()

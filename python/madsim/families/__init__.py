@@ -47,6 +47,8 @@ class FamilySpec:
                                                 #   plots' theory curves (None: madsim.plots.THEORY by name)
     plots: tuple[str, ...] = ()                 # the single-family plots of madsim.plots that draw its
                                                 #   models (e.g. "tails", "token_ranks")
+    theory: str = ""                            # its module of madsim._theory, whose __all__ madsim.theory
+                                                #   re-exports ("": none, or written into theory.py)
 
     @property
     def name(self) -> str:

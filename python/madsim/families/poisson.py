@@ -161,4 +161,5 @@ SPEC = register(FamilySpec(
     benchmark="poisson.py",
     docs_page="poisson",
     theory_curve=theory_curve,
+    theory="poisson",
 ))
