@@ -108,7 +108,7 @@ class Bounds(NamedTuple):
                     # 0 declares the loop is not SUBSAMPLE (its code is not traced)
 
 
-def _bucket(k: int) -> int:
+def bucket(k: int) -> int:
     """Smallest power of two >= max(k, 8): buffers come in few sizes (few compiles)."""
     return max(8, 1 << max(0, int(k) - 1).bit_length())
 
@@ -124,8 +124,8 @@ def bounds(p: Params) -> Bounds:
     real = counts[:, 0].max(initial=0.0)
     if p.loop == AUGMENT:
         real = max(real, float(p.real_fixed))
-    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
-    return Bounds(_bucket(real), _bucket(counts[:, 1].max(initial=0.0)), sub)
+    sub = bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return Bounds(bucket(real), bucket(counts[:, 1].max(initial=0.0)), sub)
 
 
 # --- sizes and layout (mirror the static members) ----------------------------------------------

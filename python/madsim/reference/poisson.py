@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .backend import advance_model, as_c_array, c_integer, family_model
-from .gaussian_loop import _bucket, floyd_subset
+from .gaussian_loop import bucket, floyd_subset
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, make_stream
 from .samplers import poisson
 
@@ -62,8 +62,8 @@ def bound(p: Params) -> tuple[int, int, int]:
         return (0, 0, 0)
     counts = np.asarray(p.counts, np.float64).reshape(-1, 2)
     real = max(counts[:, 0].max(initial=0.0), float(p.real_fixed))
-    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
-    return (_bucket(real), _bucket(counts[:, 1].max(initial=0.0)), sub)
+    sub = bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return (bucket(real), bucket(counts[:, 1].max(initial=0.0)), sub)
 
 
 # --- layout (mirrors the static members) ---------------------------------------------------------

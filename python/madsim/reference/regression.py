@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .backend import advance_model, as_c_array, family_model
-from .gaussian_loop import _bucket, floyd_subset, normals, survivors, wishart_factor
+from .gaussian_loop import bucket, floyd_subset, normals, survivors, wishart_factor
 from .linalg import cholesky_packed, cholesky_solve_packed, pack, sym_mul_vec, tri, tri_size, unpack_lower
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, make_stream
 from .samplers import chisquare
@@ -75,8 +75,8 @@ def bound(p: Params) -> tuple[int, int, int]:
     counts = np.asarray(p.counts, np.float64).reshape(-1, 2)
     real = max(counts[:, 0].max(initial=0.0), float(p.real_fixed), float(p.fixed_real))
     syn = max(counts[:, 1].max(initial=0.0), float(p.fixed_synthetic))
-    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
-    return (_bucket(real), _bucket(syn), sub)
+    sub = bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return (bucket(real), bucket(syn), sub)
 
 
 # --- layout (mirrors the static members) ---------------------------------------------------------
