@@ -104,7 +104,7 @@ def test_toml_run_file():
 
 def test_params_checked_like_the_kernel():
     pytest.importorskip("jax")
-    from madsim.reference import backend, bigram
+    from madsim.reference import bigram
 
     good = dict(loop=0, path=1, top_k=0, tau=1.0, top_p=1.0, smoothing=0.0, tpr=0.0, fpr=0.0,
                 real_fixed=0.0, length=3, truth=np.array([[0.5, 0.5], [0.5, 0.5]]),
@@ -120,7 +120,7 @@ def test_params_checked_like_the_kernel():
         with pytest.raises(ValueError) as e1:
             core.BigramParams(**args)
         with pytest.raises(ValueError) as e2:
-            backend._bigram_params(bigram.Params(**args))
+            bigram._bigram_params(bigram.Params(**args))
         assert str(e1.value) == str(e2.value), change
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import madsim
 from madsim import _core
+from madsim.families import all_families
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(madsim.__file__).resolve().parent
@@ -18,9 +19,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # scikit-build-core's regex provider's default pattern (scikit_build_core.metadata.regex)
 VERSION_RE = r'(?i)^(__version__|VERSION)(?: ?\: ?str)? *= *([\'"])v?(?P<value>.+?)\2'
 # defined only when the CUDA launcher is compiled in (csrc/bindings/module.cpp, MADSIM_WITH_CUDA)
+# the CUDA runtime's names, and every registered family's CUDA advance
 CUDA_ONLY = {"CudaError", "cuda_device_count", "cuda_runtime", "philox4x32_10_cuda", "philox_seconds_cuda",
-             "advance_gaussian1d_cuda", "advance_gaussian_loop_cuda", "advance_categorical_cuda",
-             "advance_bigram_cuda", "advance_gmm_cuda", "advance_regression_cuda"}
+             *(f for spec in all_families() for f in spec.cuda_advance.values())}
 
 
 # ---------------------------------------------------------------- version

@@ -159,7 +159,7 @@ def test_comparison_detects_a_smoothing_of_1e_9():
 
 
 def test_reference_params_checked_like_the_kernel():
-    from madsim.reference import backend, categorical
+    from madsim.reference import categorical
     from madsim._backend import core
 
     good = dict(loop=0, path=0, top_k=0, tau=1.0, top_p=1.0, smoothing=0.0, weight=-1.0, tpr=0.0,
@@ -173,5 +173,5 @@ def test_reference_params_checked_like_the_kernel():
         with pytest.raises(ValueError) as e1:
             core.CategoricalParams(**args)
         with pytest.raises(ValueError) as e2:
-            backend._cat_params(categorical.Params(**args))
+            categorical._cat_params(categorical.Params(**args))
         assert str(e1.value) == str(e2.value), change

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import madsim.reference as ref
 from madsim._backend import core
-from madsim.reference import backend, gaussian
+from madsim.reference import gaussian
 
 import strategies as S
 from metric_tolerances import NAMES_1D, metric_errors
@@ -241,8 +241,8 @@ def test_trajectory_matches_kernel(path, n, estimator):
     r_rec = np.full((R, G + 1, O), np.nan)
     r_first = np.full((R, D), -1, np.int64)
     p = gaussian.Params(n, tau, estimator, path, MU0, VAR0)
-    backend.advance(p, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, TRAJ_DETECTORS, r_first, 1)
-    backend.advance(p, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, TRAJ_DETECTORS, r_first, 1)
+    gaussian.advance(p, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, TRAJ_DETECTORS, r_first, 1)
+    gaussian.advance(p, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, TRAJ_DETECTORS, r_first, 1)
 
     assert not np.isnan(r_rec).any()
     scale = np.maximum.accumulate(np.abs(k_rec[:, :, 0]) + tau * np.sqrt(k_rec[:, :, 1]), axis=1)
@@ -270,7 +270,7 @@ def test_reference_chunking_changes_no_number():
         for a, b in zip(cuts[:-1], cuts[1:]):
             lo = np.searchsorted(gens, a, side="right")
             hi = np.searchsorted(gens, b, side="right")
-            backend.advance(p, state, ids, 9, a, b, gens[lo:hi], int(lo), rec,
+            gaussian.advance(p, state, ids, 9, a, b, gens[lo:hi], int(lo), rec,
                             TRAJ_DETECTORS[:1], first, 1)
         out.append((state, rec, first))
     assert out[0][0].tobytes() == out[1][0].tobytes()
@@ -339,7 +339,7 @@ MALFORMED = {
 def test_reference_advance_rejects_what_the_kernel_rejects(what):
     errors = []
     for impl, params in ((core.advance_gaussian1d, core.Gaussian1DParams(10.0, 1.0, 0, 0)),
-                         (backend.advance, gaussian.Params(10, 1.0, 0, 0))):
+                         (gaussian.advance, gaussian.Params(10, 1.0, 0, 0))):
         with pytest.raises((TypeError, ValueError)) as info:
             impl(params, **_advance_args(**MALFORMED[what]))
         errors.append(info.value)
@@ -357,14 +357,14 @@ def test_reference_params_checked_like_the_kernel(bad):
     with pytest.raises(ValueError) as kern:
         core.Gaussian1DParams(**{**good, **bad})
     with pytest.raises(ValueError) as refe:
-        backend.advance(gaussian.Params(**{**good, **bad}), **_advance_args())
+        gaussian.advance(gaussian.Params(**{**good, **bad}), **_advance_args())
     assert str(refe.value) == str(kern.value)
     with pytest.raises(TypeError, match="params"):
-        backend.advance(None, **_advance_args())
+        gaussian.advance(None, **_advance_args())
 
 
 def test_reference_advance_accepts_core_params_and_an_empty_chunk():
     """The _core params struct works too; gen_begin == gen_end > 0 changes nothing."""
     args = _advance_args(gen_begin=3, gen_end=3, rec_gens=np.array([], np.uint32))
-    backend.advance(core.Gaussian1DParams(10.0, 1.0, 0, 0), **args)
+    gaussian.advance(core.Gaussian1DParams(10.0, 1.0, 0, 0), **args)
     assert args["state"].tolist() == [[1.0, 1.0], [1.0, 1.0]]

@@ -529,12 +529,12 @@ def test_trajectory_matches_kernel(name):
     k_state, k_rec, k_first = fresh()
     core.advance_gaussian_loop(kp, k_state, TRAJ_IDS, seed, 0, G, gens, 0, k_rec, det, k_first, 1)
     r_state, r_rec, r_first = fresh()
-    backend.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, det,
+    gl.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, det,
                                   r_first, 1)
-    backend.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, det,
+    gl.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, det,
                                   r_first, 1)
     o_state, o_rec, o_first = fresh()
-    backend.advance_gaussian_loop(rp, o_state, TRAJ_IDS, seed, 0, G, gens, 0, o_rec, det, o_first, 1)
+    gl.advance_gaussian_loop(rp, o_state, TRAJ_IDS, seed, 0, G, gens, 0, o_rec, det, o_first, 1)
     assert o_state.tobytes() == r_state.tobytes() and o_rec.tobytes() == r_rec.tobytes()
     assert o_first.tolist() == r_first.tolist()
 
@@ -596,7 +596,7 @@ def test_reference_params_checked_like_the_kernel(what):
         core.GaussianLoopParams(**args)
     R = 2
     with pytest.raises((TypeError, ValueError)) as refe:
-        backend.advance_gaussian_loop(gl.Params(**args), np.zeros((R, 1)),
+        gl.advance_gaussian_loop(gl.Params(**args), np.zeros((R, 1)),
                                       np.arange(R, dtype=np.uint32), 1, 0, 1,
                                       np.array([1], np.uint32), 0, np.zeros((R, 1, 1)),
                                       np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
@@ -610,7 +610,7 @@ def test_advance_contract_of_the_loop(impl):
     alike; gen_begin == gen_end > 0 changes nothing; params of the other kind
     are refused."""
     p = core.GaussianLoopParams(**GOOD) if impl == "kernel" else gl.Params(**GOOD)
-    advance = core.advance_gaussian_loop if impl == "kernel" else backend.advance_gaussian_loop
+    advance = core.advance_gaussian_loop if impl == "kernel" else gl.advance_gaussian_loop
     S_k, O = 2 + 3 + 3, 2 + 3 + 6 + len(NAMES_ND)
     R = 2
 
@@ -628,6 +628,6 @@ def test_advance_contract_of_the_loop(impl):
     assert call(gen_begin=3, gen_end=3, rec=()).tolist() == np.ones((R, S_k)).tolist()
     with pytest.raises(TypeError):
         other = gl.Params(**GOOD) if impl == "kernel" else core.GaussianLoopParams(**GOOD)
-        (core.advance_gaussian_loop if impl == "kernel" else backend.advance_gaussian_loop)(
+        (core.advance_gaussian_loop if impl == "kernel" else gl.advance_gaussian_loop)(
             other, np.ones((R, S_k)), np.arange(R, dtype=np.uint32), 1, 0, 1, np.array([1], np.uint32),
             0, np.zeros((R, 1, O)), np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)

@@ -145,7 +145,7 @@ def test_comparison_detects_a_ridge_of_1e_9():
 
 def test_reference_params_checked_like_the_kernel():
     from madsim._backend import core
-    from madsim.reference import backend, regression
+    from madsim.reference import regression
 
     good = dict(d=2, loop=0, path=0, design=0, estimator=0, refit_noise=0, ridge=0.0, tpr=0.0,
                 fpr=0.0, real_fixed=0.0, fixed_real=0.0, fixed_synthetic=0.0,
@@ -161,7 +161,7 @@ def test_reference_params_checked_like_the_kernel():
         with pytest.raises(ValueError) as e1:
             core.RegressionParams(**args)
         with pytest.raises(ValueError) as e2:
-            backend._reg_params(regression.Params(**args))
+            regression._reg_params(regression.Params(**args))
         assert str(e1.value) == str(e2.value), change
 
 

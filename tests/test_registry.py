@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,16 @@ from madsim.families import FamilySpec, all_families, register, spec_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _advance_functions() -> set[str]:
-    """The functions defined in madsim/reference/backend.py (read, not
-    imported: the check needs no jax)."""
-    tree = ast.parse((ROOT / "python/madsim/reference/backend.py").read_text())
-    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+def _defined(path: Path, kind) -> set[str]:
+    """The top-level functions (kind ast.FunctionDef) or classes of a module
+    (read, not imported: the check needs no jax)."""
+    return {node.name for node in ast.parse(path.read_text()).body if isinstance(node, kind)}
+
+
+def _family_list() -> str:
+    """The C++ family list (csrc/madsim/families.hpp): the X(name, Model)
+    entries that declare, bind and CUDA-instantiate each compiled kernel."""
+    return (ROOT / "csrc/madsim/families.hpp").read_text()
 
 
 def _bound_names() -> str:
@@ -39,8 +45,8 @@ def missing(spec: FamilySpec) -> list[str]:
     name = spec.name
     if not spec.kernels:
         out.append(f"{name}: no compiled kernel named (FamilySpec.kernels)")
-    advances = _advance_functions()
     bound = _bound_names()
+    family_list = _family_list()
     for kern in spec.kernels:
         module, advance = spec.reference.get(kern, (None, None))
         if module is None:
@@ -49,10 +55,14 @@ def missing(spec: FamilySpec) -> list[str]:
             path = ROOT / "python/madsim/reference" / f"{module}.py"
             if not path.is_file():
                 out.append(f"{name}: the JAX twin module madsim.reference.{module} does not exist")
-            elif "Params" not in {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef)}:
-                out.append(f"{name}: the JAX twin module madsim.reference.{module} defines no Params")
-            if advance not in advances:
-                out.append(f"{name}: the JAX twin's advance reference.backend.{advance} does not exist")
+            else:
+                if "Params" not in _defined(path, ast.ClassDef):
+                    out.append(f"{name}: the JAX twin module madsim.reference.{module} defines no Params")
+                if advance not in _defined(path, ast.FunctionDef):
+                    out.append(f"{name}: the JAX twin's advance reference.{module}.{advance} does not exist")
+        if f"X({kern}, " not in family_list:
+            out.append(f"{name}: kernel {kern!r} is not in the C++ family list "
+                       f"(csrc/madsim/families.hpp: X({kern}, Model))")
         cuda = spec.cuda_advance.get(kern)
         if not cuda:
             out.append(f"{name}: kernel {kern!r} has no CUDA advance declared (FamilySpec.cuda_advance)")
@@ -83,6 +93,17 @@ def missing(spec: FamilySpec) -> list[str]:
     if not spec.docs_page or not (ROOT / "docs/guide" / f"{spec.docs_page}.md").is_file():
         out.append(f"{name}: no docs page (FamilySpec.docs_page: docs/guide/<page>.md; "
                    f"named {spec.docs_page!r})")
+    if spec.theory:
+        path = ROOT / "python/madsim/_theory" / f"{spec.theory}.py"
+        if not path.is_file():
+            out.append(f"{name}: its theory module madsim._theory.{spec.theory} does not exist")
+        else:
+            import madsim.theory
+
+            exported = [n for n in importlib.import_module(f"madsim._theory.{spec.theory}").__all__
+                        if not hasattr(madsim.theory, n)]
+            if exported:
+                out.append(f"{name}: madsim.theory does not re-export {exported}")
     if spec.default_path not in ("exact", "samples"):
         out.append(f"{name}: default_path must be 'exact' or 'samples'; got {spec.default_path!r}")
     return out
@@ -112,8 +133,13 @@ def test_the_completeness_check_fails_for_a_family_missing_pieces():
                                validate_cases="regression")
     gaps = "\n".join(missing(fake))
     assert "madsim.reference.linalg defines no Params" in gaps
-    assert "reference.backend.advance_no_twin does not exist" in gaps
+    assert "reference.linalg.advance_no_twin does not exist" in gaps
+    fake = dataclasses.replace(gauss, kernels=("gaussian1d", "no_such_kernel"))
+    assert "'no_such_kernel' is not in the C++ family list" in "\n".join(missing(fake))
     assert "no validate case" in gaps
+    poisson = spec_for(ms.Poisson)
+    assert "madsim._theory.no_such does not exist" in "\n".join(
+        missing(dataclasses.replace(poisson, theory="no_such")))
 
 
 def test_the_registry_drives_the_exports_config_and_toml():
@@ -178,10 +204,14 @@ def test_backend_cuda_takes_the_advance_the_family_spec_names(monkeypatch):
 
     monkeypatch.setattr(K, "core", Core())
     monkeypatch.setattr(K, "require_cuda", lambda: None)
-    cfgs = [ms.Config(), ms.Config(family=ms.Gaussian(dim=2)), ms.Config(family=ms.PPCA(dim=3, factors=1)),
-            ms.Config(family=ms.Categorical(tokens=5)), ms.Config(family=ms.Bigram(tokens=3)),
-            ms.Config(family=ms.GaussianMixture(weights=[0.5, 0.5], means=[-1.0, 1.0])),
-            ms.Config(family=ms.Regression(dim=2))]
+    # every family at its defaults (where it has them), and the kernels defaults do not reach
+    cfgs = [ms.Config(family=ms.Gaussian(dim=2)), ms.Config(family=ms.PPCA(dim=3, factors=1)),
+            ms.Config(family=ms.GaussianMixture(weights=[0.5, 0.5], means=[-1.0, 1.0]))]
+    for spec in all_families():
+        try:
+            cfgs.append(ms.Config(family=spec.cls()))
+        except (TypeError, ValueError):
+            pass  # a family that needs arguments: listed above
     seen = set()
     for cfg in cfgs:
         spec = spec_for(cfg.family)

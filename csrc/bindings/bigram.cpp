@@ -112,6 +112,8 @@ void bind_bigram(py::module_& m) {
            py::arg("pi0"), py::arg("counts"), py::arg("subsample_n") = 0)
       .def_property_readonly("state_size",
                              [](const BigramHolder& h) { return Bigram::state_size(h.p); })
+      .def_property_readonly("observe_names",
+                             [](const BigramHolder& h) { return observe_names_py<Bigram>(h.p); })
       .def_property_readonly("observe_size",
                              [](const BigramHolder& h) { return Bigram::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const BigramHolder& h) { return h.p.n_counts; });

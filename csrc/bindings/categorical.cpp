@@ -126,6 +126,9 @@ void bind_categorical(py::module_& m) {
       .def_property_readonly(
           "state_size", [](const CategoricalHolder& h) { return Categorical::state_size(h.p); })
       .def_property_readonly(
+          "observe_names",
+          [](const CategoricalHolder& h) { return observe_names_py<Categorical>(h.p); })
+      .def_property_readonly(
           "observe_size", [](const CategoricalHolder& h) { return Categorical::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const CategoricalHolder& h) { return h.p.n_counts; });
   def_holder_advance<Categorical, CategoricalHolder>(m, "advance_categorical");

@@ -1,7 +1,8 @@
 // Shared by the binding files (one per family, csrc/bindings/*.cpp): array
 // checks and the advance_<family> binding templates. Every binding file
-// includes every model and lane header in the same order, so a family's
-// kernel is the same code whichever file instantiates it.
+// includes every model (csrc/madsim/families.hpp) and lane header in the
+// same order, so a family's kernel is the same code whichever file
+// instantiates it.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -22,12 +23,7 @@
 #include "../cpu/categorical_lanes.hpp"
 #include "../cpu/gaussian1d_lanes.hpp"
 #include "../cpu/gaussian_loop_lanes.hpp"
-#include "../madsim/models/bigram.hpp"
-#include "../madsim/models/categorical.hpp"
-#include "../madsim/models/gaussian1d.hpp"
-#include "../madsim/models/gaussian_loop.hpp"
-#include "../madsim/models/gmm.hpp"
-#include "../madsim/models/regression.hpp"
+#include "../madsim/families.hpp"
 #include "../madsim/samplers.hpp"
 
 namespace py = pybind11;
@@ -53,6 +49,15 @@ T* checked(const py::array& a, const char* name, std::vector<int64_t> shape, boo
     throw py::value_error(std::string(name) + ": must be C-contiguous");
   if (writable && !a.writeable()) throw py::value_error(std::string(name) + ": must be writable");
   return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+// The family's observe() column names (M::observe_names), a Python list:
+// madsim looks the columns up by name.
+template <class M>
+py::list observe_names_py(const typename M::Params& p) {
+  py::list out;
+  for (const std::string& n : M::observe_names(p)) out.append(n);
+  return out;
 }
 
 // One advance binding per family; the template keeps them one line each.
@@ -195,12 +200,10 @@ void def_holder_advance_cuda(py::module_& m, const char* name) {
 
 // The binding files: each adds its family's params class, advance_<family>
 // (and advance_<family>_cuda in a CUDA build) and its helpers to the module.
+// bind_<name> of every family in csrc/madsim/families.hpp.
 void bind_rng(py::module_& m);
-void bind_gaussian1d(py::module_& m);
-void bind_gaussian_loop(py::module_& m);
-void bind_categorical(py::module_& m);
-void bind_bigram(py::module_& m);
-void bind_gmm(py::module_& m);
-void bind_regression(py::module_& m);
+#define MADSIM_DECLARE_BIND(name, Model) void bind_##name(py::module_& m);
+MADSIM_FAMILIES(MADSIM_DECLARE_BIND)
+#undef MADSIM_DECLARE_BIND
 
 }  // namespace madsim_bind

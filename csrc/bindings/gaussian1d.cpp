@@ -28,6 +28,7 @@ void bind_gaussian1d(py::module_& m) {
       .def_readonly("path", &Gaussian1D::Params::path)
       .def_readonly("mu0", &Gaussian1D::Params::mu0)
       .def_readonly("var0", &Gaussian1D::Params::var0)
+      .def_property_readonly("observe_names", &observe_names_py<Gaussian1D>)
       .def_property_readonly(
           "observe_size", [](const Gaussian1D::Params& p) { return Gaussian1D::observe_size(p); });
   m.def("advance_gaussian1d", &advance_py<Gaussian1D>, py::arg("params"), py::arg("state"),

@@ -125,6 +125,9 @@ void bind_gaussian_loop(py::module_& m) {
       .def_property_readonly(
           "state_size", [](const GaussianLoopHolder& h) { return GaussianLoop::state_size(h.p); })
       .def_property_readonly(
+          "observe_names",
+          [](const GaussianLoopHolder& h) { return observe_names_py<GaussianLoop>(h.p); })
+      .def_property_readonly(
           "observe_size",
           [](const GaussianLoopHolder& h) { return GaussianLoop::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const GaussianLoopHolder& h) { return h.p.n_counts; });

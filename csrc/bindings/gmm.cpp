@@ -137,6 +137,9 @@ void bind_gmm(py::module_& m) {
            py::arg("tails"), py::arg("counts"), py::arg("subsample_n") = 0, py::arg("pool_cap") = 0)
       .def_property_readonly("state_size",
                              [](const GmmHolder& h) { return GaussianMixture::state_size(h.p); })
+      .def_property_readonly(
+          "observe_names",
+          [](const GmmHolder& h) { return observe_names_py<GaussianMixture>(h.p); })
       .def_property_readonly("observe_size",
                              [](const GmmHolder& h) { return GaussianMixture::observe_size(h.p); })
       .def_property_readonly("scratch_size",

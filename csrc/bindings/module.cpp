@@ -102,12 +102,9 @@ PYBIND11_MODULE(_core, m) {
       "Seconds for each of `threads` threads to generate `blocks_per_thread` Philox blocks "
       "(lanes: with the SIMD lane generator of the CPU launcher).");
   bind_rng(m);
-  bind_gaussian1d(m);
-  bind_gaussian_loop(m);
-  bind_categorical(m);
-  bind_bigram(m);
-  bind_gmm(m);
-  bind_regression(m);
+#define MADSIM_CALL_BIND(name, Model) bind_##name(m);
+  MADSIM_FAMILIES(MADSIM_CALL_BIND)
+#undef MADSIM_CALL_BIND
 
   // Device memory of a CUDA call (csrc/cuda/memory.hpp): pure arithmetic,
   // present in every build.

@@ -107,6 +107,9 @@ void bind_regression(py::module_& m) {
       .def_property_readonly("state_size",
                              [](const RegressionHolder& h) { return Regression::state_size(h.p); })
       .def_property_readonly(
+          "observe_names",
+          [](const RegressionHolder& h) { return observe_names_py<Regression>(h.p); })
+      .def_property_readonly(
           "observe_size", [](const RegressionHolder& h) { return Regression::observe_size(h.p); })
       .def_property_readonly("n_counts", [](const RegressionHolder& h) { return h.p.n_counts; });
   def_holder_advance<Regression, RegressionHolder>(m, "advance_regression");

@@ -3,8 +3,9 @@
 // launcher, one replica at a time (a grid-stride loop over replicas, so the
 // threads in flight, and with them the per-thread observe rows and scratch,
 // are bounded by what the device holds at once, not by R). No model math
-// here: a family enters only through DeviceTraits (its name, the Params
-// fields that point at host arrays, and whether its rows fit in registers).
+// here: a family enters only through its line in csrc/madsim/families.hpp
+// and DeviceTraits, read from its model (the Params fields that point at
+// host arrays, and whether its rows fit in registers; model.hpp).
 //
 // A call: copy the state rows, replica ids, first passages and the family's
 // arrays to the device; run the call's generations in one or more launches
@@ -20,14 +21,10 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
-#include "../madsim/models/bigram.hpp"
-#include "../madsim/models/categorical.hpp"
-#include "../madsim/models/gaussian1d.hpp"
-#include "../madsim/models/gaussian_loop.hpp"
-#include "../madsim/models/gmm.hpp"
-#include "../madsim/models/regression.hpp"
+#include "../madsim/families.hpp"
 #include "launch.hpp"
 
 namespace madsim::cuda {
@@ -83,102 +80,56 @@ struct DeviceArray {
 
 // ---------------------------------------------------------------------------
 // DeviceTraits<M>: what the launcher must know of a family, and nothing of
-// its math.
-//   name                    for messages
+// its math, read from the model's optional members (model.hpp).
+//   name                    for messages (the Model of families.hpp)
 //   n_arrays, member(i), length(p, i)
 //                           Params fields that point at host arrays of
 //                           doubles, and their lengths: the launcher copies
 //                           each to the device and hands the kernel a Params
-//                           whose fields point there
+//                           whose fields point there (M::N_ARRAYS, M::array,
+//                           M::array_length; none where M has no N_ARRAYS)
 //   reg_state, reg_observe  > 0: the state row (exactly reg_state doubles) and
 //                           observe's row (at most reg_observe) live in
-//                           registers, not device memory
+//                           registers, not device memory (M::REG_STATE,
+//                           M::REG_OBSERVE; 0 where M has no REG_STATE)
 template <class M>
-struct DeviceTraits;
+struct FamilyName;
+#define MADSIM_FAMILY_NAME(name, Model)          \
+  template <>                                    \
+  struct FamilyName<Model> {                     \
+    static constexpr const char* value = #Model; \
+  };
+MADSIM_FAMILIES(MADSIM_FAMILY_NAME)
+#undef MADSIM_FAMILY_NAME
 
-template <>
-struct DeviceTraits<Gaussian1D> {
-  using P = Gaussian1D::Params;
-  static constexpr const char* name = "Gaussian1D";
+template <class M, class = void>
+struct ArrayTraits {
   static constexpr int n_arrays = 0;
-  static const double* P::* member(int) { return nullptr; }
-  static int64_t length(const P&, int) { return 0; }
-  static constexpr int reg_state = 2;
-  static constexpr int reg_observe = Gaussian1D::METRICS_AT + N_GAUSS_METRICS;
+  static const double* M::Params::* member(int) { return nullptr; }
+  static int64_t length(const typename M::Params&, int) { return 0; }
+};
+template <class M>
+struct ArrayTraits<M, std::void_t<decltype(M::N_ARRAYS)>> {
+  static constexpr int n_arrays = M::N_ARRAYS;
+  static const double* M::Params::* member(int i) { return M::array(i); }
+  static int64_t length(const typename M::Params& p, int i) { return M::array_length(p, i); }
 };
 
-template <>
-struct DeviceTraits<GaussianLoop> {
-  using P = GaussianLoop::Params;
-  static constexpr const char* name = "GaussianLoop";
-  static constexpr int n_arrays = 3;
-  static const double* P::* member(int i) {
-    return i == 0 ? &P::truth : i == 1 ? &P::counts : &P::basis;
-  }
-  static int64_t length(const P& p, int i) {  // basis: PPCA's [d, q] (none when q = 0)
-    return i == 0   ? (int64_t)p.d + tri_size(p.d)
-           : i == 1 ? 2 * p.n_counts
-                    : (int64_t)p.d * p.factors;
-  }
+template <class M, class = void>
+struct RegisterTraits {
   static constexpr int reg_state = 0;
   static constexpr int reg_observe = 0;
 };
-
-template <>
-struct DeviceTraits<Categorical> {
-  using P = Categorical::Params;
-  static constexpr const char* name = "Categorical";
-  static constexpr int n_arrays = 3;
-  static const double* P::* member(int i) {
-    return i == 0 ? &P::truth : i == 1 ? &P::rare : &P::counts;
-  }
-  static int64_t length(const P& p, int i) { return i < 2 ? (int64_t)p.K : 2 * p.n_counts; }
-  static constexpr int reg_state = 0;
-  static constexpr int reg_observe = 0;
+template <class M>
+struct RegisterTraits<M, std::void_t<decltype(M::REG_STATE)>> {
+  static constexpr int reg_state = M::REG_STATE;
+  static constexpr int reg_observe = M::REG_OBSERVE;
 };
 
-template <>
-struct DeviceTraits<Bigram> {
-  using P = Bigram::Params;
-  static constexpr const char* name = "Bigram";
-  static constexpr int n_arrays = 5;
-  static const double* P::* member(int i) {
-    const double* P::* m[] = {&P::truth, &P::truth_cdf, &P::start_cdf, &P::pi0, &P::counts};
-    return m[i];
-  }
-  static int64_t length(const P& p, int i) {
-    return i < 2 ? (int64_t)p.K * p.K : i < 4 ? (int64_t)p.K : 2 * p.n_counts;
-  }
-  static constexpr int reg_state = 0;
-  static constexpr int reg_observe = 0;
-};
-
-template <>
-struct DeviceTraits<GaussianMixture> {
-  using P = GaussianMixture::Params;
-  static constexpr const char* name = "GaussianMixture";
-  static constexpr int n_arrays = 3;
-  static const double* P::* member(int i) {
-    return i == 0 ? &P::truth : i == 1 ? &P::tails : &P::counts;
-  }
-  static int64_t length(const P& p, int i) {
-    return i == 0 ? GaussianMixture::params_size(p) : i == 1 ? 2 * (int64_t)p.d : 2 * p.n_counts;
-  }
-  static constexpr int reg_state = 0;
-  static constexpr int reg_observe = 0;
-};
-
-template <>
-struct DeviceTraits<Regression> {
-  using P = Regression::Params;
-  static constexpr const char* name = "Regression";
-  static constexpr int n_arrays = 2;
-  static const double* P::* member(int i) { return i == 0 ? &P::truth : &P::counts; }
-  static int64_t length(const P& p, int i) {
-    return i == 0 ? (int64_t)p.d + tri_size(p.d) + 1 : 2 * p.n_counts;
-  }
-  static constexpr int reg_state = 0;
-  static constexpr int reg_observe = 0;
+template <class M>
+struct DeviceTraits : ArrayTraits<M>, RegisterTraits<M> {
+  using P = typename M::Params;
+  static constexpr const char* name = FamilyName<M>::value;
 };
 
 // The family's arrays on the device, and a Params that points at them.
@@ -453,18 +404,12 @@ void advance(const typename M::Params& hp, const Chunk& c, double* state,
   d_first.download(first, R * D, "first passages");
 }
 
-template void advance<Gaussian1D>(const Gaussian1D::Params&, const Chunk&, double*, const uint32_t*,
-                                  int64_t, double*, int64_t*);
-template void advance<GaussianLoop>(const GaussianLoop::Params&, const Chunk&, double*,
-                                    const uint32_t*, int64_t, double*, int64_t*);
-template void advance<Categorical>(const Categorical::Params&, const Chunk&, double*,
-                                   const uint32_t*, int64_t, double*, int64_t*);
-template void advance<Bigram>(const Bigram::Params&, const Chunk&, double*, const uint32_t*,
-                              int64_t, double*, int64_t*);
-template void advance<GaussianMixture>(const GaussianMixture::Params&, const Chunk&, double*,
-                                       const uint32_t*, int64_t, double*, int64_t*);
-template void advance<Regression>(const Regression::Params&, const Chunk&, double*, const uint32_t*,
-                                  int64_t, double*, int64_t*);
+// One instantiation per family of csrc/madsim/families.hpp.
+#define MADSIM_INSTANTIATE(name, Model)                                                      \
+  template void advance<Model>(const Model::Params&, const Chunk&, double*, const uint32_t*, \
+                               int64_t, double*, int64_t*);
+MADSIM_FAMILIES(MADSIM_INSTANTIATE)
+#undef MADSIM_INSTANTIATE
 
 void philox_device(const uint32_t* ctr, int64_t n, const uint32_t key[2], uint32_t* out) {
   if (n <= 0) return;

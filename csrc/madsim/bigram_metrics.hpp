@@ -22,6 +22,10 @@ enum BigramMetric : int32_t {
   B_TOKENS_ALIVE,         // tokens j with P[i, j] > 0 for some i
   N_BIGRAM_METRICS
 };
+// Their names (observe_names; madsim.families.bigram.BIGRAM_METRICS).
+constexpr const char* BIGRAM_METRIC_NAMES[N_BIGRAM_METRICS] = {
+    "entropy_rate", "kl_rate_truth_model", "kl_rate_model_truth", "tv_rate",
+    "edges",        "tokens_alive"};
 
 constexpr double BIGRAM_INF = (double)INFINITY;
 

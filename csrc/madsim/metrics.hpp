@@ -33,6 +33,10 @@ enum GaussMetric : int32_t {
   M_TRACE_RATIO,     // tr(Sigma0^-1 Sigma)
   N_GAUSS_METRICS
 };
+// Their names (observe_names; madsim.families.gaussian.METRICS).
+constexpr const char* GAUSS_METRIC_NAMES[N_GAUSS_METRICS] = {
+    "tail2",          "tail3",          "tail4", "q001",         "q999",       "w2_sq",
+    "kl_model_truth", "kl_truth_model", "tv",    "logdet_ratio", "trace_ratio"};
 
 // Phi^-1(1 - 1e-3) (40 digits: 3.090232306167813541540399830107379205492).
 constexpr double Z_Q999 = 3.0902323061678135;

@@ -24,6 +24,18 @@
 //                    writes (at least) the columns of the groups whose bit is
 //                    set in need (driver.hpp::observe_need); a column's value
 //                    never depends on which others were asked for
+//   observe_names(const Params&) -> std::vector<std::string>
+//                    (host only) the name of each observe column, in order:
+//                    Python looks columns up by these names; the columns of
+//                    an array all carry the array's name
+// and, optionally, for the CUDA launcher (csrc/cuda/launch.cu):
+//   N_ARRAYS, array(i), array_length(p, i)
+//                    the Params fields that point at host arrays of doubles
+//                    and their lengths (absent: none); the launcher copies
+//                    each to the device
+//   REG_STATE, REG_OBSERVE
+//                    > 0: the state row (exactly REG_STATE doubles) and
+//                    observe's row (at most REG_OBSERVE) live in registers
 //
 // State is one flat float64 row per replica, [R, state_size], laid out as
 //   [ model parameters | loop state ]
@@ -35,11 +47,28 @@
 //                  (models/gaussian_loop.hpp; 1-D: mean, var in gaussian1d.hpp)
 //   mixture        weights[k], means[k, d], cov factors[k, ...]
 //   regression     weights[d], noise variance                   (d + 1)
+//   Poisson        rate                                         (1)
 // and the loop state holds what a loop keeps between generations: the fixed
 // real set's sufficient statistics (augment), the accumulated pool's
 // (accumulate). The row survives between calls, so runs chunk, resume and
 // extend. Records are [R, n_records, n_columns], the columns a run chose of
 // observe's row; detectors read observe's row (any column) on every generation.
 #pragma once
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
 #include "hd.hpp"
 #include "stream.hpp"
+
+namespace madsim {
+
+// observe()'s column names (host only): observe_names appends `count`
+// columns named `name` (an array's columns all carry its name).
+using ObserveNames = std::vector<std::string>;
+inline void add_names(ObserveNames& out, const char* name, int64_t count = 1) {
+  out.insert(out.end(), (size_t)count, std::string(name));
+}
+
+}  // namespace madsim

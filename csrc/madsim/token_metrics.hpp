@@ -26,6 +26,10 @@ enum TokenMetric : int32_t {
   C_ZIPF_EXPONENT,   // -(least-squares slope of ln p_(r) on ln r over the support)
   N_TOKEN_METRICS
 };
+// Their names (observe_names; madsim.families.categorical.TOKEN_METRICS).
+constexpr const char* TOKEN_METRIC_NAMES[N_TOKEN_METRICS] = {
+    "entropy", "support",        "gini_simpson",   "rare_mass",    "max_prob",
+    "tv",      "kl_model_truth", "kl_truth_model", "zipf_exponent"};
 
 constexpr double TOKEN_INF = (double)INFINITY;
 

@@ -30,13 +30,14 @@ def _demo(args) -> int:
     from madsim import theory
 
     n, R, G, eps = args.n, args.replicas, args.generations, args.eps
-    print(f"madsim {ms.__version__} demo: 1-D Gaussian refit on its own samples (replace loop)")
+    family = type(ms.Config().family).__name__  # the default family: the registry's first
+    print(f"madsim {ms.__version__} demo: 1-D {family} refit on its own samples (replace loop)")
     print(f"truth N(0, 1), n = {n} samples per generation, MLE, {R} replicas x {G} generations, "
           f"seed {args.seed}\n")
     checks = [t for t in (1, 10, 100, 1000, 10000) if t <= G]
     worst = 0.0
     for path in ("exact", "samples"):
-        cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=n), path=path)
+        cfg = ms.Config(loop=ms.Replace(n=n), path=path)
         t0 = time.perf_counter()
         ds = ms.simulate(cfg, replicas=R, generations=G, seed=args.seed, record=checks,
                          detect=[ms.FirstPassage("var", below=eps**2, name="collapse")],
@@ -254,8 +255,11 @@ def _plot(args) -> int:
     import matplotlib.pyplot as plt
 
     if args.kind == "tails":
-        token = '"type": "Categorical"' in ds.attrs.get("config", "")
-        ax = plots.token_ranks(ds) if token else plots.tails(ds)
+        from madsim.families import spec_named
+
+        family = json.loads(ds.attrs.get("config", "{}")).get("family", {}).get("type")
+        spec = spec_named(family) if isinstance(family, str) else None
+        ax = plots.token_ranks(ds) if spec is not None and "token_ranks" in spec.plots else plots.tails(ds)
     elif args.kind == "survival":
         name = args.name
         if not name:

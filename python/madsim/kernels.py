@@ -22,6 +22,7 @@ CudaUnavailableError saying which is missing).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -95,19 +96,49 @@ def lean_default(lean: tuple, cfg: Config, drop: tuple = ()) -> tuple:
     return tuple(n for n in names if n not in drop)
 
 
+def observe_columns(params) -> dict[str, np.ndarray]:
+    """Each name of observe()'s columns (the compiled model's
+    ``observe_names``, csrc/madsim/models/) -> its columns in order: one for
+    a scalar, every column of an array (int64). Families look their columns
+    up here and compute no offsets."""
+    at: dict[str, list[int]] = {}
+    for col, name in enumerate(params.observe_names):
+        at.setdefault(name, []).append(col)
+    return {name: np.array(cols, dtype=np.int64) for name, cols in at.items()}
+
+
+def scalar_columns(at: dict, names) -> dict[str, int]:
+    """name -> its observe column, for the scalar ``names`` (in their order)."""
+    return {name: int(at[name][0]) for name in names}
+
+
 def compiled(holder: str, name: str, args: dict, backend: str, cfg: Config, replicas: int,
               *memory) -> tuple:
-    """(params, advance, state_size) of a family kernel: the compiled
-    ``_core.<holder>Params`` validates ``args`` (also for the JAX twin), the
-    run's state is checked against the RAM (``memory``: check_memory's
-    pool_cap[, row]), and backend "jax" swaps in ``reference.<name>``'s
-    Params and ``reference.backend.advance_<name>``."""
+    """(params, advance, state_size, observe columns) of a family kernel: the
+    compiled ``_core.<holder>Params`` validates ``args`` (also for the JAX
+    twin) and names the observe columns (``observe_columns``), the run's
+    state is checked against the RAM (``memory``: check_memory's
+    pool_cap[, row]), and backend "jax" swaps in the twin (``twin``)."""
     params = getattr(core, f"{holder}Params")(**args)
     check_memory(cfg, params.state_size, replicas, *memory)
+    at = observe_columns(params)
     if backend == "jax":
-        ref = reference()
-        return getattr(ref, name).Params(**args), getattr(ref.backend, f"advance_{name}"), params.state_size
-    return params, getattr(core, f"advance_{name}"), params.state_size
+        twin_params, twin_advance = twin(name)
+        return twin_params(**args), twin_advance, params.state_size, at
+    return params, getattr(core, f"advance_{name}"), params.state_size, at
+
+
+def twin(name: str) -> tuple:
+    """(Params, advance) of the compiled kernel ``name``'s JAX twin: the
+    module and function its family's FamilySpec names in ``reference``."""
+    from .families import all_families
+    for spec in all_families():
+        if name in spec.reference:
+            module, func = spec.reference[name]
+            ref = reference()
+            mod = importlib.import_module(f"{ref.__name__}.{module}")
+            return mod.Params, getattr(mod, func)
+    raise ValueError(f"no registered family runs the kernel {name!r}")
 
 
 def zero_state_kernel(name: str, params, advance, state_size: int, columns: dict, **rest) -> Kernel:

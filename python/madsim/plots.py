@@ -352,9 +352,7 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
     ('log', 'log')
     """
     _check_ds(ds)
-    fam = _config_dict(ds).get("family", {})
-    if fam.get("type") != "Categorical":
-        raise ValueError(f"token_ranks draws Categorical models; this run's family is {fam.get('type')!r}")
+    _check_plot_family(ds, "token_ranks")
     if "probs" not in ds:
         raise ValueError("token_ranks needs the probability vector: simulate(..., metrics=['probs', ...])")
     recorded = ds["generation"].values.astype(np.int64)
@@ -395,13 +393,23 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
     return ax
 
 
+def _check_plot_family(ds, plot: str) -> None:
+    """A single-family plot: the run's family must list ``plot`` in its FamilySpec."""
+    from .families import families_with_plot, spec_named
+
+    kind = _config_dict(ds).get("family", {}).get("type")
+    spec = spec_named(kind) if isinstance(kind, str) else None
+    if spec is None or plot not in spec.plots:
+        raise ValueError(f"{plot} draws {' or '.join(families_with_plot(plot))} models; this run's "
+                         f"family is {kind!r}")
+
+
 # ---------------------------------------------------------------- tails
 
 def _truth_marginal(ds, coord: int):
     """(mu0, sigma0) of the truth's marginal of coordinate ``coord``, from the config."""
+    _check_plot_family(ds, "tails")
     fam = _config_dict(ds).get("family", {})
-    if fam.get("type") != "Gaussian":
-        raise ValueError(f"tails draws Gaussian models; this run's family is {fam.get('type')!r}")
     d = int(fam.get("dim", 1))
     if not (isinstance(coord, (int, np.integer)) and not isinstance(coord, bool)):
         raise TypeError(f"coord must be an integer in [0, {d - 1}]; got {coord!r}")

@@ -49,6 +49,10 @@ regression     test error of linear regression under replace, accumulate and
 mitigations    tail reweighting and self-correction of the Gaussian replace
                loop (mitigations.md)
 =============  ==============================================================
+
+A family's own theory module (named by its FamilySpec's ``theory``, e.g.
+``madsim._theory.poisson``, docs/theory/poisson.md) is re-exported here
+from the registry: its ``__all__`` joins this module's.
 """
 
 from __future__ import annotations
@@ -721,3 +725,24 @@ __all__ = [
     "correction_stationary", "mitigations", "tail_weight_expected_var", "tail_weight_factor",
     "tail_weight_factor_limit",
 ]
+
+
+def _family_theory() -> list[str]:
+    """Re-exports the theory module each registered family names in its
+    FamilySpec (``theory``: a module of madsim._theory, its ``__all__``), so
+    a new family's closed forms need no line here."""
+    import importlib
+
+    from .families import all_families
+
+    names = []
+    for spec in all_families():
+        if spec.theory:
+            mod = importlib.import_module(f"{__package__}._theory.{spec.theory}")
+            for name in mod.__all__:
+                globals()[name] = getattr(mod, name)
+            names += [n for n in mod.__all__ if n not in names]
+    return names
+
+
+__all__ += _family_theory()

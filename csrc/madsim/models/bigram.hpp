@@ -79,6 +79,18 @@ struct Bigram {
     int64_t subsample_n;  // AccumulateSubsample: sequences' worth of pairs per fit
   };
 
+  // The Params fields that point at host arrays, and their lengths (the
+  // CUDA launcher copies each to the device; model.hpp).
+  static constexpr int N_ARRAYS = 5;
+  static const double* Params::* array(int i) {
+    const double* Params::* m[] = {&Params::truth, &Params::truth_cdf, &Params::start_cdf,
+                                   &Params::pi0, &Params::counts};
+    return m[i];
+  }
+  static int64_t array_length(const Params& p, int i) {
+    return i < 2 ? (int64_t)p.K * p.K : i < 4 ? (int64_t)p.K : 2 * p.n_counts;
+  }
+
   // State row: [P K*K | last real, last synthetic, skipped, rows_kept | loop]
   // with loop = Augment: the fixed set's transition counts K*K, then its
   // size; Accumulate: the pool's transition counts K*K, real total,
@@ -99,6 +111,15 @@ struct Bigram {
   // groups: 0 the counters, 1 the matrix, 2 + m metric m.
   MADSIM_HD static int metrics_at(const Params& p) { return (int)KK(p) + 4; }
   MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + N_BIGRAM_METRICS; }
+  // observe()'s column names, in order (host only; model.hpp).
+  static ObserveNames observe_names(const Params& p) {
+    ObserveNames n;
+    add_names(n, "transition", KK(p));
+    for (const char* s : {"points_real", "points_synthetic", "skipped", "rows_kept"})
+      add_names(n, s);
+    for (const char* s : BIGRAM_METRIC_NAMES) add_names(n, s);
+    return n;
+  }
   MADSIM_HD static int observe_group(const Params& p, int col) {
     if (col < KK(p)) return 1;
     if (col < metrics_at(p)) return 0;

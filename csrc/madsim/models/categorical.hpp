@@ -64,6 +64,16 @@ struct Categorical {
     int64_t n_counts;
   };
 
+  // The Params fields that point at host arrays, and their lengths (the
+  // CUDA launcher copies each to the device; model.hpp).
+  static constexpr int N_ARRAYS = 3;
+  static const double* Params::* array(int i) {
+    return i == 0 ? &Params::truth : i == 1 ? &Params::rare : &Params::counts;
+  }
+  static int64_t array_length(const Params& p, int i) {
+    return i < 2 ? (int64_t)p.K : 2 * p.n_counts;
+  }
+
   // State row: [p K | last real, last synthetic, skipped | loop] with loop =
   // Augment: the fixed set's counts K, then its size; Accumulate: the pool's
   // counts K, real total, synthetic total; AccumulateSubsample: the pool's
@@ -82,6 +92,14 @@ struct Categorical {
   // groups: 0 the counters, 1 the probabilities, 2 + m metric m.
   MADSIM_HD static int metrics_at(const Params& p) { return p.K + 3; }
   MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + N_TOKEN_METRICS; }
+  // observe()'s column names, in order (host only; model.hpp).
+  static ObserveNames observe_names(const Params& p) {
+    ObserveNames n;
+    add_names(n, "probs", p.K);
+    for (const char* s : {"points_real", "points_synthetic", "skipped"}) add_names(n, s);
+    for (const char* s : TOKEN_METRIC_NAMES) add_names(n, s);
+    return n;
+  }
   MADSIM_HD static int observe_group(const Params& p, int col) {
     if (col < p.K) return 1;
     if (col < metrics_at(p)) return 0;

@@ -25,8 +25,19 @@ struct Gaussian1D {
 
   // observe: [mean, var, logdet, mean_sq | the GaussMetric values (metrics.hpp)]
   static constexpr int METRICS_AT = 4;
+  // The CUDA launcher keeps the state row (exactly REG_STATE doubles) and
+  // observe's row (at most REG_OBSERVE) in registers (model.hpp).
+  static constexpr int REG_STATE = 2;
+  static constexpr int REG_OBSERVE = METRICS_AT + N_GAUSS_METRICS;
   MADSIM_HD static int64_t state_size(const Params&) { return 2; }
   MADSIM_HD static int observe_size(const Params&) { return METRICS_AT + N_GAUSS_METRICS; }
+  // observe()'s column names, in order (host only; model.hpp).
+  static ObserveNames observe_names(const Params&) {
+    ObserveNames n;
+    for (const char* s : {"mean", "var", "logdet", "mean_sq"}) add_names(n, s);
+    for (const char* s : GAUSS_METRIC_NAMES) add_names(n, s);
+    return n;
+  }
   // Column k is group k: observe computes exactly the columns asked for.
   MADSIM_HD static int observe_group(const Params&, int col) { return col; }
   MADSIM_HD static int64_t scratch_size(const Params&) { return 0; }

@@ -114,6 +114,18 @@ struct GaussianLoop {
     return p.reweight_beta > 0.0 || p.correction > 0.0;
   }
 
+  // The Params fields that point at host arrays, and their lengths (the
+  // CUDA launcher copies each to the device; model.hpp).
+  static constexpr int N_ARRAYS = 3;
+  static const double* Params::* array(int i) {
+    return i == 0 ? &Params::truth : i == 1 ? &Params::counts : &Params::basis;
+  }
+  static int64_t array_length(const Params& p, int i) {  // basis: PPCA's [d, q] (none when q = 0)
+    return i == 0   ? (int64_t)p.d + tri_size(p.d)
+           : i == 1 ? 2 * p.n_counts
+                    : (int64_t)p.d * p.factors;
+  }
+
   // State row: [mu d | L packed T | last real, last synthetic, skipped | loop]
   // with loop = Augment: the fixed real set's moments; Accumulate: the pool's
   // real count, synthetic count and moments; AccumulateSubsample: size, then
@@ -147,6 +159,22 @@ struct GaussianLoop {
   MADSIM_HD static int ppca_at(const Params& p) { return metrics_at(p) + n_metrics(p); }
   MADSIM_HD static int observe_size(const Params& p) {
     return ppca_at(p) + (p.factors > 0 ? p.factors + 3 : 0);
+  }
+  // observe()'s column names, in order (host only; model.hpp).
+  // d = 1: mean and var; PPCA's after the metrics.
+  static ObserveNames observe_names(const Params& p) {
+    ObserveNames n;
+    add_names(n, "mean", p.d);
+    add_names(n, p.d == 1 ? "var" : "cov", T(p));
+    for (const char* s :
+         {"trace", "logdet", "mean_sq", "points_real", "points_synthetic", "skipped"})
+      add_names(n, s);
+    for (int k = 0; k < n_metrics(p); ++k) add_names(n, GAUSS_METRIC_NAMES[metric_of(p, k)]);
+    if (p.factors > 0) {
+      add_names(n, "factor_var", p.factors);
+      for (const char* s : {"noise_var", "subspace_sin2", "max_angle"}) add_names(n, s);
+    }
+    return n;
   }
   static constexpr int PPCA_GROUP = 1 + N_GAUSS_METRICS;
   // Group 0: everything before the metrics (one pass over L); metric m: group

@@ -94,6 +94,16 @@ struct GaussianMixture {
     int64_t pool_cap;     // Accumulate*: points the pool can hold
   };
 
+  // The Params fields that point at host arrays, and their lengths (the
+  // CUDA launcher copies each to the device; model.hpp).
+  static constexpr int N_ARRAYS = 3;
+  static const double* Params::* array(int i) {
+    return i == 0 ? &Params::truth : i == 1 ? &Params::tails : &Params::counts;
+  }
+  static int64_t array_length(const Params& p, int i) {
+    return i == 0 ? params_size(p) : i == 1 ? 2 * (int64_t)p.d : 2 * p.n_counts;
+  }
+
   // State row: [w k | mu k*d | L k*T | counters N_COUNTERS | loop] with loop
   // = Augment: the fixed set's size c, then its c points (room for real_fixed);
   // Accumulate*: the pool's size, then pool_cap points of [x d | 1 if real]
@@ -121,6 +131,20 @@ struct GaussianMixture {
   MADSIM_HD static int summary_at(const Params& p) { return (int)params_size(p) + N_COUNTERS; }
   MADSIM_HD static int metrics_at(const Params& p) { return summary_at(p) + p.d + 3; }
   MADSIM_HD static int observe_size(const Params& p) { return metrics_at(p) + 2; }
+  // observe()'s column names, in order (host only; model.hpp).
+  static ObserveNames observe_names(const Params& p) {
+    ObserveNames n;
+    add_names(n, "weights", p.k);
+    add_names(n, "means", (int64_t)p.k * p.d);
+    add_names(n, "covs", (int64_t)p.k * T(p));
+    for (const char* s : {"points_real", "points_synthetic", "skipped", "em_iters", "em_capped",
+                          "floored", "emptied", "loglik"})  // Counter's order
+      add_names(n, s);
+    add_names(n, "mix_mean", p.d);
+    for (const char* s : {"second_moment", "min_weight", "tail_mass", "l2", "w2_sq_bound"})
+      add_names(n, s);
+    return n;
+  }
   MADSIM_HD static int observe_group(const Params& p, int col) {
     return col < metrics_at(p) ? 0 : 1 + (col - metrics_at(p));
   }

@@ -92,6 +92,14 @@ struct Regression {
     double weight;        // < 0: pooled fit; else w in [0, 1] (Fresh, Augment)
   };
 
+  // The Params fields that point at host arrays, and their lengths (the
+  // CUDA launcher copies each to the device; model.hpp).
+  static constexpr int N_ARRAYS = 2;
+  static const double* Params::* array(int i) { return i == 0 ? &Params::truth : &Params::counts; }
+  static int64_t array_length(const Params& p, int i) {
+    return i == 0 ? (int64_t)p.d + tri_size(p.d) + 1 : 2 * p.n_counts;
+  }
+
   MADSIM_HD static int T(const Params& p) { return tri_size(p.d); }
   MADSIM_HD static int stats_size(int d) { return 2 + tri_size(d) + d; }
   MADSIM_HD static double sigma0_sq(const Params& p) { return p.truth[p.d + T(p)]; }
@@ -129,6 +137,15 @@ struct Regression {
   // observe: [w d | noise_var, test_error, w_norm, points_real,
   //           points_synthetic, skipped], one group (O(d^2)).
   MADSIM_HD static int observe_size(const Params& p) { return p.d + 6; }
+  // observe()'s column names, in order (host only; model.hpp).
+  static ObserveNames observe_names(const Params& p) {
+    ObserveNames n;
+    add_names(n, "w", p.d);
+    for (const char* s :
+         {"noise_var", "test_error", "w_norm", "points_real", "points_synthetic", "skipped"})
+      add_names(n, s);
+    return n;
+  }
   MADSIM_HD static int observe_group(const Params&, int) { return 0; }
   MADSIM_HD static int64_t steps_scratch(const Params& p) {
     const int d = p.d;

@@ -29,8 +29,8 @@ class FamilySpec:
     kernel: Callable                            # (cfg, generations, replicas, backend "cpu"|"jax") -> Kernel
     kernels: tuple[str, ...]                    # the compiled kernels it runs (Kernel.name, attrs "kernel")
     cuda_advance: Mapping[str, str]             # compiled kernel name -> _core's CUDA advance function
-    reference: Mapping[str, tuple[str, str]]    # kernel name -> (madsim.reference module, reference.backend
-                                                #   advance function): its JAX twin
+    reference: Mapping[str, tuple[str, str]]    # kernel name -> (madsim.reference module, its advance
+                                                #   function): its JAX twin (kernels.twin)
     default_path: str                           # Config.path when None: "exact" or "samples"
     check_config: Callable                      # (cfg) -> None: its cross-field rules on Config, raising
     need_text: Callable                         # (family) -> how many points a fit needs, in words
@@ -46,6 +46,10 @@ class FamilySpec:
     mitigations: tuple[str, ...] = ()           # the Config mitigations it runs ("reweight", "correction")
     theory_curve: Callable | None = None        # (name, cfg, t) -> E[name] over replicas or None: the
                                                 #   plots' theory curves (None: madsim.plots.THEORY by name)
+    plots: tuple[str, ...] = ()                 # the single-family plots of madsim.plots that draw its
+                                                #   models (e.g. "tails", "token_ranks")
+    theory: str = ""                            # its module of madsim._theory, whose __all__ madsim.theory
+                                                #   re-exports ("": none, or written into theory.py)
 
     @property
     def name(self) -> str:
@@ -73,6 +77,16 @@ def all_families() -> tuple[FamilySpec, ...]:
     return tuple(_REGISTRY.values())
 
 
+def spec_named(name: str) -> FamilySpec | None:
+    """The spec whose family is called ``name`` (Config.to_dict's ``type``), or None."""
+    return next((s for s in _REGISTRY.values() if s.name == name), None)
+
+
+def families_with_plot(plot: str) -> list[str]:
+    """The names of the families a single-family plot draws (their spec's ``plots``)."""
+    return [s.name for s in _REGISTRY.values() if plot in s.plots]
+
+
 def spec_for(family) -> FamilySpec:
     """The spec of ``family``: a family config instance or its class."""
     cls = family if isinstance(family, type) else type(family)
@@ -86,4 +100,4 @@ def spec_for(family) -> FamilySpec:
 # The registry's import list, in registration order (Config's default
 # family first; the order of madsim.__all__, the TOML reference and the
 # validate listing).
-from . import gaussian, categorical, bigram, ppca, gmm, regression  # noqa: E402, F401, I001
+from . import gaussian, categorical, bigram, ppca, gmm, regression, poisson  # noqa: E402, F401, I001

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import AccumulateSubsample, Augment, Config, check_token_knobs, normalise
-from ..kernels import LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts, zero_state_kernel
+from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
+                       scalar_columns, zero_state_kernel)
 from . import FamilySpec, register
 
 MAX_BIGRAM_TOKENS = 4096  # K*K doubles of state per replica (csrc/bindings/module.cpp)
@@ -230,8 +231,7 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         length=int(fam.length), truth=P0, start=fam.start_law, pi0=pi0, counts=counts,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0)
-    params, advance, state_size = compiled("Bigram", "bigram", args, backend, cfg, replicas, 0)
-    KK = K * K
+    params, advance, state_size, at = compiled("Bigram", "bigram", args, backend, cfg, replicas, 0)
     units = {
         "transition": "model transition matrix P_t[token, next_token]",
         "points_real": "real sequences the generation's fit had (after the filter; Accumulate: "
@@ -243,12 +243,12 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         "rows_kept": "rows of the generation's fit with no visit (model t-1's row kept)",
         **BIGRAM_METRICS,
     }
-    columns = {"points_real": KK, "points_synthetic": KK + 1, "skipped": KK + 2, "rows_kept": KK + 3}
-    columns.update({name: KK + 4 + k for k, name in enumerate(BIGRAM_METRICS)})
+    columns = scalar_columns(at, ("points_real", "points_synthetic", "skipped", "rows_kept",
+                                  *BIGRAM_METRICS))
     return zero_state_kernel(
         "bigram", params, advance, state_size, columns,
         units=units,
-        arrays={"transition": (np.arange(KK).reshape(K, K), ("token", "next_token"))},
+        arrays={"transition": (at["transition"].reshape(K, K), ("token", "next_token"))},
         counts=counts,
         truth=bigram_truth_values(P0, pi0),
         default=lean_default(LEAN, cfg, () if K <= TRANSITION_BY_DEFAULT else ("transition",)),

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import AccumulateSubsample, Augment, Config, Fresh, Replace, check_token_knobs, normalise
-from ..kernels import LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts, zero_state_kernel
+from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
+                       scalar_columns, zero_state_kernel)
 from . import FamilySpec, register
 
 MAX_TOKENS = 2**24  # a token's exact-path stream is addressed by its site (stream.hpp)
@@ -174,7 +175,7 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         truth=p0, rare=rare, counts=counts)
-    params, advance, state_size = compiled("Categorical", "categorical", args, backend, cfg, replicas, 0)
+    params, advance, state_size, at = compiled("Categorical", "categorical", args, backend, cfg, replicas, 0)
     units = {
         "probs": "model token probabilities p_t",
         "points_real": "real tokens the generation's fit had (after the filter; accumulating "
@@ -184,12 +185,11 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         "skipped": "fits skipped so far for want of tokens (the model was kept)",
         **TOKEN_METRICS,
     }
-    columns = {"points_real": K, "points_synthetic": K + 1, "skipped": K + 2}
-    columns.update({name: K + 3 + k for k, name in enumerate(TOKEN_METRICS)})
+    columns = scalar_columns(at, ("points_real", "points_synthetic", "skipped", *TOKEN_METRICS))
     return zero_state_kernel(
         "categorical", params, advance, state_size, columns,
         units=units,
-        arrays={"probs": (np.arange(K), ("token",))},
+        arrays={"probs": (at["probs"], ("token",))},
         counts=counts,
         truth=token_truth_values(p0, rare_idx),
         default=lean_default(LEAN, cfg, () if K <= PROBS_BY_DEFAULT else ("probs",)),
@@ -261,6 +261,7 @@ SPEC = register(FamilySpec(
     law_tests=("test_theory_categorical.py", "test_categorical_knob_law.py"),
     benchmark="tokens.py",
     docs_page="categorical",
+    plots=("token_ranks",),
     theory_curve=theory_curve,
     exact_subsample=True,
     tokens=True,

@@ -22,7 +22,7 @@ from .._backend import core
 from ..config import (SCALE_LIMIT, AccumulateSubsample, Augment, Config, Replace, normalise,
                       reject_token_knobs, spd_matrix)
 from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       reference, zero_state_kernel)
+                       observe_columns, scalar_columns, twin, zero_state_kernel)
 from . import FamilySpec, register
 
 class MeanVector:
@@ -165,12 +165,11 @@ def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
                 estimator=0 if cfg.estimator == "mle" else 1,
                 path=0 if cfg.path == "exact" else 1,
                 mu0=float(fam.mean), var0=float(fam.var))
-    # observe: [mean, var, logdet, mean_sq | METRICS] (gaussian1d.hpp)
-    columns = {"mean": 0, "var": 1, "logdet": 2, "mean_sq": 3,
-               **{name: 4 + k for k, name in enumerate(METRICS)}}
+    params = core.Gaussian1DParams(**args)
+    columns = scalar_columns(observe_columns(params), ("mean", "var", "logdet", "mean_sq", *METRICS))
     kern = Kernel(
         name="gaussian1d",
-        params=core.Gaussian1DParams(**args),
+        params=params,
         advance=core.advance_gaussian1d,
         initial_state=np.array([fam.mean, fam.var], dtype=np.float64),
         observed=tuple(columns),
@@ -183,9 +182,8 @@ def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
         default=lean_default(LEAN_1D, cfg),
     )
     if backend == "jax":
-        ref = reference()
-        kern = replace(kern, params=ref.gaussian.Params(**{**args, "n": int(loop.n)}),
-                       advance=ref.backend.advance)
+        twin_params, twin_advance = twin("gaussian1d")
+        kern = replace(kern, params=twin_params(**{**args, "n": int(loop.n)}), advance=twin_advance)
     return kern
 
 
@@ -202,7 +200,8 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
     """The GaussianLoop kernel of a Gaussian-based family: ``extra_args``
     (more params: PPCA's factors and basis), ``extra_columns(at, columns,
     arrays, units, truth)`` (observe columns after the metrics, from column
-    ``at``) and ``lean`` (what metrics=None records) are the family's own."""
+    ``at``, the kernel's observe_columns) and ``lean`` (what metrics=None
+    records) are the family's own."""
     fam, loop = cfg.family, cfg.loop
     d = fam.dim
     counts = loop_counts(cfg, generations)
@@ -226,11 +225,8 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
         args.update(correction=float(cfg.correction))
     if extra_args:  # PPCA: the same kernel, each fit projected onto q factors
         args.update(extra_args)
-    params, advance, state_size = compiled("GaussianLoop", "gaussian_loop", args, backend, cfg, replicas,
-                                              pool_cap)
-
-    T = d * (d + 1) // 2
-    base = d + T
+    params, advance, state_size, at = compiled("GaussianLoop", "gaussian_loop", args, backend, cfg,
+                                                  replicas, pool_cap)
     units = {
         "trace": "trace of the fitted covariance, tr Sigma_t",
         "logdet": "log-determinant of the fitted covariance, ln det Sigma_t",
@@ -240,16 +236,16 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
         "skipped": "fits skipped so far for too few points (the model was kept)",
     }
     tail = ("trace", "logdet", "mean_sq", "points_real", "points_synthetic", "skipped")
-    columns = {name: base + k for k, name in enumerate(tail)}
-    # the metrics follow at metrics_at = base + 6 (gaussian_loop.hpp): every
-    # one in METRICS order for d = 1, those not 1-D-only for d > 1
-    names = [m for m in METRICS if d == 1 or m not in METRICS_1D_ONLY]
-    metrics = {name: base + len(tail) + k for k, name in enumerate(names)}
+    columns = scalar_columns(at, tail)
+    # the metrics the kernel observes (gaussian_loop.hpp): every one for
+    # d = 1, those not 1-D-only for d > 1
+    names = [m for m in METRICS if m in at]
+    metrics = scalar_columns(at, names)
     units.update({m: METRICS[m] for m in names})
     arrays = {}
     truth_vals = {}
     if d == 1:
-        columns = {"mean": 0, "var": 1, **columns, **metrics}
+        columns = {**scalar_columns(at, ("mean", "var")), **columns, **metrics}
         del columns["trace"]
         units.update(mean="fitted mean mu_t", var="fitted variance sigma_t^2")
         units["logdet"] = "log-variance, ln sigma_t^2"
@@ -257,15 +253,16 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
         truth_vals = truth_values(float(fam.mean_vector[0]), float(L0[0, 0]))
     else:
         columns.update(metrics)
+        packed = at["cov"]  # the covariance, packed lower triangle by rows
         idx = np.empty((d, d), dtype=np.int64)
         for i in range(d):
             for j in range(i + 1):
-                idx[i, j] = idx[j, i] = d + i * (i + 1) // 2 + j
-        arrays = {"mean": (np.arange(d), ("dim",)), "cov": (idx, ("dim", "dim2"))}
+                idx[i, j] = idx[j, i] = packed[i * (i + 1) // 2 + j]
+        arrays = {"mean": (at["mean"], ("dim",)), "cov": (idx, ("dim", "dim2"))}
         units.update(mean="fitted mean mu_t", cov="fitted covariance Sigma_t")
         truth_vals = truth_values_nd(d)
     if extra_columns is not None:
-        extra_columns(base + len(tail) + len(names), columns, arrays, units, truth_vals)
+        extra_columns(at, columns, arrays, units, truth_vals)
     return zero_state_kernel(
         "gaussian_loop", params, advance, state_size, columns,
         units=units,
@@ -330,4 +327,5 @@ SPEC = register(FamilySpec(
                "test_gaussian_paths_same_law.py", "test_mitigations.py"),
     benchmark="run.py",
     docs_page="gaussian",
+    plots=("tails",),
 ))

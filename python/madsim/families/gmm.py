@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import Accumulate, AccumulateSubsample, Augment, Config, normalise, reject_token_knobs
-from ..kernels import LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts, zero_state_kernel
+from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
+                       scalar_columns, zero_state_kernel)
 from . import FamilySpec, register
 from .gaussian import check_gaussian_scale
 
@@ -259,23 +260,20 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         truth=gmm_truth(fam), tails=gmm_tails(fam), counts=counts,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
         pool_cap=pool_cap)
-    params, advance, state_size = compiled("GaussianMixture", "gmm", args, backend, cfg, replicas,
-                                              pool_cap)
+    params, advance, state_size, at = compiled("GaussianMixture", "gmm", args, backend, cfg,
+                                                  replicas, pool_cap)
     T = d * (d + 1) // 2
-    P = k * (1 + d + T)
+    packed = at["covs"]  # each component's covariance factor, packed lower triangle by rows
     cov_idx = np.empty((k, d, d), dtype=np.int64)
     for j in range(k):
         for a in range(d):
             for b in range(a + 1):
-                cov_idx[j, a, b] = cov_idx[j, b, a] = k * (1 + d) + j * T + a * (a + 1) // 2 + b
-    summary = P + len(GMM_COUNTERS)
-    arrays = {"weights": (np.arange(k), ("component",)),
-              "means": (k + np.arange(k * d).reshape(k, d), ("component", "dim")),
+                cov_idx[j, a, b] = cov_idx[j, b, a] = packed[j * T + a * (a + 1) // 2 + b]
+    arrays = {"weights": (at["weights"], ("component",)),
+              "means": (at["means"].reshape(k, d), ("component", "dim")),
               "covs": (cov_idx, ("component", "dim", "dim2")),
-              "mix_mean": (summary + np.arange(d), ("dim",))}
-    columns = {name: P + c for c, name in enumerate(GMM_COUNTERS)}
-    columns.update({name: summary + d + c for c, name in enumerate(GMM_SUMMARY)})
-    columns.update({name: summary + d + len(GMM_SUMMARY) + c for c, name in enumerate(GMM_METRICS)})
+              "mix_mean": (at["mix_mean"], ("dim",))}
+    columns = scalar_columns(at, (*GMM_COUNTERS, *GMM_SUMMARY, *GMM_METRICS))
     units = {"weights": "component weights w_j", "means": "component means mu_j",
              "covs": "component covariances Sigma_j",
              "mix_mean": "the model's overall mean sum_j w_j mu_j (a martingale under MLE EM, tau = 1)",

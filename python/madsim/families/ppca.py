@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import Config, normalise, reject_token_knobs
-from ..kernels import Kernel
+from ..kernels import Kernel, scalar_columns
 from . import FamilySpec, register
 from .gaussian import MeanVector, check_gaussian_scale, gaussian_loop_kernel
 from .gaussian import need_text as gaussian_need_text
@@ -159,14 +159,13 @@ PPCA_METRICS = {
 }
 
 
-def ppca_columns(fam: PPCA, at: int, columns: dict, arrays: dict, units: dict, truth: dict):
+def ppca_columns(fam: PPCA, at: dict, columns: dict, arrays: dict, units: dict, truth: dict):
     """Adds PPCA's [factor_var q | noise_var, subspace_sin2, max_angle] columns
-    (starting at observe column ``at``) and their truth values."""
-    q = fam.factors
-    arrays["factor_var"] = (at + np.arange(q), ("factor",))
+    (``at``: the kernel's observe_columns) and their truth values."""
+    arrays["factor_var"] = (at["factor_var"], ("factor",))
     units["factor_var"] = ("variance the model keeps along its j-th principal direction: the fitted "
                            "covariance's eigenvalues l_1 >= ... >= l_q (= |w_j|^2 + s2_t)")
-    columns.update({name: at + q + k for k, name in enumerate(PPCA_METRICS)})
+    columns.update(scalar_columns(at, PPCA_METRICS))
     units.update(PPCA_METRICS)
     truth.update(factor_var=fam.principal_variances.tolist(), noise_var=float(fam.noise),
                  subspace_sin2=0.0, max_angle=0.0)

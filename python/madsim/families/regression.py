@@ -12,7 +12,8 @@ import numpy as np
 from .. import _validate as check
 from ..config import (SCALE_LIMIT, Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace,
                       is_const, normalise, reject_token_knobs, spd_matrix)
-from ..kernels import LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts, zero_state_kernel
+from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
+                       scalar_columns, zero_state_kernel)
 from . import FamilySpec, register
 
 DESIGNS = ("fresh", "fixed")
@@ -159,14 +160,14 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         weight=-1.0 if cfg.weight is None else cfg.weight_value)
     if isinstance(loop, AccumulateSubsample):  # every row drawn: [x d | y | real]
         args.update(subsample_n=loop.n, pool_cap=int(counts.sum()) + 1)
-    params, advance, state_size = compiled("Regression", "regression", args, backend, cfg, replicas,
-                                              args.get("pool_cap", 0), d + 2)
-    columns = {name: d + k for k, name in enumerate(REGRESSION_VARS)}
+    params, advance, state_size, at = compiled("Regression", "regression", args, backend, cfg,
+                                                  replicas, args.get("pool_cap", 0), d + 2)
+    columns = scalar_columns(at, REGRESSION_VARS)
     w0 = fam.weight_vector
     return zero_state_kernel(
         "regression", params, advance, state_size, columns,
         units={"w": "fitted weights w_t", **REGRESSION_VARS},
-        arrays={"w": (np.arange(d), ("dim",))},
+        arrays={"w": (at["w"], ("dim",))},
         counts=counts,
         truth={"noise_var": float(fam.noise), "test_error": 0.0,
                "w_norm": float(np.sqrt(w0 @ w0))},

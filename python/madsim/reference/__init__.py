@@ -5,7 +5,8 @@ An independent implementation, module for module and name for name:
     philox.py      csrc/madsim/philox.hpp      philox4x32_10
     philox.py      csrc/madsim/stream.hpp      seed_key, make_stream, block, TAG_*
     transforms.py  csrc/madsim/transforms.hpp  uniform52, uniform32, normal_pair, log_factorial
-    samplers.py    csrc/madsim/samplers.hpp    normals_of_block, gamma_mt, chisquare, binomial
+    samplers.py    csrc/madsim/samplers.hpp    normals_of_block, gamma_mt, chisquare, binomial,
+                                               poisson
     linalg.py      csrc/madsim/linalg.hpp      tri, tri_size, cholesky_packed, tri_mul_vec,
                                                tri_mul_dense, outer_packed, congruence_packed,
                                                cholesky_solve_packed, sym_mul_vec
@@ -38,11 +39,11 @@ An independent implementation, module for module and name for name:
     regression.py  csrc/madsim/models/regression.hpp  Params, stats_shift, draw_exact,
                    draw_samples, draw_part, fit, init, step, observe, the layout sizes;
                    reference only: bound (the samples path's buffers)
-    backend.py     csrc/bindings/common.hpp::advance_py + csrc/madsim/driver.hpp::advance_replica
-                   advance (the _core.advance_gaussian1d contract),
-                   advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
-                   GaussianLoopParams constructor's checks), advance_categorical,
-                   advance_bigram
+    backend.py     csrc/bindings/common.hpp::advance_py + csrc/madsim/driver.hpp::advance_replica:
+                   advance_model (the launcher every family's twin runs), Model, the
+                   array checks; each family's module ends with its adapter (the checks
+                   of its _core params constructor and advance_<kernel>, the
+                   _core.advance_<kernel> contract)
 
 ``madsim.simulate(..., backend="jax")`` runs these instead of the compiled
 core (madsim.kernels.kernel_for).
@@ -62,20 +63,29 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import (  # noqa: E402
-    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, regression,
-    samplers, token_metrics, transforms,
-)
-from . import gmm  # noqa: E402
+import importlib  # noqa: E402
+import pkgutil  # noqa: E402
+
+from . import backend, linalg, moments, philox, samplers, token_metrics, transforms  # noqa: E402
 from .philox import (  # noqa: E402
     BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
     TAG_SUBSET, TAG_TEST, Stream, block, make_stream, philox4x32_10, seed_key,
 )
 
+# The family twins (one module each, named by their FamilySpec's
+# ``reference``) load on first use: ``madsim.reference.<module>``.
+_MODULES = frozenset(m.name for m in pkgutil.iter_modules(__path__))
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
-    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
-    "gaussian",
-    "gaussian_loop", "gmm", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "regression",
-    "samplers", "seed_key", "token_metrics", "transforms",
+    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "block", "linalg",
+    "make_stream", "moments", "philox", "philox4x32_10", "samplers", "seed_key", "token_metrics",
+    "transforms",
 ]

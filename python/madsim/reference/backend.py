@@ -1,7 +1,8 @@
-"""The reference launcher: ``advance`` and ``advance_gaussian_loop`` with
-exactly the contracts of ``madsim._core.advance_gaussian1d`` and
-``madsim._core.advance_gaussian_loop``; both families run through one shared
-launcher (``_advance``, ``_run_piece``), a family being a ``_Model``.
+"""The reference launcher, shared by every family's JAX twin: the twin of
+each ``madsim._core.advance_<kernel>`` lives in its family's reference
+module (``madsim.reference.<module>.advance_<kernel>``, named by the
+family's FamilySpec ``reference``), a family being a ``Model`` run by
+``advance_model`` and ``_run_piece``.
 
 Mirrors csrc/bindings/common.hpp::advance_py (argument checks in the same
 order with the same exception types, ValueError messages word for word;
@@ -15,15 +16,13 @@ chunking compiles once per model and replica count), replicas as a
 C++ does.
 
 ``threads`` is checked (>= 1) and ignored: XLA picks its own parallelism.
-Results agree with the kernel to the tolerances of
-tests/test_reference_gaussian.py and tests/test_reference_gaussian_loop.py,
-except once a state goes subnormal (XLA flushes it to zero; see
-madsim.reference.gaussian).
+Results agree with the kernel to the tolerances of the differential tests
+(tests/test_reference_*.py), except once a state goes subnormal (XLA
+flushes it to zero; see madsim.reference.gaussian).
 """
 
 from __future__ import annotations
 
-import math
 import operator
 from functools import partial
 from typing import Callable, NamedTuple
@@ -33,7 +32,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import bigram, categorical, gaussian, gaussian_loop, gmm, regression
 from .philox import seed_key
 
 PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
@@ -58,7 +56,7 @@ def jit(fun=None, **kwargs):
         return jax.jit(fun, **kwargs)
 
 
-def _c_integer(name, value, bits, signed):
+def c_integer(name, value, bits, signed):
     """An argument that pybind11 converts to a C integer: TypeError when it cannot."""
     try:
         v = operator.index(value)
@@ -70,7 +68,7 @@ def _c_integer(name, value, bits, signed):
     return v
 
 
-def _checked(a, name, dtype, shape, writable):
+def checked(a, name, dtype, shape, writable):
     """Mirrors csrc/bindings/common.hpp::checked: dtype, ndim, extents (-1 = any), C order, writability."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
@@ -88,39 +86,7 @@ def _checked(a, name, dtype, shape, writable):
     return a
 
 
-def _params(params):
-    """Mirrors the checks of csrc/bindings/gaussian1d.cpp's Gaussian1DParams constructor; accepts a
-    reference ``gaussian.Params`` or anything with n, tau, estimator, path (the
-    _core struct included)."""
-    try:
-        n, tau, est, path = params.n, params.tau, params.estimator, params.path
-        mu0, var0 = params.mu0, params.var0
-    except AttributeError:
-        raise TypeError(
-            f"params must have fields n, tau, estimator, path, mu0, var0 (a "
-            f"madsim.reference.gaussian.Params); got {params!r}") from None
-    try:
-        n, tau, mu0, var0 = float(n), float(tau), float(mu0), float(var0)
-        est, path = operator.index(est), operator.index(path)
-    except TypeError:
-        raise TypeError(f"params: n, tau, mu0 and var0 must be numbers, estimator and path "
-                        f"integers; got {params!r}") from None
-    if not (2.0 <= n <= 4294967296.0 and n == math.floor(n)):
-        raise ValueError("n must be an integer in [2, 2**32]")
-    if not (tau >= 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and >= 0")
-    if est not in (gaussian.MLE, gaussian.UNBIASED):
-        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
-    if path not in (gaussian.EXACT, gaussian.SAMPLES):
-        raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if not math.isfinite(mu0):
-        raise ValueError("mu0 must be finite")
-    if not (var0 > 0.0 and math.isfinite(var0)):
-        raise ValueError("var0 must be finite and > 0")
-    return gaussian.Params(n, tau, est, path, mu0, var0)
-
-
-class _Model(NamedTuple):
+class Model(NamedTuple):
     """One family for the shared launcher; hashable, so it is static under jit.
 
     init(static, dyn, key, replica) -> state row, or None (the caller's row is
@@ -182,50 +148,12 @@ def _family_observe(static, dyn, row):
     return module.observe(params_of(st, dyn), row)
 
 
-def _family_model(module, params_of, static) -> _Model:
-    """The _Model of a family whose reference module has init(p, key,
+def family_model(module, params_of, static) -> Model:
+    """The Model of a family whose reference module has init(p, key,
     replica, bound), step(p, row, key, replica, t, bound) and observe(p,
     row), with params_of(static, dyn) -> its Params and the buffer bound
     last in ``static`` (module and function are hashable: static under jit)."""
-    return _Model(_family_init, _family_step, _family_observe, (module, params_of, static))
-
-
-def _gaussian_params(static, dyn):
-    path, n_static = static
-    return gaussian.Params(dyn["n"] if n_static is None else n_static, dyn["tau"],
-                           dyn["estimator"], path, dyn["mu0"], dyn["var0"])
-
-
-def _gaussian_step(static, dyn, row, key, replica, t):
-    return gaussian.step(_gaussian_params(static, dyn), row, key, replica, t)
-
-
-def _gaussian_observe(static, dyn, row):
-    return gaussian.observe(_gaussian_params(static, dyn), row)
-
-
-def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-            detectors, first, threads, columns=None):
-    """Runs generations gen_begin+1 .. gen_end of every replica, in place.
-
-    state [R, 2] float64 in/out; replica_ids [R] uint32; seed in [0, 2**64);
-    rec_gens [n_rec] uint32, ascending, inside (gen_begin, gen_end] (or
-    gen_begin itself when it is 0); records [R, K, C] float64, rows
-    rec_offset .. rec_offset + n_rec - 1 written; detectors [D, 3] float64
-    rows (metric index: an observe column, below flag, threshold); first
-    [R, D] int64 in/out, -1 = not reached yet; threads >= 1 (ignored);
-    columns [C] int32, the observe columns a record row holds (None: all O
-    of them, in order).
-    Mirrors csrc/bindings/common.hpp::advance_py (advance_gaussian1d).
-    """
-    p = _params(params)
-    n_static = int(p.n) if p.path == gaussian.SAMPLES else None
-    model = _Model(None, _gaussian_step, _gaussian_observe, (p.path, n_static))
-    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator),
-               mu0=jnp.float64(p.mu0), var0=jnp.float64(p.var0))
-    _advance(model, dyn, gaussian.state_size(p), gaussian.observe_size(p), None, state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns)
+    return Model(_family_init, _family_step, _family_observe, (module, params_of, static))
 
 
 def _columns(columns, O):
@@ -235,34 +163,34 @@ def _columns(columns, O):
         return np.arange(O, dtype=np.int64)
     if not isinstance(columns, np.ndarray):
         raise TypeError("columns: expected a numpy.ndarray of int32 or None")
-    _checked(columns, "columns", np.int32, (-1,), False)
+    checked(columns, "columns", np.int32, (-1,), False)
     if np.any((columns < 0) | (columns >= O)):
         raise ValueError(f"columns must be observe() columns in [0, {O})")
     return columns.astype(np.int64)
 
 
-def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+def advance_model(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
              rec_offset, records, detectors, first, threads, columns=None, width=None):
     """The launcher both families share: module.cpp::advance_py's checks (after
     the family's own: gen_end <= max_gen unless None), then the pieces. The
     model's rows are ``width`` >= S long (zero-padded; S when None)."""
-    seed = _c_integer("seed", seed, 64, False)
-    gen_begin = _c_integer("gen_begin", gen_begin, 32, False)
-    gen_end = _c_integer("gen_end", gen_end, 32, False)
-    rec_offset = _c_integer("rec_offset", rec_offset, 64, True)
-    threads = _c_integer("threads", threads, 32, True)
+    seed = c_integer("seed", seed, 64, False)
+    gen_begin = c_integer("gen_begin", gen_begin, 32, False)
+    gen_end = c_integer("gen_end", gen_end, 32, False)
+    rec_offset = c_integer("rec_offset", rec_offset, 64, True)
+    threads = c_integer("threads", threads, 32, True)
     if max_gen is not None and gen_end > max_gen:
         raise ValueError("gen_end exceeds the generations the counts schedule covers")
 
-    _checked(state, "state", np.float64, (-1, S), True)
+    checked(state, "state", np.float64, (-1, S), True)
     R = state.shape[0]
-    _checked(replica_ids, "replica_ids", np.uint32, (R,), False)
-    _checked(rec_gens, "rec_gens", np.uint32, (-1,), False)
+    checked(replica_ids, "replica_ids", np.uint32, (R,), False)
+    checked(rec_gens, "rec_gens", np.uint32, (-1,), False)
     cols = _columns(columns, O)
-    _checked(records, "records", np.float64, (R, -1, cols.size), True)
-    _checked(detectors, "detectors", np.float64, (-1, 3), False)
+    checked(records, "records", np.float64, (R, -1, cols.size), True)
+    checked(detectors, "detectors", np.float64, (-1, 3), False)
     D = detectors.shape[0]
-    _checked(first, "first", np.int64, (R, D), True)
+    checked(first, "first", np.int64, (R, D), True)
     if gen_end < gen_begin:
         raise ValueError("gen_end must be >= gen_begin")
     if gen_end == _U32_MAX:
@@ -314,10 +242,10 @@ def _advance(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen
     first[...] = np.asarray(fp)
 
 
-# --- GaussianLoop ------------------------------------------------------------------------------
+# --- shared by the families' adapters (madsim.reference.<family>) ----------------------------
 
 
-def _as_c_array(a, name, shape):
+def as_c_array(a, name, shape):
     """A py::array argument: array-likes convert (numpy's default dtype), then
     module.cpp::checked's dtype / ndim / extent checks (read-only)."""
     if not isinstance(a, np.ndarray):
@@ -325,550 +253,19 @@ def _as_c_array(a, name, shape):
             a = np.asarray(a)
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected an array of float64; got {a!r}") from None
-    return _checked(a, name, np.float64, shape, False)
+    return checked(a, name, np.float64, shape, False)
 
 
-def _loop_params(params) -> gaussian_loop.Params:
-    """Mirrors the checks of module.cpp's GaussianLoopParams constructor
-    (make_gaussian_loop), in its order and with its messages, on a reference
-    ``gaussian_loop.Params``; returns it with numpy truth and counts (and
-    subsample_n = pool_cap = 0 unless the loop is SUBSAMPLE, as there)."""
-    if not isinstance(params, gaussian_loop.Params):
-        raise TypeError(f"params must be a madsim.reference.gaussian_loop.Params; got {params!r}")
-    p = params
-    try:
-        d, loop, est, path = (operator.index(p.d), operator.index(p.loop),
-                              operator.index(p.estimator), operator.index(p.path))
-        sub_n, cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
-        tau, trunc, weight, tpr, fpr, real_fixed, beta, rk, corr = map(
-            float, (p.tau, p.trunc, p.weight, p.tpr, p.fpr, p.real_fixed, p.reweight_beta,
-                    p.reweight_k, p.correction))
-    except TypeError:
-        raise TypeError(f"params: d, loop, estimator, path, subsample_n and pool_cap must be "
-                        f"integers, the rest numbers; got {params!r}") from None
-    if d < 1 or d > 256:
-        raise ValueError("d must lie in [1, 256]")
-    if loop < gaussian_loop.REPLACE or loop > gaussian_loop.SUBSAMPLE:
-        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    if est not in (gaussian_loop.MLE, gaussian_loop.UNBIASED):
-        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
-    if path not in (gaussian_loop.EXACT, gaussian_loop.SAMPLES):
-        raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if not (tau > 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and > 0")
-    if not (trunc >= 0.0 and math.isfinite(trunc)):
-        raise ValueError("trunc must be finite and >= 0")
-    if trunc > 0.0 and path != gaussian_loop.SAMPLES:
-        raise ValueError("trunc needs the samples path")
-    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
-        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
-    if not (beta >= 0.0 and math.isfinite(beta)):
-        raise ValueError("reweight_beta must be finite and >= 0")
-    if not (rk >= 0.0 and math.isfinite(rk)):
-        raise ValueError("reweight_k must be finite and >= 0")
-    if beta > 0.0 and path != gaussian_loop.SAMPLES:
-        raise ValueError("reweight needs the samples path")
-    if not (0.0 <= corr <= 1.0):
-        raise ValueError("correction must lie in [0, 1]")
-    if (beta > 0.0 or corr > 0.0) and (loop == gaussian_loop.SUBSAMPLE or operator.index(p.factors) != 0):
-        raise ValueError("reweight and correction need a loop other than subsample and factors = 0")
-    if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
-        raise ValueError("real_fixed must be an integer in [0, 2**40]")
-    if loop == gaussian_loop.SUBSAMPLE:
-        if path != gaussian_loop.SAMPLES:
-            raise ValueError("subsample needs the samples path")
-        if sub_n < 1:
-            raise ValueError("subsample_n must be >= 1")
-        if cap < 0 or cap > (1 << 36) // (d + 1):
-            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 1)]")
-    else:
-        sub_n = cap = 0
-    T = d * (d + 1) // 2
-    truth = np.array(_as_c_array(p.truth, "truth", (d + T,)), np.float64)
-    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    if not np.all((counts >= 0.0) & (counts <= 1099511627776.0) & (counts == np.floor(counts))):
-        raise ValueError("counts must be integers in [0, 2**40]")
-    if not np.all(np.isfinite(truth)):
-        raise ValueError("truth must be finite")
-    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
-        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
-    factors, basis = _ppca_params(p, d)
-    return gaussian_loop.Params(d, loop, est, path, tau, trunc, weight, tpr, fpr, real_fixed,
-                                sub_n, cap, truth, counts, factors, basis, beta, rk, corr)
-
-
-def _ppca_params(p, d):
-    """(factors, basis) of PPCA params, checked as make_gaussian_loop does."""
-    try:
-        q = operator.index(p.factors)
-    except TypeError:
-        raise TypeError(f"params: factors must be an integer; got {p.factors!r}") from None
-    if q == 0:
-        if p.basis is not None:
-            raise ValueError("basis is for factors > 0 (PPCA); got factors = 0")
-        return 0, None
-    if q < 1 or q >= d:
-        raise ValueError(f"factors must be 0 (full covariance) or lie in [1, d - 1] = [1, {d - 1}], "
-                         f"got {q}")
-    if p.basis is None:
-        raise ValueError("factors > 0 needs basis, the truth's [d, q] subspace")
-    U = np.array(_as_c_array(p.basis, "basis", (d, q)), np.float64)
-    if not np.all(np.abs(U.T @ U - np.eye(q)) <= 1e-9):
-        raise ValueError("basis must have orthonormal columns (|U'U - I| <= 1e-9)")
-    return q, U
-
-
-def _loop_params_of(static, dyn) -> gaussian_loop.Params:
-    d, path, cap, factors, (beta, rk, corr), _ = static
-    return gaussian_loop.Params(d, dyn["loop"], dyn["estimator"], path, dyn["tau"], dyn["trunc"],
-                                dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
-                                dyn["subsample_n"], cap, dyn["truth"], dyn["counts"], factors,
-                                dyn.get("basis"), beta, rk, corr)
-
-
-
-def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                          rec_offset, records, detectors, first, threads, columns=None):
-    """Runs generations gen_begin+1 .. gen_end of every replica of the
-    d-dimensional Gaussian loop, in place; when gen_begin == 0 each state row
-    is first (re)initialised (the truth, and Augment's fixed real set) and
-    generation 0 observed. Arguments as in ``advance`` with state
-    [R, gaussian_loop.state_size(params)] and records [R, K, C] (C =
-    len(columns), or gaussian_loop.observe_size(params) when columns is
-    None); params is a
-    ``gaussian_loop.Params``, and gen_end may not pass the count table.
-
-    Mirrors csrc/bindings/module.cpp's advance_gaussian_loop (the params
-    checks of its GaussianLoopParams constructor first).
-
-    Compiled once per (d, path, pool_cap, buffer sizes, shapes), not per
-    loop: the loop and every knob are traced (gaussian_loop's traced-loop
-    mode; rows are zero-padded to ``gaussian_loop.row_size`` inside), so a
-    sweep over loops and knobs compiles once, at the price of tracing every
-    loop's code into each step. On the samples path each part's points go
-    through a buffer sized by the largest count in the whole table (rounded
-    up to a power of two: ``gaussian_loop.bounds``), so memory and work per
-    generation follow that maximum, not the generation's own count.
-    """
-    p = _loop_params(params)
-    # the mitigations are static (Python numbers): their code is traced only when on
-    static = (p.d, p.path, p.pool_cap, p.factors, (p.reweight_beta, p.reweight_k, p.correction),
-              gaussian_loop.bounds(p))
-    model = _family_model(gaussian_loop, _loop_params_of, static)
-    dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
-               trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
-               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), subsample_n=jnp.int64(p.subsample_n),
-               truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
-    if p.factors:
-        dyn["basis"] = jnp.asarray(p.basis)
-    S = gaussian_loop.state_size(p)
-    width = gaussian_loop.row_size(_loop_params_of(static, dyn))
-    _advance(model, dyn, S, gaussian_loop.observe_size(p), p.counts.shape[0], state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns, width=width)
-
-
-# --- Categorical -------------------------------------------------------------------------------
-
-
-def _cat_params(params) -> categorical.Params:
-    """Mirrors the checks of module.cpp's CategoricalParams constructor
-    (make_categorical), in its order and with its messages; returns the
-    params with numpy arrays (subsample_n = 0 unless the loop is SUBSAMPLE)."""
-    if not isinstance(params, categorical.Params):
-        raise TypeError(f"params must be a madsim.reference.categorical.Params; got {params!r}")
-    p = params
-    try:
-        loop, path, top_k, sub_n = (operator.index(p.loop), operator.index(p.path),
-                                    operator.index(p.top_k), operator.index(p.subsample_n))
-        tau, top_p, smoothing, weight, tpr, fpr, real_fixed = map(
-            float, (p.tau, p.top_p, p.smoothing, p.weight, p.tpr, p.fpr, p.real_fixed))
-    except TypeError:
-        raise TypeError(f"params: loop, path, top_k and subsample_n must be integers, the rest "
-                        f"numbers; got {params!r}") from None
-    if loop < categorical.REPLACE or loop > categorical.SUBSAMPLE:
-        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    if path not in (categorical.EXACT, categorical.SAMPLES):
-        raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if not (tau > 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and > 0")
-    if not (0.0 < top_p <= 1.0):
-        raise ValueError("top_p must lie in (0, 1]")
-    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
-        raise ValueError("smoothing must be finite and >= 0")
-    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
-        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
-    if weight >= 0.0 and smoothing > 0.0:
-        raise ValueError("smoothing needs the pooled fit (weight -1)")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
-    if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
-        raise ValueError("real_fixed must be an integer in [0, 2**40]")
-    if loop == categorical.SUBSAMPLE:
-        if sub_n < 1 or sub_n > 0xFFFFFFFF:
-            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
-    else:
-        sub_n = 0
-    truth = np.array(_as_c_array(p.truth, "truth", (-1,)), np.float64)
-    K = truth.shape[0]
-    if K < 1 or K > (1 << 24):
-        raise ValueError("truth must have 1 to 2**24 tokens")
-    if top_k < 0 or top_k > K:
-        raise ValueError("top_k must lie in [0, K] (0: off)")
-    rare = np.array(_as_c_array(p.rare, "rare", (K,)), np.float64)
-    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    if not np.all((truth >= 0.0) & (truth <= 1.0)):
-        raise ValueError("truth: probabilities must lie in [0, 1]")
-    if not abs(float(np.sum(truth)) - 1.0) <= 1e-9:
-        raise ValueError("truth: probabilities must sum to 1")
-    cap = 8589934590.0 if path == categorical.SAMPLES else 1099511627776.0
-    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
-        raise ValueError("counts must be integers in [0, 2**33 - 2] on the samples path"
-                         if path == categorical.SAMPLES else "counts must be integers in [0, 2**40]")
-    if path == categorical.SAMPLES and real_fixed > cap:
-        raise ValueError("real_fixed must be <= 2**33 - 2 on the samples path")
-    return categorical.Params(loop, path, top_k, tau, top_p, smoothing, weight, tpr, fpr,
-                              real_fixed, sub_n, truth, rare, counts)
-
-
-def _cat_params_of(static, dyn) -> categorical.Params:
-    loop, path, sub_n, _ = static
-    return categorical.Params(loop, path, dyn["top_k"], dyn["tau"], dyn["top_p"], dyn["smoothing"],
-                              dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], sub_n,
-                              dyn["truth"], dyn["rare"], dyn["counts"])
-
-
-
-def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                        rec_offset, records, detectors, first, threads, columns=None):
-    """The categorical token model's twin of ``_core.advance_categorical``:
-    arguments as in ``advance`` with state [R, categorical.state_size(params)]
-    and params a ``categorical.Params``. Compiled once per (loop, path,
-    subsample_n, buffer size, shapes)."""
-    p = _cat_params(params)
-    static = (p.loop, p.path, p.subsample_n, categorical.bound(p))
-    model = _family_model(categorical, _cat_params_of, static)
-    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
-               smoothing=jnp.float64(p.smoothing), weight=jnp.float64(p.weight),
-               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
-               rare=jnp.asarray(p.rare), counts=jnp.asarray(p.counts))
-    _advance(model, dyn, categorical.state_size(p), categorical.observe_size(p), p.counts.shape[0],
-             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-             detectors, first, threads, columns)
-
-
-# --- Bigram ------------------------------------------------------------------------------------
-
-
-def _check_probs(x, what):
+def check_probs(x, what):
     """Mirrors module.cpp::check_probs."""
     if not np.all((x >= 0.0) & (x <= 1.0)):
         raise ValueError(f"{what}: probabilities must lie in [0, 1]")
-    if not abs(_seq_sum(x) - 1.0) <= 1e-9:
+    if not abs(seq_sum(x) - 1.0) <= 1e-9:
         raise ValueError(f"{what}: probabilities must sum to 1")
 
 
-def _seq_sum(x):
+def seq_sum(x):
     s = 0.0
     for v in np.asarray(x, np.float64).tolist():
         s += v
     return s
-
-
-def _bigram_params(params) -> bigram.Params:
-    """Mirrors the checks of module.cpp's BigramParams constructor
-    (make_bigram), in its order and with its messages; returns the params with
-    numpy arrays."""
-    if not isinstance(params, bigram.Params):
-        raise TypeError(f"params must be a madsim.reference.bigram.Params; got {params!r}")
-    p = params
-    try:
-        loop, path, top_k, length = (operator.index(p.loop), operator.index(p.path),
-                                     operator.index(p.top_k), operator.index(p.length))
-        tau, top_p, smoothing, tpr, fpr, real_fixed = map(
-            float, (p.tau, p.top_p, p.smoothing, p.tpr, p.fpr, p.real_fixed))
-    except TypeError:
-        raise TypeError(f"params: loop, path, top_k and length must be integers, the rest "
-                        f"numbers; got {params!r}") from None
-    if loop < bigram.REPLACE or loop > bigram.SUBSAMPLE:
-        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    if path == 0:
-        raise ValueError("path 0 (exact) does not exist for the bigram model: the visit counts "
-                         "depend on the transitions drawn, so the transition counts cannot be "
-                         "drawn without walking the chain; use 1 (samples)")
-    if path != bigram.SAMPLES:
-        raise ValueError("path must be 1 (samples)")
-    if not (tau > 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and > 0")
-    if not (0.0 < top_p <= 1.0):
-        raise ValueError("top_p must lie in (0, 1]")
-    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
-        raise ValueError("smoothing must be finite and >= 0")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
-    if length < 2 or length > 4294967296:
-        raise ValueError("length must lie in [2, 2**32]")
-    cap = math.floor(8589934590.0 / float(length))
-    subsample_n = operator.index(p.subsample_n) if loop == bigram.SUBSAMPLE else 0
-    if loop == bigram.SUBSAMPLE and not (1 <= subsample_n
-                                         and subsample_n * (length - 1) <= 4294967295):
-        raise ValueError("subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1")
-    if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
-        raise ValueError("real_fixed must be an integer with real_fixed * length <= 2**33 - 2")
-    truth = np.array(_as_c_array(p.truth, "truth", (-1, -1)), np.float64)
-    K = truth.shape[0]
-    if truth.shape[1] != K:
-        raise ValueError("truth must be a square K x K matrix")
-    if K < 1 or K > 4096:
-        raise ValueError("truth must have 1 to 4096 tokens")
-    if top_k < 0 or top_k > K:
-        raise ValueError("top_k must lie in [0, K] (0: off)")
-    start = np.array(_as_c_array(p.start, "start", (K,)), np.float64)
-    pi0 = np.array(_as_c_array(p.pi0, "pi0", (K,)), np.float64)
-    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    for i in range(K):
-        _check_probs(truth[i], f"truth: row {i}")
-    _check_probs(start, "start")
-    _check_probs(pi0, "pi0")
-    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
-        raise ValueError("counts must be integers with counts * length <= 2**33 - 2")
-    return bigram.Params(loop, path, top_k, tau, top_p, smoothing, tpr, fpr, real_fixed, length,
-                         truth, start, pi0, counts, subsample_n)
-
-
-def _bigram_params_of(static, dyn) -> bigram.Params:
-    loop, length, subsample_n, _ = static
-    return bigram.Params(loop, bigram.SAMPLES, dyn["top_k"], dyn["tau"], dyn["top_p"],
-                         dyn["smoothing"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], length,
-                         dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"], subsample_n)
-
-
-def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                   records, detectors, first, threads, columns=None):
-    """The bigram token model's twin of ``_core.advance_bigram``: arguments as
-    in ``advance`` with state [R, bigram.state_size(params)] and params a
-    ``bigram.Params``. Compiled once per (loop, length, buffer size, subsample
-    size, shapes)."""
-    p = _bigram_params(params)
-    static = (p.loop, p.length, p.subsample_n, bigram.bound(p))
-    model = _family_model(bigram, _bigram_params_of, static)
-    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
-               smoothing=jnp.float64(p.smoothing), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
-               start=jnp.asarray(p.start), pi0=jnp.asarray(p.pi0), counts=jnp.asarray(p.counts))
-    _advance(model, dyn, bigram.state_size(p), bigram.observe_size(p), p.counts.shape[0], state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns)
-
-
-# --- GaussianMixture ---------------------------------------------------------------------------
-
-
-def _gmm_params(params) -> gmm.Params:
-    """Mirrors the checks of module.cpp's GaussianMixtureParams constructor
-    (make_gmm), in its order and with its messages; returns the params with
-    numpy arrays (real_fixed = 0 unless the loop is AUGMENT, as there)."""
-    if not isinstance(params, gmm.Params):
-        raise TypeError(f"params must be a madsim.reference.gmm.Params; got {params!r}")
-    p = params
-    try:
-        k, d, cov_type, loop, iters = (operator.index(p.k), operator.index(p.d),
-                                       operator.index(p.cov_type), operator.index(p.loop),
-                                       operator.index(p.em_iters))
-        tol, floor, tau, tpr, fpr, real_fixed = map(
-            float, (p.em_tol, p.cov_floor, p.tau, p.tpr, p.fpr, p.real_fixed))
-        subsample_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
-    except TypeError:
-        raise TypeError(f"params: k, d, cov_type, loop and em_iters must be integers, the rest "
-                        f"numbers; got {params!r}") from None
-    if k < 1 or k > 256:
-        raise ValueError("k must lie in [1, 256]")
-    if d < 1 or d > 64:
-        raise ValueError("d must lie in [1, 64]")
-    if cov_type not in (gmm.FULL, gmm.DIAG, gmm.SPHERICAL):
-        raise ValueError("cov_type must be 0 (full), 1 (diag) or 2 (spherical)")
-    if loop not in (gmm.REPLACE, gmm.AUGMENT, gmm.FRESH, gmm.ACCUMULATE, gmm.SUBSAMPLE):
-        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    if loop == gmm.SUBSAMPLE:
-        if not 1 <= subsample_n <= 0xFFFFFFFF:
-            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
-    else:
-        subsample_n = 0
-    if loop in (gmm.ACCUMULATE, gmm.SUBSAMPLE):
-        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
-            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
-    else:
-        pool_cap = 0
-    if iters < 1:
-        raise ValueError("em_iters must be >= 1")
-    if not (tol >= 0.0 and math.isfinite(tol)):
-        raise ValueError("em_tol must be finite and >= 0")
-    if not (floor > 0.0 and math.isfinite(floor)):
-        raise ValueError("cov_floor must be finite and > 0")
-    if not (tau > 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and > 0")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
-    if not (0.0 <= real_fixed <= 268435456.0 and real_fixed == math.floor(real_fixed)):
-        raise ValueError("real_fixed must be an integer in [0, 2**28]")
-    if loop != gmm.AUGMENT:
-        real_fixed = 0.0
-    T = d * (d + 1) // 2
-    truth = np.array(_as_c_array(p.truth, "truth", (k * (1 + d + T),)), np.float64)
-    tails = np.array(_as_c_array(p.tails, "tails", (2 * d,)), np.float64)
-    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    if not np.all(np.isfinite(truth)):
-        raise ValueError("truth must be finite")
-    if not np.all((truth[:k] >= 0.0) & (truth[:k] <= 1.0)):
-        raise ValueError("truth: weights must lie in [0, 1]")
-    if not abs(_seq_sum(truth[:k]) - 1.0) <= 1e-9:
-        raise ValueError("truth: weights must sum to 1")
-    piv = truth[k * (1 + d):].reshape(k, T)[:, [i * (i + 1) // 2 + i for i in range(d)]]
-    if not np.all((piv > 0.0) & (piv * piv >= floor)):
-        raise ValueError("truth: every Cholesky pivot^2 must be >= cov_floor")
-    if not np.all(np.isfinite(tails)):
-        raise ValueError("tails must be finite")
-    if not np.all((counts >= 0.0) & (counts == np.floor(counts))):
-        raise ValueError("counts must be integers >= 0")
-    real = {gmm.AUGMENT: np.full(counts.shape[0], real_fixed), gmm.FRESH: counts[:, 0]}.get(
-        loop, np.zeros(counts.shape[0]))
-    n_max = {gmm.ACCUMULATE: float(pool_cap), gmm.SUBSAMPLE: float(subsample_n)}.get(
-        loop, float(np.max(real + counts[:, 1], initial=0.0)))
-    if n_max * (d + k) > 268435456.0:
-        raise ValueError("a fit's points need more than 2**28 doubles of scratch per thread "
-                         "(most points x (d + k); Accumulate: the whole pool); use fewer points "
-                         "per generation (or AccumulateSubsample)")
-    return gmm.Params(k, d, cov_type, loop, iters, tol, floor, tau, tpr, fpr, int(real_fixed),
-                      truth, tails, counts, subsample_n, pool_cap)
-
-
-def _gmm_params_of(static, dyn) -> gmm.Params:
-    k, d, loop, real_fixed, subsample_n, pool_cap, _ = static
-    return gmm.Params(k, d, dyn["cov_type"], loop, dyn["em_iters"], dyn["em_tol"], dyn["cov_floor"],
-                      dyn["tau"], dyn["tpr"], dyn["fpr"], real_fixed, dyn["truth"], dyn["tails"],
-                      dyn["counts"], subsample_n, pool_cap)
-
-
-def advance_gmm(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                records, detectors, first, threads, columns=None):
-    """The Gaussian mixture's twin of ``_core.advance_gmm``: arguments as in
-    ``advance`` with state [R, gmm.state_size(params)] and params a
-    ``gmm.Params``. Compiled once per (k, d, loop, real_fixed, subsample_n, pool_cap, point buffers,
-    shapes); the covariance type, EM cap, tolerance, floor and knobs are traced."""
-    p = _gmm_params(params)
-    static = (p.k, p.d, p.loop, p.real_fixed, p.subsample_n, p.pool_cap, gmm.bounds(p))
-    model = _family_model(gmm, _gmm_params_of, static)
-    dyn = dict(cov_type=jnp.int32(p.cov_type), em_iters=jnp.int64(p.em_iters), em_tol=jnp.float64(p.em_tol),
-               cov_floor=jnp.float64(p.cov_floor), tau=jnp.float64(p.tau), tpr=jnp.float64(p.tpr),
-               fpr=jnp.float64(p.fpr), truth=jnp.asarray(p.truth), tails=jnp.asarray(p.tails),
-               counts=jnp.asarray(p.counts))
-    _advance(model, dyn, gmm.state_size(p), gmm.observe_size(p), p.counts.shape[0], state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns)
-
-
-# --- Regression --------------------------------------------------------------------------------
-
-
-def _reg_params(params) -> regression.Params:
-    """Mirrors the checks of module.cpp's RegressionParams constructor
-    (make_regression), in its order and with its messages; returns the params
-    with numpy arrays."""
-    if not isinstance(params, regression.Params):
-        raise TypeError(f"params must be a madsim.reference.regression.Params; got {params!r}")
-    p = params
-    try:
-        d, loop, path, design, est, refit = (operator.index(p.d), operator.index(p.loop),
-                                             operator.index(p.path), operator.index(p.design),
-                                             operator.index(p.estimator),
-                                             operator.index(p.refit_noise))
-        ridge, tpr, fpr, real_fixed, fixed_real, fixed_syn, weight = map(
-            float, (p.ridge, p.tpr, p.fpr, p.real_fixed, p.fixed_real, p.fixed_synthetic, p.weight))
-    except TypeError:
-        raise TypeError(f"params: d, loop, path, design, estimator and refit_noise must be "
-                        f"integers, the rest numbers; got {params!r}") from None
-    if d < 1 or d > 256:
-        raise ValueError("d must lie in [1, 256]")
-    if loop < regression.REPLACE or loop > regression.SUBSAMPLE:
-        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    if path not in (regression.EXACT, regression.SAMPLES):
-        raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if design not in (regression.FRESH_DESIGN, regression.FIXED_DESIGN):
-        raise ValueError("design must be 0 (fresh) or 1 (fixed)")
-    if est not in (regression.MLE, regression.UNBIASED):
-        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
-    if refit not in (0, 1):
-        raise ValueError("refit_noise must be 0 or 1")
-    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
-        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
-    if weight >= 0.0 and loop not in (regression.FRESH, regression.AUGMENT):
-        raise ValueError("weight needs loop 1 (augment) or 2 (fresh)")
-    if not (ridge >= 0.0 and math.isfinite(ridge)):
-        raise ValueError("ridge must be finite and >= 0")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
-    sub_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
-    if loop == regression.SUBSAMPLE:
-        if path != regression.SAMPLES:
-            raise ValueError("subsample needs the samples path")
-        if sub_n < 1:
-            raise ValueError("subsample_n must be >= 1")
-        if pool_cap < 0 or pool_cap > (1 << 36) // (d + 2):
-            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 2)]")
-    else:
-        sub_n, pool_cap = 0, 0
-    if design == regression.FIXED_DESIGN and (tpr > 0.0 or fpr > 0.0):
-        raise ValueError("a fixed design takes no filter (tpr = fpr = 0)")
-    samples = path == regression.SAMPLES
-    cap = math.floor(8589934590.0 / d) if samples else 1099511627776.0
-    cap_msg = ("counts must be integers with counts * d <= 2**33 - 2 on the samples path"
-               if samples else "counts must be integers in [0, 2**40]")
-    for c in (real_fixed, fixed_real, fixed_syn):
-        if not (0.0 <= c <= cap and c == math.floor(c)):
-            raise ValueError(cap_msg)
-    T = d * (d + 1) // 2
-    truth = np.array(_as_c_array(p.truth, "truth", (d + T + 1,)), np.float64)
-    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
-        raise ValueError(cap_msg)
-    if design == regression.FIXED_DESIGN and not np.all(counts == [fixed_real, fixed_syn]):
-        raise ValueError("a fixed design needs every counts row = (fixed_real, fixed_synthetic)")
-    if not np.all(np.isfinite(truth)):
-        raise ValueError("truth must be finite")
-    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
-        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
-    if not truth[d + T] > 0.0:
-        raise ValueError("truth: the noise variance must be > 0")
-    return regression.Params(d, loop, path, design, est, refit, ridge, tpr, fpr, real_fixed,
-                             fixed_real, fixed_syn, truth, counts, sub_n, pool_cap, weight)
-
-
-def _reg_params_of(static, dyn) -> regression.Params:
-    d, loop, path, design, sub_n, pool_cap, _ = static
-    return regression.Params(d, loop, path, design, dyn["estimator"], dyn["refit_noise"],
-                             dyn["ridge"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
-                             dyn["fixed_real"], dyn["fixed_synthetic"], dyn["truth"], dyn["counts"],
-                             sub_n, pool_cap, dyn["weight"])
-
-
-def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                       records, detectors, first, threads, columns=None):
-    """The regression family's twin of ``_core.advance_regression``: arguments
-    as in ``advance`` with state [R, regression.state_size(params)] and params
-    a ``regression.Params``. Compiled once per (d, loop, path, design, buffer
-    sizes, shapes)."""
-    p = _reg_params(params)
-    static = (p.d, p.loop, p.path, p.design, p.subsample_n, p.pool_cap, regression.bound(p))
-    model = _family_model(regression, _reg_params_of, static)
-    dyn = dict(estimator=jnp.int32(p.estimator), refit_noise=jnp.int32(p.refit_noise),
-               ridge=jnp.float64(p.ridge), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), fixed_real=jnp.float64(p.fixed_real),
-               fixed_synthetic=jnp.float64(p.fixed_synthetic), truth=jnp.asarray(p.truth),
-               counts=jnp.asarray(p.counts), weight=jnp.float64(p.weight))
-    _advance(model, dyn, regression.state_size(p), regression.observe_size(p), p.counts.shape[0],
-             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-             detectors, first, threads, columns)

@@ -21,12 +21,18 @@ reductions and agree to rounding.
 
 from __future__ import annotations
 
+import math
+import operator
+import sys
+
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from .backend import advance_model, as_c_array, check_probs, family_model
 from . import categorical
 from .categorical import draw_subset, seq_cumsum, survivors
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
@@ -244,3 +250,92 @@ def observe(p: Params, state):
     mets = bigram_metrics(state[:KK].reshape(K, K), jnp.asarray(p.truth, jnp.float64),
                           jnp.asarray(p.pi0, jnp.float64))
     return jnp.concatenate([state[:KK], state[KK:KK + 4], mets])
+
+
+# --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
+
+
+def _bigram_params(params) -> Params:
+    """Mirrors the checks of module.cpp's BigramParams constructor
+    (make_bigram), in its order and with its messages; returns the params with
+    numpy arrays."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a madsim.reference.bigram.Params; got {params!r}")
+    p = params
+    try:
+        loop, path, top_k, length = (operator.index(p.loop), operator.index(p.path),
+                                     operator.index(p.top_k), operator.index(p.length))
+        tau, top_p, smoothing, tpr, fpr, real_fixed = map(
+            float, (p.tau, p.top_p, p.smoothing, p.tpr, p.fpr, p.real_fixed))
+    except TypeError:
+        raise TypeError(f"params: loop, path, top_k and length must be integers, the rest "
+                        f"numbers; got {params!r}") from None
+    if loop < REPLACE or loop > SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if path == 0:
+        raise ValueError("path 0 (exact) does not exist for the bigram model: the visit counts "
+                         "depend on the transitions drawn, so the transition counts cannot be "
+                         "drawn without walking the chain; use 1 (samples)")
+    if path != SAMPLES:
+        raise ValueError("path must be 1 (samples)")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (0.0 < top_p <= 1.0):
+        raise ValueError("top_p must lie in (0, 1]")
+    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
+        raise ValueError("smoothing must be finite and >= 0")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if length < 2 or length > 4294967296:
+        raise ValueError("length must lie in [2, 2**32]")
+    cap = math.floor(8589934590.0 / float(length))
+    subsample_n = operator.index(p.subsample_n) if loop == SUBSAMPLE else 0
+    if loop == SUBSAMPLE and not (1 <= subsample_n
+                                         and subsample_n * (length - 1) <= 4294967295):
+        raise ValueError("subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1")
+    if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer with real_fixed * length <= 2**33 - 2")
+    truth = np.array(as_c_array(p.truth, "truth", (-1, -1)), np.float64)
+    K = truth.shape[0]
+    if truth.shape[1] != K:
+        raise ValueError("truth must be a square K x K matrix")
+    if K < 1 or K > 4096:
+        raise ValueError("truth must have 1 to 4096 tokens")
+    if top_k < 0 or top_k > K:
+        raise ValueError("top_k must lie in [0, K] (0: off)")
+    start = np.array(as_c_array(p.start, "start", (K,)), np.float64)
+    pi0 = np.array(as_c_array(p.pi0, "pi0", (K,)), np.float64)
+    counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    for i in range(K):
+        check_probs(truth[i], f"truth: row {i}")
+    check_probs(start, "start")
+    check_probs(pi0, "pi0")
+    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers with counts * length <= 2**33 - 2")
+    return Params(loop, path, top_k, tau, top_p, smoothing, tpr, fpr, real_fixed, length,
+                         truth, start, pi0, counts, subsample_n)
+
+
+def _bigram_params_of(static, dyn) -> Params:
+    loop, length, subsample_n, _ = static
+    return Params(loop, SAMPLES, dyn["top_k"], dyn["tau"], dyn["top_p"],
+                         dyn["smoothing"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], length,
+                         dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"], subsample_n)
+
+
+def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                   records, detectors, first, threads, columns=None):
+    """The bigram token model's twin of ``_core.advance_bigram``: arguments as
+    in ``advance`` with state [R, state_size(params)] and params a
+    ``Params``. Compiled once per (loop, length, buffer size, subsample
+    size, shapes)."""
+    p = _bigram_params(params)
+    static = (p.loop, p.length, p.subsample_n, bound(p))
+    model = family_model(sys.modules[__name__], _bigram_params_of, static)
+    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
+               smoothing=jnp.float64(p.smoothing), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
+               start=jnp.asarray(p.start), pi0=jnp.asarray(p.pi0), counts=jnp.asarray(p.counts))
+    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0], state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, columns)

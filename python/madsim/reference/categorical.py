@@ -27,12 +27,18 @@ agree to rounding.
 
 from __future__ import annotations
 
+import math
+import operator
+import sys
+
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from .backend import advance_model, as_c_array, family_model
 from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, block, make_stream
 from .samplers import binomial
 from .token_metrics import N_TOKEN_METRICS, token_metrics
@@ -90,7 +96,6 @@ def bound(p: Params) -> int:
     """A static buffer for the most tokens one alias draw takes: a power of
     two >= every count in the table and the fixed set (the exact path draws
     tokens only while n <= 4 K, so at most that)."""
-    import numpy as np
 
     most = max(float(np.max(np.asarray(p.counts), initial=0.0)), float(p.real_fixed), 1.0)
     if p.path == EXACT:
@@ -315,3 +320,93 @@ def observe(p: Params, state):
     prob = state[:K]
     mets = token_metrics(prob, jnp.asarray(p.truth, jnp.float64), jnp.asarray(p.rare, jnp.float64))
     return jnp.concatenate([prob, state[K:K + 3], mets])
+
+
+# --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
+
+
+def _cat_params(params) -> Params:
+    """Mirrors the checks of module.cpp's CategoricalParams constructor
+    (make_categorical), in its order and with its messages; returns the
+    params with numpy arrays (subsample_n = 0 unless the loop is SUBSAMPLE)."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a madsim.reference.categorical.Params; got {params!r}")
+    p = params
+    try:
+        loop, path, top_k, sub_n = (operator.index(p.loop), operator.index(p.path),
+                                    operator.index(p.top_k), operator.index(p.subsample_n))
+        tau, top_p, smoothing, weight, tpr, fpr, real_fixed = map(
+            float, (p.tau, p.top_p, p.smoothing, p.weight, p.tpr, p.fpr, p.real_fixed))
+    except TypeError:
+        raise TypeError(f"params: loop, path, top_k and subsample_n must be integers, the rest "
+                        f"numbers; got {params!r}") from None
+    if loop < REPLACE or loop > SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if path not in (EXACT, SAMPLES):
+        raise ValueError("path must be 0 (exact) or 1 (samples)")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (0.0 < top_p <= 1.0):
+        raise ValueError("top_p must lie in (0, 1]")
+    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
+        raise ValueError("smoothing must be finite and >= 0")
+    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
+        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
+    if weight >= 0.0 and smoothing > 0.0:
+        raise ValueError("smoothing needs the pooled fit (weight -1)")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer in [0, 2**40]")
+    if loop == SUBSAMPLE:
+        if sub_n < 1 or sub_n > 0xFFFFFFFF:
+            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
+    else:
+        sub_n = 0
+    truth = np.array(as_c_array(p.truth, "truth", (-1,)), np.float64)
+    K = truth.shape[0]
+    if K < 1 or K > (1 << 24):
+        raise ValueError("truth must have 1 to 2**24 tokens")
+    if top_k < 0 or top_k > K:
+        raise ValueError("top_k must lie in [0, K] (0: off)")
+    rare = np.array(as_c_array(p.rare, "rare", (K,)), np.float64)
+    counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all((truth >= 0.0) & (truth <= 1.0)):
+        raise ValueError("truth: probabilities must lie in [0, 1]")
+    if not abs(float(np.sum(truth)) - 1.0) <= 1e-9:
+        raise ValueError("truth: probabilities must sum to 1")
+    cap = 8589934590.0 if path == SAMPLES else 1099511627776.0
+    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers in [0, 2**33 - 2] on the samples path"
+                         if path == SAMPLES else "counts must be integers in [0, 2**40]")
+    if path == SAMPLES and real_fixed > cap:
+        raise ValueError("real_fixed must be <= 2**33 - 2 on the samples path")
+    return Params(loop, path, top_k, tau, top_p, smoothing, weight, tpr, fpr,
+                              real_fixed, sub_n, truth, rare, counts)
+
+
+def _cat_params_of(static, dyn) -> Params:
+    loop, path, sub_n, _ = static
+    return Params(loop, path, dyn["top_k"], dyn["tau"], dyn["top_p"], dyn["smoothing"],
+                              dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], sub_n,
+                              dyn["truth"], dyn["rare"], dyn["counts"])
+
+
+
+def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                        rec_offset, records, detectors, first, threads, columns=None):
+    """The categorical token model's twin of ``_core.advance_categorical``:
+    arguments as in ``advance`` with state [R, state_size(params)]
+    and params a ``Params``. Compiled once per (loop, path,
+    subsample_n, buffer size, shapes)."""
+    p = _cat_params(params)
+    static = (p.loop, p.path, p.subsample_n, bound(p))
+    model = family_model(sys.modules[__name__], _cat_params_of, static)
+    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
+               smoothing=jnp.float64(p.smoothing), weight=jnp.float64(p.weight),
+               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
+               rare=jnp.asarray(p.rare), counts=jnp.asarray(p.counts))
+    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0],
+             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+             detectors, first, threads, columns)

@@ -18,10 +18,14 @@ and not in the kernel. The differential tests draw no subnormal states.
 
 from __future__ import annotations
 
+import math
+import operator
+
 from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from .backend import Model, advance_model
 from .metrics import N_GAUSS_METRICS, gauss1_metrics
 from .philox import TAG_SAMPLES, TAG_SCATTER, Stream, block, make_stream
 from .samplers import chisquare, normals_of_block
@@ -137,3 +141,76 @@ def observe(p: Params, state):
     dm = mean - p.mu0
     head = jnp.stack([mean, var, jnp.log(var), dm * dm])
     return jnp.concatenate([head, gauss1_metrics(mean, var, p.mu0, p.var0)])
+
+
+# --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
+
+
+def _params(params):
+    """Mirrors the checks of csrc/bindings/gaussian1d.cpp's Gaussian1DParams constructor; accepts a
+    reference ``Params`` or anything with n, tau, estimator, path (the
+    _core struct included)."""
+    try:
+        n, tau, est, path = params.n, params.tau, params.estimator, params.path
+        mu0, var0 = params.mu0, params.var0
+    except AttributeError:
+        raise TypeError(
+            f"params must have fields n, tau, estimator, path, mu0, var0 (a "
+            f"madsim.reference.gaussian.Params); got {params!r}") from None
+    try:
+        n, tau, mu0, var0 = float(n), float(tau), float(mu0), float(var0)
+        est, path = operator.index(est), operator.index(path)
+    except TypeError:
+        raise TypeError(f"params: n, tau, mu0 and var0 must be numbers, estimator and path "
+                        f"integers; got {params!r}") from None
+    if not (2.0 <= n <= 4294967296.0 and n == math.floor(n)):
+        raise ValueError("n must be an integer in [2, 2**32]")
+    if not (tau >= 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and >= 0")
+    if est not in (MLE, UNBIASED):
+        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
+    if path not in (EXACT, SAMPLES):
+        raise ValueError("path must be 0 (exact) or 1 (samples)")
+    if not math.isfinite(mu0):
+        raise ValueError("mu0 must be finite")
+    if not (var0 > 0.0 and math.isfinite(var0)):
+        raise ValueError("var0 must be finite and > 0")
+    return Params(n, tau, est, path, mu0, var0)
+
+
+def _gaussian_params(static, dyn):
+    path, n_static = static
+    return Params(dyn["n"] if n_static is None else n_static, dyn["tau"],
+                           dyn["estimator"], path, dyn["mu0"], dyn["var0"])
+
+
+def _gaussian_step(static, dyn, row, key, replica, t):
+    return step(_gaussian_params(static, dyn), row, key, replica, t)
+
+
+def _gaussian_observe(static, dyn, row):
+    return observe(_gaussian_params(static, dyn), row)
+
+
+def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+            detectors, first, threads, columns=None):
+    """Runs generations gen_begin+1 .. gen_end of every replica, in place.
+
+    state [R, 2] float64 in/out; replica_ids [R] uint32; seed in [0, 2**64);
+    rec_gens [n_rec] uint32, ascending, inside (gen_begin, gen_end] (or
+    gen_begin itself when it is 0); records [R, K, C] float64, rows
+    rec_offset .. rec_offset + n_rec - 1 written; detectors [D, 3] float64
+    rows (metric index: an observe column, below flag, threshold); first
+    [R, D] int64 in/out, -1 = not reached yet; threads >= 1 (ignored);
+    columns [C] int32, the observe columns a record row holds (None: all O
+    of them, in order).
+    Mirrors csrc/bindings/common.hpp::advance_py (advance_gaussian1d).
+    """
+    p = _params(params)
+    n_static = int(p.n) if p.path == SAMPLES else None
+    model = Model(None, _gaussian_step, _gaussian_observe, (p.path, n_static))
+    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator),
+               mu0=jnp.float64(p.mu0), var0=jnp.float64(p.var0))
+    advance_model(model, dyn, state_size(p), observe_size(p), None, state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, columns)

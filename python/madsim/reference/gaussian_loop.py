@@ -45,6 +45,10 @@ collapses below 2.2e-308 parts from the kernel.
 
 from __future__ import annotations
 
+import math
+import operator
+import sys
+
 from typing import Any, NamedTuple
 
 import jax
@@ -52,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .backend import advance_model, as_c_array, family_model
 from .metrics import (M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TAIL2, M_TAIL3,
                       M_TAIL4, M_TRACE_RATIO, M_W2_SQ, N_GAUSS_METRICS, gauss1_metrics,
                       gaussd_metrics)
@@ -106,7 +111,7 @@ class Bounds(NamedTuple):
                     # 0 declares the loop is not SUBSAMPLE (its code is not traced)
 
 
-def _bucket(k: int) -> int:
+def bucket(k: int) -> int:
     """Smallest power of two >= max(k, 8): buffers come in few sizes (few compiles)."""
     return max(8, 1 << max(0, int(k) - 1).bit_length())
 
@@ -122,8 +127,8 @@ def bounds(p: Params) -> Bounds:
     real = counts[:, 0].max(initial=0.0)
     if p.loop == AUGMENT:
         real = max(real, float(p.real_fixed))
-    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
-    return Bounds(_bucket(real), _bucket(counts[:, 1].max(initial=0.0)), sub)
+    sub = bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return Bounds(bucket(real), bucket(counts[:, 1].max(initial=0.0)), sub)
 
 
 # --- sizes and layout (mirror the static members) ----------------------------------------------
@@ -679,3 +684,149 @@ def observe(p: Params, state):
     if p.factors:
         out.append(ppca.metrics(state[d:head], jnp.asarray(p.basis, jnp.float64), d, p.factors))
     return jnp.concatenate(out)
+
+
+# --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
+
+
+def _loop_params(params) -> Params:
+    """Mirrors the checks of module.cpp's GaussianLoopParams constructor
+    (make_gaussian_loop), in its order and with its messages, on a reference
+    ``Params``; returns it with numpy truth and counts (and
+    subsample_n = pool_cap = 0 unless the loop is SUBSAMPLE, as there)."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a madsim.reference.gaussian_loop.Params; got {params!r}")
+    p = params
+    try:
+        d, loop, est, path = (operator.index(p.d), operator.index(p.loop),
+                              operator.index(p.estimator), operator.index(p.path))
+        sub_n, cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+        tau, trunc, weight, tpr, fpr, real_fixed, beta, rk, corr = map(
+            float, (p.tau, p.trunc, p.weight, p.tpr, p.fpr, p.real_fixed, p.reweight_beta,
+                    p.reweight_k, p.correction))
+    except TypeError:
+        raise TypeError(f"params: d, loop, estimator, path, subsample_n and pool_cap must be "
+                        f"integers, the rest numbers; got {params!r}") from None
+    if d < 1 or d > 256:
+        raise ValueError("d must lie in [1, 256]")
+    if loop < REPLACE or loop > SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if est not in (MLE, UNBIASED):
+        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
+    if path not in (EXACT, SAMPLES):
+        raise ValueError("path must be 0 (exact) or 1 (samples)")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (trunc >= 0.0 and math.isfinite(trunc)):
+        raise ValueError("trunc must be finite and >= 0")
+    if trunc > 0.0 and path != SAMPLES:
+        raise ValueError("trunc needs the samples path")
+    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
+        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if not (beta >= 0.0 and math.isfinite(beta)):
+        raise ValueError("reweight_beta must be finite and >= 0")
+    if not (rk >= 0.0 and math.isfinite(rk)):
+        raise ValueError("reweight_k must be finite and >= 0")
+    if beta > 0.0 and path != SAMPLES:
+        raise ValueError("reweight needs the samples path")
+    if not (0.0 <= corr <= 1.0):
+        raise ValueError("correction must lie in [0, 1]")
+    if (beta > 0.0 or corr > 0.0) and (loop == SUBSAMPLE or operator.index(p.factors) != 0):
+        raise ValueError("reweight and correction need a loop other than subsample and factors = 0")
+    if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer in [0, 2**40]")
+    if loop == SUBSAMPLE:
+        if path != SAMPLES:
+            raise ValueError("subsample needs the samples path")
+        if sub_n < 1:
+            raise ValueError("subsample_n must be >= 1")
+        if cap < 0 or cap > (1 << 36) // (d + 1):
+            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 1)]")
+    else:
+        sub_n = cap = 0
+    T = d * (d + 1) // 2
+    truth = np.array(as_c_array(p.truth, "truth", (d + T,)), np.float64)
+    counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all((counts >= 0.0) & (counts <= 1099511627776.0) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers in [0, 2**40]")
+    if not np.all(np.isfinite(truth)):
+        raise ValueError("truth must be finite")
+    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
+        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
+    factors, basis = _ppca_params(p, d)
+    return Params(d, loop, est, path, tau, trunc, weight, tpr, fpr, real_fixed,
+                                sub_n, cap, truth, counts, factors, basis, beta, rk, corr)
+
+
+def _ppca_params(p, d):
+    """(factors, basis) of PPCA params, checked as make_gaussian_loop does."""
+    try:
+        q = operator.index(p.factors)
+    except TypeError:
+        raise TypeError(f"params: factors must be an integer; got {p.factors!r}") from None
+    if q == 0:
+        if p.basis is not None:
+            raise ValueError("basis is for factors > 0 (PPCA); got factors = 0")
+        return 0, None
+    if q < 1 or q >= d:
+        raise ValueError(f"factors must be 0 (full covariance) or lie in [1, d - 1] = [1, {d - 1}], "
+                         f"got {q}")
+    if p.basis is None:
+        raise ValueError("factors > 0 needs basis, the truth's [d, q] subspace")
+    U = np.array(as_c_array(p.basis, "basis", (d, q)), np.float64)
+    if not np.all(np.abs(U.T @ U - np.eye(q)) <= 1e-9):
+        raise ValueError("basis must have orthonormal columns (|U'U - I| <= 1e-9)")
+    return q, U
+
+
+def _loop_params_of(static, dyn) -> Params:
+    d, path, cap, factors, (beta, rk, corr), _ = static
+    return Params(d, dyn["loop"], dyn["estimator"], path, dyn["tau"], dyn["trunc"],
+                                dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
+                                dyn["subsample_n"], cap, dyn["truth"], dyn["counts"], factors,
+                                dyn.get("basis"), beta, rk, corr)
+
+
+
+def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
+                          rec_offset, records, detectors, first, threads, columns=None):
+    """Runs generations gen_begin+1 .. gen_end of every replica of the
+    d-dimensional Gaussian loop, in place; when gen_begin == 0 each state row
+    is first (re)initialised (the truth, and Augment's fixed real set) and
+    generation 0 observed. Arguments as in ``advance`` with state
+    [R, state_size(params)] and records [R, K, C] (C =
+    len(columns), or observe_size(params) when columns is
+    None); params is a
+    ``Params``, and gen_end may not pass the count table.
+
+    Mirrors csrc/bindings/module.cpp's advance_gaussian_loop (the params
+    checks of its GaussianLoopParams constructor first).
+
+    Compiled once per (d, path, pool_cap, buffer sizes, shapes), not per
+    loop: the loop and every knob are traced (gaussian_loop's traced-loop
+    mode; rows are zero-padded to ``row_size`` inside), so a
+    sweep over loops and knobs compiles once, at the price of tracing every
+    loop's code into each step. On the samples path each part's points go
+    through a buffer sized by the largest count in the whole table (rounded
+    up to a power of two: ``bounds``), so memory and work per
+    generation follow that maximum, not the generation's own count.
+    """
+    p = _loop_params(params)
+    # the mitigations are static (Python numbers): their code is traced only when on
+    static = (p.d, p.path, p.pool_cap, p.factors, (p.reweight_beta, p.reweight_k, p.correction),
+              bounds(p))
+    model = family_model(sys.modules[__name__], _loop_params_of, static)
+    dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
+               trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
+               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), subsample_n=jnp.int64(p.subsample_n),
+               truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
+    if p.factors:
+        dyn["basis"] = jnp.asarray(p.basis)
+    S = state_size(p)
+    width = row_size(_loop_params_of(static, dyn))
+    advance_model(model, dyn, S, observe_size(p), p.counts.shape[0], state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, columns, width=width)

@@ -23,6 +23,10 @@ order), and run the same EM iterations except where the stopping test
 
 from __future__ import annotations
 
+import math
+import operator
+import sys
+
 from typing import Any, NamedTuple
 
 import jax
@@ -31,6 +35,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 
+from .backend import advance_model, as_c_array, family_model, seq_sum
 from .bigram import next_token
 from .categorical import seq_cumsum, survivors
 from .gaussian_loop import floyd_subset, normals
@@ -358,3 +363,109 @@ def observe(p: Params, state):
     c0 = counters_at(p)
     return jnp.concatenate([state[:factors_at(p)], cov.reshape(-1), state[c0:c0 + N_COUNTERS],
                             summary])
+
+
+# --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
+
+
+def _gmm_params(params) -> Params:
+    """Mirrors the checks of module.cpp's GaussianMixtureParams constructor
+    (make_gmm), in its order and with its messages; returns the params with
+    numpy arrays (real_fixed = 0 unless the loop is AUGMENT, as there)."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a madsim.reference.gmm.Params; got {params!r}")
+    p = params
+    try:
+        k, d, cov_type, loop, iters = (operator.index(p.k), operator.index(p.d),
+                                       operator.index(p.cov_type), operator.index(p.loop),
+                                       operator.index(p.em_iters))
+        tol, floor, tau, tpr, fpr, real_fixed = map(
+            float, (p.em_tol, p.cov_floor, p.tau, p.tpr, p.fpr, p.real_fixed))
+        subsample_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+    except TypeError:
+        raise TypeError(f"params: k, d, cov_type, loop and em_iters must be integers, the rest "
+                        f"numbers; got {params!r}") from None
+    if k < 1 or k > 256:
+        raise ValueError("k must lie in [1, 256]")
+    if d < 1 or d > 64:
+        raise ValueError("d must lie in [1, 64]")
+    if cov_type not in (FULL, DIAG, SPHERICAL):
+        raise ValueError("cov_type must be 0 (full), 1 (diag) or 2 (spherical)")
+    if loop not in (REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE):
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if loop == SUBSAMPLE:
+        if not 1 <= subsample_n <= 0xFFFFFFFF:
+            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
+    else:
+        subsample_n = 0
+    if loop in (ACCUMULATE, SUBSAMPLE):
+        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
+            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
+    else:
+        pool_cap = 0
+    if iters < 1:
+        raise ValueError("em_iters must be >= 1")
+    if not (tol >= 0.0 and math.isfinite(tol)):
+        raise ValueError("em_tol must be finite and >= 0")
+    if not (floor > 0.0 and math.isfinite(floor)):
+        raise ValueError("cov_floor must be finite and > 0")
+    if not (tau > 0.0 and math.isfinite(tau)):
+        raise ValueError("tau must be finite and > 0")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    if not (0.0 <= real_fixed <= 268435456.0 and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer in [0, 2**28]")
+    if loop != AUGMENT:
+        real_fixed = 0.0
+    T = d * (d + 1) // 2
+    truth = np.array(as_c_array(p.truth, "truth", (k * (1 + d + T),)), np.float64)
+    tails = np.array(as_c_array(p.tails, "tails", (2 * d,)), np.float64)
+    counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all(np.isfinite(truth)):
+        raise ValueError("truth must be finite")
+    if not np.all((truth[:k] >= 0.0) & (truth[:k] <= 1.0)):
+        raise ValueError("truth: weights must lie in [0, 1]")
+    if not abs(seq_sum(truth[:k]) - 1.0) <= 1e-9:
+        raise ValueError("truth: weights must sum to 1")
+    piv = truth[k * (1 + d):].reshape(k, T)[:, [i * (i + 1) // 2 + i for i in range(d)]]
+    if not np.all((piv > 0.0) & (piv * piv >= floor)):
+        raise ValueError("truth: every Cholesky pivot^2 must be >= cov_floor")
+    if not np.all(np.isfinite(tails)):
+        raise ValueError("tails must be finite")
+    if not np.all((counts >= 0.0) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers >= 0")
+    real = {AUGMENT: np.full(counts.shape[0], real_fixed), FRESH: counts[:, 0]}.get(
+        loop, np.zeros(counts.shape[0]))
+    n_max = {ACCUMULATE: float(pool_cap), SUBSAMPLE: float(subsample_n)}.get(
+        loop, float(np.max(real + counts[:, 1], initial=0.0)))
+    if n_max * (d + k) > 268435456.0:
+        raise ValueError("a fit's points need more than 2**28 doubles of scratch per thread "
+                         "(most points x (d + k); Accumulate: the whole pool); use fewer points "
+                         "per generation (or AccumulateSubsample)")
+    return Params(k, d, cov_type, loop, iters, tol, floor, tau, tpr, fpr, int(real_fixed),
+                      truth, tails, counts, subsample_n, pool_cap)
+
+
+def _gmm_params_of(static, dyn) -> Params:
+    k, d, loop, real_fixed, subsample_n, pool_cap, _ = static
+    return Params(k, d, dyn["cov_type"], loop, dyn["em_iters"], dyn["em_tol"], dyn["cov_floor"],
+                      dyn["tau"], dyn["tpr"], dyn["fpr"], real_fixed, dyn["truth"], dyn["tails"],
+                      dyn["counts"], subsample_n, pool_cap)
+
+
+def advance_gmm(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                records, detectors, first, threads, columns=None):
+    """The Gaussian mixture's twin of ``_core.advance_gmm``: arguments as in
+    ``advance`` with state [R, state_size(params)] and params a
+    ``Params``. Compiled once per (k, d, loop, real_fixed, subsample_n, pool_cap, point buffers,
+    shapes); the covariance type, EM cap, tolerance, floor and knobs are traced."""
+    p = _gmm_params(params)
+    static = (p.k, p.d, p.loop, p.real_fixed, p.subsample_n, p.pool_cap, bounds(p))
+    model = family_model(sys.modules[__name__], _gmm_params_of, static)
+    dyn = dict(cov_type=jnp.int32(p.cov_type), em_iters=jnp.int64(p.em_iters), em_tol=jnp.float64(p.em_tol),
+               cov_floor=jnp.float64(p.cov_floor), tau=jnp.float64(p.tau), tpr=jnp.float64(p.tpr),
+               fpr=jnp.float64(p.fpr), truth=jnp.asarray(p.truth), tails=jnp.asarray(p.tails),
+               counts=jnp.asarray(p.counts))
+    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0], state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, columns)

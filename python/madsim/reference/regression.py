@@ -21,12 +21,17 @@ counts and skipped fits exactly.
 
 from __future__ import annotations
 
+import math
+import operator
+import sys
+
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
-from .gaussian_loop import _bucket, floyd_subset, normals, survivors, wishart_factor
+from .backend import advance_model, as_c_array, family_model
+from .gaussian_loop import bucket, floyd_subset, normals, survivors, wishart_factor
 from .linalg import cholesky_packed, cholesky_solve_packed, pack, sym_mul_vec, tri, tri_size, unpack_lower
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, make_stream
 from .samplers import chisquare
@@ -71,8 +76,8 @@ def bound(p: Params) -> tuple[int, int, int]:
     counts = np.asarray(p.counts, np.float64).reshape(-1, 2)
     real = max(counts[:, 0].max(initial=0.0), float(p.real_fixed), float(p.fixed_real))
     syn = max(counts[:, 1].max(initial=0.0), float(p.fixed_synthetic))
-    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
-    return (_bucket(real), _bucket(syn), sub)
+    sub = bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return (bucket(real), bucket(syn), sub)
 
 
 # --- layout (mirrors the static members) ---------------------------------------------------------
@@ -351,3 +356,106 @@ def observe(p: Params, state):
     c = counts_at(p)
     return jnp.concatenate([w, jnp.stack([state[d], jnp.dot(v, v), jnp.sqrt(jnp.dot(w, w)),
                                           state[c], state[c + 1], state[c + 2]])])
+
+
+# --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
+
+
+def _reg_params(params) -> Params:
+    """Mirrors the checks of module.cpp's RegressionParams constructor
+    (make_regression), in its order and with its messages; returns the params
+    with numpy arrays."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a madsim.reference.regression.Params; got {params!r}")
+    p = params
+    try:
+        d, loop, path, design, est, refit = (operator.index(p.d), operator.index(p.loop),
+                                             operator.index(p.path), operator.index(p.design),
+                                             operator.index(p.estimator),
+                                             operator.index(p.refit_noise))
+        ridge, tpr, fpr, real_fixed, fixed_real, fixed_syn, weight = map(
+            float, (p.ridge, p.tpr, p.fpr, p.real_fixed, p.fixed_real, p.fixed_synthetic, p.weight))
+    except TypeError:
+        raise TypeError(f"params: d, loop, path, design, estimator and refit_noise must be "
+                        f"integers, the rest numbers; got {params!r}") from None
+    if d < 1 or d > 256:
+        raise ValueError("d must lie in [1, 256]")
+    if loop < REPLACE or loop > SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if path not in (EXACT, SAMPLES):
+        raise ValueError("path must be 0 (exact) or 1 (samples)")
+    if design not in (FRESH_DESIGN, FIXED_DESIGN):
+        raise ValueError("design must be 0 (fresh) or 1 (fixed)")
+    if est not in (MLE, UNBIASED):
+        raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
+    if refit not in (0, 1):
+        raise ValueError("refit_noise must be 0 or 1")
+    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
+        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
+    if weight >= 0.0 and loop not in (FRESH, AUGMENT):
+        raise ValueError("weight needs loop 1 (augment) or 2 (fresh)")
+    if not (ridge >= 0.0 and math.isfinite(ridge)):
+        raise ValueError("ridge must be finite and >= 0")
+    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
+        raise ValueError("tpr and fpr must lie in [0, 1]")
+    sub_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+    if loop == SUBSAMPLE:
+        if path != SAMPLES:
+            raise ValueError("subsample needs the samples path")
+        if sub_n < 1:
+            raise ValueError("subsample_n must be >= 1")
+        if pool_cap < 0 or pool_cap > (1 << 36) // (d + 2):
+            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 2)]")
+    else:
+        sub_n, pool_cap = 0, 0
+    if design == FIXED_DESIGN and (tpr > 0.0 or fpr > 0.0):
+        raise ValueError("a fixed design takes no filter (tpr = fpr = 0)")
+    samples = path == SAMPLES
+    cap = math.floor(8589934590.0 / d) if samples else 1099511627776.0
+    cap_msg = ("counts must be integers with counts * d <= 2**33 - 2 on the samples path"
+               if samples else "counts must be integers in [0, 2**40]")
+    for c in (real_fixed, fixed_real, fixed_syn):
+        if not (0.0 <= c <= cap and c == math.floor(c)):
+            raise ValueError(cap_msg)
+    T = d * (d + 1) // 2
+    truth = np.array(as_c_array(p.truth, "truth", (d + T + 1,)), np.float64)
+    counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
+        raise ValueError(cap_msg)
+    if design == FIXED_DESIGN and not np.all(counts == [fixed_real, fixed_syn]):
+        raise ValueError("a fixed design needs every counts row = (fixed_real, fixed_synthetic)")
+    if not np.all(np.isfinite(truth)):
+        raise ValueError("truth must be finite")
+    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
+        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
+    if not truth[d + T] > 0.0:
+        raise ValueError("truth: the noise variance must be > 0")
+    return Params(d, loop, path, design, est, refit, ridge, tpr, fpr, real_fixed,
+                             fixed_real, fixed_syn, truth, counts, sub_n, pool_cap, weight)
+
+
+def _reg_params_of(static, dyn) -> Params:
+    d, loop, path, design, sub_n, pool_cap, _ = static
+    return Params(d, loop, path, design, dyn["estimator"], dyn["refit_noise"],
+                             dyn["ridge"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
+                             dyn["fixed_real"], dyn["fixed_synthetic"], dyn["truth"], dyn["counts"],
+                             sub_n, pool_cap, dyn["weight"])
+
+
+def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                       records, detectors, first, threads, columns=None):
+    """The regression family's twin of ``_core.advance_regression``: arguments
+    as in ``advance`` with state [R, state_size(params)] and params
+    a ``Params``. Compiled once per (d, loop, path, design, buffer
+    sizes, shapes)."""
+    p = _reg_params(params)
+    static = (p.d, p.loop, p.path, p.design, p.subsample_n, p.pool_cap, bound(p))
+    model = family_model(sys.modules[__name__], _reg_params_of, static)
+    dyn = dict(estimator=jnp.int32(p.estimator), refit_noise=jnp.int32(p.refit_noise),
+               ridge=jnp.float64(p.ridge), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
+               real_fixed=jnp.float64(p.real_fixed), fixed_real=jnp.float64(p.fixed_real),
+               fixed_synthetic=jnp.float64(p.fixed_synthetic), truth=jnp.asarray(p.truth),
+               counts=jnp.asarray(p.counts), weight=jnp.float64(p.weight))
+    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0],
+             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+             detectors, first, threads, columns)

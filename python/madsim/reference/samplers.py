@@ -189,3 +189,85 @@ def binomial(n, p, s: Stream):
     tries = jnp.where(inversion, jnp.uint32(1), tries_btrs)
     tries = jnp.where(trivial, jnp.uint32(0), tries)
     return value, tries
+
+
+@jax.jit
+def poisson(mean, s: Stream):
+    """Poisson(mean) -> (value, tries), value float64, tries uint32.
+
+    mean < 10: inversion by sequential search on uniform52 of words (0, 1) of
+    block 0 (tries = 1); otherwise PTRS (Hormann 1993), try i on block i:
+    u = uniform52(w0, w1) - 1/2, v = uniform52(w2, w3). mean <= 0 gives
+    (0, 0). Mirrors csrc/madsim/samplers.hpp::poisson.
+    """
+    mean = jnp.asarray(mean, jnp.float64)
+    shape = jnp.broadcast_shapes(mean.shape, jnp.shape(s.replica), jnp.shape(s.generation),
+                                 jnp.shape(s.stream), jnp.shape(s.key)[:-1])
+    mean = jnp.broadcast_to(mean, shape)
+    # mean <= 0 decided on the bits (XLA on CPU treats subnormals as zero; the C++ does not)
+    trivial = lax.bitcast_convert_type(mean, jnp.int64) <= 0
+    inversion = jnp.logical_not(trivial) & (mean < 10.0)
+    ptrs = jnp.logical_not(trivial) & jnp.logical_not(mean < 10.0)
+
+    # --- inversion (sequential search), one block
+    w = block(s, jnp.uint32(0))
+    u0 = uniform52(w[..., 0], w[..., 1])
+    prob0 = jnp.exp(-jnp.where(inversion, mean, 0.0))  # P(K = 0)
+
+    def inv_go(u, prob):
+        return inversion & (u > prob) & (prob >= 1e-300)
+
+    def inv_cond(carry):
+        u, prob, _ = carry
+        return jnp.any(inv_go(u, prob))
+
+    def inv_body(carry):
+        u, prob, k = carry
+        go = inv_go(u, prob)
+        k2 = k + 1.0
+        return (jnp.where(go, u - prob, u), jnp.where(go, prob * (mean / k2), prob),
+                jnp.where(go, k2, k))
+
+    _, _, k_inv = lax.while_loop(inv_cond, inv_body, (u0, prob0, jnp.zeros(shape, jnp.float64)))
+
+    # --- PTRS, try i on block i (constants computed on safe inputs off-branch)
+    lam = jnp.where(ptrs, mean, 100.0)
+    slam = jnp.sqrt(lam)
+    loglam = jnp.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+
+    def ptrs_try(i):
+        w = block(s, i)
+        u = uniform52(w[..., 0], w[..., 1]) - 0.5
+        v = uniform52(w[..., 2], w[..., 3])
+        us = 0.5 - jnp.abs(u)
+        kk = jnp.floor((2.0 * a / us + b) * u + lam + 0.43)
+        quick = (us >= 0.07) & (v <= v_r)
+        rejected = (kk < 0.0) | ((us < 0.013) & (v > us))
+        kc = jnp.maximum(kk, 0.0)
+        exact = jnp.log(v * inv_alpha / (a / (us * us) + b)) <= -lam + kc * loglam - log_factorial(kc)
+        return quick | (jnp.logical_not(rejected) & exact), kk
+
+    def ptrs_cond(carry):
+        _, done, _, _ = carry
+        return jnp.any(jnp.logical_not(done))
+
+    def ptrs_body(carry):
+        i, done, k, tries = carry
+        acc, kk = ptrs_try(i)
+        take = acc & jnp.logical_not(done)
+        return (i + jnp.uint32(1), done | acc, jnp.where(take, kk, k),
+                jnp.where(take, i + jnp.uint32(1), tries))
+
+    init = (jnp.uint32(0), jnp.logical_not(ptrs), jnp.zeros(shape, jnp.float64),
+            jnp.zeros(shape, jnp.uint32))
+    _, _, k_ptrs, tries_ptrs = lax.while_loop(ptrs_cond, ptrs_body, init)
+
+    value = jnp.where(inversion, k_inv, k_ptrs)
+    value = jnp.where(trivial, 0.0, value)
+    tries = jnp.where(inversion, jnp.uint32(1), tries_ptrs)
+    tries = jnp.where(trivial, jnp.uint32(0), tries)
+    return value, tries
