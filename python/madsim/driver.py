@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from . import _validate as check
+from . import aggregate as aggmod
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from .config import Config, spec_for
@@ -201,6 +202,7 @@ def simulate(
     metrics: Sequence[str] | None = None,
     on_nonfinite: str = "warn",
     dtype: str = "float64",
+    aggregate: aggmod.Aggregate | bool | None = None,
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
@@ -269,13 +271,23 @@ def simulate(
         "float64" (default) or "float32": the recorded variables' type in the
         returned Dataset (half the memory; the kernel computes in float64, and
         ``state`` stays float64 so that ``resume`` is exact).
+    aggregate
+        None (default): every replica's records. True or a
+        :class:`madsim.Aggregate`: statistics over replicas instead, per
+        recorded generation (``x_finite``, ``x_mean``, ``x_var``, ``x_se``,
+        ``x_min``, ``x_max``, quantiles ``x_q``, histograms ``x_hist``, and
+        ``<detector>_survival``), reduced chunk by chunk so that memory does
+        not grow with replicas x records; the same numbers whatever
+        ``threads`` and ``chunk`` (see madsim.aggregate and the user guide's
+        "Runs at scale" page).
 
     Returns
     -------
     xarray.Dataset
         Dims (replica, generation, ...): the recorded variables, one int64
         variable per detector, the kernel state and provenance attrs (see the
-        user guide's "Results on disk" page).
+        user guide's "Results on disk" page). Aggregated: the statistics over
+        (generation, ...), the state and detector columns over replica.
 
     Examples
     --------
@@ -311,9 +323,10 @@ def simulate(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
     detect = as_detectors(detect)
+    agg = aggmod.as_aggregate(aggregate)
 
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
+                metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
 
 
 def as_detectors(detect) -> list:
@@ -417,7 +430,8 @@ def check_bytes(need: float, what: str) -> None:
 
 def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
          start: _Start | None = None, metrics=None, on_nonfinite: str = "warn",
-         dtype: str = "float64", rule: dict | None = None) -> xr.Dataset:
+         dtype: str = "float64", rule: dict | None = None,
+         agg: aggmod.Aggregate | None = None) -> xr.Dataset:
     R = ids if isinstance(ids, int) else int(ids.size)
     check_scale(cfg)
     # the provenance text, made before the run: nothing that could fail may
@@ -443,11 +457,25 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # Everything the run holds at its peak, before any of it is allocated:
     # ids, two state buffers (the committed one and the chunk's copy),
     # detector columns (two), the records, and a float32 copy of them.
-    need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
-    check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
-                      f"{n_rec} records of {C} columns)")
+    layout = _layout(kern, chosen, slot)
+    if agg is None:
+        need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
+        check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+                          f"{n_rec} records of {C} columns)")
+    else:
+        hist = aggmod.hist_columns(agg, layout)
+        n_traced = 0 if agg.replicas is None else len(agg.replicas)
+        per_rec = C * 8 * (6 + len(agg.quantiles) + n_traced) + sum(8 * (e.size + 1) for _c, e in hist.values())
+        need = R * (4 + 16 * S + 16 * D) + aggmod.BLOCK_BYTES + n_rec * per_rec
+        check_bytes(need, f"this aggregated run's arrays ({R} replicas: ids, state rows of {S} doubles x "
+                          f"2; a chunk's records; {n_rec} records of {C} columns' statistics)")
     if isinstance(ids, int):
         ids = np.arange(R, dtype=np.uint32)
+    red = None
+    if agg is not None:
+        red = aggmod.Reducer(agg, n_rec, C, hist, aggmod.traced_positions(agg, ids))
+        # recorded generations per chunk: a block of min(R, GROUP) replicas' records fits BLOCK_BYTES
+        max_recs = max(1, aggmod.BLOCK_BYTES // (8 * max(C, 1) * min(R, aggmod.GROUP)))
     if start is None:
         state = np.tile(kern.initial_state, (R, 1))  # [R, S], writable, C-contiguous
         first = np.full((R, D), -1, dtype=np.int64)
@@ -463,7 +491,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # rows past the completed generations are dropped below, so the memory
     # is committed only as generations are recorded (a Ctrl-C'd long run never
     # touches most of it).
-    records = np.empty((R, n_rec, C), dtype=np.float64)
+    records = np.empty((R if red is None else 0, n_rec, C), dtype=np.float64)
     rec_u32 = rec_gens.astype(np.uint32)
 
     t0 = time.perf_counter()
@@ -488,6 +516,15 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             end = min(generations, gen + step)
             lo = int(np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right"))
             hi = int(np.searchsorted(rec_gens, end, side="right"))
+            if red is not None:
+                if hi - lo > max_recs:  # fewer generations: one block's records stay bounded
+                    end = max(gen + 1, int(rec_gens[lo + max_recs - 1]))
+                    hi = int(np.searchsorted(rec_gens, end, side="right"))
+                red.start(hi - lo)
+                # replicas per call: whole groups (the reduction's fixed order), and records
+                # of at most BLOCK_BYTES
+                cap = max(aggmod.GROUP, aggmod.BLOCK_BYTES // (8 * max(C, 1) * max(hi - lo, 1)))
+                rows = min(R, max(aggmod.GROUP, min(rows, cap) // aggmod.GROUP * aggmod.GROUP))
             t_over = time.perf_counter()
             work, work_first = spare, cur_first.copy()
             np.copyto(work, cur)
@@ -497,13 +534,24 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             while a < R:
                 b = min(R, a + rows)
                 tc = time.perf_counter()
-                kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
-                             records[a:b], det, work_first[a:b], threads, cols)
+                if red is None:
+                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
+                                 records[a:b], det, work_first[a:b], threads, cols)
+                else:
+                    block = np.empty((b - a, hi - lo, C), dtype=np.float64)
+                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
+                                 block, det, work_first[a:b], threads, cols)
+                    red.add(block, a)
+                    del block
                 per_rg = (time.perf_counter() - tc) / ((b - a) * max(1, end - gen))
                 a = b
                 if chunk is None and backend != "jax":  # next block: ~CHUNK_SECONDS, growing <= 8x
                     rows = int(min(R, max(threads, min(8 * rows, CHUNK_SECONDS / max(
                         per_rg * max(1, end - gen), 1e-12)))))
+                if red is not None:
+                    rows = min(R, max(aggmod.GROUP, min(rows, cap) // aggmod.GROUP * aggmod.GROUP))
+            if red is not None:
+                red.commit()  # (dropped below unless the next line runs: keep counts generations)
             committed = (work, work_first, end, True)  # the chunk counts only now, whole
             spare = cur
             if bar is not None:
@@ -547,7 +595,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     keep = int(np.searchsorted(rec_gens, done, side="right")) if ran else 0
     records = records[:, :keep, :]
     variables = {}
-    for name in chosen:
+    for name in chosen if red is None else ():
         attrs = {"long_name": kern.units[name]}
         if name in kern.truth:
             attrs["truth_value"] = kern.truth[name]
@@ -567,7 +615,12 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             variables[name] = (("replica", "generation"), data, attrs)
     if dtype != "float64":
         variables = {n: (v[0], v[1].astype(dtype), v[2]) for n, v in variables.items()}
-    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[:keep]})
+    extra = {}
+    if red is not None:
+        variables = aggmod.variables(red, layout, kern.units, keep, dtype)
+        extra = aggmod.coords(red, ids)
+    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[:keep],
+                                       **extra})
     ds["state"] = (("replica", "state_index"), state, {
         "long_name": "kernel state row after the last completed generation (madsim.resume continues "
                      "from it)"})
@@ -583,6 +636,11 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             "long_name": f"first generation with {rule_text}",
             "censored": f"-1: not reached by generation {done}",
         })
+    if red is not None and labels:
+        surv = aggmod.survival(first, rec_gens[:keep])
+        for j, label in enumerate(labels):
+            ds[f"{label}_survival"] = (("generation",), surv[:, j], {
+                "long_name": f"replicas that have not reached {label} by the generation"})
     ds.attrs.update(
         madsim_version=madsim_version(),
         config=provenance["config"],
@@ -604,11 +662,27 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         build_info=provenance["build_info"],
         wall_time_s=wall,
     )
+    if red is not None:
+        ds.attrs["aggregate"] = agg.to_json()
     if bad.any() and on_nonfinite == "warn":
-        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds), NonFiniteWarning, stacklevel=3)
+        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds if red is None else None),
+                      NonFiniteWarning, stacklevel=3)
     if start is not None and start.previous is not None:
         ds = _join(start.previous, ds)
     return ds
+
+
+def _layout(kern, chosen: list[str], slot: np.ndarray) -> dict:
+    """name -> (record-row column, or the columns' index array, and the
+    variable's extra dims) of the chosen variables."""
+    out = {}
+    for name in chosen:
+        if name in kern.arrays:
+            index, dims = kern.arrays[name]
+            out[name] = (slot[index], tuple(dims))
+        else:
+            out[name] = (int(slot[kern.columns[name]]), ())
+    return out
 
 
 def _nonfinite_text(bad, chunk, ids, ds) -> str:
@@ -726,6 +800,10 @@ def resume(
     threads = _threads(threads)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
+    agg = aggmod.Aggregate.from_json(ds.attrs["aggregate"]) if "aggregate" in ds.attrs else None
+    if agg is not None and replicas is not None:
+        raise ValueError("resume: replicas= cannot add replicas to an aggregated run (its statistics "
+                         "over replicas are final); simulate the new replicas on their own")
     if replicas is not None:
         have = ds["replica"].values
         if isinstance(replicas, (int, np.integer)) and not isinstance(replicas, bool):
@@ -745,7 +823,7 @@ def resume(
     start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
     ids = ds["replica"].values.astype(np.uint32)
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
+                start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
 
 
 def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:

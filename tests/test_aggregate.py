@@ -1,0 +1,155 @@
+"""Aggregated records (simulate(..., aggregate=)): statistics over replicas
+equal those of the per-replica records of the same run, and do not depend
+on threads, chunking or block sizes."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import madsim as ms
+from madsim import aggregate as aggmod
+from madsim.aggregate import reduce_records
+
+CFG = ms.Config(loop=ms.Replace(n=20))
+METRICS = ["mean", "var", "kl_model_truth"]
+DET = [ms.FirstPassage("var", below=0.3, name="low")]
+AGG = ms.Aggregate(quantiles=(0.0, 0.1, 0.5, 0.9, 1.0), histogram={"var": ms.Bins(0.0, 2.0, 8)},
+                   replicas=[3, 5000, 8999])
+R = 9000  # three groups of the reduction, the last partial
+
+
+def run(**kw):
+    base = dict(replicas=R, generations=12, seed=7, metrics=METRICS, detect=DET, progress=False)
+    base.update(kw)
+    return ms.simulate(CFG, **base)
+
+
+@pytest.fixture(scope="module")
+def per_replica():
+    return run()
+
+
+@pytest.fixture(scope="module")
+def aggregated():
+    return run(aggregate=AGG, threads=1)
+
+
+def _same(a, b, names):
+    for v in names:
+        assert np.array_equal(a[v].values, b[v].values, equal_nan=True), v
+
+
+def test_bits_do_not_depend_on_threads_or_chunks(aggregated, monkeypatch):
+    names = [v for v in aggregated.data_vars if "generation" in aggregated[v].dims]
+    _same(aggregated, run(aggregate=AGG, threads=2, chunk=5), names)
+    # small blocks: many calls per chunk and few records per call
+    monkeypatch.setattr(aggmod, "BLOCK_BYTES", 8 * 3 * 4096 * 2)
+    _same(aggregated, run(aggregate=AGG, threads=2), names)
+
+
+def test_equals_reduction_of_per_replica_records(aggregated, per_replica):
+    ref = reduce_records(per_replica, AGG)
+    names = [v for v in ref.data_vars]
+    assert "low_survival" in names
+    _same(aggregated, ref, names)
+
+
+def test_statistics_match_numpy(aggregated, per_replica):
+    for name in METRICS:
+        x = per_replica[name].values  # [replica, generation]
+        np.testing.assert_allclose(aggregated[f"{name}_mean"], x.mean(axis=0), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(aggregated[f"{name}_var"][1:], x.var(axis=0, ddof=1)[1:], rtol=1e-10)
+        assert np.array_equal(aggregated[f"{name}_min"], x.min(axis=0))
+        assert np.array_equal(aggregated[f"{name}_max"], x.max(axis=0))
+        assert (aggregated[f"{name}_finite"] == R).all()
+        q = aggregated[f"{name}_q"].values
+        exact = np.quantile(x, aggregated["quantile"].values, axis=0, method="lower").T
+        tol = AGG.relative_accuracy * (1 + 1e-9) * np.abs(exact) + 1e-300
+        assert (np.abs(q - exact) <= tol).all(), name
+    # histogram: [-inf, 0), [0, .25), ..., [1.75, 2), [2, inf)
+    edges = np.concatenate([[-np.inf], AGG.histogram["var"].edges, [np.inf]])
+    for g, gen in enumerate(per_replica["generation"].values):
+        counts = np.histogram(per_replica["var"].values[:, g], edges)[0]
+        counts[-2:] = [np.sum((per_replica["var"].values[:, g] >= 1.75) & (per_replica["var"].values[:, g] < 2)),
+                       np.sum(per_replica["var"].values[:, g] >= 2)]
+        assert np.array_equal(aggregated["var_hist"].values[g], counts), gen
+    first = per_replica["low"].values
+    for g, gen in enumerate(per_replica["generation"].values):
+        assert aggregated["low_survival"].values[g] == np.sum((first < 0) | (first > gen))
+    assert np.array_equal(aggregated["low"], first)
+
+
+def test_traced_replicas_keep_their_records(aggregated, per_replica):
+    for name in METRICS:
+        assert np.array_equal(aggregated[name].values, per_replica[name].sel(replica=[3, 5000, 8999]).values)
+
+
+def test_resume_of_aggregated_run_equals_uninterrupted(aggregated):
+    first = run(aggregate=AGG, generations=5)
+    more = ms.resume(first, generations=12, threads=2)
+    names = [v for v in aggregated.data_vars if "generation" in aggregated[v].dims] + ["state", "low"]
+    _same(aggregated, more, names)
+    with pytest.raises(ValueError, match="replicas= cannot add"):
+        ms.resume(first, generations=12, replicas=3)
+
+
+def test_nonfinite_values_are_left_out(per_replica):
+    ds = per_replica.copy(deep=True)
+    x = ds["var"].values
+    x[::7, 3] = np.inf
+    x[::5, 4] = np.nan
+    x[:, 5] = np.nan  # none finite
+    agg = reduce_records(ds, ms.Aggregate(quantiles=(0.5,)))
+    finite = np.isfinite(x)
+    assert np.array_equal(agg["var_finite"].values, finite.sum(axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN generation
+        y = np.where(finite, x, np.nan)
+        for got, want in ((agg["var_max"], np.nanmax(y, axis=0)), (agg["var_min"], np.nanmin(y, axis=0))):
+            assert np.array_equal(got.values, want, equal_nan=True)
+        np.testing.assert_allclose(agg["var_mean"].values, np.nanmean(y, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(agg["var_var"].values[1:], np.nanvar(y, axis=0, ddof=1)[1:], rtol=1e-10)
+    assert np.isnan(agg["var_q"].values[5]).all()
+
+
+def test_memory_of_records_does_not_grow_with_replicas(monkeypatch):
+    """The records a kernel call writes are one bounded block, never all replicas."""
+    seen = []
+    real = aggmod.Reducer.add
+
+    def spy(self, block, pos):
+        seen.append(block.nbytes)
+        return real(self, block, pos)
+
+    monkeypatch.setattr(aggmod.Reducer, "add", spy)
+    monkeypatch.setattr(aggmod, "BLOCK_BYTES", 4096 * 8 * 2 * 4)
+    ms.simulate(CFG, replicas=20000, generations=40, seed=1, metrics=["mean", "var"], record=ms.every(1),
+                aggregate=True, progress=False, chunk=40)
+    assert max(seen) <= 4096 * 8 * 2 * 5
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(quantiles=(1.5,)), "quantiles"),
+    (dict(quantiles="0.5"), "quantiles"),
+    (dict(histogram={"var": (0, 1, 3)}), "Bins"),
+    (dict(replicas=[1, 1]), "repeat"),
+    (dict(relative_accuracy=0.7), "relative_accuracy"),
+])
+def test_bad_aggregate(bad, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        ms.Aggregate(**bad)
+
+
+def test_bad_inputs_before_the_kernel():
+    with pytest.raises(ValueError, match="lo < hi"):
+        ms.Bins(1.0, 0.0, 3)
+    with pytest.raises(ValueError, match="log=True"):
+        ms.Bins(0.0, 1.0, 3, log=True)
+    with pytest.raises(TypeError, match="aggregate must be"):
+        ms.simulate(CFG, replicas=10, generations=2, aggregate="yes")
+    with pytest.raises(ValueError, match="not a recorded scalar"):
+        ms.simulate(CFG, replicas=10, generations=2, metrics=["var"],
+                    aggregate=ms.Aggregate(histogram={"mean": ms.Bins(0, 1, 2)}))
+    with pytest.raises(ValueError, match="no replica id 10"):
+        ms.simulate(CFG, replicas=10, generations=2, aggregate=ms.Aggregate(replicas=[10]))
