@@ -103,7 +103,7 @@ struct DeviceTraits<Gaussian1D> {
   static constexpr int n_arrays = 0;
   static const double* P::* member(int) { return nullptr; }
   static int64_t length(const P&, int) { return 0; }
-  static constexpr int reg_state = 2;
+  static constexpr int reg_state = 3;
   static constexpr int reg_observe = Gaussian1D::METRICS_AT + N_GAUSS_METRICS;
 };
 

@@ -404,6 +404,12 @@ def build_cases() -> list:
     cfg = _cfg(Replace(n=100))
     add(Case("sec1-kl-truth-model-n100-t20", "1-D replace n=100: E KL(p0||p_t) (light-tailed here)", cfg,
              200_000, (c_kl_pt(cfg, 20, DOC_1D_KL), c_w2(cfg, 20, DOC_1D_W2)), doc=DOC_1D_KL))
+    # -- deep collapse: sigma^2 underflows a double (ln sigma^2 < -744) near generation 3.7e4 at
+    # n = 100; the kernel's scaled state follows ln sigma^2 to 10^6 (logdet)
+    cfg = _cfg(Replace(n=100))
+    add(Case("deep-collapse-mle-n100-t1e6", "1-D replace n=100 to t=10^6: E, Var ln sigma^2 past underflow",
+             cfg, 256, (c_logdet(cfg, 10**6, DOC_1D_LOG), c_var_logdet(cfg, 10**6, DOC_1D_LOG)),
+             doc=DOC_1D_LOG, quick_replicas=64))
     # -- the invariant (docs/theory/accumulate.md): every MLE loop, filters, subsample, both paths
     inv = [
         ("replace", Replace(n=10), None, 200_000, (3, 10)),
