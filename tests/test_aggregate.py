@@ -48,6 +48,13 @@ def test_bits_do_not_depend_on_threads_or_chunks(aggregated, monkeypatch):
     _same(aggregated, run(aggregate=AGG, threads=2), names)
 
 
+def test_chunks_that_record_nothing():
+    kw = dict(record=ms.every(5), aggregate=AGG, generations=17)
+    a, b = run(chunk=2, **kw), run(**kw)
+    _same(a, b, [v for v in a.data_vars if "generation" in a[v].dims])
+    _same(a, reduce_records(run(record=ms.every(5), generations=17), AGG), ["var_mean", "var_q", "low_survival"])
+
+
 def test_equals_reduction_of_per_replica_records(aggregated, per_replica):
     ref = reduce_records(per_replica, AGG)
     names = [v for v in ref.data_vars]

@@ -298,7 +298,7 @@ class Reducer:
 
     def add(self, block: np.ndarray, pos: int) -> None:
         rows = block.shape[0]
-        if rows == 0:
+        if rows == 0 or self.k == 0:  # (a chunk that records no generation)
             return
         if pos % GROUP:
             raise ValueError(f"Reducer.add: a block must start on a group boundary; got {pos}")
@@ -306,11 +306,21 @@ class Reducer:
         finite = np.isfinite(x)
         if not finite.all():
             x = np.where(finite, x, np.nan)
-        for g0 in range(0, rows, GROUP):
-            # a contiguous copy: each group's sums see the same memory layout
-            # whatever block it came in
-            self._group(np.ascontiguousarray(x[:, g0:g0 + GROUP]),
-                        np.ascontiguousarray(finite[:, g0:g0 + GROUP]))
+        # order-free parts (integer counts, min and max): the whole block at once
+        if self.sketch is not None:
+            self.sketch.add(x)
+        self.lo = np.fmin(self.lo, np.min(x, axis=1, initial=np.inf, where=finite))
+        self.hi = np.fmax(self.hi, np.max(x, axis=1, initial=-np.inf, where=finite))
+        # sums: per fixed group of GROUP replicas (a contiguous row of its own,
+        # whatever block it came in), merged in order
+        full = rows // GROUP * GROUP
+        if full:
+            ng = full // GROUP
+            self._groups(np.ascontiguousarray(x[:, :full]).reshape(-1, ng, GROUP),
+                         np.ascontiguousarray(finite[:, :full]).reshape(-1, ng, GROUP))
+        if rows > full:
+            self._groups(np.ascontiguousarray(x[:, full:])[:, None, :],
+                         np.ascontiguousarray(finite[:, full:])[:, None, :])
         for c, edges in self.hist.values():
             v = block[:, :, c].T  # [k, rows]
             bins = np.searchsorted(edges, v, side="right")
@@ -322,23 +332,25 @@ class Reducer:
             lo, hi = np.searchsorted(self.traced_pos, [pos, pos + rows])
             self.tr[lo:hi] = block[self.traced_pos[lo:hi] - pos]
 
-    def _group(self, x: np.ndarray, finite: np.ndarray) -> None:
-        """Folds one group (x [K, g], NaN where not finite) into the chunk's
-        accumulators: two passes within it, then Chan's merge."""
-        if self.sketch is not None:
-            self.sketch.add(x)
-        nb = finite.sum(axis=1).astype(float)
-        self.lo = np.fmin(self.lo, np.min(x, axis=1, initial=np.inf, where=finite))
-        self.hi = np.fmax(self.hi, np.max(x, axis=1, initial=-np.inf, where=finite))
-        all_finite = bool(finite.all())
+    def _groups(self, x: np.ndarray, finite: np.ndarray) -> None:
+        """Folds groups x [K, ng, g] (NaN where not finite) into the chunk's
+        accumulators: two passes within each group, then Chan's merge, group
+        after group."""
+        nb = finite.sum(axis=2).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            if all_finite:
-                mb = x.sum(axis=1) / nb
-                dev = x - mb[:, None]
+            if finite.all():
+                mb = x.sum(axis=2) / nb
+                dev = x - mb[:, :, None]
             else:
-                mb = np.where(finite, x, 0.0).sum(axis=1) / nb
-                dev = np.where(finite, x - mb[:, None], 0.0)
-            ssb = (dev * dev).sum(axis=1)
+                mb = np.where(finite, x, 0.0).sum(axis=2) / nb
+                dev = np.where(finite, x - mb[:, :, None], 0.0)
+            ssb = (dev * dev).sum(axis=2)
+        for g in range(x.shape[1]):
+            self._merge(nb[:, g], mb[:, g], ssb[:, g])
+
+    def _merge(self, nb: np.ndarray, mb: np.ndarray, ssb: np.ndarray) -> None:
+        """Chan, Golub & LeVeque's merge of one group into the accumulators."""
+        with np.errstate(invalid="ignore", divide="ignore"):
             na = self.n
             n = na + nb
             d = mb - self.mu

@@ -409,7 +409,7 @@ def build_cases() -> list:
     cfg = _cfg(Replace(n=100))
     add(Case("deep-collapse-mle-n100-t1e6", "1-D replace n=100 to t=10^6: E, Var ln sigma^2 past underflow",
              cfg, 256, (c_logdet(cfg, 10**6, DOC_1D_LOG), c_var_logdet(cfg, 10**6, DOC_1D_LOG)),
-             doc=DOC_1D_LOG, quick_replicas=64))
+             doc=DOC_1D_LOG))
     # -- the invariant (docs/theory/accumulate.md): every MLE loop, filters, subsample, both paths
     inv = [
         ("replace", Replace(n=10), None, 200_000, (3, 10)),
