@@ -13,6 +13,7 @@ from .config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fr
 from .families import all_families
 from .record import every, logspace
 from .aggregate import Aggregate, Bins
+from .stream import open_run
 from .driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
 
@@ -24,7 +25,7 @@ __all__ = [
     "Filter", "Fresh", "FirstPassage", "NonFiniteError", "NonFiniteWarning",
     "RNG_LAYOUT_VERSION",
     "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
-    "logspace", "resume", "rng", "simulate", "sweep",
+    "logspace", "open_run", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]
 __all__ += [spec.name for spec in all_families()]

@@ -395,17 +395,18 @@ def traced_positions(agg: Aggregate, ids: np.ndarray) -> np.ndarray:
     return np.sort(order[at])
 
 
-def variables(red: Reducer, layout: dict, units: dict, keep: int, dtype: str) -> dict:
+def variables(red: Reducer, layout: dict, units: dict, sl: slice, dtype: str) -> dict:
     """The aggregated Dataset's variables: ``x_finite``, ``x_mean``,
     ``x_var`` (ddof = 1), ``x_se``, ``x_min``, ``x_max``, ``x_q``
     (dim ``quantile``), ``x_hist`` (dim ``x_bin``) and the traced replicas'
     ``x`` (dims traced, generation) for each recorded variable x.
-    ``layout``: name -> (record-row column(s), extra dims)."""
+    ``layout``: name -> (record-row column(s), extra dims); ``sl``: which
+    recorded generations."""
     out: dict = {}
     q = red.q
     for name, (at, dims) in layout.items():
         def pick(a, extra=0, at=at):
-            return a[:keep][(slice(None), at) + (slice(None),) * extra]
+            return a[sl][(slice(None), at) + (slice(None),) * extra]
         long_name = units.get(name, name)
         gd = ("generation",) + dims
         n = pick(red.count)
@@ -424,10 +425,10 @@ def variables(red: Reducer, layout: dict, units: dict, keep: int, dtype: str) ->
                 "method": f"DDSketch, relative accuracy {red.agg.relative_accuracy}; the value of rank "
                           "floor(q (n - 1))"})
         if red.traced_pos.size:
-            out[name] = (("traced",) + gd, red.traced[:, :keep][(slice(None), slice(None), at)],
+            out[name] = (("traced",) + gd, red.traced[:, sl][(slice(None), slice(None), at)],
                          {"long_name": long_name})
     for name, (c, _edges) in red.hist.items():
-        out[f"{name}_hist"] = (("generation", f"{name}_bin"), red.counts[c][:keep], {
+        out[f"{name}_hist"] = (("generation", f"{name}_bin"), red.counts[c][sl], {
             "long_name": f"replicas per bin of {name} (first: below the first edge, last: at or "
                          "above the last; NaN and infinities not counted)"})
     if dtype != "float64":
@@ -524,7 +525,7 @@ def reduce_records(ds: xr.Dataset, aggregate: Aggregate | bool = True) -> xr.Dat
         red.add(records[a:a + GROUP], a)
     red.commit()
     units = {n: ds[n].attrs.get("long_name", n) for n in chosen}
-    out = xr.Dataset(variables(red, layout, units, gens.size, "float64"),
+    out = xr.Dataset(variables(red, layout, units, slice(0, gens.size), "float64"),
                      coords={"generation": gens, **coords(red, ids)})
     labels = [d for d in ds.data_vars if ds[d].dims == ("replica",) and ds[d].dtype == np.int64]
     if labels:

@@ -22,13 +22,16 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import xarray as xr
 
+from . import _atomic
 from . import _validate as check
 from . import aggregate as aggmod
+from . import stream as streammod
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from .config import Config, spec_for
@@ -203,6 +206,7 @@ def simulate(
     on_nonfinite: str = "warn",
     dtype: str = "float64",
     aggregate: aggmod.Aggregate | bool | None = None,
+    out: str | os.PathLike | None = None,
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
@@ -280,6 +284,13 @@ def simulate(
         not grow with replicas x records; the same numbers whatever
         ``threads`` and ``chunk`` (see madsim.aggregate and the user guide's
         "Runs at scale" page).
+    out
+        None (default): the result in memory. A path ending in ``.zarr``: the
+        run is streamed there, each chunk's records written as it completes
+        (memory: the state and one chunk's records), and the store is
+        returned opened lazily (``madsim.open_run``); a Ctrl-C leaves a valid
+        store of the completed generations, which ``madsim.resume(path,
+        generations=...)`` continues in place. Needs the zarr package.
 
     Returns
     -------
@@ -324,9 +335,14 @@ def simulate(
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
     detect = as_detectors(detect)
     agg = aggmod.as_aggregate(aggregate)
-
-    return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
+    if out is None:
+        return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                    metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
+    path = streammod.check_out(out)
+    with _atomic.lock(path):  # a second writer to the store is refused
+        return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                    metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg,
+                    out=path)
 
 
 def as_detectors(detect) -> list:
@@ -431,7 +447,9 @@ def check_bytes(need: float, what: str) -> None:
 def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
          start: _Start | None = None, metrics=None, on_nonfinite: str = "warn",
          dtype: str = "float64", rule: dict | None = None,
-         agg: aggmod.Aggregate | None = None) -> xr.Dataset:
+         agg: aggmod.Aggregate | None = None, out=None, store_keep: int | None = None) -> xr.Dataset:
+    """The run (see simulate). ``out``: stream to that zarr store, new, or
+    (``store_keep`` = its completed records) the store being resumed."""
     R = ids if isinstance(ids, int) else int(ids.size)
     check_scale(cfg)
     # the provenance text, made before the run: nothing that could fail may
@@ -458,7 +476,11 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # ids, two state buffers (the committed one and the chunk's copy),
     # detector columns (two), the records, and a float32 copy of them.
     layout = _layout(kern, chosen, slot)
-    if agg is None:
+    if agg is None and out is not None:
+        need = R * (4 + 16 * S + 16 * D) + max(aggmod.BLOCK_BYTES, 8 * R * C)
+        check_bytes(need, f"this streamed run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+                          f"a chunk's records of {C} columns)")
+    elif agg is None:
         need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
         check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
                           f"{n_rec} records of {C} columns)")
@@ -491,8 +513,48 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # rows past the completed generations are dropped below, so the memory
     # is committed only as generations are recorded (a Ctrl-C'd long run never
     # touches most of it).
-    records = np.empty((R if red is None else 0, n_rec, C), dtype=np.float64)
+    records = np.empty((R if red is None and out is None else 0, n_rec, C), dtype=np.float64)
     rec_u32 = rec_gens.astype(np.uint32)
+    if out is not None and red is None:  # recorded generations per chunk: one chunk's records bounded
+        max_recs = max(1, aggmod.BLOCK_BYTES // (8 * max(C, 1) * R))
+
+    def build(recs, gens: np.ndarray, sl: slice, state, first, done: int, wall: float,
+              interrupted: bool) -> xr.Dataset:
+        """The Dataset of records ``recs`` [R, len(gens), C] (aggregated: the
+        reducer's records ``sl``), the state and detector columns."""
+        return _dataset(kern, chosen, slot, layout, red, agg, recs, gens, sl, ids, state, first, labels,
+                        detect, done, dtype, dict(
+                            madsim_version=madsim_version(),
+                            config=provenance["config"],
+                            seed=str(seed),  # netCDF has no uint64 attribute
+                            generations=generations,
+                            generations_completed=done,
+                            detectors=provenance["detectors"],
+                            metrics=json.dumps(chosen),
+                            record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
+                            dtype=dtype,
+                            on_nonfinite=on_nonfinite,
+                            nonfinite_replicas=int(bad.sum()),
+                            interrupted=int(interrupted),
+                            backend=backend,
+                            kernel=kern.name,
+                            threads=threads,
+                            rng="philox4x32-10",
+                            rng_layout_version=RNG_LAYOUT_VERSION,
+                            build_info=provenance["build_info"],
+                            wall_time_s=wall))
+
+    bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
+    store = None
+    if out is not None:
+        if store_keep is None:
+            import dask.array as da
+
+            template = build(da.zeros((R, n_rec, C), chunks=(min(R, streammod.REPLICA_CHUNK), 1, C)),
+                             rec_gens, slice(0, n_rec), state, first, gen0, 0.0, False)
+            store = streammod.Store.create(out, template, ["state", *labels], red is not None)
+        else:
+            store = streammod.Store.reopen(out, store_keep, rec_gens)
 
     t0 = time.perf_counter()
     # (state, detector columns, generation, whether a chunk ran): the last
@@ -500,7 +562,6 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # call returned.
     committed = (state, first, gen0, False)
     spare = np.empty_like(state)
-    bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
     bad_chunk = None                   # (gen, end) of the chunk where the first appeared
     interrupted = False
     bar = _progress_bar(progress, generations - gen0)
@@ -516,10 +577,13 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             end = min(generations, gen + step)
             lo = int(np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right"))
             hi = int(np.searchsorted(rec_gens, end, side="right"))
+            if (red is not None or out is not None) and hi - lo > max_recs:
+                # fewer generations: one block's records stay bounded
+                end = max(gen + 1, int(rec_gens[lo + max_recs - 1]))
+                hi = int(np.searchsorted(rec_gens, end, side="right"))
+            if out is not None and red is None:
+                chunk_rec = np.empty((R, hi - lo, C), dtype=np.float64)
             if red is not None:
-                if hi - lo > max_recs:  # fewer generations: one block's records stay bounded
-                    end = max(gen + 1, int(rec_gens[lo + max_recs - 1]))
-                    hi = int(np.searchsorted(rec_gens, end, side="right"))
                 red.start(hi - lo)
                 # replicas per call: whole groups (the reduction's fixed order), and records
                 # of at most BLOCK_BYTES
@@ -534,9 +598,12 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             while a < R:
                 b = min(R, a + rows)
                 tc = time.perf_counter()
-                if red is None:
+                if red is None and out is None:
                     kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
                                  records[a:b], det, work_first[a:b], threads, cols)
+                elif red is None:
+                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
+                                 chunk_rec[a:b], det, work_first[a:b], threads, cols)
                 else:
                     block = np.empty((b - a, hi - lo, C), dtype=np.float64)
                     kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
@@ -550,9 +617,22 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                         per_rg * max(1, end - gen), 1e-12)))))
                 if red is not None:
                     rows = min(R, max(aggmod.GROUP, min(rows, cap) // aggmod.GROUP * aggmod.GROUP))
-            if red is not None:
-                red.commit()  # (dropped below unless the next line runs: keep counts generations)
-            committed = (work, work_first, end, True)  # the chunk counts only now, whole
+            if store is not None:
+                with streammod.held_interrupt():  # the chunk counts in memory and on disk together
+                    if red is not None:
+                        red.commit()
+                    piece = build(chunk_rec if red is None else None, rec_gens[lo:hi], slice(lo, hi),
+                                  work, work_first, end, time.perf_counter() - t0, False)
+                    store.write_chunk(piece, lo, hi, work, {lab: work_first[:, j] for j, lab in
+                                                            enumerate(labels)},
+                                      {"generations_completed": end, "chunks_written": 1,
+                                       "nonfinite_replicas": int(bad.sum())})
+                    committed = (work, work_first, end, True)
+                    del piece
+            else:
+                if red is not None:
+                    red.commit()  # (dropped below unless the next line runs: keep counts generations)
+                committed = (work, work_first, end, True)  # the chunk counts only now, whole
             spare = cur
             if bar is not None:
                 bar.update(end - gen)
@@ -593,12 +673,36 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # the variables are views of `records`, not copies. Generation 0 is
     # recorded by the first call: none if no chunk completed.
     keep = int(np.searchsorted(rec_gens, done, side="right")) if ran else 0
-    records = records[:, :keep, :]
+    if store is not None:
+        final = build(None if red is not None else np.empty((R, 0, C)), rec_gens[:0], slice(0, 0), state, first, done,
+                      wall, interrupted)
+        attrs = {k: v for k, v in final.attrs.items() if k != "generations_completed"}
+        if store_keep is not None:
+            attrs["resumed_at"] = list(store.group.attrs.get("resumed_at", [])) + [int(start.generation)]
+        store.finish(attrs)
+        ds = streammod.open_run(out)
+    else:
+        ds = build(records[:, :keep, :] if red is None else None, rec_gens[:keep], slice(0, keep), state,
+                   first, done, wall, interrupted)
+    if bad.any() and on_nonfinite == "warn":
+        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds if red is None and store is None else None),
+                      NonFiniteWarning, stacklevel=3)
+    if start is not None and start.previous is not None:
+        ds = _join(start.previous, ds)
+    return ds
+
+
+def _dataset(kern, chosen, slot, layout, red, agg, records, gens, sl, ids, state, first, labels, detect,
+             done, dtype, attrs) -> xr.Dataset:
+    """A run's Dataset: the recorded variables (per replica: views of
+    ``records`` [R, len(gens), C], not copies; aggregated: the reducer's
+    records ``sl``), the state, detector columns (and their survival) and
+    ``attrs``."""
     variables = {}
     for name in chosen if red is None else ():
-        attrs = {"long_name": kern.units[name]}
+        v_attrs = {"long_name": kern.units[name]}
         if name in kern.truth:
-            attrs["truth_value"] = kern.truth[name]
+            v_attrs["truth_value"] = kern.truth[name]
         if name in kern.arrays:
             index, dims = kern.arrays[name]
             at = slot[index]
@@ -609,25 +713,24 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                     records.shape[:2] + at.shape)
             else:
                 data = records[:, :, at]
-            variables[name] = (("replica", "generation") + dims, data, attrs)
+            variables[name] = (("replica", "generation") + dims, data, v_attrs)
         else:
             data = records[:, :, slot[kern.columns[name]]]
-            variables[name] = (("replica", "generation"), data, attrs)
+            variables[name] = (("replica", "generation"), data, v_attrs)
     if dtype != "float64":
         variables = {n: (v[0], v[1].astype(dtype), v[2]) for n, v in variables.items()}
     extra = {}
     if red is not None:
-        variables = aggmod.variables(red, layout, kern.units, keep, dtype)
+        variables = aggmod.variables(red, layout, kern.units, sl, dtype)
         extra = aggmod.coords(red, ids)
-    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[:keep],
-                                       **extra})
+    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": gens, **extra})
     ds["state"] = (("replica", "state_index"), state, {
         "long_name": "kernel state row after the last completed generation (madsim.resume continues "
                      "from it)"})
     if kern.counts is not None:
-        ds.attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
+        attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
             float(kern.counts[0, 0]) if done and kern.counts.size else 0.0)
-        ds.attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
+        attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
             float(kern.counts[0, 1]) if done and kern.counts.size else 0.0)
     for j, label in enumerate(labels):
         d = detect[j]
@@ -637,38 +740,13 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             "censored": f"-1: not reached by generation {done}",
         })
     if red is not None and labels:
-        surv = aggmod.survival(first, rec_gens[:keep])
+        surv = aggmod.survival(first, gens)
         for j, label in enumerate(labels):
             ds[f"{label}_survival"] = (("generation",), surv[:, j], {
                 "long_name": f"replicas that have not reached {label} by the generation"})
-    ds.attrs.update(
-        madsim_version=madsim_version(),
-        config=provenance["config"],
-        seed=str(seed),  # netCDF has no uint64 attribute
-        generations=generations,
-        generations_completed=done,
-        detectors=provenance["detectors"],
-        metrics=json.dumps(chosen),
-        record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
-        dtype=dtype,
-        on_nonfinite=on_nonfinite,
-        nonfinite_replicas=int(bad.sum()),
-        interrupted=int(interrupted),
-        backend=backend,
-        kernel=kern.name,
-        threads=threads,
-        rng="philox4x32-10",
-        rng_layout_version=RNG_LAYOUT_VERSION,
-        build_info=provenance["build_info"],
-        wall_time_s=wall,
-    )
+    ds.attrs.update(attrs)
     if red is not None:
         ds.attrs["aggregate"] = agg.to_json()
-    if bad.any() and on_nonfinite == "warn":
-        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds if red is None else None),
-                      NonFiniteWarning, stacklevel=3)
-    if start is not None and start.previous is not None:
-        ds = _join(start.previous, ds)
     return ds
 
 
@@ -706,7 +784,7 @@ def _nonfinite_text(bad, chunk, ids, ds) -> str:
 
 
 def resume(
-    ds: xr.Dataset,
+    ds: xr.Dataset | str | os.PathLike,
     generations: int,
     record=None,
     replicas: int | Sequence[int] | None = None,
@@ -729,7 +807,9 @@ def resume(
     Parameters
     ----------
     ds
-        the run to continue.
+        the run to continue, or the path of a streamed run's zarr store
+        (``simulate(..., out=path)``), which is continued in place and
+        returned opened lazily.
     generations
         the generation to run to (at least the completed one).
     record
@@ -766,6 +846,13 @@ def resume(
     """
     from .results import verify
 
+    store_path = None
+    if isinstance(ds, (str, os.PathLike)):
+        store_path = Path(ds)
+        ds = streammod.open_run(store_path)
+        if replicas is not None:
+            raise ValueError("resume: replicas= cannot add replicas to a streamed store; stream the new "
+                             "replicas to a store of their own")
     if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
         raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")
     verify(ds, "resume: ds")
@@ -820,8 +907,14 @@ def resume(
                        combine_attrs="override")
     first = np.stack([ds[d.label].values for d in detect], axis=1) if detect else \
         np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
-    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
     ids = ds["replica"].values.astype(np.uint32)
+    if store_path is not None:
+        start = _Start(done, np.ascontiguousarray(ds["state"].values), first, None)
+        with _atomic.lock(store_path):
+            return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                        start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule,
+                        agg=agg, out=store_path, store_keep=int(ds.sizes["generation"]))
+    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
                 start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
 

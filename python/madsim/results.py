@@ -258,8 +258,13 @@ def load(path) -> xr.Dataset:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
     else:
+        from .stream import open_run
+
         try:
-            ds = xr.open_zarr(path).load()
+            import zarr
+
+            streamed = "streamed" in zarr.open_group(str(path), mode="r").attrs
+            ds = open_run(path).load() if streamed else xr.open_zarr(path).load()
         except Exception as exc:  # zarr raises many kinds: name the file whatever it is
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
         for name, var in ds.variables.items():
