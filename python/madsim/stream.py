@@ -126,7 +126,7 @@ class Store:
         zarr = _zarr()
         group = zarr.open_group(str(path), mode="r+")
         size = keep + new_gens.size
-        for name, arr in group.arrays():
+        for _name, arr in group.arrays():
             dims = _dims(arr)
             if "generation" in dims:
                 ax = dims.index("generation")
