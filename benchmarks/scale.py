@@ -11,7 +11,10 @@ memory, is that point's): ``ms.simulate(..., aggregate=...)`` recording every
 10th generation's (``--every``) mean, var and logdet (count, mean, variance, min, max,
 three quantiles, a 64-bin histogram of logdet) and a first-passage detector
 (survival counts). Peak RSS is reported with the process's RSS after
-importing madsim and numpy (``baseline``) so that what the run adds shows.
+importing madsim and a tiny first run (``baseline``) so that what the run
+adds shows. A memory probe runs 20 generations (every one recorded) at
+further replica counts: memory does not depend on generations, so its
+slope is the run's memory per replica.
 
 Beside it, the numpy a user would write (the exact path's sufficient
 statistics, vectorised over replicas, with numpy's own mean/var/quantiles of
@@ -47,10 +50,11 @@ POINT = r"""
 import json, resource, sys, time
 import numpy as np
 import madsim as ms
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 R, G, threads, n, every = (int(a) for a in sys.argv[1:6])
 cfg = ms.Config(loop=ms.Replace(n=n), path="exact")
 agg = ms.Aggregate(quantiles=(0.05, 0.5, 0.95), histogram={"logdet": ms.Bins(-200.0, 10.0, 64)})
+ms.simulate(cfg, replicas=10, generations=2, aggregate=True, progress=False)  # imports, first call
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=ms.every(every), threads=threads,
                  metrics=["mean", "var", "logdet"], aggregate=agg, progress=False,
@@ -110,6 +114,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--every", type=int, default=10, help="record every k-th generation")
+    ap.add_argument("--memory-replicas", type=float, nargs="*", default=[1e5, 1e6, 4e6],
+                    help="replica counts of the memory probe (20 generations each)")
     ap.add_argument("--cores", type=int, default=64, help="the projected machine's cores")
     ap.add_argument("--workers", type=int, default=16, help="the projected Dask cluster's machines")
     ap.add_argument("--out", type=Path, default=None)
@@ -129,30 +135,40 @@ def main(argv=None) -> int:
     npy = _child(NUMPY, [small, G, args.n, args.every])
     print(f"{'numpy':>10} {G:>7} {npy['wall_s']:>8.2f} {npy['rate']:>11.3g} {npy['peak_rss_mib']:>13.1f} "
           f"{npy['baseline_rss_mib']:>9.1f}   (the loop a user would write, {small} replicas)")
+    mem = []
+    if args.memory_replicas:
+        print("\nmemory probe (20 generations, every generation recorded):")
+        print(f"{'replicas':>10} {'peak RSS MiB':>13} {'baseline':>9} {'added MiB':>10}")
+    for r in args.memory_replicas:
+        p = _child(POINT, [int(r), 20, args.threads, args.n, 1])
+        mem.append(p)
+        print(f"{p['replicas']:>10} {p['peak_rss_mib']:>13.1f} {p['baseline_rss_mib']:>9.1f} "
+              f"{p['peak_rss_mib'] - p['baseline_rss_mib']:>10.1f}")
     best = max(p["rate"] for p in rows)
     same = next(p for p in rows if p["replicas"] == small)
     here = TARGET / best
     core_rate = best / args.threads
     many = TARGET / (core_rate * args.cores)
     cluster = many / args.workers
-    per_replica = (rows[-1]["peak_rss_mib"] - rows[0]["peak_rss_mib"]) / max(
-        rows[-1]["replicas"] - rows[0]["replicas"], 1) * 2**20
+    probe = mem if len(mem) >= 2 else rows
+    per_replica = (probe[-1]["peak_rss_mib"] - probe[-2]["peak_rss_mib"]) / max(
+        probe[-1]["replicas"] - probe[-2]["replicas"], 1) * 2**20
     proj = {
         "rate_best": best, "rate_per_thread": core_rate, "speedup_vs_numpy": same["rate"] / npy["rate"],
         "bytes_per_extra_replica": per_replica,
         "1e6x1e6_here_s": here, f"1e6x1e6_{args.cores}_cores_s": many,
         f"1e6x1e6_dask_{args.workers}x{args.cores}_s": cluster,
-        "1e6x1e6_peak_rss_mib_estimate": rows[0]["peak_rss_mib"] + per_replica * (1e6 - rows[0]["replicas"]) / 2**20,
+        "1e6x1e6_peak_rss_mib_estimate": probe[-2]["peak_rss_mib"] + per_replica * (1e6 - probe[-2]["replicas"]) / 2**20,
     }
     print(f"\nmadsim / numpy at {small} replicas: {proj['speedup_vs_numpy']:.1f}x")
-    print(f"peak RSS grows {per_replica:.0f} bytes per extra replica (state rows, ids, detector "
-          "column: kept for resume), not with generations or records")
+    print(f"peak RSS grows {per_replica:.0f} bytes per extra replica between the two largest probes "
+          "(state rows x 2, ids, detector columns x 2: kept for resume), not with generations or records")
     print(f"10^6 x 10^6 = 1e12 replica-generations: here {_hours(here)} at {best:.3g}/s; "
           f"on {args.cores} cores {_hours(many)} ({core_rate:.3g}/s per thread, linear); "
           f"on a Dask cluster of {args.workers} x {args.cores} cores {_hours(cluster)}; "
           f"peak RSS about {proj['1e6x1e6_peak_rss_mib_estimate']:.0f} MiB")
     out = args.out or HERE / "results" / f"scale-{platform.node()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"points": rows, "numpy": npy, "projection": proj, "threads": args.threads,
+    out.write_text(json.dumps({"points": rows, "memory": mem, "numpy": npy, "projection": proj, "threads": args.threads,
                                "cpus": os.cpu_count(), "host": platform.node(), "n": args.n,
                                "every": args.every, "load_avg": os.getloadavg()}, indent=1))
     print(f"wrote {out}")

@@ -47,7 +47,7 @@ import xarray as xr
 from . import _validate as check
 
 GROUP = 4096  # replicas per fixed group of the reduction (positions in the replica ids)
-BLOCK_BYTES = 64 * 2**20  # cap of one kernel call's record buffer in an aggregated run
+BLOCK_BYTES = 16 * 2**20  # cap of one kernel call's record buffer in an aggregated or streamed run
 
 
 @dataclass(frozen=True)
@@ -193,12 +193,12 @@ class _Sketch:
         self.store: list[list] = [[None, None] for _ in range(K)]  # [k][sign] -> (offset, counts)
 
     def add(self, x: np.ndarray) -> None:
-        """x [K, n] finite values (NaN marks a value to skip)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mag = np.abs(x)
-            idx = np.ceil(np.log(mag) * self.inv_ln_gamma)
+        """x [K, n] finite values (NaN marks a value to skip); row by row, so
+        the temporaries are one row's."""
         for k in range(x.shape[0]):
-            row, m = idx[k], mag[k]
+            m = np.abs(x[k])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                row = np.ceil(np.log(m) * self.inv_ln_gamma)
             ok = ~np.isnan(m)
             zero = ok & (m == 0.0)
             self.zero[k] += int(zero.sum())
@@ -344,7 +344,8 @@ class Reducer:
             else:
                 mb = np.where(finite, x, 0.0).sum(axis=2) / nb
                 dev = np.where(finite, x - mb[:, :, None], 0.0)
-            ssb = (dev * dev).sum(axis=2)
+            np.multiply(dev, dev, out=dev)  # in place: one temporary block, not two
+            ssb = dev.sum(axis=2)
         for g in range(x.shape[1]):
             self._merge(nb[:, g], mb[:, g], ssb[:, g])
 

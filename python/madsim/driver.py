@@ -588,7 +588,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                 # replicas per call: whole groups (the reduction's fixed order), and records
                 # of at most BLOCK_BYTES
                 cap = max(aggmod.GROUP, aggmod.BLOCK_BYTES // (8 * max(C, 1) * max(hi - lo, 1)))
-                rows = min(R, max(aggmod.GROUP, min(rows, cap) // aggmod.GROUP * aggmod.GROUP))
+                rows = _group_rows(rows, cap, R)
             t_over = time.perf_counter()
             work, work_first = spare, cur_first.copy()
             np.copyto(work, cur)
@@ -616,7 +616,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                     rows = int(min(R, max(threads, min(8 * rows, CHUNK_SECONDS / max(
                         per_rg * max(1, end - gen), 1e-12)))))
                 if red is not None:
-                    rows = min(R, max(aggmod.GROUP, min(rows, cap) // aggmod.GROUP * aggmod.GROUP))
+                    rows = _group_rows(rows, cap, R)
             if store is not None:
                 with streammod.held_interrupt():  # the chunk counts in memory and on disk together
                     if red is not None:
@@ -748,6 +748,13 @@ def _dataset(kern, chosen, slot, layout, red, agg, records, gens, sl, ids, state
     if red is not None:
         ds.attrs["aggregate"] = agg.to_json()
     return ds
+
+
+def _group_rows(rows: int, cap: int, R: int) -> int:
+    """Replicas per kernel call of an aggregated run: all of them, or whole
+    groups of the reduction (aggregate.GROUP), at most ``cap`` where it allows."""
+    rows = min(rows, cap)
+    return R if rows >= R else min(R, max(aggmod.GROUP, rows // aggmod.GROUP * aggmod.GROUP))
 
 
 def _layout(kern, chosen: list[str], slot: np.ndarray) -> dict:
