@@ -172,3 +172,20 @@ def test_bad_outputs(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ms.open_run(tmp_path / "run.zarr").attrs["generations_completed"] == 2
+
+
+def test_cli_streams_aggregates_and_continues_a_stopped_stream(tmp_path, capsys):
+    import madsim.cli
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('[family]\ntype = "Gaussian"\n[loop]\ntype = "Replace"\nn = 20\n'
+                    '[run]\nreplicas = 200\ngenerations = 30\nseed = 4\nmetrics = ["var"]\n')
+    out = tmp_path / "run.zarr"
+    args = ["run", str(toml), "-o", str(out), "--stream", "--aggregate", "--no-progress", "--threads", "1"]
+    assert madsim.cli.main(args + ["--generations", "12"]) == 0
+    assert ms.open_run(out).attrs["generations_completed"] == 12
+    assert madsim.cli.main(args) == 0  # the same command again: continued to the run's 30
+    assert "E var " in capsys.readouterr().out
+    whole = ms.simulate(ms.Config(loop=ms.Replace(n=20)), replicas=200, generations=30, seed=4,
+                        metrics=["var"], aggregate=True, progress=False)
+    assert_same(ms.open_run(out), whole, names=[v for v in whole.data_vars if v != "state"])
