@@ -160,3 +160,57 @@ def test_bad_inputs_before_the_kernel():
                     aggregate=ms.Aggregate(histogram={"mean": ms.Bins(0, 1, 2)}))
     with pytest.raises(ValueError, match="no replica id 10"):
         ms.simulate(CFG, replicas=10, generations=2, aggregate=ms.Aggregate(replicas=[10]))
+
+
+def test_sweep_points_equal_their_simulate_calls(tmp_path):
+    base = ms.Config(loop=ms.Fresh(real=10, synthetic=10), weight=0.5)
+    kw = dict(replicas=5000, generations=6, seed=1, metrics=["var"], progress=False, detect=DET)
+    ds = ms.sweep(base, grid={"weight": [0.2, 0.8]}, aggregate=AGG_SMALL, store=tmp_path / "st", **kw)
+    one = ms.simulate(ms.Config(loop=ms.Fresh(real=10, synthetic=10), weight=0.8), aggregate=AGG_SMALL, **kw)
+    for v in ["var_mean", "var_var", "var_q", "var_hist", "low_survival"]:
+        assert np.array_equal(ds[v].sel(weight=0.8).values, one[v].values), v
+    again = ms.sweep(base, grid={"weight": [0.2, 0.8]}, aggregate=AGG_SMALL, store=tmp_path / "st", **kw)
+    assert again.attrs["tasks_from_store"] == 2 and np.array_equal(again["var_q"], ds["var_q"])
+    with pytest.raises(ValueError, match="one task"):
+        ms.sweep(base, grid={"weight": [0.2, 0.8]}, aggregate=True, block=100, **kw)
+
+
+AGG_SMALL = ms.Aggregate(quantiles=(0.05, 0.5, 0.95), histogram={"var": ms.Bins(0.0, 2.0, 4)}, replicas=[1, 2])
+
+
+def test_validate_from_aggregates_matches_per_replica():
+    """A validate case run from an aggregated run gives the per-replica
+    run's mean and SE (to rounding) for every comparison it can make."""
+    import dataclasses
+
+    from madsim.validate import runner
+
+    case = next(c for c in runner.cases() if c.name == "row3-replace-mle-n100-t100")
+    case = dataclasses.replace(case, replicas=3000)
+    rows, _ = runner.run_case(case, 4.0)
+    agg_rows, _ = runner.run_case(case, 4.0, aggregate=True)
+    by = {(r.quantity, r.t): r for r in rows}
+    assert len(agg_rows) >= 3
+    for r in agg_rows:
+        ref = by[(r.quantity, r.t)]
+        assert r.mc == pytest.approx(ref.mc, rel=1e-12) and r.se == pytest.approx(ref.se, rel=1e-9)
+
+
+def test_metric_plot_of_an_aggregated_run():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from madsim import plots
+
+    ds = ms.simulate(CFG, replicas=300, generations=20, seed=1, metrics=["var", "logdet"], detect=DET,
+                     aggregate=AGG_SMALL, progress=False)
+    ax = plots.metric(ds, "var")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("CI of the mean" in x for x in labels) and any("5%-95%" in x for x in labels)
+    assert any("traced replica paths" in x for x in labels) and any("theory" in x for x in labels)
+    plots.survival(ds, "low")  # from the per-replica detector columns an aggregated run keeps
+    with pytest.raises(ValueError, match="no statistics of 'log_var'"):
+        plots.metric(ds, "log_var")
+    plt.close("all")

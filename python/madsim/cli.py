@@ -398,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="shift every case's seed (a fresh set of replicas; default 0)")
     val.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     val.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    val.add_argument("--aggregate", action="store_true",
+                     help="run each case with aggregated records (statistics over replicas) and compare "
+                          "the means of recorded variables only")
     val.set_defaults(func=_validate)
     run = sub.add_parser(
         "run", help="run the simulation described by a TOML file and save the result",

@@ -107,12 +107,14 @@ def _kl_truth_model(ds, t):  # sigma0 = 1
 def c_var(cfg, t, src=""):
     name = "E sigma^2" if cfg.family.dim == 1 else "E tr Sigma"
     fn = (lambda: theory.expected_var(cfg, t)) if cfg.family.dim == 1 else (lambda: theory.expected_trace(cfg, t))
-    return Comparison(name, t, "mean", _var_like, fn, src)
+    return Comparison(name, t, "mean", _var_like, fn, src,
+                      variable="var" if cfg.family.dim == 1 else "trace")
 
 
 def c_mean_sq(cfg, t, src=""):
     name = "E (mu-mu0)^2" if cfg.family.dim == 1 else "E |mu-mu0|^2"
-    return Comparison(name, t, "mean", _mean_sq, lambda: theory.expected_mean_sq(cfg, t), src)
+    return Comparison(name, t, "mean", _mean_sq, lambda: theory.expected_mean_sq(cfg, t), src,
+                      variable="mean_sq")
 
 
 def c_sigma(cfg, t, src=""):
@@ -121,7 +123,8 @@ def c_sigma(cfg, t, src=""):
 
 def c_logdet(cfg, t, src=""):
     name = "E ln sigma^2" if cfg.family.dim == 1 else "E ln det Sigma"
-    return Comparison(name, t, "mean", _logdet, lambda: theory.expected_logdet(cfg, t), src)
+    return Comparison(name, t, "mean", _logdet, lambda: theory.expected_logdet(cfg, t), src,
+                      variable="logdet")
 
 
 def c_var_logdet(cfg, t, src=""):
