@@ -192,25 +192,31 @@ class _Sketch:
         self.zero = np.zeros(K, dtype=np.int64)
         self.store: list[list] = [[None, None] for _ in range(K)]  # [k][sign] -> (offset, counts)
 
-    def add(self, x: np.ndarray) -> None:
-        """x [K, n] finite values (NaN marks a value to skip); row by row, so
-        the temporaries are one row's."""
+    def add(self, x: np.ndarray, all_finite: bool) -> None:
+        """x [K, n] finite values (NaN marks a value to skip, unless
+        ``all_finite``); row by row, so the temporaries are one row's."""
         for k in range(x.shape[0]):
-            m = np.abs(x[k])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                row = np.ceil(np.log(m) * self.inv_ln_gamma)
-            ok = ~np.isnan(m)
-            zero = ok & (m == 0.0)
-            self.zero[k] += int(zero.sum())
-            live = ok & ~zero
-            neg = x[k] < 0
-            for sign, sel in ((0, live & ~neg), (1, live & neg)):
-                if not sel.any():
-                    continue
-                i = row[sel].astype(np.int64)
-                lo, hi = int(i.min()), int(i.max())
-                counts = np.bincount(i - lo, minlength=hi - lo + 1)
-                self._merge(k, sign, lo, counts)
+            xk = x[k] if all_finite else x[k][~np.isnan(x[k])]
+            if xk.size == 0:
+                continue
+            pos = xk > 0.0
+            n_pos = int(np.count_nonzero(pos))
+            if n_pos == xk.size:  # the usual case (a variance, a KL): no selection
+                self._count(k, 0, xk)
+                continue
+            neg = xk < 0.0
+            n_neg = int(np.count_nonzero(neg))
+            self.zero[k] += xk.size - n_pos - n_neg
+            if n_pos:
+                self._count(k, 0, xk[pos])
+            if n_neg:
+                self._count(k, 1, -xk[neg])
+
+    def _count(self, k: int, sign: int, m: np.ndarray) -> None:
+        """Adds the positive magnitudes m to column k's buckets of ``sign``."""
+        i = np.ceil(np.log(m) * self.inv_ln_gamma).astype(np.int64)
+        lo = int(i.min())
+        self._merge(k, sign, lo, np.bincount(i - lo))
 
     def _merge(self, k: int, sign: int, lo: int, counts: np.ndarray) -> None:
         have = self.store[k][sign]
@@ -304,23 +310,30 @@ class Reducer:
             raise ValueError(f"Reducer.add: a block must start on a group boundary; got {pos}")
         x = np.ascontiguousarray(block.transpose(1, 2, 0)).reshape(self.k * self.C, rows)
         finite = np.isfinite(x)
-        if not finite.all():
+        all_finite = bool(finite.all())
+        if all_finite:
+            finite = None  # (the fast paths below need no mask)
+        else:
             x = np.where(finite, x, np.nan)
         # order-free parts (integer counts, min and max): the whole block at once
         if self.sketch is not None:
-            self.sketch.add(x)
-        self.lo = np.fmin(self.lo, np.min(x, axis=1, initial=np.inf, where=finite))
-        self.hi = np.fmax(self.hi, np.max(x, axis=1, initial=-np.inf, where=finite))
+            self.sketch.add(x, all_finite)
+        if all_finite:
+            self.lo = np.fmin(self.lo, x.min(axis=1))
+            self.hi = np.fmax(self.hi, x.max(axis=1))
+        else:
+            self.lo = np.fmin(self.lo, np.min(x, axis=1, initial=np.inf, where=finite))
+            self.hi = np.fmax(self.hi, np.max(x, axis=1, initial=-np.inf, where=finite))
         # sums: per fixed group of GROUP replicas (a contiguous row of its own,
         # whatever block it came in), merged in order
         full = rows // GROUP * GROUP
         if full:
             ng = full // GROUP
             self._groups(np.ascontiguousarray(x[:, :full]).reshape(-1, ng, GROUP),
-                         np.ascontiguousarray(finite[:, :full]).reshape(-1, ng, GROUP))
+                         None if all_finite else np.ascontiguousarray(finite[:, :full]).reshape(-1, ng, GROUP))
         if rows > full:
             self._groups(np.ascontiguousarray(x[:, full:])[:, None, :],
-                         np.ascontiguousarray(finite[:, full:])[:, None, :])
+                         None if all_finite else np.ascontiguousarray(finite[:, full:])[:, None, :])
         for c, edges in self.hist.values():
             v = block[:, :, c].T  # [k, rows]
             bins = np.searchsorted(edges, v, side="right")
@@ -332,13 +345,16 @@ class Reducer:
             lo, hi = np.searchsorted(self.traced_pos, [pos, pos + rows])
             self.tr[lo:hi] = block[self.traced_pos[lo:hi] - pos]
 
-    def _groups(self, x: np.ndarray, finite: np.ndarray) -> None:
-        """Folds groups x [K, ng, g] (NaN where not finite) into the chunk's
-        accumulators: two passes within each group, then Chan's merge, group
-        after group."""
-        nb = finite.sum(axis=2).astype(float)
+    def _groups(self, x: np.ndarray, finite: np.ndarray | None) -> None:
+        """Folds groups x [K, ng, g] (NaN where ``finite`` is False; None:
+        all finite) into the chunk's accumulators: two passes within each
+        group, then Chan's merge, group after group."""
+        if finite is None:
+            nb = np.full(x.shape[:2], float(x.shape[2]))
+        else:
+            nb = finite.sum(axis=2).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            if finite.all():
+            if finite is None or finite.all():
                 mb = x.sum(axis=2) / nb
                 dev = x - mb[:, :, None]
             else:

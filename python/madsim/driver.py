@@ -637,8 +637,11 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             if bar is not None:
                 bar.update(end - gen)
             tc = time.perf_counter()
-            if on_nonfinite != "ignore":
-                new = ~np.isfinite(work).all(axis=1) & ~bad
+            fin = np.isfinite(work) if on_nonfinite != "ignore" else None
+            # (the whole array first: a flat all() is fast, a per-row all(axis=1) over a few
+            # columns is not, and is needed only once a replica diverged)
+            if fin is not None and not fin.all():
+                new = ~fin.all(axis=1) & ~bad
                 if new.any():
                     bad |= new
                     bad_chunk = bad_chunk or (gen, end)
