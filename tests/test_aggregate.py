@@ -186,7 +186,7 @@ def test_validate_from_aggregates_matches_per_replica():
     from madsim.validate import runner
 
     case = next(c for c in runner.cases() if c.name == "row3-replace-mle-n100-t100")
-    case = dataclasses.replace(case, replicas=3000)
+    case = dataclasses.replace(case, replicas=1500)
     rows, _ = runner.run_case(case, 4.0)
     agg_rows, _ = runner.run_case(case, 4.0, aggregate=True)
     by = {(r.quantity, r.t): r for r in rows}

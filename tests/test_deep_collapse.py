@@ -83,7 +83,7 @@ def _worst(k_state, k_rec, r_state, r_rec):
                np.max(np.abs(k_rec[:, 2] / r_rec[:, 2] - 1)) / 1e-12)
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(n=st.integers(3, 60), path=st.sampled_from([0, 1]), estimator=st.sampled_from([0, 1]),
        log2v=st.floats(-300, 300), j=st.integers(-40_000, -1), seed=st.integers(0, 2**64 - 1),
        t=st.integers(1, 2**31))
