@@ -189,3 +189,13 @@ def test_cli_streams_aggregates_and_continues_a_stopped_stream(tmp_path, capsys)
     whole = ms.simulate(ms.Config(loop=ms.Replace(n=20)), replicas=200, generations=30, seed=4,
                         metrics=["var"], aggregate=True, progress=False)
     assert_same(ms.open_run(out), whole, names=[v for v in whole.data_vars if v != "state"])
+
+
+def test_saved_zarr_round_trip_without_warnings(tmp_path, full_agg):
+    """results.save/load of a .zarr (now that zarr is installed): no zarr
+    warning (an error under pytest), the same Dataset, resumable."""
+    path = results.save(full_agg, tmp_path / "agg.zarr")
+    back = results.load(path)
+    assert_same(back, full_agg)
+    more = ms.resume(back, generations=43)
+    assert int(more["generation"].values[-1]) == 43
