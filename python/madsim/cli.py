@@ -138,10 +138,11 @@ def _run(args) -> int:
     if args.aggregate:
         kwargs["aggregate"] = True
     progress = None if args.progress is None else args.progress
-    if args.stream:
+    stream_to = kwargs.pop("out", None)  # [run] out = "run.zarr": a stream, as --stream
+    if args.stream or stream_to is not None:
         from madsim import stream
 
-        out = args.output or str(Path(args.config).with_suffix(".zarr"))
+        out = args.output or stream_to or str(Path(args.config).with_suffix(".zarr"))
         if stream.is_store(out):  # a stopped stream: continue it to the run's generations
             ds = ms.resume(out, generations=kwargs.get("generations", 100),
                            threads=kwargs.get("threads"), progress=progress)
