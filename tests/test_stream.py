@@ -199,3 +199,28 @@ def test_saved_zarr_round_trip_without_warnings(tmp_path, full_agg):
     assert_same(back, full_agg)
     more = ms.resume(back, generations=43)
     assert int(more["generation"].values[-1]) == 43
+
+
+def test_ctrl_c_while_creating_leaves_no_store(tmp_path, monkeypatch, full):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(streammod.Store, "__init__", stop)  # after the skeleton is written, before use
+    with pytest.raises(KeyboardInterrupt):
+        ms.simulate(CFG, out=tmp_path / "run.zarr", **RUN)
+    monkeypatch.undo()
+    # the skeleton was renamed into place whole; a store that never ran a chunk opens empty
+    part = ms.open_run(tmp_path / "run.zarr")
+    assert part.sizes["generation"] == 0 and part.attrs["generations_completed"] == 0
+    assert_same(ms.resume(tmp_path / "run.zarr", generations=40), full)
+    real = __import__("xarray").Dataset.to_zarr
+
+    def broken(self, store, *args, **kwargs):
+        real(self, store, *args, **kwargs)
+        raise KeyboardInterrupt  # the skeleton half made: nothing is left
+
+    monkeypatch.setattr(__import__("xarray").Dataset, "to_zarr", broken)
+    with pytest.raises(KeyboardInterrupt):
+        ms.simulate(CFG, out=tmp_path / "other.zarr", **RUN)
+    assert not (tmp_path / "other.zarr").exists()
+    assert [p.name for p in tmp_path.iterdir() if "other" in p.name] == []

@@ -83,11 +83,15 @@ def held_interrupt():
 
 
 def _slotted(ds: xr.Dataset, slot_vars: list[str]) -> xr.Dataset:
-    """ds with each per-replica variable given a leading ``slot`` dim of 2."""
+    """ds with each per-replica variable given a leading ``slot`` dim of 2
+    (lazy zeros: the store's writer fills slot 0, no copy in memory)."""
+    import dask.array as da
+
     out = ds.copy()
     for name in slot_vars:
         v = ds[name]
-        out[name] = (("slot",) + v.dims, np.stack([v.values, v.values]), v.attrs)
+        chunks = (1,) + tuple(min(REPLICA_CHUNK, n) if d == "replica" else n for d, n in zip(v.dims, v.shape))
+        out[name] = (("slot",) + v.dims, da.zeros((2,) + v.shape, dtype=v.dtype, chunks=chunks), v.attrs)
     return out
 
 
@@ -108,15 +112,25 @@ class Store:
         ds = _slotted(template, slot_vars)
         encoding = {}
         for name, v in ds.data_vars.items():
-            if "generation" in v.dims:
-                chunks = tuple(GEN_CHUNK_AGG if d == "generation" and aggregated else
-                               1 if d == "generation" else
-                               min(REPLICA_CHUNK, s) if d in ("replica", "traced") else s
-                               for d, s in zip(v.dims, v.shape))
-                encoding[name] = {"chunks": chunks}
+            if name in slot_vars:
+                encoding[name] = {"chunks": v.data.chunksize}
+            elif "generation" in v.dims:
+                encoding[name] = {"chunks": tuple(
+                    (GEN_CHUNK_AGG if aggregated else 1) if d == "generation"
+                    else min(REPLICA_CHUNK, n) if d in ("replica", "traced") else n
+                    for d, n in zip(v.dims, v.shape))}
         ds.attrs["streamed"] = 1
         ds.attrs["state_slot"] = 0
-        ds.to_zarr(str(path), mode="w-", compute=False, encoding=encoding, consolidated=False)
+        # whole or not at all (a temporary directory renamed): a Ctrl-C here leaves no store
+        from . import _atomic
+
+        def produce(tmp: Path) -> None:
+            ds.to_zarr(str(tmp), mode="w-", compute=False, encoding=encoding, consolidated=False)
+            group = _zarr().open_group(str(tmp), mode="r+")
+            for name in slot_vars:
+                group[name][0] = template[name].values
+
+        _atomic.write(path, produce, locked=False)
         return cls(path, 0, 0)
 
     @classmethod
