@@ -22,12 +22,15 @@ each recorded generation: baselines.numpy_suffstats' step) on the smaller
 replica count, in the same process kind, for the rate ratio.
 
 Projections (printed, and in the JSON): 10^12 replica-generations at the
-measured rate; on a 64-core machine, scaling the rate by 64 / threads (the
-kernel is compute-bound: a chunk keeps each replica's state in registers
-across its generations, and replicas are independent); on a Dask cluster
-of W such machines, by W more (blocks of replicas on each worker; merging
-their aggregates needs the same fixed-group Chan merge across workers,
-not built yet: each worker's aggregates are exact for its block).
+measured rate; on a 64-core machine, scaling the kernel's rate by 64 /
+threads (it is compute-bound: a chunk keeps each replica's state in
+registers across its generations, and replicas are independent) but
+capped by the reduction, which runs in one thread of the calling process
+(timed alone here: recorded values per second, times ``--every``, over the
+3 recorded variables); on a Dask cluster of W such machines, W times that
+(blocks of replicas on each worker, each reducing its own; merging their
+aggregates needs the same fixed-group Chan merge across workers, not built
+yet: each worker's aggregates are exact for its block).
 
 Writes JSON to benchmarks/results/scale-<host>-<timestamp>.json (or --out).
 """
@@ -65,6 +68,27 @@ print(json.dumps({"replicas": R, "generations": G, "threads": threads, "wall_s":
                   "rate": R * G / wall, "peak_rss_mib": peak / 1024, "baseline_rss_mib": base / 1024,
                   "logdet_mean_last": float(ds["logdet_mean"].values[-1]),
                   "result_mib": ds.nbytes / 2**20}))
+"""
+
+REDUCE = r"""
+import json, sys, time
+import numpy as np
+from madsim import aggregate as A
+agg = A.Aggregate(quantiles=(0.05, 0.5, 0.95), histogram={"logdet": A.Bins(-200.0, 10.0, 64)})
+R, k, C = 2**20, 4, 3  # one chunk: 4 recorded generations of 3 variables
+block = np.random.default_rng(1).lognormal(size=(R, k, C))
+block[:, :, 2] = np.log(block[:, :, 1])  # a variable of both signs, as logdet
+red = A.Reducer(agg, k, C, {"logdet": (2, agg.histogram["logdet"].edges)}, np.zeros(0, np.int64))
+best = float("inf")
+for _ in range(3):
+    t = time.perf_counter()
+    red.done = 0
+    red.start(k)
+    for a in range(0, R, 2**18):
+        red.add(block[a:a + 2**18], a)
+    red.commit()
+    best = min(best, time.perf_counter() - t)
+print(json.dumps({"values_per_s": R * k * C / best}))
 """
 
 NUMPY = r"""
@@ -144,17 +168,25 @@ def main(argv=None) -> int:
         mem.append(p)
         print(f"{p['replicas']:>10} {p['peak_rss_mib']:>13.1f} {p['baseline_rss_mib']:>9.1f} "
               f"{p['peak_rss_mib'] - p['baseline_rss_mib']:>10.1f}")
+    reduce_rate = _child(REDUCE, [])["values_per_s"]
+    print(f"\nthe reduction alone (one thread, in the calling process): {reduce_rate:.3g} recorded values/s")
     best = max(p["rate"] for p in rows)
     same = next(p for p in rows if p["replicas"] == small)
     here = TARGET / best
     core_rate = best / args.threads
-    many = TARGET / (core_rate * args.cores)
+    # the kernel scales with threads; the reduction does not (it runs in the calling process):
+    # it caps the rate at reduce_rate * every / 3 recorded values per replica-generation
+    reduce_cap = reduce_rate * args.every / 3
+    many = TARGET / min(core_rate * args.cores, reduce_cap)
     cluster = many / args.workers
     probe = mem if len(mem) >= 2 else rows
+    if len(probe) < 2:  # one point: no slope to measure
+        probe = probe * 2
     per_replica = (probe[-1]["peak_rss_mib"] - probe[-2]["peak_rss_mib"]) / max(
         probe[-1]["replicas"] - probe[-2]["replicas"], 1) * 2**20
     proj = {
-        "rate_best": best, "rate_per_thread": core_rate, "speedup_vs_numpy": same["rate"] / npy["rate"],
+        "rate_best": best, "rate_per_thread": core_rate, "reduce_values_per_s": reduce_rate,
+        "reduce_cap_rate": reduce_cap, "speedup_vs_numpy": same["rate"] / npy["rate"],
         "bytes_per_extra_replica": per_replica,
         "1e6x1e6_here_s": here, f"1e6x1e6_{args.cores}_cores_s": many,
         f"1e6x1e6_dask_{args.workers}x{args.cores}_s": cluster,
@@ -164,7 +196,8 @@ def main(argv=None) -> int:
     print(f"peak RSS grows {per_replica:.0f} bytes per extra replica between the two largest probes "
           "(state rows x 2, ids, detector columns x 2: kept for resume), not with generations or records")
     print(f"10^6 x 10^6 = 1e12 replica-generations: here {_hours(here)} at {best:.3g}/s; "
-          f"on {args.cores} cores {_hours(many)} ({core_rate:.3g}/s per thread, linear); "
+          f"on {args.cores} cores {_hours(many)} (kernel {core_rate:.3g}/s per thread, linear, capped by "
+          f"the reduction at {reduce_cap:.3g}/s when recording every {args.every}th generation); "
           f"on a Dask cluster of {args.workers} x {args.cores} cores {_hours(cluster)}; "
           f"peak RSS about {proj['1e6x1e6_peak_rss_mib_estimate']:.0f} MiB")
     out = args.out or HERE / "results" / f"scale-{platform.node()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
