@@ -22,7 +22,8 @@ import pytest
 import madsim
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["madsim", "madsim.config", "madsim.driver", "madsim.record", "madsim.results",
+MODULES = ["madsim", "madsim.config", "madsim.driver", "madsim.record", "madsim.results", "madsim.aggregate",
+           "madsim.stream",
            "madsim.plots", "madsim.sweeps", "madsim._backend", "madsim.rng", "madsim.repro",
            "madsim.repro._base"] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
 # each family's module (its config class and its examples: madsim.families)

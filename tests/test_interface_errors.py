@@ -82,7 +82,7 @@ O_1D = core.Gaussian1DParams(n=5.0, tau=1.0, estimator=0, path=0).observe_size
 def _core_args(R=3, **over):
     args = dict(
         params=core.Gaussian1DParams(n=5.0, tau=1.0, estimator=0, path=0),
-        state=np.tile([0.0, 1.0], (R, 1)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
+        state=np.tile([0.0, 1.0, 0.0], (R, 1)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
         gen_begin=0, gen_end=4, rec_gens=np.array([0, 4], dtype=np.uint32), rec_offset=0,
         records=np.zeros((R, 2, O_1D)), detectors=np.zeros((0, 3)), first=np.zeros((R, 0), np.int64),
         threads=1)
@@ -91,10 +91,10 @@ def _core_args(R=3, **over):
 
 
 @pytest.mark.parametrize("over,exc", [
-    (dict(state=np.zeros((3, 2), np.float32)), TypeError),
-    (dict(state=np.zeros((3, 3))), ValueError),
-    (dict(state=np.zeros((2, 3))[:, :2]), ValueError),        # not contiguous
-    (dict(state=np.zeros((3, 2))[::-1]), ValueError),
+    (dict(state=np.zeros((3, 3), np.float32)), TypeError),
+    (dict(state=np.zeros((3, 2))), ValueError),               # the state before the scale slot
+    (dict(state=np.zeros((2, 4))[:, :3]), ValueError),        # not contiguous
+    (dict(state=np.zeros((3, 3))[::-1]), ValueError),
     (dict(replica_ids=np.arange(3, dtype=np.int64)), TypeError),
     (dict(replica_ids=np.arange(4, dtype=np.uint32)), ValueError),
     (dict(records=np.zeros((3, 1, O_1D))), ValueError),       # offset + records past the axis
@@ -116,7 +116,7 @@ def test_core_refuses_malformed_arrays(over, exc):
 
 
 def test_core_refuses_a_read_only_state():
-    state = np.tile([0.0, 1.0], (3, 1))
+    state = np.tile([0.0, 1.0, 0.0], (3, 1))
     state.flags.writeable = False
     with pytest.raises(ValueError, match="writable"):
         core.advance_gaussian1d(**_core_args(state=state))

@@ -180,7 +180,7 @@ def _kernel_records(states):
     init keeps the caller's row)."""
     p = core.Gaussian1DParams(4.0, 1.0, 0, 0, MU0, VAR0)
     R = len(states)
-    state = np.array(states, dtype=np.float64)
+    state = np.array([(m, v, 0.0) for m, v in states], dtype=np.float64)  # [mean, v, j = 0]
     rec = np.full((R, 1, p.observe_size), np.nan)
     core.advance_gaussian1d(p, state, np.arange(R, dtype=np.uint32), 1, 0, 0,
                             np.array([0], np.uint32), 0, rec, np.zeros((0, 3)),
@@ -355,7 +355,7 @@ def test_collapsed_1d_models_give_defined_values_never_nan():
         assert got["tv"] == 1.0 and got["trace_ratio"] == var / VAR0
     # the JAX twin on the zero-variance states (XLA flushes the subnormal ones to 0)
     p = gaussian.Params(4, 1.0, 0, 0, MU0, VAR0)
-    st = np.array(states, dtype=np.float64)
+    st = np.array([(m, v, 0.0) for m, v in states], dtype=np.float64)
     ref = np.full((len(states), 1, gaussian.observe_size(p)), np.nan)
     gaussian.advance(p, st, np.arange(len(states), dtype=np.uint32), 1, 0, 0, np.array([0], np.uint32),
                     0, ref, np.zeros((0, 3)), np.zeros((len(states), 0), np.int64), 1)

@@ -64,7 +64,7 @@ TRAJ_GENERATIONS = 20
 def kernel_step(case: S.GaussianCase):
     """core.advance_gaussian1d over generation t alone: (state [R, 2], records [R, 1, O])."""
     R = len(case.replica_ids)
-    state = np.tile(np.array([case.mean, case.var]), (R, 1))
+    state = np.tile(np.array([case.mean, case.var, 0.0]), (R, 1))
     params = core.Gaussian1DParams(float(case.n), case.tau, case.estimator, case.path, MU0, VAR0)
     records = np.full((R, 1, params.observe_size), np.nan)
     core.advance_gaussian1d(
@@ -93,7 +93,7 @@ def reference_observe(state):
 def reference_step(case: S.GaussianCase, tau_factor: float = 1.0):
     """gaussian.step on every replica: state [R, 2]. tau_factor perturbs tau."""
     R = len(case.replica_ids)
-    state = np.tile(np.array([case.mean, case.var]), (R, 1))
+    state = np.tile(np.array([case.mean, case.var, 0.0]), (R, 1))
     out = _reference_step_batch(
         state, np.array(case.replica_ids, np.uint32), ref.seed_key(case.seed), np.uint32(case.t),
         float(case.n), case.tau * tau_factor, case.estimator, path=case.path,
@@ -231,13 +231,13 @@ def test_trajectory_matches_kernel(path, n, estimator):
     gens = np.arange(G + 1, dtype=np.uint32)
 
     O = core.Gaussian1DParams(2.0, 1.0, 0, 0).observe_size
-    k_state = np.tile([0.0, 1.0], (R, 1))
+    k_state = np.tile([0.0, 1.0, 0.0], (R, 1))
     k_rec = np.full((R, G + 1, O), np.nan)
     k_first = np.full((R, D), -1, np.int64)
     core.advance_gaussian1d(core.Gaussian1DParams(float(n), tau, estimator, path, MU0, VAR0),
                             k_state, TRAJ_IDS, seed, 0, G, gens, 0, k_rec, TRAJ_DETECTORS, k_first, 1)
 
-    r_state = np.tile([0.0, 1.0], (R, 1))
+    r_state = np.tile([0.0, 1.0, 0.0], (R, 1))
     r_rec = np.full((R, G + 1, O), np.nan)
     r_first = np.full((R, D), -1, np.int64)
     p = gaussian.Params(n, tau, estimator, path, MU0, VAR0)
@@ -253,7 +253,7 @@ def test_trajectory_matches_kernel(path, n, estimator):
         assert bad.size == 0, (
             f"{field}: error {err[tuple(bad[0])]:.3g} > {tol} at seed={seed} "
             f"replica={TRAJ_IDS[bad[0][0]]} generation={bad[0][1]} (n={n} path={path})")
-    assert np.array_equal(k_state, k_rec[:, -1, :2]) and np.array_equal(r_state, r_rec[:, -1, :2])
+    assert np.array_equal(k_state[:, :2], k_rec[:, -1, :2]) and np.array_equal(r_state[:, :2], r_rec[:, -1, :2])
     assert r_first.tolist() == k_first.tolist(), f"first passage: kernel {k_first} reference {r_first}"
 
 
@@ -264,7 +264,7 @@ def test_reference_chunking_changes_no_number():
     gens = np.arange(1, 13, dtype=np.uint32)
     out = []
     for cuts in ([0, 12], [0, 1, 5, 12]):
-        state = np.tile([0.0, 1.0], (4, 1))
+        state = np.tile([0.0, 1.0, 0.0], (4, 1))
         rec = np.full((4, 12, gaussian.observe_size(p)), np.nan)
         first = np.full((4, 1), -1, np.int64)
         for a, b in zip(cuts[:-1], cuts[1:]):
@@ -283,7 +283,7 @@ def test_reference_chunking_changes_no_number():
 
 def _advance_args(**overrides):
     R = 2
-    a = dict(state=np.ones((R, 2)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
+    a = dict(state=np.tile([1.0, 1.0, 0.0], (R, 1)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
              gen_begin=0, gen_end=3, rec_gens=np.array([0, 3], np.uint32), rec_offset=0,
              records=np.zeros((R, 2, O_1D)), detectors=np.zeros((0, 3)),
              first=np.zeros((R, 0), np.int64), threads=1)
@@ -300,11 +300,11 @@ def _read_only(a):
 
 
 MALFORMED = {
-    "state float32": dict(state=np.ones((2, 2), np.float32)),
-    "state a list": dict(state=[[1.0, 1.0], [1.0, 1.0]]),
-    "state 3 columns": dict(state=np.ones((2, 3))),
-    "state Fortran order": dict(state=np.asfortranarray(np.arange(4.0).reshape(2, 2))),
-    "state read-only": dict(state=_read_only(np.ones((2, 2)))),
+    "state float32": dict(state=np.ones((2, 3), np.float32)),
+    "state a list": dict(state=[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]),
+    "state 2 columns": dict(state=np.ones((2, 2))),
+    "state Fortran order": dict(state=np.asfortranarray(np.arange(6.0).reshape(2, 3))),
+    "state read-only": dict(state=_read_only(np.ones((2, 3)))),
     "replica_ids int64": dict(replica_ids=np.arange(2)),
     "replica_ids length": dict(replica_ids=np.arange(3, dtype=np.uint32)),
     "records observe size": dict(records=np.zeros((2, 2, 3))),
@@ -367,4 +367,4 @@ def test_reference_advance_accepts_core_params_and_an_empty_chunk():
     """The _core params struct works too; gen_begin == gen_end > 0 changes nothing."""
     args = _advance_args(gen_begin=3, gen_end=3, rec_gens=np.array([], np.uint32))
     gaussian.advance(core.Gaussian1DParams(10.0, 1.0, 0, 0), **args)
-    assert args["state"].tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert args["state"].tolist() == [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]

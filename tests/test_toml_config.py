@@ -232,3 +232,22 @@ def test_reference_documents_every_key_and_its_examples_load():
 def test_committed_reference_is_the_generated_one():
     assert REFERENCE.read_text() == toml_config.reference_markdown(), (
         "docs/guide/toml-reference.md is out of date: run python docs/gen_toml_reference.py")
+
+
+def test_run_aggregate_and_out_keys(tmp_path):
+    """[run] aggregate (true or a table of madsim.Aggregate's fields) and out
+    (a stream): checked, built, refused in a sweep file."""
+    base = '[family]\ntype = "Gaussian"\n[loop]\ntype = "Replace"\nn = 10\n'
+    _, kw = toml_config.loads(base + "[run]\naggregate = true\n")
+    assert kw["aggregate"] is True
+    _, kw = toml_config.loads(base + '[run]\nout = "x.zarr"\n[run.aggregate]\nquantiles = [0.5]\n'
+                              'replicas = [1, 2]\n[run.aggregate.histogram.var]\nlo = 0.0\nhi = 2.0\nnum = 4\n')
+    assert kw["aggregate"] == ms.Aggregate(quantiles=(0.5,), replicas=(1, 2),
+                                           histogram={"var": ms.Bins(0.0, 2.0, 4)})
+    assert kw["out"] == "x.zarr"
+    with pytest.raises(toml_config.ConfigFileError, match="unknown key 'bins'"):
+        toml_config.loads(base + "[run.aggregate]\nbins = 3\n")
+    with pytest.raises(toml_config.ConfigFileError, match="quantiles"):
+        toml_config.loads(base + "[run.aggregate]\nquantiles = [2.0]\n")
+    with pytest.raises(toml_config.ConfigFileError, match="out streams one run"):
+        toml_config.loads_sweep(base + '[run]\nout = "x.zarr"\n[sweep.grid]\n"loop.n" = [5, 10]\n')

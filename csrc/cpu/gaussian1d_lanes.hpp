@@ -30,18 +30,40 @@ template <>
 struct LaneStep<Gaussian1D> {
   typedef Gaussian1D G;
   static constexpr bool available = true;
-  static constexpr int STATE = 2;  // mean, var
+  static constexpr int STATE = 3;  // mean, v, j (var = v 4^j)
   static bool usable(const G::Params& p) { return p.path == G::SAMPLES || p.n >= 3.0; }
 
-  MADSIM_LANE static void fit(const G::Params& p, vd mean, vd scatter, vd st[2]) {
+  MADSIM_LANE static void fit(const G::Params& p, vd mean, vd scatter, vd st[3]) {
     st[0] = mean;
     st[1] = scatter / (p.estimator == G::MLE ? p.n : p.n - 1.0);
+    // G::renormalise, per lane where a lane leaves the range (rare)
+    bool out = false;
+    for (int l = 0; l < LANES; ++l)
+      out = out || !(st[1][l] >= G::SCALE_LO) || (st[2][l] < 0.0 && st[1][l] > G::SCALE_HI);
+    if (!out) return;
+    for (int l = 0; l < LANES; ++l) {
+      double v = st[1][l], j = st[2][l];
+      G::renormalise(v, j);
+      st[1][l] = v;
+      st[2][l] = j;
+    }
+  }
+
+  // G::scale_of per lane (1 while every lane has j = 0).
+  MADSIM_LANE static vd scale_of(const vd& j) {
+    bool zero = true;
+    for (int l = 0; l < LANES; ++l) zero = zero && j[l] == 0.0;
+    vd scale = VecOps::splat(1.0);
+    if (zero) return scale;
+    for (int l = 0; l < LANES; ++l) scale[l] = G::scale_of(j[l]);
+    return scale;
   }
 
   template <bool AVX2>
-  MADSIM_LANE static void step(const G::Params& p, vd st[2], u32x2 key, vu replica,
+  MADSIM_LANE static void step(const G::Params& p, vd st[3], u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t) {
     const vd s = p.tau * VecOps::sqrt(st[1]);
+    const vd scale = scale_of(st[2]);
     if (p.path == G::EXACT) {
       // chisquare(n - 1) = 2 gamma_mt((n - 1) / 2), its constants as gamma_mt has them.
       const double d = 0.5 * (p.n - 1.0) - 1.0 / 3.0;
@@ -56,11 +78,11 @@ struct LaneStep<Gaussian1D> {
       for (int l = 0; l < LANES; ++l) all = all && accepted[l];
       if (!all) accepted |= gamma_accept_t<VecOps>(VecOps::splat(d), x, v1, v, u);
       const vd chi2 = 2.0 * value;
-      vd mean = st[0] + s * z / sqrt(p.n), scatter = s * s * chi2;
+      vd mean = st[0] + s * z / sqrt(p.n) * scale, scatter = s * s * chi2;
       for (int l = 0; l < LANES; ++l) {
         if (accepted[l]) continue;
-        const Moments1 m =
-            G::draw_exact(p.n, st[0][l], s[l], make_stream(key, ids[l], t, TAG_SCATTER, 0));
+        const Moments1 m = G::draw_exact(p.n, st[0][l], s[l],
+                                         make_stream(key, ids[l], t, TAG_SCATTER, 0), scale[l]);
         mean[l] = m.mean;
         scatter[l] = m.scatter;
       }
@@ -69,7 +91,7 @@ struct LaneStep<Gaussian1D> {
     }
     // Samples path: G::draw_samples' reduction on every lane.
     vd mean, scatter;
-    G::reduce_samples(p.n, st[0], s, SampleNormals<AVX2>{key, t, replica}, mean, scatter);
+    G::reduce_samples(p.n, st[0], s, scale, SampleNormals<AVX2>{key, t, replica}, mean, scatter);
     fit(p, mean, scatter, st);
   }
 };

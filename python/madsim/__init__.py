@@ -12,6 +12,8 @@ from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_
 from .config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace, TailWeight
 from .families import all_families
 from .record import every, logspace
+from .aggregate import Aggregate, Bins
+from .stream import open_run
 from .driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
 from .sweeps import SweepInterrupted, sweep
 
@@ -19,11 +21,11 @@ from .sweeps import SweepInterrupted, sweep
 globals().update({spec.name: spec.cls for spec in all_families()})
 
 __all__ = [
-    "Accumulate", "AccumulateSubsample", "Augment", "Config", "CudaUnavailableError",
+    "Accumulate", "AccumulateSubsample", "Aggregate", "Augment", "Bins", "Config", "CudaUnavailableError",
     "Filter", "Fresh", "FirstPassage", "NonFiniteError", "NonFiniteWarning",
     "RNG_LAYOUT_VERSION",
     "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
-    "TailWeight", "logspace", "resume", "rng", "simulate", "sweep",
+    "TailWeight", "logspace", "open_run", "resume", "rng", "simulate", "sweep",
     "theory", "__version__",
 ]
 __all__ += [spec.name for spec in all_families()]

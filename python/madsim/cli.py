@@ -136,12 +136,26 @@ def _run(args) -> int:
         value = getattr(args, key)
         if value is not None:
             kwargs[key] = value
-    out = args.output or str(Path(args.config).with_suffix(".nc"))
-    results.check_output(out)  # a bad extension or directory fails before the run, not after
-    with _atomic.lock(out):  # a second writer to `out` fails now, not after its run
-        ds = ms.simulate(cfg, progress=None if args.progress is None else args.progress, **kwargs)
-        if _save(results, ds, out):
-            return 130
+    if args.aggregate:
+        kwargs["aggregate"] = True
+    progress = None if args.progress is None else args.progress
+    stream_to = kwargs.pop("out", None)  # [run] out = "run.zarr": a stream, as --stream
+    if args.stream or stream_to is not None:
+        from madsim import stream
+
+        out = args.output or stream_to or str(Path(args.config).with_suffix(".zarr"))
+        if stream.is_store(out):  # a stopped stream: continue it to the run's generations
+            ds = ms.resume(out, generations=kwargs.get("generations", 100),
+                           threads=kwargs.get("threads"), progress=progress)
+        else:
+            ds = ms.simulate(cfg, progress=progress, out=out, **kwargs)
+    else:
+        out = args.output or str(Path(args.config).with_suffix(".nc"))
+        results.check_output(out)  # a bad extension or directory fails before the run, not after
+        with _atomic.lock(out):  # a second writer to `out` fails now, not after its run
+            ds = ms.simulate(cfg, progress=progress, **kwargs)
+            if _save(results, ds, out):
+                return 130
     R, G = ds.sizes["replica"], ds.attrs["generations_completed"]
     print(f"{R} replicas x {G} generations ({ds.attrs['kernel']} kernel, {ds.attrs['wall_time_s']:.2f} s)"
           f" -> {out}")
@@ -163,7 +177,13 @@ def _last_generation_lines(ds) -> list[str]:
     R = ds.sizes["replica"]
     lines = []
     for name, var in ds.data_vars.items():
-        if var.dims == ("replica", "generation"):
+        if "aggregate" in ds.attrs and var.dims == ("generation",) and name.endswith("_mean"):
+            x = name[:-len("_mean")]
+            n = int(ds[f"{x}_finite"].sel(generation=last))
+            some = f" ({n} of {R} replicas finite)" if n < R else ""
+            lines.append(f"  E {x:<18} at t = {last}: {float(var.sel(generation=last)):.6g} +- "
+                         f"{float(ds[f'{x}_se'].sel(generation=last)):.2g}{some}")
+        elif var.dims == ("replica", "generation"):
             x = var.sel(generation=last).values.astype(np.float64)
             x = x[np.isfinite(x)]
             if x.size == 0:
@@ -383,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="shift every case's seed (a fresh set of replicas; default 0)")
     val.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     val.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    val.add_argument("--aggregate", action="store_true",
+                     help="run each case with aggregated records (statistics over replicas) and compare "
+                          "the means of recorded variables only")
     val.set_defaults(func=_validate)
     run = sub.add_parser(
         "run", help="run the simulation described by a TOML file and save the result",
@@ -399,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="override [run] threads")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bar (default: only on a terminal)")
+    run.add_argument("--aggregate", action="store_true",
+                     help="record statistics over replicas (madsim.Aggregate defaults), not every replica")
+    run.add_argument("--stream", action="store_true",
+                     help="write each chunk to the .zarr output as it completes (runs larger than "
+                          "memory); an existing stream is continued to the run's generations")
     run.set_defaults(func=_run)
     swp = sub.add_parser(
         "sweep", help="run a parameter grid described by a TOML file and save one Dataset",

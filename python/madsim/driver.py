@@ -22,12 +22,16 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import xarray as xr
 
+from . import _atomic
 from . import _validate as check
+from . import aggregate as aggmod
+from . import stream as streammod
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from .config import Config, spec_for
@@ -201,6 +205,8 @@ def simulate(
     metrics: Sequence[str] | None = None,
     on_nonfinite: str = "warn",
     dtype: str = "float64",
+    aggregate: aggmod.Aggregate | bool | None = None,
+    out: str | os.PathLike | None = None,
 ) -> xr.Dataset:
     """Runs ``generations`` fits of ``cfg`` for each replica.
 
@@ -269,13 +275,30 @@ def simulate(
         "float64" (default) or "float32": the recorded variables' type in the
         returned Dataset (half the memory; the kernel computes in float64, and
         ``state`` stays float64 so that ``resume`` is exact).
+    aggregate
+        None (default): every replica's records. True or a
+        :class:`madsim.Aggregate`: statistics over replicas instead, per
+        recorded generation (``x_finite``, ``x_mean``, ``x_var``, ``x_se``,
+        ``x_min``, ``x_max``, quantiles ``x_q``, histograms ``x_hist``, and
+        ``<detector>_survival``), reduced chunk by chunk so that memory does
+        not grow with replicas x records; the same numbers whatever
+        ``threads`` and ``chunk`` (see madsim.aggregate and the user guide's
+        "Runs at scale" page).
+    out
+        None (default): the result in memory. A path ending in ``.zarr``: the
+        run is streamed there, each chunk's records written as it completes
+        (memory: the state and one chunk's records), and the store is
+        returned opened lazily (``madsim.open_run``); a Ctrl-C leaves a valid
+        store of the completed generations, which ``madsim.resume(path,
+        generations=...)`` continues in place. Needs the zarr package.
 
     Returns
     -------
     xarray.Dataset
         Dims (replica, generation, ...): the recorded variables, one int64
         variable per detector, the kernel state and provenance attrs (see the
-        user guide's "Results on disk" page).
+        user guide's "Results on disk" page). Aggregated: the statistics over
+        (generation, ...), the state and detector columns over replica.
 
     Examples
     --------
@@ -311,9 +334,15 @@ def simulate(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
     detect = as_detectors(detect)
-
-    return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
+    agg = aggmod.as_aggregate(aggregate)
+    if out is None:
+        return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                    metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
+    path = streammod.check_out(out)
+    with _atomic.lock(path):  # a second writer to the store is refused
+        return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                    metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg,
+                    out=path)
 
 
 def as_detectors(detect) -> list:
@@ -417,7 +446,10 @@ def check_bytes(need: float, what: str) -> None:
 
 def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
          start: _Start | None = None, metrics=None, on_nonfinite: str = "warn",
-         dtype: str = "float64", rule: dict | None = None) -> xr.Dataset:
+         dtype: str = "float64", rule: dict | None = None,
+         agg: aggmod.Aggregate | None = None, out=None, store_keep: int | None = None) -> xr.Dataset:
+    """The run (see simulate). ``out``: stream to that zarr store, new, or
+    (``store_keep`` = its completed records) the store being resumed."""
     R = ids if isinstance(ids, int) else int(ids.size)
     check_scale(cfg)
     # the provenance text, made before the run: nothing that could fail may
@@ -443,11 +475,29 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # Everything the run holds at its peak, before any of it is allocated:
     # ids, two state buffers (the committed one and the chunk's copy),
     # detector columns (two), the records, and a float32 copy of them.
-    need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
-    check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
-                      f"{n_rec} records of {C} columns)")
+    layout = _layout(kern, chosen, slot)
+    if agg is None and out is not None:
+        need = R * (4 + 16 * S + 16 * D) + max(aggmod.BLOCK_BYTES, 8 * R * C)
+        check_bytes(need, f"this streamed run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+                          f"a chunk's records of {C} columns)")
+    elif agg is None:
+        need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
+        check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+                          f"{n_rec} records of {C} columns)")
+    else:
+        hist = aggmod.hist_columns(agg, layout)
+        n_traced = 0 if agg.replicas is None else len(agg.replicas)
+        per_rec = C * 8 * (6 + len(agg.quantiles) + n_traced) + sum(8 * (e.size + 1) for _c, e in hist.values())
+        need = R * (4 + 16 * S + 16 * D) + aggmod.BLOCK_BYTES + n_rec * per_rec
+        check_bytes(need, f"this aggregated run's arrays ({R} replicas: ids, state rows of {S} doubles x "
+                          f"2; a chunk's records; {n_rec} records of {C} columns' statistics)")
     if isinstance(ids, int):
         ids = np.arange(R, dtype=np.uint32)
+    red = None
+    if agg is not None:
+        red = aggmod.Reducer(agg, n_rec, C, hist, aggmod.traced_positions(agg, ids))
+        # recorded generations per chunk: a block of min(R, GROUP) replicas' records fits BLOCK_BYTES
+        max_recs = max(1, aggmod.BLOCK_BYTES // (8 * max(C, 1) * min(R, aggmod.GROUP)))
     if start is None:
         state = np.tile(kern.initial_state, (R, 1))  # [R, S], writable, C-contiguous
         first = np.full((R, D), -1, dtype=np.int64)
@@ -463,8 +513,48 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # rows past the completed generations are dropped below, so the memory
     # is committed only as generations are recorded (a Ctrl-C'd long run never
     # touches most of it).
-    records = np.empty((R, n_rec, C), dtype=np.float64)
+    records = np.empty((R if red is None and out is None else 0, n_rec, C), dtype=np.float64)
     rec_u32 = rec_gens.astype(np.uint32)
+    if out is not None and red is None:  # recorded generations per chunk: one chunk's records bounded
+        max_recs = max(1, aggmod.BLOCK_BYTES // (8 * max(C, 1) * R))
+
+    def build(recs, gens: np.ndarray, sl: slice, state, first, done: int, wall: float,
+              interrupted: bool) -> xr.Dataset:
+        """The Dataset of records ``recs`` [R, len(gens), C] (aggregated: the
+        reducer's records ``sl``), the state and detector columns."""
+        return _dataset(kern, chosen, slot, layout, red, agg, recs, gens, sl, ids, state, first, labels,
+                        detect, done, dtype, dict(
+                            madsim_version=madsim_version(),
+                            config=provenance["config"],
+                            seed=str(seed),  # netCDF has no uint64 attribute
+                            generations=generations,
+                            generations_completed=done,
+                            detectors=provenance["detectors"],
+                            metrics=json.dumps(chosen),
+                            record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
+                            dtype=dtype,
+                            on_nonfinite=on_nonfinite,
+                            nonfinite_replicas=int(bad.sum()),
+                            interrupted=int(interrupted),
+                            backend=backend,
+                            kernel=kern.name,
+                            threads=threads,
+                            rng="philox4x32-10",
+                            rng_layout_version=RNG_LAYOUT_VERSION,
+                            build_info=provenance["build_info"],
+                            wall_time_s=wall))
+
+    bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
+    store = None
+    if out is not None:
+        if store_keep is None:
+            import dask.array as da
+
+            template = build(da.zeros((R, n_rec, C), chunks=(min(R, streammod.REPLICA_CHUNK), 1, C)),
+                             rec_gens, slice(0, n_rec), state, first, gen0, 0.0, False)
+            store = streammod.Store.create(out, template, ["state", *labels], red is not None)
+        else:
+            store = streammod.Store.reopen(out, store_keep, rec_gens)
 
     t0 = time.perf_counter()
     # (state, detector columns, generation, whether a chunk ran): the last
@@ -472,7 +562,6 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # call returned.
     committed = (state, first, gen0, False)
     spare = np.empty_like(state)
-    bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
     bad_chunk = None                   # (gen, end) of the chunk where the first appeared
     interrupted = False
     bar = _progress_bar(progress, generations - gen0)
@@ -488,6 +577,18 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             end = min(generations, gen + step)
             lo = int(np.searchsorted(rec_gens, gen, side="left" if gen == 0 else "right"))
             hi = int(np.searchsorted(rec_gens, end, side="right"))
+            if (red is not None or out is not None) and hi - lo > max_recs:
+                # fewer generations: one block's records stay bounded
+                end = max(gen + 1, int(rec_gens[lo + max_recs - 1]))
+                hi = int(np.searchsorted(rec_gens, end, side="right"))
+            if out is not None and red is None:
+                chunk_rec = np.empty((R, hi - lo, C), dtype=np.float64)
+            if red is not None:
+                red.start(hi - lo)
+                # replicas per call: whole groups (the reduction's fixed order), and records
+                # of at most BLOCK_BYTES
+                cap = max(aggmod.GROUP, aggmod.BLOCK_BYTES // (8 * max(C, 1) * max(hi - lo, 1)))
+                rows = _group_rows(rows, cap, R)
             t_over = time.perf_counter()
             work, work_first = spare, cur_first.copy()
             np.copyto(work, cur)
@@ -497,20 +598,50 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             while a < R:
                 b = min(R, a + rows)
                 tc = time.perf_counter()
-                kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
-                             records[a:b], det, work_first[a:b], threads, cols)
+                if red is None and out is None:
+                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
+                                 records[a:b], det, work_first[a:b], threads, cols)
+                elif red is None:
+                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
+                                 chunk_rec[a:b], det, work_first[a:b], threads, cols)
+                else:
+                    block = np.empty((b - a, hi - lo, C), dtype=np.float64)
+                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
+                                 block, det, work_first[a:b], threads, cols)
+                    red.add(block, a)
+                    del block
                 per_rg = (time.perf_counter() - tc) / ((b - a) * max(1, end - gen))
                 a = b
                 if chunk is None and backend != "jax":  # next block: ~CHUNK_SECONDS, growing <= 8x
                     rows = int(min(R, max(threads, min(8 * rows, CHUNK_SECONDS / max(
                         per_rg * max(1, end - gen), 1e-12)))))
-            committed = (work, work_first, end, True)  # the chunk counts only now, whole
+                if red is not None:
+                    rows = _group_rows(rows, cap, R)
+            if store is not None:
+                with streammod.held_interrupt():  # the chunk counts in memory and on disk together
+                    if red is not None:
+                        red.commit()
+                    piece = build(chunk_rec if red is None else None, rec_gens[lo:hi], slice(lo, hi),
+                                  work, work_first, end, time.perf_counter() - t0, False)
+                    store.write_chunk(piece, lo, hi, work, {lab: work_first[:, j] for j, lab in
+                                                            enumerate(labels)},
+                                      {"generations_completed": end, "chunks_written": 1,
+                                       "nonfinite_replicas": int(bad.sum())})
+                    committed = (work, work_first, end, True)
+                    del piece
+            else:
+                if red is not None:
+                    red.commit()  # (dropped below unless the next line runs: keep counts generations)
+                committed = (work, work_first, end, True)  # the chunk counts only now, whole
             spare = cur
             if bar is not None:
                 bar.update(end - gen)
             tc = time.perf_counter()
-            if on_nonfinite != "ignore":
-                new = ~np.isfinite(work).all(axis=1) & ~bad
+            fin = np.isfinite(work) if on_nonfinite != "ignore" else None
+            # (the whole array first: a flat all() is fast, a per-row all(axis=1) over a few
+            # columns is not, and is needed only once a replica diverged)
+            if fin is not None and not fin.all():
+                new = ~fin.all(axis=1) & ~bad
                 if new.any():
                     bad |= new
                     bad_chunk = bad_chunk or (gen, end)
@@ -545,12 +676,36 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # the variables are views of `records`, not copies. Generation 0 is
     # recorded by the first call: none if no chunk completed.
     keep = int(np.searchsorted(rec_gens, done, side="right")) if ran else 0
-    records = records[:, :keep, :]
+    if store is not None:
+        final = build(None if red is not None else np.empty((R, 0, C)), rec_gens[:0], slice(0, 0), state, first, done,
+                      wall, interrupted)
+        attrs = {k: v for k, v in final.attrs.items() if k != "generations_completed"}
+        if store_keep is not None:
+            attrs["resumed_at"] = list(store.group.attrs.get("resumed_at", [])) + [int(start.generation)]
+        store.finish(attrs)
+        ds = streammod.open_run(out)
+    else:
+        ds = build(records[:, :keep, :] if red is None else None, rec_gens[:keep], slice(0, keep), state,
+                   first, done, wall, interrupted)
+    if bad.any() and on_nonfinite == "warn":
+        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds if red is None and store is None else None),
+                      NonFiniteWarning, stacklevel=3)
+    if start is not None and start.previous is not None:
+        ds = _join(start.previous, ds)
+    return ds
+
+
+def _dataset(kern, chosen, slot, layout, red, agg, records, gens, sl, ids, state, first, labels, detect,
+             done, dtype, attrs) -> xr.Dataset:
+    """A run's Dataset: the recorded variables (per replica: views of
+    ``records`` [R, len(gens), C], not copies; aggregated: the reducer's
+    records ``sl``), the state, detector columns (and their survival) and
+    ``attrs``."""
     variables = {}
-    for name in chosen:
-        attrs = {"long_name": kern.units[name]}
+    for name in chosen if red is None else ():
+        v_attrs = {"long_name": kern.units[name]}
         if name in kern.truth:
-            attrs["truth_value"] = kern.truth[name]
+            v_attrs["truth_value"] = kern.truth[name]
         if name in kern.arrays:
             index, dims = kern.arrays[name]
             at = slot[index]
@@ -561,20 +716,24 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                     records.shape[:2] + at.shape)
             else:
                 data = records[:, :, at]
-            variables[name] = (("replica", "generation") + dims, data, attrs)
+            variables[name] = (("replica", "generation") + dims, data, v_attrs)
         else:
             data = records[:, :, slot[kern.columns[name]]]
-            variables[name] = (("replica", "generation"), data, attrs)
+            variables[name] = (("replica", "generation"), data, v_attrs)
     if dtype != "float64":
         variables = {n: (v[0], v[1].astype(dtype), v[2]) for n, v in variables.items()}
-    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": rec_gens[:keep]})
+    extra = {}
+    if red is not None:
+        variables = aggmod.variables(red, layout, kern.units, sl, dtype)
+        extra = aggmod.coords(red, ids)
+    ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": gens, **extra})
     ds["state"] = (("replica", "state_index"), state, {
         "long_name": "kernel state row after the last completed generation (madsim.resume continues "
                      "from it)"})
     if kern.counts is not None:
-        ds.attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
+        attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
             float(kern.counts[0, 0]) if done and kern.counts.size else 0.0)
-        ds.attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
+        attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
             float(kern.counts[0, 1]) if done and kern.counts.size else 0.0)
     for j, label in enumerate(labels):
         d = detect[j]
@@ -583,32 +742,35 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
             "long_name": f"first generation with {rule_text}",
             "censored": f"-1: not reached by generation {done}",
         })
-    ds.attrs.update(
-        madsim_version=madsim_version(),
-        config=provenance["config"],
-        seed=str(seed),  # netCDF has no uint64 attribute
-        generations=generations,
-        generations_completed=done,
-        detectors=provenance["detectors"],
-        metrics=json.dumps(chosen),
-        record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
-        dtype=dtype,
-        on_nonfinite=on_nonfinite,
-        nonfinite_replicas=int(bad.sum()),
-        interrupted=int(interrupted),
-        backend=backend,
-        kernel=kern.name,
-        threads=threads,
-        rng="philox4x32-10",
-        rng_layout_version=RNG_LAYOUT_VERSION,
-        build_info=provenance["build_info"],
-        wall_time_s=wall,
-    )
-    if bad.any() and on_nonfinite == "warn":
-        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds), NonFiniteWarning, stacklevel=3)
-    if start is not None and start.previous is not None:
-        ds = _join(start.previous, ds)
+    if red is not None and labels:
+        surv = aggmod.survival(first, gens)
+        for j, label in enumerate(labels):
+            ds[f"{label}_survival"] = (("generation",), surv[:, j], {
+                "long_name": f"replicas that have not reached {label} by the generation"})
+    ds.attrs.update(attrs)
+    if red is not None:
+        ds.attrs["aggregate"] = agg.to_json()
     return ds
+
+
+def _group_rows(rows: int, cap: int, R: int) -> int:
+    """Replicas per kernel call of an aggregated run: all of them, or whole
+    groups of the reduction (aggregate.GROUP), at most ``cap`` where it allows."""
+    rows = min(rows, cap)
+    return R if rows >= R else min(R, max(aggmod.GROUP, rows // aggmod.GROUP * aggmod.GROUP))
+
+
+def _layout(kern, chosen: list[str], slot: np.ndarray) -> dict:
+    """name -> (record-row column, or the columns' index array, and the
+    variable's extra dims) of the chosen variables."""
+    out = {}
+    for name in chosen:
+        if name in kern.arrays:
+            index, dims = kern.arrays[name]
+            out[name] = (slot[index], tuple(dims))
+        else:
+            out[name] = (int(slot[kern.columns[name]]), ())
+    return out
 
 
 def _nonfinite_text(bad, chunk, ids, ds) -> str:
@@ -632,7 +794,7 @@ def _nonfinite_text(bad, chunk, ids, ds) -> str:
 
 
 def resume(
-    ds: xr.Dataset,
+    ds: xr.Dataset | str | os.PathLike,
     generations: int,
     record=None,
     replicas: int | Sequence[int] | None = None,
@@ -655,7 +817,9 @@ def resume(
     Parameters
     ----------
     ds
-        the run to continue.
+        the run to continue, or the path of a streamed run's zarr store
+        (``simulate(..., out=path)``), which is continued in place and
+        returned opened lazily.
     generations
         the generation to run to (at least the completed one).
     record
@@ -692,6 +856,13 @@ def resume(
     """
     from .results import verify
 
+    store_path = None
+    if isinstance(ds, (str, os.PathLike)):
+        store_path = Path(ds)
+        ds = streammod.open_run(store_path)
+        if replicas is not None:
+            raise ValueError("resume: replicas= cannot add replicas to a streamed store; stream the new "
+                             "replicas to a store of their own")
     if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
         raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")
     verify(ds, "resume: ds")
@@ -726,6 +897,10 @@ def resume(
     threads = _threads(threads)
     if chunk is not None:
         chunk = check.integer("chunk", chunk, 1)
+    agg = aggmod.Aggregate.from_json(ds.attrs["aggregate"]) if "aggregate" in ds.attrs else None
+    if agg is not None and replicas is not None:
+        raise ValueError("resume: replicas= cannot add replicas to an aggregated run (its statistics "
+                         "over replicas are final); simulate the new replicas on their own")
     if replicas is not None:
         have = ds["replica"].values
         if isinstance(replicas, (int, np.integer)) and not isinstance(replicas, bool):
@@ -742,10 +917,16 @@ def resume(
                        combine_attrs="override")
     first = np.stack([ds[d.label].values for d in detect], axis=1) if detect else \
         np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
-    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
     ids = ds["replica"].values.astype(np.uint32)
+    if store_path is not None:
+        start = _Start(done, np.ascontiguousarray(ds["state"].values), first, None)
+        with _atomic.lock(store_path):
+            return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
+                        start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule,
+                        agg=agg, out=store_path, store_keep=int(ds.sizes["generation"]))
+    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
     return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule)
+                start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
 
 
 def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:

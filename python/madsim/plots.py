@@ -773,8 +773,15 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     >>> ax = plots.metric(ds, "var")            # mean, 95% band, 5 replica paths, theory dashed
     >>> ax.get_xlabel().startswith("generation")
     True
+
+    An aggregated run (``simulate(..., aggregate=...)``) draws ``x_mean``
+    with its band from ``x_se``, the spread from ``x_q`` (the levels of
+    ``spread`` must be among its quantiles) and the traced replicas' paths.
     """
     _check_ds(ds)
+    if "aggregate" in ds.attrs:
+        return _metric_aggregated(ds, name, ax, band, paths, theory, log, logx, label, color, cfg,
+                                  legend, spread)
     vals, ylabel, key = _metric_values(ds, name)
     t = ds["generation"].values.astype(np.int64)
     R = vals.shape[0]
@@ -849,6 +856,63 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
                                      " band; replica paths beyond it are cut")
     title = None if ax.get_title() else _describe(ds)
     _set_labels(ax, GEN_LABEL, ylabel + (" (log scale)" if log else ""), title)
+    if legend:
+        _legend(ax, fontsize=8)
+    return ax
+
+
+def _metric_aggregated(ds, name, ax, band, paths, theory, log, logx, label, color, cfg, legend, spread):
+    """metric() of an aggregated result: its statistics over replicas."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a variable name (str); got {name!r}")
+    have = [v[:-len("_mean")] for v in ds.data_vars if v.endswith("_mean") and ds[v].dims == ("generation",)]
+    if name not in have:
+        raise ValueError(f"this aggregated result has no statistics of {name!r} over (generation,); "
+                         f"available: {have} (the mean of a log is not the log of a mean: record "
+                         "'logdet' for ln sigma^2)")
+    if band is not None and not (0.0 < float(band) < 1.0):
+        raise ValueError(f"band must be a confidence level in (0, 1) or None; got {band!r}")
+    q = _spread_quantiles(spread)
+    t = ds["generation"].values.astype(np.int64)
+    R = ds.sizes["replica"]
+    mean = ds[f"{name}_mean"].values.astype(np.float64)
+    ax = _new_ax(ax)
+    line, = ax.plot(t, mean, color=color, lw=2.0, zorder=4,
+                    label=label if label is not None else f"mean over {R} replicas")
+    color = line.get_color()
+    if band is not None:
+        z = float(special.ndtri(0.5 + 0.5 * float(band)))
+        se = ds[f"{name}_se"].values.astype(np.float64)
+        ax.fill_between(t, mean - z * se, mean + z * se, color=color, alpha=0.35, lw=0, zorder=3,
+                        label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
+    if q is not None and f"{name}_q" in ds:
+        levels = ds["quantile"].values
+        at = [int(np.argmin(np.abs(levels - x))) for x in q]
+        if all(abs(levels[i] - x) < 1e-12 for i, x in zip(at, q)):
+            qv = ds[f"{name}_q"].values
+            ax.fill_between(t, qv[:, at[0]], qv[:, at[1]], color=color, alpha=0.1, lw=0, zorder=1,
+                            label=_once(ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light; "
+                                                      "DDSketch quantiles)"))
+        else:
+            _note(ax, "no spread", f"no spread band: the run's quantiles are {levels.tolist()}")
+    if "traced" in ds.dims and name in ds and paths:
+        ids = ds["traced"].values
+        pick = ids[:paths] if isinstance(paths, int) else [i for i in ids if i in set(paths)]
+        for k, r in enumerate(pick):
+            ax.plot(t, ds[name].sel(traced=r).values, color=color, lw=0.6, alpha=0.4, zorder=2,
+                    label=_once(ax, "paths", f"{len(pick)} traced replica paths") if k == 0 else None)
+    if theory is not False and theory is not None:
+        cfgv = _config(ds, cfg)
+        y = np.asarray(theory(cfgv, t), dtype=np.float64) if callable(theory) else _theory_curve(name, cfgv, t)
+        if y is not None:
+            ax.plot(t, y, color="black", lw=1.2, ls="--", zorder=5, label=_once(ax, "theory", "theory"))
+    if log:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("symlog", linthresh=1.0)
+    units = ds[f"{name}_mean"].attrs.get("long_name", name)
+    title = None if ax.get_title() else _describe(ds)
+    _set_labels(ax, GEN_LABEL, _pretty(units) + (" (log scale)" if log else ""), title)
     if legend:
         _legend(ax, fontsize=8)
     return ax

@@ -179,7 +179,8 @@ def save(ds: xr.Dataset, path, dtype: str | None = None) -> Path:
                     if var.dtype.kind in "biuf" and var.ndim > 0}
         _atomic.write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
     else:
-        _atomic.write(path, lambda tmp: ds.to_zarr(tmp, mode="w-"))
+        # consolidated=False: zarr 3 warns that consolidated metadata is outside its format
+        _atomic.write(path, lambda tmp: ds.to_zarr(tmp, mode="w-", consolidated=False))
     return path
 
 
@@ -258,8 +259,13 @@ def load(path) -> xr.Dataset:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
     else:
+        from .stream import open_run
+
         try:
-            ds = xr.open_zarr(path).load()
+            import zarr
+
+            streamed = "streamed" in zarr.open_group(str(path), mode="r").attrs
+            ds = open_run(path).load() if streamed else xr.open_zarr(path, consolidated=False).load()
         except Exception as exc:  # zarr raises many kinds: name the file whatever it is
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
         for name, var in ds.variables.items():

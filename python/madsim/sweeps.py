@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from . import _grid
+from . import aggregate as aggmod
 from . import _sweep_exec as ex
 from . import _validate as check
 from . import record as recmod
@@ -110,6 +111,7 @@ def sweep(
     backend: str = "cpu",
     keep_state: bool = False,
     on_nonfinite: str = "warn",
+    aggregate=None,
 ) -> xr.Dataset:
     """Runs ``base`` at every point of ``grid`` and returns one Dataset with
     the grid's dimensions first, then (replica, generation, ...).
@@ -176,6 +178,13 @@ def sweep(
         became inf or NaN; ``attrs["nonfinite_replicas"]`` counts them),
         "raise" (madsim.NonFiniteError at the first such task, the finished
         tasks stored) or "ignore".
+    aggregate
+        None, True or a :class:`madsim.Aggregate`: as in ``simulate``, every
+        point records statistics over its replicas (dims: the grid, then
+        generation, ...), so a grid of many points x many replicas stays
+        small. Each point then runs as one task (``block`` is all its
+        replicas): its statistics are bit for bit those of its ``simulate``
+        call.
 
     Returns
     -------
@@ -199,7 +208,7 @@ def sweep(
     """
     t0 = time.perf_counter()
     plan = _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
-                 backend, chunk)
+                 backend, chunk, aggmod.as_aggregate(aggregate))
     scheduler, workers = _scheduler(scheduler, workers, address)
     if threads is not None:
         threads = check.integer("threads", threads, 1, 4096)
@@ -274,7 +283,7 @@ def _sweep(plan, box, store, scheduler, workers, address, threads, progress, kee
 # ------------------------------------------------------------ planning and checks
 
 def _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
-          backend, chunk) -> _Plan:
+          backend, chunk, agg=None) -> _Plan:
     """Checks every argument and builds every grid point: all errors come
     from here, before any task runs."""
     if not isinstance(base, Config):
@@ -293,6 +302,11 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
         chunk = check.integer("chunk", chunk, 1)
     detect = as_detectors(detect)
     metrics = metrics_spec(metrics)
+    if agg is not None:
+        if block is not None and check.integer("block", block, 1) < ids.size:
+            raise ValueError(f"block={block}: an aggregated sweep runs each point's {ids.size} replicas "
+                             "as one task (its statistics over replicas); leave block=None")
+        block = ids.size
     if block is None:
         block = max(1, min(ids.size, TASK_WORK // max(1, generations), TASK_ROWS // rec.size))
     block = check.integer("block", block, 1)
@@ -302,8 +316,9 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     names, columns = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics,
                                    detect)
     # the points' records, held twice at the end (the tasks' and the combined Dataset)
-    check_bytes(16.0 * ids.size * rec.size * columns,
-                f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)")
+    if agg is None:
+        check_bytes(16.0 * ids.size * rec.size * columns,
+                    f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)")
     _check_names(axes, names | {d.label for d in detect})
     offsets = _offsets(streams, ids, len(configs))
     # on_nonfinite="ignore" in the tasks: the sweep counts non-finite states
@@ -314,6 +329,8 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     rule = recmod.from_rule(recmod.to_rule(record, generations), generations)
     run = dict(generations=generations, seed=seed, record=rule, detect=detect,
                metrics=metrics, chunk=chunk, backend=backend, on_nonfinite="ignore")
+    if agg is not None:
+        run["aggregate"] = agg
     counted = ids.size > 0 and np.array_equal(ids, np.arange(ids.size))
     spec = {
         "format": ex.STORE_FORMAT,
@@ -330,6 +347,8 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
         "backend": backend,
         "rng_layout_version": RNG_LAYOUT_VERSION,
     }
+    if agg is not None:  # (absent otherwise: the identity of existing stores stays)
+        spec["aggregate"] = json.loads(agg.to_json())
     return _Plan(axes, configs, ids, offsets, block, run, spec)
 
 

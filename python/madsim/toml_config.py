@@ -251,6 +251,12 @@ RUN = _table("[run]", simulate, "Arguments of madsim.simulate.", [
                                "inf or NaN does.", "raise"),
     ("dtype", "string", "\"float64\" or \"float32\": the recorded variables' type (the state stays "
                         "float64).", "float32"),
+    ("aggregate", ("boolean", "table"), "statistics over replicas instead of every replica's records: "
+                                        "true (the defaults) or { quantiles = [...], relative_accuracy = a, "
+                                        "replicas = [ids], histogram = { VAR = { lo, hi, num, log } } } "
+                                        "(madsim.Aggregate).", {"quantiles": [0.05, 0.5, 0.95]}),
+    ("out", "string", "a .zarr path: stream the run there chunk by chunk (runs larger than memory; "
+                      "madsim run --stream uses the output path).", "run.zarr"),
 ], name="madsim.simulate")
 
 DETECT = _table("[[detect]]", FirstPassage, "Optional, repeatable: a first-passage detector, checked "
@@ -343,6 +349,25 @@ def _record(value):
                           f"got {value!r}")
 
 
+def _aggregate(value):
+    """[run] aggregate: true/false or a table of madsim.Aggregate's fields."""
+    from .aggregate import Aggregate, Bins
+
+    if isinstance(value, bool):
+        return value
+    _unknown("[run] aggregate", value, ("quantiles", "histogram", "replicas", "relative_accuracy"))
+    args = dict(value)
+    try:
+        if "histogram" in args:
+            hist = args["histogram"]
+            if not isinstance(hist, dict) or not all(isinstance(b, dict) for b in hist.values()):
+                raise ConfigFileError("[run] aggregate.histogram must be { VAR = { lo, hi, num, log } }")
+            args["histogram"] = {k: Bins(**b) for k, b in hist.items()}
+        return Aggregate(**args)
+    except (TypeError, ValueError) as exc:
+        raise ConfigFileError(f"[run] aggregate: {exc}") from None
+
+
 def _depth(doc) -> int:
     """How deeply arrays and tables nest in ``doc`` (iteratively: no recursion
     limit to hit), stopping as soon as it passes MAX_DEPTH."""
@@ -399,9 +424,11 @@ def _run_file(doc: dict, source: str) -> tuple[C.Config, dict]:
     if not isinstance(run, dict):
         raise ConfigFileError(f"[run] must be a table; got {run!r}")
     _check(RUN, run)
-    kwargs = {k: v for k, v in run.items() if k != "record"}
+    kwargs = {k: v for k, v in run.items() if k not in ("record", "aggregate")}
     if "record" in run:
         kwargs["record"] = _record(run["record"])
+    if "aggregate" in run:
+        kwargs["aggregate"] = _aggregate(run["aggregate"])
     detect = doc.get("detect", [])
     if not isinstance(detect, list):
         raise ConfigFileError("detect must be an array of tables: [[detect]]")
@@ -442,6 +469,9 @@ def loads_sweep(text: str, source: str = "<string>") -> tuple[C.Config, dict, di
     if not isinstance(table, dict):
         raise ConfigFileError(f"[sweep] must be a table; got {table!r}")
     cfg, run = _run_file(doc, source)
+    if "out" in run:
+        raise ConfigFileError("[run] out streams one run to a zarr store; a sweep keeps its tasks in "
+                              "[sweep] store (madsim sweep --store) and writes its result with -o")
     _check(SWEEP, table)
     options = {k: v for k, v in table.items() if k not in ("grid", "zip")}
     grid = _flat("[sweep.grid]", table.get("grid", {}))

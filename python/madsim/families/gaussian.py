@@ -171,7 +171,7 @@ def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
         name="gaussian1d",
         params=params,
         advance=core.advance_gaussian1d,
-        initial_state=np.array([fam.mean, fam.var], dtype=np.float64),
+        initial_state=np.array([fam.mean, fam.var, 0.0], dtype=np.float64),  # [mean, v, j]: var = v 4^j
         observed=tuple(columns),
         columns=columns,
         units={"mean": "fitted mean mu_t", "var": "fitted variance sigma_t^2",

@@ -1,8 +1,10 @@
 """1-D Gaussian refit on its own samples (the replace loop), in JAX.
 
-Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D. State [mean, var];
-generation t draws n points from N(mean, tau^2 var) and refits by MLE (divide
-the scatter by n) or the unbiased estimator (n - 1).
+Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D. State [mean, v, j]
+with var = v 4^j (j <= 0 an integer, renormalised by exact powers of 4 so v
+stays in [2^-256, 2^256]: a deep collapse does not underflow); generation t
+draws n points from N(mean, tau^2 var) and refits by MLE (divide the scatter
+by n) or the unbiased estimator (n - 1).
 
 Functions work on one replica (scalars); vmap them over replicas. ``path``
 must be a Python int (it picks the code path); on the samples path ``n`` must
@@ -12,8 +14,10 @@ static. tau, estimator and, on the exact path, n may be traced.
 Where the twins part: XLA on CPU treats subnormal doubles as zero (inputs and
 results, |x| < 2.2e-308) and the C++ keeps gradual underflow. A state whose
 mean or var is subnormal, or a collapse run long enough for var to sink below
-2.2e-308 (typically ~360 generations at n = 2 with the MLE), is flushed to 0 here
-and not in the kernel. The differential tests draw no subnormal states.
+2.2e-308 is flushed to 0 here and not in the kernel. The scaled state (v, j)
+never holds one: only ``var`` as observed (v 4^j) underflows in a deep
+collapse, where ``logdet`` carries it. The differential tests draw no subnormal
+states.
 """
 
 from __future__ import annotations
@@ -55,8 +59,46 @@ class Moments1(NamedTuple):
 
 
 def state_size(p: Params) -> int:
-    """Mirrors Gaussian1D::state_size."""
-    return 2
+    """Mirrors Gaussian1D::state_size: [mean, v, j]."""
+    return 3
+
+
+SCALE_LO, SCALE_HI = 2.0**-256, 2.0**256  # mirrors Gaussian1D::SCALE_LO / SCALE_HI
+LN2 = 0.69314718055994530942
+
+
+def _ilogb(v):
+    """ilogb of a positive normal double (frexp's exponent - 1)."""
+    return jnp.frexp(v)[1] - 1
+
+
+def renormalise(v, j):
+    """Mirrors Gaussian1D::renormalise: v into [2^-256, 2^256] by exact
+    powers of 4 moved into j <= 0 (C++'s truncating integer division)."""
+    e = _ilogb(jnp.where(v > 0.0, v, 1.0))
+    half = jnp.trunc(e / 2).astype(jnp.int32)
+    down = (v < SCALE_LO) & (v > 0.0)
+    up = (j < 0.0) & (v > SCALE_HI) & (v <= jnp.finfo(jnp.float64).max)
+    k = jnp.where(down, half, jnp.where(up, jnp.minimum(half, (-j).astype(jnp.int32)), 0))
+    return jnp.where(down | up, jnp.ldexp(v, -2 * k), v), j + k
+
+
+def scale_of(j):
+    """Mirrors Gaussian1D::scale_of: 2^j."""
+    return jnp.where(j == 0.0, 1.0, jnp.ldexp(jnp.float64(1.0), j.astype(jnp.int32)))
+
+
+def var_of(state):
+    """Mirrors Gaussian1D::var_of: v 4^j."""
+    return jnp.where(state[2] == 0.0, state[1], jnp.ldexp(state[1], 2 * state[2].astype(jnp.int32)))
+
+
+def logvar_of(state):
+    """Mirrors Gaussian1D::logvar_of: ln var where var is a normal double,
+    else ln v + 2 j ln 2."""
+    var = var_of(state)
+    deep = jnp.log(state[1]) + 2.0 * state[2] * LN2
+    return jnp.where((var >= jnp.finfo(jnp.float64).tiny) | ~(state[1] > 0.0), jnp.log(var), deep)
 
 
 METRICS_AT = 4  # mirrors Gaussian1D::METRICS_AT
@@ -67,17 +109,18 @@ def observe_size(p: Params) -> int:
     return METRICS_AT + N_GAUSS_METRICS
 
 
-def draw_exact(n, mu, s, st: Stream) -> Moments1:
-    """(mean, scatter) of n draws from N(mu, s^2) in law, O(1) in n:
-    mean = mu + s Z / sqrt(n), scatter = s^2 chi^2_{n-1}, Z the spare normal of
-    the chi-square's first try. Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::draw_exact.
+def draw_exact(n, mu, s, st: Stream, scale=1.0) -> Moments1:
+    """(mean, scatter) of n draws from N(mu, (s scale)^2) in law, O(1) in n:
+    mean = mu + s Z / sqrt(n) scale, scatter = s^2 chi^2_{n-1} (in v's units),
+    Z the spare normal of the chi-square's first try. Mirrors
+    csrc/madsim/models/gaussian1d.hpp::Gaussian1D::draw_exact.
     """
     n = jnp.asarray(n, jnp.float64)
     chi2, z, _ = chisquare(n - 1.0, st)
-    return Moments1(n, mu + s * z / jnp.sqrt(n), s * s * chi2)
+    return Moments1(n, mu + s * z / jnp.sqrt(n) * scale, s * s * chi2)
 
 
-def draw_samples(n: int, mu, s, st: Stream) -> Moments1:
+def draw_samples(n: int, mu, s, st: Stream, scale=1.0) -> Moments1:
     """Draws the n normals of the stream (two per block, all ceil(n/2) blocks at
     once, the last sine masked when n is odd) and reduces them on z - z_0.
     Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::draw_samples; the
@@ -99,34 +142,36 @@ def draw_samples(n: int, mu, s, st: Stream) -> Moments1:
     s2 = jnp.sum(da * da) + jnp.sum(db * db)
     nf = float(count)
     shift_mean = s1 / nf
-    return Moments1(jnp.asarray(nf), mu + s * (z0 + shift_mean), s * s * (s2 - s1 * shift_mean))
+    return Moments1(jnp.asarray(nf), mu + s * (z0 + shift_mean) * scale, s * s * (s2 - s1 * shift_mean))
 
 
-def fit(p: Params, m: Moments1):
-    """New state [mean, scatter / (count or count - 1)].
+def fit(p: Params, m: Moments1, j):
+    """New state [mean, scatter / (count or count - 1), j], renormalised.
 
     Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::fit (returns the row).
     """
     denom = jnp.where(jnp.asarray(p.estimator) == MLE, m.count, m.count - 1.0)
-    return jnp.stack([jnp.asarray(m.mean, jnp.float64), m.scatter / denom])
+    v, j = renormalise(m.scatter / denom, jnp.asarray(j, jnp.float64))
+    return jnp.stack([jnp.asarray(m.mean, jnp.float64), v, j])
 
 
 def step(p: Params, state, key, replica, t):
-    """One generation: the model of generation t-1 (state [2]) -> generation t.
+    """One generation: the model of generation t-1 (state [3]) -> generation t.
 
     Exact path: stream (replica, t, TAG_SCATTER, site 0); samples path:
-    stream (replica, t, TAG_SAMPLES, site 0). Returns the new state [2].
+    stream (replica, t, TAG_SAMPLES, site 0). Returns the new state [3].
     Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::step.
     """
     state = jnp.asarray(state, jnp.float64)
     s = p.tau * jnp.sqrt(state[1])
+    scale = scale_of(state[2])
     if p.path == EXACT:
-        m = draw_exact(p.n, state[0], s, make_stream(key, replica, t, TAG_SCATTER, 0))
+        m = draw_exact(p.n, state[0], s, make_stream(key, replica, t, TAG_SCATTER, 0), scale)
     elif p.path == SAMPLES:
-        m = draw_samples(p.n, state[0], s, make_stream(key, replica, t, TAG_SAMPLES, 0))
+        m = draw_samples(p.n, state[0], s, make_stream(key, replica, t, TAG_SAMPLES, 0), scale)
     else:
         raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
-    return fit(p, m)
+    return fit(p, m, state[2])
 
 
 def observe(p: Params, state):
@@ -137,9 +182,9 @@ def observe(p: Params, state):
     Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::observe.
     """
     state = jnp.asarray(state, jnp.float64)
-    mean, var = state[0], state[1]
+    mean, var = state[0], var_of(state)
     dm = mean - p.mu0
-    head = jnp.stack([mean, var, jnp.log(var), dm * dm])
+    head = jnp.stack([mean, var, logvar_of(state), dm * dm])
     return jnp.concatenate([head, gauss1_metrics(mean, var, p.mu0, p.var0)])
 
 

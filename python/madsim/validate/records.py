@@ -34,6 +34,8 @@ class Comparison:
     theory: Callable[[], float]                     # the exact value (evaluated at run time)
     source: str = ""                                # docs anchor of the formula, "theory/page.md#label"
     exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
+    variable: str | None = None                     # the recorded variable ``values`` reads as is:
+                                                    # what an aggregated run (validate --aggregate) uses
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from . import cases as case_modules
-from .records import ALPHA, Case, Report, Row
+from .records import ALPHA, Case, Report, Row, Skip
 
 _CASES: list | None = None
 
@@ -73,10 +73,23 @@ def _line(r: Row) -> str:
             f"{r.z:>7.2f}  {'pass' if r.passed else 'FAIL'}")
 
 
-def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: bool = False) -> tuple:
-    """Runs one case; returns (rows, seconds)."""
+def aggregable(c) -> bool:
+    """Whether a comparison runs from aggregated records: a mean of a recorded variable."""
+    return c.variable is not None and c.stat == "mean"
+
+
+def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: bool = False,
+             aggregate: bool = False) -> tuple:
+    """Runs one case; returns (rows, seconds). ``aggregate``: from an
+    aggregated run (``simulate(..., aggregate=...)``), the comparisons that
+    allow it (``aggregable``) only."""
+    from ..aggregate import Aggregate
     from ..driver import simulate
 
+    if aggregate:
+        case = dataclasses.replace(case, comparisons=tuple(c for c in case.comparisons if aggregable(c)))
+        if not case.comparisons:
+            return [], 0.0
     ts = sorted({c.t for c in case.comparisons})
     R = case.quick_replicas if (quick and case.quick_replicas) else case.replicas
     t0 = time.perf_counter()
@@ -84,16 +97,25 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
     exact_var = [None if c.exact_var is None else float(c.exact_var()) for c in case.comparisons]
     ds = simulate(case.cfg, replicas=R, generations=case.generations,
                   seed=case.seed + seed_offset, record=ts, threads=threads, progress=False,
-                  metrics="all")
+                  metrics="all", aggregate=Aggregate(quantiles=()) if aggregate else None)
     rows = []
     for c, th, ev in zip(case.comparisons, exact, exact_var):
-        x = c.values(ds, c.t)
-        if not np.all(np.isfinite(x)):
-            mc, se = float("nan"), float("nan")
+        if aggregate:
+            at = {"generation": c.t}
+            n = int(ds[f"{c.variable}_finite"].sel(at))
+            mc, se = float(ds[f"{c.variable}_mean"].sel(at)), float(ds[f"{c.variable}_se"].sel(at))
+            if n < R:
+                mc, se = float("nan"), float("nan")
+            elif ev is not None:
+                se = math.sqrt(ev / n)
         else:
-            mc, se = _estimate(x, c.stat)
-            if ev is not None:
-                se = math.sqrt(ev / x.size)
+            x = c.values(ds, c.t)
+            if not np.all(np.isfinite(x)):
+                mc, se = float("nan"), float("nan")
+            else:
+                mc, se = _estimate(x, c.stat)
+                if ev is not None:
+                    se = math.sqrt(ev / x.size)
         z = (mc - th) / se if se > 0 else (0.0 if mc == th else math.inf)
         ok = bool(np.isfinite(z) and abs(z) < zc)
         rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None,
@@ -102,17 +124,19 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
 
 
 def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: float = ALPHA,
-             threads: int | None = None, seed_offset: int = 0, out=None) -> Report:
+             threads: int | None = None, seed_offset: int = 0, out=None, aggregate: bool = False) -> Report:
     """Runs the selected cases (all by default; ``quick``: the CI subset;
     ``names``: those cases) and returns a Report. With ``out`` (a text
     stream) the table is printed as the cases finish. ``seed_offset`` shifts
-    every case's seed (a fresh set of replicas)."""
+    every case's seed (a fresh set of replicas). ``aggregate``: each case
+    from an aggregated run, comparing only the means of recorded variables
+    (the others are listed as skipped)."""
     from .. import _validate as check
 
     alpha = check.real("alpha", alpha, 0.0, 1.0, lo_open=True)
     seed_offset = check.integer("seed_offset", seed_offset, 0, 2**32)
     chosen = select(names, quick)
-    n_comp = sum(len(c.comparisons) for c in chosen)
+    n_comp = sum(sum(1 for c in case.comparisons if not aggregate or aggregable(c)) for case in chosen)
     zc = z_crit(alpha, n_comp)
     report = Report(rows=[], skipped=[], alpha=alpha, z_crit=zc)
     t_start = time.perf_counter()
@@ -123,7 +147,7 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
         print("-" * len(HEADER), file=out)
     for case in chosen:
         try:
-            rows, secs = run_case(case, zc, threads, seed_offset, quick)
+            rows, secs = run_case(case, zc, threads, seed_offset, quick, aggregate)
         except Exception as exc:  # a theory or run error fails the case, reported, not raised
             report.errors.append((case.name, f"{type(exc).__name__}: {exc}"))
             if out is not None:
@@ -131,11 +155,15 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
             continue
         report.rows += rows
         report.case_seconds[case.name] = secs
-        report.skipped += [(case.name, s) for s in case.skipped]
+        skipped = list(case.skipped)
+        if aggregate:
+            skipped += [Skip(c.quantity, c.t, "needs per-replica values (run without --aggregate)")
+                        for c in case.comparisons if not aggregable(c)]
+        report.skipped += [(case.name, s) for s in skipped]
         if out is not None:
             for r in rows:
                 print(_line(r), file=out)
-            for s in case.skipped:
+            for s in skipped:
                 print(f"{case.name:<44} {s.quantity:<26} {s.t:>4} skipped: {s.reason}", file=out)
             out.flush()
     report.wall_s = time.perf_counter() - t_start
@@ -169,7 +197,7 @@ def main(args) -> int:
         list_cases(sys.stdout, quick=args.quick)
         return 0
     report = validate(args.case or None, quick=args.quick, alpha=args.alpha, threads=args.threads,
-                      seed_offset=args.seed_offset, out=sys.stdout)
+                      seed_offset=args.seed_offset, out=sys.stdout, aggregate=args.aggregate)
     if args.json:
         import json
 

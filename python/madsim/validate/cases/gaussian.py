@@ -109,12 +109,14 @@ def _kl_truth_model(ds, t):  # sigma0 = 1
 def c_var(cfg, t, src=""):
     name = "E sigma^2" if cfg.family.dim == 1 else "E tr Sigma"
     fn = (lambda: theory.expected_var(cfg, t)) if cfg.family.dim == 1 else (lambda: theory.expected_trace(cfg, t))
-    return Comparison(name, t, "mean", _var_like, fn, src)
+    return Comparison(name, t, "mean", _var_like, fn, src,
+                      variable="var" if cfg.family.dim == 1 else "trace")
 
 
 def c_mean_sq(cfg, t, src=""):
     name = "E (mu-mu0)^2" if cfg.family.dim == 1 else "E |mu-mu0|^2"
-    return Comparison(name, t, "mean", _mean_sq, lambda: theory.expected_mean_sq(cfg, t), src)
+    return Comparison(name, t, "mean", _mean_sq, lambda: theory.expected_mean_sq(cfg, t), src,
+                      variable="mean_sq")
 
 
 def c_sigma(cfg, t, src=""):
@@ -123,7 +125,8 @@ def c_sigma(cfg, t, src=""):
 
 def c_logdet(cfg, t, src=""):
     name = "E ln sigma^2" if cfg.family.dim == 1 else "E ln det Sigma"
-    return Comparison(name, t, "mean", _logdet, lambda: theory.expected_logdet(cfg, t), src)
+    return Comparison(name, t, "mean", _logdet, lambda: theory.expected_logdet(cfg, t), src,
+                      variable="logdet")
 
 
 def c_var_logdet(cfg, t, src=""):
@@ -406,6 +409,12 @@ def build_cases() -> list:
     cfg = _cfg(Replace(n=100))
     add(Case("sec1-kl-truth-model-n100-t20", "1-D replace n=100: E KL(p0||p_t) (light-tailed here)", cfg,
              200_000, (c_kl_pt(cfg, 20, DOC_1D_KL), c_w2(cfg, 20, DOC_1D_W2)), doc=DOC_1D_KL))
+    # -- deep collapse: sigma^2 underflows a double (ln sigma^2 < -744) near generation 3.7e4 at
+    # n = 100; the kernel's scaled state follows ln sigma^2 to 10^6 (logdet)
+    cfg = _cfg(Replace(n=100))
+    add(Case("deep-collapse-mle-n100-t1e6", "1-D replace n=100 to t=10^6: E, Var ln sigma^2 past underflow",
+             cfg, 256, (c_logdet(cfg, 10**6, DOC_1D_LOG), c_var_logdet(cfg, 10**6, DOC_1D_LOG)),
+             doc=DOC_1D_LOG))
     # -- the invariant (docs/theory/accumulate.md): every MLE loop, filters, subsample, both paths
     inv = [
         ("replace", Replace(n=10), None, 200_000, (3, 10)),
