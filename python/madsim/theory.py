@@ -46,6 +46,9 @@ categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
                renamed because ``fresh_fixed_point`` is the Gaussian one
 regression     test error of linear regression under replace and accumulate
                (regression.md)
+kde            the Gaussian KDE's fitted variance under replace: fixed
+               bandwidth (fixed point (n-1) h^2) and the Scott / Silverman
+               rules (geometric growth) (kde.md)
 =============  ==============================================================
 """
 
@@ -53,7 +56,9 @@ from __future__ import annotations
 
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
-from ._theory import regression
+from ._theory import kde, regression
+from ._theory.kde import (kde_expected_cov, kde_expected_model_var, kde_expected_var, kde_fixed_point,
+                          kde_rule_constant, kde_var_factor)
 from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
                                  replace_test_error)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,
@@ -710,4 +715,7 @@ __all__ = [
     # regression (by numbers; expected_test_error by config): docs/theory/regression.md
     "accumulate_test_error", "expected_noise_var", "expected_test_error", "regression",
     "replace_test_error",
+    # KDE (by family and n): docs/theory/kde.md
+    "kde", "kde_expected_cov", "kde_expected_model_var", "kde_expected_var", "kde_fixed_point",
+    "kde_rule_constant", "kde_var_factor",
 ]

@@ -35,6 +35,9 @@ An independent implementation, module for module and name for name:
     gmm.py         csrc/madsim/models/gmm.hpp  Params, draw, e_step, m_step, em, init, step,
                    observe, l2_distance, w2_sq_bound, the layout sizes; reference only:
                    bounds (the point buffers), unpack, em_row (the twin of _core.gmm_em)
+    kde.py         csrc/madsim/models/kde.hpp  Params, draw, cholesky_checked, fit, refit, init,
+                   step, tails, w2_sq_lower, nll, observe, the layout sizes; reference only:
+                   bounds (the draw buffers), truth_parts
     regression.py  csrc/madsim/models/regression.hpp  Params, stats_shift, draw_exact,
                    draw_samples, draw_part, fit, init, step, observe, the layout sizes;
                    reference only: bound (the samples path's buffers)
@@ -67,6 +70,7 @@ from . import (  # noqa: E402
     samplers, token_metrics, transforms,
 )
 from . import gmm  # noqa: E402
+from . import kde  # noqa: E402
 from .philox import (  # noqa: E402
     BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
     TAG_SUBSET, TAG_TEST, Stream, block, make_stream, philox4x32_10, seed_key,
@@ -76,6 +80,6 @@ __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
     "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
     "gaussian",
-    "gaussian_loop", "gmm", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "regression",
+    "gaussian_loop", "gmm", "kde", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "regression",
     "samplers", "seed_key", "token_metrics", "transforms",
 ]

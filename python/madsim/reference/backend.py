@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import bigram, categorical, gaussian, gaussian_loop, gmm, regression
+from . import bigram, categorical, gaussian, gaussian_loop, gmm, kde, regression
 from .philox import seed_key
 
 PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
@@ -855,3 +855,93 @@ def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec
     _advance(model, dyn, regression.state_size(p), regression.observe_size(p), p.counts.shape[0],
              state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
              detectors, first, threads, columns)
+
+
+# --- KDE ---------------------------------------------------------------------------------------
+
+
+def _kde_params(params) -> kde.Params:
+    """Mirrors the checks of csrc/bindings/kde.cpp's KDEParams constructor
+    (make_kde), in its order and with its messages; returns the params with
+    numpy arrays and model_cap set (h = 0 unless the rule is FIXED,
+    real_fixed = 0 unless the loop is AUGMENT, as there)."""
+    if not isinstance(params, kde.Params):
+        raise TypeError(f"params must be a madsim.reference.kde.Params; got {params!r}")
+    p = params
+    try:
+        d, loop, rule, test_points = (operator.index(p.d), operator.index(p.loop), operator.index(p.rule),
+                                      operator.index(p.test_points))
+        h, real_fixed = float(p.h), float(p.real_fixed)
+        subsample_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+    except TypeError:
+        raise TypeError(f"params: d, loop, rule, test_points, subsample_n and pool_cap must be integers, "
+                        f"h and real_fixed numbers; got {params!r}") from None
+    if d < 1 or d > 64:
+        raise ValueError("d must lie in [1, 64]")
+    if loop < kde.REPLACE or loop > kde.SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if rule not in (kde.FIXED, kde.SCOTT, kde.SILVERMAN):
+        raise ValueError("rule must be 0 (fixed), 1 (scott) or 2 (silverman)")
+    if rule == kde.FIXED:
+        if not (h > 0.0 and math.isfinite(h)):
+            raise ValueError("h must be finite and > 0")
+    else:
+        h = 0.0
+    if not 1 <= test_points <= 1 << 32:
+        raise ValueError("test_points must lie in [1, 2**32]")
+    if loop == kde.SUBSAMPLE:
+        if not 1 <= subsample_n <= 0xFFFFFFFF:
+            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
+    else:
+        subsample_n = 0
+    if loop in (kde.ACCUMULATE, kde.SUBSAMPLE):
+        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
+            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
+    else:
+        pool_cap = 0
+    if not (0.0 <= real_fixed <= 268435456.0 and real_fixed == math.floor(real_fixed)):
+        raise ValueError("real_fixed must be an integer in [0, 2**28]")
+    if loop != kde.AUGMENT:
+        real_fixed = 0.0
+    T = d * (d + 1) // 2
+    truth = np.array(_as_c_array(p.truth, "truth", (d + T,)), np.float64)
+    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all(np.isfinite(truth)):
+        raise ValueError("truth must be finite")
+    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
+        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
+    if not np.all((counts >= 0.0) & (counts == np.floor(counts))):
+        raise ValueError("counts must be integers >= 0")
+    real = {kde.AUGMENT: np.full(counts.shape[0], real_fixed), kde.FRESH: counts[:, 0]}.get(
+        loop, np.zeros(counts.shape[0]))
+    cap = {kde.ACCUMULATE: float(pool_cap), kde.SUBSAMPLE: float(subsample_n)}.get(
+        loop, float(np.max(real + counts[:, 1], initial=0.0)))
+    if cap * d > 268435456.0:
+        raise ValueError("a model's points need more than 2**28 doubles per replica (most points x d; "
+                         "Accumulate: the whole pool); use fewer points per generation (or "
+                         "AccumulateSubsample)")
+    return kde.Params(d, loop, rule, h, int(real_fixed), test_points, truth, counts, subsample_n, pool_cap,
+                      int(cap))
+
+
+def _kde_params_of(static, dyn) -> kde.Params:
+    d, loop, rule, real_fixed, test_points, subsample_n, pool_cap, model_cap, _ = static
+    return kde.Params(d, loop, rule, dyn["h"], real_fixed, test_points, dyn["truth"], dyn["counts"],
+                      subsample_n, pool_cap, model_cap)
+
+
+def advance_kde(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+                detectors, first, threads, columns=None):
+    """The KDE's twin of ``_core.advance_kde``: arguments as in ``advance``
+    with state [R, kde.state_size(params)] and params a ``kde.Params``.
+    Compiled once per (d, loop, rule, real_fixed, test_points, subsample_n,
+    pool_cap, model_cap, draw buffers, shapes); h, the truth and the counts
+    are traced."""
+    p = _kde_params(params)
+    static = (p.d, p.loop, p.rule, p.real_fixed, p.test_points, p.subsample_n, p.pool_cap, p.model_cap,
+              kde.bounds(p))
+    model = _family_model(kde, _kde_params_of, static)
+    dyn = dict(h=jnp.float64(p.h), truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
+    _advance(model, dyn, kde.state_size(p), kde.observe_size(p), p.counts.shape[0], state,
+             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
+             first, threads, columns)
