@@ -43,7 +43,7 @@ def z_theory(var, G):
 def run_madsim(R, G, threads, nll):
     cfg = ms.Config(family=FAM, loop=ms.Replace(n=N))
     metrics = ["var", "bandwidth"] + (["nll"] if nll else [])
-    ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=ms.at([0, G]), metrics=metrics,
+    ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[0, G], metrics=metrics,
                      threads=threads, progress=False, chunk=G)
     return ds["var"].values[:, -1]
 
