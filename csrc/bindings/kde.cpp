@@ -27,8 +27,8 @@ std::unique_ptr<KdeHolder> make_kde(int32_t d, int32_t loop, int32_t rule, doubl
   } else {
     h = 0.0;
   }
-  if (test_points < 1 || test_points > ((int64_t)1 << 32))
-    throw py::value_error("test_points must lie in [1, 2**32]");
+  if (test_points < 1 || test_points > ((int64_t)1 << 32) / d)  // its normals: 2**32 at most
+    throw py::value_error("test_points must lie in [1, 2**32 / d]");
   if (loop == KDE::SUBSAMPLE) {
     if (subsample_n < 1 || subsample_n > 0xFFFFFFFFll)
       throw py::value_error("subsample_n must lie in [1, 2**32 - 1]");

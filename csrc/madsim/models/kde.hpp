@@ -113,13 +113,14 @@ struct KDE {
     return col < m ? 0 : col < m + 3 ? 1 : col == m + 3 ? 2 : 3;
   }
   // step: a fit's candidate points [model_cap, d], (AccumulateSubsample) the
-  // picks [subsample_n], then work: mean d, S T, factor T, d x d, 2 d.
-  // observe: the whitened points [model_cap, d] and the same work.
+  // picks [subsample_n = model_cap], then work: mean d, S T, factor T, d x d, 2 d.
+  // observe: the whitened points [model_cap, d], the kernels' log densities
+  // [model_cap] and the same work.
   MADSIM_HD static int64_t work_size(const Params& p) {
     return 3 * (int64_t)p.d + 2 * (int64_t)T(p) + (int64_t)p.d * p.d;
   }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
-    return p.model_cap * p.d + (p.loop == SUBSAMPLE ? p.subsample_n : 0) + work_size(p);
+    return p.model_cap * (p.d + 1) + work_size(p);
   }
 
   // c points into X (point i at X + i stride) from the streams of `tag`
@@ -388,7 +389,7 @@ struct KDE {
   // under the model, -(1/m) sum_i ln p_t(y_i), each ln p_t(y_i) by
   // log-sum-exp over the n kernels: ln p = max_j l_j + ln sum_j exp(l_j -
   // max) - ln n - ln det L_H - d/2 ln 2 pi, l_j = -|L_H^-1 (y - X_j)|^2 / 2.
-  // scratch: model_cap d + work_size(p).
+  // scratch: model_cap (d + 1) + work_size(p).
   MADSIM_HD static double nll(const Params& p, const double* state, double* scratch) {
     const int d = p.d;
     const double* k = state + key_at(p);
@@ -396,8 +397,9 @@ struct KDE {
     const int64_t n = (int64_t)state[0];
     const bool kde = n > 0;
     const double* L = kde ? state + 1 : p.truth + d;
-    double* W = scratch;  // whitened points L^-1 X_j
-    double* z = scratch + p.model_cap * d;
+    double* W = scratch;                     // whitened points L^-1 X_j
+    double* lg = scratch + p.model_cap * d;  // each kernel's log density, up to a constant
+    double* z = lg + p.model_cap;
     double* y = z + d;
     const double* P = state + points_at(p);
     for (int64_t j = 0; j < n; ++j) tri_solve_vec(L, P + j * d, W + j * d, d);
@@ -426,17 +428,11 @@ struct KDE {
           const double v = z[q] - W[j * d + q];
           m2 += v * v;
         }
-        mx = -0.5 * m2 > mx ? -0.5 * m2 : mx;
+        lg[j] = -0.5 * m2;
+        mx = lg[j] > mx ? lg[j] : mx;
       }
       double s = 0.0;
-      for (int64_t j = 0; j < n; ++j) {
-        double m2 = 0.0;
-        for (int q = 0; q < d; ++q) {
-          const double v = z[q] - W[j * d + q];
-          m2 += v * v;
-        }
-        s += exp(-0.5 * m2 - mx);
-      }
+      for (int64_t j = 0; j < n; ++j) s += exp(lg[j] - mx);
       total += cst + mx + log(s);
     }
     return -total / (double)p.test_points;

@@ -98,7 +98,7 @@ class KDE(MeanVector):
             if not (math.isfinite(h) and h > 0.0):
                 raise ValueError(f"KDE.bandwidth must be {allowed}; got {h!r}")
             object.__setattr__(self, "bandwidth", h)
-        check.integer("KDE.test_points", self.test_points, 1, MAX_TEST_POINTS)
+        check.integer("KDE.test_points", self.test_points, 1, MAX_TEST_POINTS // d)  # d normals each
 
     @property
     def rule(self) -> str:

@@ -887,8 +887,8 @@ def _kde_params(params) -> kde.Params:
             raise ValueError("h must be finite and > 0")
     else:
         h = 0.0
-    if not 1 <= test_points <= 1 << 32:
-        raise ValueError("test_points must lie in [1, 2**32]")
+    if not 1 <= test_points <= (1 << 32) // d:
+        raise ValueError("test_points must lie in [1, 2**32 / d]")
     if loop == kde.SUBSAMPLE:
         if not 1 <= subsample_n <= 0xFFFFFFFF:
             raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
