@@ -107,8 +107,8 @@ class KDE(MeanVector):
 
     @property
     def min_points(self) -> int:
-        """The points a fit needs: 1 with a fixed bandwidth, dim + 1 with a rule
-        (a regular sample covariance)."""
+        """The points a fit needs, 1 with a fixed bandwidth and dim + 1 with a
+        rule (a regular sample covariance)."""
         return 1 if self.rule == "fixed" else self.dim + 1
 
     @property
@@ -129,8 +129,8 @@ class KDE(MeanVector):
 
     @property
     def entropy(self) -> float:
-        """The truth's differential entropy (d/2)(1 + ln 2 pi) + (1/2) ln det Sigma0:
-        the expected ``nll`` at generation 0."""
+        """The truth's differential entropy, (d/2)(1 + ln 2 pi) + (1/2) ln det Sigma0,
+        which is the expected ``nll`` at generation 0."""
         _, logdet = np.linalg.slogdet(self.cov_matrix)
         return 0.5 * self.dim * (1.0 + math.log(2.0 * math.pi)) + 0.5 * float(logdet)
 
