@@ -15,6 +15,7 @@
 #include "models/gaussian1d.hpp"
 #include "models/gaussian_loop.hpp"
 #include "models/gmm.hpp"
+#include "models/kde.hpp"
 #include "models/poisson.hpp"
 #include "models/regression.hpp"
 
@@ -26,5 +27,6 @@
   X(bigram, Bigram)                   \
   X(gmm, GaussianMixture)             \
   X(regression, Regression)           \
-  X(poisson, Poisson)
+  X(poisson, Poisson)                 \
+  X(kde, KDE)
 // clang-format on
