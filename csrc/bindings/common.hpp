@@ -27,6 +27,7 @@
 #include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/models/gmm.hpp"
+#include "../madsim/models/logistic.hpp"
 #include "../madsim/models/regression.hpp"
 #include "../madsim/samplers.hpp"
 
@@ -202,5 +203,6 @@ void bind_categorical(py::module_& m);
 void bind_bigram(py::module_& m);
 void bind_gmm(py::module_& m);
 void bind_regression(py::module_& m);
+void bind_logistic(py::module_& m);
 
 }  // namespace madsim_bind

@@ -108,6 +108,7 @@ PYBIND11_MODULE(_core, m) {
   bind_bigram(m);
   bind_gmm(m);
   bind_regression(m);
+  bind_logistic(m);
 
   // Device memory of a CUDA call (csrc/cuda/memory.hpp): pure arithmetic,
   // present in every build.

@@ -27,6 +27,7 @@
 #include "../madsim/models/gaussian1d.hpp"
 #include "../madsim/models/gaussian_loop.hpp"
 #include "../madsim/models/gmm.hpp"
+#include "../madsim/models/logistic.hpp"
 #include "../madsim/models/regression.hpp"
 #include "launch.hpp"
 
@@ -176,6 +177,19 @@ struct DeviceTraits<Regression> {
   static const double* P::* member(int i) { return i == 0 ? &P::truth : &P::counts; }
   static int64_t length(const P& p, int i) {
     return i == 0 ? (int64_t)p.d + tri_size(p.d) + 1 : 2 * p.n_counts;
+  }
+  static constexpr int reg_state = 0;
+  static constexpr int reg_observe = 0;
+};
+
+template <>
+struct DeviceTraits<Logistic> {
+  using P = Logistic::Params;
+  static constexpr const char* name = "Logistic";
+  static constexpr int n_arrays = 2;
+  static const double* P::* member(int i) { return i == 0 ? &P::truth : &P::counts; }
+  static int64_t length(const P& p, int i) {
+    return i == 0 ? (int64_t)p.d + 2 * tri_size(p.d) : 2 * p.n_counts;
   }
   static constexpr int reg_state = 0;
   static constexpr int reg_observe = 0;
@@ -465,6 +479,8 @@ template void advance<GaussianMixture>(const GaussianMixture::Params&, const Chu
                                        const uint32_t*, int64_t, double*, int64_t*);
 template void advance<Regression>(const Regression::Params&, const Chunk&, double*, const uint32_t*,
                                   int64_t, double*, int64_t*);
+template void advance<Logistic>(const Logistic::Params&, const Chunk&, double*, const uint32_t*,
+                                int64_t, double*, int64_t*);
 
 void philox_device(const uint32_t* ctr, int64_t n, const uint32_t key[2], uint32_t* out) {
   if (n <= 0) return;

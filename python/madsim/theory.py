@@ -46,6 +46,8 @@ categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
                renamed because ``fresh_fixed_point`` is the Gaussian one
 regression     test error of linear regression under replace and accumulate
                (regression.md)
+logistic       logistic regression: the Fisher information, the first-order
+               error under replace, accumulate and fresh (logistic.md)
 =============  ==============================================================
 """
 
@@ -53,7 +55,7 @@ from __future__ import annotations
 
 from .config import Config
 from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
-from ._theory import regression
+from ._theory import logistic, regression
 from ._theory.regression import (accumulate_test_error, expected_noise_var, expected_test_error,
                                  replace_test_error)
 from ._theory.categorical import (CategoricalFixedPoint, absorption_time, expected_frequencies,

@@ -38,6 +38,8 @@ An independent implementation, module for module and name for name:
     regression.py  csrc/madsim/models/regression.hpp  Params, stats_shift, draw_exact,
                    draw_samples, draw_part, fit, init, step, observe, the layout sizes;
                    reference only: bound (the samples path's buffers)
+    logistic.py    csrc/madsim/models/logistic.hpp  Params, sigmoid, draw_rows, fit, init, step,
+                   observe, the layout sizes; reference only: bound (the row buffers)
     backend.py     csrc/bindings/common.hpp::advance_py + csrc/madsim/driver.hpp::advance_replica
                    advance (the _core.advance_gaussian1d contract),
                    advance_gaussian_loop (the _core.advance_gaussian_loop contract, with the
@@ -63,7 +65,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from . import (  # noqa: E402
-    backend, bigram, categorical, gaussian, gaussian_loop, linalg, moments, philox, regression,
+    backend, bigram, categorical, gaussian, gaussian_loop, linalg, logistic, moments, philox, regression,
     samplers, token_metrics, transforms,
 )
 from . import gmm  # noqa: E402
@@ -76,6 +78,6 @@ __all__ = [
     "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
     "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "bigram", "block", "categorical",
     "gaussian",
-    "gaussian_loop", "gmm", "linalg", "make_stream", "moments", "philox", "philox4x32_10", "regression",
+    "gaussian_loop", "gmm", "linalg", "logistic", "make_stream", "moments", "philox", "philox4x32_10", "regression",
     "samplers", "seed_key", "token_metrics", "transforms",
 ]

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import bigram, categorical, gaussian, gaussian_loop, gmm, regression
+from . import bigram, categorical, gaussian, gaussian_loop, gmm, logistic, regression
 from .philox import seed_key
 
 PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
@@ -853,5 +853,92 @@ def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec
                fixed_synthetic=jnp.float64(p.fixed_synthetic), truth=jnp.asarray(p.truth),
                counts=jnp.asarray(p.counts))
     _advance(model, dyn, regression.state_size(p), regression.observe_size(p), p.counts.shape[0],
+             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
+             detectors, first, threads, columns)
+
+
+# --- Logistic ----------------------------------------------------------------------------------
+
+
+def _log_params(params) -> logistic.Params:
+    """Mirrors the checks of csrc/bindings/logistic.cpp's LogisticParams
+    constructor (make_logistic), in its order and with its messages; returns
+    the params with numpy arrays (real_fixed 0 unless Augment, subsample_n 0
+    unless AccumulateSubsample, pool_cap 0 unless a pooling loop, as there)."""
+    if not isinstance(params, logistic.Params):
+        raise TypeError(f"params must be a madsim.reference.logistic.Params; got {params!r}")
+    p = params
+    try:
+        d, loop, design, max_iter = (operator.index(p.d), operator.index(p.loop),
+                                     operator.index(p.design), operator.index(p.max_iter))
+        ridge, tol, real_fixed = float(p.ridge), float(p.tol), float(p.real_fixed)
+        sub_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
+    except TypeError:
+        raise TypeError(f"params: d, loop, design, max_iter, subsample_n and pool_cap must be integers, "
+                        f"the rest numbers; got {params!r}") from None
+    if d < 1 or d > 256:
+        raise ValueError("d must lie in [1, 256]")
+    if loop < logistic.REPLACE or loop > logistic.SUBSAMPLE:
+        raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
+    if design not in (logistic.FRESH_DESIGN, logistic.FIXED_DESIGN):
+        raise ValueError("design must be 0 (fresh) or 1 (fixed)")
+    if max_iter < 1 or max_iter > 10000:
+        raise ValueError("max_iter must lie in [1, 10000]")
+    if not (ridge >= 0.0 and math.isfinite(ridge)):
+        raise ValueError("ridge must be finite and >= 0")
+    if not (0.0 < tol < 1.0):
+        raise ValueError("tol must lie in (0, 1)")
+    cap = math.floor(8589934590.0 / d)
+    cap_msg = "counts must be integers with counts * d <= 2**33 - 2"
+    if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
+        raise ValueError(cap_msg)
+    if loop != logistic.AUGMENT:
+        real_fixed = 0.0
+    T = d * (d + 1) // 2
+    truth = np.array(_as_c_array(p.truth, "truth", (d + 2 * T,)), np.float64)
+    counts = np.array(_as_c_array(p.counts, "counts", (-1, 2)), np.float64)
+    if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
+        raise ValueError(cap_msg)
+    if design == logistic.FIXED_DESIGN and counts.shape[0] > 1 and not np.all(counts == counts[0]):
+        raise ValueError("a fixed design needs the same counts row every generation")
+    if loop == logistic.AUGMENT and counts.shape[0] and counts[:, 1].max() + real_fixed > cap:
+        raise ValueError(cap_msg)
+    if loop == logistic.FRESH and counts.shape[0] and counts.sum(axis=1).max() > cap:
+        raise ValueError(cap_msg)
+    if loop in (logistic.ACCUMULATE, logistic.SUBSAMPLE):
+        if loop == logistic.SUBSAMPLE and sub_n < 1:
+            raise ValueError("subsample_n must be >= 1")
+        if pool_cap < 0 or pool_cap > (1 << 36) // (d + 2):
+            raise ValueError("pool_cap must lie in [0, 2**36 / (d + 2)]")
+    else:
+        pool_cap = 0
+    if loop != logistic.SUBSAMPLE:
+        sub_n = 0
+    if not np.all(np.isfinite(truth)):
+        raise ValueError("truth must be finite")
+    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
+        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
+    return logistic.Params(d, loop, design, max_iter, ridge, tol, int(real_fixed), truth, counts,
+                           sub_n, pool_cap)
+
+
+def _log_params_of(static, dyn) -> logistic.Params:
+    d, loop, design, real_fixed, sub_n, pool_cap, _ = static
+    return logistic.Params(d, loop, design, dyn["max_iter"], dyn["ridge"], dyn["tol"], real_fixed,
+                           dyn["truth"], dyn["counts"], sub_n, pool_cap)
+
+
+def advance_logistic(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
+                     records, detectors, first, threads, columns=None):
+    """The logistic family's twin of ``_core.advance_logistic``: arguments as
+    in ``advance`` with state [R, logistic.state_size(params)] and params a
+    ``logistic.Params``. Compiled once per (d, loop, design, fixed set, pool,
+    buffer sizes, shapes)."""
+    p = _log_params(params)
+    static = (p.d, p.loop, p.design, p.real_fixed, p.subsample_n, p.pool_cap, logistic.bound(p))
+    model = _family_model(logistic, _log_params_of, static)
+    dyn = dict(max_iter=jnp.int64(p.max_iter), ridge=jnp.float64(p.ridge), tol=jnp.float64(p.tol),
+               truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
+    _advance(model, dyn, logistic.state_size(p), logistic.observe_size(p), p.counts.shape[0],
              state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
              detectors, first, threads, columns)

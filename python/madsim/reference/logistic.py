@@ -1,0 +1,253 @@
+"""Logistic regression refit by Newton's method under every loop, in JAX.
+
+Mirrors csrc/madsim/models/logistic.hpp::Logistic: replace, augment (a fixed
+real set of rows drawn at generation 0), fresh real data, accumulate and
+accumulate-subsample (the pool of rows in the state); fresh or fixed
+designs; samples path only. State row, observe row and every stream (tag,
+site, block) are the C++'s (see the header's comment).
+
+Functions work on one replica; vmap them over replicas. ``Params.d``,
+``loop``, ``design``, ``real_fixed``, ``subsample_n`` and ``pool_cap`` must be
+Python ints (they fix shapes and code paths); the rest may be traced. Each
+part's rows are drawn into a buffer of a static size (``bound``: the table's
+largest count rounded up to a power of two) and the rows past the count are
+masked out of every sum.
+
+Where the twins part: XLA sums over rows and inner products in another
+order than the C++'s loops and its exp may differ from libm's in the last
+bit, so w and the metrics agree to the tolerance of
+tests/test_reference_logistic.py; labels (a uniform against sigmoid(x'w),
+equal unless they fall within rounding of each other), Newton iteration
+counts, row counts and skipped fits exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .gaussian_loop import _bucket, floyd_subset, normals
+from .linalg import cholesky_packed, cholesky_solve_packed, pack, tri, tri_size, unpack_lower
+from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
+from .transforms import uniform52
+
+# Mirrors Logistic::Loop and ::Design
+REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
+FRESH_DESIGN, FIXED_DESIGN = 0, 1
+PIVOT_RTOL = 1e-10  # Logistic::PIVOT_RTOL (Regression's singular-fit rule)
+
+
+class Params(NamedTuple):
+    """Mirrors Logistic::Params, holding the truth and the count table
+    themselves (n_counts is ``counts.shape[0]``; buf_rows is the C++'s
+    scratch size only)."""
+
+    d: int              # features (Python int)
+    loop: int           # REPLACE .. SUBSAMPLE (Python int)
+    design: int         # FRESH_DESIGN or FIXED_DESIGN (Python int)
+    max_iter: Any       # Newton steps before a fit is declared not converged
+    ridge: Any          # lambda >= 0
+    tol: Any            # stopping rule: max |step| <= tol (1 + max |w|)
+    real_fixed: int     # Augment: rows of the fixed real set (Python int)
+    truth: Any          # [d + 2T]: w*, L0 packed, F packed (I(w*) = F F')
+    counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    subsample_n: int = 0  # AccumulateSubsample: rows per fit (Python int)
+    pool_cap: int = 0     # Accumulate, AccumulateSubsample: rows the pool holds (Python int)
+
+
+def bound(p: Params) -> tuple[int, int, int]:
+    """(real, synthetic, subsample) rows of the buffers (Python ints): each
+    part's largest count and subsample_n, rounded up to a power of two.
+    Reference only."""
+    counts = np.asarray(p.counts, np.float64).reshape(-1, 2)
+    sub = _bucket(p.subsample_n) if p.loop == SUBSAMPLE else 0
+    return (_bucket(counts[:, 0].max(initial=0.0)), _bucket(counts[:, 1].max(initial=0.0)), sub)
+
+
+# --- layout (mirrors the static members) ---------------------------------------------------------
+
+
+def W(p: Params) -> int:
+    return p.d + 2
+
+
+def counts_at(p: Params) -> int:
+    return p.d
+
+
+def loop_at(p: Params) -> int:
+    return p.d + 4
+
+
+def loop_size(p: Params) -> int:
+    if p.loop == AUGMENT:
+        return p.real_fixed * W(p)
+    if p.loop in (ACCUMULATE, SUBSAMPLE):
+        return 1 + p.pool_cap * W(p)
+    return 0
+
+
+def state_size(p: Params) -> int:
+    """Mirrors Logistic::state_size."""
+    return loop_at(p) + loop_size(p)
+
+
+def observe_size(p: Params) -> int:
+    """Mirrors Logistic::observe_size: [w d | fisher_error, w_error, w_norm,
+    iterations, points_real, points_synthetic, skipped]."""
+    return p.d + 7
+
+
+def min_points(p: Params):
+    """Mirrors Logistic::min_points."""
+    return jnp.where(p.ridge > 0.0, 1.0, p.d + 1.0)
+
+
+def sigmoid(eta):
+    """(p, p(1 - p)) from e = exp(-|eta|). Mirrors Logistic::sigmoid."""
+    e = jnp.exp(-jnp.abs(eta))
+    q = 1.0 / (1.0 + e)
+    return jnp.where(eta >= 0.0, q, e * q), e * q * q
+
+
+# --- rows ----------------------------------------------------------------------------------------
+
+
+def draw_rows(p: Params, c, src, real: bool, key, replica, gen_x, gen, nmax: int):
+    """[nmax, W] rows [x | y | real]: x = L0 z from site 0 of counter
+    generation gen_x (d normals per row), y = 1 iff u_r < sigmoid(x'src) with
+    u_r uniform52 of words (0,1) / (2,3) of block r / 2 of site 1 at gen;
+    rows at and past c are zero. Mirrors Logistic::draw_rows."""
+    d = p.d
+    if nmax == 0:
+        return jnp.zeros((0, W(p)))
+    tag = TAG_REAL if real else TAG_SAMPLES
+    valid = jnp.arange(nmax) < jnp.asarray(c, jnp.float64)
+    Z = normals(make_stream(key, replica, gen_x, tag, 0), 0, nmax * d).reshape(nmax, d)
+    X = Z @ unpack_lower(p.truth[d:d + tri_size(d)], d).T
+    b = block(make_stream(key, replica, gen, tag, 1), jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))
+    u = jnp.stack([uniform52(b[:, 0], b[:, 1]), uniform52(b[:, 2], b[:, 3])], axis=1).reshape(-1)[:nmax]
+    prob, _ = sigmoid(X @ src)
+    y = jnp.where(u < prob, 1.0, 0.0)
+    rows = jnp.concatenate([X, y[:, None], jnp.full((nmax, 1), 1.0 if real else 0.0)], axis=1)
+    return jnp.where(valid[:, None], rows, 0.0)
+
+
+# --- the fit -------------------------------------------------------------------------------------
+
+
+def fit(p: Params, rows, mask, w0):
+    """(ok, w, iterations): Newton's method on the rows where mask holds,
+    from w0; stops when max |step| <= tol (1 + max |w|) (ok), on a singular
+    Hessian or a non-finite step (not ok), or after max_iter steps (not ok).
+    Mirrors Logistic::fit."""
+    d = p.d
+    diag = np.array([tri(i, i) for i in range(d)])
+    X, y = rows[:, :d], rows[:, d]
+    m = mask.astype(jnp.float64)
+    enough = jnp.sum(m) >= min_points(p)
+
+    def body(carry):
+        it, w, status = carry
+        prob, dp = sigmoid(X @ w)
+        g = X.T @ ((y - prob) * m) - p.ridge * w
+        H = pack(X.T @ (X * (dp * m)[:, None]), d).at[diag].add(p.ridge)
+        M = cholesky_packed(H, d)
+        piv = M[diag]
+        regular = jnp.all((piv > 0.0) & (piv * piv > PIVOT_RTOL * H[diag]))
+        delta = cholesky_solve_packed(jnp.where(regular, M, pack(jnp.eye(d), d)), g, d)
+        w_new = w + delta
+        step, size = jnp.max(jnp.abs(delta)), jnp.max(jnp.abs(w_new))
+        finite = (step <= 1e300) & (size <= 1e300)
+        done = step <= p.tol * (1.0 + size)
+        status = jnp.where(~regular | ~finite, 2, jnp.where(done, 1, 0))
+        return it + 1, jnp.where(regular & finite, w_new, w), status
+
+    def cond(carry):
+        it, _, status = carry
+        return (status == 0) & (it < p.max_iter)
+
+    it0 = jnp.asarray(0, jnp.int64)
+    it, w, status = lax.while_loop(cond, body, (it0, w0, jnp.where(enough, 0, 2)))
+    ok = status == 1
+    return ok, jnp.where(ok, w, w0), it.astype(jnp.float64)
+
+
+# --- init, step, observe -------------------------------------------------------------------------
+
+
+def init(p: Params, key, replica, nmax):
+    """Generation 0: the truth; Augment's fixed real set (counter generation
+    0). Mirrors Logistic::init."""
+    d = p.d
+    state = jnp.zeros(state_size(p)).at[:d].set(p.truth[:d])
+    if p.loop == AUGMENT and p.real_fixed > 0:
+        rows = draw_rows(p, p.real_fixed, p.truth[:d], True, key, replica, 0, 0, p.real_fixed)
+        state = state.at[loop_at(p):].set(rows.reshape(-1))
+    return state
+
+
+def step(p: Params, state, key, replica, t, nmax):
+    """One generation. Mirrors Logistic::step."""
+    d, Wr = p.d, W(p)
+    t = jnp.asarray(t, jnp.uint32)
+    row = p.counts[(t - 1).astype(jnp.int64)]
+    m, k = row[0], row[1]
+    gen_x = jnp.uint32(0) if p.design == FIXED_DESIGN else t
+    w = state[:d]
+    lp = loop_at(p)
+    nreal, nsyn, nsub = nmax
+    if p.loop in (ACCUMULATE, SUBSAMPLE):
+        cap = p.pool_cap
+        size = state[lp].astype(jnp.int64)
+        pool = state[lp + 1:lp + 1 + cap * Wr].reshape(cap, Wr)
+        for real, c, src, nm in ((False, k, w, nsyn), (True, m, p.truth[:d], nreal)):
+            if nm == 0:
+                continue
+            got = jnp.minimum(c, (cap - size).astype(jnp.float64)).astype(jnp.int64)
+            new = draw_rows(p, c, src, real, key, replica, gen_x, t, nm)
+            j = jnp.arange(nm)
+            pool = pool.at[jnp.where(j < got, size + j, cap)].set(new, mode="drop")
+            size = size + got
+        state = state.at[lp].set(size.astype(jnp.float64)).at[lp + 1:lp + 1 + cap * Wr].set(pool.reshape(-1))
+        if p.loop == ACCUMULATE:
+            rows, mask = pool, jnp.arange(cap) < size
+        else:
+            nb = max(1, nsub)
+            n = jnp.minimum(size, jnp.asarray(p.subsample_n, jnp.int64))
+            pick = floyd_subset(make_stream(key, replica, t, TAG_SUBSET, 0), size, n, nb)
+            mask = jnp.arange(nb) < n
+            padded = jnp.concatenate([pool, jnp.zeros((1, Wr))])  # pool_cap may be 0
+            rows = jnp.where(mask[:, None], padded[jnp.where(mask, pick, 0.0).astype(jnp.int64)], 0.0)
+    else:
+        parts = [draw_rows(p, k, w, False, key, replica, gen_x, t, nsyn)]
+        masks = [jnp.arange(nsyn) < k]
+        if p.loop == FRESH and nreal > 0:
+            parts.append(draw_rows(p, m, p.truth[:d], True, key, replica, gen_x, t, nreal))
+            masks.append(jnp.arange(nreal) < m)
+        elif p.loop == AUGMENT and p.real_fixed > 0:
+            parts.append(state[lp:lp + p.real_fixed * Wr].reshape(p.real_fixed, Wr))
+            masks.append(jnp.ones(p.real_fixed, bool))
+        rows, mask = jnp.concatenate(parts), jnp.concatenate(masks)
+    ok, w_new, iters = fit(p, rows, mask, w)
+    N = jnp.sum(mask.astype(jnp.float64))
+    n_real = jnp.sum(jnp.where(mask, rows[:, d + 1], 0.0))
+    c = counts_at(p)
+    state = state.at[:d].set(w_new).at[c].set(iters).at[c + 1].set(n_real).at[c + 2].set(N - n_real)
+    return state.at[c + 3].add(jnp.where(ok, 0.0, 1.0))
+
+
+def observe(p: Params, state):
+    """[w d | fisher_error = |F'(w - w*)|^2, w_error, w_norm, iterations,
+    points_real, points_synthetic, skipped]. Mirrors Logistic::observe."""
+    d = p.d
+    T = tri_size(d)
+    w = state[:d]
+    e = w - p.truth[:d]
+    v = unpack_lower(p.truth[d + T:d + 2 * T], d).T @ e
+    c = counts_at(p)
+    return jnp.concatenate([w, jnp.stack([jnp.dot(v, v), jnp.dot(e, e), jnp.sqrt(jnp.dot(w, w)),
+                                          state[c], state[c + 1], state[c + 2], state[c + 3]])])
