@@ -16,16 +16,17 @@
 //
 // The fit maximises sum_i [y_i x_i'w - log(1 + e^{x_i'w})] - lambda |w|^2 / 2
 // by Newton steps from w_{t-1}: g = X'(y - p) - lambda w, H = X'diag(p(1-p))X
-// + lambda I, w += H^-1 g, until max_i |delta_i| <= tol (1 + max_i |w_i|)
-// (converged), at most max_iter steps. A fit that does not exist or cannot
+// + lambda I, delta = H^-1 g, halved until the objective does not rise (fit),
+// w += delta, until max_i |delta_i| <= tol (1 + max_i |w_i|) (converged), at
+// most max_iter steps. A fit that does not exist or cannot
 // be made keeps model t-1 and counts a skipped fit, never a NaN:
 //   fewer than min_points rows (d + 1; 1 with ridge > 0);
 //   H singular (a Cholesky pivot^2 at most PIVOT_RTOL times its diagonal
 //   entry, Regression's rule): what separated data do once the weights of
 //   the fitted probabilities p(1 - p) underflow;
 //   no convergence within max_iter steps (separation: the likelihood has no
-//   maximum and |w| grows without bound; or an undamped Newton step that
-//   overshoots from a poor start) or a non-finite step.
+//   maximum and |w| grows without bound), no descent after MAX_HALVINGS
+//   halvings, or a non-finite step.
 // With ridge > 0 the objective is strictly concave and coercive: the
 // maximum always exists.
 //
@@ -92,9 +93,9 @@ struct Logistic {
   //           points_synthetic, skipped], one group (O(d^2)).
   MADSIM_HD static int observe_size(const Params& p) { return p.d + 7; }
   MADSIM_HD static int observe_group(const Params&, int) { return 0; }
-  // [rows buf_rows * W | H T | M T | g d | w d | z d | picks subsample_n]
+  // [rows buf_rows * W | H T | M T | g d | w d | v d | z d | picks subsample_n]
   MADSIM_HD static int64_t scratch_size(const Params& p) {
-    return p.buf_rows * W(p) + 2 * T(p) + 3 * p.d + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
+    return p.buf_rows * W(p) + 2 * T(p) + 4 * p.d + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
   }
 
   // p = sigmoid(eta) and its derivative p(1 - p), from e = exp(-|eta|) <= 1:
@@ -131,13 +132,36 @@ struct Logistic {
     }
   }
 
-  // Newton's method on the N rows at `rows` from w (state[0..d)): on success
-  // writes the fit into state and returns true. iters: the steps taken.
-  // s: scratch [H T | M T | g d | w d].
+  // The penalised negative log-likelihood at w (d doubles) of the N rows:
+  // sum_i [log(1 + e^eta_i) - y_i eta_i] + lambda |w|^2 / 2, eta_i = x_i'w.
+  MADSIM_HD static double objective(const Params& p, const double* rows, int64_t N,
+                                    const double* w) {
+    const int d = p.d;
+    double f = 0.0, ww = 0.0;
+    for (int64_t r = 0; r < N; ++r) {
+      const double* x = rows + r * W(p);
+      double eta = 0.0;
+      for (int i = 0; i < d; ++i) eta += x[i] * w[i];
+      f += log1p(exp(-fabs(eta))) + fmax(eta, 0.0) - x[d] * eta;
+    }
+    for (int i = 0; i < d; ++i) ww += w[i] * w[i];
+    return f + 0.5 * p.ridge * ww;
+  }
+
+  // Newton's method on the N rows at `rows` from w_{t-1} (state[0..d)); on
+  // success writes the fit into state and returns true. iters: the steps
+  // taken. Each step delta = H^-1 g is halved (at most MAX_HALVINGS times)
+  // until the objective is not above its value at w by more than
+  // OBJ_SLACK (1 + |f|): undamped Newton can overshoot and diverge from a
+  // start far from the maximum; the slack keeps rounding noise near the
+  // maximum from halving a converging step. s: scratch [H T | M T | g d | w d
+  // | v d].
+  static constexpr int MAX_HALVINGS = 30;
+  static constexpr double OBJ_SLACK = 1e-12;
   MADSIM_HD static bool fit(const Params& p, const double* rows, int64_t N, double* state,
                             double* iters, double* s) {
     const int d = p.d, Tn = T(p);
-    double *H = s, *M = s + Tn, *g = s + 2 * Tn, *w = g + d;
+    double *H = s, *M = s + Tn, *g = s + 2 * Tn, *w = g + d, *v = w + d;
     *iters = 0.0;
     if ((double)N < min_points(p)) return false;
     for (int i = 0; i < d; ++i) w[i] = state[i];
@@ -166,12 +190,21 @@ struct Logistic {
         const double l = M[tri(i, i)];
         if (!(l > 0.0 && l * l > PIVOT_RTOL * H[tri(i, i)])) return false;
       }
-      cholesky_solve_packed(M, g, d);  // g -> the step delta
+      cholesky_solve_packed(M, g, d);  // g -> the Newton step delta
+      const double f0 = objective(p, rows, N, w);
+      const double bar = f0 + OBJ_SLACK * (1.0 + fabs(f0));
+      double scale = 1.0;
+      for (int h = 0;; ++h) {
+        for (int i = 0; i < d; ++i) v[i] = w[i] + scale * g[i];
+        if (objective(p, rows, N, v) <= bar) break;  // a NaN objective halves too
+        if (h == MAX_HALVINGS) return false;
+        scale *= 0.5;
+      }
       double step = 0.0, size = 0.0;
       for (int i = 0; i < d; ++i) {
-        w[i] += g[i];
-        step = fmax(step, fabs(g[i]));
-        size = fmax(size, fabs(w[i]));
+        step = fmax(step, fabs(scale * g[i]));
+        size = fmax(size, fabs(v[i]));
+        w[i] = v[i];
       }
       if (!(step <= 1e300 && size <= 1e300)) return false;  // non-finite (NaN fails too)
       if (step <= p.tol * (1.0 + size)) {
@@ -198,7 +231,7 @@ struct Logistic {
     const int64_t Wr = W(p);
     double* buf = scratch;
     double* s = scratch + p.buf_rows * Wr;  // the fit's scratch
-    double* z = s + 2 * T(p) + 2 * d;
+    double* z = s + 2 * T(p) + 3 * d;
     const int64_t m = (int64_t)p.counts[2 * (int64_t)(t - 1)];
     const int64_t k = (int64_t)p.counts[2 * (int64_t)(t - 1) + 1];
     const uint32_t gen_x = p.design == FIXED_DESIGN ? 0u : t;
@@ -222,7 +255,7 @@ struct Logistic {
         N = size;
       } else {  // fit on n of the pooled rows picked uniformly, copied in pick order
         N = size < p.subsample_n ? size : p.subsample_n;
-        double* pick = s + 2 * T(p) + 3 * d;
+        double* pick = s + 2 * T(p) + 4 * d;
         floyd_subset(size, N, make_stream(key, replica, t, TAG_SUBSET, 0), pick);
         for (int64_t c = 0; c < N; ++c)
           for (int64_t i = 0; i < Wr; ++i) buf[c * Wr + i] = pool[(int64_t)pick[c] * Wr + i];

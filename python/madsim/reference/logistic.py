@@ -139,16 +139,45 @@ def draw_rows(p: Params, c, src, real: bool, key, replica, gen_x, gen, nmax: int
 # --- the fit -------------------------------------------------------------------------------------
 
 
+MAX_HALVINGS = 30   # Logistic::MAX_HALVINGS
+OBJ_SLACK = 1e-12   # Logistic::OBJ_SLACK
+
+
+def objective(p: Params, X, y, m, w):
+    """sum_i m_i [log(1 + e^eta_i) - y_i eta_i] + lambda |w|^2 / 2.
+    Mirrors Logistic::objective (the masked rows add zeros)."""
+    eta = X @ w
+    f = jnp.sum(m * (jnp.log1p(jnp.exp(-jnp.abs(eta))) + jnp.maximum(eta, 0.0) - y * eta))
+    return f + 0.5 * p.ridge * jnp.dot(w, w)
+
+
 def fit(p: Params, rows, mask, w0):
     """(ok, w, iterations): Newton's method on the rows where mask holds,
-    from w0; stops when max |step| <= tol (1 + max |w|) (ok), on a singular
-    Hessian or a non-finite step (not ok), or after max_iter steps (not ok).
+    from w0, each step halved until the objective is at most f(w) + OBJ_SLACK
+    (1 + |f(w)|); stops when max |step| <= tol (1 + max |w|) (ok), on a
+    singular Hessian, a step with no descent after MAX_HALVINGS halvings or a
+    non-finite step (not ok), or after max_iter steps (not ok).
     Mirrors Logistic::fit."""
     d = p.d
     diag = np.array([tri(i, i) for i in range(d)])
     X, y = rows[:, :d], rows[:, d]
     m = mask.astype(jnp.float64)
     enough = jnp.sum(m) >= min_points(p)
+
+    def halve(w, delta, bar):
+        """(scale, descent): the first scale 2^-h, h <= MAX_HALVINGS, whose
+        objective is <= bar."""
+        def cond(c):
+            h, _, ok = c
+            return ~ok & (h <= MAX_HALVINGS)
+
+        def body(c):
+            h, scale, _ = c
+            scale = jnp.where(h == 0, 1.0, 0.5 * scale)
+            return h + 1, scale, objective(p, X, y, m, w + scale * delta) <= bar
+
+        _, scale, ok = lax.while_loop(cond, body, (jnp.asarray(0, jnp.int64), 1.0, jnp.bool_(False)))
+        return scale, ok
 
     def body(carry):
         it, w, status = carry
@@ -159,12 +188,14 @@ def fit(p: Params, rows, mask, w0):
         piv = M[diag]
         regular = jnp.all((piv > 0.0) & (piv * piv > PIVOT_RTOL * H[diag]))
         delta = cholesky_solve_packed(jnp.where(regular, M, pack(jnp.eye(d), d)), g, d)
-        w_new = w + delta
-        step, size = jnp.max(jnp.abs(delta)), jnp.max(jnp.abs(w_new))
-        finite = (step <= 1e300) & (size <= 1e300)
+        f0 = objective(p, X, y, m, w)
+        scale, descent = halve(w, delta, f0 + OBJ_SLACK * (1.0 + jnp.abs(f0)))
+        w_new = w + scale * delta
+        step, size = jnp.max(jnp.abs(scale * delta)), jnp.max(jnp.abs(w_new))
+        good = regular & descent & (step <= 1e300) & (size <= 1e300)
         done = step <= p.tol * (1.0 + size)
-        status = jnp.where(~regular | ~finite, 2, jnp.where(done, 1, 0))
-        return it + 1, jnp.where(regular & finite, w_new, w), status
+        status = jnp.where(~good, 2, jnp.where(done, 1, 0))
+        return it + 1, jnp.where(good, w_new, w), status
 
     def cond(carry):
         it, _, status = carry
