@@ -26,7 +26,10 @@
 //   the fitted probabilities p(1 - p) underflow;
 //   no convergence within max_iter steps (separation: the likelihood has no
 //   maximum and |w| grows without bound), no descent after MAX_HALVINGS
-//   halvings, or a non-finite step.
+//   halvings, or a non-finite step;
+//   (ridge 0) a converged w that classifies every row strictly right: the
+//   rows are separable, so no maximum exists, and the iterates stopped only
+//   because the fitted probabilities rounded to 0 and 1.
 // With ridge > 0 the objective is strictly concave and coercive: the
 // maximum always exists.
 //
@@ -148,6 +151,19 @@ struct Logistic {
     return f + 0.5 * p.ridge * ww;
   }
 
+  // Whether w classifies every one of the N rows strictly right (y = 1 iff
+  // x'w > 0, and no x'w = 0): the rows are then linearly separable.
+  MADSIM_HD static bool separates(const Params& p, const double* rows, int64_t N, const double* w) {
+    const int d = p.d;
+    for (int64_t r = 0; r < N; ++r) {
+      const double* x = rows + r * W(p);
+      double eta = 0.0;
+      for (int i = 0; i < d; ++i) eta += x[i] * w[i];
+      if (!(x[d] > 0.5 ? eta > 0.0 : eta < 0.0)) return false;
+    }
+    return true;
+  }
+
   // Newton's method on the N rows at `rows` from w_{t-1} (state[0..d)); on
   // success writes the fit into state and returns true. iters: the steps
   // taken. Each step delta = H^-1 g is halved (at most MAX_HALVINGS times)
@@ -208,6 +224,10 @@ struct Logistic {
       }
       if (!(step <= 1e300 && size <= 1e300)) return false;  // non-finite (NaN fails too)
       if (step <= p.tol * (1.0 + size)) {
+        // Without ridge, a w that classifies every row strictly right proves
+        // the rows separable, where no maximum exists: the iterates stopped
+        // only because the fitted probabilities rounded to 0 and 1.
+        if (p.ridge == 0.0 && separates(p, rows, N, w)) return false;
         for (int i = 0; i < d; ++i) state[i] = w[i];
         return true;
       }

@@ -151,12 +151,21 @@ def objective(p: Params, X, y, m, w):
     return f + 0.5 * p.ridge * jnp.dot(w, w)
 
 
+def separates(X, y, m, w):
+    """Whether w classifies every masked row strictly right (y = 1 iff
+    x'w > 0). Mirrors Logistic::separates."""
+    eta = X @ w
+    right = jnp.where(y > 0.5, eta > 0.0, eta < 0.0)
+    return jnp.all(right | (m == 0.0))
+
+
 def fit(p: Params, rows, mask, w0):
     """(ok, w, iterations): Newton's method on the rows where mask holds,
     from w0, each step halved until the objective is at most f(w) + OBJ_SLACK
     (1 + |f(w)|); stops when max |step| <= tol (1 + max |w|) (ok), on a
-    singular Hessian, a step with no descent after MAX_HALVINGS halvings or a
-    non-finite step (not ok), or after max_iter steps (not ok).
+    singular Hessian, a step with no descent after MAX_HALVINGS halvings, a
+    non-finite step or (ridge 0) a converged w that separates the rows (not
+    ok), or after max_iter steps (not ok).
     Mirrors Logistic::fit."""
     d = p.d
     diag = np.array([tri(i, i) for i in range(d)])
@@ -194,6 +203,7 @@ def fit(p: Params, rows, mask, w0):
         step, size = jnp.max(jnp.abs(scale * delta)), jnp.max(jnp.abs(w_new))
         good = regular & descent & (step <= 1e300) & (size <= 1e300)
         done = step <= p.tol * (1.0 + size)
+        good = good & ~(done & (p.ridge == 0.0) & separates(X, y, m, w_new))
         status = jnp.where(~good, 2, jnp.where(done, 1, 0))
         return it + 1, jnp.where(good, w_new, w), status
 
