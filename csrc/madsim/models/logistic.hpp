@@ -188,12 +188,16 @@ struct Logistic {
         H[tri(i, i)] = p.ridge;
         g[i] = -p.ridge * w[i];
       }
+      double f0 = 0.0, ww = 0.0;  // the objective at w, as objective() computes it
       for (int64_t r = 0; r < N; ++r) {
         const double* x = rows + r * W(p);
         double eta = 0.0;
         for (int i = 0; i < d; ++i) eta += x[i] * w[i];
-        double dp;
-        const double res = x[d] - sigmoid(eta, &dp);
+        const double e = exp(-fabs(eta));
+        const double q = 1.0 / (1.0 + e);
+        const double dp = e * q * q;
+        const double res = x[d] - (eta >= 0.0 ? q : e * q);  // y - sigmoid(eta)
+        f0 += log1p(e) + fmax(eta, 0.0) - x[d] * eta;
         for (int i = 0, k = 0; i < d; ++i) {
           g[i] += res * x[i];
           const double a = dp * x[i];
@@ -207,7 +211,8 @@ struct Logistic {
         if (!(l > 0.0 && l * l > PIVOT_RTOL * H[tri(i, i)])) return false;
       }
       cholesky_solve_packed(M, g, d);  // g -> the Newton step delta
-      const double f0 = objective(p, rows, N, w);
+      for (int i = 0; i < d; ++i) ww += w[i] * w[i];
+      f0 += 0.5 * p.ridge * ww;
       const double bar = f0 + OBJ_SLACK * (1.0 + fabs(f0));
       double scale = 1.0;
       for (int h = 0;; ++h) {

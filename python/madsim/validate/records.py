@@ -34,6 +34,9 @@ class Comparison:
     theory: Callable[[], float]                     # the exact value (evaluated at run time)
     source: str = ""                                # docs anchor of the formula, "theory/page.md#label"
     exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
+    rel_tol: float = 0.0                            # the closed form's own relative accuracy (an
+                                                    #   asymptotic law's O(1/n) terms): z is measured
+                                                    #   from the band theory (1 +- rel_tol)
 
 
 @dataclass(frozen=True)
