@@ -181,7 +181,7 @@ def test_backend_cuda_takes_the_advance_the_family_spec_names(monkeypatch):
     cfgs = [ms.Config(), ms.Config(family=ms.Gaussian(dim=2)), ms.Config(family=ms.PPCA(dim=3, factors=1)),
             ms.Config(family=ms.Categorical(tokens=5)), ms.Config(family=ms.Bigram(tokens=3)),
             ms.Config(family=ms.GaussianMixture(weights=[0.5, 0.5], means=[-1.0, 1.0])),
-            ms.Config(family=ms.Regression(dim=2))]
+            ms.Config(family=ms.Regression(dim=2)), ms.Config(family=ms.Logistic(dim=2))]
     seen = set()
     for cfg in cfgs:
         spec = spec_for(cfg.family)

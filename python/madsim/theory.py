@@ -712,4 +712,6 @@ __all__ = [
     # regression (by numbers; expected_test_error by config): docs/theory/regression.md
     "accumulate_test_error", "expected_noise_var", "expected_test_error", "regression",
     "replace_test_error",
+    # logistic (first-order laws, in the module only): docs/theory/logistic.md
+    "logistic",
 ]
