@@ -96,9 +96,9 @@ struct Logistic {
   //           points_synthetic, skipped], one group (O(d^2)).
   MADSIM_HD static int observe_size(const Params& p) { return p.d + 7; }
   MADSIM_HD static int observe_group(const Params&, int) { return 0; }
-  // [rows buf_rows * W | H T | M T | g d | w d | v d | z d | picks subsample_n]
+  // [rows buf_rows * W | H, H2, M T each | g, g2, w, v d each | z d | picks subsample_n]
   MADSIM_HD static int64_t scratch_size(const Params& p) {
-    return p.buf_rows * W(p) + 2 * T(p) + 4 * p.d + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
+    return p.buf_rows * W(p) + 3 * T(p) + 5 * p.d + (p.loop == SUBSAMPLE ? p.subsample_n : 0);
   }
 
   // p = sigmoid(eta) and its derivative p(1 - p), from e = exp(-|eta|) <= 1:
@@ -135,17 +135,33 @@ struct Logistic {
     }
   }
 
-  // The penalised negative log-likelihood at w (d doubles) of the N rows:
-  // sum_i [log(1 + e^eta_i) - y_i eta_i] + lambda |w|^2 / 2, eta_i = x_i'w.
-  MADSIM_HD static double objective(const Params& p, const double* rows, int64_t N,
-                                    const double* w) {
+  // One pass over the N rows at w (d doubles): returns the penalised negative
+  // log-likelihood sum_i [log(1 + e^eta_i) - y_i eta_i] + lambda |w|^2 / 2
+  // (eta_i = x_i'w) and writes its negative gradient g = X'(y - p) - lambda w
+  // (d) and Hessian H = X'diag(p(1 - p))X + lambda I (packed T).
+  MADSIM_HD static double pass(const Params& p, const double* rows, int64_t N, const double* w,
+                               double* g, double* H) {
     const int d = p.d;
+    for (int k = 0; k < T(p); ++k) H[k] = 0.0;
+    for (int i = 0; i < d; ++i) {
+      H[tri(i, i)] = p.ridge;
+      g[i] = -p.ridge * w[i];
+    }
     double f = 0.0, ww = 0.0;
     for (int64_t r = 0; r < N; ++r) {
       const double* x = rows + r * W(p);
       double eta = 0.0;
       for (int i = 0; i < d; ++i) eta += x[i] * w[i];
-      f += log1p(exp(-fabs(eta))) + fmax(eta, 0.0) - x[d] * eta;
+      const double e = exp(-fabs(eta));  // sigmoid() inlined: e feeds the objective too
+      const double q = 1.0 / (1.0 + e);
+      const double dp = e * q * q;
+      const double res = x[d] - (eta >= 0.0 ? q : e * q);  // y - sigmoid(eta)
+      f += log1p(e) + fmax(eta, 0.0) - x[d] * eta;
+      for (int i = 0, k = 0; i < d; ++i) {
+        g[i] += res * x[i];
+        const double a = dp * x[i];
+        for (int j = 0; j <= i; ++j, ++k) H[k] += a * x[j];
+      }
     }
     for (int i = 0; i < d; ++i) ww += w[i] * w[i];
     return f + 0.5 * p.ridge * ww;
@@ -170,40 +186,22 @@ struct Logistic {
   // until the objective is not above its value at w by more than
   // OBJ_SLACK (1 + |f|): undamped Newton can overshoot and diverge from a
   // start far from the maximum; the slack keeps rounding noise near the
-  // maximum from halving a converging step. s: scratch [H T | M T | g d | w d
-  // | v d].
+  // maximum from halving a converging step. The pass that checks a step
+  // also gives the next step's gradient and Hessian: 1 + steps (+ halvings)
+  // passes per fit. s: scratch [H T | H2 T | M T | g d | g2 d | w d | v d].
   static constexpr int MAX_HALVINGS = 30;
   static constexpr double OBJ_SLACK = 1e-12;
   MADSIM_HD static bool fit(const Params& p, const double* rows, int64_t N, double* state,
                             double* iters, double* s) {
     const int d = p.d, Tn = T(p);
-    double *H = s, *M = s + Tn, *g = s + 2 * Tn, *w = g + d, *v = w + d;
+    double *H = s, *H2 = s + Tn, *M = s + 2 * Tn, *g = s + 3 * Tn, *g2 = g + d, *w = g2 + d,
+           *v = w + d;
     *iters = 0.0;
     if ((double)N < min_points(p)) return false;
     for (int i = 0; i < d; ++i) w[i] = state[i];
+    double f = pass(p, rows, N, w, g, H);
     for (int it = 1; it <= p.max_iter; ++it) {
       *iters = it;
-      for (int k = 0; k < Tn; ++k) H[k] = 0.0;
-      for (int i = 0; i < d; ++i) {
-        H[tri(i, i)] = p.ridge;
-        g[i] = -p.ridge * w[i];
-      }
-      double f0 = 0.0, ww = 0.0;  // the objective at w, as objective() computes it
-      for (int64_t r = 0; r < N; ++r) {
-        const double* x = rows + r * W(p);
-        double eta = 0.0;
-        for (int i = 0; i < d; ++i) eta += x[i] * w[i];
-        const double e = exp(-fabs(eta));
-        const double q = 1.0 / (1.0 + e);
-        const double dp = e * q * q;
-        const double res = x[d] - (eta >= 0.0 ? q : e * q);  // y - sigmoid(eta)
-        f0 += log1p(e) + fmax(eta, 0.0) - x[d] * eta;
-        for (int i = 0, k = 0; i < d; ++i) {
-          g[i] += res * x[i];
-          const double a = dp * x[i];
-          for (int j = 0; j <= i; ++j, ++k) H[k] += a * x[j];
-        }
-      }
       for (int k = 0; k < Tn; ++k) M[k] = H[k];
       cholesky_packed(M, d);
       for (int i = 0; i < d; ++i) {
@@ -211,13 +209,12 @@ struct Logistic {
         if (!(l > 0.0 && l * l > PIVOT_RTOL * H[tri(i, i)])) return false;
       }
       cholesky_solve_packed(M, g, d);  // g -> the Newton step delta
-      for (int i = 0; i < d; ++i) ww += w[i] * w[i];
-      f0 += 0.5 * p.ridge * ww;
-      const double bar = f0 + OBJ_SLACK * (1.0 + fabs(f0));
-      double scale = 1.0;
+      const double bar = f + OBJ_SLACK * (1.0 + fabs(f));
+      double scale = 1.0, fv;
       for (int h = 0;; ++h) {
         for (int i = 0; i < d; ++i) v[i] = w[i] + scale * g[i];
-        if (objective(p, rows, N, v) <= bar) break;  // a NaN objective halves too
+        fv = pass(p, rows, N, v, g2, H2);
+        if (fv <= bar) break;  // a NaN objective halves too
         if (h == MAX_HALVINGS) return false;
         scale *= 0.5;
       }
@@ -236,6 +233,13 @@ struct Logistic {
         for (int i = 0; i < d; ++i) state[i] = w[i];
         return true;
       }
+      f = fv;
+      double* t = g;  // the checked point's gradient and Hessian are the next step's
+      g = g2;
+      g2 = t;
+      t = H;
+      H = H2;
+      H2 = t;
     }
     return false;  // no convergence
   }
@@ -256,7 +260,7 @@ struct Logistic {
     const int64_t Wr = W(p);
     double* buf = scratch;
     double* s = scratch + p.buf_rows * Wr;  // the fit's scratch
-    double* z = s + 2 * T(p) + 3 * d;
+    double* z = s + 3 * T(p) + 4 * d;
     const int64_t m = (int64_t)p.counts[2 * (int64_t)(t - 1)];
     const int64_t k = (int64_t)p.counts[2 * (int64_t)(t - 1) + 1];
     const uint32_t gen_x = p.design == FIXED_DESIGN ? 0u : t;
@@ -280,7 +284,7 @@ struct Logistic {
         N = size;
       } else {  // fit on n of the pooled rows picked uniformly, copied in pick order
         N = size < p.subsample_n ? size : p.subsample_n;
-        double* pick = s + 2 * T(p) + 4 * d;
+        double* pick = s + 3 * T(p) + 5 * d;
         floyd_subset(size, N, make_stream(key, replica, t, TAG_SUBSET, 0), pick);
         for (int64_t c = 0; c < N; ++c)
           for (int64_t i = 0; i < Wr; ++i) buf[c * Wr + i] = pool[(int64_t)pick[c] * Wr + i];

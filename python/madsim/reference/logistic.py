@@ -143,12 +143,19 @@ MAX_HALVINGS = 30   # Logistic::MAX_HALVINGS
 OBJ_SLACK = 1e-12   # Logistic::OBJ_SLACK
 
 
-def objective(p: Params, X, y, m, w):
-    """sum_i m_i [log(1 + e^eta_i) - y_i eta_i] + lambda |w|^2 / 2.
-    Mirrors Logistic::objective (the masked rows add zeros)."""
+def newton_pass(p: Params, X, y, m, w):
+    """(f, g, H) at w over the masked rows: the penalised negative
+    log-likelihood sum m_i [log(1 + e^eta_i) - y_i eta_i] + lambda |w|^2 / 2,
+    g = X'(m (y - p)) - lambda w and H = X' diag(m p (1 - p)) X + lambda I
+    (packed). Mirrors Logistic::pass."""
+    d = p.d
+    diag = np.array([tri(i, i) for i in range(d)])
     eta = X @ w
+    prob, dp = sigmoid(eta)
     f = jnp.sum(m * (jnp.log1p(jnp.exp(-jnp.abs(eta))) + jnp.maximum(eta, 0.0) - y * eta))
-    return f + 0.5 * p.ridge * jnp.dot(w, w)
+    g = X.T @ ((y - prob) * m) - p.ridge * w
+    H = pack(X.T @ (X * (dp * m)[:, None]), d).at[diag].add(p.ridge)
+    return f + 0.5 * p.ridge * jnp.dot(w, w), g, H
 
 
 def separates(X, y, m, w):
@@ -162,57 +169,55 @@ def separates(X, y, m, w):
 def fit(p: Params, rows, mask, w0):
     """(ok, w, iterations): Newton's method on the rows where mask holds,
     from w0, each step halved until the objective is at most f(w) + OBJ_SLACK
-    (1 + |f(w)|); stops when max |step| <= tol (1 + max |w|) (ok), on a
+    (1 + |f(w)|), the pass that checks a step giving the next step's gradient
+    and Hessian; stops when max |step| <= tol (1 + max |w|) (ok), on a
     singular Hessian, a step with no descent after MAX_HALVINGS halvings, a
     non-finite step or (ridge 0) a converged w that separates the rows (not
-    ok), or after max_iter steps (not ok).
-    Mirrors Logistic::fit."""
+    ok), or after max_iter steps (not ok). Mirrors Logistic::fit."""
     d = p.d
     diag = np.array([tri(i, i) for i in range(d)])
     X, y = rows[:, :d], rows[:, d]
     m = mask.astype(jnp.float64)
     enough = jnp.sum(m) >= min_points(p)
 
-    def halve(w, delta, bar):
-        """(scale, descent): the first scale 2^-h, h <= MAX_HALVINGS, whose
-        objective is <= bar."""
+    def halve(w, delta, bar, g, H):
+        """(scale, descent, f, g, H): the first scale 2^-h, h <= MAX_HALVINGS,
+        whose objective is <= bar, with its pass (the last one tried when none)."""
         def cond(c):
-            h, _, ok = c
-            return ~ok & (h <= MAX_HALVINGS)
+            return ~c[2] & (c[0] <= MAX_HALVINGS)
 
         def body(c):
-            h, scale, _ = c
+            h, scale, _, _, _, _ = c
             scale = jnp.where(h == 0, 1.0, 0.5 * scale)
-            return h + 1, scale, objective(p, X, y, m, w + scale * delta) <= bar
+            f, g, H = newton_pass(p, X, y, m, w + scale * delta)
+            return h + 1, scale, f <= bar, f, g, H
 
-        _, scale, ok = lax.while_loop(cond, body, (jnp.asarray(0, jnp.int64), 1.0, jnp.bool_(False)))
-        return scale, ok
+        c = (jnp.asarray(0, jnp.int64), 1.0, jnp.bool_(False), bar, g, H)
+        _, scale, ok, f, g, H = lax.while_loop(cond, body, c)
+        return scale, ok, f, g, H
 
     def body(carry):
-        it, w, status = carry
-        prob, dp = sigmoid(X @ w)
-        g = X.T @ ((y - prob) * m) - p.ridge * w
-        H = pack(X.T @ (X * (dp * m)[:, None]), d).at[diag].add(p.ridge)
+        it, w, status, f, g, H = carry
         M = cholesky_packed(H, d)
         piv = M[diag]
         regular = jnp.all((piv > 0.0) & (piv * piv > PIVOT_RTOL * H[diag]))
         delta = cholesky_solve_packed(jnp.where(regular, M, pack(jnp.eye(d), d)), g, d)
-        f0 = objective(p, X, y, m, w)
-        scale, descent = halve(w, delta, f0 + OBJ_SLACK * (1.0 + jnp.abs(f0)))
+        scale, descent, fv, gv, Hv = halve(w, delta, f + OBJ_SLACK * (1.0 + jnp.abs(f)), g, H)
         w_new = w + scale * delta
         step, size = jnp.max(jnp.abs(scale * delta)), jnp.max(jnp.abs(w_new))
         good = regular & descent & (step <= 1e300) & (size <= 1e300)
         done = step <= p.tol * (1.0 + size)
         good = good & ~(done & (p.ridge == 0.0) & separates(X, y, m, w_new))
         status = jnp.where(~good, 2, jnp.where(done, 1, 0))
-        return it + 1, jnp.where(good, w_new, w), status
+        return it + 1, jnp.where(good, w_new, w), status, fv, gv, Hv
 
     def cond(carry):
-        it, _, status = carry
+        it, _, status = carry[:3]
         return (status == 0) & (it < p.max_iter)
 
+    f, g, H = newton_pass(p, X, y, m, w0)
     it0 = jnp.asarray(0, jnp.int64)
-    it, w, status = lax.while_loop(cond, body, (it0, w0, jnp.where(enough, 0, 2)))
+    it, w, status, _, _, _ = lax.while_loop(cond, body, (it0, w0, jnp.where(enough, 0, 2), f, g, H))
     ok = status == 1
     return ok, jnp.where(ok, w, w0), it.astype(jnp.float64)
 
