@@ -95,7 +95,7 @@ class Logistic:
 
     @property
     def min_points(self) -> int:
-        """The rows a fit needs: dim + 1 for the MLE (with n <= dim rows through
+        """The rows a fit needs, dim + 1 for the MLE (with n <= dim rows through
         the origin the labels are almost always separable); 1 with ridge > 0."""
         return 1 if self.ridge > 0 else self.dim + 1
 
