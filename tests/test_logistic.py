@@ -325,3 +325,27 @@ def test_kernel_params_refuse_bad_values():
                         (dict(counts=np.array([[0.0, 2.5]])), "counts must be integers")]:
         with pytest.raises(ValueError, match=msg):
             core.LogisticParams(**{**good, **change})
+
+
+def test_validate_measures_z_beyond_the_stated_tolerance():
+    """Comparison.rel_tol: a Monte Carlo mean inside theory (1 +- rel_tol)
+    has z = 0; outside, z counts only the excess; rel_tol = 0 is the plain
+    z-test."""
+    from madsim.validate.records import Case, Comparison
+    from madsim.validate.runner import run_case
+
+    cfg = ms.Config(family=ms.Logistic(dim=2), loop=ms.Replace(n=200))
+
+    def values(ds, t):
+        return ds["fisher_error"].sel(generation=t).values
+
+    def case(theory_value, rel_tol):
+        return Case("rel-tol", "rel_tol", cfg, 200, (Comparison("E fisher_error", 1, "mean", values,
+                                                                lambda: theory_value, rel_tol=rel_tol),))
+    mc = run_case(case(1.0, 0.0), 4.0)[0][0].mc
+    inside, outside, plain = (run_case(case(th, tol), 4.0)[0][0] for th, tol in
+                              ((mc * 1.2, 0.3), (mc * 3.0, 0.1), (mc * 1.2, 0.0)))
+    assert inside.z == 0.0 and inside.passed
+    assert not outside.passed and outside.z < 0
+    assert plain.z == pytest.approx((mc - mc * 1.2) / plain.se)
+    assert outside.z == pytest.approx((mc - mc * 3.0 + 0.1 * mc * 3.0) / outside.se)
