@@ -57,5 +57,5 @@ def build_cases() -> list:
 
 # The quick subset's logistic cases and their replicas (None: the case's own).
 QUICK = {
-    "logistic-replace-fresh-d2-n2000": 1000,
+    "logistic-replace-fresh-d2-n2000": 600,
 }
