@@ -16,10 +16,10 @@
 //
 // The fit maximises sum_i [y_i x_i'w - log(1 + e^{x_i'w})] - lambda |w|^2 / 2
 // by Newton steps from w_{t-1}: g = X'(y - p) - lambda w, H = X'diag(p(1-p))X
-// + lambda I, delta = H^-1 g, halved until the objective does not rise (fit),
-// w += delta, until max_i |delta_i| <= tol (1 + max_i |w_i|) (converged), at
-// most max_iter steps. A fit that does not exist or cannot
-// be made keeps model t-1 and counts a skipped fit, never a NaN:
+// + lambda I, delta = H^-1 g, halved until the objective does not rise (see
+// fit), w += delta, until max_i |delta_i| <= tol (1 + max_i |w_i|)
+// (converged), at most max_iter steps. A fit that does not exist or cannot be
+// made keeps model t-1 and counts a skipped fit, never a NaN:
 //   fewer than min_points rows (d + 1; 1 with ridge > 0);
 //   H singular (a Cholesky pivot^2 at most PIVOT_RTOL times its diagonal
 //   entry, Regression's rule): what separated data do once the weights of
@@ -50,13 +50,14 @@
 #include "../model.hpp"
 #include "../subset.hpp"
 #include "../transforms.hpp"
+#include "regression.hpp"  // Regression::PIVOT_RTOL
 
 namespace madsim {
 
 struct Logistic {
-  // Regression's singular-fit rule (regression.hpp): a pivot^2 at rounding
-  // level of its diagonal entry.
-  static constexpr double PIVOT_RTOL = 1e-10;
+  // Regression's singular-fit rule: a pivot^2 at rounding level of its
+  // diagonal entry.
+  static constexpr double PIVOT_RTOL = Regression::PIVOT_RTOL;
   enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Design : int32_t { FRESH_DESIGN = 0, FIXED_DESIGN = 1 };
 

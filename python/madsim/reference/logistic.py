@@ -32,12 +32,12 @@ from jax import lax
 from .gaussian_loop import _bucket, floyd_subset, normals
 from .linalg import cholesky_packed, cholesky_solve_packed, pack, tri, tri_size, unpack_lower
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
+from .regression import PIVOT_RTOL  # Logistic::PIVOT_RTOL: Regression's singular-fit rule
 from .transforms import uniform52
 
 # Mirrors Logistic::Loop and ::Design
 REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
 FRESH_DESIGN, FIXED_DESIGN = 0, 1
-PIVOT_RTOL = 1e-10  # Logistic::PIVOT_RTOL (Regression's singular-fit rule)
 
 
 class Params(NamedTuple):
