@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 needs_gpu = pytest.mark.skipif(not ms.has_cuda(),
                                reason=f"no CUDA backend here: {cuda_unavailable_reason()}")
 GPU_TOL = 1e-11
-INTEGER_VARIABLES = ("points_real", "points_synthetic", "skipped", "support")
+INTEGER_VARIABLES = ("points_real", "points_synthetic", "skipped", "support", "iterations")
 
 COV3 = ((2.0, 0.3, 0.0), (0.3, 1.0, 0.2), (0.0, 0.2, 0.5))
 CONFIGS = {
@@ -72,6 +72,13 @@ CONFIGS = {
                                       loop=ms.AccumulateSubsample(n=9, synthetic=5, real=1),
                                       filter=ms.Filter(tpr=0.2)),
 }
+# Logistic: parts of 40+ rows at d = 3, so the Newton solves are well conditioned
+CONFIGS["logistic-accumulate-fixed"] = ms.Config(
+    family=ms.Logistic(dim=3, cov=COV3, design="fixed", ridge=0.1), loop=ms.Accumulate(synthetic=40, real=10))
+CONFIGS["logistic-fresh"] = ms.Config(family=ms.Logistic(dim=3, weights=[1.0, -0.5, 0.3]),
+                                      loop=ms.Fresh(real=20, synthetic=40))
+CONFIGS["logistic-subsample"] = ms.Config(family=ms.Logistic(dim=3, ridge=0.2),
+                                          loop=ms.AccumulateSubsample(n=50, synthetic=40, real=5))
 # EM with em_tol = 0: a fixed iteration count (a tolerance test could flip on a last-bit difference)
 CONFIGS["gmm-fresh-filter"] = ms.Config(
     family=ms.GaussianMixture(weights=[0.3, 0.7], means=[[0.0, 0.0], [2.0, 1.0]], em_iters=5, em_tol=0.0),
@@ -86,6 +93,8 @@ def _detectors(cfg):
         return [ms.FirstPassage("min_weight", below=0.2), ms.FirstPassage("l2", above=0.2)]
     if isinstance(cfg.family, ms.Regression):
         return [ms.FirstPassage("test_error", above=0.5), ms.FirstPassage("noise_var", below=0.5)]
+    if isinstance(cfg.family, ms.Logistic):
+        return [ms.FirstPassage("fisher_error", above=0.05), ms.FirstPassage("w_norm", above=1.3)]
     if isinstance(cfg.family, ms.Bigram):
         K = cfg.family.tokens
         return [ms.FirstPassage("edges", below=K * K - 1), ms.FirstPassage("tv_rate", above=0.3)]

@@ -302,6 +302,9 @@ FAMILIES = {
     "GaussianMixture": lambda r: dict(em_iters=_numbers(r, [3, 10]), em_tol=_numbers(r, [1e-3, 0.0])),
     "Regression": lambda r: dict(dim=_numbers(r, [1, 3]), noise=_numbers(r, [1.0, 0.2]),
                                  ridge=_numbers(r, [0.0, 0.1]), design=_choose(r, ["fresh", "fixed"], ["odd"])),
+    "Logistic": lambda r: dict(dim=_numbers(r, [1, 3]), ridge=_numbers(r, [0.0, 0.1]),
+                               tol=_numbers(r, [1e-10, 1e-6]), max_iter=_numbers(r, [50, 5]),
+                               design=_choose(r, ["fresh", "fixed"], ["odd"])),
 }
 LOOPS = {
     "Replace": lambda r: dict(n=_numbers(r, [5, 12, [6, 7, 8, 9, 10, 11]])),
@@ -316,7 +319,7 @@ def _api_case(rng):
     fam = _pick(rng, list(FAMILIES))
     loop = _pick(rng, list(LOOPS))
     top = {}
-    if rng.random() < (0.5 if fam != "Regression" else 0.05):
+    if rng.random() < (0.5 if fam not in ("Regression", "Logistic") else 0.05):
         top["temperature"] = _numbers(rng, [0.9, 1.2, 3.0, np.float64(1.5), 12.0])
     if rng.random() < 0.3:
         top["path"] = _choose(rng, ["exact", "samples"], ["both", 1])

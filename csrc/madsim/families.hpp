@@ -16,6 +16,7 @@
 #include "models/gaussian_loop.hpp"
 #include "models/gmm.hpp"
 #include "models/kde.hpp"
+#include "models/logistic.hpp"
 #include "models/poisson.hpp"
 #include "models/regression.hpp"
 
@@ -28,5 +29,6 @@
   X(gmm, GaussianMixture)             \
   X(regression, Regression)           \
   X(poisson, Poisson)                 \
-  X(kde, KDE)
+  X(kde, KDE)                         \
+  X(logistic, Logistic)
 // clang-format on

@@ -143,6 +143,21 @@ class KDEParams:
     @property
     def n_counts(self) -> int: ...
 
+class LogisticParams:
+    def __init__(self, d: int, loop: int, design: int, max_iter: int, ridge: float, tol: float,
+                 real_fixed: float, truth: np.ndarray, counts: np.ndarray, subsample_n: int = ...,
+                 pool_cap: int = ...) -> None: ...
+    @property
+    def state_size(self) -> int: ...
+    @property
+    def observe_names(self) -> list[str]: ...
+    @property
+    def observe_size(self) -> int: ...
+    @property
+    def scratch_size(self) -> int: ...
+    @property
+    def n_counts(self) -> int: ...
+
 # ---------------------------------------------------------------- kernels (CPU launcher)
 
 def advance_gaussian1d(params: Gaussian1DParams, state: np.ndarray, replica_ids: np.ndarray, seed: int,
@@ -176,6 +191,10 @@ def advance_kde(params: KDEParams, state: np.ndarray, replica_ids: np.ndarray, s
                 gen_begin: int, gen_end: int, rec_gens: np.ndarray, rec_offset: int,
                 records: np.ndarray, detectors: np.ndarray, first: np.ndarray, threads: int,
                 columns: object = ...) -> None: ...
+def advance_logistic(params: LogisticParams, state: np.ndarray, replica_ids: np.ndarray, seed: int,
+                     gen_begin: int, gen_end: int, rec_gens: np.ndarray, rec_offset: int,
+                     records: np.ndarray, detectors: np.ndarray, first: np.ndarray, threads: int,
+                     columns: object = ...) -> None: ...
 def gmm_em(params: GaussianMixtureParams, state: np.ndarray,
            points: np.ndarray) -> npt.NDArray[np.float64]: ...
 def kde_fit(params: KDEParams, points: np.ndarray) -> tuple[bool, npt.NDArray[np.float64],
@@ -222,6 +241,11 @@ def advance_kde_cuda(params: KDEParams, state: np.ndarray, replica_ids: np.ndarr
                      records: np.ndarray, detectors: np.ndarray, first: np.ndarray,
                      threads: int = ..., columns: object = ..., block: int = ...,
                      gens_per_launch: int = ...) -> None: ...
+def advance_logistic_cuda(params: LogisticParams, state: np.ndarray, replica_ids: np.ndarray, seed: int,
+                          gen_begin: int, gen_end: int, rec_gens: np.ndarray, rec_offset: int,
+                          records: np.ndarray, detectors: np.ndarray, first: np.ndarray,
+                          threads: int = ..., columns: object = ..., block: int = ...,
+                          gens_per_launch: int = ...) -> None: ...
 
 # ---------------------------------------------------------------- Philox streams and transforms
 

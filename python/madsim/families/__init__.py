@@ -100,4 +100,4 @@ def spec_for(family) -> FamilySpec:
 # The registry's import list, in registration order (Config's default
 # family first; the order of madsim.__all__, the TOML reference and the
 # validate listing).
-from . import gaussian, categorical, bigram, ppca, gmm, regression, poisson, kde  # noqa: E402, F401, I001
+from . import gaussian, categorical, bigram, ppca, gmm, regression, poisson, kde, logistic  # noqa: E402, F401, I001

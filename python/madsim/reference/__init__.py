@@ -39,6 +39,9 @@ An independent implementation, module for module and name for name:
     regression.py  csrc/madsim/models/regression.hpp  Params, stats_shift, draw_exact,
                    draw_samples, draw_part, fit, init, step, observe, the layout sizes;
                    reference only: bound (the samples path's buffers)
+    logistic.py    csrc/madsim/models/logistic.hpp  Params, sigmoid, draw_rows, newton_pass
+                   (pass), separates, fit, init, step, observe, the layout sizes;
+                   reference only: bound (the row buffers)
     backend.py     csrc/bindings/common.hpp::advance_py + csrc/madsim/driver.hpp::advance_replica:
                    advance_model (the launcher every family's twin runs), Model, the
                    array checks; each family's module ends with its adapter (the checks

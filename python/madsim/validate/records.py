@@ -36,6 +36,9 @@ class Comparison:
     exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
     variable: str | None = None                     # the recorded variable ``values`` reads as is:
                                                     # what an aggregated run (validate --aggregate) uses
+    rel_tol: float = 0.0                            # the closed form's own relative accuracy (an
+                                                    #   asymptotic law's O(1/n) terms): z is measured
+                                                    #   from the band theory (1 +- rel_tol)
 
 
 @dataclass(frozen=True)
