@@ -102,6 +102,22 @@ class Model(NamedTuple):
     static: tuple
 
 
+def pool_sizes(subsample: bool, pooled: bool, subsample_n: int, pool_cap: int, d: int) -> tuple[int, int]:
+    """(subsample_n, pool_cap) of a loop that keeps its points (GMM, KDE), checked as their
+    C++ Params constructors do: each only where its loop uses it (else 0)."""
+    if subsample:
+        if not 1 <= subsample_n <= 0xFFFFFFFF:
+            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
+    else:
+        subsample_n = 0
+    if pooled:
+        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
+            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
+    else:
+        pool_cap = 0
+    return subsample_n, pool_cap
+
+
 @jit(static_argnames=("model",))
 def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold, *, model):
     """Scans generations ts [L] (t = 0 runs model.init, if any, and observes;

@@ -35,7 +35,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 
-from .backend import advance_model, as_c_array, family_model, seq_sum
+from .backend import advance_model, as_c_array, family_model, pool_sizes, seq_sum
 from .bigram import next_token
 from .categorical import seq_cumsum, survivors
 from .gaussian_loop import floyd_subset, normals
@@ -393,16 +393,8 @@ def _gmm_params(params) -> Params:
         raise ValueError("cov_type must be 0 (full), 1 (diag) or 2 (spherical)")
     if loop not in (REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE):
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    if loop == SUBSAMPLE:
-        if not 1 <= subsample_n <= 0xFFFFFFFF:
-            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
-    else:
-        subsample_n = 0
-    if loop in (ACCUMULATE, SUBSAMPLE):
-        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
-            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
-    else:
-        pool_cap = 0
+    subsample_n, pool_cap = pool_sizes(loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n,
+                                       pool_cap, d)
     if iters < 1:
         raise ValueError("em_iters must be >= 1")
     if not (tol >= 0.0 and math.isfinite(tol)):

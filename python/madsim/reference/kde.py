@@ -32,7 +32,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 
-from .backend import advance_model, as_c_array, family_model
+from .backend import advance_model, as_c_array, family_model, pool_sizes
 from .gaussian_loop import floyd_subset, normals
 from .linalg import _factor_column, _pivot, pack, tri, tri_size, unpack_lower
 from .metrics import gauss_w2_sq, normal_lower, normal_upper
@@ -386,16 +386,8 @@ def _kde_params(params) -> Params:
         h = 0.0
     if not 1 <= test_points <= (1 << 32) // d:
         raise ValueError("test_points must lie in [1, 2**32 / d]")
-    if loop == SUBSAMPLE:
-        if not 1 <= subsample_n <= 0xFFFFFFFF:
-            raise ValueError("subsample_n must lie in [1, 2**32 - 1]")
-    else:
-        subsample_n = 0
-    if loop in (ACCUMULATE, SUBSAMPLE):
-        if not 1 <= pool_cap <= (1 << 36) // (d + 1):
-            raise ValueError("pool_cap must lie in [1, 2**36 / (d + 1)] for the accumulating loops")
-    else:
-        pool_cap = 0
+    subsample_n, pool_cap = pool_sizes(loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n,
+                                       pool_cap, d)
     if not (0.0 <= real_fixed <= 268435456.0 and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer in [0, 2**28]")
     if loop != AUGMENT:
