@@ -40,7 +40,7 @@ struct LaneStep<Gaussian1D> {
 
   template <bool AVX2>
   MADSIM_LANE static void step(const G::Params& p, vd st[2], u32x2 key, vu replica,
-                               const uint32_t* ids, uint32_t t) {
+                               const uint32_t* ids, uint32_t t, double*) {
     const vd s = p.tau * VecOps::sqrt(st[1]);
     if (p.path == G::EXACT) {
       // chisquare(n - 1) = 2 gamma_mt((n - 1) / 2), its constants as gamma_mt has them.

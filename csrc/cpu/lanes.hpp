@@ -1,7 +1,8 @@
 // SIMD lanes for the CPU launcher: LANES replicas (or LANES blocks of one
 // stream) computed together in GCC vector types, which compile to SSE2 in the
-// portable build and to AVX2 inside functions marked MADSIM_AVX2 (chosen at run
-// time by lane_mode()). The math is the templates of the core headers
+// portable build, to AVX2 inside functions marked MADSIM_AVX2 and to AVX-512
+// (one 512-bit register per vector) inside functions marked MADSIM_AVX512
+// (chosen at run time by lane_mode()). The math is the templates of the core headers
 // (detmath.hpp, transforms.hpp, samplers.hpp) instantiated with VecOps instead
 // of ScalarOps: the same IEEE operations in the same order (no FMA:
 // -ffp-contract=off), so a lane computes exactly the bits the scalar code
@@ -31,24 +32,35 @@ typedef uint64_t vu __attribute__((vector_size(8 * LANES)));
 
 #if defined(__x86_64__)
 #define MADSIM_AVX2 __attribute__((target("avx2")))
+// The AVX2 templates (mul32<true>) compiled with AVX-512 on: GCC's vector
+// operations on 8 doubles become single 512-bit instructions.
+#define MADSIM_AVX512 __attribute__((target("avx2,avx512f,avx512dq,avx512vl")))
 inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
+inline bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+}
 #else
 #define MADSIM_AVX2
+#define MADSIM_AVX512
 inline bool cpu_has_avx2() { return false; }
+inline bool cpu_has_avx512() { return false; }
 #endif
 
 // Which lanes the launcher uses: the environment variable MADSIM_LANES =
-// "off" (scalar code only) or "baseline" (lanes without AVX2) overrides the
-// default (AVX2 lanes where the CPU has AVX2), for tests that compare the
-// three and benchmarks that time them; no setting changes a number.
-enum LaneMode { LANES_OFF = 0, LANES_BASELINE = 1, LANES_AVX2 = 2 };
+// "off" (scalar code only), "baseline" (lanes without AVX2) or "avx2" (no
+// AVX-512) overrides the default (the widest of AVX-512, AVX2 and baseline
+// the CPU has), for tests that compare them and benchmarks that time them;
+// no setting changes a number (IEEE operations in the same order, no FMA).
+enum LaneMode { LANES_OFF = 0, LANES_BASELINE = 1, LANES_AVX2 = 2, LANES_AVX512 = 3 };
 inline LaneMode lane_mode() {
   const char* e = getenv("MADSIM_LANES");
   if (e && strcmp(e, "off") == 0) return LANES_OFF;
   if ((e && strcmp(e, "baseline") == 0) || !cpu_has_avx2()) return LANES_BASELINE;
-  return LANES_AVX2;
+  if ((e && strcmp(e, "avx2") == 0) || !cpu_has_avx512()) return LANES_AVX2;
+  return LANES_AVX512;
 }
-inline bool has_avx2() { return lane_mode() == LANES_AVX2; }
+inline bool has_avx2() { return lane_mode() >= LANES_AVX2; }
 #define MADSIM_LANE inline __attribute__((always_inline))
 
 struct VecOps {
