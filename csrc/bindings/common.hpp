@@ -22,6 +22,7 @@
 #include "../cpu/categorical_lanes.hpp"
 #include "../cpu/gaussian1d_lanes.hpp"
 #include "../cpu/gaussian_loop_lanes.hpp"
+#include "../cpu/regression_lanes.hpp"
 #include "../madsim/models/bigram.hpp"
 #include "../madsim/models/categorical.hpp"
 #include "../madsim/models/gaussian1d.hpp"
