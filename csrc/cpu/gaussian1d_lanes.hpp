@@ -14,7 +14,7 @@
 namespace madsim::cpu {
 
 // Normals 2b and 2b + 1 of every lane's TAG_SAMPLES stream (Gaussian1D::BlockNormals).
-template <bool AVX2>
+template <int AVX2>
 struct SampleNormals {
   u32x2 key;
   uint32_t t;
@@ -38,7 +38,7 @@ struct LaneStep<Gaussian1D> {
     st[1] = scatter / (p.estimator == G::MLE ? p.n : p.n - 1.0);
   }
 
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void step(const G::Params& p, vd st[2], u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double*) {
     const vd s = p.tau * VecOps::sqrt(st[1]);

@@ -47,7 +47,7 @@ MADSIM_LANE bool lane_any(vu mask) {
 }
 
 // Normal i of every lane's stream (tag, site) of generation t, in order (NormalSeq).
-template <bool AVX2>
+template <int AVX2>
 struct LaneNormalSeq {
   u32x2 key;
   uint32_t t;
@@ -128,7 +128,7 @@ struct LoopLanes {
   // out[i] = chisquare(nu - i) of the stream (tag, first_site + i), i < D
   // (ScalarKit::chisquares): the first try in lanes, the rest in scalar code
   // on the live lanes that need it.
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
                                      uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out) {
     for (int i = 0; i < D; ++i) {
@@ -159,7 +159,7 @@ struct LoopLanes {
 
   // GaussianLoop::draw_exact on lanes with c = 0 (moments zero) or c >= D + 1
   // (Bartlett; `live`); F [D * D] gets the factor.
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void draw_exact(vd c, const vd* mu, const vd* L, double s, u32x2 key,
                                      vu replica, const uint32_t* ids, uint32_t t, uint32_t tag,
                                      vd* m, vd* F, bool scatter) {
@@ -206,7 +206,7 @@ struct LoopLanes {
   // walk their streams' tries in lockstep (a try takes D normals whether or
   // not truncation keeps it), each adding the tries it keeps until it has
   // its count. sz [T] gets S_z.
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void draw_samples(vd c, const vd* mu, const vd* L, double s, double trunc,
                                        u32x2 key, vu replica, uint32_t t, uint32_t tag, vd* m,
                                        vd* sz, bool scatter) {
@@ -288,7 +288,7 @@ struct LoopLanes {
   }
 
   // GaussianLoop::draw_part; w: F [D * D] (exact) or S_z [T] (samples).
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void draw_part(const G::Params& p, bool real, vd c, const vd* mu, const vd* L,
                                     u32x2 key, vu replica, const uint32_t* ids, uint32_t t, vd* m,
                                     vd* w, bool scatter) {
@@ -329,7 +329,7 @@ struct LoopLanes {
   }
 
   // GaussianLoop::step_replace (the new factor (tau / sqrt(div)) L G).
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static vu step_replace(const G::Params& p, vd* st, u32x2 key, vu replica,
                                      const uint32_t* ids, uint32_t t, vd k) {
     vd syn[MS], w[D * D], Gf[T];
@@ -356,7 +356,7 @@ struct LoopLanes {
     return ok;
   }
 
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void step(const G::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {
     const int S = (int)G::state_size(p);
@@ -425,7 +425,7 @@ struct LaneStep<GaussianLoop> {
   static constexpr bool available = true;
   static constexpr int STATE = LoopLanes<3>::G_LANES_STATE;
   static bool usable(const GaussianLoop::Params& p) { return gaussian_loop_lanes_support(p); }
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void step(const GaussianLoop::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {
     if (p.d == 1) {

@@ -29,10 +29,10 @@ struct KitStep {
   static constexpr bool available = false;
 };
 
-template <bool AVX2>
+template <int AVX2>
 struct LaneKit;  // gaussian_loop_lanes.hpp
 
-template <class M, bool AVX2>
+template <class M, int AVX2>
 struct LaneKitStep {
   MADSIM_LANE static void step(const typename M::Params& p, double* state, u32x2 key,
                                uint32_t replica, uint32_t t, double* scratch) {
@@ -51,14 +51,14 @@ struct LaneKitStep {
                                                lk, records + i * rec_stride, first + i * lk.n_det, \
                                                obs, scratch);                                      \
   }
-MADSIM_KIT_RANGE(kit_range_avx512, MADSIM_AVX512, true)
-MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, true)
-MADSIM_KIT_RANGE(kit_range_base, , false)
+MADSIM_KIT_RANGE(kit_range_avx512, MADSIM_AVX512, 2)
+MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, 1)
+MADSIM_KIT_RANGE(kit_range_base, , 0)
 #undef MADSIM_KIT_RANGE
 
 // Replicas [lo, lo + LANES): rows state[i * S], records and first passages as
 // in cpu::advance. obs and scratch are the thread's.
-template <class M, bool AVX2>
+template <class M, int AVX2>
 MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, int64_t S,
                                     u32x2 key, const uint32_t* ids, uint32_t gen_begin,
                                     uint32_t gen_end, const Looks& lk, double* records,
@@ -111,9 +111,9 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
                                   scratch);                                                        \
     return i;                                                                                      \
   }
-MADSIM_LANE_RANGE(lane_range_avx512, MADSIM_AVX512, true)
-MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, true)
-MADSIM_LANE_RANGE(lane_range_base, , false)
+MADSIM_LANE_RANGE(lane_range_avx512, MADSIM_AVX512, 2)
+MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, 1)
+MADSIM_LANE_RANGE(lane_range_base, , 0)
 #undef MADSIM_LANE_RANGE
 
 }  // namespace madsim::cpu
