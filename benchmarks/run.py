@@ -93,7 +93,7 @@ SIZES = {
         "fresh_numpy_suffstats": (100_000, 50),
         "philox_blocks_per_thread": 20_000_000,
         "memory": (1_000_000, 20),
-        "loops1d": (100_000, 20),  # paths.py: the d = 1 mitigation loops, madsim and numpy
+        "loops1d": (200_000, 50),  # paths.py: the d = 1 mitigation loops, madsim and numpy
     },
     "quick": {
         "exact": (100_000, 20),
