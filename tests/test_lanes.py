@@ -1,12 +1,12 @@
 """The CPU launcher's SIMD lanes (csrc/cpu/lane_driver.hpp) give the scalar
 code's numbers bit for bit.
 
-Replicas run in groups of LANES (4) in vectors; a run's leftover replicas, or
+Replicas run in groups of LANES (8) in vectors; a run's leftover replicas, or
 a replica run alone, take the scalar path. Rotating the replica list moves
 each replica between lanes, groups and the scalar remainder; every position
-must give the same bits. MADSIM_LANES=off / baseline force the scalar path /
-the lanes without AVX2 in a fresh process (the setting is read per call, but
-a subprocess keeps this process's environment untouched).
+must give the same bits. MADSIM_LANES=off / baseline / avx2 force the scalar
+path / the lanes without AVX2 / AVX2 without AVX-512, in a fresh process or
+(read per call) around a call in this one.
 """
 
 from __future__ import annotations
