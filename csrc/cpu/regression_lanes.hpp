@@ -1,7 +1,7 @@
 // Regression on the CPU takes its samples path's normals from LaneKit
 // (lane_kit.hpp): 8 Philox blocks (16 normals) at a time in SIMD lanes, the
-// same numbers as ScalarKit; the rows' products run ROWS at a time in the
-// model itself (models/regression.hpp::draw_samples).
+// same numbers as ScalarKit (the rows' products vectorise in the model
+// itself: models/regression.hpp::draw_samples).
 #pragma once
 #include "../madsim/models/regression.hpp"
 #include "lane_kit.hpp"
