@@ -208,3 +208,92 @@ def numpy_fresh_suffstats(real: int, synthetic: int, R: int, G: int, seed: int =
         mu = (m * mean_r + k * mean_s) / N
         var = (scat_r + scat_s + (mean_s - mean_r) ** 2 * (m * k / N)) / N
     return mu, var
+
+
+# ---------------------------------------------------------------- d = 1 mitigation loops
+#
+# The loops of docs/theory (GaussianLoop at d = 1) on sufficient statistics,
+# vectorised over replicas: each part of c points of N(mean, var) is its
+# sample mean mean + sqrt(var) Z / sqrt(c) and scatter var * chi2(c - 1)
+# (Cochran), the parts pooled exactly (Chan et al.). MLE, temperature 1,
+# truth N(0, 1), as the kernel's defaults. Each returns (mu, var).
+
+
+def _part(rng, mu, var, c: float, R: int):
+    """(mean, scatter) of c >= 2 draws of N(mu, var) per replica."""
+    return mu + np.sqrt(var) * rng.standard_normal(R) / math.sqrt(c), var * rng.chisquare(c - 1, R)
+
+
+def _pool(n_a, mean_a, scat_a, n_b, mean_b, scat_b):
+    n = n_a + n_b
+    return n, mean_a + (mean_b - mean_a) * (n_b / n), scat_a + scat_b + (mean_b - mean_a) ** 2 * (n_a * n_b / n)
+
+
+def numpy_augment_suffstats(real: int, synthetic: int, R: int, G: int, seed: int = 0):
+    """Augment: one fixed real set of `real` points per replica (drawn once),
+    plus `synthetic` draws of the previous model each generation, pooled."""
+    rng = np.random.default_rng(seed)
+    mean_r, scat_r = _part(rng, np.zeros(R), np.ones(R), real, R)
+    mu, var = np.zeros(R), np.ones(R)
+    for _ in range(G):
+        mean_s, scat_s = _part(rng, mu, var, synthetic, R)
+        n, mu, scat = _pool(real, mean_r, scat_r, synthetic, mean_s, scat_s)
+        var = scat / n
+    return mu, var
+
+
+def numpy_accumulate_suffstats(real: int, synthetic: int, R: int, G: int, seed: int = 0):
+    """Accumulate: every point kept; generation t adds `real` fresh points of
+    the truth and `synthetic` of the previous model to the pool, then fits on
+    the pool."""
+    rng = np.random.default_rng(seed)
+    mu, var = np.zeros(R), np.ones(R)
+    n, mean, scat = 0.0, np.zeros(R), np.zeros(R)
+    for _ in range(G):
+        mean_r, scat_r = _part(rng, np.zeros(R), np.ones(R), real, R)
+        mean_s, scat_s = _part(rng, mu, var, synthetic, R)
+        if n == 0.0:
+            n, mean, scat = real, mean_r, scat_r
+        else:
+            n, mean, scat = _pool(n, mean, scat, real, mean_r, scat_r)
+        n, mean, scat = _pool(n, mean, scat, synthetic, mean_s, scat_s)
+        mu, var = mean, scat / n
+    return mu, var
+
+
+def numpy_weighted_suffstats(real: int, synthetic: int, weight: float, R: int, G: int, seed: int = 0):
+    """The He-Xu-Cheng weighted fit on fresh data: mean and variance are
+    w * (real part's fit) + (1 - w) * (synthetic part's fit)."""
+    rng = np.random.default_rng(seed)
+    mu, var = np.zeros(R), np.ones(R)
+    for _ in range(G):
+        mean_r, scat_r = _part(rng, np.zeros(R), np.ones(R), real, R)
+        mean_s, scat_s = _part(rng, mu, var, synthetic, R)
+        mu = weight * mean_r + (1.0 - weight) * mean_s
+        var = weight * (scat_r / real) + (1.0 - weight) * (scat_s / synthetic)
+    return mu, var
+
+
+def numpy_filter_suffstats(real: int, synthetic: int, tpr: float, fpr: float, R: int, G: int,
+                           seed: int = 0):
+    """Fresh data through a provenance filter: Binomial(synthetic, 1 - tpr)
+    synthetic and Binomial(real, 1 - fpr) real points survive per replica; a
+    generation with fewer than 2 pooled points keeps the model."""
+    rng = np.random.default_rng(seed)
+    mu, var = np.zeros(R), np.ones(R)
+    for _ in range(G):
+        k = rng.binomial(synthetic, 1.0 - tpr, R).astype(np.float64)
+        m = rng.binomial(real, 1.0 - fpr, R).astype(np.float64)
+        ks, ms = np.maximum(k, 1.0), np.maximum(m, 1.0)
+        mean_r = rng.standard_normal(R) / np.sqrt(ms)
+        scat_r = rng.chisquare(np.maximum(m - 1.0, 1.0)) * (m >= 2)
+        mean_s = mu + np.sqrt(var) * rng.standard_normal(R) / np.sqrt(ks)
+        scat_s = var * rng.chisquare(np.maximum(k - 1.0, 1.0)) * (k >= 2)
+        n = m + k
+        ok = n >= 2
+        nn = np.where(ok, n, 1.0)
+        mean = np.where(m > 0, mean_r, 0.0) * (m / nn) + np.where(k > 0, mean_s, 0.0) * (k / nn)
+        scat = scat_r + scat_s + (mean_s - mean_r) ** 2 * (m * k / nn)
+        mu = np.where(ok, mean, mu)
+        var = np.where(ok, scat / nn, var)
+    return mu, var

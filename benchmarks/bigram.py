@@ -73,6 +73,19 @@ def numpy_replica_loop(K, L, n, R, G):
     return lambda: [vec() for _ in range(R)]
 
 
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): madsim against the vectorised
+    numpy walk (the best numpy form), K = 20, L = 100, n = 50. Goal: the
+    issue's floor, 2x."""
+    K, L, n, G = 20, 100, 50, 10
+    R = 50 if args.quick else 400
+    t = timed(madsim_run(K, L, n, R, G, args.threads), args.repeats)
+    tb = timed(numpy_vectorised(K, L, n, R, G), args.repeats)
+    m, b = R * G / t["min_s"], R * G / tb["min_s"]
+    return [dict(family="bigram", path=f"replace K={K} L={L} n={n}", baseline="numpy vectorised walk",
+                 madsim_rg_per_s=m, numpy_rg_per_s=b, ratio=m / b, goal=2.0, met=bool(m / b >= 2.0))]
+
+
 def main(argv=None):
     args = parse_args(__doc__, argv)
     th, rep = args.threads, args.repeats

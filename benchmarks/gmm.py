@@ -139,6 +139,35 @@ def run_numpy(R, G, seed=1):
     return second, float(np.mean(iters)), 0.0
 
 
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): madsim against the numpy EM and,
+    when installed, sklearn's warm-started loop, per replica-generation and
+    per EM iteration (the implementations may stop after different counts).
+    Goal: the issue's floor, 2x the best baseline."""
+    q = args.quick
+    G = 2 if q else 5
+    R_m, R_n, R_s = (20, 10, 2) if q else (200, 100, 20)
+    (sec_m, it_m, _), t_m, _ = best_of(lambda: run_madsim(R_m, G, args.threads), args.repeats)
+    m = R_m * G / t_m
+    bases = [("numpy EM vectorised", lambda: run_numpy(R_n, G), R_n)]
+    try:
+        import sklearn  # noqa: F401
+        bases.append(("sklearn GaussianMixture warm", lambda: run_sklearn(R_s, G), R_s))
+    except ImportError:
+        print("scikit-learn not installed: its GMM baseline is skipped")
+    rows = []
+    for name, fn, R in bases:
+        (sec, it, _), t, _ = best_of(fn, args.repeats)
+        b = R * G / t
+        z, zb = z_invariant(sec_m), z_invariant(sec)
+        rows.append(dict(family="gmm", path=f"replace EM k={K} d={D} n={N}", baseline=name,
+                         madsim_rg_per_s=m, numpy_rg_per_s=b, ratio=m / b,
+                         ratio_per_em_iteration=(m * it_m) / (b * it), em_iters=it_m,
+                         baseline_em_iters=it, goal=2.0, met=bool(m / b >= 2.0), z=z,
+                         z_baseline=zb, ok=bool(abs(z) < 5 and abs(zb) < 5)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")

@@ -95,6 +95,27 @@ def _z(trace, n, G):
     return (trace.mean() - expect) / (trace.std(ddof=1) / math.sqrt(trace.size)), expect
 
 
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): the exact path against numpy on
+    sufficient statistics and the samples path against numpy's samples, at
+    n = 100. Goal: the issue's floor, 2x."""
+    s = 0.05 if args.quick else 0.25
+    n, G = 100, 10
+    rows = []
+    for path, base_name, base, R_m, R_b in (
+            ("exact", "numpy suff. stats", numpy_suffstats, int(20000 * s), int(4000 * s)),
+            ("samples", "numpy all samples", numpy_samples, int(4000 * s), int(2000 * s))):
+        t, trace = timed_with_result(madsim_run(n, R_m, G, path, args.threads), args.repeats)
+        tb, trace_b = timed_with_result(base(n, R_b, G), args.repeats)
+        m, b = R_m * G / t["min_s"], R_b * G / tb["min_s"]
+        z, zb = _z(trace, n, G)[0], _z(trace_b, n, G)[0]
+        rows.append(dict(family="ppca", path=f"replace {path} d={D} q={Q} n={n}", baseline=base_name,
+                         madsim_rg_per_s=m, numpy_rg_per_s=b, ratio=m / b, goal=2.0,
+                         met=bool(m / b >= 2.0), z=z, z_baseline=zb,
+                         ok=bool(abs(z) < 5 and abs(zb) < 5)))
+    return rows
+
+
 def main(argv=None):
     args = parse_args(__doc__, argv)
     th, rep = args.threads, args.repeats

@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE))  # `import baselines` from any working directory
 
 import baselines  # noqa: E402
 import madsim  # noqa: E402
+import paths  # noqa: E402
 from madsim import _atomic  # noqa: E402
 from madsim._backend import core  # noqa: E402
 
@@ -92,6 +93,7 @@ SIZES = {
         "fresh_numpy_suffstats": (100_000, 50),
         "philox_blocks_per_thread": 20_000_000,
         "memory": (1_000_000, 20),
+        "loops1d": (200_000, 50),  # paths.py: the d = 1 mitigation loops, madsim and numpy
     },
     "quick": {
         "exact": (100_000, 20),
@@ -114,6 +116,7 @@ SIZES = {
         "fresh_numpy_suffstats": (100_000, 10),
         "philox_blocks_per_thread": 5_000_000,
         "memory": (1_000_000, 2),
+        "loops1d": (20_000, 5),
     },
 }
 
@@ -800,6 +803,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
     ap.add_argument("--label", default=None, help="name in the JSON file name (default: hostname)")
     ap.add_argument("--no-jax", action="store_true", help="skip the JAX baselines")
+    ap.add_argument("--no-paths", action="store_true",
+                    help="skip the d=1 loops and the GMM / PPCA / bigram rows (paths.py)")
     ap.add_argument("--before", type=Path, default=None,
                     help="a madsim build (package directory) to time the same cases with, in this run")
     ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)  # internal
@@ -903,6 +908,12 @@ def main(argv=None) -> int:
 
     checks = law_checks(cases, case_stats, base, base_stats)
 
+    path_rows = []
+    if not args.no_paths:
+        log("every kernel path against its numpy baseline (paths.py)")
+        path_rows = paths.loop_rows(*sizes["loops1d"], all_threads, repeats, log=log)
+        path_rows += paths.family_rows(args.quick, all_threads, repeats, log=log)
+
     scaling = None
     if all_threads > 1:
         log("thread scaling (interleaved)")
@@ -916,8 +927,12 @@ def main(argv=None) -> int:
     load_end = loadavg()
     busy_others = others_busy(ticks_start, cpu_ticks())
     targets = target_rows(cases, base, scaling)
+    targets += [{"target": f"{r['family']} {r['path']}: vs {r['baseline']}", "value": r["ratio"],
+                 "goal": r["goal"], "unit": "x", "met": r["met"]} for r in path_rows]
     print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start,
                  busy_others, targets)
+    if path_rows:
+        paths.print_rows(path_rows)
 
     result = {
         "machine": info, "params": params, "philox": {str(t): p for t, p in philox.items()},
@@ -927,7 +942,8 @@ def main(argv=None) -> int:
         "scenarios": SCENARIOS,
         "law_checks": checks,
         "targets": targets,
-        "law_checks_ok": all(r["ok"] for r in checks),
+        "law_checks_ok": all(r["ok"] for r in checks) and all(r.get("ok", True) for r in path_rows),
+        "paths": path_rows,
         "jax_skipped": jax_skipped, "thread_scaling": scaling,
         "memory": {"peak_rss_bytes": peak_rss, "probe": memory},
         "total_seconds": time.perf_counter() - t_start,

@@ -1,12 +1,12 @@
 """The CPU launcher's SIMD lanes (csrc/cpu/lane_driver.hpp) give the scalar
 code's numbers bit for bit.
 
-Replicas run in groups of LANES (4) in vectors; a run's leftover replicas, or
+Replicas run in groups of LANES (8) in vectors; a run's leftover replicas, or
 a replica run alone, take the scalar path. Rotating the replica list moves
 each replica between lanes, groups and the scalar remainder; every position
-must give the same bits. MADSIM_LANES=off / baseline force the scalar path /
-the lanes without AVX2 in a fresh process (the setting is read per call, but
-a subprocess keeps this process's environment untouched).
+must give the same bits. MADSIM_LANES=off / baseline / avx2 force the scalar
+path / the lanes without AVX2 / AVX2 without AVX-512, in a fresh process or
+(read per call) around a call in this one.
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ import strategies as S
 DET = [ms.FirstPassage("var", below=0.2, name="low"), ms.FirstPassage("var", below=1e-3)]
 
 
+DET_ND = [ms.FirstPassage("trace", below=0.5), ms.FirstPassage("logdet", below=-3.0)]
+
+
 def _run(cfg, ids, seed, gens):
+    det = DET if getattr(cfg.family, "dim", 1) == 1 else DET_ND
     return ms.simulate(cfg, replicas=list(ids), generations=gens, seed=seed, record=ms.every(1),
-                       detect=DET, threads=1, progress=False)
+                       detect=det, threads=1, progress=False)
 
 
 def _by_replica(ds):
@@ -88,6 +92,10 @@ cases = {
     "d4 trunc samples": ms.Config(family=G(dim=4), loop=ms.Fresh(real=5, synthetic=17), path="samples",
                                   truncation=2.5, filter=ms.Filter(tpr=0.2, fpr=0.1)),
     "1d accumulate exact": ms.Config(loop=ms.Accumulate(real=3, synthetic=5), path="exact"),
+    "d2 fresh weighted exact": ms.Config(family=G(dim=2), loop=ms.Fresh(real=6, synthetic=9),
+                                         path="exact", weight=0.3, filter=ms.Filter(tpr=0.3, fpr=0.2)),
+    "d3 augment trunc samples": ms.Config(family=G(dim=3), loop=ms.Augment(real=8, synthetic=11),
+                                          path="samples", truncation=2.0),
     # Categorical (LaneKit's alias tokens, 2 LANES per refill): token counts not a
     # multiple of 16 (a scalar tail), both paths, the exact path's switch to
     # conditional binomials as the support shrinks, knobs, real tokens
@@ -111,7 +119,7 @@ print(json.dumps(out))
 
 def test_lane_modes_give_the_same_bits():
     res = {}
-    for mode in ("off", "baseline", "default"):
+    for mode in ("off", "baseline", "avx2", "default"):
         env = {k: v for k, v in os.environ.items() if k != "MADSIM_LANES"}
         if mode != "default":
             env["MADSIM_LANES"] = mode
@@ -120,7 +128,105 @@ def test_lane_modes_give_the_same_bits():
         res[mode] = json.loads(p.stdout)
     assert res["off"]["lanes"] == "off"
     assert res["baseline"]["lanes"].startswith("baseline")
-    for mode in ("baseline", "default"):
+    for mode in ("baseline", "avx2", "default"):
         for case in res["off"]:
             if case != "lanes":
                 assert res[mode][case] == res["off"][case], (mode, case)
+
+
+# GaussianLoop at d = 1..3: replica lanes (csrc/cpu/gaussian_loop_lanes.hpp)
+# against the scalar step in this process (MADSIM_LANES is read per call).
+# Small counts with a filter reach parts of 0 < c < d + 1 survivors (the
+# lanes' scalar rerun of the step), n = 3 or 4 the boosted / rejected
+# chi-squares, truncation the lanes' masked walk over their tries; 11
+# replicas fill one lane group and leave a scalar rest, rotated so each
+# replica visits both.
+
+
+class _lanes_mode:
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.saved = os.environ.get("MADSIM_LANES")
+        os.environ["MADSIM_LANES"] = self.mode
+
+    def __exit__(self, *exc):
+        os.environ.pop("MADSIM_LANES", None)
+        if self.saved is not None:
+            os.environ["MADSIM_LANES"] = self.saved
+
+
+def _loop_config(d, loop, real, syn, path, estimator, tau, weight, filt, trunc):
+    fam = ms.Gaussian(dim=d) if d > 1 else ms.Gaussian()
+    if loop == "replace":
+        lp = ms.Replace(n=[syn + d + 1, syn + 2 * d + 3, syn + d + 1, 2 * syn + d + 1] * 3)
+    else:
+        lp = {"fresh": ms.Fresh, "augment": ms.Augment, "accumulate": ms.Accumulate}[loop](
+            real=real + d + 1, synthetic=syn + d + 1)
+    return ms.Config(family=fam, loop=lp, path=path, estimator=estimator, temperature=tau,
+                     weight=weight if loop in ("fresh", "augment") else None,
+                     filter=ms.Filter(tpr=filt[0], fpr=filt[1]) if filt else None,
+                     truncation=trunc if path == "samples" else None)
+
+
+@given(seed=S.seeds, d=st.sampled_from([1, 2, 3]),
+       loop=st.sampled_from(["replace", "fresh", "augment", "accumulate"]),
+       real=st.integers(0, 6), syn=st.integers(0, 6), path=st.sampled_from(["exact", "samples"]),
+       estimator=st.sampled_from(["mle", "unbiased"]), tau=st.floats(0.5, 1.5),
+       weight=st.none() | st.floats(0.0, 1.0),
+       filt=st.none() | st.tuples(st.floats(0.0, 0.6), st.floats(0.0, 0.6)),
+       trunc=st.none() | st.floats(1.0, 3.0), rot=st.integers(0, 10))
+def test_gaussian_loop_replica_lanes_give_the_scalar_bits(seed, d, loop, real, syn, path, estimator,
+                                                          tau, weight, filt, trunc, rot):
+    cfg = _loop_config(d, loop, real, syn, path, estimator, tau, weight, filt, trunc)
+    ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
+    ids = ids[rot:] + ids[:rot]
+    with _lanes_mode("off"):
+        scalar = _by_replica(_run(cfg, ids, seed, 12))
+    lanes = _by_replica(_run(cfg, ids, seed, 12))
+    for v in scalar:
+        assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
+
+
+def test_gaussian_loop_lanes_run_only_where_supported():
+    """Accumulate-subsample and PPCA (not in gaussian_loop_lanes_support) and
+    d >= 4 (LaneKit) keep their own paths; every one gives the scalar bits."""
+    cfgs = [ms.Config(loop=ms.AccumulateSubsample(real=5, synthetic=5, n=8), path="samples"),
+            ms.Config(family=ms.PPCA(dim=3, factors=1, spectrum=(2.0,), noise=0.5),
+                      loop=ms.Fresh(real=6, synthetic=6)),
+            ms.Config(family=ms.Gaussian(dim=4), loop=ms.Fresh(real=6, synthetic=6))]
+    for cfg in cfgs:
+        with _lanes_mode("off"):
+            scalar = _by_replica(_run(cfg, range(10), 3, 6))
+        lanes = _by_replica(_run(cfg, range(10), 3, 6))
+        for v in scalar:
+            assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
+
+
+@given(seed=S.seeds, d=st.integers(1, 11), n=st.integers(0, 21),
+       loop=st.sampled_from(["replace", "fresh", "accumulate", "augment"]),
+       design=st.sampled_from(["fresh", "fixed"]), refit=st.booleans(),
+       cov=st.booleans(), tpr=st.sampled_from([0.0, 0.3]))
+def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, refit, cov, tpr):
+    """The regression samples path with LaneKit's normals (csrc/cpu/
+    regression_lanes.hpp) against ScalarKit: row counts around ROWS = 8 and
+    its multiples, d on both sides of the lanes' 16-normal refill."""
+    if design == "fixed":
+        tpr = 0.0  # a fixed design takes no filter
+    T = n + d + 2
+    lp = {"replace": ms.Replace(n=T), "fresh": ms.Fresh(real=T, synthetic=n + 3),
+          "accumulate": ms.Accumulate(synthetic=T), "augment": ms.Augment(real=T, synthetic=n + 3)}[loop]
+    c = np.eye(d) + 0.3 * np.ones((d, d)) if cov else None
+    cfg = ms.Config(family=ms.Regression(dim=d, cov=c, design=design, refit_noise=refit), loop=lp,
+                    path="samples", filter=ms.Filter(tpr=tpr) if tpr else None)
+    def run():
+        ds = ms.simulate(cfg, replicas=[0, 3, 2**32 - 1], generations=5, seed=seed,
+                         record=ms.every(1), metrics="all", threads=1, progress=False)
+        return {v: ds[v].values for v in ds.data_vars}
+
+    with _lanes_mode("off"):
+        scalar = run()
+    lanes = run()
+    for v in scalar:
+        assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v

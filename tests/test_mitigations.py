@@ -430,3 +430,18 @@ def test_cancelling_beta_keeps_the_variance_by_monte_carlo():
         cfg, replicas=200_000, generations=10, seed=3, metrics=["var"], record=[0, 1, 10], progress=False
     )
     assert abs(_z(ds["var"].values[:, 1], 1.0)) < 5 and abs(_z(ds["var"].values[:, 2], 1.0)) < 5
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_lane_eligible_loops_keep_the_mitigations(dim):
+    """At d = 1..3 the plain fresh loop runs the CPU replica lanes, which do not
+    compute the mitigations: a mitigated run must take the scalar step (whose
+    result differs from the plain loop's), never the lanes."""
+    loop = ms.Fresh(real=5, synthetic=20)
+    plain = ms.Config(family=ms.Gaussian(dim=dim), loop=loop, path="samples")
+    var = "var" if dim == 1 else "cov"
+    base = ms.simulate(plain, replicas=16, generations=3, seed=3, progress=False)[var].values
+    for kw in (dict(correction=0.5), dict(reweight=ms.TailWeight(0.3, 1.0))):
+        cfg = ms.Config(family=ms.Gaussian(dim=dim), loop=loop, path="samples", **kw)
+        got = ms.simulate(cfg, replicas=16, generations=3, seed=3, progress=False)[var].values
+        assert not np.array_equal(got[:, 1:], base[:, 1:]), kw

@@ -57,9 +57,11 @@ py::dict build_info() {
   // The instruction set of the CPU launcher's SIMD lanes on this machine (the
   // numbers are the same on either).
   const cpu::LaneMode lm = cpu::lane_mode();
+  const char* isa = lm == cpu::LANES_AVX512 ? "avx512"
+                    : lm == cpu::LANES_AVX2 ? "avx2"
+                                            : "baseline";
   d["cpu_lanes"] = lm == cpu::LANES_OFF ? std::string("off")
-                                        : std::string(lm == cpu::LANES_AVX2 ? "avx2" : "baseline") +
-                                              " x" + std::to_string(cpu::LANES);
+                                        : std::string(isa) + " x" + std::to_string(cpu::LANES);
 #ifdef MADSIM_BUILD_FLAGS
   d["flags"] = MADSIM_BUILD_FLAGS;
 #endif

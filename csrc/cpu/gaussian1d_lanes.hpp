@@ -14,7 +14,7 @@
 namespace madsim::cpu {
 
 // Normals 2b and 2b + 1 of every lane's TAG_SAMPLES stream (Gaussian1D::BlockNormals).
-template <bool AVX2>
+template <int AVX2>
 struct SampleNormals {
   u32x2 key;
   uint32_t t;
@@ -59,9 +59,9 @@ struct LaneStep<Gaussian1D> {
     return scale;
   }
 
-  template <bool AVX2>
+  template <int AVX2>
   MADSIM_LANE static void step(const G::Params& p, vd st[3], u32x2 key, vu replica,
-                               const uint32_t* ids, uint32_t t) {
+                               const uint32_t* ids, uint32_t t, double*) {
     const vd s = p.tau * VecOps::sqrt(st[1]);
     const vd scale = scale_of(st[2]);
     if (p.path == G::EXACT) {

@@ -1,6 +1,18 @@
-// GaussianLoop on the CPU takes its normals and chi-squares from LaneKit
-// (lane_kit.hpp): SIMD across the blocks and streams of one replica's step,
-// the same numbers as ScalarKit (the launcher: lane_driver.hpp).
+// GaussianLoop on the CPU, the same numbers as its scalar step, two ways:
+//   d >= 4     KitStep: one replica at a time, its normals and chi-squares
+//              from LaneKit (lane_kit.hpp), SIMD across the blocks and
+//              streams of one replica's step.
+//   d = 1..3   LaneStep: LANES replicas at once (as Gaussian1D's), for the
+//              option sets gaussian_loop_lanes_support accepts; each lane
+//              runs GaussianLoop::step's operations in its order (the same
+//              streams, transforms, loops over the packed triangles and
+//              zero-initialised sums), so a lane gives the scalar bits.
+//              Rare branches are finished by the scalar code: a rejected
+//              first Marsaglia-Tsang try (or alpha < 1) reruns that lane's
+//              chisquare; a part of 0 < c < d + 1 points (the singular
+//              Wishart, a fit that may be skipped on one part) reruns the
+//              lane's whole step from its state before the step. Filters
+//              draw each lane's binomial survivors in scalar code.
 #pragma once
 #include "../madsim/models/gaussian_loop.hpp"
 #include "lane_kit.hpp"
@@ -11,10 +23,423 @@ template <>
 struct KitStep<GaussianLoop> {
   static constexpr bool available = true;
   // d < 4: too few normals and chi-squares per step to fill lanes (measured
-  // slower than ScalarKit in 1-D); those run the scalar driver, and so do
-  // the mitigations (tail reweighting, self-correction: scalar code only).
+  // slower than ScalarKit in 1-D); those run the replica lanes below. The
+  // mitigations (tail reweighting, self-correction) run the scalar step,
+  // which is where their code lives.
   static bool usable(const GaussianLoop::Params& p) {
     return p.d >= 4 && !GaussianLoop::mitigated(p);
+  }
+};
+
+// The GaussianLoop options the replica lanes compute; any other set runs the
+// scalar step. An option added to GaussianLoop::Params is refused here until
+// LoopLanes computes it.
+inline bool gaussian_loop_lanes_support(const GaussianLoop::Params& p) {
+  typedef GaussianLoop G;
+  const bool loop =
+      p.loop == G::REPLACE || p.loop == G::AUGMENT || p.loop == G::FRESH || p.loop == G::ACCUMULATE;
+  // the mitigations (tail reweighting, self-correction) live in the scalar step only
+  return p.d >= 1 && p.d <= 3 && loop && p.factors == 0 && !G::mitigated(p) &&
+         (p.path == G::EXACT || p.path == G::SAMPLES);
+}
+
+// a where the mask is set, else b.
+MADSIM_LANE vd lane_select(vu mask, vd a, vd b) { return (vd)(((vu)a & mask) | ((vu)b & ~mask)); }
+MADSIM_LANE bool lane_any(vu mask) {
+  bool any = false;
+  for (int l = 0; l < LANES; ++l) any = any || mask[l] != 0;
+  return any;
+}
+
+// Normal i of every lane's stream (tag, site) of generation t, in order (NormalSeq).
+template <int AVX2>
+struct LaneNormalSeq {
+  u32x2 key;
+  uint32_t t;
+  vu stream, replica;
+  uint64_t i;
+  vd a, b;
+  MADSIM_LANE void start(u32x2 key_, uint32_t t_, uint32_t tag, uint32_t site, vu replica_) {
+    key = key_;
+    t = t_;
+    stream = VecOps::splat_u(make_stream(key_, 0, t_, tag, site).stream);
+    replica = replica_;
+    i = 0;
+  }
+  MADSIM_LANE vd next() {
+    if (i & 1) {
+      ++i;
+      return b;
+    }
+    vu w[4];
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, stream, replica, w);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(w[0], w[1]), uniform52_t<VecOps>(w[2], w[3]), a, b);
+    ++i;
+    return a;
+  }
+};
+
+template <int D>
+struct LoopLanes {
+  typedef GaussianLoop G;
+  static constexpr int T = D * (D + 1) / 2, MS = 1 + D + T;
+  static constexpr int tri_(int i, int j) { return i * (i + 1) / 2 + j; }
+
+  // y = L x (linalg.hpp::tri_mul_vec).
+  MADSIM_LANE static void tri_mul_vec(const vd* L, const vd* x, vd* y) {
+    for (int i = 0; i < D; ++i) {
+      vd v = VecOps::splat(0.0);
+      for (int k = 0; k <= i; ++k) v += L[tri_(i, k)] * x[k];
+      y[i] = v;
+    }
+  }
+
+  // In place (linalg.hpp::cholesky_packed): a pivot not > 0 zeroes its column.
+  MADSIM_LANE static void cholesky(vd* a) {
+    for (int j = 0; j < D; ++j) {
+      vd s = a[tri_(j, j)];
+      for (int k = 0; k < j; ++k) s -= a[tri_(j, k)] * a[tri_(j, k)];
+      const vu pos = (vu)(s > 0.0);
+      const vd l = VecOps::sqrt(s);
+      const vd zero = VecOps::splat(0.0);
+      a[tri_(j, j)] = lane_select(pos, l, zero);
+      for (int i = j + 1; i < D; ++i) {
+        vd v = a[tri_(i, j)];
+        for (int k = 0; k < j; ++k) v -= a[tri_(i, k)] * a[tri_(j, k)];
+        a[tri_(i, j)] = lane_select(pos, v / l, zero);
+      }
+    }
+  }
+
+  // a <- pool(a, b) (moments.hpp::moments_pool).
+  MADSIM_LANE static void pool(vd* a, const vd* b) {
+    const vd na = a[0], nb = b[0];
+    const vd n = na + nb, w = na * nb / n;
+    vd out[MS];
+    const vd *am = a + 1, *bm = b + 1;
+    for (int i = 0, k = 0; i < D; ++i)
+      for (int j = 0; j <= i; ++j, ++k)
+        out[1 + D + k] = a[1 + D + k] + (b[1 + D + k] + (bm[i] - am[i]) * (bm[j] - am[j]) * w);
+    for (int i = 0; i < D; ++i) out[1 + i] = am[i] + (bm[i] - am[i]) * (nb / n);
+    out[0] = n;
+    const vu keep = (vu)(nb == 0.0), copy = (vu)(na == 0.0);
+    for (int q = 0; q < MS; ++q) a[q] = lane_select(keep, a[q], lane_select(copy, b[q], out[q]));
+  }
+
+  MADSIM_LANE static vd divisor(const G::Params& p, vd count) {
+    return p.estimator == G::MLE ? count : count - 1.0;
+  }
+
+  // out[i] = chisquare(nu - i) of the stream (tag, first_site + i), i < D
+  // (ScalarKit::chisquares): the first try in lanes, the rest in scalar code
+  // on the live lanes that need it.
+  template <int AVX2>
+  MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
+                                     uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out) {
+    for (int i = 0; i < D; ++i) {
+      const vd alpha = 0.5 * (nu - (double)i);
+      const vu boost = (vu)(alpha < 1.0);
+      const vd d = alpha - 1.0 / 3.0;
+      const vd c = 1.0 / VecOps::sqrt(9.0 * d);
+      vu w[4];
+      stream_blocks<AVX2>(key, 0, t,
+                          VecOps::splat_u(make_stream(key, 0, t, tag, first_site + i).stream),
+                          replica, w);
+      vd x, spare, v1, v, u, value;
+      vu accepted;
+      gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
+      const vu redo = live & (boost | ~accepted);
+      if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
+      out[i] = 2.0 * value;
+      const vu scalar = live & (boost | ~accepted);
+      for (int l = 0; l < LANES; ++l) {
+        if (!scalar[l]) continue;
+        double sp;
+        uint32_t tries;
+        out[i][l] =
+            chisquare(nu[l] - i, make_stream(key, ids[l], t, tag, first_site + i), sp, tries);
+      }
+    }
+  }
+
+  // GaussianLoop::draw_exact on lanes with c = 0 (moments zero) or c >= D + 1
+  // (Bartlett; `live`); F [D * D] gets the factor.
+  template <int AVX2>
+  MADSIM_LANE static void draw_exact(vd c, const vd* mu, const vd* L, double s, u32x2 key,
+                                     vu replica, const uint32_t* ids, uint32_t t, uint32_t tag,
+                                     vd* m, vd* F, bool scatter) {
+    const vu live = (vu)(c >= D + 1.0);
+    LaneNormalSeq<AVX2> zs;
+    zs.start(key, t, tag, 0, replica);
+    vd z[D], Y[D];
+    for (int i = 0; i < D; ++i) z[i] = zs.next();
+    tri_mul_vec(L, z, Y);
+    m[0] = c;
+    const vd rc = VecOps::sqrt(c);
+    for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * Y[i] / rc;
+    const vd nu = c - 1.0;
+    vd chi[D];
+    chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi);
+    LaneNormalSeq<AVX2> off;
+    off.start(key, t, tag, 1, replica);
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j)
+        F[i * D + j] = j < i ? off.next() : j == i ? VecOps::sqrt(chi[i]) : VecOps::splat(0.0);
+    if (scatter) {
+      vd Y2[D * D];  // linalg.hpp::tri_mul_dense, then outer_packed
+      for (int i = 0; i < D; ++i)
+        for (int q = 0; q < D; ++q) {
+          vd v = VecOps::splat(0.0);
+          for (int k = 0; k <= i; ++k) v += L[tri_(i, k)] * F[k * D + q];
+          Y2[i * D + q] = v;
+        }
+      const double scale = s * s;
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j <= i; ++j) {
+          vd v = VecOps::splat(0.0);
+          for (int q = 0; q < D; ++q) v += Y2[i * D + q] * Y2[j * D + q];
+          m[1 + D + tri_(i, j)] = scale * v;
+        }
+    } else {
+      for (int k = 0; k < T; ++k) m[1 + D + k] = VecOps::splat(0.0);
+    }
+    const vu none = (vu)(c <= 0.0);
+    for (int q = 0; q < MS; ++q) m[q] = lane_select(none, VecOps::splat(0.0), m[q]);
+  }
+
+  // GaussianLoop::draw_samples on lanes with c = 0 or c >= D + 1: the lanes
+  // walk their streams' tries in lockstep (a try takes D normals whether or
+  // not truncation keeps it), each adding the tries it keeps until it has
+  // its count. sz [T] gets S_z.
+  template <int AVX2>
+  MADSIM_LANE static void draw_samples(vd c, const vd* mu, const vd* L, double s, double trunc,
+                                       u32x2 key, vu replica, uint32_t t, uint32_t tag, vd* m,
+                                       vd* sz, bool scatter) {
+    vd want;
+    for (int l = 0; l < LANES; ++l) want[l] = c[l] > 0.0 ? (double)(uint64_t)c[l] : 0.0;
+    vd got = VecOps::splat(0.0), s1[D], z0[D];
+    for (int i = 0; i < D; ++i) s1[i] = z0[i] = VecOps::splat(0.0);
+    for (int k = 0; k < T; ++k) sz[k] = VecOps::splat(0.0);
+    LaneNormalSeq<AVX2> zs;
+    zs.start(key, t, tag, 0, replica);
+    const uint64_t max_normals = 2ull * BLOCK_MAX - (uint64_t)D;
+    bool same = trunc <= 0.0;  // every try kept, every lane the same count: no masks
+    for (int l = 1; l < LANES; ++l) same = same && want[l] == want[0];
+    if (same) {
+      const uint64_t count = (uint64_t)want[0];
+      uint64_t g = 0;
+      for (; g < count && zs.i <= max_normals; ++g) {
+        vd z[D];
+        for (int i = 0; i < D; ++i) z[i] = zs.next();
+        if (g == 0)
+          for (int i = 0; i < D; ++i) z0[i] = z[i];
+        for (int i = 0, k = 0; i < D; ++i) {
+          const vd di = z[i] - z0[i];
+          s1[i] += di;
+          for (int j = 0; j <= i; ++j, ++k) sz[k] += di * (z[j] - z0[j]);
+        }
+      }
+      got = VecOps::splat((double)g);
+    }
+    while (!same) {
+      const vu active = (vu)(got < want);
+      if (!lane_any(active) || zs.i > max_normals) break;
+      vd z[D];
+      vd r2 = VecOps::splat(0.0);
+      for (int i = 0; i < D; ++i) {
+        z[i] = zs.next();
+        r2 += z[i] * z[i];
+      }
+      vu keep = active;
+      if (trunc > 0.0) keep &= ~(vu)(r2 > trunc * trunc);
+      const vu first = keep & (vu)(got == 0.0);
+      for (int i = 0; i < D; ++i) z0[i] = lane_select(first, z[i], z0[i]);
+      for (int i = 0, k = 0; i < D; ++i) {
+        const vd di = z[i] - z0[i];
+        s1[i] = lane_select(keep, s1[i] + di, s1[i]);
+        for (int j = 0; j <= i; ++j, ++k)
+          sz[k] = lane_select(keep, sz[k] + di * (z[j] - z0[j]), sz[k]);
+      }
+      got = lane_select(keep, got + 1.0, got);
+    }
+    const vd n = got;
+    m[0] = n;
+    for (int i = 0, k = 0; i < D; ++i)
+      for (int j = 0; j <= i; ++j, ++k) sz[k] -= s1[i] * s1[j] / n;
+    vd tmp[D], zz[D];
+    for (int i = 0; i < D; ++i) tmp[i] = z0[i] + s1[i] / n;
+    tri_mul_vec(L, tmp, zz);
+    for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * zz[i];
+    if (scatter) {  // linalg.hpp::congruence_packed
+      vd Tm[D * D];
+      for (int i = 0; i < D; ++i)
+        for (int q = 0; q < D; ++q) {
+          vd v = VecOps::splat(0.0);
+          for (int k = 0; k <= i; ++k) v += L[tri_(i, k)] * sz[k >= q ? tri_(k, q) : tri_(q, k)];
+          Tm[i * D + q] = v;
+        }
+      const double scale = s * s;
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j <= i; ++j) {
+          vd v = VecOps::splat(0.0);
+          for (int k = 0; k <= j; ++k) v += Tm[i * D + k] * L[tri_(j, k)];
+          m[1 + D + tri_(i, j)] = scale * v;
+        }
+    } else {
+      for (int k = 0; k < T; ++k) m[1 + D + k] = VecOps::splat(0.0);
+    }
+    const vu none = (vu)(c <= 0.0);
+    for (int q = 0; q < MS; ++q) m[q] = lane_select(none, VecOps::splat(0.0), m[q]);
+  }
+
+  // GaussianLoop::draw_part; w: F [D * D] (exact) or S_z [T] (samples).
+  template <int AVX2>
+  MADSIM_LANE static void draw_part(const G::Params& p, bool real, vd c, const vd* mu, const vd* L,
+                                    u32x2 key, vu replica, const uint32_t* ids, uint32_t t, vd* m,
+                                    vd* w, bool scatter) {
+    const double s = real ? 1.0 : p.tau;
+    if (p.path == G::EXACT) {
+      draw_exact<AVX2>(c, mu, L, s, key, replica, ids, t, real ? TAG_REAL : TAG_SCATTER, m, w,
+                       scatter);
+    } else {
+      draw_samples<AVX2>(c, mu, L, s, real ? 0.0 : p.trunc, key, replica, t,
+                         real ? TAG_REAL : TAG_SAMPLES, m, w, scatter);
+    }
+  }
+
+  // GaussianLoop::fit into st's mean and factor; returns the mask of lanes fitted.
+  MADSIM_LANE static vu fit(const G::Params& p, const vd* real, const vd* syn, vd* st) {
+    vd mu[D], L[T];
+    vu ok;
+    if (p.weight < 0.0) {
+      vd pooled[MS];
+      for (int q = 0; q < MS; ++q) pooled[q] = real[q];
+      pool(pooled, syn);
+      ok = ~(vu)(pooled[0] < D + 1.0);
+      const vd div = divisor(p, pooled[0]);
+      for (int i = 0; i < D; ++i) mu[i] = pooled[1 + i];
+      for (int k = 0; k < T; ++k) L[k] = pooled[1 + D + k] / div;
+    } else {
+      ok = ~((vu)(real[0] < D + 1.0) | (vu)(syn[0] < D + 1.0));
+      const double w = p.weight;
+      const vd dr = divisor(p, real[0]), ds = divisor(p, syn[0]);
+      for (int i = 0; i < D; ++i) mu[i] = w * real[1 + i] + (1.0 - w) * syn[1 + i];
+      for (int k = 0; k < T; ++k)
+        L[k] = w * (real[1 + D + k] / dr) + (1.0 - w) * (syn[1 + D + k] / ds);
+    }
+    cholesky(L);
+    for (int i = 0; i < D; ++i) st[i] = lane_select(ok, mu[i], st[i]);
+    for (int k = 0; k < T; ++k) st[D + k] = lane_select(ok, L[k], st[D + k]);
+    return ok;
+  }
+
+  // GaussianLoop::step_replace (the new factor (tau / sqrt(div)) L G).
+  template <int AVX2>
+  MADSIM_LANE static vu step_replace(const G::Params& p, vd* st, u32x2 key, vu replica,
+                                     const uint32_t* ids, uint32_t t, vd k) {
+    vd syn[MS], w[D * D], Gf[T];
+    draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, false);
+    const vu ok = ~(vu)(k < D + 1.0);
+    if (p.path == G::EXACT) {
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j <= i; ++j) Gf[tri_(i, j)] = w[i * D + j];
+    } else {
+      for (int q = 0; q < T; ++q) Gf[q] = w[q];
+      cholesky(Gf);
+    }
+    const vd* L = st + D;
+    const vd f = p.tau / VecOps::sqrt(divisor(p, syn[0]));
+    vd LG[T];
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j <= i; ++j) {
+        vd v = VecOps::splat(0.0);
+        for (int q = j; q <= i; ++q) v += L[tri_(i, q)] * Gf[tri_(q, j)];
+        LG[tri_(i, j)] = f * v;
+      }
+    for (int i = 0; i < D; ++i) st[i] = lane_select(ok, syn[1 + i], st[i]);
+    for (int q = 0; q < T; ++q) st[D + q] = lane_select(ok, LG[q], st[D + q]);
+    return ok;
+  }
+
+  template <int AVX2>
+  MADSIM_LANE static void step(const G::Params& p, vd* st, u32x2 key, vu replica,
+                               const uint32_t* ids, uint32_t t, double* scratch) {
+    const int S = (int)G::state_size(p);
+    vd before[G_LANES_STATE];
+    for (int q = 0; q < S; ++q) before[q] = st[q];
+    const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
+    vd k = VecOps::splat(k_t), m = VecOps::splat(p.loop == G::AUGMENT ? 0.0 : m_t);
+    if (p.tpr > 0.0 && k_t > 0.0)
+      for (int l = 0; l < LANES; ++l) k[l] = G::survivors(k_t, p.tpr, key, ids[l], t, 0);
+    if (p.loop != G::AUGMENT && p.fpr > 0.0 && m_t > 0.0)
+      for (int l = 0; l < LANES; ++l) m[l] = G::survivors(m_t, p.fpr, key, ids[l], t, 1);
+    // Parts of 0 < c < D + 1 points: the scalar step (below).
+    vu redo = (vu)(k > 0.0) & (vu)(k < D + 1.0);
+    if (p.loop == G::FRESH || p.loop == G::ACCUMULATE) redo |= (vu)(m > 0.0) & (vu)(m < D + 1.0);
+    vd* cnt = st + D + T;
+    vd* lp = st + D + T + 3;
+    vu ok;
+    if (p.loop == G::REPLACE) {
+      ok = step_replace<AVX2>(p, st, key, replica, ids, t, k);
+      cnt[0] = VecOps::splat(0.0);
+      cnt[1] = k;
+    } else {
+      vd syn[MS], real[MS], w[D * D];
+      draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, true);
+      if (p.loop == G::AUGMENT) {
+        for (int q = 0; q < MS; ++q) real[q] = lp[q];
+      } else {
+        vd tmu[D], tL[T];
+        for (int i = 0; i < D; ++i) tmu[i] = VecOps::splat(p.truth[i]);
+        for (int q = 0; q < T; ++q) tL[q] = VecOps::splat(p.truth[D + q]);
+        draw_part<AVX2>(p, true, m, tmu, tL, key, replica, ids, t, real, w, true);
+      }
+      if (p.loop == G::ACCUMULATE) {
+        lp[0] += real[0];
+        lp[1] += syn[0];
+        pool(lp + 2, real);
+        pool(lp + 2, syn);
+        for (int q = 0; q < MS; ++q) syn[q] = VecOps::splat(0.0);
+        ok = fit(p, lp + 2, syn, st);
+        cnt[0] = lp[0];
+        cnt[1] = lp[1];
+      } else {
+        ok = fit(p, real, syn, st);
+        cnt[0] = real[0];
+        cnt[1] = syn[0];
+      }
+    }
+    cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
+    if (!lane_any(redo)) return;
+    double row[G_LANES_STATE];
+    for (int l = 0; l < LANES; ++l) {
+      if (!redo[l]) continue;
+      for (int q = 0; q < S; ++q) row[q] = before[q][l];
+      G::step(p, row, key, ids[l], t, scratch);
+      for (int q = 0; q < S; ++q) st[q][l] = row[q];
+    }
+  }
+
+  // The largest state row (Accumulate at D = 3).
+  static constexpr int G_LANES_STATE = 24;
+  static_assert(D + T + 3 + 2 + MS <= G_LANES_STATE, "state row bound");
+};
+
+template <>
+struct LaneStep<GaussianLoop> {
+  static constexpr bool available = true;
+  static constexpr int STATE = LoopLanes<3>::G_LANES_STATE;
+  static bool usable(const GaussianLoop::Params& p) { return gaussian_loop_lanes_support(p); }
+  template <int AVX2>
+  MADSIM_LANE static void step(const GaussianLoop::Params& p, vd* st, u32x2 key, vu replica,
+                               const uint32_t* ids, uint32_t t, double* scratch) {
+    if (p.d == 1) {
+      LoopLanes<1>::step<AVX2>(p, st, key, replica, ids, t, scratch);
+    } else if (p.d == 2) {
+      LoopLanes<2>::step<AVX2>(p, st, key, replica, ids, t, scratch);
+    } else {
+      LoopLanes<3>::step<AVX2>(p, st, key, replica, ids, t, scratch);
+    }
   }
 };
 

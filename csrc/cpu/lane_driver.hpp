@@ -2,7 +2,9 @@
 // lane step: LaneStep<M> (a CPU-only specialisation, e.g. gaussian1d_lanes.hpp)
 // advances the state of LANES replicas held in vectors, computing exactly what
 // M::step computes for each (bit for bit: same operations in the same order,
-// rare branches finished by M's own scalar code). Records and detectors run
+// rare branches finished by M's own scalar code). LaneStep<M>::STATE bounds
+// M::state_size(p) for every p that usable(p) accepts; step gets the thread's
+// scratch for the scalar code it falls back on. Records and detectors run
 // per replica through the scalar Looker on the state rows, only on the
 // generations that need them. A family without LaneStep, or whose
 // LaneStep<M>::usable(p) is false, runs the scalar driver.
@@ -27,10 +29,10 @@ struct KitStep {
   static constexpr bool available = false;
 };
 
-template <bool AVX2>
+template <int AVX2>
 struct LaneKit;  // gaussian_loop_lanes.hpp
 
-template <class M, bool AVX2>
+template <class M, int AVX2>
 struct LaneKitStep {
   MADSIM_LANE static void step(const typename M::Params& p, double* state, u32x2 key,
                                uint32_t replica, uint32_t t, double* scratch) {
@@ -49,13 +51,14 @@ struct LaneKitStep {
                                                lk, records + i * rec_stride, first + i * lk.n_det, \
                                                obs, scratch);                                      \
   }
-MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, true)
-MADSIM_KIT_RANGE(kit_range_base, , false)
+MADSIM_KIT_RANGE(kit_range_avx512, MADSIM_AVX512, 2)
+MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, 1)
+MADSIM_KIT_RANGE(kit_range_base, , 0)
 #undef MADSIM_KIT_RANGE
 
 // Replicas [lo, lo + LANES): rows state[i * S], records and first passages as
 // in cpu::advance. obs and scratch are the thread's.
-template <class M, bool AVX2>
+template <class M, int AVX2>
 MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, int64_t S,
                                     u32x2 key, const uint32_t* ids, uint32_t gen_begin,
                                     uint32_t gen_end, const Looks& lk, double* records,
@@ -71,29 +74,30 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
       lookers[l].look(0, state + l * S);
     }
   }
+  const int n = (int)S;  // <= L::STATE (usable(p))
   vd st[L::STATE];
   vu replica;
   for (int l = 0; l < LANES; ++l) {
     replica[l] = ids[l];
-    for (int k = 0; k < L::STATE; ++k) st[k][l] = state[l * S + k];
+    for (int k = 0; k < n; ++k) st[k][l] = state[l * S + k];
   }
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
-    L::template step<AVX2>(p, st, key, replica, ids, (uint32_t)t);
+    L::template step<AVX2>(p, st, key, replica, ids, (uint32_t)t, scratch);
     bool any = false;
     for (int l = 0; l < LANES; ++l) any = any || lookers[l].wants((uint32_t)t);
     if (!any) continue;
     for (int l = 0; l < LANES; ++l) {
-      for (int k = 0; k < L::STATE; ++k) state[l * S + k] = st[k][l];
+      for (int k = 0; k < n; ++k) state[l * S + k] = st[k][l];
       lookers[l].look((uint32_t)t, state + l * S);
     }
   }
   for (int l = 0; l < LANES; ++l)
-    for (int k = 0; k < L::STATE; ++k) state[l * S + k] = st[k][l];
+    for (int k = 0; k < n; ++k) state[l * S + k] = st[k][l];
 }
 
 // Every whole group of LANES replicas in [lo, hi); returns where the groups
-// end (the rest runs the scalar driver). Compiled twice, for AVX2 and for the
-// portable baseline, from the same source.
+// end (the rest runs the scalar driver). Compiled three times, for AVX-512,
+// AVX2 and the portable baseline, from the same source.
 #define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                        \
   template <class M>                                                                               \
   ATTR __attribute__((flatten)) int64_t NAME(                                                      \
@@ -107,8 +111,9 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
                                   scratch);                                                        \
     return i;                                                                                      \
   }
-MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, true)
-MADSIM_LANE_RANGE(lane_range_base, , false)
+MADSIM_LANE_RANGE(lane_range_avx512, MADSIM_AVX512, 2)
+MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, 1)
+MADSIM_LANE_RANGE(lane_range_base, , 0)
 #undef MADSIM_LANE_RANGE
 
 }  // namespace madsim::cpu

@@ -10,7 +10,7 @@ namespace madsim::cpu {
 // The normals of one stream in order (as NormalSeq), LANES blocks at a time;
 // a stream expected to give fewer than 2 LANES normals is drawn one block at
 // a time (a refill would mostly be wasted).
-template <bool AVX2>
+template <int AVX2>
 struct LaneNormals {
   Stream st;
   uint64_t i;     // normals handed out
@@ -63,8 +63,9 @@ struct LaneNormals {
     }                                                                                 \
     alias_tokens_from(K, j, want, prob, alias, c, st); /* the last < 2 LANES */       \
   }
-MADSIM_ALIAS_TOKENS(alias_tokens_avx2, MADSIM_AVX2, true)
-MADSIM_ALIAS_TOKENS(alias_tokens_base, , false)
+MADSIM_ALIAS_TOKENS(alias_tokens_avx512, MADSIM_AVX512, 2)
+MADSIM_ALIAS_TOKENS(alias_tokens_avx2, MADSIM_AVX2, 1)
+MADSIM_ALIAS_TOKENS(alias_tokens_base, , 0)
 #undef MADSIM_ALIAS_TOKENS
 
 // The kit (madsim/kit.hpp::ScalarKit) on SIMD lanes:
@@ -72,7 +73,7 @@ MADSIM_ALIAS_TOKENS(alias_tokens_base, , false)
 // first Marsaglia-Tsang try of each in lanes; a rejected try, or alpha < 1,
 // reruns that site's scalar chisquare; fewer than LANES / 2 sites left run
 // ScalarKit's loop).
-template <bool AVX2>
+template <int AVX2>
 struct LaneKit {
   typedef LaneNormals<AVX2> Normals;
   MADSIM_LANE static Normals normals(const Stream& s, uint64_t hint) {
@@ -125,7 +126,9 @@ struct LaneKit {
   // Tokens through an alias table (alias_tokens_from below).
   MADSIM_LANE static void alias_tokens(int64_t K, uint64_t want, const double* prob,
                                        const double* alias, double* c, const Stream& st) {
-    (AVX2 ? alias_tokens_avx2 : alias_tokens_base)(K, want, prob, alias, c, st);
+    (AVX2 == 2 ? alias_tokens_avx512
+     : AVX2    ? alias_tokens_avx2
+               : alias_tokens_base)(K, want, prob, alias, c, st);
   }
 };
 

@@ -1,7 +1,8 @@
 // SIMD lanes for the CPU launcher: LANES replicas (or LANES blocks of one
 // stream) computed together in GCC vector types, which compile to SSE2 in the
-// portable build and to AVX2 inside functions marked MADSIM_AVX2 (chosen at run
-// time by lane_mode()). The math is the templates of the core headers
+// portable build, to AVX2 inside functions marked MADSIM_AVX2 and to AVX-512
+// (one 512-bit register per vector) inside functions marked MADSIM_AVX512
+// (chosen at run time by lane_mode()). The math is the templates of the core headers
 // (detmath.hpp, transforms.hpp, samplers.hpp) instantiated with VecOps instead
 // of ScalarOps: the same IEEE operations in the same order (no FMA:
 // -ffp-contract=off), so a lane computes exactly the bits the scalar code
@@ -31,24 +32,35 @@ typedef uint64_t vu __attribute__((vector_size(8 * LANES)));
 
 #if defined(__x86_64__)
 #define MADSIM_AVX2 __attribute__((target("avx2")))
+// The AVX2 templates (mul32<true>) compiled with AVX-512 on: GCC's vector
+// operations on 8 doubles become single 512-bit instructions.
+#define MADSIM_AVX512 __attribute__((target("avx2,avx512f,avx512dq,avx512vl")))
 inline bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
+inline bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+}
 #else
 #define MADSIM_AVX2
+#define MADSIM_AVX512
 inline bool cpu_has_avx2() { return false; }
+inline bool cpu_has_avx512() { return false; }
 #endif
 
 // Which lanes the launcher uses: the environment variable MADSIM_LANES =
-// "off" (scalar code only) or "baseline" (lanes without AVX2) overrides the
-// default (AVX2 lanes where the CPU has AVX2), for tests that compare the
-// three and benchmarks that time them; no setting changes a number.
-enum LaneMode { LANES_OFF = 0, LANES_BASELINE = 1, LANES_AVX2 = 2 };
+// "off" (scalar code only), "baseline" (lanes without AVX2) or "avx2" (no
+// AVX-512) overrides the default (the widest of AVX-512, AVX2 and baseline
+// the CPU has), for tests that compare them and benchmarks that time them;
+// no setting changes a number (IEEE operations in the same order, no FMA).
+enum LaneMode { LANES_OFF = 0, LANES_BASELINE = 1, LANES_AVX2 = 2, LANES_AVX512 = 3 };
 inline LaneMode lane_mode() {
   const char* e = getenv("MADSIM_LANES");
   if (e && strcmp(e, "off") == 0) return LANES_OFF;
   if ((e && strcmp(e, "baseline") == 0) || !cpu_has_avx2()) return LANES_BASELINE;
-  return LANES_AVX2;
+  if ((e && strcmp(e, "avx2") == 0) || !cpu_has_avx512()) return LANES_AVX2;
+  return LANES_AVX512;
 }
-inline bool has_avx2() { return lane_mode() == LANES_AVX2; }
+inline bool has_avx2() { return lane_mode() >= LANES_AVX2; }
 #define MADSIM_LANE inline __attribute__((always_inline))
 
 struct VecOps {
@@ -74,15 +86,18 @@ MADSIM_LANE vu lane_index() {
 }
 
 // a * b for lanes holding 32-bit values: the full 64-bit product by pmuludq
-// (the generic 64-bit vector product would take three). AVX2: one 256-bit
-// instruction, inlined only into MADSIM_AVX2 functions; baseline: two SSE2.
-template <bool AVX2>
+// (the generic 64-bit vector product would take three). The instruction set
+// is the template argument (ISA below: 0 baseline, 1 AVX2, 2 AVX-512), which
+// every lane template passes down. AVX-512: one 512-bit instruction; AVX2:
+// two 256-bit ones, inlined only into MADSIM_AVX2 (or AVX-512) functions;
+// baseline: four SSE2.
+template <int AVX2>
 MADSIM_LANE vu mul32(vu a, uint32_t b);
 #if defined(__x86_64__)
 typedef long long vi2 __attribute__((vector_size(16)));
 typedef long long vi4 __attribute__((vector_size(32)));
 template <>
-MADSIM_LANE vu mul32<false>(vu a, uint32_t b) {
+MADSIM_LANE vu mul32<0>(vu a, uint32_t b) {
   const __m128i m = _mm_set1_epi64x(b);
   const vi2 p0 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 0, 1), m);
   const vi2 p1 = (vi2)_mm_mul_epu32((__m128i)__builtin_shufflevector(a, a, 2, 3), m);
@@ -99,7 +114,7 @@ MADSIM_LANE vu mul32<false>(vu a, uint32_t b) {
 // Not always_inline: GCC checks that in every instantiation, but
 // flatten inlines it into the MADSIM_AVX2 functions, the only callers.
 template <>
-MADSIM_AVX2 inline vu mul32<true>(vu a, uint32_t b) {
+MADSIM_AVX2 inline vu mul32<1>(vu a, uint32_t b) {
   const __m256i m = _mm256_set1_epi64x(b);
   const vi4 lo = (vi4)_mm256_mul_epu32((__m256i)__builtin_shufflevector(a, a, 0, 1, 2, 3), m);
 #if MADSIM_LANES_WIDTH == 4
@@ -109,8 +124,16 @@ MADSIM_AVX2 inline vu mul32<true>(vu a, uint32_t b) {
   return (vu)__builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
 #endif
 }
+template <>
+MADSIM_AVX512 inline vu mul32<2>(vu a, uint32_t b) {
+#if MADSIM_LANES_WIDTH == 4
+  return mul32<1>(a, b);
 #else
-template <bool AVX2>
+  return (vu)_mm512_mul_epu32((__m512i)a, _mm512_set1_epi64(b));
+#endif
+}
+#else
+template <int AVX2>
 MADSIM_LANE vu mul32(vu a, uint32_t b) {
   return a * (uint64_t)b;
 }
@@ -119,7 +142,7 @@ static_assert(LANES == 4 || LANES == 8, "mul32 splits 4 or 8 lanes into SSE2 / A
 
 // Philox4x32-10 (philox.hpp) on LANES counters at once; words in the low 32
 // bits of each lane. AVX2: compiled into MADSIM_AVX2 functions only.
-template <bool AVX2>
+template <int AVX2>
 MADSIM_LANE void philox_lanes(vu c[4], u32x2 key) {
   // Between rounds the high halves of the lanes hold garbage: pmuludq reads
   // only the low 32 bits, and the XORs keep low halves apart from high.
@@ -143,7 +166,7 @@ MADSIM_LANE void philox_lanes(vu c[4], u32x2 key) {
 
 // Blocks of LANES streams at block b (stream.hpp's counter layout), one
 // stream per lane: generation shared, stream word and replica per lane.
-template <bool AVX2>
+template <int AVX2>
 MADSIM_LANE void stream_blocks(u32x2 key, uint32_t b, uint32_t generation, vu stream, vu replica,
                                vu w[4]) {
   w[0] = VecOps::splat_u(b);
@@ -154,7 +177,7 @@ MADSIM_LANE void stream_blocks(u32x2 key, uint32_t b, uint32_t generation, vu st
 }
 
 // Blocks b .. b + LANES - 1 of one stream.
-template <bool AVX2>
+template <int AVX2>
 MADSIM_LANE void stream_run(const Stream& s, uint32_t b, vu w[4]) {
   w[0] = (VecOps::splat_u(b) + lane_index()) & VecOps::splat_u(0xffffffffu);
   w[1] = VecOps::splat_u(s.generation);

@@ -1,8 +1,8 @@
 // The physical limit for benchmarks: raw Philox4x32-10 blocks per second on
 // `threads` threads, each generating `blocks` blocks of its own counter range
 // (XOR-folded into a sink so the compiler cannot drop the work). lanes = true
-// times the SIMD generator the lane launcher uses (lanes.hpp, AVX2 where the
-// CPU has it), LANES blocks per call.
+// times the SIMD generator the lane launcher uses (lanes.hpp, in the lane
+// mode lane_mode() picks), LANES blocks per call.
 #pragma once
 #include <chrono>
 #include <thread>
@@ -38,18 +38,21 @@ inline uint32_t philox_scalar_work(uint64_t blocks, int k) {
     for (int l = 0; l < LANES; ++l) out ^= (uint32_t)acc[l];                          \
     return out;                                                                       \
   }
-MADSIM_PHILOX_LANES_WORK(philox_lanes_work_avx2, MADSIM_AVX2, true)
+MADSIM_PHILOX_LANES_WORK(philox_lanes_work_avx512, MADSIM_AVX512, 2)
+MADSIM_PHILOX_LANES_WORK(philox_lanes_work_avx2, MADSIM_AVX2, 1)
 MADSIM_PHILOX_LANES_WORK(philox_lanes_work_base, , false)
 #undef MADSIM_PHILOX_LANES_WORK
 
 inline double philox_seconds(uint64_t blocks, int threads, bool lanes = false) {
   std::vector<uint32_t> sink(threads > 0 ? threads : 1, 0);
-  const bool avx2 = has_avx2();
+  const LaneMode mode = lane_mode();
   auto work = [&](int k) {
     if (!lanes)
       sink[k] = philox_scalar_work(blocks, k);
     else
-      sink[k] = avx2 ? philox_lanes_work_avx2(blocks, k) : philox_lanes_work_base(blocks, k);
+      sink[k] = mode == LANES_AVX512 ? philox_lanes_work_avx512(blocks, k)
+                : mode == LANES_AVX2 ? philox_lanes_work_avx2(blocks, k)
+                                     : philox_lanes_work_base(blocks, k);
   };
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
