@@ -397,9 +397,8 @@ class Config:
     Parameters
     ----------
     family
-        what is fit: one of the registered families (``madsim.families``):
-        Gaussian (default ``Gaussian()``), PPCA, GaussianMixture, Regression,
-        Categorical or Bigram.
+        what is fit: one of the registered families
+        (``madsim.families.all_families()``; default ``Gaussian()``).
     loop
         what each generation trains on: Replace (default ``Replace(n=100)``),
         Augment, Fresh, Accumulate or AccumulateSubsample.
@@ -419,8 +418,9 @@ class Config:
         None or a Filter(tpr, fpr).
     path
         "exact" (draw sufficient statistics, cost independent of the counts) or
-        "samples" (draw every point); None (the default): "exact" where the
-        family has it (Gaussian, Categorical), else "samples" (Bigram).
+        "samples" (draw every point); None (the default): the family's
+        default path (its FamilySpec's ``default_path``: "exact" where the
+        family has one).
     top_k, top_p
         token families only: synthetic tokens are drawn from the top_k most
         probable tokens, then from the smallest most-probable set whose mass
