@@ -156,12 +156,12 @@ def numpy_suffstats_nd(d: int, n: int, R: int, G: int, seed: int = 0):
     mu = np.zeros((R, d))
     L = np.tile(np.eye(d), (R, 1, 1))
     rows, cols = np.tril_indices(d, -1)
-    below = rows * d + cols          # flat indices: a 2-D fancy assignment is ~2x faster
+    below = rows * d + cols  # flat indices: a 2-D fancy assignment is ~2x faster
     diag = np.arange(d) * (d + 1)
     df = (n - 1 - np.arange(d)).astype(np.float64)[:, None]
     root_n = math.sqrt(n)
     A = np.zeros((R, d, d))
-    A_flat = A.reshape(R, d * d)     # a view of A
+    A_flat = A.reshape(R, d * d)  # a view of A
     for _ in range(G):
         z = rng.standard_normal((R, d, 1))
         mu = mu + (L @ z)[:, :, 0] / root_n  # this generation's L, before the refit
@@ -226,7 +226,11 @@ def _part(rng, mu, var, c: float, R: int):
 
 def _pool(n_a, mean_a, scat_a, n_b, mean_b, scat_b):
     n = n_a + n_b
-    return n, mean_a + (mean_b - mean_a) * (n_b / n), scat_a + scat_b + (mean_b - mean_a) ** 2 * (n_a * n_b / n)
+    return (
+        n,
+        mean_a + (mean_b - mean_a) * (n_b / n),
+        scat_a + scat_b + (mean_b - mean_a) ** 2 * (n_a * n_b / n),
+    )
 
 
 def numpy_augment_suffstats(real: int, synthetic: int, R: int, G: int, seed: int = 0):
@@ -274,8 +278,7 @@ def numpy_weighted_suffstats(real: int, synthetic: int, weight: float, R: int, G
     return mu, var
 
 
-def numpy_filter_suffstats(real: int, synthetic: int, tpr: float, fpr: float, R: int, G: int,
-                           seed: int = 0):
+def numpy_filter_suffstats(real: int, synthetic: int, tpr: float, fpr: float, R: int, G: int, seed: int = 0):
     """Fresh data through a provenance filter: Binomial(synthetic, 1 - tpr)
     synthetic and Binomial(real, 1 - fpr) real points survive per replica; a
     generation with fewer than 2 pooled points keeps the model."""

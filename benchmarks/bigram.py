@@ -31,8 +31,17 @@ from madsim._backend import core
 
 def madsim_run(K, L, n, R, G, threads):
     cfg = ms.Config(family=ms.Bigram(tokens=K, zipf=1.0, length=L), loop=ms.Replace(n=n))
-    return lambda: ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],
-                               metrics=["edges"], threads=threads, progress=False, chunk=G)
+    return lambda: ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        metrics=["edges"],
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
 
 
 def _walk_fit(rng, P, start_cdf, n, L):
@@ -65,6 +74,7 @@ def numpy_vectorised(K, L, n, R, G):
         P = np.broadcast_to(P0, (R, K, K)).copy()
         for _ in range(G):
             P = _walk_fit(rng, P, start_cdf, n, L)
+
     return run
 
 
@@ -82,8 +92,18 @@ def path_rows(args) -> list[dict]:
     t = timed(madsim_run(K, L, n, R, G, args.threads), args.repeats)
     tb = timed(numpy_vectorised(K, L, n, R, G), args.repeats)
     m, b = R * G / t["min_s"], R * G / tb["min_s"]
-    return [dict(family="bigram", path=f"replace K={K} L={L} n={n}", baseline="numpy vectorised walk",
-                 madsim_rg_per_s=m, numpy_rg_per_s=b, ratio=m / b, goal=2.0, met=bool(m / b >= 2.0))]
+    return [
+        dict(
+            family="bigram",
+            path=f"replace K={K} L={L} n={n}",
+            baseline="numpy vectorised walk",
+            madsim_rg_per_s=m,
+            numpy_rg_per_s=b,
+            ratio=m / b,
+            goal=2.0,
+            met=bool(m / b >= 2.0),
+        )
+    ]
 
 
 def main(argv=None):
@@ -91,8 +111,7 @@ def main(argv=None):
     th, rep = args.threads, args.repeats
     scale = 0.05 if args.quick else 1.0
     # (K, L, n, R, G; the per-replica loop runs R // 10 replicas)
-    sizes = [(20, 100, 50, int(2000 * scale) or 10, 20),
-             (200, 1000, 20, int(200 * scale) or 10, 10)]
+    sizes = [(20, 100, 50, int(2000 * scale) or 10, 20), (200, 1000, 20, int(200 * scale) or 10, 10)]
     philox_rate = 2_000_000 * th / core.philox_seconds(2_000_000, th)
     rows = []
     for K, L, n, R, G in sizes:
@@ -111,16 +130,22 @@ def main(argv=None):
         e["numpy_replica_loop"] = t
         rows.append(e)
 
-    print(f"Bigram replace loop, {th} threads; Philox {philox_rate / 1e6:.1f}M blocks/s "
-          "(replica-generations per second, min of repeats)")
-    print(f"{'K':>5} {'L':>5} {'n':>4} | {'madsim':>9} {'np vector':>9} {'np loop':>9} | "
-          f"{'x vector':>8} {'x loop':>7} | {'% Philox':>8}")
+    print(
+        f"Bigram replace loop, {th} threads; Philox {philox_rate / 1e6:.1f}M blocks/s "
+        "(replica-generations per second, min of repeats)"
+    )
+    print(
+        f"{'K':>5} {'L':>5} {'n':>4} | {'madsim':>9} {'np vector':>9} {'np loop':>9} | "
+        f"{'x vector':>8} {'x loop':>7} | {'% Philox':>8}"
+    )
     for e in rows:
         m = e["madsim"]["rg_per_s"]
-        print(f"{e['K']:>5} {e['L']:>5} {e['n']:>4} | {m:>9.3g} {e['numpy_vectorised']['rg_per_s']:>9.3g} "
-              f"{e['numpy_replica_loop']['rg_per_s']:>9.3g} | "
-              f"{m / e['numpy_vectorised']['rg_per_s']:>8.1f} {m / e['numpy_replica_loop']['rg_per_s']:>7.1f} | "
-              f"{100 * e['madsim']['fraction_of_philox']:>7.1f}%")
+        print(
+            f"{e['K']:>5} {e['L']:>5} {e['n']:>4} | {m:>9.3g} {e['numpy_vectorised']['rg_per_s']:>9.3g} "
+            f"{e['numpy_replica_loop']['rg_per_s']:>9.3g} | "
+            f"{m / e['numpy_vectorised']['rg_per_s']:>8.1f} {m / e['numpy_replica_loop']['rg_per_s']:>7.1f} | "
+            f"{100 * e['madsim']['fraction_of_philox']:>7.1f}%"
+        )
     write_results("bigram", args, philox_rate, rows)
     return 0
 

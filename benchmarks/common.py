@@ -45,18 +45,28 @@ def parse_args(doc: str, argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def write_results(name: str, args: argparse.Namespace, philox_rate: float | None, cases: list,
-                  **extra) -> None:
+def write_results(
+    name: str, args: argparse.Namespace, philox_rate: float | None, cases: list, **extra
+) -> None:
     """benchmarks/results/<name>-<host>-<time>.json with the machine (load
     average included: read rates with it), the build and ``extra`` fields
     (not for --quick runs)."""
     if args.quick:
         return
-    out = {"benchmark": name, "quick": args.quick, "philox_blocks_per_s": philox_rate, **extra,
-           "machine": {"hostname": platform.node(), "cpu_count": os.cpu_count(),
-                       "load_average": os.getloadavg(), "build_info": ms.build_info(),
-                       "numpy": np.__version__},
-           "cases": cases}
+    out = {
+        "benchmark": name,
+        "quick": args.quick,
+        "philox_blocks_per_s": philox_rate,
+        **extra,
+        "machine": {
+            "hostname": platform.node(),
+            "cpu_count": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "build_info": ms.build_info(),
+            "numpy": np.__version__,
+        },
+        "cases": cases,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{name}-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     _atomic.write_text(path, json.dumps(out, indent=1, default=float))

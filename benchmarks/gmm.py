@@ -44,9 +44,14 @@ from madsim import _atomic
 
 HERE = Path(__file__).resolve().parent
 K, D, N, ITERS, TOL, FLOOR = 3, 2, 1000, 100, 1e-3, 1e-6
-FAM = ms.GaussianMixture(weights=[0.2, 0.5, 0.3], means=[[0.0, 0.0], [3.0, 1.0], [-1.0, 4.0]],
-                         covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.7, 0.0], [0.0, 2.0]], [[1.0, -0.2], [-0.2, 1.0]]],
-                         em_iters=ITERS, em_tol=TOL, cov_floor=FLOOR)
+FAM = ms.GaussianMixture(
+    weights=[0.2, 0.5, 0.3],
+    means=[[0.0, 0.0], [3.0, 1.0], [-1.0, 4.0]],
+    covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.7, 0.0], [0.0, 2.0]], [[1.0, -0.2], [-0.2, 1.0]]],
+    em_iters=ITERS,
+    em_tol=TOL,
+    cov_floor=FLOOR,
+)
 
 
 def best_of(fn, repeats):
@@ -66,11 +71,22 @@ def z_invariant(second):
 
 def run_madsim(R, G, threads):
     cfg = ms.Config(family=FAM, loop=ms.Replace(n=N))
-    ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=ms.every(1),
-                     metrics=["second_moment", "em_iters", "floored"], threads=threads,
-                     progress=False, chunk=G)
-    return (ds["second_moment"].values[:, -1], float(ds["em_iters"].values[:, 1:].mean()),
-            float(ds["floored"].values.max()))
+    ds = ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=ms.every(1),
+        metrics=["second_moment", "em_iters", "floored"],
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
+    return (
+        ds["second_moment"].values[:, -1],
+        float(ds["em_iters"].values[:, 1:].mean()),
+        float(ds["floored"].values.max()),
+    )
 
 
 def run_sklearn(R, G):
@@ -78,8 +94,15 @@ def run_sklearn(R, G):
 
     second, iters = np.empty(R), []
     for r in range(R):
-        gm = GaussianMixture(K, covariance_type="full", max_iter=ITERS, tol=TOL, reg_covar=FLOOR,
-                             warm_start=True, random_state=r)
+        gm = GaussianMixture(
+            K,
+            covariance_type="full",
+            max_iter=ITERS,
+            tol=TOL,
+            reg_covar=FLOOR,
+            warm_start=True,
+            random_state=r,
+        )
         gm.weights_, gm.means_ = FAM.weight_vector.copy(), FAM.mean_matrix.copy()
         gm.covariances_ = FAM.cov_matrices.copy()
         gm.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(gm.covariances_))
@@ -92,7 +115,7 @@ def run_sklearn(R, G):
             gm.fit(X)
             iters.append(gm.n_iter_)
         c = gm.covariances_
-        second[r] = gm.weights_ @ (np.trace(c, axis1=1, axis2=2) + (gm.means_ ** 2).sum(1))
+        second[r] = gm.weights_ @ (np.trace(c, axis1=1, axis2=2) + (gm.means_**2).sum(1))
     return second, float(np.mean(iters)), 0.0
 
 
@@ -113,11 +136,15 @@ def run_numpy(R, G, seed=1):
         done = np.zeros(R, bool)
         used = np.zeros(R)
         for it in range(1, ITERS + 1):
-            L = np.linalg.cholesky(C)                                     # [R, k, d, d]
-            diff = X[:, :, None, :] - mu[:, None]                         # [R, n, k, d]
+            L = np.linalg.cholesky(C)  # [R, k, d, d]
+            diff = X[:, :, None, :] - mu[:, None]  # [R, n, k, d]
             sol = np.linalg.solve(L[:, None], diff[..., None])[..., 0]
-            logp = (np.log(w)[:, None] - np.log(np.diagonal(L, axis1=2, axis2=3)).sum(-1)[:, None]
-                    - 0.5 * D * np.log(2 * np.pi) - 0.5 * (sol ** 2).sum(-1))
+            logp = (
+                np.log(w)[:, None]
+                - np.log(np.diagonal(L, axis1=2, axis2=3)).sum(-1)[:, None]
+                - 0.5 * D * np.log(2 * np.pi)
+                - 0.5 * (sol**2).sum(-1)
+            )
             lse = logsumexp(logp, axis=2)
             r = np.exp(logp - lse[..., None])
             ll = lse.mean(1)
@@ -135,7 +162,7 @@ def run_numpy(R, G, seed=1):
             if done.all():
                 break
         iters.append(used.mean())
-    second = np.einsum("rk,rk->r", w, np.trace(C, axis1=2, axis2=3) + (mu ** 2).sum(-1))
+    second = np.einsum("rk,rk->r", w, np.trace(C, axis1=2, axis2=3) + (mu**2).sum(-1))
     return second, float(np.mean(iters)), 0.0
 
 
@@ -152,6 +179,7 @@ def path_rows(args) -> list[dict]:
     bases = [("numpy EM vectorised", lambda: run_numpy(R_n, G), R_n)]
     try:
         import sklearn  # noqa: F401
+
         bases.append(("sklearn GaussianMixture warm", lambda: run_sklearn(R_s, G), R_s))
     except ImportError:
         print("scikit-learn not installed: its GMM baseline is skipped")
@@ -160,11 +188,24 @@ def path_rows(args) -> list[dict]:
         (sec, it, _), t, _ = best_of(fn, args.repeats)
         b = R * G / t
         z, zb = z_invariant(sec_m), z_invariant(sec)
-        rows.append(dict(family="gmm", path=f"replace EM k={K} d={D} n={N}", baseline=name,
-                         madsim_rg_per_s=m, numpy_rg_per_s=b, ratio=m / b,
-                         ratio_per_em_iteration=(m * it_m) / (b * it), em_iters=it_m,
-                         baseline_em_iters=it, goal=2.0, met=bool(m / b >= 2.0), z=z,
-                         z_baseline=zb, ok=bool(abs(z) < 5 and abs(zb) < 5)))
+        rows.append(
+            dict(
+                family="gmm",
+                path=f"replace EM k={K} d={D} n={N}",
+                baseline=name,
+                madsim_rg_per_s=m,
+                numpy_rg_per_s=b,
+                ratio=m / b,
+                ratio_per_em_iteration=(m * it_m) / (b * it),
+                em_iters=it_m,
+                baseline_em_iters=it,
+                goal=2.0,
+                met=bool(m / b >= 2.0),
+                z=z,
+                z_baseline=zb,
+                ok=bool(abs(z) < 5 and abs(zb) < 5),
+            )
+        )
     return rows
 
 
@@ -175,35 +216,74 @@ def main():
     args = ap.parse_args()
     q = args.quick
     G = 3 if q else 10
-    cases = [("madsim (threads=%d)" % args.threads, lambda: run_madsim(40 if q else 400, G, args.threads),
-              40 if q else 400),
-             ("madsim (1 thread)", lambda: run_madsim(20 if q else 200, G, 1), 20 if q else 200),
-             ("numpy EM vectorised over replicas", lambda: run_numpy(20 if q else 200, G), 20 if q else 200)]
+    cases = [
+        (
+            "madsim (threads=%d)" % args.threads,
+            lambda: run_madsim(40 if q else 400, G, args.threads),
+            40 if q else 400,
+        ),
+        ("madsim (1 thread)", lambda: run_madsim(20 if q else 200, G, 1), 20 if q else 200),
+        ("numpy EM vectorised over replicas", lambda: run_numpy(20 if q else 200, G), 20 if q else 200),
+    ]
     try:
         import sklearn  # noqa: F401
-        cases.append(("sklearn GaussianMixture loop (warm_start)", lambda: run_sklearn(4 if q else 40, G),
-                      4 if q else 40))
+
+        cases.append(
+            (
+                "sklearn GaussianMixture loop (warm_start)",
+                lambda: run_sklearn(4 if q else 40, G),
+                4 if q else 40,
+            )
+        )
     except ImportError:
         print("scikit-learn not installed: its baseline is skipped (pip install scikit-learn)")
     rows = []
     for name, fn, R in cases:
         (second, iters, floored), best, times = best_of(fn, 1 if q else 2)
-        rows.append(dict(case=name, replicas=R, generations=G, seconds=best, times_s=times,
-                         rg_per_s=R * G / best, em_iters_mean=iters, floored_max=floored,
-                         z_invariant=z_invariant(second)))
+        rows.append(
+            dict(
+                case=name,
+                replicas=R,
+                generations=G,
+                seconds=best,
+                times_s=times,
+                rg_per_s=R * G / best,
+                em_iters_mean=iters,
+                floored_max=floored,
+                z_invariant=z_invariant(second),
+            )
+        )
     base = rows[0]["rg_per_s"]
     print(f"GMM replace loop, k={K}, d={D}, n={N}, EM cap {ITERS}, tol {TOL}; {G} generations")
     print(f"{'case':45s} {'rg/s':>10s} {'madsim x':>9s} {'EM iters':>9s} {'z (invariant)':>13s}")
     for r in rows:
-        print(f"{r['case']:45s} {r['rg_per_s']:10.1f} {base / r['rg_per_s']:9.1f} "
-              f"{r['em_iters_mean']:9.2f} {r['z_invariant']:13.2f}")
+        print(
+            f"{r['case']:45s} {r['rg_per_s']:10.1f} {base / r['rg_per_s']:9.1f} "
+            f"{r['em_iters_mean']:9.2f} {r['z_invariant']:13.2f}"
+        )
     out = HERE / "results" / f"gmm-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     if not q:
         out.parent.mkdir(exist_ok=True)
-        _atomic.write_text(out, json.dumps(dict(
-            k=K, d=D, n=N, em_iters=ITERS, em_tol=TOL, cov_floor=FLOOR, generations=G,
-            threads=args.threads, cpu_count=os.cpu_count(), load_average=os.getloadavg(),
-            build_info=ms.build_info(), rows=rows), indent=1))
+        _atomic.write_text(
+            out,
+            json.dumps(
+                dict(
+                    k=K,
+                    d=D,
+                    n=N,
+                    em_iters=ITERS,
+                    em_tol=TOL,
+                    cov_floor=FLOOR,
+                    generations=G,
+                    threads=args.threads,
+                    cpu_count=os.cpu_count(),
+                    load_average=os.getloadavg(),
+                    build_info=ms.build_info(),
+                    rows=rows,
+                ),
+                indent=1,
+            ),
+        )
         print(f"wrote {out}")
 
 

@@ -31,7 +31,7 @@ from scipy.special import logsumexp
 import madsim as ms
 from madsim import theory
 
-N, M = 100, 200            # points per generation, test points of the nll
+N, M = 100, 200  # points per generation, test points of the nll
 FAM = ms.KDE(bandwidth="silverman", test_points=M)
 
 
@@ -43,8 +43,17 @@ def z_theory(var, G):
 def run_madsim(R, G, threads, nll):
     cfg = ms.Config(family=FAM, loop=ms.Replace(n=N))
     metrics = ["var", "bandwidth"] + (["nll"] if nll else [])
-    ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[0, G], metrics=metrics,
-                     threads=threads, progress=False, chunk=G)
+    ds = ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[0, G],
+        metrics=metrics,
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
     return ds["var"].values[:, -1]
 
 
@@ -56,7 +65,7 @@ def silverman_sd(X):
 
 def run_numpy(R, G, nll, seed=1):
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((R, N))                       # generation 1: the truth's draws
+    X = rng.standard_normal((R, N))  # generation 1: the truth's draws
     h = silverman_sd(X)
     rows = np.arange(R)[:, None]
     for _ in range(G - 1):
@@ -87,17 +96,33 @@ def main():
     for name, fn, r, g, kind in [
         (f"madsim ({args.threads} threads)", lambda: run_madsim(R, G, args.threads, False), R, G, "sample"),
         ("madsim (1 thread)", lambda: run_madsim(R, G, 1, False), R, G, "sample"),
-        ("numpy: choice + normal noise batched over replicas", lambda: run_numpy(R, G, False), R, G, "sample"),
-        (f"madsim nll, m = {M} ({args.threads} threads)", lambda: run_madsim(Rn, 1, args.threads, True), Rn, 1,
-         "nll"),
+        (
+            "numpy: choice + normal noise batched over replicas",
+            lambda: run_numpy(R, G, False),
+            R,
+            G,
+            "sample",
+        ),
+        (
+            f"madsim nll, m = {M} ({args.threads} threads)",
+            lambda: run_madsim(Rn, 1, args.threads, True),
+            Rn,
+            1,
+            "nll",
+        ),
         ("numpy log-sum-exp nll [R, m, n]", lambda: run_numpy(Rn, 1, True), Rn, 1, "nll"),
         ("scipy gaussian_kde(...).logpdf per replica", lambda: run_scipy_nll(Rn), Rn, 1, "nll"),
     ]:
         t, var = timed_with_result(fn, reps)
         z = z_theory(var, g) if kind == "sample" else None
-        rows.append(dict(case=name, kind=kind, replicas=r, generations=g, rg_per_s=r * g / t["min_s"], z_theory=z,
-                         **t))
-    print(f"KDE replace loop, 1-D, Silverman, n = {N}; sampling {G} generations, nll with m = {M} test points")
+        rows.append(
+            dict(
+                case=name, kind=kind, replicas=r, generations=g, rg_per_s=r * g / t["min_s"], z_theory=z, **t
+            )
+        )
+    print(
+        f"KDE replace loop, 1-D, Silverman, n = {N}; sampling {G} generations, nll with m = {M} test points"
+    )
     print(f"{'case':52s} {'rg/s':>11s} {'madsim x':>9s} {'z (theory)':>10s}")
     base = {"sample": rows[0]["rg_per_s"], "nll": rows[3]["rg_per_s"]}
     for r in rows:

@@ -38,8 +38,17 @@ def config(d, n, loop):
 
 def madsim_run(d, n, loop, R, G, threads):
     cfg = config(d, n, loop)
-    return lambda: ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],
-                               metrics=["fisher_error"], threads=threads, progress=False, chunk=G)
+    return lambda: ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        metrics=["fisher_error"],
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
 
 
 def newton(X, y, w):
@@ -72,6 +81,7 @@ def numpy_run(d, n, loop, R, G):
                 w = newton(X, y, w)
         e = w - w_star
         return np.einsum("rd,rd->r", e, e).mean()
+
     return run
 
 
@@ -101,8 +111,10 @@ def main(argv=None):
             e["numpy"] = t
             rows.append(e)
 
-    print(f"Logistic (Newton MLE, fresh design), {th} threads: replica-generations per second "
-          "(min of repeats); x = madsim / numpy batched")
+    print(
+        f"Logistic (Newton MLE, fresh design), {th} threads: replica-generations per second "
+        "(min of repeats); x = madsim / numpy batched"
+    )
     print(f"{'d':>3} {'n':>6} {'loop':>10} | {'madsim':>9} {'numpy':>9} | {'x':>6}")
     for e in rows:
         m, npy = e["madsim"]["rg_per_s"], e["numpy"]["rg_per_s"]

@@ -38,8 +38,16 @@ def main(argv=None) -> None:
         default = list(kern.default_variables)
 
         def run(metrics):
-            return ms.simulate(cfg, replicas=R, generations=G, seed=1, record=ms.every(1),
-                               threads=args.threads, progress=False, metrics=metrics)
+            return ms.simulate(
+                cfg,
+                replicas=R,
+                generations=G,
+                seed=1,
+                record=ms.every(1),
+                threads=args.threads,
+                progress=False,
+                metrics=metrics,
+            )
 
         base = timed(lambda: run(None), args.repeats)["min_s"]
         base_bytes = run(None).nbytes
@@ -47,19 +55,35 @@ def main(argv=None) -> None:
         for name in ["all"] + [v for v in kern.variables if v not in default]:
             t = timed(lambda: run(default + [name] if name != "all" else "all"), args.repeats)["min_s"]
             ds = run(default + [name] if name != "all" else "all")
-            rows.append({"variable": name, "seconds": t,
-                         "us_per_replica_record": 1e6 * (t - base) / (R * (G + 1)),
-                         "bytes_per_replica_record": (ds.nbytes - base_bytes) / (R * (G + 1))})
-        cases.append({"family": label, "replicas": R, "generations": G, "default": default,
-                      "default_seconds": base,
-                      "default_us_per_replica_record": 1e6 * base / (R * (G + 1)),
-                      "default_bytes_per_replica_record": base_bytes / (R * (G + 1)),
-                      "extra": rows})
-        print(f"\n{label}: default {', '.join(default)}: {1e6 * base / (R * (G + 1)):.2f} us and "
-              f"{base_bytes / (R * (G + 1)):.0f} B per replica-record")
+            rows.append(
+                {
+                    "variable": name,
+                    "seconds": t,
+                    "us_per_replica_record": 1e6 * (t - base) / (R * (G + 1)),
+                    "bytes_per_replica_record": (ds.nbytes - base_bytes) / (R * (G + 1)),
+                }
+            )
+        cases.append(
+            {
+                "family": label,
+                "replicas": R,
+                "generations": G,
+                "default": default,
+                "default_seconds": base,
+                "default_us_per_replica_record": 1e6 * base / (R * (G + 1)),
+                "default_bytes_per_replica_record": base_bytes / (R * (G + 1)),
+                "extra": rows,
+            }
+        )
+        print(
+            f"\n{label}: default {', '.join(default)}: {1e6 * base / (R * (G + 1)):.2f} us and "
+            f"{base_bytes / (R * (G + 1)):.0f} B per replica-record"
+        )
         for r in rows:
-            print(f"  + {r['variable']:<20} {r['us_per_replica_record']:+9.2f} us "
-                  f"{r['bytes_per_replica_record']:+8.0f} B")
+            print(
+                f"  + {r['variable']:<20} {r['us_per_replica_record']:+9.2f} us "
+                f"{r['bytes_per_replica_record']:+8.0f} B"
+            )
     write_results("metric_costs", args, None, cases)
 
 

@@ -31,13 +31,23 @@ def config(n, loop, path):
 
 def madsim_run(n, loop, path, R, G, threads):
     cfg = config(n, loop, path)
-    return lambda: ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], metrics=["rate"],
-                               threads=threads, progress=False, chunk=G)
+    return lambda: ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        metrics=["rate"],
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
 
 
 def numpy_run(n, loop, R, G):
     """What a user writes with numpy: every replica's n points at once, one
     generation after another; accumulate keeps each replica's pooled sum."""
+
     def run():
         rng = np.random.default_rng(1)
         lam = np.full(R, RATE)
@@ -51,6 +61,7 @@ def numpy_run(n, loop, R, G):
             else:
                 lam = s / n
         return lam.mean()
+
     return run
 
 
@@ -80,13 +91,19 @@ def main(argv=None):
             e["numpy"] = t
             rows.append(e)
 
-    print(f"Poisson (rate {RATE}, MLE), {th} threads: replica-generations per second (min of repeats); "
-          "x = madsim path / numpy batched")
-    print(f"{'n':>6} {'loop':>10} | {'exact':>9} {'samples':>9} {'numpy':>9} | {'x exact':>8} {'x samples':>9}")
+    print(
+        f"Poisson (rate {RATE}, MLE), {th} threads: replica-generations per second (min of repeats); "
+        "x = madsim path / numpy batched"
+    )
+    print(
+        f"{'n':>6} {'loop':>10} | {'exact':>9} {'samples':>9} {'numpy':>9} | {'x exact':>8} {'x samples':>9}"
+    )
     for e in rows:
         ex, sa, npy = (e[k]["rg_per_s"] for k in ("madsim_exact", "madsim_samples", "numpy"))
-        print(f"{e['n']:>6} {e['loop']:>10} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | {ex / npy:>8.1f} "
-              f"{sa / npy:>9.2f}")
+        print(
+            f"{e['n']:>6} {e['loop']:>10} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | {ex / npy:>8.1f} "
+            f"{sa / npy:>9.2f}"
+        )
     write_results("poisson", args, None, rows)
     return 0
 

@@ -31,24 +31,33 @@ D, Q = 10, 2
 FAM = ms.PPCA(dim=D, factors=Q, spectrum=(4.0, 2.5), noise=0.5)
 
 
-
 def madsim_run(n, R, G, path, threads):
     cfg = ms.Config(family=FAM, loop=ms.Replace(n=n), path=path)
 
     def run():
-        ds = ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], metrics=["trace"],
-                         threads=threads, progress=False, chunk=G)
+        ds = ms.simulate(
+            cfg,
+            replicas=R,
+            generations=G,
+            seed=1,
+            record=[G],
+            metrics=["trace"],
+            threads=threads,
+            progress=False,
+            chunk=G,
+        )
         return ds["trace"].values[:, 0]
+
     return run
 
 
 def _project(S, q):
     """Batched PPCA ML projection of covariances S [R, d, d] -> its Cholesky factors."""
-    w, V = np.linalg.eigh(S)                        # ascending
+    w, V = np.linalg.eigh(S)  # ascending
     d = S.shape[-1]
-    s2 = w[:, :d - q].mean(axis=1)
+    s2 = w[:, : d - q].mean(axis=1)
     lam = w.copy()
-    lam[:, :d - q] = s2[:, None]
+    lam[:, : d - q] = s2[:, None]
     C = (V * lam[:, None, :]) @ V.transpose(0, 2, 1)
     return np.linalg.cholesky(C)
 
@@ -69,6 +78,7 @@ def numpy_samples(n, R, G):
             x -= mu[:, None, :]
             L = _project(x.transpose(0, 2, 1) @ x / n, Q)
         return np.einsum("rij,rij->r", L, L)
+
     return run
 
 
@@ -87,6 +97,7 @@ def numpy_suffstats(n, R, G):
             LA = L @ A
             L = _project(LA @ LA.transpose(0, 2, 1) / n, Q)
         return np.einsum("rij,rij->r", L, L)
+
     return run
 
 
@@ -103,16 +114,28 @@ def path_rows(args) -> list[dict]:
     n, G = 100, 10
     rows = []
     for path, base_name, base, R_m, R_b in (
-            ("exact", "numpy suff. stats", numpy_suffstats, int(20000 * s), int(4000 * s)),
-            ("samples", "numpy all samples", numpy_samples, int(4000 * s), int(2000 * s))):
+        ("exact", "numpy suff. stats", numpy_suffstats, int(20000 * s), int(4000 * s)),
+        ("samples", "numpy all samples", numpy_samples, int(4000 * s), int(2000 * s)),
+    ):
         t, trace = timed_with_result(madsim_run(n, R_m, G, path, args.threads), args.repeats)
         tb, trace_b = timed_with_result(base(n, R_b, G), args.repeats)
         m, b = R_m * G / t["min_s"], R_b * G / tb["min_s"]
         z, zb = _z(trace, n, G)[0], _z(trace_b, n, G)[0]
-        rows.append(dict(family="ppca", path=f"replace {path} d={D} q={Q} n={n}", baseline=base_name,
-                         madsim_rg_per_s=m, numpy_rg_per_s=b, ratio=m / b, goal=2.0,
-                         met=bool(m / b >= 2.0), z=z, z_baseline=zb,
-                         ok=bool(abs(z) < 5 and abs(zb) < 5)))
+        rows.append(
+            dict(
+                family="ppca",
+                path=f"replace {path} d={D} q={Q} n={n}",
+                baseline=base_name,
+                madsim_rg_per_s=m,
+                numpy_rg_per_s=b,
+                ratio=m / b,
+                goal=2.0,
+                met=bool(m / b >= 2.0),
+                z=z,
+                z_baseline=zb,
+                ok=bool(abs(z) < 5 and abs(zb) < 5),
+            )
+        )
     return rows
 
 
@@ -122,15 +145,19 @@ def main(argv=None):
     s = 0.05 if args.quick else 1.0
     # (n, G, R for madsim exact, madsim samples, numpy suffstats, numpy samples): the slower
     # runs get fewer replicas; throughput is per replica-generation either way
-    sizes = [(100, 20, int(20000 * s) or 50, int(4000 * s) or 50, int(4000 * s) or 50, int(2000 * s) or 20),
-             (10_000, 5, int(20000 * s) or 50, int(100 * s) or 5, int(4000 * s) or 50, int(40 * s) or 4)]
+    sizes = [
+        (100, 20, int(20000 * s) or 50, int(4000 * s) or 50, int(4000 * s) or 50, int(2000 * s) or 20),
+        (10_000, 5, int(20000 * s) or 50, int(100 * s) or 5, int(4000 * s) or 50, int(40 * s) or 4),
+    ]
     rows = []
     for n, G, r_ex, r_sm, r_ns, r_np in sizes:
         entry = {"d": D, "q": Q, "n": n, "G": G, "threads": th}
-        for name, R, fn in (("madsim_exact", r_ex, madsim_run(n, r_ex, G, "exact", th)),
-                            ("madsim_samples", r_sm, madsim_run(n, r_sm, G, "samples", th)),
-                            ("numpy_suffstats", r_ns, numpy_suffstats(n, r_ns, G)),
-                            ("numpy_samples", r_np, numpy_samples(n, r_np, G))):
+        for name, R, fn in (
+            ("madsim_exact", r_ex, madsim_run(n, r_ex, G, "exact", th)),
+            ("madsim_samples", r_sm, madsim_run(n, r_sm, G, "samples", th)),
+            ("numpy_suffstats", r_ns, numpy_suffstats(n, r_ns, G)),
+            ("numpy_samples", r_np, numpy_samples(n, r_np, G)),
+        ):
             t, trace = timed_with_result(fn, rep)
             t["R"] = R
             t["rg_per_s"] = R * G / t["min_s"]
@@ -139,20 +166,33 @@ def main(argv=None):
             entry[name] = t
         rows.append(entry)
 
-    print(f"PPCA d={D} q={Q}, replace loop, {th} threads (replica-generations per second, min of "
-          f"{rep}; z: E tr C_G against theory)")
-    print(f"{'n':>6} {'G':>3} | {'exact':>9} {'samples':>9} | {'np suffst':>9} {'np samples':>10} | "
-          f"{'exact/np suffst':>15} {'samples/np samples':>18} | z: ex, sm, np, np")
+    print(
+        f"PPCA d={D} q={Q}, replace loop, {th} threads (replica-generations per second, min of "
+        f"{rep}; z: E tr C_G against theory)"
+    )
+    print(
+        f"{'n':>6} {'G':>3} | {'exact':>9} {'samples':>9} | {'np suffst':>9} {'np samples':>10} | "
+        f"{'exact/np suffst':>15} {'samples/np samples':>18} | z: ex, sm, np, np"
+    )
     for e in rows:
-        r = {k: e[k]["rg_per_s"] for k in ("madsim_exact", "madsim_samples", "numpy_suffstats",
-                                           "numpy_samples")}
+        r = {
+            k: e[k]["rg_per_s"]
+            for k in ("madsim_exact", "madsim_samples", "numpy_suffstats", "numpy_samples")
+        }
         zs = ", ".join(f"{e[k]['z_trace']:.1f}" for k in r)
-        print(f"{e['n']:>6} {e['G']:>3} | {r['madsim_exact']:>9.3g} {r['madsim_samples']:>9.3g} | "
-              f"{r['numpy_suffstats']:>9.3g} {r['numpy_samples']:>10.3g} | "
-              f"{r['madsim_exact'] / r['numpy_suffstats']:>15.1f} "
-              f"{r['madsim_samples'] / r['numpy_samples']:>18.1f} | {zs}")
-    write_results("ppca", args, None, rows,
-                  family={"dim": D, "factors": Q, "spectrum": list(FAM.spectrum), "noise": FAM.noise})
+        print(
+            f"{e['n']:>6} {e['G']:>3} | {r['madsim_exact']:>9.3g} {r['madsim_samples']:>9.3g} | "
+            f"{r['numpy_suffstats']:>9.3g} {r['numpy_samples']:>10.3g} | "
+            f"{r['madsim_exact'] / r['numpy_suffstats']:>15.1f} "
+            f"{r['madsim_samples'] / r['numpy_samples']:>18.1f} | {zs}"
+        )
+    write_results(
+        "ppca",
+        args,
+        None,
+        rows,
+        family={"dim": D, "factors": Q, "spectrum": list(FAM.spectrum), "noise": FAM.noise},
+    )
     return 0
 
 

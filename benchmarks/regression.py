@@ -24,15 +24,29 @@ from common import parse_args, timed, write_results
 
 
 def config(d, T, loop, path):
-    lp = (ms.Replace(n=T) if loop == "replace" else ms.Accumulate(synthetic=T) if loop == "accumulate"
-          else ms.AccumulateSubsample(n=T, synthetic=T))
+    lp = (
+        ms.Replace(n=T)
+        if loop == "replace"
+        else ms.Accumulate(synthetic=T)
+        if loop == "accumulate"
+        else ms.AccumulateSubsample(n=T, synthetic=T)
+    )
     return ms.Config(family=ms.Regression(dim=d), loop=lp, path=path)
 
 
 def madsim_run(d, T, loop, path, R, G, threads):
     cfg = config(d, T, loop, path)
-    return lambda: ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],
-                               metrics=["test_error"], threads=threads, progress=False, chunk=G)
+    return lambda: ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        metrics=["test_error"],
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
 
 
 def numpy_run(d, T, loop, R, G):
@@ -65,6 +79,7 @@ def numpy_run(d, T, loop, R, G):
             w = np.linalg.solve(A, b[..., None])[..., 0]
         e = w - w_star
         return np.einsum("rd,rd->r", e, e).mean()
+
     return run
 
 
@@ -100,15 +115,22 @@ def main(argv=None):
             e["numpy"] = t
             rows.append(e)
 
-    print(f"Regression (OLS, fresh design), {th} threads: replica-generations per second "
-          "(min of repeats); x = madsim path / numpy batched")
-    print(f"{'d':>3} {'T':>6} {'loop':>10} | {'exact':>9} {'samples':>9} {'numpy':>9} | "
-          f"{'x exact':>8} {'x samples':>9}")
+    print(
+        f"Regression (OLS, fresh design), {th} threads: replica-generations per second "
+        "(min of repeats); x = madsim path / numpy batched"
+    )
+    print(
+        f"{'d':>3} {'T':>6} {'loop':>10} | {'exact':>9} {'samples':>9} {'numpy':>9} | "
+        f"{'x exact':>8} {'x samples':>9}"
+    )
     for e in rows:
-        ex, sa, npy = (e[k]["rg_per_s"] if k in e else float("nan")
-                       for k in ("madsim_exact", "madsim_samples", "numpy"))
-        print(f"{e['d']:>3} {e['T']:>6} {e['loop']:>10} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | "
-              f"{ex / npy:>8.1f} {sa / npy:>9.2f}")
+        ex, sa, npy = (
+            e[k]["rg_per_s"] if k in e else float("nan") for k in ("madsim_exact", "madsim_samples", "numpy")
+        )
+        print(
+            f"{e['d']:>3} {e['T']:>6} {e['loop']:>10} | {ex:>9.3g} {sa:>9.3g} {npy:>9.3g} | "
+            f"{ex / npy:>8.1f} {sa / npy:>9.2f}"
+        )
     write_results("regression", args, None, rows)
     return 0
 

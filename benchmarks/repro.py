@@ -29,11 +29,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 import madsim as ms  # noqa: E402
-from madsim.repro import (alemohammad2024, bertrand2024, deydonoho2024, gerstgrasser2024,  # noqa: E402
-                          he2025, kazdan2024, shumailov2024, suresh2025)
+from madsim.repro import (  # noqa: E402
+    alemohammad2024,
+    bertrand2024,
+    deydonoho2024,
+    gerstgrasser2024,
+    he2025,
+    kazdan2024,
+    shumailov2024,
+    suresh2025,
+)
 
 
 # ------------------------------------------------------------ the papers' loops (one replica per call)
+
 
 def gaussian_replace(rng, G, n=shumailov2024.M):
     """Shumailov et al.: sample M points of N(mu, sigma^2), refit mean and unbiased variance."""
@@ -62,8 +71,12 @@ def gmm_replace(rng, G, n=shumailov2024.GMM_N, iters=shumailov2024.EM_ITERS, tol
             for j in range(2):
                 L = np.linalg.cholesky(cov[j])
                 z = np.linalg.solve(L, (x - mu[j]).T)
-                logp[:, j] = (np.log(w[j] + 1e-300) - 0.5 * (z * z).sum(0) - np.log(np.diag(L)).sum()
-                              - np.log(2 * np.pi))
+                logp[:, j] = (
+                    np.log(w[j] + 1e-300)
+                    - 0.5 * (z * z).sum(0)
+                    - np.log(np.diag(L)).sum()
+                    - np.log(2 * np.pi)
+                )
             norm = logsumexp(logp, axis=1)
             ll = norm.mean()
             r = np.exp(logp - norm[:, None])
@@ -109,7 +122,7 @@ def regression_replace(rng, G, d=gerstgrasser2024.D, T=gerstgrasser2024.T):
     return (w - w_star) @ (w - w_star)
 
 
-def weighted_fresh(rng, G, n=he2025.N_REAL, m=he2025.N_REAL, w=2 / (1 + 5 ** 0.5), d=he2025.D):
+def weighted_fresh(rng, G, n=he2025.N_REAL, m=he2025.N_REAL, w=2 / (1 + 5**0.5), d=he2025.D):
     """He, Xu & Cheng's code (Gaussian_esti): each generation a multivariate normal sample from the fit and
     a fresh real sample, unbiased mean and covariance (np.cov) of each, mixed with weight w."""
     mu, cov = np.zeros(d), np.eye(d)
@@ -140,36 +153,81 @@ def gaussian_accumulate(rng, G, n=20):
 
 # ------------------------------------------------------------ the cases: (paper, cell, loop, its madsim config, G)
 
+
 def cases(quick: bool) -> list:
     g = 0.2 if quick else 1.0
     fresh_b = bertrand2024.config(25)
     return [
-        ("shumailov2024", f"1-D Gaussian replace, M = {shumailov2024.M}", gaussian_replace,
-         shumailov2024.gaussian_config(), int(shumailov2024.SIZES["full"]["G"] * g)),
-        ("shumailov2024", f"2-D GMM by EM, n = {shumailov2024.GMM_N}", gmm_replace, shumailov2024.gmm_config(),
-         int(100 * g)),
-        ("alemohammad2024", "fresh data, 20 real + 100 synthetic, tau 0.9",
-         lambda rng, G: gaussian_fresh(rng, G, 20, 100, 0.9), alemohammad2024.config("fresh data", 0.9),
-         int(400 * g)),
-        ("bertrand2024", "fresh, 25% real of 100",
-         lambda rng, G: gaussian_fresh(rng, G, 25, 75), fresh_b, int(1000 * g)),
-        ("kazdan2024", f"Gaussian d = {kazdan2024.D} accumulate, {kazdan2024.N} per generation", gaussian_nd_accumulate,
-         kazdan2024.gaussian_config("accumulate"), int(100 * g)),
-        ("gerstgrasser2024", "regression d = 5, T = 20, replace, fixed design", regression_replace,
-         gerstgrasser2024.config("replace"), int(100 * g)),
-        ("he2025", "weighted fresh, N(0, I_2), n = m = 100, w = 1/phi", weighted_fresh,
-         he2025.config(0.6180339887498949), int(he2025.G * g)),
-        ("suresh2025", "Bernoulli p = 0.1, n = 40", bernoulli_replace, suresh2025.bernoulli_config(40),
-         int(480 * g)),
-        ("deydonoho2024", "1-D accumulate, n = 20", gaussian_accumulate, deydonoho2024.config(20),
-         int(1000 * g)),
+        (
+            "shumailov2024",
+            f"1-D Gaussian replace, M = {shumailov2024.M}",
+            gaussian_replace,
+            shumailov2024.gaussian_config(),
+            int(shumailov2024.SIZES["full"]["G"] * g),
+        ),
+        (
+            "shumailov2024",
+            f"2-D GMM by EM, n = {shumailov2024.GMM_N}",
+            gmm_replace,
+            shumailov2024.gmm_config(),
+            int(100 * g),
+        ),
+        (
+            "alemohammad2024",
+            "fresh data, 20 real + 100 synthetic, tau 0.9",
+            lambda rng, G: gaussian_fresh(rng, G, 20, 100, 0.9),
+            alemohammad2024.config("fresh data", 0.9),
+            int(400 * g),
+        ),
+        (
+            "bertrand2024",
+            "fresh, 25% real of 100",
+            lambda rng, G: gaussian_fresh(rng, G, 25, 75),
+            fresh_b,
+            int(1000 * g),
+        ),
+        (
+            "kazdan2024",
+            f"Gaussian d = {kazdan2024.D} accumulate, {kazdan2024.N} per generation",
+            gaussian_nd_accumulate,
+            kazdan2024.gaussian_config("accumulate"),
+            int(100 * g),
+        ),
+        (
+            "gerstgrasser2024",
+            "regression d = 5, T = 20, replace, fixed design",
+            regression_replace,
+            gerstgrasser2024.config("replace"),
+            int(100 * g),
+        ),
+        (
+            "he2025",
+            "weighted fresh, N(0, I_2), n = m = 100, w = 1/phi",
+            weighted_fresh,
+            he2025.config(0.6180339887498949),
+            int(he2025.G * g),
+        ),
+        (
+            "suresh2025",
+            "Bernoulli p = 0.1, n = 40",
+            bernoulli_replace,
+            suresh2025.bernoulli_config(40),
+            int(480 * g),
+        ),
+        (
+            "deydonoho2024",
+            "1-D accumulate, n = 20",
+            gaussian_accumulate,
+            deydonoho2024.config(20),
+            int(1000 * g),
+        ),
     ]
 
 
 def rate_paper(loop, G, budget_s):
     """rg/s of the paper's loop: whole replicas until ``budget_s`` has passed (at least 3)."""
     rng = np.random.default_rng(1)
-    loop(rng, 2)   # warm-up
+    loop(rng, 2)  # warm-up
     t0, reps = time.perf_counter(), 0
     while reps < 3 or time.perf_counter() - t0 < budget_s:
         loop(rng, G)
@@ -187,8 +245,12 @@ def rate_madsim(cfg, G, threads, budget_s, repeats):
         if dt > budget_s / 4 or R >= 4_000_000:
             break
         R *= 4
-    res = common.timed(lambda: ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],
-                                           threads=threads, progress=False), repeats)
+    res = common.timed(
+        lambda: ms.simulate(
+            cfg, replicas=R, generations=G, seed=1, record=[G], threads=threads, progress=False
+        ),
+        repeats,
+    )
     return R * G / res["min_s"], R
 
 
@@ -200,11 +262,23 @@ def main(argv=None) -> int:
     for key, cell, loop, cfg, G in cases(args.quick):
         paper_rate, reps = rate_paper(loop, G, budget)
         ms_rate, R = rate_madsim(cfg, G, args.threads, budget, 1 if args.quick else args.repeats)
-        rows.append({"paper": key, "cell": cell, "generations": G, "paper_loop_rg_per_s": paper_rate,
-                     "paper_loop_replicas": reps, "madsim_rg_per_s": ms_rate, "madsim_replicas": R,
-                     "madsim_threads": args.threads, "speedup": ms_rate / paper_rate})
-        print(f"{key:<17} {cell:<48} {G:>5} {paper_rate:>16.3g} {ms_rate:>12.3g} {ms_rate / paper_rate:>8.0f}x",
-              flush=True)
+        rows.append(
+            {
+                "paper": key,
+                "cell": cell,
+                "generations": G,
+                "paper_loop_rg_per_s": paper_rate,
+                "paper_loop_replicas": reps,
+                "madsim_rg_per_s": ms_rate,
+                "madsim_replicas": R,
+                "madsim_threads": args.threads,
+                "speedup": ms_rate / paper_rate,
+            }
+        )
+        print(
+            f"{key:<17} {cell:<48} {G:>5} {paper_rate:>16.3g} {ms_rate:>12.3g} {ms_rate / paper_rate:>8.0f}x",
+            flush=True,
+        )
     common.write_results("repro", args, None, rows)
     return 0
 

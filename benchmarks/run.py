@@ -55,8 +55,8 @@ from madsim._backend import core  # noqa: E402
 
 N_SMALL, N_LARGE, N_SAMPLES = 10, 10**6, 100
 D_HIGH, N_HIGH_EXACT, N_HIGH_SAMPLES = 10, 20, 100  # the d = 10 replace cases
-FRESH_REAL, FRESH_SYN = 10, 10                      # the fresh-data cases
-N_FRESH = FRESH_REAL + FRESH_SYN                    # their key: points per fit
+FRESH_REAL, FRESH_SYN = 10, 10  # the fresh-data cases
+N_FRESH = FRESH_REAL + FRESH_SYN  # their key: points per fit
 
 SCENARIOS = {
     "replace1d": "replace d=1",
@@ -71,7 +71,7 @@ Z_FAIL = 5.0  # law check: |z| at or above this fails
 # checked against (so the law check compares them with madsim directly too).
 SIZES = {
     "default": {
-        "exact": (100_000, 200),      # (R, G): about 1-2 s per run
+        "exact": (100_000, 200),  # (R, G): about 1-2 s per run
         "samples": (10_000, 50),
         "loop_exact": (100_000, 100),  # GaussianLoop on the 1-D replace cases
         "loop_samples": (10_000, 50),
@@ -140,8 +140,7 @@ def timed(fn, repeats: int, keep: list | None = None) -> dict:
 
 
 def with_throughput(entry: dict, R: int, G: int) -> dict:
-    entry.update(R=R, G=G, throughput=R * G / entry["min_s"],
-                 throughput_median=R * G / entry["median_s"])
+    entry.update(R=R, G=G, throughput=R * G / entry["min_s"], throughput_median=R * G / entry["median_s"])
     return entry
 
 
@@ -182,10 +181,12 @@ def cpu_busy(seconds: float = 1.0) -> float | None:
     """Fraction of all CPUs busy over `seconds` (from /proc/stat), measured
     before the benchmark starts: others' work skews every timing. The load
     average lags by minutes, so it is recorded but not used for this."""
+
     def ticks():
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         idle = fields[3] + fields[4]  # idle + iowait
         return sum(fields), idle
+
     try:
         total0, idle0 = ticks()
         time.sleep(seconds)
@@ -228,9 +229,14 @@ def philox_rate(threads: int, blocks_per_thread: int, repeats: int) -> dict:
     entry = {"threads": threads, "blocks_per_thread": blocks_per_thread}
     for key, lanes in (("", False), ("lanes_", True)):
         times = [core.philox_seconds(blocks_per_thread, threads, lanes) for _ in range(repeats)]
-        entry.update({f"{key}times_s": times, f"{key}min_s": min(times),
-                      f"{key}median_s": statistics.median(times),
-                      f"{key}blocks_per_s": blocks_per_thread * threads / min(times)})
+        entry.update(
+            {
+                f"{key}times_s": times,
+                f"{key}min_s": min(times),
+                f"{key}median_s": statistics.median(times),
+                f"{key}blocks_per_s": blocks_per_thread * threads / min(times),
+            }
+        )
     return entry
 
 
@@ -248,14 +254,25 @@ def thread_scaling(sizes: dict, threads: int, rounds: int) -> dict:
     for _ in range(rounds):
         for t in (1, threads):
             t0 = time.perf_counter()
-            madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], threads=t,
-                            progress=False, metrics=[STAT_COLUMN["replace1d"]])
+            madsim.simulate(
+                cfg,
+                replicas=R,
+                generations=G,
+                seed=1,
+                record=[G],
+                threads=t,
+                progress=False,
+                metrics=[STAT_COLUMN["replace1d"]],
+            )
             best[t] = min(best[t], time.perf_counter() - t0)
             best_philox[t] = min(best_philox[t], core.philox_seconds(blocks, t, True) / t)
-    return {"threads": threads, "rounds": rounds,
-            "rg_per_s": {str(t): R * G / best[t] for t in best},
-            "speedup": best[1] / best[threads],
-            "philox_speedup": best_philox[1] / best_philox[threads]}
+    return {
+        "threads": threads,
+        "rounds": rounds,
+        "rg_per_s": {str(t): R * G / best[t] for t in best},
+        "speedup": best[1] / best[threads],
+        "philox_speedup": best_philox[1] / best_philox[threads],
+    }
 
 
 class lanes_env:
@@ -320,24 +337,42 @@ def madsim_config(scenario: str, kernel: str, path: str, n: int, G: int) -> mads
     if scenario == "replace10d":
         return madsim.Config(family=madsim.Gaussian(dim=D_HIGH), loop=madsim.Replace(n=n), path=path)
     if scenario == "fresh1d":
-        return madsim.Config(family=madsim.Gaussian(),
-                             loop=madsim.Fresh(real=FRESH_REAL, synthetic=FRESH_SYN), path=path)
+        return madsim.Config(
+            family=madsim.Gaussian(), loop=madsim.Fresh(real=FRESH_REAL, synthetic=FRESH_SYN), path=path
+        )
     raise ValueError(scenario)
 
 
 KERNEL_NAMES = {"Gaussian1D": "gaussian1d", "GaussianLoop": "gaussian_loop"}
 
 
-def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, threads: int,
-                repeats: int, lanes: str | None = None) -> tuple[dict, np.ndarray]:
+def madsim_case(
+    scenario: str,
+    kernel: str,
+    path: str,
+    n: int,
+    R: int,
+    G: int,
+    threads: int,
+    repeats: int,
+    lanes: str | None = None,
+) -> tuple[dict, np.ndarray]:
     """Times one madsim case (MADSIM_LANES=lanes when given); returns the
     entry and the final-generation law statistic of each replica (from the
     last repeat)."""
     cfg = madsim_config(scenario, kernel, path, n, G)
     # Only the law statistic's column is recorded (the baselines compute no
     # metrics either); docs/benchmarks.md gives the cost of recording all.
-    run = lambda: madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],  # noqa: E731
-                                  threads=threads, progress=False, metrics=[STAT_COLUMN[scenario]])
+    run = lambda: madsim.simulate(  # noqa: E731
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        threads=threads,
+        progress=False,
+        metrics=[STAT_COLUMN[scenario]],
+    )
     keep: list = []
     with lanes_env(lanes):
         entry = with_throughput(timed(run, repeats, keep), R, G)
@@ -345,8 +380,14 @@ def madsim_case(scenario: str, kernel: str, path: str, n: int, R: int, G: int, t
     ds = keep[-1]
     if ds.attrs["kernel"] != KERNEL_NAMES[kernel]:
         raise RuntimeError(f"{scenario} {kernel} {path} n={n} ran kernel {ds.attrs['kernel']!r}")
-    entry.update(scenario=scenario, kernel=kernel, path=path, n=n, threads=threads,
-                 blocks_per_replica_generation=blocks_per_replica_generation(scenario, kernel, path, n))
+    entry.update(
+        scenario=scenario,
+        kernel=kernel,
+        path=path,
+        n=n,
+        threads=threads,
+        blocks_per_replica_generation=blocks_per_replica_generation(scenario, kernel, path, n),
+    )
     return entry, madsim_stat(scenario, ds, G)
 
 
@@ -379,7 +420,10 @@ def theory(scenario: str, n: int, G: int) -> tuple[float, float | None]:
         N = m + k
         V, M = 1.0, 0.0
         for _ in range(G):
-            V, M = ((m - 1) + (k - 1) * V + m * k / N * (V / k + 1 / m + M)) / N, (m + k * V + k * k * M) / N**2
+            V, M = (
+                ((m - 1) + (k - 1) * V + m * k / N * (V / k + 1 / m + M)) / N,
+                (m + k * V + k * k * M) / N**2,
+            )
         return V, None
     raise ValueError(scenario)
 
@@ -428,12 +472,23 @@ def law_checks(cases: list, case_stats: list, base: dict, base_stats: dict) -> l
     def row(who, scenario, n, R, G, stat, peers):
         expect, sd = theory(scenario, n, G)
         mean, se = summarise(stat, sd)
-        r = {"who": who, "scenario": scenario, "n": n, "R": R, "G": G, "stat": STAT_NAMES[scenario],
-             "mean": mean, "se": se, "theory": expect, "z_theory": zscore(mean - expect, se),
-             "vs_madsim": []}
+        r = {
+            "who": who,
+            "scenario": scenario,
+            "n": n,
+            "R": R,
+            "G": G,
+            "stat": STAT_NAMES[scenario],
+            "mean": mean,
+            "se": se,
+            "theory": expect,
+            "z_theory": zscore(mean - expect, se),
+            "vs_madsim": [],
+        }
         for label, pmean, pse in peers:
-            r["vs_madsim"].append({"case": label, "mean": pmean,
-                                   "z": zscore(mean - pmean, math.hypot(se, pse))})
+            r["vs_madsim"].append(
+                {"case": label, "mean": pmean, "z": zscore(mean - pmean, math.hypot(se, pse))}
+            )
         zs = [r["z_theory"]] + [p["z"] for p in r["vs_madsim"]]
         r["ok"] = bool(all(math.isfinite(z) and abs(z) < Z_FAIL for z in zs))
         rows.append(r)
@@ -447,10 +502,12 @@ def law_checks(cases: list, case_stats: list, base: dict, base_stats: dict) -> l
     for scenario, by_name in base.items():
         for name, by_n in by_name.items():
             for n, b in by_n.items():
-                peers = [(c["label"], m, se) for c, m, se in summaries
-                         if c["scenario"] == scenario and c["n"] == n and c["G"] == b["G"]]
-                row(BASELINE_LABELS[name], scenario, n, b["R"], b["G"], base_stats[scenario][name][n],
-                    peers)
+                peers = [
+                    (c["label"], m, se)
+                    for c, m, se in summaries
+                    if c["scenario"] == scenario and c["n"] == n and c["G"] == b["G"]
+                ]
+                row(BASELINE_LABELS[name], scenario, n, b["R"], b["G"], base_stats[scenario][name][n], peers)
     return rows
 
 
@@ -463,8 +520,14 @@ def before_cases(before: Path, plan: list, repeats: int) -> list[dict]:
     site = [p for p in sys.path if p.endswith("site-packages")]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(before), *site]))
     env.pop("MADSIM_LANES", None)
-    cmd = [sys.executable, "-S", str(Path(__file__).resolve()), "--before-child",
-           json.dumps([p[:6] for p in plan]), str(repeats)]
+    cmd = [
+        sys.executable,
+        "-S",
+        str(Path(__file__).resolve()),
+        "--before-child",
+        json.dumps([p[:6] for p in plan]),
+        str(repeats),
+    ]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -473,8 +536,10 @@ def before_child(plan_json: str, repeats: int) -> None:
     rows = []
     for scenario, kernel, path, n, (R, G), threads in json.loads(plan_json):
         entry, _ = madsim_case(scenario, kernel, path, n, R, G, threads, repeats)
-        rows.append({k: entry[k] for k in ("times_s", "min_s", "median_s", "throughput",
-                                           "throughput_median")} | {"madsim_path": madsim.__file__})
+        rows.append(
+            {k: entry[k] for k in ("times_s", "min_s", "median_s", "throughput", "throughput_median")}
+            | {"madsim_path": madsim.__file__}
+        )
     print(json.dumps(rows))
 
 
@@ -496,8 +561,18 @@ def memory_child(R: int, G: int, threads: int) -> None:
     t0 = time.perf_counter()
     madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], threads=threads, progress=False)
     seconds = time.perf_counter() - t0
-    print(json.dumps({"R": R, "G": G, "threads": threads, "seconds": seconds,
-                      "peak_rss_before": before, "peak_rss_after": peak_rss_fresh()}))
+    print(
+        json.dumps(
+            {
+                "R": R,
+                "G": G,
+                "threads": threads,
+                "seconds": seconds,
+                "peak_rss_before": before,
+                "peak_rss_after": peak_rss_fresh(),
+            }
+        )
+    )
 
 
 def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, dict, str | None]:
@@ -516,20 +591,40 @@ def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, dict,
     # replace d = 1
     for n in (N_SMALL, N_SAMPLES, N_LARGE):
         R, G = sizes["naive"][n]
-        measure("replace1d", "naive_python", n, R, G,
-                lambda: baselines.naive_python(n, R, G), f"naive python  n={n}")
+        measure(
+            "replace1d",
+            "naive_python",
+            n,
+            R,
+            G,
+            lambda: baselines.naive_python(n, R, G),
+            f"naive python  n={n}",
+        )
         R, G = sizes["all_samples"][n]
-        measure("replace1d", "numpy_samples", n, R, G,
-                lambda: baselines.numpy_samples(n, R, G), f"numpy samples n={n}")
+        measure(
+            "replace1d",
+            "numpy_samples",
+            n,
+            R,
+            G,
+            lambda: baselines.numpy_samples(n, R, G),
+            f"numpy samples n={n}",
+        )
         R, G = sizes["suffstats"]
-        measure("replace1d", "numpy_suffstats", n, R, G,
-                lambda: baselines.numpy_suffstats(n, R, G), f"numpy suffstats n={n}")
+        measure(
+            "replace1d",
+            "numpy_suffstats",
+            n,
+            R,
+            G,
+            lambda: baselines.numpy_suffstats(n, R, G),
+            f"numpy suffstats n={n}",
+        )
 
     jax_skipped = "--no-jax" if not use_jax else baselines.jax_available()
     if jax_skipped is None:
         for n in (N_SMALL, N_SAMPLES, N_LARGE):
-            for kind, (R, G) in (("suffstats", sizes["jax_suffstats"]),
-                                 ("samples", sizes["all_samples"][n])):
+            for kind, (R, G) in (("suffstats", sizes["jax_suffstats"]), ("samples", sizes["all_samples"][n])):
                 log(f"  jax {kind} n={n}")
                 run, compile_s = baselines.jax_program(kind, n, R, G)
                 keep: list = []
@@ -539,14 +634,24 @@ def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, dict,
                 stats["replace1d"].setdefault(f"jax_{kind}", {})[n] = baseline_stat("replace1d", keep[-1])
         # madsim's own JAX backend (the reference twin, simulate(backend="jax")):
         # the kernel/JAX ratio of issue 4. The first call compiles; timed apart.
-        for path, n, (R, G) in (("exact", N_SMALL, sizes["jax_backend"]),
-                                ("samples", N_SAMPLES, sizes["jax_backend_samples"])):
+        for path, n, (R, G) in (
+            ("exact", N_SMALL, sizes["jax_backend"]),
+            ("samples", N_SAMPLES, sizes["jax_backend_samples"]),
+        ):
             log(f"  madsim backend='jax' {path} n={n}")
             cfg = madsim.Config(loop=madsim.Replace(n=n), path=path)
 
             def run_backend(cfg=cfg, R=R, G=G):
-                ds = madsim.simulate(cfg, replicas=R, generations=G, seed=1, record=[G], threads=1,
-                                     progress=False, backend="jax")
+                ds = madsim.simulate(
+                    cfg,
+                    replicas=R,
+                    generations=G,
+                    seed=1,
+                    record=[G],
+                    threads=1,
+                    progress=False,
+                    backend="jax",
+                )
                 return ds["mean"].values[:, 0], ds["var"].values[:, 0]
 
             t0 = time.perf_counter()
@@ -563,20 +668,47 @@ def run_baselines(sizes: dict, repeats: int, use_jax: bool) -> tuple[dict, dict,
     # replace d = 10
     for n in (N_HIGH_EXACT, N_HIGH_SAMPLES):
         R, G = sizes["high_numpy_samples"][n]
-        measure("replace10d", "numpy_samples", n, R, G,
-                lambda: baselines.numpy_samples_nd(D_HIGH, n, R, G), f"numpy samples d={D_HIGH} n={n}")
+        measure(
+            "replace10d",
+            "numpy_samples",
+            n,
+            R,
+            G,
+            lambda: baselines.numpy_samples_nd(D_HIGH, n, R, G),
+            f"numpy samples d={D_HIGH} n={n}",
+        )
     R, G = sizes["high_numpy_suffstats"]
-    measure("replace10d", "numpy_suffstats", N_HIGH_EXACT, R, G,
-            lambda: baselines.numpy_suffstats_nd(D_HIGH, N_HIGH_EXACT, R, G),
-            f"numpy suffstats d={D_HIGH} n={N_HIGH_EXACT}")
+    measure(
+        "replace10d",
+        "numpy_suffstats",
+        N_HIGH_EXACT,
+        R,
+        G,
+        lambda: baselines.numpy_suffstats_nd(D_HIGH, N_HIGH_EXACT, R, G),
+        f"numpy suffstats d={D_HIGH} n={N_HIGH_EXACT}",
+    )
 
     # fresh d = 1
     R, G = sizes["fresh_numpy_samples"]
-    measure("fresh1d", "numpy_samples", N_FRESH, R, G,
-            lambda: baselines.numpy_fresh_samples(FRESH_REAL, FRESH_SYN, R, G), "numpy samples fresh")
+    measure(
+        "fresh1d",
+        "numpy_samples",
+        N_FRESH,
+        R,
+        G,
+        lambda: baselines.numpy_fresh_samples(FRESH_REAL, FRESH_SYN, R, G),
+        "numpy samples fresh",
+    )
     R, G = sizes["fresh_numpy_suffstats"]
-    measure("fresh1d", "numpy_suffstats", N_FRESH, R, G,
-            lambda: baselines.numpy_fresh_suffstats(FRESH_REAL, FRESH_SYN, R, G), "numpy suffstats fresh")
+    measure(
+        "fresh1d",
+        "numpy_suffstats",
+        N_FRESH,
+        R,
+        G,
+        lambda: baselines.numpy_fresh_suffstats(FRESH_REAL, FRESH_SYN, R, G),
+        "numpy suffstats fresh",
+    )
     return out, stats, jax_skipped
 
 
@@ -594,24 +726,40 @@ def machine_info() -> dict:
         pass
     try:
         import jax
+
         jax_version = jax.__version__
     except Exception:
         jax_version = None
     try:  # which source was measured; None outside a git checkout
-        commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True,
-                                text=True).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "-C", str(HERE), "status", "--porcelain"],
-                                    capture_output=True, text=True).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True, text=True
+            ).stdout.strip()
+            or None
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(HERE), "status", "--porcelain"], capture_output=True, text=True
+            ).stdout.strip()
+        )
     except OSError:
         commit, dirty = None, None
     return {
-        "hostname": platform.node(), "platform": platform.platform(), "machine": platform.machine(),
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": model, "python": platform.python_version(), "numpy": np.__version__,
-        "jax": jax_version, "madsim": madsim.__version__, "build_info": madsim.build_info(),
-        "madsim_path": str(Path(madsim.__file__).parent), "madsim_core": core.__file__,
-        "git_commit": commit, "git_dirty": dirty,
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "jax": jax_version,
+        "madsim": madsim.__version__,
+        "build_info": madsim.build_info(),
+        "madsim_path": str(Path(madsim.__file__).parent),
+        "madsim_core": core.__file__,
+        "git_commit": commit,
+        "git_dirty": dirty,
     }
 
 
@@ -636,46 +784,78 @@ def target_rows(cases, base, scaling) -> list[dict]:
     threads = max(c["threads"] for c in cases)  # the targets are on all threads (--threads)
 
     def case(path, n):
-        return next((c for c in cases if c["kernel"] == "Gaussian1D" and c["scenario"] == "replace1d"
-                     and c["path"] == path and c["n"] == n and c["lanes"] != "off"
-                     and c["threads"] == threads), None)
+        return next(
+            (
+                c
+                for c in cases
+                if c["kernel"] == "Gaussian1D"
+                and c["scenario"] == "replace1d"
+                and c["path"] == path
+                and c["n"] == n
+                and c["lanes"] != "off"
+                and c["threads"] == threads
+            ),
+            None,
+        )
 
     rows = []
 
     def add(what, value, goal, unit="x"):
         if value is not None:
-            rows.append({"target": what, "value": value, "goal": goal, "unit": unit,
-                         "met": bool(value >= goal)})
+            rows.append(
+                {"target": what, "value": value, "goal": goal, "unit": unit, "met": bool(value >= goal)}
+            )
 
     ex, ex_large, sam = case("exact", N_SMALL), case("exact", N_LARGE), case("samples", N_SAMPLES)
     if ex:
-        add(f"1-D exact n={N_SMALL}: fraction of the scalar Philox block rate", ex["philox_fraction"], 0.5,
-            "")
+        add(
+            f"1-D exact n={N_SMALL}: fraction of the scalar Philox block rate", ex["philox_fraction"], 0.5, ""
+        )
         add(f"1-D exact n={N_SMALL}: vs numpy suff. stats", ex["speedup_vs"].get("numpy_suffstats"), 4)
         add(f"1-D exact n={N_SMALL}: vs JAX jit suff. stats", ex["speedup_vs"].get("jax_suffstats"), 30)
     if ex and ex_large:
-        add(f"1-D exact: n={N_SMALL} and n={N_LARGE} within 10% (min/max of the two)",
+        add(
+            f"1-D exact: n={N_SMALL} and n={N_LARGE} within 10% (min/max of the two)",
             min(ex["throughput"], ex_large["throughput"]) / max(ex["throughput"], ex_large["throughput"]),
-            0.9, "")
+            0.9,
+            "",
+        )
     if sam:
         add(f"1-D samples n={N_SAMPLES}: vs numpy all samples", sam["speedup_vs"].get("numpy_samples"), 5)
     for c in cases:
         if c["scenario"] == "replace10d" and c["path"] == "exact":
             ref = base["replace10d"].get("numpy_samples", {}).get(c["n"])
             if ref:
-                add(f"d={D_HIGH} exact n={c['n']}: vs numpy samples path", c["throughput"] / ref["throughput"], 10)
+                add(
+                    f"d={D_HIGH} exact n={c['n']}: vs numpy samples path",
+                    c["throughput"] / ref["throughput"],
+                    10,
+                )
     if scaling:
         add(f"threads 1 -> {scaling['threads']} (1-D exact n={N_SMALL})", scaling["speedup"], 1.8)
     return rows
 
 
-def print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy,
-                 busy_others=None, issue_targets=()):
-    print(f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
-          f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
-          f"repeats {params['repeats']} ({params['mode']})")
-    print("throughput = replica-generations/s (rg/s) from the best of the repeats; "
-          "times min/median in s")
+def print_report(
+    info,
+    params,
+    philox,
+    cases,
+    base,
+    checks,
+    scaling,
+    memory,
+    peak_rss,
+    busy,
+    busy_others=None,
+    issue_targets=(),
+):
+    print(
+        f"madsim {info['madsim']} benchmark | {info['cpu_model']} | {info['cpu_count']} cpus | "
+        f"python {info['python']} numpy {info['numpy']} jax {info['jax']} | "
+        f"repeats {params['repeats']} ({params['mode']})"
+    )
+    print("throughput = replica-generations/s (rg/s) from the best of the repeats; times min/median in s")
     if busy is not None:
         warn = " (others were using the CPUs: timings are pessimistic)" if busy > 0.1 else ""
         print(f"CPUs busy before the start: {busy:.0%}{warn}")
@@ -683,39 +863,53 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
         warn = " (timings are pessimistic: rerun on a quiet machine)" if busy_others > 0.05 else ""
         print(f"CPUs used by other processes during the run: {busy_others:.0%}{warn}")
 
-    print("\nPhilox4x32-10 raw block rate (the physical limit): scalar, and the SIMD lanes of the "
-          "CPU launcher")
+    print(
+        "\nPhilox4x32-10 raw block rate (the physical limit): scalar, and the SIMD lanes of the CPU launcher"
+    )
     for t, p in philox.items():
-        print(f"  {t} thread(s): scalar {si(p['blocks_per_s'])} blocks/s "
-              f"({p['min_s']:.3f}/{p['median_s']:.3f} s), lanes {si(p['lanes_blocks_per_s'])} blocks/s "
-              f"({p['lanes_min_s']:.3f}/{p['lanes_median_s']:.3f} s) for "
-              f"{si(p['blocks_per_thread'])} blocks/thread")
+        print(
+            f"  {t} thread(s): scalar {si(p['blocks_per_s'])} blocks/s "
+            f"({p['min_s']:.3f}/{p['median_s']:.3f} s), lanes {si(p['lanes_blocks_per_s'])} blocks/s "
+            f"({p['lanes_min_s']:.3f}/{p['lanes_median_s']:.3f} s) for "
+            f"{si(p['blocks_per_thread'])} blocks/thread"
+        )
 
     print("\nBaselines (float64; numpy is single-threaded, XLA uses its own CPU threads)")
-    print(f"  {'scenario':<13}{'baseline':<22}{'n':>8}{'R':>9}{'G':>6}{'min s':>9}{'median s':>10}"
-          f"{'rg/s':>10}{'med rg/s':>10}{'compile s':>11}")
+    print(
+        f"  {'scenario':<13}{'baseline':<22}{'n':>8}{'R':>9}{'G':>6}{'min s':>9}{'median s':>10}"
+        f"{'rg/s':>10}{'med rg/s':>10}{'compile s':>11}"
+    )
     for scenario, by_name in base.items():
         for name, by_n in by_name.items():
             for n, b in sorted(by_n.items()):
                 comp = f"{b['compile_s']:.2f}" if "compile_s" in b else ""
-                print(f"  {SCENARIOS[scenario].split(' (')[0]:<13}{BASELINE_LABELS[name]:<22}"
-                      f"{n_label(scenario, n):>8}{b['R']:>9}{b['G']:>6}{b['min_s']:>9.3f}"
-                      f"{b['median_s']:>10.3f}{si(b['throughput']):>10}"
-                      f"{si(b['throughput_median']):>10}{comp:>11}")
+                print(
+                    f"  {SCENARIOS[scenario].split(' (')[0]:<13}{BASELINE_LABELS[name]:<22}"
+                    f"{n_label(scenario, n):>8}{b['R']:>9}{b['G']:>6}{b['min_s']:>9.3f}"
+                    f"{b['median_s']:>10.3f}{si(b['throughput']):>10}"
+                    f"{si(b['throughput_median']):>10}{comp:>11}"
+                )
 
     print("\nmadsim (backend cpu)")
-    print(f"  {'case':<56}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
-          f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}{'of lanes':>10}")
+    print(
+        f"  {'case':<56}{'R':>9}{'G':>6}{'thr':>5}{'min s':>9}{'median s':>10}{'rg/s':>10}"
+        f"{'med rg/s':>10}{'blocks/rg':>11}{'of Philox':>11}{'of lanes':>10}"
+    )
     for c in cases:
-        print(f"  {c['label']:<56}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
-              f"{c['median_s']:>10.3f}{si(c['throughput']):>10}{si(c['throughput_median']):>10}"
-              f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}"
-              f"{c['philox_lanes_fraction']:>10.1%}")
-    print("  of Philox / of lanes = rg/s * blocks/rg / (scalar / SIMD lane) Philox blocks/s on the "
-          "same threads")
+        print(
+            f"  {c['label']:<56}{c['R']:>9}{c['G']:>6}{c['threads']:>5}{c['min_s']:>9.3f}"
+            f"{c['median_s']:>10.3f}{si(c['throughput']):>10}{si(c['throughput_median']):>10}"
+            f"{c['blocks_per_replica_generation']:>11.4g}{c['philox_fraction']:>10.1%}"
+            f"{c['philox_lanes_fraction']:>10.1%}"
+        )
+    print(
+        "  of Philox / of lanes = rg/s * blocks/rg / (scalar / SIMD lane) Philox blocks/s on the same threads"
+    )
 
-    print("\nSpeedup of madsim over each baseline of the same scenario and n "
-          "(madsim rg/s / baseline rg/s; min-time / median-time)")
+    print(
+        "\nSpeedup of madsim over each baseline of the same scenario and n "
+        "(madsim rg/s / baseline rg/s; min-time / median-time)"
+    )
     names = [k for k in BASELINE_LABELS if any(base[sc].get(k) for sc in base)]
     print(f"  {'case':<47}" + "".join(f"{BASELINE_LABELS[k]:>21}" for k in names))
     for c in cases:
@@ -725,20 +919,32 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
             cells.append(f"{ratio(r) + 'x / ' + ratio(rm) + 'x':>21}" if r is not None else f"{'-':>21}")
         print(f"  {c['label']:<47}" + "".join(cells))
 
-    gen = [(c, g) for c in cases if c["kernel"] == "Gaussian1D" and c["scenario"] == "replace1d"
-           and c["threads"] == params["threads"]
-           for g in cases if g["kernel"] == "GaussianLoop" and g["scenario"] == "replace1d"
-           and g["path"] == c["path"] and g["n"] == c["n"] and g["threads"] == c["threads"]]
+    gen = [
+        (c, g)
+        for c in cases
+        if c["kernel"] == "Gaussian1D" and c["scenario"] == "replace1d" and c["threads"] == params["threads"]
+        for g in cases
+        if g["kernel"] == "GaussianLoop"
+        and g["scenario"] == "replace1d"
+        and g["path"] == c["path"]
+        and g["n"] == c["n"]
+        and g["threads"] == c["threads"]
+    ]
     if gen:
         print("\nCost of generality: the 1-D replace loop through GaussianLoop vs Gaussian1D")
         for c, g in gen:
-            print(f"  {c['path']} n={c['n']}: Gaussian1D {si(c['throughput'])} rg/s, GaussianLoop "
-                  f"{si(g['throughput'])} rg/s: Gaussian1D is {c['throughput'] / g['throughput']:.2f}x "
-                  f"faster ({c['blocks_per_replica_generation']:.3g} vs "
-                  f"{g['blocks_per_replica_generation']:.3g} blocks/rg)")
+            print(
+                f"  {c['path']} n={c['n']}: Gaussian1D {si(c['throughput'])} rg/s, GaussianLoop "
+                f"{si(g['throughput'])} rg/s: Gaussian1D is {c['throughput'] / g['throughput']:.2f}x "
+                f"faster ({c['blocks_per_replica_generation']:.3g} vs "
+                f"{g['blocks_per_replica_generation']:.3g} blocks/rg)"
+            )
 
-    targets = [(c, base["replace10d"].get("numpy_samples", {}).get(c["n"]))
-               for c in cases if c["scenario"] == "replace10d" and c["path"] == "exact"]
+    targets = [
+        (c, base["replace10d"].get("numpy_samples", {}).get(c["n"]))
+        for c in cases
+        if c["scenario"] == "replace10d" and c["path"] == "exact"
+    ]
     if any(ref for _, ref in targets):
         print(f"\nTarget (issue): d={D_HIGH} exact >= 10x the vectorised numpy samples path at the same n")
         for tgt, ref in targets:
@@ -748,51 +954,75 @@ def print_report(info, params, philox, cases, base, checks, scaling, memory, pea
             line = f"  n={tgt['n']}: {r:.3g}x -> {'met' if r >= 10 else 'NOT met'}"
             suff = base["replace10d"].get("numpy_suffstats", {}).get(tgt["n"])
             if suff:
-                line += (f"; vs numpy on sufficient statistics (Bartlett): "
-                         f"{tgt['throughput'] / suff['throughput']:.3g}x")
+                line += (
+                    f"; vs numpy on sufficient statistics (Bartlett): "
+                    f"{tgt['throughput'] / suff['throughput']:.3g}x"
+                )
             print(line)
 
-    print(f"\nLaw check: the final generation's statistic, mean +- standard error, against the "
-          f"closed form and madsim (same scenario, n, G); FAIL at |z| >= {Z_FAIL:g}")
-    print(f"  {'run':<54}{'stat':<15}{'n':>8}{'R':>8}{'G':>5}{'mean':>12}{'se':>9}{'theory':>12}"
-          f"{'z':>7}  vs madsim z")
+    print(
+        f"\nLaw check: the final generation's statistic, mean +- standard error, against the "
+        f"closed form and madsim (same scenario, n, G); FAIL at |z| >= {Z_FAIL:g}"
+    )
+    print(
+        f"  {'run':<54}{'stat':<15}{'n':>8}{'R':>8}{'G':>5}{'mean':>12}{'se':>9}{'theory':>12}"
+        f"{'z':>7}  vs madsim z"
+    )
     for r in checks:
         vs = ", ".join(f"{p['z']:+.2f}" for p in r["vs_madsim"]) or "-"
-        who = r["who"] if r["who"].startswith("madsim") else f"{SCENARIOS[r['scenario']].split(' (')[0]}: {r['who']}"
-        print(f"  {who:<54}{r['stat']:<15}{n_label(r['scenario'], r['n']):>8}{r['R']:>8}{r['G']:>5}"
-              f"{r['mean']:>12.5g}{r['se']:>9.2g}{r['theory']:>12.5g}{r['z_theory']:>+7.2f}  {vs}"
-              f"{'' if r['ok'] else '   FAIL'}")
+        who = (
+            r["who"]
+            if r["who"].startswith("madsim")
+            else f"{SCENARIOS[r['scenario']].split(' (')[0]}: {r['who']}"
+        )
+        print(
+            f"  {who:<54}{r['stat']:<15}{n_label(r['scenario'], r['n']):>8}{r['R']:>8}{r['G']:>5}"
+            f"{r['mean']:>12.5g}{r['se']:>9.2g}{r['theory']:>12.5g}{r['z_theory']:>+7.2f}  {vs}"
+            f"{'' if r['ok'] else '   FAIL'}"
+        )
     bad = [r for r in checks if not r["ok"]]
-    print(f"  {'all ' + str(len(checks)) + ' runs agree with the law' if not bad else str(len(bad)) + ' FAILED'}")
+    print(
+        f"  {'all ' + str(len(checks)) + ' runs agree with the law' if not bad else str(len(bad)) + ' FAILED'}"
+    )
 
     print("\nThread scaling")
     if scaling:
-        print(f"  exact n={N_SMALL}: {scaling['threads']} threads vs 1: {scaling['speedup']:.2f}x; "
-              f"Philox lanes alone: {scaling['philox_speedup']:.2f}x (best of {scaling['rounds']} "
-              "interleaved rounds each)")
+        print(
+            f"  exact n={N_SMALL}: {scaling['threads']} threads vs 1: {scaling['speedup']:.2f}x; "
+            f"Philox lanes alone: {scaling['philox_speedup']:.2f}x (best of {scaling['rounds']} "
+            "interleaved rounds each)"
+        )
     else:
         print("  skipped (--threads 1)")
 
     before = [c for c in cases if "before" in c]
     if before:
-        print(f"\nBefore/after: the same cases with the build in {params['before']} (child process, same run)")
+        print(
+            f"\nBefore/after: the same cases with the build in {params['before']} (child process, same run)"
+        )
         print(f"  {'case':<56}{'before rg/s':>12}{'after rg/s':>12}{'speedup':>9}{'(median)':>10}")
         for c in before:
             b = c["before"]
-            print(f"  {c['label']:<56}{si(b['throughput']):>12}{si(c['throughput']):>12}"
-                  f"{c['throughput'] / b['throughput']:>8.2f}x{c['throughput_median'] / b['throughput_median']:>9.2f}x")
+            print(
+                f"  {c['label']:<56}{si(b['throughput']):>12}{si(c['throughput']):>12}"
+                f"{c['throughput'] / b['throughput']:>8.2f}x{c['throughput_median'] / b['throughput_median']:>9.2f}x"
+            )
 
     if issue_targets:
         print("\nTargets of the speed issue (measured in this run)")
         for r in issue_targets:
-            print(f"  {r['target']:<66}{r['value']:>9.3g}{r['unit']:<2} goal >= {r['goal']:g}{r['unit']}: "
-                  f"{'met' if r['met'] else 'NOT met'}")
+            print(
+                f"  {r['target']:<66}{r['value']:>9.3g}{r['unit']:<2} goal >= {r['goal']:g}{r['unit']}: "
+                f"{'met' if r['met'] else 'NOT met'}"
+            )
 
     print("\nMemory")
     print(f"  peak RSS of this process after all runs: {peak_rss / 2**20:.0f} MiB")
-    print(f"  exact n={N_SMALL}, R={memory['R']}, G={memory['G']} in a fresh process: peak RSS "
-          f"{memory['peak_rss_before'] / 2**20:.0f} -> {memory['peak_rss_after'] / 2**20:.0f} MiB, "
-          f"about {memory['bytes_per_replica']:.0f} bytes per replica")
+    print(
+        f"  exact n={N_SMALL}, R={memory['R']}, G={memory['G']} in a fresh process: peak RSS "
+        f"{memory['peak_rss_before'] / 2**20:.0f} -> {memory['peak_rss_after'] / 2**20:.0f} MiB, "
+        f"about {memory['bytes_per_replica']:.0f} bytes per replica"
+    )
 
 
 def main(argv=None) -> int:
@@ -803,10 +1033,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
     ap.add_argument("--label", default=None, help="name in the JSON file name (default: hostname)")
     ap.add_argument("--no-jax", action="store_true", help="skip the JAX baselines")
-    ap.add_argument("--no-paths", action="store_true",
-                    help="skip the d=1 loops and the GMM / PPCA / bigram rows (paths.py)")
-    ap.add_argument("--before", type=Path, default=None,
-                    help="a madsim build (package directory) to time the same cases with, in this run")
+    ap.add_argument(
+        "--no-paths",
+        action="store_true",
+        help="skip the d=1 loops and the GMM / PPCA / bigram rows (paths.py)",
+    )
+    ap.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="a madsim build (package directory) to time the same cases with, in this run",
+    )
     ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)  # internal
     ap.add_argument("--before-child", nargs=2, help=argparse.SUPPRESS)  # internal
     args = ap.parse_args(argv)
@@ -823,12 +1060,20 @@ def main(argv=None) -> int:
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if repeats < 1:
         ap.error("--repeats must be >= 1")
-    all_threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                   else os.cpu_count() or 1)
+    all_threads = args.threads or (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     if all_threads < 1:
         ap.error("--threads must be >= 1")
-    params = {"mode": mode, "repeats": repeats, "threads": all_threads, "jax": not args.no_jax,
-              "sizes": sizes, "seed": 1, "before": str(args.before) if args.before else None}
+    params = {
+        "mode": mode,
+        "repeats": repeats,
+        "threads": all_threads,
+        "jax": not args.no_jax,
+        "sizes": sizes,
+        "seed": 1,
+        "before": str(args.before) if args.before else None,
+    }
     t_start = time.perf_counter()
     busy_start = cpu_busy()
     load_start = loadavg()
@@ -854,8 +1099,7 @@ def main(argv=None) -> int:
     plan.append(("replace10d", "GaussianLoop", "exact", N_HIGH_EXACT, sizes["high_exact"], all_threads))
     # The exact path at the samples case's n: its cost does not grow with n, the baseline's does.
     plan.append(("replace10d", "GaussianLoop", "exact", N_HIGH_SAMPLES, sizes["high_exact"], all_threads))
-    plan.append(("replace10d", "GaussianLoop", "samples", N_HIGH_SAMPLES, sizes["high_samples"],
-                 all_threads))
+    plan.append(("replace10d", "GaussianLoop", "samples", N_HIGH_SAMPLES, sizes["high_samples"], all_threads))
     plan.append(("fresh1d", "GaussianLoop", "exact", N_FRESH, sizes["fresh_exact"], all_threads))
     plan.append(("fresh1d", "GaussianLoop", "samples", N_FRESH, sizes["fresh_samples"], all_threads))
     # Round-robin: one repeat of every case per round, so a drift of the shared
@@ -866,10 +1110,12 @@ def main(argv=None) -> int:
         for k, (scenario, kernel, path, n, (R, G), threads, *lanes) in enumerate(plan):
             lanes = lanes[0] if lanes else None
             d = D_HIGH if scenario == "replace10d" else 1
-            label = (f"d={d} {'fresh' if scenario == 'fresh1d' else 'replace'} {path} "
-                     f"n={n_label(scenario, n)} [{kernel}]"
-                     + (" (1 thr)" if threads == 1 and all_threads > 1 else "")
-                     + (f" (lanes {lanes})" if lanes else ""))
+            label = (
+                f"d={d} {'fresh' if scenario == 'fresh1d' else 'replace'} {path} "
+                f"n={n_label(scenario, n)} [{kernel}]"
+                + (" (1 thr)" if threads == 1 and all_threads > 1 else "")
+                + (f" (lanes {lanes})" if lanes else "")
+            )
             log(f"  round {rnd + 1}/{repeats}: {label}")
             c, st = madsim_case(scenario, kernel, path, n, R, G, threads, 1, lanes)
             if cases[k] is not None:
@@ -884,8 +1130,7 @@ def main(argv=None) -> int:
         log(f"the same cases with the build in {args.before}")
         timed_plan = [p for p in plan if len(p) == 6]  # default lanes only
         for p, b in zip(timed_plan, before_cases(args.before, timed_plan, repeats)):
-            c = next(c for c in cases if c["plan"] == json.loads(json.dumps(p[:6]))
-                     and c["lanes"] != "off")
+            c = next(c for c in cases if c["plan"] == json.loads(json.dumps(p[:6])) and c["lanes"] != "off")
             c["before"] = b
 
     log("baselines")
@@ -897,14 +1142,21 @@ def main(argv=None) -> int:
         c["philox_blocks_per_s"] = limit
         c["philox_fraction"] = c["throughput"] * c["blocks_per_replica_generation"] / limit
         c["philox_lanes_blocks_per_s"] = philox[c["threads"]]["lanes_blocks_per_s"]
-        c["philox_lanes_fraction"] = (c["throughput"] * c["blocks_per_replica_generation"]
-                                      / c["philox_lanes_blocks_per_s"])
+        c["philox_lanes_fraction"] = (
+            c["throughput"] * c["blocks_per_replica_generation"] / c["philox_lanes_blocks_per_s"]
+        )
         c["replica_generations_per_philox_block"] = c["throughput"] / limit
         by_name = base[c["scenario"]]
-        c["speedup_vs"] = {name: c["throughput"] / by_n[c["n"]]["throughput"]
-                           for name, by_n in by_name.items() if c["n"] in by_n}
-        c["speedup_vs_median"] = {name: c["throughput_median"] / by_n[c["n"]]["throughput_median"]
-                                  for name, by_n in by_name.items() if c["n"] in by_n}
+        c["speedup_vs"] = {
+            name: c["throughput"] / by_n[c["n"]]["throughput"]
+            for name, by_n in by_name.items()
+            if c["n"] in by_n
+        }
+        c["speedup_vs_median"] = {
+            name: c["throughput_median"] / by_n[c["n"]]["throughput_median"]
+            for name, by_n in by_name.items()
+            if c["n"] in by_n
+        }
 
     checks = law_checks(cases, case_stats, base, base_stats)
 
@@ -927,24 +1179,38 @@ def main(argv=None) -> int:
     load_end = loadavg()
     busy_others = others_busy(ticks_start, cpu_ticks())
     targets = target_rows(cases, base, scaling)
-    targets += [{"target": f"{r['family']} {r['path']}: vs {r['baseline']}", "value": r["ratio"],
-                 "goal": r["goal"], "unit": "x", "met": r["met"]} for r in path_rows]
-    print_report(info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start,
-                 busy_others, targets)
+    targets += [
+        {
+            "target": f"{r['family']} {r['path']}: vs {r['baseline']}",
+            "value": r["ratio"],
+            "goal": r["goal"],
+            "unit": "x",
+            "met": r["met"],
+        }
+        for r in path_rows
+    ]
+    print_report(
+        info, params, philox, cases, base, checks, scaling, memory, peak_rss, busy_start, busy_others, targets
+    )
     if path_rows:
         paths.print_rows(path_rows)
 
     result = {
-        "machine": info, "params": params, "philox": {str(t): p for t, p in philox.items()},
+        "machine": info,
+        "params": params,
+        "philox": {str(t): p for t, p in philox.items()},
         "madsim": cases,
-        "baselines": {sc: {name: {str(n): b for n, b in by_n.items()} for name, by_n in by_name.items()}
-                      for sc, by_name in base.items()},
+        "baselines": {
+            sc: {name: {str(n): b for n, b in by_n.items()} for name, by_n in by_name.items()}
+            for sc, by_name in base.items()
+        },
         "scenarios": SCENARIOS,
         "law_checks": checks,
         "targets": targets,
         "law_checks_ok": all(r["ok"] for r in checks) and all(r.get("ok", True) for r in path_rows),
         "paths": path_rows,
-        "jax_skipped": jax_skipped, "thread_scaling": scaling,
+        "jax_skipped": jax_skipped,
+        "thread_scaling": scaling,
         "memory": {"peak_rss_bytes": peak_rss, "probe": memory},
         "total_seconds": time.perf_counter() - t_start,
         "cpu_busy_before_start": busy_start,
@@ -953,20 +1219,22 @@ def main(argv=None) -> int:
         "notes": {
             "throughput": "replica-generations per second, R*G / best wall time",
             "philox_fraction": "throughput * blocks_per_replica_generation / Philox blocks per second "
-                               "on the same thread count",
+            "on the same thread count",
             "baseline_rngs": "numpy default_rng (PCG64), jax.random default (threefry), "
-                             "Python random (MT19937)",
+            "Python random (MT19937)",
             "baseline_threads": "naive Python and numpy: 1 thread; JAX: XLA CPU defaults",
             "schema": "2: madsim cases carry scenario and kernel; baselines are keyed "
-                      "scenario -> name -> n (fresh1d: n = real + synthetic); law_checks "
-                      "compare each run's final statistic with the closed form and madsim",
+            "scenario -> name -> n (fresh1d: n = real + synthetic); law_checks "
+            "compare each run's final statistic with the closed form and madsim",
             "speedup_vs_median": "the same ratio from median times",
         },
     }
     if args.out is not None:
         out = args.out
     else:
-        label = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (args.label or platform.node() or "host"))
+        label = "".join(
+            ch if ch.isalnum() or ch in "-_." else "_" for ch in (args.label or platform.node() or "host")
+        )
         out = HERE / "results" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     _atomic.write_text(out, json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -118,8 +118,9 @@ print(json.dumps({"replicas": R, "generations": G, "wall_s": wall, "rate": R * G
 def _child(code: str, args: list) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(HERE.parent / "python") + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                         env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -138,27 +139,40 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--every", type=int, default=10, help="record every k-th generation")
-    ap.add_argument("--memory-replicas", type=float, nargs="*", default=[1e5, 1e6, 4e6],
-                    help="replica counts of the memory probe (20 generations each)")
+    ap.add_argument(
+        "--memory-replicas",
+        type=float,
+        nargs="*",
+        default=[1e5, 1e6, 4e6],
+        help="replica counts of the memory probe (20 generations each)",
+    )
     ap.add_argument("--cores", type=int, default=64, help="the projected machine's cores")
     ap.add_argument("--workers", type=int, default=16, help="the projected Dask cluster's machines")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     G = int(args.generations)
     rows = []
-    print(f"1-D exact replace, n = {args.n}, aggregated records every {args.every}th generation, "
-          f"{args.threads} threads on {os.cpu_count()} cores ({platform.node()})")
-    print(f"{'replicas':>10} {'gens':>7} {'wall s':>8} {'rep-gen/s':>11} {'peak RSS MiB':>13} "
-          f"{'baseline':>9} {'result MiB':>11}")
+    print(
+        f"1-D exact replace, n = {args.n}, aggregated records every {args.every}th generation, "
+        f"{args.threads} threads on {os.cpu_count()} cores ({platform.node()})"
+    )
+    print(
+        f"{'replicas':>10} {'gens':>7} {'wall s':>8} {'rep-gen/s':>11} {'peak RSS MiB':>13} "
+        f"{'baseline':>9} {'result MiB':>11}"
+    )
     for r in args.replicas:
         p = _child(POINT, [int(r), G, args.threads, args.n, args.every])
         rows.append(p)
-        print(f"{p['replicas']:>10} {G:>7} {p['wall_s']:>8.2f} {p['rate']:>11.3g} {p['peak_rss_mib']:>13.1f} "
-              f"{p['baseline_rss_mib']:>9.1f} {p['result_mib']:>11.2f}")
+        print(
+            f"{p['replicas']:>10} {G:>7} {p['wall_s']:>8.2f} {p['rate']:>11.3g} {p['peak_rss_mib']:>13.1f} "
+            f"{p['baseline_rss_mib']:>9.1f} {p['result_mib']:>11.2f}"
+        )
     small = int(min(args.replicas))
     npy = _child(NUMPY, [small, G, args.n, args.every])
-    print(f"{'numpy':>10} {G:>7} {npy['wall_s']:>8.2f} {npy['rate']:>11.3g} {npy['peak_rss_mib']:>13.1f} "
-          f"{npy['baseline_rss_mib']:>9.1f}   (the loop a user would write, {small} replicas)")
+    print(
+        f"{'numpy':>10} {G:>7} {npy['wall_s']:>8.2f} {npy['rate']:>11.3g} {npy['peak_rss_mib']:>13.1f} "
+        f"{npy['baseline_rss_mib']:>9.1f}   (the loop a user would write, {small} replicas)"
+    )
     mem = []
     if args.memory_replicas:
         print("\nmemory probe (20 generations, every generation recorded):")
@@ -166,8 +180,10 @@ def main(argv=None) -> int:
     for r in args.memory_replicas:
         p = _child(POINT, [int(r), 20, args.threads, args.n, 1])
         mem.append(p)
-        print(f"{p['replicas']:>10} {p['peak_rss_mib']:>13.1f} {p['baseline_rss_mib']:>9.1f} "
-              f"{p['peak_rss_mib'] - p['baseline_rss_mib']:>10.1f}")
+        print(
+            f"{p['replicas']:>10} {p['peak_rss_mib']:>13.1f} {p['baseline_rss_mib']:>9.1f} "
+            f"{p['peak_rss_mib'] - p['baseline_rss_mib']:>10.1f}"
+        )
     reduce_rate = _child(REDUCE, [])["values_per_s"]
     print(f"\nthe reduction alone (one thread, in the calling process): {reduce_rate:.3g} recorded values/s")
     best = max(p["rate"] for p in rows)
@@ -182,28 +198,54 @@ def main(argv=None) -> int:
     probe = mem if len(mem) >= 2 else rows
     if len(probe) < 2:  # one point: no slope to measure
         probe = probe * 2
-    per_replica = (probe[-1]["peak_rss_mib"] - probe[-2]["peak_rss_mib"]) / max(
-        probe[-1]["replicas"] - probe[-2]["replicas"], 1) * 2**20
+    per_replica = (
+        (probe[-1]["peak_rss_mib"] - probe[-2]["peak_rss_mib"])
+        / max(probe[-1]["replicas"] - probe[-2]["replicas"], 1)
+        * 2**20
+    )
     proj = {
-        "rate_best": best, "rate_per_thread": core_rate, "reduce_values_per_s": reduce_rate,
-        "reduce_cap_rate": reduce_cap, "speedup_vs_numpy": same["rate"] / npy["rate"],
+        "rate_best": best,
+        "rate_per_thread": core_rate,
+        "reduce_values_per_s": reduce_rate,
+        "reduce_cap_rate": reduce_cap,
+        "speedup_vs_numpy": same["rate"] / npy["rate"],
         "bytes_per_extra_replica": per_replica,
-        "1e6x1e6_here_s": here, f"1e6x1e6_{args.cores}_cores_s": many,
+        "1e6x1e6_here_s": here,
+        f"1e6x1e6_{args.cores}_cores_s": many,
         f"1e6x1e6_dask_{args.workers}x{args.cores}_s": cluster,
-        "1e6x1e6_peak_rss_mib_estimate": probe[-2]["peak_rss_mib"] + per_replica * (1e6 - probe[-2]["replicas"]) / 2**20,
+        "1e6x1e6_peak_rss_mib_estimate": probe[-2]["peak_rss_mib"]
+        + per_replica * (1e6 - probe[-2]["replicas"]) / 2**20,
     }
     print(f"\nmadsim / numpy at {small} replicas: {proj['speedup_vs_numpy']:.1f}x")
-    print(f"peak RSS grows {per_replica:.0f} bytes per extra replica between the two largest probes "
-          "(state rows x 2, ids, detector columns x 2: kept for resume), not with generations or records")
-    print(f"10^6 x 10^6 = 1e12 replica-generations: here {_hours(here)} at {best:.3g}/s; "
-          f"on {args.cores} cores {_hours(many)} (kernel {core_rate:.3g}/s per thread, linear, capped by "
-          f"the reduction at {reduce_cap:.3g}/s when recording every {args.every}th generation); "
-          f"on a Dask cluster of {args.workers} x {args.cores} cores {_hours(cluster)}; "
-          f"peak RSS about {proj['1e6x1e6_peak_rss_mib_estimate']:.0f} MiB")
+    print(
+        f"peak RSS grows {per_replica:.0f} bytes per extra replica between the two largest probes "
+        "(state rows x 2, ids, detector columns x 2: kept for resume), not with generations or records"
+    )
+    print(
+        f"10^6 x 10^6 = 1e12 replica-generations: here {_hours(here)} at {best:.3g}/s; "
+        f"on {args.cores} cores {_hours(many)} (kernel {core_rate:.3g}/s per thread, linear, capped by "
+        f"the reduction at {reduce_cap:.3g}/s when recording every {args.every}th generation); "
+        f"on a Dask cluster of {args.workers} x {args.cores} cores {_hours(cluster)}; "
+        f"peak RSS about {proj['1e6x1e6_peak_rss_mib_estimate']:.0f} MiB"
+    )
     out = args.out or HERE / "results" / f"scale-{platform.node()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"points": rows, "memory": mem, "numpy": npy, "projection": proj, "threads": args.threads,
-                               "cpus": os.cpu_count(), "host": platform.node(), "n": args.n,
-                               "every": args.every, "load_avg": os.getloadavg()}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "points": rows,
+                "memory": mem,
+                "numpy": npy,
+                "projection": proj,
+                "threads": args.threads,
+                "cpus": os.cpu_count(),
+                "host": platform.node(),
+                "n": args.n,
+                "every": args.every,
+                "load_avg": os.getloadavg(),
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {out}")
     return 0
 

@@ -52,22 +52,34 @@ from madsim import _atomic, _sweep_exec, theory
 HERE = Path(__file__).resolve().parent
 PEER_CPU_HOURS = 15.0  # the peer's cost of one such figure (issue 10)
 N_REAL = 20
-ALPHA = 1e-3           # family-wise false-fail rate of the law check
+ALPHA = 1e-3  # family-wise false-fail rate of the law check
 
 
 def sizes(quick: bool) -> dict:
     if quick:
         return dict(weights=np.linspace(0.0, 1.0, 6), ratios=[0.5, 1.0, 4.0], R=200, G=50)
-    return dict(weights=np.linspace(0.0, 1.0, 30),
-                ratios=[0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0], R=2000, G=200)
+    return dict(
+        weights=np.linspace(0.0, 1.0, 30),
+        ratios=[0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0],
+        R=2000,
+        G=200,
+    )
 
 
 def sweep_args(sz: dict) -> tuple:
     base = ms.Config(loop=ms.Fresh(real=N_REAL, synthetic=N_REAL), weight=0.5, estimator="unbiased")
-    grid = {"weight": [float(w) for w in sz["weights"]],
-            "ratio": {"loop.synthetic": [int(round(N_REAL * r)) for r in sz["ratios"]]}}
-    run = dict(replicas=sz["R"], generations=sz["G"], seed=2025, record=[0, sz["G"]],
-               metrics=["mean_sq", "var"], progress=False)
+    grid = {
+        "weight": [float(w) for w in sz["weights"]],
+        "ratio": {"loop.synthetic": [int(round(N_REAL * r)) for r in sz["ratios"]]},
+    }
+    run = dict(
+        replicas=sz["R"],
+        generations=sz["G"],
+        seed=2025,
+        record=[0, sz["G"]],
+        metrics=["mean_sq", "var"],
+        progress=False,
+    )
     return base, grid, run
 
 
@@ -95,36 +107,57 @@ def law_check(ds, sz) -> dict:
     exact = np.empty_like(mean)
     for i, w in enumerate(ds["weight"].values):
         for j, m in enumerate(ds["loop.synthetic"].values):
-            cfg = ms.Config(loop=ms.Fresh(real=N_REAL, synthetic=int(m)), weight=float(w),
-                            estimator="unbiased")
+            cfg = ms.Config(
+                loop=ms.Fresh(real=N_REAL, synthetic=int(m)), weight=float(w), estimator="unbiased"
+            )
             exact[i, j] = theory.expected_mean_sq(cfg, G)
-    ok = np.array([[testable(float(w), int(m)) for m in ds["loop.synthetic"].values]
-                   for w in ds["weight"].values])
+    ok = np.array(
+        [[testable(float(w), int(m)) for m in ds["loop.synthetic"].values] for w in ds["weight"].values]
+    )
     z = ((mean - exact) / se)[ok]
     bound = float(stats.norm.isf(ALPHA / (2 * z.size)))
     per_ratio = []
     for j, m in enumerate(ds["loop.synthetic"].values):
-        per_ratio.append({
-            "synthetic": int(m), "ratio": int(m) / N_REAL,
-            "w_star": theory.optimal_weight(N_REAL, int(m)),
-            "w_argmin_theory": float(ds["weight"].values[np.argmin(exact[:, j])]),
-            "w_argmin_mc": float(ds["weight"].values[np.argmin(mean[:, j])]),
-            "mse_at_argmin_mc": float(mean[np.argmin(mean[:, j]), j]),
-        })
-    return {"max_abs_z": float(np.max(np.abs(z))), "bound": bound, "comparisons": int(z.size),
-            "untestable": int(ok.size - z.size), "passed": bool(np.max(np.abs(z)) < bound),
-            "per_ratio": per_ratio}
+        per_ratio.append(
+            {
+                "synthetic": int(m),
+                "ratio": int(m) / N_REAL,
+                "w_star": theory.optimal_weight(N_REAL, int(m)),
+                "w_argmin_theory": float(ds["weight"].values[np.argmin(exact[:, j])]),
+                "w_argmin_mc": float(ds["weight"].values[np.argmin(mean[:, j])]),
+                "mse_at_argmin_mc": float(mean[np.argmin(mean[:, j]), j]),
+            }
+        )
+    return {
+        "max_abs_z": float(np.max(np.abs(z))),
+        "bound": bound,
+        "comparisons": int(z.size),
+        "untestable": int(ok.size - z.size),
+        "passed": bool(np.max(np.abs(z)) < bound),
+        "per_ratio": per_ratio,
+    }
 
 
 def machine() -> dict:
     try:
-        commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True,
-                                text=True).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True, text=True
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
-    return {"hostname": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-            "load_average_1_5_15": list(os.getloadavg()), "python": platform.python_version(),
-            "madsim": ms.__version__, "build_info": ms.build_info(), "git_commit": commit}
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1_5_15": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "madsim": ms.__version__,
+        "build_info": ms.build_info(),
+        "git_commit": commit,
+    }
 
 
 def main(argv=None) -> int:
@@ -143,13 +176,16 @@ def main(argv=None) -> int:
     T = args.workers
     points = len(grid["weight"]) * len(grid["ratio"]["loop.synthetic"])
     work = points * sz["R"] * sz["G"]
-    log(f"sweep benchmark: {len(grid['weight'])} weights x {len(sz['ratios'])} ratios = {points} "
-        f"points, {sz['R']} replicas x {sz['G']} generations ({work:.3g} replica-generations)")
+    log(
+        f"sweep benchmark: {len(grid['weight'])} weights x {len(sz['ratios'])} ratios = {points} "
+        f"points, {sz['R']} replicas x {sz['G']} generations ({work:.3g} replica-generations)"
+    )
 
     ms.sweep(base, {"weight": [0.5]}, replicas=10, generations=2, progress=False)  # first-call costs
     rows = []
-    ref, wall, cpu = timed("serial, 1 thread",
-                           lambda: ms.sweep(base, grid, scheduler="serial", threads=1, **run), log)
+    ref, wall, cpu = timed(
+        "serial, 1 thread", lambda: ms.sweep(base, grid, scheduler="serial", threads=1, **run), log
+    )
     rows.append({"case": "serial, 1 thread", "wall_s": wall, "cpu_s": cpu, "startup_s": 0.0})
     cases = [
         (f"serial, {T} threads", dict(scheduler="serial", threads=T)),
@@ -165,54 +201,83 @@ def main(argv=None) -> int:
     startup = time.perf_counter() - t0
     try:
         before = client.run(time.process_time)  # the workers' CPU seconds, per worker
-        ds, wall, cpu = timed(f"Dask LocalCluster, {T} workers",
-                              lambda: ms.sweep(base, grid, scheduler="dask", address=client, **run),
-                              log)
+        ds, wall, cpu = timed(
+            f"Dask LocalCluster, {T} workers",
+            lambda: ms.sweep(base, grid, scheduler="dask", address=client, **run),
+            log,
+        )
         after = client.run(time.process_time)
     finally:
         close()
     workers_cpu = sum(after[w] - before[w] for w in before)
-    rows.append({"case": f"Dask LocalCluster, {T} workers", "wall_s": wall,
-                 "cpu_s": cpu + workers_cpu, "client_cpu_s": cpu, "startup_s": startup})
+    rows.append(
+        {
+            "case": f"Dask LocalCluster, {T} workers",
+            "wall_s": wall,
+            "cpu_s": cpu + workers_cpu,
+            "client_cpu_s": cpu,
+            "startup_s": startup,
+        }
+    )
     results.append(ds)
     for row, ds in zip(rows[1:], results):
-        row["identical_to_serial"] = all(np.array_equal(ref[v].values, ds[v].values, equal_nan=True)
-                                         for v in ("mean_sq", "var"))
+        row["identical_to_serial"] = all(
+            np.array_equal(ref[v].values, ds[v].values, equal_nan=True) for v in ("mean_sq", "var")
+        )
     rows[0]["identical_to_serial"] = True
     for row in rows:
         row["replica_generations_per_s"] = work / row["wall_s"]
         row["peer_speedup"] = PEER_CPU_HOURS * 3600 / (row["wall_s"] + row["startup_s"])
     law = law_check(ref, sz)
 
-    print(f"\nmadsim {ms.__version__} sweep benchmark: He-Xu-Cheng weight figure, {len(grid['weight'])} "
-          f"weights x {len(sz['ratios'])} ratios, {sz['R']} replicas x {sz['G']} generations, "
-          f"{rows[0]['case']} first; {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f} at the end")
-    print(f"  {'case':<32}{'wall s':>9}{'CPU s':>9}{'start-up s':>12}{'rg/s':>10}"
-          f"{'vs peer 15 CPU-h':>18}{'same bits':>11}")
+    print(
+        f"\nmadsim {ms.__version__} sweep benchmark: He-Xu-Cheng weight figure, {len(grid['weight'])} "
+        f"weights x {len(sz['ratios'])} ratios, {sz['R']} replicas x {sz['G']} generations, "
+        f"{rows[0]['case']} first; {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at the end"
+    )
+    print(
+        f"  {'case':<32}{'wall s':>9}{'CPU s':>9}{'start-up s':>12}{'rg/s':>10}"
+        f"{'vs peer 15 CPU-h':>18}{'same bits':>11}"
+    )
     for r in rows:
-        print(f"  {r['case']:<32}{r['wall_s']:>9.2f}{r['cpu_s']:>9.2f}{r['startup_s']:>12.2f}"
-              f"{r['replica_generations_per_s']:>10.3g}{r['peer_speedup']:>17.0f}x"
-              f"{'yes' if r['identical_to_serial'] else 'NO':>11}")
+        print(
+            f"  {r['case']:<32}{r['wall_s']:>9.2f}{r['cpu_s']:>9.2f}{r['startup_s']:>12.2f}"
+            f"{r['replica_generations_per_s']:>10.3g}{r['peer_speedup']:>17.0f}x"
+            f"{'yes' if r['identical_to_serial'] else 'NO':>11}"
+        )
     print(f"  (vs peer: 15 CPU-hours over this case's wall time, start-up included)")
-    print(f"\n  law: E (mu_T - mu0)^2 at T = {sz['G']} vs theory at {law['comparisons']} points "
-          f"({law['untestable']} heavy-tailed points skipped): max |z| = {law['max_abs_z']:.2f} "
-          f"(Bonferroni bound {law['bound']:.2f}) {'ok' if law['passed'] else 'FAIL'}")
+    print(
+        f"\n  law: E (mu_T - mu0)^2 at T = {sz['G']} vs theory at {law['comparisons']} points "
+        f"({law['untestable']} heavy-tailed points skipped): max |z| = {law['max_abs_z']:.2f} "
+        f"(Bonferroni bound {law['bound']:.2f}) {'ok' if law['passed'] else 'FAIL'}"
+    )
     print(f"  {'m/n':>6}{'w* (HXC)':>10}{'argmin theory':>15}{'argmin MC':>11}")
     for p in law["per_ratio"]:
-        print(f"  {p['ratio']:>6.2f}{p['w_star']:>10.3f}{p['w_argmin_theory']:>15.3f}"
-              f"{p['w_argmin_mc']:>11.3f}")
+        print(
+            f"  {p['ratio']:>6.2f}{p['w_star']:>10.3f}{p['w_argmin_theory']:>15.3f}{p['w_argmin_mc']:>11.3f}"
+        )
 
     out = args.out
     if out is None:
-        label = "".join(ch if ch.isalnum() or ch in "-_." else "_"
-                        for ch in (args.label or platform.node() or "host"))
+        label = "".join(
+            ch if ch.isalnum() or ch in "-_." else "_" for ch in (args.label or platform.node() or "host")
+        )
         out = HERE / "results" / f"sweep-{label}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"benchmark": "sweep", "quick": args.quick, "grid": {k: list(map(float, v)) if k == "weight"
-              else v for k, v in grid.items()}, "replicas": sz["R"], "generations": sz["G"],
-              "points": points, "replica_generations": work, "peer_cpu_hours": PEER_CPU_HOURS,
-              "rows": rows, "law": law, "machine": machine()}
+    report = {
+        "benchmark": "sweep",
+        "quick": args.quick,
+        "grid": {k: list(map(float, v)) if k == "weight" else v for k, v in grid.items()},
+        "replicas": sz["R"],
+        "generations": sz["G"],
+        "points": points,
+        "replica_generations": work,
+        "peer_cpu_hours": PEER_CPU_HOURS,
+        "rows": rows,
+        "law": law,
+        "machine": machine(),
+    }
     _atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {out}")
     ok = law["passed"] and all(r["identical_to_serial"] for r in rows)

@@ -32,8 +32,17 @@ from madsim._backend import core
 
 def madsim_run(K, n, R, G, path, threads):
     cfg = ms.Config(family=ms.Categorical(tokens=K), loop=ms.Replace(n=n), path=path)
-    return lambda: ms.simulate(cfg, replicas=R, generations=G, seed=1, record=[G],
-                               metrics=["support"], threads=threads, progress=False, chunk=G)
+    return lambda: ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        metrics=["support"],
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
 
 
 def numpy_multinomial(K, n, R, G):
@@ -43,6 +52,7 @@ def numpy_multinomial(K, n, R, G):
         for _ in range(G):
             P = rng.multinomial(n, P) / n
         return P
+
     return run
 
 
@@ -56,6 +66,7 @@ def numpy_choice_loop(K, n, R, G):
                 p = np.bincount(rng.choice(K, size=n, p=p), minlength=K) / n
             out.append(p)
         return out
+
     return run
 
 
@@ -71,6 +82,7 @@ def jax_multinomial(K, n, R, G):
         def body(p, k):
             c = jax.random.multinomial(k, n, p)
             return c / n, None
+
         p, _ = jax.lax.scan(body, p, jax.random.split(key, G))
         return p
 
@@ -98,8 +110,10 @@ def main(argv=None):
     scale = 0.05 if args.quick else 1.0
     # (K, n, R, G for madsim / numpy batched, R, G for the choice loop, R for JAX: the slow
     # baselines run fewer replicas; throughput is per replica-generation either way)
-    sizes = [(1000, 1000, int(2000 * scale) or 10, 50, 20, 10, int(500 * scale) or 10),
-             (100_000, 1_000_000, int(40 * scale) or 2, 5, 2, 2, 2)]
+    sizes = [
+        (1000, 1000, int(2000 * scale) or 10, 50, 20, 10, int(500 * scale) or 10),
+        (100_000, 1_000_000, int(40 * scale) or 2, 5, 2, 2, 2),
+    ]
     philox = core.philox_seconds(2_000_000, th)
     philox_rate = 2_000_000 * th / philox
     # the SIMD lane generator the alias draws use (csrc/cpu/lane_kit.hpp): the limit
@@ -130,20 +144,26 @@ def main(argv=None):
             entry["jax_multinomial"] = t
         rows.append(entry)
 
-    print(f"Categorical replace loop, {th} threads; Philox {philox_rate / 1e6:.1f}M blocks/s scalar, "
-          f"{philox_lanes_rate / 1e6:.1f}M in SIMD lanes "
-          "(replica-generations per second, min of repeats; ratio = madsim best path / baseline)")
-    print(f"{'K':>7} {'n':>8} | {'exact':>9} {'samples':>9} | {'np multinom':>11} {'np choice':>10} "
-          f"{'JAX jit':>9} | {'x multinom':>10} {'x choice':>9} {'x JAX':>7} | {'samples % lanes Philox':>22}")
+    print(
+        f"Categorical replace loop, {th} threads; Philox {philox_rate / 1e6:.1f}M blocks/s scalar, "
+        f"{philox_lanes_rate / 1e6:.1f}M in SIMD lanes "
+        "(replica-generations per second, min of repeats; ratio = madsim best path / baseline)"
+    )
+    print(
+        f"{'K':>7} {'n':>8} | {'exact':>9} {'samples':>9} | {'np multinom':>11} {'np choice':>10} "
+        f"{'JAX jit':>9} | {'x multinom':>10} {'x choice':>9} {'x JAX':>7} | {'samples % lanes Philox':>22}"
+    )
     for e in rows:
         best = max(e["madsim_exact"]["rg_per_s"], e["madsim_samples"]["rg_per_s"])
         jx = e.get("jax_multinomial", {}).get("rg_per_s", float("nan"))
-        print(f"{e['K']:>7} {e['n']:>8} | {e['madsim_exact']['rg_per_s']:>9.3g} "
-              f"{e['madsim_samples']['rg_per_s']:>9.3g} | {e['numpy_multinomial']['rg_per_s']:>11.3g} "
-              f"{e['numpy_choice_loop']['rg_per_s']:>10.3g} {jx:>9.3g} | "
-              f"{best / e['numpy_multinomial']['rg_per_s']:>10.1f} "
-              f"{best / e['numpy_choice_loop']['rg_per_s']:>9.0f} {best / jx:>7.1f} | "
-              f"{100 * e['madsim_samples']['fraction_of_philox_lanes']:>21.1f}%")
+        print(
+            f"{e['K']:>7} {e['n']:>8} | {e['madsim_exact']['rg_per_s']:>9.3g} "
+            f"{e['madsim_samples']['rg_per_s']:>9.3g} | {e['numpy_multinomial']['rg_per_s']:>11.3g} "
+            f"{e['numpy_choice_loop']['rg_per_s']:>10.3g} {jx:>9.3g} | "
+            f"{best / e['numpy_multinomial']['rg_per_s']:>10.1f} "
+            f"{best / e['numpy_choice_loop']['rg_per_s']:>9.0f} {best / jx:>7.1f} | "
+            f"{100 * e['madsim_samples']['fraction_of_philox_lanes']:>21.1f}%"
+        )
     write_results("tokens", args, philox_rate, rows, philox_lanes_blocks_per_s=philox_lanes_rate)
     return 0
 

@@ -27,7 +27,9 @@ ROOT = DOCS.parent
 # CI does: a clean clone's python/madsim has no compiled core). docs/ itself
 # holds make_figures.py, which the gallery imports.
 # (Not _core.pyi, the type stub every checkout has.)
-if any((ROOT / "python" / "madsim").glob("_core*.so")) or any((ROOT / "python" / "madsim").glob("_core*.pyd")):
+if any((ROOT / "python" / "madsim").glob("_core*.so")) or any(
+    (ROOT / "python" / "madsim").glob("_core*.pyd")
+):
     sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(DOCS))
 
@@ -70,8 +72,11 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(np|numpy|xr|xarray|mpl|matplotlib|plt|distributed|dask|pathlib|os|typing|collections)\..*"),
     (r"py:.*", r"(Path|Sequence|Mapping|Callable|Union|Any|NamedTuple|Axes|Figure|PathLike)"),
-    (r"py:.*", r"(int|float|str|bool|dict|list|tuple|None|object|callable|array_like|optional|"
-               r"sequence|mapping|path-like|default|ndarray|Dataset|DataArray|Client)"),
+    (
+        r"py:.*",
+        r"(int|float|str|bool|dict|list|tuple|None|object|callable|array_like|optional|"
+        r"sequence|mapping|path-like|default|ndarray|Dataset|DataArray|Client)",
+    ),
     (r"py:.*", r"(Schedule|madsim\.families\.gaussian\.MeanVector|MeanVector|Family)"),
     # members that autosummary lists from base classes (NamedTuple's tuple
     # methods, the Gaussian families' shared mean_vector helper)
@@ -87,11 +92,11 @@ autosummary_generate = True
 autosummary_imported_members = True
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_member_order = "bysource"
-autodoc_typehints = "none"     # the docstrings' Parameters sections say the types
+autodoc_typehints = "none"  # the docstrings' Parameters sections say the types
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
-napoleon_use_ivar = True   # Attributes as fields: no second object description of NamedTuple fields
+napoleon_use_ivar = True  # Attributes as fields: no second object description of NamedTuple fields
 
 # Gallery: matplotlib's plot directive runs the code when the docs build.
 plot_include_source = True

@@ -20,7 +20,7 @@ import numpy as np
 
 from madsim.families.gaussian import METRICS, METRICS_1D_ONLY
 
-NAMES_1D = tuple(METRICS)                                   # slot order, d = 1
+NAMES_1D = tuple(METRICS)  # slot order, d = 1
 NAMES_ND = tuple(m for m in METRICS if m not in METRICS_1D_ONLY)  # slot order, d > 1
 TINY = 1e-280  # below this a tail mass is compared absolutely (XLA flushes subnormals)
 EPS = float(np.finfo(np.float64).eps)
@@ -62,10 +62,19 @@ TV_TOL = 5e-14
 # eigenvalues the two eigensolvers round differently).
 TAIL_ND_TOL = 5e-11
 
-TOLERANCES = {"tail2": TAIL_TOL, "tail3": TAIL_TOL, "tail4": TAIL_TOL, "q001": QUANTILE_TOL,
-              "q999": QUANTILE_TOL, "w2_sq": W2_TOL, "kl_model_truth": KL_TOL,
-              "kl_truth_model": KL_TOL, "tv": TV_TOL, "logdet_ratio": LOGDET_RATIO_TOL,
-              "trace_ratio": KL_TOL}
+TOLERANCES = {
+    "tail2": TAIL_TOL,
+    "tail3": TAIL_TOL,
+    "tail4": TAIL_TOL,
+    "q001": QUANTILE_TOL,
+    "q999": QUANTILE_TOL,
+    "w2_sq": W2_TOL,
+    "kl_model_truth": KL_TOL,
+    "kl_truth_model": KL_TOL,
+    "tv": TV_TOL,
+    "logdet_ratio": LOGDET_RATIO_TOL,
+    "trace_ratio": KL_TOL,
+}
 
 
 def _ratio(diff, scale):
@@ -149,8 +158,9 @@ def metric_errors(k, r, mean, cov, mu0, cov0, data_scale):
             kk = float(name[-1])
             sd, sd0 = np.sqrt(cov[..., 0, 0]), np.sqrt(cov0[0, 0])
             with np.errstate(divide="ignore", invalid="ignore"):
-                x = np.where(sd > 0, np.minimum(np.abs(kk * sd0 - dm[..., 0]),
-                                                np.abs(kk * sd0 + dm[..., 0])) / sd, 0.0)
+                x = np.where(
+                    sd > 0, np.minimum(np.abs(kk * sd0 - dm[..., 0]), np.abs(kk * sd0 + dm[..., 0])) / sd, 0.0
+                )
             scale = np.abs(kv) * (1.0 + np.minimum(x * x, 1e300)) + TINY
         elif name in ("q001", "q999"):
             scale = data_scale

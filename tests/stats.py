@@ -39,8 +39,8 @@ def assert_mean(x, expected: float, what: str, alpha: float = ALPHA, se: float |
     se = x.std(ddof=1) / np.sqrt(x.size) if se is None else se
     z = (m - expected) / se
     assert abs(z) < z_crit(alpha), (
-        f"{what}: Monte Carlo {m:.6g} +- {se:.3g} vs expected {expected:.6g} (z = {z:.2f}, "
-        f"alpha = {alpha:g})")
+        f"{what}: Monte Carlo {m:.6g} +- {se:.3g} vs expected {expected:.6g} (z = {z:.2f}, alpha = {alpha:g})"
+    )
 
 
 def assert_variance(x, expected: float, what: str, alpha: float = ALPHA):
@@ -51,7 +51,8 @@ def assert_variance(x, expected: float, what: str, alpha: float = ALPHA):
     se = np.sqrt(max((d**4).mean() - v**2, 0.0) / x.size)
     z = (v - expected) / se
     assert abs(z) < z_crit(alpha), (
-        f"{what}: sample variance {v:.6g} +- {se:.3g} vs expected {expected:.6g} (z = {z:.2f})")
+        f"{what}: sample variance {v:.6g} +- {se:.3g} vs expected {expected:.6g} (z = {z:.2f})"
+    )
 
 
 def assert_ks(x, cdf, what: str, alpha: float = ALPHA):
@@ -62,7 +63,8 @@ def assert_ks(x, cdf, what: str, alpha: float = ALPHA):
 def assert_same_law(x, y, what: str, alpha: float = ALPHA):
     res = stats.ks_2samp(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     assert res.pvalue > alpha, (
-        f"{what}: two-sample KS statistic {res.statistic:.4g}, p = {res.pvalue:.3g} < {alpha:g}")
+        f"{what}: two-sample KS statistic {res.statistic:.4g}, p = {res.pvalue:.3g} < {alpha:g}"
+    )
 
 
 def assert_counts(observed, probs, what: str, alpha: float = ALPHA, min_expected: float = 20.0):

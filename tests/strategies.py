@@ -38,15 +38,27 @@ with warnings.catch_warnings():
 
 # deadline=None everywhere: the first example of a bucket includes jit compilation.
 settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, max_examples=25, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow])
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=25,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
-    "dev", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    "thorough", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile(
-    "thorough", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile(
-    "explore", derandomize=False, database=None, deadline=None, max_examples=600, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow])
+    "explore",
+    derandomize=False,
+    database=None,
+    deadline=None,
+    max_examples=600,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 # The default run is the same everywhere (a user's first `python -m pytest`
 # and CI): derandomized, fixed examples, so it passes or fails the same way
 # on every machine. "dev" (random seeds), "thorough" and "explore" are asked
@@ -60,16 +72,17 @@ def examples(n: int) -> int:
     """A test's own example count, EXPLORE_FACTOR times more under "explore"."""
     return n * EXPLORE_FACTOR if PROFILE == "explore" else n
 
+
 N_BUCKETS = (2, 3, 10, 33, 100)  # samples per generation: even/odd, tiny to moderate
-R_BUCKET = 4                     # replicas per example
-COUNT_BUCKET = 8                 # blocks per drawn stream slice
+R_BUCKET = 4  # replicas per example
+COUNT_BUCKET = 8  # blocks per drawn stream slice
 U32_MAX = 2**32 - 1
-GEN_MAX = 2**32 - 2              # advance rejects gen_end == 2**32 - 1
+GEN_MAX = 2**32 - 2  # advance rejects gen_end == 2**32 - 1
 
 seeds = st.integers(0, 2**64 - 1)
 replicas = st.integers(0, U32_MAX)
-generations = st.integers(1, GEN_MAX)           # a fit's generation (t >= 1)
-counter_generations = st.integers(0, U32_MAX)   # any value of the counter's generation word
+generations = st.integers(1, GEN_MAX)  # a fit's generation (t >= 1)
+counter_generations = st.integers(0, U32_MAX)  # any value of the counter's generation word
 tags = st.sampled_from([1, 2, 3, 4, 255]) | st.integers(0, 255)
 sites = st.sampled_from([0, 1, 2**24 - 1]) | st.integers(0, 2**24 - 1)
 words = st.sampled_from([0, 1, 0xFFF, 0x1000, 0x7FFFFFFF, 0x80000000, U32_MAX]) | st.integers(0, U32_MAX)
@@ -77,7 +90,7 @@ replica_id_sets = st.lists(replicas, min_size=R_BUCKET, max_size=R_BUCKET, uniqu
 ns = st.sampled_from(N_BUCKETS)
 taus = st.sampled_from([0.0, 1.0]) | st.floats(0.25, 2.0)
 estimators = st.sampled_from([0, 1])  # 0 = mle, 1 = unbiased
-paths = st.sampled_from([0, 1])       # 0 = exact, 1 = samples
+paths = st.sampled_from([0, 1])  # 0 = exact, 1 = samples
 # No subnormal states: XLA on CPU flushes subnormals to zero and the C++ does
 # not, so a state below 2.2e-308 is where the twins legitimately part (see
 # madsim.reference.gaussian).
@@ -105,8 +118,7 @@ class StreamSlice:
 @st.composite
 def stream_slices(draw) -> StreamSlice:
     begin = draw(st.sampled_from([0, 2**32 - COUNT_BUCKET]) | st.integers(0, 2**32 - COUNT_BUCKET))
-    return StreamSlice(draw(seeds), draw(replicas), draw(counter_generations), draw(tags),
-                       draw(sites), begin)
+    return StreamSlice(draw(seeds), draw(replicas), draw(counter_generations), draw(tags), draw(sites), begin)
 
 
 @dataclass(frozen=True)
@@ -120,8 +132,8 @@ class GaussianCase:
     path: int
     seed: int
     replica_ids: tuple[int, ...]  # R_BUCKET distinct ids
-    t: int                        # the generation the step produces
-    mean: float                   # state before the step
+    t: int  # the generation the step produces
+    mean: float  # state before the step
     var: float
 
 
@@ -131,9 +143,16 @@ def gaussian_cases(draw, path=paths, estimator=estimators) -> GaussianCase:
     path = draw(path) if isinstance(path, st.SearchStrategy) else path
     estimator = draw(estimator) if isinstance(estimator, st.SearchStrategy) else estimator
     return GaussianCase(
-        n=draw(ns), tau=draw(taus), estimator=estimator, path=path, seed=draw(seeds),
-        replica_ids=tuple(draw(replica_id_sets)), t=draw(generations), mean=draw(means),
-        var=draw(variances))
+        n=draw(ns),
+        tau=draw(taus),
+        estimator=estimator,
+        path=path,
+        seed=draw(seeds),
+        replica_ids=tuple(draw(replica_id_sets)),
+        t=draw(generations),
+        mean=draw(means),
+        var=draw(variances),
+    )
 
 
 # --- the d-dimensional Gaussian loop (tests/test_reference_gaussian_loop.py) -----------------
@@ -147,10 +166,10 @@ def gaussian_cases(draw, path=paths, estimator=estimators) -> GaussianCase:
 # integer, at drawn scales: hypothesis picks the structure, numpy the bulk.
 
 LOOP_D_BUCKETS = (1, 2, 3, 5)
-LOOP_ROWS = 16            # rows of the count table (one-step cases: 2 <= t <= LOOP_ROWS)
-LOOP_COUNT_MAX = 40       # most points per part per generation
-LOOP_SUBSAMPLE_MAX = 64   # most points a subsampling fit picks
-LOOP_POOL_CAP = 128       # points the subsample pool holds
+LOOP_ROWS = 16  # rows of the count table (one-step cases: 2 <= t <= LOOP_ROWS)
+LOOP_COUNT_MAX = 40  # most points per part per generation
+LOOP_SUBSAMPLE_MAX = 64  # most points a subsampling fit picks
+LOOP_POOL_CAP = 128  # points the subsample pool holds
 LOOP_BOUNDS = (64, 64, LOOP_SUBSAMPLE_MAX)  # reference buffer rows: real, synthetic, subsample
 LOOP_NAMES = ("replace", "augment", "fresh", "accumulate", "subsample")
 
@@ -173,24 +192,27 @@ class GaussianLoopCase:
     real_fixed: float
     subsample_n: int
     pool_cap: int
-    truth: tuple           # [d + T]
-    counts: tuple          # LOOP_ROWS x (real, synthetic)
+    truth: tuple  # [d + T]
+    counts: tuple  # LOOP_ROWS x (real, synthetic)
     seed: int
-    replica_ids: tuple     # R_BUCKET distinct ids
-    t: int                 # the generation the step produces (gen_begin = t - 1 >= 1)
-    state: tuple           # the row before the step
+    replica_ids: tuple  # R_BUCKET distinct ids
+    t: int  # the generation the step produces (gen_begin = t - 1 >= 1)
+    state: tuple  # the row before the step
 
     def describe(self) -> str:
         row = self.counts[self.t - 1]
-        return (f"d={self.d} loop={LOOP_NAMES[self.loop]} estimator={self.estimator} "
-                f"path={self.path} tau={self.tau!r} trunc={self.trunc!r} weight={self.weight!r} "
-                f"tpr={self.tpr!r} fpr={self.fpr!r} real_fixed={self.real_fixed} "
-                f"subsample_n={self.subsample_n} counts[t-1]={row}")
+        return (
+            f"d={self.d} loop={LOOP_NAMES[self.loop]} estimator={self.estimator} "
+            f"path={self.path} tau={self.tau!r} trunc={self.trunc!r} weight={self.weight!r} "
+            f"tpr={self.tpr!r} fpr={self.fpr!r} real_fixed={self.real_fixed} "
+            f"subsample_n={self.subsample_n} counts[t-1]={row}"
+        )
 
 
 def _spd_factor(rng, d, scale):
     """A packed lower Cholesky factor with a positive diagonal, entries ~ scale."""
     import numpy as np
+
     L = np.tril(rng.uniform(-1.0, 1.0, (d, d)), -1) + np.diag(rng.uniform(0.3, 3.0, d))
     return scale * L[np.tril_indices(d)]
 
@@ -199,6 +221,7 @@ def _moments(rng, d, count, center, scale):
     """[count | mean | scatter] of a plausible set of `count` points (scatter
     (count - 1) times a random covariance at `scale`)."""
     import numpy as np
+
     if count == 0:
         return [0.0] * (1 + d + d * (d + 1) // 2)
     mean = center + scale * rng.uniform(-3.0, 3.0, d)
@@ -243,16 +266,23 @@ def gaussian_loop_cases(draw, d=None, path=None, loop=None) -> GaussianLoopCase:
     model = _spd_factor(rng, d, scale0 * ratio)
 
     rows = [(draw(loop_counts), draw(loop_counts)) for _ in range(2)]
-    filler = [(float((a + 3 * i) % (LOOP_COUNT_MAX + 1)), float((b + 5 * i) % (LOOP_COUNT_MAX + 1)))
-              for i, (a, b) in enumerate([rows[1]] * LOOP_ROWS)]
+    filler = [
+        (float((a + 3 * i) % (LOOP_COUNT_MAX + 1)), float((b + 5 * i) % (LOOP_COUNT_MAX + 1)))
+        for i, (a, b) in enumerate([rows[1]] * LOOP_ROWS)
+    ]
     t = draw(st.sampled_from([2, LOOP_ROWS]) | st.integers(2, LOOP_ROWS), label="t")
     counts = filler
     counts[t - 1] = (float(rows[0][0]), float(rows[0][1]))
     if loop in (0, 1):  # Replace and Augment add no real points per generation
         counts = [(0.0, b) for _, b in counts]
 
-    head = [*mu, *model, float(draw(st.integers(0, 50))), float(draw(st.integers(0, 50))),
-            float(draw(st.integers(0, 5)))]
+    head = [
+        *mu,
+        *model,
+        float(draw(st.integers(0, 50))),
+        float(draw(st.integers(0, 50))),
+        float(draw(st.integers(0, 5))),
+    ]
     real_fixed = 0.0
     sub_n, cap = 0, 0
     if loop == 1:
@@ -262,8 +292,9 @@ def gaussian_loop_cases(draw, d=None, path=None, loop=None) -> GaussianLoopCase:
         n_real, n_syn = draw(st.integers(0, 200)), draw(st.integers(0, 200))
         tail = [float(n_real), float(n_syn), *_moments(rng, d, n_real + n_syn, mu0, scale0)]
     elif loop == 4:
-        sub_n = draw(st.sampled_from([1, 2, d, d + 1, 10, LOOP_SUBSAMPLE_MAX]) |
-                     st.integers(1, LOOP_SUBSAMPLE_MAX))
+        sub_n = draw(
+            st.sampled_from([1, 2, d, d + 1, 10, LOOP_SUBSAMPLE_MAX]) | st.integers(1, LOOP_SUBSAMPLE_MAX)
+        )
         cap = LOOP_POOL_CAP
         size = draw(st.sampled_from([0, 1, cap - 5, cap]) | st.integers(0, cap))
         pts = np.zeros((cap, d + 1))
@@ -274,8 +305,22 @@ def gaussian_loop_cases(draw, d=None, path=None, loop=None) -> GaussianLoopCase:
         tail = []
     trunc = draw(loop_truncs) if path == 1 else 0.0
     return GaussianLoopCase(
-        d=d, loop=loop, estimator=draw(estimators), path=path, tau=draw(loop_taus), trunc=trunc,
-        weight=draw(loop_weights), tpr=draw(loop_rates), fpr=draw(loop_rates),
-        real_fixed=real_fixed, subsample_n=sub_n, pool_cap=cap, truth=tuple(map(float, truth)),
-        counts=tuple(counts), seed=draw(seeds), replica_ids=tuple(draw(replica_id_sets)), t=t,
-        state=tuple(map(float, [*head, *tail])))
+        d=d,
+        loop=loop,
+        estimator=draw(estimators),
+        path=path,
+        tau=draw(loop_taus),
+        trunc=trunc,
+        weight=draw(loop_weights),
+        tpr=draw(loop_rates),
+        fpr=draw(loop_rates),
+        real_fixed=real_fixed,
+        subsample_n=sub_n,
+        pool_cap=cap,
+        truth=tuple(map(float, truth)),
+        counts=tuple(counts),
+        seed=draw(seeds),
+        replica_ids=tuple(draw(replica_id_sets)),
+        t=t,
+        state=tuple(map(float, [*head, *tail])),
+    )

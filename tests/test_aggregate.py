@@ -14,8 +14,9 @@ from madsim.aggregate import reduce_records
 CFG = ms.Config(loop=ms.Replace(n=20))
 METRICS = ["mean", "var", "kl_model_truth"]
 DET = [ms.FirstPassage("var", below=0.3, name="low")]
-AGG = ms.Aggregate(quantiles=(0.0, 0.1, 0.5, 0.9, 1.0), histogram={"var": ms.Bins(0.0, 2.0, 8)},
-                   replicas=[3, 5000, 8999])
+AGG = ms.Aggregate(
+    quantiles=(0.0, 0.1, 0.5, 0.9, 1.0), histogram={"var": ms.Bins(0.0, 2.0, 8)}, replicas=[3, 5000, 8999]
+)
 R = 9000  # three groups of the reduction, the last partial
 
 
@@ -52,7 +53,9 @@ def test_chunks_that_record_nothing():
     kw = dict(record=ms.every(5), aggregate=AGG, generations=17)
     a, b = run(chunk=2, **kw), run(**kw)
     _same(a, b, [v for v in a.data_vars if "generation" in a[v].dims])
-    _same(a, reduce_records(run(record=ms.every(5), generations=17), AGG), ["var_mean", "var_q", "low_survival"])
+    _same(
+        a, reduce_records(run(record=ms.every(5), generations=17), AGG), ["var_mean", "var_q", "low_survival"]
+    )
 
 
 def test_equals_reduction_of_per_replica_records(aggregated, per_replica):
@@ -78,8 +81,10 @@ def test_statistics_match_numpy(aggregated, per_replica):
     edges = np.concatenate([[-np.inf], AGG.histogram["var"].edges, [np.inf]])
     for g, gen in enumerate(per_replica["generation"].values):
         counts = np.histogram(per_replica["var"].values[:, g], edges)[0]
-        counts[-2:] = [np.sum((per_replica["var"].values[:, g] >= 1.75) & (per_replica["var"].values[:, g] < 2)),
-                       np.sum(per_replica["var"].values[:, g] >= 2)]
+        counts[-2:] = [
+            np.sum((per_replica["var"].values[:, g] >= 1.75) & (per_replica["var"].values[:, g] < 2)),
+            np.sum(per_replica["var"].values[:, g] >= 2),
+        ]
         assert np.array_equal(aggregated["var_hist"].values[g], counts), gen
     first = per_replica["low"].values
     for g, gen in enumerate(per_replica["generation"].values):
@@ -131,18 +136,30 @@ def test_memory_of_records_does_not_grow_with_replicas(monkeypatch):
 
     monkeypatch.setattr(aggmod.Reducer, "add", spy)
     monkeypatch.setattr(aggmod, "BLOCK_BYTES", 4096 * 8 * 2 * 4)
-    ms.simulate(CFG, replicas=20000, generations=40, seed=1, metrics=["mean", "var"], record=ms.every(1),
-                aggregate=True, progress=False, chunk=40)
+    ms.simulate(
+        CFG,
+        replicas=20000,
+        generations=40,
+        seed=1,
+        metrics=["mean", "var"],
+        record=ms.every(1),
+        aggregate=True,
+        progress=False,
+        chunk=40,
+    )
     assert max(seen) <= 4096 * 8 * 2 * 5
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(quantiles=(1.5,)), "quantiles"),
-    (dict(quantiles="0.5"), "quantiles"),
-    (dict(histogram={"var": (0, 1, 3)}), "Bins"),
-    (dict(replicas=[1, 1]), "repeat"),
-    (dict(relative_accuracy=0.7), "relative_accuracy"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(quantiles=(1.5,)), "quantiles"),
+        (dict(quantiles="0.5"), "quantiles"),
+        (dict(histogram={"var": (0, 1, 3)}), "Bins"),
+        (dict(replicas=[1, 1]), "repeat"),
+        (dict(relative_accuracy=0.7), "relative_accuracy"),
+    ],
+)
 def test_bad_aggregate(bad, match):
     with pytest.raises((TypeError, ValueError), match=match):
         ms.Aggregate(**bad)
@@ -156,8 +173,13 @@ def test_bad_inputs_before_the_kernel():
     with pytest.raises(TypeError, match="aggregate must be"):
         ms.simulate(CFG, replicas=10, generations=2, aggregate="yes")
     with pytest.raises(ValueError, match="not a recorded scalar"):
-        ms.simulate(CFG, replicas=10, generations=2, metrics=["var"],
-                    aggregate=ms.Aggregate(histogram={"mean": ms.Bins(0, 1, 2)}))
+        ms.simulate(
+            CFG,
+            replicas=10,
+            generations=2,
+            metrics=["var"],
+            aggregate=ms.Aggregate(histogram={"mean": ms.Bins(0, 1, 2)}),
+        )
     with pytest.raises(ValueError, match="no replica id 10"):
         ms.simulate(CFG, replicas=10, generations=2, aggregate=ms.Aggregate(replicas=[10]))
 
@@ -175,7 +197,9 @@ def test_sweep_points_equal_their_simulate_calls(tmp_path):
         ms.sweep(base, grid={"weight": [0.2, 0.8]}, aggregate=True, block=100, **kw)
 
 
-AGG_SMALL = ms.Aggregate(quantiles=(0.05, 0.5, 0.95), histogram={"var": ms.Bins(0.0, 2.0, 4)}, replicas=[1, 2])
+AGG_SMALL = ms.Aggregate(
+    quantiles=(0.05, 0.5, 0.95), histogram={"var": ms.Bins(0.0, 2.0, 4)}, replicas=[1, 2]
+)
 
 
 def test_validate_from_aggregates_matches_per_replica():
@@ -204,8 +228,16 @@ def test_metric_plot_of_an_aggregated_run():
 
     from madsim import plots
 
-    ds = ms.simulate(CFG, replicas=300, generations=20, seed=1, metrics=["var", "logdet"], detect=DET,
-                     aggregate=AGG_SMALL, progress=False)
+    ds = ms.simulate(
+        CFG,
+        replicas=300,
+        generations=20,
+        seed=1,
+        metrics=["var", "logdet"],
+        detect=DET,
+        aggregate=AGG_SMALL,
+        progress=False,
+    )
     ax = plots.metric(ds, "var")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("CI of the mean" in x for x in labels) and any("5%-95%" in x for x in labels)

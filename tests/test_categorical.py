@@ -29,38 +29,49 @@ def cat(**kw):
 
 # --- configuration -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(probs=[0.5, 0.4]), "sum to 1"),
-    (dict(probs=[0.5, 0.6, -0.1]), r"probs\[2\] = -0.1"),
-    (dict(probs=[]), "at least one token"),
-    (dict(probs=[0.5, float("nan"), 0.5]), "finite"),
-    (dict(tokens=0), "tokens must be an integer in"),
-    (dict(tokens=2**24 + 1), "tokens must be an integer in"),
-    (dict(tokens=3, probs=[0.5, 0.5]), "tokens = 3 but probs has 2"),
-    (dict(probs=[1.0], zipf=1.0), "probs or zipf"),
-    (dict(zipf=-1.0), "zipf"),
-    (dict(smoothing=-1.0), "smoothing"),
-    (dict(rare=0.0), "rare"),
-])
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(probs=[0.5, 0.4]), "sum to 1"),
+        (dict(probs=[0.5, 0.6, -0.1]), r"probs\[2\] = -0.1"),
+        (dict(probs=[]), "at least one token"),
+        (dict(probs=[0.5, float("nan"), 0.5]), "finite"),
+        (dict(tokens=0), "tokens must be an integer in"),
+        (dict(tokens=2**24 + 1), "tokens must be an integer in"),
+        (dict(tokens=3, probs=[0.5, 0.5]), "tokens = 3 but probs has 2"),
+        (dict(probs=[1.0], zipf=1.0), "probs or zipf"),
+        (dict(zipf=-1.0), "zipf"),
+        (dict(smoothing=-1.0), "smoothing"),
+        (dict(rare=0.0), "rare"),
+    ],
+)
 def test_bad_family(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         ms.Categorical(**kw)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(top_p=0.0), r"top_p must be a finite number in \(0.0, 1.0\]"),
-    (dict(top_p=1.5), "top_p"),
-    (dict(top_k=0), "top_k must be an integer in"),
-    (dict(top_k=6), "top_k must be an integer in"),
-    (dict(temperature=0.0), "temperature"),
-    (dict(temperature=-1.0), "temperature"),
-    (dict(estimator="unbiased"), "estimator must be 'mle'"),
-    (dict(truncation=2.0), "top_k or top_p"),
-    (dict(weight=0.5, loop=ms.Fresh(real=5, synthetic=5),
-          family=ms.Categorical(tokens=5, smoothing=1.0)), "smoothing"),
-    (dict(weight=0.5, loop=ms.Fresh(real=0, synthetic=5)), "Fresh.real can be 0"),
-    (dict(filter=ms.Filter(tpr=1.0), loop=ms.Replace(n=5)), "after Filter"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(top_p=0.0), r"top_p must be a finite number in \(0.0, 1.0\]"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(top_k=0), "top_k must be an integer in"),
+        (dict(top_k=6), "top_k must be an integer in"),
+        (dict(temperature=0.0), "temperature"),
+        (dict(temperature=-1.0), "temperature"),
+        (dict(estimator="unbiased"), "estimator must be 'mle'"),
+        (dict(truncation=2.0), "top_k or top_p"),
+        (
+            dict(
+                weight=0.5, loop=ms.Fresh(real=5, synthetic=5), family=ms.Categorical(tokens=5, smoothing=1.0)
+            ),
+            "smoothing",
+        ),
+        (dict(weight=0.5, loop=ms.Fresh(real=0, synthetic=5)), "Fresh.real can be 0"),
+        (dict(filter=ms.Filter(tpr=1.0), loop=ms.Replace(n=5)), "after Filter"),
+    ],
+)
 def test_bad_config(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         cat(**kw)
@@ -75,9 +86,9 @@ def test_truth_and_rare_tokens():
     z = ms.Categorical(tokens=4, zipf=1.0)
     w = 1.0 / np.arange(1, 5)
     np.testing.assert_allclose(z.truth, w / w.sum(), rtol=1e-15)
-    assert list(z.rare_tokens) == [3]                     # ceil(0.1 * 4) = 1: the last
+    assert list(z.rare_tokens) == [3]  # ceil(0.1 * 4) = 1: the last
     u = ms.Categorical(tokens=20, rare=0.25)
-    assert list(u.rare_tokens) == [15, 16, 17, 18, 19]    # ties: the higher index is rarer
+    assert list(u.rare_tokens) == [15, 16, 17, 18, 19]  # ties: the higher index is rarer
     p = ms.Categorical(probs=[0.1, 0.4, 0.1, 0.4], rare=0.5)
     assert list(p.rare_tokens) == [0, 2]
 
@@ -89,6 +100,7 @@ def test_config_round_trip():
 
 
 # --- the sampling law: knobs against their definitions --------------------------------------
+
 
 def law_by_definition(p, tau, top_k, top_p):
     """q from the definitions, by enumeration: temperature p^(1/tau)
@@ -106,7 +118,7 @@ def law_by_definition(p, tau, top_k, top_p):
         total = q.sum()
         best = None
         for size in range(1, K + 1):
-            for sub in itertools.combinations(rank, size):   # rank order: lexicographic = preferred
+            for sub in itertools.combinations(rank, size):  # rank order: lexicographic = preferred
                 mass = q[list(sub)].sum()
                 if mass >= top_p * total * (1 - 1e-12) and (best is None or mass > best[0] * (1 + 1e-12)):
                     best = (mass, sub)
@@ -124,7 +136,7 @@ def test_sampling_law_matches_definition(seed):
     K = int(rng.integers(1, 8))
     p = rng.dirichlet(np.full(K, 0.7))
     if seed % 4 == 0:
-        p = np.round(p * 4) / 4 if np.round(p * 4).sum() == 4 else p   # ties
+        p = np.round(p * 4) / 4 if np.round(p * 4).sum() == 4 else p  # ties
     p[rng.random(K) < 0.15] = 0.0
     if p.sum() == 0:
         p[0] = 1.0
@@ -133,8 +145,13 @@ def test_sampling_law_matches_definition(seed):
     top_k = int(rng.integers(0, K + 1))
     top_p = float(rng.choice([1.0, 0.5, 0.9, rng.uniform(0.05, 1.0)]))
     q = core.categorical_sampling_law(p, tau, top_k, top_p)
-    np.testing.assert_allclose(q, law_by_definition(p, tau, top_k, top_p), rtol=1e-12, atol=1e-15,
-                               err_msg=f"p={p}, tau={tau}, top_k={top_k}, top_p={top_p}")
+    np.testing.assert_allclose(
+        q,
+        law_by_definition(p, tau, top_k, top_p),
+        rtol=1e-12,
+        atol=1e-15,
+        err_msg=f"p={p}, tau={tau}, top_k={top_k}, top_p={top_p}",
+    )
 
 
 def test_sampling_law_cases():
@@ -142,16 +159,24 @@ def test_sampling_law_cases():
     np.testing.assert_allclose(core.categorical_sampling_law(p, 1.0, 2, 1.0), [0, 4 / 7, 0, 3 / 7])
     np.testing.assert_allclose(core.categorical_sampling_law(p, 1.0, 0, 0.7), [0, 4 / 7, 0, 3 / 7])
     np.testing.assert_allclose(core.categorical_sampling_law(p, 1.0, 0, 0.71), [0, 4 / 9, 2 / 9, 3 / 9])
-    q = core.categorical_sampling_law(p, 0.5, 0, 1.0)     # p^2 renormalised
+    q = core.categorical_sampling_law(p, 0.5, 0, 1.0)  # p^2 renormalised
     np.testing.assert_allclose(q, p**2 / (p**2).sum(), rtol=1e-15)
     assert np.array_equal(core.categorical_sampling_law(p, 1e-4, 0, 1.0), [0, 1, 0, 0])  # greedy (underflow)
 
 
 # --- one generation in law ---------------------------------------------------------------------
 
+
 def one_generation(cfg, R=40000, seed=11):
-    ds = ms.simulate(cfg, replicas=R, generations=1, seed=seed, record=[1], metrics=["probs", "points_real",
-                     "points_synthetic"], progress=False)
+    ds = ms.simulate(
+        cfg,
+        replicas=R,
+        generations=1,
+        seed=seed,
+        record=[1],
+        metrics=["probs", "points_real", "points_synthetic"],
+        progress=False,
+    )
     return ds
 
 
@@ -202,10 +227,18 @@ def test_filter_and_fresh_real_part(path):
     ds = one_generation(cfg, R=20000)
     kept_syn = ds["points_synthetic"].values[:, 0]
     kept_real = ds["points_real"].values[:, 0]
-    assert_counts(np.bincount(kept_syn.astype(int), minlength=51), stats.binom.pmf(np.arange(51), 50, 0.7),
-                  "synthetic survivors ~ Binomial(50, 0.7)", alpha=ALPHA / 2)
-    assert_counts(np.bincount(kept_real.astype(int), minlength=31), stats.binom.pmf(np.arange(31), 30, 0.9),
-                  "real survivors ~ Binomial(30, 0.9)", alpha=ALPHA / 2)
+    assert_counts(
+        np.bincount(kept_syn.astype(int), minlength=51),
+        stats.binom.pmf(np.arange(51), 50, 0.7),
+        "synthetic survivors ~ Binomial(50, 0.7)",
+        alpha=ALPHA / 2,
+    )
+    assert_counts(
+        np.bincount(kept_real.astype(int), minlength=31),
+        stats.binom.pmf(np.arange(31), 30, 0.9),
+        "real survivors ~ Binomial(30, 0.9)",
+        alpha=ALPHA / 2,
+    )
 
 
 @pytest.mark.parametrize("path", ["exact", "samples"])
@@ -219,25 +252,45 @@ def test_subsample_of_the_pool(path):
     ds = one_generation(cfg, R=30000)
     real = ds["points_real"].values[:, 0].astype(int)
     assert np.all(real + ds["points_synthetic"].values[:, 0] == 6)
-    assert_counts(np.bincount(real, minlength=7), stats.hypergeom.pmf(np.arange(7), 20, 8, 6),
-                  "real tokens in the subsample", alpha=ALPHA / 2)
+    assert_counts(
+        np.bincount(real, minlength=7),
+        stats.hypergeom.pmf(np.arange(7), 20, 8, 6),
+        "real tokens in the subsample",
+        alpha=ALPHA / 2,
+    )
     counts = np.rint(ds["probs"].values[:, 0, :] * 6).astype(int)
     cells = multinomial_cells(6, 3)
     index = {c: i for i, c in enumerate(cells)}
     obs = np.bincount([index[tuple(c)] for c in counts], minlength=len(cells))
-    assert_counts(obs, [stats.multinomial.pmf(c, 6, fam.truth) for c in cells],
-                  "subsample counts ~ Multinomial(6, p0)", alpha=ALPHA / 2)
+    assert_counts(
+        obs,
+        [stats.multinomial.pmf(c, 6, fam.truth) for c in cells],
+        "subsample counts ~ Multinomial(6, p0)",
+        alpha=ALPHA / 2,
+    )
 
 
 def test_paths_agree_in_law_over_generations():
     """Exact and samples paths after 15 generations with every knob: the
     support size and the entropy have the same law (two-sample tests)."""
-    base = dict(family=ms.Categorical(tokens=12, zipf=0.8), loop=ms.Fresh(real=4, synthetic=25),
-                temperature=0.9, top_p=0.95, filter=ms.Filter(tpr=0.2, fpr=0.0))
+    base = dict(
+        family=ms.Categorical(tokens=12, zipf=0.8),
+        loop=ms.Fresh(real=4, synthetic=25),
+        temperature=0.9,
+        top_p=0.95,
+        filter=ms.Filter(tpr=0.2, fpr=0.0),
+    )
     out = {}
     for path in ("exact", "samples"):
-        out[path] = ms.simulate(cat(path=path, **base), replicas=6000, generations=15, seed=5,
-                                record=[15], metrics=["support", "entropy"], progress=False)
+        out[path] = ms.simulate(
+            cat(path=path, **base),
+            replicas=6000,
+            generations=15,
+            seed=5,
+            record=[15],
+            metrics=["support", "entropy"],
+            progress=False,
+        )
     a, b = out["exact"], out["samples"]
     sa, sb = a["support"].values[:, 0], b["support"].values[:, 0]
     table = np.array([np.bincount(sa.astype(int), minlength=13), np.bincount(sb.astype(int), minlength=13)])
@@ -249,23 +302,41 @@ def test_paths_agree_in_law_over_generations():
 
 # --- metrics against their definitions ---------------------------------------------------------
 
+
 def metrics_by_definition(p, p0, rare):
     pos = p > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_mt = np.inf if np.any(pos & (p0 == 0)) else float(np.sum(p[pos] * np.log(p[pos] / p0[pos])))
-        kl_tm = np.inf if np.any((p0 > 0) & ~pos) else float(np.sum(p0[p0 > 0] * np.log(p0[p0 > 0] / p[p0 > 0])))
+        kl_tm = (
+            np.inf if np.any((p0 > 0) & ~pos) else float(np.sum(p0[p0 > 0] * np.log(p0[p0 > 0] / p[p0 > 0])))
+        )
     s = np.sort(p[pos])[::-1]
     zipf = -np.polyfit(np.log(np.arange(1, s.size + 1)), np.log(s), 1)[0] if s.size > 1 else np.inf
-    return dict(entropy=-np.sum(p[pos] * np.log(p[pos])), support=pos.sum(), gini_simpson=1 - np.sum(p * p),
-                rare_mass=p[rare].sum(), max_prob=p.max(), tv=0.5 * np.abs(p - p0).sum(),
-                kl_model_truth=kl_mt, kl_truth_model=kl_tm, zipf_exponent=zipf)
+    return dict(
+        entropy=-np.sum(p[pos] * np.log(p[pos])),
+        support=pos.sum(),
+        gini_simpson=1 - np.sum(p * p),
+        rare_mass=p[rare].sum(),
+        max_prob=p.max(),
+        tv=0.5 * np.abs(p - p0).sum(),
+        kl_model_truth=kl_mt,
+        kl_truth_model=kl_tm,
+        zipf_exponent=zipf,
+    )
 
 
 def test_metrics_match_definitions():
     fam = ms.Categorical(tokens=30, zipf=1.1, rare=0.2)
     cfg = cat(family=fam, loop=ms.Replace(n=40))
-    ds = ms.simulate(cfg, replicas=50, generations=30, seed=2, record=ms.every(3),
-                     metrics=["probs", *TOKEN_METRICS], progress=False)
+    ds = ms.simulate(
+        cfg,
+        replicas=50,
+        generations=30,
+        seed=2,
+        record=ms.every(3),
+        metrics=["probs", *TOKEN_METRICS],
+        progress=False,
+    )
     p0, rare = fam.truth, fam.rare_tokens
     for r in range(50):
         for g in range(ds.sizes["generation"]):
@@ -284,10 +355,20 @@ def test_metrics_match_definitions():
 def test_collapse_detectors_and_probs_default():
     fam = ms.Categorical(tokens=100)
     cfg = cat(family=fam, loop=ms.Replace(n=100))
-    det = [ms.FirstPassage("support", below=99, name="first_loss"),
-           ms.FirstPassage("support", below=1, name="total_collapse")]
-    ds = ms.simulate(cfg, replicas=200, generations=2000, seed=4, record=ms.every(1), detect=det,
-                     metrics=["support"], progress=False)
+    det = [
+        ms.FirstPassage("support", below=99, name="first_loss"),
+        ms.FirstPassage("support", below=1, name="total_collapse"),
+    ]
+    ds = ms.simulate(
+        cfg,
+        replicas=200,
+        generations=2000,
+        seed=4,
+        record=ms.every(1),
+        detect=det,
+        metrics=["support"],
+        progress=False,
+    )
     sup = ds["support"].values
     for name, thr in (("first_loss", 99), ("total_collapse", 1)):
         hit = sup <= thr
@@ -299,8 +380,12 @@ def test_collapse_detectors_and_probs_default():
 
 
 def test_reproducible_across_threads_chunks_and_subsets():
-    cfg = cat(family=ms.Categorical(tokens=50, zipf=1.0), loop=ms.Augment(real=20, synthetic=30),
-              top_k=40, filter=ms.Filter(0.1, 0.1))
+    cfg = cat(
+        family=ms.Categorical(tokens=50, zipf=1.0),
+        loop=ms.Augment(real=20, synthetic=30),
+        top_k=40,
+        filter=ms.Filter(0.1, 0.1),
+    )
     kw = dict(generations=40, seed=9, record=ms.every(5), progress=False)
     a = ms.simulate(cfg, replicas=16, threads=1, **kw)
     b = ms.simulate(cfg, replicas=16, threads=3, chunk=7, **kw)
@@ -317,15 +402,29 @@ def test_reproducible_across_threads_chunks_and_subsets():
 def test_smoothing_and_weighting_fits():
     # smoothing: no token is ever lost, and the exact fit formula on the first generation
     fam = ms.Categorical(tokens=8, smoothing=0.5)
-    ds = ms.simulate(cat(family=fam, loop=ms.Replace(n=10)), replicas=200, generations=50, seed=1,
-                     record=ms.every(1), metrics=["probs", "support"], progress=False)
+    ds = ms.simulate(
+        cat(family=fam, loop=ms.Replace(n=10)),
+        replicas=200,
+        generations=50,
+        seed=1,
+        record=ms.every(1),
+        metrics=["probs", "support"],
+        progress=False,
+    )
     assert np.all(ds["support"].values == 8)
     c = ds["probs"].values[:, 1, :] * (10 + 8 * 0.5) - 0.5
     np.testing.assert_allclose(c, np.rint(c), atol=1e-9)
     # weighting: p = w real freq + (1 - w) synthetic freq: E p_t = p0 (MLE parts, tau = 1)
     fam = ms.Categorical(probs=[0.6, 0.3, 0.1])
-    ds = ms.simulate(cat(family=fam, loop=ms.Fresh(real=5, synthetic=10), weight=0.3), replicas=20000,
-                     generations=10, seed=3, record=[10], metrics=["probs"], progress=False)
+    ds = ms.simulate(
+        cat(family=fam, loop=ms.Fresh(real=5, synthetic=10), weight=0.3),
+        replicas=20000,
+        generations=10,
+        seed=3,
+        record=[10],
+        metrics=["probs"],
+        progress=False,
+    )
     for i in range(3):
         assert_mean(ds["probs"].values[:, 0, i], fam.truth[i], f"weighted fit: E p_10[{i}]", alpha=ALPHA / 3)
 
@@ -333,10 +432,16 @@ def test_smoothing_and_weighting_fits():
 def test_toml_run_file():
     from madsim import toml_config
 
-    cfg, kw = toml_config.loads('temperature = 0.8\ntop_p = 0.9\n[family]\ntype = "Categorical"\n'
-                                'tokens = 50\nzipf = 1.1\n[loop]\ntype = "Fresh"\nreal = 10\nsynthetic = 90\n')
-    assert cfg == ms.Config(family=ms.Categorical(tokens=50, zipf=1.1), loop=ms.Fresh(real=10, synthetic=90),
-                            temperature=0.8, top_p=0.9)
+    cfg, kw = toml_config.loads(
+        'temperature = 0.8\ntop_p = 0.9\n[family]\ntype = "Categorical"\n'
+        'tokens = 50\nzipf = 1.1\n[loop]\ntype = "Fresh"\nreal = 10\nsynthetic = 90\n'
+    )
+    assert cfg == ms.Config(
+        family=ms.Categorical(tokens=50, zipf=1.1),
+        loop=ms.Fresh(real=10, synthetic=90),
+        temperature=0.8,
+        top_p=0.9,
+    )
     with pytest.raises(toml_config.ConfigFileError, match=r"\[family\]: Categorical.probs must sum to 1"):
         toml_config.loads('[family]\ntype = "Categorical"\nprobs = [0.5, 0.4]\n')
     with pytest.raises(toml_config.ConfigFileError, match="unknown key 'k'"):
@@ -351,16 +456,28 @@ def test_plots_headless(tmp_path):
     from madsim import plots
 
     cfg = cat(family=ms.Categorical(tokens=80, zipf=1.1), loop=ms.Replace(n=100))
-    ds = ms.simulate(cfg, replicas=40, generations=60, seed=1, record=ms.every(10),
-                     metrics=["probs", "gini_simpson", "support"], progress=False)
-    for name, ax in (("ranks", plots.token_ranks(ds)), ("gini", plots.metric(ds, "gini_simpson")),
-                     ("support", plots.metric(ds, "support"))):
+    ds = ms.simulate(
+        cfg,
+        replicas=40,
+        generations=60,
+        seed=1,
+        record=ms.every(10),
+        metrics=["probs", "gini_simpson", "support"],
+        progress=False,
+    )
+    for name, ax in (
+        ("ranks", plots.token_ranks(ds)),
+        ("gini", plots.metric(ds, "gini_simpson")),
+        ("support", plots.metric(ds, "support")),
+    ):
         f = tmp_path / f"{name}.png"
         ax.figure.savefig(f)
         assert f.stat().st_size > 10_000
         if name != "ranks":
             labels = [line.get_label() for line in ax.get_lines()]
-            assert any("theory" in lab for lab in labels), labels   # the docs/theory/categorical.md curve is drawn
+            assert any("theory" in lab for lab in labels), (
+                labels
+            )  # the docs/theory/categorical.md curve is drawn
         matplotlib.pyplot.close(ax.figure)
     with pytest.raises(ValueError, match="needs the probability vector"):
         plots.token_ranks(ds[["support"]].assign_attrs(ds.attrs))
@@ -373,7 +490,8 @@ def test_lost_tokens_never_return(path):
     """Zero-mass tokens never draw (the alias table gives their columns
     away, whatever the rounding): the support never grows under replace."""
     cfg = cat(family=ms.Categorical(tokens=300, zipf=0.5), loop=ms.Replace(n=40), path=path, top_p=0.97)
-    ds = ms.simulate(cfg, replicas=100, generations=150, seed=8, record=ms.every(1), metrics=["support"],
-                     progress=False)
+    ds = ms.simulate(
+        cfg, replicas=100, generations=150, seed=8, record=ms.every(1), metrics=["support"], progress=False
+    )
     assert np.all(np.diff(ds["support"].values, axis=1) <= 0)
     assert ds["support"].values[:, -1].max() < 300

@@ -18,8 +18,14 @@ from stats import ALPHA, assert_mean, detectable_shift
 
 P0 = np.array([0.38, 0.27, 0.17, 0.11, 0.07])
 CASES = [  # (temperature, top_k, top_p)
-    (0.5, None, None), (2.0, None, None), (0.8, None, None),
-    (1.0, 3, None), (1.5, 2, None), (1.0, None, 0.7), (0.7, None, 0.9), (2.0, 4, 0.8),
+    (0.5, None, None),
+    (2.0, None, None),
+    (0.8, None, None),
+    (1.0, 3, None),
+    (1.5, 2, None),
+    (1.0, None, 0.7),
+    (0.7, None, 0.9),
+    (2.0, 4, 0.8),
 ]
 PATHS = ("exact", "samples")
 N, R = 20, 20_000
@@ -31,7 +37,7 @@ def knob_law(p0, tau, top_k, top_p) -> np.ndarray:
     q = q / q.sum()
     order = np.argsort(-q, kind="stable")
     keep = np.zeros(q.size, bool)
-    keep[order[:top_k or q.size]] = True
+    keep[order[: top_k or q.size]] = True
     q = np.where(keep, q, 0.0) / q[keep].sum()
     if top_p is not None:
         mass = np.cumsum(q[order])
@@ -45,8 +51,14 @@ def knob_law(p0, tau, top_k, top_p) -> np.ndarray:
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("tau, top_k, top_p", CASES)
 def test_one_generation_has_the_knobs_law(tau, top_k, top_p, path):
-    cfg = ms.Config(family=ms.Categorical(probs=P0.tolist()), loop=ms.Replace(n=N), temperature=tau,
-                    top_k=top_k, top_p=top_p, path=path)
+    cfg = ms.Config(
+        family=ms.Categorical(probs=P0.tolist()),
+        loop=ms.Replace(n=N),
+        temperature=tau,
+        top_k=top_k,
+        top_p=top_p,
+        path=path,
+    )
     ds = ms.simulate(cfg, replicas=R, generations=1, seed=11, record=[1], metrics=["probs"], progress=False)
     p1 = ds["probs"].values[:, 0, :]
     q = knob_law(P0, tau, top_k, top_p)
@@ -57,8 +69,9 @@ def test_one_generation_has_the_knobs_law(tau, top_k, top_p, path):
         if q[i] == 0.0:
             assert np.all(p1[:, i] == 0.0), f"token {i} is outside the knobs' support but was drawn"
         else:
-            assert_mean(p1[:, i], q[i], f"E p_1[{i}] (tau={tau}, top_k={top_k}, top_p={top_p}, {path})",
-                        alpha=A)
+            assert_mean(
+                p1[:, i], q[i], f"E p_1[{i}] (tau={tau}, top_k={top_k}, top_p={top_p}, {path})", alpha=A
+            )
 
 
 def test_the_oracle_itself():

@@ -37,8 +37,12 @@ def test_ctrl_c_stops_a_long_run_and_keeps_the_completed_generations():
         "print('done', ds.attrs['interrupted'], ds.attrs['generations_completed'],\n"
         "      int(ds['generation'].values.max()), flush=True)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert proc.stdout.readline().strip() == "start"
     time.sleep(5.0)  # a generation takes ~40 ms; 5 s leaves room for a loaded machine
     proc.send_signal(signal.SIGINT)
@@ -76,8 +80,11 @@ def test_every_option_of_every_subcommand_has_help():
     parser = madsim.cli.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert {"demo", "init", "run", "sweep", "plot", "validate", "bench", "info"} <= set(commands)
-    missing = [where for where, a in _options(parser) if not isinstance(a, argparse._SubParsersAction)
-               and (not a.help or a.help == argparse.SUPPRESS)]
+    missing = [
+        where
+        for where, a in _options(parser)
+        if not isinstance(a, argparse._SubParsersAction) and (not a.help or a.help == argparse.SUPPRESS)
+    ]
     assert not missing, f"options without help: {missing}"
 
 
@@ -109,10 +116,12 @@ def test_init_reference_prints_the_markdown_reference(capsys):
 def test_run_summary_of_a_token_run_has_no_numpy_warning(tmp_path, capsys):
     """kl_truth_model is inf in every replica of a collapsed token model: the
     summary says so instead of numpy's All-NaN warning (an error under pytest)."""
-    (tmp_path / "tok.toml").write_text('[family]\ntype = "Categorical"\ntokens = 20\n'
-                                       '[loop]\ntype = "Replace"\nn = 5\n'
-                                       '[run]\nreplicas = 50\ngenerations = 30\nseed = 1\n'
-                                       'metrics = ["kl_truth_model", "gini_simpson"]\n')
+    (tmp_path / "tok.toml").write_text(
+        '[family]\ntype = "Categorical"\ntokens = 20\n'
+        '[loop]\ntype = "Replace"\nn = 5\n'
+        "[run]\nreplicas = 50\ngenerations = 30\nseed = 1\n"
+        'metrics = ["kl_truth_model", "gini_simpson"]\n'
+    )
     assert madsim.cli.main(["run", str(tmp_path / "tok.toml"), "--threads", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "E kl_truth_model     at t = 30: no finite value in 50 replicas" in out

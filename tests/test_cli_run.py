@@ -31,8 +31,9 @@ name = "shrunk"
 def madsim(*args, cwd):
     # the subprocess imports the madsim under test (a relative PYTHONPATH would not survive cwd)
     env = {**os.environ, "PYTHONPATH": str(Path(ms.__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-m", "madsim", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "madsim", *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_run_then_plot(tmp_path):
@@ -41,9 +42,15 @@ def test_run_then_plot(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "acc.nc" in res.stdout and "shrunk: reached by" in res.stdout
     ds = results.load(tmp_path / "acc.nc")
-    ref = ms.simulate(ms.Config(loop=ms.Accumulate(synthetic=8)), replicas=300, generations=12, seed=4,
-                      record=ms.every(3), detect=[ms.FirstPassage("var", below=0.8, name="shrunk")],
-                      progress=False)
+    ref = ms.simulate(
+        ms.Config(loop=ms.Accumulate(synthetic=8)),
+        replicas=300,
+        generations=12,
+        seed=4,
+        record=ms.every(3),
+        detect=[ms.FirstPassage("var", below=0.8, name="shrunk")],
+        progress=False,
+    )
     for name in ref.data_vars:
         np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
     res = madsim("plot", "acc.nc", "metric", "--name", "log_var", "-o", "m.png", cwd=tmp_path)
@@ -63,8 +70,10 @@ def test_bad_key_exits_2_naming_it(tmp_path):
 def test_bench_prints_ratios(capsys):
     from madsim import cli
 
-    assert cli.main(["bench", "--replicas", "2000", "--generations", "5", "--repeats", "1",
-                     "--threads", "1"]) == 0
+    assert (
+        cli.main(["bench", "--replicas", "2000", "--generations", "5", "--repeats", "1", "--threads", "1"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "vs numpy" in out and "Philox4x32-10 blocks/s" in out and "1.00x" in out
 

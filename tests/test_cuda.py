@@ -37,55 +37,91 @@ from madsim.kernels import kernel_for
 from kat import PHILOX4X32_10
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_gpu = pytest.mark.skipif(not ms.has_cuda(),
-                               reason=f"no CUDA backend here: {cuda_unavailable_reason()}")
+needs_gpu = pytest.mark.skipif(not ms.has_cuda(), reason=f"no CUDA backend here: {cuda_unavailable_reason()}")
 GPU_TOL = 1e-11
 INTEGER_VARIABLES = ("points_real", "points_synthetic", "skipped", "support", "iterations")
 
 COV3 = ((2.0, 0.3, 0.0), (0.3, 1.0, 0.2), (0.0, 0.2, 0.5))
 CONFIGS = {
-    "gaussian1d-exact": ms.Config(family=ms.Gaussian(mean=0.3, var=2.0), loop=ms.Replace(n=10),
-                                  temperature=0.9),
+    "gaussian1d-exact": ms.Config(
+        family=ms.Gaussian(mean=0.3, var=2.0), loop=ms.Replace(n=10), temperature=0.9
+    ),
     "gaussian1d-samples": ms.Config(loop=ms.Replace(n=25), path="samples", estimator="unbiased"),
-    "d1-fresh-weighted": ms.Config(loop=ms.Fresh(real=4, synthetic=6), weight=0.3,
-                                   estimator="unbiased"),
-    "d3-fresh-filter": ms.Config(family=ms.Gaussian(dim=3, mean=(0.5, -1.0, 2.0), cov=COV3),
-                                 loop=ms.Fresh(real=5, synthetic=8), filter=ms.Filter(tpr=0.3, fpr=0.1)),
-    "d3-augment": ms.Config(family=ms.Gaussian(dim=3, cov=COV3), loop=ms.Augment(real=9, synthetic=6),
-                            estimator="unbiased", temperature=1.1),
-    "d3-subsample": ms.Config(family=ms.Gaussian(dim=3, cov=COV3),
-                              loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1), path="samples",
-                              truncation=2.0, filter=ms.Filter(tpr=0.2), estimator="unbiased"),
-    "tokens-exact": ms.Config(family=ms.Categorical(tokens=50, zipf=1.1), loop=ms.Replace(n=200),
-                              temperature=0.8, top_k=30, top_p=0.95),
-    "tokens-samples-accumulate": ms.Config(family=ms.Categorical(tokens=20),
-                                           loop=ms.Accumulate(synthetic=30, real=5),
-                                           path="samples"),
-    "bigram-fresh": ms.Config(family=ms.Bigram(tokens=6, length=8), loop=ms.Fresh(real=3, synthetic=10),
-                              top_p=0.9, filter=ms.Filter(tpr=0.2)),
+    "d1-fresh-weighted": ms.Config(loop=ms.Fresh(real=4, synthetic=6), weight=0.3, estimator="unbiased"),
+    "d3-fresh-filter": ms.Config(
+        family=ms.Gaussian(dim=3, mean=(0.5, -1.0, 2.0), cov=COV3),
+        loop=ms.Fresh(real=5, synthetic=8),
+        filter=ms.Filter(tpr=0.3, fpr=0.1),
+    ),
+    "d3-augment": ms.Config(
+        family=ms.Gaussian(dim=3, cov=COV3),
+        loop=ms.Augment(real=9, synthetic=6),
+        estimator="unbiased",
+        temperature=1.1,
+    ),
+    "d3-subsample": ms.Config(
+        family=ms.Gaussian(dim=3, cov=COV3),
+        loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1),
+        path="samples",
+        truncation=2.0,
+        filter=ms.Filter(tpr=0.2),
+        estimator="unbiased",
+    ),
+    "tokens-exact": ms.Config(
+        family=ms.Categorical(tokens=50, zipf=1.1),
+        loop=ms.Replace(n=200),
+        temperature=0.8,
+        top_k=30,
+        top_p=0.95,
+    ),
+    "tokens-samples-accumulate": ms.Config(
+        family=ms.Categorical(tokens=20), loop=ms.Accumulate(synthetic=30, real=5), path="samples"
+    ),
+    "bigram-fresh": ms.Config(
+        family=ms.Bigram(tokens=6, length=8),
+        loop=ms.Fresh(real=3, synthetic=10),
+        top_p=0.9,
+        filter=ms.Filter(tpr=0.2),
+    ),
     "regression-accumulate-fixed": ms.Config(
         family=ms.Regression(dim=3, cov=COV3, design="fixed", ridge=0.1, refit_noise=True),
-        loop=ms.Accumulate(synthetic=6, real=2)),
-    "regression-fresh-samples": ms.Config(family=ms.Regression(dim=3), loop=ms.Fresh(real=3, synthetic=5),
-                                          path="samples", filter=ms.Filter(tpr=0.2)),
-    "regression-subsample": ms.Config(family=ms.Regression(dim=3, refit_noise=True), path="samples",
-                                      loop=ms.AccumulateSubsample(n=9, synthetic=5, real=1),
-                                      filter=ms.Filter(tpr=0.2)),
+        loop=ms.Accumulate(synthetic=6, real=2),
+    ),
+    "regression-fresh-samples": ms.Config(
+        family=ms.Regression(dim=3),
+        loop=ms.Fresh(real=3, synthetic=5),
+        path="samples",
+        filter=ms.Filter(tpr=0.2),
+    ),
+    "regression-subsample": ms.Config(
+        family=ms.Regression(dim=3, refit_noise=True),
+        path="samples",
+        loop=ms.AccumulateSubsample(n=9, synthetic=5, real=1),
+        filter=ms.Filter(tpr=0.2),
+    ),
 }
 # Logistic: parts of 40+ rows at d = 3, so the Newton solves are well conditioned
 CONFIGS["logistic-accumulate-fixed"] = ms.Config(
-    family=ms.Logistic(dim=3, cov=COV3, design="fixed", ridge=0.1), loop=ms.Accumulate(synthetic=40, real=10))
-CONFIGS["logistic-fresh"] = ms.Config(family=ms.Logistic(dim=3, weights=[1.0, -0.5, 0.3]),
-                                      loop=ms.Fresh(real=20, synthetic=40))
-CONFIGS["logistic-subsample"] = ms.Config(family=ms.Logistic(dim=3, ridge=0.2),
-                                          loop=ms.AccumulateSubsample(n=50, synthetic=40, real=5))
+    family=ms.Logistic(dim=3, cov=COV3, design="fixed", ridge=0.1), loop=ms.Accumulate(synthetic=40, real=10)
+)
+CONFIGS["logistic-fresh"] = ms.Config(
+    family=ms.Logistic(dim=3, weights=[1.0, -0.5, 0.3]), loop=ms.Fresh(real=20, synthetic=40)
+)
+CONFIGS["logistic-subsample"] = ms.Config(
+    family=ms.Logistic(dim=3, ridge=0.2), loop=ms.AccumulateSubsample(n=50, synthetic=40, real=5)
+)
 # EM with em_tol = 0: a fixed iteration count (a tolerance test could flip on a last-bit difference)
 CONFIGS["gmm-fresh-filter"] = ms.Config(
     family=ms.GaussianMixture(weights=[0.3, 0.7], means=[[0.0, 0.0], [2.0, 1.0]], em_iters=5, em_tol=0.0),
-    loop=ms.Fresh(real=5, synthetic=20), filter=ms.Filter(tpr=0.2), temperature=0.9)
+    loop=ms.Fresh(real=5, synthetic=20),
+    filter=ms.Filter(tpr=0.2),
+    temperature=0.9,
+)
 CONFIGS["gmm-subsample"] = ms.Config(
     family=ms.GaussianMixture(weights=[0.3, 0.7], means=[[0.0, 0.0], [2.0, 1.0]], em_iters=5, em_tol=0.0),
-    loop=ms.AccumulateSubsample(n=30, real=2, synthetic=10), filter=ms.Filter(tpr=0.2))
+    loop=ms.AccumulateSubsample(n=30, real=2, synthetic=10),
+    filter=ms.Filter(tpr=0.2),
+)
 
 
 def _detectors(cfg):
@@ -107,8 +143,17 @@ def _detectors(cfg):
 
 
 def _run(cfg, backend, generations=20, replicas=8, **kw):
-    return ms.simulate(cfg, replicas=replicas, generations=generations, seed=0xC0FFEE,
-                       detect=_detectors(cfg), threads=1, progress=False, backend=backend, **kw)
+    return ms.simulate(
+        cfg,
+        replicas=replicas,
+        generations=generations,
+        seed=0xC0FFEE,
+        detect=_detectors(cfg),
+        threads=1,
+        progress=False,
+        backend=backend,
+        **kw,
+    )
 
 
 def _close(a, b, name, tol=GPU_TOL):
@@ -132,8 +177,9 @@ def _close(a, b, name, tol=GPU_TOL):
 def _same(a, b, name):
     assert list(a.data_vars) == list(b.data_vars)
     for v in a.data_vars:
-        assert np.array_equal(a[v].values, b[v].values, equal_nan=a[v].dtype.kind == "f"), \
+        assert np.array_equal(a[v].values, b[v].values, equal_nan=a[v].dtype.kind == "f"), (
             f"{name}: {v} not bit-identical"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -164,9 +210,14 @@ def test_build_info_reports_cuda():
         assert info["cuda_version"].count(".") >= 1
         assert "90" in info["cuda_architectures"].split(",")
         assert "--fmad=false" in info["cuda_flags"]
-        for name in ("advance_gaussian1d_cuda", "advance_gaussian_loop_cuda",
-                     "advance_categorical_cuda", "advance_bigram_cuda", "cuda_device_count",
-                     "philox4x32_10_cuda"):
+        for name in (
+            "advance_gaussian1d_cuda",
+            "advance_gaussian_loop_cuda",
+            "advance_categorical_cuda",
+            "advance_bigram_cuda",
+            "cuda_device_count",
+            "philox4x32_10_cuda",
+        ):
             assert hasattr(core, name), name
         rt = core.cuda_runtime()
         assert rt["runtime_version"] > 0 and rt["device_count"] == core.cuda_device_count()
@@ -230,7 +281,7 @@ def _check_plan(plan, gen_begin, gen_end, rec, g, rec_fit):
         if g:
             assert e - b <= g
         assert r0 == r
-        got = rec[r0:r0 + nr]
+        got = rec[r0 : r0 + nr]
         lo_ok = (got >= b) if b == 0 else (got > b)
         assert np.all(lo_ok) and np.all(got <= e)
         floor = 2 if (gen_begin == 0 and rec.size > 1 and rec[0] == 0) else 1
@@ -245,8 +296,11 @@ def test_launch_plan_invariants():
         gen_begin = int(rng.choice([0, 0, int(rng.integers(1, 50))]))
         gen_end = gen_begin + int(rng.integers(0, 60))
         cand = np.arange(gen_begin if gen_begin == 0 else gen_begin + 1, gen_end + 1)
-        rec = np.sort(rng.choice(cand, size=int(rng.integers(0, cand.size + 1)), replace=False)) \
-            if cand.size else np.zeros(0, dtype=np.int64)
+        rec = (
+            np.sort(rng.choice(cand, size=int(rng.integers(0, cand.size + 1)), replace=False))
+            if cand.size
+            else np.zeros(0, dtype=np.int64)
+        )
         rec = rec.astype(np.uint32)
         g = int(rng.choice([0, 1, 2, 5, 100]))
         rec_fit = int(rng.choice([1, 2, 3, 1000]))
@@ -254,8 +308,15 @@ def test_launch_plan_invariants():
         _check_plan(plan, gen_begin, gen_end, rec, g, rec_fit)
 
 
-PLAN_CONFIGS = ("gaussian1d-exact", "d3-augment", "d3-subsample", "tokens-exact",
-                "tokens-samples-accumulate", "gmm-fresh-filter", "gmm-subsample")
+PLAN_CONFIGS = (
+    "gaussian1d-exact",
+    "d3-augment",
+    "d3-subsample",
+    "tokens-exact",
+    "tokens-samples-accumulate",
+    "gmm-fresh-filter",
+    "gmm-subsample",
+)
 
 
 @pytest.mark.parametrize("name", PLAN_CONFIGS)
@@ -270,22 +331,29 @@ def test_launch_plan_replayed_on_cpu_changes_no_number(name, g, rec_fit):
     ids = np.arange(R, dtype=np.uint32) * 3 + 1
     rec = np.array([0, 1, 2, 5, 6, 7, 12, 13], dtype=np.uint32)
     cols = np.arange(kern.params.observe_size, dtype=np.int32)
-    det = np.array([[kern.columns[d.metric], d.below is not None,
-                     d.below if d.below is not None else d.above] for d in _detectors(cfg)],
-                   dtype=np.float64)
+    det = np.array(
+        [
+            [kern.columns[d.metric], d.below is not None, d.below if d.below is not None else d.above]
+            for d in _detectors(cfg)
+        ],
+        dtype=np.float64,
+    )
 
     def fresh():
-        return (np.tile(kern.initial_state, (R, 1)), np.empty((R, rec.size, cols.size)),
-                np.full((R, det.shape[0]), -1, dtype=np.int64))
+        return (
+            np.tile(kern.initial_state, (R, 1)),
+            np.empty((R, rec.size, cols.size)),
+            np.full((R, det.shape[0]), -1, dtype=np.int64),
+        )
 
     s1, r1, f1 = fresh()
     kern.advance(kern.params, s1, ids, 99, 0, 7, rec[:6], 0, r1, det, f1, 1, cols)
     kern.advance(kern.params, s1, ids, 99, 7, G, rec[6:], 6, r1, det, f1, 1, cols)
     s2, r2, f2 = fresh()
     for gb, ge, lo in ((0, 7, 0), (7, G, 6)):
-        sub = rec[lo:lo + (6 if gb == 0 else 2)]
+        sub = rec[lo : lo + (6 if gb == 0 else 2)]
         for b, e, r0, nr in core.cuda_launch_plan(gb, ge, sub, g, rec_fit):
-            kern.advance(kern.params, s2, ids, 99, b, e, sub[r0:r0 + nr], lo + r0, r2, det, f2, 1, cols)
+            kern.advance(kern.params, s2, ids, 99, b, e, sub[r0 : r0 + nr], lo + r0, r2, det, f2, 1, cols)
     assert np.array_equal(s1, s2) and np.array_equal(f1, f2)
     assert np.array_equal(r1, r2, equal_nan=True)
 
@@ -293,9 +361,13 @@ def test_launch_plan_replayed_on_cpu_changes_no_number(name, g, rec_fit):
 def test_gpu_benchmark_refuses_clearly_without_cuda(tmp_path):
     if ms.has_cuda():
         pytest.skip("a CUDA device is visible: the benchmark would run")
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--quick",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert out.returncode == 2, out.stderr
     assert "CUDA" in out.stderr and "Traceback" not in out.stderr
     assert not list(tmp_path.iterdir())
@@ -309,7 +381,7 @@ def test_gpu_benchmark_refuses_clearly_without_cuda(tmp_path):
 def test_philox_known_answers_on_device():
     ctr = np.array([c for c, _, _ in PHILOX4X32_10], dtype=np.uint32)
     for i, (_, key, want) in enumerate(PHILOX4X32_10):
-        got = core.philox4x32_10_cuda(ctr[i:i + 1], np.array(key, dtype=np.uint32))
+        got = core.philox4x32_10_cuda(ctr[i : i + 1], np.array(key, dtype=np.uint32))
         assert tuple(int(x) for x in got[0]) == want
     rng = np.random.default_rng(5)
     many = rng.integers(0, 2**32, size=(100_003, 4), dtype=np.uint64).astype(np.uint32)
@@ -343,8 +415,7 @@ def test_gpu_matches_jax(name):
 
 
 @needs_gpu
-@pytest.mark.parametrize("name", ["gaussian1d-exact", "gaussian1d-samples", "d3-subsample",
-                                  "tokens-exact"])
+@pytest.mark.parametrize("name", ["gaussian1d-exact", "gaussian1d-samples", "d3-subsample", "tokens-exact"])
 def test_gpu_bit_identical_for_any_block_launches_chunks_subsets(name):
     cfg = CONFIGS[name]
     G, R = 30, 300
@@ -352,16 +423,35 @@ def test_gpu_bit_identical_for_any_block_launches_chunks_subsets(name):
     ids = np.arange(R, dtype=np.uint32)
     rec = np.arange(0, G + 1, 3, dtype=np.uint32)
     cols = np.arange(kern.params.observe_size, dtype=np.int32)
-    det = np.array([[kern.columns[d.metric], d.below is not None,
-                     d.below if d.below is not None else d.above] for d in _detectors(cfg)],
-                   dtype=np.float64)
+    det = np.array(
+        [
+            [kern.columns[d.metric], d.below is not None, d.below if d.below is not None else d.above]
+            for d in _detectors(cfg)
+        ],
+        dtype=np.float64,
+    )
 
     def go(block, gens_per_launch, ids=ids):
         s = np.tile(kern.initial_state, (ids.size, 1))
         r = np.empty((ids.size, rec.size, cols.size))
         f = np.full((ids.size, det.shape[0]), -1, dtype=np.int64)
-        kern.advance(kern.params, s, ids, 7, 0, G, rec, 0, r, det, f, 1, cols,
-                     block=block, gens_per_launch=gens_per_launch)
+        kern.advance(
+            kern.params,
+            s,
+            ids,
+            7,
+            0,
+            G,
+            rec,
+            0,
+            r,
+            det,
+            f,
+            1,
+            cols,
+            block=block,
+            gens_per_launch=gens_per_launch,
+        )
         return s, r, f
 
     base = go(128, 0)
@@ -389,6 +479,19 @@ def test_gpu_block_size_is_checked():
     kern = kernel_for(CONFIGS["gaussian1d-exact"], 2, 1, backend="cuda")
     s = np.tile(kern.initial_state, (1, 1))
     with pytest.raises(ValueError, match="block"):
-        kern.advance(kern.params, s, np.zeros(1, np.uint32), 1, 0, 1, np.zeros(0, np.uint32), 0,
-                     np.empty((1, 0, 15)), np.zeros((0, 3)), np.zeros((1, 0), np.int64), 1, None,
-                     block=100)
+        kern.advance(
+            kern.params,
+            s,
+            np.zeros(1, np.uint32),
+            1,
+            0,
+            1,
+            np.zeros(0, np.uint32),
+            0,
+            np.empty((1, 0, 15)),
+            np.zeros((0, 3)),
+            np.zeros((1, 0), np.int64),
+            1,
+            None,
+            block=100,
+        )

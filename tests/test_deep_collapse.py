@@ -34,8 +34,9 @@ def test_log_variance_follows_theory_past_underflow():
     generation, below ln(smallest double) = -744 by generation ~3400."""
     cfg = ms.Config(loop=ms.Replace(n=10))
     t = 6000
-    ds = ms.simulate(cfg, replicas=2000, generations=t, seed=5, record=[t], metrics=["var", "logdet"],
-                     progress=False)
+    ds = ms.simulate(
+        cfg, replicas=2000, generations=t, seed=5, record=[t], metrics=["var", "logdet"], progress=False
+    )
     x = ds["logdet"].sel(generation=t).values
     assert np.isfinite(x).all() and (ds["var"].values == 0).mean() > 0.9  # var itself underflowed
     want, var = ms.theory.expected_logdet(cfg, t), ms.theory.var_logdet(cfg, t)
@@ -65,12 +66,36 @@ def _one_step(n, path, estimator, states, seed, t, tau=1.0):
     gens = np.array([t], np.uint32)
     k_state = states.copy()
     k_rec = np.full((R, 1, O), np.nan)
-    core.advance_gaussian1d(core.Gaussian1DParams(float(n), 1.0, estimator, path), k_state, ids, seed,
-                            t - 1, t, gens, 0, k_rec, np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+    core.advance_gaussian1d(
+        core.Gaussian1DParams(float(n), 1.0, estimator, path),
+        k_state,
+        ids,
+        seed,
+        t - 1,
+        t,
+        gens,
+        0,
+        k_rec,
+        np.zeros((0, 3)),
+        np.zeros((R, 0), np.int64),
+        1,
+    )
     r_state = states.copy()
     r_rec = np.full((R, 1, O), np.nan)
-    gaussian.advance(gaussian.Params(n, tau, estimator, path), r_state, ids, seed, t - 1, t, gens, 0, r_rec,
-                    np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+    gaussian.advance(
+        gaussian.Params(n, tau, estimator, path),
+        r_state,
+        ids,
+        seed,
+        t - 1,
+        t,
+        gens,
+        0,
+        r_rec,
+        np.zeros((0, 3)),
+        np.zeros((R, 0), np.int64),
+        1,
+    )
     return k_state, k_rec[:, 0], r_state, r_rec[:, 0]
 
 
@@ -78,15 +103,23 @@ def _worst(k_state, k_rec, r_state, r_rec):
     """Largest error in units of the tolerances (v: 1e-12 relative; j exact;
     mean 1e-13 relative; logdet 1e-12 relative)."""
     assert np.array_equal(k_state[:, 2], r_state[:, 2]), "j differs"
-    return max(np.max(np.abs(k_state[:, 1] / r_state[:, 1] - 1)) / 1e-12,
-               np.max(np.abs(k_state[:, 0] - r_state[:, 0]) / np.abs(k_state[:, 0])) / 1e-13,
-               np.max(np.abs(k_rec[:, 2] / r_rec[:, 2] - 1)) / 1e-12)
+    return max(
+        np.max(np.abs(k_state[:, 1] / r_state[:, 1] - 1)) / 1e-12,
+        np.max(np.abs(k_state[:, 0] - r_state[:, 0]) / np.abs(k_state[:, 0])) / 1e-13,
+        np.max(np.abs(k_rec[:, 2] / r_rec[:, 2] - 1)) / 1e-12,
+    )
 
 
 @settings(max_examples=4, deadline=None)
-@given(n=st.integers(3, 60), path=st.sampled_from([0, 1]), estimator=st.sampled_from([0, 1]),
-       log2v=st.floats(-300, 300), j=st.integers(-40_000, -1), seed=st.integers(0, 2**64 - 1),
-       t=st.integers(1, 2**31))
+@given(
+    n=st.integers(3, 60),
+    path=st.sampled_from([0, 1]),
+    estimator=st.sampled_from([0, 1]),
+    log2v=st.floats(-300, 300),
+    j=st.integers(-40_000, -1),
+    seed=st.integers(0, 2**64 - 1),
+    t=st.integers(1, 2**31),
+)
 def test_deep_step_matches_twin(n, path, estimator, log2v, j, seed, t):
     states = np.array([[0.7, 2.0**log2v * f, float(j)] for f in (1.0, 1.5, 0.9, 1.1)] * 3)
     k_state, k_rec, r_state, r_rec = _one_step(n, path, estimator, states, seed, t)
@@ -102,8 +135,9 @@ def test_deep_step_comparison_detects_tau_perturbed_by_1e_9():
 
 def test_jax_backend_follows_the_scale():
     cfg = ms.Config(loop=ms.Replace(n=5))
-    kw = dict(replicas=4, generations=600, seed=2, record=[300, 600], metrics=["mean", "logdet"],
-              progress=False)
+    kw = dict(
+        replicas=4, generations=600, seed=2, record=[300, 600], metrics=["mean", "logdet"], progress=False
+    )
     cpu = ms.simulate(cfg, **kw)
     jx = ms.simulate(cfg, backend="jax", **kw)
     assert (cpu["state"].values[:, 2] < 0).all()

@@ -36,10 +36,22 @@ def _uniforms(rng, n):
 
 def test_log_within_one_ulp():
     rng = np.random.default_rng(1)
-    x = np.concatenate([_uniforms(rng, 3000),
-                        np.ldexp(1 + rng.random(1000), rng.integers(-1000, 1000, 1000)),
-                        [1.0, 2.0, np.sqrt(2.0), np.sqrt(0.5), 1 + 2**-52, 1 - 2**-53,
-                         np.finfo(float).tiny, np.finfo(float).max]])
+    x = np.concatenate(
+        [
+            _uniforms(rng, 3000),
+            np.ldexp(1 + rng.random(1000), rng.integers(-1000, 1000, 1000)),
+            [
+                1.0,
+                2.0,
+                np.sqrt(2.0),
+                np.sqrt(0.5),
+                1 + 2**-52,
+                1 - 2**-53,
+                np.finfo(float).tiny,
+                np.finfo(float).max,
+            ],
+        ]
+    )
     got = core.det_log(x)
     exact = [mpmath.log(mpmath.mpf(float(v))) for v in x]
     ok = x != 1.0  # ln 1 = 0 exactly: compare absolutely

@@ -22,10 +22,21 @@ import pytest
 import madsim
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["madsim", "madsim.config", "madsim.driver", "madsim.record", "madsim.results", "madsim.aggregate",
-           "madsim.stream",
-           "madsim.plots", "madsim.sweeps", "madsim._backend", "madsim.rng", "madsim.repro",
-           "madsim.repro._base"] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
+MODULES = [
+    "madsim",
+    "madsim.config",
+    "madsim.driver",
+    "madsim.record",
+    "madsim.results",
+    "madsim.aggregate",
+    "madsim.stream",
+    "madsim.plots",
+    "madsim.sweeps",
+    "madsim._backend",
+    "madsim.rng",
+    "madsim.repro",
+    "madsim.repro._base",
+] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
 # each family's module (its config class and its examples: madsim.families)
 MODULES += list(dict.fromkeys(spec.cls.__module__ for spec in madsim.families.all_families()))
 PUBLIC = {  # module -> the names that must carry an Examples section
@@ -33,12 +44,17 @@ PUBLIC = {  # module -> the names that must carry an Examples section
     "madsim.results": ["save", "load", "summary"],
     "madsim.plots": [n for n in importlib.import_module("madsim.plots").__all__ if n != "THEORY"],
     "madsim.sweeps": ["sweep", "load_task", "SweepInterrupted"],
-    "madsim.repro": [n for n in importlib.import_module("madsim.repro").__all__ if n not in ("ALPHA", "SIZES")],
+    "madsim.repro": [
+        n for n in importlib.import_module("madsim.repro").__all__ if n not in ("ALPHA", "SIZES")
+    ],
 }
 # Plain data cannot carry a docstring of its own: the API pages document
 # these (with a doctest each), and this checks that they do.
-DATA = {"madsim": ["RNG_LAYOUT_VERSION", "__version__"], "madsim.plots": ["THEORY"],
-        "madsim.repro": ["ALPHA", "SIZES"]}
+DATA = {
+    "madsim": ["RNG_LAYOUT_VERSION", "__version__"],
+    "madsim.plots": ["THEORY"],
+    "madsim.repro": ["ALPHA", "SIZES"],
+}
 EXAMPLES = re.compile(r"^\s*Examples\n\s*-{8,}\n", re.M)
 
 
@@ -86,8 +102,13 @@ def test_public_name_has_examples(module, name):
 def test_api_pages_document_every_public_name():
     """Every public name is on an API page, and plain data (which cannot have
     a docstring) is documented there with an example."""
-    pages = {"madsim": "madsim.md", "madsim.results": "results.md", "madsim.plots": "plots.md",
-             "madsim.sweeps": "sweeps.md", "madsim.repro": "repro.md"}
+    pages = {
+        "madsim": "madsim.md",
+        "madsim.results": "results.md",
+        "madsim.plots": "plots.md",
+        "madsim.sweeps": "sweeps.md",
+        "madsim.repro": "repro.md",
+    }
     for module, page in pages.items():
         text = (ROOT / "docs" / "api" / page).read_text()
         for name in PUBLIC.get(module, []):
@@ -119,9 +140,15 @@ def test_docs_python_blocks_compile():
     assert blocks > 10, blocks
 
 
-@pytest.mark.parametrize("name", [n for n in importlib.import_module("madsim.theory").__all__
-                                  if not inspect.ismodule(getattr(importlib.import_module("madsim.theory"), n))
-                                  and callable(getattr(importlib.import_module("madsim.theory"), n))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in importlib.import_module("madsim.theory").__all__
+        if not inspect.ismodule(getattr(importlib.import_module("madsim.theory"), n))
+        and callable(getattr(importlib.import_module("madsim.theory"), n))
+    ],
+)
 def test_theory_name_has_examples(name):
     doc = inspect.getdoc(getattr(importlib.import_module("madsim.theory"), name)) or ""
     assert EXAMPLES.search(doc), f"madsim.theory.{name}: its docstring has no 'Examples' section"
@@ -131,8 +158,7 @@ def test_theory_name_has_examples(name):
 # notes): nothing in the repository may cite or link them.
 # (Spelled in pieces so that this file does not match its own check.)
 _SHARED = "shared/"
-OUTSIDE = ("THEORY" + ".md", "../" + _SHARED[:-1], _SHARED + "DESIGN", _SHARED + "STYLE",
-           _SHARED + "THEORY")
+OUTSIDE = ("THEORY" + ".md", "../" + _SHARED[:-1], _SHARED + "DESIGN", _SHARED + "STYLE", _SHARED + "THEORY")
 
 
 def _tracked_files() -> list[Path]:

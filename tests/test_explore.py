@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-SUITES = sorted(p.name for p in HERE.glob("test_*.py")
-                if "@given" in p.read_text() and p.name != Path(__file__).name)
+SUITES = sorted(
+    p.name for p in HERE.glob("test_*.py") if "@given" in p.read_text() and p.name != Path(__file__).name
+)
 
 
 def test_suites_listed():
@@ -29,8 +30,22 @@ def test_suites_listed():
 def test_explore(suite):
     env = dict(os.environ, HYPOTHESIS_PROFILE="explore")
     env.pop("CI", None)
-    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/{suite}",
-                          "--hypothesis-show-statistics"],
-                         cwd=HERE.parent, env=env, capture_output=True, text=True, timeout=6 * 3600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"tests/{suite}",
+            "--hypothesis-show-statistics",
+        ],
+        cwd=HERE.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=6 * 3600,
+    )
     print(res.stdout[-4000:])
     assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-2000:]

@@ -47,32 +47,38 @@ def test_divergent_run_warns_with_count_and_generation():
     assert ds.attrs["nonfinite_replicas"] == 4
     assert "first recorded generation with a NaN" in str(rec[0].message)
     with pytest.raises(ms.NonFiniteError, match="4 of 4 replicas"):
-        ms.simulate(DIVERGE, replicas=4, generations=400, seed=1, chunk=50, progress=False,
-                    on_nonfinite="raise")
+        ms.simulate(
+            DIVERGE, replicas=4, generations=400, seed=1, chunk=50, progress=False, on_nonfinite="raise"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        quiet = ms.simulate(DIVERGE, replicas=4, generations=400, seed=1, progress=False,
-                            on_nonfinite="ignore")
+        quiet = ms.simulate(
+            DIVERGE, replicas=4, generations=400, seed=1, progress=False, on_nonfinite="ignore"
+        )
     assert not np.isfinite(quiet["state"].values).all()
     with pytest.raises(ValueError, match="on_nonfinite"):
         ms.simulate(DIVERGE, replicas=4, generations=4, on_nonfinite="loud")
 
 
 def test_finite_run_has_no_warning():
-    ds = ms.simulate(ms.Config(loop=ms.Replace(n=5), temperature=1.1), replicas=4, generations=50,
-                     progress=False)
+    ds = ms.simulate(
+        ms.Config(loop=ms.Replace(n=5), temperature=1.1), replicas=4, generations=50, progress=False
+    )
     assert ds.attrs["nonfinite_replicas"] == 0
 
 
-@pytest.mark.parametrize("cfg, match", [
-    (lambda: ms.Config(family=ms.Gaussian(var=1e308)), "variance"),
-    (lambda: ms.Config(temperature=1e300), "variance"),
-    (lambda: ms.Config(family=ms.Gaussian(var=1e100), temperature=1e30), "temperature"),
-    (lambda: ms.Config(family=ms.Gaussian(mean=1e200)), "mean"),
-    (lambda: ms.Config(family=ms.Regression(noise=1e308)), "noise"),
-    (lambda: ms.Config(family=ms.Categorical(smoothing=1e308)), "smoothing"),
-    (lambda: ms.Config(family=ms.Bigram(smoothing=1e308), path="samples"), "smoothing"),
-])
+@pytest.mark.parametrize(
+    "cfg, match",
+    [
+        (lambda: ms.Config(family=ms.Gaussian(var=1e308)), "variance"),
+        (lambda: ms.Config(temperature=1e300), "variance"),
+        (lambda: ms.Config(family=ms.Gaussian(var=1e100), temperature=1e30), "temperature"),
+        (lambda: ms.Config(family=ms.Gaussian(mean=1e200)), "mean"),
+        (lambda: ms.Config(family=ms.Regression(noise=1e308)), "noise"),
+        (lambda: ms.Config(family=ms.Categorical(smoothing=1e308)), "smoothing"),
+        (lambda: ms.Config(family=ms.Bigram(smoothing=1e308), path="samples"), "smoothing"),
+    ],
+)
 def test_parameters_that_overflow_at_once_are_refused(cfg, match, monkeypatch):
     monkeypatch.setattr(drv, "kernel_for", lambda *a, **k: pytest.fail("the kernel was built"))
     with pytest.raises(ValueError, match=match):
@@ -81,11 +87,18 @@ def test_parameters_that_overflow_at_once_are_refused(cfg, match, monkeypatch):
 
 # ------------------------------------------------------------ reserved names
 
+
 @pytest.mark.parametrize("name", ["cov", "mean", "tail3", "dim", "kl_truth_model"])
 def test_detector_name_cannot_overwrite_a_variable(name):
     with pytest.raises(ValueError, match=f"name '{name}' is taken"):
-        ms.simulate(ms.Config(family=ms.Gaussian(dim=2)), replicas=2, generations=2, progress=False,
-                    detect=[ms.FirstPassage("trace", below=0.5, name=name)], metrics=["trace"])
+        ms.simulate(
+            ms.Config(family=ms.Gaussian(dim=2)),
+            replicas=2,
+            generations=2,
+            progress=False,
+            detect=[ms.FirstPassage("trace", below=0.5, name=name)],
+            metrics=["trace"],
+        )
 
 
 @pytest.mark.parametrize("name", ["state", "replica", "generation", "state_index"])
@@ -97,13 +110,21 @@ def test_reserved_detector_names_refused_at_construction(name):
 def test_detector_name_checked_in_toml_and_sweep(tmp_path):
     from madsim import cli
 
-    (tmp_path / "r.toml").write_text('[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 3\ngenerations = 2\n'
-                                     '[[detect]]\nmetric = "var"\nbelow = 0.5\nname = "var"\n')
+    (tmp_path / "r.toml").write_text(
+        '[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 3\ngenerations = 2\n'
+        '[[detect]]\nmetric = "var"\nbelow = 0.5\nname = "var"\n'
+    )
     assert cli.main(["run", str(tmp_path / "r.toml"), "-o", str(tmp_path / "r.nc")]) == 2
     assert not (tmp_path / "r.nc").exists()
     with pytest.raises(ValueError, match="taken"):
-        ms.sweep(ms.Config(), grid={"loop.n": [5, 6]}, replicas=2, generations=2, progress=False,
-                 detect=[ms.FirstPassage("var", below=0.5, name="tail2")])
+        ms.sweep(
+            ms.Config(),
+            grid={"loop.n": [5, 6]},
+            replicas=2,
+            generations=2,
+            progress=False,
+            detect=[ms.FirstPassage("var", below=0.5, name="tail2")],
+        )
 
 
 def test_detect_must_be_a_list():
@@ -115,22 +136,40 @@ def test_detect_must_be_a_list():
 
 # ------------------------------------------------------------ numpy scalars, Fractions
 
+
 def numpy_configs():
     i, f = np.int64, np.float64
     return [
-        ms.Config(family=ms.Gaussian(dim=i(2), mean=np.float32(0.5), var=Fraction(3, 2)),
-                  loop=ms.Fresh(real=i(5), synthetic=[i(4), i(5), i(6)]), temperature=f(0.9),
-                  weight=f(0.5), filter=ms.Filter(tpr=np.float32(0.25), fpr=Fraction(1, 10))),
-        ms.Config(family=ms.Categorical(tokens=np.int32(12), zipf=f(1.1), smoothing=Fraction(1, 2)),
-                  loop=ms.Augment(real=np.uint16(3), synthetic=i(9)), top_k=i(5), top_p=np.float32(0.5)),
-        ms.Config(family=ms.Bigram(tokens=i(4), length=np.int16(6)), loop=ms.Replace(n=i(3)),
-                  path=np.str_("samples")),
-        ms.Config(family=ms.PPCA(dim=i(3), factors=i(1), noise=Fraction(1, 2)),
-                  loop=ms.Accumulate(synthetic=i(6), real=np.int8(1))),
-        ms.Config(family=ms.GaussianMixture(em_iters=i(5), em_tol=np.float32(1e-3)),
-                  loop=ms.AccumulateSubsample(n=i(8), synthetic=i(6))),
-        ms.Config(family=ms.Regression(dim=i(2), noise=f(0.5), ridge=Fraction(1, 4),
-                                       refit_noise=np.bool_(True)), loop=ms.Replace(n=i(6))),
+        ms.Config(
+            family=ms.Gaussian(dim=i(2), mean=np.float32(0.5), var=Fraction(3, 2)),
+            loop=ms.Fresh(real=i(5), synthetic=[i(4), i(5), i(6)]),
+            temperature=f(0.9),
+            weight=f(0.5),
+            filter=ms.Filter(tpr=np.float32(0.25), fpr=Fraction(1, 10)),
+        ),
+        ms.Config(
+            family=ms.Categorical(tokens=np.int32(12), zipf=f(1.1), smoothing=Fraction(1, 2)),
+            loop=ms.Augment(real=np.uint16(3), synthetic=i(9)),
+            top_k=i(5),
+            top_p=np.float32(0.5),
+        ),
+        ms.Config(
+            family=ms.Bigram(tokens=i(4), length=np.int16(6)),
+            loop=ms.Replace(n=i(3)),
+            path=np.str_("samples"),
+        ),
+        ms.Config(
+            family=ms.PPCA(dim=i(3), factors=i(1), noise=Fraction(1, 2)),
+            loop=ms.Accumulate(synthetic=i(6), real=np.int8(1)),
+        ),
+        ms.Config(
+            family=ms.GaussianMixture(em_iters=i(5), em_tol=np.float32(1e-3)),
+            loop=ms.AccumulateSubsample(n=i(8), synthetic=i(6)),
+        ),
+        ms.Config(
+            family=ms.Regression(dim=i(2), noise=f(0.5), ridge=Fraction(1, 4), refit_noise=np.bool_(True)),
+            loop=ms.Replace(n=i(6)),
+        ),
     ]
 
 
@@ -140,16 +179,24 @@ def test_numpy_scalars_normalised_at_construction(k):
     text = cfg.to_json()
     assert ms.Config.from_dict(json.loads(text)) == cfg
     assert ms.Config.from_dict(json.loads(text)).to_json() == text
-    ds = ms.simulate(cfg, replicas=np.int64(3), generations=np.int32(3), seed=np.uint64(5),
-                     record=ms.every(np.int64(1)), chunk=np.int64(2), progress=False, threads=1,
-                     detect=[ms.FirstPassage(ms.kernels.kernel_for(cfg, 3).observed[0], below=np.float32(0.5),
-                                             name="d")])
+    ds = ms.simulate(
+        cfg,
+        replicas=np.int64(3),
+        generations=np.int32(3),
+        seed=np.uint64(5),
+        record=ms.every(np.int64(1)),
+        chunk=np.int64(2),
+        progress=False,
+        threads=1,
+        detect=[ms.FirstPassage(ms.kernels.kernel_for(cfg, 3).observed[0], below=np.float32(0.5), name="d")],
+    )
     json.loads(ds.attrs["config"]), json.loads(ds.attrs["detectors"]), json.loads(ds.attrs["record"])
 
 
 def test_gaussian_dim_numpy_end_to_end(tmp_path):
-    ds = ms.simulate(ms.Config(family=ms.Gaussian(dim=np.int64(2))), replicas=3, generations=2,
-                     progress=False)
+    ds = ms.simulate(
+        ms.Config(family=ms.Gaussian(dim=np.int64(2))), replicas=3, generations=2, progress=False
+    )
     back = results.load(results.save(ds, tmp_path / "g.nc"))
     assert json.loads(back.attrs["config"])["family"]["dim"] == 2
 
@@ -162,6 +209,7 @@ def test_integral_values_refused_where_an_int_is_needed():
 
 
 # ------------------------------------------------------------ memory
+
 
 def test_replicas_2_32_refused_before_allocating():
     tracemalloc.start()
@@ -181,8 +229,9 @@ def test_memory_check_counts_the_records():
 
 
 def test_records_are_not_copied_into_the_dataset():
-    ds = ms.simulate(ms.Config(family=ms.Gaussian(dim=2)), replicas=5, generations=3, progress=False,
-                     metrics="all")
+    ds = ms.simulate(
+        ms.Config(family=ms.Gaussian(dim=2)), replicas=5, generations=3, progress=False, metrics="all"
+    )
     # the columns of one record buffer (cov, a symmetric matrix from packed
     # columns, is the one small gathered copy)
     views = [ds[v].values for v in ds.data_vars if ds[v].dims == ("replica", "generation")]
@@ -191,6 +240,7 @@ def test_records_are_not_copied_into_the_dataset():
 
 
 # ------------------------------------------------------------ resume keeps the record rule
+
 
 @pytest.mark.parametrize("record", [ms.every(10), ms.logspace(8), [0, 7, 15, 33, 60], None])
 def test_resume_keeps_the_record_rule(record):
@@ -223,17 +273,24 @@ def _interrupted(cfg, record, at):
     drv.kernel_for = stopping
     try:
         with pytest.warns(ms.RunInterrupted):
-            return ms.simulate(cfg, replicas=5, generations=60, seed=2, record=record, progress=False,
-                               chunk=10)
+            return ms.simulate(
+                cfg, replicas=5, generations=60, seed=2, record=record, progress=False, chunk=10
+            )
     finally:
         drv.kernel_for = real
 
 
 # ------------------------------------------------------------ summary, dask
 
+
 def test_summary_of_a_token_run_is_quiet():
-    ds = ms.simulate(ms.Config(family=ms.Categorical(tokens=5), loop=ms.Replace(n=3)), replicas=20,
-                     generations=30, progress=False, metrics="all")
+    ds = ms.simulate(
+        ms.Config(family=ms.Categorical(tokens=5), loop=ms.Replace(n=3)),
+        replicas=20,
+        generations=30,
+        progress=False,
+        metrics="all",
+    )
     assert not np.isfinite(ds["kl_truth_model"].values[:, -1]).any()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -270,6 +327,7 @@ def test_embedded_dask_cluster_has_no_dashboard(monkeypatch):
 
 # ------------------------------------------------------------ fuzzing
 
+
 class Outcome:
     RUN, CLEAR, SILENT, CRASH, HANG = "ran", "clear errors", "silent non-finite", "crashes", "hangs"
 
@@ -282,8 +340,22 @@ BAD_RATE = 0.04  # per value: about half the cases stay valid, half carry one or
 
 
 def _numbers(rng, ok):
-    bad = [-1, 0, -1.5, float("nan"), float("inf"), 1e308, "3", None, [1, 2], True, 2**70,
-           Fraction(7, 3), np.int64(-2), np.float32(2.5)]
+    bad = [
+        -1,
+        0,
+        -1.5,
+        float("nan"),
+        float("inf"),
+        1e308,
+        "3",
+        None,
+        [1, 2],
+        True,
+        2**70,
+        Fraction(7, 3),
+        np.int64(-2),
+        np.float32(2.5),
+    ]
     return _pick(rng, ok) if rng.random() >= BAD_RATE else _pick(rng, bad)
 
 
@@ -292,19 +364,37 @@ def _choose(rng, ok, bad):
 
 
 FAMILIES = {
-    "Gaussian": lambda r: dict(dim=_numbers(r, [1, 2, np.int64(3)]), mean=_numbers(r, [0.0, 1.5, np.float32(-1)]),
-                               var=_numbers(r, [1.0, 0.5, Fraction(3, 2)])),
-    "Categorical": lambda r: dict(tokens=_numbers(r, [5, 20, np.int32(8)]), zipf=_numbers(r, [None, 1.0, 0.5]),
-                                  smoothing=_numbers(r, [0.0, 0.5]), rare=_numbers(r, [0.1, 0.5])),
-    "Bigram": lambda r: dict(tokens=_numbers(r, [3, 5]), length=_numbers(r, [2, 6]),
-                             smoothing=_numbers(r, [0.0, 0.2])),
-    "PPCA": lambda r: dict(dim=_numbers(r, [2, 4]), factors=_numbers(r, [1, 2]), noise=_numbers(r, [1.0, 0.3])),
+    "Gaussian": lambda r: dict(
+        dim=_numbers(r, [1, 2, np.int64(3)]),
+        mean=_numbers(r, [0.0, 1.5, np.float32(-1)]),
+        var=_numbers(r, [1.0, 0.5, Fraction(3, 2)]),
+    ),
+    "Categorical": lambda r: dict(
+        tokens=_numbers(r, [5, 20, np.int32(8)]),
+        zipf=_numbers(r, [None, 1.0, 0.5]),
+        smoothing=_numbers(r, [0.0, 0.5]),
+        rare=_numbers(r, [0.1, 0.5]),
+    ),
+    "Bigram": lambda r: dict(
+        tokens=_numbers(r, [3, 5]), length=_numbers(r, [2, 6]), smoothing=_numbers(r, [0.0, 0.2])
+    ),
+    "PPCA": lambda r: dict(
+        dim=_numbers(r, [2, 4]), factors=_numbers(r, [1, 2]), noise=_numbers(r, [1.0, 0.3])
+    ),
     "GaussianMixture": lambda r: dict(em_iters=_numbers(r, [3, 10]), em_tol=_numbers(r, [1e-3, 0.0])),
-    "Regression": lambda r: dict(dim=_numbers(r, [1, 3]), noise=_numbers(r, [1.0, 0.2]),
-                                 ridge=_numbers(r, [0.0, 0.1]), design=_choose(r, ["fresh", "fixed"], ["odd"])),
-    "Logistic": lambda r: dict(dim=_numbers(r, [1, 3]), ridge=_numbers(r, [0.0, 0.1]),
-                               tol=_numbers(r, [1e-10, 1e-6]), max_iter=_numbers(r, [50, 5]),
-                               design=_choose(r, ["fresh", "fixed"], ["odd"])),
+    "Regression": lambda r: dict(
+        dim=_numbers(r, [1, 3]),
+        noise=_numbers(r, [1.0, 0.2]),
+        ridge=_numbers(r, [0.0, 0.1]),
+        design=_choose(r, ["fresh", "fixed"], ["odd"]),
+    ),
+    "Logistic": lambda r: dict(
+        dim=_numbers(r, [1, 3]),
+        ridge=_numbers(r, [0.0, 0.1]),
+        tol=_numbers(r, [1e-10, 1e-6]),
+        max_iter=_numbers(r, [50, 5]),
+        design=_choose(r, ["fresh", "fixed"], ["odd"]),
+    ),
 }
 LOOPS = {
     "Replace": lambda r: dict(n=_numbers(r, [5, 12, [6, 7, 8, 9, 10, 11]])),
@@ -332,16 +422,21 @@ def _api_case(rng):
         top["top_k"] = _numbers(rng, [2, 3])
     if rng.random() < 0.15:
         top["filter"] = ms.Filter(tpr=_pick(rng, [0.2, 0.5]), fpr=_pick(rng, [0.0, 0.1]))
-    run = dict(replicas=_numbers(rng, [1, 4, np.int64(3), [0, 5, 9]]),
-               generations=_numbers(rng, [0, 3, 8, np.int32(5), 40, 300]),
-               seed=_numbers(rng, [0, 7, np.uint64(2**63)]),
-               record=_choose(rng, [None, ms.every(2), ms.logspace(3), [0, 1]], [[], "all", [99]]),
-               metrics=_choose(rng, [None], [["nope"], "var", 3]),
-               detect=_choose(rng, [(), [ms.FirstPassage("points_synthetic", above=1e9)]],
-                              [5, [ms.FirstPassage("var", below=0.5, name="mean")]]),
-               chunk=_choose(rng, [None, 1, 3], [0, -2]),
-               on_nonfinite=_choose(rng, ["warn", "raise"], ["bad"]),
-               dtype=_choose(rng, ["float64", "float32"], ["int8"]))
+    run = dict(
+        replicas=_numbers(rng, [1, 4, np.int64(3), [0, 5, 9]]),
+        generations=_numbers(rng, [0, 3, 8, np.int32(5), 40, 300]),
+        seed=_numbers(rng, [0, 7, np.uint64(2**63)]),
+        record=_choose(rng, [None, ms.every(2), ms.logspace(3), [0, 1]], [[], "all", [99]]),
+        metrics=_choose(rng, [None], [["nope"], "var", 3]),
+        detect=_choose(
+            rng,
+            [(), [ms.FirstPassage("points_synthetic", above=1e9)]],
+            [5, [ms.FirstPassage("var", below=0.5, name="mean")]],
+        ),
+        chunk=_choose(rng, [None, 1, 3], [0, -2]),
+        on_nonfinite=_choose(rng, ["warn", "raise"], ["bad"]),
+        dtype=_choose(rng, ["float64", "float32"], ["int8"]),
+    )
 
     def call():
         family = getattr(ms, fam)(**FAMILIES[fam](rng))
@@ -352,9 +447,28 @@ def _api_case(rng):
 
 
 def _toml_value(rng):
-    return _pick(rng, ["1", "5", "0", "-3", "2.5", "1e308", "nan", "inf", '"x"', "true", "[1, 2, 3]",
-                       "[]", "{ every = 2 }", "{ logspace = 3 }", "{ every = 0 }", "[[1.0]]",
-                       "{ a = { b = { c = 1 } } }"])
+    return _pick(
+        rng,
+        [
+            "1",
+            "5",
+            "0",
+            "-3",
+            "2.5",
+            "1e308",
+            "nan",
+            "inf",
+            '"x"',
+            "true",
+            "[1, 2, 3]",
+            "[]",
+            "{ every = 2 }",
+            "{ logspace = 3 }",
+            "{ every = 0 }",
+            "[[1.0]]",
+            "{ a = { b = { c = 1 } } }",
+        ],
+    )
 
 
 def _toml_case(rng, tmp_path):
@@ -363,20 +477,30 @@ def _toml_case(rng, tmp_path):
         lines.append("temperature = " + _pick(rng, ["1.0", "0.5", "-1", '"hot"', "1e300"]))
     fam = _pick(rng, ["Gaussian", "Categorical", "PPCA", "Regression", "Bogus"])
     lines += ["[family]", f'type = "{fam}"']
-    for key in rng.choice(["dim", "var", "tokens", "noise", "zipf", "mean", "colour"], size=int(rng.integers(0, 3)),
-                          replace=False):
+    for key in rng.choice(
+        ["dim", "var", "tokens", "noise", "zipf", "mean", "colour"],
+        size=int(rng.integers(0, 3)),
+        replace=False,
+    ):
         lines.append(f"{key} = {_toml_value(rng)}")
     loop = _pick(rng, ["Replace", "Fresh", "Augment", "Nope"])
     lines += ["[loop]", f'type = "{loop}"']
     for key in rng.choice(["n", "real", "synthetic", "size"], size=int(rng.integers(0, 3)), replace=False):
         lines.append(f"{key} = {_toml_value(rng) if rng.random() < 0.5 else _pick(rng, ['5', '8'])}")
-    lines += ["[run]", "replicas = " + _pick(rng, ["3", "4", "0", '"many"', "[1, 2]"]),
-              "generations = " + _pick(rng, ["3", "5", "-1", "2.5"])]
+    lines += [
+        "[run]",
+        "replicas = " + _pick(rng, ["3", "4", "0", '"many"', "[1, 2]"]),
+        "generations = " + _pick(rng, ["3", "5", "-1", "2.5"]),
+    ]
     if rng.random() < 0.3:
         lines.append(f"record = {_toml_value(rng)}")
     if rng.random() < 0.3:
-        lines += ["[[detect]]", 'metric = "var"', "below = " + _pick(rng, ["0.5", '"low"']),
-                  "name = " + _pick(rng, ['"low"', '"var"', '"state"', "3"])]
+        lines += [
+            "[[detect]]",
+            'metric = "var"',
+            "below = " + _pick(rng, ["0.5", '"low"']),
+            "name = " + _pick(rng, ['"low"', '"var"', '"state"', "3"]),
+        ]
     if rng.random() < 0.1:
         lines += ["[unknown]", "a = 1"]
     path = tmp_path / f"case{int(rng.integers(1 << 30))}.toml"
@@ -437,15 +561,34 @@ def test_fuzz_slow(tmp_path, request):
 def test_sweep_reports_divergent_points(tmp_path):
     grid = {"temperature": [1.0, 10.0]}
     with pytest.warns(ms.NonFiniteWarning, match=r"4 replicas in 1 grid points.*temperature = 10\.0"):
-        ds = ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
-                      progress=False, store=tmp_path / "s")
+        ds = ms.sweep(
+            ms.Config(loop=ms.Replace(n=5)),
+            grid=grid,
+            replicas=4,
+            generations=300,
+            progress=False,
+            store=tmp_path / "s",
+        )
     assert ds.attrs["nonfinite_replicas"] == 4
     with pytest.warns(ms.NonFiniteWarning):  # the same from the store
-        ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
-                 progress=False, store=tmp_path / "s")
+        ms.sweep(
+            ms.Config(loop=ms.Replace(n=5)),
+            grid=grid,
+            replicas=4,
+            generations=300,
+            progress=False,
+            store=tmp_path / "s",
+        )
     with pytest.raises(ms.NonFiniteError, match="temperature = 10.0"):
-        ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid=grid, replicas=4, generations=300,
-                 progress=False, on_nonfinite="raise", scheduler="serial")
+        ms.sweep(
+            ms.Config(loop=ms.Replace(n=5)),
+            grid=grid,
+            replicas=4,
+            generations=300,
+            progress=False,
+            on_nonfinite="raise",
+            scheduler="serial",
+        )
 
 
 def test_zero_generations_with_a_weight_records_the_truth():

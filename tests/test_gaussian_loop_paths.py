@@ -16,12 +16,17 @@ R = 20_000
 
 
 def run(cfg, t, seed, replicas=R, **kw):
-    return ms.simulate(cfg, replicas=replicas, generations=t, seed=seed, record=[t], progress=False, **kw, metrics="all")
+    return ms.simulate(
+        cfg, replicas=replicas, generations=t, seed=seed, record=[t], progress=False, **kw, metrics="all"
+    )
 
 
 LOOPS = {
-    "replace-d3": (ms.Gaussian(dim=3, cov=[[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]]),
-                   ms.Replace(n=[8] * 4), 4),
+    "replace-d3": (
+        ms.Gaussian(dim=3, cov=[[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]]),
+        ms.Replace(n=[8] * 4),
+        4,
+    ),
     "fresh": (ms.Gaussian(), ms.Fresh(real=4, synthetic=6), 5),
     "fresh-d2-filter": (ms.Gaussian(dim=2), ms.Fresh(real=6, synthetic=8), 3),
     "augment": (ms.Gaussian(mean=1.0, var=4.0), ms.Augment(real=5, synthetic=5), 5),
@@ -35,8 +40,14 @@ def test_exact_and_samples_paths_agree_in_law(name):
     filt = ms.Filter(tpr=0.4, fpr=0.2) if "filter" in name else None
     out = {}
     for path, seed in (("exact", 11), ("samples", 12)):
-        cfg = ms.Config(family=fam, loop=loop, path=path, estimator="unbiased" if "augment" in name else "mle",
-                        temperature=0.9, filter=filt)
+        cfg = ms.Config(
+            family=fam,
+            loop=loop,
+            path=path,
+            estimator="unbiased" if "augment" in name else "mle",
+            temperature=0.9,
+            filter=filt,
+        )
         out[path] = run(cfg, t, seed)
     fields = ("logdet", "mean_sq", "points_real", "points_synthetic")
     for f in fields:
@@ -54,8 +65,9 @@ def test_general_kernel_matches_fast_1d_kernel_in_law():
         general = run(ms.Config(loop=ms.Replace(n=[6] * 5), path=path, temperature=1.1), 5, 22)
         assert fast.attrs["kernel"] == "gaussian1d" and general.attrs["kernel"] == "gaussian_loop"
         for f in ("mean", "var"):
-            stats.assert_same_law(fast[f].values[:, 0], general[f].values[:, 0], f"{path} {f}",
-                                  stats.ALPHA / 4)
+            stats.assert_same_law(
+                fast[f].values[:, 0], general[f].values[:, 0], f"{path} {f}", stats.ALPHA / 4
+            )
 
 
 @pytest.mark.parametrize("path", ["exact", "samples"])
@@ -83,23 +95,46 @@ def test_starved_generations_are_skipped_and_counted_never_nan():
 CASES = [
     ms.Config(family=ms.Gaussian(dim=3), loop=ms.Augment(real=6, synthetic=5), filter=ms.Filter(0.2, 0.1)),
     ms.Config(loop=ms.AccumulateSubsample(n=7, synthetic=5, real=1), path="samples", truncation=1.5),
-    ms.Config(family=ms.Gaussian(dim=2), loop=ms.Fresh(real=[3, 4, 5, 6, 7, 8, 9, 10], synthetic=4),
-              weight=0.3, path="samples"),
+    ms.Config(
+        family=ms.Gaussian(dim=2),
+        loop=ms.Fresh(real=[3, 4, 5, 6, 7, 8, 9, 10], synthetic=4),
+        weight=0.3,
+        path="samples",
+    ),
 ]
 
 
 @pytest.mark.parametrize("cfg", CASES, ids=["augment-d3", "subsample", "fresh-weighted-d2"])
 def test_bit_identical_across_threads_chunks_and_subsets(cfg):
-    base = ms.simulate(cfg, replicas=64, generations=8, seed=5, record=ms.every(1), threads=1,
-                       progress=False, metrics="all")
-    two = ms.simulate(cfg, replicas=64, generations=8, seed=5, record=ms.every(1), threads=2, chunk=3,
-                      progress=False, metrics="all")
-    sub = ms.simulate(cfg, replicas=[63, 7, 30], generations=8, seed=5, record=ms.every(1), chunk=1,
-                      progress=False, metrics="all")
+    base = ms.simulate(
+        cfg, replicas=64, generations=8, seed=5, record=ms.every(1), threads=1, progress=False, metrics="all"
+    )
+    two = ms.simulate(
+        cfg,
+        replicas=64,
+        generations=8,
+        seed=5,
+        record=ms.every(1),
+        threads=2,
+        chunk=3,
+        progress=False,
+        metrics="all",
+    )
+    sub = ms.simulate(
+        cfg,
+        replicas=[63, 7, 30],
+        generations=8,
+        seed=5,
+        record=ms.every(1),
+        chunk=1,
+        progress=False,
+        metrics="all",
+    )
     for name in base.data_vars:
         np.testing.assert_array_equal(base[name].values, two[name].values, err_msg=name)
-        np.testing.assert_array_equal(base[name].sel(replica=[63, 7, 30]).values, sub[name].values,
-                                      err_msg=name)
+        np.testing.assert_array_equal(
+            base[name].sel(replica=[63, 7, 30]).values, sub[name].values, err_msg=name
+        )
     assert np.all(np.isfinite(base["logdet"].values))
 
 

@@ -9,16 +9,22 @@ import madsim as ms
 import stats
 
 
-@pytest.mark.parametrize("n,t,estimator,tau", [(2, 3, "mle", 1.0), (5, 1, "unbiased", 1.0),
-                                               (10, 10, "mle", 0.8), (101, 4, "mle", 1.0)])
+@pytest.mark.parametrize(
+    "n,t,estimator,tau",
+    [(2, 3, "mle", 1.0), (5, 1, "unbiased", 1.0), (10, 10, "mle", 0.8), (101, 4, "mle", 1.0)],
+)
 def test_exact_and_samples_paths_agree_in_law(n, t, estimator, tau):
     out = {}
     for path, seed in (("exact", 1), ("samples", 2)):
         cfg = ms.Config(loop=ms.Replace(n=n), estimator=estimator, temperature=tau, path=path)
         out[path] = ms.simulate(cfg, replicas=40_000, generations=t, seed=seed, record=[t], progress=False)
     for field in ("mean", "var"):
-        stats.assert_same_law(out["exact"][field].values[:, 0], out["samples"][field].values[:, 0],
-                              f"{field}, n={n} t={t} {estimator} tau={tau}", stats.ALPHA / 2)
+        stats.assert_same_law(
+            out["exact"][field].values[:, 0],
+            out["samples"][field].values[:, 0],
+            f"{field}, n={n} t={t} {estimator} tau={tau}",
+            stats.ALPHA / 2,
+        )
 
 
 def test_samples_path_keeps_precision_for_nearly_equal_samples():

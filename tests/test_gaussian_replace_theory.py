@@ -14,8 +14,9 @@ import stats
 
 
 def _run(n, t, estimator="mle", tau=1.0, path="exact", R=100_000, seed=11):
-    cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=n), estimator=estimator,
-                    temperature=tau, path=path)
+    cfg = ms.Config(
+        family=ms.Gaussian(), loop=ms.Replace(n=n), estimator=estimator, temperature=tau, path=path
+    )
     ds = ms.simulate(cfg, replicas=R, generations=t, seed=seed, record=[t], progress=False)
     return ds["mean"].values[:, 0], ds["var"].values[:, 0]
 
@@ -39,17 +40,25 @@ def _check(mu, var, n, t, estimator, tau, alpha):
 
 
 # docs/theory/index.md, cases 1, 2, 3, 5, 6
-@pytest.mark.parametrize("n,t,estimator,tau", [
-    (10, 10, "mle", 1.0), (10, 50, "mle", 1.0), (100, 100, "mle", 1.0),
-    (10, 50, "unbiased", 1.0), (10, 20, "mle", 0.9), (2, 5, "unbiased", 1.3),
-])
+@pytest.mark.parametrize(
+    "n,t,estimator,tau",
+    [
+        (10, 10, "mle", 1.0),
+        (10, 50, "mle", 1.0),
+        (100, 100, "mle", 1.0),
+        (10, 50, "unbiased", 1.0),
+        (10, 20, "mle", 0.9),
+        (2, 5, "unbiased", 1.3),
+    ],
+)
 def test_exact_path_matches_theory(n, t, estimator, tau):
     mu, var = _run(n, t, estimator, tau, "exact")
     _check(mu, var, n, t, estimator, tau, stats.ALPHA)
 
 
-@pytest.mark.parametrize("n,t,estimator,tau", [(10, 10, "mle", 1.0), (10, 20, "unbiased", 0.9),
-                                               (3, 8, "mle", 1.1)])
+@pytest.mark.parametrize(
+    "n,t,estimator,tau", [(10, 10, "mle", 1.0), (10, 20, "unbiased", 0.9), (3, 8, "mle", 1.1)]
+)
 def test_samples_path_matches_theory(n, t, estimator, tau):
     mu, var = _run(n, t, estimator, tau, "samples", R=50_000)
     _check(mu, var, n, t, estimator, tau, stats.ALPHA)
@@ -94,8 +103,15 @@ def test_w2_and_kl_truth_model_against_monte_carlo():
 def test_collapse_time_near_the_reference_monte_carlo():
     # docs/theory/replace-1d.md: exact-law MC, R = 1e5, eps = 0.1, n = 10: E T = 22.64 +- 0.03
     cfg = ms.Config(loop=ms.Replace(n=10))
-    ds = ms.simulate(cfg, replicas=100_000, generations=400, seed=3, record=[400],
-                     detect=[ms.FirstPassage("var", below=0.01, name="T")], progress=False)
+    ds = ms.simulate(
+        cfg,
+        replicas=100_000,
+        generations=400,
+        seed=3,
+        record=[400],
+        detect=[ms.FirstPassage("var", below=0.01, name="T")],
+        progress=False,
+    )
     T = ds["T"].values
     assert (T > 0).all()  # every replica collapses well within 400 generations
     se = np.hypot(T.std(ddof=1) / np.sqrt(T.size), 0.03)

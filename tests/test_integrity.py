@@ -23,8 +23,15 @@ CFG = ms.Config(loop=ms.Fresh(real=3, synthetic=7))
 
 @pytest.fixture(scope="module")
 def ds():
-    return ms.simulate(CFG, replicas=20, generations=12, seed=2, record=ms.every(3), progress=False,
-                       detect=[ms.FirstPassage("var", below=0.5, name="low")])
+    return ms.simulate(
+        CFG,
+        replicas=20,
+        generations=12,
+        seed=2,
+        record=ms.every(3),
+        progress=False,
+        detect=[ms.FirstPassage("var", below=0.5, name="low")],
+    )
 
 
 def test_saved_file_is_compressed_and_hashed(ds, tmp_path):
@@ -46,10 +53,12 @@ def test_float32_records_state_stays_float64(ds, tmp_path):
 
 
 def test_simulate_float32_resumes_exactly():
-    full = ms.simulate(CFG, replicas=10, generations=20, seed=4, record=ms.every(2), progress=False,
-                       dtype="float32")
-    part = ms.simulate(CFG, replicas=10, generations=8, seed=4, record=ms.every(2), progress=False,
-                       dtype="float32")
+    full = ms.simulate(
+        CFG, replicas=10, generations=20, seed=4, record=ms.every(2), progress=False, dtype="float32"
+    )
+    part = ms.simulate(
+        CFG, replicas=10, generations=8, seed=4, record=ms.every(2), progress=False, dtype="float32"
+    )
     again = ms.resume(part, 20)
     assert full["var"].dtype == np.float32 and again["var"].dtype == np.float32
     assert full["state"].dtype == np.float64
@@ -119,8 +128,9 @@ def test_second_writer_is_refused(ds, tmp_path):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process writing r.nc
         with pytest.raises(_atomic.OutputLockedError, match="another madsim process"):
             results.save(ds, path)
-        (tmp_path / "r.toml").write_text('[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\n'
-                                         'generations = 3\n')
+        (tmp_path / "r.toml").write_text(
+            '[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\ngenerations = 3\n'
+        )
         assert cli.main(["run", str(tmp_path / "r.toml"), "-o", str(path), "--no-progress"]) == 2
     finally:
         os.close(fd)
@@ -130,7 +140,9 @@ def test_second_writer_is_refused(ds, tmp_path):
 
 
 def test_cli_checks_the_output_before_the_run(tmp_path, monkeypatch, capsys):
-    (tmp_path / "r.toml").write_text('[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\ngenerations = 3\n')
+    (tmp_path / "r.toml").write_text(
+        '[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\ngenerations = 3\n'
+    )
 
     def no_run(*a, **k):
         raise AssertionError("the run started although its output cannot be written")
@@ -141,17 +153,28 @@ def test_cli_checks_the_output_before_the_run(tmp_path, monkeypatch, capsys):
     assert "missing_dir" in capsys.readouterr().err
     (tmp_path / "afile").write_text("")
     assert cli.main(["run", str(tmp_path / "r.toml"), "-o", str(tmp_path / "afile" / "x.nc")]) == 2
-    (tmp_path / "s.toml").write_text('[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\ngenerations = 3\n'
-                                     '[sweep.grid]\n"loop.n" = [5, 6]\n')
+    (tmp_path / "s.toml").write_text(
+        '[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\ngenerations = 3\n'
+        '[sweep.grid]\n"loop.n" = [5, 6]\n'
+    )
     assert cli.main(["sweep", str(tmp_path / "s.toml"), "-o", str(tmp_path / "nope" / "x.nc")]) == 2
     assert "nope" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------ sweep task stores
 
+
 def sweep(store, grid=None, seed=1):
-    return ms.sweep(CFG, grid=grid or {"loop.synthetic": [5, 9]}, replicas=6, generations=4, seed=seed,
-                    store=store, progress=False, scheduler="serial")
+    return ms.sweep(
+        CFG,
+        grid=grid or {"loop.synthetic": [5, 9]},
+        replicas=6,
+        generations=4,
+        seed=seed,
+        store=store,
+        progress=False,
+        scheduler="serial",
+    )
 
 
 def test_swapped_task_files_are_refused(tmp_path):

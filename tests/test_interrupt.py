@@ -66,8 +66,10 @@ def check_consistent(part, full):
         np.testing.assert_array_equal(part["state"].values, upto["state"].values)
         np.testing.assert_array_equal(part["low"].values, upto["low"].values)
     # records: the full run's, at the generations completed
-    assert_same(part.drop_vars(["state", "low"]),
-                full.drop_vars(["state", "low"]).sel(generation=part["generation"].values))
+    assert_same(
+        part.drop_vars(["state", "low"]),
+        full.drop_vars(["state", "low"]).sel(generation=part["generation"].values),
+    )
     assert_same(ms.resume(part, 40, record=ms.every(5)), full)
 
 
@@ -136,15 +138,18 @@ def test_interrupt_after_the_chunk_was_counted(monkeypatch, full):
     check_consistent(part, full)
 
 
-@pytest.mark.parametrize("n, path, replicas, generations, chunk", [
-    (20, "exact", 4000, 4000, None), (2000, "samples", 100, 300, 300)])
+@pytest.mark.parametrize(
+    "n, path, replicas, generations, chunk",
+    [(20, "exact", 4000, 4000, None), (2000, "samples", 100, 300, 300)],
+)
 def test_real_sigint_while_the_kernel_runs(n, path, replicas, generations, chunk):
     """The issue's reproducer, scaled down: SIGINT arrives while the kernel
     holds no GIL; the KeyboardInterrupt surfaces as the call returns (with
     chunk = generations: after the only call, which must then not count)."""
     cfg = ms.Config(loop=ms.Replace(n=n), path=path)
-    run = dict(replicas=replicas, generations=generations, seed=3, record=ms.every(100), progress=False,
-               threads=1)
+    run = dict(
+        replicas=replicas, generations=generations, seed=3, record=ms.every(100), progress=False, threads=1
+    )
     armed = threading.Event()
     armed.set()
 
@@ -178,8 +183,8 @@ def test_interrupted_save_leaves_no_file(tmp_path, full, monkeypatch):
     real = xr.Dataset.to_netcdf
 
     def partial_then_ctrl_c(self, target, *a, **k):
-        real(self, target, *a, **k)   # the temporary is complete on disk ...
-        raise KeyboardInterrupt       # ... when the Ctrl-C lands
+        real(self, target, *a, **k)  # the temporary is complete on disk ...
+        raise KeyboardInterrupt  # ... when the Ctrl-C lands
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", partial_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
@@ -200,7 +205,9 @@ def test_interrupted_save_leaves_no_file(tmp_path, full, monkeypatch):
 def test_cli_ctrl_c_during_save(tmp_path, monkeypatch, capsys):
     from madsim import cli
 
-    (tmp_path / "r.toml").write_text('[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 5\ngenerations = 3\n')
+    (tmp_path / "r.toml").write_text(
+        '[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 5\ngenerations = 3\n'
+    )
 
     def interrupted_save(ds, path, dtype=None):
         raise KeyboardInterrupt

@@ -30,43 +30,64 @@ COV2 = [[1.0, 0.4], [0.4, 0.5]]
 
 
 def cfg_of(loop=None, **kw):
-    cfg_kw = {k: kw.pop(k) for k in ("temperature", "filter", "estimator", "path", "truncation", "weight",
-                                      "top_k") if k in kw}
+    cfg_kw = {
+        k: kw.pop(k)
+        for k in ("temperature", "filter", "estimator", "path", "truncation", "weight", "top_k")
+        if k in kw
+    }
     return ms.Config(family=ms.KDE(**kw), loop=loop or ms.Replace(n=20), **cfg_kw)
 
 
 # --- bad input ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, exc, match", [
-    (dict(dim=0), ValueError, r"KDE.dim must be an integer in \[1, 64\]; got 0"),
-    (dict(dim=65), ValueError, "KDE.dim"),
-    (dict(dim=2, mean=[0.0]), ValueError, "KDE.mean must have dim = 2 entries; got 1"),
-    (dict(var=0.0), ValueError, "KDE.var must be a finite number > 0"),
-    (dict(var=2.0, cov=[[1.0]]), ValueError, "either var"),
-    (dict(dim=2, cov=[[1.0, 2.0], [2.0, 1.0]]), ValueError, "KDE.cov"),
-    (dict(bandwidth=0.0), ValueError, "KDE.bandwidth must be a finite number h > 0 or one of 'scott', "
-                                      "'silverman'; got 0.0"),
-    (dict(bandwidth=float("inf")), ValueError, "KDE.bandwidth"),
-    (dict(bandwidth="normal_reference"), ValueError, "or one of 'scott', 'silverman'; got 'normal_reference'"),
-    (dict(bandwidth=True), TypeError, "KDE.bandwidth must be a finite number h > 0 or one of"),
-    (dict(bandwidth=None), TypeError, "KDE.bandwidth"),
-    (dict(test_points=0), ValueError, r"KDE.test_points must be an integer in \[1, 4294967296\]; got 0"),
-    (dict(test_points=10.0), TypeError, "KDE.test_points"),
-    (dict(dim=4, test_points=2**30 + 1), ValueError, r"KDE.test_points must be an integer in \[1, 1073741824\]"),
-])
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [
+        (dict(dim=0), ValueError, r"KDE.dim must be an integer in \[1, 64\]; got 0"),
+        (dict(dim=65), ValueError, "KDE.dim"),
+        (dict(dim=2, mean=[0.0]), ValueError, "KDE.mean must have dim = 2 entries; got 1"),
+        (dict(var=0.0), ValueError, "KDE.var must be a finite number > 0"),
+        (dict(var=2.0, cov=[[1.0]]), ValueError, "either var"),
+        (dict(dim=2, cov=[[1.0, 2.0], [2.0, 1.0]]), ValueError, "KDE.cov"),
+        (
+            dict(bandwidth=0.0),
+            ValueError,
+            "KDE.bandwidth must be a finite number h > 0 or one of 'scott', 'silverman'; got 0.0",
+        ),
+        (dict(bandwidth=float("inf")), ValueError, "KDE.bandwidth"),
+        (
+            dict(bandwidth="normal_reference"),
+            ValueError,
+            "or one of 'scott', 'silverman'; got 'normal_reference'",
+        ),
+        (dict(bandwidth=True), TypeError, "KDE.bandwidth must be a finite number h > 0 or one of"),
+        (dict(bandwidth=None), TypeError, "KDE.bandwidth"),
+        (dict(test_points=0), ValueError, r"KDE.test_points must be an integer in \[1, 4294967296\]; got 0"),
+        (dict(test_points=10.0), TypeError, "KDE.test_points"),
+        (
+            dict(dim=4, test_points=2**30 + 1),
+            ValueError,
+            r"KDE.test_points must be an integer in \[1, 1073741824\]",
+        ),
+    ],
+)
 def test_bad_family(kw, exc, match):
     with pytest.raises(exc, match=match):
         ms.KDE(**kw)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(path="exact"), "KDE needs path='samples'"),
-    (dict(estimator="unbiased"), "Config.estimator must be 'mle' for KDE"),
-    (dict(temperature=0.9), "Config.temperature must be 1 for KDE"),
-    (dict(truncation=2.0), "Config.truncation is not available for KDE"),
-    (dict(filter=ms.Filter(0.1, 0.0)), "Config.filter is not available for KDE"),
-    (dict(top_k=3), "Config.top_k applies to token families"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(path="exact"), "KDE needs path='samples'"),
+        (dict(estimator="unbiased"), "Config.estimator must be 'mle' for KDE"),
+        (dict(temperature=0.9), "Config.temperature must be 1 for KDE"),
+        (dict(truncation=2.0), "Config.truncation is not available for KDE"),
+        (dict(filter=ms.Filter(0.1, 0.0)), "Config.filter is not available for KDE"),
+        (dict(top_k=3), "Config.top_k applies to token families"),
+    ],
+)
 def test_bad_config(kw, match):
     with pytest.raises(ValueError, match=match):
         cfg_of(**kw)
@@ -78,22 +99,41 @@ def test_refused_weight_and_too_few_points():
     with pytest.raises(ValueError, match=r"a fit needs at least dim \+ 1 = 3 points"):
         ms.Config(family=ms.KDE(dim=2, cov=COV2, bandwidth="scott"), loop=ms.Replace(n=2))
     # a fixed bandwidth fits one point
-    ds = ms.simulate(ms.Config(family=ms.KDE(bandwidth=0.5), loop=ms.Accumulate(synthetic=1)), replicas=2,
-                     generations=3, seed=1, progress=False, metrics="all")
+    ds = ms.simulate(
+        ms.Config(family=ms.KDE(bandwidth=0.5), loop=ms.Accumulate(synthetic=1)),
+        replicas=2,
+        generations=3,
+        seed=1,
+        progress=False,
+        metrics="all",
+    )
     assert np.all(ds["var"].values[:, 1] == 0.0) and np.all(ds["skipped"].values == 0)
     assert np.all(ds["bandwidth"].values[:, 1:] == 0.5)
 
 
 def test_params_checked_like_the_kernel():
-    args = dict(d=1, loop=0, rule=0, h=0.5, real_fixed=0.0, test_points=10, truth=np.array([0.0, 1.0]),
-                counts=np.zeros((3, 2)))
+    args = dict(
+        d=1,
+        loop=0,
+        rule=0,
+        h=0.5,
+        real_fixed=0.0,
+        test_points=10,
+        truth=np.array([0.0, 1.0]),
+        counts=np.zeros((3, 2)),
+    )
     core.KDEParams(**args)
-    for bad, match in [(dict(d=0), "d must lie"), (dict(loop=5), "loop must be"), (dict(rule=3), "rule must"),
-                       (dict(h=0.0), "h must be finite"), (dict(test_points=0), "test_points"),
-                       (dict(truth=np.array([0.0, -1.0])), "positive diagonal"),
-                       (dict(counts=np.full((3, 2), 0.5)), "counts must be integers"),
-                       (dict(loop=3, pool_cap=0), "pool_cap"),
-                       (dict(counts=np.full((2, 2), 2.0**28 + 1)), "2\\*\\*28 doubles")]:
+    for bad, match in [
+        (dict(d=0), "d must lie"),
+        (dict(loop=5), "loop must be"),
+        (dict(rule=3), "rule must"),
+        (dict(h=0.0), "h must be finite"),
+        (dict(test_points=0), "test_points"),
+        (dict(truth=np.array([0.0, -1.0])), "positive diagonal"),
+        (dict(counts=np.full((3, 2), 0.5)), "counts must be integers"),
+        (dict(loop=3, pool_cap=0), "pool_cap"),
+        (dict(counts=np.full((2, 2), 2.0**28 + 1)), "2\\*\\*28 doubles"),
+    ]:
         with pytest.raises(ValueError, match=match):
             core.KDEParams(**{**args, **bad})
     with pytest.raises(TypeError, match="truth: expected dtype float64"):
@@ -101,14 +141,17 @@ def test_params_checked_like_the_kernel():
 
 
 def test_toml_round_trip():
-    cfg = ms.Config(family=ms.KDE(dim=2, cov=COV2, bandwidth=0.25, test_points=50),
-                    loop=ms.Accumulate(synthetic=5, real=1))
+    cfg = ms.Config(
+        family=ms.KDE(dim=2, cov=COV2, bandwidth=0.25, test_points=50),
+        loop=ms.Accumulate(synthetic=5, real=1),
+    )
     assert ms.Config.from_dict(cfg.to_dict()) == cfg
     fam = ms.Config.from_dict(ms.Config(family=ms.KDE(bandwidth="scott")).to_dict()).family
     assert fam.bandwidth == "scott" and fam.rule == "scott"
 
 
 # --- the fit against scipy.stats.gaussian_kde and numpy ----------------------------------------
+
 
 def _unpack(packed, d):
     A = np.zeros((d, d))
@@ -121,8 +164,16 @@ def _unpack(packed, d):
 def test_fit_is_scipy_gaussian_kde(d, rule):
     X = np.random.default_rng(d).normal(size=(40, d)) @ np.tril(np.ones((d, d)))
     fam = ms.KDE(dim=d, bandwidth=rule)
-    p = core.KDEParams(d=d, loop=0, rule={"scott": 1, "silverman": 2}[rule], h=0.0, real_fixed=0.0,
-                       test_points=1, truth=kde_truth(fam), counts=np.full((1, 2), [0.0, 40.0]))
+    p = core.KDEParams(
+        d=d,
+        loop=0,
+        rule={"scott": 1, "silverman": 2}[rule],
+        h=0.0,
+        real_fixed=0.0,
+        test_points=1,
+        truth=kde_truth(fam),
+        counts=np.full((1, 2), [0.0, 40.0]),
+    )
     ok, mean, S, L = core.kde_fit(p, X)
     assert ok
     kde = stats.gaussian_kde(X.T, bw_method=rule)
@@ -130,16 +181,25 @@ def test_fit_is_scipy_gaussian_kde(d, rule):
     np.testing.assert_allclose(Lh @ Lh.T, np.atleast_2d(kde.covariance), rtol=1e-12)
     np.testing.assert_allclose(mean, X.mean(0), rtol=1e-13, atol=1e-14)
     Sd = _unpack(S, d)
-    np.testing.assert_allclose(np.tril(Sd), np.tril(np.atleast_2d(np.cov(X.T, bias=True))), rtol=1e-12,
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        np.tril(Sd), np.tril(np.atleast_2d(np.cov(X.T, bias=True))), rtol=1e-12, atol=1e-14
+    )
     assert kde.factor**2 == pytest.approx(fam.factor_sq(40), rel=1e-14)
 
 
 def test_fit_refuses_what_scipy_cannot_fit():
     fam = ms.KDE(dim=2, bandwidth="scott")
-    p = core.KDEParams(d=2, loop=0, rule=1, h=0.0, real_fixed=0.0, test_points=1, truth=kde_truth(fam),
-                       counts=np.zeros((1, 2)))
-    line = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0], [-1.0, -2.0]])   # rank 1 in 2-D
+    p = core.KDEParams(
+        d=2,
+        loop=0,
+        rule=1,
+        h=0.0,
+        real_fixed=0.0,
+        test_points=1,
+        truth=kde_truth(fam),
+        counts=np.zeros((1, 2)),
+    )
+    line = np.array([[0.0, 0.0], [1.0, 2.0], [2.0, 4.0], [-1.0, -2.0]])  # rank 1 in 2-D
     assert not core.kde_fit(p, line)[0]
     with pytest.raises(np.linalg.LinAlgError):
         stats.gaussian_kde(line.T)
@@ -149,25 +209,40 @@ def test_fit_refuses_what_scipy_cannot_fit():
 
 # --- the nll against scipy, and no underflow ---------------------------------------------------
 
+
 def _model_of(ds, fam, r):
     """(points [n, d], kernel covariance H, test set [m, d]) of replica r's state."""
     d = fam.dim
     row = ds["state"].values[r]
     T = d * (d + 1) // 2
     n = int(row[0])
-    Lh = _unpack(row[1:1 + T], d)
-    pts = row[1 + T + 3 + 3 + d + T:][:n * d].reshape(n, d)
-    z = rng.normals(int(ds.attrs["seed"]), fam.test_points * d, replica=int(ds["replica"].values[r]),
-                    generation=0, tag="real", site=2).reshape(-1, d)
+    Lh = _unpack(row[1 : 1 + T], d)
+    pts = row[1 + T + 3 + 3 + d + T :][: n * d].reshape(n, d)
+    z = rng.normals(
+        int(ds.attrs["seed"]),
+        fam.test_points * d,
+        replica=int(ds["replica"].values[r]),
+        generation=0,
+        tag="real",
+        site=2,
+    ).reshape(-1, d)
     y = fam.mean_vector + z @ np.linalg.cholesky(fam.cov_matrix).T
     return pts, Lh @ Lh.T, y
 
 
 @pytest.mark.parametrize("d, rule", [(1, "silverman"), (2, "scott"), (3, "silverman")])
 def test_nll_is_scipy_gaussian_kde_logpdf(d, rule):
-    fam = ms.KDE(dim=d, cov=np.eye(d) + 0.3 * np.ones((d, d)) if d > 1 else None, bandwidth=rule, test_points=64)
-    ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=25)), replicas=[3, 11], generations=2, seed=5,
-                     metrics=["nll"], progress=False)
+    fam = ms.KDE(
+        dim=d, cov=np.eye(d) + 0.3 * np.ones((d, d)) if d > 1 else None, bandwidth=rule, test_points=64
+    )
+    ds = ms.simulate(
+        ms.Config(family=fam, loop=ms.Replace(n=25)),
+        replicas=[3, 11],
+        generations=2,
+        seed=5,
+        metrics=["nll"],
+        progress=False,
+    )
     for r in range(2):
         pts, H, y = _model_of(ds, fam, r)
         kde = stats.gaussian_kde(pts.T, bw_method=rule)
@@ -177,8 +252,9 @@ def test_nll_is_scipy_gaussian_kde_logpdf(d, rule):
     # generation 0 is the truth: the nll of its own draws, near its entropy
     got0 = ds["nll"].values[:, 0]
     _, _, y = _model_of(ds, fam, 0)
-    np.testing.assert_allclose(got0[0], -stats.multivariate_normal(fam.mean_vector, fam.cov_matrix).logpdf(y).mean(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        got0[0], -stats.multivariate_normal(fam.mean_vector, fam.cov_matrix).logpdf(y).mean(), rtol=1e-12
+    )
     assert ds["nll"].attrs["truth_value"] == pytest.approx(fam.entropy)
 
 
@@ -187,8 +263,14 @@ def test_nll_never_underflows():
     from the points: exp(-|z|^2 / 2) is 0 in float64 for every kernel, the
     log-sum-exp keeps the nll finite and exact."""
     fam = ms.KDE(bandwidth=1e-3, test_points=16)
-    ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=4)), replicas=1, generations=1, seed=2,
-                     metrics=["nll"], progress=False)
+    ds = ms.simulate(
+        ms.Config(family=fam, loop=ms.Replace(n=4)),
+        replicas=1,
+        generations=1,
+        seed=2,
+        metrics=["nll"],
+        progress=False,
+    )
     pts, H, y = _model_of(ds, fam, 0)
     l = -0.5 * (y[:, None, 0] - pts[None, :, 0]) ** 2 / H[0, 0]
     assert np.all(np.exp(l) == 0.0)
@@ -200,10 +282,17 @@ def test_nll_never_underflows():
 
 # --- the metrics against their definitions -----------------------------------------------------
 
+
 def test_tails_and_w2_bound_against_definitions():
     fam = ms.KDE(dim=2, mean=[1.0, -1.0], cov=COV2, bandwidth=0.3)
-    ds = ms.simulate(ms.Config(family=fam, loop=ms.Fresh(real=3, synthetic=9)), replicas=1, generations=3,
-                     seed=4, metrics="all", progress=False)
+    ds = ms.simulate(
+        ms.Config(family=fam, loop=ms.Fresh(real=3, synthetic=9)),
+        replicas=1,
+        generations=3,
+        seed=4,
+        metrics="all",
+        progress=False,
+    )
     pts, H, _ = _model_of(ds, fam, 0)
     mu0, s0 = fam.mean_vector, np.sqrt(np.diag(fam.cov_matrix))
     s = np.sqrt(np.diag(H))
@@ -235,6 +324,7 @@ def test_lean_default_and_all():
 
 # --- the sampler's law, skipped fits -----------------------------------------------------------
 
+
 def test_draws_follow_the_kde():
     """Generation 2's points are draws of model 1: their PIT under replica r's
     model-1 KDE is uniform (pooled over replicas)."""
@@ -247,8 +337,8 @@ def test_draws_follow_the_kde():
     for r in range(400):
         a, b = one["state"].values[r], two["state"].values[r]
         h = a[1]
-        pa = a[1 + T + 6 + 1 + T:][:30]
-        pb = b[1 + T + 6 + 1 + T:][:30]
+        pa = a[1 + T + 6 + 1 + T :][:30]
+        pb = b[1 + T + 6 + 1 + T :][:30]
         u.append(stats.norm.cdf((pb[:, None] - pa[None, :]) / h).mean(1))
     assert_ks(np.concatenate(u), "uniform", "PIT of generation 2's points under model 1")
 
@@ -265,14 +355,14 @@ def test_skipped_fit_keeps_the_model():
     ds = ms.simulate(cfg, replicas=3, generations=3, seed=1, metrics="all", progress=False)
     np.testing.assert_array_equal(ds["skipped"].values, [[0, 1, 1, 1]] * 3)
     np.testing.assert_array_equal(ds["bandwidth"].values[:, 1], 0.0)
-    np.testing.assert_array_equal(ds["var"].values[:, 1], 1.0)      # the truth's, kept
+    np.testing.assert_array_equal(ds["var"].values[:, 1], 1.0)  # the truth's, kept
     assert np.all(ds["bandwidth"].values[:, 2:] > 0) and np.all(ds["points_synthetic"].values[:, 3] == 3)
     assert all(np.all(np.isfinite(ds[v].values)) for v in ds.data_vars)
 
 
 # --- the kernel against its JAX twin -----------------------------------------------------------
 
-RTOL = 1e-9        # parameters, metrics: XLA sums and solves in another order (observed < 1e-12)
+RTOL = 1e-9  # parameters, metrics: XLA sums and solves in another order (observed < 1e-12)
 NLL_RTOL = 1e-9
 EXACT = ("points_real", "points_synthetic", "skipped")
 GENERATIONS = 3
@@ -288,17 +378,39 @@ def configs(draw):
     d = draw(st.sampled_from([1, 2]))
     r = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     A = r.normal(size=(d, d))
-    fam = ms.KDE(dim=d, mean=r.normal(0.0, 2.0, d).tolist(), cov=(A @ A.T + 0.3 * np.eye(d)).tolist(),
-                 bandwidth=draw(st.sampled_from(["scott", "silverman"]) | st.floats(0.05, 2.0)), test_points=8)
-    loop = draw(st.sampled_from([ms.Replace(n=12), ms.Fresh(real=3, synthetic=9), ms.Augment(real=4, synthetic=8),
-                                 ms.Accumulate(real=1, synthetic=5),
-                                 ms.AccumulateSubsample(n=10, real=2, synthetic=5)]))
+    fam = ms.KDE(
+        dim=d,
+        mean=r.normal(0.0, 2.0, d).tolist(),
+        cov=(A @ A.T + 0.3 * np.eye(d)).tolist(),
+        bandwidth=draw(st.sampled_from(["scott", "silverman"]) | st.floats(0.05, 2.0)),
+        test_points=8,
+    )
+    loop = draw(
+        st.sampled_from(
+            [
+                ms.Replace(n=12),
+                ms.Fresh(real=3, synthetic=9),
+                ms.Augment(real=4, synthetic=8),
+                ms.Accumulate(real=1, synthetic=5),
+                ms.AccumulateSubsample(n=10, real=2, synthetic=5),
+            ]
+        )
+    )
     return ms.Config(family=fam, loop=loop)
 
 
 def run(cfg, backend, seed, ids):
-    return ms.simulate(cfg, replicas=ids, generations=GENERATIONS, seed=seed, record=ms.every(1),
-                       metrics="all", backend=backend, progress=False, threads=2)
+    return ms.simulate(
+        cfg,
+        replicas=ids,
+        generations=GENERATIONS,
+        seed=seed,
+        record=ms.every(1),
+        metrics="all",
+        backend=backend,
+        progress=False,
+        threads=2,
+    )
 
 
 def assert_twins_agree(cfg, seed, ids):
@@ -352,8 +464,15 @@ def test_a_perturbed_twin_fails(monkeypatch):
 
 # --- reproducibility ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loop", [ms.Fresh(real=3, synthetic=9), ms.Accumulate(real=1, synthetic=4),
-                                  ms.AccumulateSubsample(n=8, real=1, synthetic=4)])
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        ms.Fresh(real=3, synthetic=9),
+        ms.Accumulate(real=1, synthetic=4),
+        ms.AccumulateSubsample(n=8, real=1, synthetic=4),
+    ],
+)
 def test_threads_chunks_subsets_and_resume_change_no_number(loop):
     cfg = ms.Config(family=ms.KDE(dim=2, cov=COV2, bandwidth="scott", test_points=16), loop=loop)
     kw = dict(generations=8, seed=8, progress=False, metrics="all")
@@ -373,7 +492,7 @@ def test_accumulate_model_is_the_whole_pool():
     np.testing.assert_array_equal(ds["points_real"].values[:, 1:], [[2, 4, 6, 8]] * 2)
     np.testing.assert_array_equal(ds["points_synthetic"].values[:, 1:], [[3, 6, 9, 12]] * 2)
     row = ds["state"].values[0]
-    pool = row[1 + 1 + 6 + 1 + 1 + 2:][:20]
+    pool = row[1 + 1 + 6 + 1 + 1 + 2 :][:20]
     assert row[0] == 20 and ds["var"].values[0, -1] == pytest.approx(pool.var(), rel=1e-12)
 
 
@@ -388,32 +507,52 @@ def test_memory_refusals():
 
 # --- Monte Carlo against docs/theory/kde.md ----------------------------------------------------
 
+
 def test_fixed_bandwidth_variance_settles_at_its_fixed_point():
     """E S_t = a^t + (n-1) h^2 (1 - a^(t-1)), n = 10, h = 0.5 (fixed point 2.25), 4000 replicas."""
     fam = ms.KDE(bandwidth=0.5)
-    ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=10)), replicas=4000, generations=40, seed=11,
-                     progress=False)
+    ds = ms.simulate(
+        ms.Config(family=fam, loop=ms.Replace(n=10)), replicas=4000, generations=40, seed=11, progress=False
+    )
     for t in (1, 5, 40):
-        assert_mean(ds["var"].sel(generation=t).values, float(theory.kde_expected_var(fam, 10, t)),
-                    f"E var_{t}", alpha=ALPHA / 4)
-    assert_mean(ds["model_var"].sel(generation=40).values, float(theory.kde_expected_model_var(fam, 10, 40)),
-                "E model_var_40", alpha=ALPHA / 4)
+        assert_mean(
+            ds["var"].sel(generation=t).values,
+            float(theory.kde_expected_var(fam, 10, t)),
+            f"E var_{t}",
+            alpha=ALPHA / 4,
+        )
+    assert_mean(
+        ds["model_var"].sel(generation=40).values,
+        float(theory.kde_expected_model_var(fam, 10, 40)),
+        "E model_var_40",
+        alpha=ALPHA / 4,
+    )
     assert theory.kde_fixed_point(fam, 10) == pytest.approx(2.25)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fam, n", [(ms.KDE(bandwidth="silverman"), 40),
-                                    (ms.KDE(dim=2, cov=COV2, bandwidth="scott"), 30),
-                                    (ms.KDE(dim=3, bandwidth=0.3), 15)])
+@pytest.mark.parametrize(
+    "fam, n",
+    [
+        (ms.KDE(bandwidth="silverman"), 40),
+        (ms.KDE(dim=2, cov=COV2, bandwidth="scott"), 30),
+        (ms.KDE(dim=3, bandwidth=0.3), 15),
+    ],
+)
 def test_theory_by_monte_carlo(fam, n):
     """E S_t at t = 1, 4, 8 over 40,000 replicas; false-fail rate ALPHA (1e-5) for the test,
     Bonferroni over its 3 comparisons."""
-    ds = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=n)), replicas=40_000, generations=8, seed=12,
-                     progress=False)
+    ds = ms.simulate(
+        ms.Config(family=fam, loop=ms.Replace(n=n)), replicas=40_000, generations=8, seed=12, progress=False
+    )
     name = "var" if fam.dim == 1 else "trace"
     for t in (1, 4, 8):
-        assert_mean(ds[name].sel(generation=t).values, float(theory.kde_expected_var(fam, n, t)),
-                    f"E {name}_{t}", alpha=ALPHA / 3)
+        assert_mean(
+            ds[name].sel(generation=t).values,
+            float(theory.kde_expected_var(fam, n, t)),
+            f"E {name}_{t}",
+            alpha=ALPHA / 3,
+        )
 
 
 def test_theory_constants():

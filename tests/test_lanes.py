@@ -32,8 +32,16 @@ DET_ND = [ms.FirstPassage("trace", below=0.5), ms.FirstPassage("logdet", below=-
 
 def _run(cfg, ids, seed, gens):
     det = DET if getattr(cfg.family, "dim", 1) == 1 else DET_ND
-    return ms.simulate(cfg, replicas=list(ids), generations=gens, seed=seed, record=ms.every(1),
-                       detect=det, threads=1, progress=False)
+    return ms.simulate(
+        cfg,
+        replicas=list(ids),
+        generations=gens,
+        seed=seed,
+        record=ms.every(1),
+        detect=det,
+        threads=1,
+        progress=False,
+    )
 
 
 def _by_replica(ds):
@@ -42,9 +50,14 @@ def _by_replica(ds):
     return {v: ds[v].values[order] for v in cols}
 
 
-@given(seed=S.seeds, ids=st.lists(S.replicas, min_size=5, max_size=5, unique=True),
-       n=st.sampled_from([2, 3, 4, 7, 100]), path=st.sampled_from(["exact", "samples"]),
-       estimator=st.sampled_from(["mle", "unbiased"]), tau=st.floats(0.5, 1.5))
+@given(
+    seed=S.seeds,
+    ids=st.lists(S.replicas, min_size=5, max_size=5, unique=True),
+    n=st.sampled_from([2, 3, 4, 7, 100]),
+    path=st.sampled_from(["exact", "samples"]),
+    estimator=st.sampled_from(["mle", "unbiased"]),
+    tau=st.floats(0.5, 1.5),
+)
 def test_every_lane_position_gives_the_scalar_bits(seed, ids, n, path, estimator, tau):
     cfg = ms.Config(loop=ms.Replace(n=n), path=path, estimator=estimator, temperature=tau)
     runs = [_by_replica(_run(cfg, ids[k:] + ids[:k], seed, 12)) for k in range(len(ids))]
@@ -53,8 +66,11 @@ def test_every_lane_position_gives_the_scalar_bits(seed, ids, n, path, estimator
         for v in runs[0]:
             assert np.array_equal(runs[0][v], r[v], equal_nan=True), v
     for v in alone:
-        assert np.array_equal(alone[v], runs[0][v][:1] if ids[0] == min(ids) else
-                              runs[0][v][[sorted(ids).index(ids[0])]], equal_nan=True), v
+        assert np.array_equal(
+            alone[v],
+            runs[0][v][:1] if ids[0] == min(ids) else runs[0][v][[sorted(ids).index(ids[0])]],
+            equal_nan=True,
+        ), v
 
 
 def test_squeeze_fallback_is_exercised_and_exact():
@@ -123,8 +139,9 @@ def test_lane_modes_give_the_same_bits():
         env = {k: v for k, v in os.environ.items() if k != "MADSIM_LANES"}
         if mode != "default":
             env["MADSIM_LANES"] = mode
-        p = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True,
-                           check=True)
+        p = subprocess.run(
+            [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True
+        )
         res[mode] = json.loads(p.stdout)
     assert res["off"]["lanes"] == "off"
     assert res["baseline"]["lanes"].startswith("baseline")
@@ -163,22 +180,37 @@ def _loop_config(d, loop, real, syn, path, estimator, tau, weight, filt, trunc):
         lp = ms.Replace(n=[syn + d + 1, syn + 2 * d + 3, syn + d + 1, 2 * syn + d + 1] * 3)
     else:
         lp = {"fresh": ms.Fresh, "augment": ms.Augment, "accumulate": ms.Accumulate}[loop](
-            real=real + d + 1, synthetic=syn + d + 1)
-    return ms.Config(family=fam, loop=lp, path=path, estimator=estimator, temperature=tau,
-                     weight=weight if loop in ("fresh", "augment") else None,
-                     filter=ms.Filter(tpr=filt[0], fpr=filt[1]) if filt else None,
-                     truncation=trunc if path == "samples" else None)
+            real=real + d + 1, synthetic=syn + d + 1
+        )
+    return ms.Config(
+        family=fam,
+        loop=lp,
+        path=path,
+        estimator=estimator,
+        temperature=tau,
+        weight=weight if loop in ("fresh", "augment") else None,
+        filter=ms.Filter(tpr=filt[0], fpr=filt[1]) if filt else None,
+        truncation=trunc if path == "samples" else None,
+    )
 
 
-@given(seed=S.seeds, d=st.sampled_from([1, 2, 3]),
-       loop=st.sampled_from(["replace", "fresh", "augment", "accumulate"]),
-       real=st.integers(0, 6), syn=st.integers(0, 6), path=st.sampled_from(["exact", "samples"]),
-       estimator=st.sampled_from(["mle", "unbiased"]), tau=st.floats(0.5, 1.5),
-       weight=st.none() | st.floats(0.0, 1.0),
-       filt=st.none() | st.tuples(st.floats(0.0, 0.6), st.floats(0.0, 0.6)),
-       trunc=st.none() | st.floats(1.0, 3.0), rot=st.integers(0, 10))
-def test_gaussian_loop_replica_lanes_give_the_scalar_bits(seed, d, loop, real, syn, path, estimator,
-                                                          tau, weight, filt, trunc, rot):
+@given(
+    seed=S.seeds,
+    d=st.sampled_from([1, 2, 3]),
+    loop=st.sampled_from(["replace", "fresh", "augment", "accumulate"]),
+    real=st.integers(0, 6),
+    syn=st.integers(0, 6),
+    path=st.sampled_from(["exact", "samples"]),
+    estimator=st.sampled_from(["mle", "unbiased"]),
+    tau=st.floats(0.5, 1.5),
+    weight=st.none() | st.floats(0.0, 1.0),
+    filt=st.none() | st.tuples(st.floats(0.0, 0.6), st.floats(0.0, 0.6)),
+    trunc=st.none() | st.floats(1.0, 3.0),
+    rot=st.integers(0, 10),
+)
+def test_gaussian_loop_replica_lanes_give_the_scalar_bits(
+    seed, d, loop, real, syn, path, estimator, tau, weight, filt, trunc, rot
+):
     cfg = _loop_config(d, loop, real, syn, path, estimator, tau, weight, filt, trunc)
     ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
     ids = ids[rot:] + ids[:rot]
@@ -192,10 +224,13 @@ def test_gaussian_loop_replica_lanes_give_the_scalar_bits(seed, d, loop, real, s
 def test_gaussian_loop_lanes_run_only_where_supported():
     """Accumulate-subsample and PPCA (not in gaussian_loop_lanes_support) and
     d >= 4 (LaneKit) keep their own paths; every one gives the scalar bits."""
-    cfgs = [ms.Config(loop=ms.AccumulateSubsample(real=5, synthetic=5, n=8), path="samples"),
-            ms.Config(family=ms.PPCA(dim=3, factors=1, spectrum=(2.0,), noise=0.5),
-                      loop=ms.Fresh(real=6, synthetic=6)),
-            ms.Config(family=ms.Gaussian(dim=4), loop=ms.Fresh(real=6, synthetic=6))]
+    cfgs = [
+        ms.Config(loop=ms.AccumulateSubsample(real=5, synthetic=5, n=8), path="samples"),
+        ms.Config(
+            family=ms.PPCA(dim=3, factors=1, spectrum=(2.0,), noise=0.5), loop=ms.Fresh(real=6, synthetic=6)
+        ),
+        ms.Config(family=ms.Gaussian(dim=4), loop=ms.Fresh(real=6, synthetic=6)),
+    ]
     for cfg in cfgs:
         with _lanes_mode("off"):
             scalar = _by_replica(_run(cfg, range(10), 3, 6))
@@ -204,10 +239,16 @@ def test_gaussian_loop_lanes_run_only_where_supported():
             assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
 
 
-@given(seed=S.seeds, d=st.integers(1, 11), n=st.integers(0, 21),
-       loop=st.sampled_from(["replace", "fresh", "accumulate", "augment"]),
-       design=st.sampled_from(["fresh", "fixed"]), refit=st.booleans(),
-       cov=st.booleans(), tpr=st.sampled_from([0.0, 0.3]))
+@given(
+    seed=S.seeds,
+    d=st.integers(1, 11),
+    n=st.integers(0, 21),
+    loop=st.sampled_from(["replace", "fresh", "accumulate", "augment"]),
+    design=st.sampled_from(["fresh", "fixed"]),
+    refit=st.booleans(),
+    cov=st.booleans(),
+    tpr=st.sampled_from([0.0, 0.3]),
+)
 def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, refit, cov, tpr):
     """The regression samples path with LaneKit's normals (csrc/cpu/
     regression_lanes.hpp) against ScalarKit: row counts around ROWS = 8 and
@@ -215,14 +256,31 @@ def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, 
     if design == "fixed":
         tpr = 0.0  # a fixed design takes no filter
     T = n + d + 2
-    lp = {"replace": ms.Replace(n=T), "fresh": ms.Fresh(real=T, synthetic=n + 3),
-          "accumulate": ms.Accumulate(synthetic=T), "augment": ms.Augment(real=T, synthetic=n + 3)}[loop]
+    lp = {
+        "replace": ms.Replace(n=T),
+        "fresh": ms.Fresh(real=T, synthetic=n + 3),
+        "accumulate": ms.Accumulate(synthetic=T),
+        "augment": ms.Augment(real=T, synthetic=n + 3),
+    }[loop]
     c = np.eye(d) + 0.3 * np.ones((d, d)) if cov else None
-    cfg = ms.Config(family=ms.Regression(dim=d, cov=c, design=design, refit_noise=refit), loop=lp,
-                    path="samples", filter=ms.Filter(tpr=tpr) if tpr else None)
+    cfg = ms.Config(
+        family=ms.Regression(dim=d, cov=c, design=design, refit_noise=refit),
+        loop=lp,
+        path="samples",
+        filter=ms.Filter(tpr=tpr) if tpr else None,
+    )
+
     def run():
-        ds = ms.simulate(cfg, replicas=[0, 3, 2**32 - 1], generations=5, seed=seed,
-                         record=ms.every(1), metrics="all", threads=1, progress=False)
+        ds = ms.simulate(
+            cfg,
+            replicas=[0, 3, 2**32 - 1],
+            generations=5,
+            seed=seed,
+            record=ms.every(1),
+            metrics="all",
+            threads=1,
+            progress=False,
+        )
         return {v: ds[v].values for v in ds.data_vars}
 
     with _lanes_mode("off"):

@@ -27,8 +27,16 @@ COV3 = [[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.5]]
 
 
 def run(cfg, replicas, generations, seed, record=None, **kw):
-    return ms.simulate(cfg, replicas=replicas, generations=generations, seed=seed,
-                       record=record or [generations], progress=False, **kw, metrics="all")
+    return ms.simulate(
+        cfg,
+        replicas=replicas,
+        generations=generations,
+        seed=seed,
+        record=record or [generations],
+        progress=False,
+        **kw,
+        metrics="all",
+    )
 
 
 def pool_rows(ds, d):
@@ -38,7 +46,7 @@ def pool_rows(ds, d):
     size = st[:, d + 4].astype(int)
     out = []
     for r in range(st.shape[0]):
-        rows = st[r, d + 5:].reshape(-1, d + 2)[:size[r]]
+        rows = st[r, d + 5 :].reshape(-1, d + 2)[: size[r]]
         out.append(rows)
     return out
 
@@ -59,8 +67,14 @@ def mle(rows, d, ridge=0.0, w0=None):
         p = special.expit(X @ w)
         return (X * (p * (1 - p))[:, None]).T @ X + ridge * np.eye(d)
 
-    res = optimize.minimize(f, np.zeros(d) if w0 is None else w0, jac=grad, hess=hess,
-                            method="trust-exact", options=dict(gtol=1e-12))
+    res = optimize.minimize(
+        f,
+        np.zeros(d) if w0 is None else w0,
+        jac=grad,
+        hess=hess,
+        method="trust-exact",
+        options=dict(gtol=1e-12),
+    )
     return res.x
 
 
@@ -72,8 +86,8 @@ def assert_first_order(x, cfg, t, what, alpha=S.ALPHA):
     se = x.std(ddof=1) / np.sqrt(x.size)
     dev = max(abs(x.mean() - th) - tol * th, 0.0)
     assert dev < S.z_crit(alpha) * se, (
-        f"{what}: Monte Carlo {x.mean():.5g} +- {se:.2g} vs first order {th:.5g} (tolerance "
-        f"{tol:.1%})")
+        f"{what}: Monte Carlo {x.mean():.5g} +- {se:.2g} vs first order {th:.5g} (tolerance {tol:.1%})"
+    )
 
 
 # ---------------------------------------------------------------- the sampler and the fit
@@ -98,8 +112,7 @@ def test_rows_follow_the_model():
     p = special.expit(u)
     res = y - p
     S.assert_mean(res, 0.0, "E (y - p)", alpha=a, se=np.sqrt(np.sum(p * (1 - p))) / y.size)
-    S.assert_mean(res * u, 0.0, "E (y - p) x'w*", alpha=a,
-                  se=np.sqrt(np.sum(p * (1 - p) * u * u)) / y.size)
+    S.assert_mean(res * u, 0.0, "E (y - p) x'w*", alpha=a, se=np.sqrt(np.sum(p * (1 - p) * u * u)) / y.size)
 
 
 @pytest.mark.parametrize("ridge", [0.0, 0.7])
@@ -126,8 +139,13 @@ def test_skipped_fits_are_exactly_the_separable_ones():
     separable = []
     for rows in pool_rows(ds, d):
         s = 2.0 * rows[:, d] - 1.0
-        lp = optimize.linprog(np.zeros(d), A_ub=-(s[:, None] * rows[:, :d]), b_ub=-np.ones(len(rows)),
-                              bounds=[(None, None)] * d, method="highs")
+        lp = optimize.linprog(
+            np.zeros(d),
+            A_ub=-(s[:, None] * rows[:, :d]),
+            b_ub=-np.ones(len(rows)),
+            bounds=[(None, None)] * d,
+            method="highs",
+        )
         separable.append(lp.status == 0)
     separable = np.array(separable)
     skipped = ds["skipped"].values[:, -1] == 1
@@ -136,8 +154,9 @@ def test_skipped_fits_are_exactly_the_separable_ones():
     w = ds["w"].values[:, -1]
     assert np.all(np.isfinite(w)) and np.all(w[skipped] == ds["w"].values[skipped, 0])
     assert np.all(ds["iterations"].values[~skipped, -1] < 50)
-    ridge = run(ms.Config(family=ms.Logistic(dim=d, ridge=0.5), loop=ms.Accumulate(synthetic=5)),
-                300, 1, seed=2)
+    ridge = run(
+        ms.Config(family=ms.Logistic(dim=d, ridge=0.5), loop=ms.Accumulate(synthetic=5)), 300, 1, seed=2
+    )
     assert np.all(ridge["skipped"].values == 0)
 
 
@@ -197,8 +216,9 @@ def test_first_order_laws_at_many_replicas(design):
     for t in (1, 5, 10):
         assert_first_order(ds["fisher_error"].sel(generation=t).values, rep, t, f"replace t={t}", a)
     acc = ms.Config(family=fam, loop=ms.Accumulate(synthetic=2000))
-    assert_first_order(run(acc, 4000, 10, seed=32)["fisher_error"].values[:, -1], acc, 10,
-                       "accumulate t=10", a)
+    assert_first_order(
+        run(acc, 4000, 10, seed=32)["fisher_error"].values[:, -1], acc, 10, "accumulate t=10", a
+    )
     fr = ms.Config(family=fam, loop=ms.Fresh(real=1000, synthetic=1000))
     assert_first_order(run(fr, 4000, 10, seed=33)["fisher_error"].values[:, -1], fr, 10, "fresh t=10", a)
 
@@ -212,15 +232,18 @@ def test_the_law_fails_where_stated_small_n():
     ds = run(cfg, 400, 5, seed=4)
     assert ds["skipped"].values[:, -1].sum() > 0
     ok = ds["skipped"].values[:, -1] == 0
-    assert ds["fisher_error"].values[ok, -1].mean() > 1.3 * float(theory.logistic_replace_fisher_error(5, 20, 2))
+    assert ds["fisher_error"].values[ok, -1].mean() > 1.3 * float(
+        theory.logistic_replace_fisher_error(5, 20, 2)
+    )
 
 
 # ---------------------------------------------------------------- reproducibility
 
 
 def test_threads_chunks_replica_subsets_and_resume_change_no_number():
-    cfg = ms.Config(family=ms.Logistic(dim=3, cov=COV3, design="fixed"),
-                    loop=ms.Accumulate(synthetic=6, real=3))
+    cfg = ms.Config(
+        family=ms.Logistic(dim=3, cov=COV3, design="fixed"), loop=ms.Accumulate(synthetic=6, real=3)
+    )
     a = run(cfg, 6, 8, seed=4, record=ms.every(2), threads=1)
     b = run(cfg, 6, 8, seed=4, record=ms.every(2), threads=3, chunk=3)
     c = run(cfg, [4, 1], 8, seed=4, record=ms.every(2))
@@ -240,8 +263,9 @@ def test_generation_zero_is_the_truth_and_counts_are_recorded():
     assert np.all(ds["points_real"].sel(generation=2).values == 30)
     assert np.all(ds["points_synthetic"].sel(generation=2).values == 50)
     assert ds["fisher_error"].attrs["truth_value"] == 0.0
-    lean = ms.simulate(ms.Config(family=fam, loop=ms.Replace(n=20)), replicas=2, generations=1, seed=1,
-                       progress=False)
+    lean = ms.simulate(
+        ms.Config(family=fam, loop=ms.Replace(n=20)), replicas=2, generations=1, seed=1, progress=False
+    )
     assert set(lean.data_vars) == {"w", "fisher_error", "w_error", "skipped", "state"}
 
 
@@ -249,9 +273,19 @@ def test_config_round_trips_and_loads_from_toml():
     import json
 
     from madsim import toml_config
-    cfg = ms.Config(family=ms.Logistic(dim=2, weights=[1.0, 2.0], cov=[[1.0, 0.3], [0.3, 2.0]],
-                                       design="fixed", ridge=0.1, tol=1e-9, max_iter=30),
-                    loop=ms.Accumulate(synthetic=6, real=2))
+
+    cfg = ms.Config(
+        family=ms.Logistic(
+            dim=2,
+            weights=[1.0, 2.0],
+            cov=[[1.0, 0.3], [0.3, 2.0]],
+            design="fixed",
+            ridge=0.1,
+            tol=1e-9,
+            max_iter=30,
+        ),
+        loop=ms.Accumulate(synthetic=6, real=2),
+    )
     assert ms.Config.from_dict(json.loads(cfg.to_json())) == cfg
     text = """
 [family]
@@ -274,38 +308,46 @@ real = 2
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("kwargs,err,match", [
-    (dict(dim=0), ValueError, r"Logistic.dim"),
-    (dict(dim=2.5), TypeError, r"Logistic.dim"),
-    (dict(dim=2, weights=[1.0]), ValueError, r"Logistic.weights must have dim = 2 entries"),
-    (dict(dim=2, weights="a"), TypeError, r"Logistic.weights"),
-    (dict(dim=2, cov=[[1.0, 2.0], [2.0, 1.0]]), ValueError, r"Logistic.cov must be positive definite"),
-    (dict(dim=2, cov=[[1.0]]), ValueError, r"Logistic.cov must be 2 x 2"),
-    (dict(ridge=-1.0), ValueError, r"Logistic.ridge"),
-    (dict(design="random"), ValueError, r"Logistic.design"),
-    (dict(tol=0.0), ValueError, r"Logistic.tol"),
-    (dict(tol=0.1), ValueError, r"Logistic.tol"),
-    (dict(max_iter=0), ValueError, r"Logistic.max_iter"),
-    (dict(max_iter=5.5), TypeError, r"Logistic.max_iter"),
-])
+@pytest.mark.parametrize(
+    "kwargs,err,match",
+    [
+        (dict(dim=0), ValueError, r"Logistic.dim"),
+        (dict(dim=2.5), TypeError, r"Logistic.dim"),
+        (dict(dim=2, weights=[1.0]), ValueError, r"Logistic.weights must have dim = 2 entries"),
+        (dict(dim=2, weights="a"), TypeError, r"Logistic.weights"),
+        (dict(dim=2, cov=[[1.0, 2.0], [2.0, 1.0]]), ValueError, r"Logistic.cov must be positive definite"),
+        (dict(dim=2, cov=[[1.0]]), ValueError, r"Logistic.cov must be 2 x 2"),
+        (dict(ridge=-1.0), ValueError, r"Logistic.ridge"),
+        (dict(design="random"), ValueError, r"Logistic.design"),
+        (dict(tol=0.0), ValueError, r"Logistic.tol"),
+        (dict(tol=0.1), ValueError, r"Logistic.tol"),
+        (dict(max_iter=0), ValueError, r"Logistic.max_iter"),
+        (dict(max_iter=5.5), TypeError, r"Logistic.max_iter"),
+    ],
+)
 def test_bad_family_raises(kwargs, err, match):
     with pytest.raises(err, match=match):
         ms.Logistic(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(loop=ms.Replace(n=5)), r"at least dim \+ 1 = 6 rows"),
-    (dict(path="exact"), r"Config.path='exact': Logistic runs path='samples' only"),
-    (dict(estimator="unbiased"), r"Config.estimator='unbiased' has no meaning for Logistic"),
-    (dict(temperature=2.0), r"Config.temperature is not supported by Logistic"),
-    (dict(truncation=2.0), r"Config.truncation is not supported by Logistic"),
-    (dict(top_k=2), r"Config.top_k is not supported by Logistic"),
-    (dict(filter=ms.Filter(tpr=0.1)), r"Config.filter is not supported by Logistic"),
-    (dict(loop=ms.Fresh(real=10, synthetic=10), weight=0.5), r"Config.weight is not supported"),
-    (dict(family=ms.Logistic(dim=5, design="fixed"), loop=ms.Replace(n=[10, 12])),
-     r"Replace.n must be a constant integer"),
-    (dict(family=ms.Logistic(dim=5, weights=50.0)), r"signal's standard deviation .* above 40"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(loop=ms.Replace(n=5)), r"at least dim \+ 1 = 6 rows"),
+        (dict(path="exact"), r"Config.path='exact': Logistic runs path='samples' only"),
+        (dict(estimator="unbiased"), r"Config.estimator='unbiased' has no meaning for Logistic"),
+        (dict(temperature=2.0), r"Config.temperature is not supported by Logistic"),
+        (dict(truncation=2.0), r"Config.truncation is not supported by Logistic"),
+        (dict(top_k=2), r"Config.top_k is not supported by Logistic"),
+        (dict(filter=ms.Filter(tpr=0.1)), r"Config.filter is not supported by Logistic"),
+        (dict(loop=ms.Fresh(real=10, synthetic=10), weight=0.5), r"Config.weight is not supported"),
+        (
+            dict(family=ms.Logistic(dim=5, design="fixed"), loop=ms.Replace(n=[10, 12])),
+            r"Replace.n must be a constant integer",
+        ),
+        (dict(family=ms.Logistic(dim=5, weights=50.0)), r"signal's standard deviation .* above 40"),
+    ],
+)
 def test_bad_config_raises(kwargs, match):
     kw = {"family": ms.Logistic(dim=5), "loop": ms.Replace(n=20), **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -314,15 +356,29 @@ def test_bad_config_raises(kwargs, match):
 
 def test_kernel_params_refuse_bad_values():
     from madsim._backend import core
+
     truth = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.5, 0.0, 0.5])
-    good = dict(d=2, loop=0, design=0, max_iter=50, ridge=0.0, tol=1e-10, real_fixed=0.0, truth=truth,
-                counts=np.array([[0.0, 5.0]]))
+    good = dict(
+        d=2,
+        loop=0,
+        design=0,
+        max_iter=50,
+        ridge=0.0,
+        tol=1e-10,
+        real_fixed=0.0,
+        truth=truth,
+        counts=np.array([[0.0, 5.0]]),
+    )
     core.LogisticParams(**good)
-    for change, msg in [(dict(loop=5), "loop must be"), (dict(ridge=-1.0), "ridge"),
-                        (dict(tol=2.0), "tol must lie"), (dict(max_iter=0), "max_iter"),
-                        (dict(design=1, counts=np.array([[0.0, 5.0], [0.0, 4.0]])), "same counts row"),
-                        (dict(truth=truth[:3]), "truth: axis 0"),
-                        (dict(counts=np.array([[0.0, 2.5]])), "counts must be integers")]:
+    for change, msg in [
+        (dict(loop=5), "loop must be"),
+        (dict(ridge=-1.0), "ridge"),
+        (dict(tol=2.0), "tol must lie"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(design=1, counts=np.array([[0.0, 5.0], [0.0, 4.0]])), "same counts row"),
+        (dict(truth=truth[:3]), "truth: axis 0"),
+        (dict(counts=np.array([[0.0, 2.5]])), "counts must be integers"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             core.LogisticParams(**{**good, **change})
 
@@ -340,11 +396,18 @@ def test_validate_measures_z_beyond_the_stated_tolerance():
         return ds["fisher_error"].sel(generation=t).values
 
     def case(theory_value, rel_tol):
-        return Case("rel-tol", "rel_tol", cfg, 200, (Comparison("E fisher_error", 1, "mean", values,
-                                                                lambda: theory_value, rel_tol=rel_tol),))
+        return Case(
+            "rel-tol",
+            "rel_tol",
+            cfg,
+            200,
+            (Comparison("E fisher_error", 1, "mean", values, lambda: theory_value, rel_tol=rel_tol),),
+        )
+
     mc = run_case(case(1.0, 0.0), 4.0)[0][0].mc
-    inside, outside, plain = (run_case(case(th, tol), 4.0)[0][0] for th, tol in
-                              ((mc * 1.2, 0.3), (mc * 3.0, 0.1), (mc * 1.2, 0.0)))
+    inside, outside, plain = (
+        run_case(case(th, tol), 4.0)[0][0] for th, tol in ((mc * 1.2, 0.3), (mc * 3.0, 0.1), (mc * 1.2, 0.0))
+    )
     assert inside.z == 0.0 and inside.passed
     assert not outside.passed and outside.z < 0
     assert plain.z == pytest.approx((mc - mc * 1.2) / plain.se)

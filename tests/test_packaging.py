@@ -20,11 +20,18 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION_RE = r'(?i)^(__version__|VERSION)(?: ?\: ?str)? *= *([\'"])v?(?P<value>.+?)\2'
 # defined only when the CUDA launcher is compiled in (csrc/bindings/module.cpp, MADSIM_WITH_CUDA)
 # the CUDA runtime's names, and every registered family's CUDA advance
-CUDA_ONLY = {"CudaError", "cuda_device_count", "cuda_runtime", "philox4x32_10_cuda", "philox_seconds_cuda",
-             *(f for spec in all_families() for f in spec.cuda_advance.values())}
+CUDA_ONLY = {
+    "CudaError",
+    "cuda_device_count",
+    "cuda_runtime",
+    "philox4x32_10_cuda",
+    "philox_seconds_cuda",
+    *(f for spec in all_families() for f in spec.cuda_advance.values()),
+}
 
 
 # ---------------------------------------------------------------- version
+
 
 def _installed_version():
     """The installed distribution's version when the madsim imported here is
@@ -62,6 +69,7 @@ def test_version_agrees_with_the_installed_metadata_or_the_source():
 
 # ---------------------------------------------------------------- license, changelog
 
+
 def test_license_file_matches_pyproject():
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "Copyright (c) 2026 The madsim authors" in text
@@ -76,13 +84,16 @@ def test_changelog_has_an_unreleased_section_and_the_current_version():
 
 # ---------------------------------------------------------------- type information
 
+
 def test_py_typed_and_the_stub_sit_in_the_package_and_nothing_excludes_them():
     assert (PACKAGE / "py.typed").is_file() and (PACKAGE / "_core.pyi").is_file()
     build = PYPROJECT["tool"]["scikit-build"]
     assert build["wheel"]["packages"] == ["python/madsim"]  # every file under it goes into the wheel
     excluded = build.get("wheel", {}).get("exclude", []) + build.get("sdist", {}).get("exclude", [])
     for name in ("python/madsim/py.typed", "python/madsim/_core.pyi", "LICENSE"):
-        assert not any(fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(Path(name).name, pat) for pat in excluded)
+        assert not any(
+            fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(Path(name).name, pat) for pat in excluded
+        )
     ignored = (ROOT / ".gitignore").read_text().split() if (ROOT / ".gitignore").exists() else []
     for pat in ignored:  # the sdist leaves out what git ignores
         assert not fnmatch.fnmatch("py.typed", pat) and not fnmatch.fnmatch("_core.pyi", pat), pat
@@ -102,7 +113,7 @@ def _params(fn: ast.FunctionDef) -> list[tuple[str, bool]]:
 def _runtime_params(obj, name: str) -> list[tuple[str, bool]]:
     """From pybind11's signature line, e.g. 'f(a: int, b: float = 1.0) -> None'."""
     line = obj.__doc__.strip().splitlines()[0]
-    inner = line[line.index("(") + 1:line.rindex(") ->")]
+    inner = line[line.index("(") + 1 : line.rindex(") ->")]
     out, depth, cur = [], 0, ""
     for ch in inner + ",":
         if ch in "[(":
@@ -145,8 +156,12 @@ def test_stub_signatures_match_the_compiled_module():
         elif isinstance(node, ast.ClassDef) and not issubclass(obj, Exception):
             init = next(n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
             assert _params(init) == _runtime_params(obj.__init__, "__init__"), node.name
-            props = {n.name for n in node.body if isinstance(n, ast.FunctionDef)
-                     and any(isinstance(d, ast.Name) and d.id == "property" for d in n.decorator_list)}
+            props = {
+                n.name
+                for n in node.body
+                if isinstance(n, ast.FunctionDef)
+                and any(isinstance(d, ast.Name) and d.id == "property" for d in n.decorator_list)
+            }
             assert props == {k for k, v in vars(obj).items() if isinstance(v, property)}, node.name
 
 

@@ -33,23 +33,33 @@ def _headless(monkeypatch):
 def ds1():
     """1-D replace loop, small: 300 replicas x 60 generations, every one recorded."""
     cfg = ms.Config(loop=ms.Replace(n=N))
-    return ms.simulate(cfg, replicas=300, generations=60, seed=3, record=ms.every(1), progress=False,
-                       detect=[ms.FirstPassage("var", below=EPS**2)])
+    return ms.simulate(
+        cfg,
+        replicas=300,
+        generations=60,
+        seed=3,
+        record=ms.every(1),
+        progress=False,
+        detect=[ms.FirstPassage("var", below=EPS**2)],
+    )
 
 
 @pytest.fixture(scope="module")
 def ds_fresh():
     cfg = ms.Config(loop=ms.Fresh(real=5, synthetic=N))
-    return ms.simulate(cfg, replicas=100, generations=30, seed=4, progress=False,
-                       detect=[ms.FirstPassage("var", below=0.05)])
+    return ms.simulate(
+        cfg, replicas=100, generations=30, seed=4, progress=False, detect=[ms.FirstPassage("var", below=0.05)]
+    )
 
 
 @pytest.fixture(scope="module")
 def ds2d():
-    cfg = ms.Config(family=ms.Gaussian(dim=2, mean=(1.0, -2.0), cov=((2.0, 0.5), (0.5, 0.5))),
-                    loop=ms.Replace(n=8))
-    return ms.simulate(cfg, replicas=50, generations=40, seed=5, record=ms.logspace(8), progress=False,
-                       metrics="all")
+    cfg = ms.Config(
+        family=ms.Gaussian(dim=2, mean=(1.0, -2.0), cov=((2.0, 0.5), (0.5, 0.5))), loop=ms.Replace(n=8)
+    )
+    return ms.simulate(
+        cfg, replicas=50, generations=40, seed=5, record=ms.logspace(8), progress=False, metrics="all"
+    )
 
 
 def _saved(fig, tmp_path, name):
@@ -65,6 +75,7 @@ def _lines(ax):
 
 
 # ---------------------------------------------------------------- tails
+
 
 def test_tails_one_replica(ds1, tmp_path):
     ax = plots.tails(ds1, generations=[5, 20, 60], replica=7)
@@ -109,7 +120,9 @@ def test_tails_marginal_of_a_coordinate(ds2d, tmp_path):
         plots.tails(ds2d, ax=ax, coord=coord, sigmas=(2,))
         x = _lines(ax)[0].get_xdata()
         mu0, s0 = (1.0, math.sqrt(2.0)) if coord == 0 else (-2.0, math.sqrt(0.5))
-        assert x.min() == pytest.approx(mu0 - 5 * s0, abs=0.1) and x.max() == pytest.approx(mu0 + 5 * s0, abs=0.1)
+        assert x.min() == pytest.approx(mu0 - 5 * s0, abs=0.1) and x.max() == pytest.approx(
+            mu0 + 5 * s0, abs=0.1
+        )
         assert f"coordinate {coord}" in ax.get_xlabel()
     _saved(fig, tmp_path, "marginal.png")
 
@@ -123,6 +136,7 @@ def test_tails_collapsed_model_is_a_spike_not_nothing():
 
 
 # ---------------------------------------------------------------- metric
+
 
 def test_metric_band_paths_theory(ds1, tmp_path):
     ax = plots.metric(ds1, "var", paths=4, log=True)
@@ -223,8 +237,15 @@ def test_metric_spread_argument(ds1):
 @pytest.fixture(scope="module")
 def ds_regression():
     cfg = ms.Config(family=ms.Regression(dim=3), loop=ms.Replace(n=20))
-    return ms.simulate(cfg, replicas=60, generations=15, seed=2, progress=False, metrics="all",
-                       detect=[ms.FirstPassage("test_error", above=1.0, name="worse")])
+    return ms.simulate(
+        cfg,
+        replicas=60,
+        generations=15,
+        seed=2,
+        progress=False,
+        metrics="all",
+        detect=[ms.FirstPassage("test_error", above=1.0, name="worse")],
+    )
 
 
 def _assert_texts_inside(fig, ax):
@@ -239,7 +260,10 @@ def _assert_texts_inside(fig, ax):
             continue
         box = text.get_window_extent(renderer)
         assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= W + 1 and box.y1 <= H + 1, (
-            text.get_text(), box.bounds, (W, H))
+            text.get_text(),
+            box.bounds,
+            (W, H),
+        )
 
 
 def test_labels_are_inside_the_figure_at_default_size(ds_regression, ds1, tmp_path):
@@ -286,6 +310,7 @@ def test_metric_d2_variables(ds2d):
 
 # ---------------------------------------------------------------- Kaplan-Meier
 
+
 def _km_brute(times, observed, grid):
     """S(t) and Greenwood's variance at each t of grid, straight from the
     definitions: a product over every distinct event time <= t."""
@@ -327,10 +352,12 @@ def test_kaplan_meier_textbook_table():
     e = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
     km = plots.kaplan_meier(t, e)
     np.testing.assert_array_equal(km.time, [6, 7, 10, 13, 16, 22, 23])
-    np.testing.assert_allclose(km.survival, [0.8571, 0.8067, 0.7529, 0.6902, 0.6275, 0.5378, 0.4482],
-                               atol=6e-5)
-    np.testing.assert_allclose(np.sqrt(km.variance), [0.0764, 0.0869, 0.0963, 0.1068, 0.1141, 0.1282,
-                                                      0.1346], atol=6e-5)
+    np.testing.assert_allclose(
+        km.survival, [0.8571, 0.8067, 0.7529, 0.6902, 0.6275, 0.5378, 0.4482], atol=6e-5
+    )
+    np.testing.assert_allclose(
+        np.sqrt(km.variance), [0.0764, 0.0869, 0.0963, 0.1068, 0.1141, 0.1282, 0.1346], atol=6e-5
+    )
 
 
 def test_kaplan_meier_without_censoring_is_the_empirical_survival():
@@ -346,6 +373,7 @@ def test_kaplan_meier_without_censoring_is_the_empirical_survival():
 
 # ---------------------------------------------------------------- survival
 
+
 def test_survival_curve_band_censoring_and_wald(ds1, tmp_path):
     ax = plots.survival(ds1, "first_var_below")
     times, observed = plots.first_passage(ds1, "first_var_below")
@@ -357,7 +385,9 @@ def test_survival_curve_band_censoring_and_wald(ds1, tmp_path):
     assert x[0] == 0 and y[0] == 1.0 and x[-1] == G
     np.testing.assert_allclose(y[1:-1], km.survival)
     assert len(ax.collections) == 1  # the Greenwood band
-    vlines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == ln.get_xdata()[1]]
+    vlines = [
+        ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == ln.get_xdata()[1]
+    ]
     assert len(vlines) == 1
     assert vlines[0].get_xdata()[0] == pytest.approx(ms.theory.collapse_time_wald(EPS, N))
     assert any("approximation" in s for s in ax.get_legend_handles_labels()[1])
@@ -390,6 +420,7 @@ def test_survival_all_censored(ds1):
 
 # ---------------------------------------------------------------- errors
 
+
 def _without_config(ds):
     out = ds.copy()
     del out.attrs["config"]
@@ -400,31 +431,41 @@ def ds1_cfg(ds):
     return ms.Config.from_dict(json.loads(ds.attrs["config"]))
 
 
-@pytest.mark.parametrize("call,exc,words", [
-    (lambda d: plots.metric(d, "varr"), ValueError, ["'varr'", "'var'", "'log_var'", "'mean'"]),
-    (lambda d: plots.metric(d, "first_var_below"), ValueError, ["dims", "scalar", "is a detector",
-                                                                 "survival --name first_var_below"]),
-    (lambda d: plots.metric(d, "var", band=1.5), ValueError, ["band"]),
-    (lambda d: plots.metric(d, "var", paths=[10_000]), ValueError, ["replica 10000"]),
-    (lambda d: plots.metric(d, "var", paths=-1), ValueError, ["paths"]),
-    (lambda d: plots.tails(d, generations=[7, 1000]), ValueError, ["[1000]", "not recorded", "records"]),
-    (lambda d: plots.tails(d, replica=999), ValueError, ["replica 999", "ids"]),
-    (lambda d: plots.tails(d, replica="median"), ValueError, ["'first'", "'mean'"]),
-    (lambda d: plots.tails(d, coord=1), ValueError, ["coord", "dim = 1"]),
-    (lambda d: plots.tails(d, cells=3), ValueError, ["cells"]),
-    (lambda d: plots.tails(d, sigmas=()), ValueError, ["sigmas"]),
-    (lambda d: plots.tails(d, xlim=(1, -1)), ValueError, ["xlim"]),
-    (lambda d: plots.tails(d[["var"]]), ValueError, ["'mean'", "lacks"]),
-    (lambda d: plots.survival(d, "first_var_below", ci="wald"), ValueError, ["ci", "'loglog'"]),
-    (lambda d: plots.survival(d, "var"), ValueError, ["'var'", "not a first-passage", "first_var_below"]),
-    (lambda d: plots.survival(d[["var", "mean"]], "first_var_below"), ValueError, ["FirstPassage"]),
-    (lambda d: plots.metric(d.isel(replica=[]), "var"), ValueError, ["no replicas"]),
-    (lambda d: plots.tails(d.assign_attrs(config=d.attrs["config"].replace('"Gaussian"', '"Bernoulli"'))),
-     ValueError, ["Gaussian", "'Bernoulli'"]),
-    (lambda d: plots.metric(_without_config(d), "var"),
-     ValueError, ["config"]),
-    (lambda d: plots.metric(d["var"], "var"), TypeError, ["xarray.Dataset"]),
-])
+@pytest.mark.parametrize(
+    "call,exc,words",
+    [
+        (lambda d: plots.metric(d, "varr"), ValueError, ["'varr'", "'var'", "'log_var'", "'mean'"]),
+        (
+            lambda d: plots.metric(d, "first_var_below"),
+            ValueError,
+            ["dims", "scalar", "is a detector", "survival --name first_var_below"],
+        ),
+        (lambda d: plots.metric(d, "var", band=1.5), ValueError, ["band"]),
+        (lambda d: plots.metric(d, "var", paths=[10_000]), ValueError, ["replica 10000"]),
+        (lambda d: plots.metric(d, "var", paths=-1), ValueError, ["paths"]),
+        (lambda d: plots.tails(d, generations=[7, 1000]), ValueError, ["[1000]", "not recorded", "records"]),
+        (lambda d: plots.tails(d, replica=999), ValueError, ["replica 999", "ids"]),
+        (lambda d: plots.tails(d, replica="median"), ValueError, ["'first'", "'mean'"]),
+        (lambda d: plots.tails(d, coord=1), ValueError, ["coord", "dim = 1"]),
+        (lambda d: plots.tails(d, cells=3), ValueError, ["cells"]),
+        (lambda d: plots.tails(d, sigmas=()), ValueError, ["sigmas"]),
+        (lambda d: plots.tails(d, xlim=(1, -1)), ValueError, ["xlim"]),
+        (lambda d: plots.tails(d[["var"]]), ValueError, ["'mean'", "lacks"]),
+        (lambda d: plots.survival(d, "first_var_below", ci="wald"), ValueError, ["ci", "'loglog'"]),
+        (lambda d: plots.survival(d, "var"), ValueError, ["'var'", "not a first-passage", "first_var_below"]),
+        (lambda d: plots.survival(d[["var", "mean"]], "first_var_below"), ValueError, ["FirstPassage"]),
+        (lambda d: plots.metric(d.isel(replica=[]), "var"), ValueError, ["no replicas"]),
+        (
+            lambda d: plots.tails(
+                d.assign_attrs(config=d.attrs["config"].replace('"Gaussian"', '"Bernoulli"'))
+            ),
+            ValueError,
+            ["Gaussian", "'Bernoulli'"],
+        ),
+        (lambda d: plots.metric(_without_config(d), "var"), ValueError, ["config"]),
+        (lambda d: plots.metric(d["var"], "var"), TypeError, ["xarray.Dataset"]),
+    ],
+)
 def test_bad_input(ds1, call, exc, words):
     with pytest.raises(exc) as info:
         call(ds1)

@@ -32,32 +32,38 @@ INTEGER_VARS = ("collapsed", "points_real", "points_synthetic", "skipped")
 
 def run(cfg, seed=1, replicas=2000, generations=10, backend="cpu", **kw):
     kw.setdefault("progress", False)
-    return ms.simulate(cfg, replicas=replicas, generations=generations, seed=seed, backend=backend,
-                       **kw)
+    return ms.simulate(cfg, replicas=replicas, generations=generations, seed=seed, backend=backend, **kw)
 
 
 # ---------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("kw,err,match", [
-    (dict(rate=-1.0), ValueError, "Poisson.rate"),
-    (dict(rate=float("nan")), ValueError, "Poisson.rate"),
-    (dict(rate="2"), TypeError, "Poisson.rate"),
-    (dict(rate=True), TypeError, "Poisson.rate"),
-])
+
+@pytest.mark.parametrize(
+    "kw,err,match",
+    [
+        (dict(rate=-1.0), ValueError, "Poisson.rate"),
+        (dict(rate=float("nan")), ValueError, "Poisson.rate"),
+        (dict(rate="2"), TypeError, "Poisson.rate"),
+        (dict(rate=True), TypeError, "Poisson.rate"),
+    ],
+)
 def test_bad_family_arguments_are_refused(kw, err, match):
     with pytest.raises(err, match=match):
         ms.Poisson(**kw)
 
 
-@pytest.mark.parametrize("kw,match", [
-    (dict(temperature=0.5), "Config.temperature"),
-    (dict(estimator="unbiased"), "Config.estimator"),
-    (dict(filter=ms.Filter(tpr=0.5)), "Config.filter"),
-    (dict(weight=0.5, loop=ms.Fresh(real=5, synthetic=5)), "Config.weight"),
-    (dict(truncation=2.0, path="samples"), "Config.truncation"),
-    (dict(top_k=3), "Config.top_k"),
-    (dict(loop=ms.AccumulateSubsample(n=5, synthetic=5), path="exact"), "AccumulateSubsample needs"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(temperature=0.5), "Config.temperature"),
+        (dict(estimator="unbiased"), "Config.estimator"),
+        (dict(filter=ms.Filter(tpr=0.5)), "Config.filter"),
+        (dict(weight=0.5, loop=ms.Fresh(real=5, synthetic=5)), "Config.weight"),
+        (dict(truncation=2.0, path="samples"), "Config.truncation"),
+        (dict(top_k=3), "Config.top_k"),
+        (dict(loop=ms.AccumulateSubsample(n=5, synthetic=5), path="exact"), "AccumulateSubsample needs"),
+    ],
+)
 def test_bad_configs_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
         ms.Config(family=ms.Poisson(rate=2.0), **kw)
@@ -68,8 +74,7 @@ def test_counts_the_samples_path_cannot_address_are_refused():
     with pytest.raises(ValueError, match="use path='exact'"):
         run(cfg, replicas=1, generations=1)
     with pytest.raises(ValueError, match="exceeds 2\\*\\*50"):
-        run(ms.Config(family=ms.Poisson(rate=1e12), loop=ms.Replace(n=10**4)), replicas=1,
-            generations=1)
+        run(ms.Config(family=ms.Poisson(rate=1e12), loop=ms.Replace(n=10**4)), replicas=1, generations=1)
 
 
 def test_the_twin_checks_params_like_the_kernel():
@@ -78,10 +83,17 @@ def test_the_twin_checks_params_like_the_kernel():
     from madsim.reference import poisson
 
     good = dict(loop=0, path=0, rate0=1.0, real_fixed=0.0, counts=np.array([[0.0, 5.0]]))
-    bad = [dict(loop=5), dict(path=2), dict(rate0=-1.0), dict(rate0=float("inf")),
-           dict(real_fixed=0.5), dict(counts=np.array([[0.0, 1.5]])),
-           dict(path=1, counts=np.array([[0.0, 2.0**24]])), dict(loop=4),
-           dict(loop=4, path=1, subsample_n=0)]
+    bad = [
+        dict(loop=5),
+        dict(path=2),
+        dict(rate0=-1.0),
+        dict(rate0=float("inf")),
+        dict(real_fixed=0.5),
+        dict(counts=np.array([[0.0, 1.5]])),
+        dict(path=1, counts=np.array([[0.0, 2.0**24]])),
+        dict(loop=4),
+        dict(loop=4, path=1, subsample_n=0),
+    ]
     for change in bad:
         args = {**good, **change}
         with pytest.raises(ValueError) as e1:
@@ -118,12 +130,17 @@ def test_the_sampler_draws_poisson(path):
 
 
 def test_rate_zero_draws_only_zeros_and_stays_there():
-    ds = run(ms.Config(family=ms.Poisson(rate=0.0), loop=ms.Replace(n=5)), replicas=50, generations=5,
-             metrics="all")
+    ds = run(
+        ms.Config(family=ms.Poisson(rate=0.0), loop=ms.Replace(n=5)),
+        replicas=50,
+        generations=5,
+        metrics="all",
+    )
     assert np.all(ds["rate"].values == 0.0) and np.all(ds["collapsed"].values == 1.0)
 
 
 # ---------------------------------------------------------------- the fit on the same draws
+
 
 def test_the_fit_is_the_sample_mean_of_the_drawn_points():
     """Samples path, Replace(n=7): the kernel's lambda_1 equals numpy's mean
@@ -137,12 +154,15 @@ def test_the_fit_is_the_sample_mean_of_the_drawn_points():
     rate = run(cfg, seed=5, replicas=ids, generations=1)["rate"].sel(generation=1).values
     key = philox.seed_key(5)
     for r, got in zip(ids, rate):
-        pts = [float(samplers.poisson(4.5, philox.make_stream(key, r, 1, philox.TAG_SAMPLES, j))[0])
-               for j in range(7)]
+        pts = [
+            float(samplers.poisson(4.5, philox.make_stream(key, r, 1, philox.TAG_SAMPLES, j))[0])
+            for j in range(7)
+        ]
         assert got == np.mean(pts)
 
 
 # ---------------------------------------------------------------- kernel vs twin
+
 
 def disagreements(a, b):
     bad = [f"{v}: integers differ" for v in INTEGER_VARS if not np.array_equal(a[v].values, b[v].values)]
@@ -155,18 +175,35 @@ def disagreements(a, b):
 
 
 def twin_run(cfg, backend, seed, ids):
-    return run(cfg, seed=seed, replicas=ids, generations=4, backend=backend, record=ms.every(1),
-               metrics="all", threads=2)
+    return run(
+        cfg,
+        seed=seed,
+        replicas=ids,
+        generations=4,
+        backend=backend,
+        record=ms.every(1),
+        metrics="all",
+        threads=2,
+    )
 
 
 @st.composite
 def configs(draw):
     syn, real = draw(st.sampled_from([1, 3, 9])), draw(st.sampled_from([0, 2, 9]))
-    loop = draw(st.sampled_from([
-        ms.Replace(n=max(syn, 2)), ms.Augment(real=real, synthetic=syn),
-        ms.Fresh(real=real, synthetic=syn), ms.Accumulate(synthetic=syn, real=real),
-        ms.AccumulateSubsample(n=draw(st.sampled_from([2, 5])), synthetic=syn, real=real)]))
-    path = "samples" if isinstance(loop, ms.AccumulateSubsample) else draw(st.sampled_from(["exact", "samples"]))
+    loop = draw(
+        st.sampled_from(
+            [
+                ms.Replace(n=max(syn, 2)),
+                ms.Augment(real=real, synthetic=syn),
+                ms.Fresh(real=real, synthetic=syn),
+                ms.Accumulate(synthetic=syn, real=real),
+                ms.AccumulateSubsample(n=draw(st.sampled_from([2, 5])), synthetic=syn, real=real),
+            ]
+        )
+    )
+    path = (
+        "samples" if isinstance(loop, ms.AccumulateSubsample) else draw(st.sampled_from(["exact", "samples"]))
+    )
     rate = draw(st.sampled_from([0.0, 0.05, 3.0, 12.0]) | st.floats(0.0, 40.0))
     return ms.Config(family=ms.Poisson(rate=rate), loop=loop, path=path)
 
@@ -206,8 +243,11 @@ def test_a_twin_reading_the_wrong_site_fails(monkeypatch):
     real_stream = poisson.make_stream
     try:
         with monkeypatch.context() as m:
-            m.setattr(poisson, "make_stream",
-                      lambda key, replica, gen, tag, site: real_stream(key, replica, gen, tag, site + 1))
+            m.setattr(
+                poisson,
+                "make_stream",
+                lambda key, replica, gen, tag, site: real_stream(key, replica, gen, tag, site + 1),
+            )
             jax.clear_caches()
             assert disagreements(kernel, twin_run(cfg, "jax", 77, ids))
     finally:
@@ -216,12 +256,14 @@ def test_a_twin_reading_the_wrong_site_fails(monkeypatch):
 
 # ---------------------------------------------------------------- reproducibility
 
+
 @pytest.mark.parametrize("path", ["exact", "samples"])
 def test_threads_chunks_subsets_and_resume_change_no_number(path):
     cfg = ms.Config(family=ms.Poisson(rate=2.5), loop=ms.Accumulate(synthetic=6, real=2), path=path)
     whole = run(cfg, seed=3, replicas=64, generations=9, record=ms.every(1), metrics="all", threads=1)
-    other = run(cfg, seed=3, replicas=64, generations=9, record=ms.every(1), metrics="all", threads=3,
-                chunk=2)
+    other = run(
+        cfg, seed=3, replicas=64, generations=9, record=ms.every(1), metrics="all", threads=3, chunk=2
+    )
     assert whole["rate"].equals(other["rate"]) and whole["state"].equals(other["state"])
     part = run(cfg, seed=3, replicas=[5, 60], generations=9, record=ms.every(1), metrics="all")
     assert np.array_equal(part["rate"].values, whole["rate"].values[[5, 60]])
@@ -231,8 +273,13 @@ def test_threads_chunks_subsets_and_resume_change_no_number(path):
 
 # ---------------------------------------------------------------- Monte Carlo against theory
 
-LOOPS = [ms.Replace(n=20), ms.Augment(real=10, synthetic=20), ms.Fresh(real=5, synthetic=20),
-         ms.Accumulate(synthetic=20), ms.Accumulate(synthetic=10, real=3)]
+LOOPS = [
+    ms.Replace(n=20),
+    ms.Augment(real=10, synthetic=20),
+    ms.Fresh(real=5, synthetic=20),
+    ms.Accumulate(synthetic=20),
+    ms.Accumulate(synthetic=10, real=3),
+]
 
 
 @pytest.mark.parametrize("loop", LOOPS, ids=lambda lp: type(lp).__name__)
@@ -265,8 +312,15 @@ def test_a_detector_finds_the_first_generation_at_zero_and_plots_draw_the_theory
     from madsim import plots
 
     cfg = ms.Config(family=ms.Poisson(rate=0.2), loop=ms.Replace(n=5))
-    ds = run(cfg, seed=2, replicas=200, generations=30, record=ms.every(1), metrics="all",
-             detect=[ms.FirstPassage("rate", below=0.0, name="at_zero")])
+    ds = run(
+        cfg,
+        seed=2,
+        replicas=200,
+        generations=30,
+        record=ms.every(1),
+        metrics="all",
+        detect=[ms.FirstPassage("rate", below=0.0, name="at_zero")],
+    )
     collapsed = ds["collapsed"].values == 1.0
     first = np.where(collapsed.any(axis=1), collapsed.argmax(axis=1), -1)
     assert np.array_equal(ds["at_zero"].values, first) and (first > 0).any()
@@ -277,8 +331,9 @@ def test_a_detector_finds_the_first_generation_at_zero_and_plots_draw_the_theory
 
 def test_theory_refuses_what_it_does_not_cover():
     with pytest.raises(NotImplementedError, match="AccumulateSubsample"):
-        ms.theory.poisson_rate_variance(ms.Config(family=ms.Poisson(), path="samples",
-                                                  loop=ms.AccumulateSubsample(n=5, synthetic=5)), 3)
+        ms.theory.poisson_rate_variance(
+            ms.Config(family=ms.Poisson(), path="samples", loop=ms.AccumulateSubsample(n=5, synthetic=5)), 3
+        )
     with pytest.raises(NotImplementedError, match="Replace only"):
         ms.theory.poisson_collapse_probability(ms.Config(family=ms.Poisson(), loop=ms.Fresh()), 3)
     with pytest.raises(TypeError, match="Poisson family"):
@@ -297,5 +352,6 @@ def test_every_loop_long_runs_match_theory(path):
         cfg = ms.Config(family=ms.Poisson(rate=3.0), loop=loop, path=path)
         x = run(cfg, seed=8, replicas=100_000, generations=100)["rate"].sel(generation=100).values
         stats.assert_mean(x, 3.0, f"E rate {loop}", stats.ALPHA / 10)
-        stats.assert_variance(x, float(ms.theory.poisson_rate_variance(cfg, 100)), f"Var rate {loop}",
-                              stats.ALPHA / 10)
+        stats.assert_variance(
+            x, float(ms.theory.poisson_rate_variance(cfg, 100)), f"Var rate {loop}", stats.ALPHA / 10
+        )

@@ -31,34 +31,59 @@ LOOPS = {
     "accumulate": ms.Accumulate(synthetic=4, real=1),
     "subsample": ms.AccumulateSubsample(n=8, synthetic=4, real=1),
 }
-CASES = [(name, path) for name in LOOPS for path in ("exact", "samples")
-         if not (name == "subsample" and path == "exact")]
-FAM = ms.PPCA(dim=4, factors=2, loadings=[[1.5, 0.2], [0.3, -1.1], [0.4, 0.5], [-0.2, 0.1]],
-              noise=0.3, mean=[1.0, -2.0, 0.5, 3.0])
+CASES = [
+    (name, path)
+    for name in LOOPS
+    for path in ("exact", "samples")
+    if not (name == "subsample" and path == "exact")
+]
+FAM = ms.PPCA(
+    dim=4,
+    factors=2,
+    loadings=[[1.5, 0.2], [0.3, -1.1], [0.4, 0.5], [-0.2, 0.1]],
+    noise=0.3,
+    mean=[1.0, -2.0, 0.5, 3.0],
+)
 
 
 # --- bad input -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, err, match", [
-    (dict(dim=1), ValueError, r"PPCA.dim must be an integer in \[2, 256\]; got 1"),
-    (dict(dim=4, factors=0), ValueError, r"PPCA.factors must be an integer in \[1, 3\]; got 0"),
-    (dict(dim=4, factors=4), ValueError, r"PPCA.factors must be an integer in \[1, 3\]; got 4"),
-    (dict(dim=4, factors=1.5), TypeError, r"PPCA.factors must be an integer"),
-    (dict(dim=3, noise=0.0), ValueError, r"PPCA.noise must be a finite number > 0.0; got 0.0"),
-    (dict(dim=3, noise=-1.0), ValueError, r"PPCA.noise must be"),
-    (dict(dim=3, factors=1, loadings=[[1, 0], [0, 1], [0, 0]]), ValueError,
-     r"PPCA.loadings must be dim x factors = 3 x 1; got shape \(3, 2\)"),
-    (dict(dim=3, factors=2, loadings=[[1, 2], [1, 2], [0, 0]]), ValueError,
-     r"PPCA.loadings must have rank factors = 2"),
-    (dict(dim=3, factors=1, loadings=[[1], [float("nan")], [0]]), ValueError, r"finite"),
-    (dict(dim=3, factors=1, loadings="abc"), TypeError, r"PPCA.loadings must be a 3 x 1 matrix"),
-    (dict(dim=3, factors=2, spectrum=[2.0]), ValueError, r"PPCA.spectrum must list factors = 2"),
-    (dict(dim=3, factors=1, spectrum=[0.5], noise=1.0), ValueError,
-     r"PPCA.spectrum\[0\] = 0.5 must be finite and > noise = 1.0"),
-    (dict(dim=3, factors=1, spectrum=[2.0], loadings=[[1], [0], [0]]), ValueError,
-     r"give loadings or spectrum, not both"),
-    (dict(dim=3, mean=[1.0, 2.0]), ValueError, r"PPCA.mean must have dim = 3 entries; got 2"),
-])
+
+@pytest.mark.parametrize(
+    "kw, err, match",
+    [
+        (dict(dim=1), ValueError, r"PPCA.dim must be an integer in \[2, 256\]; got 1"),
+        (dict(dim=4, factors=0), ValueError, r"PPCA.factors must be an integer in \[1, 3\]; got 0"),
+        (dict(dim=4, factors=4), ValueError, r"PPCA.factors must be an integer in \[1, 3\]; got 4"),
+        (dict(dim=4, factors=1.5), TypeError, r"PPCA.factors must be an integer"),
+        (dict(dim=3, noise=0.0), ValueError, r"PPCA.noise must be a finite number > 0.0; got 0.0"),
+        (dict(dim=3, noise=-1.0), ValueError, r"PPCA.noise must be"),
+        (
+            dict(dim=3, factors=1, loadings=[[1, 0], [0, 1], [0, 0]]),
+            ValueError,
+            r"PPCA.loadings must be dim x factors = 3 x 1; got shape \(3, 2\)",
+        ),
+        (
+            dict(dim=3, factors=2, loadings=[[1, 2], [1, 2], [0, 0]]),
+            ValueError,
+            r"PPCA.loadings must have rank factors = 2",
+        ),
+        (dict(dim=3, factors=1, loadings=[[1], [float("nan")], [0]]), ValueError, r"finite"),
+        (dict(dim=3, factors=1, loadings="abc"), TypeError, r"PPCA.loadings must be a 3 x 1 matrix"),
+        (dict(dim=3, factors=2, spectrum=[2.0]), ValueError, r"PPCA.spectrum must list factors = 2"),
+        (
+            dict(dim=3, factors=1, spectrum=[0.5], noise=1.0),
+            ValueError,
+            r"PPCA.spectrum\[0\] = 0.5 must be finite and > noise = 1.0",
+        ),
+        (
+            dict(dim=3, factors=1, spectrum=[2.0], loadings=[[1], [0], [0]]),
+            ValueError,
+            r"give loadings or spectrum, not both",
+        ),
+        (dict(dim=3, mean=[1.0, 2.0]), ValueError, r"PPCA.mean must have dim = 3 entries; got 2"),
+    ],
+)
 def test_bad_family_raises(kw, err, match):
     with pytest.raises(err, match=match):
         ms.PPCA(**kw)
@@ -70,28 +95,50 @@ def test_too_few_points_raises_before_the_kernel():
     with pytest.raises(ValueError, match=r"AccumulateSubsample needs path='samples'"):
         ms.Config(family=ms.PPCA(dim=3), loop=ms.AccumulateSubsample(n=8), path="exact")
     with pytest.raises(ValueError, match=r"generation 2 has 0 real \+ 3 synthetic points"):
-        ms.simulate(ms.Config(family=ms.PPCA(dim=3), loop=ms.Replace(n=lambda t: 8 - 5 * (t - 1))),
-                    replicas=2, generations=2, progress=False, metrics="all")
+        ms.simulate(
+            ms.Config(family=ms.PPCA(dim=3), loop=ms.Replace(n=lambda t: 8 - 5 * (t - 1))),
+            replicas=2,
+            generations=2,
+            progress=False,
+            metrics="all",
+        )
 
 
 def _core_args(**kw):
     d = 3
-    args = dict(d=d, loop=0, estimator=0, path=0, tau=1.0, trunc=0.0, weight=-1.0, tpr=0.0,
-                fpr=0.0, real_fixed=0.0, subsample_n=0, pool_cap=0,
-                truth=np.array([0.0] * d + [1.0, 0.0, 1.0, 0.0, 0.0, 1.0]),
-                counts=np.full((4, 2), 10.0), factors=1, basis=np.eye(d)[:, :1].copy())
+    args = dict(
+        d=d,
+        loop=0,
+        estimator=0,
+        path=0,
+        tau=1.0,
+        trunc=0.0,
+        weight=-1.0,
+        tpr=0.0,
+        fpr=0.0,
+        real_fixed=0.0,
+        subsample_n=0,
+        pool_cap=0,
+        truth=np.array([0.0] * d + [1.0, 0.0, 1.0, 0.0, 0.0, 1.0]),
+        counts=np.full((4, 2), 10.0),
+        factors=1,
+        basis=np.eye(d)[:, :1].copy(),
+    )
     args.update(kw)
     return args
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(factors=3), r"factors must be 0 \(full covariance\) or lie in \[1, d - 1\] = \[1, 2\], got 3"),
-    (dict(factors=-1), r"factors must be 0"),
-    (dict(basis=None), r"factors > 0 needs basis"),
-    (dict(basis=np.ones((3, 1))), r"basis must have orthonormal columns"),
-    (dict(basis=np.eye(3)[:, :2].copy()), r"basis: axis 1 has length 2, expected 1"),
-    (dict(factors=0), r"basis is for factors > 0"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(factors=3), r"factors must be 0 \(full covariance\) or lie in \[1, d - 1\] = \[1, 2\], got 3"),
+        (dict(factors=-1), r"factors must be 0"),
+        (dict(basis=None), r"factors > 0 needs basis"),
+        (dict(basis=np.ones((3, 1))), r"basis must have orthonormal columns"),
+        (dict(basis=np.eye(3)[:, :2].copy()), r"basis: axis 1 has length 2, expected 1"),
+        (dict(factors=0), r"basis is for factors > 0"),
+    ],
+)
 def test_core_params_reject(kw, match):
     with pytest.raises(ValueError, match=match):
         core.GaussianLoopParams(**_core_args(**kw))
@@ -99,14 +146,16 @@ def test_core_params_reject(kw, match):
 
 # --- q = d - 1 is the Gaussian -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("loop, path", CASES)
 def test_d_minus_1_factors_is_the_gaussian(loop, path):
     """The projection keeps all but one eigenvalue and 'averages' the last
     alone: the identity. Same stream, so the same replicas to rounding
     (observed <= 2e-14 relative over 40 generations, collapse to tr 1e-9
     included)."""
-    fam = ms.PPCA(dim=3, factors=2, loadings=[[1.0, 0.5], [0.2, -1.0], [0.3, 0.4]], noise=0.5,
-                  mean=[1.0, 2.0, 3.0])
+    fam = ms.PPCA(
+        dim=3, factors=2, loadings=[[1.0, 0.5], [0.2, -1.0], [0.3, 0.4]], noise=0.5, mean=[1.0, 2.0, 3.0]
+    )
     gauss = ms.Gaussian(dim=3, mean=fam.mean, cov=fam.cov_matrix)
     run = dict(replicas=40, generations=40, seed=11, progress=False, record=ms.every(1))
     a = ms.simulate(ms.Config(family=fam, loop=LOOPS[loop], path=path), **run, metrics="all")
@@ -122,6 +171,7 @@ def test_d_minus_1_factors_is_the_gaussian(loop, path):
 
 
 # --- generation 1 against numpy ------------------------------------------------------------
+
 
 def _numpy_ppca(C, q):
     """(projection of C, top q eigenvalues, s2, U_q, gap factor l1 / (l_q - l_{q+1}))."""
@@ -163,8 +213,15 @@ def test_first_fit_is_the_projected_gaussian_fit(loop, path):
 
 
 def test_generation_0_is_the_truth():
-    ds = ms.simulate(ms.Config(family=FAM, loop=ms.Replace(n=10)), replicas=2, generations=1,
-                     seed=0, progress=False, record=[0], metrics="all")
+    ds = ms.simulate(
+        ms.Config(family=FAM, loop=ms.Replace(n=10)),
+        replicas=2,
+        generations=1,
+        seed=0,
+        progress=False,
+        record=[0],
+        metrics="all",
+    )
     g0 = ds.sel(generation=0)
     assert np.allclose(g0["cov"].values, FAM.cov_matrix, rtol=0, atol=1e-14)
     assert np.allclose(g0["factor_var"].values, FAM.principal_variances, rtol=1e-14)
@@ -179,16 +236,24 @@ def test_generation_0_is_the_truth():
 
 def test_model_is_ppca_form():
     """After each fit: d - q equal bottom eigenvalues, equal to noise_var."""
-    ds = ms.simulate(ms.Config(family=FAM, loop=ms.Fresh(real=4, synthetic=5)), replicas=30,
-                     generations=15, seed=2, progress=False, record=[15], metrics="all")
+    ds = ms.simulate(
+        ms.Config(family=FAM, loop=ms.Fresh(real=4, synthetic=5)),
+        replicas=30,
+        generations=15,
+        seed=2,
+        progress=False,
+        record=[15],
+        metrics="all",
+    )
     C = ds["cov"].values[:, 0]
     w = np.linalg.eigvalsh(C)[:, ::-1]
     nv = ds["noise_var"].values[:, 0]
-    assert np.allclose(w[:, FAM.factors:], nv[:, None], rtol=1e-10, atol=0)
-    assert np.allclose(w[:, :FAM.factors], ds["factor_var"].values[:, 0], rtol=1e-10)
+    assert np.allclose(w[:, FAM.factors :], nv[:, None], rtol=1e-10, atol=0)
+    assert np.allclose(w[:, : FAM.factors], ds["factor_var"].values[:, 0], rtol=1e-10)
 
 
 # --- theory: docs/theory/ppca-gmm.md (trace form) ----------------------------------------------
+
 
 def test_trace_invariant_theory_example():
     """docs/theory/ppca-gmm.md's PPCA example: d = 4, q = 1, n = 20, truth tr C0 =
@@ -207,15 +272,17 @@ def test_trace_invariant_theory_example():
 
 THEORY_CASES = {  # (config, what): invariant where it holds, else expected_trace / mean_sq
     "augment": ms.Config(family=FAM, loop=ms.Augment(real=6, synthetic=6)),
-    "fresh-filter": ms.Config(family=FAM, loop=ms.Fresh(real=3, synthetic=8),
-                              filter=ms.Filter(tpr=0.3, fpr=0.1), path="samples"),
+    "fresh-filter": ms.Config(
+        family=FAM, loop=ms.Fresh(real=3, synthetic=8), filter=ms.Filter(tpr=0.3, fpr=0.1), path="samples"
+    ),
     "accumulate": ms.Config(family=FAM, loop=ms.Accumulate(synthetic=5, real=0)),
-    "subsample": ms.Config(family=FAM, loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1),
-                           path="samples"),
-    "replace-unbiased-tau": ms.Config(family=FAM, loop=ms.Replace(n=8), estimator="unbiased",
-                                      temperature=0.9),
-    "fresh-truncation": ms.Config(family=FAM, loop=ms.Fresh(real=4, synthetic=6),
-                                  truncation=2.0, path="samples"),
+    "subsample": ms.Config(family=FAM, loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1), path="samples"),
+    "replace-unbiased-tau": ms.Config(
+        family=FAM, loop=ms.Replace(n=8), estimator="unbiased", temperature=0.9
+    ),
+    "fresh-truncation": ms.Config(
+        family=FAM, loop=ms.Fresh(real=4, synthetic=6), truncation=2.0, path="samples"
+    ),
     "fresh-weighted": ms.Config(family=FAM, loop=ms.Fresh(real=6, synthetic=8), weight=0.4),
 }
 
@@ -233,8 +300,7 @@ def test_first_moments_match_the_gaussian_closed_forms(name):
         S.assert_mean(tr + msq, ms.theory.invariant(cfg, t), f"{name}: invariant at t = {t}")
         return
     S.assert_mean(tr, ms.theory.expected_trace(cfg, t), f"{name}: E tr C_{t}", alpha=S.ALPHA / 2)
-    S.assert_mean(msq, ms.theory.expected_mean_sq(cfg, t), f"{name}: E |mu_{t} - mu0|^2",
-                  alpha=S.ALPHA / 2)
+    S.assert_mean(msq, ms.theory.expected_mean_sq(cfg, t), f"{name}: E |mu_{t} - mu0|^2", alpha=S.ALPHA / 2)
     ok, _ = ms.theory.invariant_holds(cfg)
     if ok:
         assert ms.theory.expected_second_moment(cfg, t) == pytest.approx(np.trace(FAM.cov_matrix))
@@ -249,6 +315,7 @@ def test_theory_refuses_what_depends_on_the_projection():
 
 
 # --- reproducibility -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["exact", "samples"])
 def test_threads_chunks_subsets_change_no_number(path):
@@ -265,9 +332,11 @@ def test_threads_chunks_subsets_change_no_number(path):
 
 def test_toml_and_json_round_trip():
     from madsim import toml_config
+
     cfg, run = toml_config.loads(
         '[family]\ntype = "PPCA"\ndim = 3\nfactors = 1\nloadings = [[2.0], [0.5], [0.0]]\n'
-        'noise = 0.25\n[loop]\ntype = "Replace"\nn = 10\n')
+        'noise = 0.25\n[loop]\ntype = "Replace"\nn = 10\n'
+    )
     assert cfg.family == ms.PPCA(dim=3, factors=1, loadings=[[2.0], [0.5], [0.0]], noise=0.25)
     assert ms.Config.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="family.factors|PPCA.factors"):

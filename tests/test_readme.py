@@ -32,8 +32,10 @@ def python_blocks(path: Path) -> list[tuple[int, str]]:
 
 def test_fence_parser_finds_and_skips_blocks(tmp_path):
     doc = tmp_path / "x.md"
-    doc.write_text("a\n```python\nx = 1\n```\n<!-- no-run -->\n```python\nboom()\n```\n"
-                   "```text\nnot python\n```\n```python\ny = x + 1\n```\n")
+    doc.write_text(
+        "a\n```python\nx = 1\n```\n<!-- no-run -->\n```python\nboom()\n```\n"
+        "```text\nnot python\n```\n```python\ny = x + 1\n```\n"
+    )
     blocks = python_blocks(doc)
     assert [code for _, code in blocks] == ["x = 1\n", "y = x + 1\n"]
     assert [line for line, _ in blocks] == [3, 13]

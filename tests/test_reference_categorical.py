@@ -32,9 +32,17 @@ METRIC_RTOL = 1e-13
 
 
 def run(cfg, backend, seed, ids):
-    return ms.simulate(cfg, replicas=ids, generations=GENERATIONS, seed=seed, record=ms.every(1),
-                       metrics=["probs", "points_real", "points_synthetic", "skipped", *TOKEN_METRICS],
-                       backend=backend, progress=False, threads=2)
+    return ms.simulate(
+        cfg,
+        replicas=ids,
+        generations=GENERATIONS,
+        seed=seed,
+        record=ms.every(1),
+        metrics=["probs", "points_real", "points_synthetic", "skipped", *TOKEN_METRICS],
+        backend=backend,
+        progress=False,
+        threads=2,
+    )
 
 
 def disagreements(a, b):
@@ -63,10 +71,15 @@ def disagreements(a, b):
 
 def loops(syn, real):
     syn = max(syn, 1)
-    return st.sampled_from([
-        ms.Replace(n=max(syn, 2)), ms.Augment(real=real, synthetic=syn), ms.Fresh(real=real, synthetic=syn),
-        ms.Accumulate(synthetic=syn, real=real), ms.AccumulateSubsample(n=max(syn // 2, 2), synthetic=syn, real=real),
-    ])
+    return st.sampled_from(
+        [
+            ms.Replace(n=max(syn, 2)),
+            ms.Augment(real=real, synthetic=syn),
+            ms.Fresh(real=real, synthetic=syn),
+            ms.Accumulate(synthetic=syn, real=real),
+            ms.AccumulateSubsample(n=max(syn // 2, 2), synthetic=syn, real=real),
+        ]
+    )
 
 
 @st.composite
@@ -75,12 +88,12 @@ def configs(draw):
     truth = draw(st.sampled_from(["uniform", "zipf", "probs"]))
     if truth == "probs":
         w = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=K, max_size=K)))
-        w[w < 1e-300] = 0.0                     # no subnormal probability (refused by Categorical)
+        w[w < 1e-300] = 0.0  # no subnormal probability (refused by Categorical)
         if w.sum() <= 0:
             w[0] = 1.0
         w = w / w.sum()
         w[w < 1e-300] = 0.0
-        w[-1] = max(0.0, 1.0 - w[:-1].sum())   # sums to 1 within rounding
+        w[-1] = max(0.0, 1.0 - w[:-1].sum())  # sums to 1 within rounding
         if 0.0 < w[-1] < 1e-300:
             w[-1] = 0.0
             w[0] += 1.0 - w.sum()
@@ -97,8 +110,11 @@ def configs(draw):
         kw["top_p"] = draw(st.floats(0.05, 1.0))
     if draw(st.booleans()):
         kw["filter"] = ms.Filter(tpr=draw(st.floats(0.0, 0.9)), fpr=draw(st.floats(0.0, 0.9)))
-    if isinstance(loop, (ms.Fresh, ms.Augment)) and draw(st.booleans()) and min(
-            loop.real, loop.synthetic) >= 1:
+    if (
+        isinstance(loop, (ms.Fresh, ms.Augment))
+        and draw(st.booleans())
+        and min(loop.real, loop.synthetic) >= 1
+    ):
         kw["weight"] = draw(st.floats(0.0, 1.0))
     elif draw(st.booleans()):
         fam = ms.Categorical(**{**_fields(fam), "smoothing": draw(st.floats(0.0, 2.0))})
@@ -109,8 +125,13 @@ def configs(draw):
 
 
 def _fields(fam):
-    return dict(tokens=None if fam.probs else fam.tokens, zipf=fam.zipf, probs=fam.probs,
-                smoothing=fam.smoothing, rare=fam.rare)
+    return dict(
+        tokens=None if fam.probs else fam.tokens,
+        zipf=fam.zipf,
+        probs=fam.probs,
+        smoothing=fam.smoothing,
+        rare=fam.rare,
+    )
 
 
 @settings(max_examples=S.examples(10))
@@ -122,13 +143,27 @@ def test_twins_agree_on_drawn_configs(cfg, seed, ids):
 
 
 @pytest.mark.parametrize("path", ["exact", "samples"])
-@pytest.mark.parametrize("loop", [ms.Replace(n=12), ms.Augment(real=7, synthetic=9), ms.Fresh(real=3, synthetic=11),
-                                  ms.Accumulate(synthetic=6, real=2),
-                                  ms.AccumulateSubsample(n=8, synthetic=6, real=3)],
-                         ids=lambda x: type(x).__name__)
+@pytest.mark.parametrize(
+    "loop",
+    [
+        ms.Replace(n=12),
+        ms.Augment(real=7, synthetic=9),
+        ms.Fresh(real=3, synthetic=11),
+        ms.Accumulate(synthetic=6, real=2),
+        ms.AccumulateSubsample(n=8, synthetic=6, real=3),
+    ],
+    ids=lambda x: type(x).__name__,
+)
 def test_twins_agree_every_loop_with_every_knob(loop, path):
-    cfg = ms.Config(family=ms.Categorical(tokens=9, zipf=0.9), loop=loop, path=path, temperature=0.8,
-                    top_k=7, top_p=0.93, filter=ms.Filter(tpr=0.25, fpr=0.15))
+    cfg = ms.Config(
+        family=ms.Categorical(tokens=9, zipf=0.9),
+        loop=loop,
+        path=path,
+        temperature=0.8,
+        top_k=7,
+        top_p=0.93,
+        filter=ms.Filter(tpr=0.25, fpr=0.15),
+    )
     ids = [0, 5, 2**32 - 1, 123456]
     bad = disagreements(run(cfg, "cpu", 77, ids), run(cfg, "jax", 77, ids))
     assert not bad, bad
@@ -162,12 +197,34 @@ def test_reference_params_checked_like_the_kernel():
     from madsim.reference import categorical
     from madsim._backend import core
 
-    good = dict(loop=0, path=0, top_k=0, tau=1.0, top_p=1.0, smoothing=0.0, weight=-1.0, tpr=0.0,
-                fpr=0.0, real_fixed=0.0, subsample_n=0, truth=np.array([0.5, 0.5]),
-                rare=np.array([0.0, 1.0]), counts=np.array([[0.0, 4.0]]))
-    bad = [dict(truth=np.array([0.5, 0.6])), dict(top_p=0.0), dict(tau=0.0), dict(top_k=3),
-           dict(loop=7), dict(path=2), dict(weight=0.5, smoothing=1.0), dict(counts=np.array([[0.0, 1.5]])),
-           dict(truth=np.array([])), dict(rare=np.array([1.0]))]
+    good = dict(
+        loop=0,
+        path=0,
+        top_k=0,
+        tau=1.0,
+        top_p=1.0,
+        smoothing=0.0,
+        weight=-1.0,
+        tpr=0.0,
+        fpr=0.0,
+        real_fixed=0.0,
+        subsample_n=0,
+        truth=np.array([0.5, 0.5]),
+        rare=np.array([0.0, 1.0]),
+        counts=np.array([[0.0, 4.0]]),
+    )
+    bad = [
+        dict(truth=np.array([0.5, 0.6])),
+        dict(top_p=0.0),
+        dict(tau=0.0),
+        dict(top_k=3),
+        dict(loop=7),
+        dict(path=2),
+        dict(weight=0.5, smoothing=1.0),
+        dict(counts=np.array([[0.0, 1.5]])),
+        dict(truth=np.array([])),
+        dict(rare=np.array([1.0])),
+    ]
     for change in bad:
         args = {**good, **change}
         with pytest.raises(ValueError) as e1:

@@ -44,10 +44,15 @@ STEP_VAR_TOL = 1e-12
 # terms (|d ln var| = |d var| / var); mean_sq relative to mean_scale^2; the
 # metrics against the truth N(MU0, VAR0) in units of their own tolerances
 # (metric_errors), hence 1.
-STEP_TOLERANCES = {"state.mean": STEP_MEAN_TOL, "state.var": STEP_VAR_TOL,
-                   "record.mean": STEP_MEAN_TOL, "record.var": STEP_VAR_TOL,
-                   "record.logdet": STEP_VAR_TOL, "record.mean_sq": 2 * STEP_MEAN_TOL,
-                   **{"record." + m: 1.0 for m in NAMES_1D}}
+STEP_TOLERANCES = {
+    "state.mean": STEP_MEAN_TOL,
+    "state.var": STEP_VAR_TOL,
+    "record.mean": STEP_MEAN_TOL,
+    "record.var": STEP_VAR_TOL,
+    "record.logdet": STEP_VAR_TOL,
+    "record.mean_sq": 2 * STEP_MEAN_TOL,
+    **{"record." + m: 1.0 for m in NAMES_1D},
+}
 MU0, VAR0 = 0.3, 2.0  # the truth the metrics compare with (any; the state need not start there)
 # 20 generations: per-step differences add up (var_t's relative error
 # accumulates over generations and feeds sigma_t; mean_t's absolute error
@@ -68,9 +73,19 @@ def kernel_step(case: S.GaussianCase):
     params = core.Gaussian1DParams(float(case.n), case.tau, case.estimator, case.path, MU0, VAR0)
     records = np.full((R, 1, params.observe_size), np.nan)
     core.advance_gaussian1d(
-        params, state,
-        np.array(case.replica_ids, np.uint32), case.seed, case.t - 1, case.t,
-        np.array([case.t], np.uint32), 0, records, np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+        params,
+        state,
+        np.array(case.replica_ids, np.uint32),
+        case.seed,
+        case.t - 1,
+        case.t,
+        np.array([case.t], np.uint32),
+        0,
+        records,
+        np.zeros((0, 3)),
+        np.zeros((R, 0), np.int64),
+        1,
+    )
     return state, records
 
 
@@ -95,9 +110,16 @@ def reference_step(case: S.GaussianCase, tau_factor: float = 1.0):
     R = len(case.replica_ids)
     state = np.tile(np.array([case.mean, case.var, 0.0]), (R, 1))
     out = _reference_step_batch(
-        state, np.array(case.replica_ids, np.uint32), ref.seed_key(case.seed), np.uint32(case.t),
-        float(case.n), case.tau * tau_factor, case.estimator, path=case.path,
-        n_static=case.n if case.path == gaussian.SAMPLES else None)
+        state,
+        np.array(case.replica_ids, np.uint32),
+        ref.seed_key(case.seed),
+        np.uint32(case.t),
+        float(case.n),
+        case.tau * tau_factor,
+        case.estimator,
+        path=case.path,
+        n_static=case.n if case.path == gaussian.SAMPLES else None,
+    )
     return np.asarray(out)
 
 
@@ -126,17 +148,28 @@ def record_errors(k_rec, r_rec, mean_scale, var_scale) -> dict[str, np.ndarray]:
     mean, var = k_rec[..., 0], k_rec[..., 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         logdet_scale = var_scale / var
+
     def diff(j):
         with np.errstate(invalid="ignore"):  # equal infinities: 0
             return np.where(k_rec[..., j] == r_rec[..., j], 0.0, np.abs(k_rec[..., j] - r_rec[..., j]))
 
     data = np.maximum(mean_scale, np.abs(mean) + np.sqrt(var))
-    metrics = metric_errors(k_rec[..., 4:], r_rec[..., 4:], mean[..., None], var[..., None, None],
-                            np.array([MU0]), np.array([[VAR0]]), np.maximum(data, abs(MU0)))
-    return {"record.mean": _scaled(diff(0), mean_scale), "record.var": _scaled(diff(1), var_scale),
-            "record.logdet": _scaled(diff(2), logdet_scale),
-            "record.mean_sq": _scaled(diff(3), np.maximum(mean_scale, abs(MU0))**2),
-            **{"record." + m: e for m, e in metrics.items()}}
+    metrics = metric_errors(
+        k_rec[..., 4:],
+        r_rec[..., 4:],
+        mean[..., None],
+        var[..., None, None],
+        np.array([MU0]),
+        np.array([[VAR0]]),
+        np.maximum(data, abs(MU0)),
+    )
+    return {
+        "record.mean": _scaled(diff(0), mean_scale),
+        "record.var": _scaled(diff(1), var_scale),
+        "record.logdet": _scaled(diff(2), logdet_scale),
+        "record.mean_sq": _scaled(diff(3), np.maximum(mean_scale, abs(MU0)) ** 2),
+        **{"record." + m: e for m, e in metrics.items()},
+    }
 
 
 def worst_step_error(case, tau_factor: float = 1.0):
@@ -165,7 +198,8 @@ def assert_step_agrees(case: S.GaussianCase):
                 f"(error {err[r]:.3g} > {tol}) "
                 f"at seed={case.seed} replica={case.replica_ids[r]} generation={case.t} "
                 f"(n={case.n} tau={case.tau!r} estimator={case.estimator} path={case.path} "
-                f"state=[{case.mean!r}, {case.var!r}])")
+                f"state=[{case.mean!r}, {case.var!r}])"
+            )
 
 
 # --- one step ------------------------------------------------------------------------------
@@ -183,17 +217,37 @@ def test_step_every_n_bucket_path_and_estimator():
     for n in S.N_BUCKETS:
         for path in (gaussian.EXACT, gaussian.SAMPLES):
             for estimator in (gaussian.MLE, gaussian.UNBIASED):
-                assert_step_agrees(S.GaussianCase(
-                    n=n, tau=0.9, estimator=estimator, path=path, seed=0x5EED + n,
-                    replica_ids=(3, 1, 4, 1_000_000), t=n + 1, mean=-2.5, var=0.3))
+                assert_step_agrees(
+                    S.GaussianCase(
+                        n=n,
+                        tau=0.9,
+                        estimator=estimator,
+                        path=path,
+                        seed=0x5EED + n,
+                        replica_ids=(3, 1, 4, 1_000_000),
+                        t=n + 1,
+                        mean=-2.5,
+                        var=0.3,
+                    )
+                )
 
 
 def test_step_at_generation_one_and_the_last_generation():
     for t in (1, S.GEN_MAX):
         for path in (gaussian.EXACT, gaussian.SAMPLES):
-            assert_step_agrees(S.GaussianCase(n=3, tau=1.0, estimator=0, path=path, seed=2**64 - 1,
-                                              replica_ids=(0, 1, 2**32 - 2, 2**32 - 1), t=t,
-                                              mean=0.0, var=1.0))
+            assert_step_agrees(
+                S.GaussianCase(
+                    n=3,
+                    tau=1.0,
+                    estimator=0,
+                    path=path,
+                    seed=2**64 - 1,
+                    replica_ids=(0, 1, 2**32 - 2, 2**32 - 1),
+                    t=t,
+                    mean=0.0,
+                    var=1.0,
+                )
+            )
 
 
 # --- the comparison can fail ----------------------------------------------------------------
@@ -203,8 +257,9 @@ def test_step_at_generation_one_and_the_last_generation():
 def test_step_comparison_detects_tau_perturbed_by_1e_9(path):
     """A relative change of 1e-9 in tau (var_t moves by 2e-9) is far outside
     the tolerances, so the differential test is not vacuous."""
-    case = S.GaussianCase(n=10, tau=1.0, estimator=0, path=path, seed=12345,
-                          replica_ids=(0, 1, 2, 3), t=7, mean=0.5, var=2.0)
+    case = S.GaussianCase(
+        n=10, tau=1.0, estimator=0, path=path, seed=12345, replica_ids=(0, 1, 2, 3), t=7, mean=0.5, var=2.0
+    )
     ratio, _, _, _ = worst_step_error(case)
     assert ratio <= 1.0
     ratio, field, r, err = worst_step_error(case, tau_factor=1.0 + 1e-9)
@@ -214,15 +269,25 @@ def test_step_comparison_detects_tau_perturbed_by_1e_9(path):
 # --- a trajectory through both launchers ----------------------------------------------------
 
 TRAJ_IDS = np.array([0, 1, 7, 1000, 65_536, 2**31, 2**32 - 2, 2**32 - 1], np.uint32)
-TRAJ_DETECTORS = np.array([[1, 1, 0.25],   # var <= 0.25
-                           [1, 0, 4.0],    # var >= 4
-                           [0, 0, 0.5]])   # mean >= 0.5
+TRAJ_DETECTORS = np.array(
+    [
+        [1, 1, 0.25],  # var <= 0.25
+        [1, 0, 4.0],  # var >= 4
+        [0, 0, 0.5],
+    ]
+)  # mean >= 0.5
 
 
-@pytest.mark.parametrize("path,n,estimator", [
-    (gaussian.EXACT, 2, gaussian.MLE), (gaussian.EXACT, 100, gaussian.UNBIASED),
-    (gaussian.SAMPLES, 3, gaussian.UNBIASED), (gaussian.SAMPLES, 33, gaussian.MLE)],
-    ids=["exact-n2-mle", "exact-n100-unbiased", "samples-n3-unbiased", "samples-n33-mle"])
+@pytest.mark.parametrize(
+    "path,n,estimator",
+    [
+        (gaussian.EXACT, 2, gaussian.MLE),
+        (gaussian.EXACT, 100, gaussian.UNBIASED),
+        (gaussian.SAMPLES, 3, gaussian.UNBIASED),
+        (gaussian.SAMPLES, 33, gaussian.MLE),
+    ],
+    ids=["exact-n2-mle", "exact-n100-unbiased", "samples-n3-unbiased", "samples-n33-mle"],
+)
 def test_trajectory_matches_kernel(path, n, estimator):
     """Generations 0..20 of 8 replicas: the kernel in one call, the reference in
     two chunks (0..7, 7..20), every generation recorded and three detectors."""
@@ -234,8 +299,20 @@ def test_trajectory_matches_kernel(path, n, estimator):
     k_state = np.tile([0.0, 1.0, 0.0], (R, 1))
     k_rec = np.full((R, G + 1, O), np.nan)
     k_first = np.full((R, D), -1, np.int64)
-    core.advance_gaussian1d(core.Gaussian1DParams(float(n), tau, estimator, path, MU0, VAR0),
-                            k_state, TRAJ_IDS, seed, 0, G, gens, 0, k_rec, TRAJ_DETECTORS, k_first, 1)
+    core.advance_gaussian1d(
+        core.Gaussian1DParams(float(n), tau, estimator, path, MU0, VAR0),
+        k_state,
+        TRAJ_IDS,
+        seed,
+        0,
+        G,
+        gens,
+        0,
+        k_rec,
+        TRAJ_DETECTORS,
+        k_first,
+        1,
+    )
 
     r_state = np.tile([0.0, 1.0, 0.0], (R, 1))
     r_rec = np.full((R, G + 1, O), np.nan)
@@ -246,14 +323,19 @@ def test_trajectory_matches_kernel(path, n, estimator):
 
     assert not np.isnan(r_rec).any()
     scale = np.maximum.accumulate(np.abs(k_rec[:, :, 0]) + tau * np.sqrt(k_rec[:, :, 1]), axis=1)
-    errs = {field: (err, TRAJ_GENERATIONS * STEP_TOLERANCES[field])
-            for field, err in record_errors(k_rec, r_rec, scale, k_rec[:, :, 1]).items()}
+    errs = {
+        field: (err, TRAJ_GENERATIONS * STEP_TOLERANCES[field])
+        for field, err in record_errors(k_rec, r_rec, scale, k_rec[:, :, 1]).items()
+    }
     for field, (err, tol) in errs.items():
         bad = np.argwhere(~(err <= tol))
         assert bad.size == 0, (
             f"{field}: error {err[tuple(bad[0])]:.3g} > {tol} at seed={seed} "
-            f"replica={TRAJ_IDS[bad[0][0]]} generation={bad[0][1]} (n={n} path={path})")
-    assert np.array_equal(k_state[:, :2], k_rec[:, -1, :2]) and np.array_equal(r_state[:, :2], r_rec[:, -1, :2])
+            f"replica={TRAJ_IDS[bad[0][0]]} generation={bad[0][1]} (n={n} path={path})"
+        )
+    assert np.array_equal(k_state[:, :2], k_rec[:, -1, :2]) and np.array_equal(
+        r_state[:, :2], r_rec[:, -1, :2]
+    )
     assert r_first.tolist() == k_first.tolist(), f"first passage: kernel {k_first} reference {r_first}"
 
 
@@ -270,8 +352,7 @@ def test_reference_chunking_changes_no_number():
         for a, b in zip(cuts[:-1], cuts[1:]):
             lo = np.searchsorted(gens, a, side="right")
             hi = np.searchsorted(gens, b, side="right")
-            gaussian.advance(p, state, ids, 9, a, b, gens[lo:hi], int(lo), rec,
-                            TRAJ_DETECTORS[:1], first, 1)
+            gaussian.advance(p, state, ids, 9, a, b, gens[lo:hi], int(lo), rec, TRAJ_DETECTORS[:1], first, 1)
         out.append((state, rec, first))
     assert out[0][0].tobytes() == out[1][0].tobytes()
     assert out[0][1].tobytes() == out[1][1].tobytes()
@@ -283,10 +364,19 @@ def test_reference_chunking_changes_no_number():
 
 def _advance_args(**overrides):
     R = 2
-    a = dict(state=np.tile([1.0, 1.0, 0.0], (R, 1)), replica_ids=np.arange(R, dtype=np.uint32), seed=1,
-             gen_begin=0, gen_end=3, rec_gens=np.array([0, 3], np.uint32), rec_offset=0,
-             records=np.zeros((R, 2, O_1D)), detectors=np.zeros((0, 3)),
-             first=np.zeros((R, 0), np.int64), threads=1)
+    a = dict(
+        state=np.tile([1.0, 1.0, 0.0], (R, 1)),
+        replica_ids=np.arange(R, dtype=np.uint32),
+        seed=1,
+        gen_begin=0,
+        gen_end=3,
+        rec_gens=np.array([0, 3], np.uint32),
+        rec_offset=0,
+        records=np.zeros((R, 2, O_1D)),
+        detectors=np.zeros((0, 3)),
+        first=np.zeros((R, 0), np.int64),
+        threads=1,
+    )
     a.update(overrides)
     return a
 
@@ -338,8 +428,10 @@ MALFORMED = {
 @pytest.mark.parametrize("what", list(MALFORMED))
 def test_reference_advance_rejects_what_the_kernel_rejects(what):
     errors = []
-    for impl, params in ((core.advance_gaussian1d, core.Gaussian1DParams(10.0, 1.0, 0, 0)),
-                         (gaussian.advance, gaussian.Params(10, 1.0, 0, 0))):
+    for impl, params in (
+        (core.advance_gaussian1d, core.Gaussian1DParams(10.0, 1.0, 0, 0)),
+        (gaussian.advance, gaussian.Params(10, 1.0, 0, 0)),
+    ):
         with pytest.raises((TypeError, ValueError)) as info:
             impl(params, **_advance_args(**MALFORMED[what]))
         errors.append(info.value)
@@ -349,9 +441,20 @@ def test_reference_advance_rejects_what_the_kernel_rejects(what):
         assert str(refe) == str(kern)
 
 
-@pytest.mark.parametrize("bad", [dict(n=1.0), dict(n=2.5), dict(tau=-1.0), dict(tau=float("inf")),
-                                 dict(estimator=2), dict(path=-1), dict(mu0=float("nan")),
-                                 dict(var0=0.0), dict(var0=float("inf"))])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(n=1.0),
+        dict(n=2.5),
+        dict(tau=-1.0),
+        dict(tau=float("inf")),
+        dict(estimator=2),
+        dict(path=-1),
+        dict(mu0=float("nan")),
+        dict(var0=0.0),
+        dict(var0=float("inf")),
+    ],
+)
 def test_reference_params_checked_like_the_kernel(bad):
     good = dict(n=10.0, tau=1.0, estimator=0, path=0, mu0=0.0, var0=1.0)
     with pytest.raises(ValueError) as kern:

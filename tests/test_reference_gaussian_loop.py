@@ -69,8 +69,14 @@ LOGDET_TOL = 1e-13
 MEAN_SQ_TOL = 3e-14
 # The metrics against the truth: errors come from metric_errors already in
 # units of their own tolerances (tests/metric_tolerances.py), hence 1.
-TOLERANCES = {"mean": MEAN_TOL, "moment": MOMENT_TOL, "factor": FACTOR_TOL, "logdet": LOGDET_TOL,
-              "mean_sq": MEAN_SQ_TOL, "metric": 1.0}
+TOLERANCES = {
+    "mean": MEAN_TOL,
+    "moment": MOMENT_TOL,
+    "factor": FACTOR_TOL,
+    "logdet": LOGDET_TOL,
+    "mean_sq": MEAN_SQ_TOL,
+    "metric": 1.0,
+}
 
 
 # --- the two implementations of one generation ---------------------------------------------
@@ -78,10 +84,21 @@ TOLERANCES = {"mean": MEAN_TOL, "moment": MOMENT_TOL, "factor": FACTOR_TOL, "log
 
 def kernel_params(case: S.GaussianLoopCase, tau_factor: float = 1.0):
     return core.GaussianLoopParams(
-        d=case.d, loop=case.loop, estimator=case.estimator, path=case.path,
-        tau=case.tau * tau_factor, trunc=case.trunc, weight=case.weight, tpr=case.tpr,
-        fpr=case.fpr, real_fixed=case.real_fixed, subsample_n=case.subsample_n,
-        pool_cap=case.pool_cap, truth=np.array(case.truth), counts=np.array(case.counts))
+        d=case.d,
+        loop=case.loop,
+        estimator=case.estimator,
+        path=case.path,
+        tau=case.tau * tau_factor,
+        trunc=case.trunc,
+        weight=case.weight,
+        tpr=case.tpr,
+        fpr=case.fpr,
+        real_fixed=case.real_fixed,
+        subsample_n=case.subsample_n,
+        pool_cap=case.pool_cap,
+        truth=np.array(case.truth),
+        counts=np.array(case.counts),
+    )
 
 
 def kernel_step(case: S.GaussianLoopCase, tau_factor: float = 1.0):
@@ -91,9 +108,20 @@ def kernel_step(case: S.GaussianLoopCase, tau_factor: float = 1.0):
     state = np.tile(np.array(case.state), (R, 1))
     assert state.shape[1] == p.state_size
     records = np.full((R, 1, p.observe_size), np.nan)
-    core.advance_gaussian_loop(p, state, np.array(case.replica_ids, np.uint32), case.seed,
-                               case.t - 1, case.t, np.array([case.t], np.uint32), 0, records,
-                               np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+    core.advance_gaussian_loop(
+        p,
+        state,
+        np.array(case.replica_ids, np.uint32),
+        case.seed,
+        case.t - 1,
+        case.t,
+        np.array([case.t], np.uint32),
+        0,
+        records,
+        np.zeros((0, 3)),
+        np.zeros((R, 0), np.int64),
+        1,
+    )
     return state, records[:, 0]
 
 
@@ -101,8 +129,9 @@ def _union_params(d, path, arrays):
     """The reference params of the (d, path) program: loop and knobs traced."""
     (loop, estimator, tau, trunc, weight, tpr, fpr, real_fixed, sub_n, truth, counts) = arrays
     cap = S.LOOP_POOL_CAP if path == gl.SAMPLES else 0
-    return gl.Params(d, loop, estimator, path, tau, trunc, weight, tpr, fpr, real_fixed, sub_n,
-                     cap, truth, counts)
+    return gl.Params(
+        d, loop, estimator, path, tau, trunc, weight, tpr, fpr, real_fixed, sub_n, cap, truth, counts
+    )
 
 
 @functools.partial(backend.jit, static_argnames=("d", "path"))
@@ -120,18 +149,34 @@ def _reference_step_batch(state, ids, key, t, arrays, *, d, path):
 def reference_step(case: S.GaussianLoopCase, tau_factor: float = 1.0):
     """gaussian_loop.step + observe on every replica: (rows [R, S], observe [R, O])."""
     R = len(case.replica_ids)
-    arrays = (np.int32(case.loop), np.int32(case.estimator), case.tau * tau_factor, case.trunc,
-              case.weight, case.tpr, case.fpr, case.real_fixed, np.int64(case.subsample_n),
-              np.array(case.truth), np.array(case.counts))
+    arrays = (
+        np.int32(case.loop),
+        np.int32(case.estimator),
+        case.tau * tau_factor,
+        case.trunc,
+        case.weight,
+        case.tpr,
+        case.fpr,
+        case.real_fixed,
+        np.int64(case.subsample_n),
+        np.array(case.truth),
+        np.array(case.counts),
+    )
     arrays = tuple(np.asarray(a, np.float64) if isinstance(a, float) else a for a in arrays)
     p = _union_params(case.d, case.path, arrays)
     width = gl.row_size(p._replace(loop=jax.numpy.int32(case.loop)))  # the traced loop's row
     S_k = len(case.state)
     state = np.zeros((R, width))
     state[:, :S_k] = case.state
-    rows, obs = _reference_step_batch(state, np.array(case.replica_ids, np.uint32),
-                                      ref.seed_key(case.seed), np.uint32(case.t), arrays,
-                                      d=case.d, path=case.path)
+    rows, obs = _reference_step_batch(
+        state,
+        np.array(case.replica_ids, np.uint32),
+        ref.seed_key(case.seed),
+        np.uint32(case.t),
+        arrays,
+        d=case.d,
+        path=case.path,
+    )
     rows = np.asarray(rows)
     # The padding past the kernel's layout is another loop's slot: zero in, zero out.
     assert not np.any(rows[:, S_k:]), "reference wrote past the loop's layout"
@@ -148,31 +193,52 @@ def _fields(case: S.GaussianLoopCase):
     d, T = case.d, case.d * (case.d + 1) // 2
     head, lat, ms = d + T, d + T + 3, 1 + d + T
     ar = np.arange
-    f = {"state.mu": ("mean", "state", ar(d)), "state.L": ("factor", "state", ar(d, head)),
-         "state.points_real": ("int", "state", [head]),
-         "state.points_synthetic": ("int", "state", [head + 1]),
-         "state.skipped": ("int", "state", [head + 2])}
+    f = {
+        "state.mu": ("mean", "state", ar(d)),
+        "state.L": ("factor", "state", ar(d, head)),
+        "state.points_real": ("int", "state", [head]),
+        "state.points_synthetic": ("int", "state", [head + 1]),
+        "state.skipped": ("int", "state", [head + 2]),
+    }
     if case.loop == gl.AUGMENT:
-        f.update({"state.fixed.count": ("int", "state", [lat]),
-                  "state.fixed.mean": ("mean", "state", ar(lat + 1, lat + 1 + d)),
-                  "state.fixed.scatter": ("moment", "state", ar(lat + 1 + d, lat + ms))})
+        f.update(
+            {
+                "state.fixed.count": ("int", "state", [lat]),
+                "state.fixed.mean": ("mean", "state", ar(lat + 1, lat + 1 + d)),
+                "state.fixed.scatter": ("moment", "state", ar(lat + 1 + d, lat + ms)),
+            }
+        )
     elif case.loop == gl.ACCUMULATE:
-        f.update({"state.pool.real": ("int", "state", [lat]),
-                  "state.pool.synthetic": ("int", "state", [lat + 1]),
-                  "state.pool.count": ("int", "state", [lat + 2]),
-                  "state.pool.mean": ("mean", "state", ar(lat + 3, lat + 3 + d)),
-                  "state.pool.scatter": ("moment", "state", ar(lat + 3 + d, lat + 2 + ms))})
+        f.update(
+            {
+                "state.pool.real": ("int", "state", [lat]),
+                "state.pool.synthetic": ("int", "state", [lat + 1]),
+                "state.pool.count": ("int", "state", [lat + 2]),
+                "state.pool.mean": ("mean", "state", ar(lat + 3, lat + 3 + d)),
+                "state.pool.scatter": ("moment", "state", ar(lat + 3 + d, lat + 2 + ms)),
+            }
+        )
     elif case.loop == gl.SUBSAMPLE:
         pts = lat + 1 + ar(case.pool_cap * (d + 1)).reshape(case.pool_cap, d + 1)
-        f.update({"state.pool.size": ("int", "state", [lat]),
-                  "state.pool.x": ("mean", "state", pts[:, :d].ravel()),
-                  "state.pool.is_real": ("int", "state", pts[:, d])})
-    f.update({"obs.mu": ("mean", "obs", ar(d)), "obs.sigma": ("moment", "obs", ar(d, head)),
-              "obs.trace": ("moment", "obs", [head]), "obs.logdet": ("logdet", "obs", [head + 1]),
-              "obs.mean_sq": ("mean_sq", "obs", [head + 2]),
-              "obs.points_real": ("int", "obs", [head + 3]),
-              "obs.points_synthetic": ("int", "obs", [head + 4]),
-              "obs.skipped": ("int", "obs", [head + 5])})
+        f.update(
+            {
+                "state.pool.size": ("int", "state", [lat]),
+                "state.pool.x": ("mean", "state", pts[:, :d].ravel()),
+                "state.pool.is_real": ("int", "state", pts[:, d]),
+            }
+        )
+    f.update(
+        {
+            "obs.mu": ("mean", "obs", ar(d)),
+            "obs.sigma": ("moment", "obs", ar(d, head)),
+            "obs.trace": ("moment", "obs", [head]),
+            "obs.logdet": ("logdet", "obs", [head + 1]),
+            "obs.mean_sq": ("mean_sq", "obs", [head + 2]),
+            "obs.points_real": ("int", "obs", [head + 3]),
+            "obs.points_synthetic": ("int", "obs", [head + 4]),
+            "obs.skipped": ("int", "obs", [head + 5]),
+        }
+    )
     for j, name in enumerate(NAMES_1D if d == 1 else NAMES_ND):
         f["obs." + name] = ("metric", "obs", [head + 6 + j])
     return f
@@ -189,9 +255,15 @@ def _metric_errors(d, truth, k_obs, r_obs, xs):
     head = d + d * (d + 1) // 2
     L0 = _unpack(np.asarray(truth)[d:], d)
     n = len(NAMES_1D if d == 1 else NAMES_ND)
-    errs = metric_errors(k_obs[..., head + 6:head + 6 + n], r_obs[..., head + 6:head + 6 + n],
-                         k_obs[..., :d], _sym(k_obs[..., d:head], d), np.asarray(truth)[:d],
-                         L0 @ L0.T, xs)
+    errs = metric_errors(
+        k_obs[..., head + 6 : head + 6 + n],
+        r_obs[..., head + 6 : head + 6 + n],
+        k_obs[..., :d],
+        _sym(k_obs[..., d:head], d),
+        np.asarray(truth)[:d],
+        L0 @ L0.T,
+        xs,
+    )
     return {"obs." + name: e for name, e in errs.items()}
 
 
@@ -212,22 +284,22 @@ def data_scale(case: S.GaussianLoopCase) -> float:
         F = _unpack(factor, d)
         return np.max(np.abs(mean)) + spread * np.sqrt(np.max(np.sum(F * F, axis=-1)))
 
-    scale = max(size(s[:d], s[d:d + T], case.tau), size(truth[:d], truth[d:]))
+    scale = max(size(s[:d], s[d : d + T], case.tau), size(truth[:d], truth[d:]))
     lat = d + T + 3
     if case.loop in (gl.AUGMENT, gl.ACCUMULATE):
-        m = s[lat + (2 if case.loop == gl.ACCUMULATE else 0):]
+        m = s[lat + (2 if case.loop == gl.ACCUMULATE else 0) :]
         if m[0] > 0:
-            sc = np.diag(_unpack(m[1 + d:1 + d + T], d)) / m[0]
-            scale = max(scale, np.max(np.abs(m[1:1 + d])) + np.sqrt(np.max(sc)))
+            sc = np.diag(_unpack(m[1 + d : 1 + d + T], d)) / m[0]
+            scale = max(scale, np.max(np.abs(m[1 : 1 + d])) + np.sqrt(np.max(sc)))
     elif case.loop == gl.SUBSAMPLE and s[lat] > 0:
-        pts = s[lat + 1:].reshape(case.pool_cap, d + 1)[:int(s[lat]), :d]
+        pts = s[lat + 1 :].reshape(case.pool_cap, d + 1)[: int(s[lat]), :d]
         scale = max(scale, np.max(np.abs(pts)))
     return float(scale)
 
 
 def _cond(obs, d):
     """cond(Sigma) per replica (>= 1; inf when singular)."""
-    sig = _unpack(obs[:, d:d + d * (d + 1) // 2], d)
+    sig = _unpack(obs[:, d : d + d * (d + 1) // 2], d)
     sig = sig + np.tril(sig, -1).swapaxes(-1, -2)
     w = np.linalg.eigvalsh(sig)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -289,12 +361,14 @@ def assert_step_agrees(case: S.GaussianLoopCase):
         for r in np.nonzero(~(err <= tol))[0]:
             k = (kern[0] if src == "state" else kern[1])[r, idx]
             v = (refe[0] if src == "state" else refe[1])[r, idx]
-            what = (f"{int(err[r])} entries differ" if kind == "int"
-                    else f"error {err[r]:.3g} > {tol} ({kind})")
+            what = (
+                f"{int(err[r])} entries differ" if kind == "int" else f"error {err[r]:.3g} > {tol} ({kind})"
+            )
             raise AssertionError(
                 f"{name}: kernel {k.tolist()} reference {v.tolist()} ({what}) at "
                 f"seed={case.seed} replica={case.replica_ids[r]} generation={case.t} "
-                f"({case.describe()})")
+                f"({case.describe()})"
+            )
 
 
 # --- one generation ------------------------------------------------------------------------
@@ -326,11 +400,26 @@ def _case(d, loop, estimator, path, **kw):
         pts[:30, :d] = mu0 + rng.standard_normal((30, d))
         pts[:30, d] = np.arange(30) % 3 == 0
         tail = [30.0, *pts.ravel()]
-    args = dict(d=d, loop=loop, estimator=estimator, path=path, tau=0.8,
-                trunc=2.5 if path == gl.SAMPLES else 0.0, weight=-1.0, tpr=0.3, fpr=0.2,
-                real_fixed=real_fixed, subsample_n=sub_n, pool_cap=cap, truth=tuple(truth),
-                counts=tuple(counts), seed=0x5EED + d, replica_ids=(3, 1, 4, 1_000_000), t=5,
-                state=tuple(map(float, [*head, *tail])))
+    args = dict(
+        d=d,
+        loop=loop,
+        estimator=estimator,
+        path=path,
+        tau=0.8,
+        trunc=2.5 if path == gl.SAMPLES else 0.0,
+        weight=-1.0,
+        tpr=0.3,
+        fpr=0.2,
+        real_fixed=real_fixed,
+        subsample_n=sub_n,
+        pool_cap=cap,
+        truth=tuple(truth),
+        counts=tuple(counts),
+        seed=0x5EED + d,
+        replica_ids=(3, 1, 4, 1_000_000),
+        t=5,
+        state=tuple(map(float, [*head, *tail])),
+    )
     args.update(kw)
     return S.GaussianLoopCase(**args)
 
@@ -352,11 +441,16 @@ def test_step_skipped_fits_and_the_singular_exact_factor():
     everything) keep the model and count a skip; the exact path's singular
     Wishart factor (c - 1 < d points) feeds a pooled fit that has enough."""
     for path in (gl.EXACT, gl.SAMPLES):
-        for real, syn, tpr in ((0.0, 3.0, 0.0), (1.0, 40.0, 1.0), (2.0, 3.0, 0.0),  # skipped
-                               (2.0, 5.0, 0.0), (3.0, 3.0, 0.0),  # fits on two singular parts
-                               (0.0, 6.0, 0.0), (1.0, 5.0, 0.0)):  # Bartlett at c - 1 = d
-            case = _case(5, gl.FRESH, gl.MLE, path, tpr=tpr, fpr=0.0,
-                         counts=((real, syn),) * S.LOOP_ROWS)
+        for real, syn, tpr in (
+            (0.0, 3.0, 0.0),
+            (1.0, 40.0, 1.0),
+            (2.0, 3.0, 0.0),  # skipped
+            (2.0, 5.0, 0.0),
+            (3.0, 3.0, 0.0),  # fits on two singular parts
+            (0.0, 6.0, 0.0),
+            (1.0, 5.0, 0.0),
+        ):  # Bartlett at c - 1 = d
+            case = _case(5, gl.FRESH, gl.MLE, path, tpr=tpr, fpr=0.0, counts=((real, syn),) * S.LOOP_ROWS)
             assert_step_agrees(case)
             rows, _ = kernel_step(case)
             skipped = real + syn * (tpr < 1.0) < 6
@@ -374,9 +468,10 @@ def test_step_subsample_pool_full_and_tiny_subsample():
             pts[:size, :d] = rng.standard_normal((size, d))
             pts[:size, d] = rng.integers(0, 2, size)
             base = _case(d, gl.SUBSAMPLE, gl.UNBIASED, gl.SAMPLES, subsample_n=sub_n)
-            state = (*base.state[:d + 3 + 3], float(size), *pts.ravel())
-            assert_step_agrees(_case(d, gl.SUBSAMPLE, gl.UNBIASED, gl.SAMPLES,
-                                     subsample_n=sub_n, state=state))
+            state = (*base.state[: d + 3 + 3], float(size), *pts.ravel())
+            assert_step_agrees(
+                _case(d, gl.SUBSAMPLE, gl.UNBIASED, gl.SAMPLES, subsample_n=sub_n, state=state)
+            )
 
 
 def test_step_zero_pivots_like_the_kernel():
@@ -386,11 +481,11 @@ def test_step_zero_pivots_like_the_kernel():
     d = 3
     scatter = np.array([[4.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 9.0]])  # pivots 2, 0, 3
     base = _case(d, gl.AUGMENT, gl.MLE, gl.EXACT, weight=1.0, tpr=0.0)
-    head = list(base.state[:d + 6 + 3])
+    head = list(base.state[: d + 6 + 3])
     fixed = [4.0, 1.0, -2.0, 0.5, *scatter[np.tril_indices(d)]]
     case = _case(d, gl.AUGMENT, gl.MLE, gl.EXACT, weight=1.0, tpr=0.0, state=tuple(head + fixed))
     (k_rows, k_obs), (r_rows, r_obs) = kernel_step(case), reference_step(case)
-    L = k_rows[:, d:d + 6]
+    L = k_rows[:, d : d + 6]
     assert np.all(L == [1.0, 0.5, 0.0, 0.0, 0.0, 1.5]), L  # scatter / 4, factored
     assert np.array_equal(k_rows, r_rows)
     assert np.all(k_obs[:, d + 6 + 1] == -np.inf) and np.all(r_obs[:, d + 6 + 1] == -np.inf)
@@ -436,32 +531,53 @@ def _traj_params(name):
     d = 3
     L0 = np.array([[1.5, 0.0, 0.0], [0.4, 0.8, 0.0], [-0.2, 0.3, 0.6]])
     truth = np.concatenate([[0.5, -1.0, 2.0], L0[np.tril_indices(d)]])
-    kw = dict(d=d, path=gl.EXACT, tau=1.0, trunc=0.0, weight=-1.0, tpr=0.0, fpr=0.0,
-              real_fixed=0.0, subsample_n=0, pool_cap=0)
-    if name == "replace":   # a growing schedule, unbiased, tempered
+    kw = dict(
+        d=d,
+        path=gl.EXACT,
+        tau=1.0,
+        trunc=0.0,
+        weight=-1.0,
+        tpr=0.0,
+        fpr=0.0,
+        real_fixed=0.0,
+        subsample_n=0,
+        pool_cap=0,
+    )
+    if name == "replace":  # a growing schedule, unbiased, tempered
         kw.update(loop=gl.REPLACE, estimator=gl.UNBIASED, tau=0.9)
         counts = np.stack([0 * t, 8 + t % 5], 1)
     elif name == "augment":  # weighted fit; the fixed set screened once at generation 0
         kw.update(loop=gl.AUGMENT, estimator=gl.MLE, real_fixed=9.0, weight=0.6, tpr=0.1, fpr=0.2)
         counts = np.stack([0 * t, 0 * t + 6], 1)
-    elif name == "fresh":    # filter on both parts
+    elif name == "fresh":  # filter on both parts
         kw.update(loop=gl.FRESH, estimator=gl.UNBIASED, tpr=0.3, fpr=0.1, tau=1.1)
         counts = np.stack([0 * t + 4, 0 * t + 8], 1)
     elif name == "accumulate":  # a real point every other generation
         kw.update(loop=gl.ACCUMULATE, estimator=gl.MLE, tau=0.95)
         counts = np.stack([t % 2, 0 * t + 3], 1)
-    else:                    # subsample: Floyd picks from the pool, sized as kernels.py sizes it
+    else:  # subsample: Floyd picks from the pool, sized as kernels.py sizes it
         counts = np.stack([0 * t + 1, 0 * t + 4], 1)
-        kw.update(loop=gl.SUBSAMPLE, estimator=gl.UNBIASED, path=gl.SAMPLES, trunc=2.0, tpr=0.2,
-                  subsample_n=6, pool_cap=int(counts.sum()) + 1)
+        kw.update(
+            loop=gl.SUBSAMPLE,
+            estimator=gl.UNBIASED,
+            path=gl.SAMPLES,
+            trunc=2.0,
+            tpr=0.2,
+            subsample_n=6,
+            pool_cap=int(counts.sum()) + 1,
+        )
     return kw, truth, np.ascontiguousarray(counts, np.float64)
 
 
 def _traj_detectors(d):
     c = d + d * (d + 1) // 2  # trace, logdet, mean_sq columns
-    return np.array([[c + 1, 1, -1.0],   # logdet <= -1
-                     [c, 0, 6.0],        # trace >= 6
-                     [c + 2, 0, 1.0]])   # mean_sq >= 1
+    return np.array(
+        [
+            [c + 1, 1, -1.0],  # logdet <= -1
+            [c, 0, 6.0],  # trace >= 6
+            [c + 2, 0, 1.0],
+        ]
+    )  # mean_sq >= 1
 
 
 def _trajectory_errors(d, k_rec, r_rec, truth):
@@ -470,8 +586,10 @@ def _trajectory_errors(d, k_rec, r_rec, truth):
     head = d + T
     sig = _unpack(k_rec[..., d:head], d)
     spread = np.sqrt(np.max(np.diagonal(sig, axis1=-2, axis2=-1), axis=-1))
-    size = np.maximum(np.max(np.abs(k_rec[..., :d]), axis=-1) + spread,
-                      np.max(np.abs(truth[:d])) + np.sqrt(np.max(np.sum(_unpack(truth[d:], d) ** 2, -1))))
+    size = np.maximum(
+        np.max(np.abs(k_rec[..., :d]), axis=-1) + spread,
+        np.max(np.abs(truth[:d])) + np.sqrt(np.max(np.sum(_unpack(truth[d:], d) ** 2, -1))),
+    )
     xs = np.maximum.accumulate(size, axis=1)
     full = sig + np.tril(sig, -1).swapaxes(-1, -2)
     w = np.linalg.eigvalsh(full)
@@ -485,12 +603,16 @@ def _trajectory_errors(d, k_rec, r_rec, truth):
     runcond = np.maximum.accumulate(cond, axis=1)
     out = {}
     sigma_scale = np.max(np.abs(k_rec[..., d:head]), axis=-1) * runcond
-    specs = {"obs.mu": ("mean", np.arange(d), xs), "obs.sigma": ("moment", np.arange(d, head), sigma_scale),
-             "obs.trace": ("moment", [head], np.abs(k_rec[..., head]) * runcond),
-             "obs.logdet": ("logdet", [head + 1], d * cond),
-             "obs.mean_sq": ("mean_sq", [head + 2], xs * xs),
-             "obs.points_real": ("int", [head + 3], None),
-             "obs.points_synthetic": ("int", [head + 4], None), "obs.skipped": ("int", [head + 5], None)}
+    specs = {
+        "obs.mu": ("mean", np.arange(d), xs),
+        "obs.sigma": ("moment", np.arange(d, head), sigma_scale),
+        "obs.trace": ("moment", [head], np.abs(k_rec[..., head]) * runcond),
+        "obs.logdet": ("logdet", [head + 1], d * cond),
+        "obs.mean_sq": ("mean_sq", [head + 2], xs * xs),
+        "obs.points_real": ("int", [head + 3], None),
+        "obs.points_synthetic": ("int", [head + 4], None),
+        "obs.skipped": ("int", [head + 5], None),
+    }
     for name, (kind, idx, scale) in specs.items():
         k, r = k_rec[..., idx], r_rec[..., idx]
         if kind == "int":
@@ -529,10 +651,8 @@ def test_trajectory_matches_kernel(name):
     k_state, k_rec, k_first = fresh()
     core.advance_gaussian_loop(kp, k_state, TRAJ_IDS, seed, 0, G, gens, 0, k_rec, det, k_first, 1)
     r_state, r_rec, r_first = fresh()
-    gl.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, det,
-                                  r_first, 1)
-    gl.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, det,
-                                  r_first, 1)
+    gl.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 0, 7, gens[:8], 0, r_rec, det, r_first, 1)
+    gl.advance_gaussian_loop(rp, r_state, TRAJ_IDS, seed, 7, G, gens[8:], 8, r_rec, det, r_first, 1)
     o_state, o_rec, o_first = fresh()
     gl.advance_gaussian_loop(rp, o_state, TRAJ_IDS, seed, 0, G, gens, 0, o_rec, det, o_first, 1)
     assert o_state.tobytes() == r_state.tobytes() and o_rec.tobytes() == r_rec.tobytes()
@@ -544,45 +664,81 @@ def test_trajectory_matches_kernel(name):
         bad = np.argwhere(~(err <= tol))
         assert bad.size == 0, (
             f"{field}: error {err[tuple(bad[0])]:.3g} > {tol} at seed={seed} "
-            f"replica={TRAJ_IDS[bad[0][0]]} generation={bad[0][1]} ({name}: {kw})")
+            f"replica={TRAJ_IDS[bad[0][0]]} generation={bad[0][1]} ({name}: {kw})"
+        )
     assert r_first.tolist() == k_first.tolist(), f"first passage: kernel {k_first} reference {r_first}"
     # The final rows: every field, the loop's stored sets included.
-    case = S.GaussianLoopCase(**{**kw, "truth": tuple(truth), "counts": tuple(map(tuple, counts)),
-                                 "seed": seed, "replica_ids": tuple(TRAJ_IDS.tolist()), "t": G,
-                                 "state": tuple(k_state[0])})
+    case = S.GaussianLoopCase(
+        **{
+            **kw,
+            "truth": tuple(truth),
+            "counts": tuple(map(tuple, counts)),
+            "seed": seed,
+            "replica_ids": tuple(TRAJ_IDS.tolist()),
+            "t": G,
+            "state": tuple(k_state[0]),
+        }
+    )
     for r in range(R):
         case = S.GaussianLoopCase(**{**case.__dict__, "state": tuple(k_state[r])})
-        errs = step_errors(case, (k_state[r:r + 1], k_rec[r:r + 1, G]),
-                           (r_state[r:r + 1], r_rec[r:r + 1, G]))
+        errs = step_errors(
+            case, (k_state[r : r + 1], k_rec[r : r + 1, G]), (r_state[r : r + 1], r_rec[r : r + 1, G])
+        )
         for field, (kind, err) in errs.items():
             if field.startswith("obs."):
                 continue
             tol = 0 if kind == "int" else G * TOLERANCES[kind]
             assert np.all(err <= tol), (
                 f"final {field}: error {float(np.max(err)):.3g} > {tol} at seed={seed} "
-                f"replica={TRAJ_IDS[r]} generation={G} ({name})")
+                f"replica={TRAJ_IDS[r]} generation={G} ({name})"
+            )
 
 
 # --- params and the advance contract --------------------------------------------------------
 
-GOOD = dict(d=2, loop=gl.FRESH, estimator=0, path=gl.SAMPLES, tau=1.0, trunc=0.0, weight=-1.0,
-            tpr=0.0, fpr=0.0, real_fixed=0.0, subsample_n=0, pool_cap=0,
-            truth=np.array([0.0, 0.0, 1.0, 0.0, 1.0]), counts=np.full((4, 2), 5.0))
+GOOD = dict(
+    d=2,
+    loop=gl.FRESH,
+    estimator=0,
+    path=gl.SAMPLES,
+    tau=1.0,
+    trunc=0.0,
+    weight=-1.0,
+    tpr=0.0,
+    fpr=0.0,
+    real_fixed=0.0,
+    subsample_n=0,
+    pool_cap=0,
+    truth=np.array([0.0, 0.0, 1.0, 0.0, 1.0]),
+    counts=np.full((4, 2), 5.0),
+)
 BAD_PARAMS = {
-    "d 0": dict(d=0), "d 257": dict(d=257), "loop 5": dict(loop=5), "loop -1": dict(loop=-1),
-    "estimator 2": dict(estimator=2), "path 2": dict(path=2), "tau 0": dict(tau=0.0),
-    "tau inf": dict(tau=float("inf")), "trunc negative": dict(trunc=-1.0),
-    "trunc on the exact path": dict(trunc=1.0, path=gl.EXACT), "weight -0.5": dict(weight=-0.5),
-    "weight 1.5": dict(weight=1.5), "tpr 2": dict(tpr=2.0), "fpr nan": dict(fpr=float("nan")),
-    "real_fixed 1.5": dict(real_fixed=1.5), "real_fixed 2**41": dict(real_fixed=2.0**41),
+    "d 0": dict(d=0),
+    "d 257": dict(d=257),
+    "loop 5": dict(loop=5),
+    "loop -1": dict(loop=-1),
+    "estimator 2": dict(estimator=2),
+    "path 2": dict(path=2),
+    "tau 0": dict(tau=0.0),
+    "tau inf": dict(tau=float("inf")),
+    "trunc negative": dict(trunc=-1.0),
+    "trunc on the exact path": dict(trunc=1.0, path=gl.EXACT),
+    "weight -0.5": dict(weight=-0.5),
+    "weight 1.5": dict(weight=1.5),
+    "tpr 2": dict(tpr=2.0),
+    "fpr nan": dict(fpr=float("nan")),
+    "real_fixed 1.5": dict(real_fixed=1.5),
+    "real_fixed 2**41": dict(real_fixed=2.0**41),
     "subsample on the exact path": dict(loop=gl.SUBSAMPLE, path=gl.EXACT, subsample_n=3, pool_cap=9),
     "subsample_n 0": dict(loop=gl.SUBSAMPLE, subsample_n=0, pool_cap=9),
     "pool_cap negative": dict(loop=gl.SUBSAMPLE, subsample_n=3, pool_cap=-1),
     "pool_cap huge": dict(loop=gl.SUBSAMPLE, subsample_n=3, pool_cap=2**36),
-    "truth length": dict(truth=np.zeros(4)), "truth float32": dict(truth=np.ones(5, np.float32)),
+    "truth length": dict(truth=np.zeros(4)),
+    "truth float32": dict(truth=np.ones(5, np.float32)),
     "truth nan": dict(truth=np.array([np.nan, 0.0, 1.0, 0.0, 1.0])),
     "truth diagonal 0": dict(truth=np.array([0.0, 0.0, 1.0, 0.0, 0.0])),
-    "counts 1.5": dict(counts=np.full((4, 2), 1.5)), "counts negative": dict(counts=-np.ones((4, 2))),
+    "counts 1.5": dict(counts=np.full((4, 2), 1.5)),
+    "counts negative": dict(counts=-np.ones((4, 2))),
     "counts 3 columns": dict(counts=np.ones((4, 3))),
 }
 
@@ -596,10 +752,20 @@ def test_reference_params_checked_like_the_kernel(what):
         core.GaussianLoopParams(**args)
     R = 2
     with pytest.raises((TypeError, ValueError)) as refe:
-        gl.advance_gaussian_loop(gl.Params(**args), np.zeros((R, 1)),
-                                      np.arange(R, dtype=np.uint32), 1, 0, 1,
-                                      np.array([1], np.uint32), 0, np.zeros((R, 1, 1)),
-                                      np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+        gl.advance_gaussian_loop(
+            gl.Params(**args),
+            np.zeros((R, 1)),
+            np.arange(R, dtype=np.uint32),
+            1,
+            0,
+            1,
+            np.array([1], np.uint32),
+            0,
+            np.zeros((R, 1, 1)),
+            np.zeros((0, 3)),
+            np.zeros((R, 0), np.int64),
+            1,
+        )
     assert type(refe.value) is type(kern.value), f"{what}: kernel {kern.value!r}, reference {refe.value!r}"
     assert str(refe.value) == str(kern.value)
 
@@ -616,9 +782,20 @@ def test_advance_contract_of_the_loop(impl):
 
     def call(state=None, gen_begin=0, gen_end=4, rec=(4,)):
         st_ = np.ones((R, S_k)) if state is None else state
-        advance(p, st_, np.arange(R, dtype=np.uint32), 1, gen_begin, gen_end,
-                np.array(rec, np.uint32), 0, np.zeros((R, len(rec), O)), np.zeros((0, 3)),
-                np.zeros((R, 0), np.int64), 1)
+        advance(
+            p,
+            st_,
+            np.arange(R, dtype=np.uint32),
+            1,
+            gen_begin,
+            gen_end,
+            np.array(rec, np.uint32),
+            0,
+            np.zeros((R, len(rec), O)),
+            np.zeros((0, 3)),
+            np.zeros((R, 0), np.int64),
+            1,
+        )
         return st_
 
     with pytest.raises(ValueError, match="gen_end exceeds the generations the counts schedule covers"):
@@ -629,5 +806,16 @@ def test_advance_contract_of_the_loop(impl):
     with pytest.raises(TypeError):
         other = gl.Params(**GOOD) if impl == "kernel" else core.GaussianLoopParams(**GOOD)
         (core.advance_gaussian_loop if impl == "kernel" else gl.advance_gaussian_loop)(
-            other, np.ones((R, S_k)), np.arange(R, dtype=np.uint32), 1, 0, 1, np.array([1], np.uint32),
-            0, np.zeros((R, 1, O)), np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+            other,
+            np.ones((R, S_k)),
+            np.arange(R, dtype=np.uint32),
+            1,
+            0,
+            1,
+            np.array([1], np.uint32),
+            0,
+            np.zeros((R, 1, O)),
+            np.zeros((0, 3)),
+            np.zeros((R, 0), np.int64),
+            1,
+        )

@@ -42,7 +42,7 @@ L2_ATOL = 1e-7
 L2_RTOL = 1e-6
 L2_FLOORED_RTOL = 1e-4  # seen 1.07e-5 absolute (dev profile, an Augment case floored at 1e-9)
 EXACT = ("points_real", "points_synthetic", "skipped", "em_iters", "em_capped", "floored", "emptied")
-SHAPES = ((3, 2, 33), (2, 1, 8))   # (k, d, points): the buckets the twin compiles for
+SHAPES = ((3, 2, 33), (2, 1, 8))  # (k, d, points): the buckets the twin compiles for
 
 
 def _close(x, y, rtol):
@@ -55,8 +55,7 @@ def _em_twin(k, d):
     from madsim.reference import gmm
 
     def f(state, X, cov_type, iters, floor):
-        p = gmm.Params(k, d, cov_type, gmm.REPLACE, iters, 0.0, floor, 1.0, 0.0, 0.0, 0, None,
-                       None, None)
+        p = gmm.Params(k, d, cov_type, gmm.REPLACE, iters, 0.0, floor, 1.0, 0.0, 0.0, 0, None, None, None)
         return gmm.em_row(p, state, X)
 
     return jax.jit(f)
@@ -68,11 +67,11 @@ def em_cases(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     w = rng.dirichlet(np.ones(k))
     if k > 1 and draw(st.booleans()):
-        w[0] = 0.0                                   # a dead component stays dead
+        w[0] = 0.0  # a dead component stays dead
         w /= w.sum()
     means = rng.normal(0.0, 2.0, (k, d))
     if k > 1 and draw(st.booleans()):
-        means[-1] += 1e3                             # a component far from every point: emptied
+        means[-1] += 1e3  # a component far from every point: emptied
     L = np.zeros((k, d, d))
     for j in range(k):
         A = rng.normal(size=(d, d))
@@ -84,12 +83,18 @@ def em_cases(draw):
         L = np.tile(L[:, :1, :1], (1, d, d)) * np.eye(d)
     X = rng.normal(0.0, 1.5, (n, d))
     if draw(st.booleans()):
-        X[: n // 2] = X[0]                           # repeated points: collapsing components, the floor
+        X[: n // 2] = X[0]  # repeated points: collapsing components, the floor
     floor = draw(st.sampled_from([1e-12, 1e-6, 1e-3]))
     iters = draw(st.sampled_from([1, 1, 3]))
-    fam = ms.GaussianMixture(weights=w.tolist(), means=means.tolist(),
-                             covs=[(Lj @ Lj.T).tolist() for Lj in L], cov_type="full",
-                             em_iters=iters, em_tol=0.0, cov_floor=min(floor, 0.0099))
+    fam = ms.GaussianMixture(
+        weights=w.tolist(),
+        means=means.tolist(),
+        covs=[(Lj @ Lj.T).tolist() for Lj in L],
+        cov_type="full",
+        em_iters=iters,
+        em_tol=0.0,
+        cov_floor=min(floor, 0.0099),
+    )
     return fam, ("full", "diag", "spherical").index(cov_type), X
 
 
@@ -99,16 +104,28 @@ def test_em_iterations_agree(case):
     fam, cov_type, X = case
     k, d = fam.k, fam.dim
     truth = gmm_truth(fam)
-    p = core.GaussianMixtureParams(k=k, d=d, cov_type=cov_type, loop=0, em_iters=fam.em_iters,
-                                   em_tol=0.0, cov_floor=fam.cov_floor, tau=1.0, tpr=0.0, fpr=0.0,
-                                   real_fixed=0.0, truth=truth, tails=np.zeros(2 * d),
-                                   counts=np.array([[0.0, X.shape[0]]]))
+    p = core.GaussianMixtureParams(
+        k=k,
+        d=d,
+        cov_type=cov_type,
+        loop=0,
+        em_iters=fam.em_iters,
+        em_tol=0.0,
+        cov_floor=fam.cov_floor,
+        tau=1.0,
+        tpr=0.0,
+        fpr=0.0,
+        real_fixed=0.0,
+        truth=truth,
+        tails=np.zeros(2 * d),
+        counts=np.array([[0.0, X.shape[0]]]),
+    )
     state = np.zeros(p.state_size)
-    state[:truth.size] = truth
+    state[: truth.size] = truth
     a = core.gmm_em(p, state, X)
     b = np.asarray(_em_twin(k, d)(state, X, cov_type, fam.em_iters, fam.cov_floor))
     P = truth.size
-    c = slice(P + 3, P + 7)                          # iterations, capped, floored, emptied
+    c = slice(P + 3, P + 7)  # iterations, capped, floored, emptied
     assert np.array_equal(a[c], b[c]), f"EM counters differ: {a[c]} vs {b[c]} ({fam})"
     assert a[P + 3] == fam.em_iters and a[P + 4] == 1.0  # tol 0: the cap, never converged
     assert np.all(np.isfinite(a)), "a NaN or inf in the state"
@@ -126,17 +143,31 @@ def configs(draw):
     k, d = 3, 2
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     cov_type = draw(st.sampled_from(["full", "diag", "spherical"]))
-    covs = {"full": [(lambda A: (A @ A.T + 0.2 * np.eye(d)).tolist())(rng.normal(size=(d, d)))
-                     for _ in range(k)],
-            "diag": rng.uniform(0.2, 2.0, (k, d)).tolist(),
-            "spherical": rng.uniform(0.2, 2.0, k).tolist()}[cov_type]
-    fam = ms.GaussianMixture(weights=rng.dirichlet(np.ones(k)).tolist(),
-                             means=rng.normal(0.0, 2.0, (k, d)).tolist(), covs=covs,
-                             cov_type=cov_type, em_iters=draw(st.integers(1, 4)), em_tol=0.0,
-                             cov_floor=draw(st.sampled_from([1e-9, 1e-2])))
-    loop = draw(st.sampled_from([ms.Replace(n=10), ms.Fresh(real=5, synthetic=10),
-                                 ms.Augment(real=5, synthetic=10), ms.Accumulate(real=2, synthetic=5),
-                                 ms.AccumulateSubsample(n=12, real=2, synthetic=5)]))
+    covs = {
+        "full": [(lambda A: (A @ A.T + 0.2 * np.eye(d)).tolist())(rng.normal(size=(d, d))) for _ in range(k)],
+        "diag": rng.uniform(0.2, 2.0, (k, d)).tolist(),
+        "spherical": rng.uniform(0.2, 2.0, k).tolist(),
+    }[cov_type]
+    fam = ms.GaussianMixture(
+        weights=rng.dirichlet(np.ones(k)).tolist(),
+        means=rng.normal(0.0, 2.0, (k, d)).tolist(),
+        covs=covs,
+        cov_type=cov_type,
+        em_iters=draw(st.integers(1, 4)),
+        em_tol=0.0,
+        cov_floor=draw(st.sampled_from([1e-9, 1e-2])),
+    )
+    loop = draw(
+        st.sampled_from(
+            [
+                ms.Replace(n=10),
+                ms.Fresh(real=5, synthetic=10),
+                ms.Augment(real=5, synthetic=10),
+                ms.Accumulate(real=2, synthetic=5),
+                ms.AccumulateSubsample(n=12, real=2, synthetic=5),
+            ]
+        )
+    )
     kw = {}
     if draw(st.booleans()):
         kw["temperature"] = draw(st.floats(0.3, 2.0))
@@ -146,10 +177,17 @@ def configs(draw):
 
 
 def run(cfg, backend, seed, ids):
-    return ms.simulate(cfg, replicas=ids, generations=GENERATIONS, seed=seed, record=ms.every(1),
-                       metrics=["weights", "means", "covs", "mix_mean", *GMM_COUNTERS, *GMM_SUMMARY,
-                                *GMM_METRICS],
-                       backend=backend, progress=False, threads=2)
+    return ms.simulate(
+        cfg,
+        replicas=ids,
+        generations=GENERATIONS,
+        seed=seed,
+        record=ms.every(1),
+        metrics=["weights", "means", "covs", "mix_mean", *GMM_COUNTERS, *GMM_SUMMARY, *GMM_METRICS],
+        backend=backend,
+        progress=False,
+        threads=2,
+    )
 
 
 @settings(max_examples=S.examples(8))
@@ -158,13 +196,18 @@ def test_generations_agree_on_drawn_configs(cfg, seed, ids):
     assert_twins_agree(cfg, seed, ids)
 
 
-@pytest.mark.parametrize("loop", [ms.Accumulate(real=2, synthetic=5),
-                                  ms.AccumulateSubsample(n=12, real=2, synthetic=5)])
+@pytest.mark.parametrize(
+    "loop", [ms.Accumulate(real=2, synthetic=5), ms.AccumulateSubsample(n=12, real=2, synthetic=5)]
+)
 def test_accumulating_loops_agree(loop):
     """The pool loops on every drawn family above may miss them: one of each, filter on."""
-    fam = ms.GaussianMixture(weights=[0.3, 0.3, 0.4], means=[[0, 0], [2, 1], [-1, 2]],
-                             covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.7, 0.0], [0.0, 2.0]],
-                                   [[1.0, -0.2], [-0.2, 1.0]]], em_iters=3, em_tol=0.0)
+    fam = ms.GaussianMixture(
+        weights=[0.3, 0.3, 0.4],
+        means=[[0, 0], [2, 1], [-1, 2]],
+        covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.7, 0.0], [0.0, 2.0]], [[1.0, -0.2], [-0.2, 1.0]]],
+        em_iters=3,
+        em_tol=0.0,
+    )
     assert_twins_agree(ms.Config(family=fam, loop=loop, filter=ms.Filter(0.2, 0.1)), 5, [2, 0])
 
 
@@ -197,8 +240,7 @@ def test_a_perturbed_twin_fails(monkeypatch):
     """The comparison can fail: a twin whose floor is 10x the kernel's parts."""
     from madsim.reference import gmm
 
-    fam = ms.GaussianMixture(weights=[0.5, 0.5], means=[[0.0], [0.1]], em_iters=3, em_tol=0.0,
-                             cov_floor=0.5)
+    fam = ms.GaussianMixture(weights=[0.5, 0.5], means=[[0.0], [0.1]], em_iters=3, em_tol=0.0, cov_floor=0.5)
     cfg = ms.Config(family=fam, loop=ms.Replace(n=8))
     a = run(cfg, "cpu", 3, [0, 1, 2, 3])
     real = gmm.m_step

@@ -34,8 +34,17 @@ COV3 = [[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.5]]
 
 
 def run(cfg, backend, seed, ids, generations):
-    return ms.simulate(cfg, replicas=ids, generations=generations, seed=seed, record=ms.every(1),
-                       backend=backend, progress=False, threads=2, metrics="all")
+    return ms.simulate(
+        cfg,
+        replicas=ids,
+        generations=generations,
+        seed=seed,
+        record=ms.every(1),
+        backend=backend,
+        progress=False,
+        threads=2,
+        metrics="all",
+    )
 
 
 def disagreements(a, b):
@@ -61,16 +70,29 @@ def configs(draw):
     design = draw(st.sampled_from(["fresh", "fixed"]))
     syn, real = (draw(st.sampled_from(COUNT_BUCKETS)) for _ in range(2))
     syn = max(syn, 1)
-    loop = draw(st.sampled_from([
-        ms.Replace(n=max(syn, d + 1)), ms.Augment(real=real, synthetic=syn),
-        ms.Fresh(real=real, synthetic=syn), ms.Accumulate(synthetic=syn, real=real),
-        ms.AccumulateSubsample(n=draw(st.sampled_from([d + 1, 8])), synthetic=syn, real=real)]))
+    loop = draw(
+        st.sampled_from(
+            [
+                ms.Replace(n=max(syn, d + 1)),
+                ms.Augment(real=real, synthetic=syn),
+                ms.Fresh(real=real, synthetic=syn),
+                ms.Accumulate(synthetic=syn, real=real),
+                ms.AccumulateSubsample(n=draw(st.sampled_from([d + 1, 8])), synthetic=syn, real=real),
+            ]
+        )
+    )
     cov = None
     if draw(st.booleans()):
         a = np.array(draw(st.lists(st.floats(-1.0, 1.0), min_size=d * d, max_size=d * d))).reshape(d, d)
         cov = (a @ a.T + 0.1 * np.eye(d)).tolist()
-    fam = dict(dim=d, design=design, cov=cov, weights=draw(st.sampled_from([None, -0.5, 2.0])),
-               ridge=draw(st.sampled_from([0.0, 0.0, 0.3])), max_iter=draw(st.sampled_from([5, 50])))
+    fam = dict(
+        dim=d,
+        design=design,
+        cov=cov,
+        weights=draw(st.sampled_from([None, -0.5, 2.0])),
+        ridge=draw(st.sampled_from([0.0, 0.0, 0.3])),
+        max_iter=draw(st.sampled_from([5, 50])),
+    )
     try:
         return ms.Config(family=ms.Logistic(**fam), loop=loop)
     except ValueError:  # too few rows for this loop: the plain replace loop
@@ -97,17 +119,32 @@ def test_twins_agree_on_many_drawn_configs(cfg, seed, ids):
     _agree(cfg, seed, ids)
 
 
-LOOPS = (ms.Replace(n=30), ms.Augment(real=6, synthetic=9), ms.Fresh(real=5, synthetic=9),
-         ms.Accumulate(synthetic=9, real=3), ms.AccumulateSubsample(n=12, synthetic=9, real=3))
-EVERY = [pytest.param(loop, design, ridge,
-                      marks=() if (type(loop), design, ridge) in (
-                          (ms.Augment, "fresh", 0.0), (ms.AccumulateSubsample, "fixed", 0.0),
-                          (ms.Fresh, "fresh", 0.1)) else pytest.mark.slow)
-         for ridge in (0.0, 0.1) for design in ("fresh", "fixed") for loop in LOOPS]
+LOOPS = (
+    ms.Replace(n=30),
+    ms.Augment(real=6, synthetic=9),
+    ms.Fresh(real=5, synthetic=9),
+    ms.Accumulate(synthetic=9, real=3),
+    ms.AccumulateSubsample(n=12, synthetic=9, real=3),
+)
+EVERY = [
+    pytest.param(
+        loop,
+        design,
+        ridge,
+        marks=()
+        if (type(loop), design, ridge)
+        in ((ms.Augment, "fresh", 0.0), (ms.AccumulateSubsample, "fixed", 0.0), (ms.Fresh, "fresh", 0.1))
+        else pytest.mark.slow,
+    )
+    for ridge in (0.0, 0.1)
+    for design in ("fresh", "fixed")
+    for loop in LOOPS
+]
 
 
-@pytest.mark.parametrize("loop,design,ridge", EVERY,
-                         ids=lambda x: type(x).__name__ if not isinstance(x, (str, float)) else str(x))
+@pytest.mark.parametrize(
+    "loop,design,ridge", EVERY, ids=lambda x: type(x).__name__ if not isinstance(x, (str, float)) else str(x)
+)
 def test_twins_agree_every_loop_one_step_then_several(loop, design, ridge):
     """One generation from the truth (every init draw and one step), and six
     (every loop x design x ridge under -m slow; three in CI): d = 3 with a
@@ -128,9 +165,11 @@ def test_comparison_detects_a_ridge_of_1e_9():
     """The differential check can fail: a ridge of 1e-9 added in one twin only
     moves w by ~1e-10, which it reports (the configuration of an every-loop
     case above, so the twin's compiled program is reused)."""
+
     def cfg(ridge):
         fam = ms.Logistic(dim=3, design="fresh", cov=COV3, weights=[1.0, -0.5, 0.3], ridge=ridge)
         return ms.Config(family=fam, loop=ms.Fresh(real=5, synthetic=9))
+
     ids = [0, 5, 2**32 - 1, 123]
     a, b = run(cfg(0.1), "cpu", 7, ids, 6), run(cfg(0.1 + 1e-9), "jax", 7, ids, 6)
     assert any(s.startswith("w") for s in disagreements(a, b))
@@ -141,17 +180,38 @@ def test_reference_params_checked_like_the_kernel():
     from madsim.reference import logistic
 
     truth = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.5, 0.0, 0.5])
-    good = dict(d=2, loop=0, design=0, max_iter=50, ridge=0.0, tol=1e-10, real_fixed=0.0,
-                truth=truth, counts=np.array([[0.0, 5.0]]))
+    good = dict(
+        d=2,
+        loop=0,
+        design=0,
+        max_iter=50,
+        ridge=0.0,
+        tol=1e-10,
+        real_fixed=0.0,
+        truth=truth,
+        counts=np.array([[0.0, 5.0]]),
+    )
     core.LogisticParams(**good)
     logistic._logistic_params(logistic.Params(**good))
-    bad = [dict(d=0), dict(loop=5), dict(design=2), dict(max_iter=0), dict(ridge=-1.0),
-           dict(ridge=float("inf")), dict(tol=0.0), dict(tol=1.0), dict(real_fixed=0.5),
-           dict(truth=truth[:5]), dict(truth=np.where(np.arange(8) == 2, 0.0, truth)),
-           dict(truth=np.where(np.arange(8) == 0, np.nan, truth)),
-           dict(counts=np.array([[0.0, 1.5]])), dict(counts=np.array([[-1.0, 1.0]])),
-           dict(design=1, counts=np.array([[0.0, 5.0], [0.0, 6.0]])),
-           dict(loop=4, subsample_n=0, pool_cap=10), dict(loop=3, pool_cap=-1)]
+    bad = [
+        dict(d=0),
+        dict(loop=5),
+        dict(design=2),
+        dict(max_iter=0),
+        dict(ridge=-1.0),
+        dict(ridge=float("inf")),
+        dict(tol=0.0),
+        dict(tol=1.0),
+        dict(real_fixed=0.5),
+        dict(truth=truth[:5]),
+        dict(truth=np.where(np.arange(8) == 2, 0.0, truth)),
+        dict(truth=np.where(np.arange(8) == 0, np.nan, truth)),
+        dict(counts=np.array([[0.0, 1.5]])),
+        dict(counts=np.array([[-1.0, 1.0]])),
+        dict(design=1, counts=np.array([[0.0, 5.0], [0.0, 6.0]])),
+        dict(loop=4, subsample_n=0, pool_cap=10),
+        dict(loop=3, pool_cap=-1),
+    ]
     for change in bad:
         args = {**good, **change}
         with pytest.raises(ValueError) as e1:

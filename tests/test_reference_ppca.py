@@ -39,8 +39,7 @@ from test_reference_gaussian_loop import TOLERANCES, _case, _unpack, step_errors
 
 # (d, q) buckets: one reference compile (~15 s) per bucket and path, so CI
 # runs (3, 2) and the slow suite the others.
-BUCKETS = ((3, 2), pytest.param(2, 1, marks=pytest.mark.slow),
-           pytest.param(5, 2, marks=pytest.mark.slow))
+BUCKETS = ((3, 2), pytest.param(2, 1, marks=pytest.mark.slow), pytest.param(5, 2, marks=pytest.mark.slow))
 # PPCA columns in units of g: factor_var and noise_var are eigenvalues of the
 # projected C (|d lambda| <= |dC|): scale l_1, MOMENT_TOL. subspace_sin2 and
 # max_angle move with the eigenvectors: absolute, observed <= 2e-15 g over
@@ -50,7 +49,7 @@ ANGLE_TOL = 1e-12
 
 
 def _basis(case, q):
-    L0 = _unpack(np.asarray(case.truth)[case.d:], case.d)
+    L0 = _unpack(np.asarray(case.truth)[case.d :], case.d)
     w, V = np.linalg.eigh(L0 @ L0.T)
     return np.ascontiguousarray(V[:, ::-1][:, :q])
 
@@ -59,49 +58,107 @@ def kernel_step(case, q, tau_factor=1.0):
     """core.advance_gaussian_loop over generation t alone (factors = q; q = 0:
     the Gaussian on the same stream): (rows [R, S], observe [R, O])."""
     p = core.GaussianLoopParams(
-        d=case.d, loop=case.loop, estimator=case.estimator, path=case.path,
-        tau=case.tau * tau_factor, trunc=case.trunc, weight=case.weight, tpr=case.tpr,
-        fpr=case.fpr, real_fixed=case.real_fixed, subsample_n=case.subsample_n,
-        pool_cap=case.pool_cap, truth=np.array(case.truth), counts=np.array(case.counts),
-        factors=q, basis=_basis(case, q) if q else None)
+        d=case.d,
+        loop=case.loop,
+        estimator=case.estimator,
+        path=case.path,
+        tau=case.tau * tau_factor,
+        trunc=case.trunc,
+        weight=case.weight,
+        tpr=case.tpr,
+        fpr=case.fpr,
+        real_fixed=case.real_fixed,
+        subsample_n=case.subsample_n,
+        pool_cap=case.pool_cap,
+        truth=np.array(case.truth),
+        counts=np.array(case.counts),
+        factors=q,
+        basis=_basis(case, q) if q else None,
+    )
     R = len(case.replica_ids)
     state = np.tile(np.array(case.state), (R, 1))
     records = np.full((R, 1, p.observe_size), np.nan)
-    core.advance_gaussian_loop(p, state, np.array(case.replica_ids, np.uint32), case.seed,
-                               case.t - 1, case.t, np.array([case.t], np.uint32), 0, records,
-                               np.zeros((0, 3)), np.zeros((R, 0), np.int64), 1)
+    core.advance_gaussian_loop(
+        p,
+        state,
+        np.array(case.replica_ids, np.uint32),
+        case.seed,
+        case.t - 1,
+        case.t,
+        np.array([case.t], np.uint32),
+        0,
+        records,
+        np.zeros((0, 3)),
+        np.zeros((R, 0), np.int64),
+        1,
+    )
     return state, records[:, 0]
 
 
 def _params(d, path, q, arrays):
     (loop, estimator, tau, trunc, weight, tpr, fpr, real_fixed, sub_n, truth, counts, basis) = arrays
     cap = S.LOOP_POOL_CAP if path == gl.SAMPLES else 0
-    return gl.Params(d, loop, estimator, path, tau, trunc, weight, tpr, fpr, real_fixed, sub_n,
-                     cap, truth, counts, q, basis)
+    return gl.Params(
+        d,
+        loop,
+        estimator,
+        path,
+        tau,
+        trunc,
+        weight,
+        tpr,
+        fpr,
+        real_fixed,
+        sub_n,
+        cap,
+        truth,
+        counts,
+        q,
+        basis,
+    )
 
 
 @functools.partial(backend.jit, static_argnames=("d", "path", "q"))
 def _reference_step_batch(state, ids, key, t, arrays, *, d, path, q):
     p = _params(d, path, q, arrays)
     nmax = gl.Bounds(*S.LOOP_BOUNDS) if path == gl.SAMPLES else gl.Bounds(0, 0, 0)
-    return jax.vmap(lambda row, r: (lambda new: (new, gl.observe(p, new)))(
-        gl.step(p, row, key, r, t, nmax)))(state, ids)
+    return jax.vmap(lambda row, r: (lambda new: (new, gl.observe(p, new)))(gl.step(p, row, key, r, t, nmax)))(
+        state, ids
+    )
 
 
 def reference_step(case, q, tau_factor=1.0):
     R = len(case.replica_ids)
-    arrays = (np.int32(case.loop), np.int32(case.estimator), case.tau * tau_factor, case.trunc,
-              case.weight, case.tpr, case.fpr, case.real_fixed, np.int64(case.subsample_n),
-              np.array(case.truth), np.array(case.counts), _basis(case, q))
+    arrays = (
+        np.int32(case.loop),
+        np.int32(case.estimator),
+        case.tau * tau_factor,
+        case.trunc,
+        case.weight,
+        case.tpr,
+        case.fpr,
+        case.real_fixed,
+        np.int64(case.subsample_n),
+        np.array(case.truth),
+        np.array(case.counts),
+        _basis(case, q),
+    )
     arrays = tuple(np.asarray(a, np.float64) if isinstance(a, float) else a for a in arrays)
     p = _params(case.d, case.path, q, arrays)
     width = gl.row_size(p._replace(loop=jax.numpy.int32(case.loop)))
     S_k = len(case.state)
     state = np.zeros((R, width))
     state[:, :S_k] = case.state
-    rows, obs = _reference_step_batch(state, np.array(case.replica_ids, np.uint32),
-                                      ref.seed_key(case.seed), np.uint32(case.t), arrays,
-                                      d=case.d, path=case.path, q=q)
+    rows, obs = _reference_step_batch(
+        state,
+        np.array(case.replica_ids, np.uint32),
+        ref.seed_key(case.seed),
+        np.uint32(case.t),
+        arrays,
+        d=case.d,
+        path=case.path,
+        q=q,
+    )
     rows = np.asarray(rows)
     assert not np.any(rows[:, S_k:]), "reference wrote past the loop's layout"
     return rows[:, :S_k], np.asarray(obs)
@@ -111,7 +168,7 @@ def _gap(case, q):
     """g = l_1 / (l_q - l_{q+1}) per replica, of the fit before projection."""
     _, obs = kernel_step(case, 0)
     d = case.d
-    C = _unpack(obs[:, d:d + d * (d + 1) // 2], d)
+    C = _unpack(obs[:, d : d + d * (d + 1) // 2], d)
     C = C + np.tril(C, -1).swapaxes(-1, -2)
     w = np.linalg.eigvalsh(C)[:, ::-1]
     with np.errstate(divide="ignore"):
@@ -127,7 +184,7 @@ def ppca_errors(case, q, kern, refe):
         out[name] = e if kind == "int" else e / (TOLERANCES[kind] * g)
     k, r = kern[1], refe[1]
     at = k.shape[1] - (q + 3)
-    l1 = np.max(np.abs(k[:, at:at + q]), axis=1)
+    l1 = np.max(np.abs(k[:, at : at + q]), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = lambda c: np.abs(k[:, c] - r[:, c]) / (EIG_TOL * g * l1)  # noqa: E731
         out["obs.factor_var"] = np.max(np.stack([rel(at + j) for j in range(q)]), axis=0)
@@ -160,7 +217,8 @@ def assert_step_agrees(case, q):
             raise AssertionError(
                 f"{name}: error {err[i]:.3g} (in tolerances; integers: entries that differ) at "
                 f"seed={case.seed} replica={case.replica_ids[i]} generation={case.t} q={q} "
-                f"({case.describe()})")
+                f"({case.describe()})"
+            )
 
 
 @pytest.mark.parametrize("d, q", BUCKETS)
@@ -195,12 +253,19 @@ def test_step_comparison_detects_tau_perturbed_by_1e_9(path):
 def test_trajectory_matches_the_jax_backend(loop):
     """20 generations (init included) through simulate on both backends
     (slow: ~25 s of jit per path)."""
-    loops = {"replace": ms.Replace(n=9), "fresh": ms.Fresh(real=3, synthetic=6),
-             "accumulate": ms.Accumulate(synthetic=4, real=1),
-             "subsample": ms.AccumulateSubsample(n=7, synthetic=4, real=1)}
+    loops = {
+        "replace": ms.Replace(n=9),
+        "fresh": ms.Fresh(real=3, synthetic=6),
+        "accumulate": ms.Accumulate(synthetic=4, real=1),
+        "subsample": ms.AccumulateSubsample(n=7, synthetic=4, real=1),
+    }
     fam = ms.PPCA(dim=3, factors=1, spectrum=[3.0], noise=0.4, mean=[0.5, -1.0, 2.0])
-    cfg = ms.Config(family=fam, loop=loops[loop], path="samples" if loop == "subsample" else "exact",
-                    filter=ms.Filter(tpr=0.2, fpr=0.1))
+    cfg = ms.Config(
+        family=fam,
+        loop=loops[loop],
+        path="samples" if loop == "subsample" else "exact",
+        filter=ms.Filter(tpr=0.2, fpr=0.1),
+    )
     run = dict(replicas=6, generations=20, seed=9, progress=False, record=ms.every(5))
     a = ms.simulate(cfg, **run, metrics="all")
     b = ms.simulate(cfg, backend="jax", **run, metrics="all")

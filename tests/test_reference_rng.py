@@ -120,15 +120,16 @@ def test_stream_word_packs_tag_and_site_like_the_core():
 @example(sl=S.StreamSlice(0, 0, 0, 255, 0, 0))
 @example(sl=S.StreamSlice(2**64 - 1, 2**32 - 1, 2**32 - 1, 255, 2**24 - 1, 2**32 - S.COUNT_BUCKET))
 def test_stream_blocks_are_bit_identical_to_core(sl):
-    core_words = rng.blocks(sl.seed, sl.replica, sl.generation, sl.tag, sl.site, sl.begin,
-                            S.COUNT_BUCKET)
-    ref_words = np.asarray(_ref_blocks(ref.seed_key(sl.seed), sl.replica, sl.generation,
-                                       sl.tag, sl.site, np.uint32(sl.begin)))
+    core_words = rng.blocks(sl.seed, sl.replica, sl.generation, sl.tag, sl.site, sl.begin, S.COUNT_BUCKET)
+    ref_words = np.asarray(
+        _ref_blocks(ref.seed_key(sl.seed), sl.replica, sl.generation, sl.tag, sl.site, np.uint32(sl.begin))
+    )
     bad = np.nonzero(np.any(core_words != ref_words, axis=1))[0]
     assert bad.size == 0, (
         f"raw words differ at block {sl.begin + int(bad[0])} of "
         f"{_where(sl.seed, sl.replica, sl.generation, sl.tag, sl.site)}: "
-        f"core {core_words[bad[0]].tolist()} reference {ref_words[bad[0]].tolist()}")
+        f"core {core_words[bad[0]].tolist()} reference {ref_words[bad[0]].tolist()}"
+    )
 
 
 def test_side_block_max_is_bit_identical_to_core():
@@ -163,7 +164,9 @@ def test_normal_pair_of_core_words_matches_core(sl):
     want_c, want_s = rng.normal_pair(ur, ua)
     got_c, got_s = map(np.asarray, jax.jit(transforms.normal_pair)(ur, ua))
     err = max(np.max(np.abs(got_c - want_c)), np.max(np.abs(got_s - want_s)))
-    assert err <= NORMAL_ATOL, f"normal_pair max |diff| {err:.3g} > {NORMAL_ATOL} at block words {words.tolist()}"
+    assert err <= NORMAL_ATOL, (
+        f"normal_pair max |diff| {err:.3g} > {NORMAL_ATOL} at block words {words.tolist()}"
+    )
 
 
 def test_log_factorial_matches_core():
@@ -184,23 +187,28 @@ def test_log_factorial_matches_core():
 def test_normals_match_core(sl):
     count = 2 * S.COUNT_BUCKET - 1  # odd: the last sine is dropped
     want = rng.normals(sl.seed, count, sl.replica, sl.generation, sl.tag, sl.site)
-    got = np.asarray(_ref_normals(ref.seed_key(sl.seed), sl.replica, sl.generation, sl.tag,
-                                  sl.site))[:count]
+    got = np.asarray(_ref_normals(ref.seed_key(sl.seed), sl.replica, sl.generation, sl.tag, sl.site))[:count]
     err = np.abs(got - want)
     i = int(np.argmax(err))
     assert err[i] <= NORMAL_ATOL, (
         f"normal {i} differs by {err[i]:.3g} (> NORMAL_ATOL {NORMAL_ATOL}) at "
-        f"{_where(sl.seed, sl.replica, sl.generation, sl.tag, sl.site)}")
+        f"{_where(sl.seed, sl.replica, sl.generation, sl.tag, sl.site)}"
+    )
 
 
-@given(alpha=S.alphas, seed=S.seeds, ids=S.replica_id_sets, generation=S.counter_generations,
-       tag=S.tags, site=S.sites)
+@given(
+    alpha=S.alphas,
+    seed=S.seeds,
+    ids=S.replica_id_sets,
+    generation=S.counter_generations,
+    tag=S.tags,
+    site=S.sites,
+)
 @example(alpha=0.5, seed=0, ids=[0, 1, 2, 3], generation=1, tag=2, site=0)
 def test_gamma_matches_core_tries_exactly(alpha, seed, ids, generation, tag, site):
     ids = np.array(ids, np.uint32)
     want_v, want_sp, want_tr = rng.gamma(alpha, seed, ids, generation, tag, site)
-    got_v, got_sp, got_tr = map(np.asarray, _ref_gamma(alpha, ref.seed_key(seed), ids,
-                                                       generation, tag, site))
+    got_v, got_sp, got_tr = map(np.asarray, _ref_gamma(alpha, ref.seed_key(seed), ids, generation, tag, site))
     for r in range(ids.size):
         where = f"alpha={alpha} " + _where(seed, int(ids[r]), generation, tag, site)
         assert got_tr[r] == want_tr[r], f"gamma tries: core {want_tr[r]} reference {got_tr[r]} at {where}"
@@ -209,8 +217,15 @@ def test_gamma_matches_core_tries_exactly(alpha, seed, ids, generation, tag, sit
         assert abs(got_sp[r] - want_sp[r]) <= NORMAL_ATOL, f"gamma spare normal differs at {where}"
 
 
-@given(n=S.binomial_ns, p=S.binomial_ps, seed=S.seeds, ids=S.replica_id_sets,
-       generation=S.counter_generations, tag=S.tags, site=S.sites)
+@given(
+    n=S.binomial_ns,
+    p=S.binomial_ps,
+    seed=S.seeds,
+    ids=S.replica_id_sets,
+    generation=S.counter_generations,
+    tag=S.tags,
+    site=S.sites,
+)
 @example(n=100, p=0.3, seed=1, ids=[0, 1, 2, 3], generation=1, tag=4, site=0)  # BTRS
 @example(n=100, p=0.95, seed=1, ids=[0, 1, 2, 3], generation=1, tag=4, site=0)  # inversion, mirrored
 @example(n=0, p=0.5, seed=1, ids=[0, 1, 2, 3], generation=1, tag=4, site=0)
@@ -219,11 +234,14 @@ def test_gamma_matches_core_tries_exactly(alpha, seed, ids, generation, tag, sit
 def test_binomial_matches_core_exactly(n, p, seed, ids, generation, tag, site):
     ids = np.array(ids, np.uint32)
     want_v, want_tr = rng.binomial(n, p, seed, ids, generation, tag, site)
-    got_v, got_tr = map(np.asarray, _ref_binomial(float(n), p, ref.seed_key(seed), ids,
-                                                  generation, tag, site))
+    got_v, got_tr = map(
+        np.asarray, _ref_binomial(float(n), p, ref.seed_key(seed), ids, generation, tag, site)
+    )
     where = f"n={n} p={p!r} " + _where(seed, ids.tolist(), generation, tag, site)
     assert got_v.tolist() == want_v.tolist(), f"binomial values: core {want_v} reference {got_v} at {where}"
-    assert got_tr.tolist() == want_tr.tolist(), f"binomial tries: core {want_tr} reference {got_tr} at {where}"
+    assert got_tr.tolist() == want_tr.tolist(), (
+        f"binomial tries: core {want_tr} reference {got_tr} at {where}"
+    )
 
 
 # --- the suite can fail ---------------------------------------------------------------------
@@ -236,8 +254,9 @@ def test_a_perturbed_philox_multiplier_is_detected(monkeypatch):
     want = rng.blocks(1, 2, 3, 255, 0, 0, 4)
     assert np.all(np.any(got != want, axis=1))
     ctr, key, expected = KAT[0]
-    assert [int(w) for w in np.asarray(ref.philox4x32_10(jnp.array(ctr, jnp.uint32),
-                                                         jnp.array(key, jnp.uint32)))] != list(expected)
+    assert [
+        int(w) for w in np.asarray(ref.philox4x32_10(jnp.array(ctr, jnp.uint32), jnp.array(key, jnp.uint32)))
+    ] != list(expected)
 
 
 def test_a_shifted_gamma_stream_is_detected():
@@ -257,7 +276,7 @@ def _imported_modules(path, package="madsim.reference"):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             parts = package.split(".")
-            base = ".".join(parts[:len(parts) - node.level + 1]) if node.level else ""
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
             mod = ".".join(x for x in (base, node.module or "") if x)
             yield mod
             yield from (f"{mod}.{a.name}" for a in node.names)
@@ -278,9 +297,15 @@ def test_reference_imports_nothing_of_the_core():
 
 def test_import_scan_sees_relative_imports(tmp_path):
     """The scan above is not vacuous: it resolves the relative forms."""
-    for line in ("from .._backend import core", "from .. import rng", "from ..._core import x",
-                 "import madsim._core"):
+    for line in (
+        "from .._backend import core",
+        "from .. import rng",
+        "from ..._core import x",
+        "import madsim._core",
+    ):
         f = tmp_path / "m.py"
         f.write_text(line + "\n")
-        assert set(_imported_modules(f, "madsim.reference.sub" if "..." in line else
-                                     "madsim.reference")) & _BANNED, line
+        assert (
+            set(_imported_modules(f, "madsim.reference.sub" if "..." in line else "madsim.reference"))
+            & _BANNED
+        ), line

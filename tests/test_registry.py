@@ -61,8 +61,10 @@ def missing(spec: FamilySpec) -> list[str]:
                 if advance not in _defined(path, ast.FunctionDef):
                     out.append(f"{name}: the JAX twin's advance reference.{module}.{advance} does not exist")
         if f"X({kern}, " not in family_list:
-            out.append(f"{name}: kernel {kern!r} is not in the C++ family list "
-                       f"(csrc/madsim/families.hpp: X({kern}, Model))")
+            out.append(
+                f"{name}: kernel {kern!r} is not in the C++ family list "
+                f"(csrc/madsim/families.hpp: X({kern}, Model))"
+            )
         cuda = spec.cuda_advance.get(kern)
         if not cuda:
             out.append(f"{name}: kernel {kern!r} has no CUDA advance declared (FamilySpec.cuda_advance)")
@@ -74,25 +76,35 @@ def missing(spec: FamilySpec) -> list[str]:
 
     cases = [c for c in by_module().get(spec.validate_cases, ()) if isinstance(c.cfg.family, spec.cls)]
     if spec.validate_cases and spec.validate_cases not in by_module():
-        out.append(f"{name}: the validate case module madsim.validate.cases.{spec.validate_cases} "
-                   "does not exist")
+        out.append(
+            f"{name}: the validate case module madsim.validate.cases.{spec.validate_cases} does not exist"
+        )
     if not cases:
-        out.append(f"{name}: no validate case (FamilySpec.validate_cases: a module of "
-                   f"madsim.validate.cases with a case of this family)")
-    laws = [f for f in spec.law_tests if (ROOT / "tests" / f).is_file()
-            and "def test_" in (ROOT / "tests" / f).read_text()]
+        out.append(
+            f"{name}: no validate case (FamilySpec.validate_cases: a module of "
+            f"madsim.validate.cases with a case of this family)"
+        )
+    laws = [
+        f
+        for f in spec.law_tests
+        if (ROOT / "tests" / f).is_file() and "def test_" in (ROOT / "tests" / f).read_text()
+    ]
     if not laws:
-        out.append(f"{name}: no theory or law test (FamilySpec.law_tests: files in tests/; "
-                   f"named {list(spec.law_tests)})")
+        out.append(
+            f"{name}: no theory or law test (FamilySpec.law_tests: files in tests/; "
+            f"named {list(spec.law_tests)})"
+        )
     for f in spec.law_tests:
         if f not in laws:
             out.append(f"{name}: the law test tests/{f} does not exist or holds no test")
     if not spec.benchmark or not (ROOT / "benchmarks" / spec.benchmark).is_file():
-        out.append(f"{name}: no benchmark (FamilySpec.benchmark: a script in benchmarks/; "
-                   f"named {spec.benchmark!r})")
+        out.append(
+            f"{name}: no benchmark (FamilySpec.benchmark: a script in benchmarks/; named {spec.benchmark!r})"
+        )
     if not spec.docs_page or not (ROOT / "docs/guide" / f"{spec.docs_page}.md").is_file():
-        out.append(f"{name}: no docs page (FamilySpec.docs_page: docs/guide/<page>.md; "
-                   f"named {spec.docs_page!r})")
+        out.append(
+            f"{name}: no docs page (FamilySpec.docs_page: docs/guide/<page>.md; named {spec.docs_page!r})"
+        )
     if spec.theory:
         path = ROOT / "python/madsim/_theory" / f"{spec.theory}.py"
         if not path.is_file():
@@ -100,8 +112,11 @@ def missing(spec: FamilySpec) -> list[str]:
         else:
             import madsim.theory
 
-            exported = [n for n in importlib.import_module(f"madsim._theory.{spec.theory}").__all__
-                        if not hasattr(madsim.theory, n)]
+            exported = [
+                n
+                for n in importlib.import_module(f"madsim._theory.{spec.theory}").__all__
+                if not hasattr(madsim.theory, n)
+            ]
             if exported:
                 out.append(f"{name}: madsim.theory does not re-export {exported}")
     if spec.default_path not in ("exact", "samples"):
@@ -117,20 +132,41 @@ def test_every_registered_family_is_complete(spec):
 
 def test_the_completeness_check_fails_for_a_family_missing_pieces():
     gauss = spec_for(ms.Gaussian)
-    fake = dataclasses.replace(gauss, reference={}, cuda_advance={"gaussian1d": "advance_nowhere_cuda"},
-                               validate_cases="no_such_module", law_tests=("test_no_such_file.py",),
-                               benchmark="", docs_page="no-such-page")
+    fake = dataclasses.replace(
+        gauss,
+        reference={},
+        cuda_advance={"gaussian1d": "advance_nowhere_cuda"},
+        validate_cases="no_such_module",
+        law_tests=("test_no_such_file.py",),
+        benchmark="",
+        docs_page="no-such-page",
+    )
     gaps = "\n".join(missing(fake))
     assert "madsim.reference.no_twin does not exist" in "\n".join(
-        missing(dataclasses.replace(gauss, reference={**gauss.reference, "gaussian1d": ("no_twin", "advance")})))
-    for what in ("has no JAX twin declared", "has no CUDA advance declared", "bound nowhere",
-                 "madsim.validate.cases.no_such_module does not exist", "no validate case",
-                 "no theory or law test", "no benchmark", "no docs page"):
+        missing(
+            dataclasses.replace(gauss, reference={**gauss.reference, "gaussian1d": ("no_twin", "advance")})
+        )
+    )
+    for what in (
+        "has no JAX twin declared",
+        "has no CUDA advance declared",
+        "bound nowhere",
+        "madsim.validate.cases.no_such_module does not exist",
+        "no validate case",
+        "no theory or law test",
+        "no benchmark",
+        "no docs page",
+    ):
         assert what in gaps, what
     # a twin module and advance that do not exist, a case module without the family's cases
-    fake = dataclasses.replace(gauss, reference={"gaussian1d": ("linalg", "advance_no_twin"),
-                                                 "gaussian_loop": ("gaussian_loop", "advance_gaussian_loop")},
-                               validate_cases="regression")
+    fake = dataclasses.replace(
+        gauss,
+        reference={
+            "gaussian1d": ("linalg", "advance_no_twin"),
+            "gaussian_loop": ("gaussian_loop", "advance_gaussian_loop"),
+        },
+        validate_cases="regression",
+    )
     gaps = "\n".join(missing(fake))
     assert "madsim.reference.linalg defines no Params" in gaps
     assert "reference.linalg.advance_no_twin does not exist" in gaps
@@ -139,7 +175,8 @@ def test_the_completeness_check_fails_for_a_family_missing_pieces():
     assert "no validate case" in gaps
     poisson = spec_for(ms.Poisson)
     assert "madsim._theory.no_such does not exist" in "\n".join(
-        missing(dataclasses.replace(poisson, theory="no_such")))
+        missing(dataclasses.replace(poisson, theory="no_such"))
+    )
 
 
 def test_the_registry_drives_the_exports_config_and_toml():
@@ -205,8 +242,11 @@ def test_backend_cuda_takes_the_advance_the_family_spec_names(monkeypatch):
     monkeypatch.setattr(K, "core", Core())
     monkeypatch.setattr(K, "require_cuda", lambda: None)
     # every family at its defaults (where it has them), and the kernels defaults do not reach
-    cfgs = [ms.Config(family=ms.Gaussian(dim=2)), ms.Config(family=ms.PPCA(dim=3, factors=1)),
-            ms.Config(family=ms.GaussianMixture(weights=[0.5, 0.5], means=[-1.0, 1.0]))]
+    cfgs = [
+        ms.Config(family=ms.Gaussian(dim=2)),
+        ms.Config(family=ms.PPCA(dim=3, factors=1)),
+        ms.Config(family=ms.GaussianMixture(weights=[0.5, 0.5], means=[-1.0, 1.0])),
+    ]
     for spec in all_families():
         try:
             cfgs.append(ms.Config(family=spec.cls()))

@@ -22,14 +22,25 @@ COV3 = [[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.5]]
 
 
 def run(cfg, replicas, generations, seed, record=None, **kw):
-    return ms.simulate(cfg, replicas=replicas, generations=generations, seed=seed,
-                       record=record or [generations], progress=False, **kw, metrics="all")
+    return ms.simulate(
+        cfg,
+        replicas=replicas,
+        generations=generations,
+        seed=seed,
+        record=record or [generations],
+        progress=False,
+        **kw,
+        metrics="all",
+    )
 
 
 # ---------------------------------------------------------------- theory (docs/theory/regression.md)
 
-CASES = [(design, loop) for design in ("fixed", "fresh")
-         for loop in (ms.Replace(n=20), ms.Accumulate(synthetic=20))]
+CASES = [
+    (design, loop)
+    for design in ("fixed", "fresh")
+    for loop in (ms.Replace(n=20), ms.Accumulate(synthetic=20))
+]
 
 
 @pytest.mark.parametrize("path", ["exact", "samples"])
@@ -42,14 +53,19 @@ def test_test_error_matches_5b(design, loop, path):
     6% (9%) error is detected with power 0.99, e.g. Wishart(T - 1) for Wishart(T) (8%)."""
     d = 5
     cov = np.eye(d) + 0.3 * np.ones((d, d))
-    cfg = ms.Config(family=ms.Regression(dim=d, design=design, cov=cov.tolist(), weights=0.7),
-                    loop=loop, path=path)
+    cfg = ms.Config(
+        family=ms.Regression(dim=d, design=design, cov=cov.tolist(), weights=0.7), loop=loop, path=path
+    )
     R = 10000 if path == "exact" else 4000
     ds = run(cfg, R, 10, seed=5, record=[1, 4, 10])
     for t in (1, 4, 10):
         x = ds["test_error"].sel(generation=t).values
-        S.assert_mean(x, float(theory.expected_test_error(cfg, t)),
-                      f"{design} {type(loop).__name__} {path} t={t}", alpha=S.ALPHA / 3)
+        S.assert_mean(
+            x,
+            float(theory.expected_test_error(cfg, t)),
+            f"{design} {type(loop).__name__} {path} t={t}",
+            alpha=S.ALPHA / 3,
+        )
 
 
 @pytest.mark.parametrize("estimator", ["mle", "unbiased"])
@@ -57,15 +73,22 @@ def test_refit_noise_collapses_like_a_gaussian_variance(estimator):
     """refit_noise: s_t^2 = s_{t-1}^2 chi2(T - d) / divisor, so E s_t^2 =
     sigma^2 ((T - d)/divisor)^t and the test error sums the label noises.
     2 comparisons, alpha/2 each."""
-    cfg = ms.Config(family=ms.Regression(dim=3, refit_noise=True, noise=2.0), loop=ms.Replace(n=12),
-                    estimator=estimator)
+    cfg = ms.Config(
+        family=ms.Regression(dim=3, refit_noise=True, noise=2.0), loop=ms.Replace(n=12), estimator=estimator
+    )
     ds = run(cfg, 4000, 8, seed=9)
-    S.assert_mean(ds["noise_var"].sel(generation=8).values,
-                  float(theory.expected_noise_var(8, 12, 3, 2.0, estimator, True)),
-                  f"noise_var {estimator}", alpha=S.ALPHA / 2)
-    S.assert_mean(ds["test_error"].sel(generation=8).values,
-                  float(theory.replace_test_error(8, 12, 3, 2.0, estimator, True)),
-                  f"test_error {estimator}", alpha=S.ALPHA / 2)
+    S.assert_mean(
+        ds["noise_var"].sel(generation=8).values,
+        float(theory.expected_noise_var(8, 12, 3, 2.0, estimator, True)),
+        f"noise_var {estimator}",
+        alpha=S.ALPHA / 2,
+    )
+    S.assert_mean(
+        ds["test_error"].sel(generation=8).values,
+        float(theory.replace_test_error(8, 12, 3, 2.0, estimator, True)),
+        f"test_error {estimator}",
+        alpha=S.ALPHA / 2,
+    )
 
 
 def test_one_generation_law():
@@ -76,19 +99,34 @@ def test_one_generation_law():
     d/(n - d - 1) sigma^2 (Sigma = COV3). 4 comparisons, alpha/4 each."""
     n, d, s2 = 9, 3, 0.5
     for path in ("exact", "samples"):
-        cfg = ms.Config(family=ms.Regression(dim=d, cov=COV3, noise=s2, weights=[1.0, -2.0, 0.5]),
-                        loop=ms.Replace(n=n), path=path)
+        cfg = ms.Config(
+            family=ms.Regression(dim=d, cov=COV3, noise=s2, weights=[1.0, -2.0, 0.5]),
+            loop=ms.Replace(n=n),
+            path=path,
+        )
         ds = run(cfg, 4000, 1, seed=21)
         nv = ds["noise_var"].sel(generation=1).values
-        S.assert_ks(nv * n / s2, sps.chi2(n - d).cdf, f"{path}: n s^2 / sigma^2 ~ chi2(n - d)",
-                    alpha=S.ALPHA / 4)
-        S.assert_mean(ds["test_error"].sel(generation=1).values, s2 * d / (n - d - 1),
-                      f"{path}: test error at t = 1", alpha=S.ALPHA / 4)
+        S.assert_ks(
+            nv * n / s2, sps.chi2(n - d).cdf, f"{path}: n s^2 / sigma^2 ~ chi2(n - d)", alpha=S.ALPHA / 4
+        )
+        S.assert_mean(
+            ds["test_error"].sel(generation=1).values,
+            s2 * d / (n - d - 1),
+            f"{path}: test error at t = 1",
+            alpha=S.ALPHA / 4,
+        )
 
 
-@pytest.mark.parametrize("loop", [ms.Replace(n=4), ms.Augment(real=2, synthetic=3),
-                                  ms.Fresh(real=2, synthetic=3), ms.Accumulate(synthetic=2, real=1)],
-                         ids=lambda x: type(x).__name__)
+@pytest.mark.parametrize(
+    "loop",
+    [
+        ms.Replace(n=4),
+        ms.Augment(real=2, synthetic=3),
+        ms.Fresh(real=2, synthetic=3),
+        ms.Accumulate(synthetic=2, real=1),
+    ],
+    ids=lambda x: type(x).__name__,
+)
 def test_exact_and_samples_paths_agree_in_law(loop):
     """The exact path (Wishart / Gaussian / chi-square statistics) and the
     samples path (row by row) give the same law of (test_error, noise_var,
@@ -97,11 +135,14 @@ def test_exact_and_samples_paths_agree_in_law(loop):
     statistics, alpha/3 each; 3000 replicas detect a CDF shift of ~0.07."""
     fam = ms.Regression(dim=4, ridge=0.3, refit_noise=True, weights=[0.5, -1.0, 0.0, 2.0])
     flt = ms.Filter(tpr=0.2, fpr=0.1)
-    a, b = (run(ms.Config(family=fam, loop=loop, path=p, filter=flt), 3000, 3, seed=s)
-            for p, s in (("exact", 1), ("samples", 2)))
+    a, b = (
+        run(ms.Config(family=fam, loop=loop, path=p, filter=flt), 3000, 3, seed=s)
+        for p, s in (("exact", 1), ("samples", 2))
+    )
     for v in ("test_error", "noise_var"):
-        S.assert_same_law(a[v].values.ravel(), b[v].values.ravel(), f"{type(loop).__name__} {v}",
-                          alpha=S.ALPHA / 3)
+        S.assert_same_law(
+            a[v].values.ravel(), b[v].values.ravel(), f"{type(loop).__name__} {v}", alpha=S.ALPHA / 3
+        )
     S.assert_same_law(a["w"].values[:, -1, 0], b["w"].values[:, -1, 0], "w[0]", alpha=S.ALPHA / 3)
 
 
@@ -130,8 +171,11 @@ def test_fixed_design_relabels_the_same_rows():
 
 
 def test_threads_chunks_and_replica_subsets_change_no_number():
-    cfg = ms.Config(family=ms.Regression(dim=3, ridge=0.2, refit_noise=True),
-                    loop=ms.Accumulate(synthetic=4, real=2), filter=ms.Filter(tpr=0.3))
+    cfg = ms.Config(
+        family=ms.Regression(dim=3, ridge=0.2, refit_noise=True),
+        loop=ms.Accumulate(synthetic=4, real=2),
+        filter=ms.Filter(tpr=0.3),
+    )
     a = run(cfg, 6, 12, seed=4, record=ms.every(3), threads=1)
     b = run(cfg, 6, 12, seed=4, record=ms.every(3), threads=3, chunk=5)
     c = run(cfg, [4, 1], 12, seed=4, record=ms.every(3))
@@ -169,9 +213,18 @@ def test_too_few_rows_after_the_filter_skip_the_fit():
 def test_config_round_trips_and_loads_from_toml():
     from madsim import toml_config
     import json
-    cfg = ms.Config(family=ms.Regression(dim=2, weights=[1.0, 2.0], cov=[[1.0, 0.3], [0.3, 2.0]],
-                                         design="fixed", ridge=0.1, refit_noise=True),
-                    loop=ms.Accumulate(synthetic=6, real=2))
+
+    cfg = ms.Config(
+        family=ms.Regression(
+            dim=2,
+            weights=[1.0, 2.0],
+            cov=[[1.0, 0.3], [0.3, 2.0]],
+            design="fixed",
+            ridge=0.1,
+            refit_noise=True,
+        ),
+        loop=ms.Accumulate(synthetic=6, real=2),
+    )
     assert ms.Config.from_dict(json.loads(cfg.to_json())) == cfg
     text = """
 [family]
@@ -200,8 +253,10 @@ def test_resume_equals_the_uninterrupted_run():
 def test_metric_plot_overlays_the_5b_curve():
     pytest.importorskip("matplotlib")
     import matplotlib
+
     matplotlib.use("Agg")
     from madsim import plots
+
     cfg = ms.Config(family=ms.Regression(dim=2), loop=ms.Replace(n=6))
     ds = run(cfg, 50, 5, seed=1, record=ms.every(1))
     ax = plots.metric(ds, "test_error")
@@ -214,16 +269,19 @@ def test_metric_plot_overlays_the_5b_curve():
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(dim=0), r"Regression.dim"),
-    (dict(dim=2, weights=[1.0]), r"Regression.weights must have dim = 2 entries"),
-    (dict(dim=2, cov=[[1.0, 2.0], [2.0, 1.0]]), r"Regression.cov must be positive definite"),
-    (dict(dim=2, cov=[[1.0, 0.1], [0.0, 1.0]]), r"Regression.cov must be symmetric"),
-    (dict(dim=2, cov=[[1.0]]), r"Regression.cov must be 2 x 2"),
-    (dict(noise=0.0), r"Regression.noise"),
-    (dict(ridge=-1.0), r"Regression.ridge"),
-    (dict(design="random"), r"Regression.design"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(dim=0), r"Regression.dim"),
+        (dict(dim=2, weights=[1.0]), r"Regression.weights must have dim = 2 entries"),
+        (dict(dim=2, cov=[[1.0, 2.0], [2.0, 1.0]]), r"Regression.cov must be positive definite"),
+        (dict(dim=2, cov=[[1.0, 0.1], [0.0, 1.0]]), r"Regression.cov must be symmetric"),
+        (dict(dim=2, cov=[[1.0]]), r"Regression.cov must be 2 x 2"),
+        (dict(noise=0.0), r"Regression.noise"),
+        (dict(ridge=-1.0), r"Regression.ridge"),
+        (dict(design="random"), r"Regression.design"),
+    ],
+)
 def test_bad_family_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ms.Regression(**kwargs)
@@ -234,20 +292,32 @@ def test_refit_noise_must_be_bool():
         ms.Regression(refit_noise="yes")
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(loop=ms.Replace(n=5)), r"at least dim \+ 1 = 6 rows \(OLS: n <= dim"),
-    (dict(loop=ms.Replace(n=3), family=ms.Regression(dim=5, ridge=1.0), estimator="unbiased"),
-     r"estimator='unbiased'.*ridge > 0"),
-    (dict(temperature=2.0), r"Config.temperature has no meaning for Regression"),
-    (dict(truncation=2.0), r"Config.truncation has no meaning for Regression"),
-    (dict(top_k=2), r"Config.top_k has no meaning for Regression"),
-    (dict(loop=ms.Accumulate(synthetic=10), weight=0.5), r"Config.weight needs a loop with a real and a synthetic part"),
-    (dict(loop=ms.AccumulateSubsample(n=10, synthetic=10)), r"AccumulateSubsample needs path='samples'"),
-    (dict(family=ms.Regression(design="fixed"), filter=ms.Filter(tpr=0.1)),
-     r"Config.filter needs Regression.design='fresh'"),
-    (dict(family=ms.Regression(design="fixed"), loop=ms.Replace(n=[10, 12])),
-     r"Replace.n must be a constant integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(loop=ms.Replace(n=5)), r"at least dim \+ 1 = 6 rows \(OLS: n <= dim"),
+        (
+            dict(loop=ms.Replace(n=3), family=ms.Regression(dim=5, ridge=1.0), estimator="unbiased"),
+            r"estimator='unbiased'.*ridge > 0",
+        ),
+        (dict(temperature=2.0), r"Config.temperature has no meaning for Regression"),
+        (dict(truncation=2.0), r"Config.truncation has no meaning for Regression"),
+        (dict(top_k=2), r"Config.top_k has no meaning for Regression"),
+        (
+            dict(loop=ms.Accumulate(synthetic=10), weight=0.5),
+            r"Config.weight needs a loop with a real and a synthetic part",
+        ),
+        (dict(loop=ms.AccumulateSubsample(n=10, synthetic=10)), r"AccumulateSubsample needs path='samples'"),
+        (
+            dict(family=ms.Regression(design="fixed"), filter=ms.Filter(tpr=0.1)),
+            r"Config.filter needs Regression.design='fresh'",
+        ),
+        (
+            dict(family=ms.Regression(design="fixed"), loop=ms.Replace(n=[10, 12])),
+            r"Replace.n must be a constant integer",
+        ),
+    ],
+)
 def test_bad_config_raises(kwargs, match):
     kw = {"family": ms.Regression(dim=5), "loop": ms.Replace(n=20), **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -263,16 +333,33 @@ def test_ridge_fits_with_fewer_rows_than_features():
 
 def test_kernel_params_refuse_bad_values():
     from madsim._backend import core
-    good = dict(d=2, loop=0, path=0, design=0, estimator=0, refit_noise=0, ridge=0.0, tpr=0.0,
-                fpr=0.0, real_fixed=0.0, fixed_real=0.0, fixed_synthetic=0.0,
-                truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0]), counts=np.array([[0.0, 5.0]]))
+
+    good = dict(
+        d=2,
+        loop=0,
+        path=0,
+        design=0,
+        estimator=0,
+        refit_noise=0,
+        ridge=0.0,
+        tpr=0.0,
+        fpr=0.0,
+        real_fixed=0.0,
+        fixed_real=0.0,
+        fixed_synthetic=0.0,
+        truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0]),
+        counts=np.array([[0.0, 5.0]]),
+    )
     core.RegressionParams(**good)
-    for change, msg in [(dict(loop=4), "subsample needs the samples path"), (dict(ridge=-1.0), "ridge"),
-                        (dict(design=1, tpr=0.5), "fixed design takes no filter"),
-                        (dict(design=1, fixed_synthetic=4.0), "every counts row"),
-                        (dict(truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])), "noise variance"),
-                        (dict(truth=np.array([1.0, 0.0, 1.0])), "truth: axis 0"),
-                        (dict(counts=np.array([[0.0, 2.5]])), "counts must be integers")]:
+    for change, msg in [
+        (dict(loop=4), "subsample needs the samples path"),
+        (dict(ridge=-1.0), "ridge"),
+        (dict(design=1, tpr=0.5), "fixed design takes no filter"),
+        (dict(design=1, fixed_synthetic=4.0), "every counts row"),
+        (dict(truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])), "noise variance"),
+        (dict(truth=np.array([1.0, 0.0, 1.0])), "truth: axis 0"),
+        (dict(counts=np.array([[0.0, 2.5]])), "counts must be integers"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             core.RegressionParams(**{**good, **change})
 
@@ -289,5 +376,9 @@ def test_theory_5b_table_at_1e5_replicas(path):
     for design, loop in CASES:
         cfg = ms.Config(family=ms.Regression(dim=5, design=design), loop=loop, path=path)
         ds = run(cfg, 100_000, 10, seed=77)
-        S.assert_mean(ds["test_error"].values.ravel(), float(theory.expected_test_error(cfg, 10)),
-                      f"{design} {type(loop).__name__} {path}", alpha=S.ALPHA / 4)
+        S.assert_mean(
+            ds["test_error"].values.ravel(),
+            float(theory.expected_test_error(cfg, 10)),
+            f"{design} {type(loop).__name__} {path}",
+            alpha=S.ALPHA / 4,
+        )

@@ -24,8 +24,16 @@ def quick():
 
 
 def test_at_least_the_eight_papers_of_the_issue():
-    assert {"shumailov2024", "alemohammad2024", "bertrand2024", "kazdan2024", "gerstgrasser2024", "he2025",
-            "suresh2025", "deydonoho2024"} <= set(KEYS)
+    assert {
+        "shumailov2024",
+        "alemohammad2024",
+        "bertrand2024",
+        "kazdan2024",
+        "gerstgrasser2024",
+        "he2025",
+        "suresh2025",
+        "deydonoho2024",
+    } <= set(KEYS)
     for p in repro.papers():
         assert p.authors and p.title and p.claim and p.settings and p.left_out
         assert all(s.source for s in p.settings)
@@ -53,7 +61,7 @@ def test_figure_draws(quick, key):
 def test_a_wrong_paper_number_fails():
     values = [1.0, 1.1, 0.9, 1.05, 0.95] * 200
     good = compare("E x", values, paper=1.0)
-    bad = compare("E x", values, paper=1.1)          # a deliberately wrong "paper number"
+    bad = compare("E x", values, paper=1.1)  # a deliberately wrong "paper number"
     res = Result("test", "quick", {}, [good, bad])
     assert res.failures() == [bad] and not res.passed
     assert abs(good.z) < 1e-9 and bad.z < -z_crit(1e-4, 2)
@@ -90,7 +98,7 @@ def test_cli_runs_one_and_writes_its_files(tmp_path, capsys):
     doc = json.loads((tmp_path / "gerstgrasser2024.json").read_text())
     assert doc["passed"] and doc["paper"]["key"] == "gerstgrasser2024" and doc["rows"]
     assert (tmp_path / "gerstgrasser2024.png").stat().st_size > 1000
-    assert not list(tmp_path.glob(".*"))    # atomic writes leave no temporary files
+    assert not list(tmp_path.glob(".*"))  # atomic writes leave no temporary files
 
 
 def test_cli_all_exit_codes(tmp_path, monkeypatch, capsys):
@@ -135,6 +143,9 @@ def test_docs_pages_and_full_run_tables_cover_every_paper():
         assert page.exists(), f"no page for {p.key}: run python docs/make_repro_pages.py"
         assert p.title in page.read_text() and f"<{p.key}>" in index
         full = json.loads((docs / "figures" / "repro" / f"{p.key}.json").read_text())
-        assert full["size"] == "full" and full["passed"] and len(full["rows"]) == len(
-            [r for r in full["rows"] if abs(r["z"]) < full["z_crit"]])
+        assert (
+            full["size"] == "full"
+            and full["passed"]
+            and len(full["rows"]) == len([r for r in full["rows"] if abs(r["z"]) < full["z_crit"]])
+        )
         assert (docs / "figures" / "repro" / f"{p.key}.png").exists()

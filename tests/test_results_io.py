@@ -12,10 +12,19 @@ from madsim import results
 
 @pytest.fixture(scope="module")
 def ds():
-    cfg = ms.Config(family=ms.Gaussian(dim=2), loop=ms.Fresh(real=[3, 4, 5, 6], synthetic=5),
-                    filter=ms.Filter(0.2, 0.0))
-    return ms.simulate(cfg, replicas=50, generations=4, seed=3, record=ms.every(1), progress=False,
-                       detect=[ms.FirstPassage("trace", below=1.5)], metrics="all")
+    cfg = ms.Config(
+        family=ms.Gaussian(dim=2), loop=ms.Fresh(real=[3, 4, 5, 6], synthetic=5), filter=ms.Filter(0.2, 0.0)
+    )
+    return ms.simulate(
+        cfg,
+        replicas=50,
+        generations=4,
+        seed=3,
+        record=ms.every(1),
+        progress=False,
+        detect=[ms.FirstPassage("trace", below=1.5)],
+        metrics="all",
+    )
 
 
 def test_netcdf_round_trip(ds, tmp_path):
@@ -25,7 +34,9 @@ def test_netcdf_round_trip(ds, tmp_path):
         np.testing.assert_array_equal(back[name].values, ds[name].values, err_msg=name)
         assert back[name].dtype == ds[name].dtype, name
     assert back.attrs["config"] == ds.attrs["config"]
-    assert ms.Config.from_dict(json.loads(back.attrs["config"])).loop == ms.Fresh(real=[3, 4, 5, 6], synthetic=5)
+    assert ms.Config.from_dict(json.loads(back.attrs["config"])).loop == ms.Fresh(
+        real=[3, 4, 5, 6], synthetic=5
+    )
     assert list(back.attrs["real_added"]) == [3.0, 4.0, 5.0, 6.0]
     assert back.attrs["seed"] == "3" and back.attrs["rng_layout_version"] == ms.RNG_LAYOUT_VERSION
 

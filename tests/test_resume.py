@@ -11,8 +11,9 @@ from madsim import results
 DET = [ms.FirstPassage("var", below=0.3, name="low")]
 CASES = {
     "gaussian1d": ms.Config(loop=ms.Replace(n=5)),
-    "augment-d2": ms.Config(family=ms.Gaussian(dim=2), loop=ms.Augment(real=5, synthetic=4),
-                            filter=ms.Filter(0.3, 0.1)),
+    "augment-d2": ms.Config(
+        family=ms.Gaussian(dim=2), loop=ms.Augment(real=5, synthetic=4), filter=ms.Filter(0.3, 0.1)
+    ),
     "subsample": ms.Config(loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1), path="samples"),
     "fresh-schedule": ms.Config(loop=ms.Fresh(real=list(range(2, 32)), synthetic=5), weight=0.5),
 }
@@ -30,10 +31,12 @@ def assert_same(a, b):
 def test_resume_equals_uninterrupted(name, tmp_path):
     cfg = CASES[name]
     det = DET if name in ("gaussian1d", "subsample") else [ms.FirstPassage("logdet", below=-1.0, name="low")]
-    full = ms.simulate(cfg, replicas=40, generations=30, seed=8, record=ms.every(1), detect=det,
-                       progress=False)
-    part = ms.simulate(cfg, replicas=40, generations=11, seed=8, record=ms.every(1), detect=det,
-                       progress=False)
+    full = ms.simulate(
+        cfg, replicas=40, generations=30, seed=8, record=ms.every(1), detect=det, progress=False
+    )
+    part = ms.simulate(
+        cfg, replicas=40, generations=11, seed=8, record=ms.every(1), detect=det, progress=False
+    )
     results.save(part, tmp_path / "part.nc")
     again = ms.resume(results.load(tmp_path / "part.nc"), 30, record=ms.every(1), chunk=4)
     assert_same(full, again)
@@ -49,12 +52,14 @@ def test_resume_with_more_replicas():
 
 def test_interrupted_run_resumes(interrupt_kernel):
     cfg = ms.Config(loop=ms.Fresh(real=3, synthetic=7))
-    full = ms.simulate(cfg, replicas=25, generations=40, seed=1, record=ms.every(5), detect=DET,
-                       progress=False)
+    full = ms.simulate(
+        cfg, replicas=25, generations=40, seed=1, record=ms.every(5), detect=DET, progress=False
+    )
     interrupt_kernel(3)
     with pytest.warns(ms.RunInterrupted):
-        part = ms.simulate(cfg, replicas=25, generations=40, seed=1, chunk=5, record=ms.every(5),
-                           detect=DET, progress=False)
+        part = ms.simulate(
+            cfg, replicas=25, generations=40, seed=1, chunk=5, record=ms.every(5), detect=DET, progress=False
+        )
     interrupt_kernel(None)
     assert part.attrs["generations_completed"] == 10
     assert_same(full, ms.resume(part, 40, record=ms.every(5)))

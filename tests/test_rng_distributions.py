@@ -53,8 +53,17 @@ def test_gamma_variance_detects_one_percent():
     stats.assert_variance(x, 2 / 9, "chi2/df variance", stats.ALPHA / 2)
 
 
-BINOMIAL_CASES = [(10, 0.3), (40, 0.1), (100, 0.5), (1000, 0.02), (50, 0.9), (10**6, 0.3),
-                  (10**9, 1e-8), (2**40, 0.25), (7, 0.999)]
+BINOMIAL_CASES = [
+    (10, 0.3),
+    (40, 0.1),
+    (100, 0.5),
+    (1000, 0.02),
+    (50, 0.9),
+    (10**6, 0.3),
+    (10**9, 1e-8),
+    (2**40, 0.25),
+    (7, 0.999),
+]
 
 
 @pytest.mark.parametrize("n,p", BINOMIAL_CASES)
@@ -74,8 +83,9 @@ def test_binomial_law(n, p):
     cdf = np.concatenate([[0.0], dist.cdf(edges), [1.0]])
     probs = np.diff(cdf)
     stats.assert_counts(observed, probs, f"binomial({n}, {p})", stats.ALPHA / 2)
-    stats.assert_mean(k, n * p, f"binomial({n}, {p}) mean", stats.ALPHA / 2,
-                      se=np.sqrt(n * p * (1 - p) / ids.size))
+    stats.assert_mean(
+        k, n * p, f"binomial({n}, {p}) mean", stats.ALPHA / 2, se=np.sqrt(n * p * (1 - p) / ids.size)
+    )
 
 
 def test_binomial_edges():

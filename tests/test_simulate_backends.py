@@ -30,33 +30,61 @@ INTEGER_VARIABLES = ("points_real", "points_synthetic", "skipped")
 
 COV3 = ((2.0, 0.3, 0.0), (0.3, 1.0, 0.2), (0.0, 0.2, 0.5))
 CONFIGS = {
-    "gaussian1d-replace": ms.Config(family=ms.Gaussian(mean=0.3, var=2.0), loop=ms.Replace(n=10),
-                                    temperature=0.9),
-    "d1-fresh-weighted": ms.Config(loop=ms.Fresh(real=4, synthetic=6), weight=0.3,
-                                   estimator="unbiased"),
-    "d3-fresh-filter": ms.Config(family=ms.Gaussian(dim=3, mean=(0.5, -1.0, 2.0), cov=COV3),
-                                 loop=ms.Fresh(real=5, synthetic=8), filter=ms.Filter(tpr=0.3, fpr=0.1)),
-    "d3-augment": ms.Config(family=ms.Gaussian(dim=3, cov=COV3), loop=ms.Augment(real=9, synthetic=6),
-                            estimator="unbiased", temperature=1.1),
-    "d3-accumulate": ms.Config(family=ms.Gaussian(dim=3, mean=1.0, var=2.0),
-                               loop=ms.Accumulate(synthetic=3, real=[t % 2 for t in range(1, 21)])),
-    "d3-subsample": ms.Config(family=ms.Gaussian(dim=3, cov=COV3),
-                              loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1), path="samples",
-                              truncation=2.0, filter=ms.Filter(tpr=0.2), estimator="unbiased"),
+    "gaussian1d-replace": ms.Config(
+        family=ms.Gaussian(mean=0.3, var=2.0), loop=ms.Replace(n=10), temperature=0.9
+    ),
+    "d1-fresh-weighted": ms.Config(loop=ms.Fresh(real=4, synthetic=6), weight=0.3, estimator="unbiased"),
+    "d3-fresh-filter": ms.Config(
+        family=ms.Gaussian(dim=3, mean=(0.5, -1.0, 2.0), cov=COV3),
+        loop=ms.Fresh(real=5, synthetic=8),
+        filter=ms.Filter(tpr=0.3, fpr=0.1),
+    ),
+    "d3-augment": ms.Config(
+        family=ms.Gaussian(dim=3, cov=COV3),
+        loop=ms.Augment(real=9, synthetic=6),
+        estimator="unbiased",
+        temperature=1.1,
+    ),
+    "d3-accumulate": ms.Config(
+        family=ms.Gaussian(dim=3, mean=1.0, var=2.0),
+        loop=ms.Accumulate(synthetic=3, real=[t % 2 for t in range(1, 21)]),
+    ),
+    "d3-subsample": ms.Config(
+        family=ms.Gaussian(dim=3, cov=COV3),
+        loop=ms.AccumulateSubsample(n=6, synthetic=4, real=1),
+        path="samples",
+        truncation=2.0,
+        filter=ms.Filter(tpr=0.2),
+        estimator="unbiased",
+    ),
 }
 
 
 def _detectors(cfg):
     if cfg.family.dim == 1:
-        return [ms.FirstPassage("var", below=0.5), ms.FirstPassage("var", above=3.0),
-                ms.FirstPassage("mean", above=1.0)]
-    return [ms.FirstPassage("logdet", below=-1.0), ms.FirstPassage("trace", above=6.0),
-            ms.FirstPassage("mean_sq", above=1.0)]
+        return [
+            ms.FirstPassage("var", below=0.5),
+            ms.FirstPassage("var", above=3.0),
+            ms.FirstPassage("mean", above=1.0),
+        ]
+    return [
+        ms.FirstPassage("logdet", below=-1.0),
+        ms.FirstPassage("trace", above=6.0),
+        ms.FirstPassage("mean_sq", above=1.0),
+    ]
 
 
 def _run(cfg, backend):
-    return ms.simulate(cfg, replicas=8, generations=20, seed=0xC0FFEE, detect=_detectors(cfg),
-                       threads=1, progress=False, backend=backend)
+    return ms.simulate(
+        cfg,
+        replicas=8,
+        generations=20,
+        seed=0xC0FFEE,
+        detect=_detectors(cfg),
+        threads=1,
+        progress=False,
+        backend=backend,
+    )
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -83,7 +111,8 @@ def test_jax_backend_matches_cpu(name):
         assert err[worst] <= SIM_TOL, (
             f"{name}: {v} error {err[worst]:.3g} > {SIM_TOL} at seed=0xC0FFEE "
             f"replica={int(cpu.replica[worst[0]])} generation={int(cpu.generation[worst[1]])}: "
-            f"cpu {a.values[worst]!r} jax {b.values[worst]!r}")
+            f"cpu {a.values[worst]!r} jax {b.values[worst]!r}"
+        )
 
 
 def test_kernel_for_jax_swaps_only_params_and_advance():

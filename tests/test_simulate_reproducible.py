@@ -11,8 +11,9 @@ DET = [ms.FirstPassage("var", below=0.05, name="collapse")]
 
 def _run(path, **kw):
     cfg = ms.Config(loop=ms.Replace(n=7), path=path, estimator="unbiased", temperature=0.97)
-    base = dict(replicas=257, generations=60, seed=2**63 + 12345, record=ms.every(3), detect=DET,
-                progress=False)
+    base = dict(
+        replicas=257, generations=60, seed=2**63 + 12345, record=ms.every(3), detect=DET, progress=False
+    )
     return ms.simulate(cfg, **{**base, **kw})
 
 
@@ -53,7 +54,8 @@ def test_seed_changes_the_numbers_and_records_provenance():
     assert not np.array_equal(a["var"].values, b["var"].values)
     assert a.attrs["seed"] == "1" and a.attrs["rng_layout_version"] == ms.RNG_LAYOUT_VERSION
     assert ms.Config.from_dict(__import__("json").loads(a.attrs["config"])) == ms.Config(
-        loop=ms.Replace(n=7), path="exact", estimator="unbiased", temperature=0.97)
+        loop=ms.Replace(n=7), path="exact", estimator="unbiased", temperature=0.97
+    )
     assert a.attrs["madsim_version"] == ms.__version__
     assert "compiler" in a.attrs["build_info"]
 
@@ -72,10 +74,10 @@ def test_generation_zero_is_the_truth_and_records_are_as_asked():
 def test_first_passage_is_checked_on_every_generation():
     # record only the end; the detector still reports the exact first generation
     cfg = ms.Config(loop=ms.Replace(n=4))
-    every = ms.simulate(cfg, replicas=300, generations=80, seed=4, record=ms.every(1),
-                        detect=DET, progress=False)
-    sparse = ms.simulate(cfg, replicas=300, generations=80, seed=4, record=[80], detect=DET,
-                         progress=False)
+    every = ms.simulate(
+        cfg, replicas=300, generations=80, seed=4, record=ms.every(1), detect=DET, progress=False
+    )
+    sparse = ms.simulate(cfg, replicas=300, generations=80, seed=4, record=[80], detect=DET, progress=False)
     var = every["var"].values
     crossed = var <= 0.05
     expected = np.where(crossed.any(axis=1), crossed.argmax(axis=1), -1)
@@ -87,8 +89,9 @@ def test_interrupt_returns_completed_generations(interrupt_kernel):
     interrupt_kernel(4)
     cfg = ms.Config(loop=ms.Replace(n=5))
     with pytest.warns(ms.RunInterrupted, match="after 30 of 100"):
-        ds = ms.simulate(cfg, replicas=10, generations=100, seed=1, chunk=10, record=ms.every(5),
-                         progress=False)
+        ds = ms.simulate(
+            cfg, replicas=10, generations=100, seed=1, chunk=10, record=ms.every(5), progress=False
+        )
     assert ds.attrs["interrupted"] == 1 and ds.attrs["generations_completed"] == 30
     assert ds["generation"].values.max() == 30
     interrupt_kernel(None)

@@ -19,8 +19,15 @@ pytest.importorskip("zarr")
 
 CFG = ms.Config(loop=ms.Fresh(real=3, synthetic=7))
 DET = [ms.FirstPassage("var", below=0.3, name="low")]
-RUN = dict(replicas=300, generations=40, seed=1, record=ms.every(3), detect=DET, progress=False,
-           metrics=["mean", "var", "tail3"])
+RUN = dict(
+    replicas=300,
+    generations=40,
+    seed=1,
+    record=ms.every(3),
+    detect=DET,
+    progress=False,
+    metrics=["mean", "var", "tail3"],
+)
 AGG = ms.Aggregate(quantiles=(0.5,), histogram={"var": ms.Bins(0.0, 2.0, 4)}, replicas=[2, 7])
 
 
@@ -75,7 +82,9 @@ def fault_kernel(monkeypatch, at_call: int):
 
 
 @pytest.mark.parametrize("aggregated", [False, True])
-def test_interrupted_stream_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch, full, full_agg, aggregated):
+def test_interrupted_stream_resumes_to_the_uninterrupted_run(
+    tmp_path, monkeypatch, full, full_agg, aggregated
+):
     path = tmp_path / "run.zarr"
     kw = dict(RUN, aggregate=AGG if aggregated else None)
     with monkeypatch.context() as m:
@@ -132,8 +141,7 @@ def test_ctrl_c_while_writing_waits_for_the_chunk(tmp_path, monkeypatch, full):
     with pytest.warns(ms.RunInterrupted):
         part = ms.simulate(CFG, out=path, chunk=6, **RUN)
     assert part.attrs["generations_completed"] == 12
-    assert_same(part, full.sel(generation=part["generation"].values),
-                names=["mean", "var", "tail3"])
+    assert_same(part, full.sel(generation=part["generation"].values), names=["mean", "var", "tail3"])
     monkeypatch.setattr(streammod.Store, "write_chunk", real)
     assert_same(ms.resume(path, generations=40), full)
 
@@ -178,16 +186,25 @@ def test_cli_streams_aggregates_and_continues_a_stopped_stream(tmp_path, capsys)
     import madsim.cli
 
     toml = tmp_path / "run.toml"
-    toml.write_text('[family]\ntype = "Gaussian"\n[loop]\ntype = "Replace"\nn = 20\n'
-                    '[run]\nreplicas = 200\ngenerations = 30\nseed = 4\nmetrics = ["var"]\n')
+    toml.write_text(
+        '[family]\ntype = "Gaussian"\n[loop]\ntype = "Replace"\nn = 20\n'
+        '[run]\nreplicas = 200\ngenerations = 30\nseed = 4\nmetrics = ["var"]\n'
+    )
     out = tmp_path / "run.zarr"
     args = ["run", str(toml), "-o", str(out), "--stream", "--aggregate", "--no-progress", "--threads", "1"]
     assert madsim.cli.main(args + ["--generations", "12"]) == 0
     assert ms.open_run(out).attrs["generations_completed"] == 12
     assert madsim.cli.main(args) == 0  # the same command again: continued to the run's 30
     assert "E var " in capsys.readouterr().out
-    whole = ms.simulate(ms.Config(loop=ms.Replace(n=20)), replicas=200, generations=30, seed=4,
-                        metrics=["var"], aggregate=True, progress=False)
+    whole = ms.simulate(
+        ms.Config(loop=ms.Replace(n=20)),
+        replicas=200,
+        generations=30,
+        seed=4,
+        metrics=["var"],
+        aggregate=True,
+        progress=False,
+    )
     assert_same(ms.open_run(out), whole, names=[v for v in whole.data_vars if v != "state"])
 
 

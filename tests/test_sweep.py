@@ -13,10 +13,19 @@ import madsim as ms
 from madsim import _sweep_exec, results, sweeps
 
 BASE = ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.5)
-GRID = {"weight": [0.2, 0.7], "ratio": {"loop.real": [3, 8], "loop.synthetic": [9, 4]},
-        "estimator": ["mle", "unbiased"]}
-RUN = dict(replicas=6, generations=5, seed=11, record=[0, 2, 5], progress=False,
-           detect=[ms.FirstPassage("logdet", below=-0.3, name="low")])
+GRID = {
+    "weight": [0.2, 0.7],
+    "ratio": {"loop.real": [3, 8], "loop.synthetic": [9, 4]},
+    "estimator": ["mle", "unbiased"],
+}
+RUN = dict(
+    replicas=6,
+    generations=5,
+    seed=11,
+    record=[0, 2, 5],
+    progress=False,
+    detect=[ms.FirstPassage("logdet", below=-0.3, name="low")],
+)
 INFO = ("config", "kernel", "replica_id")  # per-point variables the sweep adds
 
 
@@ -75,9 +84,11 @@ def test_each_point_equals_simulate(streams):
 def test_points_of_different_shapes():
     """Dimension, loop object (as given and from a dict) and path: points
     record different variables and shapes; each still equals its simulate."""
-    grid = {"family.dim": [1, 2],
-            "loop": [ms.Replace(n=6), {"type": "Fresh", "real": 4, "synthetic": 5}],
-            "path": ["exact", "samples"]}
+    grid = {
+        "family.dim": [1, 2],
+        "loop": [ms.Replace(n=6), {"type": "Fresh", "real": 4, "synthetic": 5}],
+        "path": ["exact", "samples"],
+    }
     run = {**RUN, "detect": [], "metrics": "all"}
     ds = ms.sweep(ms.Config(loop=ms.Replace(n=5)), grid, scheduler="serial", **run)
     assert list(ds["loop"].values) == ["Replace(n=6)", "Fresh(real=4, synthetic=5)"]
@@ -128,6 +139,7 @@ def test_progress_bar_counts_tasks(capsys):
 
 # ------------------------------------------------------------ store and resume
 
+
 class CountingTask:
     """Replaces run_task: counts calls and raises ``error`` (default
     KeyboardInterrupt, as a Ctrl-C) at call ``stop``."""
@@ -173,8 +185,7 @@ def test_ctrl_c_inside_a_task_drops_it(tmp_path, interrupt_kernel):
     full = ms.sweep(BASE, {"weight": [0.3, 0.6]}, **RUN)
     interrupt_kernel(2)
     with pytest.raises(ms.SweepInterrupted):
-        ms.sweep(BASE, {"weight": [0.3, 0.6]}, store=tmp_path / "s", scheduler="serial",
-                 chunk=1, **RUN)
+        ms.sweep(BASE, {"weight": [0.3, 0.6]}, store=tmp_path / "s", scheduler="serial", chunk=1, **RUN)
     interrupt_kernel(None)
     assert list((tmp_path / "s" / "tasks").iterdir()) == []
     assert_same(full, ms.sweep(BASE, {"weight": [0.3, 0.6]}, store=tmp_path / "s", chunk=1, **RUN))
@@ -243,8 +254,7 @@ def test_bad_arguments_and_per_point_checks(tmp_path):
     with pytest.raises(TypeError, match="grid must be a dict"):
         ms.sweep(cfg, [("temperature", [1.0])], **RUN)
     with pytest.raises(ValueError, match=r"more than the 2\*\*32"):
-        ms.sweep(cfg, {"temperature": [1.0, 2.0]}, streams="independent",
-                 **{**RUN, "replicas": [2**31]})
+        ms.sweep(cfg, {"temperature": [1.0, 2.0]}, streams="independent", **{**RUN, "replicas": [2**31]})
     with pytest.raises(TypeError, match="block must be an integer"):
         ms.sweep(cfg, {}, block=2.5, **RUN)
 
@@ -254,8 +264,10 @@ def test_zipped_fields_and_whole_filter_objects():
     grid = {"filter.tpr": [0.0, 0.5], "knobs": {"temperature": [0.9, 1.1], "path": ["exact", "samples"]}}
     ds = ms.sweep(base, grid, **{**RUN, "detect": []})
     assert ds["temperature"].dims == ("knobs",) and list(ds["path"].values) == ["exact", "samples"]
-    ref = ms.simulate(ms.Config(loop=ms.Replace(n=8), filter=ms.Filter(tpr=0.5), temperature=1.1,
-                                path="samples"), **{**RUN, "detect": []})
+    ref = ms.simulate(
+        ms.Config(loop=ms.Replace(n=8), filter=ms.Filter(tpr=0.5), temperature=1.1, path="samples"),
+        **{**RUN, "detect": []},
+    )
     assert_point(ds.sel({"filter.tpr": 0.5}).isel(knobs=1), ref)
     # a dict without type changes the base object's fields
     ds = ms.sweep(base, {"filter": [{"tpr": 0.25}, None]}, **{**RUN, "detect": []})

@@ -43,11 +43,23 @@ name = "low"
 
 def expected():
     base = ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.5)
-    grid = {"weight": [0.25, 0.75], "loop.synthetic": [4, 9],
-            "knobs": {"temperature": [0.9, 1.1], "estimator": ["mle", "unbiased"]}}
-    return ms.sweep(base, grid, replicas=40, generations=8, seed=3, record=ms.every(4), block=25,
-                    streams="independent", detect=[ms.FirstPassage("logdet", below=-0.5, name="low")],
-                    progress=False)
+    grid = {
+        "weight": [0.25, 0.75],
+        "loop.synthetic": [4, 9],
+        "knobs": {"temperature": [0.9, 1.1], "estimator": ["mle", "unbiased"]},
+    }
+    return ms.sweep(
+        base,
+        grid,
+        replicas=40,
+        generations=8,
+        seed=3,
+        record=ms.every(4),
+        block=25,
+        streams="independent",
+        detect=[ms.FirstPassage("logdet", below=-0.5, name="low")],
+        progress=False,
+    )
 
 
 def assert_same(a, b):
@@ -60,17 +72,26 @@ def test_sweep_file_maps_onto_sweep():
     cfg, run, options = toml_config.loads_sweep(SWEEP)
     assert cfg == ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.5)
     assert run["replicas"] == 40 and run["detect"][0].name == "low"
-    assert options == {"grid": {"weight": [0.25, 0.75], "loop.synthetic": [4, 9],
-                                "knobs": {"temperature": [0.9, 1.1], "estimator": ["mle", "unbiased"]}},
-                       "block": 25, "streams": "independent"}
+    assert options == {
+        "grid": {
+            "weight": [0.25, 0.75],
+            "loop.synthetic": [4, 9],
+            "knobs": {"temperature": [0.9, 1.1], "estimator": ["mle", "unbiased"]},
+        },
+        "block": 25,
+        "streams": "independent",
+    }
 
 
-@pytest.mark.parametrize("text, match", [
-    ("[sweep]\nworkres = 2\n[sweep.grid]\nweight = [0.5]\n", r"\[sweep\]: unknown key 'workres'"),
-    ("[sweep]\nscheduler = 'serial'\n", r"needs \[sweep.grid\] or \[sweep.zip.NAME\]"),
-    ("[sweep.grid]\nweight = [0.5]\n[sweep.zip.weight]\ntemperature = [1.0]\n", "also a field"),
-    ("[run]\nreplicas = 3\n", "no \\[sweep\\] table"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[sweep]\nworkres = 2\n[sweep.grid]\nweight = [0.5]\n", r"\[sweep\]: unknown key 'workres'"),
+        ("[sweep]\nscheduler = 'serial'\n", r"needs \[sweep.grid\] or \[sweep.zip.NAME\]"),
+        ("[sweep.grid]\nweight = [0.5]\n[sweep.zip.weight]\ntemperature = [1.0]\n", "also a field"),
+        ("[run]\nreplicas = 3\n", "no \\[sweep\\] table"),
+    ],
+)
 def test_sweep_file_errors(text, match):
     with pytest.raises(toml_config.ConfigFileError, match=match):
         toml_config.loads_sweep(text)
@@ -121,8 +142,13 @@ weight = [0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.28, 0.32, 0.36, 0.4, 0.44, 0.48,
 
 def test_real_ctrl_c_then_same_command_completes(tmp_path):
     (tmp_path / "s.toml").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "madsim", "sweep", "s.toml"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "madsim", "sweep", "s.toml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     tasks = tmp_path / "s.tasks" / "tasks"
     deadline = time.monotonic() + 60
     while not (tasks.exists() and any(tasks.glob("*.npz"))) and proc.poll() is None:

@@ -12,10 +12,16 @@ from madsim import _sweep_exec
 distributed = pytest.importorskip("distributed")  # the test extra installs it (CI runs these)
 
 BASE = ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.5)
-GRID = {"weight": [0.2, 0.7], "ratio": {"loop.real": [3, 8], "loop.synthetic": [9, 4]},
-        "family.dim": [1, 2]}
-RUN = dict(replicas=5, generations=6, seed=5, record=[0, 3, 6], progress=False, block=2,
-           detect=[ms.FirstPassage("logdet", below=-0.3, name="low")])
+GRID = {"weight": [0.2, 0.7], "ratio": {"loop.real": [3, 8], "loop.synthetic": [9, 4]}, "family.dim": [1, 2]}
+RUN = dict(
+    replicas=5,
+    generations=6,
+    seed=5,
+    record=[0, 3, 6],
+    progress=False,
+    block=2,
+    detect=[ms.FirstPassage("logdet", below=-0.3, name="low")],
+)
 
 
 def assert_same(a, b):
@@ -46,10 +52,10 @@ def failing_task(task):
 
 def test_scheduler_address_and_client(serial, monkeypatch, tmp_path):
     # an in-process cluster (threads) starts fast; it is reached like a remote one
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=":0") as cluster:
-        assert_same(serial, ms.sweep(BASE, GRID, scheduler="dask", address=cluster.scheduler_address,
-                                     **RUN))
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        assert_same(serial, ms.sweep(BASE, GRID, scheduler="dask", address=cluster.scheduler_address, **RUN))
         with distributed.Client(cluster) as client:
             assert_same(serial, ms.sweep(BASE, GRID, scheduler="dask", address=client, **RUN))
             # a task's error reaches the caller; the client stays usable

@@ -38,7 +38,7 @@ from metric_tolerances import TAIL_ND_TOL, metric_errors, tail_conditioning
 
 ND_NAMES = [m for m in METRICS if m not in METRICS_1D_ONLY]
 TAILS = [ND_NAMES.index(f"tail{k}") for k in (2, 3, 4)]
-REL = 1e-12       # method error, relative to min(P, 1 - P)
+REL = 1e-12  # method error, relative to min(P, 1 - P)
 COND_REL = 50 * np.finfo(float).eps  # per unit of tail_conditioning (the inputs' rounding)
 
 
@@ -61,15 +61,43 @@ def _observe(means, covs, mu0, cov0):
     L0 = np.linalg.cholesky(cov0)
     truth = np.concatenate([mu0, L0[rows, cols]])
     c = d + 2.0
-    p = core.GaussianLoopParams(d=d, loop=1, estimator=0, path=0, tau=1.0, trunc=0.0, weight=1.0,
-                                tpr=0.0, fpr=0.0, real_fixed=c, subsample_n=0, pool_cap=0,
-                                truth=truth, counts=np.full((2, 2), [0.0, c]))
-    state = np.stack([np.concatenate([truth, [0.0, 0.0, 0.0], [c], m, (c * np.asarray(S))[rows, cols]])
-                      for m, S in zip(means, covs)])
+    p = core.GaussianLoopParams(
+        d=d,
+        loop=1,
+        estimator=0,
+        path=0,
+        tau=1.0,
+        trunc=0.0,
+        weight=1.0,
+        tpr=0.0,
+        fpr=0.0,
+        real_fixed=c,
+        subsample_n=0,
+        pool_cap=0,
+        truth=truth,
+        counts=np.full((2, 2), [0.0, c]),
+    )
+    state = np.stack(
+        [
+            np.concatenate([truth, [0.0, 0.0, 0.0], [c], m, (c * np.asarray(S))[rows, cols]])
+            for m, S in zip(means, covs)
+        ]
+    )
     rec = np.full((R, 1, p.observe_size), np.nan)
-    core.advance_gaussian_loop(p, state, np.arange(R, dtype=np.uint32), 1, 1, 2,
-                               np.array([2], np.uint32), 0, rec, np.zeros((0, 3)),
-                               np.zeros((R, 0), np.int64), 1)
+    core.advance_gaussian_loop(
+        p,
+        state,
+        np.arange(R, dtype=np.uint32),
+        1,
+        1,
+        2,
+        np.array([2], np.uint32),
+        0,
+        rec,
+        np.zeros((0, 3)),
+        np.zeros((R, 0), np.int64),
+        1,
+    )
     return state, rec[:, 0]
 
 
@@ -106,9 +134,11 @@ def _check(got, want, means, covs, mu0, cov0, what):
         err = np.where(g == w, 0.0, np.abs(g - w))
         bound = (REL + COND_REL * cond) * small + 4 * np.finfo(float).eps * (w > 0.5) + 1e-300
         bad = ~(err <= bound)
-        assert not bad.any(), (f"{what} tail{k}: got {g[bad][:3]} want {w[bad][:3]} "
-                               f"(rel. error {(err / np.maximum(small, 1e-300))[bad][:3]}, "
-                               f"conditioning {cond[bad][:3]})")
+        assert not bad.any(), (
+            f"{what} tail{k}: got {g[bad][:3]} want {w[bad][:3]} "
+            f"(rel. error {(err / np.maximum(small, 1e-300))[bad][:3]}, "
+            f"conditioning {cond[bad][:3]})"
+        )
         worst = max(worst, float(np.max(err / bound)))
     return worst
 
@@ -159,8 +189,10 @@ def _quad_scaled(f, pts):
     mp = _mp()
     total = mp.mpf(0)
     for a, b in zip(pts[:-1], pts[1:]):
-        scale = max(f(a + (b - a) * u) for u in (mp.mpf(1) / 64, mp.mpf(1) / 8, mp.mpf(1) / 2,
-                                                  mp.mpf(7) / 8, mp.mpf(63) / 64))
+        scale = max(
+            f(a + (b - a) * u)
+            for u in (mp.mpf(1) / 64, mp.mpf(1) / 8, mp.mpf(1) / 2, mp.mpf(7) / 8, mp.mpf(63) / 64)
+        )
         if scale > 0:
             total += scale * mp.quad(lambda x: f(x) / scale, [a, b])  # noqa: B023
     return total
@@ -230,8 +262,9 @@ def _ruben(lam, delta, t, rel=1e-20):
     c, b = [None], [mp.mpf(1)]
     total, weight = a0 * _chi2_sf(n, t / beta), a0
     for k in range(1, 20000):
-        c.append(sum(x ** k for x in q) / (2 * k)
-                 + sum(dj * (1 - x) * x ** (k - 1) for dj, x in zip(delta, q)) / 2)
+        c.append(
+            sum(x**k for x in q) / (2 * k) + sum(dj * (1 - x) * x ** (k - 1) for dj, x in zip(delta, q)) / 2
+        )
         b.append(mp.fsum(r * c[r] * b[k - r] for r in range(1, k + 1)) / k)
         a = a0 * b[k]
         weight += a
@@ -254,8 +287,15 @@ def test_generation_0_is_the_chi_square_tail(d):
     Mahalanobis ball of radius k is P(chi2_d > k^2), also the variables'
     attrs["truth_value"]."""
     mu0, cov0 = _truth(d, d)
-    ds = ms.simulate(ms.Config(family=ms.Gaussian(dim=d, mean=mu0, cov=cov0), loop=ms.Replace(n=d + 3)),
-                     replicas=3, generations=2, seed=1, record=ms.every(1), progress=False, metrics="all")
+    ds = ms.simulate(
+        ms.Config(family=ms.Gaussian(dim=d, mean=mu0, cov=cov0), loop=ms.Replace(n=d + 3)),
+        replicas=3,
+        generations=2,
+        seed=1,
+        record=ms.every(1),
+        progress=False,
+        metrics="all",
+    )
     for k in (2, 3, 4):
         want = special.gammaincc(d / 2, k * k / 2)
         assert ds[f"tail{k}"].attrs["truth_value"] == pytest.approx(want, rel=1e-15)
@@ -294,8 +334,19 @@ def test_scaled_truth_covariance_with_a_shifted_mean_gives_the_noncentral_chi_sq
     mu0, cov0 = _truth(d, 20 + d)
     L0 = np.linalg.cholesky(cov0)
     rng = np.random.default_rng(d)
-    cases = [(1e-3, 0.3), (1e-3, 1.0), (1e-3, 1.4), (0.05, 0.3), (0.05, 1.999), (0.05, 3.5),
-             (1.0, 0.3), (1.0, 2.001), (1.0, 6.0), (20.0, 1.0), (20.0, 6.0)]
+    cases = [
+        (1e-3, 0.3),
+        (1e-3, 1.0),
+        (1e-3, 1.4),
+        (0.05, 0.3),
+        (0.05, 1.999),
+        (0.05, 3.5),
+        (1.0, 0.3),
+        (1.0, 2.001),
+        (1.0, 6.0),
+        (20.0, 1.0),
+        (20.0, 6.0),
+    ]
     means, covs = [], []
     for s, b in cases:
         u = rng.normal(size=d)
@@ -304,8 +355,7 @@ def test_scaled_truth_covariance_with_a_shifted_mean_gives_the_noncentral_chi_sq
     means, covs = np.array(means), np.array(covs)
     got = _tails(means, covs, mu0, cov0)
     with mp.workdps(30):
-        want = np.array([[_float(_ref_isotropic(d, s, b, k * k)) for k in (2, 3, 4)]
-                         for s, b in cases])
+        want = np.array([[_float(_ref_isotropic(d, s, b, k * k)) for k in (2, 3, 4)] for s, b in cases])
     assert ((want > 0) & (want < 1e-100)).any() and ((want > 0.01) & (want < 0.99)).any()
     _check(got, want, means, covs, mu0, cov0, f"d={d} noncentral")
 
@@ -364,10 +414,14 @@ RUBEN_CASES = [
     ([0.2736, 0.2878, 0.2936, 0.5539], [-0.0405, 0.429, 0.4605, -0.2411]),
     ([1.442, 4.813, 3.235, 4.399, 2.319], [-2.394, 1.235, -0.9383, -0.8189, -2.026]),
     ([0.02, 0.03, 0.05, 0.04, 0.06, 0.08], [0.5, -0.4, 0.3, 0.2, -0.1, 0.6]),
-    ([0.8691, 1.405, 0.5939, 0.5463, 1.487, 1.479, 0.7758], [1.619, 1.748, 1.645, 3.382, 0.2788,
-                                                             0.003126, 0.9047]),
-    ([1.585, 1.236, 1.011, 2.406, 2.096, 0.7791, 1.183, 1.942], [-0.00492, 0.06714, 0.1229, 0.02309,
-                                                                0.06127, -0.1095, -0.1176, 0.02362]),
+    (
+        [0.8691, 1.405, 0.5939, 0.5463, 1.487, 1.479, 0.7758],
+        [1.619, 1.748, 1.645, 3.382, 0.2788, 0.003126, 0.9047],
+    ),
+    (
+        [1.585, 1.236, 1.011, 2.406, 2.096, 0.7791, 1.183, 1.942],
+        [-0.00492, 0.06714, 0.1229, 0.02309, 0.06127, -0.1095, -0.1176, 0.02362],
+    ),
 ]
 
 
@@ -403,8 +457,9 @@ def test_d50_two_eigenvalue_groups_against_the_convolution():
         want = []
         for k in (2, 3, 4):
             t = mp.mpf(k * k)
-            f = lambda x: (x ** 4 * mp.exp(-x / 2) / (2**5 * mp.gamma(5))  # noqa: E731
-                           * _chi2_sf(40, (t - a * x) / b))
+            f = lambda x: (  # noqa: E731
+                x**4 * mp.exp(-x / 2) / (2**5 * mp.gamma(5)) * _chi2_sf(40, (t - a * x) / b)
+            )
             want.append(_float(_chi2_sf(10, t / a) + mp.quad(f, [0, 10, 50, t / a])))
     assert 1e-5 < want[2] < want[0] < 0.999  # a tail, not a certainty
     _check(got, np.array([want]), m[None], S[None], mu0, cov0, "d=50 groups")
@@ -453,8 +508,9 @@ def test_collapsed_directions_and_point_masses_are_exact():
                     row.append(1.0)
                     continue
                 with mp.workdps(60):  # Ruben's series (the plane's spread is within 6x)
-                    row.append(_float(_ruben([lam[j] for j in keep],
-                                             [beta[j] ** 2 / lam[j] for j in keep], t)))
+                    row.append(
+                        _float(_ruben([lam[j] for j in keep], [beta[j] ** 2 / lam[j] for j in keep], t))
+                    )
             want.append(row)
     want = np.array(want)
     assert (want == 1.0).any() and (want < 1.0).any()
@@ -515,14 +571,28 @@ def _jax_agrees(d, mu0, cov0, state, obs):
     L0 = np.linalg.cholesky(cov0)
     T = d * (d + 1) // 2
     c = d + 2.0
-    p = gl.Params(d, 1, 0, 0, 1.0, 0.0, 1.0, 0.0, 0.0, c, 0, 0,
-                  np.concatenate([mu0, L0[rows, cols]]), np.full((2, 2), [0.0, c]))
+    p = gl.Params(
+        d,
+        1,
+        0,
+        0,
+        1.0,
+        0.0,
+        1.0,
+        0.0,
+        0.0,
+        c,
+        0,
+        0,
+        np.concatenate([mu0, L0[rows, cols]]),
+        np.full((2, 2), [0.0, c]),
+    )
     head = d + T
     Lk = state[:, d:head]
     normal = np.all((Lk == 0) | (np.abs(Lk) > 1e-150), axis=1) & np.all(np.abs(Lk) < 1e150, axis=1)
     ref = np.asarray(jax.jit(jax.vmap(lambda row: gl.observe(p, row)))(state[normal]))
     base = head + 6
-    k_m, r_m = obs[normal, base:base + len(ND_NAMES)], ref[:, base:base + len(ND_NAMES)]
+    k_m, r_m = obs[normal, base : base + len(ND_NAMES)], ref[:, base : base + len(ND_NAMES)]
     sig = np.zeros((int(normal.sum()), d, d))
     sig[:, rows, cols] = obs[normal, d:head]
     sig = sig + np.tril(sig, -1).swapaxes(-1, -2)
@@ -530,8 +600,13 @@ def _jax_agrees(d, mu0, cov0, state, obs):
         errs = metric_errors(k_m, r_m, obs[normal, :d], sig, mu0, cov0, np.ones(int(normal.sum())))
     for k in (2, 3, 4):
         e = errs[f"tail{k}"]
-        assert np.all(e <= 1.0), (d, k, np.max(e) * TAIL_ND_TOL, k_m[e > 1.0, TAILS[k - 2]],
-                                  r_m[e > 1.0, TAILS[k - 2]])
+        assert np.all(e <= 1.0), (
+            d,
+            k,
+            np.max(e) * TAIL_ND_TOL,
+            k_m[e > 1.0, TAILS[k - 2]],
+            r_m[e > 1.0, TAILS[k - 2]],
+        )
 
 
 def test_the_comparison_is_sharp():

@@ -28,8 +28,8 @@ from madsim import theory
 from madsim._theory import categorical as cat
 import stats
 
-P_STAR = np.array([0.5, 0.2, 0.15, 0.1, 0.05])   # docs/theory/categorical.md's truth
-U5 = np.full(5, 0.2)                             # docs/theory/categorical.md: K = 5 equal
+P_STAR = np.array([0.5, 0.2, 0.15, 0.1, 0.05])  # docs/theory/categorical.md's truth
+U5 = np.full(5, 0.2)  # docs/theory/categorical.md: K = 5 equal
 
 
 def assert_digits(x, expected: str, what: str):
@@ -46,6 +46,7 @@ def assert_mc_line(mc: float, exact: float, se: float, what: str):
 
 # ================================================================ (a) the tables of docs/theory/categorical.md
 
+
 def test_section6_table_diversity_and_survivors():
     assert_digits(theory.gini_simpson(100, 50, U5), "0.10610", "E[1-sum p^2], n=50, K=5, t=100")
     assert_digits(theory.gini_simpson(100, 50, U5), "0.106096", "section 9 row 17")
@@ -60,8 +61,9 @@ def test_section6_table_survival_of_one_copy():
     t = [1, 10, 100, 200]
     exact = theory.survival(t, 100, 1)
     feller = theory.survival_feller(t, 1)
-    for e, f, te, tf in zip(exact, feller, ["0.63397", "0.16139", "0.02304", "0.01401"],
-                            ["0.865", "0.181", "0.0198", "0.0100"]):
+    for e, f, te, tf in zip(
+        exact, feller, ["0.63397", "0.16139", "0.02304", "0.01401"], ["0.865", "0.181", "0.0198", "0.0100"]
+    ):
         assert_digits(e, te, "n=100, c=1 exact")
         assert_digits(f, tf, "n=100, c=1 Feller")
     big = theory.survival([100, 1000], 1000, 1)
@@ -116,23 +118,27 @@ def test_section4d_fresh_lines():
     assert_digits(fp.gini_ratio, "0.90323", "G ratio m=5, k=40")
     assert fp.gini_ratio == pytest.approx(5 * 84 / 465, rel=1e-14)
     assert fp.distance == pytest.approx(0.675 * 45 / 465, rel=1e-14)
-    assert theory.categorical_fresh_fixed_point(10, 10, P_STAR).distance == pytest.approx(0.675 * 20 / 310, rel=1e-14)
+    assert theory.categorical_fresh_fixed_point(10, 10, P_STAR).distance == pytest.approx(
+        0.675 * 20 / 310, rel=1e-14
+    )
     # by t = 100 the loop is at its fixed point (r^100 = (1560/2025)^100 ~ 5e-12)
     assert d == pytest.approx(fp.distance, rel=1e-10)
     assert theory.fresh_gini_simpson(100, 5, 40, P_STAR) == pytest.approx(fp.gini_simpson, rel=1e-10)
     # "the same ratio as the Gaussian v*/sigma0^2"
     for m, k in [(5, 40), (10, 10), (1, 3)]:
         assert theory.categorical_fresh_fixed_point(m, k, P_STAR).gini_ratio == pytest.approx(
-            theory.fresh_fixed_point_mle(m, k).var, rel=1e-14)
+            theory.fresh_fixed_point_mle(m, k).var, rel=1e-14
+        )
 
 
 # ================================================================ (b) the exact chain
+
 
 def test_fixation_probability_equals_p_in_the_exact_chain():
     for n in [1, 2, 20, 100, 500]:
         lattice = np.arange(n + 1) / n
         assert np.abs(theory.fixation_probability(lattice, n=n) - lattice).max() < 1e-12, n
-        off = (np.arange(n) + 0.37) / n      # truth off the lattice: binomial first step
+        off = (np.arange(n) + 0.37) / n  # truth off the lattice: binomial first step
         assert np.abs(theory.fixation_probability(off, n=n) - off).max() < 1e-12, n
     assert theory.fixation_probability(0.3) == 0.3
     assert np.array_equal(theory.fixation_probability(U5), U5)
@@ -144,10 +150,10 @@ def test_wf_transition_is_the_binomial_chain():
     assert P.shape == (n + 1, n + 1)
     np.testing.assert_allclose(P.sum(1), 1.0, rtol=0, atol=1e-14)
     np.testing.assert_allclose(P @ np.arange(n + 1), np.arange(n + 1), rtol=1e-13, atol=1e-13)  # martingale
-    np.testing.assert_allclose(P, P[::-1, ::-1], rtol=1e-12, atol=1e-300)                       # i <-> n-i
+    np.testing.assert_allclose(P, P[::-1, ::-1], rtol=1e-12, atol=1e-300)  # i <-> n-i
     assert P[7, 3] == pytest.approx(math.comb(30, 3) * (7 / 30) ** 3 * (23 / 30) ** 27, rel=1e-13)
     assert P[0, 0] == 1.0 and P[n, n] == 1.0
-    P[0, 0] = 5.0                               # a copy: the cached matrix is untouched
+    P[0, 0] = 5.0  # a copy: the cached matrix is untouched
     assert theory.wf_transition(n)[0, 0] == 1.0
     # E[1 - sum p_t^2] from the marginal laws [P^t]_{c,.} equals the closed form
     counts = np.array([12, 9, 6, 2, 1])
@@ -160,7 +166,9 @@ def test_wf_transition_is_the_binomial_chain():
 def test_diffusion_gap_is_a_few_generations():
     # docs/theory/categorical.md: exact values sit "about 1-2 generations" below the diffusion.
     # True up to n ~ 100; the gap grows like (ln n)/3 (2.56 at n = 500).
-    gaps = [theory.absorption_time(n, 0.5, "diffusion") - theory.absorption_time(n, 0.5) for n in (20, 100, 500)]
+    gaps = [
+        theory.absorption_time(n, 0.5, "diffusion") - theory.absorption_time(n, 0.5) for n in (20, 100, 500)
+    ]
     assert 1.0 < gaps[0] < 2.0 and 1.0 < gaps[1] < 2.1 and 2.0 < gaps[2] < 3.0, gaps
     assert gaps[0] < gaps[1] < gaps[2]
     for n, p in [(100, 0.1), (50, 0.3), (200, 0.02)]:
@@ -227,14 +235,14 @@ def test_zipf_truth_matches_the_full_binomial_sum():
     n, K = 200, 3000
     w = 1.0 / np.arange(1, K + 1) ** 1.1
     p0 = w / w.sum()
-    b = sst.binom.pmf(np.arange(n + 1)[None, :], n, p0[:, None])       # [K, n+1], every count
+    b = sst.binom.pmf(np.arange(n + 1)[None, :], n, p0[:, None])  # [K, n+1], every count
     for s in (1, 4, 30):
         alive = theory.survival(s - 1, n, np.arange(n + 1))
         assert theory.expected_survivors(s, n, p0) == pytest.approx((b @ alive).sum(), rel=1e-12)
     h = np.arange(1, n + 1) / n
-    g_fix = theory.fixation_time(n, h) * h                              # E[T 1{fix}] from count j
-    g_fix[-1] = 0.0                                                     # count n: already alone
-    ref = (b[:, 1:] @ (h + g_fix)).sum()                                # generation 1, then the chain
+    g_fix = theory.fixation_time(n, h) * h  # E[T 1{fix}] from count j
+    g_fix[-1] = 0.0  # count n: already alone
+    ref = (b[:, 1:] @ (h + g_fix)).sum()  # generation 1, then the chain
     assert theory.time_to_one_left(n, p0) == pytest.approx(ref, rel=1e-12)
 
 
@@ -248,7 +256,9 @@ def test_absorption_time_identities():
                 # K = 2: time to one left = absorption time
                 assert theory.time_to_one_left(n, [p, 1 - p], method) == pytest.approx(total, rel=1e-12)
     # Littler for equal frequencies: 2n (K-1) ln(K/(K-1))
-    assert theory.time_to_one_left(50, U5, "diffusion") == pytest.approx(2 * 50 * 4 * math.log(5 / 4), rel=1e-14)
+    assert theory.time_to_one_left(50, U5, "diffusion") == pytest.approx(
+        2 * 50 * 4 * math.log(5 / 4), rel=1e-14
+    )
     # Kimura-Ohta limits: E[T | fix] -> 2n as p -> 0; E[T | loss] ~ 2 ln n at p = 1/n
     assert theory.fixation_time(100, 1e-9, "diffusion") == pytest.approx(200, rel=1e-8)
     assert theory.loss_time(1000, 1e-3, "diffusion") == pytest.approx(2 * math.log(1000), rel=2e-3)
@@ -273,7 +283,9 @@ def test_fresh_recursion_and_limits():
         assert d[0] == 0.0
         rec = d[:-1] * k * (k - 1) / N**2 + g_star / N
         np.testing.assert_allclose(d[1:], rec, rtol=1e-13, err_msg=f"m={m}, k={k}")
-        np.testing.assert_allclose(theory.fresh_gini_simpson(np.arange(30), m, k, P_STAR), g_star - d, rtol=1e-13)
+        np.testing.assert_allclose(
+            theory.fresh_gini_simpson(np.arange(30), m, k, P_STAR), g_star - d, rtol=1e-13
+        )
         if m > 0:
             fp = theory.categorical_fresh_fixed_point(m, k, P_STAR)
             assert fp.distance == pytest.approx(g_star * N / (m * (N + k) + k), rel=1e-14)
@@ -281,8 +293,9 @@ def test_fresh_recursion_and_limits():
             assert theory.fresh_distance(2000, m, k, P_STAR) == pytest.approx(fp.distance, rel=1e-12)
     # m = 0 is the replace loop with n = k (Wright-Fisher)
     t = np.arange(50)
-    np.testing.assert_allclose(theory.fresh_gini_simpson(t, 0, 12, P_STAR), theory.gini_simpson(t, 12, P_STAR),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        theory.fresh_gini_simpson(t, 0, 12, P_STAR), theory.gini_simpson(t, 12, P_STAR), rtol=1e-12
+    )
     assert theory.categorical_fresh_fixed_point(0, 12, P_STAR).gini_ratio == 0.0
 
 
@@ -299,13 +312,16 @@ def test_martingale_oracles():
 
 # ================================================================ (c) Monte Carlo
 
+
 def assert_frequency(hits, expected: float, what: str, alpha: float):
     """Exact binomial test of a frequency of events (valid for the tiny
     probabilities where the CLT z-test is not, e.g. one left at t = 1)."""
     hits = np.asarray(hits, dtype=bool)
     res = sst.binomtest(int(hits.sum()), hits.size, float(expected))
-    assert res.pvalue > alpha, (f"{what}: {hits.mean():.6g} over {hits.size} vs expected {expected:.6g} "
-                                f"(binomial p = {res.pvalue:.3g} < {alpha:g})")
+    assert res.pvalue > alpha, (
+        f"{what}: {hits.mean():.6g} over {hits.size} vs expected {expected:.6g} "
+        f"(binomial p = {res.pvalue:.3g} < {alpha:g})"
+    )
 
 
 def wf_run(rng, n, p0, t_max, reps):
@@ -331,7 +347,7 @@ def test_mc_replace_loop_off_lattice_truth():
     n, reps = 20, 20000
     p0 = np.array([0.37, 0.33, 0.2, 0.07, 0.03])
     ts = np.array([1, 3, 10, 30])
-    runs = wf_run(np.random.default_rng(20240806), n, p0, ts.max(), reps)[ts]   # [4, reps, K]
+    runs = wf_run(np.random.default_rng(20240806), n, p0, ts.max(), reps)[ts]  # [4, reps, K]
     alive = runs > 0
     one = (runs == n).any(-1)
     gs = 1 - ((runs / n) ** 2).sum(-1)
@@ -345,10 +361,10 @@ def test_mc_replace_loop_off_lattice_truth():
         stats.assert_mean(gs[j], theory.gini_simpson(int(s), n, p0), f"Gini-Simpson t={s}", alpha)
     # power: the sample resolves the wrong conventions
     se = alive[0, :, 4].std(ddof=1) / math.sqrt(reps)
-    rounded = theory.survival(1, n, int(round(n * p0[4])))      # count 1 at gen 0: 0.642 vs 0.456
+    rounded = theory.survival(1, n, int(round(n * p0[4])))  # count 1 at gen 0: 0.642 vs 0.456
     assert abs(rounded - theory.survival(1, n, p=p0[4])) > stats.detectable_shift(se, alpha)
     se = alive[2].sum(-1).std(ddof=1) / math.sqrt(reps)
-    shifted = theory.expected_survivors(9, n, p0)               # one generation off
+    shifted = theory.expected_survivors(9, n, p0)  # one generation off
     assert abs(shifted - theory.expected_survivors(10, n, p0)) > stats.detectable_shift(se, alpha)
 
 
@@ -358,7 +374,7 @@ def absorption_run(rng, n, p0, reps, t_cap):
     T = np.where((p == 1.0).any(-1), 0, -1)
     winner = np.where(T == 0, p.argmax(-1), -1)
     for s in range(1, t_cap + 1):
-        live = np.flatnonzero(T < 0)          # only the replicas not yet absorbed
+        live = np.flatnonzero(T < 0)  # only the replicas not yet absorbed
         if live.size == 0:
             break
         c = rng.multinomial(n, p[live])
@@ -386,7 +402,9 @@ def test_mc_absorption_and_fixation_times():
         stats.assert_mean(T[~fix], theory.loss_time(n, p), f"E[T|loss] p={p}", alpha)
         assert_frequency(fix, p, f"P(fix) p={p}", alpha)
         se = T.std(ddof=1) / math.sqrt(reps)
-        assert theory.absorption_time(n, p, "diffusion") - theory.absorption_time(n, p) > stats.detectable_shift(se, alpha)
+        assert theory.absorption_time(n, p, "diffusion") - theory.absorption_time(
+            n, p
+        ) > stats.detectable_shift(se, alpha)
     p0 = [0.5, 0.3, 0.2]
     T, _ = absorption_run(rng, n, p0, reps, 2000)
     stats.assert_mean(T, theory.time_to_one_left(n, p0), "time to one left, K=3", alpha)
@@ -449,44 +467,48 @@ def test_mc_section6_table_large():
 
 # ================================================================ (d) bad arguments
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: theory.gini_simpson(1, 0, U5), ValueError, "n must be"),
-    (lambda: theory.gini_simpson(1, 2.5, U5), TypeError, "n must be"),
-    (lambda: theory.gini_simpson(1, True, U5), TypeError, "n must be"),
-    (lambda: theory.gini_simpson(1, 10, [0.5, 0.4]), ValueError, "p0 must sum to 1"),
-    (lambda: theory.gini_simpson(1, 10, [1.5, -0.5]), ValueError, "p0 must be >= 0"),
-    (lambda: theory.gini_simpson(1, 10, []), ValueError, "p0 must have at least one"),
-    (lambda: theory.gini_simpson(1, 10, [[0.5, 0.5]]), ValueError, "p0 must be a 1-D"),
-    (lambda: theory.gini_simpson(1, 10, ["a", "b"]), TypeError, "p0 must be"),
-    (lambda: theory.gini_simpson(1, 10, [np.nan, 1.0]), ValueError, "p0 must be finite"),
-    (lambda: theory.gini_simpson(-1, 10, U5), ValueError, "t must be >= 0"),
-    (lambda: theory.gini_simpson(1.5, 10, U5), TypeError, "t must be"),
-    (lambda: theory.survival(1, 10, 11), ValueError, "c must be"),
-    (lambda: theory.survival(1, 10, 1.0), TypeError, "c must be"),
-    (lambda: theory.survival(1, 10, [1, -1]), ValueError, "c must be"),
-    (lambda: theory.survival(1, 10), TypeError, "exactly one of c"),
-    (lambda: theory.survival(1, 10, 1, p=0.1), TypeError, "exactly one of c"),
-    (lambda: theory.survival(1, 10, p=1.2), ValueError, "p must be in"),
-    (lambda: theory.survival(1, 10, p="x"), TypeError, "p must be"),
-    (lambda: theory.survival(1, 10**5, 1), ValueError, "n must be <= 4000"),
-    (lambda: theory.survival_feller(1, -1), ValueError, "c must be"),
-    (lambda: theory.wf_transition(0), ValueError, "n must be"),
-    (lambda: theory.absorption_time(10, 0.5, method="kimura"), ValueError, "method must be one of"),
-    (lambda: theory.absorption_time(10, -0.1), ValueError, "p must be in"),
-    (lambda: theory.absorption_time(10, "0.5"), TypeError, "p must be"),
-    (lambda: theory.fixation_time(10, 0.0), ValueError, "p must be > 0"),
-    (lambda: theory.loss_time(10, 1.0), ValueError, "p must be < 1"),
-    (lambda: theory.fixation_probability(1.1), ValueError, "p0 must be in"),
-    (lambda: theory.time_to_one_left(10, [0.7, 0.7]), ValueError, "p0 must sum to 1"),
-    (lambda: theory.fresh_distance(1, 0, 0, P_STAR), ValueError, "m \\+ k must be >= 1"),
-    (lambda: theory.fresh_distance(1, -1, 3, P_STAR), ValueError, "m must be"),
-    (lambda: theory.fresh_distance(1, 1, 3.0, P_STAR), TypeError, "k must be"),
-    (lambda: theory.categorical_fresh_fixed_point(1, 3, [0.2, 0.2]), ValueError, "p_star must sum to 1"),
-    (lambda: theory.expected_mass(1, U5, [5]), ValueError, "subset indices"),
-    (lambda: theory.expected_mass(1, U5, [1, 1]), ValueError, "distinct"),
-    (lambda: theory.expected_mass(1, U5, [True, False]), ValueError, "subset as a mask"),
-    (lambda: theory.expected_mass(1, U5, [0.5]), TypeError, "subset must be"),
-])
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: theory.gini_simpson(1, 0, U5), ValueError, "n must be"),
+        (lambda: theory.gini_simpson(1, 2.5, U5), TypeError, "n must be"),
+        (lambda: theory.gini_simpson(1, True, U5), TypeError, "n must be"),
+        (lambda: theory.gini_simpson(1, 10, [0.5, 0.4]), ValueError, "p0 must sum to 1"),
+        (lambda: theory.gini_simpson(1, 10, [1.5, -0.5]), ValueError, "p0 must be >= 0"),
+        (lambda: theory.gini_simpson(1, 10, []), ValueError, "p0 must have at least one"),
+        (lambda: theory.gini_simpson(1, 10, [[0.5, 0.5]]), ValueError, "p0 must be a 1-D"),
+        (lambda: theory.gini_simpson(1, 10, ["a", "b"]), TypeError, "p0 must be"),
+        (lambda: theory.gini_simpson(1, 10, [np.nan, 1.0]), ValueError, "p0 must be finite"),
+        (lambda: theory.gini_simpson(-1, 10, U5), ValueError, "t must be >= 0"),
+        (lambda: theory.gini_simpson(1.5, 10, U5), TypeError, "t must be"),
+        (lambda: theory.survival(1, 10, 11), ValueError, "c must be"),
+        (lambda: theory.survival(1, 10, 1.0), TypeError, "c must be"),
+        (lambda: theory.survival(1, 10, [1, -1]), ValueError, "c must be"),
+        (lambda: theory.survival(1, 10), TypeError, "exactly one of c"),
+        (lambda: theory.survival(1, 10, 1, p=0.1), TypeError, "exactly one of c"),
+        (lambda: theory.survival(1, 10, p=1.2), ValueError, "p must be in"),
+        (lambda: theory.survival(1, 10, p="x"), TypeError, "p must be"),
+        (lambda: theory.survival(1, 10**5, 1), ValueError, "n must be <= 4000"),
+        (lambda: theory.survival_feller(1, -1), ValueError, "c must be"),
+        (lambda: theory.wf_transition(0), ValueError, "n must be"),
+        (lambda: theory.absorption_time(10, 0.5, method="kimura"), ValueError, "method must be one of"),
+        (lambda: theory.absorption_time(10, -0.1), ValueError, "p must be in"),
+        (lambda: theory.absorption_time(10, "0.5"), TypeError, "p must be"),
+        (lambda: theory.fixation_time(10, 0.0), ValueError, "p must be > 0"),
+        (lambda: theory.loss_time(10, 1.0), ValueError, "p must be < 1"),
+        (lambda: theory.fixation_probability(1.1), ValueError, "p0 must be in"),
+        (lambda: theory.time_to_one_left(10, [0.7, 0.7]), ValueError, "p0 must sum to 1"),
+        (lambda: theory.fresh_distance(1, 0, 0, P_STAR), ValueError, "m \\+ k must be >= 1"),
+        (lambda: theory.fresh_distance(1, -1, 3, P_STAR), ValueError, "m must be"),
+        (lambda: theory.fresh_distance(1, 1, 3.0, P_STAR), TypeError, "k must be"),
+        (lambda: theory.categorical_fresh_fixed_point(1, 3, [0.2, 0.2]), ValueError, "p_star must sum to 1"),
+        (lambda: theory.expected_mass(1, U5, [5]), ValueError, "subset indices"),
+        (lambda: theory.expected_mass(1, U5, [1, 1]), ValueError, "distinct"),
+        (lambda: theory.expected_mass(1, U5, [True, False]), ValueError, "subset as a mask"),
+        (lambda: theory.expected_mass(1, U5, [0.5]), TypeError, "subset must be"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -35,8 +35,9 @@ from madsim import validate
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted((DOCS / "theory").glob("*.md"))
-THEORY_MODULES = ["madsim.theory"] + [f"madsim._theory.{m.name}"
-                                      for m in pkgutil.iter_modules(madsim._theory.__path__)]
+THEORY_MODULES = ["madsim.theory"] + [
+    f"madsim._theory.{m.name}" for m in pkgutil.iter_modules(madsim._theory.__path__)
+]
 # modules that hold public functions (the others are shared helpers)
 MODULES_WITH_EXAMPLES = [m for m in THEORY_MODULES if not m.endswith(("._common",))]
 
@@ -55,11 +56,15 @@ def _labels() -> dict:
 
 def _public_names() -> list:
     """(name, object) for every public name of madsim.theory but its submodules."""
-    return [(n, getattr(theory, n)) for n in theory.__all__
-            if not isinstance(getattr(theory, n), types.ModuleType)]
+    return [
+        (n, getattr(theory, n))
+        for n in theory.__all__
+        if not isinstance(getattr(theory, n), types.ModuleType)
+    ]
 
 
 # ---------------------------------------------------------------- (1) doctests
+
 
 @pytest.mark.parametrize("modname", THEORY_MODULES)
 def test_docstring_examples_run(modname):
@@ -84,13 +89,15 @@ def test_docstring_examples_run(modname):
 def test_a_wrong_example_value_fails():
     # the doctest machinery above does compare the printed value
     bad = doctest.DocTestParser().get_doctest(
-        ">>> from madsim import theory\n>>> round(theory.var_factor(10), 6)\n0.8\n", {}, "bad", None, 0)
+        ">>> from madsim import theory\n>>> round(theory.var_factor(10), 6)\n0.8\n", {}, "bad", None, 0
+    )
     runner = doctest.DocTestRunner()
     runner.run(bad, out=lambda s: None)
     assert runner.summarize(verbose=False).failed == 1
 
 
 # ---------------------------------------------------------------- (2) every function documented
+
 
 def test_every_public_function_is_on_a_theory_page_and_in_the_table():
     pages = {p.stem: _text(p) for p in PAGES}
@@ -121,6 +128,7 @@ def test_every_public_function_has_a_numpydoc_example_pointing_to_its_page():
 
 # ---------------------------------------------------------------- (3) validate cases <-> anchors
 
+
 def _anchor_ok(anchor: str, labels: dict) -> bool:
     m = re.fullmatch(r"theory/([a-z0-9-]+)\.md#([A-Za-z0-9_-]+)", anchor)
     return bool(m) and m.group(2) in labels.get(m.group(1), set())
@@ -140,8 +148,11 @@ def test_every_validate_case_and_comparison_names_an_existing_section():
 
 def test_the_page_of_each_case_lists_it():
     texts = {p.stem: _text(p) for p in PAGES}
-    bad = [f"{c.name} (doc {c.doc})" for c in validate.cases()
-           if f"`{c.name}`" not in texts[c.doc.split("/")[1].split(".md")[0]]]
+    bad = [
+        f"{c.name} (doc {c.doc})"
+        for c in validate.cases()
+        if f"`{c.name}`" not in texts[c.doc.split("/")[1].split(".md")[0]]
+    ]
     assert not bad, "cases missing from the page their doc anchor points to:\n" + "\n".join(bad)
 
 
@@ -154,9 +165,26 @@ def test_list_and_json_carry_the_anchor():
     for line in out:
         name = line.split()[0]
         assert by_name[name].doc in line.split(), line
-    rep = validate.Report(rows=[validate.Row("row1-replace-mle-n10-t10", "E sigma^2", 10, 0.35, 0.001, 0.35,
-                                             0.0, True, validate.DOC_1D_VAR, False, validate.DOC_1D)],
-                          skipped=[], alpha=1e-4, z_crit=5.0)
+    rep = validate.Report(
+        rows=[
+            validate.Row(
+                "row1-replace-mle-n10-t10",
+                "E sigma^2",
+                10,
+                0.35,
+                0.001,
+                0.35,
+                0.0,
+                True,
+                validate.DOC_1D_VAR,
+                False,
+                validate.DOC_1D,
+            )
+        ],
+        skipped=[],
+        alpha=1e-4,
+        z_crit=5.0,
+    )
     d = rep.to_dict()
     assert d["rows"][0]["doc"] == validate.DOC_1D and d["rows"][0]["source"] == validate.DOC_1D_VAR
     assert d["case_docs"] == {"row1-replace-mle-n10-t10": by_name["row1-replace-mle-n10-t10"].doc}
@@ -178,16 +206,25 @@ def test_every_cross_reference_of_the_pages_resolves():
 
 # ---------------------------------------------------------------- (4) no outside documents
 
-OWNED = ([ROOT / "python/madsim/theory.py"] + sorted((ROOT / "python/madsim/_theory").glob("*.py"))
-         + sorted((ROOT / "python/madsim").glob("validate*.py")) + PAGES + [Path(__file__)])
+OWNED = (
+    [ROOT / "python/madsim/theory.py"]
+    + sorted((ROOT / "python/madsim/_theory").glob("*.py"))
+    + sorted((ROOT / "python/madsim").glob("validate*.py"))
+    + PAGES
+    + [Path(__file__)]
+)
 # built from pieces so that this file does not match itself
 _NAME = "THE" + "ORY"
 OUTSIDE = re.compile("|".join([_NAME + r"\.md", rf"\b{_NAME}\b", "shared" + "/", r"\.\./" + "shared"]))
 
 
 def test_no_file_cites_a_document_outside_the_repository():
-    hits = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for p in OWNED
-            for i, line in enumerate(_text(p).splitlines(), 1) if OUTSIDE.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{i}: {line.strip()}"
+        for p in OWNED
+        for i, line in enumerate(_text(p).splitlines(), 1)
+        if OUTSIDE.search(line)
+    ]
     assert not hits, "\n".join(hits)
 
 

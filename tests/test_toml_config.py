@@ -49,8 +49,13 @@ def test_full_file_maps_onto_config_objects():
     cfg, kw = toml_config.loads(FULL)
     assert cfg == ms.Config(
         family=ms.Gaussian(dim=2, mean=[0.0, 1.0], cov=[[2.0, 0.5], [0.5, 1.0]]),
-        loop=ms.Fresh(real=10, synthetic=[10, 20, 30]), estimator="unbiased", temperature=0.9,
-        path="samples", weight=0.4, filter=ms.Filter(0.5, 0.1))
+        loop=ms.Fresh(real=10, synthetic=[10, 20, 30]),
+        estimator="unbiased",
+        temperature=0.9,
+        path="samples",
+        weight=0.4,
+        filter=ms.Filter(0.5, 0.1),
+    )
     assert kw["replicas"] == 100 and kw["record"] == ms.every(1)
     assert kw["detect"] == [ms.FirstPassage("trace", below=0.5, name="small")]
     ds = ms.simulate(cfg, progress=False, **kw)
@@ -62,23 +67,26 @@ def test_defaults_are_the_python_defaults():
     assert cfg == ms.Config() and kw == {}
 
 
-@pytest.mark.parametrize("text,words", [
-    ("estimater = 'mle'", ["unknown key 'estimater'", "estimator"]),
-    ("[loop]\ntype = 'Fresh'\nrael = 3", ["[loop] (Fresh)", "'rael'", "real, synthetic"]),
-    ("[loop]\nreal = 3", ["[loop] needs type"]),
-    ("[loop]\ntype = 'Recycle'", ["[loop] type", "'Recycle'", "'Replace'"]),
-    ("[loop]\ntype = 'Replace'\nn = 1", ["[loop]", "Replace.n", "got 1"]),
-    ("[family]\ndim = 2\ncov = [[1.0, 2.0], [2.0, 1.0]]", ["[family]", "positive definite"]),
-    ("[filter]\ntpr = 2.0", ["[filter]", "Filter.tpr", "2.0"]),
-    ("temperature = -1.0", ["Config.temperature", "-1.0"]),
-    ("[run]\nreplica = 5", ["[run]", "'replica'", "replicas"]),
-    ("[run]\nrecord = { every = 0 }", ["[run] record", "every.k"]),
-    ("[run]\nrecord = { sometimes = 3 }", ["[run] record", "'sometimes'"]),
-    ("[[detect]]\nmetric = 'var'", ["[[detect]] #1", "below", "above"]),
-    ("[[detect]]\nmetric = 'var'\nbelow = 1.0\nwhen = 3", ["[[detect]] #1", "'when'"]),
-    ("loop = 3", ["[loop] must be a table"]),
-    ("x = [", ["not valid TOML"]),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("estimater = 'mle'", ["unknown key 'estimater'", "estimator"]),
+        ("[loop]\ntype = 'Fresh'\nrael = 3", ["[loop] (Fresh)", "'rael'", "real, synthetic"]),
+        ("[loop]\nreal = 3", ["[loop] needs type"]),
+        ("[loop]\ntype = 'Recycle'", ["[loop] type", "'Recycle'", "'Replace'"]),
+        ("[loop]\ntype = 'Replace'\nn = 1", ["[loop]", "Replace.n", "got 1"]),
+        ("[family]\ndim = 2\ncov = [[1.0, 2.0], [2.0, 1.0]]", ["[family]", "positive definite"]),
+        ("[filter]\ntpr = 2.0", ["[filter]", "Filter.tpr", "2.0"]),
+        ("temperature = -1.0", ["Config.temperature", "-1.0"]),
+        ("[run]\nreplica = 5", ["[run]", "'replica'", "replicas"]),
+        ("[run]\nrecord = { every = 0 }", ["[run] record", "every.k"]),
+        ("[run]\nrecord = { sometimes = 3 }", ["[run] record", "'sometimes'"]),
+        ("[[detect]]\nmetric = 'var'", ["[[detect]] #1", "below", "above"]),
+        ("[[detect]]\nmetric = 'var'\nbelow = 1.0\nwhen = 3", ["[[detect]] #1", "'when'"]),
+        ("loop = 3", ["[loop] must be a table"]),
+        ("x = [", ["not valid TOML"]),
+    ],
+)
 def test_errors_name_the_key(text, words):
     with pytest.raises(toml_config.ConfigFileError) as info:
         toml_config.loads(text)
@@ -121,15 +129,19 @@ def test_schema_has_every_field_of_the_api_in_order_with_its_default():
         defaults = _field_defaults(cls)
         for key in table.keys:
             assert key.default == defaults.get(key.name, toml_config.REQUIRED), (cls, key.name)
-    config_fields = tuple(f.name for f in dataclasses.fields(C.Config)
-                          if f.name not in ("family", "loop", "filter"))
+    config_fields = tuple(
+        f.name for f in dataclasses.fields(C.Config) if f.name not in ("family", "loop", "filter")
+    )
     assert S["top"].names == config_fields
     params = inspect.signature(ms.simulate).parameters
     assert S["run"].names == tuple(p for p in params if p not in ("cfg", "detect", "progress"))
     for key in S["run"].keys:
         assert key.default == params[key.name].default
-    sweep_only = [p for p in inspect.signature(ms.sweep).parameters
-                  if p not in S["run"].names and p not in ("base", "detect", "store", "progress")]
+    sweep_only = [
+        p
+        for p in inspect.signature(ms.sweep).parameters
+        if p not in S["run"].names and p not in ("base", "detect", "store", "progress")
+    ]
     assert set(S["sweep"].names) == set(sweep_only) | {"zip"}
 
 
@@ -144,22 +156,35 @@ def test_every_key_has_a_type_help_and_a_value_for_the_template():
 
 def _all_tables():
     S = toml_config.SCHEMA
-    return [S["top"], *S["family"].values(), *S["loop"].values(), S["filter"], S["run"], S["detect"],
-            S["sweep"]]
+    return [
+        S["top"],
+        *S["family"].values(),
+        *S["loop"].values(),
+        S["filter"],
+        S["run"],
+        S["detect"],
+        S["sweep"],
+    ]
 
 
-@pytest.mark.parametrize("text,words", [
-    ("temperature = 'hot'", ["temperature must be a float", "'hot'"]),
-    ("estimator = 1", ["estimator must be a string", "got 1"]),
-    ("[family]\ndim = '2'", ["[family] (Gaussian)", "dim must be an integer", "'2'"]),
-    ("[family]\ndim = true", ["dim must be an integer", "True"]),
-    ("[family]\ntype = ['Gaussian']", ["[family] type must be one of", "['Gaussian']"]),
-    ("[loop]\ntype = 'Fresh'\nreal = 2.5", ["[loop] (Fresh)", "real must be an integer or an array", "2.5"]),
-    ("[run]\nreplicas = '100'", ["[run]", "replicas must be an integer or an array", "'100'"]),
-    ("[run]\nrecord = 5", ["[run]", "record must be a table or an array", "got 5"]),
-    ("[[detect]]\nmetric = 'var'\nbelow = 'low'", ["[[detect]] #1", "below must be a float", "'low'"]),
-    ("[filter]\ntpr = [0.5]", ["[filter]", "tpr must be a float"]),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("temperature = 'hot'", ["temperature must be a float", "'hot'"]),
+        ("estimator = 1", ["estimator must be a string", "got 1"]),
+        ("[family]\ndim = '2'", ["[family] (Gaussian)", "dim must be an integer", "'2'"]),
+        ("[family]\ndim = true", ["dim must be an integer", "True"]),
+        ("[family]\ntype = ['Gaussian']", ["[family] type must be one of", "['Gaussian']"]),
+        (
+            "[loop]\ntype = 'Fresh'\nreal = 2.5",
+            ["[loop] (Fresh)", "real must be an integer or an array", "2.5"],
+        ),
+        ("[run]\nreplicas = '100'", ["[run]", "replicas must be an integer or an array", "'100'"]),
+        ("[run]\nrecord = 5", ["[run]", "record must be a table or an array", "got 5"]),
+        ("[[detect]]\nmetric = 'var'\nbelow = 'low'", ["[[detect]] #1", "below must be a float", "'low'"]),
+        ("[filter]\ntpr = [0.5]", ["[filter]", "tpr must be a float"]),
+    ],
+)
 def test_wrong_toml_types_name_the_key(text, words):
     with pytest.raises(toml_config.ConfigFileError) as info:
         toml_config.loads(text)
@@ -172,12 +197,15 @@ def test_sweep_options_are_type_checked():
         toml_config.loads_sweep("[sweep]\nkeep_state = 1\n[sweep.grid]\nweight = [0.5]\n")
 
 
-@pytest.mark.parametrize("text", [
-    "x = " + "[" * 5000 + "]" * 5000,                            # tomllib itself recurses
-    "x = " + "{ a = " * 3000 + "1" + " }" * 3000,
-    "[family]\nmean = " + "[" * 40 + "0.0" + "]" * 40,           # readable, but far deeper than any key
-    "[sweep.grid" + ".a" * 3000 + "]\nb = [1]",                  # headers nest without recursion in tomllib
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * 5000 + "]" * 5000,  # tomllib itself recurses
+        "x = " + "{ a = " * 3000 + "1" + " }" * 3000,
+        "[family]\nmean = " + "[" * 40 + "0.0" + "]" * 40,  # readable, but far deeper than any key
+        "[sweep.grid" + ".a" * 3000 + "]\nb = [1]",  # headers nest without recursion in tomllib
+    ],
+)
 def test_deep_nesting_is_a_clear_error_not_a_recursion_error(text):
     for load in (toml_config.loads, toml_config.loads_sweep):
         with pytest.raises(toml_config.ConfigFileError, match="nested more than 32 levels deep"):
@@ -209,8 +237,9 @@ def test_commented_keys_load_when_uncommented():
         edited = text.replace(f"# {key} = ", f"{key} = ", 1)
         toml_config.loads(edited)
     toml_config.loads(text.replace("# path = ", "path = ", 1).replace("# truncation = ", "truncation = ", 1))
-    toml_config.loads(text.replace("# [filter]", "[filter]").replace("# tpr = ", "tpr = ")
-                      .replace("# fpr = ", "fpr = "))
+    toml_config.loads(
+        text.replace("# [filter]", "[filter]").replace("# tpr = ", "tpr = ").replace("# fpr = ", "fpr = ")
+    )
 
 
 def test_reference_documents_every_key_and_its_examples_load():
@@ -231,7 +260,8 @@ def test_reference_documents_every_key_and_its_examples_load():
 
 def test_committed_reference_is_the_generated_one():
     assert REFERENCE.read_text() == toml_config.reference_markdown(), (
-        "docs/guide/toml-reference.md is out of date: run python docs/gen_toml_reference.py")
+        "docs/guide/toml-reference.md is out of date: run python docs/gen_toml_reference.py"
+    )
 
 
 def test_run_aggregate_and_out_keys(tmp_path):
@@ -240,10 +270,13 @@ def test_run_aggregate_and_out_keys(tmp_path):
     base = '[family]\ntype = "Gaussian"\n[loop]\ntype = "Replace"\nn = 10\n'
     _, kw = toml_config.loads(base + "[run]\naggregate = true\n")
     assert kw["aggregate"] is True
-    _, kw = toml_config.loads(base + '[run]\nout = "x.zarr"\n[run.aggregate]\nquantiles = [0.5]\n'
-                              'replicas = [1, 2]\n[run.aggregate.histogram.var]\nlo = 0.0\nhi = 2.0\nnum = 4\n')
-    assert kw["aggregate"] == ms.Aggregate(quantiles=(0.5,), replicas=(1, 2),
-                                           histogram={"var": ms.Bins(0.0, 2.0, 4)})
+    _, kw = toml_config.loads(
+        base + '[run]\nout = "x.zarr"\n[run.aggregate]\nquantiles = [0.5]\n'
+        "replicas = [1, 2]\n[run.aggregate.histogram.var]\nlo = 0.0\nhi = 2.0\nnum = 4\n"
+    )
+    assert kw["aggregate"] == ms.Aggregate(
+        quantiles=(0.5,), replicas=(1, 2), histogram={"var": ms.Bins(0.0, 2.0, 4)}
+    )
     assert kw["out"] == "x.zarr"
     with pytest.raises(toml_config.ConfigFileError, match="unknown key 'bins'"):
         toml_config.loads(base + "[run.aggregate]\nbins = 3\n")

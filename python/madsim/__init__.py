@@ -1,8 +1,8 @@
 """madsim: fast, tested Monte Carlo of model collapse (Model Autophagy Disorder).
 
-    import madsim as ms
-    cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=100), path="exact")
-    ds = ms.simulate(cfg, replicas=10_000, generations=1_000, seed=1, record=ms.every(10))
+import madsim as ms
+cfg = ms.Config(family=ms.Gaussian(), loop=ms.Replace(n=100), path="exact")
+ds = ms.simulate(cfg, replicas=10_000, generations=1_000, seed=1, record=ms.every(10))
 """
 
 __version__ = "0.1.0"  # the one source: pyproject.toml (the wheel's metadata) reads it at build time
@@ -21,11 +21,33 @@ from .sweeps import SweepInterrupted, sweep
 globals().update({spec.name: spec.cls for spec in all_families()})
 
 __all__ = [
-    "Accumulate", "AccumulateSubsample", "Aggregate", "Augment", "Bins", "Config", "CudaUnavailableError",
-    "Filter", "Fresh", "FirstPassage", "NonFiniteError", "NonFiniteWarning",
+    "Accumulate",
+    "AccumulateSubsample",
+    "Aggregate",
+    "Augment",
+    "Bins",
+    "Config",
+    "CudaUnavailableError",
+    "Filter",
+    "Fresh",
+    "FirstPassage",
+    "NonFiniteError",
+    "NonFiniteWarning",
     "RNG_LAYOUT_VERSION",
-    "Replace", "RunInterrupted", "SweepInterrupted", "build_info", "every", "has_cuda",
-    "TailWeight", "logspace", "open_run", "resume", "rng", "simulate", "sweep",
-    "theory", "__version__",
+    "Replace",
+    "RunInterrupted",
+    "SweepInterrupted",
+    "build_info",
+    "every",
+    "has_cuda",
+    "TailWeight",
+    "logspace",
+    "open_run",
+    "resume",
+    "rng",
+    "simulate",
+    "sweep",
+    "theory",
+    "__version__",
 ]
 __all__ += [spec.name for spec in all_families()]

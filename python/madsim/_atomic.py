@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover (Windows)
     fcntl = None
 
-_held: dict[str, list] = {}   # path -> [fd, depth, thread]: locks this process holds
+_held: dict[str, list] = {}  # path -> [fd, depth, thread]: locks this process holds
 # (re-entrant in the thread that holds one; another thread is refused)
 _held_guard = threading.Lock()
 
@@ -98,7 +98,8 @@ def _flock(path: Path) -> int:
             os.close(fd)
             raise OutputLockedError(
                 f"{str(path)!r} is being written by another madsim process (lock "
-                f"{str(lock_path)!r} is held); wait for it or choose another output") from None
+                f"{str(lock_path)!r} is held); wait for it or choose another output"
+            ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
         except FileNotFoundError:
@@ -115,8 +116,9 @@ def check_writable(path) -> Path:
     path = Path(path)
     parent = path.absolute().parent
     if not parent.exists():
-        raise FileNotFoundError(f"output directory {str(parent)!r} does not exist (for {str(path)!r}); "
-                                "create it first")
+        raise FileNotFoundError(
+            f"output directory {str(parent)!r} does not exist (for {str(path)!r}); create it first"
+        )
     if not parent.is_dir():
         raise NotADirectoryError(f"output directory {str(parent)!r} is not a directory (for {str(path)!r})")
     if path.exists() and path.is_dir() and path.suffix.lower() != ".zarr":
@@ -125,8 +127,9 @@ def check_writable(path) -> Path:
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
-        raise PermissionError(f"cannot write in {str(parent)!r} (for {str(path)!r}): "
-                              f"{exc.strerror or exc}") from None
+        raise PermissionError(
+            f"cannot write in {str(parent)!r} (for {str(path)!r}): {exc.strerror or exc}"
+        ) from None
     os.close(fd)
     os.unlink(probe)
     return path

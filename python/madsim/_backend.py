@@ -66,17 +66,21 @@ def cuda_unavailable_reason() -> str | None:
     """None when backend="cuda" can run; else why not (not built, or no device)."""
     if not _CUDA_REASON:
         if not cuda_built():
-            reason = ("madsim was built without CUDA: the launcher is not compiled in (the default build is the CPU "
-                      "core alone unless nvcc and a GPU are found); rebuild with it on a machine "
-                      "with nvcc: MADSIM_CUDA=ON pip install . (docs/getting-started/install.md)")
+            reason = (
+                "madsim was built without CUDA: the launcher is not compiled in (the default build is the CPU "
+                "core alone unless nvcc and a GPU are found); rebuild with it on a machine "
+                "with nvcc: MADSIM_CUDA=ON pip install . (docs/getting-started/install.md)"
+            )
         else:
             rt = dict(_core.cuda_runtime())
             if int(rt["device_count"]) > 0:
                 reason = None
             else:
-                reason = (f"madsim was built with CUDA {build_info().get('cuda_version')} but no "
-                          f"CUDA device is visible ({rt.get('error') or 'no device'}; driver "
-                          f"version {rt['driver_version'] or 'none'})")
+                reason = (
+                    f"madsim was built with CUDA {build_info().get('cuda_version')} but no "
+                    f"CUDA device is visible ({rt.get('error') or 'no device'}; driver "
+                    f"version {rt['driver_version'] or 'none'})"
+                )
         _CUDA_REASON.append(reason)
     return _CUDA_REASON[0]
 
@@ -100,13 +104,24 @@ def require_cuda() -> None:
         raise CudaUnavailableError(f"backend='cuda' cannot run: {reason}")
 
 
-def cuda_memory_estimate(replicas: int, state_size: int, observe_size: int, scratch_size: int,
-                         n_rec: int, n_cols: int, n_det: int, array_doubles: int,
-                         slots: int) -> dict:
+def cuda_memory_estimate(
+    replicas: int,
+    state_size: int,
+    observe_size: int,
+    scratch_size: int,
+    n_rec: int,
+    n_cols: int,
+    n_det: int,
+    array_doubles: int,
+    slots: int,
+) -> dict:
     """Bytes of device memory one CUDA call needs, by part (state, ids,
     records, first, observe, scratch, arrays) and in total: the launcher's own
     arithmetic (csrc/cuda/memory.hpp), available in every build. ``slots``:
     threads in flight (each with an observe row and scratch); ``n_rec``:
     recorded generations in one launch."""
-    return dict(_core.cuda_memory_estimate(replicas, state_size, observe_size, scratch_size, n_rec,
-                                           n_cols, n_det, array_doubles, slots))
+    return dict(
+        _core.cuda_memory_estimate(
+            replicas, state_size, observe_size, scratch_size, n_rec, n_cols, n_det, array_doubles, slots
+        )
+    )

@@ -55,7 +55,8 @@ def _check_path(path) -> str:
     if not isinstance(path, str) or not path or any(not p.isidentifier() for p in path.split(".")):
         raise TypeError(
             f"grid: a field must be a dotted path of field names such as 'loop.n' or "
-            f"'temperature'; got {path!r}")
+            f"'temperature'; got {path!r}"
+        )
     return path
 
 
@@ -74,7 +75,8 @@ def parse(grid) -> list[Axis]:
     if not isinstance(grid, Mapping):
         raise TypeError(
             "grid must be a dict mapping field paths to lists of values (or a name to a dict of "
-            f"equally long lists, a zipped dimension); got {grid!r}")
+            f"equally long lists, a zipped dimension); got {grid!r}"
+        )
     axes, seen = [], set()
     for name, spec in grid.items():
         if isinstance(spec, Mapping):  # zipped: name -> {path: values}
@@ -180,7 +182,8 @@ def _apply(obj, node: _Node, where: str):
                 child = next(iter(sub.children))
                 raise ValueError(
                     f"grid field {path}.{child}: {path} is {value!r}, which has no fields; "
-                    f"give the base config a {path} (e.g. {path}=...()) or sweep {path!r} itself")
+                    f"give the base config a {path} (e.g. {path}=...()) or sweep {path!r} itself"
+                )
             value = _apply(value, sub, path)
         changes[name] = value
     return dataclasses.replace(obj, **changes)
@@ -198,15 +201,21 @@ def _check_field(obj, name: str, path: str) -> None:
     fields = _init_fields(obj)
     if name not in fields:
         raise ValueError(
-            f"grid: unknown field {path!r}: {type(obj).__name__} has the fields {', '.join(fields)}")
+            f"grid: unknown field {path!r}: {type(obj).__name__} has the fields {', '.join(fields)}"
+        )
 
 
 def config_classes() -> dict:
     """Every config object class by name (the families, loops and knobs of
     madsim.config, whatever they are now)."""
-    return {c.__name__: c for c in vars(C).values()
-            if isinstance(c, type) and dataclasses.is_dataclass(c) and c is not C.Config
-            and c.__module__ == C.__name__}
+    return {
+        c.__name__: c
+        for c in vars(C).values()
+        if isinstance(c, type)
+        and dataclasses.is_dataclass(c)
+        and c is not C.Config
+        and c.__module__ == C.__name__
+    }
 
 
 def _object(current, value, path: str):
@@ -219,24 +228,29 @@ def _object(current, value, path: str):
     kind = spec.pop("type", None)
     if kind is None:
         if not _is_object(current):
-            raise ValueError(f"grid field {path}: {value!r} needs type = the class to build "
-                             f"(the base config's {path} is {current!r})")
+            raise ValueError(
+                f"grid field {path}: {value!r} needs type = the class to build "
+                f"(the base config's {path} is {current!r})"
+            )
         cls = type(current)
     else:
         classes = config_classes()
         if kind not in classes:
-            raise ValueError(f"grid field {path}: type must be one of {', '.join(sorted(classes))}; "
-                             f"got {kind!r}")
+            raise ValueError(
+                f"grid field {path}: type must be one of {', '.join(sorted(classes))}; got {kind!r}"
+            )
         cls = classes[kind]
     allowed = tuple(f.name for f in dataclasses.fields(cls) if f.init)
     bad = [k for k in spec if k not in allowed]
     if bad:
-        raise ValueError(f"grid field {path}: {cls.__name__} has no field {bad[0]!r} "
-                         f"(fields: {', '.join(allowed)})")
+        raise ValueError(
+            f"grid field {path}: {cls.__name__} has no field {bad[0]!r} (fields: {', '.join(allowed)})"
+        )
     return dataclasses.replace(current, **spec) if kind is None else cls(**spec)
 
 
 # ------------------------------------------------------------ labels
+
 
 def label(value) -> str:
     """A short text label for a value that is not a plain number or string."""
@@ -267,8 +281,7 @@ def coordinate(values: list) -> np.ndarray:
 def to_json(value):
     """A JSON form of a grid value (provenance and the store's identity)."""
     if _is_object(value):
-        return {"type": type(value).__name__,
-                **{f: to_json(getattr(value, f)) for f in _init_fields(value)}}
+        return {"type": type(value).__name__, **{f: to_json(getattr(value, f)) for f in _init_fields(value)}}
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (np.generic,)):
@@ -281,5 +294,7 @@ def to_json(value):
 
 
 def spec_json(axes) -> list:
-    return [{"name": a.name, "fields": list(a.fields), "values": [to_json(list(v)) for v in a.values]}
-            for a in axes]
+    return [
+        {"name": a.name, "fields": list(a.fields), "values": [to_json(list(v)) for v in a.values]}
+        for a in axes
+    ]

@@ -17,8 +17,10 @@ import xarray as xr
 from . import _grid
 from ._grid import Axis
 
-PER_POINT = {"config": "the grid point's Config as JSON (madsim.Config.from_dict)",
-             "kernel": "the compiled kernel that ran the grid point"}
+PER_POINT = {
+    "config": "the grid point's Config as JSON (madsim.Config.from_dict)",
+    "kernel": "the compiled kernel that ran the grid point",
+}
 
 
 def join_blocks(blocks: list[xr.Dataset]) -> xr.Dataset:
@@ -26,15 +28,22 @@ def join_blocks(blocks: list[xr.Dataset]) -> xr.Dataset:
     if len(blocks) == 1:
         return blocks[0]
     first = blocks[0]  # every variable of a simulate result has the replica dimension
-    data = {n: (v.dims, np.concatenate([b[n].values for b in blocks], axis=v.dims.index("replica")),
-                v.attrs) for n, v in first.data_vars.items()}
+    data = {
+        n: (v.dims, np.concatenate([b[n].values for b in blocks], axis=v.dims.index("replica")), v.attrs)
+        for n, v in first.data_vars.items()
+    }
     coords = dict(first.coords)
     coords["replica"] = np.concatenate([b["replica"].values for b in blocks])
     return xr.Dataset(data, coords=coords, attrs=first.attrs)
 
 
-def combine(axes: list[Axis], point_ds: list[xr.Dataset], replica: np.ndarray,
-            replica_ids: np.ndarray | None, keep_state: bool) -> xr.Dataset:
+def combine(
+    axes: list[Axis],
+    point_ds: list[xr.Dataset],
+    replica: np.ndarray,
+    replica_ids: np.ndarray | None,
+    keep_state: bool,
+) -> xr.Dataset:
     """One Dataset over (grid dims..., replica, generation, ...) from the
     points' Datasets (row-major order). ``replica`` is the replica coordinate;
     ``replica_ids`` [points, R] the counter ids each point ran when they differ
@@ -46,8 +55,7 @@ def combine(axes: list[Axis], point_ds: list[xr.Dataset], replica: np.ndarray,
     names = list(dict.fromkeys(n for ds in point_ds for n in ds.data_vars))
     out = {}
     for name in names:
-        out[name] = _stack(name, [ds[name] if name in ds else None for ds in point_ds],
-                           grid_dims, grid_shape)
+        out[name] = _stack(name, [ds[name] if name in ds else None for ds in point_ds], grid_dims, grid_shape)
     coords = {"replica": ("replica", replica), "generation": point_ds[0]["generation"].values}
     for a in axes:
         coords.update(a.coords())
@@ -57,8 +65,11 @@ def combine(axes: list[Axis], point_ds: list[xr.Dataset], replica: np.ndarray,
             if c not in ds.coords and all(ds.sizes.get(d) == n for d, n in var.sizes.items()):
                 ds = ds.assign_coords({c: var.variable})
     if replica_ids is not None:
-        ds["replica_id"] = (grid_dims + ("replica",), replica_ids.reshape(grid_shape + (-1,)), {
-            "long_name": "replica id each point ran (counter field ctr[3]; streams='independent')"})
+        ds["replica_id"] = (
+            grid_dims + ("replica",),
+            replica_ids.reshape(grid_shape + (-1,)),
+            {"long_name": "replica id each point ran (counter field ctr[3]; streams='independent')"},
+        )
     for name, what in PER_POINT.items():  # object dtype: variable-length text on disk
         text = np.array([p.attrs[name] for p in point_ds], dtype=object).reshape(grid_shape)
         ds[name] = (grid_dims, text, {"long_name": what})
@@ -76,9 +87,12 @@ def _stack(name: str, parts: list, grid_dims: tuple, grid_shape: tuple) -> xr.Va
     dtype = have[0].dtype
     if not full and not np.issubdtype(dtype, np.floating):
         dtype = np.float64
-    data = np.full(grid_shape + tuple(sizes[d] for d in dims),
-                   np.nan if np.issubdtype(dtype, np.floating) else 0, dtype=dtype)
-    flat = data.reshape((-1,) + data.shape[len(grid_shape):])
+    data = np.full(
+        grid_shape + tuple(sizes[d] for d in dims),
+        np.nan if np.issubdtype(dtype, np.floating) else 0,
+        dtype=dtype,
+    )
+    flat = data.reshape((-1,) + data.shape[len(grid_shape) :])
     for i, p in enumerate(parts):
         if p is None:
             continue

@@ -38,11 +38,11 @@ def sweep_identity(spec: dict) -> str:
 
 @dataclass(frozen=True)
 class Task:
-    point: int          # flat index of the grid point (row-major)
-    block: int          # which block of the point's replicas
+    point: int  # flat index of the grid point (row-major)
+    block: int  # which block of the point's replicas
     cfg: Config
-    ids: tuple          # replica ids (counter field ctr[3])
-    run: dict           # the simulate keywords every task shares
+    ids: tuple  # replica ids (counter field ctr[3])
+    run: dict  # the simulate keywords every task shares
 
     @property
     def key(self) -> str:
@@ -55,6 +55,7 @@ def run_task(task: Task) -> xr.Dataset:
 
 
 # ------------------------------------------------------------ the store
+
 
 class Store:
     """A directory: ``sweep.json`` (what the sweep is; a re-run must match
@@ -78,10 +79,14 @@ class Store:
         self.spec = json.loads(json.dumps(spec))  # as it reads back from disk
         self.identity = sweep_identity(self.spec)
         meta = self.path / "sweep.json"
-        if self.path.exists() and (not self.path.is_dir() or (
-                not meta.exists() and any(p.name != ".sweep.json.lock" for p in self.path.iterdir()))):
-            raise ValueError(f"store {str(self.path)!r} exists and is not a madsim sweep store "
-                             "(no sweep.json); give a new or empty directory")
+        if self.path.exists() and (
+            not self.path.is_dir()
+            or (not meta.exists() and any(p.name != ".sweep.json.lock" for p in self.path.iterdir()))
+        ):
+            raise ValueError(
+                f"store {str(self.path)!r} exists and is not a madsim sweep store "
+                "(no sweep.json); give a new or empty directory"
+            )
         if not self.path.exists():
             _atomic.check_writable(self.path)
         self.tasks.mkdir(parents=True, exist_ok=True)
@@ -132,26 +137,34 @@ def read_task(path: Path, identity: str | None = None, key: str | None = None) -
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("__meta__")))
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, KeyError, EOFError, TypeError) as exc:
-        raise ValueError(f"sweep task file {str(path)!r} is damaged ({type(exc).__name__}: {exc}); "
-                         f"{fix}") from None
+        raise ValueError(
+            f"sweep task file {str(path)!r} is damaged ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
     hashes = meta.get("sha256")
     if hashes is not None:  # files from before the hashes: accepted unchecked
         for name in sorted(set(hashes) | set(arrays)):
             if name not in arrays or name not in hashes or array_digest(arrays[name]) != hashes[name]:
-                raise ValueError(f"sweep task file {str(path)!r} is damaged: array {name!r} does not "
-                                 f"match the sha256 written with it; {fix}")
+                raise ValueError(
+                    f"sweep task file {str(path)!r} is damaged: array {name!r} does not "
+                    f"match the sha256 written with it; {fix}"
+                )
     # files from before identities carry none: accepted (as the store's sweep.json says)
     if identity is not None and meta.get("sweep", identity) != identity:
-        raise ValueError(f"sweep task file {str(path)!r} belongs to another sweep (its sweep identity "
-                         f"differs from this store's sweep.json); remove it from the store")
+        raise ValueError(
+            f"sweep task file {str(path)!r} belongs to another sweep (its sweep identity "
+            f"differs from this store's sweep.json); remove it from the store"
+        )
     if key is not None and meta.get("task", key) != key:
-        raise ValueError(f"sweep task file {str(path)!r} holds task {meta.get('task')!r}, not {key!r} "
-                         "(task files were renamed or swapped); remove it from the store")
+        raise ValueError(
+            f"sweep task file {str(path)!r} holds task {meta.get('task')!r}, not {key!r} "
+            "(task files were renamed or swapped); remove it from the store"
+        )
     try:
         return _dataset(arrays, meta)
     except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"sweep task file {str(path)!r} is damaged ({type(exc).__name__}: {exc}); "
-                         f"{fix}") from None
+        raise ValueError(
+            f"sweep task file {str(path)!r} is damaged ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
 
 
 def _arrays(ds: xr.Dataset, identity: str, key: str) -> dict:
@@ -191,7 +204,8 @@ def _check_same(path: Path, have: dict, want: dict) -> None:
     k = diff[0]
     raise ValueError(
         f"store {str(path)!r} holds a different sweep: {k} there is {_short(have.get(k))}, here "
-        f"{_short(want.get(k))}; use another store (or delete this one) to start afresh")
+        f"{_short(want.get(k))}; use another store (or delete this one) to start afresh"
+    )
 
 
 def _short(value) -> str:
@@ -200,6 +214,7 @@ def _short(value) -> str:
 
 
 # ------------------------------------------------------------ schedulers
+
 
 def execute(tasks, on_result, scheduler: str, workers: int, address=None) -> None:
     """Runs ``tasks``, calling ``on_result(task, ds)`` in this thread as each
@@ -255,8 +270,9 @@ def dask_client(address, workers: int):
         return client, client.close
     # No dashboard: it would listen on every interface (0.0.0.0) by default;
     # the scheduler and workers listen on 127.0.0.1 only (host=).
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
     client = Client(cluster)
 
     def close():
@@ -285,4 +301,4 @@ def _dask(tasks, on_result, workers: int, address) -> None:
 
 
 def block_ids(ids: np.ndarray, block: int) -> list[np.ndarray]:
-    return [ids[i:i + block] for i in range(0, ids.size, block)]
+    return [ids[i : i + block] for i in range(0, ids.size, block)]

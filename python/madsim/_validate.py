@@ -25,8 +25,9 @@ def integer(name: str, value: Any, lo: int | None = None, hi: int | None = None)
     return v
 
 
-def real(name: str, value: Any, lo: float | None = None, hi: float | None = None,
-         lo_open: bool = False) -> float:
+def real(
+    name: str, value: Any, lo: float | None = None, hi: float | None = None, lo_open: bool = False
+) -> float:
     """A finite real number in [lo, hi] ((lo, hi] when lo_open)."""
     allowed = "a finite number" + _range_text(lo, hi, lo_open)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -126,47 +126,59 @@ class Aggregate:
 
     def __post_init__(self):
         if isinstance(self.quantiles, (str, bytes)) or not hasattr(self.quantiles, "__iter__"):
-            raise TypeError(f"Aggregate.quantiles must be a sequence of levels in [0, 1]; got "
-                            f"{self.quantiles!r}")
+            raise TypeError(
+                f"Aggregate.quantiles must be a sequence of levels in [0, 1]; got {self.quantiles!r}"
+            )
         q = tuple(check.real("Aggregate.quantiles[]", x, 0.0, 1.0) for x in self.quantiles)
         if len(set(q)) != len(q):
             raise ValueError(f"Aggregate.quantiles must not repeat a level; got {q}")
         object.__setattr__(self, "quantiles", q)
         if not isinstance(self.histogram, Mapping):
-            raise TypeError(f"Aggregate.histogram must be a dict {{variable: madsim.Bins}}; got "
-                            f"{self.histogram!r}")
+            raise TypeError(
+                f"Aggregate.histogram must be a dict {{variable: madsim.Bins}}; got {self.histogram!r}"
+            )
         for name, bins in self.histogram.items():
             if not isinstance(name, str) or not isinstance(bins, Bins):
-                raise TypeError(f"Aggregate.histogram must map variable names to madsim.Bins; got "
-                                f"{name!r}: {bins!r}")
+                raise TypeError(
+                    f"Aggregate.histogram must map variable names to madsim.Bins; got {name!r}: {bins!r}"
+                )
         object.__setattr__(self, "histogram", dict(self.histogram))
         if self.replicas is not None:
             if isinstance(self.replicas, (str, bytes)) or not hasattr(self.replicas, "__iter__"):
-                raise TypeError(f"Aggregate.replicas must be None or a sequence of replica ids; got "
-                                f"{self.replicas!r}")
+                raise TypeError(
+                    f"Aggregate.replicas must be None or a sequence of replica ids; got {self.replicas!r}"
+                )
             ids = tuple(check.integer("Aggregate.replicas[]", i, 0, 2**32 - 1) for i in self.replicas)
             if len(set(ids)) != len(ids):
                 raise ValueError("Aggregate.replicas must not repeat a replica id")
             object.__setattr__(self, "replicas", ids)
-        object.__setattr__(self, "relative_accuracy", check.real(
-            "Aggregate.relative_accuracy", self.relative_accuracy, 0.0, 0.5, lo_open=True))
+        object.__setattr__(
+            self,
+            "relative_accuracy",
+            check.real("Aggregate.relative_accuracy", self.relative_accuracy, 0.0, 0.5, lo_open=True),
+        )
         if self.relative_accuracy >= 0.5:
             raise ValueError(f"Aggregate.relative_accuracy must be < 0.5; got {self.relative_accuracy}")
 
     def to_json(self) -> str:
-        return json.dumps({
-            "quantiles": list(self.quantiles),
-            "histogram": {k: [b.lo, b.hi, b.num, b.log] for k, b in self.histogram.items()},
-            "replicas": None if self.replicas is None else list(self.replicas),
-            "relative_accuracy": self.relative_accuracy})
+        return json.dumps(
+            {
+                "quantiles": list(self.quantiles),
+                "histogram": {k: [b.lo, b.hi, b.num, b.log] for k, b in self.histogram.items()},
+                "replicas": None if self.replicas is None else list(self.replicas),
+                "relative_accuracy": self.relative_accuracy,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Aggregate:
         d = json.loads(text)
-        return cls(quantiles=tuple(d["quantiles"]),
-                   histogram={k: Bins(*v) for k, v in d["histogram"].items()},
-                   replicas=None if d["replicas"] is None else tuple(d["replicas"]),
-                   relative_accuracy=d["relative_accuracy"])
+        return cls(
+            quantiles=tuple(d["quantiles"]),
+            histogram={k: Bins(*v) for k, v in d["histogram"].items()},
+            replicas=None if d["replicas"] is None else tuple(d["replicas"]),
+            relative_accuracy=d["relative_accuracy"],
+        )
 
 
 def as_aggregate(aggregate) -> Aggregate | None:
@@ -181,6 +193,7 @@ def as_aggregate(aggregate) -> Aggregate | None:
 
 
 # ------------------------------------------------------------ the sketch
+
 
 class _Sketch:
     """DDSketch bucket counts of K columns (dense per column and sign, each
@@ -227,8 +240,8 @@ class _Sketch:
         new_lo = min(lo0, lo)
         new_hi = max(lo0 + c0.size, lo + counts.size)
         out = np.zeros(new_hi - new_lo, dtype=np.int64)
-        out[lo0 - new_lo:lo0 - new_lo + c0.size] += c0
-        out[lo - new_lo:lo - new_lo + counts.size] += counts
+        out[lo0 - new_lo : lo0 - new_lo + c0.size] += c0
+        out[lo - new_lo : lo - new_lo + counts.size] += counts
         self.store[k][sign] = (new_lo, out)
 
     def quantiles(self, q: np.ndarray) -> np.ndarray:
@@ -245,7 +258,7 @@ class _Sketch:
                 values.append(-2.0 * self.gamma ** i.astype(float) / (self.gamma + 1.0))
                 counts.append(c[::-1])
             values.append(np.zeros(1))
-            counts.append(self.zero[k:k + 1])
+            counts.append(self.zero[k : k + 1])
             if pos is not None:
                 lo, c = pos
                 i = np.arange(lo, lo + c.size)
@@ -262,6 +275,7 @@ class _Sketch:
 
 # ------------------------------------------------------------ the reduction
 
+
 class Reducer:
     """The aggregates of a run's recorded generations.
 
@@ -273,8 +287,9 @@ class Reducer:
     uncommitted chunk.
     """
 
-    def __init__(self, agg: Aggregate, n_rec: int, n_cols: int, hist: dict[int, np.ndarray],
-                 traced_pos: np.ndarray):
+    def __init__(
+        self, agg: Aggregate, n_rec: int, n_cols: int, hist: dict[int, np.ndarray], traced_pos: np.ndarray
+    ):
         self.agg, self.C = agg, n_cols
         self.q = np.asarray(agg.quantiles, dtype=float)
         self.hist = hist  # variable -> (record-row column, bin edges)
@@ -329,18 +344,23 @@ class Reducer:
         full = rows // GROUP * GROUP
         if full:
             ng = full // GROUP
-            self._groups(np.ascontiguousarray(x[:, :full]).reshape(-1, ng, GROUP),
-                         None if all_finite else np.ascontiguousarray(finite[:, :full]).reshape(-1, ng, GROUP))
+            self._groups(
+                np.ascontiguousarray(x[:, :full]).reshape(-1, ng, GROUP),
+                None if all_finite else np.ascontiguousarray(finite[:, :full]).reshape(-1, ng, GROUP),
+            )
         if rows > full:
-            self._groups(np.ascontiguousarray(x[:, full:])[:, None, :],
-                         None if all_finite else np.ascontiguousarray(finite[:, full:])[:, None, :])
+            self._groups(
+                np.ascontiguousarray(x[:, full:])[:, None, :],
+                None if all_finite else np.ascontiguousarray(finite[:, full:])[:, None, :],
+            )
         for c, edges in self.hist.values():
             v = block[:, :, c].T  # [k, rows]
             bins = np.searchsorted(edges, v, side="right")
             keep = np.isfinite(v)
             rec = np.broadcast_to(np.arange(self.k)[:, None], v.shape)
-            self.hcounts[c] += np.bincount((rec[keep] * (edges.size + 1) + bins[keep]),
-                                           minlength=self.k * (edges.size + 1)).reshape(self.k, -1)
+            self.hcounts[c] += np.bincount(
+                (rec[keep] * (edges.size + 1) + bins[keep]), minlength=self.k * (edges.size + 1)
+            ).reshape(self.k, -1)
         if self.traced_pos.size:
             lo, hi = np.searchsorted(self.traced_pos, [pos, pos + rows])
             self.tr[lo:hi] = block[self.traced_pos[lo:hi] - pos]
@@ -381,19 +401,19 @@ class Reducer:
     def commit(self) -> None:
         k, C, a = self.k, self.C, self.done
         shape = (k, C)
-        self.count[a:a + k] = self.n.reshape(shape).astype(np.int64)
+        self.count[a : a + k] = self.n.reshape(shape).astype(np.int64)
         empty = self.n == 0
-        self.mean[a:a + k] = np.where(empty, np.nan, self.mu).reshape(shape)
-        self.m2[a:a + k] = np.where(empty, np.nan, self.ss).reshape(shape)
+        self.mean[a : a + k] = np.where(empty, np.nan, self.mu).reshape(shape)
+        self.m2[a : a + k] = np.where(empty, np.nan, self.ss).reshape(shape)
         lo = np.where(np.isinf(self.lo) & empty, np.nan, self.lo)
         hi = np.where(np.isinf(self.hi) & empty, np.nan, self.hi)
-        self.min[a:a + k] = lo.reshape(shape)
-        self.max[a:a + k] = hi.reshape(shape)
+        self.min[a : a + k] = lo.reshape(shape)
+        self.max[a : a + k] = hi.reshape(shape)
         if self.sketch is not None:
-            self.quant[a:a + k] = self.sketch.quantiles(self.q).reshape(shape + (self.q.size,))
+            self.quant[a : a + k] = self.sketch.quantiles(self.q).reshape(shape + (self.q.size,))
         for c, _edges in self.hist.values():
-            self.counts[c][a:a + k] = self.hcounts[c]
-        self.traced[:, a:a + k] = self.tr
+            self.counts[c][a : a + k] = self.hcounts[c]
+        self.traced[:, a : a + k] = self.tr
         self.done += k
 
 
@@ -407,8 +427,9 @@ def traced_positions(agg: Aggregate, ids: np.ndarray) -> np.ndarray:
     at = np.minimum(at, ids.size - 1)
     missing = want[ids[order][at] != want]
     if missing.size:
-        raise ValueError(f"Aggregate.replicas: the run has no replica id {int(missing[0])} "
-                         f"({missing.size} missing)")
+        raise ValueError(
+            f"Aggregate.replicas: the run has no replica id {int(missing[0])} ({missing.size} missing)"
+        )
     return np.sort(order[at])
 
 
@@ -422,8 +443,10 @@ def variables(red: Reducer, layout: dict, units: dict, sl: slice, dtype: str) ->
     out: dict = {}
     q = red.q
     for name, (at, dims) in layout.items():
+
         def pick(a, extra=0, at=at):
             return a[sl][(slice(None), at) + (slice(None),) * extra]
+
         long_name = units.get(name, name)
         gd = ("generation",) + dims
         n = pick(red.count)
@@ -437,20 +460,34 @@ def variables(red: Reducer, layout: dict, units: dict, sl: slice, dtype: str) ->
         out[f"{name}_min"] = (gd, pick(red.min), {"long_name": f"minimum over replicas of {long_name}"})
         out[f"{name}_max"] = (gd, pick(red.max), {"long_name": f"maximum over replicas of {long_name}"})
         if q.size:
-            out[f"{name}_q"] = (gd + ("quantile",), pick(red.quant, 1), {
-                "long_name": f"quantiles over replicas of {long_name}",
-                "method": f"DDSketch, relative accuracy {red.agg.relative_accuracy}; the value of rank "
-                          "floor(q (n - 1))"})
+            out[f"{name}_q"] = (
+                gd + ("quantile",),
+                pick(red.quant, 1),
+                {
+                    "long_name": f"quantiles over replicas of {long_name}",
+                    "method": f"DDSketch, relative accuracy {red.agg.relative_accuracy}; the value of rank "
+                    "floor(q (n - 1))",
+                },
+            )
         if red.traced_pos.size:
-            out[name] = (("traced",) + gd, red.traced[:, sl][(slice(None), slice(None), at)],
-                         {"long_name": long_name})
+            out[name] = (
+                ("traced",) + gd,
+                red.traced[:, sl][(slice(None), slice(None), at)],
+                {"long_name": long_name},
+            )
     for name, (c, _edges) in red.hist.items():
-        out[f"{name}_hist"] = (("generation", f"{name}_bin"), red.counts[c][sl], {
-            "long_name": f"replicas per bin of {name} (first: below the first edge, last: at or "
-                         "above the last; NaN and infinities not counted)"})
+        out[f"{name}_hist"] = (
+            ("generation", f"{name}_bin"),
+            red.counts[c][sl],
+            {
+                "long_name": f"replicas per bin of {name} (first: below the first edge, last: at or "
+                "above the last; NaN and infinities not counted)"
+            },
+        )
     if dtype != "float64":
-        out = {n: (v[0], v[1].astype(dtype) if v[1].dtype.kind == "f" else v[1], v[2])
-               for n, v in out.items()}
+        out = {
+            n: (v[0], v[1].astype(dtype) if v[1].dtype.kind == "f" else v[1], v[2]) for n, v in out.items()
+        }
     return out
 
 
@@ -473,8 +510,10 @@ def hist_columns(agg: Aggregate, layout: dict) -> dict:
     out = {}
     for name, bins in agg.histogram.items():
         if name not in scalars:
-            raise ValueError(f"Aggregate.histogram: {name!r} is not a recorded scalar variable of this "
-                             f"run; it records {', '.join(map(repr, scalars))}")
+            raise ValueError(
+                f"Aggregate.histogram: {name!r} is not a recorded scalar variable of this "
+                f"run; it records {', '.join(map(repr, scalars))}"
+            )
         out[name] = (int(layout[name][0]), bins.edges)
     return out
 
@@ -539,11 +578,13 @@ def reduce_records(ds: xr.Dataset, aggregate: Aggregate | bool = True) -> xr.Dat
     red = Reducer(agg, gens.size, at, hist_columns(agg, layout), traced_positions(agg, ids))
     red.start(gens.size)
     for a in range(0, records.shape[0], GROUP):
-        red.add(records[a:a + GROUP], a)
+        red.add(records[a : a + GROUP], a)
     red.commit()
     units = {n: ds[n].attrs.get("long_name", n) for n in chosen}
-    out = xr.Dataset(variables(red, layout, units, slice(0, gens.size), "float64"),
-                     coords={"generation": gens, **coords(red, ids)})
+    out = xr.Dataset(
+        variables(red, layout, units, slice(0, gens.size), "float64"),
+        coords={"generation": gens, **coords(red, ids)},
+    )
     labels = [d for d in ds.data_vars if ds[d].dims == ("replica",) and ds[d].dtype == np.int64]
     if labels:
         surv = survival(np.stack([ds[d].values for d in labels], axis=1), gens)

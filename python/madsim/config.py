@@ -91,7 +91,8 @@ def schedule_values(name: str, value: Schedule, generations: int, lo: int = 0) -
         if len(value) < generations:
             raise ValueError(
                 f"{name} lists {len(value)} generations but the run has {generations}; "
-                "give one count per generation")
+                "give one count per generation"
+            )
         return np.asarray(value[:generations], dtype=np.float64)
     out = np.empty(generations)
     for t in range(1, generations + 1):
@@ -135,12 +136,12 @@ def spd_matrix(name: str, value, d: int) -> tuple:
         np.linalg.cholesky(c)
     except np.linalg.LinAlgError:
         w = np.linalg.eigvalsh(c)
-        raise ValueError(
-            f"{name} must be positive definite; its smallest eigenvalue is {w[0]:.6g}") from None
+        raise ValueError(f"{name} must be positive definite; its smallest eigenvalue is {w[0]:.6g}") from None
     return tuple(tuple(float(x) for x in row) for row in c)
 
 
 # ---------------------------------------------------------------- loops
+
 
 @dataclass(frozen=True)
 class Replace:
@@ -195,8 +196,7 @@ class Augment:
             raise ValueError("Augment: real = synthetic = 0 leaves nothing to train on")
 
     def counts(self, generations: int):
-        return (np.zeros(generations),
-                schedule_values("Augment.synthetic", self.synthetic, generations))
+        return (np.zeros(generations), schedule_values("Augment.synthetic", self.synthetic, generations))
 
 
 @dataclass(frozen=True)
@@ -224,8 +224,10 @@ class Fresh:
             raise ValueError("Fresh: real = synthetic = 0 leaves nothing to train on")
 
     def counts(self, generations: int):
-        return (schedule_values("Fresh.real", self.real, generations),
-                schedule_values("Fresh.synthetic", self.synthetic, generations))
+        return (
+            schedule_values("Fresh.real", self.real, generations),
+            schedule_values("Fresh.synthetic", self.synthetic, generations),
+        )
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,10 @@ class Accumulate:
         object.__setattr__(self, "real", _schedule("Accumulate.real", self.real, 0))
 
     def counts(self, generations: int):
-        return (schedule_values("Accumulate.real", self.real, generations),
-                schedule_values("Accumulate.synthetic", self.synthetic, generations))
+        return (
+            schedule_values("Accumulate.real", self.real, generations),
+            schedule_values("Accumulate.synthetic", self.synthetic, generations),
+        )
 
 
 @dataclass(frozen=True)
@@ -286,16 +290,18 @@ class AccumulateSubsample:
     def __post_init__(self):
         normalise(self)
         check.integer("AccumulateSubsample.n", self.n, 2, 2**20)
-        object.__setattr__(self, "synthetic",
-                           _schedule("AccumulateSubsample.synthetic", self.synthetic, 0))
+        object.__setattr__(self, "synthetic", _schedule("AccumulateSubsample.synthetic", self.synthetic, 0))
         object.__setattr__(self, "real", _schedule("AccumulateSubsample.real", self.real, 0))
 
     def counts(self, generations: int):
-        return (schedule_values("AccumulateSubsample.real", self.real, generations),
-                schedule_values("AccumulateSubsample.synthetic", self.synthetic, generations))
+        return (
+            schedule_values("AccumulateSubsample.real", self.real, generations),
+            schedule_values("AccumulateSubsample.synthetic", self.synthetic, generations),
+        )
 
 
 # ---------------------------------------------------------------- knobs
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -470,17 +476,18 @@ class Config:
             try:
                 object.__setattr__(self, "reweight", TailWeight(**spec))
             except TypeError:
-                raise TypeError(f"Config.reweight as a dict takes the keys beta and k; got "
-                                f"{sorted(spec)}") from None
+                raise TypeError(
+                    f"Config.reweight as a dict takes the keys beta and k; got {sorted(spec)}"
+                ) from None
         families = family_classes()
         if not isinstance(self.family, families):
             raise TypeError(
-                f"Config.family must be one of {', '.join(c.__name__ for c in families)}; "
-                f"got {self.family!r}")
+                f"Config.family must be one of {', '.join(c.__name__ for c in families)}; got {self.family!r}"
+            )
         if not isinstance(self.loop, LOOPS):
             raise TypeError(
-                f"Config.loop must be one of {', '.join(c.__name__ for c in LOOPS)}; "
-                f"got {self.loop!r}")
+                f"Config.loop must be one of {', '.join(c.__name__ for c in LOOPS)}; got {self.loop!r}"
+            )
         check.choice("Config.estimator", self.estimator, ESTIMATORS)
         check.real("Config.temperature", self.temperature, 0.0, None, lo_open=True)
         spec = spec_for(self.family)
@@ -512,15 +519,18 @@ class Config:
                 where = [s.name for s in _all_specs() if name in s.mitigations]
                 raise ValueError(
                     f"Config.{name} applies to {', '.join(where)} only; this family is "
-                    f"{spec.name} (docs/guide/mitigations.md says why)")
+                    f"{spec.name} (docs/guide/mitigations.md says why)"
+                )
             if isinstance(self.loop, AccumulateSubsample):
                 raise ValueError(
                     f"Config.{name} needs a loop other than AccumulateSubsample (its pool keeps "
-                    "points, not their weights or corrections)")
+                    "points, not their weights or corrections)"
+                )
         if self.reweight is not None and self.path == "exact":
             raise ValueError(
                 "Config.reweight needs path='samples': the exact path draws sufficient statistics, "
-                "and weighted moments have no law madsim can draw")
+                "and weighted moments have no law madsim can draw"
+            )
 
     def _check_truncation(self):
         if self.truncation is None:
@@ -529,13 +539,16 @@ class Config:
         if self.path == "exact":
             raise ValueError(
                 "Config.truncation needs path='samples': the exact path draws sufficient "
-                "statistics of Gaussian samples and truncated samples have no such law")
+                "statistics of Gaussian samples and truncated samples have no such law"
+            )
         from scipy.stats import chi2
+
         accept = float(chi2.cdf(k * k, self.family.dim))
         if accept < 1e-6:
             raise ValueError(
                 f"Config.truncation = {k} keeps a fraction {accept:.3g} of draws in dim "
-                f"{self.family.dim}; rejection sampling would not finish (need >= 1e-6)")
+                f"{self.family.dim}; rejection sampling would not finish (need >= 1e-6)"
+            )
 
     def _check_weight(self):
         w = self.weight
@@ -545,14 +558,16 @@ class Config:
         if not isinstance(loop, (Fresh, Augment)):
             raise ValueError(
                 f"Config.weight needs a loop with a real and a synthetic part (Fresh or Augment); "
-                f"got {type(loop).__name__}")
+                f"got {type(loop).__name__}"
+            )
         if isinstance(w, str):
             if w != "optimal":
                 raise ValueError(f"Config.weight must be a number in [0, 1], 'optimal' or None; got {w!r}")
             if not (isinstance(loop, Fresh) and is_const(loop.real) and is_const(loop.synthetic)):
                 raise ValueError(
                     "Config.weight='optimal' is the w* of docs/theory/real-data.md: it needs Fresh with constant "
-                    "real and synthetic counts")
+                    "real and synthetic counts"
+                )
         else:
             check.real("Config.weight", w, 0.0, 1.0)
         need = max(1, self.family.min_points)
@@ -562,7 +577,8 @@ class Config:
             if lo is not None and lo < need:
                 raise ValueError(
                     f"Config.weight fits the real and synthetic parts separately: each needs at "
-                    f"least {need_text(self.family)}; {type(loop).__name__}.{part} can be {lo}")
+                    f"least {need_text(self.family)}; {type(loop).__name__}.{part} can be {lo}"
+                )
 
     def _check_points(self):
         """Every fit needs dim + 1 points that can survive the filter."""
@@ -573,7 +589,8 @@ class Config:
         if isinstance(loop, AccumulateSubsample) and self.path == "exact" and not exact_subsample:
             raise ValueError(
                 "AccumulateSubsample needs path='samples': a random subset of the pool is not a "
-                "function of the pool's sufficient statistics")
+                "function of the pool's sufficient statistics"
+            )
         if isinstance(loop, Replace):
             real, syn = 0, schedule_min(loop.n)
         elif isinstance(loop, Augment):
@@ -585,8 +602,7 @@ class Config:
         if real is None or syn is None:
             return  # a callable schedule: checked per generation when evaluated
         if isinstance(loop, AccumulateSubsample) and loop.n < need:
-            raise ValueError(
-                f"AccumulateSubsample.n = {loop.n} must be >= {need_text(self.family)}")
+            raise ValueError(f"AccumulateSubsample.n = {loop.n} must be >= {need_text(self.family)}")
         usable = (real if fpr < 1.0 else 0) + (syn if tpr < 1.0 else 0)
         if usable < need:
             what = ""
@@ -595,7 +611,8 @@ class Config:
             raise ValueError(
                 f"{type(loop).__name__}: a fit needs at least {need_text(self.family)}{what}; "
                 f"this loop gives {real} real + {syn} synthetic (min over generations), of which "
-                f"at most {usable} can survive")
+                f"at most {usable} can survive"
+            )
 
     # -- (de)serialisation
 
@@ -640,7 +657,8 @@ class Config:
                         if isinstance(v, dict) and "callable" in v:
                             raise ValueError(
                                 f"{what}.{k} was the callable {v['callable']!r}, which a saved "
-                                "config cannot rebuild; pass it again")
+                                "config cannot rebuild; pass it again"
+                            )
                     return c(**spec)
             names = ", ".join(c.__name__ for c in classes)
             raise ValueError(f"{what} type must be one of {names}; got {kind!r}")
@@ -696,13 +714,15 @@ def first_count(value: Schedule) -> int | None:
 
 # ---------------------------------------------------------------- rules shared by families
 
+
 def reject_token_knobs(cfg: Config) -> None:
     """top_k and top_p apply to token families only (the non-token families' rule)."""
     for name in ("top_k", "top_p"):
         if getattr(cfg, name) is not None:
             raise ValueError(
                 f"Config.{name} applies to token families ({', '.join(token_families())}); this family is "
-                f"{type(cfg.family).__name__}: use temperature or truncation")
+                f"{type(cfg.family).__name__}: use temperature or truncation"
+            )
 
 
 def token_families() -> list[str]:
@@ -719,11 +739,12 @@ def check_token_knobs(cfg: Config) -> None:
         raise ValueError(
             f"Config.estimator must be 'mle' for {type(fam).__name__} (the refit is the "
             f"empirical frequency; use {type(fam).__name__}.smoothing for add-alpha); "
-            f"got {cfg.estimator!r}")
+            f"got {cfg.estimator!r}"
+        )
     if cfg.truncation is not None:
         raise ValueError(
-            f"Config.truncation is the Gaussian sampling bias; for {type(fam).__name__} use "
-            "top_k or top_p")
+            f"Config.truncation is the Gaussian sampling bias; for {type(fam).__name__} use top_k or top_p"
+        )
     if cfg.top_k is not None:
         check.integer("Config.top_k", cfg.top_k, 1, fam.tokens)
     if cfg.top_p is not None:
@@ -731,4 +752,5 @@ def check_token_knobs(cfg: Config) -> None:
     if cfg.weight is not None and fam.smoothing != 0.0:
         raise ValueError(
             f"{type(fam).__name__}.smoothing applies to the pooled fit; with Config.weight "
-            "each part is fit separately: set one of them")
+            "each part is fit separately: set one of them"
+        )

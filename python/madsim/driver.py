@@ -45,8 +45,7 @@ NONFINITE = ("warn", "raise", "ignore")
 DTYPES = ("float64", "float32")
 # Names every result has, or may have, besides the kernel's variables: a
 # detector (or anything user-named) may not take them.
-RESERVED = ("replica", "generation", "state", "state_index", "quantile", "replica_id", "config",
-            "kernel")
+RESERVED = ("replica", "generation", "state", "state_index", "quantile", "replica_id", "config", "kernel")
 
 
 class RunInterrupted(UserWarning):
@@ -143,8 +142,10 @@ class FirstPassage:
             if not isinstance(self.name, str) or not self.name.strip():
                 raise TypeError(f"FirstPassage.name must be None or a non-empty str; got {self.name!r}")
             if self.name in RESERVED:
-                raise ValueError(f"FirstPassage.name {self.name!r} is reserved (the result's own names: "
-                                 f"{', '.join(RESERVED)})")
+                raise ValueError(
+                    f"FirstPassage.name {self.name!r} is reserved (the result's own names: "
+                    f"{', '.join(RESERVED)})"
+                )
 
     @property
     def label(self) -> str:
@@ -158,9 +159,7 @@ def replica_spec(replicas) -> int | np.ndarray:
     if isinstance(replicas, (str, bytes)) or not (
         hasattr(replicas, "__iter__") or isinstance(replicas, (int, np.integer))
     ):
-        raise TypeError(
-            f"replicas must be a positive integer or a sequence of replica ids; got {replicas!r}"
-        )
+        raise TypeError(f"replicas must be a positive integer or a sequence of replica ids; got {replicas!r}")
     if not hasattr(replicas, "__iter__"):
         return check.integer("replicas", replicas, 1, 2**32)
     return _replica_ids(replicas)
@@ -170,9 +169,7 @@ def _replica_ids(replicas) -> np.ndarray:
     if isinstance(replicas, (str, bytes)) or not (
         hasattr(replicas, "__iter__") or isinstance(replicas, (int, np.integer))
     ):
-        raise TypeError(
-            f"replicas must be a positive integer or a sequence of replica ids; got {replicas!r}"
-        )
+        raise TypeError(f"replicas must be a positive integer or a sequence of replica ids; got {replicas!r}")
     if not hasattr(replicas, "__iter__"):
         r = check.integer("replicas", replicas, 1, 2**32)
         check_bytes(4 * r, f"{r} replica ids")
@@ -336,13 +333,43 @@ def simulate(
     detect = as_detectors(detect)
     agg = aggmod.as_aggregate(aggregate)
     if out is None:
-        return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                    metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
+        return _run(
+            cfg,
+            ids,
+            generations,
+            seed,
+            rec_gens,
+            detect,
+            threads,
+            chunk,
+            progress,
+            backend,
+            metrics=metrics,
+            on_nonfinite=on_nonfinite,
+            dtype=dtype,
+            rule=rule,
+            agg=agg,
+        )
     path = streammod.check_out(out)
     with _atomic.lock(path):  # a second writer to the store is refused
-        return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                    metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg,
-                    out=path)
+        return _run(
+            cfg,
+            ids,
+            generations,
+            seed,
+            rec_gens,
+            detect,
+            threads,
+            chunk,
+            progress,
+            backend,
+            metrics=metrics,
+            on_nonfinite=on_nonfinite,
+            dtype=dtype,
+            rule=rule,
+            agg=agg,
+            out=path,
+        )
 
 
 def as_detectors(detect) -> list:
@@ -372,7 +399,7 @@ def metrics_spec(metrics) -> None | str | list:
     if metrics is None or (isinstance(metrics, str) and metrics == "all"):
         return metrics
     if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__iter__"):
-        raise TypeError(f"metrics must be None, \"all\" or a list of variable names; got {metrics!r}")
+        raise TypeError(f'metrics must be None, "all" or a list of variable names; got {metrics!r}')
     return list(metrics)
 
 
@@ -389,7 +416,8 @@ def chosen_variables(kern, metrics) -> list[str]:
     if bad:
         raise ValueError(
             f"metrics: unknown name{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; this "
-            f"run ({kern.name} kernel) records {', '.join(map(repr, allowed))}")
+            f"run ({kern.name} kernel) records {', '.join(map(repr, allowed))}"
+        )
     return [m for m in allowed if m in names]
 
 
@@ -410,13 +438,13 @@ def check_detectors(kern, detect) -> list[str]:
     for j, d in enumerate(detect):
         if d.metric not in kern.observed:
             raise ValueError(
-                f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; "
-                f"got {d.metric!r}"
+                f"detect[{j}].metric must be one of {', '.join(map(repr, kern.observed))}; got {d.metric!r}"
             )
         if d.label in taken:
             raise ValueError(
                 f"detect[{j}]: the name {d.label!r} is taken by the result ({kern.name} kernel: its "
-                f"variables, coordinates and state); give FirstPassage(..., name=) another name")
+                f"variables, coordinates and state); give FirstPassage(..., name=) another name"
+            )
         labels.append(d.label)
     if len(set(labels)) != len(labels):
         raise ValueError(f"detect: labels must be distinct; got {labels}")
@@ -441,28 +469,48 @@ def check_bytes(need: float, what: str) -> None:
         raise MemoryError(
             f"{what} need {need / 2**30:.2f} GiB, more than {MEMORY_FRACTION:.0%} of this machine's "
             f"{ram / 2**30:.1f} GiB of RAM; run fewer replicas, record fewer generations or metrics "
-            "(record=, metrics=), or use dtype='float32'")
+            "(record=, metrics=), or use dtype='float32'"
+        )
 
 
-def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-         start: _Start | None = None, metrics=None, on_nonfinite: str = "warn",
-         dtype: str = "float64", rule: dict | None = None,
-         agg: aggmod.Aggregate | None = None, out=None, store_keep: int | None = None) -> xr.Dataset:
+def _run(
+    cfg,
+    ids,
+    generations,
+    seed,
+    rec_gens,
+    detect,
+    threads,
+    chunk,
+    progress,
+    backend,
+    start: _Start | None = None,
+    metrics=None,
+    on_nonfinite: str = "warn",
+    dtype: str = "float64",
+    rule: dict | None = None,
+    agg: aggmod.Aggregate | None = None,
+    out=None,
+    store_keep: int | None = None,
+) -> xr.Dataset:
     """The run (see simulate). ``out``: stream to that zarr store, new, or
     (``store_keep`` = its completed records) the store being resumed."""
     R = ids if isinstance(ids, int) else int(ids.size)
     check_scale(cfg)
     # the provenance text, made before the run: nothing that could fail may
     # wait until after it
-    provenance = dict(config=cfg.to_json(), detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
-                      build_info=json.dumps(build_info(), sort_keys=True))
+    provenance = dict(
+        config=cfg.to_json(),
+        detectors=json.dumps([dataclasses.asdict(d) for d in detect]),
+        build_info=json.dumps(build_info(), sort_keys=True),
+    )
     # (a run of 0 generations is checked as one of 1: the schedules' checks
     # need a generation to look at; nothing past generation 0 runs)
     kern = kernel_for(cfg, max(generations, 1), R, backend=backend)
     chosen = chosen_variables(kern, metrics)
     cols = kern.record_columns(chosen)  # [C] int32: what the kernel copies into a record row
     slot = np.full(max([0] + [int(c) + 1 for c in cols]), -1, dtype=np.int64)
-    slot[cols] = np.arange(cols.size)   # observe column -> position in a record row
+    slot[cols] = np.arange(cols.size)  # observe column -> position in a record row
     labels = check_detectors(kern, detect)
     det = np.zeros((len(detect), 3), dtype=np.float64)
     for j, d in enumerate(detect):
@@ -478,19 +526,30 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     layout = _layout(kern, chosen, slot)
     if agg is None and out is not None:
         need = R * (4 + 16 * S + 16 * D) + max(aggmod.BLOCK_BYTES, 8 * R * C)
-        check_bytes(need, f"this streamed run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
-                          f"a chunk's records of {C} columns)")
+        check_bytes(
+            need,
+            f"this streamed run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+            f"a chunk's records of {C} columns)",
+        )
     elif agg is None:
         need = R * (4 + 16 * S + 16 * D) + 8 * R * n_rec * C * (1.5 if dtype == "float32" else 1.0)
-        check_bytes(need, f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
-                          f"{n_rec} records of {C} columns)")
+        check_bytes(
+            need,
+            f"this run's arrays ({R} replicas: ids, state rows of {S} doubles x 2, "
+            f"{n_rec} records of {C} columns)",
+        )
     else:
         hist = aggmod.hist_columns(agg, layout)
         n_traced = 0 if agg.replicas is None else len(agg.replicas)
-        per_rec = C * 8 * (6 + len(agg.quantiles) + n_traced) + sum(8 * (e.size + 1) for _c, e in hist.values())
+        per_rec = C * 8 * (6 + len(agg.quantiles) + n_traced) + sum(
+            8 * (e.size + 1) for _c, e in hist.values()
+        )
         need = R * (4 + 16 * S + 16 * D) + aggmod.BLOCK_BYTES + n_rec * per_rec
-        check_bytes(need, f"this aggregated run's arrays ({R} replicas: ids, state rows of {S} doubles x "
-                          f"2; a chunk's records; {n_rec} records of {C} columns' statistics)")
+        check_bytes(
+            need,
+            f"this aggregated run's arrays ({R} replicas: ids, state rows of {S} doubles x "
+            f"2; a chunk's records; {n_rec} records of {C} columns' statistics)",
+        )
     if isinstance(ids, int):
         ids = np.arange(R, dtype=np.uint32)
     red = None
@@ -507,7 +566,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
         state = np.zeros((R, S), dtype=np.float64)
         if start.state.shape[1] > state.shape[1]:
             raise ValueError("resume: the saved state is larger than this run's; was the config changed?")
-        state[:, :start.state.shape[1]] = start.state
+        state[:, : start.state.shape[1]] = start.state
         first = np.ascontiguousarray(start.first, dtype=np.int64)
     # Uninitialised: the kernel writes every row of a completed generation and
     # rows past the completed generations are dropped below, so the memory
@@ -518,40 +577,67 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     if out is not None and red is None:  # recorded generations per chunk: one chunk's records bounded
         max_recs = max(1, aggmod.BLOCK_BYTES // (8 * max(C, 1) * R))
 
-    def build(recs, gens: np.ndarray, sl: slice, state, first, done: int, wall: float,
-              interrupted: bool) -> xr.Dataset:
+    def build(
+        recs, gens: np.ndarray, sl: slice, state, first, done: int, wall: float, interrupted: bool
+    ) -> xr.Dataset:
         """The Dataset of records ``recs`` [R, len(gens), C] (aggregated: the
         reducer's records ``sl``), the state and detector columns."""
-        return _dataset(kern, chosen, slot, layout, red, agg, recs, gens, sl, ids, state, first, labels,
-                        detect, done, dtype, dict(
-                            madsim_version=madsim_version(),
-                            config=provenance["config"],
-                            seed=str(seed),  # netCDF has no uint64 attribute
-                            generations=generations,
-                            generations_completed=done,
-                            detectors=provenance["detectors"],
-                            metrics=json.dumps(chosen),
-                            record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
-                            dtype=dtype,
-                            on_nonfinite=on_nonfinite,
-                            nonfinite_replicas=int(bad.sum()),
-                            interrupted=int(interrupted),
-                            backend=backend,
-                            kernel=kern.name,
-                            threads=threads,
-                            rng="philox4x32-10",
-                            rng_layout_version=RNG_LAYOUT_VERSION,
-                            build_info=provenance["build_info"],
-                            wall_time_s=wall))
+        return _dataset(
+            kern,
+            chosen,
+            slot,
+            layout,
+            red,
+            agg,
+            recs,
+            gens,
+            sl,
+            ids,
+            state,
+            first,
+            labels,
+            detect,
+            done,
+            dtype,
+            dict(
+                madsim_version=madsim_version(),
+                config=provenance["config"],
+                seed=str(seed),  # netCDF has no uint64 attribute
+                generations=generations,
+                generations_completed=done,
+                detectors=provenance["detectors"],
+                metrics=json.dumps(chosen),
+                record=json.dumps(rule if rule is not None else {"generations": rec_gens.tolist()}),
+                dtype=dtype,
+                on_nonfinite=on_nonfinite,
+                nonfinite_replicas=int(bad.sum()),
+                interrupted=int(interrupted),
+                backend=backend,
+                kernel=kern.name,
+                threads=threads,
+                rng="philox4x32-10",
+                rng_layout_version=RNG_LAYOUT_VERSION,
+                build_info=provenance["build_info"],
+                wall_time_s=wall,
+            ),
+        )
 
-    bad = np.zeros(R, dtype=bool)      # replicas whose state is not finite
+    bad = np.zeros(R, dtype=bool)  # replicas whose state is not finite
     store = None
     if out is not None:
         if store_keep is None:
             import dask.array as da
 
-            template = build(da.zeros((R, n_rec, C), chunks=(min(R, streammod.REPLICA_CHUNK), 1, C)),
-                             rec_gens, slice(0, n_rec), state, first, gen0, 0.0, False)
+            template = build(
+                da.zeros((R, n_rec, C), chunks=(min(R, streammod.REPLICA_CHUNK), 1, C)),
+                rec_gens,
+                slice(0, n_rec),
+                state,
+                first,
+                gen0,
+                0.0,
+                False,
+            )
             store = streammod.Store.create(out, template, ["state", *labels], red is not None)
         else:
             store = streammod.Store.reopen(out, store_keep, rec_gens)
@@ -562,7 +648,7 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # call returned.
     committed = (state, first, gen0, False)
     spare = np.empty_like(state)
-    bad_chunk = None                   # (gen, end) of the chunk where the first appeared
+    bad_chunk = None  # (gen, end) of the chunk where the first appeared
     interrupted = False
     bar = _progress_bar(progress, generations - gen0)
     try:
@@ -599,34 +685,95 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
                 b = min(R, a + rows)
                 tc = time.perf_counter()
                 if red is None and out is None:
-                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], lo,
-                                 records[a:b], det, work_first[a:b], threads, cols)
+                    kern.advance(
+                        kern.params,
+                        work[a:b],
+                        ids[a:b],
+                        seed,
+                        gen,
+                        end,
+                        rec_u32[lo:hi],
+                        lo,
+                        records[a:b],
+                        det,
+                        work_first[a:b],
+                        threads,
+                        cols,
+                    )
                 elif red is None:
-                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
-                                 chunk_rec[a:b], det, work_first[a:b], threads, cols)
+                    kern.advance(
+                        kern.params,
+                        work[a:b],
+                        ids[a:b],
+                        seed,
+                        gen,
+                        end,
+                        rec_u32[lo:hi],
+                        0,
+                        chunk_rec[a:b],
+                        det,
+                        work_first[a:b],
+                        threads,
+                        cols,
+                    )
                 else:
                     block = np.empty((b - a, hi - lo, C), dtype=np.float64)
-                    kern.advance(kern.params, work[a:b], ids[a:b], seed, gen, end, rec_u32[lo:hi], 0,
-                                 block, det, work_first[a:b], threads, cols)
+                    kern.advance(
+                        kern.params,
+                        work[a:b],
+                        ids[a:b],
+                        seed,
+                        gen,
+                        end,
+                        rec_u32[lo:hi],
+                        0,
+                        block,
+                        det,
+                        work_first[a:b],
+                        threads,
+                        cols,
+                    )
                     red.add(block, a)
                     del block
                 per_rg = (time.perf_counter() - tc) / ((b - a) * max(1, end - gen))
                 a = b
                 if chunk is None and backend != "jax":  # next block: ~CHUNK_SECONDS, growing <= 8x
-                    rows = int(min(R, max(threads, min(8 * rows, CHUNK_SECONDS / max(
-                        per_rg * max(1, end - gen), 1e-12)))))
+                    rows = int(
+                        min(
+                            R,
+                            max(
+                                threads, min(8 * rows, CHUNK_SECONDS / max(per_rg * max(1, end - gen), 1e-12))
+                            ),
+                        )
+                    )
                 if red is not None:
                     rows = _group_rows(rows, cap, R)
             if store is not None:
                 with streammod.held_interrupt():  # the chunk counts in memory and on disk together
                     if red is not None:
                         red.commit()
-                    piece = build(chunk_rec if red is None else None, rec_gens[lo:hi], slice(lo, hi),
-                                  work, work_first, end, time.perf_counter() - t0, False)
-                    store.write_chunk(piece, lo, hi, work, {lab: work_first[:, j] for j, lab in
-                                                            enumerate(labels)},
-                                      {"generations_completed": end, "chunks_written": 1,
-                                       "nonfinite_replicas": int(bad.sum())})
+                    piece = build(
+                        chunk_rec if red is None else None,
+                        rec_gens[lo:hi],
+                        slice(lo, hi),
+                        work,
+                        work_first,
+                        end,
+                        time.perf_counter() - t0,
+                        False,
+                    )
+                    store.write_chunk(
+                        piece,
+                        lo,
+                        hi,
+                        work,
+                        {lab: work_first[:, j] for j, lab in enumerate(labels)},
+                        {
+                            "generations_completed": end,
+                            "chunks_written": 1,
+                            "nonfinite_replicas": int(bad.sum()),
+                        },
+                    )
                     committed = (work, work_first, end, True)
                     del piece
             else:
@@ -677,26 +824,62 @@ def _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress
     # recorded by the first call: none if no chunk completed.
     keep = int(np.searchsorted(rec_gens, done, side="right")) if ran else 0
     if store is not None:
-        final = build(None if red is not None else np.empty((R, 0, C)), rec_gens[:0], slice(0, 0), state, first, done,
-                      wall, interrupted)
+        final = build(
+            None if red is not None else np.empty((R, 0, C)),
+            rec_gens[:0],
+            slice(0, 0),
+            state,
+            first,
+            done,
+            wall,
+            interrupted,
+        )
         attrs = {k: v for k, v in final.attrs.items() if k != "generations_completed"}
         if store_keep is not None:
             attrs["resumed_at"] = list(store.group.attrs.get("resumed_at", [])) + [int(start.generation)]
         store.finish(attrs)
         ds = streammod.open_run(out)
     else:
-        ds = build(records[:, :keep, :] if red is None else None, rec_gens[:keep], slice(0, keep), state,
-                   first, done, wall, interrupted)
+        ds = build(
+            records[:, :keep, :] if red is None else None,
+            rec_gens[:keep],
+            slice(0, keep),
+            state,
+            first,
+            done,
+            wall,
+            interrupted,
+        )
     if bad.any() and on_nonfinite == "warn":
-        warnings.warn(_nonfinite_text(bad, bad_chunk, ids, ds if red is None and store is None else None),
-                      NonFiniteWarning, stacklevel=3)
+        warnings.warn(
+            _nonfinite_text(bad, bad_chunk, ids, ds if red is None and store is None else None),
+            NonFiniteWarning,
+            stacklevel=3,
+        )
     if start is not None and start.previous is not None:
         ds = _join(start.previous, ds)
     return ds
 
 
-def _dataset(kern, chosen, slot, layout, red, agg, records, gens, sl, ids, state, first, labels, detect,
-             done, dtype, attrs) -> xr.Dataset:
+def _dataset(
+    kern,
+    chosen,
+    slot,
+    layout,
+    red,
+    agg,
+    records,
+    gens,
+    sl,
+    ids,
+    state,
+    first,
+    labels,
+    detect,
+    done,
+    dtype,
+    attrs,
+) -> xr.Dataset:
     """A run's Dataset: the recorded variables (per replica: views of
     ``records`` [R, len(gens), C], not copies; aggregated: the reducer's
     records ``sl``), the state, detector columns (and their survival) and
@@ -712,8 +895,9 @@ def _dataset(kern, chosen, slot, layout, red, agg, records, gens, sl, ids, state
             flat = at.ravel()
             if flat.size and np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
                 # consecutive columns: a view, reshaped (no copy)
-                data = records[:, :, int(flat[0]):int(flat[0]) + flat.size].reshape(
-                    records.shape[:2] + at.shape)
+                data = records[:, :, int(flat[0]) : int(flat[0]) + flat.size].reshape(
+                    records.shape[:2] + at.shape
+                )
             else:
                 data = records[:, :, at]
             variables[name] = (("replica", "generation") + dims, data, v_attrs)
@@ -727,26 +911,44 @@ def _dataset(kern, chosen, slot, layout, red, agg, records, gens, sl, ids, state
         variables = aggmod.variables(red, layout, kern.units, sl, dtype)
         extra = aggmod.coords(red, ids)
     ds = xr.Dataset(variables, coords={"replica": ids.astype(np.int64), "generation": gens, **extra})
-    ds["state"] = (("replica", "state_index"), state, {
-        "long_name": "kernel state row after the last completed generation (madsim.resume continues "
-                     "from it)"})
+    ds["state"] = (
+        ("replica", "state_index"),
+        state,
+        {
+            "long_name": "kernel state row after the last completed generation (madsim.resume continues "
+            "from it)"
+        },
+    )
     if kern.counts is not None:
-        attrs["real_added"] = kern.counts[:done, 0].tolist() if _varies(kern.counts[:, 0]) else (
-            float(kern.counts[0, 0]) if done and kern.counts.size else 0.0)
-        attrs["synthetic_added"] = kern.counts[:done, 1].tolist() if _varies(kern.counts[:, 1]) else (
-            float(kern.counts[0, 1]) if done and kern.counts.size else 0.0)
+        attrs["real_added"] = (
+            kern.counts[:done, 0].tolist()
+            if _varies(kern.counts[:, 0])
+            else (float(kern.counts[0, 0]) if done and kern.counts.size else 0.0)
+        )
+        attrs["synthetic_added"] = (
+            kern.counts[:done, 1].tolist()
+            if _varies(kern.counts[:, 1])
+            else (float(kern.counts[0, 1]) if done and kern.counts.size else 0.0)
+        )
     for j, label in enumerate(labels):
         d = detect[j]
         rule_text = f"{d.metric} <= {d.below}" if d.below is not None else f"{d.metric} >= {d.above}"
-        ds[label] = (("replica",), first[:, j], {
-            "long_name": f"first generation with {rule_text}",
-            "censored": f"-1: not reached by generation {done}",
-        })
+        ds[label] = (
+            ("replica",),
+            first[:, j],
+            {
+                "long_name": f"first generation with {rule_text}",
+                "censored": f"-1: not reached by generation {done}",
+            },
+        )
     if red is not None and labels:
         surv = aggmod.survival(first, gens)
         for j, label in enumerate(labels):
-            ds[f"{label}_survival"] = (("generation",), surv[:, j], {
-                "long_name": f"replicas that have not reached {label} by the generation"})
+            ds[f"{label}_survival"] = (
+                ("generation",),
+                surv[:, j],
+                {"long_name": f"replicas that have not reached {label} by the generation"},
+            )
     ds.attrs.update(attrs)
     if red is not None:
         ds.attrs["aggregate"] = agg.to_json()
@@ -775,9 +977,11 @@ def _layout(kern, chosen: list[str], slot: np.ndarray) -> dict:
 
 def _nonfinite_text(bad, chunk, ids, ds) -> str:
     gen, end = chunk
-    text = (f"{int(bad.sum())} of {bad.size} replicas have a non-finite (inf or NaN) state: the run "
-            f"diverged; the first appeared in the chunk of generations {gen + 1}..{end} (checked per "
-            f"chunk; first replica id {int(ids[np.argmax(bad)])})")
+    text = (
+        f"{int(bad.sum())} of {bad.size} replicas have a non-finite (inf or NaN) state: the run "
+        f"diverged; the first appeared in the chunk of generations {gen + 1}..{end} (checked per "
+        f"chunk; first replica id {int(ids[np.argmax(bad)])})"
+    )
     if ds is not None:
         rec = [v for v in ds.data_vars if "generation" in ds[v].dims]
         gens = ds["generation"].values
@@ -861,8 +1065,10 @@ def resume(
         store_path = Path(ds)
         ds = streammod.open_run(store_path)
         if replicas is not None:
-            raise ValueError("resume: replicas= cannot add replicas to a streamed store; stream the new "
-                             "replicas to a store of their own")
+            raise ValueError(
+                "resume: replicas= cannot add replicas to a streamed store; stream the new "
+                "replicas to a store of their own"
+            )
     if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
         raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")
     verify(ds, "resume: ds")
@@ -899,8 +1105,10 @@ def resume(
         chunk = check.integer("chunk", chunk, 1)
     agg = aggmod.Aggregate.from_json(ds.attrs["aggregate"]) if "aggregate" in ds.attrs else None
     if agg is not None and replicas is not None:
-        raise ValueError("resume: replicas= cannot add replicas to an aggregated run (its statistics "
-                         "over replicas are final); simulate the new replicas on their own")
+        raise ValueError(
+            "resume: replicas= cannot add replicas to an aggregated run (its statistics "
+            "over replicas are final); simulate the new replicas on their own"
+        )
     if replicas is not None:
         have = ds["replica"].values
         if isinstance(replicas, (int, np.integer)) and not isinstance(replicas, bool):
@@ -910,23 +1118,70 @@ def resume(
             new_ids = _replica_ids(replicas)
         if np.intersect1d(new_ids, have).size:
             raise ValueError("resume: replicas must be new ids, not ones the run already has")
-        more = _run(cfg, _replica_ids(new_ids.tolist()), done, seed, ds["generation"].values, detect,
-                    threads, chunk, progress, backend, metrics=metrics, on_nonfinite=on_nonfinite,
-                    dtype=dtype)
-        ds = xr.concat([ds, more], dim="replica", data_vars="all", coords="minimal",
-                       combine_attrs="override")
-    first = np.stack([ds[d.label].values for d in detect], axis=1) if detect else \
-        np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
+        more = _run(
+            cfg,
+            _replica_ids(new_ids.tolist()),
+            done,
+            seed,
+            ds["generation"].values,
+            detect,
+            threads,
+            chunk,
+            progress,
+            backend,
+            metrics=metrics,
+            on_nonfinite=on_nonfinite,
+            dtype=dtype,
+        )
+        ds = xr.concat([ds, more], dim="replica", data_vars="all", coords="minimal", combine_attrs="override")
+    first = (
+        np.stack([ds[d.label].values for d in detect], axis=1)
+        if detect
+        else np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
+    )
     ids = ds["replica"].values.astype(np.uint32)
     if store_path is not None:
         start = _Start(done, np.ascontiguousarray(ds["state"].values), first, None)
         with _atomic.lock(store_path):
-            return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                        start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule,
-                        agg=agg, out=store_path, store_keep=int(ds.sizes["generation"]))
+            return _run(
+                cfg,
+                ids,
+                generations,
+                seed,
+                rec_gens,
+                detect,
+                threads,
+                chunk,
+                progress,
+                backend,
+                start=start,
+                metrics=metrics,
+                on_nonfinite=on_nonfinite,
+                dtype=dtype,
+                rule=rule,
+                agg=agg,
+                out=store_path,
+                store_keep=int(ds.sizes["generation"]),
+            )
     start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
-    return _run(cfg, ids, generations, seed, rec_gens, detect, threads, chunk, progress, backend,
-                start=start, metrics=metrics, on_nonfinite=on_nonfinite, dtype=dtype, rule=rule, agg=agg)
+    return _run(
+        cfg,
+        ids,
+        generations,
+        seed,
+        rec_gens,
+        detect,
+        threads,
+        chunk,
+        progress,
+        backend,
+        start=start,
+        metrics=metrics,
+        on_nonfinite=on_nonfinite,
+        dtype=dtype,
+        rule=rule,
+        agg=agg,
+    )
 
 
 def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:
@@ -940,7 +1195,8 @@ def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:
     joined.attrs = dict(new.attrs)
     joined.attrs["wall_time_s"] = float(prev.attrs.get("wall_time_s", 0.0)) + float(new.attrs["wall_time_s"])
     joined.attrs["resumed_at"] = list(np.atleast_1d(prev.attrs.get("resumed_at", []))) + [
-        int(prev.attrs["generations_completed"])]
+        int(prev.attrs["generations_completed"])
+    ]
     return joined
 
 

@@ -30,26 +30,26 @@ from typing import Callable
 import numpy as np
 
 from ._backend import core, require_cuda
-from .config import (Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace, need_text,
-                     spec_for)
+from .config import Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace, need_text, spec_for
 
 LOOP_CODES = {Replace: 0, Augment: 1, Fresh: 2, Accumulate: 3, AccumulateSubsample: 4}
 BACKENDS = ("cpu", "jax", "cuda")
 MEMORY_FRACTION = 0.5  # refuse runs whose state would take more of the RAM than this
 
+
 @dataclass(frozen=True)
 class Kernel:
-    name: str                      # which compiled family runs
-    params: object                 # the family's _core params struct (reference params: "jax")
-    advance: Callable              # _core.advance_<family> (its madsim.reference twin: "jax")
-    initial_state: np.ndarray      # [S] the state row before generation 0 (init may rewrite it)
-    observed: tuple[str, ...]      # names of observe()'s scalar outputs (detectors use them)
-    columns: dict                  # name -> column of observe()'s output
-    units: dict                    # name -> description for attrs
+    name: str  # which compiled family runs
+    params: object  # the family's _core params struct (reference params: "jax")
+    advance: Callable  # _core.advance_<family> (its madsim.reference twin: "jax")
+    initial_state: np.ndarray  # [S] the state row before generation 0 (init may rewrite it)
+    observed: tuple[str, ...]  # names of observe()'s scalar outputs (detectors use them)
+    columns: dict  # name -> column of observe()'s output
+    units: dict  # name -> description for attrs
     arrays: dict = field(default_factory=dict)  # name -> (index array, dims) for vectors/matrices
     counts: np.ndarray | None = None  # [G, 2] (real, synthetic) per generation, when scheduled
-    truth: dict = field(default_factory=dict)   # name -> the truth's value (attrs "truth_value")
-    default: tuple = ()            # what metrics=None records (see lean_default); () records all
+    truth: dict = field(default_factory=dict)  # name -> the truth's value (attrs "truth_value")
+    default: tuple = ()  # what metrics=None records (see lean_default); () records all
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -112,8 +112,7 @@ def scalar_columns(at: dict, names) -> dict[str, int]:
     return {name: int(at[name][0]) for name in names}
 
 
-def compiled(holder: str, name: str, args: dict, backend: str, cfg: Config, replicas: int,
-              *memory) -> tuple:
+def compiled(holder: str, name: str, args: dict, backend: str, cfg: Config, replicas: int, *memory) -> tuple:
     """(params, advance, state_size, observe columns) of a family kernel: the
     compiled ``_core.<holder>Params`` validates ``args`` (also for the JAX
     twin) and names the observe columns (``observe_columns``), the run's
@@ -132,6 +131,7 @@ def twin(name: str) -> tuple:
     """(Params, advance) of the compiled kernel ``name``'s JAX twin: the
     module and function its family's FamilySpec names in ``reference``."""
     from .families import all_families
+
     for spec in all_families():
         if name in spec.reference:
             module, func = spec.reference[name]
@@ -144,9 +144,15 @@ def twin(name: str) -> tuple:
 def zero_state_kernel(name: str, params, advance, state_size: int, columns: dict, **rest) -> Kernel:
     """A family kernel whose state row starts at zeros (its init writes the
     truth and any set-up draws) and which observes its columns."""
-    return Kernel(name=name, params=params, advance=advance,
-                  initial_state=np.zeros(state_size, dtype=np.float64), observed=tuple(columns),
-                  columns=columns, **rest)
+    return Kernel(
+        name=name,
+        params=params,
+        advance=advance,
+        initial_state=np.zeros(state_size, dtype=np.float64),
+        observed=tuple(columns),
+        columns=columns,
+        **rest,
+    )
 
 
 def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: str = "cpu") -> Kernel:
@@ -157,8 +163,9 @@ def kernel_for(cfg: Config, generations: int = 0, replicas: int = 1, backend: st
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
     if backend == "cuda":
         require_cuda()
-        return _cuda_kernel(kernel_for(cfg, generations, replicas, "cpu"), replicas,
-                            spec_for(cfg.family).cuda_advance)
+        return _cuda_kernel(
+            kernel_for(cfg, generations, replicas, "cpu"), replicas, spec_for(cfg.family).cuda_advance
+        )
     return spec_for(cfg.family).kernel(cfg, generations, replicas, backend)
 
 
@@ -170,7 +177,8 @@ def reference():
         if (getattr(exc, "name", None) or "").split(".")[0] in ("jax", "jaxlib"):
             raise ImportError(
                 "backend='jax' runs madsim.reference, the JAX twin of the compiled core, which "
-                f"needs jax ({exc}): pip install madsim[jax]") from exc
+                f"needs jax ({exc}): pip install madsim[jax]"
+            ) from exc
         raise
     return reference
 
@@ -196,7 +204,8 @@ def check_counts(cfg: Config, counts: np.ndarray):
             raise ValueError(
                 f"{type(loop).__name__}: generation {t} has {int(counts[t - 1, 0])} real + "
                 f"{int(counts[t - 1, 1])} synthetic points; a fit needs at least {what} "
-                "that can survive the filter")
+                "that can survive the filter"
+            )
     if cfg.weight is not None:
         need = max(1, need)
         real_col = 0 if isinstance(loop, Fresh) else None
@@ -204,8 +213,8 @@ def check_counts(cfg: Config, counts: np.ndarray):
             raise ValueError(f"Config.weight: Fresh.real must be >= {what} every generation")
         if counts[:, 1].min() < need:
             raise ValueError(
-                f"Config.weight: {type(loop).__name__}.synthetic must be >= {what} "
-                "every generation")
+                f"Config.weight: {type(loop).__name__}.synthetic must be >= {what} every generation"
+            )
 
 
 def check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int, row: int = 0):
@@ -217,12 +226,15 @@ def check_memory(cfg: Config, state_size: int, replicas: int, pool_cap: int, row
     if need > MEMORY_FRACTION * ram:
         extra = ""
         if pool_cap:
-            extra = (f" ({type(cfg.loop).__name__} keeps every point: {pool_cap - 1} points x "
-                     f"{row or cfg.family.dim + 1} doubles per replica)")
+            extra = (
+                f" ({type(cfg.loop).__name__} keeps every point: {pool_cap - 1} points x "
+                f"{row or cfg.family.dim + 1} doubles per replica)"
+            )
         raise MemoryError(
             f"the run's state needs {need / 2**30:.2f} GiB for {replicas} replicas{extra}, more than "
             f"{MEMORY_FRACTION:.0%} of this machine's {ram / 2**30:.1f} GiB; run fewer replicas or "
-            "generations per call")
+            "generations per call"
+        )
 
 
 def _cuda_kernel(kern: Kernel, replicas: int, cuda_advance: dict) -> Kernel:
@@ -231,6 +243,7 @@ def _cuda_kernel(kern: Kernel, replicas: int, cuda_advance: dict) -> Kernel:
     first check that the state rows fit in the device's free memory (each
     call checks its full need again: csrc/cuda/memory.hpp)."""
     from ._backend import cuda_memory_estimate
+
     advance = getattr(core, cuda_advance[kern.name])
     free = int(dict(core.cuda_runtime()).get("free_bytes", 0))
     arrays = 0 if kern.counts is None else int(kern.counts.size)
@@ -240,5 +253,6 @@ def _cuda_kernel(kern: Kernel, replicas: int, cuda_advance: dict) -> Kernel:
             f"backend='cuda': the state rows alone need {need / 2**30:.3f} GiB of device memory "
             f"for {replicas} replicas, but cudaMemGetInfo reports {free / 2**30:.3f} GiB free "
             f"({int(core.CUDA_MEMORY_MARGIN) / 2**30:.3f} GiB kept back); run fewer replicas per "
-            "call, or on the CPU backend")
+            "call, or on the CPU backend"
+        )
     return replace(kern, advance=advance)

@@ -49,8 +49,11 @@ THEORY = {
 
 # The categorical family's curves (madsim.families.categorical.theory_curve), by the
 # function they come from.
-TOKEN_THEORY = {"gini_simpson": "gini_simpson / fresh_gini_simpson", "support": "expected_survivors",
-                "rare_mass": "expected_mass (E p_t = p0)"}
+TOKEN_THEORY = {
+    "gini_simpson": "gini_simpson / fresh_gini_simpson",
+    "support": "expected_survivors",
+    "rare_mass": "expected_mass (E p_t = p0)",
+}
 
 # What a theory curve is, for its legend entry.
 _THEORY_TEXT = {
@@ -68,8 +71,7 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as e:  # pragma: no cover - the test extra installs it
-        raise ImportError(
-            f"madsim.plots needs matplotlib, an optional extra: {PLOT_EXTRA}") from e
+        raise ImportError(f"madsim.plots needs matplotlib, an optional extra: {PLOT_EXTRA}") from e
     return plt
 
 
@@ -82,12 +84,15 @@ def _new_ax(ax, figsize=(7.0, 4.5)):
 
 # ---------------------------------------------------------------- reading a Dataset
 
+
 def _check_ds(ds) -> None:
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"ds must be the xarray.Dataset returned by madsim.simulate; got {type(ds).__name__}")
     if "config" not in ds.attrs:
-        raise ValueError("ds has no attrs['config']: pass the Dataset returned by madsim.simulate "
-                         "(or one saved and loaded with its attributes)")
+        raise ValueError(
+            "ds has no attrs['config']: pass the Dataset returned by madsim.simulate "
+            "(or one saved and loaded with its attributes)"
+        )
     for dim in ("replica", "generation"):
         if dim not in ds.dims:
             raise ValueError(f"ds has no {dim!r} dimension; a madsim result has dims (replica, generation)")
@@ -212,8 +217,11 @@ def detector_names(ds) -> list[str]:
     except (TypeError, ValueError, KeyError, AttributeError):  # not a madsim detectors list
         names = []
     names = [n for n in names if n in ds.data_vars and ds[n].dims == ("replica",)]
-    names += [k for k, v in ds.data_vars.items()
-              if k not in names and v.dims == ("replica",) and np.issubdtype(v.dtype, np.integer)]
+    names += [
+        k
+        for k, v in ds.data_vars.items()
+        if k not in names and v.dims == ("replica",) and np.issubdtype(v.dtype, np.integer)
+    ]
     return names
 
 
@@ -221,10 +229,12 @@ _detector_names = detector_names
 
 
 def detectors_text(dets) -> str:
-    """"this run's detectors: a, b" (or how to add one), for error messages."""
+    """ "this run's detectors: a, b" (or how to add one), for error messages."""
     if not dets:
-        return ("this run has no detectors (add one: simulate(..., detect=[madsim.FirstPassage(...)]), "
-                "or a [[detect]] table in a run file)")
+        return (
+            "this run has no detectors (add one: simulate(..., detect=[madsim.FirstPassage(...)]), "
+            "or a [[detect]] table in a run file)"
+        )
     return f"this run's detectors: {', '.join(dets)}"
 
 
@@ -251,8 +261,9 @@ def _axis_chars(ax, which: str, fontsize: float) -> int:
     return max(20, int(inches * 72 / (0.55 * fontsize)))
 
 
-def _set_labels(ax, xlabel: str | None, ylabel: str | None, title: str | None = None,
-                title_size: float = 10) -> None:
+def _set_labels(
+    ax, xlabel: str | None, ylabel: str | None, title: str | None = None, title_size: float = 10
+) -> None:
     """Axis labels and title, wrapped to the axes so none is clipped at the
     figure's size (constrained layout then makes room for the extra lines)."""
     import matplotlib as mpl
@@ -312,8 +323,8 @@ def _theory_curve(name: str, cfg, t: np.ndarray):
 
 # ---------------------------------------------------------------- token ranks
 
-def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="mean",
-                legend: bool = True):
+
+def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="mean", legend: bool = True):
     """The vanishing tail of a token model: probability against rank (both
     log scales) at chosen generations over the truth's, for a categorical run
     that recorded ``probs``. Rare tokens are the right end: collapse shows
@@ -356,7 +367,11 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
     if "probs" not in ds:
         raise ValueError("token_ranks needs the probability vector: simulate(..., metrics=['probs', ...])")
     recorded = ds["generation"].values.astype(np.int64)
-    gens = _default_generations(recorded) if generations is None else [int(g) for g in np.atleast_1d(generations)]
+    gens = (
+        _default_generations(recorded)
+        if generations is None
+        else [int(g) for g in np.atleast_1d(generations)]
+    )
     bad = [g for g in gens if g not in set(recorded.tolist())]
     if bad or not gens:
         raise ValueError(f"generations {bad or '[]'} not recorded; ds records {_list_text(recorded)}")
@@ -365,7 +380,7 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
     ax = _new_ax(ax)
 
     def ranked(g):
-        p = ds["probs"].sel(generation=g).values          # [R, K]
+        p = ds["probs"].sel(generation=g).values  # [R, K]
         if replica == "first":
             p = p[:1]
         elif not isinstance(replica, str):
@@ -385,9 +400,12 @@ def token_ranks(ds, generations: Sequence[int] | None = None, ax=None, replica="
         ax.plot(r[on], y[on], lw=1.3, label=f"generation {g}: {int(on.sum())} ranks with mass")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _set_labels(ax, "rank r (most probable first)",
-                "probability of the r-th token" + (" (mean over replicas)" if replica == "mean" else ""),
-                None if ax.get_title() else _describe(ds))
+    _set_labels(
+        ax,
+        "rank r (most probable first)",
+        "probability of the r-th token" + (" (mean over replicas)" if replica == "mean" else ""),
+        None if ax.get_title() else _describe(ds),
+    )
     if legend:
         ax.legend(fontsize=8)
     return ax
@@ -400,11 +418,13 @@ def _check_plot_family(ds, plot: str) -> None:
     kind = _config_dict(ds).get("family", {}).get("type")
     spec = spec_named(kind) if isinstance(kind, str) else None
     if spec is None or plot not in spec.plots:
-        raise ValueError(f"{plot} draws {' or '.join(families_with_plot(plot))} models; this run's "
-                         f"family is {kind!r}")
+        raise ValueError(
+            f"{plot} draws {' or '.join(families_with_plot(plot))} models; this run's family is {kind!r}"
+        )
 
 
 # ---------------------------------------------------------------- tails
+
 
 def _truth_marginal(ds, coord: int):
     """(mu0, sigma0) of the truth's marginal of coordinate ``coord``, from the config."""
@@ -426,13 +446,17 @@ def _model_params(ds, coord: int, d: int):
     if d == 1:
         missing = [k for k in ("mean", "var") if k not in ds.data_vars]
         if missing:
-            raise ValueError(f"tails needs the variables 'mean' and 'var'; ds lacks {missing}; "
-                             f"it has {sorted(ds.data_vars)}")
+            raise ValueError(
+                f"tails needs the variables 'mean' and 'var'; ds lacks {missing}; "
+                f"it has {sorted(ds.data_vars)}"
+            )
         return ds["mean"].values, ds["var"].values
     missing = [k for k in ("mean", "cov") if k not in ds.data_vars]
     if missing:
-        raise ValueError(f"tails needs the variables 'mean' and 'cov' (dim = {d}); ds lacks {missing}; "
-                         f"it has {sorted(ds.data_vars)}")
+        raise ValueError(
+            f"tails needs the variables 'mean' and 'cov' (dim = {d}); ds lacks {missing}; "
+            f"it has {sorted(ds.data_vars)}"
+        )
     m = ds["mean"].transpose("replica", "generation", ...).values[:, :, coord]
     c = ds["cov"].transpose("replica", "generation", ...).values[:, :, coord, coord]
     return m, c
@@ -514,10 +538,19 @@ def _default_generations(recorded: np.ndarray, k: int = 4) -> list[int]:
     return sorted({int(pos[i]) for i in idx})
 
 
-def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first",
-          coord: int = 0, log: bool = True, sigmas: Sequence[float] = (2.0, 3.0),
-          xlim: tuple[float, float] | None = None, ymin: float | None = None,
-          cells: int | None = None, legend: bool = True):
+def tails(
+    ds,
+    generations: Sequence[int] | None = None,
+    ax=None,
+    replica="first",
+    coord: int = 0,
+    log: bool = True,
+    sigmas: Sequence[float] = (2.0, 3.0),
+    xlim: tuple[float, float] | None = None,
+    ymin: float | None = None,
+    cells: int | None = None,
+    legend: bool = True,
+):
     """The vanishing tails: the fitted model's density at chosen generations
     over the truth's (generation 0), 1-D Gaussian (d > 1: the marginal of
     coordinate ``coord``), with the truth's tails beyond ``sigmas`` shaded.
@@ -612,8 +645,10 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
     elif isinstance(replica, (int, np.integer)) and not isinstance(replica, bool):
         hit = np.nonzero(ids == replica)[0]
         if hit.size == 0:
-            raise ValueError(f"replica {replica} is not in ds; its replica ids are {_list_text(ids)} "
-                             "(or pass 'first' or 'mean')")
+            raise ValueError(
+                f"replica {replica} is not in ds; its replica ids are {_list_text(ids)} "
+                "(or pass 'first' or 'mean')"
+            )
         rows, who = hit[:1], f"replica {int(replica)}"
     else:
         raise ValueError(f"replica must be 'first', 'mean' or a replica id; got {replica!r}")
@@ -638,11 +673,24 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
     for j, k in enumerate(sigmas):
         out = np.abs(x - mu0) >= k * s0
         alpha = 0.12 + 0.18 * j / max(1, len(sigmas) - 1)
-        ax.fill_between(x, base, truth, where=out, color="tab:red", alpha=alpha, lw=0,
-                        label=rf"truth's tails beyond $\pm{k:g}\sigma_0$")
+        ax.fill_between(
+            x,
+            base,
+            truth,
+            where=out,
+            color="tab:red",
+            alpha=alpha,
+            lw=0,
+            label=rf"truth's tails beyond $\pm{k:g}\sigma_0$",
+        )
     top = truth.max()
-    ax.plot(x, truth, color=TRUTH_COLOR, lw=2.2,
-            label=rf"truth ($t$ = 0): mass beyond $\pm{kmax:g}\sigma_0$ = {_fmt_prob(p0)}")
+    ax.plot(
+        x,
+        truth,
+        color=TRUTH_COLOR,
+        lw=2.2,
+        label=rf"truth ($t$ = 0): mass beyond $\pm{kmax:g}\sigma_0$ = {_fmt_prob(p0)}",
+    )
 
     cmap = mpl.colormaps["viridis"]
     col = {int(g): i for i, g in enumerate(recorded)}
@@ -653,8 +701,14 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
         p = _tail_mass(tail_lo, tail_hi, m, sd)
         color = cmap(0.15 + 0.75 * i / max(1, len(gens) - 1))
         top = max(top, dens.max())
-        ax.plot(x, dens, color=color, lw=1.3, drawstyle="steps-mid",
-                label=rf"$t$ = {g}: mass beyond $\pm{kmax:g}\sigma_0$ = {_fmt_prob(p)}")
+        ax.plot(
+            x,
+            dens,
+            color=color,
+            lw=1.3,
+            drawstyle="steps-mid",
+            label=rf"$t$ = {g}: mass beyond $\pm{kmax:g}\sigma_0$ = {_fmt_prob(p)}",
+        )
     for k in sigmas:
         for s in (-1, 1):
             ax.axvline(mu0 + s * k * s0, color="tab:red", lw=0.6, ls=":", alpha=0.7)
@@ -666,11 +720,14 @@ def tails(ds, generations: Sequence[int] | None = None, ax=None, replica="first"
     else:
         ax.set_ylim(0.0, top * 1.05)
     what = "x" if d == 1 else f"coordinate {coord} of x (marginal)"
-    _set_labels(ax, f"{what}   [truth: mean {mu0:g}, sd $\\sigma_0$ = {s0:g}]",
-                "density" + (" (log scale)" if log else ""), f"Fitted model vs truth: {who}\n{_describe(ds)}")
+    _set_labels(
+        ax,
+        f"{what}   [truth: mean {mu0:g}, sd $\\sigma_0$ = {s0:g}]",
+        "density" + (" (log scale)" if log else ""),
+        f"Fitted model vs truth: {who}\n{_describe(ds)}",
+    )
     if legend:
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
-                  frameon=False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     return ax
 
 
@@ -678,10 +735,11 @@ def _list_text(values, k: int = 12) -> str:
     v = [int(x) for x in np.asarray(values).ravel()]
     if len(v) <= k:
         return str(v)
-    return f"[{', '.join(map(str, v[:k // 2]))}, ..., {', '.join(map(str, v[-k // 2:]))}] ({len(v)} in all)"
+    return f"[{', '.join(map(str, v[: k // 2]))}, ..., {', '.join(map(str, v[-k // 2 :]))}] ({len(v)} in all)"
 
 
 # ---------------------------------------------------------------- metric
+
 
 def _metric_values(ds, name: str):
     """(values [R, G], y label, theory key) of a scalar variable or 'log_<var>'."""
@@ -699,18 +757,38 @@ def _metric_values(ds, name: str):
         desc = _pretty(base.attrs.get("long_name", name[4:]))
         return vals, f"ln of the {desc}", name
     if name in ds.data_vars:
-        det = (f" ({name!r} is a detector: plots.survival(ds, {name!r}), or madsim plot survival --name "
-               f"{name})") if name in detector_names(ds) else ""
-        raise ValueError(f"{name!r} has dims {ds[name].dims}; metric plots scalar variables with dims "
-                         f"(replica, generation): {avail}{det}")
+        det = (
+            (
+                f" ({name!r} is a detector: plots.survival(ds, {name!r}), or madsim plot survival --name "
+                f"{name})"
+            )
+            if name in detector_names(ds)
+            else ""
+        )
+        raise ValueError(
+            f"{name!r} has dims {ds[name].dims}; metric plots scalar variables with dims "
+            f"(replica, generation): {avail}{det}"
+        )
     hint = " (d > 1 runs have no 'var': try 'logdet' or 'trace')" if name in ("var", "log_var") else ""
     raise ValueError(f"ds has no scalar variable {name!r}{hint}; available: {avail}")
 
 
-def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Sequence[int] = 5,
-           theory: bool | Callable = True, log: bool = False, logx: bool = False,
-           label: str | None = None, color=None, cfg=None, legend: bool = True,
-           spread: tuple[float, float] | None = (0.05, 0.95), robust: bool = True):
+def metric(
+    ds,
+    name: str,
+    ax=None,
+    band: float | None = 0.95,
+    paths: int | Sequence[int] = 5,
+    theory: bool | Callable = True,
+    log: bool = False,
+    logx: bool = False,
+    label: str | None = None,
+    color=None,
+    cfg=None,
+    legend: bool = True,
+    spread: tuple[float, float] | None = (0.05, 0.95),
+    robust: bool = True,
+):
     """A scalar variable vs generation: the mean over replicas with a normal
     confidence band for it (mean +- z * standard error across replicas), the
     spread of the replicas (a light band between two quantiles per
@@ -780,8 +858,9 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     """
     _check_ds(ds)
     if "aggregate" in ds.attrs:
-        return _metric_aggregated(ds, name, ax, band, paths, theory, log, logx, label, color, cfg,
-                                  legend, spread)
+        return _metric_aggregated(
+            ds, name, ax, band, paths, theory, log, logx, label, color, cfg, legend, spread
+        )
     vals, ylabel, key = _metric_values(ds, name)
     t = ds["generation"].values.astype(np.int64)
     R = vals.shape[0]
@@ -793,8 +872,14 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
     shown = []  # the curves the y-range must cover (robust)
     with np.errstate(invalid="ignore", over="ignore"):
         mean = vals.mean(axis=0)
-        line, = ax.plot(t, mean, color=color, lw=2.0, zorder=4,
-                        label=label if label is not None else f"mean over {R} replicas")
+        (line,) = ax.plot(
+            t,
+            mean,
+            color=color,
+            lw=2.0,
+            zorder=4,
+            label=label if label is not None else f"mean over {R} replicas",
+        )
     shown.append(mean)
     color = line.get_color()
     if band is not None and R > 1:
@@ -802,29 +887,62 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
         with np.errstate(invalid="ignore", over="ignore"):
             se = vals.std(axis=0, ddof=1) / math.sqrt(R)
         lo, hi = mean - z * se, mean + z * se
-        ax.fill_between(t, lo, hi, color=color, alpha=0.35, lw=0, zorder=3,
-                        label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
+        ax.fill_between(
+            t,
+            lo,
+            hi,
+            color=color,
+            alpha=0.35,
+            lw=0,
+            zorder=3,
+            label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"),
+        )
         shown += [lo, hi]
     chosen = _pick_paths(ds, vals, paths)
     if q is not None or chosen:  # the y-range spans the replicas' band where replicas are drawn
         quant = _quantiles(vals, q or (0.05, 0.95))
         shown += [quant[0], quant[1]]
     if q is not None and R > 1:
-        ax.fill_between(t, quant[0], quant[1], color=color, alpha=0.1, lw=0, zorder=1,
-                        label=_once(ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light)"))
+        ax.fill_between(
+            t,
+            quant[0],
+            quant[1],
+            color=color,
+            alpha=0.1,
+            lw=0,
+            zorder=1,
+            label=_once(ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light)"),
+        )
 
     bad = ~np.isfinite(vals)
-    if bad.any():  # e.g. ln 0: a variance that underflowed double (docs/theory/replace-1d.md: ln sigma^2 ~ t delta)
+    if (
+        bad.any()
+    ):  # e.g. ln 0: a variance that underflowed double (docs/theory/replace-1d.md: ln sigma^2 ~ t delta)
         first = int(t[np.argmax(bad.any(axis=0))])
-        ax.text(0.01, 0.01, f"{int(bad.any(axis=1).sum())} of {R} replicas non-finite from t = {first} on"
-                f"{' (variance underflowed to 0)' if key.startswith('log_') else ''}: "
-                "the mean and band stop there", transform=ax.transAxes, fontsize=7.5, color="0.3",
-                va="bottom")
+        ax.text(
+            0.01,
+            0.01,
+            f"{int(bad.any(axis=1).sum())} of {R} replicas non-finite from t = {first} on"
+            f"{' (variance underflowed to 0)' if key.startswith('log_') else ''}: "
+            "the mean and band stop there",
+            transform=ax.transAxes,
+            fontsize=7.5,
+            color="0.3",
+            va="bottom",
+        )
 
     for k, r in enumerate(chosen):
-        ax.plot(t, vals[r], color=color, lw=0.6, alpha=0.4, zorder=2,
-                label=_once(ax, "paths", f"{len(chosen)} replica paths (quantiles of the last value)")
-                if k == 0 else None)
+        ax.plot(
+            t,
+            vals[r],
+            color=color,
+            lw=0.6,
+            alpha=0.4,
+            zorder=2,
+            label=_once(ax, "paths", f"{len(chosen)} replica paths (quantiles of the last value)")
+            if k == 0
+            else None,
+        )
 
     if theory is not False and theory is not None:
         cfgv = _config(ds, cfg)
@@ -839,8 +957,12 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
             ax.plot(t, y, color="black", lw=1.2, ls="--", zorder=5, label=_once(ax, "theory", what))
             shown.append(y)
         else:
-            _note(ax, f"no theory {key}", f"no theory line: no closed form for {_THEORY_TEXT.get(key, key)} "
-                                          f"{_run_text(cfgv)}in madsim.theory")
+            _note(
+                ax,
+                f"no theory {key}",
+                f"no theory line: no closed form for {_THEORY_TEXT.get(key, key)} "
+                f"{_run_text(cfgv)}in madsim.theory",
+            )
 
     if log:
         ax.set_yscale("log")
@@ -852,8 +974,12 @@ def metric(ds, name: str, ax=None, band: float | None = 0.95, paths: int | Seque
             drawn = vals[chosen]
             out = np.isfinite(drawn) & ((drawn < ylim[0]) | (drawn > ylim[1]))
             if out.any():
-                _note(ax, "clipped", f"y-range: the {(q or (0.05, 0.95))[0]:.0%}-{(q or (0.05, 0.95))[1]:.0%}"
-                                     " band; replica paths beyond it are cut")
+                _note(
+                    ax,
+                    "clipped",
+                    f"y-range: the {(q or (0.05, 0.95))[0]:.0%}-{(q or (0.05, 0.95))[1]:.0%}"
+                    " band; replica paths beyond it are cut",
+                )
     title = None if ax.get_title() else _describe(ds)
     _set_labels(ax, GEN_LABEL, ylabel + (" (log scale)" if log else ""), title)
     if legend:
@@ -865,11 +991,13 @@ def _metric_aggregated(ds, name, ax, band, paths, theory, log, logx, label, colo
     """metric() of an aggregated result: its statistics over replicas."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a variable name (str); got {name!r}")
-    have = [v[:-len("_mean")] for v in ds.data_vars if v.endswith("_mean") and ds[v].dims == ("generation",)]
+    have = [v[: -len("_mean")] for v in ds.data_vars if v.endswith("_mean") and ds[v].dims == ("generation",)]
     if name not in have:
-        raise ValueError(f"this aggregated result has no statistics of {name!r} over (generation,); "
-                         f"available: {have} (the mean of a log is not the log of a mean: record "
-                         "'logdet' for ln sigma^2)")
+        raise ValueError(
+            f"this aggregated result has no statistics of {name!r} over (generation,); "
+            f"available: {have} (the mean of a log is not the log of a mean: record "
+            "'logdet' for ln sigma^2)"
+        )
     if band is not None and not (0.0 < float(band) < 1.0):
         raise ValueError(f"band must be a confidence level in (0, 1) or None; got {band!r}")
     q = _spread_quantiles(spread)
@@ -877,33 +1005,67 @@ def _metric_aggregated(ds, name, ax, band, paths, theory, log, logx, label, colo
     R = ds.sizes["replica"]
     mean = ds[f"{name}_mean"].values.astype(np.float64)
     ax = _new_ax(ax)
-    line, = ax.plot(t, mean, color=color, lw=2.0, zorder=4,
-                    label=label if label is not None else f"mean over {R} replicas")
+    (line,) = ax.plot(
+        t,
+        mean,
+        color=color,
+        lw=2.0,
+        zorder=4,
+        label=label if label is not None else f"mean over {R} replicas",
+    )
     color = line.get_color()
     if band is not None:
         z = float(special.ndtri(0.5 + 0.5 * float(band)))
         se = ds[f"{name}_se"].values.astype(np.float64)
-        ax.fill_between(t, mean - z * se, mean + z * se, color=color, alpha=0.35, lw=0, zorder=3,
-                        label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"))
+        ax.fill_between(
+            t,
+            mean - z * se,
+            mean + z * se,
+            color=color,
+            alpha=0.35,
+            lw=0,
+            zorder=3,
+            label=_once(ax, "band", f"{float(band):.0%} CI of the mean (shaded)"),
+        )
     if q is not None and f"{name}_q" in ds:
         levels = ds["quantile"].values
         at = [int(np.argmin(np.abs(levels - x))) for x in q]
         if all(abs(levels[i] - x) < 1e-12 for i, x in zip(at, q)):
             qv = ds[f"{name}_q"].values
-            ax.fill_between(t, qv[:, at[0]], qv[:, at[1]], color=color, alpha=0.1, lw=0, zorder=1,
-                            label=_once(ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light; "
-                                                      "DDSketch quantiles)"))
+            ax.fill_between(
+                t,
+                qv[:, at[0]],
+                qv[:, at[1]],
+                color=color,
+                alpha=0.1,
+                lw=0,
+                zorder=1,
+                label=_once(
+                    ax, "spread", f"{q[0]:.0%}-{q[1]:.0%} of the replicas (light; DDSketch quantiles)"
+                ),
+            )
         else:
             _note(ax, "no spread", f"no spread band: the run's quantiles are {levels.tolist()}")
     if "traced" in ds.dims and name in ds and paths:
         ids = ds["traced"].values
         pick = ids[:paths] if isinstance(paths, int) else [i for i in ids if i in set(paths)]
         for k, r in enumerate(pick):
-            ax.plot(t, ds[name].sel(traced=r).values, color=color, lw=0.6, alpha=0.4, zorder=2,
-                    label=_once(ax, "paths", f"{len(pick)} traced replica paths") if k == 0 else None)
+            ax.plot(
+                t,
+                ds[name].sel(traced=r).values,
+                color=color,
+                lw=0.6,
+                alpha=0.4,
+                zorder=2,
+                label=_once(ax, "paths", f"{len(pick)} traced replica paths") if k == 0 else None,
+            )
     if theory is not False and theory is not None:
         cfgv = _config(ds, cfg)
-        y = np.asarray(theory(cfgv, t), dtype=np.float64) if callable(theory) else _theory_curve(name, cfgv, t)
+        y = (
+            np.asarray(theory(cfgv, t), dtype=np.float64)
+            if callable(theory)
+            else _theory_curve(name, cfgv, t)
+        )
         if y is not None:
             ax.plot(t, y, color="black", lw=1.2, ls="--", zorder=5, label=_once(ax, "theory", "theory"))
     if log:
@@ -924,11 +1086,13 @@ def _spread_quantiles(spread):
     try:
         lo, hi = (float(x) for x in spread)
     except (TypeError, ValueError):
-        raise ValueError(f"spread must be (lower, upper) quantiles in [0, 1] or None; "
-                         f"got {spread!r}") from None
+        raise ValueError(
+            f"spread must be (lower, upper) quantiles in [0, 1] or None; got {spread!r}"
+        ) from None
     if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"spread must be (lower, upper) quantiles with 0 <= lower < upper <= 1; "
-                         f"got {spread!r}")
+        raise ValueError(
+            f"spread must be (lower, upper) quantiles with 0 <= lower < upper <= 1; got {spread!r}"
+        )
     return lo, hi
 
 
@@ -970,7 +1134,7 @@ def _robust_ylim(ax, curves, log: bool):
 
 
 def _run_text(cfg) -> str:
-    """"for Fresh (Gaussian) " naming the run's loop and family, or ""."""
+    """ "for Fresh (Gaussian) " naming the run's loop and family, or ""."""
     if cfg is None:
         return ""
     return f"for {type(cfg.loop).__name__} ({type(cfg.family).__name__}) "
@@ -1009,6 +1173,7 @@ def _pick_paths(ds, vals: np.ndarray, paths) -> list[int]:
 
 
 # ---------------------------------------------------------------- survival
+
 
 class KaplanMeier(NamedTuple):
     """Kaplan-Meier estimate at the distinct event times (ascending).
@@ -1075,7 +1240,9 @@ def kaplan_meier(times, observed) -> KaplanMeier:
     ev = np.unique(T[E])
     order = np.sort(T)
     at_risk = (T.size - np.searchsorted(order, ev, side="left")).astype(np.int64)
-    events = np.searchsorted(np.sort(T[E]), ev, side="right") - np.searchsorted(np.sort(T[E]), ev, side="left")
+    events = np.searchsorted(np.sort(T[E]), ev, side="right") - np.searchsorted(
+        np.sort(T[E]), ev, side="left"
+    )
     events = events.astype(np.int64)
     S = np.cumprod(1.0 - events / at_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1208,8 +1375,13 @@ def _wald_time(ds, detector: str, cfg):
     except ValueError:  # e.g. no negative drift: nothing to approximate
         return None
     loop = cfg.loop
-    if not (isinstance(loop, Replace) and isinstance(loop.n, int) and cfg.filter is None
-            and cfg.truncation is None and cfg.weight is None):
+    if not (
+        isinstance(loop, Replace)
+        and isinstance(loop.n, int)
+        and cfg.filter is None
+        and cfg.truncation is None
+        and cfg.weight is None
+    ):
         return None
     try:
         return float(f(eps, loop.n, cfg.temperature, cfg.estimator))
@@ -1217,9 +1389,18 @@ def _wald_time(ds, detector: str, cfg):
         return None
 
 
-def survival(ds, detector, ax=None, theory: bool | float | None = None, band: float | None = 0.95,
-             ci: str = "loglog", label: str | None = None, color=None, cfg=None,
-             legend: bool = True):
+def survival(
+    ds,
+    detector,
+    ax=None,
+    theory: bool | float | None = None,
+    band: float | None = 0.95,
+    ci: str = "loglog",
+    label: str | None = None,
+    color=None,
+    cfg=None,
+    legend: bool = True,
+):
     """Kaplan-Meier survival curve P(T > t) of a first-passage variable
     (``simulate(detect=[FirstPassage(...)])``), replicas that never crossed
     being right-censored at attrs['generations_completed'], with a pointwise
@@ -1286,17 +1467,33 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
 
     ax = _new_ax(ax)
     lab = label if label is not None else "Kaplan-Meier"
-    line, = ax.step(x, S, where="post", color=color, lw=1.8, label=f"{lab} (R = {R}; {stat})")
+    (line,) = ax.step(x, S, where="post", color=color, lw=1.8, label=f"{lab} (R = {R}; {stat})")
     color = line.get_color()
     if band is not None and km.time.size:
         lo, hi = km_band(km, float(band), ci)
         lo, hi = np.r_[[1.0] * start, lo], np.r_[[1.0] * start, hi]
         lo, hi = np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
-        ax.fill_between(x, lo, hi, step="post", color=color, alpha=0.22, lw=0,
-                        label=f"{float(band):.0%} Greenwood band ({ci})")
+        ax.fill_between(
+            x,
+            lo,
+            hi,
+            step="post",
+            color=color,
+            alpha=0.22,
+            lw=0,
+            label=f"{float(band):.0%} Greenwood band ({ci})",
+        )
     if n_cens:
-        ax.plot([G], [S[-1]], marker="+", ms=12, mew=2, color=color, ls="none",
-                label=f"{n_cens} censored at t = {G}")
+        ax.plot(
+            [G],
+            [S[-1]],
+            marker="+",
+            ms=12,
+            mew=2,
+            color=color,
+            ls="none",
+            label=f"{n_cens} censored at t = {G}",
+        )
 
     if theory is not False:
         if isinstance(theory, (int, float)) and not isinstance(theory, bool):
@@ -1310,13 +1507,28 @@ def survival(ds, detector, ax=None, theory: bool | float | None = None, band: fl
     ax.set_xlim(0, G)
     ax.set_ylim(-0.02, 1.02)
     desc = ds[detector].attrs.get("long_name", detector)
-    title = None if ax.get_title() else (f"Survival of {detector}: {int(observed.sum())} of {R} replicas "
-                                         f"crossed by t = {G}\n{_describe(ds)}")
+    title = (
+        None
+        if ax.get_title()
+        else (
+            f"Survival of {detector}: {int(observed.sum())} of {R} replicas "
+            f"crossed by t = {G}\n{_describe(ds)}"
+        )
+    )
     _set_labels(ax, GEN_LABEL, f"P(T > t),  T = {_pretty(desc)}", title)
     if legend:
         ax.legend(fontsize=8)
     return ax
 
 
-__all__ = ["KaplanMeier", "THEORY", "detector_names", "first_passage", "kaplan_meier", "km_band", "metric",
-           "survival", "tails"]
+__all__ = [
+    "KaplanMeier",
+    "THEORY",
+    "detector_names",
+    "first_passage",
+    "kaplan_meier",
+    "km_band",
+    "metric",
+    "survival",
+    "tails",
+]

@@ -87,7 +87,7 @@ def from_rule(rule, generations: int) -> every | logspace | list:
     explicit list keeps the generations it names up to there, and at least 0)."""
     if not isinstance(rule, dict) or len(rule) != 1:
         raise ValueError(f"attrs['record'] must be one of every/logspace/generations; got {rule!r}")
-    (kind, value), = rule.items()
+    ((kind, value),) = rule.items()
     if kind == "every":
         return every(value)
     if kind == "logspace":

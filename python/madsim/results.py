@@ -43,8 +43,7 @@ NETCDF_COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
 def _format(path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(
-            f"path must end in .nc (netCDF-4) or .zarr (zarr); got {str(path)!r}")
+        raise ValueError(f"path must end in .nc (netCDF-4) or .zarr (zarr); got {str(path)!r}")
     return FORMATS[suffix]
 
 
@@ -56,6 +55,7 @@ def check_output(path) -> Path:
 
 
 # ------------------------------------------------------------ content hashes
+
 
 def array_digest(values) -> str:
     """sha256 of an array's type, shape and values (text element by element)."""
@@ -118,10 +118,12 @@ def verify(ds: xr.Dataset, where: str, names=None) -> None:
             raise ValueError(
                 f"{where}: {what} does not match the sha256 stored when it was saved: the file is "
                 f"damaged or was changed after saving (if you changed the Dataset on purpose, "
-                f"delete ds.attrs[{HASH_ATTR!r}])")
+                f"delete ds.attrs[{HASH_ATTR!r}])"
+            )
 
 
 # ------------------------------------------------------------ save and load
+
 
 def save(ds: xr.Dataset, path, dtype: str | None = None) -> Path:
     """Writes a simulate() Dataset with its provenance attrs atomically
@@ -175,8 +177,11 @@ def save(ds: xr.Dataset, path, dtype: str | None = None) -> Path:
     ds.attrs.pop(HASH_ATTR, None)
     ds.attrs[HASH_ATTR] = json.dumps(content_hashes(ds), sort_keys=True)
     if fmt == "netcdf":
-        encoding = {name: dict(NETCDF_COMPRESSION) for name, var in ds.variables.items()
-                    if var.dtype.kind in "biuf" and var.ndim > 0}
+        encoding = {
+            name: dict(NETCDF_COMPRESSION)
+            for name, var in ds.variables.items()
+            if var.dtype.kind in "biuf" and var.ndim > 0
+        }
         _atomic.write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
     else:
         # consolidated=False: zarr 3 warns that consolidated metadata is outside its format
@@ -204,15 +209,19 @@ def _check_hdf5(path: Path) -> None:
             if not isinstance(obj, h5py.Dataset):
                 raise ValueError(f"{where!r}: {prefix}{name} is not a dataset or group")
             if obj.external:
-                raise ValueError(f"{where!r}: variable {prefix}{name} uses HDF5 external storage "
-                                 f"(data in {obj.external[0][0]!r}); refused")
+                raise ValueError(
+                    f"{where!r}: variable {prefix}{name} uses HDF5 external storage "
+                    f"(data in {obj.external[0][0]!r}); refused"
+                )
             if obj.is_virtual:
                 raise ValueError(f"{where!r}: variable {prefix}{name} is an HDF5 virtual dataset; refused")
             dt = obj.dtype
             text = h5py.check_string_dtype(dt) is not None
             if not (text or (dt.kind in "biuf" and dt.fields is None and h5py.check_enum_dtype(dt) is None)):
-                raise ValueError(f"{where!r}: variable {prefix}{name} has type {dt}; madsim reads only "
-                                 "plain numeric and text arrays")
+                raise ValueError(
+                    f"{where!r}: variable {prefix}{name} has type {dt}; madsim reads only "
+                    "plain numeric and text arrays"
+                )
 
     try:
         f = h5py.File(path, "r")
@@ -270,13 +279,16 @@ def load(path) -> xr.Dataset:
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
         for name, var in ds.variables.items():
             if var.dtype.kind not in "biufOUS":
-                raise ValueError(f"{str(path)!r}: variable {name!r} has type {var.dtype}; madsim reads "
-                                 "only plain numeric and text arrays")
+                raise ValueError(
+                    f"{str(path)!r}: variable {name!r} has type {var.dtype}; madsim reads "
+                    "only plain numeric and text arrays"
+                )
     verify(ds, str(path))
     return ds
 
 
 # ------------------------------------------------------------ summaries
+
 
 def summary(ds: xr.Dataset, quantiles=(0.05, 0.5, 0.95)) -> xr.Dataset:
     """Across replicas: for each metric ``x`` over (replica, generation, ...),

@@ -72,14 +72,25 @@ def philox4x32_10(ctr, key) -> np.ndarray:
     return out[0] if squeeze else out
 
 
-def blocks(seed: int, replica: int = 0, generation: int = 0, tag="test", site: int = 0,
-           begin: int = 0, count: int = 1) -> np.ndarray:
+def blocks(
+    seed: int,
+    replica: int = 0,
+    generation: int = 0,
+    tag="test",
+    site: int = 0,
+    begin: int = 0,
+    count: int = 1,
+) -> np.ndarray:
     """Blocks begin..begin+count-1 of a stream, [count, 4] uint32."""
     return core.stream_blocks(
-        check.integer("seed", seed, 0, 2**64 - 1), check.integer("replica", replica, 0, 2**32 - 1),
-        check.integer("generation", generation, 0, 2**32 - 1), _tag(tag),
-        check.integer("site", site, 0, 2**24 - 1), check.integer("begin", begin, 0, 2**32 - 1),
-        check.integer("count", count, 0, 2**32 - begin))
+        check.integer("seed", seed, 0, 2**64 - 1),
+        check.integer("replica", replica, 0, 2**32 - 1),
+        check.integer("generation", generation, 0, 2**32 - 1),
+        _tag(tag),
+        check.integer("site", site, 0, 2**24 - 1),
+        check.integer("begin", begin, 0, 2**32 - 1),
+        check.integer("count", count, 0, 2**32 - begin),
+    )
 
 
 def uniform52(lo, hi) -> np.ndarray:
@@ -101,14 +112,18 @@ def normal_pair(u_radius, u_angle) -> tuple[np.ndarray, np.ndarray]:
     return core.normal_pair(ur, ua)
 
 
-def normals(seed: int, count: int, replica: int = 0, generation: int = 0, tag="test",
-            site: int = 0) -> np.ndarray:
+def normals(
+    seed: int, count: int, replica: int = 0, generation: int = 0, tag="test", site: int = 0
+) -> np.ndarray:
     """The first ``count`` standard normals of a stream (two per block)."""
-    return core.normals(check.integer("seed", seed, 0, 2**64 - 1),
-                        check.integer("replica", replica, 0, 2**32 - 1),
-                        check.integer("generation", generation, 0, 2**32 - 1), _tag(tag),
-                        check.integer("site", site, 0, 2**24 - 1),
-                        check.integer("count", count, 0, 2**33))
+    return core.normals(
+        check.integer("seed", seed, 0, 2**64 - 1),
+        check.integer("replica", replica, 0, 2**32 - 1),
+        check.integer("generation", generation, 0, 2**32 - 1),
+        _tag(tag),
+        check.integer("site", site, 0, 2**24 - 1),
+        check.integer("count", count, 0, 2**33),
+    )
 
 
 def gamma(alpha: float, seed: int, replicas, generation: int = 0, tag="test", site: int = 0):
@@ -117,19 +132,27 @@ def gamma(alpha: float, seed: int, replicas, generation: int = 0, tag="test", si
     Returns (values, spare_normals, tries): the spare is the sine of try 0,
     independent of the value; tries counts the blocks the draw used.
     """
-    return core.gamma(check.real("alpha", alpha, 0.0, None, lo_open=True),
-                      check.integer("seed", seed, 0, 2**64 - 1), _u32("replicas", replicas).ravel(),
-                      check.integer("generation", generation, 0, 2**32 - 1), _tag(tag),
-                      check.integer("site", site, 0, 2**24 - 1))
+    return core.gamma(
+        check.real("alpha", alpha, 0.0, None, lo_open=True),
+        check.integer("seed", seed, 0, 2**64 - 1),
+        _u32("replicas", replicas).ravel(),
+        check.integer("generation", generation, 0, 2**32 - 1),
+        _tag(tag),
+        check.integer("site", site, 0, 2**24 - 1),
+    )
 
 
-def binomial(n: int, p: float, seed: int, replicas, generation: int = 0, tag="test",
-             site: int = 0):
+def binomial(n: int, p: float, seed: int, replicas, generation: int = 0, tag="test", site: int = 0):
     """Binomial(n, p) draws, one per replica id. Returns (values, tries)."""
-    return core.binomial(float(check.integer("n", n, 0, 2**53)), check.real("p", p, 0.0, 1.0),
-                         check.integer("seed", seed, 0, 2**64 - 1), _u32("replicas", replicas).ravel(),
-                         check.integer("generation", generation, 0, 2**32 - 1), _tag(tag),
-                         check.integer("site", site, 0, 2**24 - 1))
+    return core.binomial(
+        float(check.integer("n", n, 0, 2**53)),
+        check.real("p", p, 0.0, 1.0),
+        check.integer("seed", seed, 0, 2**64 - 1),
+        _u32("replicas", replicas).ravel(),
+        check.integer("generation", generation, 0, 2**32 - 1),
+        _tag(tag),
+        check.integer("site", site, 0, 2**24 - 1),
+    )
 
 
 def log_factorial(k) -> np.ndarray:

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-GEN_CHUNK_AGG = 256        # generations per zarr chunk of an aggregated variable
-REPLICA_CHUNK = 2**18      # replicas per zarr chunk of a per-replica variable
+GEN_CHUNK_AGG = 256  # generations per zarr chunk of an aggregated variable
+REPLICA_CHUNK = 2**18  # replicas per zarr chunk of a per-replica variable
 
 
 def _zarr():
@@ -51,13 +51,16 @@ def check_out(out) -> Path:
 
     path = Path(out)
     if path.suffix.lower() != ".zarr":
-        raise ValueError(f"out must be a path ending in .zarr (a zarr store written chunk by chunk); "
-                         f"got {str(out)!r}")
+        raise ValueError(
+            f"out must be a path ending in .zarr (a zarr store written chunk by chunk); got {str(out)!r}"
+        )
     _zarr()
     _atomic.check_writable(path)
     if path.exists():
-        raise FileExistsError(f"out {str(path)!r} exists; continue it with madsim.resume({str(path)!r}, "
-                              "generations=...) or choose another path")
+        raise FileExistsError(
+            f"out {str(path)!r} exists; continue it with madsim.resume({str(path)!r}, "
+            "generations=...) or choose another path"
+        )
     return path
 
 
@@ -115,10 +118,16 @@ class Store:
             if name in slot_vars:
                 encoding[name] = {"chunks": v.data.chunksize}
             elif "generation" in v.dims:
-                encoding[name] = {"chunks": tuple(
-                    (GEN_CHUNK_AGG if aggregated else 1) if d == "generation"
-                    else min(REPLICA_CHUNK, n) if d in ("replica", "traced") else n
-                    for d, n in zip(v.dims, v.shape))}
+                encoding[name] = {
+                    "chunks": tuple(
+                        (GEN_CHUNK_AGG if aggregated else 1)
+                        if d == "generation"
+                        else min(REPLICA_CHUNK, n)
+                        if d in ("replica", "traced")
+                        else n
+                        for d, n in zip(v.dims, v.shape)
+                    )
+                }
         ds.attrs["streamed"] = 1
         ds.attrs["state_slot"] = 0
         # whole or not at all (a temporary directory renamed): a Ctrl-C here leaves no store
@@ -150,8 +159,9 @@ class Store:
         group["generation"][keep:] = new_gens
         return cls(path, keep, int(group.attrs["state_slot"]))
 
-    def write_chunk(self, chunk: xr.Dataset, lo: int, hi: int, state: np.ndarray, first: dict,
-                    attrs: dict) -> None:
+    def write_chunk(
+        self, chunk: xr.Dataset, lo: int, hi: int, state: np.ndarray, first: dict, attrs: dict
+    ) -> None:
         """The recorded generations lo..hi (run indices) of ``chunk``, then the
         state and detector columns in the other slot, then the attrs that
         switch to it."""

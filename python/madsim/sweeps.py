@@ -43,14 +43,26 @@ from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .driver import (MAX_GENERATIONS, NONFINITE, FirstPassage, NonFiniteError, NonFiniteWarning, as_detectors,
-                     check_bytes, check_detectors, check_scale, chosen_variables, madsim_version, metrics_spec,
-                     replica_spec)
+from .driver import (
+    MAX_GENERATIONS,
+    NONFINITE,
+    FirstPassage,
+    NonFiniteError,
+    NonFiniteWarning,
+    as_detectors,
+    check_bytes,
+    check_detectors,
+    check_scale,
+    chosen_variables,
+    madsim_version,
+    metrics_spec,
+    replica_spec,
+)
 from .kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
-TASK_WORK = 2**25      # default block: at most this many replica-generations per task (seconds)
-TASK_ROWS = 2**20      # ... and at most this many replica x record rows (memory)
+TASK_WORK = 2**25  # default block: at most this many replica-generations per task (seconds)
+TASK_ROWS = 2**20  # ... and at most this many replica x record rows (memory)
 RESERVED = ("replica", "generation", "replica_id", "config", "kernel", "state", "state_index")
 
 
@@ -67,20 +79,23 @@ class SweepInterrupted(KeyboardInterrupt):
 
     def __init__(self, done: int, total: int, store):
         self.done, self.total, self.store = done, total, store
-        where = (f"the finished ones are in {str(store)!r}: run the same sweep again to resume"
-                 if store is not None else "no store was given, so they are lost")
+        where = (
+            f"the finished ones are in {str(store)!r}: run the same sweep again to resume"
+            if store is not None
+            else "no store was given, so they are lost"
+        )
         super().__init__(f"sweep interrupted: {done} of {total} tasks finished; {where}")
 
 
 @dataclass
 class _Plan:
     axes: list
-    configs: list          # per grid point, row-major
-    ids: np.ndarray        # the replica coordinate (coupled ids)
-    offsets: np.ndarray    # per point: added to ids (0 when coupled)
+    configs: list  # per grid point, row-major
+    ids: np.ndarray  # the replica coordinate (coupled ids)
+    offsets: np.ndarray  # per point: added to ids (0 when coupled)
     block: int
-    run: dict              # simulate keywords every task shares
-    spec: dict             # what the sweep is (provenance; the store's identity)
+    run: dict  # simulate keywords every task shares
+    spec: dict  # what the sweep is (provenance; the store's identity)
 
     def tasks(self) -> list:
         out = []
@@ -207,8 +222,21 @@ def sweep(
     {'weight': 2, 'loop.synthetic': 2, 'replica': 100, 'generation': 11}
     """
     t0 = time.perf_counter()
-    plan = _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
-                 backend, chunk, aggmod.as_aggregate(aggregate))
+    plan = _plan(
+        base,
+        grid,
+        replicas,
+        generations,
+        seed,
+        record,
+        detect,
+        metrics,
+        streams,
+        block,
+        backend,
+        chunk,
+        aggmod.as_aggregate(aggregate),
+    )
     scheduler, workers = _scheduler(scheduler, workers, address)
     if threads is not None:
         threads = check.integer("threads", threads, 1, 4096)
@@ -222,15 +250,15 @@ def sweep(
 
     box = ex.Store(store, plan.spec) if store is not None else None
     try:
-        return _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0,
-                      on_nonfinite)
+        return _sweep(
+            plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0, on_nonfinite
+        )
     finally:
         if box is not None:
             box.close()
 
 
-def _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0,
-           on_nonfinite):
+def _sweep(plan, box, store, scheduler, workers, address, threads, progress, keep_state, t0, on_nonfinite):
     tasks = plan.tasks()
     todo = [t for t in tasks if box is None or not box.done(t.key)]
     workers = min(workers, max(1, len(todo)))
@@ -246,8 +274,10 @@ def _sweep(plan, box, store, scheduler, workers, address, threads, progress, kee
         if box is not None:
             box.save(task.key, ds)
         if on_nonfinite == "raise" and n:
-            raise NonFiniteError(f"sweep: {n} replicas of grid point {task.point} "
-                                 f"({_point_text(plan, task.point)}) have a non-finite (inf or NaN) state")
+            raise NonFiniteError(
+                f"sweep: {n} replicas of grid point {task.point} "
+                f"({_point_text(plan, task.point)}) have a non-finite (inf or NaN) state"
+            )
         found[task.key] = ds if keep_state else ds.drop_vars("state")
         if bar is not None:
             bar.update(1)
@@ -273,17 +303,31 @@ def _sweep(plan, box, store, scheduler, workers, address, threads, progress, kee
             bad[t.point] = bad.get(t.point, 0) + n
     if bad and on_nonfinite == "warn":
         shown = "; ".join(f"{n} at ({_point_text(plan, p)})" for p, n in list(bad.items())[:5])
-        warnings.warn(f"sweep: {sum(bad.values())} replicas in {len(bad)} grid points have a non-finite "
-                      f"(inf or NaN) state, the run diverged: {shown}{' ...' if len(bad) > 5 else ''}",
-                      NonFiniteWarning, stacklevel=3)
-    return _result(plan, tasks, found, keep_state, scheduler, workers, threads,
-                   from_store=len(tasks) - len(todo), wall=time.perf_counter() - t0)
+        warnings.warn(
+            f"sweep: {sum(bad.values())} replicas in {len(bad)} grid points have a non-finite "
+            f"(inf or NaN) state, the run diverged: {shown}{' ...' if len(bad) > 5 else ''}",
+            NonFiniteWarning,
+            stacklevel=3,
+        )
+    return _result(
+        plan,
+        tasks,
+        found,
+        keep_state,
+        scheduler,
+        workers,
+        threads,
+        from_store=len(tasks) - len(todo),
+        wall=time.perf_counter() - t0,
+    )
 
 
 # ------------------------------------------------------------ planning and checks
 
-def _plan(base, grid, replicas, generations, seed, record, detect, metrics, streams, block,
-          backend, chunk, agg=None) -> _Plan:
+
+def _plan(
+    base, grid, replicas, generations, seed, record, detect, metrics, streams, block, backend, chunk, agg=None
+) -> _Plan:
     """Checks every argument and builds every grid point: all errors come
     from here, before any task runs."""
     if not isinstance(base, Config):
@@ -304,8 +348,10 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     metrics = metrics_spec(metrics)
     if agg is not None:
         if block is not None and check.integer("block", block, 1) < ids.size:
-            raise ValueError(f"block={block}: an aggregated sweep runs each point's {ids.size} replicas "
-                             "as one task (its statistics over replicas); leave block=None")
+            raise ValueError(
+                f"block={block}: an aggregated sweep runs each point's {ids.size} replicas "
+                "as one task (its statistics over replicas); leave block=None"
+            )
         block = ids.size
     if block is None:
         block = max(1, min(ids.size, TASK_WORK // max(1, generations), TASK_ROWS // rec.size))
@@ -313,12 +359,13 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
 
     axes = _grid.parse(grid)
     configs = _grid.points(base, axes)
-    names, columns = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics,
-                                   detect)
+    names, columns = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics, detect)
     # the points' records, held twice at the end (the tasks' and the combined Dataset)
     if agg is None:
-        check_bytes(16.0 * ids.size * rec.size * columns,
-                    f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)")
+        check_bytes(
+            16.0 * ids.size * rec.size * columns,
+            f"the sweep's records ({len(configs)} points x {ids.size} replicas x {rec.size} records)",
+        )
     _check_names(axes, names | {d.label for d in detect})
     offsets = _offsets(streams, ids, len(configs))
     # on_nonfinite="ignore" in the tasks: the sweep counts non-finite states
@@ -327,8 +374,16 @@ def _plan(base, grid, replicas, generations, seed, record, detect, metrics, stre
     # resolved list: a task's result is a simulate result that madsim.resume
     # continues with the same rule (attrs["record"])
     rule = recmod.from_rule(recmod.to_rule(record, generations), generations)
-    run = dict(generations=generations, seed=seed, record=rule, detect=detect,
-               metrics=metrics, chunk=chunk, backend=backend, on_nonfinite="ignore")
+    run = dict(
+        generations=generations,
+        seed=seed,
+        record=rule,
+        detect=detect,
+        metrics=metrics,
+        chunk=chunk,
+        backend=backend,
+        on_nonfinite="ignore",
+    )
     if agg is not None:
         run["aggregate"] = agg
     counted = ids.size > 0 and np.array_equal(ids, np.arange(ids.size))
@@ -379,7 +434,8 @@ def _check_names(axes, variables: set) -> None:
             if name in taken:
                 raise ValueError(
                     f"grid: {name!r} would name a grid dimension or coordinate and also a variable "
-                    f"or dimension of the result (reserved: {', '.join(sorted(taken))})")
+                    f"or dimension of the result (reserved: {', '.join(sorted(taken))})"
+                )
 
 
 def _offsets(streams: str, ids: np.ndarray, points: int) -> np.ndarray:
@@ -390,7 +446,8 @@ def _offsets(streams: str, ids: np.ndarray, points: int) -> np.ndarray:
         raise ValueError(
             f"streams='independent' gives each of the {points} grid points {span} replica ids of "
             f"its own, {points * span} in all, more than the 2**32 the counter holds; use "
-            "streams='coupled' or fewer replicas")
+            "streams='coupled' or fewer replicas"
+        )
     return np.arange(points, dtype=np.int64) * span
 
 
@@ -407,8 +464,9 @@ def _scheduler(scheduler, workers, address):
         except ImportError:
             raise ImportError("scheduler='dask' needs dask.distributed: pip install 'madsim[dask]'") from None
         if address is not None and not isinstance(address, (str, distributed.Client)):
-            raise TypeError(f"address must be a scheduler address (str) or a distributed.Client; "
-                            f"got {address!r}")
+            raise TypeError(
+                f"address must be a scheduler address (str) or a distributed.Client; got {address!r}"
+            )
     return scheduler, workers
 
 
@@ -427,11 +485,13 @@ def _progress_bar(progress, total):
     from tqdm.auto import tqdm
 
     # disable=None: only on a terminal; tqdm's bar shows the ETA
-    return tqdm(total=total, unit="task", desc="sweep", disable=None if progress is None else False,
-                leave=False)
+    return tqdm(
+        total=total, unit="task", desc="sweep", disable=None if progress is None else False, leave=False
+    )
 
 
 # ------------------------------------------------------------ the result
+
 
 def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_store, wall):
     per_point = [[] for _ in plan.configs]
@@ -465,8 +525,9 @@ def _result(plan, tasks, found, keep_state, scheduler, workers, threads, from_st
         task_time_s=float(sum(found[t.key].attrs["wall_time_s"] for t in tasks)),
         wall_time_s=wall,
     )
-    ds.attrs["nonfinite_replicas"] = int(sum(int(found[t.key].attrs.get("nonfinite_replicas", 0))
-                                             for t in tasks))
+    ds.attrs["nonfinite_replicas"] = int(
+        sum(int(found[t.key].attrs.get("nonfinite_replicas", 0)) for t in tasks)
+    )
     return ds
 
 

@@ -108,9 +108,9 @@ class Key:
 class Table:
     """A TOML table (or the top level) and the API object it maps onto."""
 
-    header: str          # how the table is written: "[family]", "[[detect]]", "" (top level)
-    kind: str | None     # the ``type`` value that selects it, for [family] and [loop]
-    api: str             # what it builds, e.g. "madsim.Gaussian"
+    header: str  # how the table is written: "[family]", "[[detect]]", "" (top level)
+    kind: str | None  # the ``type`` value that selects it, for [family] and [loop]
+    api: str  # what it builds, e.g. "madsim.Gaussian"
     help: str
     keys: tuple[Key, ...]
     cls: type | None = None  # the class it builds ([family], [loop], [filter])
@@ -148,8 +148,11 @@ def _defaults(api) -> dict:
             elif f.default_factory is not dataclasses.MISSING:
                 out[f.name] = f.default_factory()
         return out
-    return {name: p.default for name, p in inspect.signature(api).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in inspect.signature(api).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def _table(header: str, api, help: str, rows, kind: str | None = None, name: str | None = None) -> Table:
@@ -160,137 +163,294 @@ def _table(header: str, api, help: str, rows, kind: str | None = None, name: str
         key, types, text = row[:3]
         types = (types,) if isinstance(types, str) else tuple(types)
         keys.append(Key(key, types, defaults.get(key, REQUIRED), text, row[3] if len(row) > 3 else None))
-    return Table(header, kind, name or f"madsim.{api.__name__}", help, tuple(keys),
-                 api if isinstance(api, type) else None)
+    return Table(
+        header,
+        kind,
+        name or f"madsim.{api.__name__}",
+        help,
+        tuple(keys),
+        api if isinstance(api, type) else None,
+    )
 
 
 _FLOAT_OR_LIST = ("float", "array")
 _SCHEDULE = ("integer", "array")
 _SCHEDULE_TEXT = "a count, or a list of counts for generations 1, 2, ... (as many as the run has)"
 
-TOP = _table("", C.Config, "Config fields, before any table.", [
-    ("estimator", "string", f"one of {_choices(C.ESTIMATORS)}: divide the scatter by the count, or by "
-                            "count - 1."),
-    ("temperature", "float", "tau > 0: synthetic draws come from the model with its spread scaled by tau "
-                             "(tokens: from p^(1/tau) renormalised)."),
-    ("path", "string", f"one of {_choices(C.PATHS)}: draw sufficient statistics (cost independent of the "
-                       "counts) or every point; not set: \"exact\" where the family has it, else "
-                       "\"samples\".", "samples"),
-    ("truncation", "float", "k > 0: synthetic draws are kept only within k standard deviations "
-                            "(Mahalanobis radius k for d > 1). Samples path only.", 2.0),
-    ("weight", ("float", "string"), "not set: one pooled fit over all points; a number w in [0, 1]: "
-                                    "w * (fit on the real part) + (1 - w) * (fit on the synthetic part); "
-                                    "\"optimal\": the variance-minimising w (Fresh with constant counts).",
-     0.5),
-    ("top_k", "integer", "token families only: synthetic tokens come from the top_k most probable tokens.",
-     50),
-    ("top_p", "float", "token families only: synthetic tokens come from the smallest most-probable set "
-                       "whose mass reaches top_p.", 0.9),
-    ("reweight", "table", "Gaussian, path = \"samples\": tail reweighting, { beta = b, k = k }: the refit "
-                          "weighs each synthetic point 1 + b if its standardised distance exceeds k, else 1.",
-     {"beta": 1.0, "k": 2.0}),
-    ("correction", "float", "Gaussian: self-correction strength gamma in (0, 1]: each synthetic point moves "
-                            "to (1 - gamma) x + gamma T(x), T the transport map from the model to the truth.",
-     0.5),
-], name="madsim.Config")
+TOP = _table(
+    "",
+    C.Config,
+    "Config fields, before any table.",
+    [
+        (
+            "estimator",
+            "string",
+            f"one of {_choices(C.ESTIMATORS)}: divide the scatter by the count, or by count - 1.",
+        ),
+        (
+            "temperature",
+            "float",
+            "tau > 0: synthetic draws come from the model with its spread scaled by tau "
+            "(tokens: from p^(1/tau) renormalised).",
+        ),
+        (
+            "path",
+            "string",
+            f"one of {_choices(C.PATHS)}: draw sufficient statistics (cost independent of the "
+            'counts) or every point; not set: "exact" where the family has it, else '
+            '"samples".',
+            "samples",
+        ),
+        (
+            "truncation",
+            "float",
+            "k > 0: synthetic draws are kept only within k standard deviations "
+            "(Mahalanobis radius k for d > 1). Samples path only.",
+            2.0,
+        ),
+        (
+            "weight",
+            ("float", "string"),
+            "not set: one pooled fit over all points; a number w in [0, 1]: "
+            "w * (fit on the real part) + (1 - w) * (fit on the synthetic part); "
+            '"optimal": the variance-minimising w (Fresh with constant counts).',
+            0.5,
+        ),
+        (
+            "top_k",
+            "integer",
+            "token families only: synthetic tokens come from the top_k most probable tokens.",
+            50,
+        ),
+        (
+            "top_p",
+            "float",
+            "token families only: synthetic tokens come from the smallest most-probable set "
+            "whose mass reaches top_p.",
+            0.9,
+        ),
+        (
+            "reweight",
+            "table",
+            'Gaussian, path = "samples": tail reweighting, { beta = b, k = k }: the refit '
+            "weighs each synthetic point 1 + b if its standardised distance exceeds k, else 1.",
+            {"beta": 1.0, "k": 2.0},
+        ),
+        (
+            "correction",
+            "float",
+            "Gaussian: self-correction strength gamma in (0, 1]: each synthetic point moves "
+            "to (1 - gamma) x + gamma T(x), T the transport map from the model to the truth.",
+            0.5,
+        ),
+    ],
+    name="madsim.Config",
+)
 
 # One [family] table per registered family (madsim.families), in registration
 # order: its keys and help come from its spec, its defaults from its class.
-FAMILY = {spec.name: _table("[family]", spec.cls, spec.toml_help, spec.toml_keys, kind=spec.name)
-          for spec in all_families()}
+FAMILY = {
+    spec.name: _table("[family]", spec.cls, spec.toml_help, spec.toml_keys, kind=spec.name)
+    for spec in all_families()
+}
 DEFAULT_FAMILY = type(C.default_family()).__name__  # Config's default family, the first registered
 
-LOOP = {t.kind: t for t in (
-    _table("[loop]", C.Replace, "Fully synthetic: generation t fits on n samples of model t-1.", [
-        ("n", _SCHEDULE, f"samples per generation (>= 2): {_SCHEDULE_TEXT}."),
-    ], kind="Replace"),
-    _table("[loop]", C.Augment, "One fixed real set (drawn once) plus fresh synthetic draws each "
-                                "generation.", [
-        ("real", "integer", "size of the fixed real set."),
-        ("synthetic", _SCHEDULE, f"synthetic draws per generation: {_SCHEDULE_TEXT}."),
-    ], kind="Augment"),
-    _table("[loop]", C.Fresh, "New real points from the truth plus synthetic draws, each generation.", [
-        ("real", _SCHEDULE, f"real points per generation: {_SCHEDULE_TEXT}."),
-        ("synthetic", _SCHEDULE, f"synthetic draws per generation: {_SCHEDULE_TEXT}."),
-    ], kind="Fresh"),
-    _table("[loop]", C.Accumulate, "Every point ever drawn is kept; each generation refits on the whole "
-                                   "pool.", [
-        ("synthetic", _SCHEDULE, f"synthetic draws added per generation: {_SCHEDULE_TEXT}."),
-        ("real", _SCHEDULE, f"real points added per generation: {_SCHEDULE_TEXT}."),
-    ], kind="Accumulate"),
-    _table("[loop]", C.AccumulateSubsample, "The pool grows as in Accumulate; each generation fits on n "
-                                            "points drawn from it without replacement (path = "
-                                            "\"samples\").", [
-        ("n", "integer", "points per fit (2 to 2^20)."),
-        ("synthetic", _SCHEDULE, f"synthetic draws added per generation: {_SCHEDULE_TEXT}."),
-        ("real", _SCHEDULE, f"real points added per generation: {_SCHEDULE_TEXT}."),
-    ], kind="AccumulateSubsample"),
-)}
+LOOP = {
+    t.kind: t
+    for t in (
+        _table(
+            "[loop]",
+            C.Replace,
+            "Fully synthetic: generation t fits on n samples of model t-1.",
+            [
+                ("n", _SCHEDULE, f"samples per generation (>= 2): {_SCHEDULE_TEXT}."),
+            ],
+            kind="Replace",
+        ),
+        _table(
+            "[loop]",
+            C.Augment,
+            "One fixed real set (drawn once) plus fresh synthetic draws each generation.",
+            [
+                ("real", "integer", "size of the fixed real set."),
+                ("synthetic", _SCHEDULE, f"synthetic draws per generation: {_SCHEDULE_TEXT}."),
+            ],
+            kind="Augment",
+        ),
+        _table(
+            "[loop]",
+            C.Fresh,
+            "New real points from the truth plus synthetic draws, each generation.",
+            [
+                ("real", _SCHEDULE, f"real points per generation: {_SCHEDULE_TEXT}."),
+                ("synthetic", _SCHEDULE, f"synthetic draws per generation: {_SCHEDULE_TEXT}."),
+            ],
+            kind="Fresh",
+        ),
+        _table(
+            "[loop]",
+            C.Accumulate,
+            "Every point ever drawn is kept; each generation refits on the whole pool.",
+            [
+                ("synthetic", _SCHEDULE, f"synthetic draws added per generation: {_SCHEDULE_TEXT}."),
+                ("real", _SCHEDULE, f"real points added per generation: {_SCHEDULE_TEXT}."),
+            ],
+            kind="Accumulate",
+        ),
+        _table(
+            "[loop]",
+            C.AccumulateSubsample,
+            "The pool grows as in Accumulate; each generation fits on n "
+            "points drawn from it without replacement (path = "
+            '"samples").',
+            [
+                ("n", "integer", "points per fit (2 to 2^20)."),
+                ("synthetic", _SCHEDULE, f"synthetic draws added per generation: {_SCHEDULE_TEXT}."),
+                ("real", _SCHEDULE, f"real points added per generation: {_SCHEDULE_TEXT}."),
+            ],
+            kind="AccumulateSubsample",
+        ),
+    )
+}
 
-FILTER = _table("[filter]", C.Filter, "Optional provenance filter: each synthetic point is dropped "
-                                      "with probability tpr, each real point with probability fpr.", [
-    ("tpr", "float", "probability in [0, 1] that a synthetic point is caught and dropped.", 0.9),
-    ("fpr", "float", "probability in [0, 1] that a real point is wrongly dropped.", 0.05),
-])
+FILTER = _table(
+    "[filter]",
+    C.Filter,
+    "Optional provenance filter: each synthetic point is dropped "
+    "with probability tpr, each real point with probability fpr.",
+    [
+        ("tpr", "float", "probability in [0, 1] that a synthetic point is caught and dropped.", 0.9),
+        ("fpr", "float", "probability in [0, 1] that a real point is wrongly dropped.", 0.05),
+    ],
+)
 
-RECORD_HELP = ("which generations to keep: { every = k } (0, k, 2k, ... and the last), "
-               "{ logspace = num } (about num log-spaced, with 0 and the last) or a list of generations "
-               "(exactly those); not set: about 1000 evenly spaced.")
+RECORD_HELP = (
+    "which generations to keep: { every = k } (0, k, 2k, ... and the last), "
+    "{ logspace = num } (about num log-spaced, with 0 and the last) or a list of generations "
+    "(exactly those); not set: about 1000 evenly spaced."
+)
 
-RUN = _table("[run]", simulate, "Arguments of madsim.simulate.", [
-    ("replicas", _SCHEDULE, "the number of replicas R (ids 0..R-1), or a list of replica ids."),
-    ("generations", "integer", "the number of fits; generation 0 is the truth."),
-    ("seed", "integer", "the Philox key, in [0, 2^64)."),
-    ("record", ("table", "array"), RECORD_HELP, {"every": 10}),
-    ("threads", "integer", "CPU threads (not set: all cores); never changes a number.", 2),
-    ("chunk", "integer", "generations per kernel call (not set: adaptive); never changes a number.", 100),
-    ("backend", "string", "\"cpu\", \"jax\" (the pure-JAX twin, for checking) or \"cuda\"."),
-    ("metrics", ("array", "string"), "the variables to record, e.g. [\"var\", \"mean\"], or \"all\" "
-                                     "(not set: the family's lean default set).", ["var", "mean"]),
-    ("on_nonfinite", "string", "\"warn\", \"raise\" or \"ignore\": what a replica whose state becomes "
-                               "inf or NaN does.", "raise"),
-    ("dtype", "string", "\"float64\" or \"float32\": the recorded variables' type (the state stays "
-                        "float64).", "float32"),
-    ("aggregate", ("boolean", "table"), "statistics over replicas instead of every replica's records: "
-                                        "true (the defaults) or { quantiles = [...], relative_accuracy = a, "
-                                        "replicas = [ids], histogram = { VAR = { lo, hi, num, log } } } "
-                                        "(madsim.Aggregate).", {"quantiles": [0.05, 0.5, 0.95]}),
-    ("out", "string", "a .zarr path: stream the run there chunk by chunk (runs larger than memory; "
-                      "madsim run --stream uses the output path).", "run.zarr"),
-], name="madsim.simulate")
+RUN = _table(
+    "[run]",
+    simulate,
+    "Arguments of madsim.simulate.",
+    [
+        ("replicas", _SCHEDULE, "the number of replicas R (ids 0..R-1), or a list of replica ids."),
+        ("generations", "integer", "the number of fits; generation 0 is the truth."),
+        ("seed", "integer", "the Philox key, in [0, 2^64)."),
+        ("record", ("table", "array"), RECORD_HELP, {"every": 10}),
+        ("threads", "integer", "CPU threads (not set: all cores); never changes a number.", 2),
+        ("chunk", "integer", "generations per kernel call (not set: adaptive); never changes a number.", 100),
+        ("backend", "string", '"cpu", "jax" (the pure-JAX twin, for checking) or "cuda".'),
+        (
+            "metrics",
+            ("array", "string"),
+            'the variables to record, e.g. ["var", "mean"], or "all" '
+            "(not set: the family's lean default set).",
+            ["var", "mean"],
+        ),
+        (
+            "on_nonfinite",
+            "string",
+            '"warn", "raise" or "ignore": what a replica whose state becomes inf or NaN does.',
+            "raise",
+        ),
+        (
+            "dtype",
+            "string",
+            '"float64" or "float32": the recorded variables\' type (the state stays float64).',
+            "float32",
+        ),
+        (
+            "aggregate",
+            ("boolean", "table"),
+            "statistics over replicas instead of every replica's records: "
+            "true (the defaults) or { quantiles = [...], relative_accuracy = a, "
+            "replicas = [ids], histogram = { VAR = { lo, hi, num, log } } } "
+            "(madsim.Aggregate).",
+            {"quantiles": [0.05, 0.5, 0.95]},
+        ),
+        (
+            "out",
+            "string",
+            "a .zarr path: stream the run there chunk by chunk (runs larger than memory; "
+            "madsim run --stream uses the output path).",
+            "run.zarr",
+        ),
+    ],
+    name="madsim.simulate",
+)
 
-DETECT = _table("[[detect]]", FirstPassage, "Optional, repeatable: a first-passage detector, checked "
-                                            "on every generation; the Dataset's variable NAME holds "
-                                            "each replica's first generation (-1: never).", [
-    ("metric", "string", "the metric watched (any metric of the family, recorded or not).", "var"),
-    ("below", "float", "fires at the first generation with metric <= below; give below or above.", 0.01),
-    ("above", "float", "fires at the first generation with metric >= above.", 10.0),
-    ("name", "string", "the variable's name (not set: first_METRIC_below or first_METRIC_above).",
-     "collapse"),
-])
+DETECT = _table(
+    "[[detect]]",
+    FirstPassage,
+    "Optional, repeatable: a first-passage detector, checked "
+    "on every generation; the Dataset's variable NAME holds "
+    "each replica's first generation (-1: never).",
+    [
+        ("metric", "string", "the metric watched (any metric of the family, recorded or not).", "var"),
+        ("below", "float", "fires at the first generation with metric <= below; give below or above.", 0.01),
+        ("above", "float", "fires at the first generation with metric >= above.", 10.0),
+        (
+            "name",
+            "string",
+            "the variable's name (not set: first_METRIC_below or first_METRIC_above).",
+            "collapse",
+        ),
+    ],
+)
 
-SWEEP = _table("[sweep]", sweep,
-               "Only in a sweep file (madsim sweep): madsim.sweep options; the grid itself is "
-               "[sweep.grid] and [sweep.zip.NAME].", [
-    ("streams", "string", "\"coupled\" (every point runs the same replica ids: common random numbers) or "
-                          "\"independent\"."),
-    ("block", "integer", "replicas per task (not set: a point's replicas, capped); never changes a "
-                         "number.", 1000),
-    ("scheduler", "string", "\"threads\", \"serial\" or \"dask\"."),
-    ("workers", "integer", "pool threads or Dask worker processes (not set: all cores).", 4),
-    ("address", "string", "a Dask scheduler address (scheduler = \"dask\"; not set: a local cluster).",
-     "tcp://10.0.0.5:8786"),
-    ("keep_state", "boolean", "keep each replica's final kernel state in the result."),
-    ("grid", "table", "[sweep.grid]: product dimensions, field path = [values]; a sweep needs "
-                      "[sweep.grid] or at least one [sweep.zip.NAME]."),
-    ("zip", "table", "[sweep.zip.NAME]: one dimension NAME whose fields move together."),
-], name="madsim.sweep")
+SWEEP = _table(
+    "[sweep]",
+    sweep,
+    "Only in a sweep file (madsim sweep): madsim.sweep options; the grid itself is "
+    "[sweep.grid] and [sweep.zip.NAME].",
+    [
+        (
+            "streams",
+            "string",
+            '"coupled" (every point runs the same replica ids: common random numbers) or "independent".',
+        ),
+        (
+            "block",
+            "integer",
+            "replicas per task (not set: a point's replicas, capped); never changes a number.",
+            1000,
+        ),
+        ("scheduler", "string", '"threads", "serial" or "dask".'),
+        ("workers", "integer", "pool threads or Dask worker processes (not set: all cores).", 4),
+        (
+            "address",
+            "string",
+            'a Dask scheduler address (scheduler = "dask"; not set: a local cluster).',
+            "tcp://10.0.0.5:8786",
+        ),
+        ("keep_state", "boolean", "keep each replica's final kernel state in the result."),
+        (
+            "grid",
+            "table",
+            "[sweep.grid]: product dimensions, field path = [values]; a sweep needs "
+            "[sweep.grid] or at least one [sweep.zip.NAME].",
+        ),
+        ("zip", "table", "[sweep.zip.NAME]: one dimension NAME whose fields move together."),
+    ],
+    name="madsim.sweep",
+)
 # grid and zip: neither is required alone (madsim.sweep's grid argument is both together)
-SWEEP = dataclasses.replace(SWEEP, keys=tuple(
-    dataclasses.replace(k, default=None) if k.name in ("grid", "zip") else k for k in SWEEP.keys))
+SWEEP = dataclasses.replace(
+    SWEEP,
+    keys=tuple(dataclasses.replace(k, default=None) if k.name in ("grid", "zip") else k for k in SWEEP.keys),
+)
 
-SCHEMA = {"top": TOP, "family": FAMILY, "loop": LOOP, "filter": FILTER, "run": RUN, "detect": DETECT,
-          "sweep": SWEEP}
+SCHEMA = {
+    "top": TOP,
+    "family": FAMILY,
+    "loop": LOOP,
+    "filter": FILTER,
+    "run": RUN,
+    "detect": DETECT,
+    "sweep": SWEEP,
+}
 
 TOP_KEYS = TOP.names
 TABLES = ("family", "loop", "filter", "run", "detect")
@@ -301,11 +461,11 @@ SWEEP_KEYS = SWEEP.names
 
 # ---------------------------------------------------------------- the loader
 
+
 def _unknown(where: str, keys, allowed) -> None:
     bad = [k for k in keys if k not in allowed]
     if bad:
-        raise ConfigFileError(
-            f"{where}: unknown key {bad[0]!r}; allowed: {', '.join(allowed)}")
+        raise ConfigFileError(f"{where}: unknown key {bad[0]!r}; allowed: {', '.join(allowed)}")
 
 
 def _check(table: Table, spec: dict, where: str | None = None) -> None:
@@ -340,13 +500,14 @@ def _record(value):
         _unknown("[run] record", value, ("every", "logspace"))
         if len(value) != 1:
             raise ConfigFileError("[run] record must be { every = k }, { logspace = num } or a list")
-        (kind, arg), = value.items()
+        ((kind, arg),) = value.items()
         try:
             return every(arg) if kind == "every" else logspace(arg)
         except (TypeError, ValueError) as exc:
             raise ConfigFileError(f"[run] record: {exc}") from None
-    raise ConfigFileError(f"[run] record must be {{ every = k }}, {{ logspace = num }} or a list; "
-                          f"got {value!r}")
+    raise ConfigFileError(
+        f"[run] record must be {{ every = k }}, {{ logspace = num }} or a list; got {value!r}"
+    )
 
 
 def _aggregate(value):
@@ -384,8 +545,10 @@ def _depth(doc) -> int:
 
 
 def _parse(text: str, source: str) -> dict:
-    too_deep = (f"{source}: arrays or tables nested more than {MAX_DEPTH} levels deep; a madsim run file "
-                "needs a few (a matrix is 2, a list of matrices 3)")
+    too_deep = (
+        f"{source}: arrays or tables nested more than {MAX_DEPTH} levels deep; a madsim run file "
+        "needs a few (a matrix is 2, a list of matrices 3)"
+    )
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -401,8 +564,9 @@ def loads(text: str, source: str = "<string>") -> tuple[C.Config, dict]:
     """Parses a TOML run file: returns (Config, keyword arguments of simulate)."""
     doc = _parse(text, source)
     if "sweep" in doc:
-        raise ConfigFileError(f"{source} has a [sweep] table: run it with `madsim sweep` "
-                              "(madsim.toml_config.load_sweep)")
+        raise ConfigFileError(
+            f"{source} has a [sweep] table: run it with `madsim sweep` (madsim.toml_config.load_sweep)"
+        )
     return _run_file(doc, source)
 
 
@@ -470,8 +634,10 @@ def loads_sweep(text: str, source: str = "<string>") -> tuple[C.Config, dict, di
         raise ConfigFileError(f"[sweep] must be a table; got {table!r}")
     cfg, run = _run_file(doc, source)
     if "out" in run:
-        raise ConfigFileError("[run] out streams one run to a zarr store; a sweep keeps its tasks in "
-                              "[sweep] store (madsim sweep --store) and writes its result with -o")
+        raise ConfigFileError(
+            "[run] out streams one run to a zarr store; a sweep keeps its tasks in "
+            "[sweep] store (madsim sweep --store) and writes its result with -o"
+        )
     _check(SWEEP, table)
     options = {k: v for k, v in table.items() if k not in ("grid", "zip")}
     grid = _flat("[sweep.grid]", table.get("grid", {}))
@@ -509,6 +675,7 @@ def _flat(where: str, table, prefix: str = "") -> dict:
 
 
 # ---------------------------------------------------------------- reference and template
+
 
 def _toml(value) -> str:
     """``value`` written as TOML: the plain values of this schema (numbers,
@@ -553,7 +720,7 @@ RECORD_EXAMPLES = (
     ("record = [0, 1, 10, 100]", "exactly these generations"),
 )
 
-SWEEP_EXAMPLE = '''\
+SWEEP_EXAMPLE = """\
 [sweep]
 block = 1000               # replicas per task
 scheduler = "threads"
@@ -566,7 +733,7 @@ loop = [{ type = "Replace", n = 20 }, { type = "Fresh", real = 10, synthetic = 1
 [sweep.zip.ratio]          # one dimension "ratio": these fields move together
 "loop.real" = [10, 20, 50]
 "loop.synthetic" = [90, 80, 50]
-'''
+"""
 
 
 def _md_table(table: Table) -> list[str]:
@@ -603,7 +770,7 @@ def reference_markdown() -> str:
         "`madsim.FirstPassage`.",
         "",
         "Every key is optional unless marked required; a key left out takes the default shown (the "
-        "Python API's; \"not set\" is its `None`). An unknown key, or a value of another TOML type "
+        'Python API\'s; "not set" is its `None`). An unknown key, or a value of another TOML type '
         "than listed, is an error that names the key and what is allowed; values are then checked "
         "as the Python API checks them. A float key takes an integer too. Functions of the "
         "generation (schedules, in Python) are not expressible in TOML: give a list.",
@@ -620,11 +787,11 @@ def reference_markdown() -> str:
         "## `[family]`",
         "",
         f"`type` picks the family: one of {_quoted(FAMILY)} (default "
-        f"`\"{fam_default}\"`). The other keys depend on the type.",
+        f'`"{fam_default}"`). The other keys depend on the type.',
         "",
     ]
     for kind, table in FAMILY.items():
-        out += _section(f"### `type = \"{kind}\"`", table)
+        out += _section(f'### `type = "{kind}"`', table)
     out += [
         "## `[loop]`",
         "",
@@ -634,11 +801,16 @@ def reference_markdown() -> str:
         "",
     ]
     for kind, table in LOOP.items():
-        out += _section(f"### `type = \"{kind}\"`", table)
+        out += _section(f'### `type = "{kind}"`', table)
     out += _section("## `[filter]`", FILTER)
     out += _section("## `[run]`", RUN)
-    out += ["### `record`", "", "The generations the Dataset keeps (detectors see every generation):", "",
-            "```toml"]
+    out += [
+        "### `record`",
+        "",
+        "The generations the Dataset keeps (detectors see every generation):",
+        "",
+        "```toml",
+    ]
     width = max(len(code) for code, _ in RECORD_EXAMPLES) + 2
     out += [f"{code:<{width}}# {what}" for code, what in RECORD_EXAMPLES]
     out += ["```", "", "Not set: about 1000 evenly spaced generations (every one for shorter runs).", ""]
@@ -695,8 +867,11 @@ def _key_lines(table: Table, live: dict | None, commented: bool = False) -> list
 
 
 def _others(tables: dict, chosen: str) -> list[str]:
-    return _comment("Other types: " + "; ".join(f"{kind} ({', '.join(t.names)})"
-                                                for kind, t in tables.items() if kind != chosen) + ".")
+    return _comment(
+        "Other types: "
+        + "; ".join(f"{kind} ({', '.join(t.names)})" for kind, t in tables.items() if kind != chosen)
+        + "."
+    )
 
 
 def template(version: str | None = None) -> str:
@@ -711,20 +886,20 @@ def template(version: str | None = None) -> str:
         "#   madsim run FILE.toml             runs it and writes FILE.nc (--replicas, --generations,",
         "#                                    --seed and --threads override [run])",
         "#   madsim plot FILE.nc metric --name var",
-        "# Every key the loader accepts is here; a commented-out key takes its default (\"not set\":",
+        '# Every key the loader accepts is here; a commented-out key takes its default ("not set":',
         "# off). The full reference: `madsim init --reference`.",
         "",
         *_comment(f"Top level: {TOP.help} Maps onto {TOP.api}."),
         *_key_lines(TOP, TEMPLATE["top"]),
         "",
         "[family]",
-        *_comment(f"type = \"{fam}\": {FAMILY[fam].help} Maps onto {FAMILY[fam].api}."),
+        *_comment(f'type = "{fam}": {FAMILY[fam].help} Maps onto {FAMILY[fam].api}.'),
         *_others(FAMILY, fam),
         f"type = {_toml(fam)}",
         *_key_lines(FAMILY[fam], TEMPLATE["family"]),
         "",
         "[loop]",
-        *_comment(f"type = \"{loop}\": {LOOP[loop].help} Maps onto {LOOP[loop].api}."),
+        *_comment(f'type = "{loop}": {LOOP[loop].help} Maps onto {LOOP[loop].api}.'),
         *_others(LOOP, loop),
         f"type = {_toml(loop)}",
         *_key_lines(LOOP[loop], TEMPLATE["loop"]),
@@ -738,8 +913,15 @@ def template(version: str | None = None) -> str:
         *_key_lines(RUN, TEMPLATE["run"]),
     ]
     for i, det in enumerate(TEMPLATE["detect"]):
-        lines += ["", *(_comment(DETECT.help + f" Maps onto {DETECT.api}.") if i == 0 else []), "[[detect]]",
-                  *_key_lines(DETECT, det)]
-    lines += ["", "# A sweep file (madsim sweep) adds a [sweep] table with [sweep.grid]: see the reference.",
-              ""]
+        lines += [
+            "",
+            *(_comment(DETECT.help + f" Maps onto {DETECT.api}.") if i == 0 else []),
+            "[[detect]]",
+            *_key_lines(DETECT, det),
+        ]
+    lines += [
+        "",
+        "# A sweep file (madsim sweep) adds a [sweep] table with [sweep.grid]: see the reference.",
+        "",
+    ]
     return "\n".join(lines)

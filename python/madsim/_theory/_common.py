@@ -49,8 +49,8 @@ class Setting:
     cov0: np.ndarray
     estimator: str
     tau: float
-    trunc_factor: float      # v_d(k) of docs/theory/bias.md (1 without truncation)
-    weight: float | None     # None: pooled fit
+    trunc_factor: float  # v_d(k) of docs/theory/bias.md (1 without truncation)
+    weight: float | None  # None: pooled fit
     tpr: float
     fpr: float
 
@@ -89,20 +89,29 @@ def setting(cfg, what: str = "cfg") -> Setting:
         raise NotImplementedError(
             f"{what}.family is PPCA: its closed forms here are the first moments it shares with the "
             "d-dim Gaussian (expected_trace, expected_mean_sq, expected_second_moment, "
-            "expected_mean, invariant); this quantity depends on the projection")
+            "expected_mean, invariant); this quantity depends on the projection"
+        )
     if not isinstance(cfg.family, Gaussian):  # pragma: no cover - Config allows only Gaussian today
-        raise NotImplementedError(f"{what}.family: closed forms exist here for Gaussian only; got {cfg.family!r}")
+        raise NotImplementedError(
+            f"{what}.family: closed forms exist here for Gaussian only; got {cfg.family!r}"
+        )
     if cfg.reweight is not None or cfg.correction is not None:
         raise NotImplementedError(
             f"{what} has a mitigation (reweight or correction): its closed forms are "
-            "madsim.theory.mitigations' functions (the replace loop by numbers; docs/theory/mitigations.md)")
+            "madsim.theory.mitigations' functions (the replace loop by numbers; docs/theory/mitigations.md)"
+        )
     from .bias import truncation_factor
 
     fam = cfg.family
     vk = 1.0 if cfg.truncation is None else truncation_factor(cfg.truncation, fam.dim)
     return Setting(
-        cfg=cfg, dim=fam.dim, mu0=fam.mean_vector, cov0=fam.cov_matrix,
-        estimator=cfg.estimator, tau=float(cfg.temperature), trunc_factor=vk,
+        cfg=cfg,
+        dim=fam.dim,
+        mu0=fam.mean_vector,
+        cov0=fam.cov_matrix,
+        estimator=cfg.estimator,
+        tau=float(cfg.temperature),
+        trunc_factor=vk,
         weight=cfg.weight_value,
         tpr=cfg.filter.tpr if cfg.filter is not None else 0.0,
         fpr=cfg.filter.fpr if cfg.filter is not None else 0.0,
@@ -122,8 +131,9 @@ def trace_twin(cfg):
     moments it shares with the Gaussian")."""
     if isinstance(cfg, Config) and isinstance(cfg.family, PPCA):
         fam = cfg.family
-        gauss = Gaussian(dim=fam.dim, mean=tuple(fam.mean_vector.tolist()),
-                         cov=tuple(map(tuple, fam.cov_matrix.tolist())))
+        gauss = Gaussian(
+            dim=fam.dim, mean=tuple(fam.mean_vector.tolist()), cov=tuple(map(tuple, fam.cov_matrix.tolist()))
+        )
         return dataclasses.replace(cfg, family=gauss)
     return cfg
 
@@ -131,8 +141,10 @@ def trace_twin(cfg):
 def times(t, what: str = "t"):
     """(array of generations >= 0, largest, whether t was a scalar)."""
     arr = np.asarray(t)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or
-                                 (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))):
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))
+    ):
         raise TypeError(f"{what} must be a generation (an integer >= 0) or an array of them; got {t!r}")
     if arr.size == 0:
         raise ValueError(f"{what} must name at least one generation; got an empty array")
@@ -193,7 +205,8 @@ def pair_law(m: float, fpr: float, k: float, tpr: float):
         raise NotImplementedError(
             f"the exact sum over the filter's binomial survivors needs {M.size * K.size} (real, "
             f"synthetic) pairs in one generation (counts {m:g} real, {k:g} synthetic); more than "
-            f"{MAX_PAIRS}: use smaller counts or no filter")
+            f"{MAX_PAIRS}: use smaller counts or no filter"
+        )
     MM, KK = np.meshgrid(M.astype(np.float64), K.astype(np.float64), indexing="ij")
     PP = np.outer(pm, pk)
     return MM.ravel(), KK.ravel(), PP.ravel()
@@ -218,7 +231,8 @@ def require_no_truncation(st: Setting, quantity: str):
             f"{quantity}: no closed form with Config.truncation (truncated samples are not "
             "Gaussian, so their log-moments and non-linear moments have no closed form; "
             "docs/theory/bias.md, section Truncation); only E Sigma_t and E (mu_t - mu0)^2 are "
-            "exact there")
+            "exact there"
+        )
 
 
 def require_replace(st: Setting, quantity: str):
@@ -226,7 +240,8 @@ def require_replace(st: Setting, quantity: str):
         raise NotImplementedError(
             f"{quantity}: closed form only for the Replace loop (the variance is then a product of "
             f"independent factors: docs/theory/replace-nd.md); got {type(st.loop).__name__}, "
-            "whose fitted variance is a sum of dependent terms")
+            "whose fitted variance is a sum of dependent terms"
+        )
 
 
 def require_1d(st: Setting, quantity: str):
@@ -234,8 +249,13 @@ def require_1d(st: Setting, quantity: str):
         raise ValueError(f"{quantity} is a 1-D quantity; Config.family.dim is {st.dim}")
 
 
-LOOP_NAMES = {Replace: "Replace", Augment: "Augment", Fresh: "Fresh", Accumulate: "Accumulate",
-              AccumulateSubsample: "AccumulateSubsample"}
+LOOP_NAMES = {
+    Replace: "Replace",
+    Augment: "Augment",
+    Fresh: "Fresh",
+    Accumulate: "Accumulate",
+    AccumulateSubsample: "AccumulateSubsample",
+}
 
 
 def is_const_int(x) -> bool:

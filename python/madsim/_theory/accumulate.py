@@ -75,7 +75,7 @@ def accumulate_series(st: Setting, T: int):
         for s_val in np.unique(S):  # pairs adding the same number of points land together
             sel = S == s_val
             off = int(s_val) - smin
-            new[:, off:off + L] += np.tensordot(W[sel], fields[sel], axes=(0, 0))
+            new[:, off : off + L] += np.tensordot(W[sel], fields[sel], axes=(0, 0))
         lo += smin
         keep = np.nonzero(new[0] > _MASS_FLOOR)[0]
         a, b = int(keep[0]), int(keep[-1]) + 1

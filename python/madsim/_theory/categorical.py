@@ -64,6 +64,7 @@ _TAIL = 1e-20
 
 # ---------------------------------------------------------------- argument checks
 
+
 def _n(n, lo=1):
     return check.integer("n", n, lo)
 
@@ -71,8 +72,10 @@ def _n(n, lo=1):
 def _chain_n(n):
     n = _n(n)
     if n > MAX_CHAIN_N:
-        raise ValueError(f"n must be <= {MAX_CHAIN_N} for the exact chain (an (n+1) x (n+1) matrix); "
-                         f"got {n}: use method='diffusion' or the Feller approximation")
+        raise ValueError(
+            f"n must be <= {MAX_CHAIN_N} for the exact chain (an (n+1) x (n+1) matrix); "
+            f"got {n}: use method='diffusion' or the Feller approximation"
+        )
     return n
 
 
@@ -82,7 +85,9 @@ def _probabilities(name, p):
         arr = np.asarray(p)
     except Exception as exc:  # pragma: no cover - ragged input etc.
         raise TypeError(f"{name} must be a 1-D array of probabilities; got {p!r}") from exc
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
         raise TypeError(f"{name} must be a 1-D array of probabilities (real numbers); got {p!r}")
     arr = arr.astype(np.float64)
     if arr.ndim != 1:
@@ -105,7 +110,9 @@ def _frequencies(name, p):
         arr, scalar = np.asarray(float(p)), True
     else:
         arr = np.asarray(p)
-        if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        if arr.dtype == bool or not (
+            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+        ):
             raise TypeError(f"{name} must be a frequency in [0, 1] or an array of them; got {p!r}")
         arr, scalar = arr.astype(np.float64), arr.ndim == 0
     if arr.size == 0:
@@ -124,6 +131,7 @@ def _out(x, scalar):
 
 
 # ---------------------------------------------------------------- the chain
+
 
 def wf_transition(n):
     """The (n+1) x (n+1) binomial Wright-Fisher matrix of one token's count.
@@ -180,12 +188,12 @@ def _binom_mix(n, p, vecs):
     order = np.argsort(p, kind="stable")
     step = max(1, min(1024, _BLOCK // (n + 1)))
     for a in range(0, p.size, step):
-        idx = order[a:a + step]
+        idx = order[a : a + step]
         lo = int(max(0, stats.binom.ppf(_TAIL, n, p[idx[0]]) - 1))
         # upper tail by symmetry (binom.isf returns n for tails this small)
         hi = int(min(n, n - stats.binom.ppf(_TAIL, n, 1.0 - p[idx[-1]]) + 1))
         j = np.arange(lo, hi + 1)
-        out[idx] = np.tensordot(stats.binom.pmf(j[None, :], n, p[idx, None]), vecs[lo:hi + 1], axes=1)
+        out[idx] = np.tensordot(stats.binom.pmf(j[None, :], n, p[idx, None]), vecs[lo : hi + 1], axes=1)
     return out
 
 
@@ -222,10 +230,11 @@ def _alive_fixed(t_arr, n, p, fixed=False):
     c = np.rint(p * n)
     direct = np.abs(p * n - c) <= _INT_TOL  # count c at generation 0: row c of P^t
     c = c[direct].astype(np.int64)
-    mix = np.flatnonzero(~direct)           # binomial draw at generation 1, then P^{t-1}
+    mix = np.flatnonzero(~direct)  # binomial draw at generation 1, then P^{t-1}
     pos = sorted({int(s) for s in t_flat if s > 0})
-    cols = _columns(n, (set(pos) if direct.any() else set()) | ({s - 1 for s in pos} if mix.size else set()),
-                    fixed)
+    cols = _columns(
+        n, (set(pos) if direct.any() else set()) | ({s - 1 for s in pos} if mix.size else set()), fixed
+    )
     at = {s: i for i, s in enumerate(pos)}
     if mix.size and pos:
         mixed = _binom_mix(n, p[mix], np.stack([cols[s - 1] for s in pos], axis=1))  # [len(mix), len(pos)]
@@ -243,6 +252,7 @@ def _alive_fixed(t_arr, n, p, fixed=False):
 
 
 # ---------------------------------------------------------------- replace loop: diversity and survival
+
 
 def gini_simpson(t, n, p0):
     """Expected Gini-Simpson diversity of the token replace loop.
@@ -508,6 +518,7 @@ def prob_one_left(t, n, p0):
 
 
 # ---------------------------------------------------------------- replace loop: fixation and absorption
+
 
 def fixation_probability(p0, n=None):
     """Probability that a token eventually takes over, p0.
@@ -791,6 +802,7 @@ def time_to_one_left(n, p0, method="exact"):
 
 # ---------------------------------------------------------------- martingale (every MLE loop)
 
+
 def expected_frequencies(t, p0):
     """Expected token frequencies, E p_t = p0, at every generation.
 
@@ -864,7 +876,9 @@ def expected_mass(t, p0, subset):
     sub = np.asarray(subset)
     if sub.dtype == bool:
         if sub.shape != p0.shape:
-            raise ValueError(f"subset as a mask must have the length of p0 ({p0.size}); got shape {sub.shape}")
+            raise ValueError(
+                f"subset as a mask must have the length of p0 ({p0.size}); got shape {sub.shape}"
+            )
         mass = float(p0[sub].sum())
     elif sub.size == 0 or np.issubdtype(sub.dtype, np.integer):
         sub = sub.astype(np.int64).ravel()
@@ -879,6 +893,7 @@ def expected_mass(t, p0, subset):
 
 
 # ---------------------------------------------------------------- fresh data
+
 
 class CategoricalFixedPoint(NamedTuple):
     """Limit of the categorical fresh-data loop (docs/theory/categorical.md, section "Fresh data").
@@ -949,8 +964,12 @@ def fresh_distance(t, m, k, p_star):
     m, k, N, g = _fresh(m, k, p_star)
     r = k * (k - 1) / N**2
     d_star = g * N / (m * (N + k) + k)
-    return _out(d_star * -np.expm1(t_arr.astype(np.float64) * np.log(r)) if r > 0
-                else np.where(t_arr > 0, d_star, 0.0), scalar)
+    return _out(
+        d_star * -np.expm1(t_arr.astype(np.float64) * np.log(r))
+        if r > 0
+        else np.where(t_arr > 0, d_star, 0.0),
+        scalar,
+    )
 
 
 def fresh_gini_simpson(t, m, k, p_star):

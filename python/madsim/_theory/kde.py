@@ -106,8 +106,10 @@ def kde_fixed_point(fam, n: int) -> float:
     """
     fam = _kde(fam)
     if fam.rule != "fixed":
-        raise ValueError(f"kde_fixed_point needs a fixed bandwidth; this KDE uses the {fam.rule} rule, "
-                         "whose variance grows without bound (kde_var_factor)")
+        raise ValueError(
+            f"kde_fixed_point needs a fixed bandwidth; this KDE uses the {fam.rule} rule, "
+            "whose variance grows without bound (kde_var_factor)"
+        )
     n = _n(fam, n)
     return (n - 1.0) * float(fam.bandwidth) ** 2
 
@@ -170,5 +172,11 @@ def kde_expected_model_var(fam, n: int, t):
     return np.where(t == 0, float(np.trace(fam.cov_matrix)), nxt)
 
 
-__all__ = ["kde_expected_cov", "kde_expected_model_var", "kde_expected_var", "kde_fixed_point",
-           "kde_rule_constant", "kde_var_factor"]
+__all__ = [
+    "kde_expected_cov",
+    "kde_expected_model_var",
+    "kde_expected_var",
+    "kde_fixed_point",
+    "kde_rule_constant",
+    "kde_var_factor",
+]

@@ -213,7 +213,7 @@ def logistic_fresh_fisher_error(t, real: int, synthetic: int, d: int):
         raise ValueError("logistic_fresh_fisher_error needs real + synthetic >= 1")
     r2 = (k / N) ** 2
     tf = t.astype(np.float64)
-    geo = tf if r2 == 1.0 else (1.0 - r2 ** tf) / (1.0 - r2)
+    geo = tf if r2 == 1.0 else (1.0 - r2**tf) / (1.0 - r2)
     return (d / N) * geo
 
 
@@ -247,7 +247,9 @@ def logistic_expected_fisher_error(cfg, t):
     if not isinstance(fam, Logistic):
         raise TypeError(f"logistic_expected_fisher_error needs a Logistic config; got {type(fam).__name__}")
     if fam.ridge > 0:
-        raise NotImplementedError("logistic_expected_fisher_error: the first-order law is for the MLE (ridge = 0)")
+        raise NotImplementedError(
+            "logistic_expected_fisher_error: the first-order law is for the MLE (ridge = 0)"
+        )
     if isinstance(loop, Replace) and is_const(loop.n):
         return logistic_replace_fisher_error(t, loop.n, fam.dim)
     if isinstance(loop, Accumulate) and is_const(loop.synthetic) and loop.real == 0:
@@ -256,7 +258,8 @@ def logistic_expected_fisher_error(cfg, t):
         return logistic_fresh_fisher_error(t, loop.real, loop.synthetic, fam.dim)
     raise NotImplementedError(
         f"logistic_expected_fisher_error: no closed form for {type(loop).__name__} with these counts (Replace, "
-        "Accumulate(real=0) and Fresh with constant counts have one)")
+        "Accumulate(real=0) and Fresh with constant counts have one)"
+    )
 
 
 def logistic_first_order_tolerance(cfg, t) -> float:
@@ -293,5 +296,11 @@ def logistic_first_order_tolerance(cfg, t) -> float:
     return 10.0 * d / (N * (1.0 - loop.synthetic / N)) if loop.real > 0 else 10.0 * t * d / N
 
 
-__all__ = ["logistic_accumulate_fisher_error", "logistic_expected_fisher_error", "logistic_first_order_tolerance",
-           "logistic_fisher_information", "logistic_fresh_fisher_error", "logistic_replace_fisher_error"]
+__all__ = [
+    "logistic_accumulate_fisher_error",
+    "logistic_expected_fisher_error",
+    "logistic_first_order_tolerance",
+    "logistic_fisher_information",
+    "logistic_fresh_fisher_error",
+    "logistic_replace_fisher_error",
+]

@@ -36,19 +36,23 @@ def _series(cfg: Config, T: int):
     loop = st.loop
     if isinstance(loop, (Replace, Fresh)):
         from .real_data import fresh_series
+
         return fresh_series(st, T)
     if isinstance(loop, Augment):
         from .real_data import augment_series
+
         return augment_series(st, T)
     if isinstance(loop, Accumulate):
         from .accumulate import accumulate_series
+
         return accumulate_series(st, T)
     if isinstance(loop, AccumulateSubsample):
         raise NotImplementedError(
             "AccumulateSubsample: no closed form for E Sigma_t or E (mu_t - mu0)^2 (none is known; "
             "docs/theory/accumulate.md, section Accumulate-subsample); only E mu_t = mu0 and, for "
             "MLE with tau = 1, the invariant E[tr Sigma_t + |mu_t - mu0|^2] = tr Sigma0 are exact "
-            "(madsim.theory.invariant)")
+            "(madsim.theory.invariant)"
+        )
     raise NotImplementedError(f"no closed form for loop {loop!r}")  # pragma: no cover
 
 
@@ -287,6 +291,7 @@ def expected_second_moment(cfg: Config, t):
     st = setting(cfg)
     if isinstance(st.loop, AccumulateSubsample):
         from .universal import invariant
+
         return invariant(cfg, t)
     t_arr, T, scalar = times(t)
     v, d = standardized(cfg, T)

@@ -95,10 +95,12 @@ def poisson_rate_variance(cfg: Config, t):
         raise NotImplementedError("poisson_rate_variance: no closed form for AccumulateSubsample")
 
     if isinstance(loop, Replace):
+
         def step(v, m, k):
             v = v or 0.0
             return (v + lam / k, v + lam / k) if k > 0 else (v, v)
     elif isinstance(loop, Fresh):
+
         def step(v, m, k):
             v, n = v or 0.0, m + k
             new = (k / n) ** 2 * v + lam / n if n > 0 else v
@@ -115,6 +117,7 @@ def poisson_rate_variance(cfg: Config, t):
             new_v = (r * r * var_a + k * k * v + 2.0 * r * k * c + k * lam) / (n * n)
             return (new_v, (r * var_a + k * c) / n), new_v
     elif isinstance(loop, Accumulate):
+
         def step(s, m, k):
             v, pool = s or (0.0, 0.0)
             new_pool = pool + m + k
@@ -146,7 +149,8 @@ def poisson_collapse_probability(cfg: Config, t):
     if not isinstance(cfg.loop, Replace):
         raise NotImplementedError(
             f"poisson_collapse_probability: Replace only (under {type(cfg.loop).__name__} the "
-            "real points make 0 non-absorbing)")
+            "real points make 0 non-absorbing)"
+        )
     lam = float(cfg.family.rate)
     t = _gens(t)
     T = int(t.max(initial=0))

@@ -50,7 +50,7 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import Augment, Config, Fresh, Replace
-from ._common import (Setting, binomial_law, loop_counts, pair_law, safe_div, setting)
+from ._common import Setting, binomial_law, loop_counts, pair_law, safe_div, setting
 
 
 class FixedPoint(NamedTuple):
@@ -73,6 +73,7 @@ class FixedPoint(NamedTuple):
 
 # ---------------------------------------------------------------- fresh / replace
 
+
 def _fresh_matrix(st: Setting, m: float, k: float) -> np.ndarray:
     """The affine map (1, v, d) -> (1, v', d') of one Fresh/Replace generation,
     averaged exactly over the filter's survivor law."""
@@ -92,8 +93,11 @@ def _fresh_matrix(st: Setting, m: float, k: float) -> np.ndarray:
             A = safe_div(1.0, N)
             B = safe_div(M * K, N * (N - 1.0))
         G[1] = (np.sum(w * A * M), s2 * np.sum(w * A * K) + skip, np.sum(w * B))
-        G[2] = (np.sum(w * safe_div(M, N * N)), s2 * np.sum(w * safe_div(K, N * N)),
-                np.sum(w * safe_div(K * K, N * N)) + skip)
+        G[2] = (
+            np.sum(w * safe_div(M, N * N)),
+            s2 * np.sum(w * safe_div(K, N * N)),
+            np.sum(w * safe_div(K * K, N * N)) + skip,
+        )
     else:
         wt = st.weight
         ok = (M >= dmin) & (K >= dmin)
@@ -102,9 +106,11 @@ def _fresh_matrix(st: Setting, m: float, k: float) -> np.ndarray:
         dvM = safe_div(M - 1.0, st.div(M))
         dvK = safe_div(K - 1.0, st.div(K))
         G[1] = (wt * np.sum(w * dvM), (1 - wt) * s2 * np.sum(w * dvK) + skip, 0.0)
-        G[2] = (wt * wt * np.sum(w * safe_div(1.0, M)),
-                (1 - wt) ** 2 * s2 * np.sum(w * safe_div(1.0, K)),
-                (1 - wt) ** 2 * float(w.sum()) + skip)
+        G[2] = (
+            wt * wt * np.sum(w * safe_div(1.0, M)),
+            (1 - wt) ** 2 * s2 * np.sum(w * safe_div(1.0, K)),
+            (1 - wt) ** 2 * float(w.sum()) + skip,
+        )
     return G
 
 
@@ -135,6 +141,7 @@ def fresh_series(st: Setting, T: int):
 
 
 # ---------------------------------------------------------------- augment
+
 
 def _augment_matrices(st: Setting, M: np.ndarray, k: float) -> np.ndarray:
     """[len(M), 4, 4] affine maps (1, v, d, x) -> (1, v', d', x') of one
@@ -212,6 +219,7 @@ def augment_series(st: Setting, T: int):
 
 
 # ---------------------------------------------------------------- limits
+
 
 def _affine_limit(G: np.ndarray, x0: np.ndarray, what: str) -> np.ndarray:
     """lim_t G^t x0 for an affine map (first coordinate is the constant 1), by
@@ -295,7 +303,8 @@ def fixed_point(cfg: Config) -> FixedPoint:
             if not isinstance(getattr(loop, f), int):
                 raise NotImplementedError(
                     f"fixed_point: {type(loop).__name__}.{f} is a schedule; a fixed point needs "
-                    "constant counts (evaluate expected_var(cfg, t) at large t instead)")
+                    "constant counts (evaluate expected_var(cfg, t) at large t instead)"
+                )
         m = 0.0 if isinstance(loop, Replace) else float(loop.real)
         k = float(loop.n if isinstance(loop, Replace) else loop.synthetic)
         G = _fresh_matrix(st, m, k)
@@ -304,28 +313,41 @@ def fixed_point(cfg: Config) -> FixedPoint:
     if isinstance(loop, Augment):
         if not isinstance(loop.synthetic, int):
             raise NotImplementedError(
-                "fixed_point: Augment.synthetic is a schedule; a fixed point needs a constant count")
+                "fixed_point: Augment.synthetic is a schedule; a fixed point needs a constant count"
+            )
         M, pm = _augment_real_law(st)
         G = _augment_matrices(st, M, float(loop.synthetic))
-        lims = np.array([_affine_limit(G[i], np.array([1.0, 1.0, 0.0, 0.0]), "fixed_point(Augment)")
-                         for i in range(M.size)])
+        lims = np.array(
+            [
+                _affine_limit(G[i], np.array([1.0, 1.0, 0.0, 0.0]), "fixed_point(Augment)")
+                for i in range(M.size)
+            ]
+        )
         return FixedPoint(float(pm @ lims[:, 1]) * tr, float(pm @ lims[:, 2]) * tr)
     if isinstance(loop, Accumulate):
         from .accumulate import accumulate_limit
 
-        ok = (st.estimator == "mle" and st.tau == 1.0 and cfg.truncation is None
-              and not st.filtered and loop.real == 0 and isinstance(loop.synthetic, int))
+        ok = (
+            st.estimator == "mle"
+            and st.tau == 1.0
+            and cfg.truncation is None
+            and not st.filtered
+            and loop.real == 0
+            and isinstance(loop.synthetic, int)
+        )
         if not ok:
             raise NotImplementedError(
                 "fixed_point(Accumulate): closed form only for MLE, tau = 1, no truncation, no "
                 "filter, real = 0 and a constant synthetic count (docs/theory/accumulate.md); evaluate "
-                "expected_var(cfg, t) at large t otherwise")
+                "expected_var(cfg, t) at large t otherwise"
+            )
         lim = accumulate_limit(loop.synthetic)
         return FixedPoint(lim * tr, (1.0 - lim) * tr)
     if isinstance(loop, AccumulateSubsample):
         raise NotImplementedError(
             "fixed_point(AccumulateSubsample): no closed form (docs/theory/accumulate.md); only the "
-            "invariant of MLE loops is exact")
+            "invariant of MLE loops is exact"
+        )
     raise NotImplementedError(f"fixed_point: unsupported loop {loop!r}")  # pragma: no cover
 
 
@@ -535,6 +557,7 @@ def augment_mean_sq_from_conditional(d_t, t, m, k, var0=1.0):
 
 
 # ---------------------------------------------------------------- He-Xu-Cheng weighting
+
 
 def _ratio(n_real, n_syn):
     n = check.integer("n_real", n_real, 1)

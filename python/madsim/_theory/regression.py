@@ -66,8 +66,9 @@ def noise_factor(n: int, d: int, estimator: str = "mle") -> float:
     return (n - d) / (n if estimator == "mle" else n - d)
 
 
-def expected_noise_var(t, n: int, d: int, noise: float = 1.0, estimator: str = "mle",
-                       refit_noise: bool = False):
+def expected_noise_var(
+    t, n: int, d: int, noise: float = 1.0, estimator: str = "mle", refit_noise: bool = False
+):
     """Expected noise estimate E s_t^2 of the regression replace loop.
 
     ``noise r^t`` with ``r = (n - d) / divisor`` when each generation labels
@@ -114,8 +115,9 @@ def expected_noise_var(t, n: int, d: int, noise: float = 1.0, estimator: str = "
     return np.where(t == 0, noise, noise * r)
 
 
-def replace_test_error(t, n: int, d: int, noise: float = 1.0, estimator: str = "mle",
-                       refit_noise: bool = False):
+def replace_test_error(
+    t, n: int, d: int, noise: float = 1.0, estimator: str = "mle", refit_noise: bool = False
+):
     """Expected test error after t fits of the regression replace loop (fixed or fresh design).
 
     ``noise d / (n - d - 1)`` times ``t`` (labels at the true noise) or times
@@ -244,12 +246,22 @@ def _weighted_parts(n_real: int, n_syn: int, d: int, w: float) -> tuple[float, f
     try:
         return _base(n_real, d), _base(n_syn, d)
     except ValueError:
-        raise ValueError(f"the weighted closed forms need more than d + 1 = {d + 1} rows in each part; "
-                         f"got n_real = {n_real}, n_syn = {n_syn}") from None
+        raise ValueError(
+            f"the weighted closed forms need more than d + 1 = {d + 1} rows in each part; "
+            f"got n_real = {n_real}, n_syn = {n_syn}"
+        ) from None
 
 
-def weighted_test_error(t, n_real: int, n_syn: int, d: int, w: float, noise: float = 1.0,
-                        estimator: str = "mle", refit_noise: bool = False):
+def weighted_test_error(
+    t,
+    n_real: int,
+    n_syn: int,
+    d: int,
+    w: float,
+    noise: float = 1.0,
+    estimator: str = "mle",
+    refit_noise: bool = False,
+):
     """Expected test error of the weighted fresh loop (He, Xu and Cheng):
     generation t fits w * OLS(n_real rows of the truth) + (1 - w) * OLS(n_syn
     rows labelled by model t-1), either design.
@@ -373,15 +385,25 @@ def expected_test_error(cfg, t):
     d = fam.dim  # the forms hold for any Sigma: E tr(Sigma A^-1) = d / (T - d - 1)
     if isinstance(loop, Replace) and isinstance(loop.n, int):
         return replace_test_error(t, loop.n, d, fam.noise, cfg.estimator, fam.refit_noise)
-    if (isinstance(loop, Accumulate) and isinstance(loop.synthetic, int) and loop.real == 0
-            and not fam.refit_noise):
+    if (
+        isinstance(loop, Accumulate)
+        and isinstance(loop.synthetic, int)
+        and loop.real == 0
+        and not fam.refit_noise
+    ):
         return accumulate_test_error(t, loop.synthetic, d, fam.noise, fam.design)
-    if (isinstance(loop, Fresh) and cfg.weight is not None and isinstance(loop.real, int)
-            and isinstance(loop.synthetic, int)):
-        return weighted_test_error(t, loop.real, loop.synthetic, d, cfg.weight_value, fam.noise,
-                                   cfg.estimator, fam.refit_noise)
+    if (
+        isinstance(loop, Fresh)
+        and cfg.weight is not None
+        and isinstance(loop.real, int)
+        and isinstance(loop.synthetic, int)
+    ):
+        return weighted_test_error(
+            t, loop.real, loop.synthetic, d, cfg.weight_value, fam.noise, cfg.estimator, fam.refit_noise
+        )
     raise NotImplementedError(
         "expected_test_error covers Replace(n) (either design, refit_noise either), "
         "Accumulate(synthetic=n, real=0) (refit_noise False) and the weighted Fresh(real, synthetic) "
         f"with constant counts; got {type(loop).__name__} with refit_noise={fam.refit_noise}, "
-        f"weight={cfg.weight!r}")
+        f"weight={cfg.weight!r}"
+    )

@@ -199,7 +199,11 @@ def expected_var_power(r, t, n, tau=1.0, estimator="mle", var0=1.0):
     r = check.real("r", r)
     if r <= -(n - 1) / 2:
         raise ValueError(f"r must be > -(n-1)/2 = {-(n - 1) / 2}; got {r}")
-    log_step = r * math.log(2 * _tau(tau) ** 2 / div) + special.gammaln((n - 1) / 2 + r) - special.gammaln((n - 1) / 2)
+    log_step = (
+        r * math.log(2 * _tau(tau) ** 2 / div)
+        + special.gammaln((n - 1) / 2 + r)
+        - special.gammaln((n - 1) / 2)
+    )
     return var0**r * np.exp(np.asarray(t, dtype=float) * log_step)
 
 
@@ -239,8 +243,12 @@ def expected_w2_sq(t, n, tau=1.0, estimator="mle", var0=1.0):
     docs/theory/replace-1d.md, section "Wasserstein-2 distance to the truth".
     Public as ``madsim.theory.expected_w2_sq(t, n, ...)``.
     """
-    return (expected_mean_sq(t, n, tau, estimator, var0) + expected_var(t, n, tau, estimator, var0)
-            - 2 * math.sqrt(var0) * expected_sigma(t, n, tau, estimator, var0) + var0)
+    return (
+        expected_mean_sq(t, n, tau, estimator, var0)
+        + expected_var(t, n, tau, estimator, var0)
+        - 2 * math.sqrt(var0) * expected_sigma(t, n, tau, estimator, var0)
+        + var0
+    )
 
 
 def expected_kl_model_truth(t, n, tau=1.0, estimator="mle"):
@@ -250,8 +258,12 @@ def expected_kl_model_truth(t, n, tau=1.0, estimator="mle"):
     Public as ``madsim.theory.expected_kl_model_truth(t, n, ...)``.
     """
     t = np.asarray(t, dtype=float)
-    return 0.5 * (-t * log_var_drift(n, tau, estimator) + var_factor(n, tau, estimator) ** t
-                  + expected_mean_sq(t, n, tau, estimator) - 1.0)
+    return 0.5 * (
+        -t * log_var_drift(n, tau, estimator)
+        + var_factor(n, tau, estimator) ** t
+        + expected_mean_sq(t, n, tau, estimator)
+        - 1.0
+    )
 
 
 def expected_kl_truth_model(t, n, tau=1.0, estimator="mle"):
@@ -288,7 +300,9 @@ def cv2_sigma(t, n, tau=1.0, estimator="mle"):
     docs/theory/replace-1d.md, section "Monte Carlo precision". Public as
     ``madsim.theory.cv2_sigma(t, n, ...)``.
     """
-    return (var_factor(n, tau, estimator) / sigma_factor(n, tau, estimator) ** 2) ** np.asarray(t, dtype=float) - 1.0
+    return (var_factor(n, tau, estimator) / sigma_factor(n, tau, estimator) ** 2) ** np.asarray(
+        t, dtype=float
+    ) - 1.0
 
 
 def collapse_time_wald(eps, n, tau=1.0, estimator="mle"):
@@ -337,5 +351,7 @@ def collapse_time_wald(eps, n, tau=1.0, estimator="mle"):
     eps = check.real("eps", eps, 0.0, 1.0, lo_open=True)
     delta = log_var_drift(n, tau, estimator)
     if delta >= 0:
-        raise ValueError(f"the log-variance drift is {delta:.4g} >= 0: no almost-sure collapse to approximate")
+        raise ValueError(
+            f"the log-variance drift is {delta:.4g} >= 0: no almost-sure collapse to approximate"
+        )
     return (2 * math.log(eps) - SIEGMUND_OVERSHOOT * math.sqrt(log_var_step_variance(n))) / delta

@@ -32,11 +32,21 @@ from scipy import special
 
 from .. import _validate as check
 from ..config import Config
-from ._common import (Setting, binomial_law, loop_counts, pick, require_1d, require_no_truncation,
-                      require_replace, setting, times)
+from ._common import (
+    Setting,
+    binomial_law,
+    loop_counts,
+    pick,
+    require_1d,
+    require_no_truncation,
+    require_replace,
+    setting,
+    times,
+)
 
 
 # ---------------------------------------------------------------- per-generation factors (constant n)
+
 
 def _dn(dim, n, estimator):
     d = check.integer("dim", dim, 1)
@@ -158,6 +168,7 @@ def det_factor(dim, n, tau=1.0, estimator="mle") -> float:
 
 # ---------------------------------------------------------------- per-generation step laws
 
+
 def _step_laws(st: Setting, T: int):
     """For each generation 1..T: (K support, probabilities, ok mask) of the
     synthetic survivors of a Replace loop."""
@@ -185,8 +196,11 @@ def _logdet_steps(st: Setting, T: int):
         if key not in cache:
             Kok = np.where(ok, K, d + 1.0)
             div = st.div(Kok)
-            ell = (np.sum(special.digamma((Kok[:, None] - i[None, :]) / 2.0), axis=1)
-                   + d * np.log(2.0 / div) + 2 * d * math.log(st.tau))
+            ell = (
+                np.sum(special.digamma((Kok[:, None] - i[None, :]) / 2.0), axis=1)
+                + d * np.log(2.0 / div)
+                + 2 * d * math.log(st.tau)
+            )
             s2 = np.sum(special.polygamma(1, (Kok[:, None] - i[None, :]) / 2.0), axis=1)
             ell, s2 = np.where(ok, ell, 0.0), np.where(ok, s2, 0.0)
             cache[key] = (float(p @ ell), float(p @ (s2 + ell * ell)))
@@ -370,10 +384,13 @@ def expected_var_power(cfg: Config, r, t):
 
     def factor(K, div):
         if np.any(r <= -(K - 1) / 2):
-            raise ValueError(f"r must be > -(K-1)/2 for every count K a fit can have "
-                             f"(smallest K = {int(K.min())}); got r = {r}")
-        return np.exp(r * np.log(2 * tau * tau / div) + special.gammaln((K - 1) / 2 + r)
-                      - special.gammaln((K - 1) / 2))
+            raise ValueError(
+                f"r must be > -(K-1)/2 for every count K a fit can have "
+                f"(smallest K = {int(K.min())}); got r = {r}"
+            )
+        return np.exp(
+            r * np.log(2 * tau * tau / div) + special.gammaln((K - 1) / 2 + r) - special.gammaln((K - 1) / 2)
+        )
 
     var0 = float(st.cov0[0, 0])
     series = var0**r * _product_series(st, T, factor, "E sigma^{2r}")
@@ -430,7 +447,8 @@ def expected_kl_truth_model(cfg: Config, t):
         if np.any(ok & (K <= d + 2)):
             raise ValueError(
                 f"E KL(p0 || p_t) is infinite: a fit at generation {t_i + 1} can have "
-                f"K = {int(K[ok].min())} <= dim + 2 = {d + 2} points")
+                f"K = {int(K[ok].min())} <= dim + 2 = {d + 2} points"
+            )
         Kc = np.where(ok, K, d + 3.0)
         b = np.where(ok, st.div(Kc) / (tau2 * (Kc - d - 2)), 0.0)
         skip = float(p[~ok].sum())
@@ -454,11 +472,13 @@ def expected_w2_sq(cfg: Config, t):
     require_replace(st, "expected_w2_sq")
     require_no_truncation(st, "expected_w2_sq")
     var0 = float(st.cov0[0, 0])
-    return (expected_mean_sq(cfg, t) + expected_var(cfg, t)
-            - 2 * math.sqrt(var0) * expected_sigma(cfg, t) + var0)
+    return (
+        expected_mean_sq(cfg, t) + expected_var(cfg, t) - 2 * math.sqrt(var0) * expected_sigma(cfg, t) + var0
+    )
 
 
 # ---------------------------------------------------------------- Monte Carlo precision
+
 
 def var_trace(cfg: Config, t):
     """Var tr Sigma_t for the replace loop (1-D: Var sigma_t^2), exact: with

@@ -75,7 +75,8 @@ def invariant_holds(cfg: Config):
         reasons.append(
             f"Config.weight is {st.weight:g}: madsim's w * (real-part fit) + (1-w) * (synthetic-part "
             "fit) is not the weighted MLE (it drops w(1-w)(rbar - sbar)^2), so "
-            "E[tr Sigma + |mu - mu0|^2] = tr Sigma0 - w(1-w) E|rbar - sbar|^2")
+            "E[tr Sigma + |mu - mu0|^2] = tr Sigma0 - w(1-w) E|rbar - sbar|^2"
+        )
     return (not reasons), "; ".join(reasons)
 
 

@@ -25,31 +25,31 @@ from typing import Callable, Mapping
 class FamilySpec:
     """What the rest of madsim needs to know of one family."""
 
-    cls: type                                   # its config class, exported as madsim.<cls.__name__>
-    kernel: Callable                            # (cfg, generations, replicas, backend "cpu"|"jax") -> Kernel
-    kernels: tuple[str, ...]                    # the compiled kernels it runs (Kernel.name, attrs "kernel")
-    cuda_advance: Mapping[str, str]             # compiled kernel name -> _core's CUDA advance function
-    reference: Mapping[str, tuple[str, str]]    # kernel name -> (madsim.reference module, its advance
-                                                #   function): its JAX twin (kernels.twin)
-    default_path: str                           # Config.path when None: "exact" or "samples"
-    check_config: Callable                      # (cfg) -> None: its cross-field rules on Config, raising
-    need_text: Callable                         # (family) -> how many points a fit needs, in words
-    check_scale: Callable                       # (cfg) -> None: refuses a first generation that overflows
-    toml_help: str                              # its [family] table: one line of help
-    toml_keys: tuple                            # (key, TOML types, help[, example]) per field
-    validate_cases: str                         # its module under madsim.validate.cases
-    law_tests: tuple[str, ...]                  # tests/ files holding its theory or law tests
-    benchmark: str                              # its benchmarks/ script
-    docs_page: str                              # its page, docs/guide/<docs_page>.md
-    exact_subsample: bool = False               # the exact path runs AccumulateSubsample
-    tokens: bool = False                        # a token family: top_k and top_p apply
-    mitigations: tuple[str, ...] = ()           # the Config mitigations it runs ("reweight", "correction")
-    theory_curve: Callable | None = None        # (name, cfg, t) -> E[name] over replicas or None: the
-                                                #   plots' theory curves (None: madsim.plots.THEORY by name)
-    plots: tuple[str, ...] = ()                 # the single-family plots of madsim.plots that draw its
-                                                #   models (e.g. "tails", "token_ranks")
-    theory: str = ""                            # its module of madsim._theory, whose __all__ madsim.theory
-                                                #   re-exports ("": none, or written into theory.py)
+    cls: type  # its config class, exported as madsim.<cls.__name__>
+    kernel: Callable  # (cfg, generations, replicas, backend "cpu"|"jax") -> Kernel
+    kernels: tuple[str, ...]  # the compiled kernels it runs (Kernel.name, attrs "kernel")
+    cuda_advance: Mapping[str, str]  # compiled kernel name -> _core's CUDA advance function
+    reference: Mapping[str, tuple[str, str]]  # kernel name -> (madsim.reference module, its advance
+    #   function): its JAX twin (kernels.twin)
+    default_path: str  # Config.path when None: "exact" or "samples"
+    check_config: Callable  # (cfg) -> None: its cross-field rules on Config, raising
+    need_text: Callable  # (family) -> how many points a fit needs, in words
+    check_scale: Callable  # (cfg) -> None: refuses a first generation that overflows
+    toml_help: str  # its [family] table: one line of help
+    toml_keys: tuple  # (key, TOML types, help[, example]) per field
+    validate_cases: str  # its module under madsim.validate.cases
+    law_tests: tuple[str, ...]  # tests/ files holding its theory or law tests
+    benchmark: str  # its benchmarks/ script
+    docs_page: str  # its page, docs/guide/<docs_page>.md
+    exact_subsample: bool = False  # the exact path runs AccumulateSubsample
+    tokens: bool = False  # a token family: top_k and top_p apply
+    mitigations: tuple[str, ...] = ()  # the Config mitigations it runs ("reweight", "correction")
+    theory_curve: Callable | None = None  # (name, cfg, t) -> E[name] over replicas or None: the
+    #   plots' theory curves (None: madsim.plots.THEORY by name)
+    plots: tuple[str, ...] = ()  # the single-family plots of madsim.plots that draw its
+    #   models (e.g. "tails", "token_ranks")
+    theory: str = ""  # its module of madsim._theory, whose __all__ madsim.theory
+    #   re-exports ("": none, or written into theory.py)
 
     @property
     def name(self) -> str:

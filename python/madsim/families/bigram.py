@@ -10,8 +10,16 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import AccumulateSubsample, Augment, Config, check_token_knobs, normalise
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       scalar_columns, zero_state_kernel)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    scalar_columns,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
 
 MAX_BIGRAM_TOKENS = 4096  # K*K doubles of state per replica (csrc/bindings/module.cpp)
@@ -41,7 +49,8 @@ def stationary_law(P: np.ndarray) -> np.ndarray:
         how = "cannot be reached from" if not fwd.all() else "cannot reach"
         raise ValueError(
             f"Bigram: the truth's chain must be irreducible (every token reachable from every "
-            f"other), so that its stationary law pi0 is unique; token {int(which[0])} {how} token 0")
+            f"other), so that its stationary law pi0 is unique; token {int(which[0])} {how} token 0"
+        )
     A = (P - np.eye(K)).T
     A[-1, :] = 1.0
     b = np.zeros(K)
@@ -110,27 +119,34 @@ class Bigram:
                 P = np.array(self.transition, dtype=np.float64)
             except (TypeError, ValueError):
                 raise TypeError(
-                    f"Bigram.transition must be a K x K matrix of numbers; got {self.transition!r}") from None
+                    f"Bigram.transition must be a K x K matrix of numbers; got {self.transition!r}"
+                ) from None
             if P.ndim != 2 or P.shape[0] != P.shape[1]:
                 raise ValueError(f"Bigram.transition must be a square K x K matrix; got shape {P.shape}")
             if P.shape[0] == 0:
                 raise ValueError("Bigram.transition must have at least one token (K >= 1); got []")
             if P.shape[0] > MAX_BIGRAM_TOKENS:
                 raise ValueError(f"Bigram.transition has {P.shape[0]} tokens; at most {MAX_BIGRAM_TOKENS}")
-            bad = ~np.isfinite(P) | (P < 0) | ((P > 0) & (P < np.finfo(np.float64).tiny))  # subnormal: see Categorical
+            bad = (
+                ~np.isfinite(P) | (P < 0) | ((P > 0) & (P < np.finfo(np.float64).tiny))
+            )  # subnormal: see Categorical
             if bad.any():
                 i, j = (int(x) for x in np.argwhere(bad)[0])
                 raise ValueError(
                     f"Bigram.transition must be finite, >= 0 and 0 or normal (>= 2.2e-308); "
-                    f"transition[{i}][{j}] = {float(P[i, j])!r}")
+                    f"transition[{i}][{j}] = {float(P[i, j])!r}"
+                )
             rows = P.sum(axis=1)
             off = np.nonzero(np.abs(rows - 1.0) > 1e-9)[0]
             if off.size:
                 i = int(off[0])
                 raise ValueError(
-                    f"Bigram.transition rows must sum to 1 (within 1e-9); row {i} sums to {float(rows[i])!r}")
+                    f"Bigram.transition rows must sum to 1 (within 1e-9); row {i} sums to {float(rows[i])!r}"
+                )
             if self.tokens is not None and check.integer("Bigram.tokens", self.tokens, 1) != P.shape[0]:
-                raise ValueError(f"Bigram.tokens = {self.tokens} but transition is {P.shape[0]} x {P.shape[0]}")
+                raise ValueError(
+                    f"Bigram.tokens = {self.tokens} but transition is {P.shape[0]} x {P.shape[0]}"
+                )
             object.__setattr__(self, "transition", tuple(tuple(float(x) for x in row) for row in P))
             object.__setattr__(self, "tokens", int(P.shape[0]))
         else:
@@ -149,7 +165,9 @@ class Bigram:
             try:
                 s = np.array(self.start, dtype=np.float64)
             except (TypeError, ValueError):
-                raise TypeError(f"Bigram.start must be 'truth' or a sequence of numbers; got {self.start!r}") from None
+                raise TypeError(
+                    f"Bigram.start must be 'truth' or a sequence of numbers; got {self.start!r}"
+                ) from None
             if s.shape != (K,):
                 raise ValueError(f"Bigram.start must list K = {K} probabilities; got shape {s.shape}")
             if not np.all(np.isfinite(s)) or np.any(s < 0):
@@ -196,10 +214,9 @@ class Bigram:
 # its BigramMetric order), with their definitions; pi0 is the truth's
 # stationary law (fixed).
 BIGRAM_METRICS = {
-    "entropy_rate": "entropy rate under the truth's stationary law, sum_i pi0_i H(P_t[i]) (nats "
-                    "per token)",
+    "entropy_rate": "entropy rate under the truth's stationary law, sum_i pi0_i H(P_t[i]) (nats per token)",
     "kl_rate_truth_model": "sum_i pi0_i KL(P0[i] || P_t[i]): the excess cross-entropy per token of "
-                           "the model on real text (+inf once a true transition is lost)",
+    "the model on real text (+inf once a true transition is lost)",
     "kl_rate_model_truth": "sum_i pi0_i KL(P_t[i] || P0[i])",
     "tv_rate": "sum_i pi0_i TV(P_t[i], P0[i]), TV = (1/2) sum_j |P_t[i, j] - P0[i, j]|",
     "edges": "transitions with positive model probability, #{(i, j): P_t[i, j] > 0}",
@@ -213,9 +230,14 @@ def bigram_truth_values(P0: np.ndarray, pi0: np.ndarray) -> dict:
     """The truth's own value of each bigram metric (its value at generation 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -np.where(P0 > 0, P0 * np.log(np.where(P0 > 0, P0, 1.0)), 0.0).sum(axis=1)
-    return {"entropy_rate": float(pi0 @ h), "kl_rate_truth_model": 0.0, "kl_rate_model_truth": 0.0,
-            "tv_rate": 0.0, "edges": float((P0 > 0).sum()),
-            "tokens_alive": float((P0 > 0).any(axis=0).sum())}
+    return {
+        "entropy_rate": float(pi0 @ h),
+        "kl_rate_truth_model": 0.0,
+        "kl_rate_model_truth": 0.0,
+        "tv_rate": 0.0,
+        "edges": float((P0 > 0).sum()),
+        "tokens_alive": float((P0 > 0).any(axis=0).sum()),
+    }
 
 
 def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel:
@@ -225,28 +247,41 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     check_counts(cfg, counts)
     P0, pi0 = fam.truth, fam.stationary
     args = dict(
-        loop=LOOP_CODES[type(loop)], path=1, top_k=int(cfg.top_k or 0), tau=float(cfg.temperature),
-        top_p=1.0 if cfg.top_p is None else float(cfg.top_p), smoothing=float(fam.smoothing),
-        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        loop=LOOP_CODES[type(loop)],
+        path=1,
+        top_k=int(cfg.top_k or 0),
+        tau=float(cfg.temperature),
+        top_p=1.0 if cfg.top_p is None else float(cfg.top_p),
+        smoothing=float(fam.smoothing),
+        tpr=cfg.filter.tpr if cfg.filter else 0.0,
+        fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-        length=int(fam.length), truth=P0, start=fam.start_law, pi0=pi0, counts=counts,
-        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0)
+        length=int(fam.length),
+        truth=P0,
+        start=fam.start_law,
+        pi0=pi0,
+        counts=counts,
+        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
+    )
     params, advance, state_size, at = compiled("Bigram", "bigram", args, backend, cfg, replicas, 0)
     units = {
         "transition": "model transition matrix P_t[token, next_token]",
         "points_real": "real sequences the generation's fit had (after the filter; Accumulate: "
-                       "the pool's; AccumulateSubsample: real pairs picked / (length - 1))",
+        "the pool's; AccumulateSubsample: real pairs picked / (length - 1))",
         "points_synthetic": "synthetic sequences the generation's fit had (after the filter; "
-                            "Accumulate: the pool's; AccumulateSubsample: synthetic pairs "
-                            "picked / (length - 1))",
+        "Accumulate: the pool's; AccumulateSubsample: synthetic pairs "
+        "picked / (length - 1))",
         "skipped": "fits skipped so far for want of sequences (the model was kept)",
         "rows_kept": "rows of the generation's fit with no visit (model t-1's row kept)",
         **BIGRAM_METRICS,
     }
-    columns = scalar_columns(at, ("points_real", "points_synthetic", "skipped", "rows_kept",
-                                  *BIGRAM_METRICS))
+    columns = scalar_columns(at, ("points_real", "points_synthetic", "skipped", "rows_kept", *BIGRAM_METRICS))
     return zero_state_kernel(
-        "bigram", params, advance, state_size, columns,
+        "bigram",
+        params,
+        advance,
+        state_size,
+        columns,
         units=units,
         arrays={"transition": (at["transition"].reshape(K, K), ("token", "next_token"))},
         counts=counts,
@@ -267,17 +302,20 @@ def check_config(cfg: Config) -> None:
         raise ValueError(
             "Bigram needs path='samples': the transition counts are multinomial only given "
             "the visits, and the visits depend on the transitions drawn, so the counts have "
-            "no law that can be drawn without walking the chain")
+            "no law that can be drawn without walking the chain"
+        )
     if isinstance(cfg.loop, AccumulateSubsample):
         pairs = cfg.loop.n * (cfg.family.length - 1)
         if pairs > 2**32 - 1:
             raise ValueError(
                 f"AccumulateSubsample.n = {cfg.loop.n} sequences of length "
-                f"{cfg.family.length} picks {pairs} transitions; at most 2**32 - 1 allowed")
+                f"{cfg.family.length} picks {pairs} transitions; at most 2**32 - 1 allowed"
+            )
     if cfg.weight is not None:
         raise ValueError(
             "Config.weight is not available for Bigram: the model is refit from the pooled "
-            "transition counts (a row may be visited by one part only)")
+            "transition counts (a row may be visited by one part only)"
+        )
     check_token_knobs(cfg)
 
 
@@ -287,35 +325,53 @@ def check_scale(cfg: Config) -> None:
     if not fam.smoothing * fam.tokens <= 1e300:
         raise ValueError(
             f"{type(fam).__name__}.smoothing = {fam.smoothing:g} times {fam.tokens} tokens overflows "
-            "float64 (every probability would be 0); use a smoothing below 1e300 / tokens")
+            "float64 (every probability would be 0); use a smoothing below 1e300 / tokens"
+        )
 
 
-SPEC = register(FamilySpec(
-    cls=Bigram,
-    kernel=kernel,
-    kernels=("bigram",),
-    cuda_advance={"bigram": "advance_bigram_cuda"},
-    reference={"bigram": ("bigram", "advance_bigram")},
-    default_path="samples",
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help=("A next-token (Markov chain) model over K tokens on sequences of length L, refit row by "
-               "row from the pooled transition counts (path = \"samples\")."),
-    toml_keys=(
-        ("tokens", "integer", "K, the number of tokens (not set: 100, or the size of transition).", 50),
-        ("zipf", "float", "the default truth: row i is Zipf(zipf) over the tokens after i in cyclic order "
-                          "(not set: 1.0); give zipf or transition.", 1.0),
-        ("transition", "array", "the truth as a K x K row-stochastic matrix (K rows of K numbers).",
-         [[0.9, 0.1], [0.5, 0.5]]),
-        ("length", "integer", "L >= 2, tokens per sequence; loops count sequences."),
-        ("start", ("string", "array"), "\"truth\" (the first token from the truth's stationary law) or a "
-                                       "probability vector over the K tokens."),
-        ("smoothing", "float", "add-alpha on each row's pooled counts (0: the MLE)."),
-    ),
-    validate_cases="bigram",
-    law_tests=("test_bigram.py",),
-    benchmark="bigram.py",
-    docs_page="bigram",
-    tokens=True,
-))
+SPEC = register(
+    FamilySpec(
+        cls=Bigram,
+        kernel=kernel,
+        kernels=("bigram",),
+        cuda_advance={"bigram": "advance_bigram_cuda"},
+        reference={"bigram": ("bigram", "advance_bigram")},
+        default_path="samples",
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help=(
+            "A next-token (Markov chain) model over K tokens on sequences of length L, refit row by "
+            'row from the pooled transition counts (path = "samples").'
+        ),
+        toml_keys=(
+            ("tokens", "integer", "K, the number of tokens (not set: 100, or the size of transition).", 50),
+            (
+                "zipf",
+                "float",
+                "the default truth: row i is Zipf(zipf) over the tokens after i in cyclic order "
+                "(not set: 1.0); give zipf or transition.",
+                1.0,
+            ),
+            (
+                "transition",
+                "array",
+                "the truth as a K x K row-stochastic matrix (K rows of K numbers).",
+                [[0.9, 0.1], [0.5, 0.5]],
+            ),
+            ("length", "integer", "L >= 2, tokens per sequence; loops count sequences."),
+            (
+                "start",
+                ("string", "array"),
+                '"truth" (the first token from the truth\'s stationary law) or a '
+                "probability vector over the K tokens.",
+            ),
+            ("smoothing", "float", "add-alpha on each row's pooled counts (0: the MLE)."),
+        ),
+        validate_cases="bigram",
+        law_tests=("test_bigram.py",),
+        benchmark="bigram.py",
+        docs_page="bigram",
+        tokens=True,
+    )
+)

@@ -19,11 +19,30 @@ import numpy as np
 
 from .. import _validate as check
 from .._backend import core
-from ..config import (SCALE_LIMIT, AccumulateSubsample, Augment, Config, Replace, normalise,
-                      reject_token_knobs, spd_matrix)
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       observe_columns, scalar_columns, twin, zero_state_kernel)
+from ..config import (
+    SCALE_LIMIT,
+    AccumulateSubsample,
+    Augment,
+    Config,
+    Replace,
+    normalise,
+    reject_token_knobs,
+    spd_matrix,
+)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    observe_columns,
+    scalar_columns,
+    twin,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
+
 
 class MeanVector:
     """mean_vector for the Gaussian-based families (``mean``: a number for
@@ -102,18 +121,18 @@ class Gaussian(MeanVector):
 # order, with their definitions; both Gaussian kernels give them these names.
 METRICS = {
     "tail2": "model mass outside the truth's 2 sigma0 ball, P(|x - mu0| > 2 sigma0) "
-             "(d > 1: outside the Mahalanobis ball, P((x - mu0)' Sigma0^-1 (x - mu0) > 4), "
-             "relative error ~1e-12 times its conditioning, csrc/madsim/gchisq.hpp)",
+    "(d > 1: outside the Mahalanobis ball, P((x - mu0)' Sigma0^-1 (x - mu0) > 4), "
+    "relative error ~1e-12 times its conditioning, csrc/madsim/gchisq.hpp)",
     "tail3": "model mass outside the truth's 3 sigma0 ball (as tail2, radius 3)",
     "tail4": "model mass outside the truth's 4 sigma0 ball (as tail2, radius 4)",
     "q001": "model quantile 1e-3, mu_t - 3.0902 sigma_t",
     "q999": "model quantile 1 - 1e-3, mu_t + 3.0902 sigma_t",
     "w2_sq": "squared 2-Wasserstein distance to the truth, |mu_t - mu0|^2 + tr(Sigma_t + Sigma0 "
-             "- 2 (Sigma0^1/2 Sigma_t Sigma0^1/2)^1/2)",
+    "- 2 (Sigma0^1/2 Sigma_t Sigma0^1/2)^1/2)",
     "kl_model_truth": "KL(model || truth) = (tr(Sigma0^-1 Sigma_t) + (mu_t - mu0)' Sigma0^-1 "
-                      "(mu_t - mu0) - d - logdet_ratio) / 2",
+    "(mu_t - mu0) - d - logdet_ratio) / 2",
     "kl_truth_model": "KL(truth || model) = (tr(Sigma_t^-1 Sigma0) + (mu_t - mu0)' Sigma_t^-1 "
-                      "(mu_t - mu0) - d + logdet_ratio) / 2",
+    "(mu_t - mu0) - d + logdet_ratio) / 2",
     "tv": "total variation distance to the truth, sup_A |P_t(A) - P_0(A)|",
     "logdet_ratio": "log determinant ratio, ln det Sigma_t - ln det Sigma0",
     "trace_ratio": "trace ratio, tr(Sigma0^-1 Sigma_t)",
@@ -146,25 +165,36 @@ def truth_values_nd(d: int) -> dict:
 
 
 # What ``metrics=None`` records (kernels.lean_default): the model's own parameters.
-LEAN_1D = ("mean", "var")        # gaussian1d
-LEAN = ("mean", "var", "cov")    # gaussian_loop
+LEAN_1D = ("mean", "var")  # gaussian1d
+LEAN = ("mean", "var", "cov")  # gaussian_loop
 
 
 def uses_gaussian1d(cfg: Config) -> bool:
     """True when the fast 1-D kernel runs ``cfg`` (same law as GaussianLoop at d = 1)."""
-    return (isinstance(cfg.family, Gaussian) and cfg.family.dim == 1
-            and isinstance(cfg.loop, Replace) and isinstance(cfg.loop.n, int)
-            and cfg.truncation is None and cfg.filter is None and cfg.weight is None
-            and cfg.reweight is None and cfg.correction is None)
+    return (
+        isinstance(cfg.family, Gaussian)
+        and cfg.family.dim == 1
+        and isinstance(cfg.loop, Replace)
+        and isinstance(cfg.loop.n, int)
+        and cfg.truncation is None
+        and cfg.filter is None
+        and cfg.weight is None
+        and cfg.reweight is None
+        and cfg.correction is None
+    )
 
 
 def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
     """The fast 1-D replace kernel (``uses_gaussian1d``)."""
     fam, loop = cfg.family, cfg.loop
-    args = dict(n=float(loop.n), tau=float(cfg.temperature),
-                estimator=0 if cfg.estimator == "mle" else 1,
-                path=0 if cfg.path == "exact" else 1,
-                mu0=float(fam.mean), var0=float(fam.var))
+    args = dict(
+        n=float(loop.n),
+        tau=float(cfg.temperature),
+        estimator=0 if cfg.estimator == "mle" else 1,
+        path=0 if cfg.path == "exact" else 1,
+        mu0=float(fam.mean),
+        var0=float(fam.var),
+    )
     params = core.Gaussian1DParams(**args)
     columns = scalar_columns(observe_columns(params), ("mean", "var", "logdet", "mean_sq", *METRICS))
     kern = Kernel(
@@ -174,10 +204,13 @@ def gaussian_1d_kernel(cfg: Config, backend: str) -> Kernel:
         initial_state=np.array([fam.mean, fam.var, 0.0], dtype=np.float64),  # [mean, v, j]: var = v 4^j
         observed=tuple(columns),
         columns=columns,
-        units={"mean": "fitted mean mu_t", "var": "fitted variance sigma_t^2",
-               "logdet": "log-variance, ln sigma_t^2",
-               "mean_sq": "squared distance of the fitted mean to the truth's, |mu_t - mu_0|^2",
-               **METRICS},
+        units={
+            "mean": "fitted mean mu_t",
+            "var": "fitted variance sigma_t^2",
+            "logdet": "log-variance, ln sigma_t^2",
+            "mean_sq": "squared distance of the fitted mean to the truth's, |mu_t - mu_0|^2",
+            **METRICS,
+        },
         truth=truth_values(float(fam.mean), math.sqrt(float(fam.var))),
         default=lean_default(LEAN_1D, cfg),
     )
@@ -194,9 +227,16 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     return gaussian_loop_kernel(cfg, generations, replicas, backend)
 
 
-def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: str, *,
-                         lean: tuple = LEAN, extra_args: dict | None = None,
-                         extra_columns=None) -> Kernel:
+def gaussian_loop_kernel(
+    cfg: Config,
+    generations: int,
+    replicas: int,
+    backend: str,
+    *,
+    lean: tuple = LEAN,
+    extra_args: dict | None = None,
+    extra_columns=None,
+) -> Kernel:
     """The GaussianLoop kernel of a Gaussian-based family: ``extra_args``
     (more params: PPCA's factors and basis), ``extra_columns(at, columns,
     arrays, units, truth)`` (observe columns after the metrics, from column
@@ -211,22 +251,30 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
     truth = np.concatenate([fam.mean_vector, L0[rows, cols]]).astype(np.float64)
     pool_cap = int(counts.sum()) + 1 if isinstance(loop, AccumulateSubsample) else 0
     args = dict(
-        d=d, loop=LOOP_CODES[type(loop)], estimator=0 if cfg.estimator == "mle" else 1,
-        path=0 if cfg.path == "exact" else 1, tau=float(cfg.temperature),
+        d=d,
+        loop=LOOP_CODES[type(loop)],
+        estimator=0 if cfg.estimator == "mle" else 1,
+        path=0 if cfg.path == "exact" else 1,
+        tau=float(cfg.temperature),
         trunc=float(cfg.truncation or 0.0),
         weight=-1.0 if cfg.weight is None else cfg.weight_value,
-        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        tpr=cfg.filter.tpr if cfg.filter else 0.0,
+        fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
-        pool_cap=pool_cap, truth=truth, counts=counts)
+        pool_cap=pool_cap,
+        truth=truth,
+        counts=counts,
+    )
     if cfg.reweight is not None:  # new keywords only when set (PPCA's kernel passes none)
         args.update(reweight_beta=float(cfg.reweight.beta), reweight_k=float(cfg.reweight.k))
     if cfg.correction is not None:
         args.update(correction=float(cfg.correction))
     if extra_args:  # PPCA: the same kernel, each fit projected onto q factors
         args.update(extra_args)
-    params, advance, state_size, at = compiled("GaussianLoop", "gaussian_loop", args, backend, cfg,
-                                                  replicas, pool_cap)
+    params, advance, state_size, at = compiled(
+        "GaussianLoop", "gaussian_loop", args, backend, cfg, replicas, pool_cap
+    )
     units = {
         "trace": "trace of the fitted covariance, tr Sigma_t",
         "logdet": "log-determinant of the fitted covariance, ln det Sigma_t",
@@ -264,7 +312,11 @@ def gaussian_loop_kernel(cfg: Config, generations: int, replicas: int, backend: 
     if extra_columns is not None:
         extra_columns(at, columns, arrays, units, truth_vals)
     return zero_state_kernel(
-        "gaussian_loop", params, advance, state_size, columns,
+        "gaussian_loop",
+        params,
+        advance,
+        state_size,
+        columns,
         units=units,
         arrays=arrays,
         counts=counts,
@@ -286,46 +338,71 @@ def check_config(cfg: Config) -> None:
 def check_gaussian_scale(fam, var: float, mean: float, tau2: float) -> None:
     """Refuses a truth whose largest variance times temperature^2 or largest
     mean^2 passes SCALE_LIMIT (Gaussian-based families)."""
-    for what, value in (("the truth's largest variance times temperature^2", var * tau2),
-                        ("the truth's largest mean^2", mean * mean)):
+    for what, value in (
+        ("the truth's largest variance times temperature^2", var * tau2),
+        ("the truth's largest mean^2", mean * mean),
+    ):
         if not value <= SCALE_LIMIT:
             raise ValueError(
                 f"{type(fam).__name__}: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of "
                 "squares of the samples would overflow float64 from the first generation; "
-                "rescale the problem")
+                "rescale the problem"
+            )
 
 
 def check_scale(cfg: Config) -> None:
     """Refuses parameters whose first generation already overflows float64."""
     fam = cfg.family
     tau = float(cfg.temperature)
-    check_gaussian_scale(fam, float(np.max(np.linalg.eigvalsh(fam.cov_matrix))),
-                         float(np.max(np.abs(fam.mean_vector))), tau * tau)
+    check_gaussian_scale(
+        fam,
+        float(np.max(np.linalg.eigvalsh(fam.cov_matrix))),
+        float(np.max(np.abs(fam.mean_vector))),
+        tau * tau,
+    )
 
 
-SPEC = register(FamilySpec(
-    cls=Gaussian,
-    kernel=kernel,
-    kernels=("gaussian1d", "gaussian_loop"),
-    cuda_advance={"gaussian1d": "advance_gaussian1d_cuda", "gaussian_loop": "advance_gaussian_loop_cuda"},
-    reference={"gaussian1d": ("gaussian", "advance"), "gaussian_loop": ("gaussian_loop", "advance_gaussian_loop")},
-    default_path="exact",
-    mitigations=("reweight", "correction"),
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help="The truth N(mean, cov) and a Gaussian refit.",
-    toml_keys=(
-        ("dim", "integer", "the dimension d (1 to 256)."),
-        ("mean", ("float", "array"), "the truth's mean: a number (every coordinate) or a list of d numbers."),
-        ("var", "float", "the variance of every coordinate (cov = var I), unless cov is given."),
-        ("cov", "array", "the truth's covariance: d rows of d numbers, symmetric positive definite; give "
-                         "var or cov, not both.", [[1.0]]),
-    ),
-    validate_cases="gaussian",
-    law_tests=("test_gaussian_replace_theory.py", "test_theory_gaussian_loops.py",
-               "test_gaussian_paths_same_law.py", "test_mitigations.py"),
-    benchmark="run.py",
-    docs_page="gaussian",
-    plots=("tails",),
-))
+SPEC = register(
+    FamilySpec(
+        cls=Gaussian,
+        kernel=kernel,
+        kernels=("gaussian1d", "gaussian_loop"),
+        cuda_advance={"gaussian1d": "advance_gaussian1d_cuda", "gaussian_loop": "advance_gaussian_loop_cuda"},
+        reference={
+            "gaussian1d": ("gaussian", "advance"),
+            "gaussian_loop": ("gaussian_loop", "advance_gaussian_loop"),
+        },
+        default_path="exact",
+        mitigations=("reweight", "correction"),
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help="The truth N(mean, cov) and a Gaussian refit.",
+        toml_keys=(
+            ("dim", "integer", "the dimension d (1 to 256)."),
+            (
+                "mean",
+                ("float", "array"),
+                "the truth's mean: a number (every coordinate) or a list of d numbers.",
+            ),
+            ("var", "float", "the variance of every coordinate (cov = var I), unless cov is given."),
+            (
+                "cov",
+                "array",
+                "the truth's covariance: d rows of d numbers, symmetric positive definite; give "
+                "var or cov, not both.",
+                [[1.0]],
+            ),
+        ),
+        validate_cases="gaussian",
+        law_tests=(
+            "test_gaussian_replace_theory.py",
+            "test_theory_gaussian_loops.py",
+            "test_gaussian_paths_same_law.py",
+            "test_mitigations.py",
+        ),
+        benchmark="run.py",
+        docs_page="gaussian",
+        plots=("tails",),
+    )
+)

@@ -9,13 +9,21 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import Accumulate, AccumulateSubsample, Augment, Config, normalise, reject_token_knobs
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       scalar_columns, zero_state_kernel)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    scalar_columns,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
 from .gaussian import check_gaussian_scale
 
 COV_TYPES = ("full", "diag", "spherical")
-MAX_COMPONENTS = 256   # csrc/bindings/module.cpp::make_gmm
+MAX_COMPONENTS = 256  # csrc/bindings/module.cpp::make_gmm
 MAX_MIXTURE_DIM = 64
 
 
@@ -75,12 +83,16 @@ class GaussianMixture:
         w = self._array("weights", self.weights, 1)
         k = w.size
         if k < 1 or k > MAX_COMPONENTS:
-            raise ValueError(f"GaussianMixture.weights must list k in [1, {MAX_COMPONENTS}] components; got k = {k}")
+            raise ValueError(
+                f"GaussianMixture.weights must list k in [1, {MAX_COMPONENTS}] components; got k = {k}"
+            )
         if np.any(w < 0) or np.any(w > 1):
             i = int(np.nonzero((w < 0) | (w > 1))[0][0])
             raise ValueError(f"GaussianMixture.weights must lie in [0, 1]; weights[{i}] = {float(w[i])!r}")
         if abs(w.sum() - 1.0) > 1e-9:
-            raise ValueError(f"GaussianMixture.weights must sum to 1 (within 1e-9); they sum to {float(w.sum())!r}")
+            raise ValueError(
+                f"GaussianMixture.weights must sum to 1 (within 1e-9); they sum to {float(w.sum())!r}"
+            )
         m = self._array("means", self.means, None)
         if m.ndim == 1:
             m = m[:, None]
@@ -88,7 +100,9 @@ class GaussianMixture:
             raise ValueError(f"GaussianMixture.means must be k = {k} points (k x d); got shape {m.shape}")
         d = m.shape[1]
         if d < 1 or d > MAX_MIXTURE_DIM:
-            raise ValueError(f"GaussianMixture.means: dimension d must lie in [1, {MAX_MIXTURE_DIM}]; got {d}")
+            raise ValueError(
+                f"GaussianMixture.means: dimension d must lie in [1, {MAX_MIXTURE_DIM}]; got {d}"
+            )
         cov = self._covs(k, d)
         check.integer("GaussianMixture.em_iters", self.em_iters, 1, 10**6)
         check.real("GaussianMixture.em_tol", self.em_tol, 0.0)
@@ -98,14 +112,21 @@ class GaussianMixture:
             j, i = (int(x) for x in np.argwhere(piv == piv.min())[0])
             raise ValueError(
                 f"GaussianMixture.cov_floor = {floor!r} must be <= every conditional variance of the "
-                f"truth; component {j} has {float(piv[j, i])!r} (Cholesky pivot {i} squared)")
+                f"truth; component {j} has {float(piv[j, i])!r} (Cholesky pivot {i} squared)"
+            )
         object.__setattr__(self, "weights", tuple(float(x) for x in w))
         object.__setattr__(self, "means", tuple(tuple(float(x) for x in row) for row in m))
         if self.covs is not None:
             c = np.asarray(self.covs, dtype=np.float64)
-            object.__setattr__(self, "covs", tuple(float(x) for x in c) if c.ndim == 1 else
-                               tuple(tuple(float(x) for x in r) for r in c) if c.ndim == 2 else
-                               tuple(tuple(tuple(float(x) for x in r) for r in cj) for cj in c))
+            object.__setattr__(
+                self,
+                "covs",
+                tuple(float(x) for x in c)
+                if c.ndim == 1
+                else tuple(tuple(float(x) for x in r) for r in c)
+                if c.ndim == 2
+                else tuple(tuple(tuple(float(x) for x in r) for r in cj) for cj in c),
+            )
 
     @staticmethod
     def _array(name, value, ndim):
@@ -126,8 +147,10 @@ class GaussianMixture:
         c = self._array("covs", self.covs, None)
         want = {"full": (k, d, d), "diag": (k, d), "spherical": (k,)}[self.cov_type]
         if c.shape != want:
-            raise ValueError(f"GaussianMixture.covs for cov_type={self.cov_type!r} must have shape {want} "
-                             f"(k = {k}, d = {d}); got {c.shape}")
+            raise ValueError(
+                f"GaussianMixture.covs for cov_type={self.cov_type!r} must have shape {want} "
+                f"(k = {k}, d = {d}); got {c.shape}"
+            )
         if self.cov_type == "spherical":
             c = c[:, None, None] * np.eye(d)
         elif self.cov_type == "diag":
@@ -140,7 +163,8 @@ class GaussianMixture:
             except np.linalg.LinAlgError:
                 raise ValueError(
                     f"GaussianMixture.covs[{j}] must be positive definite (not singular); its smallest "
-                    f"eigenvalue is {float(np.linalg.eigvalsh(c[j])[0]):.6g}") from None
+                    f"eigenvalue is {float(np.linalg.eigvalsh(c[j])[0]):.6g}"
+                ) from None
         return c
 
     @property
@@ -199,31 +223,31 @@ class GaussianMixture:
 # summaries and the two distances to the truth.
 GMM_COUNTERS = {
     "points_real": "real points the generation's fit had (after the filter; Accumulate: the "
-                   "pool's; AccumulateSubsample: the real points picked)",
+    "pool's; AccumulateSubsample: the real points picked)",
     "points_synthetic": "synthetic points the generation's fit had (after the filter; Accumulate: "
-                        "the pool's; AccumulateSubsample: the synthetic points picked)",
+    "the pool's; AccumulateSubsample: the synthetic points picked)",
     "skipped": "fits skipped so far for want of points (the model was kept)",
     "em_iters": "EM iterations the generation's fit ran (0: skipped)",
     "em_capped": "1 when the generation's EM stopped at the em_iters cap without meeting em_tol",
     "floored": "components of the generation's last M-step with a Cholesky pivot^2 raised to cov_floor",
     "emptied": "components of the generation's last M-step with responsibility mass < 1e-8 "
-               "(mean and covariance kept; weight N_j / n)",
+    "(mean and covariance kept; weight N_j / n)",
     "loglik": "mean log-likelihood of the training points in the fit's last E-step (the parameters "
-              "before its last M-step; sklearn's lower_bound_)",
+    "before its last M-step; sklearn's lower_bound_)",
 }
 GMM_SUMMARY = {
     "second_moment": "the model's second moment E|x|^2 = sum_j w_j (tr Sigma_j + |mu_j|^2) (a "
-                     "martingale under MLE EM, tau = 1, no floor: docs/theory/accumulate.md)",
+    "martingale under MLE EM, tau = 1, no floor: docs/theory/accumulate.md)",
     "min_weight": "the smallest component weight, min_j w_j",
     "tail_mass": "model mass outside the truth's central 99.8% along each coordinate (beyond its "
-                 "marginal 1e-3 and 1 - 1e-3 quantiles), averaged over coordinates",
+    "marginal 1e-3 and 1 - 1e-3 quantiles), averaged over coordinates",
 }
 GMM_METRICS = {
     "l2": "L2 distance to the truth, (int (p_t - p_0)^2 dx)^1/2, closed form (absolute accuracy "
-          "~1e-8 in the truth's units: the three Gaussian-product sums cancel near the truth)",
+    "~1e-8 in the truth's units: the three Gaussian-product sums cancel near the truth)",
     "w2_sq_bound": "upper bound on W2^2(model, truth): sum_ij pi_ij W2^2(N_i, N0_j) for the coupling "
-                   "pi keeping min(w_i, w0_i) on each matched component pair, the rest by the product "
-                   "of the leftovers (>= the mixture-Wasserstein MW2^2 >= W2^2)",
+    "pi keeping min(w_i, w0_i) on each matched component pair, the rest by the product "
+    "of the leftovers (>= the mixture-Wasserstein MW2^2 >= W2^2)",
 }
 # what metrics=None records
 LEAN = ("weights", "means", "covs", "loglik", "second_moment", "min_weight")
@@ -233,8 +257,11 @@ GMM_PARAMS_BY_DEFAULT = 64  # record means and covs by default only up to this m
 def gmm_tails(fam: GaussianMixture) -> np.ndarray:
     """[2 d]: the truth's marginal 1e-3 quantiles, then its 1 - 1e-3 ones."""
     d = fam.dim
-    return np.array([fam.marginal_quantile(c, 1e-3) for c in range(d)]
-                    + [fam.marginal_quantile(c, 1.0 - 1e-3) for c in range(d)], dtype=np.float64)
+    return np.array(
+        [fam.marginal_quantile(c, 1e-3) for c in range(d)]
+        + [fam.marginal_quantile(c, 1.0 - 1e-3) for c in range(d)],
+        dtype=np.float64,
+    )
 
 
 def gmm_truth(fam: GaussianMixture) -> np.ndarray:
@@ -252,16 +279,26 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     # Accumulate*: the state keeps every point of the run (the last block of the row)
     pool_cap = int(counts.sum()) + 1 if isinstance(loop, (Accumulate, AccumulateSubsample)) else 0
     args = dict(
-        k=k, d=d, cov_type=("full", "diag", "spherical").index(fam.cov_type),
-        loop=LOOP_CODES[type(loop)], em_iters=int(fam.em_iters), em_tol=float(fam.em_tol),
-        cov_floor=float(fam.cov_floor), tau=float(cfg.temperature),
-        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        k=k,
+        d=d,
+        cov_type=("full", "diag", "spherical").index(fam.cov_type),
+        loop=LOOP_CODES[type(loop)],
+        em_iters=int(fam.em_iters),
+        em_tol=float(fam.em_tol),
+        cov_floor=float(fam.cov_floor),
+        tau=float(cfg.temperature),
+        tpr=cfg.filter.tpr if cfg.filter else 0.0,
+        fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-        truth=gmm_truth(fam), tails=gmm_tails(fam), counts=counts,
+        truth=gmm_truth(fam),
+        tails=gmm_tails(fam),
+        counts=counts,
         subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
-        pool_cap=pool_cap)
-    params, advance, state_size, at = compiled("GaussianMixture", "gmm", args, backend, cfg,
-                                                  replicas, pool_cap)
+        pool_cap=pool_cap,
+    )
+    params, advance, state_size, at = compiled(
+        "GaussianMixture", "gmm", args, backend, cfg, replicas, pool_cap
+    )
     T = d * (d + 1) // 2
     packed = at["covs"]  # each component's covariance factor, packed lower triangle by rows
     cov_idx = np.empty((k, d, d), dtype=np.int64)
@@ -269,19 +306,35 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
         for a in range(d):
             for b in range(a + 1):
                 cov_idx[j, a, b] = cov_idx[j, b, a] = packed[j * T + a * (a + 1) // 2 + b]
-    arrays = {"weights": (at["weights"], ("component",)),
-              "means": (at["means"].reshape(k, d), ("component", "dim")),
-              "covs": (cov_idx, ("component", "dim", "dim2")),
-              "mix_mean": (at["mix_mean"], ("dim",))}
+    arrays = {
+        "weights": (at["weights"], ("component",)),
+        "means": (at["means"].reshape(k, d), ("component", "dim")),
+        "covs": (cov_idx, ("component", "dim", "dim2")),
+        "mix_mean": (at["mix_mean"], ("dim",)),
+    }
     columns = scalar_columns(at, (*GMM_COUNTERS, *GMM_SUMMARY, *GMM_METRICS))
-    units = {"weights": "component weights w_j", "means": "component means mu_j",
-             "covs": "component covariances Sigma_j",
-             "mix_mean": "the model's overall mean sum_j w_j mu_j (a martingale under MLE EM, tau = 1)",
-             **GMM_COUNTERS, **GMM_SUMMARY, **GMM_METRICS}
-    truth = {"second_moment": fam.second_moment, "min_weight": float(min(fam.weights)),
-             "tail_mass": 2e-3, "l2": 0.0, "w2_sq_bound": 0.0}
+    units = {
+        "weights": "component weights w_j",
+        "means": "component means mu_j",
+        "covs": "component covariances Sigma_j",
+        "mix_mean": "the model's overall mean sum_j w_j mu_j (a martingale under MLE EM, tau = 1)",
+        **GMM_COUNTERS,
+        **GMM_SUMMARY,
+        **GMM_METRICS,
+    }
+    truth = {
+        "second_moment": fam.second_moment,
+        "min_weight": float(min(fam.weights)),
+        "tail_mass": 2e-3,
+        "l2": 0.0,
+        "w2_sq_bound": 0.0,
+    }
     return zero_state_kernel(
-        "gmm", params, advance, state_size, columns,
+        "gmm",
+        params,
+        advance,
+        state_size,
+        columns,
         units=units,
         arrays=arrays,
         counts=counts,
@@ -301,54 +354,73 @@ def check_config(cfg: Config) -> None:
     if cfg.path != "samples":
         raise ValueError(
             "GaussianMixture needs path='samples': the EM refit depends on the points "
-            "themselves, not on a sufficient statistic whose law could be drawn directly")
+            "themselves, not on a sufficient statistic whose law could be drawn directly"
+        )
     if cfg.estimator != "mle":
-        raise ValueError(f"Config.estimator must be 'mle' for GaussianMixture (EM is a maximum "
-                         f"likelihood fit); got {cfg.estimator!r}")
+        raise ValueError(
+            f"Config.estimator must be 'mle' for GaussianMixture (EM is a maximum "
+            f"likelihood fit); got {cfg.estimator!r}"
+        )
     if cfg.truncation is not None:
         raise ValueError("Config.truncation is not available for GaussianMixture (use temperature)")
     if cfg.weight is not None:
-        raise ValueError("Config.weight is not available for GaussianMixture: EM fits the pooled "
-                         "points")
+        raise ValueError("Config.weight is not available for GaussianMixture: EM fits the pooled points")
 
 
 def check_scale(cfg: Config) -> None:
     """Refuses parameters whose first generation already overflows float64."""
     fam = cfg.family
     tau = float(cfg.temperature)
-    check_gaussian_scale(fam, float(np.max(np.linalg.eigvalsh(fam.cov_matrices))),
-                         float(np.max(np.abs(fam.mean_matrix))), tau * tau)
+    check_gaussian_scale(
+        fam,
+        float(np.max(np.linalg.eigvalsh(fam.cov_matrices))),
+        float(np.max(np.abs(fam.mean_matrix))),
+        tau * tau,
+    )
 
 
 _QUOTED_COV_TYPES = ", ".join(f'"{v}"' for v in COV_TYPES)
 
-SPEC = register(FamilySpec(
-    cls=GaussianMixture,
-    kernel=kernel,
-    kernels=("gmm",),
-    cuda_advance={"gmm": "advance_gmm_cuda"},
-    reference={"gmm": ("gmm", "advance_gmm")},
-    default_path="samples",
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help="A mixture of k Gaussians in d dimensions, refit by EM from the current fit "
-              "(path = \"samples\").",
-    toml_keys=(
-        ("weights", "array", "k probabilities summing to 1."),
-        ("means", "array", "k points of d coordinates (for d = 1 also a list of k numbers)."),
-        ("covs", "array", "not set: the identity for every component; else, by cov_type, k d x d "
-                          "matrices (\"full\"), k lists of d variances (\"diag\") or k variances "
-                          "(\"spherical\").", [[[1.0]], [[1.0]]]),
-        ("cov_type", "string", f"one of {_QUOTED_COV_TYPES}; the fit keeps the same type."),
-        ("em_iters", "integer", "EM iteration cap per generation."),
-        ("em_tol", "float", "EM stops once the mean log-likelihood changes by less (0: exactly em_iters "
-                            "iterations)."),
-        ("cov_floor", "float", "the least conditional variance of a fitted component (below every one of "
-                               "the truth's)."),
-    ),
-    validate_cases="gmm",
-    law_tests=("test_gmm.py",),
-    benchmark="gmm.py",
-    docs_page="gmm",
-))
+SPEC = register(
+    FamilySpec(
+        cls=GaussianMixture,
+        kernel=kernel,
+        kernels=("gmm",),
+        cuda_advance={"gmm": "advance_gmm_cuda"},
+        reference={"gmm": ("gmm", "advance_gmm")},
+        default_path="samples",
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help="A mixture of k Gaussians in d dimensions, refit by EM from the current fit "
+        '(path = "samples").',
+        toml_keys=(
+            ("weights", "array", "k probabilities summing to 1."),
+            ("means", "array", "k points of d coordinates (for d = 1 also a list of k numbers)."),
+            (
+                "covs",
+                "array",
+                "not set: the identity for every component; else, by cov_type, k d x d "
+                'matrices ("full"), k lists of d variances ("diag") or k variances '
+                '("spherical").',
+                [[[1.0]], [[1.0]]],
+            ),
+            ("cov_type", "string", f"one of {_QUOTED_COV_TYPES}; the fit keeps the same type."),
+            ("em_iters", "integer", "EM iteration cap per generation."),
+            (
+                "em_tol",
+                "float",
+                "EM stops once the mean log-likelihood changes by less (0: exactly em_iters iterations).",
+            ),
+            (
+                "cov_floor",
+                "float",
+                "the least conditional variance of a fitted component (below every one of the truth's).",
+            ),
+        ),
+        validate_cases="gmm",
+        law_tests=("test_gmm.py",),
+        benchmark="gmm.py",
+        docs_page="gmm",
+    )
+)

@@ -9,16 +9,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as check
-from ..config import (Accumulate, AccumulateSubsample, Augment, Config, normalise, reject_token_knobs,
-                      spd_matrix)
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts, scalar_columns,
-                       zero_state_kernel)
+from ..config import (
+    Accumulate,
+    AccumulateSubsample,
+    Augment,
+    Config,
+    normalise,
+    reject_token_knobs,
+    spd_matrix,
+)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    scalar_columns,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
 from .gaussian import MeanVector, check_gaussian_scale
 
 RULES = ("scott", "silverman")
-RULE_CODES = {"fixed": 0, "scott": 1, "silverman": 2}   # csrc/madsim/models/kde.hpp::KDE::Rule
-MAX_KDE_DIM = 64                                        # csrc/bindings/kde.cpp::make_kde
+RULE_CODES = {"fixed": 0, "scott": 1, "silverman": 2}  # csrc/madsim/models/kde.hpp::KDE::Rule
+MAX_KDE_DIM = 64  # csrc/bindings/kde.cpp::make_kde
 MAX_TEST_POINTS = 2**32
 
 
@@ -92,8 +107,9 @@ class KDE(MeanVector):
             if self.bandwidth not in RULES:
                 raise ValueError(f"KDE.bandwidth must be {allowed}; got {self.bandwidth!r}")
         elif isinstance(self.bandwidth, bool) or not isinstance(self.bandwidth, (int, float, np.floating)):
-            raise TypeError(f"KDE.bandwidth must be {allowed}; got {self.bandwidth!r} "
-                            f"({type(self.bandwidth).__name__})")
+            raise TypeError(
+                f"KDE.bandwidth must be {allowed}; got {self.bandwidth!r} ({type(self.bandwidth).__name__})"
+            )
         else:
             h = float(self.bandwidth)
             if not (math.isfinite(h) and h > 0.0):
@@ -103,7 +119,7 @@ class KDE(MeanVector):
 
     @property
     def rule(self) -> str:
-        """"fixed", "scott" or "silverman"."""
+        """ "fixed", "scott" or "silverman"."""
         return self.bandwidth if isinstance(self.bandwidth, str) else "fixed"
 
     @property
@@ -138,27 +154,27 @@ class KDE(MeanVector):
 
 KDE_COUNTERS = {
     "points_real": "real points the generation's fit had (Accumulate: the pool's; "
-                   "AccumulateSubsample: the real points picked)",
+    "AccumulateSubsample: the real points picked)",
     "points_synthetic": "synthetic points the generation's fit had (Accumulate: the pool's; "
-                        "AccumulateSubsample: the synthetic points picked)",
+    "AccumulateSubsample: the synthetic points picked)",
     "skipped": "fits skipped so far (no point; a rule: fewer than 2 points or points spanning "
-               "fewer than d dimensions): the model was kept",
+    "fewer than d dimensions): the model was kept",
 }
 KDE_SUMMARY = {
     "bandwidth": "the kernel's bandwidth, sqrt(tr H_t / d) (h itself for a fixed bandwidth and in "
-                 "1-D; 0 at generation 0, the truth)",
+    "1-D; 0 at generation 0, the truth)",
     "model_var": "the model's variance (d > 1: its trace), tr(S_t + H_t): the fitted points' spread "
-                 "plus the kernel's (generation 0: tr Sigma0)",
+    "plus the kernel's (generation 0: tr Sigma0)",
 }
 KDE_METRICS = {
     "tail2": "model mass beyond mu0 -+ 2 sigma0 along each coordinate (its marginal), averaged over "
-             "the coordinates; O(n d) per record",
+    "the coordinates; O(n d) per record",
     "tail3": "as tail2, beyond mu0 -+ 3 sigma0",
     "tail4": "as tail2, beyond mu0 -+ 4 sigma0",
     "w2_sq_lower": "Gelbrich's lower bound on W2^2(model, truth): the W2^2 between the Gaussians "
-                   "with their means and covariances (the KDE's W2 has no closed form)",
+    "with their means and covariances (the KDE's W2 has no closed form)",
     "nll": "negative log-likelihood of the replica's held-out truth draws (test_points of them) "
-           "under the model, -(1/m) sum ln p_t(y_i), by log-sum-exp; O(m n d) per record",
+    "under the model, -(1/m) sum ln p_t(y_i), by log-sum-exp; O(m n d) per record",
 }
 # what metrics=None records: the fitted points' moments and the bandwidth (the
 # tails, the W2 bound and the nll are recorded when named, or by metrics="all")
@@ -180,24 +196,36 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     # Accumulate*: the state keeps every point of the run
     pool_cap = int(counts.sum()) + 1 if isinstance(loop, (Accumulate, AccumulateSubsample)) else 0
     args = dict(
-        d=d, loop=LOOP_CODES[type(loop)], rule=RULE_CODES[fam.rule],
+        d=d,
+        loop=LOOP_CODES[type(loop)],
+        rule=RULE_CODES[fam.rule],
         h=float(fam.bandwidth) if fam.rule == "fixed" else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-        test_points=int(fam.test_points), truth=kde_truth(fam), counts=counts,
-        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0, pool_cap=pool_cap)
+        test_points=int(fam.test_points),
+        truth=kde_truth(fam),
+        counts=counts,
+        subsample_n=loop.n if isinstance(loop, AccumulateSubsample) else 0,
+        pool_cap=pool_cap,
+    )
     row = d + 1 if isinstance(loop, AccumulateSubsample) else d
     params, advance, state_size, at = compiled("KDE", "kde", args, backend, cfg, replicas, pool_cap, row)
     columns = scalar_columns(at, (*KDE_COUNTERS, "trace", *KDE_SUMMARY, *KDE_METRICS))
-    units = {"trace": "trace of the fitted points' biased covariance, tr S_t (generation 0: tr Sigma0)",
-             **KDE_COUNTERS, **KDE_SUMMARY, **KDE_METRICS}
+    units = {
+        "trace": "trace of the fitted points' biased covariance, tr S_t (generation 0: tr Sigma0)",
+        **KDE_COUNTERS,
+        **KDE_SUMMARY,
+        **KDE_METRICS,
+    }
     arrays = {}
     if d == 1:
         columns = {**scalar_columns(at, ("mean", "var")), **columns}
         del columns["trace"]
         del units["trace"]
-        units.update(mean="the fitted points' mean (generation 0: the truth's)",
-                     var="the fitted points' biased variance S_t = (1/n) sum (X_j - Xbar)^2 "
-                         "(generation 0: the truth's)")
+        units.update(
+            mean="the fitted points' mean (generation 0: the truth's)",
+            var="the fitted points' biased variance S_t = (1/n) sum (X_j - Xbar)^2 "
+            "(generation 0: the truth's)",
+        )
     else:
         packed = at["cov"]  # the fitted points' covariance, packed lower triangle by rows
         idx = np.empty((d, d), dtype=np.int64)
@@ -205,13 +233,30 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
             for j in range(i + 1):
                 idx[i, j] = idx[j, i] = packed[i * (i + 1) // 2 + j]
         arrays = {"mean": (at["mean"], ("dim",)), "cov": (idx, ("dim", "dim2"))}
-        units.update(mean="the fitted points' mean (generation 0: the truth's)",
-                     cov="the fitted points' biased covariance S_t (generation 0: the truth's)")
+        units.update(
+            mean="the fitted points' mean (generation 0: the truth's)",
+            cov="the fitted points' biased covariance S_t (generation 0: the truth's)",
+        )
     tails = {f"tail{k}": math.erfc(k * math.sqrt(0.5)) for k in (2, 3, 4)}
-    truth = {**tails, "w2_sq_lower": 0.0, "nll": fam.entropy, "bandwidth": 0.0,
-             "model_var": float(np.trace(fam.cov_matrix))}
-    return zero_state_kernel("kde", params, advance, state_size, columns, units=units, arrays=arrays,
-                             counts=counts, truth=truth, default=lean_default(LEAN, cfg))
+    truth = {
+        **tails,
+        "w2_sq_lower": 0.0,
+        "nll": fam.entropy,
+        "bandwidth": 0.0,
+        "model_var": float(np.trace(fam.cov_matrix)),
+    }
+    return zero_state_kernel(
+        "kde",
+        params,
+        advance,
+        state_size,
+        columns,
+        units=units,
+        arrays=arrays,
+        counts=counts,
+        truth=truth,
+        default=lean_default(LEAN, cfg),
+    )
 
 
 def need_text(family) -> str:
@@ -225,60 +270,88 @@ def check_config(cfg: Config) -> None:
     """The KDE's cross-field rules: what a KDE refit has no use for is refused."""
     reject_token_knobs(cfg)
     if cfg.path != "samples":
-        raise ValueError("KDE needs path='samples': the model is its points, with no sufficient "
-                         "statistic whose law could be drawn directly")
+        raise ValueError(
+            "KDE needs path='samples': the model is its points, with no sufficient "
+            "statistic whose law could be drawn directly"
+        )
     if cfg.estimator != "mle":
-        raise ValueError(f"Config.estimator must be 'mle' for KDE (the fit has no estimator choice: "
-                         f"the bandwidth rules use the unbiased covariance, as scipy's gaussian_kde); "
-                         f"got {cfg.estimator!r}")
+        raise ValueError(
+            f"Config.estimator must be 'mle' for KDE (the fit has no estimator choice: "
+            f"the bandwidth rules use the unbiased covariance, as scipy's gaussian_kde); "
+            f"got {cfg.estimator!r}"
+        )
     if cfg.temperature != 1.0:
-        raise ValueError(f"Config.temperature must be 1 for KDE (scale the kernel with KDE.bandwidth); "
-                         f"got {cfg.temperature!r}")
+        raise ValueError(
+            f"Config.temperature must be 1 for KDE (scale the kernel with KDE.bandwidth); "
+            f"got {cfg.temperature!r}"
+        )
     if cfg.truncation is not None:
-        raise ValueError("Config.truncation is not available for KDE (a KDE's samples are not "
-                         "standardised draws of one Gaussian)")
+        raise ValueError(
+            "Config.truncation is not available for KDE (a KDE's samples are not "
+            "standardised draws of one Gaussian)"
+        )
     if cfg.weight is not None:
-        raise ValueError("Config.weight is not available for KDE: the model is the KDE of the pooled "
-                         "points")
+        raise ValueError("Config.weight is not available for KDE: the model is the KDE of the pooled points")
     if cfg.filter is not None:
-        raise ValueError("Config.filter is not available for KDE (use Fresh or Augment counts to set "
-                         "the real and synthetic points each fit has)")
+        raise ValueError(
+            "Config.filter is not available for KDE (use Fresh or Augment counts to set "
+            "the real and synthetic points each fit has)"
+        )
 
 
 def check_scale(cfg: Config) -> None:
     """Refuses a truth whose first generation already overflows float64."""
     fam = cfg.family
     h2 = float(fam.bandwidth) ** 2 if fam.rule == "fixed" else 0.0
-    check_gaussian_scale(fam, float(np.max(np.linalg.eigvalsh(fam.cov_matrix))) + h2,
-                         float(np.max(np.abs(fam.mean_vector))), 1.0)
+    check_gaussian_scale(
+        fam,
+        float(np.max(np.linalg.eigvalsh(fam.cov_matrix))) + h2,
+        float(np.max(np.abs(fam.mean_vector))),
+        1.0,
+    )
 
 
-SPEC = register(FamilySpec(
-    cls=KDE,
-    kernel=kernel,
-    kernels=("kde",),
-    cuda_advance={"kde": "advance_kde_cuda"},
-    reference={"kde": ("kde", "advance_kde")},
-    default_path="samples",
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help="A Gaussian kernel density estimate of its fitted points, refit on its own samples; the "
-              "truth N(mean, cov) (path = \"samples\").",
-    toml_keys=(
-        ("dim", "integer", "the dimension d (1 to 64)."),
-        ("mean", ("float", "array"), "the truth's mean: a number (every coordinate) or a list of d numbers."),
-        ("var", "float", "the truth's variance of every coordinate (cov = var I), unless cov is given."),
-        ("cov", "array", "the truth's covariance: d rows of d numbers, symmetric positive definite; give "
-                         "var or cov, not both.", [[1.0]]),
-        ("bandwidth", ("float", "string"), "a number h > 0 (kernel covariance h^2 I) or \"scott\" / "
-                                           "\"silverman\" (scipy.stats.gaussian_kde's rules, refit "
-                                           "every generation)."),
-        ("test_points", "integer", "held-out truth draws per replica that the nll metric averages over."),
-    ),
-    validate_cases="kde",
-    law_tests=("test_kde.py",),
-    benchmark="kde.py",
-    docs_page="kde",
-    theory="kde",
-))
+SPEC = register(
+    FamilySpec(
+        cls=KDE,
+        kernel=kernel,
+        kernels=("kde",),
+        cuda_advance={"kde": "advance_kde_cuda"},
+        reference={"kde": ("kde", "advance_kde")},
+        default_path="samples",
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help="A Gaussian kernel density estimate of its fitted points, refit on its own samples; the "
+        'truth N(mean, cov) (path = "samples").',
+        toml_keys=(
+            ("dim", "integer", "the dimension d (1 to 64)."),
+            (
+                "mean",
+                ("float", "array"),
+                "the truth's mean: a number (every coordinate) or a list of d numbers.",
+            ),
+            ("var", "float", "the truth's variance of every coordinate (cov = var I), unless cov is given."),
+            (
+                "cov",
+                "array",
+                "the truth's covariance: d rows of d numbers, symmetric positive definite; give "
+                "var or cov, not both.",
+                [[1.0]],
+            ),
+            (
+                "bandwidth",
+                ("float", "string"),
+                'a number h > 0 (kernel covariance h^2 I) or "scott" / '
+                '"silverman" (scipy.stats.gaussian_kde\'s rules, refit '
+                "every generation).",
+            ),
+            ("test_points", "integer", "held-out truth draws per replica that the nll metric averages over."),
+        ),
+        validate_cases="kde",
+        law_tests=("test_kde.py",),
+        benchmark="kde.py",
+        docs_page="kde",
+        theory="kde",
+    )
+)

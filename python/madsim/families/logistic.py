@@ -12,10 +12,29 @@ import numpy as np
 
 from .. import _validate as check
 from .._theory.logistic import logistic_fisher_information
-from ..config import (SCALE_LIMIT, Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace,
-                      is_const, normalise, reject_token_knobs, spd_matrix)
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts, scalar_columns,
-                       zero_state_kernel)
+from ..config import (
+    SCALE_LIMIT,
+    Accumulate,
+    AccumulateSubsample,
+    Augment,
+    Config,
+    Fresh,
+    Replace,
+    is_const,
+    normalise,
+    reject_token_knobs,
+    spd_matrix,
+)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    scalar_columns,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
 from .regression import DESIGNS
 
@@ -124,14 +143,14 @@ class Logistic:
 # the weight vector w; the truth's value of each is its generation 0.
 LOGISTIC_VARS = {
     "fisher_error": "excess risk in the Fisher metric (w_t - w*)' I(w*) (w_t - w*), "
-                    "I(w*) = E[p(1-p) x x'] (twice the excess log-loss to first order)",
+    "I(w*) = E[p(1-p) x x'] (twice the excess log-loss to first order)",
     "w_error": "squared distance to the truth |w_t - w*|^2",
     "w_norm": "norm of the fitted weights, |w_t|",
     "iterations": "Newton steps of the generation's fit (a skipped fit: the steps it ran)",
     "points_real": "real rows the generation's fit had (Accumulate: the pool's)",
     "points_synthetic": "synthetic rows the generation's fit had (Accumulate: the pool's)",
     "skipped": "fits skipped so far (too few rows, separated labels, a singular Hessian or no "
-               "convergence: the model was kept)",
+    "convergence: the model was kept)",
 }
 
 LEAN = ("w", "fisher_error", "w_error", "skipped")  # what metrics=None records
@@ -151,20 +170,32 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     d = fam.dim
     counts = loop_counts(cfg, generations)
     check_counts(cfg, counts)
-    args = dict(d=d, loop=LOOP_CODES[type(loop)], design=1 if fam.design == "fixed" else 0,
-                max_iter=int(fam.max_iter), ridge=float(fam.ridge), tol=float(fam.tol),
-                real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-                truth=logistic_truth(fam), counts=counts)
+    args = dict(
+        d=d,
+        loop=LOOP_CODES[type(loop)],
+        design=1 if fam.design == "fixed" else 0,
+        max_iter=int(fam.max_iter),
+        ridge=float(fam.ridge),
+        tol=float(fam.tol),
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        truth=logistic_truth(fam),
+        counts=counts,
+    )
     if isinstance(loop, (Accumulate, AccumulateSubsample)):  # every row drawn: [x d | y | real]
         args.update(pool_cap=int(counts.sum()) + 1)
     if isinstance(loop, AccumulateSubsample):
         args.update(subsample_n=loop.n)
-    params, advance, state_size, at = compiled("Logistic", "logistic", args, backend, cfg, replicas,
-                                               args.get("pool_cap", 0), d + 2)
+    params, advance, state_size, at = compiled(
+        "Logistic", "logistic", args, backend, cfg, replicas, args.get("pool_cap", 0), d + 2
+    )
     columns = scalar_columns(at, LOGISTIC_VARS)
     w0 = fam.weight_vector
     return zero_state_kernel(
-        "logistic", params, advance, state_size, columns,
+        "logistic",
+        params,
+        advance,
+        state_size,
+        columns,
         units={"w": "fitted weights w_t", **LOGISTIC_VARS},
         arrays={"w": (at["w"], ("dim",))},
         counts=counts,
@@ -183,20 +214,29 @@ def need_text(family) -> str:
 def check_config(cfg: Config) -> None:
     """The logistic family's cross-field rules."""
     fam = cfg.family
-    for name, off in (("temperature", 1.0), ("truncation", None), ("weight", None),
-                      ("filter", None), ("top_k", None), ("top_p", None)):
+    for name, off in (
+        ("temperature", 1.0),
+        ("truncation", None),
+        ("weight", None),
+        ("filter", None),
+        ("top_k", None),
+        ("top_p", None),
+    ):
         if getattr(cfg, name) != off:
             raise ValueError(
                 f"Config.{name} is not supported by Logistic (synthetic rows are labelled by "
-                f"Bernoulli draws of the previous fit); leave it at {off!r}")
+                f"Bernoulli draws of the previous fit); leave it at {off!r}"
+            )
     if cfg.path not in (None, "samples"):
         raise ValueError(
             f"Config.path={cfg.path!r}: Logistic runs path='samples' only (the fit needs every "
-            "row: no sufficient statistic of the labels determines the Newton iterations)")
+            "row: no sufficient statistic of the labels determines the Newton iterations)"
+        )
     if cfg.estimator != "mle":
         raise ValueError(
             f"Config.estimator={cfg.estimator!r} has no meaning for Logistic (w is fitted by "
-            "maximum likelihood); leave it at 'mle'")
+            "maximum likelihood); leave it at 'mle'"
+        )
     if fam.design == "fixed":
         loop = cfg.loop
         parts = [("synthetic", loop.synthetic)] if not isinstance(loop, Replace) else [("n", loop.n)]
@@ -206,7 +246,8 @@ def check_config(cfg: Config) -> None:
             if not is_const(value):
                 raise ValueError(
                     f"Logistic.design='fixed' relabels the same rows every generation: "
-                    f"{type(loop).__name__}.{part} must be a constant integer; got {value!r}")
+                    f"{type(loop).__name__}.{part} must be a constant integer; got {value!r}"
+                )
     reject_token_knobs(cfg)
 
 
@@ -219,45 +260,61 @@ def check_scale(cfg: Config) -> None:
     if not top <= SCALE_LIMIT:
         raise ValueError(
             f"Logistic: the largest design variance is {top:.3g}, above {SCALE_LIMIT:g}: the Hessian's "
-            "sums of squares would overflow float64; rescale the problem")
+            "sums of squares would overflow float64; rescale the problem"
+        )
     sd = math.sqrt(float(w @ cov @ w))
     if not sd <= MAX_SIGNAL_SD:
         raise ValueError(
             f"Logistic: the signal's standard deviation sqrt(w*' cov w*) is {sd:.3g}, above "
             f"{MAX_SIGNAL_SD:g}: the labels are deterministic to float64 and every maximum-likelihood "
-            "fit separates; rescale weights or cov")
+            "fit separates; rescale weights or cov"
+        )
 
 
 _QUOTED_DESIGNS = ", ".join(f'"{v}"' for v in DESIGNS)
 
-SPEC = register(FamilySpec(
-    cls=Logistic,
-    kernel=kernel,
-    kernels=("logistic",),
-    cuda_advance={"logistic": "advance_logistic_cuda"},
-    reference={"logistic": ("logistic", "advance_logistic")},
-    default_path="samples",
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help="Logistic regression P(y = 1 | x) = sigmoid(x'w*), refit by Newton's method (maximum "
-              "likelihood, optional ridge) on rows labelled by the previous model (synthetic) or the "
-              "truth (real); the loop's counts are rows.",
-    toml_keys=(
-        ("dim", "integer", "the number of features d (1 to 256)."),
-        ("weights", ("float", "array"), "w*: a number (every coordinate) or a list of d numbers (not set: "
-                                        "(1, ..., 1) / sqrt(d)).", 1.0),
-        ("cov", "array", "the design's covariance: d rows of d numbers (not set: the identity).",
-         [[1.0, 0.0], [0.0, 1.0]]),
-        ("design", "string", f"one of {_QUOTED_DESIGNS}: new rows every generation, or each part's "
-                             "rows drawn once and relabelled."),
-        ("ridge", "float", "ridge penalty lambda |w|^2 / 2 (0: maximum likelihood)."),
-        ("tol", "float", "Newton's stopping rule: max |step| <= tol (1 + max |w|); in (0, 1e-3]."),
-        ("max_iter", "integer", "Newton steps before a fit counts as not converged (skipped)."),
-    ),
-    validate_cases="logistic",
-    law_tests=("test_logistic.py",),
-    benchmark="logistic.py",
-    docs_page="logistic",
-    theory="logistic",
-))
+SPEC = register(
+    FamilySpec(
+        cls=Logistic,
+        kernel=kernel,
+        kernels=("logistic",),
+        cuda_advance={"logistic": "advance_logistic_cuda"},
+        reference={"logistic": ("logistic", "advance_logistic")},
+        default_path="samples",
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help="Logistic regression P(y = 1 | x) = sigmoid(x'w*), refit by Newton's method (maximum "
+        "likelihood, optional ridge) on rows labelled by the previous model (synthetic) or the "
+        "truth (real); the loop's counts are rows.",
+        toml_keys=(
+            ("dim", "integer", "the number of features d (1 to 256)."),
+            (
+                "weights",
+                ("float", "array"),
+                "w*: a number (every coordinate) or a list of d numbers (not set: (1, ..., 1) / sqrt(d)).",
+                1.0,
+            ),
+            (
+                "cov",
+                "array",
+                "the design's covariance: d rows of d numbers (not set: the identity).",
+                [[1.0, 0.0], [0.0, 1.0]],
+            ),
+            (
+                "design",
+                "string",
+                f"one of {_QUOTED_DESIGNS}: new rows every generation, or each part's "
+                "rows drawn once and relabelled.",
+            ),
+            ("ridge", "float", "ridge penalty lambda |w|^2 / 2 (0: maximum likelihood)."),
+            ("tol", "float", "Newton's stopping rule: max |step| <= tol (1 + max |w|); in (0, 1e-3]."),
+            ("max_iter", "integer", "Newton steps before a fit counts as not converged (skipped)."),
+        ),
+        validate_cases="logistic",
+        law_tests=("test_logistic.py",),
+        benchmark="logistic.py",
+        docs_page="logistic",
+        theory="logistic",
+    )
+)

@@ -9,12 +9,20 @@ import numpy as np
 
 from .. import _validate as check
 from ..config import AccumulateSubsample, Augment, Config, Replace, normalise, reject_token_knobs
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       scalar_columns, zero_state_kernel)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    scalar_columns,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
 
 MAX_SAMPLES_COUNT = 2**24 - 1  # samples path: point j of a part is drawn from stream site j
-MAX_MEAN = 2.0**50             # largest Poisson mean of a part's sum (exact integers in float64)
+MAX_MEAN = 2.0**50  # largest Poisson mean of a part's sum (exact integers in float64)
 
 
 @dataclass(frozen=True)
@@ -59,9 +67,9 @@ POISSON_VARS = {
     "rate": "fitted rate lambda_t, the sample mean of the generation's points",
     "collapsed": "1 when lambda_t = 0 (absorbing under Replace: the model draws only zeros), else 0",
     "points_real": "real points the generation's fit had (Augment: the fixed set; Accumulate: the "
-                   "pool's; AccumulateSubsample: the real points picked)",
+    "pool's; AccumulateSubsample: the real points picked)",
     "points_synthetic": "synthetic points the generation's fit had (Accumulate: the pool's; "
-                        "AccumulateSubsample: the synthetic points picked)",
+    "AccumulateSubsample: the synthetic points picked)",
     "skipped": "fits skipped so far for want of points (the model was kept)",
 }
 
@@ -78,18 +86,27 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
             raise ValueError(
                 f"{type(loop).__name__}: {int(most)} points in one part of a generation exceed "
                 f"{MAX_SAMPLES_COUNT}, the most the samples path draws (one stream site per point); "
-                "use path='exact'")
-    args = dict(loop=LOOP_CODES[type(loop)], path=0 if cfg.path == "exact" else 1,
-                rate0=float(fam.rate),
-                real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-                counts=counts)
+                "use path='exact'"
+            )
+    args = dict(
+        loop=LOOP_CODES[type(loop)],
+        path=0 if cfg.path == "exact" else 1,
+        rate0=float(fam.rate),
+        real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
+        counts=counts,
+    )
     if isinstance(loop, AccumulateSubsample):  # every point drawn: [value | real]
         args.update(subsample_n=loop.n, pool_cap=int(counts.sum()) + 1)
-    params, advance, state_size, at = compiled("Poisson", "poisson", args, backend, cfg, replicas,
-                                                  args.get("pool_cap", 0), 2)
+    params, advance, state_size, at = compiled(
+        "Poisson", "poisson", args, backend, cfg, replicas, args.get("pool_cap", 0), 2
+    )
     columns = scalar_columns(at, POISSON_VARS)
     return zero_state_kernel(
-        "poisson", params, advance, state_size, columns,
+        "poisson",
+        params,
+        advance,
+        state_size,
+        columns,
         units=dict(POISSON_VARS),
         counts=counts,
         truth={"rate": float(fam.rate), "collapsed": float(fam.rate == 0.0)},
@@ -105,16 +122,17 @@ def need_text(family) -> str:
 def check_config(cfg: Config) -> None:
     """The Poisson's cross-field rules: the knobs of continuous and token
     families do not apply, and the sample mean is already unbiased."""
-    for name, off in (("temperature", 1.0), ("truncation", None), ("weight", None),
-                      ("filter", None)):
+    for name, off in (("temperature", 1.0), ("truncation", None), ("weight", None), ("filter", None)):
         if getattr(cfg, name) != off:
             raise ValueError(
                 f"Config.{name} = {getattr(cfg, name)!r} is not supported for Poisson (synthetic "
-                f"points are Poisson(lambda_t) draws, refit by their mean); leave it at {off!r}")
+                f"points are Poisson(lambda_t) draws, refit by their mean); leave it at {off!r}"
+            )
     if cfg.estimator != "mle":
         raise ValueError(
             "Config.estimator must be 'mle' for Poisson: the sample mean is both the MLE and "
-            f"unbiased; got {cfg.estimator!r}")
+            f"unbiased; got {cfg.estimator!r}"
+        )
     reject_token_knobs(cfg)
 
 
@@ -126,7 +144,8 @@ def check_scale(cfg: Config) -> None:
     if float(fam.rate) * most > MAX_MEAN:
         raise ValueError(
             f"Poisson: rate x points = {float(fam.rate) * most:.3g} exceeds 2**50: a part's sum "
-            "would no longer be an exact integer in float64; rescale the problem")
+            "would no longer be an exact integer in float64; rescale the problem"
+        )
 
 
 def theory_curve(name: str, cfg: Config, t):
@@ -142,24 +161,24 @@ def theory_curve(name: str, cfg: Config, t):
     return None
 
 
-SPEC = register(FamilySpec(
-    cls=Poisson,
-    kernel=kernel,
-    kernels=("poisson",),
-    cuda_advance={"poisson": "advance_poisson_cuda"},
-    reference={"poisson": ("poisson", "advance_poisson")},
-    default_path="exact",
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help="Poisson counts, refit by the sample mean (the MLE); the loop's counts are points.",
-    toml_keys=(
-        ("rate", "float", "lambda_0 >= 0, the truth's mean.", 2.0),
-    ),
-    validate_cases="poisson",
-    law_tests=("test_poisson.py",),
-    benchmark="poisson.py",
-    docs_page="poisson",
-    theory_curve=theory_curve,
-    theory="poisson",
-))
+SPEC = register(
+    FamilySpec(
+        cls=Poisson,
+        kernel=kernel,
+        kernels=("poisson",),
+        cuda_advance={"poisson": "advance_poisson_cuda"},
+        reference={"poisson": ("poisson", "advance_poisson")},
+        default_path="exact",
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help="Poisson counts, refit by the sample mean (the MLE); the loop's counts are points.",
+        toml_keys=(("rate", "float", "lambda_0 >= 0, the truth's mean.", 2.0),),
+        validate_cases="poisson",
+        law_tests=("test_poisson.py",),
+        benchmark="poisson.py",
+        docs_page="poisson",
+        theory_curve=theory_curve,
+        theory="poisson",
+    )
+)

@@ -18,6 +18,7 @@ from . import FamilySpec, register
 from .gaussian import MeanVector, check_gaussian_scale, gaussian_loop_kernel
 from .gaussian import need_text as gaussian_need_text
 
+
 @dataclass(frozen=True)
 class PPCA(MeanVector):
     """Probabilistic PCA, the linear autoencoder (Tipping & Bishop 1999): a
@@ -85,8 +86,9 @@ class PPCA(MeanVector):
             try:
                 W = np.array(self.loadings, dtype=np.float64)
             except (TypeError, ValueError):
-                raise TypeError(f"PPCA.loadings must be a {d} x {q} matrix of numbers; got "
-                                f"{self.loadings!r}") from None
+                raise TypeError(
+                    f"PPCA.loadings must be a {d} x {q} matrix of numbers; got {self.loadings!r}"
+                ) from None
             if W.ndim == 1 and q == 1:
                 W = W.reshape(-1, 1)
             if W.shape != (d, q):
@@ -97,7 +99,8 @@ class PPCA(MeanVector):
             if not sv[-1] ** 2 > 1e-10 * (s2 + sv[0] ** 2):
                 raise ValueError(
                     f"PPCA.loadings must have rank factors = {q} (the truth's principal subspace is "
-                    f"then defined); its smallest singular value is {sv[-1]:.6g}")
+                    f"then defined); its smallest singular value is {sv[-1]:.6g}"
+                )
             object.__setattr__(self, "loadings", tuple(tuple(float(x) for x in row) for row in W))
         if self.spectrum is not None:
             try:
@@ -110,7 +113,8 @@ class PPCA(MeanVector):
                 if not (math.isfinite(l) and l > s2 * (1.0 + 1e-10)):
                     raise ValueError(
                         f"PPCA.spectrum[{j}] = {float(l)!r} must be finite and > noise = {s2!r} (a "
-                        "principal variance is the factor's variance plus the noise)")
+                        "principal variance is the factor's variance plus the noise)"
+                    )
             object.__setattr__(self, "spectrum", tuple(float(x) for x in sp))
 
     @property
@@ -124,8 +128,11 @@ class PPCA(MeanVector):
         if self.loadings is not None:
             return np.array(self.loadings, dtype=np.float64)
         q = self.factors
-        sp = (np.array(self.spectrum) if self.spectrum is not None
-              else self.noise + np.arange(q, 0, -1, dtype=np.float64))
+        sp = (
+            np.array(self.spectrum)
+            if self.spectrum is not None
+            else self.noise + np.arange(q, 0, -1, dtype=np.float64)
+        )
         W = np.zeros((self.dim, q))
         W[np.arange(q), np.arange(q)] = np.sqrt(sp - self.noise)
         return W
@@ -149,13 +156,12 @@ class PPCA(MeanVector):
 
 # PPCA's observe columns (csrc/madsim/ppca.hpp::ppca_metrics), after the metrics.
 PPCA_METRICS = {
-    "noise_var": "noise variance s2_t: the mean of the fitted covariance's d - q smallest "
-                 "eigenvalues",
+    "noise_var": "noise variance s2_t: the mean of the fitted covariance's d - q smallest eigenvalues",
     "subspace_sin2": "sum of sin^2 of the principal angles between the model's q-dim principal "
-                     "subspace and the truth's, q - |U0' U_t|_F^2 (0: the same subspace, q: "
-                     "orthogonal)",
+    "subspace and the truth's, q - |U0' U_t|_F^2 (0: the same subspace, q: "
+    "orthogonal)",
     "max_angle": "largest principal angle between the model's principal subspace and the "
-                 "truth's (radians, in [0, pi/2])",
+    "truth's (radians, in [0, pi/2])",
 }
 
 
@@ -163,12 +169,18 @@ def ppca_columns(fam: PPCA, at: dict, columns: dict, arrays: dict, units: dict, 
     """Adds PPCA's [factor_var q | noise_var, subspace_sin2, max_angle] columns
     (``at``: the kernel's observe_columns) and their truth values."""
     arrays["factor_var"] = (at["factor_var"], ("factor",))
-    units["factor_var"] = ("variance the model keeps along its j-th principal direction: the fitted "
-                           "covariance's eigenvalues l_1 >= ... >= l_q (= |w_j|^2 + s2_t)")
+    units["factor_var"] = (
+        "variance the model keeps along its j-th principal direction: the fitted "
+        "covariance's eigenvalues l_1 >= ... >= l_q (= |w_j|^2 + s2_t)"
+    )
     columns.update(scalar_columns(at, PPCA_METRICS))
     units.update(PPCA_METRICS)
-    truth.update(factor_var=fam.principal_variances.tolist(), noise_var=float(fam.noise),
-                 subspace_sin2=0.0, max_angle=0.0)
+    truth.update(
+        factor_var=fam.principal_variances.tolist(),
+        noise_var=float(fam.noise),
+        subspace_sin2=0.0,
+        max_angle=0.0,
+    )
 
 
 LEAN = ("mean", "factor_var", "noise_var", "subspace_sin2", "max_angle")  # what metrics=None records
@@ -178,10 +190,16 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     """GaussianLoop with PPCA's factors and basis, and its columns after the metrics."""
     fam = cfg.family
     return gaussian_loop_kernel(
-        cfg, generations, replicas, backend, lean=LEAN,
+        cfg,
+        generations,
+        replicas,
+        backend,
+        lean=LEAN,
         extra_args=dict(factors=fam.factors, basis=np.ascontiguousarray(fam.basis, dtype=np.float64)),
-        extra_columns=lambda at, columns, arrays, units, truth: ppca_columns(fam, at, columns, arrays,
-                                                                              units, truth))
+        extra_columns=lambda at, columns, arrays, units, truth: ppca_columns(
+            fam, at, columns, arrays, units, truth
+        ),
+    )
 
 
 def check_config(cfg: Config) -> None:
@@ -193,33 +211,48 @@ def check_scale(cfg: Config) -> None:
     """Refuses parameters whose first generation already overflows float64."""
     fam = cfg.family
     tau = float(cfg.temperature)
-    check_gaussian_scale(fam, float(np.max(np.linalg.eigvalsh(fam.cov_matrix))),
-                         float(np.max(np.abs(fam.mean_vector))), tau * tau)
+    check_gaussian_scale(
+        fam,
+        float(np.max(np.linalg.eigvalsh(fam.cov_matrix))),
+        float(np.max(np.abs(fam.mean_vector))),
+        tau * tau,
+    )
 
 
-SPEC = register(FamilySpec(
-    cls=PPCA,
-    kernel=kernel,
-    kernels=("gaussian_loop",),
-    cuda_advance={"gaussian_loop": "advance_gaussian_loop_cuda"},
-    reference={"gaussian_loop": ("gaussian_loop", "advance_gaussian_loop")},
-    default_path="exact",
-    check_config=check_config,
-    need_text=gaussian_need_text,
-    check_scale=check_scale,
-    toml_help="Probabilistic PCA (the linear autoencoder): N(mean, W W' + noise I) with "
-              "q = factors < d loadings, refit by maximum likelihood.",
-    toml_keys=(
-        ("dim", "integer", "the dimension d (2 to 256)."),
-        ("factors", "integer", "q, the number of factors (1 to d - 1)."),
-        ("loadings", "array", "the truth's loadings W0: d rows of q numbers, rank q.", [[2.0], [0.5]]),
-        ("spectrum", "array", "the truth's q principal variances, each > noise, along the first q axes "
-                              "(not set, nor loadings: noise + q - j + 1 for j = 1..q).", [4.0]),
-        ("noise", "float", "the truth's isotropic variance > 0."),
-        ("mean", ("float", "array"), "the truth's mean: a number (every coordinate) or a list of d numbers."),
-    ),
-    validate_cases="ppca",
-    law_tests=("test_ppca.py",),
-    benchmark="ppca.py",
-    docs_page="ppca",
-))
+SPEC = register(
+    FamilySpec(
+        cls=PPCA,
+        kernel=kernel,
+        kernels=("gaussian_loop",),
+        cuda_advance={"gaussian_loop": "advance_gaussian_loop_cuda"},
+        reference={"gaussian_loop": ("gaussian_loop", "advance_gaussian_loop")},
+        default_path="exact",
+        check_config=check_config,
+        need_text=gaussian_need_text,
+        check_scale=check_scale,
+        toml_help="Probabilistic PCA (the linear autoencoder): N(mean, W W' + noise I) with "
+        "q = factors < d loadings, refit by maximum likelihood.",
+        toml_keys=(
+            ("dim", "integer", "the dimension d (2 to 256)."),
+            ("factors", "integer", "q, the number of factors (1 to d - 1)."),
+            ("loadings", "array", "the truth's loadings W0: d rows of q numbers, rank q.", [[2.0], [0.5]]),
+            (
+                "spectrum",
+                "array",
+                "the truth's q principal variances, each > noise, along the first q axes "
+                "(not set, nor loadings: noise + q - j + 1 for j = 1..q).",
+                [4.0],
+            ),
+            ("noise", "float", "the truth's isotropic variance > 0."),
+            (
+                "mean",
+                ("float", "array"),
+                "the truth's mean: a number (every coordinate) or a list of d numbers.",
+            ),
+        ),
+        validate_cases="ppca",
+        law_tests=("test_ppca.py",),
+        benchmark="ppca.py",
+        docs_page="ppca",
+    )
+)

@@ -10,10 +10,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as check
-from ..config import (SCALE_LIMIT, Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace,
-                      is_const, normalise, reject_token_knobs, spd_matrix)
-from ..kernels import (LOOP_CODES, Kernel, check_counts, compiled, lean_default, loop_counts,
-                       scalar_columns, zero_state_kernel)
+from ..config import (
+    SCALE_LIMIT,
+    Accumulate,
+    AccumulateSubsample,
+    Augment,
+    Config,
+    Fresh,
+    Replace,
+    is_const,
+    normalise,
+    reject_token_knobs,
+    spd_matrix,
+)
+from ..kernels import (
+    LOOP_CODES,
+    Kernel,
+    check_counts,
+    compiled,
+    lean_default,
+    loop_counts,
+    scalar_columns,
+    zero_state_kernel,
+)
 from . import FamilySpec, register
 
 DESIGNS = ("fresh", "fixed")
@@ -125,8 +144,7 @@ REGRESSION_VARS = {
     "test_error": "excess test risk (w_t - w*)' Sigma (w_t - w*) = E(x'w_t - x'w*)^2",
     "w_norm": "norm of the fitted weights, |w_t|",
     "points_real": "real rows the generation's fit had (after the filter; Accumulate: the pool's)",
-    "points_synthetic": "synthetic rows the generation's fit had (after the filter; Accumulate: "
-                        "the pool's)",
+    "points_synthetic": "synthetic rows the generation's fit had (after the filter; Accumulate: the pool's)",
     "skipped": "fits skipped so far for too few rows or a singular X'X (the model was kept)",
 }
 
@@ -150,27 +168,39 @@ def kernel(cfg: Config, generations: int, replicas: int, backend: str) -> Kernel
     fixed = fam.design == "fixed"
     one = loop_counts(cfg, 1)[0] if fixed else np.zeros(2)  # constant counts (checked by Config)
     args = dict(
-        d=d, loop=LOOP_CODES[type(loop)], path=0 if cfg.path == "exact" else 1,
-        design=1 if fixed else 0, estimator=0 if cfg.estimator == "mle" else 1,
-        refit_noise=int(fam.refit_noise), ridge=float(fam.ridge),
-        tpr=cfg.filter.tpr if cfg.filter else 0.0, fpr=cfg.filter.fpr if cfg.filter else 0.0,
+        d=d,
+        loop=LOOP_CODES[type(loop)],
+        path=0 if cfg.path == "exact" else 1,
+        design=1 if fixed else 0,
+        estimator=0 if cfg.estimator == "mle" else 1,
+        refit_noise=int(fam.refit_noise),
+        ridge=float(fam.ridge),
+        tpr=cfg.filter.tpr if cfg.filter else 0.0,
+        fpr=cfg.filter.fpr if cfg.filter else 0.0,
         real_fixed=float(loop.real) if isinstance(loop, Augment) else 0.0,
-        fixed_real=float(one[0]), fixed_synthetic=float(one[1]),
-        truth=regression_truth(fam), counts=counts,
-        weight=-1.0 if cfg.weight is None else cfg.weight_value)
+        fixed_real=float(one[0]),
+        fixed_synthetic=float(one[1]),
+        truth=regression_truth(fam),
+        counts=counts,
+        weight=-1.0 if cfg.weight is None else cfg.weight_value,
+    )
     if isinstance(loop, AccumulateSubsample):  # every row drawn: [x d | y | real]
         args.update(subsample_n=loop.n, pool_cap=int(counts.sum()) + 1)
-    params, advance, state_size, at = compiled("Regression", "regression", args, backend, cfg,
-                                                  replicas, args.get("pool_cap", 0), d + 2)
+    params, advance, state_size, at = compiled(
+        "Regression", "regression", args, backend, cfg, replicas, args.get("pool_cap", 0), d + 2
+    )
     columns = scalar_columns(at, REGRESSION_VARS)
     w0 = fam.weight_vector
     return zero_state_kernel(
-        "regression", params, advance, state_size, columns,
+        "regression",
+        params,
+        advance,
+        state_size,
+        columns,
         units={"w": "fitted weights w_t", **REGRESSION_VARS},
         arrays={"w": (at["w"], ("dim",))},
         counts=counts,
-        truth={"noise_var": float(fam.noise), "test_error": 0.0,
-               "w_norm": float(np.sqrt(w0 @ w0))},
+        truth={"noise_var": float(fam.noise), "test_error": 0.0, "w_norm": float(np.sqrt(w0 @ w0))},
         default=lean_default(LEAN, cfg),
     )
 
@@ -189,32 +219,43 @@ def check_config(cfg: Config) -> None:
         if getattr(cfg, name) != off:
             raise ValueError(
                 f"Config.{name} has no meaning for Regression (synthetic rows are labelled "
-                f"by the previous fit plus Gaussian noise); leave it at {off!r}")
+                f"by the previous fit plus Gaussian noise); leave it at {off!r}"
+            )
     if cfg.weight == "optimal" and fam.ridge > 0:
         raise ValueError(
             "Config.weight='optimal' is the OLS optimum of docs/theory/regression.md "
-            "(weighted-fresh); with Regression.ridge > 0 give the weight as a number")
+            "(weighted-fresh); with Regression.ridge > 0 give the weight as a number"
+        )
     loop = cfg.loop
-    if (cfg.weight == "optimal" and isinstance(loop, Fresh) and is_const(loop.real) and is_const(loop.synthetic)
-            and min(loop.real, loop.synthetic) <= fam.dim + 1):
+    if (
+        cfg.weight == "optimal"
+        and isinstance(loop, Fresh)
+        and is_const(loop.real)
+        and is_const(loop.synthetic)
+        and min(loop.real, loop.synthetic) <= fam.dim + 1
+    ):
         raise ValueError(
             f"Config.weight='optimal' needs more than dim + 1 = {fam.dim + 1} rows in each part "
             f"(the OLS error factor d/(n - d - 1) is finite only there); got "
-            f"Fresh(real={loop.real}, synthetic={loop.synthetic})")
+            f"Fresh(real={loop.real}, synthetic={loop.synthetic})"
+        )
     if isinstance(cfg.loop, AccumulateSubsample) and cfg.path == "exact":
         raise ValueError(
             "AccumulateSubsample needs path='samples' for Regression: a random subset of the "
-            "pooled rows is not a function of the pool's sufficient statistics (X'X, X'y, y'y)")
+            "pooled rows is not a function of the pool's sufficient statistics (X'X, X'y, y'y)"
+        )
     if fam.ridge > 0 and cfg.estimator == "unbiased":
         raise ValueError(
             "Config.estimator='unbiased' divides the residual sum of squares by N - dim, the "
-            "OLS degrees of freedom; with Regression.ridge > 0 use estimator='mle'")
+            "OLS degrees of freedom; with Regression.ridge > 0 use estimator='mle'"
+        )
     if fam.design == "fixed":
         if cfg.filter is not None:
             raise ValueError(
                 "Config.filter needs Regression.design='fresh': a filter drops a random subset "
                 "of a fixed design's rows every generation, whose X'X is not a function of the "
-                "fixed design's")
+                "fixed design's"
+            )
         loop = cfg.loop
         parts = [("synthetic", loop.synthetic)] if not isinstance(loop, Replace) else [("n", loop.n)]
         if isinstance(loop, (Fresh, Accumulate, AccumulateSubsample)):
@@ -223,7 +264,8 @@ def check_config(cfg: Config) -> None:
             if not is_const(value):
                 raise ValueError(
                     f"Regression.design='fixed' relabels the same rows every generation: "
-                    f"{type(loop).__name__}.{part} must be a constant integer; got {value!r}")
+                    f"{type(loop).__name__}.{part} must be a constant integer; got {value!r}"
+                )
     reject_token_knobs(cfg)
 
 
@@ -232,44 +274,64 @@ def check_scale(cfg: Config) -> None:
     fam = cfg.family
     w = fam.weight_vector
     cov = fam.cov_matrix
-    for what, value in (("Regression.noise", float(fam.noise)),
-                        ("the largest design variance", float(np.max(np.linalg.eigvalsh(cov)))),
-                        ("the signal variance w*' cov w*", float(w @ cov @ w))):
+    for what, value in (
+        ("Regression.noise", float(fam.noise)),
+        ("the largest design variance", float(np.max(np.linalg.eigvalsh(cov)))),
+        ("the signal variance w*' cov w*", float(w @ cov @ w)),
+    ):
         if not value <= SCALE_LIMIT:
             raise ValueError(
                 f"Regression: {what} is {value:.3g}, above {SCALE_LIMIT:g}: sums of squares of "
-                "the labels would overflow float64 from the first generation; rescale the problem")
+                "the labels would overflow float64 from the first generation; rescale the problem"
+            )
 
 
 _QUOTED_DESIGNS = ", ".join(f'"{v}"' for v in DESIGNS)
 
-SPEC = register(FamilySpec(
-    cls=Regression,
-    kernel=kernel,
-    kernels=("regression",),
-    cuda_advance={"regression": "advance_regression_cuda"},
-    reference={"regression": ("regression", "advance_regression")},
-    default_path="exact",
-    check_config=check_config,
-    need_text=need_text,
-    check_scale=check_scale,
-    toml_help="Linear regression y = x'w* + eps, refit by OLS or ridge on rows labelled by the previous "
-              "model (synthetic) or the truth (real); the loop's counts are rows.",
-    toml_keys=(
-        ("dim", "integer", "the number of features d (1 to 256)."),
-        ("weights", ("float", "array"), "w*: a number (every coordinate) or a list of d numbers (not set: "
-                                        "(1, ..., 1) / sqrt(d)).", 1.0),
-        ("cov", "array", "the design's covariance: d rows of d numbers (not set: the identity).",
-         [[1.0, 0.0], [0.0, 1.0]]),
-        ("noise", "float", "the truth's noise variance > 0."),
-        ("design", "string", f"one of {_QUOTED_DESIGNS}: new rows every generation, or each part's "
-                             "rows drawn once and relabelled."),
-        ("ridge", "float", "ridge penalty (0: OLS)."),
-        ("refit_noise", "boolean", "false: synthetic rows get the truth's noise variance; true: model "
-                                   "t-1's estimate."),
-    ),
-    validate_cases="regression",
-    law_tests=("test_regression.py", "test_regression_subsample.py", "test_mitigations.py"),
-    benchmark="regression.py",
-    docs_page="regression",
-))
+SPEC = register(
+    FamilySpec(
+        cls=Regression,
+        kernel=kernel,
+        kernels=("regression",),
+        cuda_advance={"regression": "advance_regression_cuda"},
+        reference={"regression": ("regression", "advance_regression")},
+        default_path="exact",
+        check_config=check_config,
+        need_text=need_text,
+        check_scale=check_scale,
+        toml_help="Linear regression y = x'w* + eps, refit by OLS or ridge on rows labelled by the previous "
+        "model (synthetic) or the truth (real); the loop's counts are rows.",
+        toml_keys=(
+            ("dim", "integer", "the number of features d (1 to 256)."),
+            (
+                "weights",
+                ("float", "array"),
+                "w*: a number (every coordinate) or a list of d numbers (not set: (1, ..., 1) / sqrt(d)).",
+                1.0,
+            ),
+            (
+                "cov",
+                "array",
+                "the design's covariance: d rows of d numbers (not set: the identity).",
+                [[1.0, 0.0], [0.0, 1.0]],
+            ),
+            ("noise", "float", "the truth's noise variance > 0."),
+            (
+                "design",
+                "string",
+                f"one of {_QUOTED_DESIGNS}: new rows every generation, or each part's "
+                "rows drawn once and relabelled.",
+            ),
+            ("ridge", "float", "ridge penalty (0: OLS)."),
+            (
+                "refit_noise",
+                "boolean",
+                "false: synthetic rows get the truth's noise variance; true: model t-1's estimate.",
+            ),
+        ),
+        validate_cases="regression",
+        law_tests=("test_regression.py", "test_regression_subsample.py", "test_mitigations.py"),
+        benchmark="regression.py",
+        docs_page="regression",
+    )
+)

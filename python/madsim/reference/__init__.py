@@ -71,8 +71,20 @@ import pkgutil  # noqa: E402
 
 from . import backend, linalg, moments, philox, samplers, token_metrics, transforms  # noqa: E402
 from .philox import (  # noqa: E402
-    BLOCK_MAX, RNG_LAYOUT_VERSION, SITE_MAX, TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER,
-    TAG_SUBSET, TAG_TEST, Stream, block, make_stream, philox4x32_10, seed_key,
+    BLOCK_MAX,
+    RNG_LAYOUT_VERSION,
+    SITE_MAX,
+    TAG_FILTER,
+    TAG_REAL,
+    TAG_SAMPLES,
+    TAG_SCATTER,
+    TAG_SUBSET,
+    TAG_TEST,
+    Stream,
+    block,
+    make_stream,
+    philox4x32_10,
+    seed_key,
 )
 
 # The family twins (one module each, named by their FamilySpec's
@@ -87,8 +99,25 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "BLOCK_MAX", "RNG_LAYOUT_VERSION", "SITE_MAX", "Stream", "TAG_FILTER", "TAG_REAL",
-    "TAG_SAMPLES", "TAG_SCATTER", "TAG_SUBSET", "TAG_TEST", "backend", "block", "linalg",
-    "make_stream", "moments", "philox", "philox4x32_10", "samplers", "seed_key", "token_metrics",
+    "BLOCK_MAX",
+    "RNG_LAYOUT_VERSION",
+    "SITE_MAX",
+    "Stream",
+    "TAG_FILTER",
+    "TAG_REAL",
+    "TAG_SAMPLES",
+    "TAG_SCATTER",
+    "TAG_SUBSET",
+    "TAG_TEST",
+    "backend",
+    "block",
+    "linalg",
+    "make_stream",
+    "moments",
+    "philox",
+    "philox4x32_10",
+    "samplers",
+    "seed_key",
+    "token_metrics",
     "transforms",
 ]

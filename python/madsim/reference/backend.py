@@ -34,8 +34,8 @@ from jax import lax
 
 from .philox import seed_key
 
-PIECE = 32                  # generations per compiled scan call (fewer when OBS_BUDGET says so)
-OBS_BUDGET = 1 << 22        # most float64 observations a piece returns (32 MiB)
+PIECE = 32  # generations per compiled scan call (fewer when OBS_BUDGET says so)
+OBS_BUDGET = 1 << 22  # most float64 observations a piece returns (32 MiB)
 _U32_MAX = 0xFFFFFFFF
 # XLA's CPU compile time dominates the reference (seconds per model; a
 # generation runs in microseconds): LLVM at optimisation level 0 and the
@@ -129,9 +129,11 @@ def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold,
     init_all = keep
     if model.init is not None:
         init_all = lambda s, t: jax.vmap(  # noqa: E731
-            lambda r: model.init(model.static, dyn, key, r))(ids)
+            lambda r: model.init(model.static, dyn, key, r)
+        )(ids)
     step_all = lambda s, t: jax.vmap(  # noqa: E731
-        lambda row, r: model.step(model.static, dyn, row, key, r, t))(s, ids)
+        lambda row, r: model.step(model.static, dyn, row, key, r, t)
+    )(s, ids)
     observe_all = jax.vmap(lambda row: model.observe(model.static, dyn, row))
 
     def body(carry, x):
@@ -139,8 +141,8 @@ def _run_piece(state, first, ids, key, ts, valid, dyn, metric, below, threshold,
         t, ok = x
         branch = jnp.where(ok, jnp.where(t == 0, 1, 2), 0)
         st = lax.switch(branch, (keep, init_all, step_all), st, t)
-        obs = observe_all(st)                          # [R, O]
-        vals = obs[:, metric]                          # [R, D]
+        obs = observe_all(st)  # [R, O]
+        vals = obs[:, metric]  # [R, D]
         fires = jnp.where(below, vals <= threshold, vals >= threshold)
         fp = jnp.where(ok & (fp < 0) & fires, t.astype(jnp.int64), fp)
         return (st, fp), obs
@@ -185,8 +187,26 @@ def _columns(columns, O):
     return columns.astype(np.int64)
 
 
-def advance_model(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-             rec_offset, records, detectors, first, threads, columns=None, width=None):
+def advance_model(
+    model,
+    dyn,
+    S,
+    O,
+    max_gen,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+    width=None,
+):
     """The launcher both families share: module.cpp::advance_py's checks (after
     the family's own: gen_end <= max_gen unless None), then the pieces. The
     model's rows are ``width`` >= S long (zero-padded; S when None)."""
@@ -231,9 +251,11 @@ def advance_model(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin
     if R == 0 or looks <= 0:
         return
 
-    det = dict(metric=jnp.asarray(metric.astype(np.int32)),
-               below=jnp.asarray(detectors[:, 1] != 0.0),
-               threshold=jnp.asarray(detectors[:, 2]))
+    det = dict(
+        metric=jnp.asarray(metric.astype(np.int32)),
+        below=jnp.asarray(detectors[:, 1] != 0.0),
+        threshold=jnp.asarray(detectors[:, 2]),
+    )
     key = seed_key(seed)
     ids = jnp.asarray(replica_ids)
     width = S if width is None else width
@@ -247,11 +269,10 @@ def advance_model(model, dyn, S, O, max_gen, state, replica_ids, seed, gen_begin
         idx = np.arange(Lp, dtype=np.int64)
         ok = idx < L
         ts = np.where(ok, t0 + j0 + idx, 0).astype(np.uint32)
-        st, fp, obs = _run_piece(st, fp, ids, key, jnp.asarray(ts), jnp.asarray(ok), dyn, **det,
-                                 model=model)
+        st, fp, obs = _run_piece(st, fp, ids, key, jnp.asarray(ts), jnp.asarray(ok), dyn, **det, model=model)
         sel = np.nonzero((pos >= j0) & (pos < j0 + L))[0]
         if sel.size:
-            rows = np.asarray(obs)[pos[sel] - j0]             # [len(sel), R, O]
+            rows = np.asarray(obs)[pos[sel] - j0]  # [len(sel), R, O]
             records[:, rec_offset + sel, :] = np.swapaxes(rows, 0, 1)[..., cols]
         j0 += L
     state[...] = np.asarray(st)[:, :S]

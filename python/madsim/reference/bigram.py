@@ -41,8 +41,15 @@ from .transforms import div, uniform52
 # Mirrors Bigram::Loop and ::Path
 REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
 SAMPLES = 1
-(B_ENTROPY_RATE, B_KL_RATE_TRUTH_MODEL, B_KL_RATE_MODEL_TRUTH, B_TV_RATE, B_EDGES,
- B_TOKENS_ALIVE, N_BIGRAM_METRICS) = range(7)
+(
+    B_ENTROPY_RATE,
+    B_KL_RATE_TRUTH_MODEL,
+    B_KL_RATE_MODEL_TRUTH,
+    B_TV_RATE,
+    B_EDGES,
+    B_TOKENS_ALIVE,
+    N_BIGRAM_METRICS,
+) = range(7)
 
 
 class Params(NamedTuple):
@@ -51,18 +58,18 @@ class Params(NamedTuple):
 
     loop: int
     path: int
-    top_k: Any          # 0 = off
+    top_k: Any  # 0 = off
     tau: Any
-    top_p: Any          # 1 = off
+    top_p: Any  # 1 = off
     smoothing: Any
     tpr: Any
     fpr: Any
     real_fixed: Any
     length: int
-    truth: Any          # [K, K]
-    start: Any          # [K]
-    pi0: Any            # [K]
-    counts: Any         # [G, 2]
+    truth: Any  # [K, K]
+    start: Any  # [K]
+    pi0: Any  # [K]
+    counts: Any  # [G, 2]
     subsample_n: int = 0  # AccumulateSubsample: sequences' worth of pairs per fit
 
     @property
@@ -124,18 +131,22 @@ def walk(K: int, L: int, n, start_cdf, cdf, st, nmax: int):
         nx = jax.vmap(next_token)(cdf[cur], ul)
         return nx, (cur, nx)
 
-    _, (frm, to) = lax.scan(body, first, u[:, 1:].T)           # [L-1, nmax]
+    _, (frm, to) = lax.scan(body, first, u[:, 1:].T)  # [L-1, nmax]
     on = (jnp.arange(nmax) < n)[None, :]
-    return jnp.zeros(K * K, jnp.float64).at[(frm * K + to).reshape(-1)].add(
-        jnp.broadcast_to(jnp.where(on, 1.0, 0.0), frm.shape).reshape(-1))
+    return (
+        jnp.zeros(K * K, jnp.float64)
+        .at[(frm * K + to).reshape(-1)]
+        .add(jnp.broadcast_to(jnp.where(on, 1.0, 0.0), frm.shape).reshape(-1))
+    )
 
 
 def row_laws(p: Params, P):
     """Cumulative laws [K, K] of the rows of knobs(P). Mirrors the loop over
     rows in Bigram::step (Categorical::sampling_law on each row)."""
     K = p.K
-    cp = categorical.Params(0, 1, p.top_k, p.tau, p.top_p, 0.0, -1.0, 0.0, 0.0, 0.0, 0,
-                            jnp.zeros(K), None, None)
+    cp = categorical.Params(
+        0, 1, p.top_k, p.tau, p.top_p, 0.0, -1.0, 0.0, 0.0, 0.0, 0, jnp.zeros(K), None, None
+    )
     q = jax.vmap(lambda row: categorical.sampling_law(cp, row)[0])(P)
     return jax.vmap(seq_cumsum)(q)
 
@@ -145,15 +156,14 @@ def fit(p: Params, c, n, P):
     K = p.K
     a = jnp.asarray(p.smoothing, jnp.float64)
     C = c.reshape(K, K)
-    row = jnp.sum(C, axis=1)              # integers: exact in any order
+    row = jnp.sum(C, axis=1)  # integers: exact in any order
     total = row + K * a
     new = div(C + a, jnp.where(total > 0.0, total, 1.0)[:, None])
-    new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)   # subnormal is 0, as the C++
+    new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)  # subnormal is 0, as the C++
     keep = (row < 1.0) & (a <= 0.0)
     out = jnp.where(keep[:, None], P, new)
     nothing = (n < 1.0) & (a <= 0.0)
-    return (jnp.where(nothing, P, out),
-            jnp.where(nothing, jnp.float64(K), jnp.sum(keep).astype(jnp.float64)))
+    return (jnp.where(nothing, P, out), jnp.where(nothing, jnp.float64(K), jnp.sum(keep).astype(jnp.float64)))
 
 
 def _cdfs(p: Params):
@@ -163,14 +173,12 @@ def _cdfs(p: Params):
 
 def init(p: Params, key, replica, nmax: int):
     K, KK = p.K, p.K * p.K
-    row = jnp.zeros(state_size(p), jnp.float64).at[:KK].set(
-        jnp.asarray(p.truth, jnp.float64).reshape(-1))
+    row = jnp.zeros(state_size(p), jnp.float64).at[:KK].set(jnp.asarray(p.truth, jnp.float64).reshape(-1))
     if p.loop == AUGMENT:
         start_cdf, truth_cdf = _cdfs(p)
         c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
-        fixed = walk(K, p.length, c, start_cdf, truth_cdf,
-                     make_stream(key, replica, 0, TAG_REAL, 0), nmax)
-        row = row.at[loop_at(p):loop_at(p) + KK].set(fixed).at[loop_at(p) + KK].set(c)
+        fixed = walk(K, p.length, c, start_cdf, truth_cdf, make_stream(key, replica, 0, TAG_REAL, 0), nmax)
+        row = row.at[loop_at(p) : loop_at(p) + KK].set(fixed).at[loop_at(p) + KK].set(c)
     return row
 
 
@@ -192,8 +200,7 @@ def step(p: Params, state, key, replica, t, nmax: int):
         c = c + lp[:KK]
         nr = lp[KK]
     elif p.loop != REPLACE:
-        c = c + walk(K, p.length, m, start_cdf, truth_cdf,
-                     make_stream(key, replica, t, TAG_REAL, 0), nmax)
+        c = c + walk(K, p.length, m, start_cdf, truth_cdf, make_stream(key, replica, t, TAG_REAL, 0), nmax)
     if p.loop == ACCUMULATE:
         pool = lp[:KK] + c
         tot_r, tot_s = lp[KK] + nr, lp[KK + 1] + k
@@ -232,11 +239,13 @@ def bigram_metrics(P, P0, pi0):
     ent = jnp.sum(jnp.where(w, pi0 * H, 0.0))
     both = pos & pos0
     kl_tm_rows = jnp.sum(jnp.where(both, P0 * jnp.log(safe0 / safe), 0.0), axis=1)
-    kl_tm = jnp.where(jnp.any(w[:, None] & pos0 & ~pos), jnp.inf,
-                      jnp.sum(jnp.where(w, pi0 * kl_tm_rows, 0.0)))
+    kl_tm = jnp.where(
+        jnp.any(w[:, None] & pos0 & ~pos), jnp.inf, jnp.sum(jnp.where(w, pi0 * kl_tm_rows, 0.0))
+    )
     kl_mt_rows = jnp.sum(jnp.where(both, P * jnp.log(safe / safe0), 0.0), axis=1)
-    kl_mt = jnp.where(jnp.any(w[:, None] & pos & ~pos0), jnp.inf,
-                      jnp.sum(jnp.where(w, pi0 * kl_mt_rows, 0.0)))
+    kl_mt = jnp.where(
+        jnp.any(w[:, None] & pos & ~pos0), jnp.inf, jnp.sum(jnp.where(w, pi0 * kl_mt_rows, 0.0))
+    )
     tv = jnp.sum(pi0 * 0.5 * jnp.sum(jnp.abs(P - P0), axis=1))
     edges = jnp.sum(pos).astype(jnp.float64)
     alive = jnp.sum(jnp.any(pos, axis=0)).astype(jnp.float64)
@@ -247,9 +256,10 @@ def observe(p: Params, state):
     """[P K*K | points_real, points_synthetic, skipped, rows_kept | metrics].
     Mirrors Bigram::observe (every column)."""
     K, KK = p.K, p.K * p.K
-    mets = bigram_metrics(state[:KK].reshape(K, K), jnp.asarray(p.truth, jnp.float64),
-                          jnp.asarray(p.pi0, jnp.float64))
-    return jnp.concatenate([state[:KK], state[KK:KK + 4], mets])
+    mets = bigram_metrics(
+        state[:KK].reshape(K, K), jnp.asarray(p.truth, jnp.float64), jnp.asarray(p.pi0, jnp.float64)
+    )
+    return jnp.concatenate([state[:KK], state[KK : KK + 4], mets])
 
 
 # --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
@@ -263,19 +273,27 @@ def _bigram_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.bigram.Params; got {params!r}")
     p = params
     try:
-        loop, path, top_k, length = (operator.index(p.loop), operator.index(p.path),
-                                     operator.index(p.top_k), operator.index(p.length))
+        loop, path, top_k, length = (
+            operator.index(p.loop),
+            operator.index(p.path),
+            operator.index(p.top_k),
+            operator.index(p.length),
+        )
         tau, top_p, smoothing, tpr, fpr, real_fixed = map(
-            float, (p.tau, p.top_p, p.smoothing, p.tpr, p.fpr, p.real_fixed))
+            float, (p.tau, p.top_p, p.smoothing, p.tpr, p.fpr, p.real_fixed)
+        )
     except TypeError:
-        raise TypeError(f"params: loop, path, top_k and length must be integers, the rest "
-                        f"numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: loop, path, top_k and length must be integers, the rest numbers; got {params!r}"
+        ) from None
     if loop < REPLACE or loop > SUBSAMPLE:
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if path == 0:
-        raise ValueError("path 0 (exact) does not exist for the bigram model: the visit counts "
-                         "depend on the transitions drawn, so the transition counts cannot be "
-                         "drawn without walking the chain; use 1 (samples)")
+        raise ValueError(
+            "path 0 (exact) does not exist for the bigram model: the visit counts "
+            "depend on the transitions drawn, so the transition counts cannot be "
+            "drawn without walking the chain; use 1 (samples)"
+        )
     if path != SAMPLES:
         raise ValueError("path must be 1 (samples)")
     if not (tau > 0.0 and math.isfinite(tau)):
@@ -290,8 +308,7 @@ def _bigram_params(params) -> Params:
         raise ValueError("length must lie in [2, 2**32]")
     cap = math.floor(8589934590.0 / float(length))
     subsample_n = operator.index(p.subsample_n) if loop == SUBSAMPLE else 0
-    if loop == SUBSAMPLE and not (1 <= subsample_n
-                                         and subsample_n * (length - 1) <= 4294967295):
+    if loop == SUBSAMPLE and not (1 <= subsample_n and subsample_n * (length - 1) <= 4294967295):
         raise ValueError("subsample_n must be >= 1 with subsample_n * (length - 1) <= 2**32 - 1")
     if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer with real_fixed * length <= 2**33 - 2")
@@ -312,19 +329,61 @@ def _bigram_params(params) -> Params:
     check_probs(pi0, "pi0")
     if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
         raise ValueError("counts must be integers with counts * length <= 2**33 - 2")
-    return Params(loop, path, top_k, tau, top_p, smoothing, tpr, fpr, real_fixed, length,
-                         truth, start, pi0, counts, subsample_n)
+    return Params(
+        loop,
+        path,
+        top_k,
+        tau,
+        top_p,
+        smoothing,
+        tpr,
+        fpr,
+        real_fixed,
+        length,
+        truth,
+        start,
+        pi0,
+        counts,
+        subsample_n,
+    )
 
 
 def _bigram_params_of(static, dyn) -> Params:
     loop, length, subsample_n, _ = static
-    return Params(loop, SAMPLES, dyn["top_k"], dyn["tau"], dyn["top_p"],
-                         dyn["smoothing"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], length,
-                         dyn["truth"], dyn["start"], dyn["pi0"], dyn["counts"], subsample_n)
+    return Params(
+        loop,
+        SAMPLES,
+        dyn["top_k"],
+        dyn["tau"],
+        dyn["top_p"],
+        dyn["smoothing"],
+        dyn["tpr"],
+        dyn["fpr"],
+        dyn["real_fixed"],
+        length,
+        dyn["truth"],
+        dyn["start"],
+        dyn["pi0"],
+        dyn["counts"],
+        subsample_n,
+    )
 
 
-def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                   records, detectors, first, threads, columns=None):
+def advance_bigram(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The bigram token model's twin of ``_core.advance_bigram``: arguments as
     in ``advance`` with state [R, state_size(params)] and params a
     ``Params``. Compiled once per (loop, length, buffer size, subsample
@@ -332,10 +391,35 @@ def advance_bigram(params, state, replica_ids, seed, gen_begin, gen_end, rec_gen
     p = _bigram_params(params)
     static = (p.loop, p.length, p.subsample_n, bound(p))
     model = family_model(sys.modules[__name__], _bigram_params_of, static)
-    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
-               smoothing=jnp.float64(p.smoothing), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
-               start=jnp.asarray(p.start), pi0=jnp.asarray(p.pi0), counts=jnp.asarray(p.counts))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0], state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns)
+    dyn = dict(
+        top_k=jnp.int64(p.top_k),
+        tau=jnp.float64(p.tau),
+        top_p=jnp.float64(p.top_p),
+        smoothing=jnp.float64(p.smoothing),
+        tpr=jnp.float64(p.tpr),
+        fpr=jnp.float64(p.fpr),
+        real_fixed=jnp.float64(p.real_fixed),
+        truth=jnp.asarray(p.truth),
+        start=jnp.asarray(p.start),
+        pi0=jnp.asarray(p.pi0),
+        counts=jnp.asarray(p.counts),
+    )
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

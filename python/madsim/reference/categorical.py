@@ -54,18 +54,18 @@ class Params(NamedTuple):
 
     loop: int
     path: int
-    top_k: Any          # 0 = off
+    top_k: Any  # 0 = off
     tau: Any
-    top_p: Any          # 1 = off
+    top_p: Any  # 1 = off
     smoothing: Any
-    weight: Any         # < 0: pooled
+    weight: Any  # < 0: pooled
     tpr: Any
     fpr: Any
     real_fixed: Any
     subsample_n: int
-    truth: Any          # [K]
-    rare: Any           # [K]
-    counts: Any         # [G, 2]
+    truth: Any  # [K]
+    rare: Any  # [K]
+    counts: Any  # [G, 2]
 
     @property
     def K(self) -> int:
@@ -105,9 +105,11 @@ def bound(p: Params) -> int:
 
 def seq_cumsum(x, reverse=False):
     """Cumulative sums in sequential order (the C++ loop's rounding)."""
+
     def body(acc, v):
         acc = acc + v
         return acc, acc
+
     _, out = lax.scan(body, jnp.float64(0.0), x, reverse=reverse)
     return out
 
@@ -119,10 +121,10 @@ def sampling_law(p: Params, prob):
     tau = jnp.asarray(p.tau, jnp.float64)
     pmax = jnp.max(prob)
     hot = jnp.where(prob > 0.0, jnp.power(div(prob, jnp.where(pmax > 0, pmax, 1.0)), div(1.0, tau)), 0.0)
-    tiny = jnp.finfo(jnp.float64).tiny                  # subnormal counts as 0, as in the C++
+    tiny = jnp.finfo(jnp.float64).tiny  # subnormal counts as 0, as in the C++
     q = jnp.where(tau != 1.0, jnp.where(hot >= tiny, hot, 0.0), prob)
     idx = jnp.arange(K)
-    order = jnp.lexsort((idx, -q))            # q descending, ties by index ascending
+    order = jnp.lexsort((idx, -q))  # q descending, ties by index ascending
     rank = jnp.zeros(K, jnp.int64).at[order].set(idx)
     top_k = jnp.asarray(p.top_k)
     q = jnp.where((top_k > 0) & (top_k < K) & (rank >= top_k), 0.0, q)
@@ -158,7 +160,7 @@ def alias_table(K: int, q):
     total = seq_cumsum(q)[-1]
     scale = div(jnp.float64(K), total)
     prob = q * scale
-    top = jnp.argmax(q)                              # the first largest, as the C++ loop
+    top = jnp.argmax(q)  # the first largest, as the C++ loop
     idx = jnp.arange(K)
     small = prob < 1.0
     pos = jnp.where(small, jnp.cumsum(small) - 1, K - jnp.cumsum(~small))
@@ -183,7 +185,7 @@ def alias_table(K: int, q):
     prob, alias, work, ns, nl = lax.while_loop(cond, body, (prob, alias, work, ns, nl))
     left_large = idx >= K - nl
     left_small = idx < ns
-    tok = jnp.where(left_large | left_small, work, K)            # K: dropped
+    tok = jnp.where(left_large | left_small, work, K)  # K: dropped
     has = q[jnp.minimum(work, K - 1)] > 0.0
     prob = prob.at[tok].set(jnp.where(left_large | has, 1.0, 0.0), mode="drop")
     alias = alias.at[jnp.where(left_small & ~has, work, K)].set(top, mode="drop")
@@ -194,7 +196,7 @@ def counts_tokens(K: int, n, q, st, nmax: int):
     """Tokens drawn one by one through the alias table.
     Mirrors Categorical::counts_tokens."""
     prob, alias = alias_table(K, q)
-    w = block(st, jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))   # [nmax/2, 4]
+    w = block(st, jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))  # [nmax/2, 4]
     u = jnp.stack([uniform52(w[:, 0], w[:, 1]), uniform52(w[:, 2], w[:, 3])], axis=1).reshape(-1)[:nmax]
     x = u * K
     col = jnp.minimum(jnp.floor(x), K - 1.0)
@@ -214,8 +216,11 @@ def draw_counts(p: Params, real: bool, n, q, key, replica, gen, nmax: int):
     if p.path == SAMPLES:
         return counts_tokens(p.K, n, q, st, nmax)
     tag = TAG_REAL if real else TAG_SCATTER
-    return lax.cond(by_tokens(n, q), lambda: counts_tokens(p.K, n, q, st, nmax),
-                    lambda: counts_exact(p.K, n, q, key, replica, gen, tag))
+    return lax.cond(
+        by_tokens(n, q),
+        lambda: counts_tokens(p.K, n, q, st, nmax),
+        lambda: counts_exact(p.K, n, q, key, replica, gen, tag),
+    )
 
 
 def survivors(c, drop, key, replica, gen, site):
@@ -236,7 +241,7 @@ def fit(p: Params, real, nr, syn, ns, prob):
     pooled = div(real + syn + a, nz(total))
     ok = jnp.where(w >= 0.0, (nr >= 1.0) & (ns >= 1.0), ~((nr + ns < 1.0) & (a <= 0.0)))
     new = jnp.where(w >= 0.0, weighted, pooled)
-    new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)   # Categorical::normal_or_zero
+    new = jnp.where(new >= jnp.finfo(jnp.float64).tiny, new, 0.0)  # Categorical::normal_or_zero
     return jnp.where(ok, new, prob), ok
 
 
@@ -246,7 +251,7 @@ def init(p: Params, key, replica, nmax: int):
     if p.loop == AUGMENT:
         c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
         fixed = draw_counts(p, True, c, jnp.asarray(p.truth, jnp.float64), key, replica, 0, nmax)
-        row = row.at[loop_at(p):loop_at(p) + K].set(fixed).at[loop_at(p) + K].set(c)
+        row = row.at[loop_at(p) : loop_at(p) + K].set(fixed).at[loop_at(p) + K].set(c)
     return row
 
 
@@ -319,7 +324,7 @@ def observe(p: Params, state):
     K = p.K
     prob = state[:K]
     mets = token_metrics(prob, jnp.asarray(p.truth, jnp.float64), jnp.asarray(p.rare, jnp.float64))
-    return jnp.concatenate([prob, state[K:K + 3], mets])
+    return jnp.concatenate([prob, state[K : K + 3], mets])
 
 
 # --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
@@ -333,13 +338,19 @@ def _cat_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.categorical.Params; got {params!r}")
     p = params
     try:
-        loop, path, top_k, sub_n = (operator.index(p.loop), operator.index(p.path),
-                                    operator.index(p.top_k), operator.index(p.subsample_n))
+        loop, path, top_k, sub_n = (
+            operator.index(p.loop),
+            operator.index(p.path),
+            operator.index(p.top_k),
+            operator.index(p.subsample_n),
+        )
         tau, top_p, smoothing, weight, tpr, fpr, real_fixed = map(
-            float, (p.tau, p.top_p, p.smoothing, p.weight, p.tpr, p.fpr, p.real_fixed))
+            float, (p.tau, p.top_p, p.smoothing, p.weight, p.tpr, p.fpr, p.real_fixed)
+        )
     except TypeError:
-        raise TypeError(f"params: loop, path, top_k and subsample_n must be integers, the rest "
-                        f"numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: loop, path, top_k and subsample_n must be integers, the rest numbers; got {params!r}"
+        ) from None
     if loop < REPLACE or loop > SUBSAMPLE:
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if path not in (EXACT, SAMPLES):
@@ -377,24 +388,53 @@ def _cat_params(params) -> Params:
         raise ValueError("truth: probabilities must sum to 1")
     cap = 8589934590.0 if path == SAMPLES else 1099511627776.0
     if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
-        raise ValueError("counts must be integers in [0, 2**33 - 2] on the samples path"
-                         if path == SAMPLES else "counts must be integers in [0, 2**40]")
+        raise ValueError(
+            "counts must be integers in [0, 2**33 - 2] on the samples path"
+            if path == SAMPLES
+            else "counts must be integers in [0, 2**40]"
+        )
     if path == SAMPLES and real_fixed > cap:
         raise ValueError("real_fixed must be <= 2**33 - 2 on the samples path")
-    return Params(loop, path, top_k, tau, top_p, smoothing, weight, tpr, fpr,
-                              real_fixed, sub_n, truth, rare, counts)
+    return Params(
+        loop, path, top_k, tau, top_p, smoothing, weight, tpr, fpr, real_fixed, sub_n, truth, rare, counts
+    )
 
 
 def _cat_params_of(static, dyn) -> Params:
     loop, path, sub_n, _ = static
-    return Params(loop, path, dyn["top_k"], dyn["tau"], dyn["top_p"], dyn["smoothing"],
-                              dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"], sub_n,
-                              dyn["truth"], dyn["rare"], dyn["counts"])
+    return Params(
+        loop,
+        path,
+        dyn["top_k"],
+        dyn["tau"],
+        dyn["top_p"],
+        dyn["smoothing"],
+        dyn["weight"],
+        dyn["tpr"],
+        dyn["fpr"],
+        dyn["real_fixed"],
+        sub_n,
+        dyn["truth"],
+        dyn["rare"],
+        dyn["counts"],
+    )
 
 
-
-def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                        rec_offset, records, detectors, first, threads, columns=None):
+def advance_categorical(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The categorical token model's twin of ``_core.advance_categorical``:
     arguments as in ``advance`` with state [R, state_size(params)]
     and params a ``Params``. Compiled once per (loop, path,
@@ -402,11 +442,35 @@ def advance_categorical(params, state, replica_ids, seed, gen_begin, gen_end, re
     p = _cat_params(params)
     static = (p.loop, p.path, p.subsample_n, bound(p))
     model = family_model(sys.modules[__name__], _cat_params_of, static)
-    dyn = dict(top_k=jnp.int64(p.top_k), tau=jnp.float64(p.tau), top_p=jnp.float64(p.top_p),
-               smoothing=jnp.float64(p.smoothing), weight=jnp.float64(p.weight),
-               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), truth=jnp.asarray(p.truth),
-               rare=jnp.asarray(p.rare), counts=jnp.asarray(p.counts))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0],
-             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-             detectors, first, threads, columns)
+    dyn = dict(
+        top_k=jnp.int64(p.top_k),
+        tau=jnp.float64(p.tau),
+        top_p=jnp.float64(p.top_p),
+        smoothing=jnp.float64(p.smoothing),
+        weight=jnp.float64(p.weight),
+        tpr=jnp.float64(p.tpr),
+        fpr=jnp.float64(p.fpr),
+        real_fixed=jnp.float64(p.real_fixed),
+        truth=jnp.asarray(p.truth),
+        rare=jnp.asarray(p.rare),
+        counts=jnp.asarray(p.counts),
+    )
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

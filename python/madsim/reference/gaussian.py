@@ -42,10 +42,10 @@ EXACT, SAMPLES = 0, 1
 class Params(NamedTuple):
     """Mirrors csrc/madsim/models/gaussian1d.hpp::Gaussian1D::Params."""
 
-    n: float          # samples per generation, >= 2 (a Python int on the samples path)
-    tau: float        # temperature: synthetic spread = tau * sigma
-    estimator: int    # 0 = mle, 1 = unbiased
-    path: int         # 0 = exact, 1 = samples
+    n: float  # samples per generation, >= 2 (a Python int on the samples path)
+    tau: float  # temperature: synthetic spread = tau * sigma
+    estimator: int  # 0 = mle, 1 = unbiased
+    path: int  # 0 = exact, 1 = samples
     mu0: float = 0.0  # the truth N(mu0, var0) the metrics compare with
     var0: float = 1.0
 
@@ -53,8 +53,8 @@ class Params(NamedTuple):
 class Moments1(NamedTuple):
     """Mirrors csrc/madsim/moments.hpp::Moments1."""
 
-    count: jnp.ndarray    # number of points
-    mean: jnp.ndarray     # their mean
+    count: jnp.ndarray  # number of points
+    mean: jnp.ndarray  # their mean
     scatter: jnp.ndarray  # sum of squared deviations from `mean`
 
 
@@ -132,7 +132,7 @@ def draw_samples(n: int, mu, s, st: Stream, scale=1.0) -> Moments1:
         raise ValueError(f"draw_samples: n must be a static positive integer; got {n!r}")
     nb = (count + 1) // 2
     w = block(st, jnp.arange(nb, dtype=jnp.uint32))  # [nb, 4]
-    a, b = normals_of_block(w)                       # [nb] each: normals 2i, 2i+1
+    a, b = normals_of_block(w)  # [nb] each: normals 2i, 2i+1
     z0 = a[0]
     da = a - z0
     db = b - z0
@@ -201,13 +201,15 @@ def _params(params):
     except AttributeError:
         raise TypeError(
             f"params must have fields n, tau, estimator, path, mu0, var0 (a "
-            f"madsim.reference.gaussian.Params); got {params!r}") from None
+            f"madsim.reference.gaussian.Params); got {params!r}"
+        ) from None
     try:
         n, tau, mu0, var0 = float(n), float(tau), float(mu0), float(var0)
         est, path = operator.index(est), operator.index(path)
     except TypeError:
-        raise TypeError(f"params: n, tau, mu0 and var0 must be numbers, estimator and path "
-                        f"integers; got {params!r}") from None
+        raise TypeError(
+            f"params: n, tau, mu0 and var0 must be numbers, estimator and path integers; got {params!r}"
+        ) from None
     if not (2.0 <= n <= 4294967296.0 and n == math.floor(n)):
         raise ValueError("n must be an integer in [2, 2**32]")
     if not (tau >= 0.0 and math.isfinite(tau)):
@@ -225,8 +227,14 @@ def _params(params):
 
 def _gaussian_params(static, dyn):
     path, n_static = static
-    return Params(dyn["n"] if n_static is None else n_static, dyn["tau"],
-                           dyn["estimator"], path, dyn["mu0"], dyn["var0"])
+    return Params(
+        dyn["n"] if n_static is None else n_static,
+        dyn["tau"],
+        dyn["estimator"],
+        path,
+        dyn["mu0"],
+        dyn["var0"],
+    )
 
 
 def _gaussian_step(static, dyn, row, key, replica, t):
@@ -237,8 +245,21 @@ def _gaussian_observe(static, dyn, row):
     return observe(_gaussian_params(static, dyn), row)
 
 
-def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-            detectors, first, threads, columns=None):
+def advance(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """Runs generations gen_begin+1 .. gen_end of every replica, in place.
 
     state [R, 2] float64 in/out; replica_ids [R] uint32; seed in [0, 2**64);
@@ -254,8 +275,29 @@ def advance(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_
     p = _params(params)
     n_static = int(p.n) if p.path == SAMPLES else None
     model = Model(None, _gaussian_step, _gaussian_observe, (p.path, n_static))
-    dyn = dict(n=jnp.float64(p.n), tau=jnp.float64(p.tau), estimator=jnp.int32(p.estimator),
-               mu0=jnp.float64(p.mu0), var0=jnp.float64(p.var0))
-    advance_model(model, dyn, state_size(p), observe_size(p), None, state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns)
+    dyn = dict(
+        n=jnp.float64(p.n),
+        tau=jnp.float64(p.tau),
+        estimator=jnp.int32(p.estimator),
+        mu0=jnp.float64(p.mu0),
+        var0=jnp.float64(p.var0),
+    )
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        None,
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

@@ -57,15 +57,33 @@ import numpy as np
 from jax import lax
 
 from .backend import advance_model, as_c_array, family_model
-from .metrics import (M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_LOGDET_RATIO, M_TAIL2, M_TAIL3,
-                      M_TAIL4, M_TRACE_RATIO, M_W2_SQ, N_GAUSS_METRICS, gauss1_metrics,
-                      gaussd_metrics)
-from .linalg import (cholesky_packed, congruence_packed, outer_packed, pack, tri, tri_mul_dense,
-                     tri_mul_vec, tri_size, unpack_lower)
+from .metrics import (
+    M_KL_MODEL_TRUTH,
+    M_KL_TRUTH_MODEL,
+    M_LOGDET_RATIO,
+    M_TAIL2,
+    M_TAIL3,
+    M_TAIL4,
+    M_TRACE_RATIO,
+    M_W2_SQ,
+    N_GAUSS_METRICS,
+    gauss1_metrics,
+    gaussd_metrics,
+)
+from .linalg import (
+    cholesky_packed,
+    congruence_packed,
+    outer_packed,
+    pack,
+    tri,
+    tri_mul_dense,
+    tri_mul_vec,
+    tri_size,
+    unpack_lower,
+)
 from .moments import moments_clear, moments_pool, moments_size
 from . import ppca
-from .philox import (TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block,
-                     make_stream)
+from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block, make_stream
 from .samplers import binomial, chisquare, normals_of_block
 from .transforms import uniform52
 
@@ -80,35 +98,35 @@ class Params(NamedTuple):
     holding the truth and the count table themselves (n_counts is
     ``counts.shape[0]``)."""
 
-    d: int              # dimension (Python int)
-    loop: int           # REPLACE .. SUBSAMPLE (a Python int, or traced: see above)
-    estimator: int      # MLE or UNBIASED
-    path: int           # EXACT or SAMPLES (Python int)
-    tau: float          # temperature: synthetic spread tau * Sigma^(1/2)
-    trunc: float        # 0: none; else keep synthetic tries with |z| <= trunc
-    weight: float       # < 0: pooled fit; else w in [0, 1]
-    tpr: float          # filter: drop probability of synthetic points
-    fpr: float          # filter: drop probability of real points
-    real_fixed: float   # Augment: size of the fixed real set
-    subsample_n: int    # AccumulateSubsample: points per fit (<= Bounds.subsample)
-    pool_cap: int       # AccumulateSubsample: points the pool holds (Python int)
-    truth: Any          # [d + T]: mu0, then Sigma0's Cholesky factor (packed)
-    counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
-    factors: int = 0    # 0: full covariance; q in [1, d): PPCA (Python int)
-    basis: Any = None   # [d, q] (factors > 0): the truth's principal subspace, orthonormal
+    d: int  # dimension (Python int)
+    loop: int  # REPLACE .. SUBSAMPLE (a Python int, or traced: see above)
+    estimator: int  # MLE or UNBIASED
+    path: int  # EXACT or SAMPLES (Python int)
+    tau: float  # temperature: synthetic spread tau * Sigma^(1/2)
+    trunc: float  # 0: none; else keep synthetic tries with |z| <= trunc
+    weight: float  # < 0: pooled fit; else w in [0, 1]
+    tpr: float  # filter: drop probability of synthetic points
+    fpr: float  # filter: drop probability of real points
+    real_fixed: float  # Augment: size of the fixed real set
+    subsample_n: int  # AccumulateSubsample: points per fit (<= Bounds.subsample)
+    pool_cap: int  # AccumulateSubsample: points the pool holds (Python int)
+    truth: Any  # [d + T]: mu0, then Sigma0's Cholesky factor (packed)
+    counts: Any  # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    factors: int = 0  # 0: full covariance; q in [1, d): PPCA (Python int)
+    basis: Any = None  # [d, q] (factors > 0): the truth's principal subspace, orthonormal
     reweight_beta: float = 0.0  # 0: off; else synthetic draws with |z| > reweight_k weigh 1 + beta
     reweight_k: float = 0.0
-    correction: float = 0.0     # 0: off; else g in (0, 1]: self-correction's strength
+    correction: float = 0.0  # 0: off; else g in (0, 1]: self-correction's strength
 
 
 class Bounds(NamedTuple):
     """Static buffer sizes (Python ints) of the samples path; reference only,
     the C++ streams its points instead."""
 
-    real: int       # most real points one part of one generation draws
+    real: int  # most real points one part of one generation draws
     synthetic: int  # most synthetic points one generation draws
     subsample: int  # most points a subsampling fit picks (>= subsample_n);
-                    # 0 declares the loop is not SUBSAMPLE (its code is not traced)
+    # 0 declares the loop is not SUBSAMPLE (its code is not traced)
 
 
 def bucket(k: int) -> int:
@@ -201,8 +219,16 @@ def metrics_at(p: Params) -> int:
 
 
 # Mirrors GaussianLoop::metric_of for d > 1: the metrics defined there, in slot order.
-ND_METRICS = (M_TAIL2, M_TAIL3, M_TAIL4, M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL,
-              M_LOGDET_RATIO, M_TRACE_RATIO)
+ND_METRICS = (
+    M_TAIL2,
+    M_TAIL3,
+    M_TAIL4,
+    M_W2_SQ,
+    M_KL_MODEL_TRUTH,
+    M_KL_TRUTH_MODEL,
+    M_LOGDET_RATIO,
+    M_TRACE_RATIO,
+)
 
 
 def n_metrics(p: Params) -> int:
@@ -283,12 +309,14 @@ def wishart_factor(d: int, nu, key, replica, gen, tag):
     """
     nu = jnp.asarray(nu, jnp.float64)
     bartlett = nu >= d
-    n_off = max(1, d * (d - 1))   # Bartlett needs d(d-1)/2, the singular factor d nu < d^2 - d
+    n_off = max(1, d * (d - 1))  # Bartlett needs d(d-1)/2, the singular factor d nu < d^2 - d
     off = normals(make_stream(key, replica, gen, tag, 1), 0, n_off)
     i = np.arange(d)[:, None]
     j = np.arange(d)[None, :]
-    chi, _, _ = chisquare(jnp.where(bartlett, nu - jnp.arange(d), 1.0),
-                          make_stream(key, replica, gen, tag, 2 + jnp.arange(d, dtype=jnp.uint32)))
+    chi, _, _ = chisquare(
+        jnp.where(bartlett, nu - jnp.arange(d), 1.0),
+        make_stream(key, replica, gen, tag, 2 + jnp.arange(d, dtype=jnp.uint32)),
+    )
     lower = jnp.where(j < i, off[np.minimum(i * (i - 1) // 2 + j, n_off - 1)], 0.0)
     F_bartlett = lower + jnp.diag(jnp.sqrt(chi))
     q = jnp.clip(nu, 0.0, float(d)).astype(jnp.int64)
@@ -316,8 +344,7 @@ def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False
     return (m, pack(F, d)) if factor else m
 
 
-def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int, factor: bool = False,
-                 beta=0.0, k=0.0):
+def draw_samples(d: int, c, mu, L, s, trunc, st: Stream, nmax: int, factor: bool = False, beta=0.0, k=0.0):
     """Moments of c draws (truncated to |z| <= trunc when trunc > 0) from the
     consecutive normals of st, reduced on z - z_0 in standard coordinates and
     mapped by the fit's affine equivariance: mean = mu + s L zbar, scatter =
@@ -404,8 +431,8 @@ def correct(p: Params, head, m):
     Linv = jax.scipy.linalg.solve_triangular(Ls, jnp.eye(d), lower=True)
     A = Linv.T @ R @ Linv
     M = (1.0 - g) * jnp.eye(d) + g * 0.5 * (A + A.T)
-    mean = (1.0 - g) * mu + g * truth[:d] + M @ (m[1:1 + d] - mu)
-    S = unpack_lower(m[1 + d:], d)
+    mean = (1.0 - g) * mu + g * truth[:d] + M @ (m[1 : 1 + d] - mu)
+    S = unpack_lower(m[1 + d :], d)
     S = S + jnp.tril(S, -1).T
     out = jnp.concatenate([m[:1], mean, pack(M @ S @ M, d)])
     return jnp.where(usable, out, m)
@@ -420,13 +447,22 @@ def draw_part(p: Params, real, c, mu, L, key, replica, gen, nmax: int, factor: b
     """
     s = _pick(real, 1.0, p.tau)
     if p.path == EXACT:
-        return draw_exact(p.d, c, mu, L, s, key, replica, gen, _pick(real, TAG_REAL, TAG_SCATTER),
-                          factor)
+        return draw_exact(p.d, c, mu, L, s, key, replica, gen, _pick(real, TAG_REAL, TAG_SCATTER), factor)
     if p.path == SAMPLES:
         beta = 0.0 if _off(p.reweight_beta) else _pick(real, 0.0, p.reweight_beta)
-        return draw_samples(p.d, c, mu, L, s, _pick(real, 0.0, p.trunc),
-                            make_stream(key, replica, gen, _pick(real, TAG_REAL, TAG_SAMPLES), 0),
-                            nmax, factor, beta, p.reweight_k)
+        return draw_samples(
+            p.d,
+            c,
+            mu,
+            L,
+            s,
+            _pick(real, 0.0, p.trunc),
+            make_stream(key, replica, gen, _pick(real, TAG_REAL, TAG_SAMPLES), 0),
+            nmax,
+            factor,
+            beta,
+            p.reweight_k,
+        )
     raise ValueError(f"path must be 0 (exact) or 1 (samples); got {p.path!r}")
 
 
@@ -444,8 +480,11 @@ def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds, factor: 
     together changes no number)."""
     d = p.d
     truth = jnp.asarray(p.truth, jnp.float64)
-    both = jax.vmap(lambda real, c, row: draw_part(p, real, c, row[:d], row[d:], key, replica, gen,
-                                                   max(nmax.real, nmax.synthetic), factor))
+    both = jax.vmap(
+        lambda real, c, row: draw_part(
+            p, real, c, row[:d], row[d:], key, replica, gen, max(nmax.real, nmax.synthetic), factor
+        )
+    )
     out = both(jnp.array([False, True]), jnp.stack([k, m]), jnp.stack([model, truth]))
     if factor:  # ((m_syn, m_real), (G_syn, G_real)) -> (m_syn, m_real, G_syn)
         return out[0][0], out[0][1], out[1][0]
@@ -481,13 +520,14 @@ def fit(p: Params, real, syn, head):
     d = p.d
     pooled = moments_pool(real, syn, d)
     ok_pooled = jnp.logical_not(pooled[0] < d + 1.0)
-    mu_pooled = pooled[1:1 + d]
-    cov_pooled = pooled[1 + d:] / _nonzero(divisor(p, pooled[0]))
+    mu_pooled = pooled[1 : 1 + d]
+    cov_pooled = pooled[1 + d :] / _nonzero(divisor(p, pooled[0]))
     ok_weighted = jnp.logical_not((real[0] < d + 1.0) | (syn[0] < d + 1.0))
     w = jnp.asarray(p.weight, jnp.float64)
-    mu_weighted = w * real[1:1 + d] + (1.0 - w) * syn[1:1 + d]
-    cov_weighted = (w * (real[1 + d:] / _nonzero(divisor(p, real[0])))
-                    + (1.0 - w) * (syn[1 + d:] / _nonzero(divisor(p, syn[0]))))
+    mu_weighted = w * real[1 : 1 + d] + (1.0 - w) * syn[1 : 1 + d]
+    cov_weighted = w * (real[1 + d :] / _nonzero(divisor(p, real[0]))) + (1.0 - w) * (
+        syn[1 + d :] / _nonzero(divisor(p, syn[0]))
+    )
     is_pooled = w < 0.0
     ok = jnp.where(is_pooled, ok_pooled, ok_weighted)
     mu = jnp.where(is_pooled, mu_pooled, mu_weighted)
@@ -517,7 +557,7 @@ def init(p: Params, key, replica, nmax: Bounds):
     if _may_be(p.loop, AUGMENT):
         c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
         m = draw_part(p, True, c, truth[:d], truth[d:], key, replica, 0, nmax.real)
-        cases[AUGMENT] = state.at[loop_at(p):loop_at(p) + ms].set(m)
+        cases[AUGMENT] = state.at[loop_at(p) : loop_at(p) + ms].set(m)
     return _switch(p.loop, cases, state)
 
 
@@ -541,14 +581,15 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
     t = jnp.asarray(t, jnp.uint32)
     m_t, k_t = jnp.asarray(p.counts, jnp.float64)[t.astype(jnp.int64) - 1]
     # Both filters in one binomial call (synthetic: site 0, real: site 1).
-    k, m = survivors(jnp.stack([k_t, m_t]), jnp.stack([p.tpr, p.fpr]), key, replica, t,
-                     jnp.arange(2, dtype=jnp.uint32))
+    k, m = survivors(
+        jnp.stack([k_t, m_t]), jnp.stack([p.tpr, p.fpr]), key, replica, t, jnp.arange(2, dtype=jnp.uint32)
+    )
     m = _switch(p.loop, {AUGMENT: jnp.float64(0.0)}, m)
     empty = moments_clear(d)
     fit_on, rows, counts = {}, {}, {}  # per loop: moments to fit, new row, (real, synthetic)
     if any(_may_be(p.loop, x) for x in (REPLACE, AUGMENT, FRESH, ACCUMULATE)):
         # Synthetic draws come from model t-1 (the row before the fit).
-        real = state[lat:lat + ms]  # Augment: the fixed real set
+        real = state[lat : lat + ms]  # Augment: the fixed real set
         if any(_may_be(p.loop, x) for x in (REPLACE, FRESH, ACCUMULATE)):
             syn, drawn, G = draw_parts(p, k, m, state[:head], key, replica, t, nmax, factor=True)
             real = _switch(p.loop, {AUGMENT: real}, drawn)
@@ -559,14 +600,14 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
         for x in (REPLACE, AUGMENT, FRESH):
             fit_on[x], rows[x], counts[x] = (real, syn), state, jnp.stack([real[0], syn[0]])
         if _may_be(p.loop, ACCUMULATE):
-            n_parts = state[lat:lat + 2] + jnp.stack([real[0], syn[0]])
-            pool = moments_pool(moments_pool(state[lat + 2:lat + 2 + ms], real, d), syn, d)
+            n_parts = state[lat : lat + 2] + jnp.stack([real[0], syn[0]])
+            pool = moments_pool(moments_pool(state[lat + 2 : lat + 2 + ms], real, d), syn, d)
             fit_on[ACCUMULATE] = (pool, empty)
-            rows[ACCUMULATE] = state.at[lat:lat + 2 + ms].set(jnp.concatenate([n_parts, pool]))
+            rows[ACCUMULATE] = state.at[lat : lat + 2 + ms].set(jnp.concatenate([n_parts, pool]))
             counts[ACCUMULATE] = n_parts
     if _may_be(p.loop, SUBSAMPLE) and p.path == SAMPLES and nmax.subsample > 0:
         rows[SUBSAMPLE], mom = step_subsample(p, state, key, replica, t, m, k, nmax)
-        fit_on[SUBSAMPLE], counts[SUBSAMPLE] = (mom, empty), rows[SUBSAMPLE][head:head + 2]
+        fit_on[SUBSAMPLE], counts[SUBSAMPLE] = (mom, empty), rows[SUBSAMPLE][head : head + 2]
     any_loop = next(iter(fit_on))
     a, b = _switch(p.loop, fit_on, fit_on[any_loop])
     new, ok = fit(p, a, b, state[:head])
@@ -575,7 +616,7 @@ def step(p: Params, state, key, replica, t, nmax: Bounds):
     if p.factors:  # PPCA: every fit projected (a kept model is already PPCA)
         new = jnp.where(ok, new.at[d:].set(ppca.project(new[d:], d, p.factors)), new)
     state = _switch(p.loop, rows, rows[any_loop])
-    state = state.at[:head].set(new).at[head:head + 2].set(_switch(p.loop, counts, counts[any_loop]))
+    state = state.at[:head].set(new).at[head : head + 2].set(_switch(p.loop, counts, counts[any_loop]))
     return state.at[head + 2].add(jnp.where(ok, 0.0, 1.0))[:n_in]
 
 
@@ -591,7 +632,7 @@ def replace_fit(p: Params, syn, G, head):
     ok = jnp.logical_not(syn[0] < d + 1.0)
     f = jnp.asarray(p.tau, jnp.float64) / jnp.sqrt(_nonzero(divisor(p, syn[0])))
     LG = f * (unpack_lower(head[d:], d) @ unpack_lower(G, d))
-    new = jnp.concatenate([syn[1:1 + d], pack(LG, d)])
+    new = jnp.concatenate([syn[1 : 1 + d], pack(LG, d)])
     return jnp.where(ok, new, head), ok
 
 
@@ -628,14 +669,20 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
     cap, nsub = p.pool_cap, max(1, nmax.subsample)
     truth = jnp.asarray(p.truth, jnp.float64)
     size = state[lat].astype(jnp.int64)
-    pts = state[lat + 1:lat + 1 + cap * (d + 1)].reshape(cap, d + 1)
+    pts = state[lat + 1 : lat + 1 + cap * (d + 1)].reshape(cap, d + 1)
     # Synthetic first (from model t-1, before anything changes), then real.
     for real, want, mu, L, s, trunc, nm in (
-            (False, k, state[:d], state[d:head], p.tau, p.trunc, nmax.synthetic),
-            (True, m, truth[:d], truth[d:], 1.0, 0.0, nmax.real)):
+        (False, k, state[:d], state[d:head], p.tau, p.trunc, nmax.synthetic),
+        (True, m, truth[:d], truth[d:], 1.0, 0.0, nmax.real),
+    ):
         room = (cap - size).astype(jnp.float64)
-        z, got = accepted_tries(make_stream(key, replica, t, TAG_REAL if real else TAG_SAMPLES, 0),
-                                jnp.minimum(want, room), d, trunc, nm)
+        z, got = accepted_tries(
+            make_stream(key, replica, t, TAG_REAL if real else TAG_SAMPLES, 0),
+            jnp.minimum(want, room),
+            d,
+            trunc,
+            nm,
+        )
         x = mu + s * (z @ unpack_lower(L, d).T)
         rows = jnp.concatenate([x, jnp.full((nm, 1), 1.0 if real else 0.0)], axis=1)
         j = jnp.arange(nm)
@@ -645,12 +692,12 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):
     pick = floyd_subset(make_stream(key, replica, t, TAG_SUBSET, 0), size, n, nsub)
     use = jnp.arange(nsub) < n
     padded = jnp.concatenate([pts, jnp.zeros((1, d + 1))])  # pool_cap may be 0
-    chosen = padded[jnp.where(use, pick, 0.0).astype(jnp.int64)]       # [nsub, d + 1]
+    chosen = padded[jnp.where(use, pick, 0.0).astype(jnp.int64)]  # [nsub, d + 1]
     nn, mean, sc = shifted_moments(chosen[:, :d], use, d)
     n_real = jnp.sum(jnp.where(use, chosen[:, d], 0.0))
     state = state.at[lat].set(size.astype(jnp.float64))
-    state = state.at[lat + 1:lat + 1 + cap * (d + 1)].set(pts.reshape(-1))
-    state = state.at[head:head + 2].set(jnp.stack([n_real, nn - n_real]))
+    state = state.at[lat + 1 : lat + 1 + cap * (d + 1)].set(pts.reshape(-1))
+    state = state.at[head : head + 2].set(jnp.stack([n_real, nn - n_real]))
     return state, jnp.concatenate([nn[None], mean, sc])
 
 
@@ -680,7 +727,7 @@ def observe(p: Params, state):
         metrics = gauss1_metrics(mu[0], L * L, truth[0], L0 * L0)
     else:
         metrics = gaussd_metrics(mu, state[d:head], truth[:d], truth[d:], d)[np.array(ND_METRICS)]
-    out = [mu, sigma, tail, state[head:head + 3], metrics]
+    out = [mu, sigma, tail, state[head : head + 3], metrics]
     if p.factors:
         out.append(ppca.metrics(state[d:head], jnp.asarray(p.basis, jnp.float64), d, p.factors))
     return jnp.concatenate(out)
@@ -698,15 +745,32 @@ def _loop_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.gaussian_loop.Params; got {params!r}")
     p = params
     try:
-        d, loop, est, path = (operator.index(p.d), operator.index(p.loop),
-                              operator.index(p.estimator), operator.index(p.path))
+        d, loop, est, path = (
+            operator.index(p.d),
+            operator.index(p.loop),
+            operator.index(p.estimator),
+            operator.index(p.path),
+        )
         sub_n, cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
         tau, trunc, weight, tpr, fpr, real_fixed, beta, rk, corr = map(
-            float, (p.tau, p.trunc, p.weight, p.tpr, p.fpr, p.real_fixed, p.reweight_beta,
-                    p.reweight_k, p.correction))
+            float,
+            (
+                p.tau,
+                p.trunc,
+                p.weight,
+                p.tpr,
+                p.fpr,
+                p.real_fixed,
+                p.reweight_beta,
+                p.reweight_k,
+                p.correction,
+            ),
+        )
     except TypeError:
-        raise TypeError(f"params: d, loop, estimator, path, subsample_n and pool_cap must be "
-                        f"integers, the rest numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: d, loop, estimator, path, subsample_n and pool_cap must be "
+            f"integers, the rest numbers; got {params!r}"
+        ) from None
     if d < 1 or d > 256:
         raise ValueError("d must lie in [1, 256]")
     if loop < REPLACE or loop > SUBSAMPLE:
@@ -756,8 +820,27 @@ def _loop_params(params) -> Params:
     if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
         raise ValueError("truth: the Cholesky factor needs a positive diagonal")
     factors, basis = _ppca_params(p, d)
-    return Params(d, loop, est, path, tau, trunc, weight, tpr, fpr, real_fixed,
-                                sub_n, cap, truth, counts, factors, basis, beta, rk, corr)
+    return Params(
+        d,
+        loop,
+        est,
+        path,
+        tau,
+        trunc,
+        weight,
+        tpr,
+        fpr,
+        real_fixed,
+        sub_n,
+        cap,
+        truth,
+        counts,
+        factors,
+        basis,
+        beta,
+        rk,
+        corr,
+    )
 
 
 def _ppca_params(p, d):
@@ -771,8 +854,7 @@ def _ppca_params(p, d):
             raise ValueError("basis is for factors > 0 (PPCA); got factors = 0")
         return 0, None
     if q < 1 or q >= d:
-        raise ValueError(f"factors must be 0 (full covariance) or lie in [1, d - 1] = [1, {d - 1}], "
-                         f"got {q}")
+        raise ValueError(f"factors must be 0 (full covariance) or lie in [1, d - 1] = [1, {d - 1}], got {q}")
     if p.basis is None:
         raise ValueError("factors > 0 needs basis, the truth's [d, q] subspace")
     U = np.array(as_c_array(p.basis, "basis", (d, q)), np.float64)
@@ -783,15 +865,44 @@ def _ppca_params(p, d):
 
 def _loop_params_of(static, dyn) -> Params:
     d, path, cap, factors, (beta, rk, corr), _ = static
-    return Params(d, dyn["loop"], dyn["estimator"], path, dyn["tau"], dyn["trunc"],
-                                dyn["weight"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
-                                dyn["subsample_n"], cap, dyn["truth"], dyn["counts"], factors,
-                                dyn.get("basis"), beta, rk, corr)
+    return Params(
+        d,
+        dyn["loop"],
+        dyn["estimator"],
+        path,
+        dyn["tau"],
+        dyn["trunc"],
+        dyn["weight"],
+        dyn["tpr"],
+        dyn["fpr"],
+        dyn["real_fixed"],
+        dyn["subsample_n"],
+        cap,
+        dyn["truth"],
+        dyn["counts"],
+        factors,
+        dyn.get("basis"),
+        beta,
+        rk,
+        corr,
+    )
 
 
-
-def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens,
-                          rec_offset, records, detectors, first, threads, columns=None):
+def advance_gaussian_loop(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """Runs generations gen_begin+1 .. gen_end of every replica of the
     d-dimensional Gaussian loop, in place; when gen_begin == 0 each state row
     is first (re)initialised (the truth, and Augment's fixed real set) and
@@ -815,18 +926,42 @@ def advance_gaussian_loop(params, state, replica_ids, seed, gen_begin, gen_end, 
     """
     p = _loop_params(params)
     # the mitigations are static (Python numbers): their code is traced only when on
-    static = (p.d, p.path, p.pool_cap, p.factors, (p.reweight_beta, p.reweight_k, p.correction),
-              bounds(p))
+    static = (p.d, p.path, p.pool_cap, p.factors, (p.reweight_beta, p.reweight_k, p.correction), bounds(p))
     model = family_model(sys.modules[__name__], _loop_params_of, static)
-    dyn = dict(loop=jnp.int32(p.loop), estimator=jnp.int32(p.estimator), tau=jnp.float64(p.tau),
-               trunc=jnp.float64(p.trunc), weight=jnp.float64(p.weight),
-               tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), subsample_n=jnp.int64(p.subsample_n),
-               truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
+    dyn = dict(
+        loop=jnp.int32(p.loop),
+        estimator=jnp.int32(p.estimator),
+        tau=jnp.float64(p.tau),
+        trunc=jnp.float64(p.trunc),
+        weight=jnp.float64(p.weight),
+        tpr=jnp.float64(p.tpr),
+        fpr=jnp.float64(p.fpr),
+        real_fixed=jnp.float64(p.real_fixed),
+        subsample_n=jnp.int64(p.subsample_n),
+        truth=jnp.asarray(p.truth),
+        counts=jnp.asarray(p.counts),
+    )
     if p.factors:
         dyn["basis"] = jnp.asarray(p.basis)
     S = state_size(p)
     width = row_size(_loop_params_of(static, dyn))
-    advance_model(model, dyn, S, observe_size(p), p.counts.shape[0], state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns, width=width)
+    advance_model(
+        model,
+        dyn,
+        S,
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+        width=width,
+    )

@@ -39,8 +39,11 @@ def cums(lam, beta2, w):
     """K', K'', K''' from w [..., n] (gchisq_cums), summed over the last axis."""
     lp = lam / w
     bp = beta2 / w / w
-    return (jnp.sum(lp + bp, -1), jnp.sum(2.0 * lp * lp + 4.0 * lp * bp, -1),
-            jnp.sum(8.0 * lp * lp * lp + 24.0 * lp * lp * bp, -1))
+    return (
+        jnp.sum(lp + bp, -1),
+        jnp.sum(2.0 * lp * lp + 4.0 * lp * bp, -1),
+        jnp.sum(8.0 * lp * lp * lp + 24.0 * lp * lp * bp, -1),
+    )
 
 
 def _ws(lam, lmax, W):
@@ -99,7 +102,7 @@ def upper(lam, beta2, t, bsq):
     lmax_g = jnp.where(gen, lmax, 1.0)
     t_g = jnp.where(sure | point, 1.0 + jnp.sum(lam_g), t)
     W = saddle_w(lam_g, beta2_g, lmax_g, t_g)
-    w0 = _ws(lam_g, lmax_g, W)                                    # [K, n]
+    w0 = _ws(lam_g, lmax_g, W)  # [K, n]
     s_hat = (1.0 - W) / (2.0 * lmax_g)
     sig = 1.0 / jnp.sqrt(cums(lam_g, beta2_g, w0)[1])
     up = s_hat >= sig
@@ -128,8 +131,9 @@ def upper(lam, beta2, t, bsq):
         mr, mi = 1.0 - zr, -zi
         den = mr * mr + mi * mi
         qr, qi = (zr * mr + zi * mi) / den, (zi * mr - zr * mi) / den
-        tr = (-0.5 * (0.5 * jnp.log1p(zr * (zr - 2.0) + zi * zi) + zr)
-              + cc * (dr[:, None] * qr - di[:, None] * qi))
+        tr = -0.5 * (0.5 * jnp.log1p(zr * (zr - 2.0) + zi * zi) + zr) + cc * (
+            dr[:, None] * qr - di[:, None] * qi
+        )
         ti = -0.5 * (jnp.arctan2(mi, mr) + zi) + cc * (dr[:, None] * qi + di[:, None] * qr)
         pr = dr * g0 + jnp.sum(jnp.where(live, tr, 0.0), -1)
         pi = di * g0 + jnp.sum(jnp.where(live, ti, 0.0), -1)
@@ -151,8 +155,9 @@ def upper(lam, beta2, t, bsq):
     _, S, _ = lax.while_loop(lambda c: (c[0] <= MAX_NODES) & ~jnp.all(c[2]), body, init)
     side = jnp.where(up, S, -S)
     ok = side > 0.0
-    p = jnp.where(ok, jnp.exp(jnp.minimum(0.0, e0 + jnp.log(jnp.where(ok, h * side, 1.0)
-                                                              / (2.0 * math.pi)))), 0.0)
+    p = jnp.where(
+        ok, jnp.exp(jnp.minimum(0.0, e0 + jnp.log(jnp.where(ok, h * side, 1.0) / (2.0 * math.pi)))), 0.0
+    )
     p = jnp.where(up, p, 1.0 - p)
     p = jnp.where(sure, 1.0, p)
     return jnp.where(point, jnp.where(bsq > t, 1.0, 0.0), p)

@@ -47,8 +47,7 @@ from .transforms import uniform52
 # Mirrors GaussianMixture::Loop, ::CovType, ::Counter
 REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
 FULL, DIAG, SPHERICAL = 0, 1, 2
-(C_REAL, C_SYNTHETIC, C_SKIPPED, C_ITERS, C_CAPPED, C_FLOORED, C_EMPTIED, C_LOGLIK,
- N_COUNTERS) = range(9)
+(C_REAL, C_SYNTHETIC, C_SKIPPED, C_ITERS, C_CAPPED, C_FLOORED, C_EMPTIED, C_LOGLIK, N_COUNTERS) = range(9)
 EMPTY_MASS = 1e-8
 LOG_2PI = 1.8378770664093454835606594728112
 
@@ -66,12 +65,12 @@ class Params(NamedTuple):
     tau: Any
     tpr: Any
     fpr: Any
-    real_fixed: Any     # a Python number: it sizes Augment's state
-    truth: Any          # [k + k d + k T]
-    tails: Any          # [2 d]
-    counts: Any         # [G, 2]
+    real_fixed: Any  # a Python number: it sizes Augment's state
+    truth: Any  # [k + k d + k T]
+    tails: Any  # [2 d]
+    counts: Any  # [G, 2]
     subsample_n: int = 0  # AccumulateSubsample: points per fit
-    pool_cap: int = 0     # Accumulate*: points the pool can hold (sizes the state)
+    pool_cap: int = 0  # Accumulate*: points the pool can hold (sizes the state)
 
 
 def T(p: Params) -> int:
@@ -134,16 +133,18 @@ def bounds(p: Params) -> tuple:
 
     syn = pow2(float(np.max(counts[:, 1], initial=0.0)))
     fresh = pow2(float(np.max(counts[:, 0], initial=0.0)))
-    real = {FRESH: fresh, ACCUMULATE: fresh, SUBSAMPLE: fresh,
-            AUGMENT: int(p.real_fixed)}.get(p.loop, 0)
+    real = {FRESH: fresh, ACCUMULATE: fresh, SUBSAMPLE: fresh, AUGMENT: int(p.real_fixed)}.get(p.loop, 0)
     return syn, real
 
 
 def unpack(p: Params, row):
     """(weights [k], means [k, d], packed factors [k, T]) of a state or truth row."""
     k, d = p.k, p.d
-    return (row[:k], row[k:factors_at(p)].reshape(k, d),
-            row[factors_at(p):params_size(p)].reshape(k, T(p)))
+    return (
+        row[:k],
+        row[k : factors_at(p)].reshape(k, d),
+        row[factors_at(p) : params_size(p)].reshape(k, T(p)),
+    )
 
 
 def draw(p: Params, w, mu, L, s, key, replica, gen, tag, B: int):
@@ -168,8 +169,9 @@ def e_step(p: Params, w, mu, L, X, mask):
     diag = np.array([tri(q, q) for q in range(d)])
     cst = jnp.log(w) - jnp.sum(jnp.log(L[:, diag]), axis=1) - 0.5 * d * LOG_2PI
     Ld = jax.vmap(lambda l: unpack_lower(l, d))(L)
-    z = jax.vmap(lambda Lj, mj: solve_triangular(Lj, (X - mj).T, lower=True).T,
-                 out_axes=1)(Ld, mu)                                  # [n, k, d]
+    z = jax.vmap(lambda Lj, mj: solve_triangular(Lj, (X - mj).T, lower=True).T, out_axes=1)(
+        Ld, mu
+    )  # [n, k, d]
     lg = jnp.where(w > 0.0, cst - 0.5 * jnp.sum(z * z, axis=-1), -jnp.inf)
     mx = jnp.max(lg, axis=1)
     lse = mx + jnp.log(jnp.sum(jnp.exp(lg - mx[:, None]), axis=1))
@@ -185,14 +187,19 @@ def m_step(p: Params, w, mu, L, X, r, n):
     ok = N >= EMPTY_MASS
     Ns = jnp.where(ok, N, 1.0)
     m = (r.T @ X) / Ns[:, None]
-    diff = X[:, None, :] - m[None]                                    # [n, k, d]
+    diff = X[:, None, :] - m[None]  # [n, k, d]
     S = jnp.einsum("nk,nka,nkb->kab", r, diff, diff) / Ns[:, None, None]
     eye = jnp.eye(d)
     sph = (jnp.trace(S, axis1=1, axis2=2) / d)[:, None, None] * eye
     S = jnp.where(p.cov_type == DIAG, S * eye, jnp.where(p.cov_type == SPHERICAL, sph, S))
     Lnew, raised = jax.vmap(lambda s: cholesky_floor_packed(pack(s, d), d, p.cov_floor))(S)
-    return (N / n, jnp.where(ok[:, None], m, mu), jnp.where(ok[:, None], Lnew, L),
-            jnp.sum(raised & ok).astype(jnp.float64), jnp.sum(~ok).astype(jnp.float64))
+    return (
+        N / n,
+        jnp.where(ok[:, None], m, mu),
+        jnp.where(ok[:, None], Lnew, L),
+        jnp.sum(raised & ok).astype(jnp.float64),
+        jnp.sum(~ok).astype(jnp.float64),
+    )
 
 
 def em(p: Params, w, mu, L, X, mask):
@@ -216,7 +223,8 @@ def em(p: Params, w, mu, L, X, mask):
 
     z = jnp.float64(0.0)
     it, done, _, ll, w, mu, L, fl, em_ = lax.while_loop(
-        cond, body, (jnp.int64(0), jnp.bool_(False), z, z, w, mu, L, z, z))
+        cond, body, (jnp.int64(0), jnp.bool_(False), z, z, w, mu, L, z, z)
+    )
     return w, mu, L, jnp.stack([it.astype(jnp.float64), jnp.where(done, 0.0, 1.0), fl, em_, ll])
 
 
@@ -227,20 +235,23 @@ def em_row(p: Params, state, X):
     w, mu, L = unpack(p, state)
     w, mu, L, c = em(p, w, mu, L, X, jnp.ones(X.shape[0], bool))
     c0 = counters_at(p)
-    return (state.at[:params_size(p)].set(jnp.concatenate([w, mu.reshape(-1), L.reshape(-1)]))
-            .at[c0 + C_ITERS:c0 + C_LOGLIK + 1].set(c))
+    return (
+        state.at[: params_size(p)]
+        .set(jnp.concatenate([w, mu.reshape(-1), L.reshape(-1)]))
+        .at[c0 + C_ITERS : c0 + C_LOGLIK + 1]
+        .set(c)
+    )
 
 
 def init(p: Params, key, replica, bnds):
-    row = jnp.zeros(state_size(p), jnp.float64).at[:params_size(p)].set(
-        jnp.asarray(p.truth, jnp.float64))
+    row = jnp.zeros(state_size(p), jnp.float64).at[: params_size(p)].set(jnp.asarray(p.truth, jnp.float64))
     if p.loop == AUGMENT:
         B = int(p.real_fixed)
         c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
         w0, mu0, L0 = unpack(p, jnp.asarray(p.truth, jnp.float64))
         X = draw(p, w0, mu0, L0, 1.0, key, replica, 0, TAG_REAL, B)
         X = jnp.where((jnp.arange(B) < c)[:, None], X, 0.0)
-        row = row.at[loop_at(p)].set(c).at[loop_at(p) + 1:].set(X.reshape(-1))
+        row = row.at[loop_at(p)].set(c).at[loop_at(p) + 1 :].set(X.reshape(-1))
     return row
 
 
@@ -252,14 +263,14 @@ def pool_fit_points(p: Params, state, Xs, ks, Xr, nr, key, replica, t):
     GaussianMixture::step_pool."""
     d, cap, lat = p.d, int(p.pool_cap), loop_at(p)
     size = state[lat].astype(jnp.int64)
-    pts = state[lat + 1:].reshape(cap, d + 1)
+    pts = state[lat + 1 :].reshape(cap, d + 1)
     for X, c, flag in ((Xs, ks, 0.0), (Xr, nr, 1.0)):
         j = jnp.arange(X.shape[0])
         c = jnp.minimum(c.astype(jnp.int64), cap - size)
         rows = jnp.concatenate([X, jnp.full((X.shape[0], 1), flag)], axis=1)
         pts = pts.at[jnp.where(j < c, size + j, cap)].set(rows, mode="drop")
         size = size + c
-    state = state.at[lat].set(size.astype(jnp.float64)).at[lat + 1:].set(pts.reshape(-1))
+    state = state.at[lat].set(size.astype(jnp.float64)).at[lat + 1 :].set(pts.reshape(-1))
     if p.loop == ACCUMULATE:
         chosen, mask = pts, jnp.arange(cap) < size
     else:
@@ -281,7 +292,7 @@ def step(p: Params, state, key, replica, t, bnds):
     w, mu, L = unpack(p, state)
     Xs = draw(p, w, mu, L, p.tau, key, replica, t, TAG_SAMPLES, nsyn)
     if p.loop == AUGMENT:
-        lp = state[loop_at(p):]
+        lp = state[loop_at(p) :]
         nr = lp[0]
         Xr = lp[1:].reshape(nreal, d)
     elif p.loop == FRESH or pooled(p):
@@ -298,12 +309,11 @@ def step(p: Params, state, key, replica, t, bnds):
     n = ks + nr
     w2, mu2, L2, c = em(p, w, mu, L, X, mask)
     fit = n >= 1.0
-    par = jnp.where(fit, jnp.concatenate([w2, mu2.reshape(-1), L2.reshape(-1)]),
-                    state[:params_size(p)])
-    cnt = state[c0:c0 + N_COUNTERS]
+    par = jnp.where(fit, jnp.concatenate([w2, mu2.reshape(-1), L2.reshape(-1)]), state[: params_size(p)])
+    cnt = state[c0 : c0 + N_COUNTERS]
     em_cnt = jnp.where(fit, c, jnp.stack([0.0, 0.0, 0.0, 0.0, cnt[C_LOGLIK]]))
     cnt = jnp.concatenate([jnp.stack([nr, ks, cnt[C_SKIPPED] + jnp.where(fit, 0.0, 1.0)]), em_cnt])
-    return jnp.concatenate([par, cnt, state[loop_at(p):]])
+    return jnp.concatenate([par, cnt, state[loop_at(p) :]])
 
 
 def _log_normal_sum(dm, S):
@@ -320,8 +330,9 @@ def l2_distance(p: Params, w, mu, C, w0, mu0, C0):
     for a in range(2):
         for b in range(a, 2):
             wij = ws[a][:, None] * ws[b][None, :]
-            G = jax.vmap(lambda mi, Ci: jax.vmap(
-                lambda mj, Cj: _log_normal_sum(mi - mj, Ci + Cj))(ms[b], Cs[b]))(ms[a], Cs[a])
+            G = jax.vmap(
+                lambda mi, Ci: jax.vmap(lambda mj, Cj: _log_normal_sum(mi - mj, Ci + Cj))(ms[b], Cs[b])
+            )(ms[a], Cs[a])
             part = jnp.sum(jnp.where(wij > 0.0, wij * jnp.exp(G), 0.0))
             total = total + (1.0 if a == b else -2.0) * part
     return jnp.sqrt(jnp.maximum(0.0, total))
@@ -351,18 +362,32 @@ def observe(p: Params, state):
     Ld, L0d = dense(L), dense(L0)
     C, C0 = Ld @ jnp.swapaxes(Ld, 1, 2), L0d @ jnp.swapaxes(L0d, 1, 2)
     cov = jax.vmap(lambda c: pack(c, d))(C)
-    var = jnp.diagonal(C, axis1=1, axis2=2)                          # [k, d]
+    var = jnp.diagonal(C, axis1=1, axis2=2)  # [k, d]
     sd = jnp.sqrt(var)
     tails = jnp.asarray(p.tails, jnp.float64)
-    tail = jnp.sum(w[:, None] * (normal_lower((tails[None, :d] - mu) / sd)
-                                 + normal_upper((tails[None, d:] - mu) / sd))) / d
-    summary = jnp.concatenate([
-        w @ mu, jnp.stack([jnp.sum(w * (jnp.sum(var, 1) + jnp.sum(mu * mu, 1))), jnp.min(w), tail,
-                           l2_distance(p, w, mu, C, w0, mu0, C0),
-                           w2_sq_bound(p, w, mu, L, w0, mu0, L0)])])
+    tail = (
+        jnp.sum(
+            w[:, None]
+            * (normal_lower((tails[None, :d] - mu) / sd) + normal_upper((tails[None, d:] - mu) / sd))
+        )
+        / d
+    )
+    summary = jnp.concatenate(
+        [
+            w @ mu,
+            jnp.stack(
+                [
+                    jnp.sum(w * (jnp.sum(var, 1) + jnp.sum(mu * mu, 1))),
+                    jnp.min(w),
+                    tail,
+                    l2_distance(p, w, mu, C, w0, mu0, C0),
+                    w2_sq_bound(p, w, mu, L, w0, mu0, L0),
+                ]
+            ),
+        ]
+    )
     c0 = counters_at(p)
-    return jnp.concatenate([state[:factors_at(p)], cov.reshape(-1), state[c0:c0 + N_COUNTERS],
-                            summary])
+    return jnp.concatenate([state[: factors_at(p)], cov.reshape(-1), state[c0 : c0 + N_COUNTERS], summary])
 
 
 # --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
@@ -376,15 +401,21 @@ def _gmm_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.gmm.Params; got {params!r}")
     p = params
     try:
-        k, d, cov_type, loop, iters = (operator.index(p.k), operator.index(p.d),
-                                       operator.index(p.cov_type), operator.index(p.loop),
-                                       operator.index(p.em_iters))
+        k, d, cov_type, loop, iters = (
+            operator.index(p.k),
+            operator.index(p.d),
+            operator.index(p.cov_type),
+            operator.index(p.loop),
+            operator.index(p.em_iters),
+        )
         tol, floor, tau, tpr, fpr, real_fixed = map(
-            float, (p.em_tol, p.cov_floor, p.tau, p.tpr, p.fpr, p.real_fixed))
+            float, (p.em_tol, p.cov_floor, p.tau, p.tpr, p.fpr, p.real_fixed)
+        )
         subsample_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
     except TypeError:
-        raise TypeError(f"params: k, d, cov_type, loop and em_iters must be integers, the rest "
-                        f"numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: k, d, cov_type, loop and em_iters must be integers, the rest numbers; got {params!r}"
+        ) from None
     if k < 1 or k > 256:
         raise ValueError("k must lie in [1, 256]")
     if d < 1 or d > 64:
@@ -393,8 +424,9 @@ def _gmm_params(params) -> Params:
         raise ValueError("cov_type must be 0 (full), 1 (diag) or 2 (spherical)")
     if loop not in (REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE):
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
-    subsample_n, pool_cap = pool_sizes(loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n,
-                                       pool_cap, d)
+    subsample_n, pool_cap = pool_sizes(
+        loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n, pool_cap, d
+    )
     if iters < 1:
         raise ValueError("em_iters must be >= 1")
     if not (tol >= 0.0 and math.isfinite(tol)):
@@ -419,7 +451,7 @@ def _gmm_params(params) -> Params:
         raise ValueError("truth: weights must lie in [0, 1]")
     if not abs(seq_sum(truth[:k]) - 1.0) <= 1e-9:
         raise ValueError("truth: weights must sum to 1")
-    piv = truth[k * (1 + d):].reshape(k, T)[:, [i * (i + 1) // 2 + i for i in range(d)]]
+    piv = truth[k * (1 + d) :].reshape(k, T)[:, [i * (i + 1) // 2 + i for i in range(d)]]
     if not np.all((piv > 0.0) & (piv * piv >= floor)):
         raise ValueError("truth: every Cholesky pivot^2 must be >= cov_floor")
     if not np.all(np.isfinite(tails)):
@@ -427,26 +459,74 @@ def _gmm_params(params) -> Params:
     if not np.all((counts >= 0.0) & (counts == np.floor(counts))):
         raise ValueError("counts must be integers >= 0")
     real = {AUGMENT: np.full(counts.shape[0], real_fixed), FRESH: counts[:, 0]}.get(
-        loop, np.zeros(counts.shape[0]))
+        loop, np.zeros(counts.shape[0])
+    )
     n_max = {ACCUMULATE: float(pool_cap), SUBSAMPLE: float(subsample_n)}.get(
-        loop, float(np.max(real + counts[:, 1], initial=0.0)))
+        loop, float(np.max(real + counts[:, 1], initial=0.0))
+    )
     if n_max * (d + k) > 268435456.0:
-        raise ValueError("a fit's points need more than 2**28 doubles of scratch per thread "
-                         "(most points x (d + k); Accumulate: the whole pool); use fewer points "
-                         "per generation (or AccumulateSubsample)")
-    return Params(k, d, cov_type, loop, iters, tol, floor, tau, tpr, fpr, int(real_fixed),
-                      truth, tails, counts, subsample_n, pool_cap)
+        raise ValueError(
+            "a fit's points need more than 2**28 doubles of scratch per thread "
+            "(most points x (d + k); Accumulate: the whole pool); use fewer points "
+            "per generation (or AccumulateSubsample)"
+        )
+    return Params(
+        k,
+        d,
+        cov_type,
+        loop,
+        iters,
+        tol,
+        floor,
+        tau,
+        tpr,
+        fpr,
+        int(real_fixed),
+        truth,
+        tails,
+        counts,
+        subsample_n,
+        pool_cap,
+    )
 
 
 def _gmm_params_of(static, dyn) -> Params:
     k, d, loop, real_fixed, subsample_n, pool_cap, _ = static
-    return Params(k, d, dyn["cov_type"], loop, dyn["em_iters"], dyn["em_tol"], dyn["cov_floor"],
-                      dyn["tau"], dyn["tpr"], dyn["fpr"], real_fixed, dyn["truth"], dyn["tails"],
-                      dyn["counts"], subsample_n, pool_cap)
+    return Params(
+        k,
+        d,
+        dyn["cov_type"],
+        loop,
+        dyn["em_iters"],
+        dyn["em_tol"],
+        dyn["cov_floor"],
+        dyn["tau"],
+        dyn["tpr"],
+        dyn["fpr"],
+        real_fixed,
+        dyn["truth"],
+        dyn["tails"],
+        dyn["counts"],
+        subsample_n,
+        pool_cap,
+    )
 
 
-def advance_gmm(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                records, detectors, first, threads, columns=None):
+def advance_gmm(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The Gaussian mixture's twin of ``_core.advance_gmm``: arguments as in
     ``advance`` with state [R, state_size(params)] and params a
     ``Params``. Compiled once per (k, d, loop, real_fixed, subsample_n, pool_cap, point buffers,
@@ -454,10 +534,34 @@ def advance_gmm(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, 
     p = _gmm_params(params)
     static = (p.k, p.d, p.loop, p.real_fixed, p.subsample_n, p.pool_cap, bounds(p))
     model = family_model(sys.modules[__name__], _gmm_params_of, static)
-    dyn = dict(cov_type=jnp.int32(p.cov_type), em_iters=jnp.int64(p.em_iters), em_tol=jnp.float64(p.em_tol),
-               cov_floor=jnp.float64(p.cov_floor), tau=jnp.float64(p.tau), tpr=jnp.float64(p.tpr),
-               fpr=jnp.float64(p.fpr), truth=jnp.asarray(p.truth), tails=jnp.asarray(p.tails),
-               counts=jnp.asarray(p.counts))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0], state,
-             replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors,
-             first, threads, columns)
+    dyn = dict(
+        cov_type=jnp.int32(p.cov_type),
+        em_iters=jnp.int64(p.em_iters),
+        em_tol=jnp.float64(p.em_tol),
+        cov_floor=jnp.float64(p.cov_floor),
+        tau=jnp.float64(p.tau),
+        tpr=jnp.float64(p.tpr),
+        fpr=jnp.float64(p.fpr),
+        truth=jnp.asarray(p.truth),
+        tails=jnp.asarray(p.tails),
+        counts=jnp.asarray(p.counts),
+    )
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

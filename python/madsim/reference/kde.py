@@ -55,13 +55,13 @@ class Params(NamedTuple):
     loop: int
     rule: int
     h: Any
-    real_fixed: Any      # a Python number: it sizes Augment's state
+    real_fixed: Any  # a Python number: it sizes Augment's state
     test_points: int
-    truth: Any           # [d + T]
-    counts: Any          # [G, 2]
+    truth: Any  # [d + T]
+    counts: Any  # [G, 2]
     subsample_n: int = 0
     pool_cap: int = 0
-    model_cap: int = 0   # set by the launcher's checks (make_kde's cap)
+    model_cap: int = 0  # set by the launcher's checks (make_kde's cap)
 
 
 def T(p: Params) -> int:
@@ -133,7 +133,7 @@ def bounds(p: Params) -> tuple:
 def truth_parts(p: Params):
     """(mu0 [d], dense L0 [d, d])."""
     truth = jnp.asarray(p.truth, jnp.float64)
-    return truth[:p.d], unpack_lower(truth[p.d:], p.d)
+    return truth[: p.d], unpack_lower(truth[p.d :], p.d)
 
 
 def draw(p: Params, state, truth: bool, key, replica, gen, tag, B: int):
@@ -151,8 +151,8 @@ def draw(p: Params, state, truth: bool, key, replica, gen, tag, B: int):
     wb = block(make_stream(key, replica, gen, tag, 0), jnp.arange((B + 1) // 2, dtype=jnp.uint32))
     u = jnp.stack([uniform52(wb[:, 0], wb[:, 1]), uniform52(wb[:, 2], wb[:, 3])], axis=1).reshape(-1)[:B]
     j = jnp.minimum(jnp.floor(u * n), n - 1.0).astype(jnp.int64)
-    P = state[points_at(p):pool_at(p)].reshape(int(p.model_cap), d)
-    L = unpack_lower(state[1:1 + T(p)], d)
+    P = state[points_at(p) : pool_at(p)].reshape(int(p.model_cap), d)
+    L = unpack_lower(state[1 : 1 + T(p)], d)
     kde = n > 0.0
     centre = jnp.where(kde, P[jnp.clip(j, 0, max(int(p.model_cap) - 1, 0))], mu0)
     return centre + z @ jnp.where(kde, L, L0).T
@@ -201,12 +201,27 @@ def refit(p: Params, state, X, mask, nr, ns, points=None):
     n = jnp.sum(mask).astype(jnp.float64)
     P = X if points is None else points
     c0 = counters_at(p)
-    new = (state.at[0].set(n).at[1:1 + T(p)].set(L)
-           .at[mean_at(p):mean_at(p) + p.d].set(m).at[cov_at(p):cov_at(p) + T(p)].set(S)
-           .at[points_at(p):pool_at(p)].set(P.reshape(-1)))
+    new = (
+        state.at[0]
+        .set(n)
+        .at[1 : 1 + T(p)]
+        .set(L)
+        .at[mean_at(p) : mean_at(p) + p.d]
+        .set(m)
+        .at[cov_at(p) : cov_at(p) + T(p)]
+        .set(S)
+        .at[points_at(p) : pool_at(p)]
+        .set(P.reshape(-1))
+    )
     row = jnp.where(ok, new, state)
-    return row.at[c0 + C_REAL].set(nr).at[c0 + C_SYNTHETIC].set(ns).at[c0 + C_SKIPPED].add(
-        jnp.where(ok, 0.0, 1.0))
+    return (
+        row.at[c0 + C_REAL]
+        .set(nr)
+        .at[c0 + C_SYNTHETIC]
+        .set(ns)
+        .at[c0 + C_SKIPPED]
+        .add(jnp.where(ok, 0.0, 1.0))
+    )
 
 
 def init(p: Params, key, replica, bnds):
@@ -214,13 +229,21 @@ def init(p: Params, key, replica, bnds):
     mu0, L0 = truth_parts(p)
     row = jnp.zeros(state_size(p), jnp.float64)
     k = key_at(p)
-    row = row.at[k].set(jnp.asarray(key[0], jnp.float64)).at[k + 1].set(
-        jnp.asarray(key[1], jnp.float64)).at[k + 2].set(jnp.asarray(replica, jnp.float64))
-    row = row.at[mean_at(p):mean_at(p) + d].set(mu0).at[cov_at(p):cov_at(p) + T(p)].set(pack(L0 @ L0.T, d))
+    row = (
+        row.at[k]
+        .set(jnp.asarray(key[0], jnp.float64))
+        .at[k + 1]
+        .set(jnp.asarray(key[1], jnp.float64))
+        .at[k + 2]
+        .set(jnp.asarray(replica, jnp.float64))
+    )
+    row = (
+        row.at[mean_at(p) : mean_at(p) + d].set(mu0).at[cov_at(p) : cov_at(p) + T(p)].set(pack(L0 @ L0.T, d))
+    )
     if p.loop == AUGMENT:
         B = int(p.real_fixed)
         X = draw(p, row, True, key, replica, 0, TAG_REAL, B)
-        row = row.at[loop_at(p)].set(float(B)).at[loop_at(p) + 1:points_at(p)].set(X.reshape(-1))
+        row = row.at[loop_at(p)].set(float(B)).at[loop_at(p) + 1 : points_at(p)].set(X.reshape(-1))
     return row
 
 
@@ -242,13 +265,13 @@ def step(p: Params, state, key, replica, t, bnds):
         Xr = draw(p, state, True, key, replica, t, TAG_REAL, nreal)
     elif p.loop == AUGMENT:
         nr = state[loop_at(p)]
-        Xr = state[loop_at(p) + 1:points_at(p)].reshape(nreal, d)
+        Xr = state[loop_at(p) + 1 : points_at(p)].reshape(nreal, d)
     else:
         nr, Xr = jnp.float64(0.0), jnp.zeros((0, d), jnp.float64)
     if p.loop == ACCUMULATE:
         lat = loop_at(p)
         size = state[lat]
-        pool = state[points_at(p):pool_at(p)].reshape(cap, d)
+        pool = state[points_at(p) : pool_at(p)].reshape(cap, d)
         cs = jnp.minimum(k_t, cap - size)
         pool = _scatter(pool, Xs, size, cs)
         size = size + cs
@@ -259,20 +282,21 @@ def step(p: Params, state, key, replica, t, bnds):
         state = state.at[lat].set(size).at[lat + 1].set(real)
         # the pool is the model's points: it grows even when the fit is skipped
         row = refit(p, state, pool, jnp.arange(cap) < size, real, size - real)
-        return row.at[points_at(p):pool_at(p)].set(pool.reshape(-1))
+        return row.at[points_at(p) : pool_at(p)].set(pool.reshape(-1))
     if p.loop == SUBSAMPLE:
         lat, pc, nsub = loop_at(p), int(p.pool_cap), int(p.subsample_n)
         size = state[lat]
-        pts = state[pool_at(p):].reshape(pc, d + 1)
+        pts = state[pool_at(p) :].reshape(pc, d + 1)
         for X, c, flag in ((Xs, k_t, 0.0), (Xr, nr, 1.0)):
             c = jnp.minimum(c, pc - size)
             rows = jnp.concatenate([X, jnp.full((X.shape[0], 1), flag)], axis=1)
             pts = _scatter(pts, rows, size, c)
             size = size + c
-        state = state.at[lat].set(size).at[pool_at(p):].set(pts.reshape(-1))
+        state = state.at[lat].set(size).at[pool_at(p) :].set(pts.reshape(-1))
         n = jnp.minimum(size, float(nsub))
-        pick = floyd_subset(make_stream(key, replica, t, TAG_SUBSET, 0), size.astype(jnp.int64),
-                            n.astype(jnp.int64), nsub)
+        pick = floyd_subset(
+            make_stream(key, replica, t, TAG_SUBSET, 0), size.astype(jnp.int64), n.astype(jnp.int64), nsub
+        )
         mask = jnp.arange(nsub) < n
         chosen = jnp.where(mask[:, None], pts[jnp.where(mask, pick, 0.0).astype(jnp.int64)], 0.0)
         nr_fit = jnp.sum(chosen[:, d])
@@ -289,14 +313,14 @@ def tails(p: Params, state):
     mu0, L0 = truth_parts(p)
     s0 = jnp.sqrt(jnp.sum(L0 * L0, axis=1))
     n = state[0]
-    L = unpack_lower(state[1:1 + T(p)], d)
+    L = unpack_lower(state[1 : 1 + T(p)], d)
     s = jnp.sqrt(jnp.sum(L * L, axis=1))
-    P = state[points_at(p):pool_at(p)].reshape(cap, d)
+    P = state[points_at(p) : pool_at(p)].reshape(cap, d)
     mask = jnp.arange(cap) < n
     out = []
     for k in (2.0, 3.0, 4.0):
         lo, hi = mu0 - k * s0, mu0 + k * s0
-        mass = normal_lower((lo - P) / s) + normal_upper((hi - P) / s)          # [cap, d]
+        mass = normal_lower((lo - P) / s) + normal_upper((hi - P) / s)  # [cap, d]
         kde = jnp.sum(jnp.where(mask[:, None], mass, 0.0), axis=0) / jnp.maximum(n, 1.0)
         gauss = normal_lower(-k) + normal_upper(k)
         out.append(jnp.sum(jnp.where(n > 0.0, kde, gauss)) / d)
@@ -306,13 +330,13 @@ def tails(p: Params, state):
 def w2_sq_lower(p: Params, state):
     """Mirrors KDE::w2_sq_lower."""
     d = p.d
-    S = state[cov_at(p):cov_at(p) + T(p)]
-    Lh = unpack_lower(state[1:1 + T(p)], d)
+    S = state[cov_at(p) : cov_at(p) + T(p)]
+    Lh = unpack_lower(state[1 : 1 + T(p)], d)
     C = S + jnp.where(state[0] > 0.0, pack(Lh @ Lh.T, d), 0.0)
     from .linalg import cholesky_packed
 
     truth = jnp.asarray(p.truth, jnp.float64)
-    return gauss_w2_sq(state[mean_at(p):mean_at(p) + d], cholesky_packed(C, d), truth[:d], truth[d:], d)
+    return gauss_w2_sq(state[mean_at(p) : mean_at(p) + d], cholesky_packed(C, d), truth[:d], truth[d:], d)
 
 
 def nll(p: Params, state):
@@ -326,12 +350,12 @@ def nll(p: Params, state):
     y = mu0 + z @ L0.T
     n = state[0]
     kde = n > 0.0
-    L = jnp.where(kde, unpack_lower(state[1:1 + T(p)], d), L0)
+    L = jnp.where(kde, unpack_lower(state[1 : 1 + T(p)], d), L0)
     half_logdet = jnp.sum(jnp.log(jnp.diag(L)))
     cst = -half_logdet - 0.5 * d * LOG_2PI - jnp.where(kde, jnp.log(jnp.maximum(n, 1.0)), 0.0)
-    zy = solve_triangular(L, (y - jnp.where(kde, 0.0, mu0)).T, lower=True).T          # [m, d]
-    P = state[points_at(p):pool_at(p)].reshape(cap, d)
-    W = solve_triangular(L, P.T, lower=True).T                                     # [cap, d]
+    zy = solve_triangular(L, (y - jnp.where(kde, 0.0, mu0)).T, lower=True).T  # [m, d]
+    P = state[points_at(p) : pool_at(p)].reshape(cap, d)
+    W = solve_triangular(L, P.T, lower=True).T  # [cap, d]
     diff = zy[:, None, :] - W[None, :, :]
     lg = jnp.where(jnp.arange(cap) < n, -0.5 * jnp.sum(diff * diff, axis=-1), -jnp.inf)
     mx = jnp.max(lg, axis=1)
@@ -344,14 +368,21 @@ def observe(p: Params, state):
     """[mean d | S T | counters | trace, bandwidth, model_trace | tail2..4 |
     w2_sq_lower | nll]. Mirrors KDE::observe (every column)."""
     d, Tn = p.d, T(p)
-    S = state[cov_at(p):cov_at(p) + Tn]
+    S = state[cov_at(p) : cov_at(p) + Tn]
     tr = jnp.sum(S[np.array([tri(q, q) for q in range(d)])])
-    Lh = state[1:1 + Tn]
+    Lh = state[1 : 1 + Tn]
     trh = jnp.where(state[0] > 0.0, jnp.sum(Lh * Lh), 0.0)
     c0 = counters_at(p)
-    return jnp.concatenate([state[mean_at(p):mean_at(p) + d], S, state[c0:c0 + N_COUNTERS],
-                            jnp.stack([tr, jnp.sqrt(trh / d), tr + trh]), tails(p, state),
-                            jnp.stack([w2_sq_lower(p, state), nll(p, state)])])
+    return jnp.concatenate(
+        [
+            state[mean_at(p) : mean_at(p) + d],
+            S,
+            state[c0 : c0 + N_COUNTERS],
+            jnp.stack([tr, jnp.sqrt(trh / d), tr + trh]),
+            tails(p, state),
+            jnp.stack([w2_sq_lower(p, state), nll(p, state)]),
+        ]
+    )
 
 
 # --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
@@ -366,13 +397,19 @@ def _kde_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.kde.Params; got {params!r}")
     p = params
     try:
-        d, loop, rule, test_points = (operator.index(p.d), operator.index(p.loop), operator.index(p.rule),
-                                      operator.index(p.test_points))
+        d, loop, rule, test_points = (
+            operator.index(p.d),
+            operator.index(p.loop),
+            operator.index(p.rule),
+            operator.index(p.test_points),
+        )
         h, real_fixed = float(p.h), float(p.real_fixed)
         subsample_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
     except TypeError:
-        raise TypeError(f"params: d, loop, rule, test_points, subsample_n and pool_cap must be integers, "
-                        f"h and real_fixed numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: d, loop, rule, test_points, subsample_n and pool_cap must be integers, "
+            f"h and real_fixed numbers; got {params!r}"
+        ) from None
     if d < 1 or d > 64:
         raise ValueError("d must lie in [1, 64]")
     if loop < REPLACE or loop > SUBSAMPLE:
@@ -386,8 +423,9 @@ def _kde_params(params) -> Params:
         h = 0.0
     if not 1 <= test_points <= (1 << 32) // d:
         raise ValueError("test_points must lie in [1, 2**32 / d]")
-    subsample_n, pool_cap = pool_sizes(loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n,
-                                       pool_cap, d)
+    subsample_n, pool_cap = pool_sizes(
+        loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n, pool_cap, d
+    )
     if not (0.0 <= real_fixed <= 268435456.0 and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer in [0, 2**28]")
     if loop != AUGMENT:
@@ -402,35 +440,89 @@ def _kde_params(params) -> Params:
     if not np.all((counts >= 0.0) & (counts == np.floor(counts))):
         raise ValueError("counts must be integers >= 0")
     real = {AUGMENT: np.full(counts.shape[0], real_fixed), FRESH: counts[:, 0]}.get(
-        loop, np.zeros(counts.shape[0]))
+        loop, np.zeros(counts.shape[0])
+    )
     cap = {ACCUMULATE: float(pool_cap), SUBSAMPLE: float(subsample_n)}.get(
-        loop, float(np.max(real + counts[:, 1], initial=0.0)))
+        loop, float(np.max(real + counts[:, 1], initial=0.0))
+    )
     if cap * d > 268435456.0:
-        raise ValueError("a model's points need more than 2**28 doubles per replica (most points x d; "
-                         "Accumulate: the whole pool); use fewer points per generation (or "
-                         "AccumulateSubsample)")
-    return Params(d, loop, rule, h, int(real_fixed), test_points, truth, counts, subsample_n, pool_cap,
-                  int(cap))
+        raise ValueError(
+            "a model's points need more than 2**28 doubles per replica (most points x d; "
+            "Accumulate: the whole pool); use fewer points per generation (or "
+            "AccumulateSubsample)"
+        )
+    return Params(
+        d, loop, rule, h, int(real_fixed), test_points, truth, counts, subsample_n, pool_cap, int(cap)
+    )
 
 
 def _kde_params_of(static, dyn) -> Params:
     d, loop, rule, real_fixed, test_points, subsample_n, pool_cap, model_cap, _ = static
-    return Params(d, loop, rule, dyn["h"], real_fixed, test_points, dyn["truth"], dyn["counts"],
-                  subsample_n, pool_cap, model_cap)
+    return Params(
+        d,
+        loop,
+        rule,
+        dyn["h"],
+        real_fixed,
+        test_points,
+        dyn["truth"],
+        dyn["counts"],
+        subsample_n,
+        pool_cap,
+        model_cap,
+    )
 
 
-def advance_kde(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-                detectors, first, threads, columns=None):
+def advance_kde(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The KDE's twin of ``_core.advance_kde``: arguments as in
     ``madsim.reference.gaussian.advance`` with state [R, state_size(params)]
     and params a ``Params``. Compiled once per (d, loop, rule, real_fixed, test_points, subsample_n,
     pool_cap, model_cap, draw buffers, shapes); h, the truth and the counts
     are traced."""
     p = _kde_params(params)
-    static = (p.d, p.loop, p.rule, p.real_fixed, p.test_points, p.subsample_n, p.pool_cap, p.model_cap,
-              bounds(p))
+    static = (
+        p.d,
+        p.loop,
+        p.rule,
+        p.real_fixed,
+        p.test_points,
+        p.subsample_n,
+        p.pool_cap,
+        p.model_cap,
+        bounds(p),
+    )
     model = family_model(sys.modules[__name__], _kde_params_of, static)
     dyn = dict(h=jnp.float64(p.h), truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0], state, replica_ids,
-                  seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors, first, threads,
-                  columns)
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

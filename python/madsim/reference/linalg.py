@@ -57,7 +57,7 @@ def pack(A, d: int):
 def _pivot(A, j, idx):
     """Row j's factor left of the diagonal and column j's pivot
     a_jj - sum_{k<j} L_jk^2. Mirrors linalg.hpp::cholesky_pivot."""
-    row_j = jnp.where(idx < j, A[j], 0.0)                # L_jk, k < j
+    row_j = jnp.where(idx < j, A[j], 0.0)  # L_jk, k < j
     return row_j, A[j, j] - jnp.sum(row_j * row_j)
 
 

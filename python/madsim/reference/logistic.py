@@ -49,17 +49,17 @@ class Params(NamedTuple):
     themselves (n_counts is ``counts.shape[0]``; buf_rows is the C++'s
     scratch size only)."""
 
-    d: int              # features (Python int)
-    loop: int           # REPLACE .. SUBSAMPLE (Python int)
-    design: int         # FRESH_DESIGN or FIXED_DESIGN (Python int)
-    max_iter: Any       # Newton steps before a fit is declared not converged
-    ridge: Any          # lambda >= 0
-    tol: Any            # stopping rule: max |step| <= tol (1 + max |w|)
-    real_fixed: int     # Augment: rows of the fixed real set (Python int)
-    truth: Any          # [d + 2T]: w*, L0 packed, F packed (I(w*) = F F')
-    counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    d: int  # features (Python int)
+    loop: int  # REPLACE .. SUBSAMPLE (Python int)
+    design: int  # FRESH_DESIGN or FIXED_DESIGN (Python int)
+    max_iter: Any  # Newton steps before a fit is declared not converged
+    ridge: Any  # lambda >= 0
+    tol: Any  # stopping rule: max |step| <= tol (1 + max |w|)
+    real_fixed: int  # Augment: rows of the fixed real set (Python int)
+    truth: Any  # [d + 2T]: w*, L0 packed, F packed (I(w*) = F F')
+    counts: Any  # [n_counts, 2]: (real, synthetic) of generation t in row t-1
     subsample_n: int = 0  # AccumulateSubsample: rows per fit (Python int)
-    pool_cap: int = 0     # Accumulate, AccumulateSubsample: rows the pool holds (Python int)
+    pool_cap: int = 0  # Accumulate, AccumulateSubsample: rows the pool holds (Python int)
 
 
 def bound(p: Params) -> tuple[int, int, int]:
@@ -131,7 +131,7 @@ def draw_rows(p: Params, c, src, real: bool, key, replica, gen_x, gen, nmax: int
     tag = TAG_REAL if real else TAG_SAMPLES
     valid = jnp.arange(nmax) < jnp.asarray(c, jnp.float64)
     Z = normals(make_stream(key, replica, gen_x, tag, 0), 0, nmax * d).reshape(nmax, d)
-    X = Z @ unpack_lower(p.truth[d:d + tri_size(d)], d).T
+    X = Z @ unpack_lower(p.truth[d : d + tri_size(d)], d).T
     b = block(make_stream(key, replica, gen, tag, 1), jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))
     u = jnp.stack([uniform52(b[:, 0], b[:, 1]), uniform52(b[:, 2], b[:, 3])], axis=1).reshape(-1)[:nmax]
     prob, _ = sigmoid(X @ src)
@@ -143,8 +143,8 @@ def draw_rows(p: Params, c, src, real: bool, key, replica, gen_x, gen, nmax: int
 # --- the fit -------------------------------------------------------------------------------------
 
 
-MAX_HALVINGS = 30   # Logistic::MAX_HALVINGS
-OBJ_SLACK = 1e-12   # Logistic::OBJ_SLACK
+MAX_HALVINGS = 30  # Logistic::MAX_HALVINGS
+OBJ_SLACK = 1e-12  # Logistic::OBJ_SLACK
 
 
 def newton_pass(p: Params, X, y, m, w):
@@ -187,6 +187,7 @@ def fit(p: Params, rows, mask, w0):
     def halve(w, delta, bar, g, H):
         """(scale, descent, f, g, H): the first scale 2^-h, h <= MAX_HALVINGS,
         whose objective is <= bar, with its pass (the last one tried when none)."""
+
         def cond(c):
             return ~c[2] & (c[0] <= MAX_HALVINGS)
 
@@ -236,7 +237,7 @@ def init(p: Params, key, replica, nmax):
     state = jnp.zeros(state_size(p)).at[:d].set(p.truth[:d])
     if p.loop == AUGMENT and p.real_fixed > 0:
         rows = draw_rows(p, p.real_fixed, p.truth[:d], True, key, replica, 0, 0, p.real_fixed)
-        state = state.at[loop_at(p):].set(rows.reshape(-1))
+        state = state.at[loop_at(p) :].set(rows.reshape(-1))
     return state
 
 
@@ -253,7 +254,7 @@ def step(p: Params, state, key, replica, t, nmax):
     if p.loop in (ACCUMULATE, SUBSAMPLE):
         cap = p.pool_cap
         size = state[lp].astype(jnp.int64)
-        pool = state[lp + 1:lp + 1 + cap * Wr].reshape(cap, Wr)
+        pool = state[lp + 1 : lp + 1 + cap * Wr].reshape(cap, Wr)
         for real, c, src, nm in ((False, k, w, nsyn), (True, m, p.truth[:d], nreal)):
             if nm == 0:
                 continue
@@ -262,7 +263,9 @@ def step(p: Params, state, key, replica, t, nmax):
             j = jnp.arange(nm)
             pool = pool.at[jnp.where(j < got, size + j, cap)].set(new, mode="drop")
             size = size + got
-        state = state.at[lp].set(size.astype(jnp.float64)).at[lp + 1:lp + 1 + cap * Wr].set(pool.reshape(-1))
+        state = (
+            state.at[lp].set(size.astype(jnp.float64)).at[lp + 1 : lp + 1 + cap * Wr].set(pool.reshape(-1))
+        )
         if p.loop == ACCUMULATE:
             rows, mask = pool, jnp.arange(cap) < size
         else:
@@ -279,7 +282,7 @@ def step(p: Params, state, key, replica, t, nmax):
             parts.append(draw_rows(p, m, p.truth[:d], True, key, replica, gen_x, t, nreal))
             masks.append(jnp.arange(nreal) < m)
         elif p.loop == AUGMENT and p.real_fixed > 0:
-            parts.append(state[lp:lp + p.real_fixed * Wr].reshape(p.real_fixed, Wr))
+            parts.append(state[lp : lp + p.real_fixed * Wr].reshape(p.real_fixed, Wr))
             masks.append(jnp.ones(p.real_fixed, bool))
         rows, mask = jnp.concatenate(parts), jnp.concatenate(masks)
     ok, w_new, iters = fit(p, rows, mask, w)
@@ -297,10 +300,24 @@ def observe(p: Params, state):
     T = tri_size(d)
     w = state[:d]
     e = w - p.truth[:d]
-    v = unpack_lower(p.truth[d + T:d + 2 * T], d).T @ e
+    v = unpack_lower(p.truth[d + T : d + 2 * T], d).T @ e
     c = counts_at(p)
-    return jnp.concatenate([w, jnp.stack([jnp.dot(v, v), jnp.dot(e, e), jnp.sqrt(jnp.dot(w, w)),
-                                          state[c], state[c + 1], state[c + 2], state[c + 3]])])
+    return jnp.concatenate(
+        [
+            w,
+            jnp.stack(
+                [
+                    jnp.dot(v, v),
+                    jnp.dot(e, e),
+                    jnp.sqrt(jnp.dot(w, w)),
+                    state[c],
+                    state[c + 1],
+                    state[c + 2],
+                    state[c + 3],
+                ]
+            ),
+        ]
+    )
 
 
 # --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
@@ -315,13 +332,19 @@ def _logistic_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.logistic.Params; got {params!r}")
     p = params
     try:
-        d, loop, design, max_iter = (operator.index(p.d), operator.index(p.loop),
-                                     operator.index(p.design), operator.index(p.max_iter))
+        d, loop, design, max_iter = (
+            operator.index(p.d),
+            operator.index(p.loop),
+            operator.index(p.design),
+            operator.index(p.max_iter),
+        )
         ridge, tol, real_fixed = float(p.ridge), float(p.tol), float(p.real_fixed)
         sub_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
     except TypeError:
-        raise TypeError(f"params: d, loop, design, max_iter, subsample_n and pool_cap must be integers, "
-                        f"the rest numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: d, loop, design, max_iter, subsample_n and pool_cap must be integers, "
+            f"the rest numbers; got {params!r}"
+        ) from None
     if d < 1 or d > 256:
         raise ValueError("d must lie in [1, 256]")
     if loop < REPLACE or loop > SUBSAMPLE:
@@ -364,18 +387,41 @@ def _logistic_params(params) -> Params:
         raise ValueError("truth must be finite")
     if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
         raise ValueError("truth: the Cholesky factor needs a positive diagonal")
-    return Params(d, loop, design, max_iter, ridge, tol, int(real_fixed), truth, counts,
-                           sub_n, pool_cap)
+    return Params(d, loop, design, max_iter, ridge, tol, int(real_fixed), truth, counts, sub_n, pool_cap)
 
 
 def _logistic_params_of(static, dyn) -> Params:
     d, loop, design, real_fixed, sub_n, pool_cap, _ = static
-    return Params(d, loop, design, dyn["max_iter"], dyn["ridge"], dyn["tol"], real_fixed,
-                           dyn["truth"], dyn["counts"], sub_n, pool_cap)
+    return Params(
+        d,
+        loop,
+        design,
+        dyn["max_iter"],
+        dyn["ridge"],
+        dyn["tol"],
+        real_fixed,
+        dyn["truth"],
+        dyn["counts"],
+        sub_n,
+        pool_cap,
+    )
 
 
-def advance_logistic(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                     records, detectors, first, threads, columns=None):
+def advance_logistic(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The logistic family's twin of ``_core.advance_logistic``: arguments as
     in ``advance`` with state [R, state_size(params)] and params a
     ``Params``. Compiled once per (d, loop, design, fixed set, pool,
@@ -383,8 +429,29 @@ def advance_logistic(params, state, replica_ids, seed, gen_begin, gen_end, rec_g
     p = _logistic_params(params)
     static = (p.d, p.loop, p.design, p.real_fixed, p.subsample_n, p.pool_cap, bound(p))
     model = family_model(sys.modules[__name__], _logistic_params_of, static)
-    dyn = dict(max_iter=jnp.int64(p.max_iter), ridge=jnp.float64(p.ridge), tol=jnp.float64(p.tol),
-               truth=jnp.asarray(p.truth), counts=jnp.asarray(p.counts))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0],
-             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-             detectors, first, threads, columns)
+    dyn = dict(
+        max_iter=jnp.int64(p.max_iter),
+        ridge=jnp.float64(p.ridge),
+        tol=jnp.float64(p.tol),
+        truth=jnp.asarray(p.truth),
+        counts=jnp.asarray(p.counts),
+    )
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

@@ -25,12 +25,35 @@ from . import gchisq
 from .linalg import tri, unpack_lower
 
 # Mirrors GaussMetric
-(M_TAIL2, M_TAIL3, M_TAIL4, M_Q001, M_Q999, M_W2_SQ, M_KL_MODEL_TRUTH, M_KL_TRUTH_MODEL, M_TV,
- M_LOGDET_RATIO, M_TRACE_RATIO, N_GAUSS_METRICS) = range(12)
-NAMES = ("tail2", "tail3", "tail4", "q001", "q999", "w2_sq", "kl_model_truth", "kl_truth_model",
-         "tv", "logdet_ratio", "trace_ratio")
+(
+    M_TAIL2,
+    M_TAIL3,
+    M_TAIL4,
+    M_Q001,
+    M_Q999,
+    M_W2_SQ,
+    M_KL_MODEL_TRUTH,
+    M_KL_TRUTH_MODEL,
+    M_TV,
+    M_LOGDET_RATIO,
+    M_TRACE_RATIO,
+    N_GAUSS_METRICS,
+) = range(12)
+NAMES = (
+    "tail2",
+    "tail3",
+    "tail4",
+    "q001",
+    "q999",
+    "w2_sq",
+    "kl_model_truth",
+    "kl_truth_model",
+    "tv",
+    "logdet_ratio",
+    "trace_ratio",
+)
 
-Z_Q999 = 3.0902323061678135   # Phi^-1(1 - 1e-3); mirrors metrics.hpp::Z_Q999
+Z_Q999 = 3.0902323061678135  # Phi^-1(1 - 1e-3); mirrors metrics.hpp::Z_Q999
 SQRT1_2 = 0.70710678118654752440
 DBL_MIN = float(np.finfo(np.float64).tiny)
 
@@ -47,9 +70,11 @@ def normal_lower(x):
 
 def normal_mass(a, b):
     """P(a < Z < b), a <= b, from the nearer tails. Mirrors metrics.hpp::normal_mass."""
-    return jnp.where(a >= 0.0, normal_upper(a) - normal_upper(b),
-                     jnp.where(b <= 0.0, normal_lower(b) - normal_lower(a),
-                               1.0 - normal_lower(a) - normal_upper(b)))
+    return jnp.where(
+        a >= 0.0,
+        normal_upper(a) - normal_upper(b),
+        jnp.where(b <= 0.0, normal_lower(b) - normal_lower(a), 1.0 - normal_lower(a) - normal_upper(b)),
+    )
 
 
 def tv_standard(m, r):
@@ -69,8 +94,10 @@ def tv_standard(m, r):
     qz_, qu_ = jnp.where(degenerate, 1.0, qz), jnp.where(degenerate, 1.0, qu)
     z1, z2 = qz_ / Ad, -(m * m + 2.0 * rs * rs * lr) / qz_
     u1, u2 = qu_ / Ad, (m * m - 2.0 * lr) / qu_
-    tv = jnp.abs(normal_mass(jnp.minimum(u1, u2), jnp.maximum(u1, u2))
-                 - normal_mass(jnp.minimum(z1, z2), jnp.maximum(z1, z2)))
+    tv = jnp.abs(
+        normal_mass(jnp.minimum(u1, u2), jnp.maximum(u1, u2))
+        - normal_mass(jnp.minimum(z1, z2), jnp.maximum(z1, z2))
+    )
     tv = jnp.where(degenerate, 0.0, tv)
     tv = jnp.where(one, lax.erf(jnp.abs(m) * (0.5 * SQRT1_2)), tv)
     return jnp.where(pos, tv, 1.0)
@@ -90,23 +117,31 @@ def gauss1_metrics(mu, var, mu0, var0):
     a = 1.0 / sd
 
     def tail(k):
-        return jnp.where(sd > 0.0, normal_upper((k * sd0 - dm) * a) + normal_upper((k * sd0 + dm) * a),
-                         jnp.where(jnp.abs(dm) > k * sd0, 1.0, 0.0))
+        return jnp.where(
+            sd > 0.0,
+            normal_upper((k * sd0 - dm) * a) + normal_upper((k * sd0 + dm) * a),
+            jnp.where(jnp.abs(dm) > k * sd0, 1.0, 0.0),
+        )
 
     ds = sd - sd0
-    kl_mt = jnp.where(alive, jnp.maximum(0.0, 0.5 * ((rho - 1.0 - log_ratio) + dm * dm / var0)),
-                      jnp.inf)
+    kl_mt = jnp.where(alive, jnp.maximum(0.0, 0.5 * ((rho - 1.0 - log_ratio) + dm * dm / var0)), jnp.inf)
     kl_tm = 0.5 * ((var0 / var - 1.0 + log_ratio) + dm * dm / var)
     kl_tm = jnp.where(alive & ~jnp.isnan(kl_tm), jnp.maximum(0.0, kl_tm), jnp.inf)
-    return jnp.stack([
-        tail(2.0), tail(3.0), tail(4.0),
-        mu - Z_Q999 * sd, mu + Z_Q999 * sd,
-        dm * dm + ds * ds,
-        kl_mt, kl_tm,
-        tv_standard(dm / sd0, sd / sd0),
-        jnp.where(alive, log_ratio, -jnp.inf),
-        rho,
-    ])
+    return jnp.stack(
+        [
+            tail(2.0),
+            tail(3.0),
+            tail(4.0),
+            mu - Z_Q999 * sd,
+            mu + Z_Q999 * sd,
+            dm * dm + ds * ds,
+            kl_mt,
+            kl_tm,
+            tv_standard(dm / sd0, sd / sd0),
+            jnp.where(alive, log_ratio, -jnp.inf),
+            rho,
+        ]
+    )
 
 
 def mahalanobis_spectrum(X, b, d: int):
@@ -165,6 +200,16 @@ def gaussd_metrics(mu, L, mu0, L0, d: int):
     kl_tm = jnp.where(singular | jnp.isnan(kl), jnp.inf, jnp.maximum(0.0, kl))
     lam, beta2 = mahalanobis_spectrum(X, v, d)
     tails = gchisq.upper(lam, beta2, jnp.array([4.0, 9.0, 16.0]), jnp.sum(v * v))
-    out = jnp.full(N_GAUSS_METRICS, jnp.nan).at[M_TAIL2:M_TAIL4 + 1].set(tails)
-    return (out.at[M_W2_SQ].set(w2).at[M_KL_MODEL_TRUTH].set(kl_mt).at[M_KL_TRUTH_MODEL].set(kl_tm)
-            .at[M_LOGDET_RATIO].set(ldr).at[M_TRACE_RATIO].set(tr))
+    out = jnp.full(N_GAUSS_METRICS, jnp.nan).at[M_TAIL2 : M_TAIL4 + 1].set(tails)
+    return (
+        out.at[M_W2_SQ]
+        .set(w2)
+        .at[M_KL_MODEL_TRUTH]
+        .set(kl_mt)
+        .at[M_KL_TRUTH_MODEL]
+        .set(kl_tm)
+        .at[M_LOGDET_RATIO]
+        .set(ldr)
+        .at[M_TRACE_RATIO]
+        .set(tr)
+    )

@@ -33,10 +33,10 @@ def moments_pool(a, b, d: int):
     n = na + nb
     safe_n = jnp.where(n == 0.0, 1.0, n)
     w = na * nb / safe_n
-    am, bm = a[1:1 + d], b[1:1 + d]
+    am, bm = a[1 : 1 + d], b[1 : 1 + d]
     delta = bm - am
     rows, cols = jnp.tril_indices(d)
-    scatter = a[1 + d:] + (b[1 + d:] + delta[rows] * delta[cols] * w)
+    scatter = a[1 + d :] + (b[1 + d :] + delta[rows] * delta[cols] * w)
     mean = am + delta * (nb / safe_n)
     pooled = jnp.concatenate([n[None], mean, scatter])
     return jnp.where(nb == 0.0, a, jnp.where(na == 0.0, b, pooled))

@@ -25,10 +25,10 @@ W1 = 0xBB67AE85
 RNG_LAYOUT_VERSION = 1
 TAG_SAMPLES = 1  # synthetic samples of the samples path
 TAG_SCATTER = 2  # chi-square (gamma) tries of the exact path
-TAG_REAL = 3     # real data
-TAG_FILTER = 4   # provenance filter decisions
-TAG_SUBSET = 5   # which pooled points a subsampling fit picks
-TAG_TEST = 255   # free for tests
+TAG_REAL = 3  # real data
+TAG_FILTER = 4  # provenance filter decisions
+TAG_SUBSET = 5  # which pooled points a subsampling fit picks
+TAG_TEST = 255  # free for tests
 SITE_MAX = (1 << 24) - 1
 BLOCK_MAX = 0xFFFFFFFF  # reserved: a sampler's side block
 

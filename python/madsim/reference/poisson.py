@@ -44,13 +44,13 @@ class Params(NamedTuple):
     """Mirrors Poisson::Params, holding the count table itself (n_counts is
     ``counts.shape[0]``)."""
 
-    loop: int           # REPLACE .. SUBSAMPLE (Python int)
-    path: int           # EXACT or SAMPLES (Python int)
-    rate0: float        # lambda_0 >= 0
-    real_fixed: float   # Augment: points of the fixed real set
-    counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    loop: int  # REPLACE .. SUBSAMPLE (Python int)
+    path: int  # EXACT or SAMPLES (Python int)
+    rate0: float  # lambda_0 >= 0
+    real_fixed: float  # Augment: points of the fixed real set
+    counts: Any  # [n_counts, 2]: (real, synthetic) of generation t in row t-1
     subsample_n: int = 0  # AccumulateSubsample: points per fit (Python int)
-    pool_cap: int = 0     # AccumulateSubsample: points the pool holds (Python int)
+    pool_cap: int = 0  # AccumulateSubsample: points the pool holds (Python int)
 
 
 def bound(p: Params) -> tuple[int, int, int]:
@@ -100,8 +100,9 @@ def points(rate, key, replica, gen, tag, nm: int):
     """[nm] points 0..nm-1 of a samples-path part: point j is poisson(rate)
     from site j. Mirrors Poisson::point."""
     j = jnp.arange(nm, dtype=jnp.uint32)
-    value, _ = poisson(jnp.broadcast_to(jnp.asarray(rate, jnp.float64), (nm,)),
-                       make_stream(key, replica, gen, tag, j))
+    value, _ = poisson(
+        jnp.broadcast_to(jnp.asarray(rate, jnp.float64), (nm,)), make_stream(key, replica, gen, tag, j)
+    )
     return value
 
 
@@ -172,7 +173,7 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax):
     Mirrors Poisson::step_subsample."""
     cap = p.pool_cap
     size = state[LOOP_AT].astype(jnp.int64)
-    rows = state[LOOP_AT + 1:LOOP_AT + 1 + 2 * cap].reshape(cap, 2)
+    rows = state[LOOP_AT + 1 : LOOP_AT + 1 + 2 * cap].reshape(cap, 2)
     for real, c, rate, nm in ((False, k, state[0], nmax[1]), (True, m, p.rate0, nmax[0])):
         if nm == 0:
             continue
@@ -190,13 +191,13 @@ def step_subsample(p: Params, state, key, replica, t, m, k, nmax):
     chosen = jnp.where(use[:, None], padded[jnp.where(use, pick, 0.0).astype(jnp.int64)], 0.0)
     n_real = jnp.sum(chosen[:, 1])
     state = state.at[LOOP_AT].set(size.astype(jnp.float64))
-    state = state.at[LOOP_AT + 1:LOOP_AT + 1 + 2 * cap].set(rows.reshape(-1))
+    state = state.at[LOOP_AT + 1 : LOOP_AT + 1 + 2 * cap].set(rows.reshape(-1))
     return fit(state, n_real, n.astype(jnp.float64) - n_real, jnp.sum(chosen[:, 0]))
 
 
 def observe(p: Params, state):
     """[rate, collapsed, points_real, points_synthetic, skipped]. Mirrors Poisson::observe."""
-    c = state[COUNTS_AT:COUNTS_AT + 3]
+    c = state[COUNTS_AT : COUNTS_AT + 3]
     return jnp.concatenate([jnp.stack([state[0], jnp.where(state[0] == 0.0, 1.0, 0.0)]), c])
 
 
@@ -232,8 +233,11 @@ def check_params(params) -> Params:
         sub_n, pool_cap = 0, 0
     samples = path == SAMPLES
     cap = float(SITE_MAX) if samples else 1099511627776.0
-    cap_msg = ("counts must be integers in [0, 2**24 - 1] on the samples path" if samples
-               else "counts must be integers in [0, 2**40]")
+    cap_msg = (
+        "counts must be integers in [0, 2**24 - 1] on the samples path"
+        if samples
+        else "counts must be integers in [0, 2**40]"
+    )
     if not (0.0 <= real_fixed <= cap and real_fixed == np.floor(real_fixed)):
         raise ValueError(cap_msg)
     counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
@@ -247,8 +251,21 @@ def _params_of(static, dyn) -> Params:
     return Params(loop, path, dyn["rate0"], dyn["real_fixed"], dyn["counts"], sub_n, pool_cap)
 
 
-def advance_poisson(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                    records, detectors, first, threads, columns=None):
+def advance_poisson(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The twin of ``_core.advance_poisson``: arguments as in
     ``madsim.reference.gaussian.advance`` with state [R, state_size(params)]
     and params a ``Params``. Compiled once per (loop, path, buffer sizes,
@@ -256,9 +273,23 @@ def advance_poisson(params, state, replica_ids, seed, gen_begin, gen_end, rec_ge
     p = check_params(params)
     static = (p.loop, p.path, p.subsample_n, p.pool_cap, bound(p))
     model = family_model(sys.modules[__name__], _params_of, static)
-    dyn = dict(rate0=jnp.float64(p.rate0), real_fixed=jnp.float64(p.real_fixed),
-               counts=jnp.asarray(p.counts))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0], state, replica_ids,
-                  seed, gen_begin, gen_end, rec_gens, rec_offset, records, detectors, first, threads,
-                  columns)
-
+    dyn = dict(rate0=jnp.float64(p.rate0), real_fixed=jnp.float64(p.real_fixed), counts=jnp.asarray(p.counts))
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

@@ -40,7 +40,7 @@ def project(L, d: int, q: int):
     s2 = jnp.mean(sv[q:] ** 2)
     Uq = U[:, :q]
     B = jnp.concatenate([Uq * sv[:q], jnp.sqrt(s2) * (jnp.eye(d) - Uq @ Uq.T)], axis=1)
-    R = jnp.linalg.qr(B.T, mode="r")                       # [d, d] upper
+    R = jnp.linalg.qr(B.T, mode="r")  # [d, d] upper
     R = R * jnp.where(jnp.diag(R) < 0.0, -1.0, 1.0)[:, None]
     return jnp.where(jnp.max(jnp.abs(L)) > 0.0, c * pack(R.T, d), L)
 

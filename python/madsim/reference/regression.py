@@ -47,22 +47,22 @@ class Params(NamedTuple):
     """Mirrors Regression::Params, holding the truth and the count table
     themselves (n_counts is ``counts.shape[0]``)."""
 
-    d: int              # features (Python int)
-    loop: int           # REPLACE .. ACCUMULATE (Python int)
-    path: int           # EXACT or SAMPLES (Python int)
-    design: int         # FRESH_DESIGN or FIXED_DESIGN (Python int)
-    estimator: int      # MLE or UNBIASED
-    refit_noise: int    # 1: synthetic labels use model t-1's noise estimate
-    ridge: float        # lambda >= 0
-    tpr: float          # filter: drop probability of synthetic rows
-    fpr: float          # filter: drop probability of real rows
-    real_fixed: float   # Augment: rows of the fixed real set
-    fixed_real: float   # design FIXED: rows of the real part's fixed design
+    d: int  # features (Python int)
+    loop: int  # REPLACE .. ACCUMULATE (Python int)
+    path: int  # EXACT or SAMPLES (Python int)
+    design: int  # FRESH_DESIGN or FIXED_DESIGN (Python int)
+    estimator: int  # MLE or UNBIASED
+    refit_noise: int  # 1: synthetic labels use model t-1's noise estimate
+    ridge: float  # lambda >= 0
+    tpr: float  # filter: drop probability of synthetic rows
+    fpr: float  # filter: drop probability of real rows
+    real_fixed: float  # Augment: rows of the fixed real set
+    fixed_real: float  # design FIXED: rows of the real part's fixed design
     fixed_synthetic: float  # design FIXED: rows of the synthetic part's fixed design
-    truth: Any          # [d + T + 1]: w*, L0 packed, sigma0^2
-    counts: Any         # [n_counts, 2]: (real, synthetic) of generation t in row t-1
+    truth: Any  # [d + T + 1]: w*, L0 packed, sigma0^2
+    counts: Any  # [n_counts, 2]: (real, synthetic) of generation t in row t-1
     subsample_n: int = 0  # AccumulateSubsample: rows per fit (Python int)
-    pool_cap: int = 0     # AccumulateSubsample: rows the pool holds (Python int)
+    pool_cap: int = 0  # AccumulateSubsample: rows the pool holds (Python int)
     weight: float = -1.0  # < 0: pooled fit; else w in [0, 1] (Fresh, Augment)
 
 
@@ -143,10 +143,10 @@ def stats_shift(s, delta, d: int):
     """Re-references stats from w_a to w_a - delta: g += A delta,
     h += 2 delta'g + delta'A delta. Mirrors Regression::stats_shift."""
     T = tri_size(d)
-    A, g = s[1:1 + T], s[1 + T:1 + T + d]
+    A, g = s[1 : 1 + T], s[1 + T : 1 + T + d]
     Ad = sym_mul_vec(A, delta, d)
     h = s[-1] + 2.0 * jnp.dot(delta, g) + jnp.dot(delta, Ad)
-    return jnp.concatenate([s[:1 + T], g + Ad, h[None]])
+    return jnp.concatenate([s[: 1 + T], g + Ad, h[None]])
 
 
 def draw_exact(p: Params, c, s2, Yfixed, key, replica, gen, tag):
@@ -159,7 +159,7 @@ def draw_exact(p: Params, c, s2, Yfixed, key, replica, gen, tag):
     q = jnp.minimum(c, float(d))
     cols = jnp.arange(d) < q
     if Yfixed is None:
-        Y = unpack_lower(p.truth[d:d + tri_size(d)], d) @ wishart_factor(d, c, key, replica, gen, tag)
+        Y = unpack_lower(p.truth[d : d + tri_size(d)], d) @ wishart_factor(d, c, key, replica, gen, tag)
     else:
         Y = Yfixed
     Y = jnp.where(cols[None, :], Y, 0.0)
@@ -181,7 +181,7 @@ def draw_samples(p: Params, c, s2, key, replica, gen_x, gen, tag, nmax: int):
         return jnp.zeros(stats_size(d))
     valid = jnp.arange(nmax) < c
     Z = normals(make_stream(key, replica, gen_x, tag, 0), 0, nmax * d).reshape(nmax, d)
-    X = jnp.where(valid[:, None], Z @ unpack_lower(p.truth[d:d + tri_size(d)], d).T, 0.0)
+    X = jnp.where(valid[:, None], Z @ unpack_lower(p.truth[d : d + tri_size(d)], d).T, 0.0)
     eps = jnp.where(valid, jnp.sqrt(s2) * normals(make_stream(key, replica, gen, tag, 1), 0, nmax), 0.0)
     out = jnp.concatenate([c[None], pack(X.T @ X, d), X.T @ eps, jnp.dot(eps, eps)[None]])
     return jnp.where(c > 0.0, out, 0.0)
@@ -196,11 +196,12 @@ def draw_part(p: Params, real: bool, c, s2, state, key, replica, gen, nmax):
         Y = None
         if p.design == FIXED_DESIGN and not (isinstance(gen, int) and gen == 0):
             at = factors_at(p) + (d * d if real else 0)
-            Y = state[at:at + d * d].reshape(d, d)
+            Y = state[at : at + d * d].reshape(d, d)
         return draw_exact(p, c, s2, Y, key, replica, gen, TAG_REAL if real else TAG_SCATTER)
     gen_x = 0 if p.design == FIXED_DESIGN else gen
-    return draw_samples(p, c, s2, key, replica, gen_x, gen, TAG_REAL if real else TAG_SAMPLES,
-                        nmax[0] if real else nmax[1])
+    return draw_samples(
+        p, c, s2, key, replica, gen_x, gen, TAG_REAL if real else TAG_SAMPLES, nmax[0] if real else nmax[1]
+    )
 
 
 PIVOT_RTOL = 1e-10  # Regression::PIVOT_RTOL: a pivot^2 at rounding level of its diagonal is singular
@@ -213,7 +214,7 @@ def fit(p: Params, pool, w):
     singular A + lambda I. Mirrors Regression::fit."""
     d = p.d
     T = tri_size(d)
-    N, A, g, h = pool[0], pool[1:1 + T], pool[1 + T:1 + T + d], pool[-1]
+    N, A, g, h = pool[0], pool[1 : 1 + T], pool[1 + T : 1 + T + d], pool[-1]
     diag = np.array([tri(i, i) for i in range(d)])
     M = cholesky_packed(A.at[diag].add(p.ridge), d)
     piv = M[diag]
@@ -231,7 +232,7 @@ def fit_weighted(p: Params, real, syn, w):
     stats at w*, the synthetic at w_{t-1}), then weight * real-part fit +
     (1 - weight) * synthetic-part fit, weights and noise alike; not ok when
     either fit fails. Mirrors Regression::fit_weighted."""
-    ok_r, w_r, s2_r, _ = fit(p, real, jnp.asarray(p.truth[:p.d], jnp.float64))
+    ok_r, w_r, s2_r, _ = fit(p, real, jnp.asarray(p.truth[: p.d], jnp.float64))
     ok_s, w_s, s2_s, _ = fit(p, syn, w)
     a = jnp.asarray(p.weight, jnp.float64)
     return ok_r & ok_s, a * w_r + (1.0 - a) * w_s, a * s2_r + (1.0 - a) * s2_s
@@ -246,14 +247,14 @@ def init(p: Params, key, replica, nmax):
     if p.loop == AUGMENT:
         c = survivors(p.real_fixed, p.fpr, key, replica, 0, 1)
         part = draw_part(p, True, c, _sigma0_sq(p), state, key, replica, 0, nmax)
-        state = state.at[loop_at(p):loop_at(p) + stats_size(d)].set(part)
-    L0 = unpack_lower(p.truth[d:d + tri_size(d)], d)
+        state = state.at[loop_at(p) : loop_at(p) + stats_size(d)].set(part)
+    L0 = unpack_lower(p.truth[d : d + tri_size(d)], d)
     for f in range(n_factors(p)):
         c = jnp.asarray(p.fixed_real if f else p.fixed_synthetic, jnp.float64)
         Y = L0 @ wishart_factor(d, c, key, replica, 0, TAG_REAL if f else TAG_SCATTER)
         Y = jnp.where((jnp.arange(d) < jnp.minimum(c, float(d)))[None, :] & (c > 0.0), Y, 0.0)
         at = factors_at(p) + f * d * d
-        state = state.at[at:at + d * d].set(Y.reshape(-1))
+        state = state.at[at : at + d * d].set(Y.reshape(-1))
     return state
 
 
@@ -274,7 +275,7 @@ def step(p: Params, state, key, replica, t, nmax):
         return state.at[counts_at(p) + 2].add(jnp.where(ok, 0.0, 1.0))
     syn = draw_part(p, False, k, s2, state, key, replica, t, nmax)
     if p.loop == AUGMENT:
-        real = state[lp:lp + S]
+        real = state[lp : lp + S]
     elif p.loop in (FRESH, ACCUMULATE):
         real = draw_part(p, True, m, _sigma0_sq(p), state, key, replica, t, nmax)
     else:
@@ -287,10 +288,10 @@ def step(p: Params, state, key, replica, t, nmax):
     if p.loop == ACCUMULATE:
         n_real = state[lp] + real[0]
         n_syn = state[lp + 1] + parts[0] - real[0]
-        pool = state[lp + 2:lp + 2 + S] + parts
+        pool = state[lp + 2 : lp + 2 + S] + parts
         ok, w_new, s2_new, delta = fit(p, pool, w)
         pool = jnp.where(ok, stats_shift(pool, -delta, d), pool)
-        state = state.at[lp].set(n_real).at[lp + 1].set(n_syn).at[lp + 2:lp + 2 + S].set(pool)
+        state = state.at[lp].set(n_real).at[lp + 1].set(n_syn).at[lp + 2 : lp + 2 + S].set(pool)
         state = state.at[cnt].set(n_real).at[cnt + 1].set(n_syn)
     else:
         ok, w_new, s2_new, _ = fit(p, parts, w)
@@ -313,12 +314,11 @@ def step_subsample(p: Params, state, key, replica, t, m, k, s2, nmax):
     d, W, lat, cap = p.d, p.d + 2, loop_at(p), p.pool_cap
     T = tri_size(d)
     size = state[lat].astype(jnp.int64)
-    rows = state[lat + 1:lat + 1 + cap * W].reshape(cap, W)
+    rows = state[lat + 1 : lat + 1 + cap * W].reshape(cap, W)
     gen_x = 0 if p.design == FIXED_DESIGN else t
-    L0 = unpack_lower(p.truth[d:d + T], d)
+    L0 = unpack_lower(p.truth[d : d + T], d)
     w = state[:d]
-    for real, c, src, var, nm in ((False, k, w, s2, nmax[1]),
-                                  (True, m, p.truth[:d], _sigma0_sq(p), nmax[0])):
+    for real, c, src, var, nm in ((False, k, w, s2, nmax[1]), (True, m, p.truth[:d], _sigma0_sq(p), nmax[0])):
         if nm == 0:
             continue
         tag = TAG_REAL if real else TAG_SAMPLES
@@ -342,7 +342,7 @@ def step_subsample(p: Params, state, key, replica, t, m, k, s2, nmax):
     ok, w_new, s2_new, _ = fit(p, stats, w)
     n_real = jnp.sum(flag)
     cnt = counts_at(p)
-    state = state.at[lat].set(size.astype(jnp.float64)).at[lat + 1:lat + 1 + cap * W].set(rows.reshape(-1))
+    state = state.at[lat].set(size.astype(jnp.float64)).at[lat + 1 : lat + 1 + cap * W].set(rows.reshape(-1))
     state = state.at[cnt].set(n_real).at[cnt + 1].set(nn - n_real)
     return state, ok, w_new, s2_new
 
@@ -352,10 +352,16 @@ def observe(p: Params, state):
     points_synthetic, skipped]. Mirrors Regression::observe."""
     d = p.d
     w = state[:d]
-    v = unpack_lower(p.truth[d:d + tri_size(d)], d).T @ (w - p.truth[:d])
+    v = unpack_lower(p.truth[d : d + tri_size(d)], d).T @ (w - p.truth[:d])
     c = counts_at(p)
-    return jnp.concatenate([w, jnp.stack([state[d], jnp.dot(v, v), jnp.sqrt(jnp.dot(w, w)),
-                                          state[c], state[c + 1], state[c + 2]])])
+    return jnp.concatenate(
+        [
+            w,
+            jnp.stack(
+                [state[d], jnp.dot(v, v), jnp.sqrt(jnp.dot(w, w)), state[c], state[c + 1], state[c + 2]]
+            ),
+        ]
+    )
 
 
 # --- the launcher's adapter: _core's params checks, and advance_<kernel> ------------------------
@@ -369,15 +375,22 @@ def _reg_params(params) -> Params:
         raise TypeError(f"params must be a madsim.reference.regression.Params; got {params!r}")
     p = params
     try:
-        d, loop, path, design, est, refit = (operator.index(p.d), operator.index(p.loop),
-                                             operator.index(p.path), operator.index(p.design),
-                                             operator.index(p.estimator),
-                                             operator.index(p.refit_noise))
+        d, loop, path, design, est, refit = (
+            operator.index(p.d),
+            operator.index(p.loop),
+            operator.index(p.path),
+            operator.index(p.design),
+            operator.index(p.estimator),
+            operator.index(p.refit_noise),
+        )
         ridge, tpr, fpr, real_fixed, fixed_real, fixed_syn, weight = map(
-            float, (p.ridge, p.tpr, p.fpr, p.real_fixed, p.fixed_real, p.fixed_synthetic, p.weight))
+            float, (p.ridge, p.tpr, p.fpr, p.real_fixed, p.fixed_real, p.fixed_synthetic, p.weight)
+        )
     except TypeError:
-        raise TypeError(f"params: d, loop, path, design, estimator and refit_noise must be "
-                        f"integers, the rest numbers; got {params!r}") from None
+        raise TypeError(
+            f"params: d, loop, path, design, estimator and refit_noise must be "
+            f"integers, the rest numbers; got {params!r}"
+        ) from None
     if d < 1 or d > 256:
         raise ValueError("d must lie in [1, 256]")
     if loop < REPLACE or loop > SUBSAMPLE:
@@ -412,8 +425,11 @@ def _reg_params(params) -> Params:
         raise ValueError("a fixed design takes no filter (tpr = fpr = 0)")
     samples = path == SAMPLES
     cap = math.floor(8589934590.0 / d) if samples else 1099511627776.0
-    cap_msg = ("counts must be integers with counts * d <= 2**33 - 2 on the samples path"
-               if samples else "counts must be integers in [0, 2**40]")
+    cap_msg = (
+        "counts must be integers with counts * d <= 2**33 - 2 on the samples path"
+        if samples
+        else "counts must be integers in [0, 2**40]"
+    )
     for c in (real_fixed, fixed_real, fixed_syn):
         if not (0.0 <= c <= cap and c == math.floor(c)):
             raise ValueError(cap_msg)
@@ -430,20 +446,65 @@ def _reg_params(params) -> Params:
         raise ValueError("truth: the Cholesky factor needs a positive diagonal")
     if not truth[d + T] > 0.0:
         raise ValueError("truth: the noise variance must be > 0")
-    return Params(d, loop, path, design, est, refit, ridge, tpr, fpr, real_fixed,
-                             fixed_real, fixed_syn, truth, counts, sub_n, pool_cap, weight)
+    return Params(
+        d,
+        loop,
+        path,
+        design,
+        est,
+        refit,
+        ridge,
+        tpr,
+        fpr,
+        real_fixed,
+        fixed_real,
+        fixed_syn,
+        truth,
+        counts,
+        sub_n,
+        pool_cap,
+        weight,
+    )
 
 
 def _reg_params_of(static, dyn) -> Params:
     d, loop, path, design, sub_n, pool_cap, _ = static
-    return Params(d, loop, path, design, dyn["estimator"], dyn["refit_noise"],
-                             dyn["ridge"], dyn["tpr"], dyn["fpr"], dyn["real_fixed"],
-                             dyn["fixed_real"], dyn["fixed_synthetic"], dyn["truth"], dyn["counts"],
-                             sub_n, pool_cap, dyn["weight"])
+    return Params(
+        d,
+        loop,
+        path,
+        design,
+        dyn["estimator"],
+        dyn["refit_noise"],
+        dyn["ridge"],
+        dyn["tpr"],
+        dyn["fpr"],
+        dyn["real_fixed"],
+        dyn["fixed_real"],
+        dyn["fixed_synthetic"],
+        dyn["truth"],
+        dyn["counts"],
+        sub_n,
+        pool_cap,
+        dyn["weight"],
+    )
 
 
-def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset,
-                       records, detectors, first, threads, columns=None):
+def advance_regression(
+    params,
+    state,
+    replica_ids,
+    seed,
+    gen_begin,
+    gen_end,
+    rec_gens,
+    rec_offset,
+    records,
+    detectors,
+    first,
+    threads,
+    columns=None,
+):
     """The regression family's twin of ``_core.advance_regression``: arguments
     as in ``advance`` with state [R, state_size(params)] and params
     a ``Params``. Compiled once per (d, loop, path, design, buffer
@@ -451,11 +512,35 @@ def advance_regression(params, state, replica_ids, seed, gen_begin, gen_end, rec
     p = _reg_params(params)
     static = (p.d, p.loop, p.path, p.design, p.subsample_n, p.pool_cap, bound(p))
     model = family_model(sys.modules[__name__], _reg_params_of, static)
-    dyn = dict(estimator=jnp.int32(p.estimator), refit_noise=jnp.int32(p.refit_noise),
-               ridge=jnp.float64(p.ridge), tpr=jnp.float64(p.tpr), fpr=jnp.float64(p.fpr),
-               real_fixed=jnp.float64(p.real_fixed), fixed_real=jnp.float64(p.fixed_real),
-               fixed_synthetic=jnp.float64(p.fixed_synthetic), truth=jnp.asarray(p.truth),
-               counts=jnp.asarray(p.counts), weight=jnp.float64(p.weight))
-    advance_model(model, dyn, state_size(p), observe_size(p), p.counts.shape[0],
-             state, replica_ids, seed, gen_begin, gen_end, rec_gens, rec_offset, records,
-             detectors, first, threads, columns)
+    dyn = dict(
+        estimator=jnp.int32(p.estimator),
+        refit_noise=jnp.int32(p.refit_noise),
+        ridge=jnp.float64(p.ridge),
+        tpr=jnp.float64(p.tpr),
+        fpr=jnp.float64(p.fpr),
+        real_fixed=jnp.float64(p.real_fixed),
+        fixed_real=jnp.float64(p.fixed_real),
+        fixed_synthetic=jnp.float64(p.fixed_synthetic),
+        truth=jnp.asarray(p.truth),
+        counts=jnp.asarray(p.counts),
+        weight=jnp.float64(p.weight),
+    )
+    advance_model(
+        model,
+        dyn,
+        state_size(p),
+        observe_size(p),
+        p.counts.shape[0],
+        state,
+        replica_ids,
+        seed,
+        gen_begin,
+        gen_end,
+        rec_gens,
+        rec_offset,
+        records,
+        detectors,
+        first,
+        threads,
+        columns,
+    )

@@ -67,11 +67,19 @@ def gamma_mt(alpha, s: Stream):
         i, done, result, tries = carry
         acc, val, _ = one_try(i)
         take = acc & jnp.logical_not(done)
-        return (i + jnp.uint32(1), done | acc, jnp.where(take, val, result),
-                jnp.where(take, i + jnp.uint32(1), tries))
+        return (
+            i + jnp.uint32(1),
+            done | acc,
+            jnp.where(take, val, result),
+            jnp.where(take, i + jnp.uint32(1), tries),
+        )
 
-    init = (jnp.uint32(1), acc0, jnp.where(acc0, val0, 0.0),
-            jnp.where(acc0, jnp.uint32(1), jnp.zeros(shape, jnp.uint32)))
+    init = (
+        jnp.uint32(1),
+        acc0,
+        jnp.where(acc0, val0, 0.0),
+        jnp.where(acc0, jnp.uint32(1), jnp.zeros(shape, jnp.uint32)),
+    )
     _, _, result, tries = lax.while_loop(cond, body, init)
 
     w = block(s, jnp.uint32(BLOCK_MAX))
@@ -102,8 +110,9 @@ def binomial(n, p, s: Stream):
     n = jnp.asarray(n, jnp.float64)
     p = jnp.asarray(p, jnp.float64)
     n, p = jnp.broadcast_arrays(n, p)
-    shape = jnp.broadcast_shapes(n.shape, jnp.shape(s.replica), jnp.shape(s.generation),
-                                 jnp.shape(s.stream), jnp.shape(s.key)[:-1])
+    shape = jnp.broadcast_shapes(
+        n.shape, jnp.shape(s.replica), jnp.shape(s.generation), jnp.shape(s.stream), jnp.shape(s.key)[:-1]
+    )
     n = jnp.broadcast_to(n, shape)
     p = jnp.broadcast_to(p, shape)
     # p <= 0 decided on the bits: XLA on CPU treats subnormal inputs as zero
@@ -175,11 +184,14 @@ def binomial(n, p, s: Stream):
         i, done, k, tries = carry
         acc, kk = btrs_try(i)
         take = acc & jnp.logical_not(done)
-        return (i + jnp.uint32(1), done | acc, jnp.where(take, kk, k),
-                jnp.where(take, i + jnp.uint32(1), tries))
+        return (
+            i + jnp.uint32(1),
+            done | acc,
+            jnp.where(take, kk, k),
+            jnp.where(take, i + jnp.uint32(1), tries),
+        )
 
-    init = (jnp.uint32(0), jnp.logical_not(btrs), jnp.zeros(shape, jnp.float64),
-            jnp.zeros(shape, jnp.uint32))
+    init = (jnp.uint32(0), jnp.logical_not(btrs), jnp.zeros(shape, jnp.float64), jnp.zeros(shape, jnp.uint32))
     _, _, k_btrs, tries_btrs = lax.while_loop(btrs_cond, btrs_body, init)
 
     k = jnp.where(inversion, k_inv, k_btrs)
@@ -201,8 +213,9 @@ def poisson(mean, s: Stream):
     (0, 0). Mirrors csrc/madsim/samplers.hpp::poisson.
     """
     mean = jnp.asarray(mean, jnp.float64)
-    shape = jnp.broadcast_shapes(mean.shape, jnp.shape(s.replica), jnp.shape(s.generation),
-                                 jnp.shape(s.stream), jnp.shape(s.key)[:-1])
+    shape = jnp.broadcast_shapes(
+        mean.shape, jnp.shape(s.replica), jnp.shape(s.generation), jnp.shape(s.stream), jnp.shape(s.key)[:-1]
+    )
     mean = jnp.broadcast_to(mean, shape)
     # mean <= 0 decided on the bits (XLA on CPU treats subnormals as zero; the C++ does not)
     trivial = lax.bitcast_convert_type(mean, jnp.int64) <= 0
@@ -225,8 +238,7 @@ def poisson(mean, s: Stream):
         u, prob, k = carry
         go = inv_go(u, prob)
         k2 = k + 1.0
-        return (jnp.where(go, u - prob, u), jnp.where(go, prob * (mean / k2), prob),
-                jnp.where(go, k2, k))
+        return (jnp.where(go, u - prob, u), jnp.where(go, prob * (mean / k2), prob), jnp.where(go, k2, k))
 
     _, _, k_inv = lax.while_loop(inv_cond, inv_body, (u0, prob0, jnp.zeros(shape, jnp.float64)))
 
@@ -259,11 +271,14 @@ def poisson(mean, s: Stream):
         i, done, k, tries = carry
         acc, kk = ptrs_try(i)
         take = acc & jnp.logical_not(done)
-        return (i + jnp.uint32(1), done | acc, jnp.where(take, kk, k),
-                jnp.where(take, i + jnp.uint32(1), tries))
+        return (
+            i + jnp.uint32(1),
+            done | acc,
+            jnp.where(take, kk, k),
+            jnp.where(take, i + jnp.uint32(1), tries),
+        )
 
-    init = (jnp.uint32(0), jnp.logical_not(ptrs), jnp.zeros(shape, jnp.float64),
-            jnp.zeros(shape, jnp.uint32))
+    init = (jnp.uint32(0), jnp.logical_not(ptrs), jnp.zeros(shape, jnp.float64), jnp.zeros(shape, jnp.uint32))
     _, _, k_ptrs, tries_ptrs = lax.while_loop(ptrs_cond, ptrs_body, init)
 
     value = jnp.where(inversion, k_inv, k_ptrs)

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-(C_ENTROPY, C_SUPPORT, C_GINI_SIMPSON, C_RARE_MASS, C_MAX_PROB, C_TV, C_KL_MODEL_TRUTH,
- C_KL_TRUTH_MODEL, C_ZIPF_EXPONENT, N_TOKEN_METRICS) = range(10)
+(
+    C_ENTROPY,
+    C_SUPPORT,
+    C_GINI_SIMPSON,
+    C_RARE_MASS,
+    C_MAX_PROB,
+    C_TV,
+    C_KL_MODEL_TRUTH,
+    C_KL_TRUTH_MODEL,
+    C_ZIPF_EXPONENT,
+    N_TOKEN_METRICS,
+) = range(10)
 
 
 def zipf_exponent(p):
@@ -15,7 +25,7 @@ def zipf_exponent(p):
     +inf with fewer than two tokens. Mirrors token_metrics.hpp::zipf_exponent."""
     K = p.shape[-1]
     S = jnp.sum(p > 0.0)
-    s = -jnp.sort(-p)                      # descending: the support first
+    s = -jnp.sort(-p)  # descending: the support first
     r = jnp.arange(K)
     on = r < S
     x = jnp.log((r + 1).astype(jnp.float64))
@@ -40,9 +50,10 @@ def token_metrics(p, p0, rare):
     rare_mass = jnp.sum(jnp.where(rare != 0.0, p, 0.0))
     max_prob = jnp.maximum(jnp.max(p), 0.0)
     tv = 0.5 * jnp.sum(jnp.abs(p - p0))
-    kl_mt = jnp.where(jnp.any(pos & ~pos0), jnp.inf,
-                      jnp.sum(jnp.where(pos & pos0, p * jnp.log(safe / safe0), 0.0)))
-    kl_tm = jnp.where(jnp.any(pos0 & ~pos), jnp.inf,
-                      jnp.sum(jnp.where(pos & pos0, p0 * jnp.log(safe0 / safe), 0.0)))
-    return jnp.stack([entropy, support, gini, rare_mass, max_prob, tv, kl_mt, kl_tm,
-                      zipf_exponent(p)])
+    kl_mt = jnp.where(
+        jnp.any(pos & ~pos0), jnp.inf, jnp.sum(jnp.where(pos & pos0, p * jnp.log(safe / safe0), 0.0))
+    )
+    kl_tm = jnp.where(
+        jnp.any(pos0 & ~pos), jnp.inf, jnp.sum(jnp.where(pos & pos0, p0 * jnp.log(safe0 / safe), 0.0))
+    )
+    return jnp.stack([entropy, support, gini, rare_mass, max_prob, tv, kl_mt, kl_tm, zipf_exponent(p)])

@@ -13,18 +13,34 @@ import jax.numpy as jnp
 # Mirrors csrc/madsim/transforms.hpp::TWO_PI (the same decimal literal, so the same double)
 TWO_PI = 6.283185307179586476925286766559
 _TWO_M52 = 2.220446049250313080847263336181640625e-16  # 2^-52
-_TWO_M32 = 2.3283064365386962890625e-10                # 2^-32
+_TWO_M32 = 2.3283064365386962890625e-10  # 2^-32
 _HALF_LOG_TWO_PI = 0.91893853320467274178032973640562  # ln(2 pi) / 2
 
 # Mirrors the table of csrc/madsim/transforms.hpp::log_factorial digit for digit
 # (the same decimal literals, hence the same doubles, including the entries
 # that are not the correctly rounded ln k!).
 _LOG_FACTORIAL_TABLE = (
-    0.0, 0.0, 0.693147180559945, 1.7917594692280554, 3.178053830347945,
-    4.787491742782047, 6.579251212010102, 8.525161361065415, 10.604602902745249,
-    12.801827480081467, 15.104412573075514, 17.502307845873887, 19.987214495661885,
-    22.55216385312342, 25.191221182738683, 27.89927138384089, 30.671860106080672,
-    33.50507345013689, 36.39544520803305, 39.339884187199495)
+    0.0,
+    0.0,
+    0.693147180559945,
+    1.7917594692280554,
+    3.178053830347945,
+    4.787491742782047,
+    6.579251212010102,
+    8.525161361065415,
+    10.604602902745249,
+    12.801827480081467,
+    15.104412573075514,
+    17.502307845873887,
+    19.987214495661885,
+    22.55216385312342,
+    25.191221182738683,
+    27.89927138384089,
+    30.671860106080672,
+    33.50507345013689,
+    36.39544520803305,
+    39.339884187199495,
+)
 
 
 def uniform52(lo, hi):
@@ -32,8 +48,10 @@ def uniform52(lo, hi):
 
     Mirrors csrc/madsim/transforms.hpp::uniform52.
     """
-    k = ((jnp.asarray(hi, jnp.uint32).astype(jnp.uint64) << jnp.uint64(32))
-         | jnp.asarray(lo, jnp.uint32).astype(jnp.uint64)) >> jnp.uint64(12)
+    k = (
+        (jnp.asarray(hi, jnp.uint32).astype(jnp.uint64) << jnp.uint64(32))
+        | jnp.asarray(lo, jnp.uint32).astype(jnp.uint64)
+    ) >> jnp.uint64(12)
     return (k.astype(jnp.float64) + 0.5) * _TWO_M52
 
 
@@ -75,10 +93,12 @@ def log_factorial(k):
 
 def _two_prod(x, y):
     """(p, e) with p + e = x y exactly (Dekker: Veltkamp splits, no FMA)."""
+
     def split(v):
         c = 134217729.0 * v  # 2^27 + 1
         hi = c - (c - v)
         return hi, v - hi
+
     p = x * y
     xh, xl = split(x)
     yh, yl = split(y)

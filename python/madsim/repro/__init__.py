@@ -117,12 +117,42 @@ def run_all(size: str = "quick", threads: int | None = None, only: list | None =
     return [run(k, size, threads) for k in (only if only is not None else keys())]
 
 
-from . import (alemohammad2024, bertrand2024, deydonoho2024, gerstgrasser2024,  # noqa: E402
-               he2025, kazdan2024, shumailov2024, suresh2025)
+from . import (  # noqa: E402
+    alemohammad2024,
+    bertrand2024,
+    deydonoho2024,
+    gerstgrasser2024,
+    he2025,
+    kazdan2024,
+    shumailov2024,
+    suresh2025,
+)
 
-for _mod in (shumailov2024, alemohammad2024, bertrand2024, kazdan2024, gerstgrasser2024, he2025,
-             suresh2025, deydonoho2024):
+for _mod in (
+    shumailov2024,
+    alemohammad2024,
+    bertrand2024,
+    kazdan2024,
+    gerstgrasser2024,
+    he2025,
+    suresh2025,
+    deydonoho2024,
+):
     register(_mod.PAPER)
 
-__all__ = ["ALPHA", "SIZES", "Paper", "Result", "Row", "Setting", "compare", "get", "keys", "papers",
-           "register", "run", "run_all", "z_crit"]
+__all__ = [
+    "ALPHA",
+    "SIZES",
+    "Paper",
+    "Result",
+    "Row",
+    "Setting",
+    "compare",
+    "get",
+    "keys",
+    "papers",
+    "register",
+    "run",
+    "run_all",
+    "z_crit",
+]

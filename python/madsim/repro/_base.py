@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-ALPHA = 1e-4   # family-wise false-fail rate of a run (Bonferroni over its comparisons), as validate
+ALPHA = 1e-4  # family-wise false-fail rate of a run (Bonferroni over its comparisons), as validate
 SIZES = ("quick", "full")
 
 
@@ -55,7 +55,7 @@ class Row:
     se: float
     paper: float | None = None
     theory: float | None = None
-    source: str = ""        # where the reference number comes from (paper section / theory function)
+    source: str = ""  # where the reference number comes from (paper section / theory function)
 
     @property
     def reference(self) -> float:
@@ -68,8 +68,15 @@ class Row:
         return (self.mc - self.reference) / self.se
 
 
-def compare(quantity: str, values, *, t: int | None = None, paper: float | None = None,
-            theory: float | None = None, source: str = "") -> Row:
+def compare(
+    quantity: str,
+    values,
+    *,
+    t: int | None = None,
+    paper: float | None = None,
+    theory: float | None = None,
+    source: str = "",
+) -> Row:
     """A :class:`Row` from per-replica ``values``: their mean, its standard
     error (sample SD / sqrt(R)) and the reference number(s).
 
@@ -97,10 +104,19 @@ def compare(quantity: str, values, *, t: int | None = None, paper: float | None 
         raise ValueError(f"compare({quantity!r}): give the paper's number, the closed form or both")
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"compare({quantity!r}): needs at least 2 finite values; got {x.size} "
-                         f"({int(np.sum(~np.isfinite(x)))} not finite)")
-    return Row(quantity, t, float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size)),
-               None if paper is None else float(paper), None if theory is None else float(theory), source)
+        raise ValueError(
+            f"compare({quantity!r}): needs at least 2 finite values; got {x.size} "
+            f"({int(np.sum(~np.isfinite(x)))} not finite)"
+        )
+    return Row(
+        quantity,
+        t,
+        float(x.mean()),
+        float(x.std(ddof=1) / math.sqrt(x.size)),
+        None if paper is None else float(paper),
+        None if theory is None else float(theory),
+        source,
+    )
 
 
 def z_crit(alpha: float, comparisons: int) -> float:
@@ -161,19 +177,41 @@ class Result:
             paper = "" if r.paper is None else f"{r.paper:.5g}"
             theory = "" if r.theory is None else f"{r.theory:.5g}"
             flag = "" if abs(r.z) < crit else "  FAIL"
-            lines.append(f"{r.quantity:<44} {'' if r.t is None else r.t:>5} {paper:>10} {theory:>10} "
-                         f"{f'{r.mc:.5g} +- {r.se:.2g}':>24} {r.z:>7.2f}{flag}")
-        lines.append(f"{len(self.rows)} comparisons, |z| < {crit:.2f} (Bonferroni, family-wise "
-                     f"false-fail rate {self.alpha:g}); wall time {self.wall_s:.2f} s")
+            lines.append(
+                f"{r.quantity:<44} {'' if r.t is None else r.t:>5} {paper:>10} {theory:>10} "
+                f"{f'{r.mc:.5g} +- {r.se:.2g}':>24} {r.z:>7.2f}{flag}"
+            )
+        lines.append(
+            f"{len(self.rows)} comparisons, |z| < {crit:.2f} (Bonferroni, family-wise "
+            f"false-fail rate {self.alpha:g}); wall time {self.wall_s:.2f} s"
+        )
         return "\n".join(lines)
 
     def to_dict(self, comparisons: int | None = None) -> dict:
         crit = self.z_crit(comparisons)
-        return {"key": self.key, "size": self.size, "wall_s": self.wall_s, "alpha": self.alpha,
-                "z_crit": crit, "passed": all(abs(r.z) < crit for r in self.rows), "notes": list(self.notes),
-                "rows": [{"quantity": r.quantity, "t": r.t, "paper": r.paper, "theory": r.theory,
-                          "mc": r.mc, "se": r.se, "z": r.z, "passed": bool(abs(r.z) < crit),
-                          "source": r.source} for r in self.rows]}
+        return {
+            "key": self.key,
+            "size": self.size,
+            "wall_s": self.wall_s,
+            "alpha": self.alpha,
+            "z_crit": crit,
+            "passed": all(abs(r.z) < crit for r in self.rows),
+            "notes": list(self.notes),
+            "rows": [
+                {
+                    "quantity": r.quantity,
+                    "t": r.t,
+                    "paper": r.paper,
+                    "theory": r.theory,
+                    "mc": r.mc,
+                    "se": r.se,
+                    "z": r.z,
+                    "passed": bool(abs(r.z) < crit),
+                    "source": r.source,
+                }
+                for r in self.rows
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -202,7 +240,7 @@ class Paper:
     left_out: str
     run_fn: Callable
     figure_fn: Callable
-    sizes: dict       # {"quick": "...", "full": "..."}: replicas x generations in words
+    sizes: dict  # {"quick": "...", "full": "..."}: replicas x generations in words
 
     def run(self, size: str = "quick", threads: int | None = None) -> Result:
         """Runs the reproduction at ``size`` ("quick" or "full") and times it."""

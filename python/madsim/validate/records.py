@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from ..config import Config
 
-ALPHA = 1e-4            # family-wise false-fail rate of a run (Bonferroni over its comparisons)
+ALPHA = 1e-4  # family-wise false-fail rate of a run (Bonferroni over its comparisons)
 
 
 def doc(page: str, label: str) -> str:
@@ -23,22 +23,23 @@ def doc(page: str, label: str) -> str:
 
 # ---------------------------------------------------------------- data model
 
+
 @dataclass(frozen=True)
 class Comparison:
     """One Monte Carlo statistic against its closed form."""
 
-    quantity: str                                   # e.g. "E sigma^2"
-    t: int                                          # generation
-    stat: str                                       # "mean" or "var" (over replicas)
-    values: Callable                                # (ds, t) -> per-replica values
-    theory: Callable[[], float]                     # the exact value (evaluated at run time)
-    source: str = ""                                # docs anchor of the formula, "theory/page.md#label"
-    exact_var: Callable | None = None               # exact Var of one value: SE = sqrt(it / R)
-    variable: str | None = None                     # the recorded variable ``values`` reads as is:
-                                                    # what an aggregated run (validate --aggregate) uses
-    rel_tol: float = 0.0                            # the closed form's own relative accuracy (an
-                                                    #   asymptotic law's O(1/n) terms): z is measured
-                                                    #   from the band theory (1 +- rel_tol)
+    quantity: str  # e.g. "E sigma^2"
+    t: int  # generation
+    stat: str  # "mean" or "var" (over replicas)
+    values: Callable  # (ds, t) -> per-replica values
+    theory: Callable[[], float]  # the exact value (evaluated at run time)
+    source: str = ""  # docs anchor of the formula, "theory/page.md#label"
+    exact_var: Callable | None = None  # exact Var of one value: SE = sqrt(it / R)
+    variable: str | None = None  # the recorded variable ``values`` reads as is:
+    # what an aggregated run (validate --aggregate) uses
+    rel_tol: float = 0.0  # the closed form's own relative accuracy (an
+    #   asymptotic law's O(1/n) terms): z is measured
+    #   from the band theory (1 +- rel_tol)
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ class Case:
     comparisons: tuple
     skipped: tuple = ()
     quick: bool = False
-    seed: int = 1                      # replaced by a hash of the name in cases()
+    seed: int = 1  # replaced by a hash of the name in cases()
     quick_replicas: int | None = None  # replicas in a --quick run (default: replicas)
-    doc: str = ""                      # docs anchor of the closed forms it checks, "theory/page.md#label"
+    doc: str = ""  # docs anchor of the closed forms it checks, "theory/page.md#label"
 
     @property
     def generations(self) -> int:
@@ -77,8 +78,8 @@ class Row:
     z: float
     passed: bool
     source: str = ""
-    se_exact: bool = False   # SE from the exact variance (heavy-tailed replace-loop means)
-    doc: str = ""            # the case's docs anchor (Case.doc)
+    se_exact: bool = False  # SE from the exact variance (heavy-tailed replace-loop means)
+    doc: str = ""  # the case's docs anchor (Case.doc)
 
 
 @dataclass
@@ -86,12 +87,12 @@ class Report:
     """What ``validate`` found: one Row per comparison."""
 
     rows: list
-    skipped: list                 # (case, Skip)
+    skipped: list  # (case, Skip)
     alpha: float
     z_crit: float
     case_seconds: dict = field(default_factory=dict)
     wall_s: float = 0.0
-    errors: list = field(default_factory=list)   # (case, message) for cases that raised
+    errors: list = field(default_factory=list)  # (case, message) for cases that raised
 
     @property
     def passed(self) -> bool:
@@ -111,10 +112,14 @@ class Report:
 
     def to_dict(self) -> dict:
         return {
-            "passed": self.passed, "alpha": self.alpha, "z_crit": self.z_crit, "wall_s": self.wall_s,
+            "passed": self.passed,
+            "alpha": self.alpha,
+            "z_crit": self.z_crit,
+            "wall_s": self.wall_s,
             "rows": [r.__dict__ for r in self.rows],
-            "skipped": [{"case": c, "quantity": s.quantity, "t": s.t, "reason": s.reason}
-                        for c, s in self.skipped],
+            "skipped": [
+                {"case": c, "quantity": s.quantity, "t": s.t, "reason": s.reason} for c, s in self.skipped
+            ],
             "errors": [{"case": c, "message": m} for c, m in self.errors],
             "case_seconds": dict(self.case_seconds),
             "case_docs": self.case_docs(),

@@ -25,8 +25,12 @@ def cases() -> list:
         # each case its own seed (from its name: stable when cases are added), so no two cases
         # share their real draws; the quick flag and replicas from each module's QUICK
         quick = case_modules.quick()
-        _CASES = [dataclasses.replace(c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick,
-                                      quick_replicas=quick.get(c.name)) for c in case_modules.build_cases()]
+        _CASES = [
+            dataclasses.replace(
+                c, seed=zlib.crc32(c.name.encode()), quick=c.name in quick, quick_replicas=quick.get(c.name)
+            )
+            for c in case_modules.build_cases()
+        ]
         unknown = set(quick) - {c.name for c in _CASES}
         assert not unknown, f"QUICK names unknown cases: {unknown}"
         names = [c.name for c in _CASES]
@@ -50,6 +54,7 @@ def select(names: Sequence[str] | None = None, quick: bool = False) -> list:
 
 # ---------------------------------------------------------------- running
 
+
 def _estimate(x: np.ndarray, stat: str):
     if stat == "mean":
         return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
@@ -69,8 +74,10 @@ HEADER = f"{'case':<44} {'quantity':<26} {'t':>4} {'MC':>12} {'SE':>11} {'theory
 
 def _line(r: Row) -> str:
     se = f"{r.se:.3g}" + ("*" if r.se_exact else " ")
-    return (f"{r.case:<44} {r.quantity:<26} {r.t:>4} {r.mc:>12.6g} {se:>11} {r.theory:>12.6g} "
-            f"{r.z:>7.2f}  {'pass' if r.passed else 'FAIL'}")
+    return (
+        f"{r.case:<44} {r.quantity:<26} {r.t:>4} {r.mc:>12.6g} {se:>11} {r.theory:>12.6g} "
+        f"{r.z:>7.2f}  {'pass' if r.passed else 'FAIL'}"
+    )
 
 
 def aggregable(c) -> bool:
@@ -78,8 +85,9 @@ def aggregable(c) -> bool:
     return c.variable is not None and c.stat == "mean"
 
 
-def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: bool = False,
-             aggregate: bool = False) -> tuple:
+def run_case(
+    case: Case, zc: float, threads=None, seed_offset: int = 0, quick: bool = False, aggregate: bool = False
+) -> tuple:
     """Runs one case; returns (rows, seconds). ``aggregate``: from an
     aggregated run (``simulate(..., aggregate=...)``), the comparisons that
     allow it (``aggregable``) only."""
@@ -95,9 +103,17 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
     t0 = time.perf_counter()
     exact = [float(c.theory()) for c in case.comparisons]  # first: a broken oracle fails fast
     exact_var = [None if c.exact_var is None else float(c.exact_var()) for c in case.comparisons]
-    ds = simulate(case.cfg, replicas=R, generations=case.generations,
-                  seed=case.seed + seed_offset, record=ts, threads=threads, progress=False,
-                  metrics="all", aggregate=Aggregate(quantiles=()) if aggregate else None)
+    ds = simulate(
+        case.cfg,
+        replicas=R,
+        generations=case.generations,
+        seed=case.seed + seed_offset,
+        record=ts,
+        threads=threads,
+        progress=False,
+        metrics="all",
+        aggregate=Aggregate(quantiles=()) if aggregate else None,
+    )
     rows = []
     for c, th, ev in zip(case.comparisons, exact, exact_var):
         if aggregate:
@@ -122,13 +138,21 @@ def run_case(case: Case, zc: float, threads=None, seed_offset: int = 0, quick: b
             dev = math.copysign(excess, dev) if excess > 0.0 else (dev if math.isnan(dev) else 0.0)
         z = dev / se if se > 0 else (0.0 if dev == 0.0 else math.inf)
         ok = bool(np.isfinite(z) and abs(z) < zc)
-        rows.append(Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None,
-                        case.doc))
+        rows.append(
+            Row(case.name, c.quantity, c.t, mc, se, th, float(z), ok, c.source, ev is not None, case.doc)
+        )
     return rows, time.perf_counter() - t0
 
 
-def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: float = ALPHA,
-             threads: int | None = None, seed_offset: int = 0, out=None, aggregate: bool = False) -> Report:
+def validate(
+    names: Sequence[str] | None = None,
+    quick: bool = False,
+    alpha: float = ALPHA,
+    threads: int | None = None,
+    seed_offset: int = 0,
+    out=None,
+    aggregate: bool = False,
+) -> Report:
     """Runs the selected cases (all by default; ``quick``: the CI subset;
     ``names``: those cases) and returns a Report. With ``out`` (a text
     stream) the table is printed as the cases finish. ``seed_offset`` shifts
@@ -145,8 +169,11 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
     report = Report(rows=[], skipped=[], alpha=alpha, z_crit=zc)
     t_start = time.perf_counter()
     if out is not None:
-        print(f"madsim validate: {len(chosen)} cases, {n_comp} comparisons; family-wise false-fail rate "
-              f"{alpha:g} (Bonferroni: pass when |z| < {zc:.2f})", file=out)
+        print(
+            f"madsim validate: {len(chosen)} cases, {n_comp} comparisons; family-wise false-fail rate "
+            f"{alpha:g} (Bonferroni: pass when |z| < {zc:.2f})",
+            file=out,
+        )
         print(HEADER, file=out)
         print("-" * len(HEADER), file=out)
     for case in chosen:
@@ -161,8 +188,11 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
         report.case_seconds[case.name] = secs
         skipped = list(case.skipped)
         if aggregate:
-            skipped += [Skip(c.quantity, c.t, "needs per-replica values (run without --aggregate)")
-                        for c in case.comparisons if not aggregable(c)]
+            skipped += [
+                Skip(c.quantity, c.t, "needs per-replica values (run without --aggregate)")
+                for c in case.comparisons
+                if not aggregable(c)
+            ]
         report.skipped += [(case.name, s) for s in skipped]
         if out is not None:
             for r in rows:
@@ -175,12 +205,18 @@ def validate(names: Sequence[str] | None = None, quick: bool = False, alpha: flo
         nf = len(report.failures) + len(report.errors)
         print("-" * len(HEADER), file=out)
         worst = max((abs(r.z) for r in report.rows), default=0.0)
-        print(f"{len(report.rows)} comparisons, {len(report.failures)} failed, {len(report.errors)} cases "
-              f"errored, {len(report.skipped)} skipped; largest |z| = {worst:.2f} (z_crit {zc:.2f}); "
-              f"{report.wall_s:.1f} s", file=out)
+        print(
+            f"{len(report.rows)} comparisons, {len(report.failures)} failed, {len(report.errors)} cases "
+            f"errored, {len(report.skipped)} skipped; largest |z| = {worst:.2f} (z_crit {zc:.2f}); "
+            f"{report.wall_s:.1f} s",
+            file=out,
+        )
         if any(r.se_exact for r in report.rows):
-            print("SE*: from the exact variance of one replica's value (replace loop, heavy-tailed); "
-                  "other SEs: sample SD / sqrt(R) (a variance: fourth-moment SE)", file=out)
+            print(
+                "SE*: from the exact variance of one replica's value (replace loop, heavy-tailed); "
+                "other SEs: sample SD / sqrt(R) (a variance: fourth-moment SE)",
+                file=out,
+            )
         print("PASS" if nf == 0 else "FAIL", file=out)
     return report
 
@@ -191,8 +227,11 @@ def list_cases(out=sys.stdout, quick: bool = False):
     for c in select(None, quick):
         mark = "quick" if c.quick else ""
         R = c.quick_replicas if (quick and c.quick_replicas) else c.replicas
-        print(f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={R:<7} "
-              f"t<={c.generations:<4} {c.doc:<48} {c.title}", file=out)
+        print(
+            f"{c.name:<48} {mark:<6} {len(c.comparisons):>3} comparisons, R={R:<7} "
+            f"t<={c.generations:<4} {c.doc:<48} {c.title}",
+            file=out,
+        )
 
 
 def main(args) -> int:
@@ -200,11 +239,19 @@ def main(args) -> int:
     if args.list:
         list_cases(sys.stdout, quick=args.quick)
         return 0
-    report = validate(args.case or None, quick=args.quick, alpha=args.alpha, threads=args.threads,
-                      seed_offset=args.seed_offset, out=sys.stdout, aggregate=args.aggregate)
+    report = validate(
+        args.case or None,
+        quick=args.quick,
+        alpha=args.alpha,
+        threads=args.threads,
+        seed_offset=args.seed_offset,
+        out=sys.stdout,
+        aggregate=args.aggregate,
+    )
     if args.json:
         import json
 
         from .. import _atomic
+
         _atomic.write_text(args.json, json.dumps(report.to_dict(), indent=1))
     return 0 if report.passed else 1

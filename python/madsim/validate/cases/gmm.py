@@ -32,34 +32,73 @@ def _mean(c):
 
 def invariant(cfg, ts, src=DOC_GMM):
     fam = cfg.family
-    items = [Comparison("E second_moment", t, "mean", _second, lambda: fam.second_moment, src)
-             for t in ts]
-    items += [Comparison(f"E mix_mean[{c}]", ts[-1], "mean", _mean(c),
-                         lambda c=c: float(fam.mixture_mean[c]), src) for c in range(fam.dim)]
+    items = [Comparison("E second_moment", t, "mean", _second, lambda: fam.second_moment, src) for t in ts]
+    items += [
+        Comparison(f"E mix_mean[{c}]", ts[-1], "mean", _mean(c), lambda c=c: float(fam.mixture_mean[c]), src)
+        for c in range(fam.dim)
+    ]
     return tuple(items)
 
 
 def build_cases() -> list:
     cases = []
     add = cases.append
-    cfg = Config(family=GaussianMixture(), loop=Replace(n=50))   # the example of docs/theory/ppca-gmm.md
-    add(Case("sec7-gmm-1d-n50", "GMM EM, 1-D 2 components (means -+2, var 1), replace n=50", cfg, 20_000,
-             invariant(cfg, (5, 20)), doc=DOC_GMM))
-    fam = GaussianMixture(weights=[0.2, 0.5, 0.3], means=[[0, 0], [2, 1], [-1, 3]], cov_type="diag",
-                          covs=[[1.0, 0.5], [0.7, 2.0], [1.0, 1.0]])
+    cfg = Config(family=GaussianMixture(), loop=Replace(n=50))  # the example of docs/theory/ppca-gmm.md
+    add(
+        Case(
+            "sec7-gmm-1d-n50",
+            "GMM EM, 1-D 2 components (means -+2, var 1), replace n=50",
+            cfg,
+            20_000,
+            invariant(cfg, (5, 20)),
+            doc=DOC_GMM,
+        )
+    )
+    fam = GaussianMixture(
+        weights=[0.2, 0.5, 0.3],
+        means=[[0, 0], [2, 1], [-1, 3]],
+        cov_type="diag",
+        covs=[[1.0, 0.5], [0.7, 2.0], [1.0, 1.0]],
+    )
     cfg = Config(family=fam, loop=Fresh(real=4, synthetic=16), filter=Filter(0.3, 0.2))
-    add(Case("sec7-gmm-d2-fresh-filter-diag", "GMM EM, d=2 k=3 diag, fresh 4 + 16, Filter(0.3, 0.2)", cfg,
-             10_000, invariant(cfg, (3, 10)), doc=DOC_GMM))
-    fam = GaussianMixture(weights=[0.6, 0.4], means=[[0, 0, 0], [1, 2, 0]], cov_type="spherical",
-                          covs=[1.0, 0.5])
+    add(
+        Case(
+            "sec7-gmm-d2-fresh-filter-diag",
+            "GMM EM, d=2 k=3 diag, fresh 4 + 16, Filter(0.3, 0.2)",
+            cfg,
+            10_000,
+            invariant(cfg, (3, 10)),
+            doc=DOC_GMM,
+        )
+    )
+    fam = GaussianMixture(
+        weights=[0.6, 0.4], means=[[0, 0, 0], [1, 2, 0]], cov_type="spherical", covs=[1.0, 0.5]
+    )
     cfg = Config(family=fam, loop=Augment(real=10, synthetic=20))
-    add(Case("sec7-gmm-d3-augment-spherical", "GMM EM, d=3 k=2 spherical, augment 10 fixed + 20", cfg,
-             10_000, invariant(cfg, (3, 10)), doc=DOC_GMM))
-    fam = GaussianMixture(weights=[0.3, 0.7], means=[[-1, 0], [2, 1]],
-                          covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.8, 0.0], [0.0, 1.5]]])
+    add(
+        Case(
+            "sec7-gmm-d3-augment-spherical",
+            "GMM EM, d=3 k=2 spherical, augment 10 fixed + 20",
+            cfg,
+            10_000,
+            invariant(cfg, (3, 10)),
+            doc=DOC_GMM,
+        )
+    )
+    fam = GaussianMixture(
+        weights=[0.3, 0.7], means=[[-1, 0], [2, 1]], covs=[[[1.0, 0.3], [0.3, 0.5]], [[0.8, 0.0], [0.0, 1.5]]]
+    )
     cfg = Config(family=fam, loop=Accumulate(real=2, synthetic=10))
-    add(Case("sec7-gmm-d2-accumulate", "GMM EM, d=2 k=2 full, accumulate 2 real + 10 per generation",
-             cfg, 10_000, invariant(cfg, (3, 10)), doc=DOC_GMM))
+    add(
+        Case(
+            "sec7-gmm-d2-accumulate",
+            "GMM EM, d=2 k=2 full, accumulate 2 real + 10 per generation",
+            cfg,
+            10_000,
+            invariant(cfg, (3, 10)),
+            doc=DOC_GMM,
+        )
+    )
     return cases
 
 

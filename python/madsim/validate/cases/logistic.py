@@ -29,10 +29,16 @@ DOC_LAWS = doc("logistic", "logistic-laws")
 
 
 def fisher_error(cfg, t):
-    return Comparison("E fisher_error", t, "mean",
-                      lambda ds, t: np.asarray(ds["fisher_error"].sel(generation=t).values, dtype=np.float64),
-                      lambda: float(theory.logistic_expected_fisher_error(cfg, t)), DOC_LAWS,
-                      variable="fisher_error", rel_tol=theory.logistic_first_order_tolerance(cfg, t))
+    return Comparison(
+        "E fisher_error",
+        t,
+        "mean",
+        lambda ds, t: np.asarray(ds["fisher_error"].sel(generation=t).values, dtype=np.float64),
+        lambda: float(theory.logistic_expected_fisher_error(cfg, t)),
+        DOC_LAWS,
+        variable="fisher_error",
+        rel_tol=theory.logistic_first_order_tolerance(cfg, t),
+    )
 
 
 def build_cases() -> list:
@@ -41,17 +47,39 @@ def build_cases() -> list:
     for design in ("fresh", "fixed"):
         fam = Logistic(dim=2, design=design)
         cfg = Config(family=fam, loop=Replace(n=2000))
-        add(Case(f"logistic-replace-{design}-d2-n2000", f"logistic replace, {design} design, d=2, n=2000",
-                 cfg, 3000, (fisher_error(cfg, 1), fisher_error(cfg, 5), fisher_error(cfg, 10)),
-                 doc=DOC_LAWS))
+        add(
+            Case(
+                f"logistic-replace-{design}-d2-n2000",
+                f"logistic replace, {design} design, d=2, n=2000",
+                cfg,
+                3000,
+                (fisher_error(cfg, 1), fisher_error(cfg, 5), fisher_error(cfg, 10)),
+                doc=DOC_LAWS,
+            )
+        )
         cfg = Config(family=fam, loop=Accumulate(synthetic=2000))
-        add(Case(f"logistic-accumulate-{design}-d2-n2000",
-                 f"logistic accumulate, {design} design, d=2, n=2000 per generation", cfg, 2000,
-                 (fisher_error(cfg, 2), fisher_error(cfg, 6)), doc=DOC_LAWS))
+        add(
+            Case(
+                f"logistic-accumulate-{design}-d2-n2000",
+                f"logistic accumulate, {design} design, d=2, n=2000 per generation",
+                cfg,
+                2000,
+                (fisher_error(cfg, 2), fisher_error(cfg, 6)),
+                doc=DOC_LAWS,
+            )
+        )
     cov = [[1.0, 0.4], [0.4, 2.0]]
     cfg = Config(family=Logistic(dim=2, weights=[0.8, -0.6], cov=cov), loop=Fresh(real=1000, synthetic=1000))
-    add(Case("logistic-fresh-cov-d2-N2000", "logistic fresh data, correlated Sigma, m = k = 1000", cfg, 3000,
-             (fisher_error(cfg, 1), fisher_error(cfg, 8)), doc=DOC_LAWS))
+    add(
+        Case(
+            "logistic-fresh-cov-d2-N2000",
+            "logistic fresh data, correlated Sigma, m = k = 1000",
+            cfg,
+            3000,
+            (fisher_error(cfg, 1), fisher_error(cfg, 8)),
+            doc=DOC_LAWS,
+        )
+    )
     return cases
 
 

@@ -33,15 +33,21 @@ def _at(name):
 def test_error(cfg, t, src=None):
     if src is None:
         src = DOC_ACCUMULATE if isinstance(cfg.loop, Accumulate) else DOC_REPLACE
-    return Comparison("E test_error", t, "mean", _at("test_error"),
-                      lambda: float(theory.expected_test_error(cfg, t)), src)
+    return Comparison(
+        "E test_error", t, "mean", _at("test_error"), lambda: float(theory.expected_test_error(cfg, t)), src
+    )
 
 
 def noise_var(cfg, t, src=DOC_NOISE):
     fam, n = cfg.family, cfg.loop.n
-    return Comparison("E noise_var", t, "mean", _at("noise_var"),
-                      lambda: float(theory.expected_noise_var(t, n, fam.dim, fam.noise, cfg.estimator,
-                                                              fam.refit_noise)), src)
+    return Comparison(
+        "E noise_var",
+        t,
+        "mean",
+        _at("noise_var"),
+        lambda: float(theory.expected_noise_var(t, n, fam.dim, fam.noise, cfg.estimator, fam.refit_noise)),
+        src,
+    )
 
 
 def build_cases() -> list:
@@ -53,34 +59,88 @@ def build_cases() -> list:
             sfx = "" if path == "exact" else "-samples"
             R = 40_000 if path == "exact" else 10_000
             cfg = Config(family=Regression(dim=5, design=design), loop=Replace(n=20), path=path)
-            add(Case(f"sec5b-replace-{design}-d5-T20{sfx}",
-                     f"regression replace, {design} design, d=5, T=20, sigma=1 ({path})", cfg, R,
-                     (test_error(cfg, 1), test_error(cfg, 10), noise_var(cfg, 10)), doc=DOC_REPLACE))
-            cfg = Config(family=Regression(dim=5, design=design), loop=Accumulate(synthetic=20),
-                         path=path)
-            add(Case(f"sec5b-accumulate-{design}-d5-T20{sfx}",
-                     f"regression accumulate, {design} design, d=5, T=20, sigma=1 ({path})", cfg, R,
-                     (test_error(cfg, 1), test_error(cfg, 10), test_error(cfg, 30)), doc=DOC_ACCUMULATE))
+            add(
+                Case(
+                    f"sec5b-replace-{design}-d5-T20{sfx}",
+                    f"regression replace, {design} design, d=5, T=20, sigma=1 ({path})",
+                    cfg,
+                    R,
+                    (test_error(cfg, 1), test_error(cfg, 10), noise_var(cfg, 10)),
+                    doc=DOC_REPLACE,
+                )
+            )
+            cfg = Config(family=Regression(dim=5, design=design), loop=Accumulate(synthetic=20), path=path)
+            add(
+                Case(
+                    f"sec5b-accumulate-{design}-d5-T20{sfx}",
+                    f"regression accumulate, {design} design, d=5, T=20, sigma=1 ({path})",
+                    cfg,
+                    R,
+                    (test_error(cfg, 1), test_error(cfg, 10), test_error(cfg, 30)),
+                    doc=DOC_ACCUMULATE,
+                )
+            )
     cfg = Config(family=Regression(dim=5, cov=cov5, weights=2.0, noise=0.5), loop=Replace(n=30))
-    add(Case("sec5b-replace-cov-d5-T30", "regression replace, correlated Sigma, w* = 2, sigma^2 = 0.5",
-             cfg, 40_000, (test_error(cfg, 5), test_error(cfg, 50), noise_var(cfg, 50)), doc=DOC_REPLACE))
+    add(
+        Case(
+            "sec5b-replace-cov-d5-T30",
+            "regression replace, correlated Sigma, w* = 2, sigma^2 = 0.5",
+            cfg,
+            40_000,
+            (test_error(cfg, 5), test_error(cfg, 50), noise_var(cfg, 50)),
+            doc=DOC_REPLACE,
+        )
+    )
     for est in ("mle", "unbiased"):
         cfg = Config(family=Regression(dim=3, refit_noise=True), loop=Replace(n=12), estimator=est)
-        add(Case(f"sec5b-refit-noise-{est}-d3-T12",
-                 f"regression replace, labels with the fit's noise estimate ({est})", cfg, 40_000,
-                 (noise_var(cfg, 5), noise_var(cfg, 10), test_error(cfg, 10)), doc=DOC_NOISE))
+        add(
+            Case(
+                f"sec5b-refit-noise-{est}-d3-T12",
+                f"regression replace, labels with the fit's noise estimate ({est})",
+                cfg,
+                40_000,
+                (noise_var(cfg, 5), noise_var(cfg, 10), test_error(cfg, 10)),
+                doc=DOC_NOISE,
+            )
+        )
     for name, title, fam, loop, w, path in (
-            ("hxc-regression-optimal-d3-n20-m20", "weighted fresh regression, w = optimal = 1/phi, d=3, "
-             "n=m=20", Regression(dim=3), Fresh(real=20, synthetic=20), "optimal", "exact"),
-            ("hxc-regression-0.3-d3-n20-m40-samples", "weighted fresh regression, w=0.3, d=3, n=20, m=40 "
-             "(samples)", Regression(dim=3), Fresh(real=20, synthetic=40), 0.3, "samples"),
-            ("hxc-regression-0.5-refit-noise-d3-n15-m25", "weighted fresh regression, w=0.5, labels with "
-             "the fitted noise, d=3", Regression(dim=3, refit_noise=True), Fresh(real=15, synthetic=25), 0.5,
-             "exact")):
+        (
+            "hxc-regression-optimal-d3-n20-m20",
+            "weighted fresh regression, w = optimal = 1/phi, d=3, n=m=20",
+            Regression(dim=3),
+            Fresh(real=20, synthetic=20),
+            "optimal",
+            "exact",
+        ),
+        (
+            "hxc-regression-0.3-d3-n20-m40-samples",
+            "weighted fresh regression, w=0.3, d=3, n=20, m=40 (samples)",
+            Regression(dim=3),
+            Fresh(real=20, synthetic=40),
+            0.3,
+            "samples",
+        ),
+        (
+            "hxc-regression-0.5-refit-noise-d3-n15-m25",
+            "weighted fresh regression, w=0.5, labels with the fitted noise, d=3",
+            Regression(dim=3, refit_noise=True),
+            Fresh(real=15, synthetic=25),
+            0.5,
+            "exact",
+        ),
+    ):
         cfg = Config(family=fam, loop=loop, weight=w, path=path)
         R = 40_000 if path == "exact" else 10_000
-        add(Case(name, title, cfg, R, tuple(test_error(cfg, t, DOC_WEIGHTED) for t in (1, 5, 60)),
-                 doc=DOC_WEIGHTED))
+        add(
+            Case(
+                name,
+                title,
+                cfg,
+                R,
+                tuple(test_error(cfg, t, DOC_WEIGHTED) for t in (1, 5, 60)),
+                doc=DOC_WEIGHTED,
+            )
+        )
     return cases
 
 
