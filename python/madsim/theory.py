@@ -40,35 +40,27 @@ accumulate     accumulate recursions, Euler-product limit, Dey-Donoho ratio
                (accumulate.md)
 universal      the invariant of MLE loops: invariant, invariant_holds
                (accumulate.md, section "The invariant of MLE loops")
-categorical    tokens by numbers (no Config): the Wright-Fisher replace loop,
-               the martingale, fresh data (categorical.md);
-               ``categorical_fresh_fixed_point`` is ``categorical.fresh_fixed_point``,
-               renamed because ``fresh_fixed_point`` is the Gaussian one
-regression     test error of linear regression under replace, accumulate and
-               the weighted fresh loop (regression.md)
 mitigations    tail reweighting and self-correction of the Gaussian replace
                loop (mitigations.md)
 =============  ==============================================================
 
 A family's own theory module (named by its FamilySpec's ``theory``, e.g.
 ``madsim._theory.poisson``, docs/theory/poisson.md) is re-exported here
-from the registry: its ``__all__`` joins this module's.
+from the registry: its ``__all__`` joins this module's. So are
+``categorical`` (tokens by numbers, no Config: the Wright-Fisher replace
+loop, the martingale, fresh data; categorical.md; its fresh fixed point is
+exported as ``categorical_fresh_fixed_point``, ``fresh_fixed_point`` being
+the Gaussian one) and ``regression`` (test error of linear regression under
+replace, accumulate and the weighted fresh loop; regression.md), which are
+also reachable as modules, ``madsim.theory.categorical`` and
+``madsim.theory.regression``.
 """
 
 from __future__ import annotations
 
 from .config import Config
-from ._theory import accumulate, bias, categorical, moments, universal, real_data, replace1d, replace_nd
-from ._theory import mitigations, regression
-from ._theory.regression import (
-    accumulate_test_error,
-    expected_noise_var,
-    expected_test_error,
-    replace_test_error,
-    weighted_optimal_weight,
-    weighted_stationary_test_error,
-    weighted_test_error,
-)
+from ._theory import accumulate, bias, moments, universal, real_data, replace1d, replace_nd
+from ._theory import mitigations
 from ._theory.mitigations import (
     CorrectionMoments,
     cancelling_beta,
@@ -79,27 +71,6 @@ from ._theory.mitigations import (
     tail_weight_factor,
     tail_weight_factor_limit,
 )
-from ._theory.categorical import (
-    CategoricalFixedPoint,
-    absorption_time,
-    expected_frequencies,
-    expected_mass,
-    expected_support_size,
-    expected_survivors,
-    fixation_probability,
-    fixation_time,
-    fresh_distance,
-    fresh_gini_simpson,
-    gini_simpson,
-    loss_time,
-    prob_one_left,
-    survival,
-    survival_feller,
-    survival_suresh,
-    time_to_one_left,
-    wf_transition,
-)
-from ._theory.categorical import fresh_fixed_point as categorical_fresh_fixed_point
 from ._theory.accumulate import accumulate_limit, accumulate_mle_var, accumulate_moments, dey_donoho_ratio
 from ._theory.bias import synthetic_variance_factor, truncation_acceptance, truncation_factor
 from ._theory.universal import invariant, invariant_holds
@@ -807,36 +778,6 @@ __all__ = [
     "var_factor",
     "var_log_var",
     "var_logdet",
-    # categorical (by numbers): docs/theory/categorical.md
-    "CategoricalFixedPoint",
-    "absorption_time",
-    "categorical",
-    "categorical_fresh_fixed_point",
-    "expected_frequencies",
-    "expected_mass",
-    "expected_support_size",
-    "expected_survivors",
-    "fixation_probability",
-    "fixation_time",
-    "fresh_distance",
-    "fresh_gini_simpson",
-    "gini_simpson",
-    "loss_time",
-    "prob_one_left",
-    "survival",
-    "survival_feller",
-    "survival_suresh",
-    "time_to_one_left",
-    "wf_transition",
-    # regression (by numbers; expected_test_error by config): docs/theory/regression.md
-    "accumulate_test_error",
-    "expected_noise_var",
-    "expected_test_error",
-    "regression",
-    "replace_test_error",
-    "weighted_optimal_weight",
-    "weighted_stationary_test_error",
-    "weighted_test_error",
     # tail reweighting and self-correction (by numbers): docs/theory/mitigations.md
     "CorrectionMoments",
     "cancelling_beta",
@@ -852,19 +793,30 @@ __all__ = [
 
 def _family_theory() -> list[str]:
     """Re-exports the theory module each registered family names in its
-    FamilySpec (``theory``: a module of madsim._theory, its ``__all__``), so
-    a new family's closed forms need no line here."""
+    FamilySpec (``theory``: a module of madsim._theory, its ``__all__``; with
+    ``theory_module``, the module itself too, as ``madsim.theory.<theory>``),
+    so a family's closed forms need no line here. A name exported twice must
+    be the same object (two families may share one theory module)."""
     import importlib
 
     from .families import all_families
 
-    names = []
+    names: list[str] = []
     for spec in all_families():
-        if spec.theory:
-            mod = importlib.import_module(f"{__package__}._theory.{spec.theory}")
-            for name in mod.__all__:
-                globals()[name] = getattr(mod, name)
-            names += [n for n in mod.__all__ if n not in names]
+        if not spec.theory:
+            continue
+        mod = importlib.import_module(f"{__package__}._theory.{spec.theory}")
+        exports = {n: getattr(mod, n) for n in mod.__all__}
+        if spec.theory_module:
+            exports[spec.theory] = mod
+        for name, obj in exports.items():
+            if name in globals() and globals()[name] is not obj:
+                raise ImportError(
+                    f"madsim._theory.{spec.theory} exports {name!r}, which madsim.theory already has"
+                )
+            globals()[name] = obj
+            if name not in names and name not in __all__:
+                names.append(name)
     return names
 
 

@@ -1045,3 +1045,31 @@ def fresh_fixed_point(m, k, p_star):
     den = m * (N + k) + k
     ratio = m * (N + k - 1) / den
     return CategoricalFixedPoint(distance=g * N / den, gini_simpson=g * ratio, gini_ratio=ratio)
+
+
+# madsim.theory's name for fresh_fixed_point: theory.fresh_fixed_point is the
+# Gaussian one, so this module's is exported under this alias.
+categorical_fresh_fixed_point = fresh_fixed_point
+
+# What madsim.theory re-exports (the family registry: FamilySpec.theory).
+__all__ = [
+    "CategoricalFixedPoint",
+    "absorption_time",
+    "categorical_fresh_fixed_point",
+    "expected_frequencies",
+    "expected_mass",
+    "expected_support_size",
+    "expected_survivors",
+    "fixation_probability",
+    "fixation_time",
+    "fresh_distance",
+    "fresh_gini_simpson",
+    "gini_simpson",
+    "loss_time",
+    "prob_one_left",
+    "survival",
+    "survival_feller",
+    "survival_suresh",
+    "time_to_one_left",
+    "wf_transition",
+]

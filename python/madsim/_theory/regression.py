@@ -407,3 +407,15 @@ def expected_test_error(cfg, t):
         f"with constant counts; got {type(loop).__name__} with refit_noise={fam.refit_noise}, "
         f"weight={cfg.weight!r}"
     )
+
+
+# What madsim.theory re-exports (the family registry: FamilySpec.theory).
+__all__ = [
+    "accumulate_test_error",
+    "expected_noise_var",
+    "expected_test_error",
+    "replace_test_error",
+    "weighted_optimal_weight",
+    "weighted_stationary_test_error",
+    "weighted_test_error",
+]

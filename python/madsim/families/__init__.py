@@ -49,7 +49,11 @@ class FamilySpec:
     plots: tuple[str, ...] = ()  # the single-family plots of madsim.plots that draw its
     #   models (e.g. "tails", "token_ranks")
     theory: str = ""  # its module of madsim._theory, whose __all__ madsim.theory
-    #   re-exports ("": none, or written into theory.py)
+    #   re-exports ("": none). A name that would clash with another family's or the Gaussian
+    #   theory's is exported under an alias the theory module defines and lists in its __all__
+    #   (categorical_fresh_fixed_point)
+    theory_module: bool = False  # madsim.theory also exports that module itself under its name
+    #   (madsim.theory.categorical, madsim.theory.regression)
 
     @property
     def name(self) -> str:

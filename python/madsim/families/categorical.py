@@ -314,5 +314,7 @@ SPEC = register(
         theory_curve=theory_curve,
         exact_subsample=True,
         tokens=True,
+        theory="categorical",
+        theory_module=True,
     )
 )

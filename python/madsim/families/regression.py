@@ -333,5 +333,7 @@ SPEC = register(
         law_tests=("test_regression.py", "test_regression_subsample.py", "test_mitigations.py"),
         benchmark="regression.py",
         docs_page="regression",
+        theory="regression",
+        theory_module=True,
     )
 )
