@@ -30,6 +30,8 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
+from .families import all_families
+
 PLOT_EXTRA = 'pip install "madsim[plot]" (in a source checkout: pip install ".[plot]")'
 GEN_LABEL = "generation t (fits since the truth, t = 0)"
 TRUTH_COLOR = "black"
@@ -37,6 +39,8 @@ TRUTH_COLOR = "black"
 # Variable -> madsim.theory function of (cfg, t) giving its expectation over
 # replicas. Looked up by name when a plot is drawn, so closed forms added to
 # madsim.theory later are picked up; a missing one means "no theory curve".
+# The Gaussian variables (also PPCA's and GMM's where the function takes their
+# config); a family's own join below from the registry.
 THEORY = {
     "var": "expected_var",
     "log_var": "expected_log_var",
@@ -44,7 +48,6 @@ THEORY = {
     "logdet": "expected_logdet",
     "trace": "expected_trace",
     "mean": "expected_mean",
-    "test_error": "expected_test_error",  # Regression (docs/theory/regression.md)
 }
 
 # The categorical family's curves (madsim.families.categorical.theory_curve), by the
@@ -63,8 +66,19 @@ _THEORY_TEXT = {
     "logdet": r"$E \ln\det \Sigma_t$",
     "trace": r"$E\,\mathrm{tr}\,\Sigma_t$",
     "mean": r"$E\,\mu_t$",
-    "test_error": r"$E\,\|w_t - w^*\|_\Sigma^2$",
 }
+
+
+def _family_plot_theory() -> None:
+    """Adds each family's own variables (its FamilySpec's plot_theory) to
+    THEORY and _THEORY_TEXT, so a family's theory curve needs no line here."""
+    for spec in all_families():
+        for var, func, text in spec.plot_theory:
+            THEORY[var] = func
+            _THEORY_TEXT[var] = text
+
+
+_family_plot_theory()
 
 
 def _pyplot():

@@ -52,6 +52,9 @@ class FamilySpec:
     #   re-exports ("": none). A name that would clash with another family's or the Gaussian
     #   theory's is exported under an alias the theory module defines and lists in its __all__
     #   (categorical_fresh_fixed_point)
+    plot_theory: tuple[tuple[str, str, str], ...] = ()  # (variable, madsim.theory function of
+    #   (cfg, t), its legend text) per variable whose theory curve madsim.plots draws by name
+    #   (madsim.plots.THEORY); theory_curve, when set, is asked first
     theory_module: bool = False  # madsim.theory also exports that module itself under its name
     #   (madsim.theory.categorical, madsim.theory.regression)
 

@@ -335,5 +335,6 @@ SPEC = register(
         docs_page="regression",
         theory="regression",
         theory_module=True,
+        plot_theory=(("test_error", "expected_test_error", r"$E\,\|w_t - w^*\|_\Sigma^2$"),),
     )
 )
