@@ -17,8 +17,14 @@ An independent implementation, module for module and name for name:
                                                gauss1_metric), gaussd_metrics
     gaussian.py    csrc/madsim/models/gaussian1d.hpp   Params, draw_exact, draw_samples, fit,
                                                        step, observe
-    gaussian_loop.py  csrc/madsim/models/gaussian_loop.hpp   Params, NormalSeq (normals),
-                      draw_exact, draw_samples, draw_part, survivors, divisor, fit, init,
+    common.py      the helpers the twins share: bucket (buffer sizes), NormalSeq (normals,
+                   csrc/madsim/models/gaussian_loop.hpp), floyd_subset and draw_subset
+                   (csrc/madsim/subset.hpp), survivors (GaussianLoop:: and
+                   Categorical::survivors), wishart_factor, seq_cumsum (sums in the
+                   C++'s order), next_token (Bigram::next_token), PIVOT_RTOL
+                   (Regression's and Logistic's singular-fit rule)
+    gaussian_loop.py  csrc/madsim/models/gaussian_loop.hpp   Params,
+                      draw_exact, draw_samples, draw_part, divisor, fit, init,
                       step, step_subsample, observe, the layout sizes (T, counts_at,
                       loop_at, loop_size, state_size, metrics_at, n_metrics,
                       observe_size); reference only:
@@ -27,10 +33,9 @@ An independent implementation, module for module and name for name:
                       loop's row)
     token_metrics.py  csrc/madsim/token_metrics.hpp  token_metrics (every TokenMetric), zipf_exponent
     categorical.py csrc/madsim/models/categorical.hpp  Params, sampling_law, counts_exact,
-                   alias_table, counts_tokens, by_tokens, draw_counts, survivors, fit, init, step, subsample, observe,
-                   the layout sizes; reference only: bound (the samples path's buffer),
-                   seq_cumsum (sums in the C++'s order)
-    bigram.py      csrc/madsim/models/bigram.hpp + bigram_metrics.hpp  Params, next_token,
+                   alias_table, counts_tokens, by_tokens, draw_counts, fit, init, step, subsample, observe,
+                   the layout sizes; reference only: bound (the samples path's buffer)
+    bigram.py      csrc/madsim/models/bigram.hpp + bigram_metrics.hpp  Params,
                    walk, fit, init, step, observe, bigram_metrics, the layout sizes; reference
                    only: bound (sequences per part's buffer), row_laws (knobs row by row)
     gmm.py         csrc/madsim/models/gmm.hpp  Params, draw, e_step, m_step, em, init, step,

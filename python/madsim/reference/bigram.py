@@ -34,7 +34,7 @@ from jax import lax
 
 from .backend import advance_model, as_c_array, check_probs, family_model
 from . import categorical
-from .categorical import draw_subset, seq_cumsum, survivors
+from .common import draw_subset, next_token, seq_cumsum, survivors
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
 from .transforms import div, uniform52
 
@@ -105,17 +105,6 @@ def bound(p: Params) -> int:
 
     most = max(float(np.max(np.asarray(p.counts), initial=0.0)), float(p.real_fixed), 1.0)
     return 1 << int(most - 1).bit_length()
-
-
-def next_token(cdf, u):
-    """The token drawn by u in a row with cumulative law cdf [K]. Mirrors
-    Bigram::next_token."""
-    K = cdf.shape[0]
-    x = u * cdf[K - 1]
-    lo = jnp.searchsorted(cdf, x, side="right")
-    rises = jnp.concatenate([jnp.ones(1, bool), cdf[1:] > cdf[:-1]])
-    last = K - 1 - jnp.argmax(rises[::-1])
-    return jnp.where(lo < K, lo, last)
 
 
 def walk(K: int, L: int, n, start_cdf, cdf, st, nmax: int):

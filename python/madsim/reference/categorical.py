@@ -41,6 +41,7 @@ from jax import lax
 from .backend import advance_model, as_c_array, family_model
 from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, block, make_stream
 from .samplers import binomial
+from .common import draw_subset, seq_cumsum, survivors
 from .token_metrics import N_TOKEN_METRICS, token_metrics
 from .transforms import div, uniform52
 
@@ -101,17 +102,6 @@ def bound(p: Params) -> int:
     if p.path == EXACT:
         most = min(most, 4.0 * p.K)
     return 1 << int(most - 1).bit_length()
-
-
-def seq_cumsum(x, reverse=False):
-    """Cumulative sums in sequential order (the C++ loop's rounding)."""
-
-    def body(acc, v):
-        acc = acc + v
-        return acc, acc
-
-    _, out = lax.scan(body, jnp.float64(0.0), x, reverse=reverse)
-    return out
 
 
 def sampling_law(p: Params, prob):
@@ -223,14 +213,6 @@ def draw_counts(p: Params, real: bool, n, q, key, replica, gen, nmax: int):
     )
 
 
-def survivors(c, drop, key, replica, gen, site):
-    """Binomial(c, 1 - drop) from (TAG_FILTER, site). Mirrors Categorical::survivors."""
-    c = jnp.asarray(c, jnp.float64)
-    drop = jnp.asarray(drop, jnp.float64)
-    kept, _ = binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site))
-    return jnp.where((drop <= 0.0) | (c <= 0.0), c, kept)
-
-
 def fit(p: Params, real, nr, syn, ns, prob):
     """-> (model t, ok); model t-1 kept when not ok. Mirrors Categorical::fit."""
     w = jnp.asarray(p.weight, jnp.float64)
@@ -253,26 +235,6 @@ def init(p: Params, key, replica, nmax: int):
         fixed = draw_counts(p, True, c, jnp.asarray(p.truth, jnp.float64), key, replica, 0, nmax)
         row = row.at[loop_at(p) : loop_at(p) + K].set(fixed).at[loop_at(p) + K].set(c)
     return row
-
-
-def draw_subset(pool, n: int, st):
-    """n picks without replacement from a pool of counted classes -> the
-    picked counts (all of the pool when it holds at most n). Mirrors
-    csrc/madsim/subset.hpp::draw_subset (its Fenwick search finds the first
-    class whose running count exceeds the pick, as searchsorted does here;
-    integer sums are exact in any order)."""
-    size = jnp.sum(pool)
-
-    def pick(j, carry):
-        left, out = carry
-        b = block(st, jnp.uint32(j))
-        r = jnp.floor(uniform52(b[0], b[1]) * (size - j))
-        r = jnp.minimum(r, size - j - 1.0)
-        pos = jnp.searchsorted(jnp.cumsum(left), r, side="right")
-        return left.at[pos].add(-1.0), out.at[pos].add(1.0)
-
-    _, out = lax.fori_loop(0, n, pick, (pool, jnp.zeros_like(pool)))
-    return jnp.where(size <= n, pool, out)
 
 
 def subsample(p: Params, pool, key, replica, t):

@@ -81,11 +81,10 @@ from .linalg import (
     tri_size,
     unpack_lower,
 )
+from .common import bucket, floyd_subset, normals, survivors, wishart_factor
 from .moments import moments_clear, moments_pool, moments_size
 from . import ppca
-from .philox import TAG_FILTER, TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, block, make_stream
-from .samplers import binomial, chisquare, normals_of_block
-from .transforms import uniform52
+from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, make_stream
 
 # Mirrors GaussianLoop::Loop, ::Path and ::Estimator
 REPLACE, AUGMENT, FRESH, ACCUMULATE, SUBSAMPLE = 0, 1, 2, 3, 4
@@ -127,11 +126,6 @@ class Bounds(NamedTuple):
     synthetic: int  # most synthetic points one generation draws
     subsample: int  # most points a subsampling fit picks (>= subsample_n);
     # 0 declares the loop is not SUBSAMPLE (its code is not traced)
-
-
-def bucket(k: int) -> int:
-    """Smallest power of two >= max(k, 8): buffers come in few sizes (few compiles)."""
-    return max(8, 1 << max(0, int(k) - 1).bit_length())
 
 
 def bounds(p: Params) -> Bounds:
@@ -247,20 +241,6 @@ def observe_size(p: Params) -> int:
 # --- draws ---------------------------------------------------------------------------------------
 
 
-def normals(st: Stream, start, count: int):
-    """Normals start .. start + count - 1 of stream st, in order: normal i is the
-    cosine (i even) or sine (i odd) of Box-Muller on block i >> 1.
-
-    Mirrors csrc/madsim/models/gaussian_loop.hpp::NormalSeq (all at once).
-    """
-    start = jnp.asarray(start, jnp.int64)
-    nb = count // 2 + 1
-    w = block(st, (start >> 1).astype(jnp.uint32) + jnp.arange(nb, dtype=jnp.uint32))
-    a, b = normals_of_block(w)
-    seq = jnp.stack([a, b], axis=-1).reshape(2 * nb)
-    return lax.dynamic_slice(seq, ((start & 1).astype(jnp.int32),), (count,))
-
-
 def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
     """The first min(want, nmax) accepted tries of st as rows of z [nmax, d]
     (rows past the count are zero) and their number (int64).
@@ -296,32 +276,6 @@ def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
     init = (jnp.int64(0), jnp.int64(0), jnp.zeros((nmax, d), jnp.float64))
     _, got, z = lax.while_loop(lambda c: c[1] < want, body, init)
     return z, got
-
-
-def wishart_factor(d: int, nu, key, replica, gen, tag):
-    """F [d, d] with F F' ~ Wishart_d(nu, I) (nu an integer, traced): Bartlett's
-    lower factor when nu >= d (F_ii^2 ~ chi2(nu - i) from site 2 + i, the
-    normals below the diagonal from site 1 row by row), else the d x nu
-    normals of site 1 row by row in columns j < nu (zero beyond; none when
-    nu <= 0).
-
-    Mirrors csrc/madsim/models/gaussian_loop.hpp::wishart_factor.
-    """
-    nu = jnp.asarray(nu, jnp.float64)
-    bartlett = nu >= d
-    n_off = max(1, d * (d - 1))  # Bartlett needs d(d-1)/2, the singular factor d nu < d^2 - d
-    off = normals(make_stream(key, replica, gen, tag, 1), 0, n_off)
-    i = np.arange(d)[:, None]
-    j = np.arange(d)[None, :]
-    chi, _, _ = chisquare(
-        jnp.where(bartlett, nu - jnp.arange(d), 1.0),
-        make_stream(key, replica, gen, tag, 2 + jnp.arange(d, dtype=jnp.uint32)),
-    )
-    lower = jnp.where(j < i, off[np.minimum(i * (i - 1) // 2 + j, n_off - 1)], 0.0)
-    F_bartlett = lower + jnp.diag(jnp.sqrt(chi))
-    q = jnp.clip(nu, 0.0, float(d)).astype(jnp.int64)
-    F_singular = jnp.where(j < q, off[jnp.clip(i * q + j, 0, n_off - 1)], 0.0)
-    return jnp.where(bartlett, F_bartlett, F_singular)
 
 
 def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False):
@@ -491,18 +445,6 @@ def draw_parts(p: Params, k, m, model, key, replica, gen, nmax: Bounds, factor: 
     return out[0], out[1]
 
 
-def survivors(c, drop, key, replica, gen, site):
-    """Points that survive the filter: Binomial(c, 1 - drop) from stream
-    (TAG_FILTER, site); c itself when drop <= 0 or c <= 0. Broadcasts.
-
-    Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::survivors.
-    """
-    c = jnp.asarray(c, jnp.float64)
-    drop = jnp.asarray(drop, jnp.float64)
-    kept, _ = binomial(c, 1.0 - drop, make_stream(key, replica, gen, TAG_FILTER, site))
-    return jnp.where((drop <= 0.0) | (c <= 0.0), c, kept)
-
-
 def divisor(p: Params, count):
     """count (MLE) or count - 1 (unbiased). Mirrors GaussianLoop::divisor."""
     return jnp.where(jnp.asarray(p.estimator) == MLE, count, count - 1.0)
@@ -634,23 +576,6 @@ def replace_fit(p: Params, syn, G, head):
     LG = f * (unpack_lower(head[d:], d) @ unpack_lower(G, d))
     new = jnp.concatenate([syn[1 : 1 + d], pack(LG, d)])
     return jnp.where(ok, new, head), ok
-
-
-def floyd_subset(st: Stream, size, n, nsub: int):
-    """[nsub] picks of Floyd's uniform n-subset of 0..size-1 (n <= nsub), -1
-    past n: pick c (j = size - n + c) takes r = floor(u_c (j + 1)), u_c from
-    block c of ``st``, or j when r is already taken. All of the uniforms at
-    once, then the sequential lookups. Mirrors csrc/madsim/subset.hpp::floyd_subset."""
-    b = block(st, jnp.arange(nsub, dtype=jnp.uint32))
-    u = uniform52(b[..., 0], b[..., 1])
-
-    def pick_one(c, pick):
-        jj = (size - n + c).astype(jnp.float64)
-        r = jnp.minimum(jnp.floor(u[c] * (jj + 1.0)), jj)
-        taken = jnp.any((pick == r) & (jnp.arange(nsub) < c))
-        return pick.at[c].set(jnp.where(c < n, jnp.where(taken, jj, r), -1.0))
-
-    return lax.fori_loop(0, nsub, pick_one, jnp.full(nsub, -1.0))
 
 
 def step_subsample(p: Params, state, key, replica, t, m, k, nmax: Bounds):

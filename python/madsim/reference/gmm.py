@@ -36,9 +36,7 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 
 from .backend import advance_model, as_c_array, family_model, pool_sizes, seq_sum
-from .bigram import next_token
-from .categorical import seq_cumsum, survivors
-from .gaussian_loop import floyd_subset, normals
+from .common import floyd_subset, next_token, normals, seq_cumsum, survivors
 from .linalg import cholesky_floor_packed, pack, tri, tri_size, unpack_lower
 from .metrics import gauss_w2_sq, normal_lower, normal_upper
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream

@@ -33,7 +33,7 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 
 from .backend import advance_model, as_c_array, family_model, pool_sizes
-from .gaussian_loop import floyd_subset, normals
+from .common import floyd_subset, normals
 from .linalg import _factor_column, _pivot, pack, tri, tri_size, unpack_lower
 from .metrics import gauss_w2_sq, normal_lower, normal_upper
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream

@@ -33,10 +33,9 @@ import numpy as np
 from jax import lax
 
 from .backend import advance_model, as_c_array, family_model
-from .gaussian_loop import bucket, floyd_subset, normals
+from .common import PIVOT_RTOL, bucket, floyd_subset, normals  # PIVOT_RTOL: Regression's singular-fit rule
 from .linalg import cholesky_packed, cholesky_solve_packed, pack, tri, tri_size, unpack_lower
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
-from .regression import PIVOT_RTOL  # Logistic::PIVOT_RTOL: Regression's singular-fit rule
 from .transforms import uniform52
 
 # Mirrors Logistic::Loop and ::Design

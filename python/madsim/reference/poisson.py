@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .backend import advance_model, as_c_array, c_integer, family_model
-from .gaussian_loop import bucket, floyd_subset
+from .common import bucket, floyd_subset
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, make_stream
 from .samplers import poisson
 

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .backend import advance_model, as_c_array, family_model
-from .gaussian_loop import bucket, floyd_subset, normals, survivors, wishart_factor
+from .common import PIVOT_RTOL, bucket, floyd_subset, normals, survivors, wishart_factor
 from .linalg import cholesky_packed, cholesky_solve_packed, pack, sym_mul_vec, tri, tri_size, unpack_lower
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, make_stream
 from .samplers import chisquare
@@ -202,9 +202,6 @@ def draw_part(p: Params, real: bool, c, s2, state, key, replica, gen, nmax):
     return draw_samples(
         p, c, s2, key, replica, gen_x, gen, TAG_REAL if real else TAG_SAMPLES, nmax[0] if real else nmax[1]
     )
-
-
-PIVOT_RTOL = 1e-10  # Regression::PIVOT_RTOL: a pivot^2 at rounding level of its diagonal is singular
 
 
 def fit(p: Params, pool, w):
