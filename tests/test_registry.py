@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -260,3 +262,29 @@ def test_backend_cuda_takes_the_advance_the_family_spec_names(monkeypatch):
         assert kern.advance is markers[spec.cuda_advance[kern.name]], (spec.name, kern.name)
         seen.add(spec.name)
     assert seen == {s.name for s in all_families()}
+
+
+def test_the_registry_drives_the_theory_and_plot_exports(monkeypatch):
+    import madsim.families
+    import madsim.theory
+    from madsim import plots
+
+    for spec in all_families():
+        if spec.theory:
+            mod = importlib.import_module(f"madsim._theory.{spec.theory}")
+            for name in mod.__all__:
+                assert getattr(madsim.theory, name) is getattr(mod, name) and name in madsim.theory.__all__
+            assert (getattr(madsim.theory, spec.theory, None) is mod) == spec.theory_module
+        for var, func, _ in spec.plot_theory:
+            assert plots.THEORY[var] == func and callable(getattr(madsim.theory, func))
+    assert madsim.theory.categorical_fresh_fixed_point is madsim.theory.categorical.fresh_fixed_point
+    assert madsim.theory.fresh_fixed_point.__module__ == "madsim._theory.real_data"
+    # a family theory name that would replace another object is refused
+    clash = types.ModuleType("madsim._theory.clash")
+    clash.__all__ = ["fresh_fixed_point"]
+    clash.fresh_fixed_point = lambda: None
+    monkeypatch.setitem(sys.modules, "madsim._theory.clash", clash)
+    fake = dataclasses.replace(spec_for(ms.Poisson), theory="clash")
+    monkeypatch.setattr(madsim.families, "all_families", lambda: (fake,))
+    with pytest.raises(ImportError, match="'fresh_fixed_point', which madsim.theory already has"):
+        madsim.theory._family_theory()
