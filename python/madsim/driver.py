@@ -17,6 +17,7 @@ those of ``generations_completed``, and ``resume`` continues it exactly.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -1140,31 +1141,11 @@ def resume(
         else np.zeros((ds.sizes["replica"], 0), dtype=np.int64)
     )
     ids = ds["replica"].values.astype(np.uint32)
-    if store_path is not None:
-        start = _Start(done, np.ascontiguousarray(ds["state"].values), first, None)
-        with _atomic.lock(store_path):
-            return _run(
-                cfg,
-                ids,
-                generations,
-                seed,
-                rec_gens,
-                detect,
-                threads,
-                chunk,
-                progress,
-                backend,
-                start=start,
-                metrics=metrics,
-                on_nonfinite=on_nonfinite,
-                dtype=dtype,
-                rule=rule,
-                agg=agg,
-                out=store_path,
-                store_keep=int(ds.sizes["generation"]),
-            )
-    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, ds)
-    return _run(
+    stored = store_path is not None
+    # A streamed run continues its store in place; otherwise the records so far come from ds.
+    start = _Start(done, np.ascontiguousarray(ds["state"].values), first, None if stored else ds)
+    run = functools.partial(
+        _run,
         cfg,
         ids,
         generations,
@@ -1182,6 +1163,10 @@ def resume(
         rule=rule,
         agg=agg,
     )
+    if stored:
+        with _atomic.lock(store_path):
+            return run(out=store_path, store_keep=int(ds.sizes["generation"]))
+    return run()
 
 
 def _join(prev: xr.Dataset, new: xr.Dataset) -> xr.Dataset:
