@@ -333,44 +333,29 @@ def simulate(
         raise TypeError(f"progress must be True, False or None; got {progress!r}")
     detect = as_detectors(detect)
     agg = aggmod.as_aggregate(aggregate)
+    run = functools.partial(
+        _run,
+        cfg,
+        ids,
+        generations,
+        seed,
+        rec_gens,
+        detect,
+        threads,
+        chunk,
+        progress,
+        backend,
+        metrics=metrics,
+        on_nonfinite=on_nonfinite,
+        dtype=dtype,
+        rule=rule,
+        agg=agg,
+    )
     if out is None:
-        return _run(
-            cfg,
-            ids,
-            generations,
-            seed,
-            rec_gens,
-            detect,
-            threads,
-            chunk,
-            progress,
-            backend,
-            metrics=metrics,
-            on_nonfinite=on_nonfinite,
-            dtype=dtype,
-            rule=rule,
-            agg=agg,
-        )
+        return run()
     path = streammod.check_out(out)
     with _atomic.lock(path):  # a second writer to the store is refused
-        return _run(
-            cfg,
-            ids,
-            generations,
-            seed,
-            rec_gens,
-            detect,
-            threads,
-            chunk,
-            progress,
-            backend,
-            metrics=metrics,
-            on_nonfinite=on_nonfinite,
-            dtype=dtype,
-            rule=rule,
-            agg=agg,
-            out=path,
-        )
+        return run(out=path)
 
 
 def as_detectors(detect) -> list:
