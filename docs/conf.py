@@ -78,9 +78,11 @@ nitpick_ignore_regex = [
         r"sequence|mapping|path-like|default|ndarray|Dataset|DataArray|Client)",
     ),
     (r"py:.*", r"(Schedule|madsim\.families\.gaussian\.MeanVector|MeanVector|Family)"),
+    (r"py:.*", r"(madsim\.families\.regression\.LinearTruth|LinearTruth)"),
     # members that autosummary lists from base classes (NamedTuple's tuple
-    # methods, the Gaussian families' shared mean_vector helper)
-    (r"py:obj", r"madsim\..*\.(count|index|mean_vector)"),
+    # methods, the Gaussian families' shared mean_vector helper, the linear
+    # families' weight_vector and cov_matrix)
+    (r"py:obj", r"madsim\..*\.(count|index|mean_vector|weight_vector|cov_matrix)"),
     # numpydoc type specs written as prose: an array, a set of allowed
     # values {"a", "b"}, "default x", "keyword only"
     (r"py:class", r"(array|keyword only|default .*|\{.*|.*\}|\".*\")"),

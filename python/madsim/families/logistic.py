@@ -23,7 +23,6 @@ from ..config import (
     is_const,
     normalise,
     reject_token_knobs,
-    spd_matrix,
 )
 from ..kernels import (
     LOOP_CODES,
@@ -36,7 +35,7 @@ from ..kernels import (
     zero_state_kernel,
 )
 from . import FamilySpec, register
-from .regression import DESIGNS
+from .regression import DESIGNS, LinearTruth
 
 # The largest |x'w*| standard deviation accepted: beyond it labels are
 # deterministic to float64 (sigmoid(40) = 1 - 4e-18) and every fit separates.
@@ -44,7 +43,7 @@ MAX_SIGNAL_SD = 40.0
 
 
 @dataclass(frozen=True)
-class Logistic:
+class Logistic(LinearTruth):
     """Logistic regression without intercept, P(y = 1 | x) = sigmoid(x'w*),
     x ~ N(0, cov): the truth (generation 0) is w*. Each generation labels a
     design with the previous model (synthetic rows: y ~ Bernoulli(sigmoid(x'
@@ -97,17 +96,7 @@ class Logistic:
 
     def __post_init__(self):
         normalise(self)
-        d = check.integer("Logistic.dim", self.dim, 1, 256)
-        if self.weights is not None:
-            if isinstance(self.weights, (list, tuple, np.ndarray)):
-                w = tuple(check.real(f"Logistic.weights[{i}]", v) for i, v in enumerate(self.weights))
-                if len(w) != d:
-                    raise ValueError(f"Logistic.weights must have dim = {d} entries; got {len(w)}")
-                object.__setattr__(self, "weights", w)
-            else:
-                check.real("Logistic.weights", self.weights)
-        if self.cov is not None:
-            object.__setattr__(self, "cov", spd_matrix("Logistic.cov", self.cov, d))
+        self._check_linear_truth("Logistic")
         check.choice("Logistic.design", self.design, DESIGNS)
         check.real("Logistic.ridge", self.ridge, 0.0)
         check.real("Logistic.tol", self.tol, 0.0, 1e-3, lo_open=True)
@@ -118,20 +107,6 @@ class Logistic:
         """The rows a fit needs, dim + 1 for the MLE (with n <= dim rows through
         the origin the labels are almost always separable); 1 with ridge > 0."""
         return 1 if self.ridge > 0 else self.dim + 1
-
-    @property
-    def weight_vector(self) -> np.ndarray:
-        if self.weights is None:
-            return np.full(self.dim, 1.0 / math.sqrt(self.dim))
-        if isinstance(self.weights, tuple):
-            return np.array(self.weights, dtype=np.float64)
-        return np.full(self.dim, float(self.weights))
-
-    @property
-    def cov_matrix(self) -> np.ndarray:
-        if self.cov is not None:
-            return np.array(self.cov, dtype=np.float64)
-        return np.eye(self.dim)
 
     @property
     def fisher(self) -> np.ndarray:

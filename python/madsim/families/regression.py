@@ -38,8 +38,43 @@ from . import FamilySpec, register
 DESIGNS = ("fresh", "fixed")
 
 
+class LinearTruth:
+    """The truth's weights and feature covariance of the linear-predictor
+    families (Regression, Logistic): checked once, read as arrays."""
+
+    def _check_linear_truth(self, name: str) -> int:
+        """Checks dim, weights (a number or dim numbers) and cov (SPD);
+        returns dim."""
+        d = check.integer(f"{name}.dim", self.dim, 1, 256)
+        if self.weights is not None:
+            if isinstance(self.weights, (list, tuple, np.ndarray)):
+                w = tuple(check.real(f"{name}.weights[{i}]", v) for i, v in enumerate(self.weights))
+                if len(w) != d:
+                    raise ValueError(f"{name}.weights must have dim = {d} entries; got {len(w)}")
+                object.__setattr__(self, "weights", w)
+            else:
+                check.real(f"{name}.weights", self.weights)
+        if self.cov is not None:
+            object.__setattr__(self, "cov", spd_matrix(f"{name}.cov", self.cov, d))
+        return d
+
+    @property
+    def weight_vector(self) -> np.ndarray:
+        if self.weights is None:
+            return np.full(self.dim, 1.0 / math.sqrt(self.dim))
+        if isinstance(self.weights, tuple):
+            return np.array(self.weights, dtype=np.float64)
+        return np.full(self.dim, float(self.weights))
+
+    @property
+    def cov_matrix(self) -> np.ndarray:
+        if self.cov is not None:
+            return np.array(self.cov, dtype=np.float64)
+        return np.eye(self.dim)
+
+
 @dataclass(frozen=True)
-class Regression:
+class Regression(LinearTruth):
     """Linear regression y = x'w* + eps, x ~ N(0, cov), eps ~ N(0, noise):
     the truth (generation 0) is (w*, noise). Each generation labels a design
     with the previous model (synthetic rows: y = x'w_{t-1} + noise) and/or
@@ -91,17 +126,7 @@ class Regression:
 
     def __post_init__(self):
         normalise(self)
-        d = check.integer("Regression.dim", self.dim, 1, 256)
-        if self.weights is not None:
-            if isinstance(self.weights, (list, tuple, np.ndarray)):
-                w = tuple(check.real(f"Regression.weights[{i}]", v) for i, v in enumerate(self.weights))
-                if len(w) != d:
-                    raise ValueError(f"Regression.weights must have dim = {d} entries; got {len(w)}")
-                object.__setattr__(self, "weights", w)
-            else:
-                check.real("Regression.weights", self.weights)
-        if self.cov is not None:
-            object.__setattr__(self, "cov", spd_matrix("Regression.cov", self.cov, d))
+        self._check_linear_truth("Regression")
         check.real("Regression.noise", self.noise, 0.0, None, lo_open=True)
         check.choice("Regression.design", self.design, DESIGNS)
         check.real("Regression.ridge", self.ridge, 0.0)
@@ -121,20 +146,6 @@ class Regression:
         factors, (real - dim - 1) / (synthetic - dim - 1)
         (docs/theory/regression.md, weighted-fresh)."""
         return (real - self.dim - 1) / (synthetic - self.dim - 1)
-
-    @property
-    def weight_vector(self) -> np.ndarray:
-        if self.weights is None:
-            return np.full(self.dim, 1.0 / math.sqrt(self.dim))
-        if isinstance(self.weights, tuple):
-            return np.array(self.weights, dtype=np.float64)
-        return np.full(self.dim, float(self.weights))
-
-    @property
-    def cov_matrix(self) -> np.ndarray:
-        if self.cov is not None:
-            return np.array(self.cov, dtype=np.float64)
-        return np.eye(self.dim)
 
 
 # What the regression kernel observes (csrc/madsim/models/regression.hpp),
