@@ -170,3 +170,14 @@ def test_stub_annotations_resolve():
     ns: dict = {}
     exec(compile(_stub(), "_core.pyi", "exec"), ns)
     assert {"Gaussian1DParams", "advance_gaussian1d", "philox4x32_10", "build_info"} <= set(ns)
+
+
+def test_stub_is_current():
+    """_core.pyi is what tools/gen_core_stub.py writes from the module now: a binding added or
+    changed without regenerating it fails here, saying what to run."""
+    import subprocess
+    import sys
+
+    gen = ROOT / "tools" / "gen_core_stub.py"
+    done = subprocess.run([sys.executable, str(gen), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout
