@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats
 
 import madsim as ms
-from madsim import _atomic, _sweep_exec, theory
+from madsim import atomic, _sweep_exec, theory
 
 HERE = Path(__file__).resolve().parent
 PEER_CPU_HOURS = 15.0  # the peer's cost of one such figure (issue 10)
@@ -278,7 +278,7 @@ def main(argv=None) -> int:
         "law": law,
         "machine": machine(),
     }
-    _atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {out}")
     ok = law["passed"] and all(r["identical_to_serial"] for r in rows)
     return 0 if ok else 1

@@ -44,7 +44,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from . import _validate as check
+from . import checks as check
 
 GROUP = 4096  # replicas per fixed group of the reduction (positions in the replica ids)
 BLOCK_BYTES = 16 * 2**20  # cap of one kernel call's record buffer in an aggregated or streamed run

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from madsim import _atomic
+from madsim import atomic
 
 
 def _demo(args) -> int:
@@ -108,10 +108,10 @@ def _repro_one(paper, res, out: Path, comparisons: int | None = None) -> None:
         "sizes": paper.sizes,
         **res.to_dict(comparisons),
     }
-    _atomic.write_text(out / f"{paper.key}.json", json.dumps(doc, indent=1, default=float))
+    atomic.write_text(out / f"{paper.key}.json", json.dumps(doc, indent=1, default=float))
     ax = paper.figure(res)
     fig = (ax[0] if isinstance(ax, (list, tuple, np.ndarray)) else ax).figure
-    _atomic.write(
+    atomic.write(
         out / f"{paper.key}.png", lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     )
     plt.close(fig)
@@ -182,7 +182,7 @@ def _run(args) -> int:
     else:
         out = args.output or str(Path(args.config).with_suffix(".nc"))
         results.check_output(out)  # a bad extension or directory fails before the run, not after
-        with _atomic.lock(out):  # a second writer to `out` fails now, not after its run
+        with atomic.lock(out):  # a second writer to `out` fails now, not after its run
             ds = ms.simulate(cfg, progress=progress, **kwargs)
             if _save(results, ds, out):
                 return 130
@@ -246,7 +246,7 @@ def _init(args) -> int:
     if out.exists() and not args.force:
         raise ValueError(f"{path} exists; pass --force to overwrite it")
     try:
-        _atomic.write_text(out, text)
+        atomic.write_text(out, text)
     except OSError as exc:
         raise ValueError(f"cannot write {path!r}: {exc.strerror}") from None
     if args.reference:
@@ -279,7 +279,7 @@ def _sweep(args) -> int:
     out = args.output or str(Path(args.config).with_suffix(".nc"))
     results.check_output(out)  # a bad extension or directory fails before the sweep, not after
     store = None if args.no_store else (args.store or str(Path(out).with_suffix(".tasks")))
-    with _atomic.lock(out):
+    with atomic.lock(out):
         try:
             ds = ms.sweep(cfg, store=store, progress=args.progress, **kwargs)
         except ms.SweepInterrupted as exc:
@@ -326,7 +326,7 @@ def _plot(args) -> int:
         ax = plots.metric(ds, args.name or "var")
     out = args.output or str(Path(args.result).with_suffix(f".{args.kind}.png"))
     fmt = Path(out).suffix.lstrip(".").lower() or "png"
-    _atomic.write(out, lambda tmp: ax.figure.savefig(tmp, dpi=110, bbox_inches="tight", format=fmt))
+    atomic.write(out, lambda tmp: ax.figure.savefig(tmp, dpi=110, bbox_inches="tight", format=fmt))
     plt.close(ax.figure)
     print(out)
     return 0

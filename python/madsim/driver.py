@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
-from . import _atomic
-from . import _validate as check
+from . import atomic
+from . import checks as check
 from . import aggregate as aggmod
 from . import stream as streammod
 from . import record as recmod
@@ -354,7 +354,7 @@ def simulate(
     if out is None:
         return run()
     path = streammod.check_out(out)
-    with _atomic.lock(path):  # a second writer to the store is refused
+    with atomic.lock(path):  # a second writer to the store is refused
         return run(out=path)
 
 
@@ -1149,7 +1149,7 @@ def resume(
         agg=agg,
     )
     if stored:
-        with _atomic.lock(store_path):
+        with atomic.lock(store_path):
             return run(out=store_path, store_keep=int(ds.sizes["generation"]))
     return run()
 

@@ -38,7 +38,7 @@ import xarray as xr
 from . import _grid
 from . import aggregate as aggmod
 from . import _sweep_exec as ex
-from . import _validate as check
+from . import checks as check
 from . import record as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks

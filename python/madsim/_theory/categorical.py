@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from .. import _validate as check
+from .. import checks as check
 from ._common import pick, times
 
 # Largest n for which the exact (n+1) x (n+1) chain is built (memory

@@ -48,7 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _validate as check
+from .. import checks as check
 from ..config import Augment, Config, Fresh, Replace
 from ._common import Setting, binomial_law, loop_counts, pair_law, safe_div, setting
 

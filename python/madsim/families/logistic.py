@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as check
+from .. import checks as check
 from .._theory.logistic import logistic_fisher_information
 from ..config import (
     SCALE_LIMIT,
