@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import madsim as ms
-from madsim import aggregate as aggmod
-from madsim.aggregate import reduce_records
+from madsim.run import aggregate as aggmod
+from madsim.run.aggregate import reduce_records
 
 CFG = ms.Config(loop=ms.Replace(n=20))
 METRICS = ["mean", "var", "kl_model_truth"]

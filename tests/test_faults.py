@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import madsim as ms
-import madsim.driver as drv
+import madsim.run.driver as drv
 from conftest import FAULT_COUNTS
 from madsim import results, toml_config
 

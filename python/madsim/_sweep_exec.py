@@ -24,7 +24,7 @@ import xarray as xr
 
 from . import atomic
 from .config import Config
-from .driver import RunInterrupted, simulate
+from .run.driver import RunInterrupted, simulate
 from .results import array_digest
 
 SCHEDULERS = ("serial", "threads", "dask")

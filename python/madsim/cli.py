@@ -167,7 +167,7 @@ def _run(args) -> int:
     progress = None if args.progress is None else args.progress
     stream_to = kwargs.pop("out", None)  # [run] out = "run.zarr": a stream, as --stream
     if args.stream or stream_to is not None:
-        from madsim import stream
+        from madsim.run import stream
 
         out = args.output or stream_to or str(Path(args.config).with_suffix(".zarr"))
         if stream.is_store(out):  # a stopped stream: continue it to the run's generations

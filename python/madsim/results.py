@@ -268,7 +268,7 @@ def load(path) -> xr.Dataset:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
     else:
-        from .stream import open_run
+        from .run.stream import open_run
 
         try:
             import zarr

@@ -36,14 +36,14 @@ import numpy as np
 import xarray as xr
 
 from . import _grid
-from . import aggregate as aggmod
+from .run import aggregate as aggmod
 from . import _sweep_exec as ex
 from . import checks as check
-from . import record as recmod
+from .run import records as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .driver import (
+from .run.driver import (
     MAX_GENERATIONS,
     NONFINITE,
     FirstPassage,

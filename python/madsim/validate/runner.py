@@ -91,8 +91,8 @@ def run_case(
     """Runs one case; returns (rows, seconds). ``aggregate``: from an
     aggregated run (``simulate(..., aggregate=...)``), the comparisons that
     allow it (``aggregable``) only."""
-    from ..aggregate import Aggregate
-    from ..driver import simulate
+    from ..run.aggregate import Aggregate
+    from ..run.driver import simulate
 
     if aggregate:
         case = dataclasses.replace(case, comparisons=tuple(c for c in case.comparisons if aggregable(c)))

@@ -47,7 +47,7 @@ def _zarr():
 def check_out(out) -> Path:
     """The store path, checked before the run: ends in .zarr, the directory
     is writable, nothing is there yet."""
-    from . import atomic
+    from .. import atomic
 
     path = Path(out)
     if path.suffix.lower() != ".zarr":
@@ -131,7 +131,7 @@ class Store:
         ds.attrs["streamed"] = 1
         ds.attrs["state_slot"] = 0
         # whole or not at all (a temporary directory renamed): a Ctrl-C here leaves no store
-        from . import atomic
+        from .. import atomic
 
         def produce(tmp: Path) -> None:
             ds.to_zarr(str(tmp), mode="w-", compute=False, encoding=encoding, consolidated=False)

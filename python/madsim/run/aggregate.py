@@ -44,7 +44,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from . import checks as check
+from .. import checks as check
 
 GROUP = 4096  # replicas per fixed group of the reduction (positions in the replica ids)
 BLOCK_BYTES = 16 * 2**20  # cap of one kernel call's record buffer in an aggregated or streamed run
@@ -549,7 +549,7 @@ def reduce_records(ds: xr.Dataset, aggregate: Aggregate | bool = True) -> xr.Dat
     Examples
     --------
     >>> import madsim as ms
-    >>> from madsim.aggregate import reduce_records
+    >>> from madsim.run.aggregate import reduce_records
     >>> cfg = ms.Config(loop=ms.Replace(n=20))
     >>> ds = ms.simulate(cfg, replicas=500, generations=10, seed=1, metrics=["var"])
     >>> agg = ms.simulate(cfg, replicas=500, generations=10, seed=1, metrics=["var"], aggregate=True)

@@ -29,14 +29,14 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
-from . import atomic
-from . import checks as check
+from .. import atomic
+from .. import checks as check
 from . import aggregate as aggmod
 from . import stream as streammod
-from . import record as recmod
-from ._backend import RNG_LAYOUT_VERSION, build_info
-from .config import Config, spec_for
-from .kernels import BACKENDS, MEMORY_FRACTION, kernel_for
+from . import records as recmod
+from .._backend import RNG_LAYOUT_VERSION, build_info
+from ..config import Config, spec_for
+from ..kernels import BACKENDS, MEMORY_FRACTION, kernel_for
 
 CHUNK_SECONDS = 0.25  # target wall time per chunk: Ctrl-C answers within about this
 MAX_GENERATIONS = 2**32 - 2  # counter generation field is 32 bits; one value reserved
@@ -280,7 +280,7 @@ def simulate(
         ``x_min``, ``x_max``, quantiles ``x_q``, histograms ``x_hist``, and
         ``<detector>_survival``), reduced chunk by chunk so that memory does
         not grow with replicas x records; the same numbers whatever
-        ``threads`` and ``chunk`` (see madsim.aggregate and the user guide's
+        ``threads`` and ``chunk`` (see madsim.run.aggregate and the user guide's
         "Runs at scale" page).
     out
         None (default): the result in memory. A path ending in ``.zarr``: the
@@ -1044,7 +1044,7 @@ def resume(
     >>> bool((more["var"].sel(generation=10) == whole["var"].sel(generation=10)).all())
     True
     """
-    from .results import verify
+    from ..results import verify
 
     store_path = None
     if isinstance(ds, (str, os.PathLike)):
@@ -1184,6 +1184,6 @@ def _progress_bar(progress, total):
 
 
 def madsim_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
