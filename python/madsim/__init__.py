@@ -14,7 +14,10 @@ from .families import all_families
 from .run.records import every, logspace
 from .run.aggregate import Aggregate, Bins
 from .run.stream import open_run
-from .run.driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
+from .run.errors import NonFiniteError, NonFiniteWarning, RunInterrupted
+from .run.options import FirstPassage
+from .run.resume import resume
+from .run.simulate import simulate
 from .sweeps import SweepInterrupted, sweep
 
 # Each registered family's config class, as madsim.<Name> (madsim.families).

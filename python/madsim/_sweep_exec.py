@@ -24,7 +24,8 @@ import xarray as xr
 
 from . import atomic
 from .config import Config
-from .run.driver import RunInterrupted, simulate
+from .run.errors import RunInterrupted
+from .run.simulate import simulate
 from .results import array_digest
 
 SCHEDULERS = ("serial", "threads", "dask")

@@ -43,12 +43,11 @@ from .run import records as recmod
 from ._backend import RNG_LAYOUT_VERSION, build_info
 from ._sweep_combine import combine, join_blocks
 from .config import Config
-from .run.driver import (
+from .run.errors import NonFiniteError, NonFiniteWarning
+from .run.options import (
     MAX_GENERATIONS,
     NONFINITE,
     FirstPassage,
-    NonFiniteError,
-    NonFiniteWarning,
     as_detectors,
     check_bytes,
     check_detectors,

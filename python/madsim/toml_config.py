@@ -49,7 +49,8 @@ from pathlib import Path
 
 from . import config as C
 from .families import all_families
-from .run.driver import FirstPassage, simulate
+from .run.options import FirstPassage
+from .run.simulate import simulate
 from .run.records import every, logspace
 from .sweeps import sweep
 

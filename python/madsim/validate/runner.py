@@ -92,7 +92,7 @@ def run_case(
     aggregated run (``simulate(..., aggregate=...)``), the comparisons that
     allow it (``aggregable``) only."""
     from ..run.aggregate import Aggregate
-    from ..run.driver import simulate
+    from ..run.simulate import simulate
 
     if aggregate:
         case = dataclasses.replace(case, comparisons=tuple(c for c in case.comparisons if aggregable(c)))
