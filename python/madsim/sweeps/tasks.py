@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import atomic
-from .config import Config
-from .run.errors import RunInterrupted
-from .run.simulate import simulate
-from .results import array_digest
+from .. import atomic
+from ..config import Config
+from ..run.errors import RunInterrupted
+from ..run.simulate import simulate
+from ..results import array_digest
 
 SCHEDULERS = ("serial", "threads", "dask")
 STORE_FORMAT = 1
