@@ -235,7 +235,7 @@ def list_cases(out=sys.stdout, quick: bool = False):
 
 
 def main(args) -> int:
-    """The ``madsim validate`` subcommand (args from cli.py's argparse)."""
+    """The ``madsim validate`` subcommand (args from the parser of madsim.cli.validate)."""
     if args.list:
         list_cases(sys.stdout, quick=args.quick)
         return 0
