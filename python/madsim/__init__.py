@@ -19,6 +19,7 @@ from .run.options import FirstPassage
 from .run.resume import resume
 from .run.simulate import simulate
 from .sweeps import SweepInterrupted, sweep
+from . import aggregate as aggregate  # madsim.aggregate.reduce_records, the path the docs first gave
 
 # Each registered family's config class, as madsim.<Name> (madsim.families).
 globals().update({spec.name: spec.cls for spec in all_families()})

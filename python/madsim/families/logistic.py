@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import checks as check
-from .._theory.logistic import logistic_fisher_information
+from ..theory.logistic import logistic_fisher_information
 from ..config import (
     SCALE_LIMIT,
     Accumulate,

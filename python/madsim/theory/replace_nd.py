@@ -32,7 +32,7 @@ from scipy import special
 
 from .. import checks as check
 from ..config import Config
-from ._common import (
+from .common import (
     Setting,
     binomial_law,
     loop_counts,
