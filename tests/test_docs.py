@@ -39,7 +39,7 @@ MODULES = [
     "madsim._backend",
     "madsim.rng",
     "madsim.repro",
-    "madsim.repro._base",
+    "madsim.repro.base",
 ] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
 # each family's module (its config class and its examples: madsim.families)
 MODULES += list(dict.fromkeys(spec.cls.__module__ for spec in madsim.families.all_families()))
