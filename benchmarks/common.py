@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import madsim as ms
-from madsim import _atomic
+from madsim import atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -69,5 +69,5 @@ def write_results(
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{name}-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    _atomic.write_text(path, json.dumps(out, indent=1, default=float))
+    atomic.write_text(path, json.dumps(out, indent=1, default=float))
     print(f"wrote {path}")

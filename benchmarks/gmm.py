@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 import madsim as ms
-from madsim import _atomic
+from madsim import atomic
 
 HERE = Path(__file__).resolve().parent
 K, D, N, ITERS, TOL, FLOOR = 3, 2, 1000, 100, 1e-3, 1e-6
@@ -264,7 +264,7 @@ def main():
     out = HERE / "results" / f"gmm-{platform.node() or 'host'}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     if not q:
         out.parent.mkdir(exist_ok=True)
-        _atomic.write_text(
+        atomic.write_text(
             out,
             json.dumps(
                 dict(

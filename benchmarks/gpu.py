@@ -41,7 +41,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 import madsim as ms  # noqa: E402
-from madsim import _atomic, theory  # noqa: E402
+from madsim import atomic, theory  # noqa: E402
 from madsim._backend import core, cuda_unavailable_reason  # noqa: E402
 from madsim.kernels import kernel_for  # noqa: E402
 
@@ -242,7 +242,7 @@ def main(argv=None):
     if not q:
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        _atomic.write_text(path, json.dumps(out, indent=1))
+        atomic.write_text(path, json.dumps(out, indent=1))
         print(f"wrote {path}")
     return 0 if law["ok"] else 1
 

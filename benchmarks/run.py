@@ -50,7 +50,7 @@ sys.path.insert(0, str(HERE))  # `import baselines` from any working directory
 import baselines  # noqa: E402
 import madsim  # noqa: E402
 import paths  # noqa: E402
-from madsim import _atomic  # noqa: E402
+from madsim import atomic  # noqa: E402
 from madsim._backend import core  # noqa: E402
 
 N_SMALL, N_LARGE, N_SAMPLES = 10, 10**6, 100
@@ -1237,7 +1237,7 @@ def main(argv=None) -> int:
         )
         out = HERE / "results" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic.write_text(out, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    atomic.write_text(out, json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(f"\nJSON: {out}")
     log(f"done in {result['total_seconds']:.0f} s")
     if not result["law_checks_ok"]:

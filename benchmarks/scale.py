@@ -73,7 +73,7 @@ print(json.dumps({"replicas": R, "generations": G, "threads": threads, "wall_s":
 REDUCE = r"""
 import json, sys, time
 import numpy as np
-from madsim import aggregate as A
+from madsim.run import aggregate as A
 agg = A.Aggregate(quantiles=(0.05, 0.5, 0.95), histogram={"logdet": A.Bins(-200.0, 10.0, 64)})
 R, k, C = 2**20, 4, 3  # one chunk: 4 recorded generations of 3 variables
 block = np.random.default_rng(1).lognormal(size=(R, k, C))

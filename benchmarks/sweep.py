@@ -47,7 +47,8 @@ import numpy as np
 from scipy import stats
 
 import madsim as ms
-from madsim import _atomic, _sweep_exec, theory
+from madsim import atomic, theory
+from madsim.sweeps import tasks as sweep_tasks
 
 HERE = Path(__file__).resolve().parent
 PEER_CPU_HOURS = 15.0  # the peer's cost of one such figure (issue 10)
@@ -197,7 +198,7 @@ def main(argv=None) -> int:
         rows.append({"case": label, "wall_s": wall, "cpu_s": cpu, "startup_s": 0.0})
         results.append(ds)
     t0 = time.perf_counter()
-    client, close = _sweep_exec.dask_client(None, T)  # the LocalCluster sweep(scheduler="dask") starts
+    client, close = sweep_tasks.dask_client(None, T)  # the LocalCluster sweep(scheduler="dask") starts
     startup = time.perf_counter() - t0
     try:
         before = client.run(time.process_time)  # the workers' CPU seconds, per worker
@@ -278,7 +279,7 @@ def main(argv=None) -> int:
         "law": law,
         "machine": machine(),
     }
-    _atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"\nwrote {out}")
     ok = law["passed"] and all(r["identical_to_serial"] for r in rows)
     return 0 if ok else 1

@@ -146,7 +146,7 @@ def hxc_regression_figure(scale: float = 1.0):
     """The figure of hxc_regression.png: E test error after 60 generations of
     the weighted fresh regression loop (d = 3, n = 20 real rows) over w, for
     m = 20 and 60 synthetic rows; ``scale`` multiplies the replicas."""
-    from madsim._theory import regression as rt
+    from madsim.theory import regression as rt
 
     d, n, T = 3, 20, 60
     base = ms.Config(family=ms.Regression(dim=d), loop=ms.Fresh(real=n, synthetic=n), weight=0.5)

@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT / "python"))
 
-from madsim import _atomic, repro  # noqa: E402
+from madsim import atomic, repro  # noqa: E402
 
 FIGS = DOCS / "figures" / "repro"
 OUT = DOCS / "repro"
@@ -183,9 +183,9 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     bench_file, cases = _bench()
     papers = repro.papers()
-    _atomic.write_text(OUT / "index.md", index(papers, cases))
+    atomic.write_text(OUT / "index.md", index(papers, cases))
     for p in papers:
-        _atomic.write_text(OUT / f"{p.key}.md", page(p, bench_file, cases))
+        atomic.write_text(OUT / f"{p.key}.md", page(p, bench_file, cases))
     print(f"wrote {OUT}/index.md and {len(papers)} pages")
 
 

@@ -57,7 +57,7 @@ def interrupt_kernel(monkeypatch):
     """``interrupt_kernel(k)``: from now on, the k-th kernel call of each
     simulate raises KeyboardInterrupt (as a Ctrl-C between chunks would);
     ``interrupt_kernel(None)`` restores the real kernels."""
-    import madsim.driver as sim
+    import madsim.run.driver as sim
 
     real = sim.kernel_for
 

@@ -25,17 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = [
     "madsim",
     "madsim.config",
-    "madsim.driver",
-    "madsim.record",
+    "madsim.run.driver",
+    "madsim.run.simulate",
+    "madsim.run.resume",
+    "madsim.run.options",
+    "madsim.run.errors",
+    "madsim.run.records",
     "madsim.results",
-    "madsim.aggregate",
-    "madsim.stream",
+    "madsim.run.aggregate",
+    "madsim.run.stream",
     "madsim.plots",
     "madsim.sweeps",
     "madsim._backend",
     "madsim.rng",
     "madsim.repro",
-    "madsim.repro._base",
+    "madsim.repro.base",
 ] + [f"madsim.repro.{k}" for k in importlib.import_module("madsim.repro").keys()]
 # each family's module (its config class and its examples: madsim.families)
 MODULES += list(dict.fromkeys(spec.cls.__module__ for spec in madsim.families.all_families()))

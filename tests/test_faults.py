@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import madsim as ms
-import madsim.driver as drv
+import madsim.run.driver as drv
 from conftest import FAULT_COUNTS
 from madsim import results, toml_config
 
@@ -300,7 +300,7 @@ def test_summary_of_a_token_run_is_quiet():
 
 def test_embedded_dask_cluster_has_no_dashboard(monkeypatch):
     distributed = pytest.importorskip("distributed")
-    from madsim import _sweep_exec
+    from madsim.sweeps import tasks as sweep_tasks
 
     seen = {}
 
@@ -320,7 +320,7 @@ def test_embedded_dask_cluster_has_no_dashboard(monkeypatch):
 
     monkeypatch.setattr(distributed, "LocalCluster", FakeCluster)
     monkeypatch.setattr(distributed, "Client", FakeClient)
-    _client, close = _sweep_exec.dask_client(None, 2)
+    _client, close = sweep_tasks.dask_client(None, 2)
     close()
     assert seen["dashboard_address"] is None and seen["host"] == "127.0.0.1"
 

@@ -16,7 +16,7 @@ import pytest
 
 import madsim as ms
 import madsim.sweeps
-from madsim import _atomic, cli, results
+from madsim import atomic, cli, results
 
 CFG = ms.Config(loop=ms.Fresh(real=3, synthetic=7))
 
@@ -126,7 +126,7 @@ def test_second_writer_is_refused(ds, tmp_path):
     fd = os.open(tmp_path / ".r.nc.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process writing r.nc
-        with pytest.raises(_atomic.OutputLockedError, match="another madsim process"):
+        with pytest.raises(atomic.OutputLockedError, match="another madsim process"):
             results.save(ds, path)
         (tmp_path / "r.toml").write_text(
             '[loop]\ntype = "Replace"\nn = 5\n[run]\nreplicas = 4\ngenerations = 3\n'
@@ -221,13 +221,13 @@ def test_changed_array_in_task_file_is_refused(tmp_path):
 def test_store_locked_while_a_sweep_runs(tmp_path):
     store = tmp_path / "s"
     sweep(store)
-    with _atomic.lock(store / "sweep.json"):
+    with atomic.lock(store / "sweep.json"):
         pass  # free again after the sweep
     assert not (store / ".sweep.json.lock").exists()  # and its lock file removed
     fd = os.open(store / ".sweep.json.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(_atomic.OutputLockedError):
+        with pytest.raises(atomic.OutputLockedError):
             sweep(store)
     finally:
         os.close(fd)
@@ -238,20 +238,20 @@ def test_lock_is_reentrant_in_its_thread_only(tmp_path):
 
     path = tmp_path / "x.nc"
     errors = []
-    with _atomic.lock(path):
-        with _atomic.lock(path):  # the same thread: re-entrant
+    with atomic.lock(path):
+        with atomic.lock(path):  # the same thread: re-entrant
             pass
 
         def other():
             try:
-                with _atomic.lock(path):
+                with atomic.lock(path):
                     pass
-            except _atomic.OutputLockedError as exc:
+            except atomic.OutputLockedError as exc:
                 errors.append(exc)
 
         t = threading.Thread(target=other)
         t.start()
         t.join()
     assert len(errors) == 1 and "another thread" in str(errors[0])
-    with _atomic.lock(path):  # released
+    with atomic.lock(path):  # released
         pass

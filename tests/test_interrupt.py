@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import madsim as ms
-import madsim.driver as drv
+import madsim.run.driver as drv
 from madsim import results
 
 CFG = ms.Config(loop=ms.Fresh(real=3, synthetic=7))

@@ -2,7 +2,7 @@
 the Newton fit against scipy.optimize on the same rows, the skipped-fit
 policy against an independent separability check (scipy.optimize.linprog),
 the Fisher information against Monte Carlo, Monte Carlo against the
-first-order laws of docs/theory/logistic.md (madsim._theory.logistic),
+first-order laws of docs/theory/logistic.md (madsim.theory.logistic),
 reproducibility, and bad input.
 
 Statistical assertions use tests/stats.py (alpha = 1e-5 each, two-sided,

@@ -536,7 +536,7 @@ def test_a_run_that_collapses_to_exactly_zero_has_no_nan():
 
 def _record_shapes(monkeypatch):
     """Captures the records array each kernel call writes."""
-    import madsim.driver as sim
+    import madsim.run.driver as sim
 
     real, shapes = sim.kernel_for, []
 

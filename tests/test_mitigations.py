@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 import madsim as ms
 from madsim import theory
-from madsim._theory import mitigations as mt
-from madsim._theory import regression as rt
+from madsim.theory import mitigations as mt
+from madsim.theory import regression as rt
 
 import strategies as S  # noqa: F401  (loads the hypothesis profile)
 

@@ -290,7 +290,7 @@ THEORY_CASES = {  # (config, what): invariant where it holds, else expected_trac
 @pytest.mark.parametrize("name", list(THEORY_CASES))
 def test_first_moments_match_the_gaussian_closed_forms(name):
     """E tr C_t and E |mu_t - mu0|^2 (sum: the invariant where it holds) at
-    t = 10 against madsim.theory (PPCA's are the Gaussian's: _theory/_common.py
+    t = 10 against madsim.theory (PPCA's are the Gaussian's: theory/common.py
     trace_twin). Two z-tests per case, each at alpha / 2."""
     cfg = THEORY_CASES[name]
     t = 10

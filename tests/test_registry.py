@@ -108,15 +108,15 @@ def missing(spec: FamilySpec) -> list[str]:
             f"{name}: no docs page (FamilySpec.docs_page: docs/guide/<page>.md; named {spec.docs_page!r})"
         )
     if spec.theory:
-        path = ROOT / "python/madsim/_theory" / f"{spec.theory}.py"
+        path = ROOT / "python/madsim/theory" / f"{spec.theory}.py"
         if not path.is_file():
-            out.append(f"{name}: its theory module madsim._theory.{spec.theory} does not exist")
+            out.append(f"{name}: its theory module madsim.theory.{spec.theory} does not exist")
         else:
             import madsim.theory
 
             exported = [
                 n
-                for n in importlib.import_module(f"madsim._theory.{spec.theory}").__all__
+                for n in importlib.import_module(f"madsim.theory.{spec.theory}").__all__
                 if not hasattr(madsim.theory, n)
             ]
             if exported:
@@ -176,7 +176,7 @@ def test_the_completeness_check_fails_for_a_family_missing_pieces():
     assert "'no_such_kernel' is not in the C++ family list" in "\n".join(missing(fake))
     assert "no validate case" in gaps
     poisson = spec_for(ms.Poisson)
-    assert "madsim._theory.no_such does not exist" in "\n".join(
+    assert "madsim.theory.no_such does not exist" in "\n".join(
         missing(dataclasses.replace(poisson, theory="no_such"))
     )
 
@@ -271,19 +271,19 @@ def test_the_registry_drives_the_theory_and_plot_exports(monkeypatch):
 
     for spec in all_families():
         if spec.theory:
-            mod = importlib.import_module(f"madsim._theory.{spec.theory}")
+            mod = importlib.import_module(f"madsim.theory.{spec.theory}")
             for name in mod.__all__:
                 assert getattr(madsim.theory, name) is getattr(mod, name) and name in madsim.theory.__all__
-            assert (getattr(madsim.theory, spec.theory, None) is mod) == spec.theory_module
+            assert (spec.theory in madsim.theory.__all__) == spec.theory_module
         for var, func, _ in spec.plot_theory:
             assert plots.THEORY[var] == func and callable(getattr(madsim.theory, func))
     assert madsim.theory.categorical_fresh_fixed_point is madsim.theory.categorical.fresh_fixed_point
-    assert madsim.theory.fresh_fixed_point.__module__ == "madsim._theory.real_data"
+    assert madsim.theory.fresh_fixed_point.__module__ == "madsim.theory.real_data"
     # a family theory name that would replace another object is refused
-    clash = types.ModuleType("madsim._theory.clash")
+    clash = types.ModuleType("madsim.theory.clash")
     clash.__all__ = ["fresh_fixed_point"]
     clash.fresh_fixed_point = lambda: None
-    monkeypatch.setitem(sys.modules, "madsim._theory.clash", clash)
+    monkeypatch.setitem(sys.modules, "madsim.theory.clash", clash)
     fake = dataclasses.replace(spec_for(ms.Poisson), theory="clash")
     monkeypatch.setattr(madsim.families, "all_families", lambda: (fake,))
     with pytest.raises(ImportError, match="'fresh_fixed_point', which madsim.theory already has"):

@@ -1,5 +1,5 @@
 """The regression family (csrc/madsim/models/regression.hpp): Monte Carlo
-against the closed forms of docs/theory/regression.md (madsim._theory.regression), the
+against the closed forms of docs/theory/regression.md (madsim.theory.regression), the
 exact path against the samples path in law, a one-generation law check,
 reproducibility, and bad input.
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import madsim as ms
-import madsim.driver as drv
-from madsim import aggregate as aggmod
+import madsim.run.driver as drv
+from madsim.run import aggregate as aggmod
 from madsim import results
-from madsim import stream as streammod
+from madsim.run import stream as streammod
 
 pytest.importorskip("zarr")
 

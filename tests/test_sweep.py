@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import madsim as ms
-from madsim import _sweep_exec, results, sweeps
+from madsim import results, sweeps
+from madsim.sweeps import tasks as sweep_tasks
 
 BASE = ms.Config(loop=ms.Fresh(real=6, synthetic=6), weight=0.5)
 GRID = {
@@ -145,7 +146,7 @@ class CountingTask:
     KeyboardInterrupt, as a Ctrl-C) at call ``stop``."""
 
     def __init__(self, stop=None, error=KeyboardInterrupt):
-        self.calls, self.stop, self.error, self.real = 0, stop, error, _sweep_exec.run_task
+        self.calls, self.stop, self.error, self.real = 0, stop, error, sweep_tasks.run_task
 
     def __call__(self, task):
         self.calls += 1
@@ -163,7 +164,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(scheduler, tmp_path, monk
     full = ms.sweep(BASE, GRID, block=3, **RUN)
     store = tmp_path / "store"
     first = CountingTask(stop=5)
-    monkeypatch.setattr(_sweep_exec, "run_task", first)
+    monkeypatch.setattr(sweep_tasks, "run_task", first)
     with pytest.raises(ms.SweepInterrupted, match="run the same sweep again") as info:
         ms.sweep(BASE, GRID, block=3, store=store, scheduler=scheduler, workers=2, **RUN)
     saved = sorted(p.name for p in (store / "tasks").iterdir())
@@ -172,7 +173,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(scheduler, tmp_path, monk
     if scheduler == "serial":
         assert info.value.done == 4
     again = CountingTask()
-    monkeypatch.setattr(_sweep_exec, "run_task", again)
+    monkeypatch.setattr(sweep_tasks, "run_task", again)
     resumed = ms.sweep(BASE, GRID, block=3, store=store, scheduler=scheduler, workers=2, **RUN)
     assert again.calls == 16 - info.value.done
     assert resumed.attrs["tasks_from_store"] == info.value.done
@@ -194,7 +195,7 @@ def test_ctrl_c_inside_a_task_drops_it(tmp_path, interrupt_kernel):
 def test_store_reused_and_checked(tmp_path, monkeypatch):
     store = tmp_path / "store"
     first = ms.sweep(BASE, GRID, store=store, **RUN)
-    monkeypatch.setattr(_sweep_exec, "run_task", no_task())
+    monkeypatch.setattr(sweep_tasks, "run_task", no_task())
     again = ms.sweep(BASE, GRID, store=store, **RUN)
     assert_same(first, again) and again.attrs["tasks_from_store"] == 8
     with pytest.raises(ValueError, match=r"holds a different sweep: seed there is \"11\", here \"12\""):
@@ -231,7 +232,7 @@ BAD = [
 
 @pytest.mark.parametrize("grid, exc, match", BAD)
 def test_bad_grid_fails_before_any_work(grid, exc, match, tmp_path, monkeypatch):
-    monkeypatch.setattr(_sweep_exec, "run_task", no_task())
+    monkeypatch.setattr(sweep_tasks, "run_task", no_task())
     with pytest.raises(exc, match=match):
         ms.sweep(BASE, grid, store=tmp_path / "s", **RUN)
     assert not (tmp_path / "s").exists()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import madsim as ms
-from madsim import _sweep_exec
+from madsim.sweeps import tasks as sweep_tasks
 
 distributed = pytest.importorskip("distributed")  # the test extra installs it (CI runs these)
 
@@ -59,7 +59,7 @@ def test_scheduler_address_and_client(serial, monkeypatch, tmp_path):
         with distributed.Client(cluster) as client:
             assert_same(serial, ms.sweep(BASE, GRID, scheduler="dask", address=client, **RUN))
             # a task's error reaches the caller; the client stays usable
-            monkeypatch.setattr(_sweep_exec, "run_task", failing_task)
+            monkeypatch.setattr(sweep_tasks, "run_task", failing_task)
             with pytest.raises(RuntimeError, match=r"task p\d+-b\d+ failed"):
                 ms.sweep(BASE, GRID, scheduler="dask", address=client, store=tmp_path / "s", **RUN)
             assert client.submit(sum, [1, 2]).result() == 3

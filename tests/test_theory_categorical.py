@@ -1,5 +1,5 @@
 """The categorical closed forms of docs/theory/categorical.md
-(madsim.theory / madsim._theory.categorical, by numbers): (a) every exact
+(madsim.theory / madsim.theory.categorical, by numbers): (a) every exact
 number of the section-6 table and of the section-4d Monte Carlo lines, (b)
 properties of the exact Wright-Fisher chain (fixation probabilities, the
 diffusion gap, Suresh's bound, cross-checks between functions), (c) numpy
@@ -25,7 +25,7 @@ import pytest
 from scipy import stats as sst
 
 from madsim import theory
-from madsim._theory import categorical as cat
+from madsim.theory import categorical as cat
 import stats
 
 P_STAR = np.array([0.5, 0.2, 0.15, 0.1, 0.05])  # docs/theory/categorical.md's truth

@@ -1,6 +1,6 @@
 """The theory pages (docs/theory/) and the code they document stay in step:
 
-* the docstring examples of ``madsim.theory`` and ``madsim._theory.*`` run
+* the docstring examples of ``madsim.theory`` and ``madsim.theory.*`` run
   (doctest) and show the values the code computes;
 * every public function of ``madsim.theory`` is written out on a theory page,
   listed in the function table of docs/theory/index.md, and has a numpydoc
@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 
-import madsim._theory
 import madsim.theory as theory
 from madsim import validate
 
@@ -36,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = sorted((DOCS / "theory").glob("*.md"))
 THEORY_MODULES = ["madsim.theory"] + [
-    f"madsim._theory.{m.name}" for m in pkgutil.iter_modules(madsim._theory.__path__)
+    f"madsim.theory.{m.name}" for m in pkgutil.iter_modules(theory.__path__)
 ]
 # modules that hold public functions (the others are shared helpers)
-MODULES_WITH_EXAMPLES = [m for m in THEORY_MODULES if not m.endswith(("._common",))]
+MODULES_WITH_EXAMPLES = [m for m in THEORY_MODULES if not m.endswith((".common",))]
 
 LABEL = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$", re.M)
 REF = re.compile(r"\{ref\}`(?:[^`<]*<([^`>]+)>|([^`<>]+))`")
@@ -207,8 +206,7 @@ def test_every_cross_reference_of_the_pages_resolves():
 # ---------------------------------------------------------------- (4) no outside documents
 
 OWNED = (
-    [ROOT / "python/madsim/theory.py"]
-    + sorted((ROOT / "python/madsim/_theory").glob("*.py"))
+    sorted((ROOT / "python/madsim/theory").glob("*.py"))
     + sorted((ROOT / "python/madsim").glob("validate*.py"))
     + PAGES
     + [Path(__file__)]

@@ -17,7 +17,7 @@ import pytest
 
 import madsim as ms
 from madsim import theory
-from madsim._theory import replace_nd
+from madsim.theory import replace_nd
 import stats
 
 C = ms.Config
@@ -655,7 +655,7 @@ def test_section7_invariant_by_monte_carlo(name):
 
 def test_weighted_mle_breaks_the_invariant_by_the_predicted_amount():
     # madsim's w * (real fit) + (1-w) * (synthetic fit) is not the weighted MLE (module
-    # madsim._theory.universal): the deficit is visible and matches the recursion
+    # madsim.theory.universal): the deficit is visible and matches the recursion
     cfg = C(loop=ms.Fresh(real=5, synthetic=5), weight=0.5)
     t = 20
     ds = _sim(cfg, (t,), 40_000, 17)

@@ -11,11 +11,15 @@ from . import rng, theory
 from ._backend import RNG_LAYOUT_VERSION, CudaUnavailableError, build_info, has_cuda
 from .config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace, TailWeight
 from .families import all_families
-from .record import every, logspace
-from .aggregate import Aggregate, Bins
-from .stream import open_run
-from .driver import FirstPassage, NonFiniteError, NonFiniteWarning, RunInterrupted, resume, simulate
+from .run.records import every, logspace
+from .run.aggregate import Aggregate, Bins
+from .run.stream import open_run
+from .run.errors import NonFiniteError, NonFiniteWarning, RunInterrupted
+from .run.options import FirstPassage
+from .run.resume import resume
+from .run.simulate import simulate
 from .sweeps import SweepInterrupted, sweep
+from . import aggregate as aggregate  # madsim.aggregate.reduce_records, the path the docs first gave
 
 # Each registered family's config class, as madsim.<Name> (madsim.families).
 globals().update({spec.name: spec.cls for spec in all_families()})

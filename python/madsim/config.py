@@ -28,7 +28,7 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 
-from . import _validate as check
+from . import checks as check
 
 ESTIMATORS = ("mle", "unbiased")
 PATHS = ("exact", "samples")

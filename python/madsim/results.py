@@ -4,7 +4,7 @@
 columns and list attributes survive, which netCDF-3 cannot hold; numeric
 variables compressed with zlib and the shuffle filter) or zarr (``.zarr``,
 needs the ``zarr`` package; its default compressor). The file is written
-under a temporary name and renamed (madsim._atomic), so a Ctrl-C or a crash
+under a temporary name and renamed (madsim.atomic), so a Ctrl-C or a crash
 leaves the previous file or none, never a partial one; a second writer to
 the same path is refused. ``dtype="float32"`` stores the recorded
 variables in single precision (half the size; ``state`` stays float64, so
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import _atomic
+from . import atomic
 
 FORMATS = {".nc": "netcdf", ".zarr": "zarr"}
 DTYPES = ("float64", "float32")
@@ -51,7 +51,7 @@ def check_output(path) -> Path:
     """The checks ``save`` would fail on, made before a run: the extension,
     that the directory exists and can be written."""
     _format(path)
-    return _atomic.check_writable(path)
+    return atomic.check_writable(path)
 
 
 # ------------------------------------------------------------ content hashes
@@ -182,10 +182,10 @@ def save(ds: xr.Dataset, path, dtype: str | None = None) -> Path:
             for name, var in ds.variables.items()
             if var.dtype.kind in "biuf" and var.ndim > 0
         }
-        _atomic.write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
+        atomic.write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
     else:
         # consolidated=False: zarr 3 warns that consolidated metadata is outside its format
-        _atomic.write(path, lambda tmp: ds.to_zarr(tmp, mode="w-", consolidated=False))
+        atomic.write(path, lambda tmp: ds.to_zarr(tmp, mode="w-", consolidated=False))
     return path
 
 
@@ -268,7 +268,7 @@ def load(path) -> xr.Dataset:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(path)!r}: cannot read it as a madsim result: {exc}") from None
     else:
-        from .stream import open_run
+        from .run.stream import open_run
 
         try:
             import zarr

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as check
+from . import checks as check
 from ._backend import RNG_LAYOUT_VERSION, core
 
 TAGS = {

@@ -49,8 +49,9 @@ from pathlib import Path
 
 from . import config as C
 from .families import all_families
-from .driver import FirstPassage, simulate
-from .record import every, logspace
+from .run.options import FirstPassage
+from .run.simulate import simulate
+from .run.records import every, logspace
 from .sweeps import sweep
 
 
@@ -512,7 +513,7 @@ def _record(value):
 
 def _aggregate(value):
     """[run] aggregate: true/false or a table of madsim.Aggregate's fields."""
-    from .aggregate import Aggregate, Bins
+    from .run.aggregate import Aggregate, Bins
 
     if isinstance(value, bool):
         return value

@@ -48,14 +48,14 @@ class FamilySpec:
     #   plots' theory curves (None: madsim.plots.THEORY by name)
     plots: tuple[str, ...] = ()  # the single-family plots of madsim.plots that draw its
     #   models (e.g. "tails", "token_ranks")
-    theory: str = ""  # its module of madsim._theory, whose __all__ madsim.theory
+    theory: str = ""  # its module of madsim.theory (the package), whose __all__ madsim.theory
     #   re-exports ("": none). A name that would clash with another family's or the Gaussian
     #   theory's is exported under an alias the theory module defines and lists in its __all__
     #   (categorical_fresh_fixed_point)
     plot_theory: tuple[tuple[str, str, str], ...] = ()  # (variable, madsim.theory function of
     #   (cfg, t), its legend text) per variable whose theory curve madsim.plots draws by name
     #   (madsim.plots.THEORY); theory_curve, when set, is asked first
-    theory_module: bool = False  # madsim.theory also exports that module itself under its name
+    theory_module: bool = False  # madsim.theory lists that module itself in its __all__
     #   (madsim.theory.categorical, madsim.theory.regression)
 
     @property

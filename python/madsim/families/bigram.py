@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as check
+from .. import checks as check
 from ..config import AccumulateSubsample, Augment, Config, check_token_knobs, normalise
 from ..kernels import (
     LOOP_CODES,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import _validate as check
+from .. import checks as check
 from .._backend import core
 from ..config import (
     SCALE_LIMIT,

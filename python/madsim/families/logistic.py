@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as check
-from .._theory.logistic import logistic_fisher_information
+from .. import checks as check
+from ..theory.logistic import logistic_fisher_information
 from ..config import (
     SCALE_LIMIT,
     Accumulate,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as check
+from .. import checks as check
 from ..config import Config, normalise, reject_token_knobs
 from ..kernels import Kernel, scalar_columns
 from . import FamilySpec, register

@@ -18,7 +18,7 @@ under docs/repro/.
 
 from __future__ import annotations
 
-from ._base import ALPHA, SIZES, Paper, Result, Row, Setting, compare, z_crit
+from .base import ALPHA, SIZES, Paper, Result, Row, Setting, compare, z_crit
 
 _REGISTRY: dict = {}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare, grid
+from .base import Paper, Result, Setting, axes, compare, grid
 
 KEY = "alemohammad2024"
 N, REAL = 100, 20

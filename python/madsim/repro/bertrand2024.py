@@ -8,7 +8,7 @@ import numpy as np
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare, grid
+from .base import Paper, Result, Setting, axes, compare, grid
 
 KEY = "bertrand2024"
 TOTAL = 100

@@ -10,7 +10,7 @@ import numpy as np
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare
+from .base import Paper, Result, Setting, axes, compare
 
 KEY = "deydonoho2024"
 NS = (4, 20, 100)

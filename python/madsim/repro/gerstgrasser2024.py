@@ -9,7 +9,7 @@ import math
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare
+from .base import Paper, Result, Setting, axes, compare
 
 KEY = "gerstgrasser2024"
 D, T, NOISE = 5, 20, 1.0

@@ -17,7 +17,7 @@ import numpy as np
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare
+from .base import Paper, Result, Setting, axes, compare
 
 KEY = "he2025"
 N_REAL = 100  # fresh real points per generation (the code's n)

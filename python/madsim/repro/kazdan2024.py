@@ -7,7 +7,7 @@ from __future__ import annotations
 import madsim as ms
 from madsim import theory
 
-from ._base import Paper, Result, Setting, axes, compare
+from .base import Paper, Result, Setting, axes, compare
 
 KEY = "kazdan2024"
 # Sizes from the grids of the paper's sweeps (sweeps/fit_gaussians/default.yaml, sweeps/fit_linear_regressions/

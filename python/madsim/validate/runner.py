@@ -91,8 +91,8 @@ def run_case(
     """Runs one case; returns (rows, seconds). ``aggregate``: from an
     aggregated run (``simulate(..., aggregate=...)``), the comparisons that
     allow it (``aggregable``) only."""
-    from ..aggregate import Aggregate
-    from ..driver import simulate
+    from ..run.aggregate import Aggregate
+    from ..run.simulate import simulate
 
     if aggregate:
         case = dataclasses.replace(case, comparisons=tuple(c for c in case.comparisons if aggregable(c)))
@@ -159,7 +159,7 @@ def validate(
     every case's seed (a fresh set of replicas). ``aggregate``: each case
     from an aggregated run, comparing only the means of recorded variables
     (the others are listed as skipped)."""
-    from .. import _validate as check
+    from .. import checks as check
 
     alpha = check.real("alpha", alpha, 0.0, 1.0, lo_open=True)
     seed_offset = check.integer("seed_offset", seed_offset, 0, 2**32)
@@ -235,7 +235,7 @@ def list_cases(out=sys.stdout, quick: bool = False):
 
 
 def main(args) -> int:
-    """The ``madsim validate`` subcommand (args from cli.py's argparse)."""
+    """The ``madsim validate`` subcommand (args from the parser of madsim.cli.validate)."""
     if args.list:
         list_cases(sys.stdout, quick=args.quick)
         return 0
@@ -251,7 +251,7 @@ def main(args) -> int:
     if args.json:
         import json
 
-        from .. import _atomic
+        from .. import atomic
 
-        _atomic.write_text(args.json, json.dumps(report.to_dict(), indent=1))
+        atomic.write_text(args.json, json.dumps(report.to_dict(), indent=1))
     return 0 if report.passed else 1

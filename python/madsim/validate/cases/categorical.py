@@ -3,7 +3,7 @@ the kernel against the closed forms of docs/theory/categorical.md: the
 neutral Wright-Fisher replace loop (Gini-Simpson decay, surviving tokens,
 total collapse), the fresh-data loop (the distance recursion) and the
 martingale E p_t = p0 of every MLE loop. The exact values come from
-``madsim.theory`` (module ``madsim._theory.categorical``); token metrics are
+``madsim.theory`` (module ``madsim.theory.categorical``); token metrics are
 light-tailed (bounded), so sample standard errors serve.
 """
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ... import theory
-from ..._theory import replace_nd
+from ...theory import replace_nd
 from ...config import Accumulate, AccumulateSubsample, Augment, Config, Filter, Fresh, Replace
 from ...families.gaussian import Gaussian
 from ..records import Case, Comparison, Skip, doc
@@ -750,7 +750,7 @@ def _mitigation_cases() -> list:
     madsim.theory.mitigations. Each generation's variance is a product of
     factors with CV^2 ~ 2/n, so the compared generations keep CV^2 well
     under MAX_CV2_LOGNORMAL."""
-    from ..._theory import mitigations as mt
+    from ...theory import mitigations as mt
     from ...config import TailWeight
 
     cases = []

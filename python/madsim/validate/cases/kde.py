@@ -1,5 +1,5 @@
 """``madsim validate`` cases of the KDE family: Monte Carlo of the kernel
-against docs/theory/kde.md (``madsim._theory.kde``), replace loop. With a
+against docs/theory/kde.md (``madsim.theory.kde``), replace loop. With a
 fixed bandwidth h, E S_t = a^t Sigma0 + (n-1) h^2 (1 - a^(t-1)) I (a =
 (n-1)/n), which tends to (n-1) h^2 I; with scipy's Scott or Silverman rule,
 E S_t = a Sigma0 g^(t-1), g = (n-1)/n + f^2. The fitted variance (trace)

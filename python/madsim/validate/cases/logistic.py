@@ -1,6 +1,6 @@
 """``madsim validate`` cases of the logistic family: Monte Carlo of the
 kernel against the first-order laws of docs/theory/logistic.md
-(``madsim._theory.logistic``; Dey and Donoho 2024, Gerstgrasser et al.
+(``madsim.theory.logistic``; Dey and Donoho 2024, Gerstgrasser et al.
 2024): E |w_t - w*|^2_I ~ t d / n under replace, (d / n) sum_{i<=t} 1/i^2
 under accumulate, (d / N) sum_{i<t} rho^(2i) under fresh data.
 

@@ -1,5 +1,5 @@
 """``madsim validate`` cases of the Poisson family: Monte Carlo of the kernel
-against docs/theory/poisson.md (``madsim._theory.poisson``): the mean
+against docs/theory/poisson.md (``madsim.theory.poisson``): the mean
 E lambda_t = lambda_0 and the variance of every loop's recursion (replace:
 t lambda_0 / n), on both paths, and the probability that the replace loop
 has collapsed to 0 (the generating-function composition). The rate is a

@@ -2,7 +2,7 @@
 kernel against the invariant in trace form (docs/theory/ppca-gmm.md),
 E[tr C_t + |mu_t - mu0|^2] = tr C0 (MLE, tau = 1, every loop), and against
 the first moments E tr C_t, E |mu_t - mu0|^2 that PPCA shares with the
-d-dim Gaussian where the invariant does not hold (``_theory._common.trace_twin``).
+d-dim Gaussian where the invariant does not hold (``madsim.theory.common.trace_twin``).
 Loops with real data are light-tailed; the replace case stays at n = 20,
 t <= 20 (tr C_t's CV^2 ~ 2: sample standard errors serve).
 """

@@ -1,5 +1,5 @@
 """``madsim validate`` cases of the regression family: Monte Carlo of the
-kernel against docs/theory/regression.md (``madsim._theory.regression``): the
+kernel against docs/theory/regression.md (``madsim.theory.regression``): the
 test error of the replace loop (fixed and fresh designs: n sigma^2 d/(T-d-1)),
 of the accumulate loop (fixed design: sigma^2 d/(T-d-1) sum 1/i^2; fresh:
 sigma^2 sum d/(i(iT-d-1))), and the noise estimate's collapse with

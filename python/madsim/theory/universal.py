@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ._common import setting, times, trace_twin
+from .common import setting, times, trace_twin
 
 
 def invariant_holds(cfg: Config):

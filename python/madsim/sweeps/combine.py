@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from . import _grid
-from ._grid import Axis
+from . import grid as gridmod
+from .grid import Axis
 
 PER_POINT = {
     "config": "the grid point's Config as JSON (madsim.Config.from_dict)",
@@ -49,7 +49,7 @@ def combine(
     ``replica_ids`` [points, R] the counter ids each point ran when they differ
     (independent streams)."""
     grid_dims = tuple(a.name for a in axes)
-    grid_shape = _grid.shape(axes)
+    grid_shape = gridmod.shape(axes)
     if not keep_state:
         point_ds = [ds.drop_vars("state", errors="ignore") for ds in point_ds]
     names = list(dict.fromkeys(n for ds in point_ds for n in ds.data_vars))

@@ -43,8 +43,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from .. import _validate as check
-from ._common import pick, times
+from .. import checks as check
+from .common import pick, times
 
 # Largest n for which the exact (n+1) x (n+1) chain is built (memory
 # 8 (n+1)^2 bytes = 128 MB at the limit).
@@ -58,7 +58,7 @@ _INT_TOL = 1e-9
 # Binomial mixing rows are built in blocks of at most this many entries.
 _BLOCK = 1 << 22
 # Binomial laws of the first generation are summed over the counts whose
-# tail probabilities exceed this (as in _common: exact to double precision).
+# tail probabilities exceed this (as in common: exact to double precision).
 _TAIL = 1e-20
 
 

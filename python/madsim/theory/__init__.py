@@ -15,9 +15,8 @@ Two call styles:
   ``expected_mean_sq(cfg, t)``, ``expected_trace(cfg, t)``,
   ``expected_logdet(cfg, t)``, ``var_logdet(cfg, t)``, ``fixed_point(cfg)``,
   ``invariant(cfg, t)``... (modules ``moments``, ``replace_nd``,
-  ``real_data``, ``accumulate``, ``universal``, ``bias`` of
-  ``madsim._theory``, also reachable as attributes: ``madsim.theory.real_data``
-  etc.).
+  ``real_data``, ``accumulate``, ``universal``, ``bias`` of this package:
+  ``madsim.theory.real_data`` etc.).
 
 The functions named in both styles pick the style from their first argument
 (a ``madsim.Config`` or not). ``t`` may be an integer or an array of
@@ -25,7 +24,7 @@ generations (0 is the truth). Settings with no closed form raise
 NotImplementedError saying what is unsupported; invalid arguments raise
 TypeError/ValueError naming the argument.
 
-Modules (``madsim._theory.<name>``) and their pages under docs/theory/:
+Modules (``madsim.theory.<name>``) and their pages under docs/theory/:
 
 =============  ==============================================================
 replace1d      1-D replace loop by numbers (replace-1d.md)
@@ -45,23 +44,23 @@ mitigations    tail reweighting and self-correction of the Gaussian replace
 =============  ==============================================================
 
 A family's own theory module (named by its FamilySpec's ``theory``, e.g.
-``madsim._theory.poisson``, docs/theory/poisson.md) is re-exported here
+``madsim.theory.poisson``, docs/theory/poisson.md) is re-exported here
 from the registry: its ``__all__`` joins this module's. So are
 ``categorical`` (tokens by numbers, no Config: the Wright-Fisher replace
 loop, the martingale, fresh data; categorical.md; its fresh fixed point is
 exported as ``categorical_fresh_fixed_point``, ``fresh_fixed_point`` being
 the Gaussian one) and ``regression`` (test error of linear regression under
-replace, accumulate and the weighted fresh loop; regression.md), which are
-also reachable as modules, ``madsim.theory.categorical`` and
-``madsim.theory.regression``.
+replace, accumulate and the weighted fresh loop; regression.md), whose
+modules are in ``__all__`` too (``theory_module``). ``common`` holds the
+helpers the modules share (the loops' counts and laws, argument picking).
 """
 
 from __future__ import annotations
 
-from .config import Config
-from ._theory import accumulate, bias, moments, universal, real_data, replace1d, replace_nd
-from ._theory import mitigations
-from ._theory.mitigations import (
+from ..config import Config
+from . import accumulate, bias, moments, universal, real_data, replace1d, replace_nd
+from . import mitigations
+from .mitigations import (
     CorrectionMoments,
     cancelling_beta,
     correction_limit_scale,
@@ -71,10 +70,10 @@ from ._theory.mitigations import (
     tail_weight_factor,
     tail_weight_factor_limit,
 )
-from ._theory.accumulate import accumulate_limit, accumulate_mle_var, accumulate_moments, dey_donoho_ratio
-from ._theory.bias import synthetic_variance_factor, truncation_acceptance, truncation_factor
-from ._theory.universal import invariant, invariant_holds
-from ._theory.moments import (
+from .accumulate import accumulate_limit, accumulate_mle_var, accumulate_moments, dey_donoho_ratio
+from .bias import synthetic_variance_factor, truncation_acceptance, truncation_factor
+from .universal import invariant, invariant_holds
+from .moments import (
     expected_cov,
     expected_mean,
     expected_mean_cov,
@@ -82,7 +81,7 @@ from ._theory.moments import (
     expected_trace,
     standardized,
 )
-from ._theory.real_data import (
+from .real_data import (
     FixedPoint,
     augment_conditional_fixed_point_mle,
     augment_fixed_point_mle,
@@ -94,7 +93,7 @@ from ._theory.real_data import (
     hxc_stationary_mse,
     optimal_weight,
 )
-from ._theory.replace1d import (
+from .replace1d import (
     SIEGMUND_OVERSHOOT,
     collapse_time_wald,
     log_var_drift,
@@ -102,7 +101,7 @@ from ._theory.replace1d import (
     sigma_factor,
     var_factor,
 )
-from ._theory.replace_nd import (
+from .replace_nd import (
     det_factor,
     expected_det,
     expected_logdet,
@@ -793,26 +792,26 @@ __all__ = [
 
 def _family_theory() -> list[str]:
     """Re-exports the theory module each registered family names in its
-    FamilySpec (``theory``: a module of madsim._theory, its ``__all__``; with
+    FamilySpec (``theory``: a module of this package, its ``__all__``; with
     ``theory_module``, the module itself too, as ``madsim.theory.<theory>``),
     so a family's closed forms need no line here. A name exported twice must
     be the same object (two families may share one theory module)."""
     import importlib
 
-    from .families import all_families
+    from ..families import all_families
 
     names: list[str] = []
     for spec in all_families():
         if not spec.theory:
             continue
-        mod = importlib.import_module(f"{__package__}._theory.{spec.theory}")
+        mod = importlib.import_module(f"{__name__}.{spec.theory}")
         exports = {n: getattr(mod, n) for n in mod.__all__}
         if spec.theory_module:
             exports[spec.theory] = mod
         for name, obj in exports.items():
             if name in globals() and globals()[name] is not obj:
                 raise ImportError(
-                    f"madsim._theory.{spec.theory} exports {name!r}, which madsim.theory already has"
+                    f"madsim.theory.{spec.theory} exports {name!r}, which madsim.theory already has"
                 )
             globals()[name] = obj
             if name not in names and name not in __all__:

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import _atomic
-from .config import Config
-from .driver import RunInterrupted, simulate
-from .results import array_digest
+from .. import atomic
+from ..config import Config
+from ..run.errors import RunInterrupted
+from ..run.simulate import simulate
+from ..results import array_digest
 
 SCHEDULERS = ("serial", "threads", "dask")
 STORE_FORMAT = 1
@@ -67,7 +68,7 @@ class Store:
     complete; reading one back checks its hashes, that it belongs to this
     sweep and is the task its name says (a damaged, swapped or foreign file
     is an error naming it). One sweep at a time may use a store: the store
-    is locked while a sweep runs (madsim._atomic). Not netCDF or zarr:
+    is locked while a sweep runs (madsim.atomic). Not netCDF or zarr:
     through xarray those cost 0.3-0.7 s per small file (h5netcdf's
     per-variable dimension lookups, zarr's per-array metadata), more than a
     typical task; npz takes milliseconds. The sweep's result is saved with
@@ -88,15 +89,15 @@ class Store:
                 "(no sweep.json); give a new or empty directory"
             )
         if not self.path.exists():
-            _atomic.check_writable(self.path)
+            atomic.check_writable(self.path)
         self.tasks.mkdir(parents=True, exist_ok=True)
-        self._lock = _atomic.lock(meta)
+        self._lock = atomic.lock(meta)
         self._lock.__enter__()  # released by close(), or when the process ends
         try:
             if meta.exists():
                 _check_same(self.path, json.loads(meta.read_text()), self.spec)
             else:
-                _atomic.write_text(meta, json.dumps(self.spec, indent=1))
+                atomic.write_text(meta, json.dumps(self.spec, indent=1))
         except BaseException:
             self.close()
             raise
@@ -119,7 +120,7 @@ class Store:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
 
-        _atomic.write(self.file(key), produce, locked=False)  # under the store's lock
+        atomic.write(self.file(key), produce, locked=False)  # under the store's lock
 
     def load(self, key: str) -> xr.Dataset:
         return read_task(self.file(key), identity=self.identity, key=key)

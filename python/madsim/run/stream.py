@@ -47,7 +47,7 @@ def _zarr():
 def check_out(out) -> Path:
     """The store path, checked before the run: ends in .zarr, the directory
     is writable, nothing is there yet."""
-    from . import _atomic
+    from .. import atomic
 
     path = Path(out)
     if path.suffix.lower() != ".zarr":
@@ -55,7 +55,7 @@ def check_out(out) -> Path:
             f"out must be a path ending in .zarr (a zarr store written chunk by chunk); got {str(out)!r}"
         )
     _zarr()
-    _atomic.check_writable(path)
+    atomic.check_writable(path)
     if path.exists():
         raise FileExistsError(
             f"out {str(path)!r} exists; continue it with madsim.resume({str(path)!r}, "
@@ -131,7 +131,7 @@ class Store:
         ds.attrs["streamed"] = 1
         ds.attrs["state_slot"] = 0
         # whole or not at all (a temporary directory renamed): a Ctrl-C here leaves no store
-        from . import _atomic
+        from .. import atomic
 
         def produce(tmp: Path) -> None:
             ds.to_zarr(str(tmp), mode="w-", compute=False, encoding=encoding, consolidated=False)
@@ -139,7 +139,7 @@ class Store:
             for name in slot_vars:
                 group[name][0] = template[name].values
 
-        _atomic.write(path, produce, locked=False)
+        atomic.write(path, produce, locked=False)
         return cls(path, 0, 0)
 
     @classmethod

@@ -5,7 +5,7 @@
                   replicas=2000, generations=200, seed=1, store="weights.sweep")
     ds["var"].mean("replica")          # dims (weight, loop.synthetic, generation)
 
-The grid (madsim._grid) names dataclass fields by dotted paths; the sweep is
+The grid (madsim.sweeps.grid) names dataclass fields by dotted paths; the sweep is
 the product of its dimensions. Work is split into tasks, one per (grid point,
 block of replicas), each a plain ``simulate`` call; every draw is addressed by
 (seed, replica id, generation, stream), so results do not depend on the
@@ -18,7 +18,10 @@ p * span + id, span = the largest id + 1, disjoint counters, so points are
 independent samples. Either way point p equals ``simulate(config_p,
 replicas=its ids, seed=seed, ...)`` bit for bit.
 
-The module is named ``sweeps`` so that ``madsim.sweep`` stays the function.
+The package is named ``sweeps`` so that ``madsim.sweep`` stays the function:
+this module plans and runs a sweep, ``tasks`` runs and stores its tasks
+(serial, threads, Dask), ``combine`` joins their results, ``grid`` parses
+the grid.
 """
 
 from __future__ import annotations
@@ -35,20 +38,19 @@ from typing import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from . import _grid
-from . import aggregate as aggmod
-from . import _sweep_exec as ex
-from . import _validate as check
-from . import record as recmod
-from ._backend import RNG_LAYOUT_VERSION, build_info
-from ._sweep_combine import combine, join_blocks
-from .config import Config
-from .driver import (
+from . import grid as gridmod
+from ..run import aggregate as aggmod
+from . import tasks as ex
+from .. import checks as check
+from ..run import records as recmod
+from .._backend import RNG_LAYOUT_VERSION, build_info
+from .combine import combine, join_blocks
+from ..config import Config
+from ..run.errors import NonFiniteError, NonFiniteWarning
+from ..run.options import (
     MAX_GENERATIONS,
     NONFINITE,
     FirstPassage,
-    NonFiniteError,
-    NonFiniteWarning,
     as_detectors,
     check_bytes,
     check_detectors,
@@ -58,7 +60,7 @@ from .driver import (
     metrics_spec,
     replica_spec,
 )
-from .kernels import BACKENDS, kernel_for
+from ..kernels import BACKENDS, kernel_for
 
 STREAMS = ("coupled", "independent")
 TASK_WORK = 2**25  # default block: at most this many replica-generations per task (seconds)
@@ -357,8 +359,8 @@ def _plan(
         block = max(1, min(ids.size, TASK_WORK // max(1, generations), TASK_ROWS // rec.size))
     block = check.integer("block", block, 1)
 
-    axes = _grid.parse(grid)
-    configs = _grid.points(base, axes)
+    axes = gridmod.parse(grid)
+    configs = gridmod.points(base, axes)
     names, columns = _check_points(axes, configs, generations, min(block, ids.size), backend, metrics, detect)
     # the points' records, held twice at the end (the tasks' and the combined Dataset)
     if agg is None:
@@ -390,7 +392,7 @@ def _plan(
     spec = {
         "format": ex.STORE_FORMAT,
         "base": base.to_dict(),
-        "grid": _grid.spec_json(axes),
+        "grid": gridmod.spec_json(axes),
         "replicas": {"count": int(ids.size)} if counted else ids.tolist(),
         "generations": generations,
         "seed": str(seed),
@@ -421,8 +423,8 @@ def _check_points(axes, configs, generations, replicas, backend, metrics, detect
             columns += int(kern.record_columns(chosen).size)
             check_detectors(kern, detect)
         except (TypeError, ValueError) as exc:
-            index = np.unravel_index(p, _grid.shape(axes)) if axes else ()
-            raise _grid.at_point(exc, _grid.assignments(axes, index)) from None
+            index = np.unravel_index(p, gridmod.shape(axes)) if axes else ()
+            raise gridmod.at_point(exc, gridmod.assignments(axes, index)) from None
     return names, columns
 
 
@@ -542,8 +544,8 @@ def _nonfinite(ds) -> int:
 def _point_text(plan, p: int) -> str:
     if not plan.axes:
         return "the only point"
-    index = np.unravel_index(p, _grid.shape(plan.axes))
-    return ", ".join(f"{k} = {v!r}" for k, v in _grid.assignments(plan.axes, index).items())
+    index = np.unravel_index(p, gridmod.shape(plan.axes))
+    return ", ".join(f"{k} = {v!r}" for k, v in gridmod.assignments(plan.axes, index).items())
 
 
 def load_task(path) -> xr.Dataset:

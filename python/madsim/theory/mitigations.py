@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, special, stats
 
-from .. import _validate as check
+from .. import checks as check
 
 
 def _estimator(estimator: str) -> str:

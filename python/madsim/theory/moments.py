@@ -28,7 +28,7 @@ import functools
 import numpy as np
 
 from ..config import Accumulate, AccumulateSubsample, Augment, Config, Fresh, Replace
-from ._common import pick, require_1d, setting, times, trace_twin
+from .common import pick, require_1d, setting, times, trace_twin
 
 
 def _series(cfg: Config, T: int):

@@ -30,9 +30,9 @@ import math
 import numpy as np
 from scipy import special
 
-from .. import _validate as check
+from .. import checks as check
 from ..config import Config
-from ._common import (
+from .common import (
     Setting,
     binomial_law,
     loop_counts,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import config as C
+from .. import config as C
 
 
 @dataclass(frozen=True)

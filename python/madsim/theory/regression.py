@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import choice, integer, real
+from ..checks import choice, integer, real
 
 
 def _gens(t):

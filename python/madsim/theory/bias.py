@@ -23,7 +23,7 @@ import math
 
 from scipy import special
 
-from .. import _validate as check
+from .. import checks as check
 
 
 def truncation_factor(k, dim: int = 1) -> float:

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import special
 
-from .. import _validate as check
+from .. import checks as check
 
 #: Siegmund's overshoot constant for a Gaussian random walk's first passage,
 #: -zeta(1/2)/sqrt(2 pi) = 0.5826 (Siegmund, Sequential Analysis, 1985); used by

@@ -38,8 +38,8 @@ import math
 
 import numpy as np
 
-from .. import _validate as check
-from ._common import Setting, loop_counts, pair_law, safe_div
+from .. import checks as check
+from .common import Setting, loop_counts, pair_law, safe_div
 
 _MASS_FLOOR = 1e-22  # pool sizes whose probability falls below this are dropped (exact to ~1e-20)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as check
+from .. import checks as check
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .._validate import integer
+from ..checks import integer
 
 
 def _gens(t):

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import integer
+from ..checks import integer
 
 
 def _gens(t):

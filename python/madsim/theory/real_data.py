@@ -3,7 +3,7 @@ special case with no real data), for any schedule of counts, a provenance
 filter, temperature/truncation and the He-Xu-Cheng weighting.
 
 All results are first and second moments in the standardised scalars of
-``_common`` (E Sigma_t = v_t Sigma0, E (mu_t-mu0)(mu_t-mu0)' = d_t Sigma0);
+``common`` (E Sigma_t = v_t Sigma0, E (mu_t-mu0)(mu_t-mu0)' = d_t Sigma0);
 they hold for both paths (exact and samples).
 
 Fresh data (MAD "fresh data" loop; Alemohammad et al., ICLR 2024,
@@ -48,9 +48,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _validate as check
+from .. import checks as check
 from ..config import Augment, Config, Fresh, Replace
-from ._common import Setting, binomial_law, loop_counts, pair_law, safe_div, setting
+from .common import Setting, binomial_law, loop_counts, pair_law, safe_div, setting
 
 
 class FixedPoint(NamedTuple):
