@@ -139,21 +139,18 @@ def test_params_checked_like_the_kernel():
         pi0=np.array([0.5, 0.5]),
         counts=np.array([[0.0, 4.0]]),
     )
+    # the memory-safety checks (sizes, caps, codes); the numerical domain is
+    # Python's (tests/test_param_checks.py)
     bad = [
         dict(loop=4),
         dict(path=0),
         dict(path=2),
-        dict(tau=0.0),
-        dict(top_p=0.0),
-        dict(smoothing=-1.0),
-        dict(tpr=2.0),
         dict(length=1),
         dict(real_fixed=0.5),
         dict(truth=np.array([[0.5, 0.5]])),
-        dict(truth=np.array([[0.5, 0.4], [0.5, 0.5]])),
         dict(truth=np.zeros((0, 0))),
         dict(top_k=3),
-        dict(start=np.array([0.5, 0.6])),
+        dict(start=np.array([0.5])),
         dict(pi0=np.array([1.0])),
         dict(counts=np.array([[0.0, 1.5]])),
         dict(length=2**31, counts=np.array([[0.0, 5.0]])),

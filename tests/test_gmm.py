@@ -126,22 +126,17 @@ def test_params_checked_like_the_kernel():
         tails=np.array([-5.0, 5.0]),
         counts=np.array([[0.0, 4.0]]),
     )
+    # the memory-safety checks (sizes, caps, codes); the numerical domain is
+    # Python's (tests/test_param_checks.py)
     bad = [
         dict(k=0),
         dict(d=0),
         dict(cov_type=3),
         dict(loop=3),
-        dict(em_iters=0),
-        dict(em_tol=-1.0),
-        dict(cov_floor=0.0),
-        dict(tau=0.0),
-        dict(tpr=2.0),
         dict(real_fixed=0.5),
+        dict(real_fixed=2.0**28 + 1),
         dict(truth=np.array([0.5, 0.5, 0.0])),
-        dict(truth=np.array([0.5, 0.4, -2, 2, 1, 1])),
-        dict(truth=np.array([0.5, 0.5, -2, 2, 1, 0.0])),
-        dict(cov_floor=2.0),
-        dict(tails=np.array([np.nan, 1.0])),
+        dict(tails=np.array([1.0])),
         dict(counts=np.array([[0.0, 1.5]])),
         dict(counts=np.array([[0.0, 2.0**28]])),
     ]

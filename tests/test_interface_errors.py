@@ -140,7 +140,7 @@ def test_core_refuses_a_read_only_state():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(n=1.0), dict(n=2.5), dict(tau=-1.0), dict(tau=math.nan), dict(estimator=2), dict(path=-1)]
+    "kwargs", [dict(n=1.0), dict(n=2.5), dict(n=math.nan), dict(estimator=2), dict(path=-1)]
 )
 def test_core_params_validate(kwargs):
     base = dict(n=5.0, tau=1.0, estimator=0, path=0)

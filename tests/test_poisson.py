@@ -86,8 +86,6 @@ def test_the_twin_checks_params_like_the_kernel():
     bad = [
         dict(loop=5),
         dict(path=2),
-        dict(rate0=-1.0),
-        dict(rate0=float("inf")),
         dict(real_fixed=0.5),
         dict(counts=np.array([[0.0, 1.5]])),
         dict(path=1, counts=np.array([[0.0, 2.0**24]])),

@@ -446,13 +446,9 @@ def test_reference_advance_rejects_what_the_kernel_rejects(what):
     [
         dict(n=1.0),
         dict(n=2.5),
-        dict(tau=-1.0),
-        dict(tau=float("inf")),
+        dict(n=2.0**33),
         dict(estimator=2),
         dict(path=-1),
-        dict(mu0=float("nan")),
-        dict(var0=0.0),
-        dict(var0=float("inf")),
     ],
 )
 def test_reference_params_checked_like_the_kernel(bad):

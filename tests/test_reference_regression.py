@@ -228,15 +228,11 @@ def test_reference_params_checked_like_the_kernel():
         dict(design=2),
         dict(estimator=3),
         dict(refit_noise=2),
-        dict(ridge=-1.0),
-        dict(tpr=1.5),
-        dict(design=1, fpr=0.5),
         dict(real_fixed=0.5),
         dict(truth=np.array([1.0, 0.0, 1.0])),
-        dict(truth=np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])),
-        dict(truth=np.array([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])),
         dict(counts=np.array([[0.0, 1.5]])),
-        dict(design=1, fixed_synthetic=4.0),
+        dict(path=1, fixed_synthetic=2.0**33),
+        dict(loop=4, pool_cap=-1, subsample_n=1, path=1),
     ]
     for change in bad:
         args = {**good, **change}

@@ -23,16 +23,6 @@ std::unique_ptr<CategoricalHolder> make_categorical(int32_t loop, int32_t path, 
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (path != Categorical::EXACT && path != Categorical::SAMPLES)
     throw py::value_error("path must be 0 (exact) or 1 (samples)");
-  if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
-  if (!(top_p > 0.0 && top_p <= 1.0)) throw py::value_error("top_p must lie in (0, 1]");
-  if (!(smoothing >= 0.0 && std::isfinite(smoothing)))
-    throw py::value_error("smoothing must be finite and >= 0");
-  if (!(weight <= 1.0) || !(weight >= 0.0 || weight == -1.0))
-    throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
-  if (weight >= 0.0 && smoothing > 0.0)
-    throw py::value_error("smoothing needs the pooled fit (weight -1)");
-  if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
-    throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (!(real_fixed >= 0.0 && real_fixed <= 1099511627776.0 && real_fixed == std::floor(real_fixed)))
     throw py::value_error("real_fixed must be an integer in [0, 2**40]");
   if (loop == Categorical::SUBSAMPLE) {
@@ -51,13 +41,6 @@ std::unique_ptr<CategoricalHolder> make_categorical(int32_t loop, int32_t path, 
   h->truth.assign(tr, tr + K);
   h->rare.assign(ra, ra + K);
   h->counts.assign(ct, ct + 2 * counts.shape(0));
-  double total = 0.0;
-  for (double x : h->truth) {
-    if (!(x >= 0.0 && x <= 1.0)) throw py::value_error("truth: probabilities must lie in [0, 1]");
-    total += x;
-  }
-  if (!(std::fabs(total - 1.0) <= 1e-9))
-    throw py::value_error("truth: probabilities must sum to 1");
   const double cap = path == Categorical::SAMPLES ? 8589934590.0 : 1099511627776.0;
   for (double c : h->counts)
     if (!(c >= 0.0 && c <= cap && c == std::floor(c)))

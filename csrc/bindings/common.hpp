@@ -3,6 +3,20 @@
 // includes every model (csrc/madsim/families.hpp) and lane header in the
 // same order, so a family's kernel is the same code whichever file
 // instantiates it.
+//
+// What a binding checks: only what keeps the kernel memory-safe and free of
+// undefined behaviour, since Python (the family modules and Config) has
+// already checked every parameter, with messages naming the argument, and
+// the compiled side trusts the typed params it receives. Kept here: arrays
+// (dtype, shape, C order: `checked`), sizes that index or allocate (d, K,
+// top_k against their limits, the state and scratch they size), counts
+// converted to integers or addressing streams (their caps), and enum codes
+// that select a branch (loop, path, design...), with the loop/path pairs no
+// kernel implements. Not checked here: the numerical domain of a parameter
+// (tau > 0, probabilities summing to 1, tpr in [0, 1], a positive Cholesky
+// diagonal...); a value outside it gives wrong numbers, never a bad memory
+// access or an endless loop (every sampler loop is bounded by the stream's
+// blocks), and Python refuses it before the kernel runs.
 #pragma once
 
 #include <pybind11/numpy.h>

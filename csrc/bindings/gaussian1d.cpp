@@ -9,15 +9,10 @@ void bind_gaussian1d(py::module_& m) {
                [](double n, double tau, int32_t estimator, int32_t path, double mu0, double var0) {
                  if (!(n >= 2.0 && n <= 4294967296.0 && n == std::floor(n)))
                    throw py::value_error("n must be an integer in [2, 2**32]");
-                 if (!(tau >= 0.0 && std::isfinite(tau)))
-                   throw py::value_error("tau must be finite and >= 0");
                  if (estimator != Gaussian1D::MLE && estimator != Gaussian1D::UNBIASED)
                    throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
                  if (path != Gaussian1D::EXACT && path != Gaussian1D::SAMPLES)
                    throw py::value_error("path must be 0 (exact) or 1 (samples)");
-                 if (!std::isfinite(mu0)) throw py::value_error("mu0 must be finite");
-                 if (!(var0 > 0.0 && std::isfinite(var0)))
-                   throw py::value_error("var0 must be finite and > 0");
                  return Gaussian1D::Params{n, tau, estimator, path, mu0, var0};
                }),
            py::arg("n"), py::arg("tau"), py::arg("estimator"), py::arg("path"),

@@ -38,14 +38,6 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
   } else {
     pool_cap = 0;
   }
-  if (em_iters < 1) throw py::value_error("em_iters must be >= 1");
-  if (!(em_tol >= 0.0 && std::isfinite(em_tol)))
-    throw py::value_error("em_tol must be finite and >= 0");
-  if (!(cov_floor > 0.0 && std::isfinite(cov_floor)))
-    throw py::value_error("cov_floor must be finite and > 0");
-  if (!(tau > 0.0 && std::isfinite(tau))) throw py::value_error("tau must be finite and > 0");
-  if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
-    throw py::value_error("tpr and fpr must lie in [0, 1]");
   if (!(real_fixed >= 0.0 && real_fixed <= GMM_MAX_SCRATCH && real_fixed == std::floor(real_fixed)))
     throw py::value_error("real_fixed must be an integer in [0, 2**28]");
   if (loop != G::AUGMENT) real_fixed = 0.0;
@@ -57,23 +49,6 @@ std::unique_ptr<GmmHolder> make_gmm(int32_t k, int32_t d, int32_t cov_type, int3
   h->truth.assign(tr, tr + P);
   h->tails.assign(ta, ta + 2 * d);
   h->counts.assign(ct, ct + 2 * counts.shape(0));
-  for (double x : h->truth)
-    if (!std::isfinite(x)) throw py::value_error("truth must be finite");
-  double total = 0.0;
-  for (int j = 0; j < k; ++j) {
-    if (!(h->truth[j] >= 0.0 && h->truth[j] <= 1.0))
-      throw py::value_error("truth: weights must lie in [0, 1]");
-    total += h->truth[j];
-  }
-  if (!(std::fabs(total - 1.0) <= 1e-9)) throw py::value_error("truth: weights must sum to 1");
-  for (int j = 0; j < k; ++j)
-    for (int i = 0; i < d; ++i) {
-      const double l = h->truth[(int64_t)k * (1 + d) + j * T + tri(i, i)];
-      if (!(l > 0.0 && l * l >= cov_floor))
-        throw py::value_error("truth: every Cholesky pivot^2 must be >= cov_floor");
-    }
-  for (double x : h->tails)
-    if (!std::isfinite(x)) throw py::value_error("tails must be finite");
   double n_max = 0.0;
   for (int64_t g = 0; g < counts.shape(0); ++g) {
     const double a = h->counts[2 * g], b = h->counts[2 * g + 1];

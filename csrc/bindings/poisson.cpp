@@ -17,8 +17,6 @@ std::unique_ptr<PoissonHolder> make_poisson(int32_t loop, int32_t path, double r
     throw py::value_error("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)");
   if (path != Poisson::EXACT && path != Poisson::SAMPLES)
     throw py::value_error("path must be 0 (exact) or 1 (samples)");
-  if (!(rate0 >= 0.0 && std::isfinite(rate0)))
-    throw py::value_error("rate0 must be finite and >= 0");
   if (loop == Poisson::SUBSAMPLE) {
     if (path != Poisson::SAMPLES) throw py::value_error("subsample needs the samples path");
     if (subsample_n < 1) throw py::value_error("subsample_n must be >= 1");

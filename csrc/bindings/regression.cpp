@@ -28,16 +28,6 @@ std::unique_ptr<RegressionHolder> make_regression(int32_t d, int32_t loop, int32
   if (estimator != Regression::MLE && estimator != Regression::UNBIASED)
     throw py::value_error("estimator must be 0 (mle) or 1 (unbiased)");
   if (refit_noise != 0 && refit_noise != 1) throw py::value_error("refit_noise must be 0 or 1");
-  if (!(weight <= 1.0) || !(weight >= 0.0 || weight == -1.0))
-    throw py::value_error("weight must be -1 (pooled) or lie in [0, 1]");
-  if (weight >= 0.0 && loop != Regression::FRESH && loop != Regression::AUGMENT)
-    throw py::value_error("weight needs loop 1 (augment) or 2 (fresh)");
-  if (!(ridge >= 0.0 && std::isfinite(ridge)))
-    throw py::value_error("ridge must be finite and >= 0");
-  if (!(tpr >= 0.0 && tpr <= 1.0) || !(fpr >= 0.0 && fpr <= 1.0))
-    throw py::value_error("tpr and fpr must lie in [0, 1]");
-  if (design == Regression::FIXED_DESIGN && (tpr > 0.0 || fpr > 0.0))
-    throw py::value_error("a fixed design takes no filter (tpr = fpr = 0)");
   if (loop == Regression::SUBSAMPLE) {
     if (path != Regression::SAMPLES) throw py::value_error("subsample needs the samples path");
     if (subsample_n < 1) throw py::value_error("subsample_n must be >= 1");
@@ -63,17 +53,6 @@ std::unique_ptr<RegressionHolder> make_regression(int32_t d, int32_t loop, int32
   h->counts.assign(ct, ct + 2 * counts.shape(0));
   for (double c : h->counts)
     if (!(c >= 0.0 && c <= cap && c == std::floor(c))) throw py::value_error(cap_msg);
-  if (design == Regression::FIXED_DESIGN)
-    for (int64_t r = 0; r < counts.shape(0); ++r)
-      if (h->counts[2 * r] != fixed_real || h->counts[2 * r + 1] != fixed_synthetic)
-        throw py::value_error(
-            "a fixed design needs every counts row = (fixed_real, fixed_synthetic)");
-  for (double x : h->truth)
-    if (!std::isfinite(x)) throw py::value_error("truth must be finite");
-  for (int i = 0; i < d; ++i)
-    if (!(h->truth[d + tri(i, i)] > 0.0))
-      throw py::value_error("truth: the Cholesky factor needs a positive diagonal");
-  if (!(h->truth[d + T] > 0.0)) throw py::value_error("truth: the noise variance must be > 0");
   h->p = Regression::Params{d,
                             loop,
                             path,

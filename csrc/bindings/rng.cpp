@@ -91,8 +91,6 @@ py::array_t<double> normals_py(uint64_t seed, uint32_t replica, uint32_t generat
 
 py::tuple gamma_py(double alpha, uint64_t seed, const py::array& replicas, uint32_t generation,
                    uint32_t tag, uint32_t site) {
-  if (!(alpha > 0.0) || !std::isfinite(alpha))
-    throw py::value_error("alpha must be finite and > 0");
   const uint32_t* rep = checked<uint32_t>(replicas, "replicas", {-1}, false);
   stream_of(seed, 0, generation, tag, site);  // validates tag and site
   const py::ssize_t n = replicas.shape(0);
@@ -113,7 +111,6 @@ py::tuple binomial_py(double n, double p, uint64_t seed, const py::array& replic
                       uint32_t generation, uint32_t tag, uint32_t site) {
   if (!(n >= 0.0) || n > 9007199254740992.0 || n != std::floor(n))
     throw py::value_error("n must be an integer in [0, 2**53]");
-  if (!(p >= 0.0 && p <= 1.0)) throw py::value_error("p must lie in [0, 1]");
   const uint32_t* rep = checked<uint32_t>(replicas, "replicas", {-1}, false);
   stream_of(seed, 0, generation, tag, site);
   const py::ssize_t m = replicas.shape(0);

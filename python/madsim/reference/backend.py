@@ -291,18 +291,3 @@ def as_c_array(a, name, shape):
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected an array of float64; got {a!r}") from None
     return checked(a, name, np.float64, shape, False)
-
-
-def check_probs(x, what):
-    """Mirrors module.cpp::check_probs."""
-    if not np.all((x >= 0.0) & (x <= 1.0)):
-        raise ValueError(f"{what}: probabilities must lie in [0, 1]")
-    if not abs(seq_sum(x) - 1.0) <= 1e-9:
-        raise ValueError(f"{what}: probabilities must sum to 1")
-
-
-def seq_sum(x):
-    s = 0.0
-    for v in np.asarray(x, np.float64).tolist():
-        s += v
-    return s

@@ -293,9 +293,11 @@ def observe(p: Params, state):
 
 
 def _cat_params(params) -> Params:
-    """Mirrors the checks of module.cpp's CategoricalParams constructor
-    (make_categorical), in its order and with its messages; returns the
-    params with numpy arrays (subsample_n = 0 unless the loop is SUBSAMPLE)."""
+    """Mirrors the checks of _core's CategoricalParams constructor
+    (make_categorical in csrc/bindings/categorical.cpp: sizes, caps and codes,
+    no numerical domain, which Config and the family check), in its order and
+    with its messages; returns the params with numpy arrays (subsample_n = 0
+    unless the loop is SUBSAMPLE)."""
     if not isinstance(params, Params):
         raise TypeError(f"params must be a madsim.reference.categorical.Params; got {params!r}")
     p = params
@@ -317,18 +319,6 @@ def _cat_params(params) -> Params:
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if path not in (EXACT, SAMPLES):
         raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if not (tau > 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and > 0")
-    if not (0.0 < top_p <= 1.0):
-        raise ValueError("top_p must lie in (0, 1]")
-    if not (smoothing >= 0.0 and math.isfinite(smoothing)):
-        raise ValueError("smoothing must be finite and >= 0")
-    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
-        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
-    if weight >= 0.0 and smoothing > 0.0:
-        raise ValueError("smoothing needs the pooled fit (weight -1)")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
     if not (0.0 <= real_fixed <= 1099511627776.0 and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer in [0, 2**40]")
     if loop == SUBSAMPLE:
@@ -344,10 +334,6 @@ def _cat_params(params) -> Params:
         raise ValueError("top_k must lie in [0, K] (0: off)")
     rare = np.array(as_c_array(p.rare, "rare", (K,)), np.float64)
     counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    if not np.all((truth >= 0.0) & (truth <= 1.0)):
-        raise ValueError("truth: probabilities must lie in [0, 1]")
-    if not abs(float(np.sum(truth)) - 1.0) <= 1e-9:
-        raise ValueError("truth: probabilities must sum to 1")
     cap = 8589934590.0 if path == SAMPLES else 1099511627776.0
     if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
         raise ValueError(

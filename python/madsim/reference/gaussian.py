@@ -192,7 +192,8 @@ def observe(p: Params, state):
 
 
 def _params(params):
-    """Mirrors the checks of csrc/bindings/gaussian1d.cpp's Gaussian1DParams constructor; accepts a
+    """Mirrors the checks of csrc/bindings/gaussian1d.cpp's Gaussian1DParams constructor (n and
+    the codes; tau, mu0 and var0 are checked by Config and the family); accepts a
     reference ``Params`` or anything with n, tau, estimator, path (the
     _core struct included)."""
     try:
@@ -212,16 +213,10 @@ def _params(params):
         ) from None
     if not (2.0 <= n <= 4294967296.0 and n == math.floor(n)):
         raise ValueError("n must be an integer in [2, 2**32]")
-    if not (tau >= 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and >= 0")
     if est not in (MLE, UNBIASED):
         raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
     if path not in (EXACT, SAMPLES):
         raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if not math.isfinite(mu0):
-        raise ValueError("mu0 must be finite")
-    if not (var0 > 0.0 and math.isfinite(var0)):
-        raise ValueError("var0 must be finite and > 0")
     return Params(n, tau, est, path, mu0, var0)
 
 

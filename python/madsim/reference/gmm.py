@@ -35,7 +35,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 
-from .backend import advance_model, as_c_array, family_model, pool_sizes, seq_sum
+from .backend import advance_model, as_c_array, family_model, pool_sizes
 from .common import floyd_subset, next_token, normals, seq_cumsum, survivors
 from .linalg import cholesky_floor_packed, pack, tri, tri_size, unpack_lower
 from .metrics import gauss_w2_sq, normal_lower, normal_upper
@@ -392,8 +392,10 @@ def observe(p: Params, state):
 
 
 def _gmm_params(params) -> Params:
-    """Mirrors the checks of module.cpp's GaussianMixtureParams constructor
-    (make_gmm), in its order and with its messages; returns the params with
+    """Mirrors the checks of _core's GaussianMixtureParams constructor
+    (make_gmm in csrc/bindings/gmm.cpp: sizes, caps and codes, no numerical
+    domain, which the family and Config check), in its order and with its
+    messages; returns the params with
     numpy arrays (real_fixed = 0 unless the loop is AUGMENT, as there)."""
     if not isinstance(params, Params):
         raise TypeError(f"params must be a madsim.reference.gmm.Params; got {params!r}")
@@ -425,16 +427,6 @@ def _gmm_params(params) -> Params:
     subsample_n, pool_cap = pool_sizes(
         loop == SUBSAMPLE, loop in (ACCUMULATE, SUBSAMPLE), subsample_n, pool_cap, d
     )
-    if iters < 1:
-        raise ValueError("em_iters must be >= 1")
-    if not (tol >= 0.0 and math.isfinite(tol)):
-        raise ValueError("em_tol must be finite and >= 0")
-    if not (floor > 0.0 and math.isfinite(floor)):
-        raise ValueError("cov_floor must be finite and > 0")
-    if not (tau > 0.0 and math.isfinite(tau)):
-        raise ValueError("tau must be finite and > 0")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
     if not (0.0 <= real_fixed <= 268435456.0 and real_fixed == math.floor(real_fixed)):
         raise ValueError("real_fixed must be an integer in [0, 2**28]")
     if loop != AUGMENT:
@@ -443,17 +435,6 @@ def _gmm_params(params) -> Params:
     truth = np.array(as_c_array(p.truth, "truth", (k * (1 + d + T),)), np.float64)
     tails = np.array(as_c_array(p.tails, "tails", (2 * d,)), np.float64)
     counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
-    if not np.all(np.isfinite(truth)):
-        raise ValueError("truth must be finite")
-    if not np.all((truth[:k] >= 0.0) & (truth[:k] <= 1.0)):
-        raise ValueError("truth: weights must lie in [0, 1]")
-    if not abs(seq_sum(truth[:k]) - 1.0) <= 1e-9:
-        raise ValueError("truth: weights must sum to 1")
-    piv = truth[k * (1 + d) :].reshape(k, T)[:, [i * (i + 1) // 2 + i for i in range(d)]]
-    if not np.all((piv > 0.0) & (piv * piv >= floor)):
-        raise ValueError("truth: every Cholesky pivot^2 must be >= cov_floor")
-    if not np.all(np.isfinite(tails)):
-        raise ValueError("tails must be finite")
     if not np.all((counts >= 0.0) & (counts == np.floor(counts))):
         raise ValueError("counts must be integers >= 0")
     real = {AUGMENT: np.full(counts.shape[0], real_fixed), FRESH: counts[:, 0]}.get(

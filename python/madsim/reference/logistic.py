@@ -324,7 +324,8 @@ def observe(p: Params, state):
 
 def _logistic_params(params) -> Params:
     """Mirrors the checks of csrc/bindings/logistic.cpp's LogisticParams
-    constructor (make_logistic), in its order and with its messages; returns
+    constructor (make_logistic: sizes, caps and codes, no numerical domain,
+    which the family and Config check), in its order and with its messages; returns
     the params with numpy arrays (real_fixed 0 unless Augment, subsample_n 0
     unless AccumulateSubsample, pool_cap 0 unless a pooling loop, as there)."""
     if not isinstance(params, Params):
@@ -350,12 +351,6 @@ def _logistic_params(params) -> Params:
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if design not in (FRESH_DESIGN, FIXED_DESIGN):
         raise ValueError("design must be 0 (fresh) or 1 (fixed)")
-    if max_iter < 1 or max_iter > 10000:
-        raise ValueError("max_iter must lie in [1, 10000]")
-    if not (ridge >= 0.0 and math.isfinite(ridge)):
-        raise ValueError("ridge must be finite and >= 0")
-    if not (0.0 < tol < 1.0):
-        raise ValueError("tol must lie in (0, 1)")
     cap = math.floor(8589934590.0 / d)
     cap_msg = "counts must be integers with counts * d <= 2**33 - 2"
     if not (0.0 <= real_fixed <= cap and real_fixed == math.floor(real_fixed)):
@@ -367,8 +362,6 @@ def _logistic_params(params) -> Params:
     counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
     if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
         raise ValueError(cap_msg)
-    if design == FIXED_DESIGN and counts.shape[0] > 1 and not np.all(counts == counts[0]):
-        raise ValueError("a fixed design needs the same counts row every generation")
     if loop == AUGMENT and counts.shape[0] and counts[:, 1].max() + real_fixed > cap:
         raise ValueError(cap_msg)
     if loop == FRESH and counts.shape[0] and counts.sum(axis=1).max() > cap:
@@ -382,10 +375,6 @@ def _logistic_params(params) -> Params:
         pool_cap = 0
     if loop != SUBSAMPLE:
         sub_n = 0
-    if not np.all(np.isfinite(truth)):
-        raise ValueError("truth must be finite")
-    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
-        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
     return Params(d, loop, design, max_iter, ridge, tol, int(real_fixed), truth, counts, sub_n, pool_cap)
 
 

@@ -206,7 +206,8 @@ def observe(p: Params, state):
 
 def check_params(params) -> Params:
     """Mirrors the checks of csrc/bindings/poisson.cpp's PoissonParams
-    constructor (make_poisson), in its order and with its messages; returns
+    constructor (make_poisson: caps and codes; rate0 is checked by the family),
+    in its order and with its messages; returns
     the params with a numpy count table."""
     if not isinstance(params, Params):
         raise TypeError(f"params must be a madsim.reference.poisson.Params; got {params!r}")
@@ -218,8 +219,6 @@ def check_params(params) -> Params:
         raise ValueError("loop must be 0..4 (replace, augment, fresh, accumulate, subsample)")
     if path not in (EXACT, SAMPLES):
         raise ValueError("path must be 0 (exact) or 1 (samples)")
-    if not (rate0 >= 0.0 and np.isfinite(rate0)):
-        raise ValueError("rate0 must be finite and >= 0")
     sub_n = c_integer("subsample_n", p.subsample_n, 64, True)
     pool_cap = c_integer("pool_cap", p.pool_cap, 64, True)
     if loop == SUBSAMPLE:

@@ -365,9 +365,10 @@ def observe(p: Params, state):
 
 
 def _reg_params(params) -> Params:
-    """Mirrors the checks of module.cpp's RegressionParams constructor
-    (make_regression), in its order and with its messages; returns the params
-    with numpy arrays."""
+    """Mirrors the checks of _core's RegressionParams constructor
+    (make_regression in csrc/bindings/regression.cpp: sizes, caps and codes,
+    no numerical domain, which the family and Config check), in its order and
+    with its messages; returns the params with numpy arrays."""
     if not isinstance(params, Params):
         raise TypeError(f"params must be a madsim.reference.regression.Params; got {params!r}")
     p = params
@@ -400,14 +401,6 @@ def _reg_params(params) -> Params:
         raise ValueError("estimator must be 0 (mle) or 1 (unbiased)")
     if refit not in (0, 1):
         raise ValueError("refit_noise must be 0 or 1")
-    if not (weight <= 1.0) or not (weight >= 0.0 or weight == -1.0):
-        raise ValueError("weight must be -1 (pooled) or lie in [0, 1]")
-    if weight >= 0.0 and loop not in (FRESH, AUGMENT):
-        raise ValueError("weight needs loop 1 (augment) or 2 (fresh)")
-    if not (ridge >= 0.0 and math.isfinite(ridge)):
-        raise ValueError("ridge must be finite and >= 0")
-    if not (0.0 <= tpr <= 1.0) or not (0.0 <= fpr <= 1.0):
-        raise ValueError("tpr and fpr must lie in [0, 1]")
     sub_n, pool_cap = operator.index(p.subsample_n), operator.index(p.pool_cap)
     if loop == SUBSAMPLE:
         if path != SAMPLES:
@@ -418,8 +411,6 @@ def _reg_params(params) -> Params:
             raise ValueError("pool_cap must lie in [0, 2**36 / (d + 2)]")
     else:
         sub_n, pool_cap = 0, 0
-    if design == FIXED_DESIGN and (tpr > 0.0 or fpr > 0.0):
-        raise ValueError("a fixed design takes no filter (tpr = fpr = 0)")
     samples = path == SAMPLES
     cap = math.floor(8589934590.0 / d) if samples else 1099511627776.0
     cap_msg = (
@@ -435,14 +426,6 @@ def _reg_params(params) -> Params:
     counts = np.array(as_c_array(p.counts, "counts", (-1, 2)), np.float64)
     if not np.all((counts >= 0.0) & (counts <= cap) & (counts == np.floor(counts))):
         raise ValueError(cap_msg)
-    if design == FIXED_DESIGN and not np.all(counts == [fixed_real, fixed_syn]):
-        raise ValueError("a fixed design needs every counts row = (fixed_real, fixed_synthetic)")
-    if not np.all(np.isfinite(truth)):
-        raise ValueError("truth must be finite")
-    if not np.all(truth[d + np.array([i * (i + 1) // 2 + i for i in range(d)])] > 0.0):
-        raise ValueError("truth: the Cholesky factor needs a positive diagonal")
-    if not truth[d + T] > 0.0:
-        raise ValueError("truth: the noise variance must be > 0")
     return Params(
         d,
         loop,
