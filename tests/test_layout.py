@@ -12,9 +12,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "python" / "madsim"
 # _core is the compiled module, imported by _backend alone; _backend is where
 # the rest of the package reaches it.
 ALLOWED = {"_core", "_backend"}
-# Known, to be made public: reference/linalg.py's pivoted-Cholesky steps, which
-# the KDE twin reuses (reference/ is being edited by the parameter-checks work).
-PENDING = {("reference/kde.py", "_factor_column"), ("reference/kde.py", "_pivot")}
 
 
 def _private_imports(path: Path) -> list[tuple[int, str]]:
@@ -38,8 +35,7 @@ def test_no_module_imports_another_modules_private_names():
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
         for line, name in _private_imports(path):
-            if (rel, name) not in PENDING:
-                bad.append(f"python/madsim/{rel}:{line} imports {name}")
+            bad.append(f"python/madsim/{rel}:{line} imports {name}")
     assert not bad, "private names imported across modules (make them public):\n" + "\n".join(bad)
 
 

@@ -34,7 +34,7 @@ from jax.scipy.linalg import solve_triangular
 
 from .backend import advance_model, as_c_array, family_model, pool_sizes
 from .common import floyd_subset, normals
-from .linalg import _factor_column, _pivot, pack, tri, tri_size, unpack_lower
+from .linalg import cholesky_pivot, factor_column, pack, tri, tri_size, unpack_lower
 from .metrics import gauss_w2_sq, normal_lower, normal_upper
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SUBSET, block, make_stream
 from .transforms import uniform52
@@ -166,9 +166,9 @@ def cholesky_checked(a, d: int):
 
     def column(j, carry):
         A, ok = carry
-        row_j, s = _pivot(A, j, idx)
+        row_j, s = cholesky_pivot(A, j, idx)
         good = (s > SINGULAR * A[j, j]) & (s > 0.0) & jnp.isfinite(s)
-        new = _factor_column(A, j, idx, row_j, jnp.sqrt(jnp.where(good, s, 1.0)))
+        new = factor_column(A, j, idx, row_j, jnp.sqrt(jnp.where(good, s, 1.0)))
         return A.at[:, j].set(new), ok & good
 
     A, ok = lax.fori_loop(0, d, column, (A, jnp.bool_(True)))

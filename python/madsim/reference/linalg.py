@@ -54,14 +54,14 @@ def pack(A, d: int):
     return A[rows, cols]
 
 
-def _pivot(A, j, idx):
+def cholesky_pivot(A, j, idx):
     """Row j's factor left of the diagonal and column j's pivot
     a_jj - sum_{k<j} L_jk^2. Mirrors linalg.hpp::cholesky_pivot."""
     row_j = jnp.where(idx < j, A[j], 0.0)  # L_jk, k < j
     return row_j, A[j, j] - jnp.sum(row_j * row_j)
 
 
-def _factor_column(A, j, idx, row_j, l):
+def factor_column(A, j, idx, row_j, l):
     """Column j given L_jj = l: L_ij = (a_ij - sum_{k<j} L_ik L_jk) / l below the
     diagonal, the rest unchanged. Mirrors linalg.hpp::cholesky_column."""
     below = A[:, j] - A @ row_j
@@ -82,9 +82,9 @@ def cholesky_packed(a, d: int):
     idx = jnp.arange(d)
 
     def column(j, A):
-        row_j, s = _pivot(A, j, idx)
+        row_j, s = cholesky_pivot(A, j, idx)
         positive = s > 0.0
-        new = _factor_column(A, j, idx, row_j, jnp.sqrt(jnp.where(positive, s, 1.0)))
+        new = factor_column(A, j, idx, row_j, jnp.sqrt(jnp.where(positive, s, 1.0)))
         new = jnp.where(positive, new, jnp.where(idx >= j, 0.0, A[:, j]))
         return A.at[:, j].set(new)
 
@@ -101,9 +101,9 @@ def cholesky_floor_packed(a, d: int, floor):
 
     def column(j, carry):
         A, raised = carry
-        row_j, s = _pivot(A, j, idx)
+        row_j, s = cholesky_pivot(A, j, idx)
         low = ~(s >= floor)
-        new = _factor_column(A, j, idx, row_j, jnp.sqrt(jnp.where(low, floor, s)))
+        new = factor_column(A, j, idx, row_j, jnp.sqrt(jnp.where(low, floor, s)))
         return A.at[:, j].set(new), raised | low
 
     A, raised = lax.fori_loop(0, d, column, (A, jnp.bool_(False)))
