@@ -288,3 +288,42 @@ def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, 
     lanes = run()
     for v in scalar:
         assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
+
+
+# PPCA at d >= 4: the step up to the fit per replica (LaneKit), the
+# projection's Jacobi across the group's replicas in lanes
+# (csrc/cpu/ppca_lanes.hpp), against the scalar step. 11 replicas make a
+# group of 8 and a group of 3 (lanes left empty); a filter on small counts
+# leaves some replicas of a generation without a fit (no projection due, the
+# lane sits out) while others fit; the lanes' replicas need different numbers
+# of Jacobi sweeps, so lanes that stopped sweeping must stay as they are.
+@given(
+    seed=S.seeds,
+    d=st.integers(4, 8),
+    q=st.integers(1, 3),
+    loop=st.sampled_from(["replace", "fresh", "accumulate"]),
+    n=st.integers(0, 8),
+    path=st.sampled_from(["exact", "samples"]),
+    tpr=st.sampled_from([0.0, 0.4]),
+    mode=st.sampled_from(["baseline", "avx2", "default"]),
+    rot=st.integers(0, 10),
+)
+def test_ppca_projection_lanes_give_the_scalar_bits(seed, d, q, loop, n, path, tpr, mode, rot):
+    fam = ms.PPCA(dim=d, factors=q, spectrum=tuple(3.0 - 0.5 * k for k in range(q)), noise=0.5)
+    if loop == "replace":
+        lp = ms.Replace(n=[n + d + 1, n + 2 * d + 3, 2 * n + d + 1] * 3)
+    else:
+        lp = {"fresh": ms.Fresh, "accumulate": ms.Accumulate}[loop](real=n + 2, synthetic=n + d + 1)
+    cfg = ms.Config(family=fam, loop=lp, path=path, filter=ms.Filter(tpr=tpr) if tpr else None)
+    ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
+    ids = ids[rot:] + ids[:rot]
+    with _lanes_mode("off"):
+        scalar = _by_replica(_run(cfg, ids, seed, 9))
+    if mode == "default":
+        lanes = _by_replica(_run(cfg, ids, seed, 9))
+    else:
+        with _lanes_mode(mode):
+            lanes = _by_replica(_run(cfg, ids, seed, 9))
+    assert "subspace_sin2" in scalar
+    for v in scalar:
+        assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v

@@ -9,6 +9,9 @@
 // generations that need them. A family without LaneStep, or whose
 // LaneStep<M>::usable(p) is false, runs the scalar driver.
 #pragma once
+#include <algorithm>
+#include <vector>
+
 #include "../madsim/driver.hpp"
 #include "lanes.hpp"
 
@@ -55,6 +58,63 @@ MADSIM_KIT_RANGE(kit_range_avx512, MADSIM_AVX512, 2)
 MADSIM_KIT_RANGE(kit_range_avx2, MADSIM_AVX2, 1)
 MADSIM_KIT_RANGE(kit_range_base, , 0)
 #undef MADSIM_KIT_RANGE
+
+// A kit step whose last part runs better across replicas than in one
+// (GaussianLoop's PPCA projection: ppca_lanes.hpp). Where KitSplit<M>::usable(p),
+// each generation of a group of up to LANES replicas runs head (one replica
+// at a time, LaneKit; returns whether the replica's tail is due) for each,
+// then tail over the group's due rows at once (lane_scratch(p) vectors of
+// scratch): together what M::step computes for each, bit for bit.
+template <class M>
+struct KitSplit {
+  static constexpr bool available = false;
+};
+
+// Replicas [0, n), n <= LANES, generation by generation (KitSplit); rows,
+// records and first passages as in cpu::advance.
+template <class M, int AVX2>
+MADSIM_LANE void advance_split_group(const typename M::Params& p, double* state, int64_t S,
+                                     u32x2 key, const uint32_t* ids, int n, uint32_t gen_begin,
+                                     uint32_t gen_end, const Looks& lk, double* records,
+                                     int64_t rec_stride, int64_t* first, double* obs,
+                                     double* scratch, vd* lane_scratch) {
+  typedef KitSplit<M> K;
+  Looker<M> lookers[LANES];
+  for (int l = 0; l < n; ++l) {
+    lookers[l].start(p, lk, records + l * rec_stride, first + l * lk.n_det, obs, scratch);
+    if (gen_begin == 0) {
+      M::init(p, state + l * S, key, ids[l], scratch);
+      lookers[l].look(0, state + l * S);
+    }
+  }
+  for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
+    bool due[LANES];
+    for (int l = 0; l < n; ++l)
+      due[l] = K::template head<AVX2>(p, state + l * S, key, ids[l], (uint32_t)t, scratch);
+    K::template tail<AVX2>(p, state, S, n, due, scratch, lane_scratch);
+    for (int l = 0; l < n; ++l) lookers[l].look((uint32_t)t, state + l * S);
+  }
+}
+
+#define MADSIM_SPLIT_RANGE(NAME, ATTR, AVX2)                                                      \
+  template <class M>                                                                              \
+  ATTR __attribute__((flatten)) void NAME(                                                        \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,      \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride, \
+      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                     \
+    /* vectors at 64-byte boundaries (std::vector<vd> gave 16-byte ones) */                       \
+    std::vector<double> buf((KitSplit<M>::lane_scratch(p) + 1) * LANES);                          \
+    vd* lane_scratch = (vd*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);                      \
+    for (int64_t i = lo; i < hi; i += LANES)                                                      \
+      advance_split_group<M, AVX2>(p, state + i * S, S, key, ids + i,                             \
+                                   (int)std::min<int64_t>(LANES, hi - i), gen_begin, gen_end, lk, \
+                                   records + i * rec_stride, rec_stride, first + i * lk.n_det,    \
+                                   obs, scratch, lane_scratch);                                   \
+  }
+MADSIM_SPLIT_RANGE(split_range_avx512, MADSIM_AVX512, 2)
+MADSIM_SPLIT_RANGE(split_range_avx2, MADSIM_AVX2, 1)
+MADSIM_SPLIT_RANGE(split_range_base, , 0)
+#undef MADSIM_SPLIT_RANGE
 
 // Replicas [lo, lo + LANES): rows state[i * S], records and first passages as
 // in cpu::advance. obs and scratch are the thread's.

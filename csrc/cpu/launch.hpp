@@ -52,6 +52,17 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
   if constexpr (LaneStep<M>::available) lanes = mode != LANES_OFF && LaneStep<M>::usable(p);
   const bool avx2 = mode == LANES_AVX2, avx512 = mode == LANES_AVX512;
   auto run = [&](int64_t lo, int64_t hi, double* obs, double* scratch) {
+    if constexpr (KitSplit<M>::available) {
+      // groups of LANES replicas, each generation's tail across them (ppca_lanes.hpp)
+      if (mode != LANES_OFF && KitSplit<M>::usable(p)) {
+        (avx512 ? split_range_avx512<M>
+         : avx2 ? split_range_avx2<M>
+                : split_range_base<M>)(p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
+                                       records + c.rec_offset * C, c.rec_total * C, first, obs,
+                                       scratch, lo, hi);
+        return;
+      }
+    }
     if constexpr (KitStep<M>::available) {
       if (mode != LANES_OFF && KitStep<M>::usable(p)) {  // one replica at a time, SIMD in its step
         (avx512 ? kit_range_avx512<M>

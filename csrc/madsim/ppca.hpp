@@ -26,18 +26,23 @@ MADSIM_HD int64_t ppca_scratch(int d, int q) {
   return (int64_t)d * d + (int64_t)(q + d) * d + 3 * (int64_t)d + q;
 }
 
-// The eigen-decomposition of C = L L' without forming C: A = L / c (c: L's
-// largest entry, so no square underflows) orthogonalised by one-sided Jacobi
-// (metrics.hpp), A V = U diag(sigma); C's eigenvalues are (c sigma_j)^2 and
-// its eigenvectors the columns of A normalised. Writes A [d, d], lam [d] (in
-// units of c^2) and ord [d] (column indices by lam descending; ties keep
-// index order); returns c (0 for L = 0, when A, lam are 0).
-MADSIM_HD double ppca_eigen(const double* L, int d, double* A, double* lam, double* ord) {
+// The eigen-decomposition of C = L L' without forming C, in three steps (the
+// CPU runs the middle one across replicas: cpu/ppca_lanes.hpp). A = L / c (c:
+// L's largest entry, so no square underflows) orthogonalised by one-sided
+// Jacobi (metrics.hpp), A V = U diag(sigma); C's eigenvalues are
+// (c sigma_j)^2 and its eigenvectors the columns of A normalised.
+// ppca_scaled writes A [d, d] and returns c (0 for L = 0, when A is 0 and
+// needs no Jacobi); ppca_columns writes lam [d] (in units of c^2) and ord [d]
+// (column indices by lam descending; ties keep index order).
+MADSIM_HD double ppca_scaled(const double* L, int d, double* A) {
   double c = 0.0;
   for (int k = 0; k < tri_size(d); ++k) c = fmax(c, fabs(L[k]));
   for (int i = 0; i < d; ++i)
     for (int j = 0; j < d; ++j) A[i * d + j] = j <= i && c > 0.0 ? L[tri(i, j)] / c : 0.0;
-  if (c > 0.0) orthogonalize_columns(A, d);
+  return c;
+}
+
+MADSIM_HD void ppca_columns(const double* A, int d, double* lam, double* ord) {
   for (int j = 0; j < d; ++j) {
     double n2 = 0.0;
     for (int i = 0; i < d; ++i) n2 += A[i * d + j] * A[i * d + j];
@@ -46,6 +51,13 @@ MADSIM_HD double ppca_eigen(const double* L, int d, double* A, double* lam, doub
     for (; r > 0 && lam[(int)ord[r - 1]] < n2; --r) ord[r] = ord[r - 1];
     ord[r] = (double)j;
   }
+}
+
+// The three steps: writes A, lam, ord and returns c.
+MADSIM_HD double ppca_eigen(const double* L, int d, double* A, double* lam, double* ord) {
+  const double c = ppca_scaled(L, d, A);
+  if (c > 0.0) orthogonalize_columns(A, d);
+  ppca_columns(A, d, lam, ord);
   return c;
 }
 
@@ -72,11 +84,13 @@ MADSIM_HD void ppca_unit(const double* A, int d, int j, double* u) {
 // (qr_lower_factor): never forming C keeps small eigenvalues accurate, as
 // GaussianLoop::step_replace does. s2 = 0 (a model of rank <= q) makes the
 // P block zero, so a zero column (no direction) is never needed.
+// ppca_project_from finishes it from the first d * d doubles of w holding
+// ppca_scaled's A after the Jacobi, c its scale.
 // w: ppca_scratch(d, q) doubles.
-MADSIM_HD void ppca_project(double* L, int d, int q, double* w) {
-  double *A = w, *M = w + d * d, *lam = M + (q + d) * d, *ord = lam + d;
-  const double c = ppca_eigen(L, d, A, lam, ord);
+MADSIM_HD void ppca_project_from(double* L, int d, int q, double* w, double c) {
   if (!(c > 0.0)) return;
+  double *A = w, *M = w + d * d, *lam = M + (q + d) * d, *ord = lam + d;
+  ppca_columns(A, d, lam, ord);
   double s2 = 0.0;
   for (int r = q; r < d; ++r) s2 += lam[(int)ord[r]];
   s2 /= (double)(d - q);
@@ -94,6 +108,12 @@ MADSIM_HD void ppca_project(double* L, int d, int q, double* w) {
   for (int k = 0; k < d * d; ++k) P[k] *= s;
   qr_lower_factor(M, q + d, d, L);
   for (int k = 0; k < tri_size(d); ++k) L[k] *= c;
+}
+
+MADSIM_HD void ppca_project(double* L, int d, int q, double* w) {
+  const double c = ppca_scaled(L, d, w);
+  if (c > 0.0) orthogonalize_columns(w, d);
+  ppca_project_from(L, d, q, w, c);
 }
 
 // The PPCA metrics of the model C = L L' against the truth's principal

@@ -453,6 +453,16 @@ struct GaussianLoop {
   template <class K = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
+    if (step_fit<K>(p, state, key, replica, t, scratch) && p.factors > 0)
+      ppca_project(state + p.d, p.d, p.factors, scratch);
+  }
+
+  // step up to PPCA's projection: returns whether the fit ran (and so, for
+  // PPCA, whether the projection is due). The CPU projects LANES replicas'
+  // fits at once (cpu/ppca_lanes.hpp).
+  template <class K = ScalarKit>
+  MADSIM_HD static bool step_fit(const Params& p, double* state, u32x2 key, uint32_t replica,
+                                 uint32_t t, double* scratch) {
     const int d = p.d;
     const int ms = moments_size(d);
     double *real = scratch, *syn = scratch + ms, *pooled = scratch + 2 * ms, *w = scratch + 3 * ms;
@@ -494,7 +504,7 @@ struct GaussianLoop {
       }
     }
     if (!ok) cnt[2] += 1.0;
-    if (ok && p.factors > 0) ppca_project(state + d, d, p.factors, scratch);
+    return ok;
   }
 
   // Replace: the new Cholesky factor is (tau / sqrt(div)) L G, with G the
