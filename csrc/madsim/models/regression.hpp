@@ -249,8 +249,6 @@ struct Regression {
     return (d + ld + BLOCK) * ld + BLOCK * ((int64_t)d + 1) + d;
   }
 
-  // Lc[k][i] = L0[i][k] (zero above the diagonal and in the padding), diag
-  // L0's diagonal; X and D zero. Returns the rows_scratch buffers at w.
   struct RowBufs {
     double *Lc, *D, *X, *Z, *y, *diag;
     bool diagonal;  // L0 diagonal (e.g. the identity): X = Z diag(L0), O(d) per row
@@ -258,6 +256,8 @@ struct Regression {
   // The diagonal form from d = DIAGONAL_FROM on (measured, AVX-512: 20% faster
   // per row at d = 50, slower than the tiles of RowBlock::design at d = 5).
   static constexpr int DIAGONAL_FROM = 8;
+  // Lc[k][i] = L0[i][k] (zero above the diagonal and in the padding), diag
+  // L0's diagonal; X and D zero. Returns the rows_scratch buffers at w.
   MADSIM_HD static RowBufs rows_setup(const Params& p, double* w) {
     const int d = p.d;
     const int64_t ld = row_ld(d);
