@@ -7,8 +7,9 @@ target):
   schedule; the replica lanes of csrc/cpu/gaussian_loop_lanes.hpp) against
   numpy on sufficient statistics (baselines.py), and the same runs with the
   lanes off (MADSIM_LANES=off: what the lanes buy);
-- the Gaussian mixture, PPCA and bigram families, through the measurements
-  of their own benchmarks (gmm.py, ppca.py, bigram.py) at reduced sizes.
+- the Gaussian mixture, PPCA, bigram and regression families, through the
+  measurements of their own benchmarks (gmm.py, ppca.py, bigram.py,
+  regression.py) at reduced sizes.
 
 Each madsim run is checked against its baseline: the final generation's mean
 variance (or the family benchmark's own z-score), |z| >= 5 fails.
@@ -159,12 +160,14 @@ def loop_rows(R: int, G: int, threads: int, repeats: int, log=print) -> list[dic
 
 
 def family_rows(quick: bool, threads: int, repeats: int, log=print) -> list[dict]:
-    """GMM, PPCA and bigram: their benchmarks' measurements (path_rows of
-    gmm.py, ppca.py, bigram.py, at reduced sizes), one row per kernel path
-    against the best numpy baseline (and sklearn for GMM, when installed)."""
+    """GMM, PPCA, bigram and regression: their benchmarks' measurements
+    (path_rows of gmm.py, ppca.py, bigram.py, regression.py, at reduced
+    sizes), one row per kernel path against the best numpy baseline (and
+    sklearn for GMM, when installed)."""
     import bigram
     import gmm
     import ppca
+    import regression
 
     args = SimpleNamespace(quick=quick, threads=threads, repeats=repeats)
     log("  gmm")
@@ -173,6 +176,8 @@ def family_rows(quick: bool, threads: int, repeats: int, log=print) -> list[dict
     rows.extend(ppca.path_rows(args))
     log("  bigram")
     rows.extend(bigram.path_rows(args))
+    log("  regression")
+    rows.extend(regression.path_rows(args))
     return rows
 
 

@@ -17,10 +17,12 @@ writes JSON to benchmarks/results/regression-<host>-<time>.json.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed, write_results
+from common import parse_args, timed, timed_with_result, write_results
 
 
 def config(d, T, loop, path):
@@ -50,7 +52,8 @@ def madsim_run(d, T, loop, path, R, G, threads):
 
 
 def numpy_run(d, T, loop, R, G):
-    """What a user writes with numpy: every replica's design at once.
+    """What a user writes with numpy: every replica's design at once (returns
+    each replica's final test error |w - w*|^2).
     subsample: the pooled rows of every generation kept ([R, t T, d]) and T of
     them refit per replica, picked by the smallest of uniform keys (a uniform
     subset without replacement)."""
@@ -78,7 +81,7 @@ def numpy_run(d, T, loop, R, G):
                 A, b = At, bt
             w = np.linalg.solve(A, b[..., None])[..., 0]
         e = w - w_star
-        return np.einsum("rd,rd->r", e, e).mean()
+        return np.einsum("rd,rd->r", e, e)  # each replica's test error
 
     return run
 
@@ -91,6 +94,42 @@ SIZES = {
     (50, 100): ((2000, 5), (400, 5), (400, 5)),
     (50, 10_000): ((2000, 5), (4, 2), (4, 2)),
 }
+
+
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): the samples path against batched
+    numpy at every (d, T) and loop of main's table, at a quarter of its
+    replicas. Goal: the issue's floor, 2x. z: the final mean test error,
+    madsim's against numpy's (the same law), |z| >= 5 fails."""
+    scale = 0.05 if args.quick else 0.25
+    rows = []
+    for (d, T), (_, (Rs, Gs), (Rn, Gn)) in SIZES.items():
+        Rs, Rn = max(2, int(Rs * scale)), max(2, int(Rn * scale))
+        for loop in ("replace", "accumulate", "subsample"):
+            if loop == "subsample" and T > 1000:
+                continue
+            t, ds = timed_with_result(madsim_run(d, T, loop, "samples", Rs, Gs, args.threads), args.repeats)
+            tb, eb = timed_with_result(numpy_run(d, T, loop, Rn, Gn), args.repeats)
+            em = np.asarray(ds["test_error"]).reshape(-1)
+            if Gs != Gn:
+                raise ValueError("path_rows compares the same generation: Gs must equal Gn")
+            z = (em.mean() - eb.mean()) / math.sqrt(em.var(ddof=1) / em.size + eb.var(ddof=1) / eb.size)
+            m, b = Rs * Gs / t["min_s"], Rn * Gn / tb["min_s"]
+            rows.append(
+                dict(
+                    family="regression",
+                    path=f"{loop} samples d={d} T={T}",
+                    baseline="numpy batched X'X + solve",
+                    madsim_rg_per_s=m,
+                    numpy_rg_per_s=b,
+                    ratio=m / b,
+                    goal=2.0,
+                    met=bool(m / b >= 2.0),
+                    z=float(z),
+                    ok=bool(abs(z) < 5),
+                )
+            )
+    return rows
 
 
 def main(argv=None):

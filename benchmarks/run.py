@@ -1036,7 +1036,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--no-paths",
         action="store_true",
-        help="skip the d=1 loops and the GMM / PPCA / bigram rows (paths.py)",
+        help="skip the d=1 loops and the GMM / PPCA / bigram / regression rows (paths.py)",
     )
     ap.add_argument(
         "--before",

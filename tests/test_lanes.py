@@ -241,9 +241,9 @@ def test_gaussian_loop_lanes_run_only_where_supported():
 
 @given(
     seed=S.seeds,
-    d=st.integers(1, 11),
-    n=st.integers(0, 21),
-    loop=st.sampled_from(["replace", "fresh", "accumulate", "augment"]),
+    d=st.integers(1, 19),
+    n=st.integers(0, 40),
+    loop=st.sampled_from(["replace", "fresh", "accumulate", "augment", "subsample"]),
     design=st.sampled_from(["fresh", "fixed"]),
     refit=st.booleans(),
     cov=st.booleans(),
@@ -251,8 +251,9 @@ def test_gaussian_loop_lanes_run_only_where_supported():
 )
 def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, refit, cov, tpr):
     """The regression samples path with LaneKit's normals (csrc/cpu/
-    regression_lanes.hpp) against ScalarKit: row counts around ROWS = 8 and
-    its multiples, d on both sides of the lanes' 16-normal refill."""
+    regression_lanes.hpp) against ScalarKit: row counts on both sides of a
+    block of 32 rows (row_block.hpp), d on both sides of the lanes' 16-normal
+    refill, of a tile of 8 and of the diagonal form (d >= 8, identity cov)."""
     if design == "fixed":
         tpr = 0.0  # a fixed design takes no filter
     T = n + d + 2
@@ -261,6 +262,7 @@ def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, 
         "fresh": ms.Fresh(real=T, synthetic=n + 3),
         "accumulate": ms.Accumulate(synthetic=T),
         "augment": ms.Augment(real=T, synthetic=n + 3),
+        "subsample": ms.AccumulateSubsample(n=T, synthetic=n + 3),
     }[loop]
     c = np.eye(d) + 0.3 * np.ones((d, d)) if cov else None
     cfg = ms.Config(
@@ -327,3 +329,42 @@ def test_ppca_projection_lanes_give_the_scalar_bits(seed, d, q, loop, n, path, t
     assert "subspace_sin2" in scalar
     for v in scalar:
         assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
+
+
+def test_regression_row_blocks_give_the_scalar_bits_in_every_lane_mode():
+    """The regression samples path's row products (csrc/madsim/row_block.hpp:
+    RowBlock<ScalarKit>, and csrc/cpu/regression_lanes.hpp's tiles compiled
+    for the baseline, AVX2 and AVX-512) against the scalar code: d below and
+    above one tile of 8 and the diagonal form's DIAGONAL_FROM, a covariance
+    (the tiles) and the identity (the diagonal form), 70 rows (two whole
+    blocks of 32 and a part), accumulate-subsample's pool and picked rows."""
+    cfgs = []
+    for d, cov in ((5, False), (5, True), (13, False), (13, True), (19, True)):
+        c = np.eye(d) + 0.3 * np.ones((d, d)) if cov else None
+        for lp in (ms.Replace(n=70), ms.Accumulate(synthetic=70), ms.AccumulateSubsample(n=70, synthetic=45)):
+            cfgs.append(ms.Config(family=ms.Regression(dim=d, cov=c), loop=lp, path="samples"))
+
+    def run(cfg):
+        ds = ms.simulate(
+            cfg,
+            replicas=[0, 7],
+            generations=3,
+            seed=5,
+            record=ms.every(1),
+            metrics="all",
+            threads=1,
+            progress=False,
+        )
+        return {v: ds[v].values for v in ds.data_vars}
+
+    for cfg in cfgs:
+        with _lanes_mode("off"):
+            scalar = run(cfg)
+        for mode in ("baseline", "avx2", None):
+            if mode is None:
+                lanes = run(cfg)
+            else:
+                with _lanes_mode(mode):
+                    lanes = run(cfg)
+            for v in scalar:
+                assert np.array_equal(scalar[v], lanes[v], equal_nan=True), (cfg, mode, v)

@@ -62,6 +62,7 @@
 
 #include "../linalg.hpp"
 #include "../model.hpp"
+#include "../row_block.hpp"
 #include "../samplers.hpp"
 #include "../subset.hpp"
 #include "gaussian_loop.hpp"  // NormalSeq, wishart_factor, GaussianLoop::survivors
@@ -148,8 +149,8 @@ struct Regression {
   }
   MADSIM_HD static int observe_group(const Params&, int) { return 0; }
   MADSIM_HD static int64_t steps_scratch(const Params& p) {
-    const int d = p.d;  // draw_samples' w: max(8 (2 d + 1), d d + 2 d) after 2 d d
-    return 3 * d * d + 3 * stats_size(d) + T(p) + 4 * d + 8 * (2 * d + 1);
+    const int d = p.d;  // step: 3 stats, M, delta, then draw_part's 2 d d + rows_scratch
+    return 3 * stats_size(d) + T(p) + d + 2 * (int64_t)d * d + rows_scratch(d);
   }
   // AccumulateSubsample's picks follow the steps' scratch.
   MADSIM_HD static int64_t scratch_size(const Params& p) {
@@ -235,83 +236,103 @@ struct Regression {
     out[stats_size(d) - 1] = s2 * (zz + rest);
   }
 
-  // Stats of c rows drawn one by one: x = L0 z from site 0 of counter
-  // generation gen_x, eps = s * normal from site 1 of generation gen. Each
-  // x[i] of x = L0 z is a chain of dependent additions in tri_mul_vec's
-  // order; both forms below keep that order (and every sum of the stats
-  // over the rows in order), so they give the row-by-row bits, and break
-  // the chain differently: d < ROWS_BELOW, ROWS rows side by side; else x by
-  // columns (x[i] += L0[i][k] z[k], k = 0, 1, ...: independent over i).
-  // Measured (AVX-512 lanes, 1 thread): rows 1.3x faster at d = 5, columns
-  // 1.2x at d = 50. K: where the normals come from (kit.hpp).
-  // w: max(ROWS (2 d + 1), d d + 2 d) scratch.
-  static constexpr int ROWS = 8, ROWS_BELOW = 16;
+  // The samples path's rows go through row_block.hpp in blocks of BLOCK rows
+  // (a multiple of 8; the blocking changes no number): the block's design
+  // X = Z L0', its noise as column d, and the Gram matrix of [X eps] added to
+  // D, the lower triangle of [[X'X, .], [eps'X, eps'eps]] = [A | g | h]. ld:
+  // the leading dimension of Lc, X and D (>= d + 1, a multiple of 8).
+  static constexpr int BLOCK = 32;
+  MADSIM_HD static int row_ld(int d) { return (d + 8) / 8 * 8; }
+  // Lc [d, ld], D [ld, ld], X [BLOCK, ld], Z [BLOCK, d], y [BLOCK], diag [d].
+  MADSIM_HD static int64_t rows_scratch(int d) {
+    const int64_t ld = row_ld(d);
+    return (d + ld + BLOCK) * ld + BLOCK * ((int64_t)d + 1) + d;
+  }
+
+  struct RowBufs {
+    double *Lc, *D, *X, *Z, *y, *diag;
+    bool diagonal;  // L0 diagonal (e.g. the identity): X = Z diag(L0), O(d) per row
+  };
+  // The diagonal form from d = DIAGONAL_FROM on (measured, AVX-512: 20% faster
+  // per row at d = 50, slower than the tiles of RowBlock::design at d = 5).
+  static constexpr int DIAGONAL_FROM = 8;
+  // Lc[k][i] = L0[i][k] (zero above the diagonal and in the padding), diag
+  // L0's diagonal; X and D zero. Returns the rows_scratch buffers at w.
+  MADSIM_HD static RowBufs rows_setup(const Params& p, double* w) {
+    const int d = p.d;
+    const int64_t ld = row_ld(d);
+    RowBufs b;
+    b.Lc = w;
+    b.D = b.Lc + d * ld;
+    b.X = b.D + ld * ld;
+    b.Z = b.X + BLOCK * ld;
+    b.y = b.Z + BLOCK * d;
+    for (int64_t i = 0; i < (d + ld + BLOCK) * ld; ++i) w[i] = 0.0;
+    b.diag = b.y + BLOCK;
+    b.diagonal = d >= DIAGONAL_FROM;
+    for (int i = 0; i < d; ++i) {
+      for (int k = 0; k <= i; ++k) {
+        b.Lc[k * ld + i] = p.truth[d + tri(i, k)];
+        if (k < i && p.truth[d + tri(i, k)] != 0.0) b.diagonal = false;
+      }
+      b.diag[i] = p.truth[d + tri(i, i)];
+    }
+    return b;
+  }
+
+  // X = Z L0' for the block's nb rows of Z (Z's rows past nb zeroed first:
+  // RowBlock's SIMD design reads whole tiles of rows).
+  template <class K>
+  MADSIM_HD static void rows_design(const RowBufs& b, int nb, int d) {
+    if (b.diagonal) {
+      RowBlock<K>::design_diagonal(b.diag, b.Z, d, nb, d, b.X, row_ld(d));
+      return;
+    }
+    for (int i = nb * d; i < BLOCK * d; ++i) b.Z[i] = 0.0;
+    RowBlock<K>::design(b.Lc, row_ld(d), b.Z, d, nb, d, b.X, row_ld(d));
+  }
+
+  // out's [A | g | h] from D (N left to the caller).
+  MADSIM_HD static void stats_from_gram(const double* D, int d, double* out) {
+    const int64_t ld = row_ld(d);
+    double* A = out + 1;
+    double* g = out + 1 + tri_size(d);
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j <= i; ++j) A[tri(i, j)] = D[i * ld + j];
+    for (int i = 0; i < d; ++i) g[i] = D[d * ld + i];
+    out[stats_size(d) - 1] = D[d * ld + d];
+  }
+
+  // Stats of c rows: x = L0 z from site 0 of counter generation gen_x (d
+  // consecutive normals per row), eps = s * normal from site 1 of generation
+  // gen. Every sum over the rows runs in row order (row_block.hpp), as a
+  // row-by-row loop: A += x x', g += x eps, h += eps^2. K: where the normals
+  // and the row products come from (kit.hpp, row_block.hpp).
+  // w: rows_scratch(d).
   template <class K = ScalarKit>
   MADSIM_HD static void draw_samples(const Params& p, double c, double s2, u32x2 key,
                                      uint32_t replica, uint32_t gen_x, uint32_t gen, uint32_t tag,
                                      double* out, double* w) {
-    const int d = p.d;
+    const int d = p.d, ld = row_ld(d);
     stats_clear(out, d);
     if (c <= 0.0) return;
-    double* A = out + 1;
-    double* g = out + 1 + T(p);
-    double h = 0.0;
     const double s = sqrt(s2);
     typename K::Normals xs = K::normals(make_stream(key, replica, gen_x, tag, 0), (uint64_t)c * d);
     typename K::Normals es = K::normals(make_stream(key, replica, gen, tag, 1), (uint64_t)c);
-    if (d < ROWS_BELOW) {
-      const double* L0 = p.truth + d;
-      double *Z = w, *X = w + ROWS * d, *eps = w + 2 * ROWS * d;  // Z [d][ROWS], X [ROWS][d]
-      for (double r0 = 0.0; r0 < c; r0 += ROWS) {
-        int nb = 0;
-        for (double r = r0; r < c && nb < ROWS; r += 1.0) ++nb;
-        for (int b = 0; b < ROWS; ++b)  // rows past c (the last block) are zeros, never stored
-          for (int i = 0; i < d; ++i) Z[i * ROWS + b] = b < nb ? xs.next() : 0.0;
-        for (int i = 0; i < d; ++i) {
-          double v[ROWS];
-          for (int b = 0; b < ROWS; ++b) v[b] = 0.0;
-          for (int k = 0; k <= i; ++k)
-            for (int b = 0; b < ROWS; ++b) v[b] += L0[tri(i, k)] * Z[k * ROWS + b];
-          for (int b = 0; b < nb; ++b) X[b * d + i] = v[b];
-        }
-        for (int b = 0; b < nb; ++b) eps[b] = s * es.next();
-        for (int i = 0, k = 0; i < d; k += ++i) {
-          for (int b = 0; b < nb; ++b) {
-            const double* x = X + b * d;
-            g[i] += x[i] * eps[b];
-            for (int j = 0; j <= i; ++j) A[k + j] += x[i] * x[j];
-          }
-        }
-        for (int b = 0; b < nb; ++b) h += eps[b] * eps[b];
-      }
-    } else {
-      double *Lc = w, *z = w + d * d, *x = z + d;  // Lc[k * d + i] = L0[i][k], i >= k
-      for (int k = 0; k < d; ++k)
-        for (int i = k; i < d; ++i) Lc[k * d + i] = p.truth[d + tri(i, k)];
-      for (double r = 0.0; r < c; r += 1.0) {
-        for (int i = 0; i < d; ++i) {
-          z[i] = xs.next();
-          x[i] = 0.0;
-        }
-        for (int k = 0; k < d; ++k) {
-          const double zk = z[k];
-          const double* col = Lc + k * d;
-          for (int i = k; i < d; ++i) x[i] += col[i] * zk;
-        }
-        const double eps = s * es.next();
-        for (int i = 0, k = 0; i < d; ++i) {
-          g[i] += x[i] * eps;
-          for (int j = 0; j <= i; ++j, ++k) A[k] += x[i] * x[j];
-        }
-        h += eps * eps;
-      }
+    const RowBufs b = rows_setup(p, w);
+    for (double r0 = 0.0; r0 < c; r0 += BLOCK) {
+      const int nb = c - r0 < BLOCK ? (int)(c - r0) : BLOCK;
+      for (int i = 0; i < nb * d; ++i) b.Z[i] = xs.next();
+      rows_design<K>(b, nb, d);
+      for (int r = 0; r < nb; ++r) b.X[r * ld + d] = s * es.next();
+      RowBlock<K>::gram(b.X, ld, nb, d + 1, b.D, ld);
     }
     out[0] = c;
-    out[stats_size(d) - 1] = h;
+    stats_from_gram(b.D, d, out);
   }
 
   // One part of generation gen's data (its stats at the part's source).
-  // w: 2*d*d + draw_samples' scratch.
+  // w: 2*d*d + rows_scratch(d).
   template <class K = ScalarKit>
   MADSIM_HD static void draw_part(const Params& p, bool real, double c, double s2,
                                   const double* state, u32x2 key, uint32_t replica, uint32_t gen,
@@ -422,7 +443,7 @@ struct Regression {
     double* cnt = state + counts_at(p);
     double* lp = state + loop_at(p);
     if (p.loop == SUBSAMPLE) {
-      if (!step_subsample(p, state, key, replica, t, m, k, s2, scratch)) cnt[2] += 1.0;
+      if (!step_subsample<K>(p, state, key, replica, t, m, k, s2, scratch)) cnt[2] += 1.0;
       return;
     }
     // Synthetic rows are labelled by model t-1: draw them before the fit.
@@ -468,54 +489,65 @@ struct Regression {
   // Accumulate-subsample: append generation t's rows to the pool (synthetic
   // first, labelled by model t-1 with noise variance s2, then real; the
   // streams of draw_samples), then fit on n = min(size, subsample_n) of them
-  // picked by floyd_subset, their stats referenced at the current w.
+  // picked by floyd_subset, their stats referenced at the current w. The rows
+  // go through row_block.hpp in blocks, in the row-by-row order: y = x'src +
+  // s eps, the residual r = y - x'w (= y + x'(-w), bit for bit), A += x x',
+  // g += x r, h += r^2 over the picks in order.
+  template <class K = ScalarKit>
   MADSIM_HD static bool step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
                                        uint32_t t, double m, double k, double s2, double* scratch) {
-    const int d = p.d, S = stats_size(d), W = d + 2;
+    const int d = p.d, S = stats_size(d), W = d + 2, ld = row_ld(d);
     double* lp = state + loop_at(p);
     double* rows = lp + 1;
-    double *st = scratch, *M = scratch + S, *v = M + T(p), *z = v + d, *Ad = z + d;
+    double *st = scratch, *M = scratch + S, *v = M + T(p), *Ad = v + d, *nw = Ad + d;
+    const RowBufs b = rows_setup(p, nw + d);
     double* pick = scratch + steps_scratch(p);
     int64_t size = (int64_t)lp[0];
     const uint32_t gen_x = p.design == FIXED_DESIGN ? 0u : t;
     for (int part = 0; part < 2; ++part) {
       const bool real = part == 1;
-      const double c = real ? m : k;
+      const double room = (double)(p.pool_cap - size);
+      const double c = real ? (m < room ? m : room) : (k < room ? k : room);
+      if (c <= 0.0) continue;
       const double* src = real ? p.truth : state;
       const double s = sqrt(real ? sigma0_sq(p) : s2);
       const uint32_t tag = real ? TAG_REAL : TAG_SAMPLES;
-      NormalSeq xs = normal_seq(make_stream(key, replica, gen_x, tag, 0));
-      NormalSeq es = normal_seq(make_stream(key, replica, t, tag, 1));
-      for (double r = 0.0; r < c && size < p.pool_cap; r += 1.0, ++size) {
-        double* row = rows + size * W;
-        for (int i = 0; i < d; ++i) z[i] = xs.next();
-        tri_mul_vec(p.truth + d, z, row, d);
-        double y = 0.0;
-        for (int i = 0; i < d; ++i) y += row[i] * src[i];
-        row[d] = y + s * es.next();
-        row[d + 1] = real ? 1.0 : 0.0;
+      typename K::Normals xs =
+          K::normals(make_stream(key, replica, gen_x, tag, 0), (uint64_t)c * d);
+      typename K::Normals es = K::normals(make_stream(key, replica, t, tag, 1), (uint64_t)c);
+      for (double r0 = 0.0; r0 < c; r0 += BLOCK) {
+        const int nb = c - r0 < BLOCK ? (int)(c - r0) : BLOCK;
+        for (int i = 0; i < nb * d; ++i) b.Z[i] = xs.next();
+        rows_design<K>(b, nb, d);
+        for (int r = 0; r < nb; ++r) b.y[r] = 0.0;
+        RowBlock<K>::dots(b.X, ld, nb, d, src, b.y);
+        for (int r = 0; r < nb; ++r, ++size) {
+          double* row = rows + size * W;
+          for (int i = 0; i < d; ++i) row[i] = b.X[r * ld + i];
+          row[d] = b.y[r] + s * es.next();
+          row[d + 1] = real ? 1.0 : 0.0;
+        }
       }
     }
     lp[0] = (double)size;
     const int64_t n = size < p.subsample_n ? size : p.subsample_n;
     floyd_subset(size, n, make_stream(key, replica, t, TAG_SUBSET, 0), pick);
-    stats_clear(st, d);
-    double* A = st + 1;
-    double* g = st + 1 + T(p);
-    double h = 0.0, n_real = 0.0;
-    for (int64_t c = 0; c < n; ++c) {
-      const double* row = rows + (int64_t)pick[c] * W;
-      double r = row[d];
-      for (int i = 0; i < d; ++i) r -= row[i] * state[i];
-      for (int i = 0, q = 0; i < d; ++i) {
-        g[i] += row[i] * r;
-        for (int j = 0; j <= i; ++j, ++q) A[q] += row[i] * row[j];
+    for (int i = 0; i < d; ++i) nw[i] = -state[i];
+    double n_real = 0.0;
+    for (int64_t c0 = 0; c0 < n; c0 += BLOCK) {
+      const int nb = n - c0 < BLOCK ? (int)(n - c0) : BLOCK;
+      for (int r = 0; r < nb; ++r) {
+        const double* row = rows + (int64_t)pick[c0 + r] * W;
+        for (int i = 0; i < d; ++i) b.X[r * ld + i] = row[i];
+        b.y[r] = row[d];
+        n_real += row[d + 1];
       }
-      h += r * r;
-      n_real += row[d + 1];
+      RowBlock<K>::dots(b.X, ld, nb, d, nw, b.y);
+      for (int r = 0; r < nb; ++r) b.X[r * ld + d] = b.y[r];
+      RowBlock<K>::gram(b.X, ld, nb, d + 1, b.D, ld);
     }
     st[0] = (double)n;
-    st[S - 1] = h;
+    stats_from_gram(b.D, d, st);
     double* cnt = state + counts_at(p);
     cnt[0] = n_real;
     cnt[1] = (double)n - n_real;
