@@ -21,14 +21,19 @@
 //
 // Streams (stream.hpp) at counter generation t (0 for the fixed real set):
 //   tokens (the samples path; the exact path while n <= 4 x support): token
-//     j from uniform52 of words (0,1) (j even) or (2,3) (j odd) of block j/2
-//     of TAG_SAMPLES (synthetic) / TAG_REAL (real) site 0, through Walker's
-//     alias table of the law; cost O(K + n)
+//     j from uniform52 u_j of words (0,1) (j even) or (2,3) (j odd) of block
+//     j/2 of TAG_SAMPLES (synthetic) / TAG_REAL (real) site 0, through
+//     Walker's alias table of the law over its support (the S tokens with
+//     mass, in token order): column floor(u_j S), mapped back to its token
+//     or its alias; cost O(K) compares, O(S + n) (layout 2: layout 1 built
+//     the table over all K tokens, column floor(u_j K); the same tokens
+//     where S = K)
 //   counts (the exact path for n > 4 x support): the count vector by
 //     conditional binomials in token order,
 //     c_i ~ Binomial(n - c_0 - ... - c_{i-1}, q_i / (q_i + ... + q_{K-1})),
 //     token i on site i of TAG_SCATTER (synthetic) / TAG_REAL (real), with
-//     its own tries; cost O(K), independent of n
+//     its own tries; tokens without mass draw nothing; cost O(K) compares,
+//     O(S) binomials, independent of n
 //   TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
 //   TAG_SUBSET site 0 block j the j-th pick of the subsample: uniform52 of
 //     words (0,1) picks one of the pooled tokens left, without replacement
@@ -255,7 +260,9 @@ struct Categorical {
   // Which exact method draws n tokens from q: token by token (alias) while
   // that is cheaper than one conditional binomial per token with mass
   // (measured: a binomial costs about as much as 4-8 alias draws plus the
-  // table); a pure function of (n, support), so both twins agree.
+  // table; with both over the support, the binomials win from n ~ 8-30 x
+  // support on, so 4 x support costs at most ~1.3x in between and is kept);
+  // a pure function of (n, support), so both twins agree.
   MADSIM_HD static bool by_tokens(double n, const double* q, int64_t K) {
     double support = 0.0;
     for (int64_t i = 0; i < K; ++i) support += q[i] > 0.0 ? 1.0 : 0.0;

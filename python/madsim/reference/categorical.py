@@ -4,9 +4,11 @@ Mirrors csrc/madsim/models/categorical.hpp::Categorical: the same state and
 observe rows, the same streams
 
     tokens   (samples path; exact path while n <= 4 x support) token j
-             from uniform52 of words (0,1) (j even) or (2,3) (j odd) of
+             from uniform52 u_j of words (0,1) (j even) or (2,3) (j odd) of
              block j/2 of TAG_SAMPLES / TAG_REAL site 0, through Walker's
-             alias table (built by Vose's method, step for step as the C++)
+             alias table over the support (the S tokens with mass; built by
+             Vose's method, step for step as the C++): column floor(u_j S),
+             mapped back to its token or its alias
     counts   (exact path otherwise) token i's conditional binomial on site i
              of TAG_SCATTER (synthetic) / TAG_REAL (real), in token order
     TAG_FILTER site 0 / 1       synthetic / real survivors
