@@ -36,8 +36,9 @@ MADSIM_HD NormalSeq normal_seq(const Stream& s) {
 
 // The token of an alias-table draw x = u S (u uniform on (0, 1)) from a
 // table of S columns (Categorical::alias_table): column i = floor(x) (u S
-// rounded up to S is column S - 1), its token tok[i] kept when x - i <
-// prob[i], else alias[i]. x >= 0, so truncation is the floor; both
+// rounded up to S is column S - 1), its token tok[i] (i where tok is null:
+// full support) kept when x - i < prob[i], else alias[i]. x >= 0, so
+// truncation is the floor; both
 // candidates are loaded and one picked by a mask, not a branch: the coin is
 // a fair guess for the branch predictor, and a mispredicted branch per token
 // cost as much as the rest of the draw.
@@ -45,7 +46,7 @@ MADSIM_HD int64_t alias_pick(double x, int64_t S, const double* prob, const doub
                              const double* alias) {
   int64_t i = (int64_t)x;
   i = i < S - 1 ? i : S - 1;
-  const int64_t t = (int64_t)tok[i], a = (int64_t)alias[i];
+  const int64_t t = tok ? (int64_t)tok[i] : i, a = (int64_t)alias[i];
   const int64_t keep = -(int64_t)(x - (double)i < prob[i]);  // all ones or zero
   return (t & keep) | (a & ~keep);
 }
