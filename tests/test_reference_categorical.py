@@ -230,3 +230,81 @@ def test_reference_params_checked_like_the_kernel():
         with pytest.raises(ValueError) as e2:
             categorical._cat_params(categorical.Params(**args))
         assert str(e1.value) == str(e2.value), change
+
+
+# --- the alias table over the support: runs whose support shrinks ---------------------------------
+
+SHRINK_K = 12
+SHRINK_N = (6, 40)  # 40 > 4 x support (support <= 9) draws the exact path's binomials
+
+
+def _with_dead_tokens(live: list[bool], weights: list[float]) -> list[float]:
+    """A truth whose dead tokens (live False) have probability 0 exactly."""
+    w = np.where(live, weights, 0.0)
+    w = w / w.sum()
+    last = int(np.flatnonzero(live)[-1])
+    w[last] = 0.0
+    w[last] = 1.0 - w.sum()
+    return w.tolist()
+
+
+@st.composite
+def shrinking_configs(draw):
+    """A truth with dead tokens and samples small enough that the support
+    keeps shrinking: every alias table is built over fewer columns than K,
+    and the column count changes along the run (and across replicas)."""
+    live = draw(
+        st.lists(st.booleans(), min_size=SHRINK_K, max_size=SHRINK_K).filter(lambda v: 0 < sum(v) < SHRINK_K)
+    )
+    weights = draw(st.lists(st.floats(0.05, 1.0), min_size=SHRINK_K, max_size=SHRINK_K))
+    fam = ms.Categorical(probs=_with_dead_tokens(live, weights))
+    n = draw(st.sampled_from(SHRINK_N))
+    loop = draw(st.sampled_from([ms.Replace(n=n), ms.Fresh(real=3, synthetic=n)]))
+    kw = dict(path=draw(st.sampled_from(["exact", "samples"])))
+    if draw(st.booleans()):
+        kw["top_k"] = draw(st.integers(1, SHRINK_K))
+    return ms.Config(family=fam, loop=loop, **kw)
+
+
+@settings(max_examples=S.examples(6))
+@given(cfg=shrinking_configs(), seed=S.seeds, ids=S.replica_id_sets)
+def test_twins_agree_where_the_support_shrinks(cfg, seed, ids):
+    a, b = run(cfg, "cpu", seed, ids), run(cfg, "jax", seed, ids)
+    assert np.all(a["support"].values < SHRINK_K)  # every table smaller than K
+    bad = disagreements(a, b)
+    assert not bad, f"{cfg}, seed {seed}, replicas {ids}: {bad}"
+
+
+def test_comparison_detects_columns_not_mapped_back_to_tokens(monkeypatch):
+    """The check can fail: a twin that draws column floor(u S) of the table
+    over the support but forgets to map it back to its token id (token s
+    instead of the s-th live token) parts from the kernel."""
+    import jax
+    import jax.numpy as jnp
+
+    from madsim.reference import categorical
+
+    def unmapped(K, n, q, st, nmax):
+        S, prob, tok, alias = categorical.alias_table(K, q)
+        w = categorical.block(st, jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))
+        u = jnp.stack(
+            [categorical.uniform52(w[:, 0], w[:, 1]), categorical.uniform52(w[:, 2], w[:, 3])], axis=1
+        )
+        x = u.reshape(-1)[:nmax] * S.astype(jnp.float64)
+        col = jnp.minimum(jnp.floor(x), S - 1.0)
+        i = col.astype(jnp.int64)
+        pick = jnp.where(x - col < prob[i], i, alias[i])  # the perturbation: i, not tok[i]
+        return jnp.zeros(K, jnp.float64).at[pick].add(jnp.where(jnp.arange(nmax) < n, 1.0, 0.0))
+
+    live = [False, True] * (SHRINK_K // 2)
+    cfg = ms.Config(
+        family=ms.Categorical(probs=_with_dead_tokens(live, [1.0] * SHRINK_K)), loop=ms.Replace(n=5)
+    )
+    ids = [0, 1, 2, 3]
+    jax.clear_caches()  # the compiled twin must trace the patched function, and only here
+    monkeypatch.setattr(categorical, "counts_tokens", unmapped)
+    try:
+        bad = disagreements(run(cfg, "cpu", 3, ids), run(cfg, "jax", 3, ids))
+    finally:
+        jax.clear_caches()
+    assert any(s.startswith("points") or s.startswith("probs") or s.startswith("support") for s in bad), bad

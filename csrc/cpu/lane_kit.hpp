@@ -47,21 +47,21 @@ struct LaneNormals {
 // not depend on the order tokens are added in. Functions of their own (not
 // inlined into the step): inlined, GCC left the AVX2 Philox product out of
 // line and passed every vector through the stack (3x slower than scalar).
-#define MADSIM_ALIAS_TOKENS(NAME, ATTR, AVX2)                                         \
-  ATTR __attribute__((flatten, noinline)) inline void NAME(                           \
-      int64_t K, uint64_t want, const double* prob, const double* alias, double* c,   \
-      const Stream& st) {                                                             \
-    const vd Kd = VecOps::splat((double)K);                                           \
-    uint64_t j = 0;                                                                   \
-    for (; j + 2 * LANES <= want; j += 2 * LANES) {                                   \
-      vu w[4];                                                                        \
-      stream_run<AVX2>(st, (uint32_t)(j >> 1), w);                                    \
-      alignas(64) double x[2 * LANES];                                                \
-      *(vd*)x = uniform52_t<VecOps>(w[0], w[1]) * Kd;                                 \
-      *(vd*)(x + LANES) = uniform52_t<VecOps>(w[2], w[3]) * Kd;                       \
-      for (int l = 0; l < 2 * LANES; ++l) c[alias_pick(x[l], K, prob, alias)] += 1.0; \
-    }                                                                                 \
-    alias_tokens_from(K, j, want, prob, alias, c, st); /* the last < 2 LANES */       \
+#define MADSIM_ALIAS_TOKENS(NAME, ATTR, AVX2)                                               \
+  ATTR __attribute__((flatten, noinline)) inline void NAME(                                 \
+      int64_t S, uint64_t want, const double* prob, const double* tok, const double* alias, \
+      double* c, const Stream& st) {                                                        \
+    const vd Sd = VecOps::splat((double)S);                                                 \
+    uint64_t j = 0;                                                                         \
+    for (; j + 2 * LANES <= want; j += 2 * LANES) {                                         \
+      vu w[4];                                                                              \
+      stream_run<AVX2>(st, (uint32_t)(j >> 1), w);                                          \
+      alignas(64) double x[2 * LANES];                                                      \
+      *(vd*)x = uniform52_t<VecOps>(w[0], w[1]) * Sd;                                       \
+      *(vd*)(x + LANES) = uniform52_t<VecOps>(w[2], w[3]) * Sd;                             \
+      for (int l = 0; l < 2 * LANES; ++l) c[alias_pick(x[l], S, prob, tok, alias)] += 1.0;  \
+    }                                                                                       \
+    alias_tokens_from(S, j, want, prob, tok, alias, c, st); /* the last < 2 LANES */        \
   }
 MADSIM_ALIAS_TOKENS(alias_tokens_avx512, MADSIM_AVX512, 2)
 MADSIM_ALIAS_TOKENS(alias_tokens_avx2, MADSIM_AVX2, 1)
@@ -124,11 +124,12 @@ struct LaneKit {
       ScalarKit::chisquares(key, replica, gen, tag, first_site + g, nu - g, count - g, out + g);
   }
   // Tokens through an alias table (alias_tokens_from below).
-  MADSIM_LANE static void alias_tokens(int64_t K, uint64_t want, const double* prob,
-                                       const double* alias, double* c, const Stream& st) {
+  MADSIM_LANE static void alias_tokens(int64_t S, uint64_t want, const double* prob,
+                                       const double* tok, const double* alias, double* c,
+                                       const Stream& st) {
     (AVX2 == 2 ? alias_tokens_avx512
      : AVX2    ? alias_tokens_avx2
-               : alias_tokens_base)(K, want, prob, alias, c, st);
+               : alias_tokens_base)(S, want, prob, tok, alias, c, st);
   }
 };
 

@@ -34,35 +34,39 @@ MADSIM_HD NormalSeq normal_seq(const Stream& s) {
   return q;
 }
 
-// The token of an alias-table draw x = u K (u uniform on (0, 1)): column
-// i = floor(x) (u K rounded up to K is column K - 1), kept when x - i <
-// prob[i], else alias[i] (Categorical::alias_table). x >= 0, so truncation
-// is the floor; both candidates are loaded and one picked by a mask, not a
-// branch: the coin is a fair guess for the branch predictor, and a
-// mispredicted branch per token cost as much as the rest of the draw.
-MADSIM_HD int64_t alias_pick(double x, int64_t K, const double* prob, const double* alias) {
+// The token of an alias-table draw x = u S (u uniform on (0, 1)) from a
+// table of S columns (Categorical::alias_table): column i = floor(x) (u S
+// rounded up to S is column S - 1), its token tok[i] (i where tok is null:
+// full support) kept when x - i < prob[i], else alias[i]. x >= 0, so
+// truncation is the floor; both
+// candidates are loaded and one picked by a mask, not a branch: the coin is
+// a fair guess for the branch predictor, and a mispredicted branch per token
+// cost as much as the rest of the draw.
+MADSIM_HD int64_t alias_pick(double x, int64_t S, const double* prob, const double* tok,
+                             const double* alias) {
   int64_t i = (int64_t)x;
-  i = i < K - 1 ? i : K - 1;
-  const int64_t a = (int64_t)alias[i];
+  i = i < S - 1 ? i : S - 1;
+  const int64_t t = tok ? (int64_t)tok[i] : i, a = (int64_t)alias[i];
   const int64_t keep = -(int64_t)(x - (double)i < prob[i]);  // all ones or zero
-  return (i & keep) | (a & ~keep);
+  return (t & keep) | (a & ~keep);
 }
 
-// Tokens j = j0 (even) .. want - 1 through an alias table: c[token] += 1,
-// token j from uniform52 of words (0,1) (j even) or (2,3) (j odd) of block
-// j / 2 of st.
-MADSIM_HD void alias_tokens_from(int64_t K, uint64_t j0, uint64_t want, const double* prob,
-                                 const double* alias, double* c, const Stream& st) {
-  const double Kd = (double)K;
+// Tokens j = j0 (even) .. want - 1 through an alias table of S columns:
+// c[token] += 1, token j from uniform52 of words (0,1) (j even) or (2,3)
+// (j odd) of block j / 2 of st.
+MADSIM_HD void alias_tokens_from(int64_t S, uint64_t j0, uint64_t want, const double* prob,
+                                 const double* tok, const double* alias, double* c,
+                                 const Stream& st) {
+  const double Sd = (double)S;
   uint64_t j = j0;
   for (; j + 2 <= want; j += 2) {
     const u32x4 w = st.block((uint32_t)(j >> 1));
-    c[alias_pick(uniform52(w.v[0], w.v[1]) * Kd, K, prob, alias)] += 1.0;
-    c[alias_pick(uniform52(w.v[2], w.v[3]) * Kd, K, prob, alias)] += 1.0;
+    c[alias_pick(uniform52(w.v[0], w.v[1]) * Sd, S, prob, tok, alias)] += 1.0;
+    c[alias_pick(uniform52(w.v[2], w.v[3]) * Sd, S, prob, tok, alias)] += 1.0;
   }
   if (j < want) {
     const u32x4 w = st.block((uint32_t)(j >> 1));
-    c[alias_pick(uniform52(w.v[0], w.v[1]) * Kd, K, prob, alias)] += 1.0;
+    c[alias_pick(uniform52(w.v[0], w.v[1]) * Sd, S, prob, tok, alias)] += 1.0;
   }
 }
 
@@ -70,7 +74,7 @@ MADSIM_HD void alias_tokens_from(int64_t K, uint64_t j0, uint64_t want, const do
 //                              (hint: about how many will be taken)
 //   chisquares(...)            out[i] = chi-square(nu - i) of the stream at
 //                              site first_site + i, i < count
-//   alias_tokens(...)          alias_tokens_from(K, 0, want, ...)
+//   alias_tokens(...)          alias_tokens_from(S, 0, want, ...)
 struct ScalarKit {
   typedef NormalSeq Normals;
   MADSIM_HD static Normals normals(const Stream& s, uint64_t) { return normal_seq(s); }
@@ -82,9 +86,10 @@ struct ScalarKit {
       out[i] = chisquare(nu - i, make_stream(key, replica, gen, tag, first_site + i), spare, tries);
     }
   }
-  MADSIM_HD static void alias_tokens(int64_t K, uint64_t want, const double* prob,
-                                     const double* alias, double* c, const Stream& st) {
-    alias_tokens_from(K, 0, want, prob, alias, c, st);
+  MADSIM_HD static void alias_tokens(int64_t S, uint64_t want, const double* prob,
+                                     const double* tok, const double* alias, double* c,
+                                     const Stream& st) {
+    alias_tokens_from(S, 0, want, prob, tok, alias, c, st);
   }
 };
 

@@ -21,14 +21,19 @@
 //
 // Streams (stream.hpp) at counter generation t (0 for the fixed real set):
 //   tokens (the samples path; the exact path while n <= 4 x support): token
-//     j from uniform52 of words (0,1) (j even) or (2,3) (j odd) of block j/2
-//     of TAG_SAMPLES (synthetic) / TAG_REAL (real) site 0, through Walker's
-//     alias table of the law; cost O(K + n)
+//     j from uniform52 u_j of words (0,1) (j even) or (2,3) (j odd) of block
+//     j/2 of TAG_SAMPLES (synthetic) / TAG_REAL (real) site 0, through
+//     Walker's alias table of the law over its support (the S tokens with
+//     mass, in token order): column floor(u_j S), mapped back to its token
+//     or its alias; cost O(K) compares, O(S + n) (layout 2: layout 1 built
+//     the table over all K tokens, column floor(u_j K); the same tokens
+//     where S = K)
 //   counts (the exact path for n > 4 x support): the count vector by
 //     conditional binomials in token order,
 //     c_i ~ Binomial(n - c_0 - ... - c_{i-1}, q_i / (q_i + ... + q_{K-1})),
 //     token i on site i of TAG_SCATTER (synthetic) / TAG_REAL (real), with
-//     its own tries; cost O(K), independent of n
+//     its own tries; tokens without mass draw nothing; cost O(K) compares,
+//     O(S) binomials, independent of n
 //   TAG_FILTER site 0 / 1     synthetic / real survivors (binomial)
 //   TAG_SUBSET site 0 block j the j-th pick of the subsample: uniform52 of
 //     words (0,1) picks one of the pooled tokens left, without replacement
@@ -105,9 +110,10 @@ struct Categorical {
     if (col < metrics_at(p)) return 0;
     return 2 + (col - metrics_at(p));
   }
-  // step: q, two count vectors, the sort order, the draws' work (3K: the
-  // alias table and its stack, or the binomials' suffix sums), then the
-  // subsample's Fenwick tree (2K + 1) and picked counts (2K).
+  // step: q, two count vectors, then 4K shared by the sort order (top-k /
+  // top-p, done before any draw) and the draws' work (the alias table, its
+  // tokens and stack, or the binomials' suffix sums), then the subsample's
+  // Fenwick tree (2K + 1) and picked counts (2K).
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     const int64_t K = p.K;
     return 7 * K + (p.loop == SUBSAMPLE ? 4 * K + 1 : 0);
@@ -158,20 +164,28 @@ struct Categorical {
   }
 
   // Counts of n draws from the law q (unnormalised) by conditional
-  // binomials; suffix: K scratch.
-  MADSIM_HD static void counts_exact(int64_t K, double n, const double* q, double* c,
-                                     double* suffix, u32x2 key, uint32_t replica, uint32_t gen,
-                                     uint32_t tag) {
-    double s = 0.0;
-    for (int64_t i = K - 1; i >= 0; --i) {
-      s += q[i];
-      suffix[i] = s;
-    }
-    double left = n;
+  // binomials. A token without mass gets no count and adds nothing to the
+  // suffix sums, so both chains run over the support (the S tokens with
+  // q > 0, in token order: O(K) compares, then O(S)), with the same numbers
+  // as over all K. work: 2K (the support, then its suffix sums).
+  MADSIM_HD static void counts_exact(int64_t K, double n, const double* q, double* c, double* work,
+                                     u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag) {
+    double *tok = work, *suffix = work + K;
+    int64_t S = 0;
     for (int64_t i = 0; i < K; ++i) {
-      c[i] = 0.0;
-      if (left <= 0.0 || !(q[i] > 0.0)) continue;
-      const double pr = q[i] / suffix[i];
+      tok[S] = (double)i;
+      S += q[i] > 0.0 ? 1 : 0;
+    }
+    double s = 0.0;
+    for (int64_t k = S - 1; k >= 0; --k) {
+      s += q[(int64_t)tok[k]];
+      suffix[k] = s;
+    }
+    for (int64_t i = 0; i < K; ++i) c[i] = 0.0;
+    double left = n;
+    for (int64_t k = 0; k < S && left > 0.0; ++k) {
+      const int64_t i = (int64_t)tok[k];
+      const double pr = q[i] / suffix[k];
       uint32_t tries;
       // the last token with mass takes the rest (pr == 1 exactly there)
       const double x =
@@ -182,66 +196,75 @@ struct Categorical {
     }
   }
 
-  // Walker's alias table of the law q (unnormalised) by Vose's method, in
-  // O(K): token j keeps column j with probability prob[j], else gives it to
-  // alias[j]. work: K (the small stack grows up from 0, the large one down
-  // from K - 1; together they never hold more than K).
-  MADSIM_HD static void alias_table(int64_t K, const double* q, double* prob, double* alias,
-                                    double* work) {
-    double total = 0.0;
-    for (int64_t i = 0; i < K; ++i) total += q[i];
-    const double scale = (double)K / total;
-    int64_t ns = 0, nl = 0, top = 0;
+  // Walker's alias table of the law q (unnormalised) over its support, by
+  // Vose's method: the support is the S tokens with q > 0, in token order;
+  // column s < S belongs to token tok[s], which keeps it with probability
+  // prob[s], else gives it to token alias[s]. Finding the support is one
+  // compare per token (no branch); the table itself is O(S), so a collapsed
+  // model pays for its support, not for K. With full support (S = K) this
+  // is the table over all K tokens. work: S (the small stack grows up from
+  // 0, the large one down from S - 1; together they never hold more than
+  // S). Returns S.
+  MADSIM_HD static int64_t alias_table(int64_t K, const double* q, double* prob, double* tok,
+                                       double* alias, double* work) {
+    int64_t S = 0;
     for (int64_t i = 0; i < K; ++i) {
-      top = q[i] > q[top] ? i : top;
-      prob[i] = q[i] * scale;
-      alias[i] = (double)i;
-      if (prob[i] < 1.0)
-        work[ns++] = (double)i;
+      tok[S] = (double)i;
+      S += q[i] > 0.0 ? 1 : 0;
+    }
+    // the total over the support only: adding the zeros would not change it
+    double total = 0.0;
+    for (int64_t s = 0; s < S; ++s) total += q[(int64_t)tok[s]];
+    const double scale = (double)S / total;
+    int64_t ns = 0, nl = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      prob[s] = q[(int64_t)tok[s]] * scale;
+      alias[s] = tok[s];
+      if (prob[s] < 1.0)
+        work[ns++] = (double)s;
       else
-        work[K - 1 - nl++] = (double)i;
+        work[S - 1 - nl++] = (double)s;
     }
     while (ns > 0 && nl > 0) {
-      const int64_t sm = (int64_t)work[--ns], lg = (int64_t)work[K - nl];
+      const int64_t sm = (int64_t)work[--ns], lg = (int64_t)work[S - nl];
       --nl;
-      alias[sm] = (double)lg;
+      alias[sm] = tok[lg];
       prob[lg] = (prob[lg] + prob[sm]) - 1.0;
       if (prob[lg] < 1.0)
         work[ns++] = (double)lg;
       else
-        work[K - 1 - nl++] = (double)lg;
+        work[S - 1 - nl++] = (double)lg;
     }
-    // what is left is 1 up to rounding (Vose): keep its own column whole
-    while (nl > 0) prob[(int64_t)work[K - nl--]] = 1.0;
-    while (ns > 0) {  // a zero-mass token left here (rounding) gives its column to the top token
-      const int64_t i = (int64_t)work[--ns];
-      if (q[i] > 0.0) {
-        prob[i] = 1.0;
-      } else {
-        prob[i] = 0.0;
-        alias[i] = (double)top;
-      }
-    }
+    // what is left is 1 up to rounding (Vose), and every column has mass:
+    // it keeps its own column whole
+    while (nl > 0) prob[(int64_t)work[S - nl--]] = 1.0;
+    while (ns > 0) prob[(int64_t)work[--ns]] = 1.0;
+    return S;
   }
 
   // Counts of n tokens drawn one by one from the law q (unnormalised) by
-  // the alias method: token j uses the uniform u_j (words (0,1) of block j/2
-  // for j even, (2,3) for j odd): x = u_j K, column floor(x), kept when
-  // x - floor(x) < prob (kit.hpp::alias_pick). O(K) for the table, O(1) per
-  // token. work: 3K. Kit: where the tokens are drawn (kit.hpp).
+  // the alias method over its support: token j uses the uniform u_j (words
+  // (0,1) of block j/2 for j even, (2,3) for j odd): x = u_j S, column
+  // floor(x), its token kept when x - floor(x) < prob, else its alias
+  // (kit.hpp::alias_pick). O(K) compares and O(S) for the table, O(1) per
+  // token. work: 4K. Kit: where the tokens are drawn (kit.hpp).
   template <class Kit = ScalarKit>
   MADSIM_HD static void counts_tokens(int64_t K, double n, const double* q, double* c, double* work,
                                       const Stream& st) {
-    double *prob = work, *alias = work + K;
-    alias_table(K, q, prob, alias, work + 2 * K);
+    double *prob = work, *tok = work + K, *alias = work + 2 * K;
+    const int64_t S = alias_table(K, q, prob, tok, alias, work + 3 * K);
     for (int64_t i = 0; i < K; ++i) c[i] = 0.0;
-    Kit::alias_tokens(K, (uint64_t)n, prob, alias, c, st);
+    // full support: column i is token i, and the picks skip the map (its
+    // loads cost up to ~10% at K = 10^4 where every token lives)
+    Kit::alias_tokens(S, (uint64_t)n, prob, S == K ? nullptr : tok, alias, c, st);
   }
 
   // Which exact method draws n tokens from q: token by token (alias) while
   // that is cheaper than one conditional binomial per token with mass
   // (measured: a binomial costs about as much as 4-8 alias draws plus the
-  // table); a pure function of (n, support), so both twins agree.
+  // table; with both over the support, the binomials win from n ~ 8-30 x
+  // support on, so 4 x support costs at most ~1.3x in between and is kept);
+  // a pure function of (n, support), so both twins agree.
   MADSIM_HD static bool by_tokens(double n, const double* q, int64_t K) {
     double support = 0.0;
     for (int64_t i = 0; i < K; ++i) support += q[i] > 0.0 ? 1.0 : 0.0;
@@ -309,8 +332,9 @@ struct Categorical {
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int64_t K = p.K;
+    // work (4K) starts at idx: the sort order is spent once q is built
     double *q = scratch, *syn = scratch + K, *real = scratch + 2 * K, *idx = scratch + 3 * K,
-           *work = scratch + 4 * K;
+           *work = idx;
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double k = survivors(k_t, p.tpr, key, replica, t, 0);
     const double m = p.loop == AUGMENT ? 0.0 : survivors(m_t, p.fpr, key, replica, t, 1);

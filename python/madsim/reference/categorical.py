@@ -4,9 +4,11 @@ Mirrors csrc/madsim/models/categorical.hpp::Categorical: the same state and
 observe rows, the same streams
 
     tokens   (samples path; exact path while n <= 4 x support) token j
-             from uniform52 of words (0,1) (j even) or (2,3) (j odd) of
+             from uniform52 u_j of words (0,1) (j even) or (2,3) (j odd) of
              block j/2 of TAG_SAMPLES / TAG_REAL site 0, through Walker's
-             alias table (built by Vose's method, step for step as the C++)
+             alias table over the support (the S tokens with mass; built by
+             Vose's method, step for step as the C++): column floor(u_j S),
+             mapped back to its token or its alias
     counts   (exact path otherwise) token i's conditional binomial on site i
              of TAG_SCATTER (synthetic) / TAG_REAL (real), in token order
     TAG_FILTER site 0 / 1       synthetic / real survivors
@@ -144,56 +146,63 @@ def counts_exact(K: int, n, q, key, replica, gen, tag):
 
 
 def alias_table(K: int, q):
-    """Walker's alias table by Vose's method -> (prob [K], alias [K] int).
-    Mirrors Categorical::alias_table step for step (the same stacks in one
-    work array, the same float operations), so the tables are identical."""
-    total = seq_cumsum(q)[-1]
-    scale = div(jnp.float64(K), total)
-    prob = q * scale
-    top = jnp.argmax(q)  # the first largest, as the C++ loop
+    """Walker's alias table over the support of q by Vose's method -> (S,
+    prob [K], tok [K] int, alias [K] int); columns s < S are the table (the
+    tokens with q > 0 in token order, tok[s] keeps column s with probability
+    prob[s], else alias[s] takes it), the rest padding. Mirrors
+    Categorical::alias_table step for step (the same stacks in one work
+    array, the same float operations), so the tables are identical."""
     idx = jnp.arange(K)
-    small = prob < 1.0
-    pos = jnp.where(small, jnp.cumsum(small) - 1, K - jnp.cumsum(~small))
-    work = jnp.zeros(K, jnp.int64).at[pos].set(idx)
-    ns, nl = jnp.sum(small), jnp.sum(~small)
-    alias = idx
+    live = q > 0.0
+    S = jnp.sum(live)
+    # the support in token order, then padding (token K - 1: never picked)
+    tok = jnp.full(K, K - 1, jnp.int64).at[jnp.where(live, jnp.cumsum(live) - 1, K)].set(idx, mode="drop")
+    col = idx < S
+    qs = jnp.where(col, q[tok], 0.0)
+    total = seq_cumsum(qs)[-1]  # the C++ sums the support only: zeros change nothing
+    scale = div(S.astype(jnp.float64), total)
+    prob = qs * scale
+    small = col & (prob < 1.0)
+    large = col & ~small
+    pos = jnp.where(small, jnp.cumsum(small) - 1, jnp.where(large, S - jnp.cumsum(large), K))
+    work = jnp.zeros(K, jnp.int64).at[pos].set(idx, mode="drop")
+    ns, nl = jnp.sum(small), jnp.sum(large)
+    alias = tok
 
     def cond(c):
         return (c[3] > 0) & (c[4] > 0)
 
     def body(c):
         prob, alias, work, ns, nl = c
-        sm, lg = work[ns - 1], work[K - nl]
+        sm, lg = work[ns - 1], work[S - nl]
         ns, nl = ns - 1, nl - 1
-        alias = alias.at[sm].set(lg)
+        alias = alias.at[sm].set(tok[lg])
         pl = (prob[lg] + prob[sm]) - 1.0
         prob = prob.at[lg].set(pl)
         to_small = pl < 1.0
-        work = work.at[jnp.where(to_small, ns, K - 1 - nl)].set(lg)
+        work = work.at[jnp.where(to_small, ns, S - 1 - nl)].set(lg)
         return prob, alias, work, ns + to_small, nl + ~to_small
 
     prob, alias, work, ns, nl = lax.while_loop(cond, body, (prob, alias, work, ns, nl))
-    left_large = idx >= K - nl
-    left_small = idx < ns
-    tok = jnp.where(left_large | left_small, work, K)  # K: dropped
-    has = q[jnp.minimum(work, K - 1)] > 0.0
-    prob = prob.at[tok].set(jnp.where(left_large | has, 1.0, 0.0), mode="drop")
-    alias = alias.at[jnp.where(left_small & ~has, work, K)].set(top, mode="drop")
-    return prob, alias
+    # what is left is 1 up to rounding, and every column has mass: kept whole
+    left = (idx < ns) | ((idx >= S - nl) & (idx < S))
+    prob = prob.at[jnp.where(left, work, K)].set(1.0, mode="drop")
+    return S, prob, tok, alias
 
 
 def counts_tokens(K: int, n, q, st, nmax: int):
-    """Tokens drawn one by one through the alias table.
+    """Tokens drawn one by one through the alias table over the support.
     Mirrors Categorical::counts_tokens."""
-    prob, alias = alias_table(K, q)
+    S, prob, tok, alias = alias_table(K, q)
     w = block(st, jnp.arange((nmax + 1) // 2, dtype=jnp.uint32))  # [nmax/2, 4]
     u = jnp.stack([uniform52(w[:, 0], w[:, 1]), uniform52(w[:, 2], w[:, 3])], axis=1).reshape(-1)[:nmax]
-    x = u * K
-    col = jnp.minimum(jnp.floor(x), K - 1.0)
+    Sd = S.astype(jnp.float64)
+    x = u * Sd
+    col = jnp.minimum(jnp.floor(x), Sd - 1.0)
     i = col.astype(jnp.int64)
-    tok = jnp.where(x - col < prob[i], i, alias[i])
+    pick = jnp.where(x - col < prob[i], tok[i], alias[i])
     on = jnp.arange(nmax) < n
-    return jnp.zeros(K, jnp.float64).at[tok].add(jnp.where(on, 1.0, 0.0))
+    return jnp.zeros(K, jnp.float64).at[pick].add(jnp.where(on, 1.0, 0.0))
 
 
 def by_tokens(n, q):
