@@ -80,3 +80,19 @@ def test_resume_errors():
         ms.resume(ok, 9, cfg=ms.Config(loop=ms.Replace(n=6)))
     with pytest.raises(TypeError, match="madsim.simulate"):
         ms.resume(ok.drop_vars("state"), 9)
+
+
+@pytest.mark.parametrize("made", [None, ms.RNG_LAYOUT_VERSION - 1, ms.RNG_LAYOUT_VERSION + 1])
+def test_resume_refuses_a_run_of_another_stream_layout(made):
+    """A run made under another RNG layout (or before the attribute existed:
+    layout 1) cannot be continued: its numbers and the new ones would come
+    from two layouts."""
+    part = ms.simulate(ms.Config(loop=ms.Replace(n=5)), replicas=4, generations=3, seed=1, progress=False)
+    if made is None:
+        del part.attrs["rng_layout_version"]
+    else:
+        part.attrs["rng_layout_version"] = made
+    if (made or 1) == ms.RNG_LAYOUT_VERSION:
+        return  # layout 1 is current: nothing to refuse (never, after the bump to 2)
+    with pytest.raises(ValueError, match=f"RNG layout version {made or 1}"):
+        ms.resume(part, generations=5)

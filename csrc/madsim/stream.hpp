@@ -23,7 +23,7 @@
 
 namespace madsim {
 
-constexpr int RNG_LAYOUT_VERSION = 1;
+constexpr int RNG_LAYOUT_VERSION = 2;
 
 enum Tag : uint32_t {
   TAG_SAMPLES = 1,  // synthetic samples of the samples path

@@ -22,7 +22,7 @@ W0 = 0x9E3779B9  # Weyl key bumps
 W1 = 0xBB67AE85
 
 # Mirrors csrc/madsim/stream.hpp
-RNG_LAYOUT_VERSION = 1
+RNG_LAYOUT_VERSION = 2
 TAG_SAMPLES = 1  # synthetic samples of the samples path
 TAG_SCATTER = 2  # chi-square (gamma) tries of the exact path
 TAG_REAL = 3  # real data

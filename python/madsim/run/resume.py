@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .. import atomic
+from .._backend import RNG_LAYOUT_VERSION
 from .. import checks as check
 from . import aggregate as aggmod
 from . import records as recmod
@@ -98,6 +99,17 @@ def resume(
     if not isinstance(ds, xr.Dataset) or "state" not in ds or "config" not in ds.attrs:
         raise TypeError("resume needs a Dataset returned by madsim.simulate (with its state and attrs)")
     verify(ds, "resume: ds")
+    # A run continued under another stream layout would mix two layouts' numbers
+    # in one result, silently: refused (results made before the attribute existed
+    # are layout 1).
+    made = int(ds.attrs.get("rng_layout_version", 1))
+    if made != RNG_LAYOUT_VERSION:
+        raise ValueError(
+            f"resume: ds was made with RNG layout version {made} and this madsim uses "
+            f"{RNG_LAYOUT_VERSION}; continuing it would mix the two layouts' numbers. Rerun it "
+            f"from the start (simulate), or resume it with the madsim version that made it "
+            f"({ds.attrs.get('madsim_version', 'see ds.attrs')})"
+        )
     if cfg is None:
         try:
             cfg = Config.from_dict(json.loads(ds.attrs["config"]))
