@@ -51,6 +51,48 @@ MADSIM_LANE bool lane_any(vu mask) {
   return any;
 }
 
+// GaussianLoop::survivors on lanes: Binomial(c, 1 - drop) of every lane's
+// stream (TAG_FILTER, site), c and drop the same in every lane (a count of
+// the table). samplers.hpp::binomial's inversion runs in lanes: its
+// probabilities P(K = k) depend on c and drop alone, so they are one scalar
+// sequence, and each lane subtracts them from its own uniform while it is
+// still searching (the scalar code's operations, in its order); BTRS
+// (c min(p, 1 - p) >= 10) runs each lane's scalar sampler.
+template <int AVX2>
+MADSIM_LANE vd lane_survivors(double c, double drop, u32x2 key, vu replica, const uint32_t* ids,
+                              uint32_t t, uint32_t site) {
+  vd out;
+  if (drop <= 0.0 || c <= 0.0) return VecOps::splat(c);
+  const double pr = 1.0 - drop;  // binomial(n = c, p = pr)
+  if (pr <= 0.0) return VecOps::splat(0.0);
+  if (pr >= 1.0) return VecOps::splat(c);
+  const bool flip = pr > 0.5;
+  const double pp = flip ? 1.0 - pr : pr;
+  const double q = 1.0 - pp;
+  if (!(c * pp < 10.0)) {
+    for (int l = 0; l < LANES; ++l) out[l] = GaussianLoop::survivors(c, drop, key, ids[l], t, site);
+    return out;
+  }
+  vu w[4];
+  stream_blocks<AVX2>(key, 0, t, VecOps::splat_u(make_stream(key, 0, t, TAG_FILTER, site).stream),
+                      replica, w);
+  vd u = uniform52_t<VecOps>(w[0], w[1]);
+  const double ratio = pp / q;
+  double prob = exp(c * log1p(-pp));  // P(K = 0)
+  double k = 0.0;
+  vd kv = VecOps::splat(0.0);
+  vu search = ~VecOps::splat_u(0);
+  while (k < c && prob >= 1e-300) {
+    search &= (vu)(u > prob);
+    if (!lane_any(search)) break;
+    u = lane_select(search, u - prob, u);
+    k += 1.0;
+    kv = lane_select(search, VecOps::splat(k), kv);
+    prob *= ratio * (c - k + 1.0) / k;
+  }
+  return flip ? c - kv : kv;
+}
+
 // Normal i of every lane's stream (tag, site) of generation t, in order (NormalSeq).
 template <int AVX2>
 struct LaneNormalSeq {
@@ -369,10 +411,9 @@ struct LoopLanes {
     for (int q = 0; q < S; ++q) before[q] = st[q];
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     vd k = VecOps::splat(k_t), m = VecOps::splat(p.loop == G::AUGMENT ? 0.0 : m_t);
-    if (p.tpr > 0.0 && k_t > 0.0)
-      for (int l = 0; l < LANES; ++l) k[l] = G::survivors(k_t, p.tpr, key, ids[l], t, 0);
+    if (p.tpr > 0.0 && k_t > 0.0) k = lane_survivors<AVX2>(k_t, p.tpr, key, replica, ids, t, 0);
     if (p.loop != G::AUGMENT && p.fpr > 0.0 && m_t > 0.0)
-      for (int l = 0; l < LANES; ++l) m[l] = G::survivors(m_t, p.fpr, key, ids[l], t, 1);
+      m = lane_survivors<AVX2>(m_t, p.fpr, key, replica, ids, t, 1);
     // Parts of 0 < c < D + 1 points: the scalar step (below).
     vu redo = (vu)(k > 0.0) & (vu)(k < D + 1.0);
     if (p.loop == G::FRESH || p.loop == G::ACCUMULATE) redo |= (vu)(m > 0.0) & (vu)(m < D + 1.0);
