@@ -11,8 +11,11 @@
 //              first Marsaglia-Tsang try (or alpha < 1) reruns that lane's
 //              chisquare; a part of 0 < c < d + 1 points (the singular
 //              Wishart, a fit that may be skipped on one part) reruns the
-//              lane's whole step from its state before the step. Filters
-//              draw each lane's binomial survivors in scalar code.
+//              lane's whole step from its state before the step. The
+//              filter's binomial survivors: inversion in lanes, BTRS per
+//              lane in scalar code (lane_survivors). At D = 1 an exact part
+//              takes its mean's normal from the chi-square's first try (the
+//              layout of GaussianLoop::draw_exact): one block a part.
 #pragma once
 #include "../madsim/models/gaussian_loop.hpp"
 #include "lane_kit.hpp"
@@ -174,10 +177,12 @@ struct LoopLanes {
 
   // out[i] = chisquare(nu - i) of the stream (tag, first_site + i), i < D
   // (ScalarKit::chisquares): the first try in lanes, the rest in scalar code
-  // on the live lanes that need it.
+  // on the live lanes that need it. spare0 gets the spare normal of site
+  // first_site's first try (every lane: it does not depend on the variate).
   template <int AVX2>
   MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
-                                     uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out) {
+                                     uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out,
+                                     vd* spare0 = nullptr) {
     for (int i = 0; i < D; ++i) {
       const vd alpha = 0.5 * (nu - (double)i);
       const vu boost = (vu)(alpha < 1.0);
@@ -190,6 +195,7 @@ struct LoopLanes {
       vd x, spare, v1, v, u, value;
       vu accepted;
       gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
+      if (i == 0 && spare0) *spare0 = spare;
       const vu redo = live & (boost | ~accepted);
       if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
       out[i] = 2.0 * value;
@@ -211,17 +217,20 @@ struct LoopLanes {
                                      vu replica, const uint32_t* ids, uint32_t t, uint32_t tag,
                                      vd* m, vd* F, bool scatter) {
     const vu live = (vu)(c >= D + 1.0);
-    LaneNormalSeq<AVX2> zs;
-    zs.start(key, t, tag, 0, replica);
-    vd z[D], Y[D];
-    for (int i = 0; i < D; ++i) z[i] = zs.next();
+    const vd nu = c - 1.0;
+    vd z[D], Y[D], chi[D];
+    if (D == 1) {  // the mean's normal: the chi-square's spare (one block a part)
+      chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi, z);
+    } else {
+      LaneNormalSeq<AVX2> zs;
+      zs.start(key, t, tag, 0, replica);
+      for (int i = 0; i < D; ++i) z[i] = zs.next();
+      chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi);
+    }
     tri_mul_vec(L, z, Y);
     m[0] = c;
     const vd rc = VecOps::sqrt(c);
     for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * Y[i] / rc;
-    const vd nu = c - 1.0;
-    vd chi[D];
-    chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi);
     LaneNormalSeq<AVX2> off;
     off.start(key, t, tag, 1, replica);
     for (int i = 0; i < D; ++i)
