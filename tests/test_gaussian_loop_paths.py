@@ -151,3 +151,19 @@ def test_collapsing_d10_model_keeps_full_rank(path):
     ld = ds["logdet"].values[:, 0]
     assert np.all(np.isfinite(ld))
     stats.assert_mean(ld, float(theory.expected_logdet(cfg, 100)), f"{path} E ln det at t = 100")
+
+
+@pytest.mark.parametrize("m", [2, 9])
+def test_d1_exact_mean_normal_is_the_chisquare_spare(m):
+    """At d = 1 an exact part's mean normal is the spare normal of its
+    chi-square's first try (site 2; layout 2; m = 2 is the boosted alpha < 1
+    chi-square): with weight 1 the fit's mean is the real part's, z / sqrt(m)
+    for the truth N(0, 1), re-derived here from the raw stream."""
+    cfg = ms.Config(loop=ms.Fresh(real=m, synthetic=5), path="exact", weight=1.0)
+    ids = np.arange(11, dtype=np.uint32)
+    ds = ms.simulate(cfg, replicas=ids.tolist(), generations=1, seed=3, record=[1], progress=False)
+    w = np.stack([ms.rng.blocks(3, int(r), 1, "real", 2)[0] for r in ids])
+    _, z = ms.rng.normal_pair(ms.rng.uniform52(w[:, 0], w[:, 1]), ms.rng.uniform32(w[:, 2]))
+    assert np.array_equal(ds["mean"].values[:, -1], z / np.sqrt(m))
+    _, spare, _ = ms.rng.gamma(0.5 * (m - 1), 3, ids, 1, "real", 2)
+    assert np.array_equal(spare, z)

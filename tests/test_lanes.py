@@ -221,6 +221,26 @@ def test_gaussian_loop_replica_lanes_give_the_scalar_bits(
         assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
 
 
+def test_gaussian_loop_lane_filter_gives_the_scalar_bits():
+    """The filter's binomial survivors in lanes: inversion (count x drop < 10,
+    one scalar probability sequence for every lane) and BTRS (each lane's
+    scalar sampler) at d = 1, 2, on both paths and the replace schedule."""
+    ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
+    for d, loop, filt, path in [
+        (1, ms.Fresh(real=60, synthetic=60), ms.Filter(tpr=0.3, fpr=0.05), "exact"),
+        (1, ms.Fresh(real=12, synthetic=40), ms.Filter(tpr=0.1, fpr=0.9), "samples"),
+        (2, ms.Accumulate(real=30, synthetic=9), ms.Filter(tpr=0.6, fpr=0.5), "exact"),
+        (1, ms.Replace(n=[50, 3, 20, 4]), ms.Filter(tpr=0.45, fpr=0.0), "exact"),
+    ]:
+        fam = ms.Gaussian(dim=d) if d > 1 else ms.Gaussian()
+        cfg = ms.Config(family=fam, loop=loop, path=path, filter=filt)
+        with _lanes_mode("off"):
+            scalar = _by_replica(_run(cfg, ids, 5, 4))
+        lanes = _by_replica(_run(cfg, ids, 5, 4))
+        for v in scalar:
+            assert np.array_equal(scalar[v], lanes[v], equal_nan=True), (d, v)
+
+
 def test_gaussian_loop_lanes_run_only_where_supported():
     """Accumulate-subsample and PPCA (not in gaussian_loop_lanes_support) and
     d >= 4 (LaneKit) keep their own paths; every one gives the scalar bits."""

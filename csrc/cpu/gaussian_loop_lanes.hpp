@@ -11,8 +11,11 @@
 //              first Marsaglia-Tsang try (or alpha < 1) reruns that lane's
 //              chisquare; a part of 0 < c < d + 1 points (the singular
 //              Wishart, a fit that may be skipped on one part) reruns the
-//              lane's whole step from its state before the step. Filters
-//              draw each lane's binomial survivors in scalar code.
+//              lane's whole step from its state before the step. The
+//              filter's binomial survivors: inversion in lanes, BTRS per
+//              lane in scalar code (lane_survivors). At D = 1 an exact part
+//              takes its mean's normal from the chi-square's first try (the
+//              layout of GaussianLoop::draw_exact): one block a part.
 #pragma once
 #include "../madsim/models/gaussian_loop.hpp"
 #include "lane_kit.hpp"
@@ -49,6 +52,48 @@ MADSIM_LANE bool lane_any(vu mask) {
   bool any = false;
   for (int l = 0; l < LANES; ++l) any = any || mask[l] != 0;
   return any;
+}
+
+// GaussianLoop::survivors on lanes: Binomial(c, 1 - drop) of every lane's
+// stream (TAG_FILTER, site), c and drop the same in every lane (a count of
+// the table). samplers.hpp::binomial's inversion runs in lanes: its
+// probabilities P(K = k) depend on c and drop alone, so they are one scalar
+// sequence, and each lane subtracts them from its own uniform while it is
+// still searching (the scalar code's operations, in its order); BTRS
+// (c min(p, 1 - p) >= 10) runs each lane's scalar sampler.
+template <int AVX2>
+MADSIM_LANE vd lane_survivors(double c, double drop, u32x2 key, vu replica, const uint32_t* ids,
+                              uint32_t t, uint32_t site) {
+  vd out;
+  if (drop <= 0.0 || c <= 0.0) return VecOps::splat(c);
+  const double pr = 1.0 - drop;  // binomial(n = c, p = pr)
+  if (pr <= 0.0) return VecOps::splat(0.0);
+  if (pr >= 1.0) return VecOps::splat(c);
+  const bool flip = pr > 0.5;
+  const double pp = flip ? 1.0 - pr : pr;
+  const double q = 1.0 - pp;
+  if (!(c * pp < 10.0)) {
+    for (int l = 0; l < LANES; ++l) out[l] = GaussianLoop::survivors(c, drop, key, ids[l], t, site);
+    return out;
+  }
+  vu w[4];
+  stream_blocks<AVX2>(key, 0, t, VecOps::splat_u(make_stream(key, 0, t, TAG_FILTER, site).stream),
+                      replica, w);
+  vd u = uniform52_t<VecOps>(w[0], w[1]);
+  const double ratio = pp / q;
+  double prob = exp(c * log1p(-pp));  // P(K = 0)
+  double k = 0.0;
+  vd kv = VecOps::splat(0.0);
+  vu search = ~VecOps::splat_u(0);
+  while (k < c && prob >= 1e-300) {
+    search &= (vu)(u > prob);
+    if (!lane_any(search)) break;
+    u = lane_select(search, u - prob, u);
+    k += 1.0;
+    kv = lane_select(search, VecOps::splat(k), kv);
+    prob *= ratio * (c - k + 1.0) / k;
+  }
+  return flip ? c - kv : kv;
 }
 
 // Normal i of every lane's stream (tag, site) of generation t, in order (NormalSeq).
@@ -132,10 +177,12 @@ struct LoopLanes {
 
   // out[i] = chisquare(nu - i) of the stream (tag, first_site + i), i < D
   // (ScalarKit::chisquares): the first try in lanes, the rest in scalar code
-  // on the live lanes that need it.
+  // on the live lanes that need it. spare0 gets the spare normal of site
+  // first_site's first try (every lane: it does not depend on the variate).
   template <int AVX2>
   MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
-                                     uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out) {
+                                     uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out,
+                                     vd* spare0 = nullptr) {
     for (int i = 0; i < D; ++i) {
       const vd alpha = 0.5 * (nu - (double)i);
       const vu boost = (vu)(alpha < 1.0);
@@ -148,6 +195,7 @@ struct LoopLanes {
       vd x, spare, v1, v, u, value;
       vu accepted;
       gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
+      if (i == 0 && spare0) *spare0 = spare;
       const vu redo = live & (boost | ~accepted);
       if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
       out[i] = 2.0 * value;
@@ -169,17 +217,20 @@ struct LoopLanes {
                                      vu replica, const uint32_t* ids, uint32_t t, uint32_t tag,
                                      vd* m, vd* F, bool scatter) {
     const vu live = (vu)(c >= D + 1.0);
-    LaneNormalSeq<AVX2> zs;
-    zs.start(key, t, tag, 0, replica);
-    vd z[D], Y[D];
-    for (int i = 0; i < D; ++i) z[i] = zs.next();
+    const vd nu = c - 1.0;
+    vd z[D], Y[D], chi[D];
+    if (D == 1) {  // the mean's normal: the chi-square's spare (one block a part)
+      chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi, z);
+    } else {
+      LaneNormalSeq<AVX2> zs;
+      zs.start(key, t, tag, 0, replica);
+      for (int i = 0; i < D; ++i) z[i] = zs.next();
+      chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi);
+    }
     tri_mul_vec(L, z, Y);
     m[0] = c;
     const vd rc = VecOps::sqrt(c);
     for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * Y[i] / rc;
-    const vd nu = c - 1.0;
-    vd chi[D];
-    chisquares<AVX2>(key, replica, ids, t, tag, 2, nu, live, chi);
     LaneNormalSeq<AVX2> off;
     off.start(key, t, tag, 1, replica);
     for (int i = 0; i < D; ++i)
@@ -369,10 +420,9 @@ struct LoopLanes {
     for (int q = 0; q < S; ++q) before[q] = st[q];
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     vd k = VecOps::splat(k_t), m = VecOps::splat(p.loop == G::AUGMENT ? 0.0 : m_t);
-    if (p.tpr > 0.0 && k_t > 0.0)
-      for (int l = 0; l < LANES; ++l) k[l] = G::survivors(k_t, p.tpr, key, ids[l], t, 0);
+    if (p.tpr > 0.0 && k_t > 0.0) k = lane_survivors<AVX2>(k_t, p.tpr, key, replica, ids, t, 0);
     if (p.loop != G::AUGMENT && p.fpr > 0.0 && m_t > 0.0)
-      for (int l = 0; l < LANES; ++l) m[l] = G::survivors(m_t, p.fpr, key, ids[l], t, 1);
+      m = lane_survivors<AVX2>(m_t, p.fpr, key, replica, ids, t, 1);
     // Parts of 0 < c < D + 1 points: the scalar step (below).
     vu redo = (vu)(k > 0.0) & (vu)(k < D + 1.0);
     if (p.loop == G::FRESH || p.loop == G::ACCUMULATE) redo |= (vu)(m > 0.0) & (vu)(m < D + 1.0);

@@ -77,6 +77,16 @@ MADSIM_HD double gamma_mt(double alpha, const Stream& s, double& spare_normal, u
   return result;
 }
 
+// The spare normal gamma_mt hands out for stream s (the sine of try 0), without
+// the variate: for a caller that needs it where no variate is drawn.
+MADSIM_HD double gamma_spare_normal(const Stream& s) {
+  const u32x4 w = s.block(0);
+  double x, spare;
+  normal_pair_t<ScalarOps>(uniform52_t<ScalarOps>(w.v[0], w.v[1]), uniform32_t<ScalarOps>(w.v[2]),
+                           x, spare);
+  return spare;
+}
+
 // Chi-square with k > 0 degrees of freedom = 2 Gamma(k/2).
 MADSIM_HD double chisquare(double k, const Stream& s, double& spare_normal, uint32_t& tries) {
   return 2.0 * gamma_mt(0.5 * k, s, spare_normal, tries);

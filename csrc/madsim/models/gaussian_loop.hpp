@@ -34,11 +34,15 @@
 //
 // Streams (stream.hpp) at counter generation t (0 for the fixed real set):
 //   exact part, tag T (TAG_SCATTER synthetic, TAG_REAL real):
-//     site 0       the mean's d normals
+//     site 0       the mean's d normals (d >= 2)
 //     site 1       Bartlett's below-diagonal normals, row by row; when the
 //                  part has fewer than d + 1 points, the d x (c-1) normals
 //                  of the (singular) Wishart factor, row by row
-//     site 2 + i   the chi-square of Bartlett's i-th diagonal (own tries)
+//     site 2 + i   the chi-square of Bartlett's i-th diagonal (own tries);
+//                  at d = 1 also the mean's normal: the spare normal of the
+//                  chi-square's first try (samplers.hpp::gamma_mt), taken
+//                  whether or not the chi-square is drawn (c = 1), so a
+//                  part usually costs one Philox block (layout 2)
 //   samples part, tag TAG_SAMPLES (synthetic) or TAG_REAL (real), site 0:
 //     consecutive normals, d per draw (truncation: d per try)
 //   TAG_FILTER site 0 / 1: synthetic / real survivors (binomial)
@@ -195,7 +199,8 @@ struct GaussianLoop {
 
   // Moments of c draws of N(mu, s^2 L L') into m, exact in law: mean =
   // mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I)
-  // (Bartlett when c - 1 >= d). F, Y: d x d scratch. scatter = false leaves
+  // (Bartlett when c - 1 >= d; at d = 1, F^2 ~ chi2(c - 1) and z is that
+  // chi-square's spare normal, as in Gaussian1D). F, Y: d x d scratch. scatter = false leaves
   // m's scatter at zero (F is still drawn): for a fit that reads F itself.
   template <class K = ScalarKit>
   MADSIM_HD static void draw_exact(int d, double c, const double* mu, const double* L, double s,
@@ -204,13 +209,31 @@ struct GaussianLoop {
     moments_clear(m, d);
     if (c <= 0.0) return;
     m[0] = c;
-    typename K::Normals zs = K::normals(make_stream(key, replica, gen, tag, 0), d);
-    for (int i = 0; i < d; ++i) F[i] = zs.next();  // F row 0 as scratch for z
+    const double nu = c - 1.0;
+    double chi2 = 0.0;  // d = 1: the chi-square (Bartlett's only entry)
+    if (d == 1) {
+      // One block a part (as Gaussian1D): the mean's normal is the spare
+      // normal of the chi-square's first try (site 2), drawn or not.
+      const Stream cs = make_stream(key, replica, gen, tag, 2);
+      uint32_t tries;
+      if (nu > 0.0) {
+        chi2 = chisquare(nu, cs, F[0], tries);
+      } else {
+        F[0] = gamma_spare_normal(cs);
+      }
+    } else {
+      typename K::Normals zs = K::normals(make_stream(key, replica, gen, tag, 0), d);
+      for (int i = 0; i < d; ++i) F[i] = zs.next();  // F row 0 as scratch for z
+    }
     tri_mul_vec(L, F, Y, d);
     for (int i = 0; i < d; ++i) m[1 + i] = mu[i] + s * Y[i] / sqrt(c);
-    const double nu = c - 1.0;
     if (nu <= 0.0) return;
-    const int q = wishart_factor<K>(d, nu, key, replica, gen, tag, F);
+    int q = 1;
+    if (d == 1) {
+      F[0] = sqrt(chi2);
+    } else {
+      q = wishart_factor<K>(d, nu, key, replica, gen, tag, F);
+    }
     if (!scatter) return;
     tri_mul_dense(L, F, Y, d, q);
     outer_packed(Y, m + 1 + d, d, q, s * s);

@@ -7,7 +7,8 @@ fit and the provenance filter. The state row, the observe row and every
 stream (tag, site, block) are the C++'s:
 
     exact part, tag TAG_SCATTER (synthetic) / TAG_REAL (real):
-        site 0      the mean's d normals
+        site 0      the mean's d normals (d >= 2; at d = 1 the spare normal
+                    of site 2's chi-square, as Gaussian1D)
         site 1      Bartlett's below-diagonal normals row by row, or the
                     d x (c-1) normals of the singular Wishart factor
         site 2 + i  the chi-square of Bartlett's i-th diagonal
@@ -82,6 +83,7 @@ from .linalg import (
     unpack_lower,
 )
 from .common import bucket, floyd_subset, normals, survivors, wishart_factor
+from .samplers import gamma_spare_normal
 from .moments import moments_clear, moments_pool, moments_size
 from . import ppca
 from .philox import TAG_REAL, TAG_SAMPLES, TAG_SCATTER, TAG_SUBSET, Stream, make_stream
@@ -281,14 +283,18 @@ def accepted_tries(st: Stream, want, d: int, trunc, nmax: int):
 def draw_exact(d: int, c, mu, L, s, key, replica, gen, tag, factor: bool = False):
     """Moments of c draws of N(mu, s^2 L L'), exact in law: mean =
     mu + s L z / sqrt(c), scatter = s^2 L F F' L' with F F' ~ Wishart_d(c-1, I),
-    F by Bartlett when c - 1 >= d, else the d x (c-1) normals themselves.
+    F by Bartlett when c - 1 >= d, else the d x (c-1) normals themselves. At
+    d = 1, z is the spare normal of the chi-square's first try (site 2).
 
     Mirrors csrc/madsim/models/gaussian_loop.hpp::GaussianLoop::draw_exact
     (returns the moments vector; with factor=True also Bartlett's F packed,
     which GaussianLoop::step_replace reads back from the C++ scratch).
     """
     c = jnp.asarray(c, jnp.float64)
-    zs = normals(make_stream(key, replica, gen, tag, 0), 0, d)
+    if d == 1:  # one block a part: the mean's normal is the spare of the chi-square (site 2)
+        zs = gamma_spare_normal(make_stream(key, replica, gen, tag, 2))[None]
+    else:
+        zs = normals(make_stream(key, replica, gen, tag, 0), 0, d)
     mean = mu + s * tri_mul_vec(L, zs, d) / jnp.sqrt(jnp.where(c > 0.0, c, 1.0))
     nu = c - 1.0
     F = wishart_factor(d, nu, key, replica, gen, tag)

@@ -88,6 +88,14 @@ def gamma_mt(alpha, s: Stream):
     return result, spare, tries
 
 
+def gamma_spare_normal(s: Stream):
+    """The spare normal gamma_mt hands out for s (the sine of try 0), without
+    the variate. Mirrors csrc/madsim/samplers.hpp::gamma_spare_normal.
+    """
+    w = block(s, jnp.uint32(0))
+    return normal_pair(uniform52(w[..., 0], w[..., 1]), uniform32(w[..., 2]))[1]
+
+
 def chisquare(k, s: Stream):
     """Chi-square with k > 0 degrees of freedom = 2 Gamma(k / 2) -> (value, spare_normal, tries).
 
