@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,11 @@ def test_ctrl_c_stops_a_long_run_and_keeps_the_completed_generations():
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(Path(madsim.cli.__file__).resolve().parents[2]),
+        },
     )
     assert proc.stdout.readline().strip() == "start"
     time.sleep(5.0)  # a generation takes ~40 ms; 5 s leaves room for a loaded machine

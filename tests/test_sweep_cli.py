@@ -3,10 +3,12 @@ keys, zipped tables, options); the written file equals the same sweep call; a
 re-run reuses the task store; a real Ctrl-C exits 130 keeping the finished
 tasks, and the same command then completes to the uninterrupted result."""
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,6 +147,8 @@ def test_real_ctrl_c_then_same_command_completes(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "madsim", "sweep", "s.toml"],
         cwd=tmp_path,
+        # the subprocess imports the madsim under test (a relative PYTHONPATH would not survive cwd)
+        env={**os.environ, "PYTHONPATH": str(Path(ms.__file__).resolve().parents[1])},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -323,7 +323,7 @@ def uniform32(words: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
 def uniform52(lo: numpy.ndarray, hi: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
     ...
 CUDA_MEMORY_MARGIN: int = 67108864
-RNG_LAYOUT_VERSION: int = 1
+RNG_LAYOUT_VERSION: int = 2
 TAG_FILTER: int = 4
 TAG_REAL: int = 3
 TAG_SAMPLES: int = 1
