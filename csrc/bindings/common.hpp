@@ -23,6 +23,8 @@
 #include "../cpu/categorical_lanes.hpp"
 #include "../cpu/gaussian1d_lanes.hpp"
 #include "../cpu/gaussian_loop_lanes.hpp"
+#include "../cpu/kde_lanes.hpp"
+#include "../cpu/poisson_lanes.hpp"
 #include "../cpu/regression_lanes.hpp"
 #include "../madsim/families.hpp"
 #include "../madsim/samplers.hpp"

@@ -54,6 +54,21 @@
 
 namespace madsim {
 
+// u[r] = uniform i0 + r of a stream, r < count (i0 even): uniform52 of words
+// (0,1) (i even) or (2,3) (i odd) of block i / 2. Kit: the step's kit
+// (kit.hpp); the CPU lanes specialise this for cpu::LaneKit
+// (csrc/cpu/kde_lanes.hpp) with the same numbers.
+template <class Kit>
+struct KdePicks {
+  MADSIM_HD static void uniforms(const Stream& st, uint64_t i0, int64_t count, double* u) {
+    for (int64_t r = 0; r < count; r += 2) {
+      const u32x4 b = st.block((uint32_t)((i0 + (uint64_t)r) >> 1));
+      u[r] = uniform52(b.v[0], b.v[1]);
+      if (r + 1 < count) u[r + 1] = uniform52(b.v[2], b.v[3]);
+    }
+  }
+};
+
 struct KDE {
   enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Rule : int32_t { FIXED = 0, SCOTT = 1, SILVERMAN = 2 };
@@ -143,7 +158,11 @@ struct KDE {
   }
 
   // c points into X (point i at X + i stride) from the streams of `tag`
-  // (header): of the truth when `truth`, else of the KDE in `state`. z: d scratch.
+  // (header): of the truth when `truth`, else of the KDE in `state`. z: d
+  // scratch. Kit: where the normals and the picks' uniforms come from
+  // (kit.hpp, KdePicks; the CPU passes its lanes), PICKS points at a time.
+  static constexpr int64_t PICKS = 64;  // even: a chunk starts a block
+  template <class Kit = ScalarKit>
   MADSIM_HD static void draw(const Params& p, const double* state, bool truth, double c, u32x2 key,
                              uint32_t replica, uint32_t gen, uint32_t tag, double* X,
                              int64_t stride, double* z) {
@@ -153,21 +172,24 @@ struct KDE {
     const double* L = kde ? state + 1 : p.truth + d;
     const double* P = state + points_at(p);
     const Stream pick = make_stream(key, replica, gen, tag, 0);
-    NormalSeq zs = normal_seq(make_stream(key, replica, gen, tag, 1));
-    u32x4 b = {{0, 0, 0, 0}};
-    for (uint64_t i = 0; i < (uint64_t)c; ++i) {
-      const double* centre = p.truth;
-      if (kde) {
-        if ((i & 1) == 0) b = pick.block((uint32_t)(i >> 1));
-        const double u = (i & 1) ? uniform52(b.v[2], b.v[3]) : uniform52(b.v[0], b.v[1]);
-        double j = floor(u * n);
-        if (j > n - 1.0) j = n - 1.0;
-        centre = P + (int64_t)j * d;
+    typename Kit::Normals zs =
+        Kit::normals(make_stream(key, replica, gen, tag, 1), (uint64_t)c * (uint64_t)d);
+    double u[PICKS];
+    for (uint64_t i0 = 0; i0 < (uint64_t)c; i0 += PICKS) {
+      const int64_t m = (uint64_t)c - i0 < (uint64_t)PICKS ? (int64_t)((uint64_t)c - i0) : PICKS;
+      if (kde) KdePicks<Kit>::uniforms(pick, i0, m, u);
+      for (int64_t r = 0; r < m; ++r) {
+        const double* centre = p.truth;
+        if (kde) {
+          double j = floor(u[r] * n);
+          if (j > n - 1.0) j = n - 1.0;
+          centre = P + (int64_t)j * d;
+        }
+        for (int q = 0; q < d; ++q) z[q] = zs.next();
+        double* x = X + (i0 + r) * stride;
+        tri_mul_vec(L, z, x, d);
+        for (int q = 0; q < d; ++q) x[q] = centre[q] + x[q];
       }
-      for (int q = 0; q < d; ++q) z[q] = zs.next();
-      double* x = X + i * stride;
-      tri_mul_vec(L, z, x, d);
-      for (int q = 0; q < d; ++q) x[q] = centre[q] + x[q];
     }
   }
 
@@ -253,17 +275,20 @@ struct KDE {
     }
   }
 
+  // Kit: where the draws come from (draw).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int d = p.d;
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double mr = p.loop == FRESH || p.loop == ACCUMULATE || p.loop == SUBSAMPLE ? m_t : 0.0;
-    if (p.loop == ACCUMULATE) return step_accumulate(p, state, key, replica, t, mr, k_t, scratch);
-    if (p.loop == SUBSAMPLE) return step_subsample(p, state, key, replica, t, mr, k_t, scratch);
+    if (p.loop == ACCUMULATE)
+      return step_accumulate<Kit>(p, state, key, replica, t, mr, k_t, scratch);
+    if (p.loop == SUBSAMPLE) return step_subsample<Kit>(p, state, key, replica, t, mr, k_t, scratch);
     double* X = scratch;
     double* work = scratch + p.model_cap * d;
     // synthetic points come from model t-1: draw them before the fit
-    draw(p, state, false, k_t, key, replica, t, TAG_SAMPLES, X, d, work);
+    draw<Kit>(p, state, false, k_t, key, replica, t, TAG_SAMPLES, X, d, work);
     double nr = mr;
     double* Xr = X + (int64_t)k_t * d;
     if (p.loop == AUGMENT) {
@@ -271,7 +296,7 @@ struct KDE {
       nr = lp[0];
       for (int64_t i = 0; i < (int64_t)nr * d; ++i) Xr[i] = lp[1 + i];
     } else if (p.loop == FRESH) {
-      draw(p, state, true, mr, key, replica, t, TAG_REAL, Xr, d, work);
+      draw<Kit>(p, state, true, mr, key, replica, t, TAG_REAL, Xr, d, work);
     }
     refit(p, state, X, (int64_t)(k_t + nr), d, nr, k_t, work);
   }
@@ -279,6 +304,7 @@ struct KDE {
   // Accumulate: the k_t synthetic points (from model t-1, the pool's first
   // n points) then the m_t real ones are appended to the pool, and the model
   // is refit on the whole pool. Counters: the pool's real and synthetic points.
+  template <class Kit>
   MADSIM_HD static void step_accumulate(const Params& p, double* state, u32x2 key, uint32_t replica,
                                         uint32_t t, double mr, double ks, double* scratch) {
     const int d = p.d;
@@ -287,10 +313,10 @@ struct KDE {
     double* work = scratch + p.model_cap * d;
     int64_t size = (int64_t)lp[0];
     const double cs = fmin(ks, (double)(p.pool_cap - size));  // never: pool_cap >= total
-    draw(p, state, false, cs, key, replica, t, TAG_SAMPLES, P + size * d, d, work);
+    draw<Kit>(p, state, false, cs, key, replica, t, TAG_SAMPLES, P + size * d, d, work);
     size += (int64_t)cs;
     const double cr = fmin(mr, (double)(p.pool_cap - size));
-    draw(p, state, true, cr, key, replica, t, TAG_REAL, P + size * d, d, work);
+    draw<Kit>(p, state, true, cr, key, replica, t, TAG_REAL, P + size * d, d, work);
     size += (int64_t)cr;
     lp[0] = (double)size;
     lp[1] += cr;
@@ -300,6 +326,7 @@ struct KDE {
   // AccumulateSubsample: the parts are appended to the pool (x, 1 if real),
   // then the model is refit on min(size, subsample_n) of its points picked
   // by floyd_subset. Counters: the real and synthetic points picked.
+  template <class Kit>
   MADSIM_HD static void step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
                                        uint32_t t, double mr, double ks, double* scratch) {
     const int d = p.d;
@@ -312,8 +339,8 @@ struct KDE {
     for (int part = 0; part < 2; ++part) {
       const bool real = part == 1;
       const double c = fmin(real ? mr : ks, (double)(p.pool_cap - size));
-      draw(p, state, real, c, key, replica, t, real ? TAG_REAL : TAG_SAMPLES, pts + size * (d + 1),
-           d + 1, work);
+      draw<Kit>(p, state, real, c, key, replica, t, real ? TAG_REAL : TAG_SAMPLES,
+                pts + size * (d + 1), d + 1, work);
       for (int64_t i = 0; i < (int64_t)c; ++i) pts[(size + i) * (d + 1) + d] = real ? 1.0 : 0.0;
       size += (int64_t)c;
     }
