@@ -54,17 +54,26 @@
 
 namespace madsim {
 
-// u[r] = uniform i0 + r of a stream, r < count (i0 even): uniform52 of words
-// (0,1) (i even) or (2,3) (i odd) of block i / 2. Kit: the step's kit
+// Where a KDE step's draws come from, a chunk at a time: uniforms(st, i0,
+// count, u): u[r] = uniform i0 + r of st (i0 even), uniform52 of words (0,1)
+// (i even) or (2,3) (i odd) of block i / 2; normals(st, i0, count, z): z[r]
+// = normal i0 + r of st (i0 even; NormalSeq's order). Kit: the step's kit
 // (kit.hpp); the CPU lanes specialise this for cpu::LaneKit
 // (csrc/cpu/kde_lanes.hpp) with the same numbers.
 template <class Kit>
-struct KdePicks {
+struct KdeDraws {
   MADSIM_HD static void uniforms(const Stream& st, uint64_t i0, int64_t count, double* u) {
     for (int64_t r = 0; r < count; r += 2) {
       const u32x4 b = st.block((uint32_t)((i0 + (uint64_t)r) >> 1));
       u[r] = uniform52(b.v[0], b.v[1]);
       if (r + 1 < count) u[r + 1] = uniform52(b.v[2], b.v[3]);
+    }
+  }
+  MADSIM_HD static void normals(const Stream& st, uint64_t i0, int64_t count, double* z) {
+    for (int64_t r = 0; r < count; r += 2) {
+      double spare;
+      normals_of_block(st.block((uint32_t)((i0 + (uint64_t)r) >> 1)), z[r], spare);
+      if (r + 1 < count) z[r + 1] = spare;
     }
   }
 };
@@ -147,20 +156,22 @@ struct KDE {
     return col < m ? 0 : col < m + 3 ? 1 : col == m + 3 ? 2 : 3;
   }
   // step: a fit's candidate points [model_cap, d], (AccumulateSubsample) the
-  // picks [subsample_n = model_cap], then work: mean d, S T, factor T, d x d, 2 d.
+  // picks [subsample_n = model_cap], then work: mean d, S T, factor T, d x d, 2 d
+  // (draw, before the fit: PICKS d normals).
   // observe: the whitened points [model_cap, d], the kernels' log densities
   // [model_cap] and the same work.
   MADSIM_HD static int64_t work_size(const Params& p) {
-    return 3 * (int64_t)p.d + 2 * (int64_t)T(p) + (int64_t)p.d * p.d;
+    const int64_t fit = 3 * (int64_t)p.d + 2 * (int64_t)T(p) + (int64_t)p.d * p.d;
+    return fit > PICKS * p.d ? fit : PICKS * p.d;
   }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     return p.model_cap * (p.d + 1) + work_size(p);
   }
 
   // c points into X (point i at X + i stride) from the streams of `tag`
-  // (header): of the truth when `truth`, else of the KDE in `state`. z: d
-  // scratch. Kit: where the normals and the picks' uniforms come from
-  // (kit.hpp, KdePicks; the CPU passes its lanes), PICKS points at a time.
+  // (header): of the truth when `truth`, else of the KDE in `state`, PICKS
+  // points at a time: their picks' uniforms and their normals from KdeDraws
+  // (Kit: the step's kit), then each point. z: d PICKS scratch.
   static constexpr int64_t PICKS = 64;  // even: a chunk starts a block
   template <class Kit = ScalarKit>
   MADSIM_HD static void draw(const Params& p, const double* state, bool truth, double c, u32x2 key,
@@ -172,12 +183,12 @@ struct KDE {
     const double* L = kde ? state + 1 : p.truth + d;
     const double* P = state + points_at(p);
     const Stream pick = make_stream(key, replica, gen, tag, 0);
-    typename Kit::Normals zs =
-        Kit::normals(make_stream(key, replica, gen, tag, 1), (uint64_t)c * (uint64_t)d);
+    const Stream noise = make_stream(key, replica, gen, tag, 1);
     double u[PICKS];
     for (uint64_t i0 = 0; i0 < (uint64_t)c; i0 += PICKS) {
       const int64_t m = (uint64_t)c - i0 < (uint64_t)PICKS ? (int64_t)((uint64_t)c - i0) : PICKS;
-      if (kde) KdePicks<Kit>::uniforms(pick, i0, m, u);
+      if (kde) KdeDraws<Kit>::uniforms(pick, i0, m, u);
+      KdeDraws<Kit>::normals(noise, i0 * (uint64_t)d, m * d, z);
       for (int64_t r = 0; r < m; ++r) {
         const double* centre = p.truth;
         if (kde) {
@@ -185,9 +196,8 @@ struct KDE {
           if (j > n - 1.0) j = n - 1.0;
           centre = P + (int64_t)j * d;
         }
-        for (int q = 0; q < d; ++q) z[q] = zs.next();
-        double* x = X + (i0 + r) * stride;
-        tri_mul_vec(L, z, x, d);
+        double* x = X + (int64_t)(i0 + (uint64_t)r) * stride;
+        tri_mul_vec(L, z + r * d, x, d);
         for (int q = 0; q < d; ++q) x[q] = centre[q] + x[q];
       }
     }
@@ -216,12 +226,15 @@ struct KDE {
       for (int64_t i = 0; i < n; ++i) a += X[i * stride + q];
       m[q] = a / (double)n;
     }
-    for (int k = 0; k < Tn; ++k) S[k] = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      const double* x = X + i * stride;
-      for (int a = 0; a < d; ++a)
-        for (int c = 0; c <= a; ++c) S[tri(a, c)] += (x[a] - m[a]) * (x[c] - m[c]);
-    }
+    // Each entry's sum over the points in a register (a sum in memory waits
+    // on its own store every point); the same additions in the same order.
+    for (int a = 0; a < d; ++a)
+      for (int c = 0; c <= a; ++c) {
+        double acc = 0.0;
+        for (int64_t i = 0; i < n; ++i)
+          acc += (X[i * stride + a] - m[a]) * (X[i * stride + c] - m[c]);
+        S[tri(a, c)] = acc;
+      }
     for (int k = 0; k < Tn; ++k) S[k] /= (double)n;
     if (p.rule == FIXED) {
       for (int a = 0; a < d; ++a)
@@ -284,7 +297,8 @@ struct KDE {
     const double mr = p.loop == FRESH || p.loop == ACCUMULATE || p.loop == SUBSAMPLE ? m_t : 0.0;
     if (p.loop == ACCUMULATE)
       return step_accumulate<Kit>(p, state, key, replica, t, mr, k_t, scratch);
-    if (p.loop == SUBSAMPLE) return step_subsample<Kit>(p, state, key, replica, t, mr, k_t, scratch);
+    if (p.loop == SUBSAMPLE)
+      return step_subsample<Kit>(p, state, key, replica, t, mr, k_t, scratch);
     double* X = scratch;
     double* work = scratch + p.model_cap * d;
     // synthetic points come from model t-1: draw them before the fit

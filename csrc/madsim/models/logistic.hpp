@@ -131,12 +131,15 @@ struct Logistic {
   // Writes c rows [x | y | real] at `rows`: x = L0 z from site 0 of counter
   // generation gen_x, y ~ Bernoulli(sigmoid(x'src)) from site 1 of gen.
   // z: d scratch.
+  // Kit: where the normals come from (kit.hpp; the CPU passes its lanes).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void draw_rows(const Params& p, int64_t c, const double* src, bool real,
                                   u32x2 key, uint32_t replica, uint32_t gen_x, uint32_t gen,
                                   double* rows, double* z) {
     const int d = p.d;
     const uint32_t tag = real ? TAG_REAL : TAG_SAMPLES;
-    NormalSeq xs = normal_seq(make_stream(key, replica, gen_x, tag, 0));
+    typename Kit::Normals xs =
+        Kit::normals(make_stream(key, replica, gen_x, tag, 0), (uint64_t)c * (uint64_t)d);
     const Stream ys = make_stream(key, replica, gen, tag, 1);
     u32x4 b = {{0, 0, 0, 0}};
     for (int64_t r = 0; r < c; ++r) {
@@ -159,8 +162,34 @@ struct Logistic {
   // (d) and Hessian H = X'diag(p(1 - p))X + lambda I (packed T).
   MADSIM_HD static double pass(const Params& p, const double* rows, int64_t N, const double* w,
                                double* g, double* H) {
-    const int d = p.d;
-    for (int k = 0; k < T(p); ++k) H[k] = 0.0;
+    switch (p.d) {
+      case 1:
+        return pass_d<1>(p, rows, N, w, g, H);
+      case 2:
+        return pass_d<2>(p, rows, N, w, g, H);
+      case 3:
+        return pass_d<3>(p, rows, N, w, g, H);
+      case 4:
+        return pass_d<4>(p, rows, N, w, g, H);
+      default:
+        return pass_d<0>(p, rows, N, w, g, H);
+    }
+  }
+
+  // pass at d = D known when compiled (D > 0): g and H summed in local
+  // arrays, which stay in registers (in g and H, a sum waits on its own store
+  // every row); D = 0: any d, in g and H. The same operations in the same
+  // order either way.
+  template <int D>
+  MADSIM_HD static double pass_d(const Params& p, const double* rows, int64_t N, const double* w,
+                                 double* g_out, double* H_out) {
+    const int d = D > 0 ? D : p.d;
+    constexpr int TD = D > 0 ? D * (D + 1) / 2 : 1;
+    double g_loc[D > 0 ? D : 1], H_loc[TD];
+    double* g = D > 0 ? g_loc : g_out;
+    double* H = D > 0 ? H_loc : H_out;
+    const int Tn = d * (d + 1) / 2;
+    for (int k = 0; k < Tn; ++k) H[k] = 0.0;
     for (int i = 0; i < d; ++i) {
       H[tri(i, i)] = p.ridge;
       g[i] = -p.ridge * w[i];
@@ -180,6 +209,10 @@ struct Logistic {
         const double a = dp * x[i];
         for (int j = 0; j <= i; ++j, ++k) H[k] += a * x[j];
       }
+    }
+    if (D > 0) {
+      for (int i = 0; i < d; ++i) g_out[i] = g[i];
+      for (int k = 0; k < Tn; ++k) H_out[k] = H[k];
     }
     for (int i = 0; i < d; ++i) ww += w[i] * w[i];
     return f + 0.5 * p.ridge * ww;
@@ -272,6 +305,8 @@ struct Logistic {
                 scratch);
   }
 
+  // Kit: where the rows' normals come from (draw_rows).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int d = p.d;
@@ -291,10 +326,10 @@ struct Logistic {
       int64_t size = (int64_t)lp[0];
       double* pool = lp + 1;
       const int64_t ks = k < p.pool_cap - size ? k : p.pool_cap - size;
-      draw_rows(p, ks, state, false, key, replica, gen_x, t, pool + size * Wr, z);
+      draw_rows<Kit>(p, ks, state, false, key, replica, gen_x, t, pool + size * Wr, z);
       size += ks;
       const int64_t ms = m < p.pool_cap - size ? m : p.pool_cap - size;
-      draw_rows(p, ms, p.truth, true, key, replica, gen_x, t, pool + size * Wr, z);
+      draw_rows<Kit>(p, ms, p.truth, true, key, replica, gen_x, t, pool + size * Wr, z);
       size += ms;
       lp[0] = (double)size;
       if (p.loop == ACCUMULATE) {
@@ -308,10 +343,10 @@ struct Logistic {
           for (int64_t i = 0; i < Wr; ++i) buf[c * Wr + i] = pool[(int64_t)pick[c] * Wr + i];
       }
     } else {
-      draw_rows(p, k, state, false, key, replica, gen_x, t, buf, z);
+      draw_rows<Kit>(p, k, state, false, key, replica, gen_x, t, buf, z);
       N = k;
       if (p.loop == FRESH) {
-        draw_rows(p, m, p.truth, true, key, replica, gen_x, t, buf + N * Wr, z);
+        draw_rows<Kit>(p, m, p.truth, true, key, replica, gen_x, t, buf + N * Wr, z);
         N += m;
       } else if (p.loop == AUGMENT) {
         const int64_t mr = (int64_t)p.real_fixed;

@@ -47,7 +47,8 @@ struct PoissonPoints {
                              int64_t j0, int64_t count, double* out, int64_t stride) {
     for (int64_t i = 0; i < count; ++i) {
       uint32_t tries;
-      out[i * stride] = poisson(rate, make_stream(key, replica, gen, tag, (uint32_t)(j0 + i)), tries);
+      out[i * stride] =
+          poisson(rate, make_stream(key, replica, gen, tag, (uint32_t)(j0 + i)), tries);
     }
   }
 };
