@@ -24,7 +24,6 @@
 #include "../cpu/gaussian1d_lanes.hpp"
 #include "../cpu/gaussian_loop_lanes.hpp"
 #include "../cpu/kde_lanes.hpp"
-#include "../cpu/logistic_lanes.hpp"
 #include "../cpu/poisson_lanes.hpp"
 #include "../cpu/regression_lanes.hpp"
 #include "../madsim/families.hpp"

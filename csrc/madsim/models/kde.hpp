@@ -189,6 +189,19 @@ struct KDE {
       const int64_t m = (uint64_t)c - i0 < (uint64_t)PICKS ? (int64_t)((uint64_t)c - i0) : PICKS;
       if (kde) KdeDraws<Kit>::uniforms(pick, i0, m, u);
       KdeDraws<Kit>::normals(noise, i0 * (uint64_t)d, m * d, z);
+      if (d == 1) {  // the loop below with d = 1 spelt out (tri_mul_vec: 0 + L z)
+        const double l = L[0];
+        for (int64_t r = 0; r < m; ++r) {
+          double centre = p.truth[0];
+          if (kde) {
+            double j = floor(u[r] * n);
+            if (j > n - 1.0) j = n - 1.0;
+            centre = P[(int64_t)j];
+          }
+          X[(int64_t)(i0 + (uint64_t)r) * stride] = centre + (0.0 + l * z[r]);
+        }
+        continue;
+      }
       for (int64_t r = 0; r < m; ++r) {
         const double* centre = p.truth;
         if (kde) {

@@ -131,15 +131,12 @@ struct Logistic {
   // Writes c rows [x | y | real] at `rows`: x = L0 z from site 0 of counter
   // generation gen_x, y ~ Bernoulli(sigmoid(x'src)) from site 1 of gen.
   // z: d scratch.
-  // Kit: where the normals come from (kit.hpp; the CPU passes its lanes).
-  template <class Kit = ScalarKit>
   MADSIM_HD static void draw_rows(const Params& p, int64_t c, const double* src, bool real,
                                   u32x2 key, uint32_t replica, uint32_t gen_x, uint32_t gen,
                                   double* rows, double* z) {
     const int d = p.d;
     const uint32_t tag = real ? TAG_REAL : TAG_SAMPLES;
-    typename Kit::Normals xs =
-        Kit::normals(make_stream(key, replica, gen_x, tag, 0), (uint64_t)c * (uint64_t)d);
+    NormalSeq xs = normal_seq(make_stream(key, replica, gen_x, tag, 0));
     const Stream ys = make_stream(key, replica, gen, tag, 1);
     u32x4 b = {{0, 0, 0, 0}};
     for (int64_t r = 0; r < c; ++r) {
@@ -305,8 +302,6 @@ struct Logistic {
                 scratch);
   }
 
-  // Kit: where the rows' normals come from (draw_rows).
-  template <class Kit = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int d = p.d;
@@ -326,10 +321,10 @@ struct Logistic {
       int64_t size = (int64_t)lp[0];
       double* pool = lp + 1;
       const int64_t ks = k < p.pool_cap - size ? k : p.pool_cap - size;
-      draw_rows<Kit>(p, ks, state, false, key, replica, gen_x, t, pool + size * Wr, z);
+      draw_rows(p, ks, state, false, key, replica, gen_x, t, pool + size * Wr, z);
       size += ks;
       const int64_t ms = m < p.pool_cap - size ? m : p.pool_cap - size;
-      draw_rows<Kit>(p, ms, p.truth, true, key, replica, gen_x, t, pool + size * Wr, z);
+      draw_rows(p, ms, p.truth, true, key, replica, gen_x, t, pool + size * Wr, z);
       size += ms;
       lp[0] = (double)size;
       if (p.loop == ACCUMULATE) {
@@ -343,10 +338,10 @@ struct Logistic {
           for (int64_t i = 0; i < Wr; ++i) buf[c * Wr + i] = pool[(int64_t)pick[c] * Wr + i];
       }
     } else {
-      draw_rows<Kit>(p, k, state, false, key, replica, gen_x, t, buf, z);
+      draw_rows(p, k, state, false, key, replica, gen_x, t, buf, z);
       N = k;
       if (p.loop == FRESH) {
-        draw_rows<Kit>(p, m, p.truth, true, key, replica, gen_x, t, buf + N * Wr, z);
+        draw_rows(p, m, p.truth, true, key, replica, gen_x, t, buf + N * Wr, z);
         N += m;
       } else if (p.loop == AUGMENT) {
         const int64_t mr = (int64_t)p.real_fixed;
