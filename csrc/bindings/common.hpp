@@ -37,6 +37,8 @@
 #include "../cpu/categorical_lanes.hpp"
 #include "../cpu/gaussian1d_lanes.hpp"
 #include "../cpu/gaussian_loop_lanes.hpp"
+#include "../cpu/kde_lanes.hpp"
+#include "../cpu/poisson_lanes.hpp"
 #include "../cpu/ppca_lanes.hpp"
 #include "../cpu/regression_lanes.hpp"
 #include "../madsim/families.hpp"

@@ -54,6 +54,30 @@
 
 namespace madsim {
 
+// Where a KDE step's draws come from, a chunk at a time: uniforms(st, i0,
+// count, u): u[r] = uniform i0 + r of st (i0 even), uniform52 of words (0,1)
+// (i even) or (2,3) (i odd) of block i / 2; normals(st, i0, count, z): z[r]
+// = normal i0 + r of st (i0 even; NormalSeq's order). Kit: the step's kit
+// (kit.hpp); the CPU lanes specialise this for cpu::LaneKit
+// (csrc/cpu/kde_lanes.hpp) with the same numbers.
+template <class Kit>
+struct KdeDraws {
+  MADSIM_HD static void uniforms(const Stream& st, uint64_t i0, int64_t count, double* u) {
+    for (int64_t r = 0; r < count; r += 2) {
+      const u32x4 b = st.block((uint32_t)((i0 + (uint64_t)r) >> 1));
+      u[r] = uniform52(b.v[0], b.v[1]);
+      if (r + 1 < count) u[r + 1] = uniform52(b.v[2], b.v[3]);
+    }
+  }
+  MADSIM_HD static void normals(const Stream& st, uint64_t i0, int64_t count, double* z) {
+    for (int64_t r = 0; r < count; r += 2) {
+      double spare;
+      normals_of_block(st.block((uint32_t)((i0 + (uint64_t)r) >> 1)), z[r], spare);
+      if (r + 1 < count) z[r + 1] = spare;
+    }
+  }
+};
+
 struct KDE {
   enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
   enum Rule : int32_t { FIXED = 0, SCOTT = 1, SILVERMAN = 2 };
@@ -132,18 +156,24 @@ struct KDE {
     return col < m ? 0 : col < m + 3 ? 1 : col == m + 3 ? 2 : 3;
   }
   // step: a fit's candidate points [model_cap, d], (AccumulateSubsample) the
-  // picks [subsample_n = model_cap], then work: mean d, S T, factor T, d x d, 2 d.
+  // picks [subsample_n = model_cap], then work: mean d, S T, factor T, d x d, 2 d
+  // (draw, before the fit: PICKS d normals).
   // observe: the whitened points [model_cap, d], the kernels' log densities
   // [model_cap] and the same work.
   MADSIM_HD static int64_t work_size(const Params& p) {
-    return 3 * (int64_t)p.d + 2 * (int64_t)T(p) + (int64_t)p.d * p.d;
+    const int64_t fit = 3 * (int64_t)p.d + 2 * (int64_t)T(p) + (int64_t)p.d * p.d;
+    return fit > PICKS * p.d ? fit : PICKS * p.d;
   }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
     return p.model_cap * (p.d + 1) + work_size(p);
   }
 
   // c points into X (point i at X + i stride) from the streams of `tag`
-  // (header): of the truth when `truth`, else of the KDE in `state`. z: d scratch.
+  // (header): of the truth when `truth`, else of the KDE in `state`, PICKS
+  // points at a time: their picks' uniforms and their normals from KdeDraws
+  // (Kit: the step's kit), then each point. z: d PICKS scratch.
+  static constexpr int64_t PICKS = 64;  // even: a chunk starts a block
+  template <class Kit = ScalarKit>
   MADSIM_HD static void draw(const Params& p, const double* state, bool truth, double c, u32x2 key,
                              uint32_t replica, uint32_t gen, uint32_t tag, double* X,
                              int64_t stride, double* z) {
@@ -153,21 +183,36 @@ struct KDE {
     const double* L = kde ? state + 1 : p.truth + d;
     const double* P = state + points_at(p);
     const Stream pick = make_stream(key, replica, gen, tag, 0);
-    NormalSeq zs = normal_seq(make_stream(key, replica, gen, tag, 1));
-    u32x4 b = {{0, 0, 0, 0}};
-    for (uint64_t i = 0; i < (uint64_t)c; ++i) {
-      const double* centre = p.truth;
-      if (kde) {
-        if ((i & 1) == 0) b = pick.block((uint32_t)(i >> 1));
-        const double u = (i & 1) ? uniform52(b.v[2], b.v[3]) : uniform52(b.v[0], b.v[1]);
-        double j = floor(u * n);
-        if (j > n - 1.0) j = n - 1.0;
-        centre = P + (int64_t)j * d;
+    const Stream noise = make_stream(key, replica, gen, tag, 1);
+    double u[PICKS];
+    for (uint64_t i0 = 0; i0 < (uint64_t)c; i0 += PICKS) {
+      const int64_t m = (uint64_t)c - i0 < (uint64_t)PICKS ? (int64_t)((uint64_t)c - i0) : PICKS;
+      if (kde) KdeDraws<Kit>::uniforms(pick, i0, m, u);
+      KdeDraws<Kit>::normals(noise, i0 * (uint64_t)d, m * d, z);
+      if (d == 1) {  // the loop below with d = 1 spelt out (tri_mul_vec: 0 + L z)
+        const double l = L[0];
+        for (int64_t r = 0; r < m; ++r) {
+          double centre = p.truth[0];
+          if (kde) {
+            double j = floor(u[r] * n);
+            if (j > n - 1.0) j = n - 1.0;
+            centre = P[(int64_t)j];
+          }
+          X[(int64_t)(i0 + (uint64_t)r) * stride] = centre + (0.0 + l * z[r]);
+        }
+        continue;
       }
-      for (int q = 0; q < d; ++q) z[q] = zs.next();
-      double* x = X + i * stride;
-      tri_mul_vec(L, z, x, d);
-      for (int q = 0; q < d; ++q) x[q] = centre[q] + x[q];
+      for (int64_t r = 0; r < m; ++r) {
+        const double* centre = p.truth;
+        if (kde) {
+          double j = floor(u[r] * n);
+          if (j > n - 1.0) j = n - 1.0;
+          centre = P + (int64_t)j * d;
+        }
+        double* x = X + (int64_t)(i0 + (uint64_t)r) * stride;
+        tri_mul_vec(L, z + r * d, x, d);
+        for (int q = 0; q < d; ++q) x[q] = centre[q] + x[q];
+      }
     }
   }
 
@@ -194,12 +239,15 @@ struct KDE {
       for (int64_t i = 0; i < n; ++i) a += X[i * stride + q];
       m[q] = a / (double)n;
     }
-    for (int k = 0; k < Tn; ++k) S[k] = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      const double* x = X + i * stride;
-      for (int a = 0; a < d; ++a)
-        for (int c = 0; c <= a; ++c) S[tri(a, c)] += (x[a] - m[a]) * (x[c] - m[c]);
-    }
+    // Each entry's sum over the points in a register (a sum in memory waits
+    // on its own store every point); the same additions in the same order.
+    for (int a = 0; a < d; ++a)
+      for (int c = 0; c <= a; ++c) {
+        double acc = 0.0;
+        for (int64_t i = 0; i < n; ++i)
+          acc += (X[i * stride + a] - m[a]) * (X[i * stride + c] - m[c]);
+        S[tri(a, c)] = acc;
+      }
     for (int k = 0; k < Tn; ++k) S[k] /= (double)n;
     if (p.rule == FIXED) {
       for (int a = 0; a < d; ++a)
@@ -253,17 +301,21 @@ struct KDE {
     }
   }
 
+  // Kit: where the draws come from (draw).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const int d = p.d;
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     const double mr = p.loop == FRESH || p.loop == ACCUMULATE || p.loop == SUBSAMPLE ? m_t : 0.0;
-    if (p.loop == ACCUMULATE) return step_accumulate(p, state, key, replica, t, mr, k_t, scratch);
-    if (p.loop == SUBSAMPLE) return step_subsample(p, state, key, replica, t, mr, k_t, scratch);
+    if (p.loop == ACCUMULATE)
+      return step_accumulate<Kit>(p, state, key, replica, t, mr, k_t, scratch);
+    if (p.loop == SUBSAMPLE)
+      return step_subsample<Kit>(p, state, key, replica, t, mr, k_t, scratch);
     double* X = scratch;
     double* work = scratch + p.model_cap * d;
     // synthetic points come from model t-1: draw them before the fit
-    draw(p, state, false, k_t, key, replica, t, TAG_SAMPLES, X, d, work);
+    draw<Kit>(p, state, false, k_t, key, replica, t, TAG_SAMPLES, X, d, work);
     double nr = mr;
     double* Xr = X + (int64_t)k_t * d;
     if (p.loop == AUGMENT) {
@@ -271,7 +323,7 @@ struct KDE {
       nr = lp[0];
       for (int64_t i = 0; i < (int64_t)nr * d; ++i) Xr[i] = lp[1 + i];
     } else if (p.loop == FRESH) {
-      draw(p, state, true, mr, key, replica, t, TAG_REAL, Xr, d, work);
+      draw<Kit>(p, state, true, mr, key, replica, t, TAG_REAL, Xr, d, work);
     }
     refit(p, state, X, (int64_t)(k_t + nr), d, nr, k_t, work);
   }
@@ -279,6 +331,7 @@ struct KDE {
   // Accumulate: the k_t synthetic points (from model t-1, the pool's first
   // n points) then the m_t real ones are appended to the pool, and the model
   // is refit on the whole pool. Counters: the pool's real and synthetic points.
+  template <class Kit>
   MADSIM_HD static void step_accumulate(const Params& p, double* state, u32x2 key, uint32_t replica,
                                         uint32_t t, double mr, double ks, double* scratch) {
     const int d = p.d;
@@ -287,10 +340,10 @@ struct KDE {
     double* work = scratch + p.model_cap * d;
     int64_t size = (int64_t)lp[0];
     const double cs = fmin(ks, (double)(p.pool_cap - size));  // never: pool_cap >= total
-    draw(p, state, false, cs, key, replica, t, TAG_SAMPLES, P + size * d, d, work);
+    draw<Kit>(p, state, false, cs, key, replica, t, TAG_SAMPLES, P + size * d, d, work);
     size += (int64_t)cs;
     const double cr = fmin(mr, (double)(p.pool_cap - size));
-    draw(p, state, true, cr, key, replica, t, TAG_REAL, P + size * d, d, work);
+    draw<Kit>(p, state, true, cr, key, replica, t, TAG_REAL, P + size * d, d, work);
     size += (int64_t)cr;
     lp[0] = (double)size;
     lp[1] += cr;
@@ -300,6 +353,7 @@ struct KDE {
   // AccumulateSubsample: the parts are appended to the pool (x, 1 if real),
   // then the model is refit on min(size, subsample_n) of its points picked
   // by floyd_subset. Counters: the real and synthetic points picked.
+  template <class Kit>
   MADSIM_HD static void step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
                                        uint32_t t, double mr, double ks, double* scratch) {
     const int d = p.d;
@@ -312,8 +366,8 @@ struct KDE {
     for (int part = 0; part < 2; ++part) {
       const bool real = part == 1;
       const double c = fmin(real ? mr : ks, (double)(p.pool_cap - size));
-      draw(p, state, real, c, key, replica, t, real ? TAG_REAL : TAG_SAMPLES, pts + size * (d + 1),
-           d + 1, work);
+      draw<Kit>(p, state, real, c, key, replica, t, real ? TAG_REAL : TAG_SAMPLES,
+                pts + size * (d + 1), d + 1, work);
       for (int64_t i = 0; i < (int64_t)c; ++i) pts[(size + i) * (d + 1) + d] = real ? 1.0 : 0.0;
       size += (int64_t)c;
     }

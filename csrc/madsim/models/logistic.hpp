@@ -159,8 +159,34 @@ struct Logistic {
   // (d) and Hessian H = X'diag(p(1 - p))X + lambda I (packed T).
   MADSIM_HD static double pass(const Params& p, const double* rows, int64_t N, const double* w,
                                double* g, double* H) {
-    const int d = p.d;
-    for (int k = 0; k < T(p); ++k) H[k] = 0.0;
+    switch (p.d) {
+      case 1:
+        return pass_d<1>(p, rows, N, w, g, H);
+      case 2:
+        return pass_d<2>(p, rows, N, w, g, H);
+      case 3:
+        return pass_d<3>(p, rows, N, w, g, H);
+      case 4:
+        return pass_d<4>(p, rows, N, w, g, H);
+      default:
+        return pass_d<0>(p, rows, N, w, g, H);
+    }
+  }
+
+  // pass at d = D known when compiled (D > 0): g and H summed in local
+  // arrays, which stay in registers (in g and H, a sum waits on its own store
+  // every row); D = 0: any d, in g and H. The same operations in the same
+  // order either way.
+  template <int D>
+  MADSIM_HD static double pass_d(const Params& p, const double* rows, int64_t N, const double* w,
+                                 double* g_out, double* H_out) {
+    const int d = D > 0 ? D : p.d;
+    constexpr int TD = D > 0 ? D * (D + 1) / 2 : 1;
+    double g_loc[D > 0 ? D : 1], H_loc[TD];
+    double* g = D > 0 ? g_loc : g_out;
+    double* H = D > 0 ? H_loc : H_out;
+    const int Tn = d * (d + 1) / 2;
+    for (int k = 0; k < Tn; ++k) H[k] = 0.0;
     for (int i = 0; i < d; ++i) {
       H[tri(i, i)] = p.ridge;
       g[i] = -p.ridge * w[i];
@@ -180,6 +206,10 @@ struct Logistic {
         const double a = dp * x[i];
         for (int j = 0; j <= i; ++j, ++k) H[k] += a * x[j];
       }
+    }
+    if (D > 0) {
+      for (int i = 0; i < d; ++i) g_out[i] = g[i];
+      for (int k = 0; k < Tn; ++k) H_out[k] = H[k];
     }
     for (int i = 0; i < d; ++i) ww += w[i] * w[i];
     return f + 0.5 * p.ridge * ww;

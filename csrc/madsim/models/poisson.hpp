@@ -29,11 +29,29 @@
 #pragma once
 #include <math.h>
 
+#include "../kit.hpp"
 #include "../model.hpp"
 #include "../samplers.hpp"
 #include "../subset.hpp"
 
 namespace madsim {
+
+// Points j0 .. j0 + count - 1 of a samples-path part, out[i * stride] =
+// Poisson(rate) from block 0 of site j0 + i of (gen, tag): samplers.hpp's
+// poisson, one stream per point. Kit: the step's kit (kit.hpp); the CPU lanes
+// specialise this for cpu::LaneKit (csrc/cpu/poisson_lanes.hpp) with the
+// same numbers.
+template <class Kit>
+struct PoissonPoints {
+  MADSIM_HD static void draw(double rate, u32x2 key, uint32_t replica, uint32_t gen, uint32_t tag,
+                             int64_t j0, int64_t count, double* out, int64_t stride) {
+    for (int64_t i = 0; i < count; ++i) {
+      uint32_t tries;
+      out[i * stride] =
+          poisson(rate, make_stream(key, replica, gen, tag, (uint32_t)(j0 + i)), tries);
+    }
+  }
+};
 
 struct Poisson {
   enum Loop : int32_t { REPLACE = 0, AUGMENT = 1, FRESH = 2, ACCUMULATE = 3, SUBSAMPLE = 4 };
@@ -86,14 +104,11 @@ struct Poisson {
     return p.loop == FRESH || p.loop == ACCUMULATE || p.loop == SUBSAMPLE;
   }
 
-  // Point j of a samples-path part: Poisson(rate) from site j.
-  MADSIM_HD static double point(double rate, u32x2 key, uint32_t replica, uint32_t gen,
-                                uint32_t tag, int64_t j) {
-    uint32_t tries;
-    return poisson(rate, make_stream(key, replica, gen, tag, (uint32_t)j), tries);
-  }
-
-  // The sum of c points of Poisson(rate) of one part at counter generation gen.
+  // The sum of c points of Poisson(rate) of one part at counter generation
+  // gen, added in point order; the samples path's points come through the
+  // kit's PoissonPoints, CHUNK at a time.
+  static constexpr int64_t CHUNK = 256;
+  template <class Kit = ScalarKit>
   MADSIM_HD static double draw_sum(const Params& p, double c, double rate, u32x2 key,
                                    uint32_t replica, uint32_t gen, bool real) {
     if (c <= 0.0) return 0.0;
@@ -102,9 +117,13 @@ struct Poisson {
       return poisson(c * rate, make_stream(key, replica, gen, real ? TAG_REAL : TAG_SCATTER, 0),
                      tries);
     }
-    double s = 0.0;
-    for (int64_t j = 0; j < (int64_t)c; ++j)
-      s += point(rate, key, replica, gen, real ? TAG_REAL : TAG_SAMPLES, j);
+    double s = 0.0, buf[CHUNK];
+    const uint32_t tag = real ? TAG_REAL : TAG_SAMPLES;
+    for (int64_t j = 0; j < (int64_t)c; j += CHUNK) {
+      const int64_t n = (int64_t)c - j < CHUNK ? (int64_t)c - j : CHUNK;
+      PoissonPoints<Kit>::draw(rate, key, replica, gen, tag, j, n, buf, 1);
+      for (int64_t i = 0; i < n; ++i) s += buf[i];
+    }
     return s;
   }
 
@@ -118,6 +137,9 @@ struct Poisson {
     }
   }
 
+  // Kit: where the samples path's points come from (PoissonPoints; the CPU
+  // passes its lanes).
+  template <class Kit = ScalarKit>
   MADSIM_HD static void step(const Params& p, double* state, u32x2 key, uint32_t replica,
                              uint32_t t, double* scratch) {
     const double m = has_real_part(p) ? p.counts[2 * (int64_t)(t - 1)] : 0.0;
@@ -126,11 +148,11 @@ struct Poisson {
     double* lp = state + LOOP_AT;
     const double rate = state[0];
     if (p.loop == SUBSAMPLE) {
-      step_subsample(p, state, key, replica, t, m, k, scratch);
+      step_subsample<Kit>(p, state, key, replica, t, m, k, scratch);
       return;
     }
-    const double syn = draw_sum(p, k, rate, key, replica, t, false);
-    const double real = draw_sum(p, m, p.rate0, key, replica, t, true);
+    const double syn = draw_sum<Kit>(p, k, rate, key, replica, t, false);
+    const double real = draw_sum<Kit>(p, m, p.rate0, key, replica, t, true);
     double n_real = m, n_syn = k, sum = syn + real;
     if (p.loop == AUGMENT) {
       n_real = lp[0];
@@ -156,6 +178,7 @@ struct Poisson {
   // Accumulate-subsample: append generation t's points to the pool
   // (synthetic first, then real), then fit on n = min(size, subsample_n) of
   // them picked by floyd_subset.
+  template <class Kit>
   MADSIM_HD static void step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
                                        uint32_t t, double m, double k, double* pick) {
     double* lp = state + LOOP_AT;
@@ -164,12 +187,12 @@ struct Poisson {
     const double rate = state[0];
     for (int part = 0; part < 2; ++part) {
       const bool real = part == 1;
-      const double c = real ? m : k;
-      for (int64_t j = 0; j < (int64_t)c && size < p.pool_cap; ++j, ++size) {
-        rows[2 * size] =
-            point(real ? p.rate0 : rate, key, replica, t, real ? TAG_REAL : TAG_SAMPLES, j);
-        rows[2 * size + 1] = real ? 1.0 : 0.0;
-      }
+      const int64_t c = (int64_t)(real ? m : k);
+      const int64_t n = c < p.pool_cap - size ? c : p.pool_cap - size;
+      PoissonPoints<Kit>::draw(real ? p.rate0 : rate, key, replica, t,
+                               real ? TAG_REAL : TAG_SAMPLES, 0, n, rows + 2 * size, 2);
+      for (int64_t j = 0; j < n; ++j) rows[2 * (size + j) + 1] = real ? 1.0 : 0.0;
+      size += n;
     }
     lp[0] = (double)size;
     const int64_t n = size < p.subsample_n ? size : p.subsample_n;

@@ -98,7 +98,7 @@ def has_real_part(p: Params) -> bool:
 
 def points(rate, key, replica, gen, tag, nm: int):
     """[nm] points 0..nm-1 of a samples-path part: point j is poisson(rate)
-    from site j. Mirrors Poisson::point."""
+    from site j. Mirrors PoissonPoints::draw."""
     j = jnp.arange(nm, dtype=jnp.uint32)
     value, _ = poisson(
         jnp.broadcast_to(jnp.asarray(rate, jnp.float64), (nm,)), make_stream(key, replica, gen, tag, j)
