@@ -35,6 +35,24 @@ def timed(fn, repeats):
     return timed_with_result(fn, repeats)[0]
 
 
+def path_row(family: str, path: str, baseline: str, madsim: float, numpy: float, goal: float = 2.0, **extra):
+    """One row of benchmarks/run.py's every-kernel-path table (paths.print_rows):
+    madsim's and the baseline's replica-generations per second and their ratio
+    against the goal."""
+    ratio = madsim / numpy
+    return dict(
+        family=family,
+        path=path,
+        baseline=baseline,
+        madsim_rg_per_s=madsim,
+        numpy_rg_per_s=numpy,
+        ratio=ratio,
+        goal=goal,
+        met=bool(ratio >= goal),
+        **extra,
+    )
+
+
 def parse_args(doc: str, argv=None) -> argparse.Namespace:
     """--quick, --threads, --repeats, --out."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)

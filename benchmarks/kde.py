@@ -24,7 +24,7 @@ a g^(G-1) (z-score printed). Throughput is replica-generations per second
 from __future__ import annotations
 
 import numpy as np
-from common import parse_args, timed_with_result, write_results
+from common import parse_args, path_row, timed_with_result, write_results
 from scipy import stats
 from scipy.special import logsumexp
 
@@ -84,6 +84,32 @@ def run_scipy_nll(R, seed=2):
     rng = np.random.default_rng(seed)
     X, y = rng.standard_normal((R, N)), rng.standard_normal((R, M))
     return np.array([-stats.gaussian_kde(X[r], bw_method="silverman").logpdf(y[r]).mean() for r in range(R)])
+
+
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): the replace loop's sampling and the
+    nll against their batched numpy forms. Goal: the issue's floor, 2x."""
+    R, Rn, G = (200, 50, 5) if args.quick else (2000, 500, 10)
+    t, var = timed_with_result(lambda: run_madsim(R, G, args.threads, False), args.repeats)
+    tb, var_b = timed_with_result(lambda: run_numpy(R, G, False), args.repeats)
+    rows = [
+        path_row(
+            "kde",
+            f"replace samples silverman n={N}",
+            "numpy choice + noise batched",
+            R * G / t["min_s"],
+            R * G / tb["min_s"],
+            z=z_theory(var, G),
+            z_baseline=z_theory(var_b, G),
+            ok=bool(abs(z_theory(var, G)) < 5 and abs(z_theory(var_b, G)) < 5),
+        )
+    ]
+    t = timed_with_result(lambda: run_madsim(Rn, 1, args.threads, True), args.repeats)[0]
+    tb = timed_with_result(lambda: run_numpy(Rn, 1, True), args.repeats)[0]
+    rows.append(
+        path_row("kde", f"nll m={M} n={N}", "numpy log-sum-exp [R, m, n]", Rn / t["min_s"], Rn / tb["min_s"])
+    )
+    return rows
 
 
 def main():

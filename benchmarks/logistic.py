@@ -26,7 +26,7 @@ import numpy as np
 from scipy import special
 
 import madsim as ms
-from common import parse_args, timed, write_results
+from common import parse_args, path_row, timed, write_results
 
 TOL, MAX_ITER = 1e-10, 50
 
@@ -92,6 +92,27 @@ SIZES = {
     (10, 400): ((400, 10), (400, 10)),
     (10, 1000): ((200, 5), (200, 5)),
 }
+
+
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): the Newton refit at d = 2 and 10,
+    replace, against numpy's Newton batched over replicas. Goal: the issue's
+    floor, 2x."""
+    rows = []
+    for d, n in ((2, 200), (10, 400)):
+        R = 100 if args.quick else 800
+        t = timed(madsim_run(d, n, "replace", R, 5, args.threads), args.repeats)
+        tb = timed(numpy_run(d, n, "replace", R, 5), args.repeats)
+        rows.append(
+            path_row(
+                "logistic",
+                f"replace d={d} n={n}",
+                "numpy batched Newton",
+                R * 5 / t["min_s"],
+                R * 5 / tb["min_s"],
+            )
+        )
+    return rows
 
 
 def main(argv=None):

@@ -160,24 +160,23 @@ def loop_rows(R: int, G: int, threads: int, repeats: int, log=print) -> list[dic
 
 
 def family_rows(quick: bool, threads: int, repeats: int, log=print) -> list[dict]:
-    """GMM, PPCA, bigram and regression: their benchmarks' measurements
-    (path_rows of gmm.py, ppca.py, bigram.py, regression.py, at reduced
-    sizes), one row per kernel path against the best numpy baseline (and
-    sklearn for GMM, when installed)."""
+    """The other families: their benchmarks' measurements (the path_rows of
+    gmm.py, ppca.py, bigram.py, regression.py, poisson.py, kde.py and
+    logistic.py, at reduced sizes), one row per kernel path against the best
+    numpy baseline (and sklearn for GMM, when installed)."""
     import bigram
     import gmm
+    import kde
+    import logistic
+    import poisson
     import ppca
     import regression
 
     args = SimpleNamespace(quick=quick, threads=threads, repeats=repeats)
-    log("  gmm")
-    rows = gmm.path_rows(args)
-    log("  ppca")
-    rows.extend(ppca.path_rows(args))
-    log("  bigram")
-    rows.extend(bigram.path_rows(args))
-    log("  regression")
-    rows.extend(regression.path_rows(args))
+    rows = []
+    for module in (gmm, ppca, bigram, regression, poisson, kde, logistic):
+        log(f"  {module.__name__}")
+        rows.extend(module.path_rows(args))
     return rows
 
 

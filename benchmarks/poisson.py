@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed, write_results
+from common import parse_args, path_row, timed, write_results
 
 RATE = 3.0
 
@@ -71,6 +71,23 @@ SIZES = {
     100: ((200_000, 20), (20_000, 20), (20_000, 20)),
     10_000: ((200_000, 20), (200, 10), (200, 10)),
 }
+
+
+def path_rows(args) -> list[dict]:
+    """benchmarks/run.py's rows (paths.py): both paths at n = 100, replace and
+    accumulate, against numpy's batched draws. Goal: the issue's floor, 2x."""
+    s = 0.05 if args.quick else 0.25
+    rows = []
+    for loop in ("replace", "accumulate"):
+        Rn = int(20_000 * s)
+        tb = timed(numpy_run(100, loop, Rn, 20), args.repeats)
+        b = Rn * 20 / tb["min_s"]
+        for path, R in (("exact", int(200_000 * s)), ("samples", int(20_000 * s))):
+            t = timed(madsim_run(100, loop, path, R, 20, args.threads), args.repeats)
+            rows.append(
+                path_row("poisson", f"{loop} {path} n=100", "numpy batched draws", R * 20 / t["min_s"], b)
+            )
+    return rows
 
 
 def main(argv=None):
