@@ -25,23 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed, write_results
+from common import parse_args, simulate_fn, timed, write_results
 from madsim._backend import core
 
 
 def madsim_run(K, L, n, R, G, threads):
     cfg = ms.Config(family=ms.Bigram(tokens=K, zipf=1.0, length=L), loop=ms.Replace(n=n))
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=["edges"],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, ["edges"])
 
 
 def _walk_fit(rng, P, start_cdf, n, L):

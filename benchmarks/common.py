@@ -35,6 +35,24 @@ def timed(fn, repeats):
     return timed_with_result(fn, repeats)[0]
 
 
+def simulate_fn(cfg, R: int, G: int, threads: int, metrics: list[str]):
+    """The timed madsim call of a benchmark: R replicas, G generations in one
+    chunk, seed 1, only generation G recorded, no progress bar."""
+    import madsim as ms
+
+    return lambda: ms.simulate(
+        cfg,
+        replicas=R,
+        generations=G,
+        seed=1,
+        record=[G],
+        metrics=metrics,
+        threads=threads,
+        progress=False,
+        chunk=G,
+    )
+
+
 def path_row(family: str, path: str, baseline: str, madsim: float, numpy: float, goal: float = 2.0, **extra):
     """One row of benchmarks/run.py's every-kernel-path table (paths.print_rows):
     madsim's and the baseline's replica-generations per second and their ratio

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import special
 
 import madsim as ms
-from common import parse_args, path_row, timed, write_results
+from common import parse_args, path_row, simulate_fn, timed, write_results
 
 TOL, MAX_ITER = 1e-10, 50
 
@@ -38,17 +38,7 @@ def config(d, n, loop):
 
 def madsim_run(d, n, loop, R, G, threads):
     cfg = config(d, n, loop)
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=["fisher_error"],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, ["fisher_error"])
 
 
 def newton(X, y, w):

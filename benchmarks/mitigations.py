@@ -33,23 +33,13 @@ import math
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed, write_results
+from common import parse_args, simulate_fn, timed, write_results
 
 PHI_INV = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 def madsim_run(cfg, R, G, threads, metric):
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=[metric],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, [metric])
 
 
 def numpy_weighted(d, n, R, G, w=PHI_INV):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 import madsim as ms
-from common import parse_args, path_row, timed, write_results
+from common import parse_args, path_row, simulate_fn, timed, write_results
 
 RATE = 3.0
 
@@ -31,17 +31,7 @@ def config(n, loop, path):
 
 def madsim_run(n, loop, path, R, G, threads):
     cfg = config(n, loop, path)
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=["rate"],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, ["rate"])
 
 
 def numpy_run(n, loop, R, G):

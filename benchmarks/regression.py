@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed, timed_with_result, write_results
+from common import parse_args, simulate_fn, timed, timed_with_result, write_results
 
 
 def config(d, T, loop, path):
@@ -38,17 +38,7 @@ def config(d, T, loop, path):
 
 def madsim_run(d, T, loop, path, R, G, threads):
     cfg = config(d, T, loop, path)
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=["test_error"],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, ["test_error"])
 
 
 def numpy_run(d, T, loop, R, G):

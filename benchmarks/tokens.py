@@ -36,23 +36,13 @@ import time
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed, timed_with_result, write_results
+from common import parse_args, simulate_fn, timed, timed_with_result, write_results
 from madsim._backend import core
 
 
 def madsim_run(K, n, R, G, path, threads):
     cfg = ms.Config(family=ms.Categorical(tokens=K), loop=ms.Replace(n=n), path=path)
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=["support"],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, ["support"])
 
 
 def numpy_multinomial(K, n, R, G):
@@ -115,17 +105,7 @@ def live_law(K: int, S: int) -> np.ndarray:
 
 def collapsed_run(p, n, R, G, path, threads):
     cfg = ms.Config(family=ms.Categorical(probs=p.tolist()), loop=ms.Replace(n=n), path=path)
-    return lambda: ms.simulate(
-        cfg,
-        replicas=R,
-        generations=G,
-        seed=1,
-        record=[G],
-        metrics=["support"],
-        threads=threads,
-        progress=False,
-        chunk=G,
-    )
+    return simulate_fn(cfg, R, G, threads, ["support"])
 
 
 def numpy_multinomial_from(p, n, R, G):
