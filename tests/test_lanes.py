@@ -11,10 +11,7 @@ path / the lanes without AVX2 / AVX2 without AVX-512, in a fresh process or
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 from hypothesis import given
@@ -23,6 +20,7 @@ from hypothesis import strategies as st
 import madsim as ms
 
 import strategies as S
+from lane_modes import outputs_per_mode
 
 DET = [ms.FirstPassage("var", below=0.2, name="low"), ms.FirstPassage("var", below=1e-3)]
 
@@ -134,15 +132,7 @@ print(json.dumps(out))
 
 
 def test_lane_modes_give_the_same_bits():
-    res = {}
-    for mode in ("off", "baseline", "avx2", "default"):
-        env = {k: v for k, v in os.environ.items() if k != "MADSIM_LANES"}
-        if mode != "default":
-            env["MADSIM_LANES"] = mode
-        p = subprocess.run(
-            [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True
-        )
-        res[mode] = json.loads(p.stdout)
+    res = outputs_per_mode(_CHILD)
     assert res["off"]["lanes"] == "off"
     assert res["baseline"]["lanes"].startswith("baseline")
     for mode in ("baseline", "avx2", "default"):

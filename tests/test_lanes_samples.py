@@ -11,10 +11,7 @@ fresh processes, as tests/test_lanes.py does for the other families.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -24,6 +21,7 @@ from hypothesis import strategies as st
 import madsim as ms
 
 import strategies as S
+from lane_modes import outputs_per_mode
 
 
 class _lanes_mode:
@@ -130,15 +128,7 @@ print(json.dumps(out))
 
 @pytest.mark.slow  # four fresh processes, ~15 s
 def test_lane_modes_give_the_same_bits():
-    res = {}
-    for mode in ("off", "baseline", "avx2", "default"):
-        env = {k: v for k, v in os.environ.items() if k != "MADSIM_LANES"}
-        if mode != "default":
-            env["MADSIM_LANES"] = mode
-        p = subprocess.run(
-            [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True
-        )
-        res[mode] = json.loads(p.stdout)
+    res = outputs_per_mode(_CHILD)
     assert res["off"]["lanes"] == "off"
     for mode in ("baseline", "avx2", "default"):
         for case in res["off"]:
