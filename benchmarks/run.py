@@ -311,7 +311,11 @@ def exact_blocks_per_generation(n: int) -> float:
 def loop_exact_blocks(d: int, c: int) -> float:
     """GaussianLoop's exact path, one part of c points (gaussian_loop.hpp):
     the mean's d normals (two per block), Bartlett's d(d-1)/2 normals below
-    the diagonal, and the d chi-squares, each on a stream of its own."""
+    the diagonal, and the d chi-squares, each on a stream of its own. At d = 1
+    (RNG layout 2) the mean's normal is the spare of the chi-square's first
+    try, so a part costs its chi-square's tries (one block when c = 1)."""
+    if d == 1:
+        return mean_gamma_tries((c - 1) / 2) if c > 1 else 1.0
     blocks = math.ceil(d / 2) + math.ceil(d * (d - 1) // 2 / 2)
     return blocks + sum(mean_gamma_tries((c - 1 - i) / 2) for i in range(d))
 
