@@ -272,7 +272,8 @@ def test_regression_samples_kit_gives_the_scalar_bits(seed, d, n, loop, design, 
         "fresh": ms.Fresh(real=T, synthetic=n + 3),
         "accumulate": ms.Accumulate(synthetic=T),
         "augment": ms.Augment(real=T, synthetic=n + 3),
-        "subsample": ms.AccumulateSubsample(n=T, synthetic=n + 3),
+        # generation 1 fits on its synthetic rows alone: d + 1 at least
+        "subsample": ms.AccumulateSubsample(n=T, synthetic=n + d + 1),
     }[loop]
     c = np.eye(d) + 0.3 * np.ones((d, d)) if cov else None
     cfg = ms.Config(
