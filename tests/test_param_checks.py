@@ -144,6 +144,7 @@ CASES = {
     # poisson.cpp (make_poisson)
     "poisson rate0 >= 0": (lambda: ms.Poisson(rate=-1.0), "Poisson.rate"),
     "poisson rate0 finite": (lambda: ms.Poisson(rate=INF), "Poisson.rate"),
+    "poisson rate normal": (lambda: ms.Poisson(rate=1e-310), "Poisson.rate must be 0 or at least"),
     # regression.cpp (make_regression)
     "regression weight in [0, 1]": (
         lambda: ms.Config(family=ms.Regression(), loop=FRESH, weight=2.0),

@@ -202,7 +202,7 @@ def configs(draw):
     path = (
         "samples" if isinstance(loop, ms.AccumulateSubsample) else draw(st.sampled_from(["exact", "samples"]))
     )
-    rate = draw(st.sampled_from([0.0, 0.05, 3.0, 12.0]) | st.floats(0.0, 40.0))
+    rate = draw(st.sampled_from([0.0, 0.05, 3.0, 12.0]) | st.floats(0.0, 40.0, allow_subnormal=False))
     return ms.Config(family=ms.Poisson(rate=rate), loop=loop, path=path)
 
 

@@ -24,6 +24,8 @@ from . import FamilySpec, register
 MAX_SAMPLES_COUNT = 2**24 - 1  # samples path: point j of a part is drawn from stream site j
 MAX_MEAN = 2.0**50  # largest Poisson mean of a part's sum (exact integers in float64)
 
+TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
+
 
 @dataclass(frozen=True)
 class Poisson:
@@ -36,7 +38,8 @@ class Poisson:
     Parameters
     ----------
     rate
-        lambda_0 >= 0, the truth's mean.
+        lambda_0 >= 0, the truth's mean: 0 or a normal float64 (>= 2.2e-308; a subnormal
+        rate is positive in the C++ kernels but zero in the JAX twin, so it is refused).
 
     Examples
     --------
@@ -54,6 +57,12 @@ class Poisson:
     def __post_init__(self):
         normalise(self)
         check.real("Poisson.rate", self.rate, 0.0)
+        # A subnormal rate is positive in the C++ kernels but zero in the JAX twin
+        # (XLA flushes subnormals), so the backends would disagree on collapse.
+        if 0.0 < float(self.rate) < TINY:
+            raise ValueError(
+                f"Poisson.rate must be 0 or at least {TINY!r} (a normal float64); got {self.rate!r}"
+            )
 
     @property
     def min_points(self) -> int:
