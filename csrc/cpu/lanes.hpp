@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <functional>
+#include <utility>
+
 #include "../madsim/philox.hpp"
 #include "../madsim/samplers.hpp"
 #if defined(__x86_64__)
@@ -62,6 +65,18 @@ inline LaneMode lane_mode() {
 }
 inline bool has_avx2() { return lane_mode() >= LANES_AVX2; }
 #define MADSIM_LANE inline __attribute__((always_inline))
+
+// The range functions (lane_driver.hpp) are flattened: GCC inlines every call
+// in them, recursively, once per instruction set and per lane step. Scalar
+// code the lanes reach only on a rare branch (a replica's whole scalar step, a
+// rejected chi-square try, a BTRS binomial) or to record a generation goes
+// through called<F>(args...) instead: noinline stops flatten, so that code is
+// compiled once, not nine times over (it was most of the build's time). The
+// bits are the same: scalar IEEE operations, no FMA, whatever the target.
+template <auto F, class... A>
+__attribute__((noinline)) decltype(auto) called(A&&... a) {
+  return std::invoke(F, std::forward<A>(a)...);
+}
 
 struct VecOps {
   typedef vd V;
