@@ -40,6 +40,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 import madsim as ms
+from common import path_row
 from madsim import atomic
 
 HERE = Path(__file__).resolve().parent
@@ -189,18 +190,15 @@ def path_rows(args) -> list[dict]:
         b = R * G / t
         z, zb = z_invariant(sec_m), z_invariant(sec)
         rows.append(
-            dict(
-                family="gmm",
-                path=f"replace EM k={K} d={D} n={N}",
-                baseline=name,
-                madsim_rg_per_s=m,
-                numpy_rg_per_s=b,
-                ratio=m / b,
+            path_row(
+                "gmm",
+                f"replace EM k={K} d={D} n={N}",
+                name,
+                m,
+                b,
                 ratio_per_em_iteration=(m * it_m) / (b * it),
                 em_iters=it_m,
                 baseline_em_iters=it,
-                goal=2.0,
-                met=bool(m / b >= 2.0),
                 z=z,
                 z_baseline=zb,
                 ok=bool(abs(z) < 5 and abs(zb) < 5),

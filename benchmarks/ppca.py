@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 import madsim as ms
-from common import parse_args, timed_with_result, write_results
+from common import parse_args, path_row, timed_with_result, write_results
 
 D, Q = 10, 2
 FAM = ms.PPCA(dim=D, factors=Q, spectrum=(4.0, 2.5), noise=0.5)
@@ -122,15 +122,12 @@ def path_rows(args) -> list[dict]:
         m, b = R_m * G / t["min_s"], R_b * G / tb["min_s"]
         z, zb = _z(trace, n, G)[0], _z(trace_b, n, G)[0]
         rows.append(
-            dict(
-                family="ppca",
-                path=f"replace {path} d={D} q={Q} n={n}",
-                baseline=base_name,
-                madsim_rg_per_s=m,
-                numpy_rg_per_s=b,
-                ratio=m / b,
-                goal=2.0,
-                met=bool(m / b >= 2.0),
+            path_row(
+                "ppca",
+                f"replace {path} d={D} q={Q} n={n}",
+                base_name,
+                m,
+                b,
                 z=z,
                 z_baseline=zb,
                 ok=bool(abs(z) < 5 and abs(zb) < 5),

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 import madsim as ms
-from common import parse_args, simulate_fn, timed, timed_with_result, write_results
+from common import parse_args, path_row, simulate_fn, timed, timed_with_result, write_results
 
 
 def config(d, T, loop, path):
@@ -106,15 +106,12 @@ def path_rows(args) -> list[dict]:
             z = (em.mean() - eb.mean()) / math.sqrt(em.var(ddof=1) / em.size + eb.var(ddof=1) / eb.size)
             m, b = Rs * Gs / t["min_s"], Rn * Gn / tb["min_s"]
             rows.append(
-                dict(
-                    family="regression",
-                    path=f"{loop} samples d={d} T={T}",
-                    baseline="numpy batched X'X + solve",
-                    madsim_rg_per_s=m,
-                    numpy_rg_per_s=b,
-                    ratio=m / b,
-                    goal=2.0,
-                    met=bool(m / b >= 2.0),
+                path_row(
+                    "regression",
+                    f"{loop} samples d={d} T={T}",
+                    "numpy batched X'X + solve",
+                    m,
+                    b,
                     z=float(z),
                     ok=bool(abs(z) < 5),
                 )
