@@ -1,8 +1,7 @@
 // Shared by the binding files (one per family, csrc/bindings/*.cpp): array
 // checks and the advance_<family> binding templates. Every binding file
-// includes every model (csrc/madsim/families.hpp) and lane header in the
-// same order, so a family's kernel is the same code whichever file
-// instantiates it.
+// includes every model and lane header in the same order (cpu/kernels.hpp),
+// so a family's kernel is the same code whichever file instantiates it.
 //
 // What a binding checks: only what keeps the kernel memory-safe and free of
 // undefined behaviour, since Python (the family modules and Config) has
@@ -28,21 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "../cpu/launch.hpp"
-#include "../cpu/philox_rate.hpp"
+#include "../cpu/kernels.hpp"
 #include "../cuda/memory.hpp"
 #ifdef MADSIM_WITH_CUDA
 #include "../cuda/launch.hpp"
 #endif
-#include "../cpu/categorical_lanes.hpp"
-#include "../cpu/gaussian1d_lanes.hpp"
-#include "../cpu/gaussian_loop_lanes.hpp"
-#include "../cpu/kde_lanes.hpp"
-#include "../cpu/poisson_lanes.hpp"
-#include "../cpu/ppca_lanes.hpp"
-#include "../cpu/regression_lanes.hpp"
-#include "../madsim/families.hpp"
-#include "../madsim/samplers.hpp"
 
 namespace py = pybind11;
 using namespace madsim;

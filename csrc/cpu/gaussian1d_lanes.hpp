@@ -81,8 +81,8 @@ struct LaneStep<Gaussian1D> {
       vd mean = st[0] + s * z / sqrt(p.n) * scale, scatter = s * s * chi2;
       for (int l = 0; l < LANES; ++l) {
         if (accepted[l]) continue;
-        const Moments1 m = called<&G::draw_exact>(
-            p.n, st[0][l], s[l], make_stream(key, ids[l], t, TAG_SCATTER, 0), scale[l]);
+        const Moments1 m = called(&G::draw_exact, p.n, st[0][l], s[l],
+                                  make_stream(key, ids[l], t, TAG_SCATTER, 0), scale[l]);
         mean[l] = m.mean;
         scatter[l] = m.scatter;
       }

@@ -74,7 +74,7 @@ MADSIM_LANE vd lane_survivors(double c, double drop, u32x2 key, vu replica, cons
   const double q = 1.0 - pp;
   if (!(c * pp < 10.0)) {
     for (int l = 0; l < LANES; ++l)
-      out[l] = called<&GaussianLoop::survivors>(c, drop, key, ids[l], t, site);
+      out[l] = called(&GaussianLoop::survivors, c, drop, key, ids[l], t, site);
     return out;
   }
   vu w[4];
@@ -205,8 +205,8 @@ struct LoopLanes {
         if (!scalar[l]) continue;
         double sp;
         uint32_t tries;
-        out[i][l] = called<&chisquare>(nu[l] - i, make_stream(key, ids[l], t, tag, first_site + i),
-                                       sp, tries);
+        out[i][l] = called(&chisquare, nu[l] - i, make_stream(key, ids[l], t, tag, first_site + i),
+                           sp, tries);
       }
     }
   }
@@ -466,7 +466,7 @@ struct LoopLanes {
     for (int l = 0; l < LANES; ++l) {
       if (!redo[l]) continue;
       for (int q = 0; q < S; ++q) row[q] = before[q][l];
-      called<&G::template step<ScalarKit>>(p, row, key, ids[l], t, scratch);
+      called(&G::template step<ScalarKit>, p, row, key, ids[l], t, scratch);
       for (int q = 0; q < S; ++q) st[q][l] = row[q];
     }
   }

@@ -83,8 +83,8 @@ MADSIM_LANE void advance_split_group(const typename M::Params& p, double* state,
   for (int l = 0; l < n; ++l) {
     lookers[l].start(p, lk, records + l * rec_stride, first + l * lk.n_det, obs, scratch);
     if (gen_begin == 0) {
-      called<&M::init>(p, state + l * S, key, ids[l], scratch);
-      called<&Looker<M>::look>(lookers[l], 0, state + l * S);
+      called(&M::init, p, state + l * S, key, ids[l], scratch);
+      called(&Looker<M>::look, lookers[l], 0, state + l * S);
     }
   }
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
@@ -92,7 +92,7 @@ MADSIM_LANE void advance_split_group(const typename M::Params& p, double* state,
     for (int l = 0; l < n; ++l)
       due[l] = K::template head<AVX2>(p, state + l * S, key, ids[l], (uint32_t)t, scratch);
     K::template tail<AVX2>(p, state, S, n, due, scratch, lane_scratch);
-    for (int l = 0; l < n; ++l) called<&Looker<M>::look>(lookers[l], (uint32_t)t, state + l * S);
+    for (int l = 0; l < n; ++l) called(&Looker<M>::look, lookers[l], (uint32_t)t, state + l * S);
   }
 }
 
@@ -130,8 +130,8 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
     lookers[l].start(p, lk, records + l * rec_stride, first + l * lk.n_det, obs, scratch);
   if (gen_begin == 0) {
     for (int l = 0; l < LANES; ++l) {
-      called<&M::init>(p, state + l * S, key, ids[l], scratch);
-      called<&Looker<M>::look>(lookers[l], 0, state + l * S);
+      called(&M::init, p, state + l * S, key, ids[l], scratch);
+      called(&Looker<M>::look, lookers[l], 0, state + l * S);
     }
   }
   const int n = (int)S;  // <= L::STATE (usable(p))
@@ -148,7 +148,7 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
     if (!any) continue;
     for (int l = 0; l < LANES; ++l) {
       for (int k = 0; k < n; ++k) state[l * S + k] = st[k][l];
-      called<&Looker<M>::look>(lookers[l], (uint32_t)t, state + l * S);
+      called(&Looker<M>::look, lookers[l], (uint32_t)t, state + l * S);
     }
   }
   for (int l = 0; l < LANES; ++l)

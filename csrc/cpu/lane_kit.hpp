@@ -115,14 +115,14 @@ struct LaneKit {
         } else {
           double sp;
           uint32_t tries;
-          out[g + l] = called<&chisquare>(
-              nu - (g + l), make_stream(key, replica, gen, tag, first_site + g + l), sp, tries);
+          out[g + l] = called(&chisquare, nu - (g + l),
+                              make_stream(key, replica, gen, tag, first_site + g + l), sp, tries);
         }
       }
     }
     if (g < count)
-      called<&ScalarKit::chisquares>(key, replica, gen, tag, first_site + g, nu - g, count - g,
-                                     out + g);
+      called(&ScalarKit::chisquares, key, replica, gen, tag, first_site + g, nu - g, count - g,
+             out + g);
   }
   // Tokens through an alias table (alias_tokens_from below).
   MADSIM_LANE static void alias_tokens(int64_t S, uint64_t want, const double* prob,

@@ -64,18 +64,31 @@ inline LaneMode lane_mode() {
   return LANES_AVX512;
 }
 inline bool has_avx2() { return lane_mode() >= LANES_AVX2; }
+
+// A lane function's copy for the mode: AVX512, AVX2 or BASE (the three
+// copies of a MADSIM_*_RANGE-style macro). Off x86 the three would compile to
+// the same code and the mode is always the baseline: only BASE is named, so
+// only it is built.
+#if defined(__x86_64__)
+#define MADSIM_BY_MODE(mode, AVX512, AVX2, BASE) \
+  ((mode) == LANES_AVX512 ? (AVX512) : (mode) == LANES_AVX2 ? (AVX2) : (BASE))
+#else
+#define MADSIM_BY_MODE(mode, AVX512, AVX2, BASE) (BASE)
+#endif
 #define MADSIM_LANE inline __attribute__((always_inline))
 
 // The range functions (lane_driver.hpp) are flattened: GCC inlines every call
 // in them, recursively, once per instruction set and per lane step. Scalar
 // code the lanes reach only on a rare branch (a replica's whole scalar step, a
 // rejected chi-square try, a BTRS binomial) or to record a generation goes
-// through called<F>(args...) instead: noinline stops flatten, so that code is
-// compiled once, not nine times over (it was most of the build's time). The
-// bits are the same: scalar IEEE operations, no FMA, whatever the target.
-template <auto F, class... A>
-__attribute__((noinline)) decltype(auto) called(A&&... a) {
-  return std::invoke(F, std::forward<A>(a)...);
+// through called(&f, args...) instead: noinline stops flatten, so that code
+// is compiled once, not nine times over (it was most of the build's time).
+// The bits are the same: scalar IEEE operations, no FMA, whatever the target.
+// f is an argument, not a template argument: GCC does not instantiate a
+// function template whose address is only a template argument.
+template <class F, class... A>
+__attribute__((noinline)) decltype(auto) called(F f, A&&... a) {
+  return std::invoke(f, std::forward<A>(a)...);
 }
 
 struct VecOps {

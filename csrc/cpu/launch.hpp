@@ -50,32 +50,28 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
   const LaneMode mode = lane_mode();
   bool lanes = false;
   if constexpr (LaneStep<M>::available) lanes = mode != LANES_OFF && LaneStep<M>::usable(p);
-  const bool avx2 = mode == LANES_AVX2, avx512 = mode == LANES_AVX512;
   auto run = [&](int64_t lo, int64_t hi, double* obs, double* scratch) {
     if constexpr (KitSplit<M>::available) {
       // groups of LANES replicas, each generation's tail across them (ppca_lanes.hpp)
       if (mode != LANES_OFF && KitSplit<M>::usable(p)) {
-        (avx512 ? split_range_avx512<M>
-         : avx2 ? split_range_avx2<M>
-                : split_range_base<M>)(p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
-                                       records + c.rec_offset * C, c.rec_total * C, first, obs,
-                                       scratch, lo, hi);
+        MADSIM_BY_MODE(mode, split_range_avx512<M>, split_range_avx2<M>, split_range_base<M>)(
+            p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk, records + c.rec_offset * C,
+            c.rec_total * C, first, obs, scratch, lo, hi);
         return;
       }
     }
     if constexpr (KitStep<M>::available) {
       if (mode != LANES_OFF && KitStep<M>::usable(p)) {  // one replica at a time, SIMD in its step
-        (avx512 ? kit_range_avx512<M>
-         : avx2 ? kit_range_avx2<M>
-                : kit_range_base<M>)(p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
-                                     records + c.rec_offset * C, c.rec_total * C, first, obs,
-                                     scratch, lo, hi);
+        MADSIM_BY_MODE(mode, kit_range_avx512<M>, kit_range_avx2<M>, kit_range_base<M>)(
+            p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk, records + c.rec_offset * C,
+            c.rec_total * C, first, obs, scratch, lo, hi);
         return;
       }
     }
     if constexpr (LaneStep<M>::available) {
       if (lanes) {  // whole groups of LANES replicas in SIMD lanes, the rest below
-        auto range = avx512 ? lane_range_avx512<M> : avx2 ? lane_range_avx2<M> : lane_range_base<M>;
+        auto range =
+            MADSIM_BY_MODE(mode, lane_range_avx512<M>, lane_range_avx2<M>, lane_range_base<M>);
         lo = range(p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
                    records + c.rec_offset * C, c.rec_total * C, first, obs, scratch, lo, hi);
       }

@@ -50,9 +50,8 @@ inline double philox_seconds(uint64_t blocks, int threads, bool lanes = false) {
     if (!lanes)
       sink[k] = philox_scalar_work(blocks, k);
     else
-      sink[k] = mode == LANES_AVX512 ? philox_lanes_work_avx512(blocks, k)
-                : mode == LANES_AVX2 ? philox_lanes_work_avx2(blocks, k)
-                                     : philox_lanes_work_base(blocks, k);
+      sink[k] = MADSIM_BY_MODE(mode, philox_lanes_work_avx512, philox_lanes_work_avx2,
+                               philox_lanes_work_base)(blocks, k);
   };
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;

@@ -110,7 +110,7 @@ MADSIM_HD void ppca_project_from(double* L, int d, int q, double* w, double c) {
   for (int k = 0; k < tri_size(d); ++k) L[k] *= c;
 }
 
-MADSIM_HD void ppca_project(double* L, int d, int q, double* w) {
+MADSIM_HD_CALLED void ppca_project(double* L, int d, int q, double* w) {
   const double c = ppca_scaled(L, d, w);
   if (c > 0.0) orthogonalize_columns(w, d);
   ppca_project_from(L, d, q, w, c);

@@ -288,10 +288,10 @@ struct GaussianLoop {
   // w = 1 + beta * 1{|z|^2 > k^2}; mean = mu + s L zbar_w, S_z = (c / W) *
   // sum_i w_i (z_i - zbar_w)(z_i - zbar_w)' (reduced on z - z_0 as
   // draw_samples), left in w at the same place, scatter = s^2 L S_z L'.
-  MADSIM_HD static void draw_samples_weighted(int d, double c, const double* mu, const double* L,
-                                              double s, double trunc, double beta, double k,
-                                              const Stream& st, double* m, double* w,
-                                              bool scatter = true) {
+  MADSIM_HD_CALLED static void draw_samples_weighted(int d, double c, const double* mu,
+                                                     const double* L, double s, double trunc,
+                                                     double beta, double k, const Stream& st,
+                                                     double* m, double* w, bool scatter = true) {
     moments_clear(m, d);
     if (c <= 0.0) return;
     double *z = w, *z0 = w + d, *s1 = w + 2 * d, *tmp = w + 3 * d, *sz = w + 4 * d;
@@ -339,7 +339,7 @@ struct GaussianLoop {
   // columns c_j of C = L' L0 (C C' = L' Sigma0 L; metrics.hpp). A model with
   // a zero pivot (collapsed below rounding) has no map and is left as drawn.
   // w: 2 d^2 + d scratch.
-  MADSIM_HD static void correct(const Params& p, const double* state, double* m, double* w) {
+  MADSIM_HD_CALLED static void correct(const Params& p, const double* state, double* m, double* w) {
     const int d = p.d;
     const double g = p.correction;
     const double *mu = state, *L = state + d, *mu0 = p.truth, *L0 = p.truth + d;
@@ -569,8 +569,9 @@ struct GaussianLoop {
 
   // Accumulate-subsample: append generation t's points to the pool, fit on
   // n of them drawn without replacement (Floyd's algorithm, O(n^2) lookups).
-  MADSIM_HD static bool step_subsample(const Params& p, double* state, u32x2 key, uint32_t replica,
-                                       uint32_t t, double m, double k, double* scratch) {
+  MADSIM_HD_CALLED static bool step_subsample(const Params& p, double* state, u32x2 key,
+                                              uint32_t replica, uint32_t t, double m, double k,
+                                              double* scratch) {
     const int d = p.d;
     const int ms = moments_size(d);
     double* lp = state + loop_at(p);
