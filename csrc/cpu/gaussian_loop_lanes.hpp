@@ -25,11 +25,10 @@
 
 namespace madsim::cpu {
 
-// The largest d of ReplaceLanes: its state (mu, L and the counters) and
-// Bartlett factor, LANES replicas each, stay within L1 (about 20 KB at 16);
-// larger d run KitStep, whose per-replica scalar products are then a
-// smaller part of a step.
-constexpr int REPLACE_LANES_MAX_D = 16;
+// The largest d of ReplaceLanes (its arrays are sized for it: the state row
+// bound LaneStep<GaussianLoop>::STATE and the Bartlett factor, 34 KB each at
+// 32, on the stack); larger d run KitStep.
+constexpr int REPLACE_LANES_MAX_D = 32;
 
 // The GaussianLoop options ReplaceLanes computes: replace on the exact path
 // at d = 4 .. REPLACE_LANES_MAX_D, any schedule, estimator, temperature and
@@ -142,6 +141,32 @@ struct LaneNormalSeq {
     return a;
   }
 };
+
+// Normals 0 .. count - 1 of every lane's stream (tag, site) of generation t
+// into out, in order (NormalSeq; count rounded up to even: a whole last
+// block). Two blocks per pass: their Box-Muller chains (a division and a
+// square root each, then polynomials) are independent and overlap.
+template <int AVX2>
+MADSIM_LANE void lane_normals(u32x2 key, uint32_t t, uint32_t tag, uint32_t site, vu replica,
+                              int count, vd* out) {
+  const vu stream = VecOps::splat_u(make_stream(key, 0, t, tag, site).stream);
+  int i = 0;
+  for (; i + 4 <= count; i += 4) {
+    vu a[4], b[4];
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, stream, replica, a);
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1) + 1, t, stream, replica, b);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(a[0], a[1]), uniform52_t<VecOps>(a[2], a[3]), out[i],
+                          out[i + 1]);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(b[0], b[1]), uniform52_t<VecOps>(b[2], b[3]),
+                          out[i + 2], out[i + 3]);
+  }
+  for (; i < count; i += 2) {
+    vu a[4];
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, stream, replica, a);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(a[0], a[1]), uniform52_t<VecOps>(a[2], a[3]), out[i],
+                          out[i + 1]);
+  }
+}
 
 // out[i] = chisquare(nu - i) of every lane's stream (tag, first_site + i),
 // i < count (ScalarKit::chisquares): the first try in lanes, the rest in
@@ -530,10 +555,8 @@ struct ReplaceLanes {
     vd* mu = st;
     vd* L = st + d;
     // The mean mu + tau L z / sqrt(c) (draw_exact; L is model t-1's).
-    LaneNormalSeq<AVX2> zs;
-    zs.start(key, t, TAG_SCATTER, 0, replica);
-    vd z[DM];
-    for (int i = 0; i < d; ++i) z[i] = zs.next();
+    vd z[DM + 1];
+    lane_normals<AVX2>(key, t, TAG_SCATTER, 0, replica, d, z);
     const vd rc = VecOps::sqrt(k);
     for (int i = 0; i < d; ++i) {
       vd v = VecOps::splat(0.0);
@@ -542,12 +565,14 @@ struct ReplaceLanes {
     }
     // Bartlett's factor (wishart_factor), packed: sqrt(chi2(c - 1 - i)) on
     // the diagonal (site 2 + i), site 1's normals below it row by row.
-    vd Gf[TM], chi[DM];
+    // Normal n = i (i - 1) / 2 + j of site 1 is entry (i, j), packed at
+    // tri(i, j) = n + i: drawn in order to the front, then moved up from the
+    // last row down (a move never lands on a normal not yet moved).
+    vd Gf[TM + 1], chi[DM];
     lane_chisquares<AVX2>(key, replica, ids, t, TAG_SCATTER, 2, k - 1.0, live, d, chi);
-    LaneNormalSeq<AVX2> off;
-    off.start(key, t, TAG_SCATTER, 1, replica);
-    for (int i = 0; i < d; ++i) {
-      for (int j = 0; j < i; ++j) Gf[tri(i, j)] = off.next();
+    lane_normals<AVX2>(key, t, TAG_SCATTER, 1, replica, T - d, Gf);
+    for (int i = d - 1; i >= 0; --i) {
+      for (int j = i - 1; j >= 0; --j) Gf[tri(i, j)] = Gf[i * (i - 1) / 2 + j];
       Gf[tri(i, i)] = VecOps::sqrt(chi[i]);
     }
     // L <- f L G in place, row by row (row i of L G reads row i of L and rows
