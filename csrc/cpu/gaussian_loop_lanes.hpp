@@ -25,10 +25,13 @@
 
 namespace madsim::cpu {
 
-// The largest d of ReplaceLanes (its arrays are sized for it: the state row
-// bound LaneStep<GaussianLoop>::STATE and the Bartlett factor, 34 KB each at
-// 32, on the stack); larger d run KitStep.
-constexpr int REPLACE_LANES_MAX_D = 32;
+// The largest d of ReplaceLanes; larger d run KitStep. Its arrays live on
+// the stack, sized for this d: the state rows (LaneStep<GaussianLoop>::STATE)
+// and the Bartlett factor, LANES replicas each, about 10 KB each at 16. At 32
+// (d = 25 measured 2.4x KitStep) they took 81 KB of a lane group's frame, too
+// much for small thread stacks (128 KB under musl); larger d wants them on
+// the heap.
+constexpr int REPLACE_LANES_MAX_D = 16;
 
 // The GaussianLoop options ReplaceLanes computes: replace on the exact path
 // at d = 4 .. REPLACE_LANES_MAX_D, any schedule, estimator, temperature and
