@@ -27,10 +27,10 @@ namespace madsim::cpu {
 
 // The largest d of ReplaceLanes; larger d run KitStep. Its arrays live on
 // the stack, sized for this d: the state rows (LaneStep<GaussianLoop>::STATE)
-// and the Bartlett factor, LANES replicas each, about 10 KB each at 16. At 32
-// (d = 25 measured 2.4x KitStep) they took 81 KB of a lane group's frame, too
-// much for small thread stacks (128 KB under musl); larger d wants them on
-// the heap.
+// and the Bartlett factor, LANES replicas each, about 10 KB each at 16 (the
+// lane group's frame: AVX-512 13 -> 30 KB, AVX2 63 -> 86 KB). Sized for 32
+// (d = 25 measured 2.4x KitStep) the frames took 84 and 137 KB, too much for
+// small thread stacks (128 KB under musl); larger d wants them on the heap.
 constexpr int REPLACE_LANES_MAX_D = 16;
 
 // The GaussianLoop options ReplaceLanes computes: replace on the exact path
