@@ -86,11 +86,13 @@ def test_squeeze_fallback_is_exercised_and_exact():
 
 
 # Gaussian1D (replica lanes) and GaussianLoop (LaneKit, d >= 4: lanes over
-# one replica's blocks and chi-square sites): d and n such that Bartlett's
+# one replica's blocks and chi-square sites; replace on the exact path at
+# d = 4..16: replica lanes, ReplaceLanes): d and n such that Bartlett's
 # chi-squares include alpha = 1 (d = 10, n = 12), alpha < 1 (the boosted
 # scalar path: d = 5, n = 6), a partly filled lane group and a scalar rest
-# (d = 10: 8 + 2 sites), the singular case c - 1 < d, loops that draw both
-# parts, truncation (a rejection over the normal sequence) and a filter.
+# (LaneKit at d = 10: 8 + 2 sites), the singular case c - 1 < d, loops that
+# draw both parts, truncation (a rejection over the normal sequence) and a
+# filter.
 _CHILD = """
 import json, sys, numpy as np, madsim as ms
 from madsim._backend import core
@@ -100,6 +102,7 @@ cases = {
     "1d samples": ms.Config(loop=ms.Replace(n=9), path="samples", temperature=1.1),
     "d5 exact n6": ms.Config(family=G(dim=5), loop=ms.Replace(n=6), path="exact"),
     "d10 exact n12": ms.Config(family=G(dim=10), loop=ms.Replace(n=12), path="exact"),
+    "d10 fresh exact n12": ms.Config(family=G(dim=10), loop=ms.Fresh(real=12, synthetic=12), path="exact"),
     "d5 exact n4 singular": ms.Config(family=G(dim=5), loop=ms.Fresh(real=8, synthetic=4), path="exact"),
     "d10 samples": ms.Config(family=G(dim=10), loop=ms.Replace(n=30), path="samples"),
     "d4 augment exact": ms.Config(family=G(dim=4), loop=ms.Augment(real=7, synthetic=9), path="exact"),
@@ -247,6 +250,45 @@ def test_gaussian_loop_lanes_run_only_where_supported():
         lanes = _by_replica(_run(cfg, range(10), 3, 6))
         for v in scalar:
             assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
+
+
+# GaussianLoop's replace on the exact path at d = 4..16 (ReplaceLanes: the
+# Bartlett factor and L G across replicas) against the scalar step: d on
+# both sides of an even count of below-diagonal normals and of the lanes'
+# largest d (17 runs LaneKit), counts of d + 1 (alpha < 1 and = 1 in the
+# last chi-squares) and a filter that leaves some lanes too few points (the
+# fit skipped in those lanes only), 11 replicas rotated through a lane group
+# and the scalar rest, each instruction set.
+@given(
+    seed=S.seeds,
+    d=st.sampled_from([4, 5, 7, 10, 15, 16, 17]),
+    extra=st.lists(st.integers(0, 30), min_size=6, max_size=6),
+    estimator=st.sampled_from(["mle", "unbiased"]),
+    tau=st.floats(0.5, 1.5),
+    tpr=st.sampled_from([0.0, 0.3, 0.7]),
+    mode=st.sampled_from(["baseline", "avx2", "default"]),
+    rot=st.integers(0, 10),
+)
+def test_gaussian_loop_replace_lanes_give_the_scalar_bits(seed, d, extra, estimator, tau, tpr, mode, rot):
+    cfg = ms.Config(
+        family=ms.Gaussian(dim=d),
+        loop=ms.Replace(n=[d + 1 + e for e in extra] * 2),
+        path="exact",
+        estimator=estimator,
+        temperature=tau,
+        filter=ms.Filter(tpr=tpr) if tpr else None,
+    )
+    ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
+    ids = ids[rot:] + ids[:rot]
+    with _lanes_mode("off"):
+        scalar = _by_replica(_run(cfg, ids, seed, 12))
+    if mode == "default":
+        lanes = _by_replica(_run(cfg, ids, seed, 12))
+    else:
+        with _lanes_mode(mode):
+            lanes = _by_replica(_run(cfg, ids, seed, 12))
+    for v in scalar:
+        assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
 
 
 @given(

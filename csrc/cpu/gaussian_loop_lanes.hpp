@@ -1,7 +1,10 @@
-// GaussianLoop on the CPU, the same numbers as its scalar step, two ways:
+// GaussianLoop on the CPU, the same numbers as its scalar step, three ways:
 //   d >= 4     KitStep: one replica at a time, its normals and chi-squares
 //              from LaneKit (lane_kit.hpp), SIMD across the blocks and
-//              streams of one replica's step.
+//              streams of one replica's step; except
+//   d = 4..16  replace on the exact path (ReplaceLanes): LANES replicas at
+//              once, the Bartlett factor and the triangular products
+//              included, each lane in GaussianLoop::step_replace's order.
 //   d = 1..3   LaneStep: LANES replicas at once (as Gaussian1D's), for the
 //              option sets gaussian_loop_lanes_support accepts; each lane
 //              runs GaussianLoop::step's operations in its order (the same
@@ -22,6 +25,36 @@
 
 namespace madsim::cpu {
 
+// The largest d of ReplaceLanes; larger d run KitStep. Its arrays live on
+// the stack, sized for this d: the state rows (LaneStep<GaussianLoop>::STATE)
+// and the Bartlett factor, LANES replicas each, about 10 KB each at 16 (the
+// lane group's frame: AVX-512 13 -> 30 KB, AVX2 63 -> 86 KB). Sized for 32
+// (d = 25 measured 2.4x KitStep) the frames took 84 and 137 KB, too much for
+// small thread stacks (128 KB under musl); larger d wants them on the heap.
+constexpr int REPLACE_LANES_MAX_D = 16;
+
+// The GaussianLoop options ReplaceLanes computes: replace on the exact path
+// at d = 4 .. REPLACE_LANES_MAX_D, any schedule, estimator, temperature and
+// synthetic filter.
+inline bool replace_lanes_support(const GaussianLoop::Params& p) {
+  typedef GaussianLoop G;
+  return p.d >= 4 && p.d <= REPLACE_LANES_MAX_D && p.loop == G::REPLACE && p.path == G::EXACT &&
+         p.factors == 0 && !G::mitigated(p);
+}
+
+// The GaussianLoop options the replica lanes compute (LoopLanes at d = 1..3,
+// ReplaceLanes); any other set runs the scalar step or KitStep. An option
+// added to GaussianLoop::Params is refused here until the lanes compute it.
+inline bool gaussian_loop_lanes_support(const GaussianLoop::Params& p) {
+  typedef GaussianLoop G;
+  const bool loop =
+      p.loop == G::REPLACE || p.loop == G::AUGMENT || p.loop == G::FRESH || p.loop == G::ACCUMULATE;
+  // the mitigations (tail reweighting, self-correction) live in the scalar step only
+  return (p.d >= 1 && p.d <= 3 && loop && p.factors == 0 && !G::mitigated(p) &&
+          (p.path == G::EXACT || p.path == G::SAMPLES)) ||
+         replace_lanes_support(p);
+}
+
 template <>
 struct KitStep<GaussianLoop> {
   static constexpr bool available = true;
@@ -30,21 +63,9 @@ struct KitStep<GaussianLoop> {
   // mitigations (tail reweighting, self-correction) run the scalar step,
   // which is where their code lives.
   static bool usable(const GaussianLoop::Params& p) {
-    return p.d >= 4 && !GaussianLoop::mitigated(p);
+    return p.d >= 4 && !GaussianLoop::mitigated(p) && !replace_lanes_support(p);
   }
 };
-
-// The GaussianLoop options the replica lanes compute; any other set runs the
-// scalar step. An option added to GaussianLoop::Params is refused here until
-// LoopLanes computes it.
-inline bool gaussian_loop_lanes_support(const GaussianLoop::Params& p) {
-  typedef GaussianLoop G;
-  const bool loop =
-      p.loop == G::REPLACE || p.loop == G::AUGMENT || p.loop == G::FRESH || p.loop == G::ACCUMULATE;
-  // the mitigations (tail reweighting, self-correction) live in the scalar step only
-  return p.d >= 1 && p.d <= 3 && loop && p.factors == 0 && !G::mitigated(p) &&
-         (p.path == G::EXACT || p.path == G::SAMPLES);
-}
 
 // a where the mask is set, else b.
 MADSIM_LANE vd lane_select(vu mask, vd a, vd b) { return (vd)(((vu)a & mask) | ((vu)b & ~mask)); }
@@ -125,6 +146,67 @@ struct LaneNormalSeq {
   }
 };
 
+// Normals 0 .. count - 1 of every lane's stream (tag, site) of generation t
+// into out, in order (NormalSeq; count rounded up to even: a whole last
+// block). Two blocks per pass: their Box-Muller chains (a division and a
+// square root each, then polynomials) are independent and overlap.
+template <int AVX2>
+MADSIM_LANE void lane_normals(u32x2 key, uint32_t t, uint32_t tag, uint32_t site, vu replica,
+                              int count, vd* out) {
+  const vu stream = VecOps::splat_u(make_stream(key, 0, t, tag, site).stream);
+  int i = 0;
+  for (; i + 4 <= count; i += 4) {
+    vu a[4], b[4];
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, stream, replica, a);
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1) + 1, t, stream, replica, b);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(a[0], a[1]), uniform52_t<VecOps>(a[2], a[3]), out[i],
+                          out[i + 1]);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(b[0], b[1]), uniform52_t<VecOps>(b[2], b[3]),
+                          out[i + 2], out[i + 3]);
+  }
+  for (; i < count; i += 2) {
+    vu a[4];
+    stream_blocks<AVX2>(key, (uint32_t)(i >> 1), t, stream, replica, a);
+    normal_pair_t<VecOps>(uniform52_t<VecOps>(a[0], a[1]), uniform52_t<VecOps>(a[2], a[3]), out[i],
+                          out[i + 1]);
+  }
+}
+
+// out[i] = chisquare(nu - i) of every lane's stream (tag, first_site + i),
+// i < count (ScalarKit::chisquares): the first try in lanes, the rest in
+// scalar code on the live lanes that need it. spare0 gets the spare normal
+// of site first_site's first try (every lane: it does not depend on the
+// variate).
+template <int AVX2>
+MADSIM_LANE void lane_chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
+                                 uint32_t tag, uint32_t first_site, vd nu, vu live, int count,
+                                 vd* out, vd* spare0 = nullptr) {
+  for (int i = 0; i < count; ++i) {
+    const vd alpha = 0.5 * (nu - (double)i);
+    const vu boost = (vu)(alpha < 1.0);
+    const vd d = alpha - 1.0 / 3.0;
+    const vd c = 1.0 / VecOps::sqrt(9.0 * d);
+    vu w[4];
+    stream_blocks<AVX2>(
+        key, 0, t, VecOps::splat_u(make_stream(key, 0, t, tag, first_site + i).stream), replica, w);
+    vd x, spare, v1, v, u, value;
+    vu accepted;
+    gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
+    if (i == 0 && spare0) *spare0 = spare;
+    const vu redo = live & (boost | ~accepted);
+    if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
+    out[i] = 2.0 * value;
+    const vu scalar = live & (boost | ~accepted);
+    for (int l = 0; l < LANES; ++l) {
+      if (!scalar[l]) continue;
+      double sp;
+      uint32_t tries;
+      out[i][l] = called(&chisquare, nu[l] - i, make_stream(key, ids[l], t, tag, first_site + i),
+                         sp, tries);
+    }
+  }
+}
+
 template <int D>
 struct LoopLanes {
   typedef GaussianLoop G;
@@ -176,39 +258,12 @@ struct LoopLanes {
     return p.estimator == G::MLE ? count : count - 1.0;
   }
 
-  // out[i] = chisquare(nu - i) of the stream (tag, first_site + i), i < D
-  // (ScalarKit::chisquares): the first try in lanes, the rest in scalar code
-  // on the live lanes that need it. spare0 gets the spare normal of site
-  // first_site's first try (every lane: it does not depend on the variate).
+  // lane_chisquares for sites first_site .. first_site + D - 1.
   template <int AVX2>
   MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
                                      uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out,
                                      vd* spare0 = nullptr) {
-    for (int i = 0; i < D; ++i) {
-      const vd alpha = 0.5 * (nu - (double)i);
-      const vu boost = (vu)(alpha < 1.0);
-      const vd d = alpha - 1.0 / 3.0;
-      const vd c = 1.0 / VecOps::sqrt(9.0 * d);
-      vu w[4];
-      stream_blocks<AVX2>(key, 0, t,
-                          VecOps::splat_u(make_stream(key, 0, t, tag, first_site + i).stream),
-                          replica, w);
-      vd x, spare, v1, v, u, value;
-      vu accepted;
-      gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
-      if (i == 0 && spare0) *spare0 = spare;
-      const vu redo = live & (boost | ~accepted);
-      if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
-      out[i] = 2.0 * value;
-      const vu scalar = live & (boost | ~accepted);
-      for (int l = 0; l < LANES; ++l) {
-        if (!scalar[l]) continue;
-        double sp;
-        uint32_t tries;
-        out[i][l] = called(&chisquare, nu[l] - i, make_stream(key, ids[l], t, tag, first_site + i),
-                           sp, tries);
-      }
-    }
+    lane_chisquares<AVX2>(key, replica, ids, t, tag, first_site, nu, live, D, out, spare0);
   }
 
   // GaussianLoop::draw_exact on lanes with c = 0 (moments zero) or c >= D + 1
@@ -476,15 +531,87 @@ struct LoopLanes {
   static_assert(D + T + 3 + 2 + MS <= G_LANES_STATE, "state row bound");
 };
 
+// GaussianLoop::step_replace on the exact path (replace_lanes_support), LANES
+// replicas at once: each lane draws its replica's streams (the mean's
+// normals, Bartlett's chi-squares and below-diagonal normals) and computes
+// the new mean and the factor (tau / sqrt(div)) L G with the scalar code's
+// operations in its order, so it gives the scalar bits. A part of
+// c < d + 1 points skips the fit, as the scalar step does (no draw of it is
+// used), so no lane reruns the scalar step; a rejected first chi-square try
+// (or alpha < 1) reruns that lane's chisquare (lane_chisquares).
+struct ReplaceLanes {
+  typedef GaussianLoop G;
+  static constexpr int DM = REPLACE_LANES_MAX_D, TM = DM * (DM + 1) / 2;
+  static constexpr int STATE = DM + TM + 3;  // mu, L, counters: replace keeps no loop state
+
+  template <int AVX2>
+  MADSIM_LANE static void step(const G::Params& p, vd* st, u32x2 key, vu replica,
+                               const uint32_t* ids, uint32_t t) {
+    const int d = p.d, T = tri_size(d);
+    const double k_t = p.counts[2 * (int64_t)(t - 1) + 1];
+    vd k = VecOps::splat(k_t);
+    if (p.tpr > 0.0 && k_t > 0.0) k = lane_survivors<AVX2>(k_t, p.tpr, key, replica, ids, t, 0);
+    const vu live = ~(vu)(k < d + 1.0);  // the lanes that fit
+    vd* cnt = st + d + T;
+    cnt[0] = VecOps::splat(0.0);
+    cnt[1] = k;
+    cnt[2] = lane_select(live, cnt[2], cnt[2] + 1.0);
+    if (!lane_any(live)) return;
+    vd* mu = st;
+    vd* L = st + d;
+    // The mean mu + tau L z / sqrt(c) (draw_exact; L is model t-1's).
+    vd z[DM + 1];
+    lane_normals<AVX2>(key, t, TAG_SCATTER, 0, replica, d, z);
+    const vd rc = VecOps::sqrt(k);
+    for (int i = 0; i < d; ++i) {
+      vd v = VecOps::splat(0.0);
+      for (int q = 0; q <= i; ++q) v += L[tri(i, q)] * z[q];
+      mu[i] = lane_select(live, mu[i] + p.tau * v / rc, mu[i]);
+    }
+    // Bartlett's factor (wishart_factor), packed: sqrt(chi2(c - 1 - i)) on
+    // the diagonal (site 2 + i), site 1's normals below it row by row.
+    // Normal n = i (i - 1) / 2 + j of site 1 is entry (i, j), packed at
+    // tri(i, j) = n + i: drawn in order to the front, then moved up from the
+    // last row down (a move never lands on a normal not yet moved).
+    vd Gf[TM + 1], chi[DM];
+    lane_chisquares<AVX2>(key, replica, ids, t, TAG_SCATTER, 2, k - 1.0, live, d, chi);
+    lane_normals<AVX2>(key, t, TAG_SCATTER, 1, replica, T - d, Gf);
+    for (int i = d - 1; i >= 0; --i) {
+      for (int j = i - 1; j >= 0; --j) Gf[tri(i, j)] = Gf[i * (i - 1) / 2 + j];
+      Gf[tri(i, i)] = VecOps::sqrt(chi[i]);
+    }
+    // L <- f L G in place, row by row (row i of L G reads row i of L and rows
+    // <= i of G). Entry (i, j) sums L_iq G_qj over q = j .. i upwards from
+    // 0.0, as the scalar loop; the row's entries advance together so their
+    // sums are independent chains.
+    const vd f = p.tau / VecOps::sqrt(p.estimator == G::MLE ? k : k - 1.0);
+    for (int i = 0; i < d; ++i) {
+      vd* Li = L + tri(i, 0);
+      vd v[DM];
+      for (int j = 0; j <= i; ++j) v[j] = VecOps::splat(0.0);
+      for (int q = 0; q <= i; ++q) {
+        const vd lq = Li[q];
+        const vd* Gq = Gf + tri(q, 0);
+        for (int j = 0; j <= q; ++j) v[j] += lq * Gq[j];
+      }
+      for (int j = 0; j <= i; ++j) Li[j] = lane_select(live, f * v[j], Li[j]);
+    }
+  }
+};
+
 template <>
 struct LaneStep<GaussianLoop> {
   static constexpr bool available = true;
-  static constexpr int STATE = LoopLanes<3>::G_LANES_STATE;
+  static constexpr int STATE = LoopLanes<3>::G_LANES_STATE > ReplaceLanes::STATE
+                                   ? LoopLanes<3>::G_LANES_STATE
+                                   : ReplaceLanes::STATE;
   static bool usable(const GaussianLoop::Params& p) { return gaussian_loop_lanes_support(p); }
   template <int AVX2>
   MADSIM_LANE static void step(const GaussianLoop::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {
-    if (p.d == 1) {
+    if (p.d >= 4) {
+      ReplaceLanes::step<AVX2>(p, st, key, replica, ids, t);
+    } else if (p.d == 1) {
       LoopLanes<1>::step<AVX2>(p, st, key, replica, ids, t, scratch);
     } else if (p.d == 2) {
       LoopLanes<2>::step<AVX2>(p, st, key, replica, ids, t, scratch);
