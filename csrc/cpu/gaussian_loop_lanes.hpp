@@ -48,10 +48,17 @@ inline bool gaussian_loop_lanes_support(const GaussianLoop::Params& p) {
 
 // a where the mask is set, else b.
 MADSIM_LANE vd lane_select(vu mask, vd a, vd b) { return (vd)(((vu)a & mask) | ((vu)b & ~mask)); }
-MADSIM_LANE bool lane_any(vu mask) {
-  bool any = false;
-  for (int l = 0; l < LANES; ++l) any = any || mask[l] != 0;
-  return any;
+
+// The divider (divisions and square roots, one unit per core, 16-20 cycles
+// a vector) bounds these loops; without a filter the divisions and square
+// roots of the part counts (the chi-square constants, sqrt(c), the pooling
+// weights, the replace factor's tau / sqrt(div)) hold the same value in
+// every lane, so they are computed once in scalar code and splat: the same
+// IEEE operations, the same bits, a quarter of the divider's time or less.
+// A lane group whose lanes differ (a filter's survivors) takes the vectors.
+MADSIM_LANE bool lane_uniform(vd x) {
+  const vu b = (vu)x;  // bits, so -0 and +0 (or NaNs) count as different
+  return !lane_any(b ^ VecOps::splat_u(b[0]));
 }
 
 // GaussianLoop::survivors on lanes: Binomial(c, 1 - drop) of every lane's
@@ -159,13 +166,22 @@ struct LoopLanes {
   // a <- pool(a, b) (moments.hpp::moments_pool).
   MADSIM_LANE static void pool(vd* a, const vd* b) {
     const vd na = a[0], nb = b[0];
-    const vd n = na + nb, w = na * nb / n;
+    const vd n = na + nb;
+    vd w, share;  // na nb / n and nb / n
+    if (lane_uniform(na) && lane_uniform(nb)) {
+      const double sn = na[0] + nb[0];
+      w = VecOps::splat(na[0] * nb[0] / sn);
+      share = VecOps::splat(nb[0] / sn);
+    } else {
+      w = na * nb / n;
+      share = nb / n;
+    }
     vd out[MS];
     const vd *am = a + 1, *bm = b + 1;
     for (int i = 0, k = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j, ++k)
         out[1 + D + k] = a[1 + D + k] + (b[1 + D + k] + (bm[i] - am[i]) * (bm[j] - am[j]) * w);
-    for (int i = 0; i < D; ++i) out[1 + i] = am[i] + (bm[i] - am[i]) * (nb / n);
+    for (int i = 0; i < D; ++i) out[1 + i] = am[i] + (bm[i] - am[i]) * share;
     out[0] = n;
     const vu keep = (vu)(nb == 0.0), copy = (vu)(na == 0.0);
     for (int q = 0; q < MS; ++q) a[q] = lane_select(keep, a[q], lane_select(copy, b[q], out[q]));
@@ -183,11 +199,12 @@ struct LoopLanes {
   MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
                                      uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out,
                                      vd* spare0 = nullptr) {
+    const bool same = lane_uniform(nu);
     for (int i = 0; i < D; ++i) {
       const vd alpha = 0.5 * (nu - (double)i);
       const vu boost = (vu)(alpha < 1.0);
       const vd d = alpha - 1.0 / 3.0;
-      const vd c = 1.0 / VecOps::sqrt(9.0 * d);
+      const vd c = same ? VecOps::splat(1.0 / sqrt(9.0 * d[0])) : 1.0 / VecOps::sqrt(9.0 * d);
       vu w[4];
       stream_blocks<AVX2>(key, 0, t,
                           VecOps::splat_u(make_stream(key, 0, t, tag, first_site + i).stream),
@@ -200,6 +217,7 @@ struct LoopLanes {
       if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
       out[i] = 2.0 * value;
       const vu scalar = live & (boost | ~accepted);
+      if (!lane_any(scalar)) continue;
       for (int l = 0; l < LANES; ++l) {
         if (!scalar[l]) continue;
         double sp;
@@ -229,7 +247,7 @@ struct LoopLanes {
     }
     tri_mul_vec(L, z, Y);
     m[0] = c;
-    const vd rc = VecOps::sqrt(c);
+    const vd rc = lane_uniform(c) ? VecOps::splat(sqrt(c[0])) : VecOps::sqrt(c);
     for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * Y[i] / rc;
     LaneNormalSeq<AVX2> off;
     off.start(key, t, tag, 1, replica);
@@ -399,7 +417,8 @@ struct LoopLanes {
       cholesky(Gf);
     }
     const vd* L = st + D;
-    const vd f = p.tau / VecOps::sqrt(divisor(p, syn[0]));
+    const vd dv = divisor(p, syn[0]);
+    const vd f = lane_uniform(dv) ? VecOps::splat(p.tau / sqrt(dv[0])) : p.tau / VecOps::sqrt(dv);
     vd LG[T];
     for (int i = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j) {
