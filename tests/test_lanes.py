@@ -221,6 +221,10 @@ def test_gaussian_loop_lane_filter_gives_the_scalar_bits():
         (1, ms.Fresh(real=12, synthetic=40), ms.Filter(tpr=0.1, fpr=0.9), "samples"),
         (2, ms.Accumulate(real=30, synthetic=9), ms.Filter(tpr=0.6, fpr=0.5), "exact"),
         (1, ms.Replace(n=[50, 3, 20, 4]), ms.Filter(tpr=0.45, fpr=0.0), "exact"),
+        # one part's counts differ between lanes, the other's agree (the
+        # paired draw of the two parts: one half scalar constants, one vector)
+        (1, ms.Fresh(real=10, synthetic=12), ms.Filter(tpr=0.3, fpr=0.0), "exact"),
+        (1, ms.Accumulate(real=7, synthetic=9), ms.Filter(tpr=0.0, fpr=0.4), "exact"),
     ]:
         fam = ms.Gaussian(dim=d) if d > 1 else ms.Gaussian()
         cfg = ms.Config(family=fam, loop=loop, path=path, filter=filt)

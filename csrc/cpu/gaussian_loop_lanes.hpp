@@ -131,6 +131,71 @@ struct LaneNormalSeq {
   }
 };
 
+// Two lane groups side by side: every operation on a pair is the two
+// groups' operations, adjacent in the instruction stream, so two independent
+// dependency chains overlap in the out-of-order core
+// (LoopLanes<1>::draw_exact_pair). A struct of two vectors, not a GCC vector
+// of 2 LANES doubles: GCC builds and compares those element by element
+// through memory. Used with AVX-512, where a LANES-wide vector is one
+// register (with AVX2 it is already two).
+struct vu2 {
+  vu lo, hi;
+};
+struct vd2 {
+  vd lo, hi;
+};
+#define MADSIM_PAIR_OP(T, OP)                                                   \
+  MADSIM_LANE T operator OP(T a, T b) { return T{a.lo OP b.lo, a.hi OP b.hi}; } \
+  MADSIM_LANE T& operator OP## = (T & a, T b) { return a = a OP b; }
+MADSIM_PAIR_OP(vd2, +)
+MADSIM_PAIR_OP(vd2, -)
+MADSIM_PAIR_OP(vd2, *)
+MADSIM_PAIR_OP(vd2, /)
+MADSIM_PAIR_OP(vu2, &)
+MADSIM_PAIR_OP(vu2, |)
+MADSIM_PAIR_OP(vu2, ^)
+MADSIM_PAIR_OP(vu2, +)
+MADSIM_PAIR_OP(vu2, -)
+#undef MADSIM_PAIR_OP
+MADSIM_LANE vu2 operator~(vu2 a) { return vu2{~a.lo, ~a.hi}; }
+MADSIM_LANE vu2 operator>>(vu2 a, int k) { return vu2{a.lo >> k, a.hi >> k}; }
+MADSIM_LANE vu2 operator<<(vu2 a, int k) { return vu2{a.lo << k, a.hi << k}; }
+MADSIM_LANE vu2 operator^(vu2 a, uint32_t k) { return vu2{a.lo ^ k, a.hi ^ k}; }
+MADSIM_LANE vu2 lt2(vd2 a, vd2 b) { return vu2{(vu)(a.lo < b.lo), (vu)(a.hi < b.hi)}; }
+MADSIM_LANE vu2 le2(vd2 a, vd2 b) { return vu2{(vu)(a.lo <= b.lo), (vu)(a.hi <= b.hi)}; }
+
+// VecOps (lanes.hpp) on pairs of lane groups: the same IEEE operations.
+struct VecOps2 {
+  typedef vd2 V;
+  typedef vu2 U;
+  MADSIM_LANE static U bits(V x) { return U{(vu)x.lo, (vu)x.hi}; }
+  MADSIM_LANE static V from_bits(U u) { return V{(vd)u.lo, (vd)u.hi}; }
+  MADSIM_LANE static V splat(double x) { return V{VecOps::splat(x), VecOps::splat(x)}; }
+  MADSIM_LANE static U splat_u(uint64_t x) { return U{VecOps::splat_u(x), VecOps::splat_u(x)}; }
+  MADSIM_LANE static V sqrt(V x) { return V{VecOps::sqrt(x.lo), VecOps::sqrt(x.hi)}; }
+  MADSIM_LANE static U less(V a, V b) { return lt2(a, b); }
+};
+
+// Philox4x32-10 (philox_lanes) on two lane groups' counters, side by side.
+template <int AVX2>
+MADSIM_LANE void philox_lanes2(vu2 c[4], u32x2 key) {
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      key.v[0] += philox_const::W0;
+      key.v[1] += philox_const::W1;
+    }
+    const vu2 p0{mul32<AVX2>(c[0].lo, philox_const::M0), mul32<AVX2>(c[0].hi, philox_const::M0)};
+    const vu2 p1{mul32<AVX2>(c[2].lo, philox_const::M1), mul32<AVX2>(c[2].hi, philox_const::M1)};
+    const vu2 n0 = (p1 >> 32) ^ c[1] ^ key.v[0];
+    const vu2 n2 = (p0 >> 32) ^ c[3] ^ key.v[1];
+    c[0] = n0;
+    c[1] = p1;
+    c[2] = n2;
+    c[3] = p0;
+  }
+  for (int k = 0; k < 4; ++k) c[k] &= VecOps2::splat_u(0xffffffffu);
+}
+
 template <int D>
 struct LoopLanes {
   typedef GaussianLoop G;
@@ -274,6 +339,81 @@ struct LoopLanes {
     }
     const vu none = (vu)(c <= 0.0);
     for (int q = 0; q < MS; ++q) m[q] = lane_select(none, VecOps::splat(0.0), m[q]);
+  }
+
+  // draw_exact (D = 1) of two parts at once, the synthetic part (count k,
+  // the state's mean and factor, scale tau, TAG_SCATTER) in the low half of
+  // each pair vector and the real one (count m, the truth, scale 1,
+  // TAG_REAL) in the high half: each half computes draw_exact's operations
+  // in its order (the chi-square's first try, its rare scalar reruns, the
+  // mean from the try's spare normal), so the bits are draw_exact's; the
+  // two parts' chains (Philox, log, square roots, divisions) run side by
+  // side. The factors F are not kept (the two-part loops do not use them).
+  template <int AVX2>
+  MADSIM_LANE static void draw_exact_pair(const G::Params& p, vd k, vd m, const vd* st, u32x2 key,
+                                          vu replica, const uint32_t* ids, uint32_t t, vd* syn,
+                                          vd* real) {
+    static_assert(D == 1, "one part's factor is one number");
+    typedef VecOps2 O;
+    const vd2 c{k, m};
+    const vu2 live = le2(O::splat(D + 1.0), c);  // c >= D + 1
+    const vd2 nu = c - O::splat(1.0);
+    // chisquares (i = 0, site 2), the try's spare normal into z
+    const vd2 alpha = O::splat(0.5) * (nu - O::splat(0.0));
+    const vu2 boost = lt2(alpha, O::splat(1.0));
+    const vd2 d = alpha - O::splat(1.0 / 3.0);
+    const vd2 cg{lane_uniform(nu.lo) ? VecOps::splat(1.0 / sqrt(9.0 * d.lo[0]))
+                                     : 1.0 / VecOps::sqrt(9.0 * d.lo),
+                 lane_uniform(nu.hi) ? VecOps::splat(1.0 / sqrt(9.0 * d.hi[0]))
+                                     : 1.0 / VecOps::sqrt(9.0 * d.hi)};
+    const uint32_t tags[2] = {TAG_SCATTER, TAG_REAL};
+    vu2 w[4];
+    w[0] = O::splat_u(0);
+    w[1] = O::splat_u(t);
+    w[2] = vu2{VecOps::splat_u(make_stream(key, 0, t, tags[0], 2).stream),
+               VecOps::splat_u(make_stream(key, 0, t, tags[1], 2).stream)};
+    w[3] = vu2{replica, replica};
+    philox_lanes2<AVX2>(w, key);
+    vd2 x, z, v1, v, u, value;
+    vu2 accepted;
+    gamma_try_t<O>(d, cg, w[0], w[1], w[2], w[3], x, z, v1, v, u, value, accepted);
+    const vu2 redo = live & (boost | ~accepted);
+    if (lane_any(redo.lo | redo.hi)) accepted |= gamma_accept_t<O>(d, x, v1, v, u);
+    vd2 chi = O::splat(2.0) * value;
+    const vu2 scalar = live & (boost | ~accepted);
+    if (lane_any(scalar.lo | scalar.hi)) {
+      for (int h = 0; h < 2; ++h) {
+        const vu sc = h ? scalar.hi : scalar.lo;
+        const vd nuh = h ? nu.hi : nu.lo;
+        vd ch = h ? chi.hi : chi.lo;
+        for (int l = 0; l < LANES; ++l) {
+          if (!sc[l]) continue;
+          double sp;
+          uint32_t tries;
+          ch[l] = chisquare(nuh[l] - 0, make_stream(key, ids[l], t, tags[h], 2), sp, tries);
+        }
+        (h ? chi.hi : chi.lo) = ch;
+      }
+    }
+    // the rest of draw_exact: Y = L z, the mean, F = sqrt(chi), the scatter
+    const vd2 L{st[1], VecOps::splat(p.truth[1])};
+    const vd2 mu{st[0], VecOps::splat(p.truth[0])};
+    const vd2 s{VecOps::splat(p.tau), VecOps::splat(1.0)};
+    const vd2 Y = O::splat(0.0) + L * z;
+    const vd2 rc{lane_uniform(k) ? VecOps::splat(sqrt(k[0])) : VecOps::sqrt(k),
+                 lane_uniform(m) ? VecOps::splat(sqrt(m[0])) : VecOps::sqrt(m)};
+    const vd2 mean = mu + s * Y / rc;
+    const vd2 F = O::sqrt(chi);
+    const vd2 Y2 = O::splat(0.0) + L * F;
+    const vd2 scale{VecOps::splat(p.tau * p.tau), VecOps::splat(1.0 * 1.0)};
+    const vd2 scatter = scale * (O::splat(0.0) + Y2 * Y2);
+    const vu2 none = le2(c, O::splat(0.0));
+    const vd zero = VecOps::splat(0.0);
+    const vd2 out[MS] = {c, mean, scatter};
+    for (int q = 0; q < MS; ++q) {
+      syn[q] = lane_select(none.lo, zero, out[q].lo);
+      real[q] = lane_select(none.hi, zero, out[q].hi);
+    }
   }
 
   // GaussianLoop::draw_samples on lanes with c = 0 or c >= D + 1: the lanes
@@ -434,9 +574,6 @@ struct LoopLanes {
   template <int AVX2>
   MADSIM_LANE static void step(const G::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {
-    const int S = (int)G::state_size(p);
-    vd before[G_LANES_STATE];
-    for (int q = 0; q < S; ++q) before[q] = st[q];
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     vd k = VecOps::splat(k_t), m = VecOps::splat(p.loop == G::AUGMENT ? 0.0 : m_t);
     if (p.tpr > 0.0 && k_t > 0.0) k = lane_survivors<AVX2>(k_t, p.tpr, key, replica, ids, t, 0);
@@ -445,6 +582,11 @@ struct LoopLanes {
     // Parts of 0 < c < D + 1 points: the scalar step (below).
     vu redo = (vu)(k > 0.0) & (vu)(k < D + 1.0);
     if (p.loop == G::FRESH || p.loop == G::ACCUMULATE) redo |= (vu)(m > 0.0) & (vu)(m < D + 1.0);
+    const bool any_redo = lane_any(redo);
+    const int S = (int)G::state_size(p);
+    vd before[G_LANES_STATE];  // kept only for a scalar rerun
+    if (any_redo)
+      for (int q = 0; q < S; ++q) before[q] = st[q];
     vd* cnt = st + D + T;
     vd* lp = st + D + T + 3;
     vu ok;
@@ -454,14 +596,23 @@ struct LoopLanes {
       cnt[1] = k;
     } else {
       vd syn[MS], real[MS], w[D * D];
-      draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, true);
-      if (p.loop == G::AUGMENT) {
-        for (int q = 0; q < MS; ++q) real[q] = lp[q];
-      } else {
-        vd tmu[D], tL[T];
-        for (int i = 0; i < D; ++i) tmu[i] = VecOps::splat(p.truth[i]);
-        for (int q = 0; q < T; ++q) tL[q] = VecOps::splat(p.truth[D + q]);
-        draw_part<AVX2>(p, true, m, tmu, tL, key, replica, ids, t, real, w, true);
+      bool drawn = false;
+      if constexpr (D == 1 && AVX2 == 2) {
+        if (p.path == G::EXACT && p.loop != G::AUGMENT) {  // both parts drawn: side by side
+          draw_exact_pair<AVX2>(p, k, m, st, key, replica, ids, t, syn, real);
+          drawn = true;
+        }
+      }
+      if (!drawn) {
+        draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, true);
+        if (p.loop == G::AUGMENT) {
+          for (int q = 0; q < MS; ++q) real[q] = lp[q];
+        } else {
+          vd tmu[D], tL[T];
+          for (int i = 0; i < D; ++i) tmu[i] = VecOps::splat(p.truth[i]);
+          for (int q = 0; q < T; ++q) tL[q] = VecOps::splat(p.truth[D + q]);
+          draw_part<AVX2>(p, true, m, tmu, tL, key, replica, ids, t, real, w, true);
+        }
       }
       if (p.loop == G::ACCUMULATE) {
         lp[0] += real[0];
@@ -479,7 +630,7 @@ struct LoopLanes {
       }
     }
     cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
-    if (!lane_any(redo)) return;
+    if (!any_redo) return;
     double row[G_LANES_STATE];
     for (int l = 0; l < LANES; ++l) {
       if (!redo[l]) continue;
