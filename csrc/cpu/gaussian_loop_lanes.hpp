@@ -16,6 +16,10 @@
 //              lane in scalar code (lane_survivors). At D = 1 an exact part
 //              takes its mean's normal from the chi-square's first try (the
 //              layout of GaussianLoop::draw_exact): one block a part.
+//              With AVX-512 the loops that draw two parts at D = 1 on the
+//              exact path (fresh, accumulate, weighted) draw them side by
+//              side (draw_exact_pair), and divisions and square roots of
+//              counts that agree in every lane run once in scalar code.
 #pragma once
 #include "../madsim/models/gaussian_loop.hpp"
 #include "lane_kit.hpp"
