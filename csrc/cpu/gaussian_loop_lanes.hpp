@@ -60,7 +60,12 @@ MADSIM_LANE vd lane_select(vu mask, vd a, vd b) { return (vd)(((vu)a & mask) | (
 // every lane, so they are computed once in scalar code and splat: the same
 // IEEE operations, the same bits, a quarter of the divider's time or less.
 // A lane group whose lanes differ (a filter's survivors) takes the vectors.
+// AVX-512 only: with AVX2 (a vector in two registers) reading lane 0 and
+// testing the lanes measured 25% slower on the fresh loop than the vector
+// divisions it saves.
+template <int AVX2>
 MADSIM_LANE bool lane_uniform(vd x) {
+  if constexpr (AVX2 != 2) return false;
   const vu b = (vu)x;  // bits, so -0 and +0 (or NaNs) count as different
   return !lane_any(b ^ VecOps::splat_u(b[0]));
 }
@@ -233,11 +238,12 @@ struct LoopLanes {
   }
 
   // a <- pool(a, b) (moments.hpp::moments_pool).
+  template <int AVX2>
   MADSIM_LANE static void pool(vd* a, const vd* b) {
     const vd na = a[0], nb = b[0];
     const vd n = na + nb;
     vd w, share;  // na nb / n and nb / n
-    if (lane_uniform(na) && lane_uniform(nb)) {
+    if (lane_uniform<AVX2>(na) && lane_uniform<AVX2>(nb)) {
       const double sn = na[0] + nb[0];
       w = VecOps::splat(na[0] * nb[0] / sn);
       share = VecOps::splat(nb[0] / sn);
@@ -268,7 +274,7 @@ struct LoopLanes {
   MADSIM_LANE static void chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
                                      uint32_t tag, uint32_t first_site, vd nu, vu live, vd* out,
                                      vd* spare0 = nullptr) {
-    const bool same = lane_uniform(nu);
+    const bool same = lane_uniform<AVX2>(nu);
     for (int i = 0; i < D; ++i) {
       const vd alpha = 0.5 * (nu - (double)i);
       const vu boost = (vu)(alpha < 1.0);
@@ -316,7 +322,7 @@ struct LoopLanes {
     }
     tri_mul_vec(L, z, Y);
     m[0] = c;
-    const vd rc = lane_uniform(c) ? VecOps::splat(sqrt(c[0])) : VecOps::sqrt(c);
+    const vd rc = lane_uniform<AVX2>(c) ? VecOps::splat(sqrt(c[0])) : VecOps::sqrt(c);
     for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * Y[i] / rc;
     LaneNormalSeq<AVX2> off;
     off.start(key, t, tag, 1, replica);
@@ -366,10 +372,10 @@ struct LoopLanes {
     const vd2 alpha = O::splat(0.5) * (nu - O::splat(0.0));
     const vu2 boost = lt2(alpha, O::splat(1.0));
     const vd2 d = alpha - O::splat(1.0 / 3.0);
-    const vd2 cg{lane_uniform(nu.lo) ? VecOps::splat(1.0 / sqrt(9.0 * d.lo[0]))
-                                     : 1.0 / VecOps::sqrt(9.0 * d.lo),
-                 lane_uniform(nu.hi) ? VecOps::splat(1.0 / sqrt(9.0 * d.hi[0]))
-                                     : 1.0 / VecOps::sqrt(9.0 * d.hi)};
+    const vd2 cg{lane_uniform<AVX2>(nu.lo) ? VecOps::splat(1.0 / sqrt(9.0 * d.lo[0]))
+                                           : 1.0 / VecOps::sqrt(9.0 * d.lo),
+                 lane_uniform<AVX2>(nu.hi) ? VecOps::splat(1.0 / sqrt(9.0 * d.hi[0]))
+                                           : 1.0 / VecOps::sqrt(9.0 * d.hi)};
     const uint32_t tags[2] = {TAG_SCATTER, TAG_REAL};
     vu2 w[4];
     w[0] = O::splat_u(0);
@@ -404,8 +410,8 @@ struct LoopLanes {
     const vd2 mu{st[0], VecOps::splat(p.truth[0])};
     const vd2 s{VecOps::splat(p.tau), VecOps::splat(1.0)};
     const vd2 Y = O::splat(0.0) + L * z;
-    const vd2 rc{lane_uniform(k) ? VecOps::splat(sqrt(k[0])) : VecOps::sqrt(k),
-                 lane_uniform(m) ? VecOps::splat(sqrt(m[0])) : VecOps::sqrt(m)};
+    const vd2 rc{lane_uniform<AVX2>(k) ? VecOps::splat(sqrt(k[0])) : VecOps::sqrt(k),
+                 lane_uniform<AVX2>(m) ? VecOps::splat(sqrt(m[0])) : VecOps::sqrt(m)};
     const vd2 mean = mu + s * Y / rc;
     const vd2 F = O::sqrt(chi);
     const vd2 Y2 = O::splat(0.0) + L * F;
@@ -521,13 +527,14 @@ struct LoopLanes {
   }
 
   // GaussianLoop::fit into st's mean and factor; returns the mask of lanes fitted.
+  template <int AVX2>
   MADSIM_LANE static vu fit(const G::Params& p, const vd* real, const vd* syn, vd* st) {
     vd mu[D], L[T];
     vu ok;
     if (p.weight < 0.0) {
       vd pooled[MS];
       for (int q = 0; q < MS; ++q) pooled[q] = real[q];
-      pool(pooled, syn);
+      pool<AVX2>(pooled, syn);
       ok = ~(vu)(pooled[0] < D + 1.0);
       const vd div = divisor(p, pooled[0]);
       for (int i = 0; i < D; ++i) mu[i] = pooled[1 + i];
@@ -562,7 +569,8 @@ struct LoopLanes {
     }
     const vd* L = st + D;
     const vd dv = divisor(p, syn[0]);
-    const vd f = lane_uniform(dv) ? VecOps::splat(p.tau / sqrt(dv[0])) : p.tau / VecOps::sqrt(dv);
+    const vd f =
+        lane_uniform<AVX2>(dv) ? VecOps::splat(p.tau / sqrt(dv[0])) : p.tau / VecOps::sqrt(dv);
     vd LG[T];
     for (int i = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j) {
@@ -621,14 +629,14 @@ struct LoopLanes {
       if (p.loop == G::ACCUMULATE) {
         lp[0] += real[0];
         lp[1] += syn[0];
-        pool(lp + 2, real);
-        pool(lp + 2, syn);
+        pool<AVX2>(lp + 2, real);
+        pool<AVX2>(lp + 2, syn);
         for (int q = 0; q < MS; ++q) syn[q] = VecOps::splat(0.0);
-        ok = fit(p, lp + 2, syn, st);
+        ok = fit<AVX2>(p, lp + 2, syn, st);
         cnt[0] = lp[0];
         cnt[1] = lp[1];
       } else {
-        ok = fit(p, real, syn, st);
+        ok = fit<AVX2>(p, real, syn, st);
         cnt[0] = real[0];
         cnt[1] = syn[0];
       }
