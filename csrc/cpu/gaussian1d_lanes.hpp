@@ -37,8 +37,10 @@ struct LaneStep<Gaussian1D> {
     st[0] = mean;
     st[1] = scatter / (p.estimator == G::MLE ? p.n : p.n - 1.0);
     // G::renormalise, per lane where a lane leaves the range (rare)
-    const vu out = ~(vu)(st[1] >= G::SCALE_LO) | ((vu)(st[2] < 0.0) & (vu)(st[1] > G::SCALE_HI));
-    if (!lane_any(out)) return;
+    bool out = false;
+    for (int l = 0; l < LANES; ++l)
+      out = out || !(st[1][l] >= G::SCALE_LO) || (st[2][l] < 0.0 && st[1][l] > G::SCALE_HI);
+    if (!out) return;
     for (int l = 0; l < LANES; ++l) {
       double v = st[1][l], j = st[2][l];
       G::renormalise(v, j);
@@ -49,8 +51,10 @@ struct LaneStep<Gaussian1D> {
 
   // G::scale_of per lane (1 while every lane has j = 0).
   MADSIM_LANE static vd scale_of(const vd& j) {
+    bool zero = true;
+    for (int l = 0; l < LANES; ++l) zero = zero && j[l] == 0.0;
     vd scale = VecOps::splat(1.0);
-    if (!lane_any((vu)(j != 0.0))) return scale;
+    if (zero) return scale;
     for (int l = 0; l < LANES; ++l) scale[l] = G::scale_of(j[l]);
     return scale;
   }
@@ -70,17 +74,17 @@ struct LaneStep<Gaussian1D> {
       vu accepted;
       gamma_try_t<VecOps>(VecOps::splat(d), VecOps::splat(c), w[0], w[1], w[2], w[3], x, z, v1, v,
                           u, value, accepted);
-      if (!lane_all(accepted)) accepted |= gamma_accept_t<VecOps>(VecOps::splat(d), x, v1, v, u);
+      bool all = true;
+      for (int l = 0; l < LANES; ++l) all = all && accepted[l];
+      if (!all) accepted |= gamma_accept_t<VecOps>(VecOps::splat(d), x, v1, v, u);
       const vd chi2 = 2.0 * value;
       vd mean = st[0] + s * z / sqrt(p.n) * scale, scatter = s * s * chi2;
-      if (!lane_all(accepted)) {
-        for (int l = 0; l < LANES; ++l) {
-          if (accepted[l]) continue;
-          const Moments1 m = G::draw_exact(p.n, st[0][l], s[l],
-                                           make_stream(key, ids[l], t, TAG_SCATTER, 0), scale[l]);
-          mean[l] = m.mean;
-          scatter[l] = m.scatter;
-        }
+      for (int l = 0; l < LANES; ++l) {
+        if (accepted[l]) continue;
+        const Moments1 m = G::draw_exact(p.n, st[0][l], s[l],
+                                         make_stream(key, ids[l], t, TAG_SCATTER, 0), scale[l]);
+        mean[l] = m.mean;
+        scatter[l] = m.scatter;
       }
       fit(p, mean, scatter, st);
       return;

@@ -105,7 +105,9 @@ struct LaneKit {
       vd x, spare, v1, v, u, value;
       vu accepted;
       gamma_try_t<VecOps>(d, c, w[0], w[1], w[2], w[3], x, spare, v1, v, u, value, accepted);
-      if (!lane_all(accepted)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
+      bool all = true;
+      for (int l = 0; l < LANES; ++l) all = all && accepted[l];
+      if (!all) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
       const vd chi2 = 2.0 * value;
       for (int l = 0; l < LANES && g + l < count; ++l) {
         if (accepted[l] && !boost[l]) {
