@@ -224,6 +224,10 @@ def test_gaussian_loop_lane_filter_gives_the_scalar_bits():
         (1, ms.Fresh(real=12, synthetic=40), ms.Filter(tpr=0.1, fpr=0.9), "samples"),
         (2, ms.Accumulate(real=30, synthetic=9), ms.Filter(tpr=0.6, fpr=0.5), "exact"),
         (1, ms.Replace(n=[50, 3, 20, 4]), ms.Filter(tpr=0.45, fpr=0.0), "exact"),
+        # one part's counts differ between lanes, the other's agree (the
+        # paired draw of the two parts: one half scalar constants, one vector)
+        (1, ms.Fresh(real=10, synthetic=12), ms.Filter(tpr=0.3, fpr=0.0), "exact"),
+        (1, ms.Accumulate(real=7, synthetic=9), ms.Filter(tpr=0.0, fpr=0.4), "exact"),
     ]:
         fam = ms.Gaussian(dim=d) if d > 1 else ms.Gaussian()
         cfg = ms.Config(family=fam, loop=loop, path=path, filter=filt)
@@ -421,3 +425,50 @@ def test_regression_row_blocks_give_the_scalar_bits_in_every_lane_mode():
                     lanes = run(cfg)
             for v in scalar:
                 assert np.array_equal(scalar[v], lanes[v], equal_nan=True), (cfg, mode, v)
+
+
+def test_lane_groups_detect_and_record_as_scalar():
+    """The lane driver asks lookers[0] when a record is due and keeps whether
+    any replica of the group still watches a detector: with sparse records
+    and detectors that fire at different generations in different lanes
+    (every lane, so the groups stop watching; or some never), records and
+    first passages are the scalar driver's, for both lane families
+    (Gaussian1D; GaussianLoop at d = 1 without a filter: its lanes' scalar
+    divisions of the counts; with a filter: the vector ones)."""
+    cases = [  # config, a variance every replica falls below within the run
+        (ms.Config(loop=ms.Replace(n=6), path="exact"), 0.4),
+        (ms.Config(loop=ms.Fresh(real=4, synthetic=5), path="exact", temperature=0.8), 0.4),
+        (ms.Config(loop=ms.Replace(n=[5, 9, 4, 7] * 10), path="exact"), 0.4),
+        (
+            ms.Config(
+                loop=ms.Accumulate(real=4, synthetic=6),
+                path="exact",
+                temperature=0.5,
+                filter=ms.Filter(tpr=0.3, fpr=0.2),
+            ),
+            0.6,
+        ),
+    ]
+    ids = list(range(3, 22))  # a lane group, a partial group, a scalar rest
+
+    def run(cfg, det):
+        ds = ms.simulate(
+            cfg, replicas=ids, generations=40, seed=4, record=[7, 40], detect=det, threads=1, progress=False
+        )
+        return _by_replica(ds)
+
+    for cfg, low in cases:
+        every = [ms.FirstPassage("var", below=low, name="first")]
+        some = every + [
+            ms.FirstPassage("var", above=1.5, name="wide"),
+            ms.FirstPassage("var", below=1e-9, name="never"),
+        ]
+        for det in (every, some):
+            with _lanes_mode("off"):
+                scalar = run(cfg, det)
+            lanes = run(cfg, det)
+            first = scalar["first"]
+            assert len(set(first.tolist())) > 2, first  # lanes fire at different generations
+            assert (first[:8] >= 0).all(), first  # the first group stops watching (one detector)
+            for v in scalar:
+                assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v

@@ -19,6 +19,10 @@
 //              lane in scalar code (lane_survivors). At D = 1 an exact part
 //              takes its mean's normal from the chi-square's first try (the
 //              layout of GaussianLoop::draw_exact): one block a part.
+//              With AVX-512 the loops that draw two parts at D = 1 on the
+//              exact path (fresh, accumulate, weighted) draw them side by
+//              side (draw_exact_pair), and divisions and square roots of
+//              counts that agree in every lane run once in scalar code.
 #pragma once
 #include "../madsim/models/gaussian_loop.hpp"
 #include "lane_kit.hpp"
@@ -69,10 +73,22 @@ struct KitStep<GaussianLoop> {
 
 // a where the mask is set, else b.
 MADSIM_LANE vd lane_select(vu mask, vd a, vd b) { return (vd)(((vu)a & mask) | ((vu)b & ~mask)); }
-MADSIM_LANE bool lane_any(vu mask) {
-  bool any = false;
-  for (int l = 0; l < LANES; ++l) any = any || mask[l] != 0;
-  return any;
+
+// The divider (divisions and square roots, one unit per core, 16-20 cycles
+// a vector) bounds these loops; without a filter the divisions and square
+// roots of the part counts (the chi-square constants, sqrt(c), the pooling
+// weights, the replace factor's tau / sqrt(div)) hold the same value in
+// every lane, so they are computed once in scalar code and splat: the same
+// IEEE operations, the same bits, a quarter of the divider's time or less.
+// A lane group whose lanes differ (a filter's survivors) takes the vectors.
+// AVX-512 only: with AVX2 (a vector in two registers) reading lane 0 and
+// testing the lanes measured 25% slower on the fresh loop than the vector
+// divisions it saves.
+template <int AVX2>
+MADSIM_LANE bool lane_uniform(vd x) {
+  if constexpr (AVX2 != 2) return false;
+  const vu b = (vu)x;  // bits, so -0 and +0 (or NaNs) count as different
+  return !lane_any(b ^ VecOps::splat_u(b[0]));
 }
 
 // GaussianLoop::survivors on lanes: Binomial(c, 1 - drop) of every lane's
@@ -181,11 +197,12 @@ template <int AVX2>
 MADSIM_LANE void lane_chisquares(u32x2 key, vu replica, const uint32_t* ids, uint32_t t,
                                  uint32_t tag, uint32_t first_site, vd nu, vu live, int count,
                                  vd* out, vd* spare0 = nullptr) {
+  const bool same = lane_uniform<AVX2>(nu);
   for (int i = 0; i < count; ++i) {
     const vd alpha = 0.5 * (nu - (double)i);
     const vu boost = (vu)(alpha < 1.0);
     const vd d = alpha - 1.0 / 3.0;
-    const vd c = 1.0 / VecOps::sqrt(9.0 * d);
+    const vd c = same ? VecOps::splat(1.0 / sqrt(9.0 * d[0])) : 1.0 / VecOps::sqrt(9.0 * d);
     vu w[4];
     stream_blocks<AVX2>(
         key, 0, t, VecOps::splat_u(make_stream(key, 0, t, tag, first_site + i).stream), replica, w);
@@ -197,6 +214,7 @@ MADSIM_LANE void lane_chisquares(u32x2 key, vu replica, const uint32_t* ids, uin
     if (lane_any(redo)) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
     out[i] = 2.0 * value;
     const vu scalar = live & (boost | ~accepted);
+    if (!lane_any(scalar)) continue;
     for (int l = 0; l < LANES; ++l) {
       if (!scalar[l]) continue;
       double sp;
@@ -205,6 +223,71 @@ MADSIM_LANE void lane_chisquares(u32x2 key, vu replica, const uint32_t* ids, uin
                          sp, tries);
     }
   }
+}
+
+// Two lane groups side by side: every operation on a pair is the two
+// groups' operations, adjacent in the instruction stream, so two independent
+// dependency chains overlap in the out-of-order core
+// (LoopLanes<1>::draw_exact_pair). A struct of two vectors, not a GCC vector
+// of 2 LANES doubles: GCC builds and compares those element by element
+// through memory. Used with AVX-512, where a LANES-wide vector is one
+// register (with AVX2 it is already two).
+struct vu2 {
+  vu lo, hi;
+};
+struct vd2 {
+  vd lo, hi;
+};
+#define MADSIM_PAIR_OP(T, OP)                                                   \
+  MADSIM_LANE T operator OP(T a, T b) { return T{a.lo OP b.lo, a.hi OP b.hi}; } \
+  MADSIM_LANE T& operator OP## = (T & a, T b) { return a = a OP b; }
+MADSIM_PAIR_OP(vd2, +)
+MADSIM_PAIR_OP(vd2, -)
+MADSIM_PAIR_OP(vd2, *)
+MADSIM_PAIR_OP(vd2, /)
+MADSIM_PAIR_OP(vu2, &)
+MADSIM_PAIR_OP(vu2, |)
+MADSIM_PAIR_OP(vu2, ^)
+MADSIM_PAIR_OP(vu2, +)
+MADSIM_PAIR_OP(vu2, -)
+#undef MADSIM_PAIR_OP
+MADSIM_LANE vu2 operator~(vu2 a) { return vu2{~a.lo, ~a.hi}; }
+MADSIM_LANE vu2 operator>>(vu2 a, int k) { return vu2{a.lo >> k, a.hi >> k}; }
+MADSIM_LANE vu2 operator<<(vu2 a, int k) { return vu2{a.lo << k, a.hi << k}; }
+MADSIM_LANE vu2 operator^(vu2 a, uint32_t k) { return vu2{a.lo ^ k, a.hi ^ k}; }
+MADSIM_LANE vu2 lt2(vd2 a, vd2 b) { return vu2{(vu)(a.lo < b.lo), (vu)(a.hi < b.hi)}; }
+MADSIM_LANE vu2 le2(vd2 a, vd2 b) { return vu2{(vu)(a.lo <= b.lo), (vu)(a.hi <= b.hi)}; }
+
+// VecOps (lanes.hpp) on pairs of lane groups: the same IEEE operations.
+struct VecOps2 {
+  typedef vd2 V;
+  typedef vu2 U;
+  MADSIM_LANE static U bits(V x) { return U{(vu)x.lo, (vu)x.hi}; }
+  MADSIM_LANE static V from_bits(U u) { return V{(vd)u.lo, (vd)u.hi}; }
+  MADSIM_LANE static V splat(double x) { return V{VecOps::splat(x), VecOps::splat(x)}; }
+  MADSIM_LANE static U splat_u(uint64_t x) { return U{VecOps::splat_u(x), VecOps::splat_u(x)}; }
+  MADSIM_LANE static V sqrt(V x) { return V{VecOps::sqrt(x.lo), VecOps::sqrt(x.hi)}; }
+  MADSIM_LANE static U less(V a, V b) { return lt2(a, b); }
+};
+
+// Philox4x32-10 (philox_lanes) on two lane groups' counters, side by side.
+template <int AVX2>
+MADSIM_LANE void philox_lanes2(vu2 c[4], u32x2 key) {
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      key.v[0] += philox_const::W0;
+      key.v[1] += philox_const::W1;
+    }
+    const vu2 p0{mul32<AVX2>(c[0].lo, philox_const::M0), mul32<AVX2>(c[0].hi, philox_const::M0)};
+    const vu2 p1{mul32<AVX2>(c[2].lo, philox_const::M1), mul32<AVX2>(c[2].hi, philox_const::M1)};
+    const vu2 n0 = (p1 >> 32) ^ c[1] ^ key.v[0];
+    const vu2 n2 = (p0 >> 32) ^ c[3] ^ key.v[1];
+    c[0] = n0;
+    c[1] = p1;
+    c[2] = n2;
+    c[3] = p0;
+  }
+  for (int k = 0; k < 4; ++k) c[k] &= VecOps2::splat_u(0xffffffffu);
 }
 
 template <int D>
@@ -240,15 +323,25 @@ struct LoopLanes {
   }
 
   // a <- pool(a, b) (moments.hpp::moments_pool).
+  template <int AVX2>
   MADSIM_LANE static void pool(vd* a, const vd* b) {
     const vd na = a[0], nb = b[0];
-    const vd n = na + nb, w = na * nb / n;
+    const vd n = na + nb;
+    vd w, share;  // na nb / n and nb / n
+    if (lane_uniform<AVX2>(na) && lane_uniform<AVX2>(nb)) {
+      const double sn = na[0] + nb[0];
+      w = VecOps::splat(na[0] * nb[0] / sn);
+      share = VecOps::splat(nb[0] / sn);
+    } else {
+      w = na * nb / n;
+      share = nb / n;
+    }
     vd out[MS];
     const vd *am = a + 1, *bm = b + 1;
     for (int i = 0, k = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j, ++k)
         out[1 + D + k] = a[1 + D + k] + (b[1 + D + k] + (bm[i] - am[i]) * (bm[j] - am[j]) * w);
-    for (int i = 0; i < D; ++i) out[1 + i] = am[i] + (bm[i] - am[i]) * (nb / n);
+    for (int i = 0; i < D; ++i) out[1 + i] = am[i] + (bm[i] - am[i]) * share;
     out[0] = n;
     const vu keep = (vu)(nb == 0.0), copy = (vu)(na == 0.0);
     for (int q = 0; q < MS; ++q) a[q] = lane_select(keep, a[q], lane_select(copy, b[q], out[q]));
@@ -285,7 +378,7 @@ struct LoopLanes {
     }
     tri_mul_vec(L, z, Y);
     m[0] = c;
-    const vd rc = VecOps::sqrt(c);
+    const vd rc = lane_uniform<AVX2>(c) ? VecOps::splat(sqrt(c[0])) : VecOps::sqrt(c);
     for (int i = 0; i < D; ++i) m[1 + i] = mu[i] + s * Y[i] / rc;
     LaneNormalSeq<AVX2> off;
     off.start(key, t, tag, 1, replica);
@@ -312,6 +405,82 @@ struct LoopLanes {
     }
     const vu none = (vu)(c <= 0.0);
     for (int q = 0; q < MS; ++q) m[q] = lane_select(none, VecOps::splat(0.0), m[q]);
+  }
+
+  // draw_exact (D = 1) of two parts at once, the synthetic part (count k,
+  // the state's mean and factor, scale tau, TAG_SCATTER) in the low half of
+  // each pair vector and the real one (count m, the truth, scale 1,
+  // TAG_REAL) in the high half: each half computes draw_exact's operations
+  // in its order (the chi-square's first try, its rare scalar reruns, the
+  // mean from the try's spare normal), so the bits are draw_exact's; the
+  // two parts' chains (Philox, log, square roots, divisions) run side by
+  // side. The factors F are not kept (the two-part loops do not use them).
+  template <int AVX2>
+  MADSIM_LANE static void draw_exact_pair(const G::Params& p, vd k, vd m, const vd* st, u32x2 key,
+                                          vu replica, const uint32_t* ids, uint32_t t, vd* syn,
+                                          vd* real) {
+    static_assert(D == 1, "one part's factor is one number");
+    typedef VecOps2 O;
+    const vd2 c{k, m};
+    const vu2 live = le2(O::splat(D + 1.0), c);  // c >= D + 1
+    const vd2 nu = c - O::splat(1.0);
+    // chisquares (i = 0, site 2), the try's spare normal into z
+    const vd2 alpha = O::splat(0.5) * (nu - O::splat(0.0));
+    const vu2 boost = lt2(alpha, O::splat(1.0));
+    const vd2 d = alpha - O::splat(1.0 / 3.0);
+    const vd2 cg{lane_uniform<AVX2>(nu.lo) ? VecOps::splat(1.0 / sqrt(9.0 * d.lo[0]))
+                                           : 1.0 / VecOps::sqrt(9.0 * d.lo),
+                 lane_uniform<AVX2>(nu.hi) ? VecOps::splat(1.0 / sqrt(9.0 * d.hi[0]))
+                                           : 1.0 / VecOps::sqrt(9.0 * d.hi)};
+    const uint32_t tags[2] = {TAG_SCATTER, TAG_REAL};
+    vu2 w[4];
+    w[0] = O::splat_u(0);
+    w[1] = O::splat_u(t);
+    w[2] = vu2{VecOps::splat_u(make_stream(key, 0, t, tags[0], 2).stream),
+               VecOps::splat_u(make_stream(key, 0, t, tags[1], 2).stream)};
+    w[3] = vu2{replica, replica};
+    philox_lanes2<AVX2>(w, key);
+    vd2 x, z, v1, v, u, value;
+    vu2 accepted;
+    gamma_try_t<O>(d, cg, w[0], w[1], w[2], w[3], x, z, v1, v, u, value, accepted);
+    const vu2 redo = live & (boost | ~accepted);
+    if (lane_any(redo.lo | redo.hi)) accepted |= gamma_accept_t<O>(d, x, v1, v, u);
+    vd2 chi = O::splat(2.0) * value;
+    const vu2 scalar = live & (boost | ~accepted);
+    if (lane_any(scalar.lo | scalar.hi)) {
+      for (int h = 0; h < 2; ++h) {
+        const vu sc = h ? scalar.hi : scalar.lo;
+        const vd nuh = h ? nu.hi : nu.lo;
+        vd ch = h ? chi.hi : chi.lo;
+        for (int l = 0; l < LANES; ++l) {
+          if (!sc[l]) continue;
+          double sp;
+          uint32_t tries;
+          ch[l] =
+              called(&chisquare, nuh[l] - 0, make_stream(key, ids[l], t, tags[h], 2), sp, tries);
+        }
+        (h ? chi.hi : chi.lo) = ch;
+      }
+    }
+    // the rest of draw_exact: Y = L z, the mean, F = sqrt(chi), the scatter
+    const vd2 L{st[1], VecOps::splat(p.truth[1])};
+    const vd2 mu{st[0], VecOps::splat(p.truth[0])};
+    const vd2 s{VecOps::splat(p.tau), VecOps::splat(1.0)};
+    const vd2 Y = O::splat(0.0) + L * z;
+    const vd2 rc{lane_uniform<AVX2>(k) ? VecOps::splat(sqrt(k[0])) : VecOps::sqrt(k),
+                 lane_uniform<AVX2>(m) ? VecOps::splat(sqrt(m[0])) : VecOps::sqrt(m)};
+    const vd2 mean = mu + s * Y / rc;
+    const vd2 F = O::sqrt(chi);
+    const vd2 Y2 = O::splat(0.0) + L * F;
+    const vd2 scale{VecOps::splat(p.tau * p.tau), VecOps::splat(1.0 * 1.0)};
+    const vd2 scatter = scale * (O::splat(0.0) + Y2 * Y2);
+    const vu2 none = le2(c, O::splat(0.0));
+    const vd zero = VecOps::splat(0.0);
+    const vd2 out[MS] = {c, mean, scatter};
+    for (int q = 0; q < MS; ++q) {
+      syn[q] = lane_select(none.lo, zero, out[q].lo);
+      real[q] = lane_select(none.hi, zero, out[q].hi);
+    }
   }
 
   // GaussianLoop::draw_samples on lanes with c = 0 or c >= D + 1: the lanes
@@ -415,13 +584,14 @@ struct LoopLanes {
   }
 
   // GaussianLoop::fit into st's mean and factor; returns the mask of lanes fitted.
+  template <int AVX2>
   MADSIM_LANE static vu fit(const G::Params& p, const vd* real, const vd* syn, vd* st) {
     vd mu[D], L[T];
     vu ok;
     if (p.weight < 0.0) {
       vd pooled[MS];
       for (int q = 0; q < MS; ++q) pooled[q] = real[q];
-      pool(pooled, syn);
+      pool<AVX2>(pooled, syn);
       ok = ~(vu)(pooled[0] < D + 1.0);
       const vd div = divisor(p, pooled[0]);
       for (int i = 0; i < D; ++i) mu[i] = pooled[1 + i];
@@ -455,7 +625,9 @@ struct LoopLanes {
       cholesky(Gf);
     }
     const vd* L = st + D;
-    const vd f = p.tau / VecOps::sqrt(divisor(p, syn[0]));
+    const vd dv = divisor(p, syn[0]);
+    const vd f =
+        lane_uniform<AVX2>(dv) ? VecOps::splat(p.tau / sqrt(dv[0])) : p.tau / VecOps::sqrt(dv);
     vd LG[T];
     for (int i = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j) {
@@ -471,9 +643,6 @@ struct LoopLanes {
   template <int AVX2>
   MADSIM_LANE static void step(const G::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {
-    const int S = (int)G::state_size(p);
-    vd before[G_LANES_STATE];
-    for (int q = 0; q < S; ++q) before[q] = st[q];
     const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     vd k = VecOps::splat(k_t), m = VecOps::splat(p.loop == G::AUGMENT ? 0.0 : m_t);
     if (p.tpr > 0.0 && k_t > 0.0) k = lane_survivors<AVX2>(k_t, p.tpr, key, replica, ids, t, 0);
@@ -482,6 +651,11 @@ struct LoopLanes {
     // Parts of 0 < c < D + 1 points: the scalar step (below).
     vu redo = (vu)(k > 0.0) & (vu)(k < D + 1.0);
     if (p.loop == G::FRESH || p.loop == G::ACCUMULATE) redo |= (vu)(m > 0.0) & (vu)(m < D + 1.0);
+    const bool any_redo = lane_any(redo);
+    const int S = (int)G::state_size(p);
+    vd before[G_LANES_STATE];  // kept only for a scalar rerun
+    if (any_redo)
+      for (int q = 0; q < S; ++q) before[q] = st[q];
     vd* cnt = st + D + T;
     vd* lp = st + D + T + 3;
     vu ok;
@@ -491,32 +665,41 @@ struct LoopLanes {
       cnt[1] = k;
     } else {
       vd syn[MS], real[MS], w[D * D];
-      draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, true);
-      if (p.loop == G::AUGMENT) {
-        for (int q = 0; q < MS; ++q) real[q] = lp[q];
-      } else {
-        vd tmu[D], tL[T];
-        for (int i = 0; i < D; ++i) tmu[i] = VecOps::splat(p.truth[i]);
-        for (int q = 0; q < T; ++q) tL[q] = VecOps::splat(p.truth[D + q]);
-        draw_part<AVX2>(p, true, m, tmu, tL, key, replica, ids, t, real, w, true);
+      bool drawn = false;
+      if constexpr (D == 1 && AVX2 == 2) {
+        if (p.path == G::EXACT && p.loop != G::AUGMENT) {  // both parts drawn: side by side
+          draw_exact_pair<AVX2>(p, k, m, st, key, replica, ids, t, syn, real);
+          drawn = true;
+        }
+      }
+      if (!drawn) {
+        draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, true);
+        if (p.loop == G::AUGMENT) {
+          for (int q = 0; q < MS; ++q) real[q] = lp[q];
+        } else {
+          vd tmu[D], tL[T];
+          for (int i = 0; i < D; ++i) tmu[i] = VecOps::splat(p.truth[i]);
+          for (int q = 0; q < T; ++q) tL[q] = VecOps::splat(p.truth[D + q]);
+          draw_part<AVX2>(p, true, m, tmu, tL, key, replica, ids, t, real, w, true);
+        }
       }
       if (p.loop == G::ACCUMULATE) {
         lp[0] += real[0];
         lp[1] += syn[0];
-        pool(lp + 2, real);
-        pool(lp + 2, syn);
+        pool<AVX2>(lp + 2, real);
+        pool<AVX2>(lp + 2, syn);
         for (int q = 0; q < MS; ++q) syn[q] = VecOps::splat(0.0);
-        ok = fit(p, lp + 2, syn, st);
+        ok = fit<AVX2>(p, lp + 2, syn, st);
         cnt[0] = lp[0];
         cnt[1] = lp[1];
       } else {
-        ok = fit(p, real, syn, st);
+        ok = fit<AVX2>(p, real, syn, st);
         cnt[0] = real[0];
         cnt[1] = syn[0];
       }
     }
     cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
-    if (!lane_any(redo)) return;
+    if (!any_redo) return;
     double row[G_LANES_STATE];
     for (int l = 0; l < LANES; ++l) {
       if (!redo[l]) continue;

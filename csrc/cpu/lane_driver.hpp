@@ -141,14 +141,20 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
     replica[l] = ids[l];
     for (int k = 0; k < n; ++k) st[k][l] = state[l * S + k];
   }
+  // The lookers' record schedules move together (each records the same
+  // generations), so lookers[0] says when a record is due; whether any
+  // replica still watches a detector is kept, not asked of every looker
+  // every generation.
+  bool watching = false;
+  for (int l = 0; l < LANES; ++l) watching = watching || lookers[l].watching;
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
     L::template step<AVX2>(p, st, key, replica, ids, (uint32_t)t, scratch);
-    bool any = false;
-    for (int l = 0; l < LANES; ++l) any = any || lookers[l].wants((uint32_t)t);
-    if (!any) continue;
+    if (!watching && !lookers[0].wants((uint32_t)t)) continue;
+    watching = false;
     for (int l = 0; l < LANES; ++l) {
       for (int k = 0; k < n; ++k) state[l * S + k] = st[k][l];
       called(&Looker<M>::look, lookers[l], (uint32_t)t, state + l * S);
+      watching = watching || lookers[l].watching;
     }
   }
   for (int l = 0; l < LANES; ++l)

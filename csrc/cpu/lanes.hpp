@@ -106,6 +106,21 @@ struct VecOps {
   MADSIM_LANE static U less(V a, V b) { return (U)(a < b); }
 };
 
+// Whether any lane of a mask is set: the lanes OR-folded in halves (two
+// shuffles and ORs, no branch); a loop over the lanes compiled to one
+// extract, test and branch per lane.
+MADSIM_LANE bool lane_any(vu m) {
+#if MADSIM_LANES_WIDTH == 8
+  m |= __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+  m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 2, 3, 0, 1);
+#else
+  m |= __builtin_shufflevector(m, m, 2, 3, 0, 1);
+#endif
+  return (m[0] | m[1]) != 0;
+}
+// Whether every lane of a mask (lanes all ones or zero: a comparison's) is set.
+MADSIM_LANE bool lane_all(vu m) { return !lane_any(~m); }
+
 // 0, 1, .., LANES - 1.
 MADSIM_LANE vu lane_index() {
   vu r;
