@@ -48,6 +48,16 @@ def _by_replica(ds):
     return {v: ds[v].values[order] for v in cols}
 
 
+def _scalar_and_lanes(cfg, ids, seed, gens, mode):
+    """The run with MADSIM_LANES=off and in `mode` ("default": the widest the CPU has), by replica."""
+    with _lanes_mode("off"):
+        scalar = _by_replica(_run(cfg, ids, seed, gens))
+    if mode == "default":
+        return scalar, _by_replica(_run(cfg, ids, seed, gens))
+    with _lanes_mode(mode):
+        return scalar, _by_replica(_run(cfg, ids, seed, gens))
+
+
 @given(
     seed=S.seeds,
     ids=st.lists(S.replicas, min_size=5, max_size=5, unique=True),
@@ -284,13 +294,7 @@ def test_gaussian_loop_replace_lanes_give_the_scalar_bits(seed, d, extra, estima
     )
     ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
     ids = ids[rot:] + ids[:rot]
-    with _lanes_mode("off"):
-        scalar = _by_replica(_run(cfg, ids, seed, 12))
-    if mode == "default":
-        lanes = _by_replica(_run(cfg, ids, seed, 12))
-    else:
-        with _lanes_mode(mode):
-            lanes = _by_replica(_run(cfg, ids, seed, 12))
+    scalar, lanes = _scalar_and_lanes(cfg, ids, seed, 12, mode)
     for v in scalar:
         assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
 
@@ -376,13 +380,7 @@ def test_ppca_projection_lanes_give_the_scalar_bits(seed, d, q, loop, n, path, t
     cfg = ms.Config(family=fam, loop=lp, path=path, filter=ms.Filter(tpr=tpr) if tpr else None)
     ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
     ids = ids[rot:] + ids[:rot]
-    with _lanes_mode("off"):
-        scalar = _by_replica(_run(cfg, ids, seed, 9))
-    if mode == "default":
-        lanes = _by_replica(_run(cfg, ids, seed, 9))
-    else:
-        with _lanes_mode(mode):
-            lanes = _by_replica(_run(cfg, ids, seed, 9))
+    scalar, lanes = _scalar_and_lanes(cfg, ids, seed, 9, mode)
     assert "subspace_sin2" in scalar
     for v in scalar:
         assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
