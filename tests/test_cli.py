@@ -42,6 +42,9 @@ def test_ctrl_c_stops_a_long_run_and_keeps_the_completed_generations():
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
+        # SIGINT as a terminal gives it: a shell's background job (nohup ... &) starts with it
+        # ignored, the child would inherit that and Python would not raise KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={
             **os.environ,
             "PYTHONUNBUFFERED": "1",

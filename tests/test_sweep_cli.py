@@ -152,6 +152,8 @@ def test_real_ctrl_c_then_same_command_completes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # SIGINT as a terminal gives it (a background job of a shell starts with it ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     tasks = tmp_path / "s.tasks" / "tasks"
     deadline = time.monotonic() + 60
