@@ -29,6 +29,9 @@ def test_info_and_bad_arguments(capsys):
 
 def test_ctrl_c_stops_a_long_run_and_keeps_the_completed_generations():
     script = (
+        # Ctrl-C raises KeyboardInterrupt even where SIGINT started ignored (a shell's
+        # background job, e.g. `nohup pytest &`, passes that on to its children)
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import madsim as ms, warnings\n"
         "warnings.simplefilter('ignore')\n"
         "print('start', flush=True)\n"
@@ -42,9 +45,6 @@ def test_ctrl_c_stops_a_long_run_and_keeps_the_completed_generations():
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
-        # SIGINT as a terminal gives it: a shell's background job (nohup ... &) starts with it
-        # ignored, the child would inherit that and Python would not raise KeyboardInterrupt
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={
             **os.environ,
             "PYTHONUNBUFFERED": "1",

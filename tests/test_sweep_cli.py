@@ -142,18 +142,26 @@ weight = [0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.28, 0.32, 0.36, 0.4, 0.44, 0.48,
 """
 
 
+SWEEP_CHILD = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from madsim.cli import main\n"
+    "sys.exit(main(['sweep', 's.toml']))\n"
+)
+
+
 def test_real_ctrl_c_then_same_command_completes(tmp_path):
     (tmp_path / "s.toml").write_text(SLOW)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "madsim", "sweep", "s.toml"],
+        # `madsim sweep s.toml`, with Ctrl-C raising KeyboardInterrupt even where SIGINT started
+        # ignored (a shell's background job, e.g. `nohup pytest &`, passes that on)
+        [sys.executable, "-c", SWEEP_CHILD],
         cwd=tmp_path,
         # the subprocess imports the madsim under test (a relative PYTHONPATH would not survive cwd)
         env={**os.environ, "PYTHONPATH": str(Path(ms.__file__).resolve().parents[1])},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # SIGINT as a terminal gives it (a background job of a shell starts with it ignored)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     tasks = tmp_path / "s.tasks" / "tasks"
     deadline = time.monotonic() + 60
