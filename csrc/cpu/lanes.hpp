@@ -118,8 +118,6 @@ MADSIM_LANE bool lane_any(vu m) {
 #endif
   return (m[0] | m[1]) != 0;
 }
-// Whether every lane of a mask (lanes all ones or zero: a comparison's) is set.
-MADSIM_LANE bool lane_all(vu m) { return !lane_any(~m); }
 
 // 0, 1, .., LANES - 1.
 MADSIM_LANE vu lane_index() {
