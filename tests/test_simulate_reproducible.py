@@ -31,6 +31,15 @@ def test_thread_count_changes_no_number(path):
         _same(one, _run(path, threads=threads))
 
 
+@pytest.mark.parametrize("replicas", [2, 9, 17])
+def test_few_replicas_split_one_by_one_change_no_number(replicas):
+    # fewer replicas than a lane group per thread are cut one by one (whole
+    # groups otherwise): lanes, the scalar tail and the threads give the same bits
+    one = _run("exact", threads=1, replicas=replicas)
+    for threads in (2, 3):
+        _same(one, _run("exact", threads=threads, replicas=replicas))
+
+
 @pytest.mark.parametrize("path", ["exact", "samples"])
 def test_chunking_changes_no_number(path):
     whole = _run(path, chunk=60)

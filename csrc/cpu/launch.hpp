@@ -1,6 +1,7 @@
 // CPU launcher: maps replicas onto threads and nothing else. Replicas are
-// cut into contiguous blocks (about 32 per thread, whole lane groups) that
-// threads claim one at a time from a shared counter, so a thread slowed by
+// cut into contiguous blocks (about 32 per thread, whole lane groups where
+// there are groups enough to go round) that threads claim one at a time
+// from a shared counter, so a thread slowed by
 // the machine (a busy neighbour on a shared host) or by costlier replicas (an
 // EM that iterates longer, a token model on its binomial path) does not hold
 // up the others at the end of the chunk: with one fixed half per thread,
@@ -83,8 +84,13 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
     }
   };
   const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, R));
+  // Blocks of whole lane groups while there are enough groups to give every
+  // thread one; fewer replicas than that (a costly step run on a handful of
+  // replicas, e.g. regression at d = 50, T = 1e4 on 2 replicas) are cut one by
+  // one, so every thread works: rounded up to a group, R = 2 ran on one thread.
+  const int64_t unit = R >= nt * LANES ? LANES : 1;
   const int64_t per = (R + nt * 32 - 1) / (nt * 32);
-  const int64_t block = (per + LANES - 1) / LANES * LANES;
+  const int64_t block = (per + unit - 1) / unit * unit;
   std::atomic<int64_t> next{0};
   auto worker = [&]() {
     std::vector<double> obs(O > 0 ? O : 1);
