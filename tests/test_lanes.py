@@ -177,6 +177,12 @@ class _lanes_mode:
             os.environ["MADSIM_LANES"] = self.saved
 
 
+# 27 replicas: with AVX-512 at d = 1 on the exact path two lane groups
+# stepped together (step_pair), then one group alone, then 3 in scalar code.
+PAIR_IDS = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8, 12, 40, 2**31, 6, 2, 13, 77, 10]
+PAIR_IDS += [100 + i for i in range(8)]
+
+
 def _loop_config(d, loop, real, syn, path, estimator, tau, weight, filt, trunc):
     fam = ms.Gaussian(dim=d) if d > 1 else ms.Gaussian()
     if loop == "replace":
@@ -215,8 +221,7 @@ def test_gaussian_loop_replica_lanes_give_the_scalar_bits(
     seed, d, loop, real, syn, path, estimator, tau, weight, filt, trunc, rot
 ):
     cfg = _loop_config(d, loop, real, syn, path, estimator, tau, weight, filt, trunc)
-    ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
-    ids = ids[rot:] + ids[:rot]
+    ids = PAIR_IDS[rot:] + PAIR_IDS[:rot]
     with _lanes_mode("off"):
         scalar = _by_replica(_run(cfg, ids, seed, 12))
     lanes = _by_replica(_run(cfg, ids, seed, 12))
@@ -228,7 +233,7 @@ def test_gaussian_loop_lane_filter_gives_the_scalar_bits():
     """The filter's binomial survivors in lanes: inversion (count x drop < 10,
     one scalar probability sequence for every lane) and BTRS (each lane's
     scalar sampler) at d = 1, 2, on both paths and the replace schedule."""
-    ids = [7, 0, 2**32 - 1, 3, 11, 5, 9, 1, 30, 4, 8]
+    ids = PAIR_IDS
     for d, loop, filt, path in [
         (1, ms.Fresh(real=60, synthetic=60), ms.Filter(tpr=0.3, fpr=0.05), "exact"),
         (1, ms.Fresh(real=12, synthetic=40), ms.Filter(tpr=0.1, fpr=0.9), "samples"),

@@ -290,6 +290,42 @@ MADSIM_LANE void philox_lanes2(vu2 c[4], u32x2 key) {
   for (int k = 0; k < 4; ++k) c[k] &= VecOps2::splat_u(0xffffffffu);
 }
 
+// What the fit and the replace factor (LoopLanes) need of a vector type,
+// for one lane group (vd) and a pair (vd2) alike, so both steps share them.
+#define MADSIM_PAIR_SCALAR_OP(OP)                                                    \
+  MADSIM_LANE vd2 operator OP(vd2 a, double b) { return vd2{a.lo OP b, a.hi OP b}; } \
+  MADSIM_LANE vd2 operator OP(double a, vd2 b) { return vd2{a OP b.lo, a OP b.hi}; }
+MADSIM_PAIR_SCALAR_OP(+)
+MADSIM_PAIR_SCALAR_OP(-)
+MADSIM_PAIR_SCALAR_OP(*)
+MADSIM_PAIR_SCALAR_OP(/)
+#undef MADSIM_PAIR_SCALAR_OP
+MADSIM_LANE vu lanes_less(vd a, vd b) { return (vu)(a < b); }
+MADSIM_LANE vu2 lanes_less(vd2 a, vd2 b) { return lt2(a, b); }
+MADSIM_LANE vu lanes_equal(vd a, vd b) { return (vu)(a == b); }
+MADSIM_LANE vu2 lanes_equal(vd2 a, vd2 b) { return vu2{(vu)(a.lo == b.lo), (vu)(a.hi == b.hi)}; }
+MADSIM_LANE vd2 lane_select(vu2 m, vd2 a, vd2 b) {
+  return vd2{lane_select(m.lo, a.lo, b.lo), lane_select(m.hi, a.hi, b.hi)};
+}
+MADSIM_LANE bool lane_any(vu2 m) { return lane_any(m.lo | m.hi); }
+template <class V>
+struct OpsOf {
+  typedef VecOps type;
+};
+template <>
+struct OpsOf<vd2> {
+  typedef VecOps2 type;
+};
+// f on each lane group: f(x) for one, f(x.lo), f(x.hi) for a pair.
+template <class F>
+MADSIM_LANE vd per_group(F f, vd x) {
+  return f(x);
+}
+template <class F>
+MADSIM_LANE vd2 per_group(F f, vd2 x) {
+  return vd2{f(x.lo), f(x.hi)};
+}
+
 template <int D>
 struct LoopLanes {
   typedef GaussianLoop G;
@@ -306,48 +342,64 @@ struct LoopLanes {
   }
 
   // In place (linalg.hpp::cholesky_packed): a pivot not > 0 zeroes its column.
-  MADSIM_LANE static void cholesky(vd* a) {
+  template <class V>
+  MADSIM_LANE static void cholesky(V* a) {
+    typedef typename OpsOf<V>::type O;
     for (int j = 0; j < D; ++j) {
-      vd s = a[tri_(j, j)];
+      V s = a[tri_(j, j)];
       for (int k = 0; k < j; ++k) s -= a[tri_(j, k)] * a[tri_(j, k)];
-      const vu pos = (vu)(s > 0.0);
-      const vd l = VecOps::sqrt(s);
-      const vd zero = VecOps::splat(0.0);
+      const auto pos = lanes_less(O::splat(0.0), s);  // s > 0
+      const V l = O::sqrt(s);
+      const V zero = O::splat(0.0);
       a[tri_(j, j)] = lane_select(pos, l, zero);
       for (int i = j + 1; i < D; ++i) {
-        vd v = a[tri_(i, j)];
+        V v = a[tri_(i, j)];
         for (int k = 0; k < j; ++k) v -= a[tri_(i, k)] * a[tri_(j, k)];
         a[tri_(i, j)] = lane_select(pos, v / l, zero);
       }
     }
   }
 
-  // a <- pool(a, b) (moments.hpp::moments_pool).
+  // na nb / n and nb / n of one lane group (moments_pool's weights).
   template <int AVX2>
-  MADSIM_LANE static void pool(vd* a, const vd* b) {
-    const vd na = a[0], nb = b[0];
-    const vd n = na + nb;
-    vd w, share;  // na nb / n and nb / n
+  MADSIM_LANE static void pool_weights(vd na, vd nb, vd& w, vd& share) {
     if (lane_uniform<AVX2>(na) && lane_uniform<AVX2>(nb)) {
       const double sn = na[0] + nb[0];
       w = VecOps::splat(na[0] * nb[0] / sn);
       share = VecOps::splat(nb[0] / sn);
     } else {
+      const vd n = na + nb;
       w = na * nb / n;
       share = nb / n;
     }
-    vd out[MS];
-    const vd *am = a + 1, *bm = b + 1;
+  }
+  template <int AVX2>
+  MADSIM_LANE static void pool_weights(vd2 na, vd2 nb, vd2& w, vd2& share) {
+    pool_weights<AVX2>(na.lo, nb.lo, w.lo, share.lo);
+    pool_weights<AVX2>(na.hi, nb.hi, w.hi, share.hi);
+  }
+
+  // a <- pool(a, b) (moments.hpp::moments_pool).
+  template <int AVX2, class V>
+  MADSIM_LANE static void pool(V* a, const V* b) {
+    const V na = a[0], nb = b[0];
+    const V n = na + nb;
+    V w, share;
+    pool_weights<AVX2>(na, nb, w, share);
+    V out[MS];
+    const V *am = a + 1, *bm = b + 1;
     for (int i = 0, k = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j, ++k)
         out[1 + D + k] = a[1 + D + k] + (b[1 + D + k] + (bm[i] - am[i]) * (bm[j] - am[j]) * w);
     for (int i = 0; i < D; ++i) out[1 + i] = am[i] + (bm[i] - am[i]) * share;
     out[0] = n;
-    const vu keep = (vu)(nb == 0.0), copy = (vu)(na == 0.0);
+    typedef typename OpsOf<V>::type O;
+    const auto keep = lanes_equal(nb, O::splat(0.0)), copy = lanes_equal(na, O::splat(0.0));
     for (int q = 0; q < MS; ++q) a[q] = lane_select(keep, a[q], lane_select(copy, b[q], out[q]));
   }
 
-  MADSIM_LANE static vd divisor(const G::Params& p, vd count) {
+  template <class V>
+  MADSIM_LANE static V divisor(const G::Params& p, V count) {
     return p.estimator == G::MLE ? count : count - 1.0;
   }
 
@@ -407,47 +459,49 @@ struct LoopLanes {
     for (int q = 0; q < MS; ++q) m[q] = lane_select(none, VecOps::splat(0.0), m[q]);
   }
 
-  // draw_exact (D = 1) of two parts at once, the synthetic part (count k,
-  // the state's mean and factor, scale tau, TAG_SCATTER) in the low half of
-  // each pair vector and the real one (count m, the truth, scale 1,
-  // TAG_REAL) in the high half: each half computes draw_exact's operations
-  // in its order (the chi-square's first try, its rare scalar reruns, the
-  // mean from the try's spare normal), so the bits are draw_exact's; the
-  // two parts' chains (Philox, log, square roots, divisions) run side by
-  // side. The factors F are not kept (the two-part loops do not use them).
+  // draw_exact (D = 1) of two parts at once, in the halves of pair vectors:
+  // part h has count c, mean mu, factor L and scale s (the halves of each),
+  // stream tag tags[h], replicas replica and replica ids ids[h]. Each half
+  // computes draw_exact's operations in its order (the chi-square's first
+  // try, its rare scalar reruns, the mean from the try's spare normal), so
+  // the bits are draw_exact's; the two parts' chains (Philox, log, square
+  // roots, divisions) run side by side. Two parts of one lane group (the
+  // synthetic and the real of fresh, accumulate and weighted) or the same
+  // part of two groups (step_pair). F gets the factor sqrt(chi); the scatter
+  // is computed where `scatter` (else zero, as draw_exact).
   template <int AVX2>
-  MADSIM_LANE static void draw_exact_pair(const G::Params& p, vd k, vd m, const vd* st, u32x2 key,
-                                          vu replica, const uint32_t* ids, uint32_t t, vd* syn,
-                                          vd* real) {
+  MADSIM_LANE static void draw_exact_pair(vd2 c, vd2 mu, vd2 L, vd2 s, const uint32_t tags[2],
+                                          vu2 replica, const uint32_t* const ids[2], u32x2 key,
+                                          uint32_t t, vd2* m, vd2& F, bool scatter) {
     static_assert(D == 1, "one part's factor is one number");
     typedef VecOps2 O;
-    const vd2 c{k, m};
     const vu2 live = le2(O::splat(D + 1.0), c);  // c >= D + 1
     const vd2 nu = c - O::splat(1.0);
     // chisquares (i = 0, site 2), the try's spare normal into z
     const vd2 alpha = O::splat(0.5) * (nu - O::splat(0.0));
     const vu2 boost = lt2(alpha, O::splat(1.0));
     const vd2 d = alpha - O::splat(1.0 / 3.0);
-    const vd2 cg{lane_uniform<AVX2>(nu.lo) ? VecOps::splat(1.0 / sqrt(9.0 * d.lo[0]))
-                                           : 1.0 / VecOps::sqrt(9.0 * d.lo),
-                 lane_uniform<AVX2>(nu.hi) ? VecOps::splat(1.0 / sqrt(9.0 * d.hi[0]))
-                                           : 1.0 / VecOps::sqrt(9.0 * d.hi)};
-    const uint32_t tags[2] = {TAG_SCATTER, TAG_REAL};
+    const vd2 cg = per_group(
+        [](vd dh) {
+          return lane_uniform<AVX2>(dh) ? VecOps::splat(1.0 / sqrt(9.0 * dh[0]))
+                                        : 1.0 / VecOps::sqrt(9.0 * dh);
+        },
+        d);
     vu2 w[4];
     w[0] = O::splat_u(0);
     w[1] = O::splat_u(t);
     w[2] = vu2{VecOps::splat_u(make_stream(key, 0, t, tags[0], 2).stream),
                VecOps::splat_u(make_stream(key, 0, t, tags[1], 2).stream)};
-    w[3] = vu2{replica, replica};
+    w[3] = replica;
     philox_lanes2<AVX2>(w, key);
     vd2 x, z, v1, v, u, value;
     vu2 accepted;
     gamma_try_t<O>(d, cg, w[0], w[1], w[2], w[3], x, z, v1, v, u, value, accepted);
     const vu2 redo = live & (boost | ~accepted);
-    if (lane_any(redo.lo | redo.hi)) accepted |= gamma_accept_t<O>(d, x, v1, v, u);
+    if (lane_any(redo)) accepted |= gamma_accept_t<O>(d, x, v1, v, u);
     vd2 chi = O::splat(2.0) * value;
     const vu2 scalar = live & (boost | ~accepted);
-    if (lane_any(scalar.lo | scalar.hi)) {
+    if (lane_any(scalar)) {
       for (int h = 0; h < 2; ++h) {
         const vu sc = h ? scalar.hi : scalar.lo;
         const vd nuh = h ? nu.hi : nu.lo;
@@ -457,30 +511,29 @@ struct LoopLanes {
           double sp;
           uint32_t tries;
           ch[l] =
-              called(&chisquare, nuh[l] - 0, make_stream(key, ids[l], t, tags[h], 2), sp, tries);
+              called(&chisquare, nuh[l] - 0, make_stream(key, ids[h][l], t, tags[h], 2), sp, tries);
         }
         (h ? chi.hi : chi.lo) = ch;
       }
     }
     // the rest of draw_exact: Y = L z, the mean, F = sqrt(chi), the scatter
-    const vd2 L{st[1], VecOps::splat(p.truth[1])};
-    const vd2 mu{st[0], VecOps::splat(p.truth[0])};
-    const vd2 s{VecOps::splat(p.tau), VecOps::splat(1.0)};
     const vd2 Y = O::splat(0.0) + L * z;
-    const vd2 rc{lane_uniform<AVX2>(k) ? VecOps::splat(sqrt(k[0])) : VecOps::sqrt(k),
-                 lane_uniform<AVX2>(m) ? VecOps::splat(sqrt(m[0])) : VecOps::sqrt(m)};
+    const vd2 rc = per_group(
+        [](vd ch) {
+          return lane_uniform<AVX2>(ch) ? VecOps::splat(sqrt(ch[0])) : VecOps::sqrt(ch);
+        },
+        c);
     const vd2 mean = mu + s * Y / rc;
-    const vd2 F = O::sqrt(chi);
-    const vd2 Y2 = O::splat(0.0) + L * F;
-    const vd2 scale{VecOps::splat(p.tau * p.tau), VecOps::splat(1.0 * 1.0)};
-    const vd2 scatter = scale * (O::splat(0.0) + Y2 * Y2);
-    const vu2 none = le2(c, O::splat(0.0));
-    const vd zero = VecOps::splat(0.0);
-    const vd2 out[MS] = {c, mean, scatter};
-    for (int q = 0; q < MS; ++q) {
-      syn[q] = lane_select(none.lo, zero, out[q].lo);
-      real[q] = lane_select(none.hi, zero, out[q].hi);
+    F = O::sqrt(chi);
+    vd2 sc = O::splat(0.0);
+    if (scatter) {
+      const vd2 Y2 = O::splat(0.0) + L * F;
+      sc = s * s * (O::splat(0.0) + Y2 * Y2);
     }
+    const vu2 none = le2(c, O::splat(0.0));
+    m[0] = lane_select(none, O::splat(0.0), c);
+    m[1] = lane_select(none, O::splat(0.0), mean);
+    m[2] = lane_select(none, O::splat(0.0), sc);
   }
 
   // GaussianLoop::draw_samples on lanes with c = 0 or c >= D + 1: the lanes
@@ -584,22 +637,24 @@ struct LoopLanes {
   }
 
   // GaussianLoop::fit into st's mean and factor; returns the mask of lanes fitted.
-  template <int AVX2>
-  MADSIM_LANE static vu fit(const G::Params& p, const vd* real, const vd* syn, vd* st) {
-    vd mu[D], L[T];
-    vu ok;
+  template <int AVX2, class V>
+  MADSIM_LANE static auto fit(const G::Params& p, const V* real, const V* syn, V* st) {
+    typedef typename OpsOf<V>::type O;
+    const V enough = O::splat(D + 1.0);
+    V mu[D], L[T];
+    typename O::U ok;
     if (p.weight < 0.0) {
-      vd pooled[MS];
+      V pooled[MS];
       for (int q = 0; q < MS; ++q) pooled[q] = real[q];
       pool<AVX2>(pooled, syn);
-      ok = ~(vu)(pooled[0] < D + 1.0);
-      const vd div = divisor(p, pooled[0]);
+      ok = ~lanes_less(pooled[0], enough);
+      const V div = divisor(p, pooled[0]);
       for (int i = 0; i < D; ++i) mu[i] = pooled[1 + i];
       for (int k = 0; k < T; ++k) L[k] = pooled[1 + D + k] / div;
     } else {
-      ok = ~((vu)(real[0] < D + 1.0) | (vu)(syn[0] < D + 1.0));
+      ok = ~(lanes_less(real[0], enough) | lanes_less(syn[0], enough));
       const double w = p.weight;
-      const vd dr = divisor(p, real[0]), ds = divisor(p, syn[0]);
+      const V dr = divisor(p, real[0]), ds = divisor(p, syn[0]);
       for (int i = 0; i < D; ++i) mu[i] = w * real[1 + i] + (1.0 - w) * syn[1 + i];
       for (int k = 0; k < T; ++k)
         L[k] = w * (real[1 + D + k] / dr) + (1.0 - w) * (syn[1 + D + k] / ds);
@@ -616,7 +671,6 @@ struct LoopLanes {
                                      const uint32_t* ids, uint32_t t, vd k) {
     vd syn[MS], w[D * D], Gf[T];
     draw_part<AVX2>(p, false, k, st, st + D, key, replica, ids, t, syn, w, false);
-    const vu ok = ~(vu)(k < D + 1.0);
     if (p.path == G::EXACT) {
       for (int i = 0; i < D; ++i)
         for (int j = 0; j <= i; ++j) Gf[tri_(i, j)] = w[i * D + j];
@@ -624,14 +678,28 @@ struct LoopLanes {
       for (int q = 0; q < T; ++q) Gf[q] = w[q];
       cholesky(Gf);
     }
-    const vd* L = st + D;
-    const vd dv = divisor(p, syn[0]);
-    const vd f =
-        lane_uniform<AVX2>(dv) ? VecOps::splat(p.tau / sqrt(dv[0])) : p.tau / VecOps::sqrt(dv);
-    vd LG[T];
+    return replace_fit<AVX2>(p, st, syn, Gf, k);
+  }
+
+  // The rest of step_replace, once the synthetic part syn and G are drawn:
+  // the lanes of k >= D + 1 points take syn's mean and the factor
+  // (tau / sqrt(div)) L G; returns their mask.
+  template <int AVX2, class V>
+  MADSIM_LANE static auto replace_fit(const G::Params& p, V* st, const V* syn, const V* Gf, V k) {
+    typedef typename OpsOf<V>::type O;
+    const auto ok = ~lanes_less(k, O::splat(D + 1.0));
+    const V* L = st + D;
+    const V dv = divisor(p, syn[0]);
+    const double tau = p.tau;
+    const V f = per_group(
+        [tau](vd x) {
+          return lane_uniform<AVX2>(x) ? VecOps::splat(tau / sqrt(x[0])) : tau / VecOps::sqrt(x);
+        },
+        dv);
+    V LG[T];
     for (int i = 0; i < D; ++i)
       for (int j = 0; j <= i; ++j) {
-        vd v = VecOps::splat(0.0);
+        V v = O::splat(0.0);
         for (int q = j; q <= i; ++q) v += L[tri_(i, q)] * Gf[tri_(q, j)];
         LG[tri_(i, j)] = f * v;
       }
@@ -668,7 +736,17 @@ struct LoopLanes {
       bool drawn = false;
       if constexpr (D == 1 && AVX2 == 2) {
         if (p.path == G::EXACT && p.loop != G::AUGMENT) {  // both parts drawn: side by side
-          draw_exact_pair<AVX2>(p, k, m, st, key, replica, ids, t, syn, real);
+          const uint32_t tags[2] = {TAG_SCATTER, TAG_REAL};
+          const uint32_t* const pid[2] = {ids, ids};
+          vd2 out[MS], F;
+          draw_exact_pair<AVX2>(vd2{k, m}, vd2{st[0], VecOps::splat(p.truth[0])},
+                                vd2{st[1], VecOps::splat(p.truth[1])},
+                                vd2{VecOps::splat(p.tau), VecOps::splat(1.0)}, tags,
+                                vu2{replica, replica}, pid, key, t, out, F, true);
+          for (int q = 0; q < MS; ++q) {
+            syn[q] = out[q].lo;
+            real[q] = out[q].hi;
+          }
           drawn = true;
         }
       }
@@ -699,7 +777,42 @@ struct LoopLanes {
       }
     }
     cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
-    if (!any_redo) return;
+    if (any_redo) rerun(p, st, before, redo, key, ids, t, scratch);
+  }
+
+  // GaussianLoop::init of a lane group's rows (state + l * S): the truth and,
+  // under augment, the fixed real part drawn in lanes (draw_part at
+  // generation 0, the scalar init's streams); a lane whose part has
+  // 0 < c < D + 1 points runs the scalar init. An augment run's init cost
+  // about nine of its generations in scalar code.
+  template <int AVX2>
+  MADSIM_LANE static void init(const G::Params& p, double* state, int64_t S, u32x2 key, vu replica,
+                               const uint32_t* ids, double* scratch) {
+    for (int l = 0; l < LANES; ++l) {
+      double* row = state + l * S;
+      for (int64_t q = 0; q < S; ++q) row[q] = 0.0;
+      for (int q = 0; q < D + T; ++q) row[q] = p.truth[q];
+    }
+    if (p.loop != G::AUGMENT) return;
+    const vd c = lane_survivors<AVX2>(p.real_fixed, p.fpr, key, replica, ids, 0, 1);
+    vd tmu[D], tL[T], m[MS], w[D * D];
+    for (int i = 0; i < D; ++i) tmu[i] = VecOps::splat(p.truth[i]);
+    for (int q = 0; q < T; ++q) tL[q] = VecOps::splat(p.truth[D + q]);
+    draw_part<AVX2>(p, true, c, tmu, tL, key, replica, ids, 0, m, w, true);
+    const vu redo = (vu)(c > 0.0) & (vu)(c < D + 1.0);
+    for (int l = 0; l < LANES; ++l) {
+      double* row = state + l * S;
+      if (redo[l])
+        called(&G::init, p, row, key, ids[l], scratch);
+      else
+        for (int q = 0; q < MS; ++q) row[D + T + 3 + q] = m[q][l];
+    }
+  }
+
+  // The lanes in redo take the scalar step from their state before it.
+  MADSIM_LANE static void rerun(const G::Params& p, vd* st, const vd* before, vu redo, u32x2 key,
+                                const uint32_t* ids, uint32_t t, double* scratch) {
+    const int S = (int)G::state_size(p);
     double row[G_LANES_STATE];
     for (int l = 0; l < LANES; ++l) {
       if (!redo[l]) continue;
@@ -707,6 +820,94 @@ struct LoopLanes {
       called(&G::template step<ScalarKit>, p, row, key, ids[l], t, scratch);
       for (int q = 0; q < S; ++q) st[q][l] = row[q];
     }
+  }
+
+  // Whether two lane groups step together (step_pair): the exact path at
+  // D = 1, compiled for AVX-512 only (pairs_avx512).
+  static bool pairs(const G::Params& p) { return D == 1 && p.path == G::EXACT; }
+
+  // step on two lane groups at once, sa (replicas ra, ids) and sb (rb,
+  // ids + LANES): every operation runs on the pair vectors of the two, so
+  // the groups' dependency chains, which hold one group's generation to the
+  // latency of its Box-Muller log, divisions and square roots and its fit,
+  // run side by side (the loops that draw one part a generation, augment and
+  // replace, had nothing else to overlap). Each lane computes step's
+  // operations in its order: the same bits.
+  template <int AVX2>
+  MADSIM_LANE static void step_pair(const G::Params& p, vd* sa, vd* sb, u32x2 key, vu ra, vu rb,
+                                    const uint32_t* ids, uint32_t t, double* scratch) {
+    static_assert(D == 1 && AVX2 == 2, "pairs: the exact path at D = 1 with AVX-512");
+    typedef VecOps2 O;
+    const uint32_t* idb = ids + LANES;
+    const double m_t = p.counts[2 * (int64_t)(t - 1)], k_t = p.counts[2 * (int64_t)(t - 1) + 1];
+    vd2 k = O::splat(k_t), m = O::splat(p.loop == G::AUGMENT ? 0.0 : m_t);
+    if (p.tpr > 0.0 && k_t > 0.0)
+      k = vd2{lane_survivors<AVX2>(k_t, p.tpr, key, ra, ids, t, 0),
+              lane_survivors<AVX2>(k_t, p.tpr, key, rb, idb, t, 0)};
+    if (p.loop != G::AUGMENT && p.fpr > 0.0 && m_t > 0.0)
+      m = vd2{lane_survivors<AVX2>(m_t, p.fpr, key, ra, ids, t, 1),
+              lane_survivors<AVX2>(m_t, p.fpr, key, rb, idb, t, 1)};
+    // Parts of 0 < c < D + 1 points: the scalar step (rerun).
+    const vd2 zero = O::splat(0.0), enough = O::splat(D + 1.0);
+    vu2 redo = lanes_less(zero, k) & lanes_less(k, enough);
+    if (p.loop == G::FRESH || p.loop == G::ACCUMULATE)
+      redo |= lanes_less(zero, m) & lanes_less(m, enough);
+    const bool any_redo = lane_any(redo);
+    const int S = (int)G::state_size(p);
+    vd2 st[G_LANES_STATE];
+    for (int q = 0; q < S; ++q) st[q] = vd2{sa[q], sb[q]};
+    vd2* cnt = st + D + T;
+    vd2* lp = st + D + T + 3;
+    const uint32_t syn_tags[2] = {TAG_SCATTER, TAG_SCATTER}, real_tags[2] = {TAG_REAL, TAG_REAL};
+    const uint32_t* const pid[2] = {ids, idb};
+    const vu2 rep{ra, rb};
+    vd2 syn[MS], F;
+    const bool replace = p.loop == G::REPLACE;
+    draw_exact_pair<AVX2>(k, st[0], st[1], O::splat(p.tau), syn_tags, rep, pid, key, t, syn, F,
+                          !replace);
+    vu2 ok;
+    if (replace) {
+      ok = replace_fit<AVX2>(p, st, syn, &F, k);
+      cnt[0] = zero;
+      cnt[1] = k;
+    } else {
+      vd2 real[MS];
+      if (p.loop == G::AUGMENT) {
+        for (int q = 0; q < MS; ++q) real[q] = lp[q];
+      } else {
+        vd2 Fr;
+        draw_exact_pair<AVX2>(m, O::splat(p.truth[0]), O::splat(p.truth[1]), O::splat(1.0),
+                              real_tags, rep, pid, key, t, real, Fr, true);
+      }
+      if (p.loop == G::ACCUMULATE) {
+        lp[0] += real[0];
+        lp[1] += syn[0];
+        pool<AVX2>(lp + 2, real);
+        pool<AVX2>(lp + 2, syn);
+        for (int q = 0; q < MS; ++q) syn[q] = zero;
+        ok = fit<AVX2>(p, lp + 2, syn, st);
+        cnt[0] = lp[0];
+        cnt[1] = lp[1];
+      } else {
+        ok = fit<AVX2>(p, real, syn, st);
+        cnt[0] = real[0];
+        cnt[1] = syn[0];
+      }
+    }
+    cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
+    vd before_a[G_LANES_STATE], before_b[G_LANES_STATE];
+    if (any_redo)
+      for (int q = 0; q < S; ++q) {
+        before_a[q] = sa[q];
+        before_b[q] = sb[q];
+      }
+    for (int q = 0; q < S; ++q) {
+      sa[q] = st[q].lo;
+      sb[q] = st[q].hi;
+    }
+    if (!any_redo) return;
+    rerun(p, sa, before_a, redo.lo, key, ids, t, scratch);
+    rerun(p, sb, before_b, redo.hi, key, idb, t, scratch);
   }
 
   // The largest state row (Accumulate at D = 3).
@@ -789,6 +990,27 @@ struct LaneStep<GaussianLoop> {
                                    ? LoopLanes<3>::G_LANES_STATE
                                    : ReplaceLanes::STATE;
   static bool usable(const GaussianLoop::Params& p) { return gaussian_loop_lanes_support(p); }
+  // d = 1..3: the init in lanes (LoopLanes::init; ReplaceLanes' rows are
+  // the truth, nothing to draw).
+  static bool lane_init(const GaussianLoop::Params& p) { return p.d <= 3; }
+  template <int AVX2>
+  MADSIM_LANE static void init(const GaussianLoop::Params& p, double* state, int64_t S, u32x2 key,
+                               vu replica, const uint32_t* ids, double* scratch) {
+    if (p.d == 1) {
+      LoopLanes<1>::init<AVX2>(p, state, S, key, replica, ids, scratch);
+    } else if (p.d == 2) {
+      LoopLanes<2>::init<AVX2>(p, state, S, key, replica, ids, scratch);
+    } else {
+      LoopLanes<3>::init<AVX2>(p, state, S, key, replica, ids, scratch);
+    }
+  }
+  // Two lane groups at once with AVX-512 (LoopLanes<1>::step_pair).
+  static bool pairs(const GaussianLoop::Params& p) { return p.d == 1 && LoopLanes<1>::pairs(p); }
+  template <int AVX2>
+  MADSIM_LANE static void step_pair(const GaussianLoop::Params& p, vd* sa, vd* sb, u32x2 key, vu ra,
+                                    vu rb, const uint32_t* ids, uint32_t t, double* scratch) {
+    LoopLanes<1>::step_pair<AVX2>(p, sa, sb, key, ra, rb, ids, t, scratch);
+  }
   template <int AVX2>
   MADSIM_LANE static void step(const GaussianLoop::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {

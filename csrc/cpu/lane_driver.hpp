@@ -10,6 +10,7 @@
 // LaneStep<M>::usable(p) is false, runs the scalar driver.
 #pragma once
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "../madsim/driver.hpp"
@@ -116,66 +117,103 @@ MADSIM_SPLIT_RANGE(split_range_avx2, MADSIM_AVX2, 1)
 MADSIM_SPLIT_RANGE(split_range_base, , 0)
 #undef MADSIM_SPLIT_RANGE
 
-// Replicas [lo, lo + LANES): rows state[i * S], records and first passages as
-// in cpu::advance. obs and scratch are the thread's.
-template <class M, int AVX2>
+// A LaneStep<M> that steps two lane groups at once where pairs(p)
+// (step_pair), compiled for AVX-512 only: there one group's chains leave the
+// core idle (with AVX2 a vector already takes two registers).
+template <class L, class = void>
+struct HasPairs : std::false_type {};
+template <class L>
+struct HasPairs<L, std::void_t<decltype(&L::pairs)>> : std::true_type {};
+// A LaneStep<M> whose init runs in lanes where lane_init(p) (init: a lane
+// group's rows, the same numbers as M::init).
+template <class L, class = void>
+struct HasLaneInit : std::false_type {};
+template <class L>
+struct HasLaneInit<L, std::void_t<decltype(&L::lane_init)>> : std::true_type {};
+
+// Replicas [0, GROUPS * LANES): rows state[i * S], records and first
+// passages as in cpu::advance. obs and scratch are the thread's. GROUPS = 2
+// runs LaneStep<M>::step_pair.
+template <class M, int AVX2, int GROUPS>
 MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, int64_t S,
                                     u32x2 key, const uint32_t* ids, uint32_t gen_begin,
                                     uint32_t gen_end, const Looks& lk, double* records,
                                     int64_t rec_stride, int64_t* first, double* obs,
                                     double* scratch) {
   typedef LaneStep<M> L;
-  Looker<M> lookers[LANES];
-  for (int l = 0; l < LANES; ++l)
+  constexpr int N = GROUPS * LANES;
+  Looker<M> lookers[N];
+  for (int l = 0; l < N; ++l)
     lookers[l].start(p, lk, records + l * rec_stride, first + l * lk.n_det, obs, scratch);
+  vu replica[GROUPS];
+  for (int l = 0; l < N; ++l) replica[l / LANES][l % LANES] = ids[l];
   if (gen_begin == 0) {
-    for (int l = 0; l < LANES; ++l) {
-      called(&M::init, p, state + l * S, key, ids[l], scratch);
-      called(&Looker<M>::look, lookers[l], 0, state + l * S);
+    bool lane_init = false;
+    if constexpr (HasLaneInit<L>::value) lane_init = L::lane_init(p);
+    for (int g = 0; g < GROUPS; ++g) {
+      if constexpr (HasLaneInit<L>::value) {
+        if (lane_init) {
+          L::template init<AVX2>(p, state + g * LANES * S, S, key, replica[g], ids + g * LANES,
+                                 scratch);
+          continue;
+        }
+      }
+      for (int l = g * LANES; l < (g + 1) * LANES; ++l)
+        called(&M::init, p, state + l * S, key, ids[l], scratch);
     }
+    for (int l = 0; l < N; ++l) called(&Looker<M>::look, lookers[l], 0, state + l * S);
   }
   const int n = (int)S;  // <= L::STATE (usable(p))
-  vd st[L::STATE];
-  vu replica;
-  for (int l = 0; l < LANES; ++l) {
-    replica[l] = ids[l];
-    for (int k = 0; k < n; ++k) st[k][l] = state[l * S + k];
-  }
+  vd st[GROUPS][L::STATE];
+  for (int l = 0; l < N; ++l)
+    for (int k = 0; k < n; ++k) st[l / LANES][k][l % LANES] = state[l * S + k];
   // The lookers' record schedules move together (each records the same
   // generations), so lookers[0] says when a record is due; whether any
   // replica still watches a detector is kept, not asked of every looker
   // every generation.
   bool watching = false;
-  for (int l = 0; l < LANES; ++l) watching = watching || lookers[l].watching;
+  for (int l = 0; l < N; ++l) watching = watching || lookers[l].watching;
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
-    L::template step<AVX2>(p, st, key, replica, ids, (uint32_t)t, scratch);
+    if constexpr (GROUPS == 2)
+      L::template step_pair<AVX2>(p, st[0], st[1], key, replica[0], replica[1], ids, (uint32_t)t,
+                                  scratch);
+    else
+      L::template step<AVX2>(p, st[0], key, replica[0], ids, (uint32_t)t, scratch);
     if (!watching && !lookers[0].wants((uint32_t)t)) continue;
     watching = false;
-    for (int l = 0; l < LANES; ++l) {
-      for (int k = 0; k < n; ++k) state[l * S + k] = st[k][l];
+    for (int l = 0; l < N; ++l) {
+      for (int k = 0; k < n; ++k) state[l * S + k] = st[l / LANES][k][l % LANES];
       called(&Looker<M>::look, lookers[l], (uint32_t)t, state + l * S);
       watching = watching || lookers[l].watching;
     }
   }
-  for (int l = 0; l < LANES; ++l)
-    for (int k = 0; k < n; ++k) state[l * S + k] = st[k][l];
+  for (int l = 0; l < N; ++l)
+    for (int k = 0; k < n; ++k) state[l * S + k] = st[l / LANES][k][l % LANES];
 }
 
-// Every whole group of LANES replicas in [lo, hi); returns where the groups
-// end (the rest runs the scalar driver). Compiled three times, for AVX-512,
-// AVX2 and the portable baseline, from the same source.
-#define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                        \
-  template <class M>                                                                               \
-  ATTR __attribute__((flatten)) int64_t NAME(                                                      \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,       \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride,  \
-      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                      \
-    int64_t i = lo;                                                                                \
-    for (; i + LANES <= hi; i += LANES)                                                            \
-      advance_lane_group<M, AVX2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,       \
-                                  records + i * rec_stride, rec_stride, first + i * lk.n_det, obs, \
-                                  scratch);                                                        \
-    return i;                                                                                      \
+// Every whole group of LANES replicas in [lo, hi), two at a time where the
+// step pairs them; returns where the groups end (the rest runs the scalar
+// driver). Compiled three times, for AVX-512, AVX2 and the portable
+// baseline, from the same source.
+#define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                       \
+  template <class M>                                                                              \
+  ATTR __attribute__((flatten)) int64_t NAME(                                                     \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,      \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride, \
+      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                     \
+    int64_t i = lo;                                                                               \
+    if constexpr (AVX2 == 2 && HasPairs<LaneStep<M>>::value) {                                    \
+      if (LaneStep<M>::pairs(p))                                                                  \
+        for (; i + 2 * LANES <= hi; i += 2 * LANES)                                               \
+          advance_lane_group<M, AVX2, 2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end,   \
+                                         lk, records + i * rec_stride, rec_stride,                \
+                                         first + i * lk.n_det, obs, scratch);                     \
+    }                                                                                             \
+    for (; i + LANES <= hi; i += LANES)                                                           \
+      advance_lane_group<M, AVX2, 1>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,   \
+                                     records + i * rec_stride, rec_stride, first + i * lk.n_det,  \
+                                     obs, scratch);                                               \
+    return i;                                                                                     \
   }
 MADSIM_LANE_RANGE(lane_range_avx512, MADSIM_AVX512, 2)
 MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, 1)

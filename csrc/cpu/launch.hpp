@@ -84,11 +84,12 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
     }
   };
   const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, R));
-  // Blocks of whole lane groups while there are enough groups to give every
-  // thread one; fewer replicas than that (a costly step run on a handful of
-  // replicas, e.g. regression at d = 50, T = 1e4 on 2 replicas) are cut one by
-  // one, so every thread works: rounded up to a group, R = 2 ran on one thread.
-  const int64_t unit = R >= nt * LANES ? LANES : 1;
+  // Blocks of whole pairs of lane groups (lane_driver.hpp's step_pair) or
+  // groups while there are enough to give every thread one; fewer replicas
+  // than that (a costly step run on a handful of replicas, e.g. regression at
+  // d = 50, T = 1e4 on 2 replicas) are cut one by one, so every thread works:
+  // rounded up to a group, R = 2 ran on one thread.
+  const int64_t unit = R >= nt * 2 * LANES ? 2 * LANES : R >= nt * LANES ? LANES : 1;
   const int64_t per = (R + nt * 32 - 1) / (nt * 32);
   const int64_t block = (per + unit - 1) / unit * unit;
   std::atomic<int64_t> next{0};
