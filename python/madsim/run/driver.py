@@ -357,11 +357,11 @@ def run_chunks(
             if bar is not None:
                 bar.update(end - gen)
             tc = time.perf_counter()
-            fin = np.isfinite(work) if on_nonfinite != "ignore" else None
-            # (the whole array first: a flat all() is fast, a per-row all(axis=1) over a few
-            # columns is not, and is needed only once a replica diverged)
-            if fin is not None and not fin.all():
-                new = ~fin.all(axis=1) & ~bad
+            # (the sum first: NaN and inf carry through it, and it allocates nothing; a
+            # per-row all(axis=1) over a few columns is slow, and is needed only once a
+            # replica diverged, or where finite rows overflow the sum: then it finds none)
+            if on_nonfinite != "ignore" and not np.isfinite(work.sum()):
+                new = ~np.isfinite(work).all(axis=1) & ~bad
                 if new.any():
                     bad |= new
                     bad_chunk = bad_chunk or (gen, end)
@@ -375,6 +375,8 @@ def run_chunks(
                 # state, e.g. AccumulateSubsample's pool: <= 5% overhead, longer chunks)
                 per_gen = max(per_rg * R, 1e-12)
                 step = int(max(min(max(1.0, CHUNK_SECONDS / per_gen), 2 * step), 20.0 * t_over / per_gen))
+                if generations - end <= step + step // 4:  # a short rest joins: one copy and check fewer
+                    step = generations - end
             elif chunk is None:
                 step = 1
     except KeyboardInterrupt:
