@@ -32,7 +32,9 @@ namespace madsim::cpu {
 // The largest d of ReplaceLanes; larger d run KitStep. Its arrays live on
 // the stack, sized for this d: the state rows (LaneStep<GaussianLoop>::STATE)
 // and the Bartlett factor, LANES replicas each, about 10 KB each at 16 (the
-// lane group's frame: AVX-512 13 -> 30 KB, AVX2 63 -> 86 KB). Sized for 32
+// lane range's frame: AVX-512 13 -> 30 KB, 44 KB with the pairs' two state
+// arrays; AVX2 63 -> 86 -> 91 KB; the lane init's own, 7 and 22 KB, on top
+// at generation 0, -fstack-usage with GCC 12). Sized for 32
 // (d = 25 measured 2.4x KitStep) the frames took 84 and 137 KB, too much for
 // small thread stacks (128 KB under musl); larger d wants them on the heap.
 constexpr int REPLACE_LANES_MAX_D = 16;

@@ -131,6 +131,24 @@ struct HasLaneInit : std::false_type {};
 template <class L>
 struct HasLaneInit<L, std::void_t<decltype(&L::lane_init)>> : std::true_type {};
 
+// The lane init of replicas [0, LANES), a function of its own per
+// instruction set (noinline: it runs once per group, and inlined into the
+// flattened range it added 17 KB to the AVX2 frame, which small thread
+// stacks cannot spare).
+#define MADSIM_LANE_INIT(NAME, ATTR, AVX2)                                                      \
+  template <class M>                                                                            \
+  ATTR __attribute__((noinline, flatten)) void NAME(const typename M::Params& p, double* state, \
+                                                    int64_t S, u32x2 key, const uint32_t* ids,  \
+                                                    double* scratch) {                          \
+    vu replica;                                                                                 \
+    for (int l = 0; l < LANES; ++l) replica[l] = ids[l];                                        \
+    LaneStep<M>::template init<AVX2>(p, state, S, key, replica, ids, scratch);                  \
+  }
+MADSIM_LANE_INIT(lane_init_avx512, MADSIM_AVX512, 2)
+MADSIM_LANE_INIT(lane_init_avx2, MADSIM_AVX2, 1)
+MADSIM_LANE_INIT(lane_init_base, , 0)
+#undef MADSIM_LANE_INIT
+
 // Replicas [0, GROUPS * LANES): rows state[i * S], records and first
 // passages as in cpu::advance. obs and scratch are the thread's. GROUPS = 2
 // runs LaneStep<M>::step_pair.
@@ -153,8 +171,13 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
     for (int g = 0; g < GROUPS; ++g) {
       if constexpr (HasLaneInit<L>::value) {
         if (lane_init) {
-          L::template init<AVX2>(p, state + g * LANES * S, S, key, replica[g], ids + g * LANES,
-                                 scratch);
+          double* rows = state + g * LANES * S;
+          if constexpr (AVX2 == 2)
+            lane_init_avx512<M>(p, rows, S, key, ids + g * LANES, scratch);
+          else if constexpr (AVX2 == 1)
+            lane_init_avx2<M>(p, rows, S, key, ids + g * LANES, scratch);
+          else
+            lane_init_base<M>(p, rows, S, key, ids + g * LANES, scratch);
           continue;
         }
       }
