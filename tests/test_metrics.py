@@ -597,6 +597,30 @@ def test_only_the_chosen_variables_are_recorded_and_stored(monkeypatch):
     assert list(none.data_vars) == ["state", "first_tv_above"]
 
 
+@pytest.mark.parametrize("dim", [1, 3])
+def test_logdet_is_computed_where_asked_and_the_same_bits(dim):
+    # logdet has its own observe group (a look that records the variance
+    # alone skips its logarithms): recorded alone, beside the moments, as a
+    # detector's metric or under "all", the same bits
+    fam = ms.Gaussian() if dim == 1 else ms.Gaussian(dim=3, mean=MEAN3, cov=COV3)
+    cfg = ms.Config(family=fam, loop=ms.Augment(real=6, synthetic=6))
+    kw = dict(replicas=21, generations=25, seed=3, record=ms.every(5), progress=False)
+    full = ms.simulate(cfg, metrics="all", **kw)
+    assert np.isfinite(full["logdet"].values).all()
+    alone = ms.simulate(cfg, metrics=["logdet"], **kw)
+    both = ms.simulate(cfg, metrics=["logdet", "mean_sq", "mean"], **kw)
+    for ds in (alone, both):
+        assert np.array_equal(ds["logdet"].values, full["logdet"].values)
+    assert np.array_equal(both["mean_sq"].values, full["mean_sq"].values)
+    level = float(np.median(full["logdet"].values[:, -1]))
+    det = [ms.FirstPassage("logdet", below=level)]
+    watched = ms.simulate(cfg, metrics=["mean_sq"], detect=det, **kw)
+    every = ms.simulate(cfg, metrics="all", detect=det, **kw)
+    first = watched["first_logdet_below"].values
+    assert np.array_equal(first, every["first_logdet_below"].values)
+    assert (first > 0).any() and (first < 0).any()  # some replicas crossed, some not
+
+
 @pytest.mark.parametrize(
     "cfg,lean",
     [

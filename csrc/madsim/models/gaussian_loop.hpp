@@ -180,11 +180,14 @@ struct GaussianLoop {
     }
     return n;
   }
-  static constexpr int PPCA_GROUP = 1 + N_GAUSS_METRICS;
-  // Group 0: everything before the metrics (one pass over L); metric m: group
-  // 1 + m; the PPCA columns: PPCA_GROUP.
+  static constexpr int PPCA_GROUP = 1 + N_GAUSS_METRICS, LOGDET_GROUP = PPCA_GROUP + 1;
+  // Group 0: everything before the metrics (one pass over L) but logdet;
+  // metric m: group 1 + m; the PPCA columns: PPCA_GROUP; logdet:
+  // LOGDET_GROUP (its logarithm was about half of a 1-D look that records
+  // only the variance: perf, augment at G = 1).
   MADSIM_HD static int observe_group(const Params& p, int col) {
     if (col >= ppca_at(p)) return PPCA_GROUP;
+    if (col == p.d + T(p) + 1) return LOGDET_GROUP;
     return col < metrics_at(p) ? 0 : 1 + metric_of(p, col - metrics_at(p));
   }
   MADSIM_HD static int64_t scratch_size(const Params& p) {
@@ -646,7 +649,8 @@ struct GaussianLoop {
   // scratch: scratch_size(p) doubles.
   MADSIM_HD static void observe(const Params& p, const double* state, double* out, uint32_t need,
                                 double* scratch) {
-    if (need & 1u) observe_moments(p, state, out);
+    if (need & (1u | (1u << LOGDET_GROUP)))
+      observe_moments(p, state, out, (need >> LOGDET_GROUP) & 1u);
     const uint32_t metrics = (need >> 1) & ((1u << N_GAUSS_METRICS) - 1u);
     if (metrics) observe_metrics(p, state, out, metrics, scratch);
     if (p.factors > 0 && ((need >> PPCA_GROUP) & 1u))
@@ -671,7 +675,9 @@ struct GaussianLoop {
       if ((metrics >> metric_of(p, k)) & 1u) o[k] = all[metric_of(p, k)];
   }
 
-  MADSIM_HD static void observe_moments(const Params& p, const double* state, double* out) {
+  // Group 0's columns, and logdet where `logdet` (else it is not written).
+  MADSIM_HD static void observe_moments(const Params& p, const double* state, double* out,
+                                        bool logdet_too) {
     const int d = p.d, Tn = T(p);
     const double* mu = state;
     const double* L = state + d;
@@ -680,7 +686,7 @@ struct GaussianLoop {
       out[i] = mu[i];
       const double dm = mu[i] - p.truth[i];
       msq += dm * dm;
-      logdet += 2.0 * log(L[tri(i, i)]);
+      if (logdet_too) logdet += 2.0 * log(L[tri(i, i)]);
       for (int j = 0; j <= i; ++j) {
         double v = 0.0;
         for (int k = 0; k <= j; ++k) v += L[tri(i, k)] * L[tri(j, k)];
@@ -691,7 +697,7 @@ struct GaussianLoop {
     double* o = out + d + Tn;
     const double* cnt = state + counts_at(p);
     o[0] = trace;
-    o[1] = logdet;
+    if (logdet_too) o[1] = logdet;
     o[2] = msq;
     o[3] = cnt[0];
     o[4] = cnt[1];
