@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import madsim as ms
@@ -97,7 +97,7 @@ def test_squeeze_fallback_is_exercised_and_exact():
 
 # Gaussian1D (replica lanes) and GaussianLoop (LaneKit, d >= 4: lanes over
 # one replica's blocks and chi-square sites; replace on the exact path at
-# d = 4..16: replica lanes, ReplaceLanes): d and n such that Bartlett's
+# d = 4..32: replica lanes, ReplaceLanes): d and n such that Bartlett's
 # chi-squares include alpha = 1 (d = 10, n = 12), alpha < 1 (the boosted
 # scalar path: d = 5, n = 6), a partly filled lane group and a scalar rest
 # (LaneKit at d = 10: 8 + 2 sites), the singular case c - 1 < d, loops that
@@ -271,16 +271,17 @@ def test_gaussian_loop_lanes_run_only_where_supported():
             assert np.array_equal(scalar[v], lanes[v], equal_nan=True), v
 
 
-# GaussianLoop's replace on the exact path at d = 4..16 (ReplaceLanes: the
-# Bartlett factor and L G across replicas) against the scalar step: d on
-# both sides of an even count of below-diagonal normals and of the lanes'
-# largest d (17 runs LaneKit), counts of d + 1 (alpha < 1 and = 1 in the
-# last chi-squares) and a filter that leaves some lanes too few points (the
-# fit skipped in those lanes only), 11 replicas rotated through a lane group
-# and the scalar rest, each instruction set.
+# GaussianLoop's replace on the exact path at d = 4..32 (ReplaceLanes: the
+# Bartlett factor and L G across replicas, its rows on the heap) against the
+# scalar step: every d, odd and even counts of below-diagonal normals, up to
+# one past the lanes' largest (33 runs LaneKit), with 16, 17, 32 and 33
+# drawn more often; counts of d + 1 (alpha < 1 and = 1 in the last
+# chi-squares) and a filter that leaves some lanes too few points (the fit
+# skipped in those lanes only), 11 replicas rotated through a lane group and
+# the scalar rest, each instruction set.
 @given(
     seed=S.seeds,
-    d=st.sampled_from([4, 5, 7, 10, 15, 16, 17]),
+    d=st.one_of(st.integers(4, 33), st.sampled_from([16, 17, 32, 33])),
     extra=st.lists(st.integers(0, 30), min_size=6, max_size=6),
     estimator=st.sampled_from(["mle", "unbiased"]),
     tau=st.floats(0.5, 1.5),
@@ -288,6 +289,7 @@ def test_gaussian_loop_lanes_run_only_where_supported():
     mode=st.sampled_from(["baseline", "avx2", "default"]),
     rot=st.integers(0, 10),
 )
+@settings(max_examples=S.examples(100))  # d x instruction set x filter: 25 left AVX-512 at d > 16 out
 def test_gaussian_loop_replace_lanes_give_the_scalar_bits(seed, d, extra, estimator, tau, tpr, mode, rot):
     cfg = ms.Config(
         family=ms.Gaussian(dim=d),

@@ -2,9 +2,10 @@
 //   d >= 4     KitStep: one replica at a time, its normals and chi-squares
 //              from LaneKit (lane_kit.hpp), SIMD across the blocks and
 //              streams of one replica's step; except
-//   d = 4..16  replace on the exact path (ReplaceLanes): LANES replicas at
+//   d = 4..32  replace on the exact path (ReplaceLanes): LANES replicas at
 //              once, the Bartlett factor and the triangular products
-//              included, each lane in GaussianLoop::step_replace's order.
+//              included, each lane in GaussianLoop::step_replace's order
+//              (d > 16: its rows on the heap).
 //   d = 1..3   LaneStep: LANES replicas at once (as Gaussian1D's), for the
 //              option sets gaussian_loop_lanes_support accepts; each lane
 //              runs GaussianLoop::step's operations in its order (the same
@@ -29,15 +30,19 @@
 
 namespace madsim::cpu {
 
-// The largest d of ReplaceLanes; larger d run KitStep. Its arrays live on
-// the stack, sized for this d: the state rows (LaneStep<GaussianLoop>::STATE)
-// and the Bartlett factor, LANES replicas each, about 10 KB each at 16 (the
-// lane range's frame: AVX-512 13 -> 30 KB, 44 KB with the pairs' two state
-// arrays; AVX2 63 -> 86 -> 91 KB; the lane init's own, 7 and 22 KB, on top
-// at generation 0, -fstack-usage with GCC 12). Sized for 32
-// (d = 25 measured 2.4x KitStep) the frames took 84 and 137 KB, too much for
-// small thread stacks (128 KB under musl); larger d wants them on the heap.
-constexpr int REPLACE_LANES_MAX_D = 16;
+// The largest d of ReplaceLanes; larger d run KitStep. Up to d = 16
+// (ReplaceLanes::STACK_D) its arrays live on the stack, sized for 16: the
+// state rows (LaneStep<GaussianLoop>::STATE) and the Bartlett factor, LANES
+// replicas each, about 10 KB each (the lane range's frame: AVX-512 13 -> 30
+// KB, 44 KB with the pairs' two state arrays; AVX2 63 -> 86 -> 91 KB; the
+// lane init's own, 7 and 22 KB, on top at generation 0, -fstack-usage with
+// GCC 12). Sized for 32 the frames took 84 and 137 KB, too much for small
+// thread stacks (128 KB under musl), so at d = 17..32 a lane group's state
+// rows and Bartlett factor (563 + 529 vectors, 70 KB, at d = 32) live on
+// the heap, stepped by a range of their own (heap_range_*: frames 12 and
+// 14 KB). There the lanes ran 2.4-2.9x KitStep with AVX-512 and 1.4-1.6x
+// with AVX2 (d = 20, 25, 32, n = d + 10 and 2 d, one thread).
+constexpr int REPLACE_LANES_MAX_D = 32;
 
 // The GaussianLoop options ReplaceLanes computes: replace on the exact path
 // at d = 4 .. REPLACE_LANES_MAX_D, any schedule, estimator, temperature and
@@ -927,15 +932,29 @@ struct LoopLanes {
 // operations in its order, so it gives the scalar bits. A part of
 // c < d + 1 points skips the fit, as the scalar step does (no draw of it is
 // used), so no lane reruns the scalar step; a rejected first chi-square try
-// (or alpha < 1) reruns that lane's chisquare (lane_chisquares).
+// (or alpha < 1) reruns that lane's chisquare (lane_chisquares). Its rows
+// live on the heap (LaneStep::heap): the state rows, then the work vectors.
 struct ReplaceLanes {
   typedef GaussianLoop G;
-  static constexpr int DM = REPLACE_LANES_MAX_D, TM = DM * (DM + 1) / 2;
-  static constexpr int STATE = DM + TM + 3;  // mu, L, counters: replace keeps no loop state
 
-  template <int AVX2>
+  // The largest d whose rows and arrays are on the stack (the state rows in
+  // LaneStep::STATE); larger d hold the state rows and the Bartlett factor
+  // on the heap (LaneStep::heap, step_heap).
+  static constexpr int STACK_D = 16;
+  static constexpr int STATE = STACK_D + STACK_D * (STACK_D + 1) / 2 + 3;  // mu, L, counters
+
+  // The vectors on the heap after the state rows at d: the Bartlett factor
+  // (T + 1: a whole last block).
+  static int64_t work_size(int d) { return tri_size(d) + 1; }
+
+  // st: the state rows (mu, L, counters: replace keeps no loop state) of
+  // d <= DM; with DM > STACK_D, the Bartlett factor's work_size(d) vectors
+  // after them. The small arrays (the mean's normals, the chi-squares and a
+  // row of L G) are on the stack, sized for DM.
+  template <int AVX2, int DM>
   MADSIM_LANE static void step(const G::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t) {
+    constexpr bool heap = DM > STACK_D;
     const int d = p.d, T = tri_size(d);
     const double k_t = p.counts[2 * (int64_t)(t - 1) + 1];
     vd k = VecOps::splat(k_t);
@@ -962,7 +981,8 @@ struct ReplaceLanes {
     // Normal n = i (i - 1) / 2 + j of site 1 is entry (i, j), packed at
     // tri(i, j) = n + i: drawn in order to the front, then moved up from the
     // last row down (a move never lands on a normal not yet moved).
-    vd Gf[TM + 1], chi[DM];
+    vd stack_gf[heap ? 1 : DM * (DM + 1) / 2 + 1], chi[DM];
+    vd* const Gf = heap ? st + G::state_size(p) : stack_gf;
     lane_chisquares<AVX2>(key, replica, ids, t, TAG_SCATTER, 2, k - 1.0, live, d, chi);
     lane_normals<AVX2>(key, t, TAG_SCATTER, 1, replica, T - d, Gf);
     for (int i = d - 1; i >= 0; --i) {
@@ -995,6 +1015,17 @@ struct LaneStep<GaussianLoop> {
                                    ? LoopLanes<3>::G_LANES_STATE
                                    : ReplaceLanes::STATE;
   static bool usable(const GaussianLoop::Params& p) { return gaussian_loop_lanes_support(p); }
+  // ReplaceLanes at d > STACK_D: a lane group's state rows (up to 563
+  // vectors at d = 32) and Bartlett factor on the heap (step_heap).
+  static int64_t heap(const GaussianLoop::Params& p) {
+    return p.d > ReplaceLanes::STACK_D ? GaussianLoop::state_size(p) + ReplaceLanes::work_size(p.d)
+                                       : 0;
+  }
+  template <int AVX2>
+  MADSIM_LANE static void step_heap(const GaussianLoop::Params& p, vd* rows, u32x2 key, vu replica,
+                                    const uint32_t* ids, uint32_t t, double*) {
+    ReplaceLanes::step<AVX2, REPLACE_LANES_MAX_D>(p, rows, key, replica, ids, t);
+  }
   // d = 1..3: the init in lanes (LoopLanes::init; ReplaceLanes' rows are
   // the truth, nothing to draw).
   static bool lane_init(const GaussianLoop::Params& p) { return p.d <= 3; }
@@ -1020,7 +1051,7 @@ struct LaneStep<GaussianLoop> {
   MADSIM_LANE static void step(const GaussianLoop::Params& p, vd* st, u32x2 key, vu replica,
                                const uint32_t* ids, uint32_t t, double* scratch) {
     if (p.d >= 4) {
-      ReplaceLanes::step<AVX2>(p, st, key, replica, ids, t);
+      ReplaceLanes::step<AVX2, ReplaceLanes::STACK_D>(p, st, key, replica, ids, t);
     } else if (p.d == 1) {
       LoopLanes<1>::step<AVX2>(p, st, key, replica, ids, t, scratch);
     } else if (p.d == 2) {

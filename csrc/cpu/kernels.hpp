@@ -29,6 +29,7 @@ namespace madsim::cpu {
       double*, int64_t, int64_t*, double*, double*, int64_t, int64_t
 #define MADSIM_RANGES_OF(EXTERN, M, ISA)                               \
   EXTERN template int64_t lane_range_##ISA<M>(MADSIM_RANGE_PARAMS(M)); \
+  EXTERN template int64_t heap_range_##ISA<M>(MADSIM_RANGE_PARAMS(M)); \
   EXTERN template void kit_range_##ISA<M>(MADSIM_RANGE_PARAMS(M));     \
   EXTERN template void split_range_##ISA<M>(MADSIM_RANGE_PARAMS(M));
 MADSIM_RANGES_OF(extern, GaussianLoop, avx512)

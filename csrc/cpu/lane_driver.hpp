@@ -3,7 +3,8 @@
 // advances the state of LANES replicas held in vectors, computing exactly what
 // M::step computes for each (bit for bit: same operations in the same order,
 // rare branches finished by M's own scalar code). LaneStep<M>::STATE bounds
-// M::state_size(p) for every p that usable(p) accepts; step gets the thread's
+// M::state_size(p) for every p that usable(p) accepts whose rows are on the
+// stack (all but those of heap(p) > 0: HasHeap); step gets the thread's
 // scratch for the scalar code it falls back on. Records and detectors run
 // per replica through the scalar Looker on the state rows, only on the
 // generations that need them. A family without LaneStep, or whose
@@ -131,6 +132,17 @@ struct HasLaneInit : std::false_type {};
 template <class L>
 struct HasLaneInit<L, std::void_t<decltype(&L::lane_init)>> : std::true_type {};
 
+// A LaneStep<M> whose rows may live on the heap: where heap(p) > 0, a lane
+// group's state rows and, after them, its step's work vectors (heap(p)
+// vectors in all, 64-byte aligned, one buffer for a range's groups:
+// heap_range) are on the heap and step_heap advances them. Rows that large
+// on the stack grew the flattened range's frame past small thread stacks
+// (gaussian_loop_lanes.hpp: REPLACE_LANES_MAX_D).
+template <class L, class = void>
+struct HasHeap : std::false_type {};
+template <class L>
+struct HasHeap<L, std::void_t<decltype(&L::heap)>> : std::true_type {};
+
 // The lane init of replicas [0, LANES), a function of its own per
 // instruction set (noinline: it runs once per group, and inlined into the
 // flattened range it added 17 KB to the AVX2 frame, which small thread
@@ -151,13 +163,15 @@ MADSIM_LANE_INIT(lane_init_base, , 0)
 
 // Replicas [0, GROUPS * LANES): rows state[i * S], records and first
 // passages as in cpu::advance. obs and scratch are the thread's. GROUPS = 2
-// runs LaneStep<M>::step_pair.
-template <class M, int AVX2, int GROUPS>
+// runs LaneStep<M>::step_pair; HEAP, LaneStep<M>::step_heap on the lane
+// rows at heap (HasHeap).
+template <class M, int AVX2, int GROUPS, bool HEAP = false>
 MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, int64_t S,
                                     u32x2 key, const uint32_t* ids, uint32_t gen_begin,
                                     uint32_t gen_end, const Looks& lk, double* records,
                                     int64_t rec_stride, int64_t* first, double* obs,
-                                    double* scratch) {
+                                    double* scratch, vd* heap = nullptr) {
+  static_assert(!HEAP || GROUPS == 1, "heap rows: one lane group");
   typedef LaneStep<M> L;
   constexpr int N = GROUPS * LANES;
   Looker<M> lookers[N];
@@ -186,8 +200,9 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
     }
     for (int l = 0; l < N; ++l) called(&Looker<M>::look, lookers[l], 0, state + l * S);
   }
-  const int n = (int)S;  // <= L::STATE (usable(p))
-  vd st[GROUPS][L::STATE];
+  const int n = (int)S;  // <= L::STATE (usable(p)) unless HEAP
+  std::conditional_t<HEAP, vd* [1], vd[GROUPS][L::STATE]> st;  // st[g][k]: row k of group g
+  if constexpr (HEAP) st[0] = heap;
   for (int l = 0; l < N; ++l)
     for (int k = 0; k < n; ++k) st[l / LANES][k][l % LANES] = state[l * S + k];
   // The lookers' record schedules move together (each records the same
@@ -197,7 +212,9 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
   bool watching = false;
   for (int l = 0; l < N; ++l) watching = watching || lookers[l].watching;
   for (uint64_t t = (uint64_t)gen_begin + 1; t <= gen_end; ++t) {
-    if constexpr (GROUPS == 2)
+    if constexpr (HEAP)
+      L::template step_heap<AVX2>(p, st[0], key, replica[0], ids, (uint32_t)t, scratch);
+    else if constexpr (GROUPS == 2)
       L::template step_pair<AVX2>(p, st[0], st[1], key, replica[0], replica[1], ids, (uint32_t)t,
                                   scratch);
     else
@@ -213,6 +230,33 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
   for (int l = 0; l < N; ++l)
     for (int k = 0; k < n; ++k) state[l * S + k] = st[l / LANES][k][l % LANES];
 }
+
+// Every whole group of LANES replicas in [lo, hi) where the rows are on
+// the heap (HasHeap: heap(p) > 0, one buffer for the range's groups);
+// returns where the groups end. The launcher calls it in place of the lane
+// range: a range of its own, since in the flattened lane range a second
+// copy of the step (on heap rows) halved the stack rows' step with AVX2 at
+// d = 10 and 16 and grew its frame.
+#define MADSIM_HEAP_RANGE(NAME, ATTR, AVX2)                                                       \
+  template <class M>                                                                              \
+  ATTR __attribute__((flatten)) int64_t NAME(                                                     \
+      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,      \
+      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride, \
+      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                     \
+    /* vectors at 64-byte boundaries (std::vector<vd> gave 16-byte ones) */                       \
+    std::vector<double> buf((LaneStep<M>::heap(p) + 1) * LANES);                                  \
+    vd* rows = (vd*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);                              \
+    int64_t i = lo;                                                                               \
+    for (; i + LANES <= hi; i += LANES)                                                           \
+      advance_lane_group<M, AVX2, 1, true>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, \
+                                           lk, records + i * rec_stride, rec_stride,              \
+                                           first + i * lk.n_det, obs, scratch, rows);             \
+    return i;                                                                                     \
+  }
+MADSIM_HEAP_RANGE(heap_range_avx512, MADSIM_AVX512, 2)
+MADSIM_HEAP_RANGE(heap_range_avx2, MADSIM_AVX2, 1)
+MADSIM_HEAP_RANGE(heap_range_base, , 0)
+#undef MADSIM_HEAP_RANGE
 
 // Every whole group of LANES replicas in [lo, hi), two at a time where the
 // step pairs them; returns where the groups end (the rest runs the scalar

@@ -73,6 +73,11 @@ void advance(const typename M::Params& p, const Chunk& c, double* state,
       if (lanes) {  // whole groups of LANES replicas in SIMD lanes, the rest below
         auto range =
             MADSIM_BY_MODE(mode, lane_range_avx512<M>, lane_range_avx2<M>, lane_range_base<M>);
+        if constexpr (HasHeap<LaneStep<M>>::value) {
+          if (LaneStep<M>::heap(p) > 0)  // rows too large for the stack
+            range =
+                MADSIM_BY_MODE(mode, heap_range_avx512<M>, heap_range_avx2<M>, heap_range_base<M>);
+        }
         lo = range(p, state, S, key, replica_ids, c.gen_begin, c.gen_end, lk,
                    records + c.rec_offset * C, c.rec_total * C, first, obs, scratch, lo, hi);
       }
