@@ -224,10 +224,11 @@ MADSIM_LANE void lane_chisquares(u32x2 key, vu replica, const uint32_t* ids, uin
     if (!lane_any(scalar)) continue;
     for (int l = 0; l < LANES; ++l) {
       if (!scalar[l]) continue;
+      const Stream s = make_stream(key, ids[l], t, tag, first_site + i);
       double sp;
       uint32_t tries;
-      out[i][l] = called(&chisquare, nu[l] - i, make_stream(key, ids[l], t, tag, first_site + i),
-                         sp, tries);
+      out[i][l] = boost[l] ? called(&chisquare, nu[l] - i, s, sp, tries)
+                           : called(&chisquare_after_first, nu[l] - i, s);
     }
   }
 }
@@ -513,15 +514,16 @@ struct LoopLanes {
     const vu2 scalar = live & (boost | ~accepted);
     if (lane_any(scalar)) {
       for (int h = 0; h < 2; ++h) {
-        const vu sc = h ? scalar.hi : scalar.lo;
+        const vu sc = h ? scalar.hi : scalar.lo, bh = h ? boost.hi : boost.lo;
         const vd nuh = h ? nu.hi : nu.lo;
         vd ch = h ? chi.hi : chi.lo;
         for (int l = 0; l < LANES; ++l) {
           if (!sc[l]) continue;
+          const Stream s = make_stream(key, ids[h][l], t, tags[h], 2);
           double sp;
           uint32_t tries;
-          ch[l] =
-              called(&chisquare, nuh[l] - 0, make_stream(key, ids[h][l], t, tags[h], 2), sp, tries);
+          ch[l] = bh[l] ? called(&chisquare, nuh[l] - 0, s, sp, tries)
+                        : called(&chisquare_after_first, nuh[l] - 0, s);
         }
         (h ? chi.hi : chi.lo) = ch;
       }

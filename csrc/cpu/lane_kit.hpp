@@ -110,13 +110,15 @@ struct LaneKit {
       if (!all) accepted |= gamma_accept_t<VecOps>(d, x, v1, v, u);
       const vd chi2 = 2.0 * value;
       for (int l = 0; l < LANES && g + l < count; ++l) {
+        const Stream s = make_stream(key, replica, gen, tag, first_site + g + l);
         if (accepted[l] && !boost[l]) {
           out[g + l] = chi2[l];
-        } else {
+        } else if (boost[l]) {
           double sp;
           uint32_t tries;
-          out[g + l] = called(&chisquare, nu - (g + l),
-                              make_stream(key, replica, gen, tag, first_site + g + l), sp, tries);
+          out[g + l] = called(&chisquare, nu - (g + l), s, sp, tries);
+        } else {
+          out[g + l] = called(&chisquare_after_first, nu - (g + l), s);
         }
       }
     }

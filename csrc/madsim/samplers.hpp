@@ -50,13 +50,16 @@ MADSIM_HD typename O::U gamma_accept_t(typename O::V d, typename O::V x, typenam
 // (the variate is a function of the cosines and acceptance uniforms only) and
 // is handed out in `spare_normal`, so one block usually buys a chi-square and
 // a normal. alpha < 1 uses Gamma(alpha+1) U^(1/alpha) with U = uniform52 of
-// words (0,1) of block BLOCK_MAX. `tries` returns the blocks used.
-MADSIM_HD double gamma_mt(double alpha, const Stream& s, double& spare_normal, uint32_t& tries) {
+// words (0,1) of block BLOCK_MAX. `tries` returns the blocks used. `first`:
+// the tries before it are known rejected (a SIMD lane ran try 0) and are not
+// rerun: the same variate, spare_normal then not written.
+MADSIM_HD double gamma_mt(double alpha, const Stream& s, double& spare_normal, uint32_t& tries,
+                          uint32_t first = 0) {
   const double boosted = alpha < 1.0 ? alpha + 1.0 : alpha;
   const double d = boosted - 1.0 / 3.0;
   const double c = 1.0 / sqrt(9.0 * d);
   double result = 0.0;
-  for (uint32_t i = 0; i < BLOCK_MAX; ++i) {
+  for (uint32_t i = first; i < BLOCK_MAX; ++i) {
     const u32x4 w = s.block(i);
     double x, spare, v1, v, u, value;
     uint64_t squeezed;
@@ -90,6 +93,15 @@ MADSIM_HD double gamma_spare_normal(const Stream& s) {
 // Chi-square with k > 0 degrees of freedom = 2 Gamma(k/2).
 MADSIM_HD double chisquare(double k, const Stream& s, double& spare_normal, uint32_t& tries) {
   return 2.0 * gamma_mt(0.5 * k, s, spare_normal, tries);
+}
+
+// chisquare's variate where its first try (k / 2 >= 1, not boosted) was
+// rejected, from try 1 on: the SIMD lanes' rerun of a rejected lane, which
+// then does not repeat try 0's Philox block, logarithms and sincos.
+MADSIM_HD double chisquare_after_first(double k, const Stream& s) {
+  double spare;
+  uint32_t tries;
+  return 2.0 * gamma_mt(0.5 * k, s, spare, tries, 1);
 }
 
 // Binomial(n, p), exact. With m = min(p, 1-p) (the result mirrored when
