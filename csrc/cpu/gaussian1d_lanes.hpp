@@ -79,12 +79,15 @@ struct LaneStep<Gaussian1D> {
       if (!all) accepted |= gamma_accept_t<VecOps>(VecOps::splat(d), x, v1, v, u);
       const vd chi2 = 2.0 * value;
       vd mean = st[0] + s * z / sqrt(p.n) * scale, scatter = s * s * chi2;
+      // A rejected first try (n >= 3: never boosted): the chi-square from try
+      // 1 on in scalar code (G::draw_exact's from try 0 would repeat the
+      // lane's rejected try); the mean, from try 0's spare normal, is the
+      // lane's already.
       for (int l = 0; l < LANES; ++l) {
         if (accepted[l]) continue;
-        const Moments1 m = called(&G::draw_exact, p.n, st[0][l], s[l],
-                                  make_stream(key, ids[l], t, TAG_SCATTER, 0), scale[l]);
-        mean[l] = m.mean;
-        scatter[l] = m.scatter;
+        const double c2 =
+            called(&chisquare_after_first, p.n - 1.0, make_stream(key, ids[l], t, TAG_SCATTER, 0));
+        scatter[l] = s[l] * s[l] * c2;
       }
       fit(p, mean, scatter, st);
       return;
