@@ -773,23 +773,33 @@ struct LoopLanes {
           draw_part<AVX2>(p, true, m, tmu, tL, key, replica, ids, t, real, w, true);
         }
       }
-      if (p.loop == G::ACCUMULATE) {
-        lp[0] += real[0];
-        lp[1] += syn[0];
-        pool<AVX2>(lp + 2, real);
-        pool<AVX2>(lp + 2, syn);
-        for (int q = 0; q < MS; ++q) syn[q] = VecOps::splat(0.0);
-        ok = fit<AVX2>(p, lp + 2, syn, st);
-        cnt[0] = lp[0];
-        cnt[1] = lp[1];
-      } else {
-        ok = fit<AVX2>(p, real, syn, st);
-        cnt[0] = real[0];
-        cnt[1] = syn[0];
-      }
+      ok = fit_counted<AVX2>(p, st, real, syn);
     }
     cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
     if (any_redo) rerun(p, st, before, redo, key, ids, t, scratch);
+  }
+
+  // The fit of the loops that draw parts (not replace), accumulate's pooling
+  // into its state included, and the part counters: one lane group or a
+  // pair. Returns the mask of lanes fitted.
+  template <int AVX2, class V>
+  MADSIM_LANE static auto fit_counted(const G::Params& p, V* st, const V* real, V* syn) {
+    typedef typename OpsOf<V>::type O;
+    V* cnt = st + D + T;
+    V* lp = st + D + T + 3;
+    if (p.loop == G::ACCUMULATE) {
+      lp[0] += real[0];
+      lp[1] += syn[0];
+      pool<AVX2>(lp + 2, real);
+      pool<AVX2>(lp + 2, syn);
+      for (int q = 0; q < MS; ++q) syn[q] = O::splat(0.0);
+      cnt[0] = lp[0];
+      cnt[1] = lp[1];
+      return fit<AVX2>(p, lp + 2, syn, st);
+    }
+    cnt[0] = real[0];
+    cnt[1] = syn[0];
+    return fit<AVX2>(p, real, syn, st);
   }
 
   // GaussianLoop::init of a lane group's rows (state + l * S): the truth and,
@@ -891,20 +901,7 @@ struct LoopLanes {
         draw_exact_pair<AVX2>(m, O::splat(p.truth[0]), O::splat(p.truth[1]), O::splat(1.0),
                               real_tags, rep, pid, key, t, real, Fr, true);
       }
-      if (p.loop == G::ACCUMULATE) {
-        lp[0] += real[0];
-        lp[1] += syn[0];
-        pool<AVX2>(lp + 2, real);
-        pool<AVX2>(lp + 2, syn);
-        for (int q = 0; q < MS; ++q) syn[q] = zero;
-        ok = fit<AVX2>(p, lp + 2, syn, st);
-        cnt[0] = lp[0];
-        cnt[1] = lp[1];
-      } else {
-        ok = fit<AVX2>(p, real, syn, st);
-        cnt[0] = real[0];
-        cnt[1] = syn[0];
-      }
+      ok = fit_counted<AVX2>(p, st, real, syn);
     }
     cnt[2] = lane_select(ok, cnt[2], cnt[2] + 1.0);
     vd before_a[G_LANES_STATE], before_b[G_LANES_STATE];
