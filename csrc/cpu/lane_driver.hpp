@@ -19,6 +19,14 @@
 
 namespace madsim::cpu {
 
+// The parameters of every range function below (launch.hpp calls them
+// alike): replicas [lo, hi) of rows state[i * S], their ids, records and
+// first passages, and the thread's obs and scratch.
+#define MADSIM_RANGE_ARGS                                                                         \
+  const typename M::Params &p, double *state, int64_t S, u32x2 key, const uint32_t *ids,          \
+      uint32_t gen_begin, uint32_t gen_end, const Looks &lk, double *records, int64_t rec_stride, \
+      int64_t *first, double *obs, double *scratch, int64_t lo, int64_t hi
+
 template <class M>
 struct LaneStep {
   static constexpr bool available = false;
@@ -47,10 +55,7 @@ struct LaneKitStep {
 
 #define MADSIM_KIT_RANGE(NAME, ATTR, AVX2)                                                         \
   template <class M>                                                                               \
-  ATTR __attribute__((flatten)) void NAME(                                                         \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,       \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride,  \
-      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                      \
+  ATTR __attribute__((flatten)) void NAME(MADSIM_RANGE_ARGS) {                                     \
     for (int64_t i = lo; i < hi; ++i)                                                              \
       advance_replica<M, LaneKitStep<M, AVX2>>(p, state + i * S, key, ids[i], gen_begin, gen_end,  \
                                                lk, records + i * rec_stride, first + i * lk.n_det, \
@@ -100,10 +105,7 @@ MADSIM_LANE void advance_split_group(const typename M::Params& p, double* state,
 
 #define MADSIM_SPLIT_RANGE(NAME, ATTR, AVX2)                                                      \
   template <class M>                                                                              \
-  ATTR __attribute__((flatten)) void NAME(                                                        \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,      \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride, \
-      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                     \
+  ATTR __attribute__((flatten)) void NAME(MADSIM_RANGE_ARGS) {                                    \
     /* vectors at 64-byte boundaries (std::vector<vd> gave 16-byte ones) */                       \
     std::vector<double> buf((KitSplit<M>::lane_scratch(p) + 1) * LANES);                          \
     vd* lane_scratch = (vd*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);                      \
@@ -239,10 +241,7 @@ MADSIM_LANE void advance_lane_group(const typename M::Params& p, double* state, 
 // d = 10 and 16 and grew its frame.
 #define MADSIM_HEAP_RANGE(NAME, ATTR, AVX2)                                                       \
   template <class M>                                                                              \
-  ATTR __attribute__((flatten)) int64_t NAME(                                                     \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,      \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride, \
-      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                     \
+  ATTR __attribute__((flatten)) int64_t NAME(MADSIM_RANGE_ARGS) {                                 \
     /* vectors at 64-byte boundaries (std::vector<vd> gave 16-byte ones) */                       \
     std::vector<double> buf((LaneStep<M>::heap(p) + 1) * LANES);                                  \
     vd* rows = (vd*)(((uintptr_t)buf.data() + 63) & ~(uintptr_t)63);                              \
@@ -262,25 +261,22 @@ MADSIM_HEAP_RANGE(heap_range_base, , 0)
 // step pairs them; returns where the groups end (the rest runs the scalar
 // driver). Compiled three times, for AVX-512, AVX2 and the portable
 // baseline, from the same source.
-#define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                       \
-  template <class M>                                                                              \
-  ATTR __attribute__((flatten)) int64_t NAME(                                                     \
-      const typename M::Params& p, double* state, int64_t S, u32x2 key, const uint32_t* ids,      \
-      uint32_t gen_begin, uint32_t gen_end, const Looks& lk, double* records, int64_t rec_stride, \
-      int64_t* first, double* obs, double* scratch, int64_t lo, int64_t hi) {                     \
-    int64_t i = lo;                                                                               \
-    if constexpr (AVX2 == 2 && HasPairs<LaneStep<M>>::value) {                                    \
-      if (LaneStep<M>::pairs(p))                                                                  \
-        for (; i + 2 * LANES <= hi; i += 2 * LANES)                                               \
-          advance_lane_group<M, AVX2, 2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end,   \
-                                         lk, records + i * rec_stride, rec_stride,                \
-                                         first + i * lk.n_det, obs, scratch);                     \
-    }                                                                                             \
-    for (; i + LANES <= hi; i += LANES)                                                           \
-      advance_lane_group<M, AVX2, 1>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,   \
-                                     records + i * rec_stride, rec_stride, first + i * lk.n_det,  \
-                                     obs, scratch);                                               \
-    return i;                                                                                     \
+#define MADSIM_LANE_RANGE(NAME, ATTR, AVX2)                                                      \
+  template <class M>                                                                             \
+  ATTR __attribute__((flatten)) int64_t NAME(MADSIM_RANGE_ARGS) {                                \
+    int64_t i = lo;                                                                              \
+    if constexpr (AVX2 == 2 && HasPairs<LaneStep<M>>::value) {                                   \
+      if (LaneStep<M>::pairs(p))                                                                 \
+        for (; i + 2 * LANES <= hi; i += 2 * LANES)                                              \
+          advance_lane_group<M, AVX2, 2>(p, state + i * S, S, key, ids + i, gen_begin, gen_end,  \
+                                         lk, records + i * rec_stride, rec_stride,               \
+                                         first + i * lk.n_det, obs, scratch);                    \
+    }                                                                                            \
+    for (; i + LANES <= hi; i += LANES)                                                          \
+      advance_lane_group<M, AVX2, 1>(p, state + i * S, S, key, ids + i, gen_begin, gen_end, lk,  \
+                                     records + i * rec_stride, rec_stride, first + i * lk.n_det, \
+                                     obs, scratch);                                              \
+    return i;                                                                                    \
   }
 MADSIM_LANE_RANGE(lane_range_avx512, MADSIM_AVX512, 2)
 MADSIM_LANE_RANGE(lane_range_avx2, MADSIM_AVX2, 1)
