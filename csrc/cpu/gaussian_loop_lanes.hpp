@@ -20,10 +20,12 @@
 //              lane in scalar code (lane_survivors). At D = 1 an exact part
 //              takes its mean's normal from the chi-square's first try (the
 //              layout of GaussianLoop::draw_exact): one block a part.
-//              With AVX-512 the loops that draw two parts at D = 1 on the
-//              exact path (fresh, accumulate, weighted) draw them side by
-//              side (draw_exact_pair), and divisions and square roots of
-//              counts that agree in every lane run once in scalar code.
+//              With AVX-512, D = 1 on the exact path steps two lane groups
+//              side by side (step_pair: every loop, 16 replicas; a lone
+//              group draws its two parts side by side, draw_exact_pair), and
+//              divisions and square roots of counts that agree in every
+//              lane run once in scalar code. A rejected first try reruns
+//              from try 1 (chisquare_after_first).
 #pragma once
 #include "../madsim/models/gaussian_loop.hpp"
 #include "lane_kit.hpp"
