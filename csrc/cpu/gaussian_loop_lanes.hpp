@@ -235,71 +235,6 @@ MADSIM_LANE void lane_chisquares(u32x2 key, vu replica, const uint32_t* ids, uin
   }
 }
 
-// Two lane groups side by side: every operation on a pair is the two
-// groups' operations, adjacent in the instruction stream, so two independent
-// dependency chains overlap in the out-of-order core
-// (LoopLanes<1>::draw_exact_pair). A struct of two vectors, not a GCC vector
-// of 2 LANES doubles: GCC builds and compares those element by element
-// through memory. Used with AVX-512, where a LANES-wide vector is one
-// register (with AVX2 it is already two).
-struct vu2 {
-  vu lo, hi;
-};
-struct vd2 {
-  vd lo, hi;
-};
-#define MADSIM_PAIR_OP(T, OP)                                                   \
-  MADSIM_LANE T operator OP(T a, T b) { return T{a.lo OP b.lo, a.hi OP b.hi}; } \
-  MADSIM_LANE T& operator OP## = (T & a, T b) { return a = a OP b; }
-MADSIM_PAIR_OP(vd2, +)
-MADSIM_PAIR_OP(vd2, -)
-MADSIM_PAIR_OP(vd2, *)
-MADSIM_PAIR_OP(vd2, /)
-MADSIM_PAIR_OP(vu2, &)
-MADSIM_PAIR_OP(vu2, |)
-MADSIM_PAIR_OP(vu2, ^)
-MADSIM_PAIR_OP(vu2, +)
-MADSIM_PAIR_OP(vu2, -)
-#undef MADSIM_PAIR_OP
-MADSIM_LANE vu2 operator~(vu2 a) { return vu2{~a.lo, ~a.hi}; }
-MADSIM_LANE vu2 operator>>(vu2 a, int k) { return vu2{a.lo >> k, a.hi >> k}; }
-MADSIM_LANE vu2 operator<<(vu2 a, int k) { return vu2{a.lo << k, a.hi << k}; }
-MADSIM_LANE vu2 operator^(vu2 a, uint32_t k) { return vu2{a.lo ^ k, a.hi ^ k}; }
-MADSIM_LANE vu2 lt2(vd2 a, vd2 b) { return vu2{(vu)(a.lo < b.lo), (vu)(a.hi < b.hi)}; }
-MADSIM_LANE vu2 le2(vd2 a, vd2 b) { return vu2{(vu)(a.lo <= b.lo), (vu)(a.hi <= b.hi)}; }
-
-// VecOps (lanes.hpp) on pairs of lane groups: the same IEEE operations.
-struct VecOps2 {
-  typedef vd2 V;
-  typedef vu2 U;
-  MADSIM_LANE static U bits(V x) { return U{(vu)x.lo, (vu)x.hi}; }
-  MADSIM_LANE static V from_bits(U u) { return V{(vd)u.lo, (vd)u.hi}; }
-  MADSIM_LANE static V splat(double x) { return V{VecOps::splat(x), VecOps::splat(x)}; }
-  MADSIM_LANE static U splat_u(uint64_t x) { return U{VecOps::splat_u(x), VecOps::splat_u(x)}; }
-  MADSIM_LANE static V sqrt(V x) { return V{VecOps::sqrt(x.lo), VecOps::sqrt(x.hi)}; }
-  MADSIM_LANE static U less(V a, V b) { return lt2(a, b); }
-};
-
-// Philox4x32-10 (philox_lanes) on two lane groups' counters, side by side.
-template <int AVX2>
-MADSIM_LANE void philox_lanes2(vu2 c[4], u32x2 key) {
-  for (int r = 0; r < 10; ++r) {
-    if (r > 0) {
-      key.v[0] += philox_const::W0;
-      key.v[1] += philox_const::W1;
-    }
-    const vu2 p0{mul32<AVX2>(c[0].lo, philox_const::M0), mul32<AVX2>(c[0].hi, philox_const::M0)};
-    const vu2 p1{mul32<AVX2>(c[2].lo, philox_const::M1), mul32<AVX2>(c[2].hi, philox_const::M1)};
-    const vu2 n0 = (p1 >> 32) ^ c[1] ^ key.v[0];
-    const vu2 n2 = (p0 >> 32) ^ c[3] ^ key.v[1];
-    c[0] = n0;
-    c[1] = p1;
-    c[2] = n2;
-    c[3] = p0;
-  }
-  for (int k = 0; k < 4; ++k) c[k] &= VecOps2::splat_u(0xffffffffu);
-}
-
 // What the fit and the replace factor (LoopLanes) need of a vector type,
 // for one lane group (vd) and a pair (vd2) alike, so both steps share them.
 #define MADSIM_PAIR_SCALAR_OP(OP)                                                    \
@@ -503,7 +438,7 @@ struct LoopLanes {
     w[2] = vu2{VecOps::splat_u(make_stream(key, 0, t, tags[0], 2).stream),
                VecOps::splat_u(make_stream(key, 0, t, tags[1], 2).stream)};
     w[3] = replica;
-    philox_lanes2<AVX2>(w, key);
+    philox_lanes<AVX2>(w, key);
     vd2 x, z, v1, v, u, value;
     vu2 accepted;
     gamma_try_t<O>(d, cg, w[0], w[1], w[2], w[3], x, z, v1, v, u, value, accepted);

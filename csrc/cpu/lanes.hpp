@@ -106,6 +106,51 @@ struct VecOps {
   MADSIM_LANE static U less(V a, V b) { return (U)(a < b); }
 };
 
+// Two lane groups side by side: every operation on a pair is the two
+// groups' operations, adjacent in the instruction stream, so two independent
+// dependency chains overlap in the out-of-order core (gaussian_loop_lanes.hpp:
+// LoopLanes<1>::draw_exact_pair, step_pair). A struct of two vectors, not a
+// GCC vector of 2 LANES doubles: GCC builds and compares those element by
+// element through memory. Used with AVX-512, where a LANES-wide vector is one
+// register (with AVX2 it is already two).
+struct vu2 {
+  vu lo, hi;
+};
+struct vd2 {
+  vd lo, hi;
+};
+#define MADSIM_PAIR_OP(T, OP)                                                   \
+  MADSIM_LANE T operator OP(T a, T b) { return T{a.lo OP b.lo, a.hi OP b.hi}; } \
+  MADSIM_LANE T& operator OP## = (T & a, T b) { return a = a OP b; }
+MADSIM_PAIR_OP(vd2, +)
+MADSIM_PAIR_OP(vd2, -)
+MADSIM_PAIR_OP(vd2, *)
+MADSIM_PAIR_OP(vd2, /)
+MADSIM_PAIR_OP(vu2, &)
+MADSIM_PAIR_OP(vu2, |)
+MADSIM_PAIR_OP(vu2, ^)
+MADSIM_PAIR_OP(vu2, +)
+MADSIM_PAIR_OP(vu2, -)
+#undef MADSIM_PAIR_OP
+MADSIM_LANE vu2 operator~(vu2 a) { return vu2{~a.lo, ~a.hi}; }
+MADSIM_LANE vu2 operator>>(vu2 a, int k) { return vu2{a.lo >> k, a.hi >> k}; }
+MADSIM_LANE vu2 operator<<(vu2 a, int k) { return vu2{a.lo << k, a.hi << k}; }
+MADSIM_LANE vu2 operator^(vu2 a, uint32_t k) { return vu2{a.lo ^ k, a.hi ^ k}; }
+MADSIM_LANE vu2 lt2(vd2 a, vd2 b) { return vu2{(vu)(a.lo < b.lo), (vu)(a.hi < b.hi)}; }
+MADSIM_LANE vu2 le2(vd2 a, vd2 b) { return vu2{(vu)(a.lo <= b.lo), (vu)(a.hi <= b.hi)}; }
+
+// VecOps (lanes.hpp) on pairs of lane groups: the same IEEE operations.
+struct VecOps2 {
+  typedef vd2 V;
+  typedef vu2 U;
+  MADSIM_LANE static U bits(V x) { return U{(vu)x.lo, (vu)x.hi}; }
+  MADSIM_LANE static V from_bits(U u) { return V{(vd)u.lo, (vd)u.hi}; }
+  MADSIM_LANE static V splat(double x) { return V{VecOps::splat(x), VecOps::splat(x)}; }
+  MADSIM_LANE static U splat_u(uint64_t x) { return U{VecOps::splat_u(x), VecOps::splat_u(x)}; }
+  MADSIM_LANE static V sqrt(V x) { return V{VecOps::sqrt(x.lo), VecOps::sqrt(x.hi)}; }
+  MADSIM_LANE static U less(V a, V b) { return lt2(a, b); }
+};
+
 // Whether any lane of a mask is set: the lanes OR-folded in halves (two
 // shuffles and ORs, no branch); a loop over the lanes compiled to one
 // extract, test and branch per lane.
@@ -180,11 +225,21 @@ MADSIM_LANE vu mul32(vu a, uint32_t b) {
 }
 #endif
 static_assert(LANES == 4 || LANES == 8, "mul32 splits 4 or 8 lanes into SSE2 / AVX2 parts");
-
-// Philox4x32-10 (philox.hpp) on LANES counters at once; words in the low 32
-// bits of each lane. AVX2: compiled into MADSIM_AVX2 functions only.
+// mul32 on each group of a pair.
 template <int AVX2>
-MADSIM_LANE void philox_lanes(vu c[4], u32x2 key) {
+MADSIM_LANE vu2 mul32(vu2 a, uint32_t b) {
+  return vu2{mul32<AVX2>(a.lo, b), mul32<AVX2>(a.hi, b)};
+}
+
+// The low 32 bits of each lane (of one group or a pair).
+MADSIM_LANE vu low32(vu x) { return x & VecOps::splat_u(0xffffffffu); }
+MADSIM_LANE vu2 low32(vu2 x) { return vu2{low32(x.lo), low32(x.hi)}; }
+
+// Philox4x32-10 (philox.hpp) on LANES counters at once (U = vu), or on two
+// lane groups' counters side by side (U = vu2); words in the low 32 bits of
+// each lane. AVX2: compiled into MADSIM_AVX2 functions only.
+template <int AVX2, class U>
+MADSIM_LANE void philox_lanes(U c[4], u32x2 key) {
   // Between rounds the high halves of the lanes hold garbage: pmuludq reads
   // only the low 32 bits, and the XORs keep low halves apart from high.
   for (int r = 0; r < 10; ++r) {
@@ -192,17 +247,16 @@ MADSIM_LANE void philox_lanes(vu c[4], u32x2 key) {
       key.v[0] += philox_const::W0;
       key.v[1] += philox_const::W1;
     }
-    const vu p0 = mul32<AVX2>(c[0], philox_const::M0);
-    const vu p1 = mul32<AVX2>(c[2], philox_const::M1);
-    const vu n0 = (p1 >> 32) ^ c[1] ^ key.v[0];
-    const vu n2 = (p0 >> 32) ^ c[3] ^ key.v[1];
+    const U p0 = mul32<AVX2>(c[0], philox_const::M0);
+    const U p1 = mul32<AVX2>(c[2], philox_const::M1);
+    const U n0 = (p1 >> 32) ^ c[1] ^ key.v[0];
+    const U n2 = (p0 >> 32) ^ c[3] ^ key.v[1];
     c[0] = n0;
     c[1] = p1;
     c[2] = n2;
     c[3] = p0;
   }
-  const vu lo = VecOps::splat_u(0xffffffffu);
-  for (int k = 0; k < 4; ++k) c[k] &= lo;
+  for (int k = 0; k < 4; ++k) c[k] = low32(c[k]);
 }
 
 // Blocks of LANES streams at block b (stream.hpp's counter layout), one
